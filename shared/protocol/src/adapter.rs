@@ -1,0 +1,190 @@
+//! Bank and payment-platform adapter protocols.
+//!
+//! Banks answer on `afc.bank.<bank>.{stop_payment,freeze,flows}`, payment platforms on
+//! `afc.pay.<platform>.resolve`. Requests that change state carry a `request_id`; a bank
+//! that sees the same `request_id` again answers with its first answer and does nothing
+//! more, so a request re-sent after a timeout or a crash is applied once.
+
+use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, TimeMs};
+use serde::{Deserialize, Serialize};
+
+/// Ask a bank to stop payments out of an account (止付) and to return its statement since the
+/// traced money arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopPaymentRequest {
+    /// Idempotency key, unique per case, account and stop number.
+    pub request_id: String,
+    /// The center asking.
+    pub center: City,
+    pub case_id: CaseId,
+    pub account: AccountRef,
+    /// Statement entries at or after this time are returned.
+    pub since_ms: TimeMs,
+}
+
+/// The bank's answer to a stop-payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopPaymentReply {
+    /// 1 for the first stop-payment on this account by this center, 2 for the renewal.
+    pub stop_no: u8,
+    /// Balance now held: it can no longer leave the account.
+    pub held_fen: Fen,
+    /// When this stop-payment lapses (48 h after it was applied).
+    pub expires_at_ms: TimeMs,
+    /// When the bank applied the stop.
+    pub stopped_at_ms: TimeMs,
+    /// Entries at or after `since_ms`, oldest first.
+    pub statement: Vec<StatementEntry>,
+}
+
+/// Ask a bank for an account's entries since a time, without stopping it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowsRequest {
+    pub account: AccountRef,
+    pub since_ms: TimeMs,
+}
+
+/// An account's statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowsReply {
+    pub balance_fen: Fen,
+    pub statement: Vec<StatementEntry>,
+}
+
+/// One booked movement on an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementEntry {
+    /// The transfer's reference, the same on both sides of a transfer.
+    pub transfer_id: String,
+    pub at_ms: TimeMs,
+    pub direction: Direction,
+    pub amount_fen: Fen,
+    pub counterparty: Counterparty,
+    /// The account's balance right after this entry.
+    pub balance_after_fen: Fen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// The other side of a statement entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "ref")]
+pub enum Counterparty {
+    /// A bank account.
+    Account(AccountRef),
+    /// A payment-platform order, to be resolved to the receiving account.
+    Order(PaymentOrderRef),
+    /// Cash taken out (ATM, counter): the trail ends here.
+    CashOut(String),
+}
+
+/// Ask a bank to freeze (冻结) an amount on an account, usually one this center stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeRequest {
+    pub request_id: String,
+    pub center: City,
+    pub case_id: CaseId,
+    pub account: AccountRef,
+    /// The amount this center claims on the account.
+    pub amount_fen: Fen,
+}
+
+/// The bank's answer to a freeze.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeReply {
+    pub status: FreezeStatus,
+    /// Amount frozen for this claim (0 when queued behind another center's freeze).
+    pub frozen_fen: Fen,
+    /// When the freeze lapses (6 months), or when the queued claim would lapse.
+    pub expires_at_ms: TimeMs,
+    pub frozen_at_ms: TimeMs,
+    /// The center whose freeze this claim queues behind (轮候冻结).
+    pub queued_behind: Option<City>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreezeStatus {
+    Frozen,
+    Queued,
+}
+
+/// Ask a payment platform which bank account an order paid into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveOrderRequest {
+    pub request_id: String,
+    pub order: PaymentOrderRef,
+}
+
+/// Where an order's money went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveOrderReply {
+    /// The receiving bank card.
+    pub account: AccountRef,
+    pub amount_fen: Fen,
+    /// When the money was credited to the receiving account.
+    pub settled_at_ms: TimeMs,
+    /// The bank transfer that settled the order.
+    pub transfer_id: String,
+}
+
+/// A typed failure from a bank or payment platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind}: {message}")]
+#[serde(deny_unknown_fields)]
+pub struct AdapterError {
+    pub kind: AdapterErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdapterErrorKind {
+    /// The body is not a valid request.
+    InvalidRequest,
+    UnknownAccount,
+    UnknownOrder,
+    /// The account already had two stop-payments from this center.
+    StopLimitReached,
+    /// Temporarily unable to answer; the request may be retried.
+    Unavailable,
+}
+
+impl AdapterErrorKind {
+    /// Whether asking again may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, AdapterErrorKind::Unavailable)
+    }
+}
+
+impl std::fmt::Display for AdapterErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            AdapterErrorKind::InvalidRequest => "invalid_request",
+            AdapterErrorKind::UnknownAccount => "unknown_account",
+            AdapterErrorKind::UnknownOrder => "unknown_order",
+            AdapterErrorKind::StopLimitReached => "stop_limit_reached",
+            AdapterErrorKind::Unavailable => "unavailable",
+        };
+        f.write_str(name)
+    }
+}
+
+pub type StopPaymentResponse = crate::Reply<StopPaymentReply, AdapterError>;
+pub type FreezeResponse = crate::Reply<FreezeReply, AdapterError>;
+pub type FlowsResponse = crate::Reply<FlowsReply, AdapterError>;
+pub type ResolveOrderResponse = crate::Reply<ResolveOrderReply, AdapterError>;

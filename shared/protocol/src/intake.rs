@@ -1,0 +1,125 @@
+//! Intake commands: `afc.<city>.cmd.intake.report` and `afc.<city>.cmd.intake.show`.
+//!
+//! The report body is documented field by field in docs/protocols.md; intake parses it
+//! itself (from a JSON value) so that it can list every problem at once.
+
+use domain::{AccountRef, CaseId, City, Fen, FraudType, TimeMs};
+use serde::{Deserialize, Serialize};
+
+pub const VERB_REPORT: &str = "report";
+pub const VERB_SHOW: &str = "show";
+
+/// A report was recorded (or had been recorded before: `duplicate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportAccepted {
+    pub case_id: CaseId,
+    /// True when the same report had already been submitted; nothing new was recorded.
+    pub duplicate: bool,
+}
+
+/// Why intake refused a command. Nothing was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct IntakeError {
+    pub kind: IntakeErrorKind,
+    pub message: String,
+    /// For `invalid_report`: every problem found, each naming its field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntakeErrorKind {
+    NotJson,
+    BodyTooLarge,
+    InvalidReport,
+    UnknownCase,
+    /// A different report hashed to an existing case id; it was not recorded.
+    Conflict,
+    /// The service could not record the report now; it may be retried.
+    Unavailable,
+}
+
+/// One problem with one field of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// JSON path of the field, e.g. `transfers[1].amount_fen`.
+    pub field: String,
+    /// The offending value as given (truncated), or `missing`.
+    pub value: String,
+    /// What would be accepted.
+    pub expected: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: got {}, expected {}", self.field, self.value, self.expected)
+    }
+}
+
+pub type ReportResponse = crate::Reply<ReportAccepted, IntakeError>;
+
+/// Ask for a case's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowRequest {
+    pub case_id: CaseId,
+}
+
+/// Everything known about a case, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseTimeline {
+    pub case_id: CaseId,
+    pub city: City,
+    pub fraud_type: FraudType,
+    pub reported_at_ms: TimeMs,
+    pub reported_loss_fen: Fen,
+    pub entries: Vec<TimelineEntry>,
+    pub summary: CaseSummary,
+}
+
+/// One step of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at_ms: TimeMs,
+    pub kind: TimelineKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_fen: Option<Fen>,
+    /// Trail depth of the account (1 = the victim paid into it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u8>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    Reported,
+    OrderResolved,
+    Stopped,
+    Traced,
+    CashedOut,
+    Frozen,
+    FreezeQueued,
+    StopRenewed,
+    HopFailed,
+    TraceCompleted,
+}
+
+/// Totals of a case.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub accounts_stopped: u32,
+    pub accounts_frozen: u32,
+    pub held_fen: Fen,
+    pub frozen_fen: Fen,
+    pub cashed_out_fen: Fen,
+    /// From the report to the last stop-payment that held money; absent while none held.
+    pub time_to_freeze_ms: Option<u64>,
+    pub trace_complete: bool,
+}
+
+pub type ShowResponse = crate::Reply<CaseTimeline, IntakeError>;

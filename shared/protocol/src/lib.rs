@@ -1,0 +1,50 @@
+//! Wire types of afc's external, JSON request/reply protocols (see docs/protocols.md).
+//!
+//! - [`adapter`]: what the freezing service asks banks and payment platforms, and what they
+//!   answer. The simulator serves the same types.
+//! - [`intake`]: the commands a center's staff (or the `afc` CLI) send to intake.
+//! - [`subjects`]: every NATS subject name, built in one place.
+//!
+//! Every reply is `{"ok": …}` or `{"error": {"kind": …, "message": …}}` ([`Reply`]), so any
+//! NATS client can tell success from a typed failure without knowing Rust.
+
+pub mod adapter;
+pub mod intake;
+pub mod subjects;
+
+use serde::{Deserialize, Serialize};
+
+/// Largest JSON body accepted on any command or adapter subject. A report with the maximum
+/// number of transfers and contacts fits in well under this.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A reply on a request/reply subject: the answer, or a typed error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply<T, E> {
+    Ok(T),
+    Error(E),
+}
+
+impl<T, E> Reply<T, E> {
+    pub fn into_result(self) -> Result<T, E> {
+        match self {
+            Reply::Ok(value) => Ok(value),
+            Reply::Error(error) => Err(error),
+        }
+    }
+}
+
+impl<T, E> From<Result<T, E>> for Reply<T, E> {
+    fn from(result: Result<T, E>) -> Self {
+        match result {
+            Ok(value) => Reply::Ok(value),
+            Err(error) => Reply::Error(error),
+        }
+    }
+}
+
+/// Encodes a reply body. Serializing these plain types cannot fail; a failure is a bug.
+pub fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("protocol types always serialize")
+}
