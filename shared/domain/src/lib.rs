@@ -5,11 +5,13 @@
 //! account number, [`Fen`] arithmetic never wraps. Serde goes through the same parsers, so a
 //! decoded value is as valid as a constructed one.
 
+mod clock;
 mod ids;
 mod money;
 mod personal;
 pub mod report;
 
+pub use clock::{Clock, SharedClock, SystemClock, system_clock};
 pub use ids::{AccountRef, BankId, CaseId, City, FraudType, IdError, PaymentOrderRef, PlatformId};
 pub use money::{Fen, MoneyError};
 pub use personal::Sensitive;
