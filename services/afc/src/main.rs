@@ -1,1 +1,2 @@
+//! The afc binary (being built).
 fn main() {}

@@ -1,1 +1,291 @@
-//! placeholder
+//! The system of record of one afc service: a redb file holding the append-only event log,
+//! the outbox (events committed but not yet acknowledged by JetStream), the inbox (ids of
+//! consumed messages, for idempotence), timers, and the service's own projection tables.
+//!
+//! redb allows one writer at a time and every `Immediate` commit costs an fsync, so all
+//! writes go through one writer thread ([`writer`]) that runs many callers' operations in one
+//! transaction (group commit). An operation sees and writes the same transaction as the
+//! others in its batch; the event, projection change, outbox row and inbox row it writes
+//! commit together or not at all.
+//!
+//! Architecture invariant: an operation decides (reads, validates) before it writes. If it
+//! returns [`WriteError::Rejected`] it must not have written anything, because the rest of
+//! its batch still commits.
+
+pub mod limits;
+mod tables;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use domain::{City, SharedClock, TimeMs};
+use events::{Envelope, Service};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use tokio::sync::Notify;
+
+pub use redb;
+pub use tables::{EVENTS, INBOX, OUTBOX, TIMER_KEYS, TIMERS};
+pub use writer::WriteCtx;
+
+/// A failure of the storage itself (I/O, corruption, a closed writer). Not a business
+/// rejection: the operation may succeed after a restart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("redb: {0}")]
+    Redb(#[from] redb::Error),
+    #[error("event codec: {0}")]
+    Codec(#[from] events::CodecError),
+    #[error("the store's writer has stopped")]
+    WriterStopped,
+    #[error("event log broken: {0}")]
+    Corrupt(String),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Redb(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// The outcome of a write operation: rejected by the operation itself, or failed in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError<E> {
+    #[error(transparent)]
+    Rejected(E),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<E> From<redb::TableError> for WriteError<E> {
+    fn from(e: redb::TableError) -> Self {
+        WriteError::Store(e.into())
+    }
+}
+
+impl<E> From<redb::StorageError> for WriteError<E> {
+    fn from(e: redb::StorageError) -> Self {
+        WriteError::Store(e.into())
+    }
+}
+
+/// Who writes into a store: it names the events and their ids.
+#[derive(Debug, Clone)]
+pub struct Producer {
+    pub city: City,
+    pub service: Service,
+}
+
+/// Handle to a service's store. Cheap to clone; all clones share one writer.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Arc<Database>,
+    producer: Producer,
+    writer: writer::WriterHandle,
+    /// Signalled after every commit that appended events: the outbox relay wakes on it.
+    outbox_ready: Arc<Notify>,
+    /// Signalled after every commit that scheduled a timer.
+    timers_changed: Arc<Notify>,
+}
+
+/// A timer due for firing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimer {
+    pub due_ms: TimeMs,
+    pub key: String,
+    pub action: Vec<u8>,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` and starts its writer thread.
+    pub fn open(path: &Path, producer: Producer, clock: SharedClock) -> Result<Store, StoreError> {
+        let db = Arc::new(Database::create(path)?);
+        let next_seq = {
+            let mut tx = db.begin_write()?;
+            tx.set_durability(redb::Durability::Immediate)?;
+            tables::create_all(&tx)?;
+            let last = tx.open_table(EVENTS)?.last()?.map(|(k, _)| k.value());
+            tx.commit()?;
+            last.unwrap_or(0) + 1
+        };
+        let outbox_ready = Arc::new(Notify::new());
+        let timers_changed = Arc::new(Notify::new());
+        let writer = writer::spawn(
+            db.clone(),
+            producer.clone(),
+            clock,
+            next_seq,
+            outbox_ready.clone(),
+            timers_changed.clone(),
+        )?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                producer,
+                writer,
+                outbox_ready,
+                timers_changed,
+            }),
+        })
+    }
+
+    pub fn producer(&self) -> &Producer {
+        &self.inner.producer
+    }
+
+    /// Runs `op` in the next group-commit batch and returns its result once the batch is
+    /// durably committed.
+    pub async fn write<R, E, F>(&self, op: F) -> Result<R, WriteError<E>>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R, WriteError<E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        self.inner.writer.submit(op).await
+    }
+
+    /// Runs a read-only closure on a consistent snapshot, off the async executor.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&ReadTransaction) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let db = self.inner.db.clone();
+        tokio::task::spawn_blocking(move || f(&db.begin_read()?))
+            .await
+            .expect("store read task panicked")
+    }
+
+    /// Like [`Store::read`], on the calling thread (start-up, tests, tools).
+    pub fn read_blocking<R>(
+        &self,
+        f: impl FnOnce(&ReadTransaction) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        f(&self.inner.db.begin_read()?)
+    }
+
+    /// Calls `apply` on every event of the log, in sequence order, checking the sequence is
+    /// contiguous from 1. Used at start-up to rebuild in-memory state and by `afc replay`.
+    pub fn replay(&self, mut apply: impl FnMut(&Envelope)) -> Result<u64, StoreError> {
+        self.read_blocking(|tx| {
+            let table = tx.open_table(EVENTS)?;
+            let mut expected = 1;
+            for row in table.iter()? {
+                let (seq, bytes) = row?;
+                if seq.value() != expected {
+                    return Err(StoreError::Corrupt(format!(
+                        "sequence gap: expected {expected}, found {}",
+                        seq.value()
+                    )));
+                }
+                let envelope = events::decode(bytes.value())?;
+                apply(&envelope);
+                expected += 1;
+            }
+            Ok(expected - 1)
+        })
+    }
+
+    /// Up to `limit` events committed but not yet confirmed by JetStream, oldest first.
+    pub async fn outbox(&self, limit: usize) -> Result<Vec<(u64, Envelope, Vec<u8>)>, StoreError> {
+        self.read(move |tx| {
+            let outbox = tx.open_table(OUTBOX)?;
+            let log = tx.open_table(EVENTS)?;
+            let mut rows = Vec::new();
+            for row in outbox.iter()?.take(limit) {
+                let seq = row?.0.value();
+                let bytes = log
+                    .get(seq)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("outbox row {seq} has no event")))?
+                    .value()
+                    .to_vec();
+                rows.push((seq, events::decode(&bytes)?, bytes));
+            }
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Number of events waiting in the outbox.
+    pub async fn outbox_len(&self) -> Result<u64, StoreError> {
+        self.read(|tx| Ok(tx.open_table(OUTBOX)?.len()?)).await
+    }
+
+    /// Removes outbox rows JetStream has confirmed.
+    pub async fn outbox_confirm(&self, seqs: Vec<u64>) -> Result<(), StoreError> {
+        let result: Result<(), WriteError<std::convert::Infallible>> = self
+            .write(move |ctx| {
+                let mut table = ctx.tx().open_table(OUTBOX)?;
+                for seq in seqs {
+                    table.remove(seq)?;
+                }
+                Ok(())
+            })
+            .await;
+        result.map_err(|e| match e {
+            WriteError::Store(e) => e,
+            WriteError::Rejected(never) => match never {},
+        })
+    }
+
+    /// Wakes when new events were committed.
+    pub fn outbox_ready(&self) -> Arc<Notify> {
+        self.inner.outbox_ready.clone()
+    }
+
+    /// Wakes when a timer was scheduled.
+    pub fn timers_changed(&self) -> Arc<Notify> {
+        self.inner.timers_changed.clone()
+    }
+
+    /// When the earliest timer is due.
+    pub async fn next_timer_due(&self) -> Result<Option<TimeMs>, StoreError> {
+        self.read(|tx| Ok(tx.open_table(TIMERS)?.first()?.map(|(k, _)| k.value().0)))
+            .await
+    }
+
+    /// Up to `limit` timers due at or before `now_ms`, earliest first. Firing a timer does not
+    /// remove it: the operation that handles it cancels it in the same transaction as its
+    /// events, so a crash in between fires it again.
+    pub async fn due_timers(
+        &self,
+        now_ms: TimeMs,
+        limit: usize,
+    ) -> Result<Vec<DueTimer>, StoreError> {
+        self.read(move |tx| {
+            let table = tx.open_table(TIMERS)?;
+            let mut due = Vec::new();
+            for row in table.iter()?.take(limit) {
+                let (key, action) = row?;
+                let (due_ms, name) = key.value();
+                if due_ms > now_ms {
+                    break;
+                }
+                due.push(DueTimer {
+                    due_ms,
+                    key: name.to_owned(),
+                    action: action.value().to_vec(),
+                });
+            }
+            Ok(due)
+        })
+        .await
+    }
+}

@@ -1,0 +1,169 @@
+//! Events of the freezing service: the trace of a case's money trail, hop by hop, and the
+//! stop-payments and freezes along it.
+
+use domain::report::Destination;
+use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, TimeMs};
+use serde::{Deserialize, Serialize};
+
+/// A hop's number within its case, from 1.
+pub type HopId = u32;
+
+/// What freezing recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreezingEvent {
+    /// A reported case's trace began: one root hop per reported transfer follows.
+    TraceStarted {
+        case_id: CaseId,
+        reported_at_ms: TimeMs,
+        reported_loss_fen: Fen,
+    },
+    /// A place the victim's money went to is to be followed.
+    HopOpened {
+        case_id: CaseId,
+        hop: HopId,
+        /// The hop whose account sent the money here; none for the victim's own payments.
+        parent: Option<HopId>,
+        /// 1 for the victim's payments, +1 per onward transfer.
+        depth: u8,
+        target: Destination,
+        /// Victim money traced into the target.
+        traced_fen: Fen,
+        /// When the traced money arrived.
+        since_ms: TimeMs,
+    },
+    /// A payment order was resolved to the bank account it paid into.
+    OrderResolved {
+        case_id: CaseId,
+        hop: HopId,
+        order: PaymentOrderRef,
+        account: AccountRef,
+        settled_at_ms: TimeMs,
+    },
+    /// The bank stopped payments out of the account (or it was already held by this center)
+    /// and its statement was read.
+    AccountStopped {
+        case_id: CaseId,
+        hop: HopId,
+        account: AccountRef,
+        /// 1 or 2: which stop-payment on this account; 0 when the account was already held
+        /// by this center for another case and only its statement was read.
+        stop_no: u8,
+        /// The account's balance now held by the stop.
+        held_fen: Fen,
+        /// The part of the held money that is this victim's, by the tracing rule.
+        claim_fen: Fen,
+        /// Victim money that left the account for another account or order.
+        onward: Vec<OnwardLeg>,
+        /// Victim money that left the account as cash.
+        cashed_out_fen: Fen,
+        stopped_at_ms: TimeMs,
+        expires_at_ms: TimeMs,
+    },
+    /// A hop ended without a stop: the trail merged into an account already followed in this
+    /// case, the depth bound was reached, or the adapters could not answer.
+    HopEnded {
+        case_id: CaseId,
+        hop: HopId,
+        reason: HopEnd,
+        detail: String,
+    },
+    /// Every hop of the case has ended: the trace is complete.
+    TraceCompleted {
+        case_id: CaseId,
+        completed_at_ms: TimeMs,
+        accounts_stopped: u32,
+        claimed_fen: Fen,
+        cashed_out_fen: Fen,
+        /// Victim money that could not be followed (depth bound, failures, merges).
+        untraced_fen: Fen,
+        /// From the report to the last stop that held victim money.
+        time_to_freeze_ms: Option<u64>,
+    },
+    /// A stop-payment was converted into a freeze.
+    AccountFrozen {
+        case_id: CaseId,
+        account: AccountRef,
+        frozen_fen: Fen,
+        frozen_at_ms: TimeMs,
+        expires_at_ms: TimeMs,
+    },
+    /// Another center froze the account first; this case's claim queues behind it (轮候冻结).
+    FreezeQueued {
+        case_id: CaseId,
+        account: AccountRef,
+        claim_fen: Fen,
+        queued_behind: City,
+        queued_at_ms: TimeMs,
+        expires_at_ms: TimeMs,
+    },
+    /// The freeze could not be placed in time and the stop-payment was renewed (the second
+    /// and last one the rules allow).
+    StopRenewed {
+        case_id: CaseId,
+        account: AccountRef,
+        stop_no: u8,
+        expires_at_ms: TimeMs,
+    },
+    /// A stop-payment lapsed or a freeze failed for good.
+    FreezeFailed {
+        case_id: CaseId,
+        account: AccountRef,
+        reason: String,
+    },
+}
+
+/// Victim money that left a traced account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnwardLeg {
+    pub to: Destination,
+    pub amount_fen: Fen,
+    pub at_ms: TimeMs,
+    pub transfer_id: String,
+}
+
+/// Why a hop ended without a stop-payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HopEnd {
+    /// The account was already followed in this case.
+    Merged,
+    /// The trail reached the depth bound.
+    DepthLimit,
+    /// Too little money to follow.
+    BelowMinimum,
+    /// The bank or platform refused or could not be reached after the bounded retries.
+    Failed,
+}
+
+impl FreezingEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FreezingEvent::TraceStarted { .. } => "trace_started",
+            FreezingEvent::HopOpened { .. } => "hop_opened",
+            FreezingEvent::OrderResolved { .. } => "order_resolved",
+            FreezingEvent::AccountStopped { .. } => "account_stopped",
+            FreezingEvent::HopEnded { .. } => "hop_ended",
+            FreezingEvent::TraceCompleted { .. } => "trace_completed",
+            FreezingEvent::AccountFrozen { .. } => "account_frozen",
+            FreezingEvent::FreezeQueued { .. } => "freeze_queued",
+            FreezingEvent::StopRenewed { .. } => "stop_renewed",
+            FreezingEvent::FreezeFailed { .. } => "freeze_failed",
+        }
+    }
+
+    pub fn case_id(&self) -> &CaseId {
+        match self {
+            FreezingEvent::TraceStarted { case_id, .. }
+            | FreezingEvent::HopOpened { case_id, .. }
+            | FreezingEvent::OrderResolved { case_id, .. }
+            | FreezingEvent::AccountStopped { case_id, .. }
+            | FreezingEvent::HopEnded { case_id, .. }
+            | FreezingEvent::TraceCompleted { case_id, .. }
+            | FreezingEvent::AccountFrozen { case_id, .. }
+            | FreezingEvent::FreezeQueued { case_id, .. }
+            | FreezingEvent::StopRenewed { case_id, .. }
+            | FreezingEvent::FreezeFailed { case_id, .. } => case_id,
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Events of the intake service.
+
+use domain::report::{Contacts, Transfer};
+use domain::{CaseId, Fen, FraudType, TimeMs};
+use serde::{Deserialize, Serialize};
+
+/// What intake recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntakeEvent {
+    /// A new, valid report became a case. The victim's personal data is not in the event:
+    /// it stays in intake's own store and is never published.
+    CaseReported {
+        case_id: CaseId,
+        received_at_ms: TimeMs,
+        fraud_type: FraudType,
+        transfers: Vec<Transfer>,
+        contacts: Contacts,
+        reported_loss_fen: Fen,
+    },
+}
+
+impl IntakeEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            IntakeEvent::CaseReported { .. } => "case_reported",
+        }
+    }
+
+    pub fn case_id(&self) -> &CaseId {
+        match self {
+            IntakeEvent::CaseReported { case_id, .. } => case_id,
+        }
+    }
+}

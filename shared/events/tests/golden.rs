@@ -1,0 +1,228 @@
+//! Golden bytes: the wire format of every event kind is pinned by a file under
+//! `tests/golden/`. A change that alters the bytes fails here; decoding the stored bytes of
+//! an older build must keep working. Regenerate deliberately with `AFC_BLESS=1` and bump
+//! `SCHEMA_VERSION` when the change is not backward compatible.
+
+use std::path::PathBuf;
+
+use domain::report::{Contacts, Destination, Transfer};
+use domain::{AccountRef, CaseId, City, Fen, FraudType, PaymentOrderRef};
+use events::freezing::{HopEnd, OnwardLeg};
+use events::{
+    Envelope, FreezingEvent, IntakeEvent, Payload, SCHEMA_VERSION, Service, decode, encode,
+    event_id,
+};
+
+fn envelope(service: Service, seq: u64, payload: Payload) -> Envelope {
+    let city = City::parse("hangzhou").unwrap();
+    Envelope {
+        id: event_id(&city, service, seq),
+        city,
+        service,
+        seq,
+        time_ms: 1_763_700_000_000 + seq,
+        correlation: Some(case()),
+        causation: Some("hangzhou.intake.1".into()),
+        schema: SCHEMA_VERSION,
+        payload,
+    }
+}
+
+fn case() -> CaseId {
+    CaseId::parse("hangzhou-00000000deadbeef").unwrap()
+}
+
+fn account(n: &str) -> AccountRef {
+    AccountRef::parse(&format!("icbc:{n}")).unwrap()
+}
+
+fn samples() -> Vec<(&'static str, Envelope)> {
+    let order = PaymentOrderRef::parse("wechatpay:4200001234ABC").unwrap();
+    let intake = |seq, event| envelope(Service::Intake, seq, Payload::Intake(event));
+    let freezing = |seq, event| envelope(Service::Freezing, seq, Payload::Freezing(event));
+    vec![
+        (
+            "case_reported",
+            intake(
+                1,
+                IntakeEvent::CaseReported {
+                    case_id: case(),
+                    received_at_ms: 1_763_700_000_000,
+                    fraud_type: FraudType::PigButchering,
+                    transfers: vec![
+                        Transfer {
+                            to: Destination::Account(account("6222020200001234")),
+                            amount: Fen::new(500_000),
+                            at_ms: 1,
+                        },
+                        Transfer {
+                            to: Destination::Order(order.clone()),
+                            amount: Fen::new(20_000),
+                            at_ms: 2,
+                        },
+                    ],
+                    contacts: Contacts {
+                        phones: vec!["+8617000000000".into()],
+                        ..Contacts::default()
+                    },
+                    reported_loss_fen: Fen::new(520_000),
+                },
+            ),
+        ),
+        (
+            "hop_opened",
+            freezing(
+                2,
+                FreezingEvent::HopOpened {
+                    case_id: case(),
+                    hop: 2,
+                    parent: Some(1),
+                    depth: 2,
+                    target: Destination::Order(order.clone()),
+                    traced_fen: Fen::new(20_000),
+                    since_ms: 7,
+                },
+            ),
+        ),
+        (
+            "account_stopped",
+            freezing(
+                3,
+                FreezingEvent::AccountStopped {
+                    case_id: case(),
+                    hop: 1,
+                    account: account("6222020200001234"),
+                    stop_no: 1,
+                    held_fen: Fen::new(100_000),
+                    claim_fen: Fen::new(100_000),
+                    onward: vec![OnwardLeg {
+                        to: Destination::Account(account("6222020200009999")),
+                        amount_fen: Fen::new(400_000),
+                        at_ms: 9,
+                        transfer_id: "t-9".into(),
+                    }],
+                    cashed_out_fen: Fen::ZERO,
+                    stopped_at_ms: 10,
+                    expires_at_ms: 10 + 48 * 3_600_000,
+                },
+            ),
+        ),
+        (
+            "hop_ended",
+            freezing(
+                4,
+                FreezingEvent::HopEnded {
+                    case_id: case(),
+                    hop: 3,
+                    reason: HopEnd::DepthLimit,
+                    detail: "depth 8".into(),
+                },
+            ),
+        ),
+        (
+            "freeze_queued",
+            freezing(
+                5,
+                FreezingEvent::FreezeQueued {
+                    case_id: case(),
+                    account: account("6222020200001234"),
+                    claim_fen: Fen::new(1),
+                    queued_behind: City::parse("wenzhou").unwrap(),
+                    queued_at_ms: 11,
+                    expires_at_ms: 12,
+                },
+            ),
+        ),
+    ]
+}
+
+fn golden_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.hex"))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(hex: &str) -> Vec<u8> {
+    let hex = hex.trim();
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_event_kind_encodes_to_its_golden_bytes_and_back() {
+    let bless = std::env::var_os("AFC_BLESS").is_some();
+    for (name, envelope) in samples() {
+        let bytes = encode(&envelope).unwrap();
+        let path = golden_path(name);
+        if bless {
+            std::fs::write(&path, to_hex(&bytes)).unwrap();
+        }
+        let golden = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("missing {path:?}: run with AFC_BLESS=1"));
+        assert_eq!(to_hex(&bytes), golden.trim(), "{name}: wire format changed");
+        let decoded = decode(&from_hex(&golden)).unwrap();
+        assert_eq!(
+            decoded, envelope,
+            "{name}: golden bytes decode to a different event"
+        );
+        assert_eq!(
+            encode(&decoded).unwrap(),
+            bytes,
+            "{name}: decode then encode is not the identity"
+        );
+    }
+}
+
+#[test]
+fn named_fields_are_on_the_wire() {
+    let (_, envelope) = samples().remove(0);
+    let bytes = encode(&envelope).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    for field in [
+        "id",
+        "city",
+        "seq",
+        "schema",
+        "payload",
+        "case_reported",
+        "reported_loss_fen",
+    ] {
+        assert!(
+            text.contains(field),
+            "field {field} is not named on the wire"
+        );
+    }
+}
+
+#[test]
+fn rejects_oversize_garbage_wrong_schema_and_inconsistent_ids() {
+    assert!(matches!(
+        decode(&vec![0u8; events::MAX_EVENT_BYTES + 1]),
+        Err(events::CodecError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        decode(b"not msgpack"),
+        Err(events::CodecError::Undecodable(_))
+    ));
+
+    let (_, mut envelope) = samples().remove(0);
+    envelope.schema = SCHEMA_VERSION + 1;
+    let bytes = rmp_serde::to_vec_named(&envelope).unwrap();
+    assert!(
+        matches!(decode(&bytes), Err(events::CodecError::UnsupportedSchema { found }) if found == SCHEMA_VERSION + 1)
+    );
+
+    let (_, mut envelope) = samples().remove(0);
+    envelope.id = "hangzhou.intake.99".into();
+    let bytes = rmp_serde::to_vec_named(&envelope).unwrap();
+    assert!(matches!(
+        decode(&bytes),
+        Err(events::CodecError::Inconsistent(_))
+    ));
+}

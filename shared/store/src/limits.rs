@@ -1,0 +1,9 @@
+//! Bounds of the store, in one place.
+
+/// Most operations run in one group-commit transaction. Large enough to amortise the fsync
+/// over a burst (a 25-account trail answers in a burst); small enough that one batch's
+/// commit does not hold every caller for long.
+pub const MAX_BATCH_OPS: usize = 512;
+
+/// Most operations waiting for the writer. Callers wait (back-pressure) beyond this.
+pub const WRITE_QUEUE_DEPTH: usize = 4096;

@@ -1,0 +1,23 @@
+//! The tables every store has. Services add their own projection tables beside these.
+
+use redb::{TableDefinition, WriteTransaction};
+
+/// The event log: seq → encoded envelope. Append-only, contiguous from 1.
+pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// Events not yet confirmed by JetStream: seq → ().
+pub const OUTBOX: TableDefinition<u64, ()> = TableDefinition::new("outbox");
+/// Ids of consumed messages → time consumed (ms).
+pub const INBOX: TableDefinition<&str, u64> = TableDefinition::new("inbox");
+/// Timers: (due ms, key) → action bytes (service-defined).
+pub const TIMERS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("timers");
+/// Timer key → due ms, to cancel or reschedule a timer by key.
+pub const TIMER_KEYS: TableDefinition<&str, u64> = TableDefinition::new("timer_keys");
+
+pub(crate) fn create_all(tx: &WriteTransaction) -> Result<(), redb::TableError> {
+    tx.open_table(EVENTS)?;
+    tx.open_table(OUTBOX)?;
+    tx.open_table(INBOX)?;
+    tx.open_table(TIMERS)?;
+    tx.open_table(TIMER_KEYS)?;
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! The single writer thread and its group commit.
+//!
+//! Callers submit operations through a bounded queue. The thread takes the first waiting
+//! operation and every other one already queued (up to [`MAX_BATCH_OPS`]), runs them all in
+//! one write transaction, commits it with `Immediate` durability and two-phase commit, and
+//! only then tells each caller its result. While one batch commits, the next one queues up,
+//! so the fsync cost is shared by everything that arrived meanwhile.
+
+use std::sync::Arc;
+
+use domain::{CaseId, SharedClock, TimeMs};
+use events::{Envelope, Payload, SCHEMA_VERSION, event_id};
+use redb::{Database, ReadableTable, WriteTransaction};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::limits::{MAX_BATCH_OPS, WRITE_QUEUE_DEPTH};
+use crate::tables::{EVENTS, INBOX, OUTBOX, TIMER_KEYS, TIMERS};
+use crate::{Producer, StoreError, WriteError};
+
+/// Tells a caller how its batch ended: `Ok` once committed, or why it was not.
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// An operation, run on the writer thread. Returns its completion, and the storage error
+/// that must abort the batch, if any.
+type Job = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (Completion, Option<StoreError>) + Send>;
+
+#[derive(Debug)]
+pub(crate) struct WriterHandle {
+    /// `None` once the handle is being dropped.
+    queue: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for WriterHandle {
+    /// Closes the queue and waits for the writer to finish its batch and release the file,
+    /// so the store can be reopened as soon as the last handle is gone.
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What an operation can do inside a batch's write transaction.
+pub struct WriteCtx<'a> {
+    tx: &'a WriteTransaction,
+    producer: &'a Producer,
+    next_seq: &'a mut u64,
+    now_ms: TimeMs,
+    appended: bool,
+    scheduled: bool,
+}
+
+impl std::fmt::Debug for WriteCtx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteCtx")
+            .field("next_seq", self.next_seq)
+            .field("now_ms", &self.now_ms)
+            .finish()
+    }
+}
+
+impl WriteCtx<'_> {
+    /// The batch's time: the same for every operation in it.
+    pub fn now_ms(&self) -> TimeMs {
+        self.now_ms
+    }
+
+    /// The write transaction, for the service's own projection tables.
+    pub fn tx(&self) -> &WriteTransaction {
+        self.tx
+    }
+
+    /// Appends an event to the log and the outbox, giving it the next sequence number.
+    pub fn append(
+        &mut self,
+        correlation: Option<CaseId>,
+        causation: Option<String>,
+        payload: Payload,
+    ) -> Result<Envelope, StoreError> {
+        assert_eq!(
+            payload.service(),
+            self.producer.service,
+            "a service appends only its own events"
+        );
+        let seq = *self.next_seq;
+        let envelope = Envelope {
+            id: event_id(&self.producer.city, self.producer.service, seq),
+            city: self.producer.city.clone(),
+            service: self.producer.service,
+            seq,
+            time_ms: self.now_ms,
+            correlation,
+            causation,
+            schema: SCHEMA_VERSION,
+            payload,
+        };
+        let bytes = events::encode(&envelope)?;
+        self.tx.open_table(EVENTS)?.insert(seq, bytes.as_slice())?;
+        self.tx.open_table(OUTBOX)?.insert(seq, ())?;
+        *self.next_seq += 1;
+        self.appended = true;
+        Ok(envelope)
+    }
+
+    /// Records a consumed message id. Returns false when it had been consumed before.
+    pub fn mark_consumed(&mut self, message_id: &str) -> Result<bool, StoreError> {
+        let mut inbox = self.tx.open_table(INBOX)?;
+        if inbox.get(message_id)?.is_some() {
+            return Ok(false);
+        }
+        inbox.insert(message_id, self.now_ms)?;
+        Ok(true)
+    }
+
+    /// Whether a message id was consumed before.
+    pub fn was_consumed(&self, message_id: &str) -> Result<bool, StoreError> {
+        Ok(self.tx.open_table(INBOX)?.get(message_id)?.is_some())
+    }
+
+    /// Schedules (or reschedules) the timer `key` at `due_ms` with a service-defined action.
+    pub fn schedule(&mut self, key: &str, due_ms: TimeMs, action: &[u8]) -> Result<(), StoreError> {
+        self.cancel(key)?;
+        self.tx.open_table(TIMERS)?.insert((due_ms, key), action)?;
+        self.tx.open_table(TIMER_KEYS)?.insert(key, due_ms)?;
+        self.scheduled = true;
+        Ok(())
+    }
+
+    /// Cancels the timer `key`. Returns whether it existed.
+    pub fn cancel(&mut self, key: &str) -> Result<bool, StoreError> {
+        let due = self
+            .tx
+            .open_table(TIMER_KEYS)?
+            .remove(key)?
+            .map(|d| d.value());
+        if let Some(due_ms) = due {
+            self.tx.open_table(TIMERS)?.remove((due_ms, key))?;
+        }
+        Ok(due.is_some())
+    }
+}
+
+pub(crate) fn spawn(
+    db: Arc<Database>,
+    producer: Producer,
+    clock: SharedClock,
+    mut next_seq: u64,
+    outbox_ready: Arc<Notify>,
+    timers_changed: Arc<Notify>,
+) -> Result<WriterHandle, StoreError> {
+    let (queue, mut jobs_rx) = mpsc::channel::<Job>(WRITE_QUEUE_DEPTH);
+    let name = format!("store-{}-{}", producer.city, producer.service);
+    let thread = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            while let Some(first) = jobs_rx.blocking_recv() {
+                let mut jobs = vec![first];
+                while jobs.len() < MAX_BATCH_OPS {
+                    match jobs_rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let start_seq = next_seq;
+                let outcome = run_batch(&db, &producer, clock.now_ms(), &mut next_seq, jobs);
+                match outcome {
+                    Ok((completions, appended, scheduled)) => {
+                        for done in completions {
+                            done(Ok(()));
+                        }
+                        if appended {
+                            outbox_ready.notify_one();
+                        }
+                        if scheduled {
+                            timers_changed.notify_one();
+                        }
+                    }
+                    Err((completions, error)) => {
+                        next_seq = start_seq;
+                        tracing::error!(%error, "store batch aborted");
+                        for done in completions {
+                            done(Err(error.clone()));
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+    Ok(WriterHandle {
+        queue: Some(queue),
+        thread: Some(thread),
+    })
+}
+
+type BatchResult = Result<(Vec<Completion>, bool, bool), (Vec<Completion>, String)>;
+
+fn run_batch(
+    db: &Database,
+    producer: &Producer,
+    now_ms: TimeMs,
+    next_seq: &mut u64,
+    jobs: Vec<Job>,
+) -> BatchResult {
+    let begin = || -> Result<WriteTransaction, StoreError> {
+        let mut tx = db.begin_write()?;
+        tx.set_durability(redb::Durability::Immediate)?;
+        tx.set_two_phase_commit(true);
+        tx.set_quick_repair(true);
+        Ok(tx)
+    };
+    let tx = match begin() {
+        Ok(tx) => tx,
+        // The jobs are dropped unrun: their callers see the writer as stopped for this batch.
+        Err(e) => return Err((Vec::new(), e.to_string())),
+    };
+    let mut ctx = WriteCtx {
+        tx: &tx,
+        producer,
+        next_seq,
+        now_ms,
+        appended: false,
+        scheduled: false,
+    };
+    let mut completions = Vec::with_capacity(jobs.len());
+    let mut failure = None;
+    for job in jobs {
+        let (done, error) = job(&mut ctx);
+        completions.push(done);
+        if let Some(error) = error {
+            failure = Some(error.to_string());
+            break;
+        }
+    }
+    let (appended, scheduled) = (ctx.appended, ctx.scheduled);
+    if let Some(error) = failure {
+        // Dropping the transaction aborts it.
+        drop(tx);
+        return Err((completions, error));
+    }
+    match tx.commit() {
+        Ok(()) => Ok((completions, appended, scheduled)),
+        Err(e) => Err((completions, e.to_string())),
+    }
+}
+
+impl WriterHandle {
+    pub(crate) async fn submit<R, E, F>(&self, op: F) -> Result<R, WriteError<E>>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R, WriteError<E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        let (reply, result) = oneshot::channel::<Result<R, WriteError<E>>>();
+        let job: Job = Box::new(move |ctx| {
+            let aborted = |reason: String| {
+                WriteError::Store(StoreError::Corrupt(format!("batch aborted: {reason}")))
+            };
+            match op(ctx) {
+                Ok(value) => (
+                    Box::new(move |outcome: Result<(), String>| {
+                        let _ = reply.send(outcome.map(|()| value).map_err(aborted));
+                    }),
+                    None,
+                ),
+                Err(WriteError::Rejected(rejection)) => (
+                    Box::new(move |_| {
+                        let _ = reply.send(Err(WriteError::Rejected(rejection)));
+                    }),
+                    None,
+                ),
+                Err(WriteError::Store(error)) => (
+                    Box::new(move |outcome: Result<(), String>| {
+                        let _ = reply.send(Err(aborted(outcome.err().unwrap_or_default())));
+                    }),
+                    Some(error),
+                ),
+            }
+        });
+        let queue = self
+            .queue
+            .as_ref()
+            .ok_or(WriteError::Store(StoreError::WriterStopped))?;
+        queue
+            .send(job)
+            .await
+            .map_err(|_| WriteError::Store(StoreError::WriterStopped))?;
+        result
+            .await
+            .map_err(|_| WriteError::Store(StoreError::WriterStopped))?
+    }
+}
