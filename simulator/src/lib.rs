@@ -1,1 +1,29 @@
-//! placeholder
+//! A simulated world of banks and payment platforms for testing and drilling afc.
+//!
+//! - [`ledger`]: the pure world ledger: accounts of many banks, payment-platform orders,
+//!   transfers, stop-payments and freezes, answering the adapter protocol's requests.
+//! - [`schedule`]: mule transfers that will happen in the future unless the account is
+//!   stopped or frozen first, and a task that executes them when they fall due.
+//! - [`world`]: the ledger and the schedule together, with the banks and platforms served.
+//! - [`serve`]: NATS request/reply servers answering `afc.bank.<bank>.*` and
+//!   `afc.pay.<platform>.resolve` from a shared [`World`].
+//! - [`wave`]: deterministic synthetic crime waves: victims, layered mule trails, intake
+//!   report bodies and the ground truth to score the freezing service against.
+//! - [`limits`]: every bound the simulator applies, by name.
+
+#![warn(missing_docs)]
+
+pub mod ledger;
+pub mod limits;
+pub mod schedule;
+pub mod serve;
+pub mod wave;
+pub mod world;
+
+pub use ledger::{BlockReason, FreezeClaimInfo, Ledger, LedgerError};
+pub use schedule::{
+    DriverHandle, Outcome, Schedule, ScheduleError, ScheduleTotals, ScheduledTransfer, spawn_driver,
+};
+pub use serve::{ServeError, ServeHandle, ServeOptions, ServeStats, answer, serve};
+pub use wave::{CaseTruth, Wave, WaveConfig, WaveError, WaveReport, generate, single_trail};
+pub use world::World;

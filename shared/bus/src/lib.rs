@@ -1,1 +1,45 @@
-//! placeholder
+//! NATS JetStream plumbing shared by every afc service.
+//!
+//! - [`streams`]: provisioning of a city's event stream and of the province stream that
+//!   sources every city stream across JetStream domains.
+//! - [`relay`]: the outbox relay: publishes committed events with `Nats-Msg-Id` = event id
+//!   and removes them from the outbox only once JetStream acknowledged them.
+//! - [`consumer`]: durable pull consumers that hand each event to a handler, acknowledge only
+//!   after the handler committed, and move poison messages to the dead-letter subject.
+
+pub mod consumer;
+pub mod limits;
+pub mod relay;
+pub mod streams;
+
+/// A shutdown signal: services stop when the value becomes `true`.
+pub type Shutdown = tokio::sync::watch::Receiver<bool>;
+
+/// Header naming why a message was dead-lettered.
+pub const HEADER_DLQ_REASON: &str = "Afc-Dlq-Reason";
+/// Header naming the subject a dead-lettered message was consumed from.
+pub const HEADER_DLQ_SUBJECT: &str = "Afc-Dlq-Subject";
+/// Header naming the stream sequence of a dead-lettered message.
+pub const HEADER_DLQ_STREAM_SEQ: &str = "Afc-Dlq-Stream-Seq";
+
+/// A failure talking to NATS.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("stream {stream}: {message}")]
+    Stream { stream: String, message: String },
+    #[error("consumer {consumer}: {message}")]
+    Consumer { consumer: String, message: String },
+    #[error("publish to {subject}: {message}")]
+    Publish { subject: String, message: String },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+/// Resolves when `shutdown` turns true (or its sender is gone).
+pub async fn stopped(shutdown: &mut Shutdown) {
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 /// An amount of money in fen. Arithmetic is checked: an overflow or a negative result is an
 /// error, never a wrapped value.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Fen(u64);
 
@@ -43,14 +45,20 @@ impl Fen {
         self.0
             .checked_add(other.0)
             .map(Fen)
-            .ok_or(MoneyError::Overflow { left: self.0, right: other.0 })
+            .ok_or(MoneyError::Overflow {
+                left: self.0,
+                right: other.0,
+            })
     }
 
     pub fn checked_sub(self, other: Fen) -> Result<Fen, MoneyError> {
         self.0
             .checked_sub(other.0)
             .map(Fen)
-            .ok_or(MoneyError::Underflow { left: self.0, right: other.0 })
+            .ok_or(MoneyError::Underflow {
+                left: self.0,
+                right: other.0,
+            })
     }
 
     /// `self - other`, or zero when `other` is larger.
@@ -89,9 +97,15 @@ mod tests {
     fn overflow_and_underflow_are_errors() {
         assert_eq!(
             Fen::new(u64::MAX).checked_add(Fen::new(1)),
-            Err(MoneyError::Overflow { left: u64::MAX, right: 1 })
+            Err(MoneyError::Overflow {
+                left: u64::MAX,
+                right: 1
+            })
         );
-        assert_eq!(Fen::new(1).checked_sub(Fen::new(2)), Err(MoneyError::Underflow { left: 1, right: 2 }));
+        assert_eq!(
+            Fen::new(1).checked_sub(Fen::new(2)),
+            Err(MoneyError::Underflow { left: 1, right: 2 })
+        );
     }
 
     proptest! {

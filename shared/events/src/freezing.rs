@@ -31,6 +31,9 @@ pub enum FreezingEvent {
         traced_fen: Fen,
         /// When the traced money arrived.
         since_ms: TimeMs,
+        /// The transfer that brought the money, when known: it marks the arrival in the
+        /// account's statement.
+        arrival_transfer_id: Option<String>,
     },
     /// A payment order was resolved to the bank account it paid into.
     OrderResolved {
@@ -39,6 +42,8 @@ pub enum FreezingEvent {
         order: PaymentOrderRef,
         account: AccountRef,
         settled_at_ms: TimeMs,
+        /// The bank transfer that settled the order.
+        transfer_id: String,
     },
     /// The bank stopped payments out of the account (or it was already held by this center)
     /// and its statement was read.

@@ -81,6 +81,7 @@ fn samples() -> Vec<(&'static str, Envelope)> {
                     target: Destination::Order(order.clone()),
                     traced_fen: Fen::new(20_000),
                     since_ms: 7,
+                    arrival_transfer_id: Some("t-7".into()),
                 },
             ),
         ),

@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 
 pub use redb;
 pub use tables::{EVENTS, INBOX, OUTBOX, TIMER_KEYS, TIMERS};
-pub use writer::WriteCtx;
+pub use writer::{Committed, WriteCtx};
 
 /// A failure of the storage itself (I/O, corruption, a closed writer). Not a business
 /// rejection: the operation may succeed after a restart.
@@ -158,7 +158,18 @@ impl Store {
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.inner.writer.submit(op).await
+        self.inner.writer.enqueue(op).await?.wait().await
+    }
+
+    /// Queues `op` now, in call order, and returns a handle to await its commit. Callers that
+    /// apply state in memory use this so the log's order is the order they applied.
+    pub async fn enqueue<R, E, F>(&self, op: F) -> Result<Committed<R, E>, StoreError>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R, WriteError<E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        self.inner.writer.enqueue(op).await
     }
 
     /// Runs a read-only closure on a consistent snapshot, off the async executor.

@@ -245,7 +245,9 @@ fn run_batch(
 }
 
 impl WriterHandle {
-    pub(crate) async fn submit<R, E, F>(&self, op: F) -> Result<R, WriteError<E>>
+    /// Queues `op` for the next batch (waiting for room in the queue) and returns a receiver
+    /// of its result, so a caller can enqueue in order and await the commit elsewhere.
+    pub(crate) async fn enqueue<R, E, F>(&self, op: F) -> Result<Committed<R, E>, StoreError>
     where
         F: FnOnce(&mut WriteCtx<'_>) -> Result<R, WriteError<E>> + Send + 'static,
         R: Send + 'static,
@@ -253,9 +255,7 @@ impl WriterHandle {
     {
         let (reply, result) = oneshot::channel::<Result<R, WriteError<E>>>();
         let job: Job = Box::new(move |ctx| {
-            let aborted = |reason: String| {
-                WriteError::Store(StoreError::Corrupt(format!("batch aborted: {reason}")))
-            };
+            let aborted = |reason: String| WriteError::Store(StoreError::Corrupt(format!("batch aborted: {reason}")));
             match op(ctx) {
                 Ok(value) => (
                     Box::new(move |outcome: Result<(), String>| {
@@ -277,16 +277,21 @@ impl WriterHandle {
                 ),
             }
         });
-        let queue = self
-            .queue
-            .as_ref()
-            .ok_or(WriteError::Store(StoreError::WriterStopped))?;
-        queue
-            .send(job)
-            .await
-            .map_err(|_| WriteError::Store(StoreError::WriterStopped))?;
-        result
-            .await
-            .map_err(|_| WriteError::Store(StoreError::WriterStopped))?
+        let queue = self.queue.as_ref().ok_or(StoreError::WriterStopped)?;
+        queue.send(job).await.map_err(|_| StoreError::WriterStopped)?;
+        Ok(Committed { result })
+    }
+}
+
+/// The result of a queued operation, available once its batch committed.
+#[derive(Debug)]
+pub struct Committed<R, E> {
+    result: oneshot::Receiver<Result<R, WriteError<E>>>,
+}
+
+impl<R, E> Committed<R, E> {
+    /// Waits for the batch to commit (or fail).
+    pub async fn wait(self) -> Result<R, WriteError<E>> {
+        self.result.await.map_err(|_| WriteError::Store(StoreError::WriterStopped))?
     }
 }

@@ -1,1 +1,29 @@
-//! placeholder
+//! Test kit for afc: spawns real `nats-server` processes on free loopback ports.
+//!
+//! - [`NatsServer`]: one server in its own temp dir (config, JetStream store, log), with
+//!   [`NatsServer::single`] for simple tests and [`NatsServer::start`] for anything else.
+//! - [`LeafLink`]: a TCP proxy between a city's leaf remote and the hub, that a test can
+//!   [`cut`](LeafLink::cut) and [`restore`](LeafLink::restore) to simulate a partition.
+//! - [`Province`]: a hub (JetStream domain `province`) with one leaf [`CityNode`] per city
+//!   (JetStream domain = the city's name), each city linked through its own [`LeafLink`].
+//!
+//! The `nats-server` binary is found by [`nats_server_binary`]; `cargo xtask test` and
+//! `cargo xtask demo` install it under `<workspace>/.tools/nats-server/`.
+
+mod binary;
+mod error;
+mod http;
+mod link;
+mod province;
+mod server;
+
+pub use binary::{NATS_SERVER_ENV, nats_server_binary};
+pub use error::TestkitError;
+pub use link::LeafLink;
+pub use province::{CityNode, HUB_DOMAIN, LEAF_WAIT_TIMEOUT, Province, ProvinceOptions};
+pub use server::{
+    LAME_DUCK_DURATION, LEAF_RECONNECT, NatsServer, READY_TIMEOUT, STOP_TIMEOUT, ServerOptions,
+};
+
+/// Result type of the test kit.
+pub type Result<T, E = TestkitError> = std::result::Result<T, E>;

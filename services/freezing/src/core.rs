@@ -1,0 +1,533 @@
+//! The pure core of freezing: state, decisions and the actions they call for.
+//!
+//! `decide(&State, Input, now)` returns the events an input causes; `apply` folds an event
+//! into the state; `actions` lists the adapter requests the new state calls for. No I/O and
+//! no clock here: the shell ([`crate::service`]) does NATS, redb and time.
+//!
+//! Request ids are derived from case, account and stop number, so an action re-run after a
+//! restart carries the same id and the bank applies it once.
+
+use std::collections::{BTreeMap, HashMap};
+
+use domain::report::{Destination, Transfer};
+use domain::{AccountRef, CaseId, Fen, PaymentOrderRef, TimeMs};
+use events::FreezingEvent;
+use events::freezing::{HopEnd, HopId, OnwardLeg};
+use protocol::adapter::{Counterparty, FreezeReply, FreezeStatus, ResolveOrderReply, StatementEntry};
+
+use crate::rule;
+
+/// Rules the core applies.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Deepest trail level followed; beyond it a hop ends with `depth_limit`.
+    pub max_depth: u8,
+    /// Smallest onward amount worth following.
+    pub min_follow: Fen,
+    /// Delay from a stop-payment to its conversion into a freeze.
+    pub freeze_after_ms: u64,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig { max_depth: crate::limits::MAX_TRACE_DEPTH, min_follow: Fen::new(100), freeze_after_ms: 10 * 60 * 1000 }
+    }
+}
+
+/// Everything freezing knows, rebuilt from its event log at start.
+#[derive(Debug, Default)]
+pub struct State {
+    pub cases: HashMap<CaseId, CaseTrace>,
+    /// Accounts this center holds under a stop-payment, with the claims on them.
+    pub holds: HashMap<AccountRef, Hold>,
+}
+
+/// One case's trace.
+#[derive(Debug, Clone)]
+pub struct CaseTrace {
+    pub reported_at_ms: TimeMs,
+    pub reported_loss: Fen,
+    pub hops: BTreeMap<HopId, Hop>,
+    /// The hop that followed each account of this case.
+    pub accounts: HashMap<AccountRef, HopId>,
+    pub open_hops: usize,
+    pub completed: bool,
+    pub accounts_stopped: u32,
+    pub claimed: Fen,
+    pub cashed_out: Fen,
+    pub untraced: Fen,
+    /// When the last stop that held victim money was answered.
+    pub last_hold_ms: Option<TimeMs>,
+}
+
+/// One place the money went.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    pub parent: Option<HopId>,
+    pub depth: u8,
+    pub target: Destination,
+    /// The bank account, once known (at once, or after the order was resolved).
+    pub account: Option<AccountRef>,
+    pub traced: Fen,
+    pub since_ms: TimeMs,
+    pub arrival_transfer_id: Option<String>,
+    pub open: bool,
+}
+
+/// An account this center holds.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    /// The case whose stop-payment holds it.
+    pub case_id: CaseId,
+    pub stop_no: u8,
+    pub held: Fen,
+    pub expires_at_ms: TimeMs,
+    /// Victim claims on the held money, per case.
+    pub claims: BTreeMap<CaseId, Fen>,
+    pub frozen: bool,
+}
+
+impl Hold {
+    fn claimed(&self) -> Fen {
+        Fen::sum(self.claims.values().copied()).expect("claims are bounded by the held balance")
+    }
+}
+
+/// Why an adapter request failed for good (after the shell's bounded retries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterFailure(pub String);
+
+/// What the bank answered about a hop's account.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// 0 when the account was already held and only read.
+    pub stop_no: u8,
+    pub held: Fen,
+    pub expires_at_ms: TimeMs,
+    pub entries: Vec<StatementEntry>,
+}
+
+/// Something that happened to freezing.
+#[derive(Debug, Clone)]
+pub enum Input {
+    CaseReported { case_id: CaseId, reported_at_ms: TimeMs, transfers: Vec<Transfer>, reported_loss: Fen },
+    OrderResolved { case_id: CaseId, hop: HopId, result: Result<ResolveOrderReply, AdapterFailure> },
+    AccountAnswered { case_id: CaseId, hop: HopId, result: Result<Statement, AdapterFailure> },
+    FreezeAnswered { case_id: CaseId, account: AccountRef, result: Result<FreezeReply, AdapterFailure> },
+    /// The freeze failed and the stop-payment was renewed (or the renewal failed too).
+    StopRenewed { case_id: CaseId, account: AccountRef, result: Result<(u8, TimeMs), AdapterFailure> },
+}
+
+/// A request the shell must send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Resolve { case_id: CaseId, hop: HopId, order: PaymentOrderRef },
+    /// Stop payments out of the account and read its statement.
+    Stop { case_id: CaseId, hop: HopId, account: AccountRef, since_ms: TimeMs, request_id: String },
+    /// The account is already held by this center: only read its statement.
+    Read { case_id: CaseId, hop: HopId, account: AccountRef, since_ms: TimeMs },
+}
+
+/// Idempotency key of a stop-payment.
+pub fn stop_request_id(case_id: &CaseId, account: &AccountRef, stop_no: u8) -> String {
+    format!("{case_id}/{account}/stop{stop_no}")
+}
+
+/// Idempotency key of a freeze.
+pub fn freeze_request_id(case_id: &CaseId, account: &AccountRef) -> String {
+    format!("{case_id}/{account}/freeze")
+}
+
+/// Timer key of a pending freeze conversion.
+pub fn freeze_timer_key(case_id: &CaseId, account: &AccountRef) -> String {
+    format!("freeze/{case_id}/{account}")
+}
+
+/// The events `input` causes.
+pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Vec<FreezingEvent> {
+    let mut events = Vec::new();
+    match input {
+        Input::CaseReported { case_id, reported_at_ms, transfers, reported_loss } => {
+            if state.cases.contains_key(&case_id) {
+                return events;
+            }
+            events.push(FreezingEvent::TraceStarted {
+                case_id: case_id.clone(),
+                reported_at_ms,
+                reported_loss_fen: reported_loss,
+            });
+            let mut accounts = HashMap::new();
+            for (index, transfer) in transfers.into_iter().enumerate() {
+                let hop = HopId::try_from(index + 1).expect("reports hold at most MAX_TRANSFERS transfers");
+                open_hop(&mut events, &mut accounts, config, &case_id, hop, None, 1, transfer.to, transfer.amount, transfer.at_ms, None);
+            }
+        }
+        Input::OrderResolved { case_id, hop, result } => {
+            let Some((trace, hop_state)) = open_hop_of(state, &case_id, hop) else { return events };
+            let Destination::Order(order) = &hop_state.target else { return events };
+            match result {
+                Ok(reply) => {
+                    events.push(FreezingEvent::OrderResolved {
+                        case_id: case_id.clone(),
+                        hop,
+                        order: order.clone(),
+                        account: reply.account.clone(),
+                        settled_at_ms: reply.settled_at_ms,
+                        transfer_id: reply.transfer_id,
+                    });
+                    if let Some(first) = trace.accounts.get(&reply.account) {
+                        events.push(FreezingEvent::HopEnded {
+                            case_id,
+                            hop,
+                            reason: HopEnd::Merged,
+                            detail: format!("order paid into {}, already followed by hop {first}", reply.account),
+                        });
+                    }
+                }
+                Err(failure) => events.push(FreezingEvent::HopEnded {
+                    case_id,
+                    hop,
+                    reason: HopEnd::Failed,
+                    detail: format!("resolving {order}: {}", failure.0),
+                }),
+            }
+        }
+        Input::AccountAnswered { case_id, hop, result } => {
+            let Some((trace, hop_state)) = open_hop_of(state, &case_id, hop) else { return events };
+            let Some(account) = hop_state.account.clone() else { return events };
+            let statement = match result {
+                Ok(statement) => statement,
+                Err(failure) => {
+                    events.push(FreezingEvent::HopEnded {
+                        case_id,
+                        hop,
+                        reason: HopEnd::Failed,
+                        detail: format!("stop-payment on {account}: {}", failure.0),
+                    });
+                    return events;
+                }
+            };
+            // Other cases' claims on the same held money come first.
+            let other_claims = state
+                .holds
+                .get(&account)
+                .map(|h| h.claims.iter().filter(|(c, _)| **c != case_id).map(|(_, f)| *f))
+                .map(|claims| Fen::sum(claims).expect("bounded by held"))
+                .unwrap_or(Fen::ZERO);
+            let available = statement.held.saturating_sub(other_claims);
+            let split = rule::split(hop_state.traced, hop_state.arrival_transfer_id.as_deref(), &statement.entries, available);
+            let onward: Vec<OnwardLeg> = split
+                .onward
+                .iter()
+                .filter_map(|(index, amount)| {
+                    let entry = &statement.entries[*index];
+                    let to = match &entry.counterparty {
+                        Counterparty::Account(a) => Destination::Account(a.clone()),
+                        Counterparty::Order(o) => Destination::Order(o.clone()),
+                        Counterparty::CashOut(_) => return None,
+                    };
+                    Some(OnwardLeg { to, amount_fen: *amount, at_ms: entry.at_ms, transfer_id: entry.transfer_id.clone() })
+                })
+                .collect();
+            events.push(FreezingEvent::AccountStopped {
+                case_id: case_id.clone(),
+                hop,
+                account,
+                stop_no: statement.stop_no,
+                held_fen: statement.held,
+                claim_fen: split.claim,
+                onward: onward.clone(),
+                cashed_out_fen: split.cashed_out,
+                stopped_at_ms: now,
+                expires_at_ms: statement.expires_at_ms,
+            });
+            let mut accounts = trace.accounts.clone();
+            let mut next = trace.hops.keys().next_back().copied().unwrap_or(0) + 1;
+            for leg in onward {
+                open_hop(
+                    &mut events,
+                    &mut accounts,
+                    config,
+                    &case_id,
+                    next,
+                    Some(hop),
+                    hop_state.depth.saturating_add(1),
+                    leg.to,
+                    leg.amount_fen,
+                    leg.at_ms,
+                    Some(leg.transfer_id),
+                );
+                next += 1;
+            }
+        }
+        Input::FreezeAnswered { case_id, account, result } => {
+            let Some(claim) = state.holds.get(&account).and_then(|h| h.claims.get(&case_id)).copied() else {
+                return events;
+            };
+            match result {
+                Ok(reply) if reply.status == FreezeStatus::Frozen => events.push(FreezingEvent::AccountFrozen {
+                    case_id,
+                    account,
+                    frozen_fen: reply.frozen_fen,
+                    frozen_at_ms: reply.frozen_at_ms,
+                    expires_at_ms: reply.expires_at_ms,
+                }),
+                Ok(reply) => events.push(FreezingEvent::FreezeQueued {
+                    case_id,
+                    account,
+                    claim_fen: claim,
+                    queued_behind: reply.queued_behind.clone().unwrap_or_else(|| reply_center_unknown(&reply)),
+                    queued_at_ms: reply.frozen_at_ms,
+                    expires_at_ms: reply.expires_at_ms,
+                }),
+                Err(failure) => events.push(FreezingEvent::FreezeFailed { case_id, account, reason: failure.0 }),
+            }
+        }
+        Input::StopRenewed { case_id, account, result } => {
+            if !state.holds.get(&account).is_some_and(|h| h.claims.contains_key(&case_id)) {
+                return events;
+            }
+            events.push(match result {
+                Ok((stop_no, expires_at_ms)) => FreezingEvent::StopRenewed { case_id, account, stop_no, expires_at_ms },
+                Err(failure) => FreezingEvent::FreezeFailed {
+                    case_id,
+                    account,
+                    reason: format!("freeze failed and the stop-payment could not be renewed: {}", failure.0),
+                },
+            });
+        }
+    }
+    events
+}
+
+/// A queued reply without a center is a bank bug; name the gap rather than inventing one.
+fn reply_center_unknown(_reply: &FreezeReply) -> domain::City {
+    domain::City::parse("unknown").expect("a valid city token")
+}
+
+fn open_hop_of<'a>(state: &'a State, case_id: &CaseId, hop: HopId) -> Option<(&'a CaseTrace, &'a Hop)> {
+    let trace = state.cases.get(case_id)?;
+    let hop = trace.hops.get(&hop).filter(|h| h.open)?;
+    Some((trace, hop))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn open_hop(
+    events: &mut Vec<FreezingEvent>,
+    accounts: &mut HashMap<AccountRef, HopId>,
+    config: &CoreConfig,
+    case_id: &CaseId,
+    hop: HopId,
+    parent: Option<HopId>,
+    depth: u8,
+    target: Destination,
+    traced: Fen,
+    since_ms: TimeMs,
+    arrival_transfer_id: Option<String>,
+) {
+    events.push(FreezingEvent::HopOpened {
+        case_id: case_id.clone(),
+        hop,
+        parent,
+        depth,
+        target: target.clone(),
+        traced_fen: traced,
+        since_ms,
+        arrival_transfer_id,
+    });
+    let end = |reason, detail: String| FreezingEvent::HopEnded { case_id: case_id.clone(), hop, reason, detail };
+    if depth > config.max_depth {
+        events.push(end(HopEnd::DepthLimit, format!("depth {depth} is beyond the bound of {}", config.max_depth)));
+    } else if traced < config.min_follow {
+        events.push(end(HopEnd::BelowMinimum, format!("{traced} is below the {} worth following", config.min_follow)));
+    } else if let Destination::Account(account) = &target {
+        if let Some(first) = accounts.get(account) {
+            events.push(end(HopEnd::Merged, format!("{account} already followed by hop {first}")));
+        } else {
+            accounts.insert(account.clone(), hop);
+        }
+    }
+}
+
+/// Folds one event into the state.
+pub fn apply(state: &mut State, event: &FreezingEvent) {
+    match event {
+        FreezingEvent::TraceStarted { case_id, reported_at_ms, reported_loss_fen } => {
+            state.cases.entry(case_id.clone()).or_insert_with(|| CaseTrace {
+                reported_at_ms: *reported_at_ms,
+                reported_loss: *reported_loss_fen,
+                hops: BTreeMap::new(),
+                accounts: HashMap::new(),
+                open_hops: 0,
+                completed: false,
+                accounts_stopped: 0,
+                claimed: Fen::ZERO,
+                cashed_out: Fen::ZERO,
+                untraced: Fen::ZERO,
+                last_hold_ms: None,
+            });
+        }
+        FreezingEvent::HopOpened { case_id, hop, parent, depth, target, traced_fen, since_ms, arrival_transfer_id } => {
+            let trace = case_mut(state, case_id);
+            let account = match target {
+                Destination::Account(account) => {
+                    trace.accounts.entry(account.clone()).or_insert(*hop);
+                    Some(account.clone())
+                }
+                Destination::Order(_) => None,
+            };
+            trace.hops.insert(
+                *hop,
+                Hop {
+                    parent: *parent,
+                    depth: *depth,
+                    target: target.clone(),
+                    account,
+                    traced: *traced_fen,
+                    since_ms: *since_ms,
+                    arrival_transfer_id: arrival_transfer_id.clone(),
+                    open: true,
+                },
+            );
+            trace.open_hops += 1;
+        }
+        FreezingEvent::OrderResolved { case_id, hop, account, settled_at_ms, transfer_id, .. } => {
+            let trace = case_mut(state, case_id);
+            trace.accounts.entry(account.clone()).or_insert(*hop);
+            let hop = trace.hops.get_mut(hop).expect("resolved hop was opened");
+            hop.account = Some(account.clone());
+            hop.since_ms = *settled_at_ms;
+            hop.arrival_transfer_id = Some(transfer_id.clone());
+        }
+        FreezingEvent::AccountStopped {
+            case_id, hop, account, stop_no, held_fen, claim_fen, cashed_out_fen, stopped_at_ms, expires_at_ms, ..
+        } => {
+            let trace = case_mut(state, case_id);
+            close_hop(trace, *hop);
+            trace.accounts_stopped += 1;
+            trace.claimed = trace.claimed.checked_add(*claim_fen).expect("claims are bounded by the loss");
+            trace.cashed_out = trace.cashed_out.checked_add(*cashed_out_fen).expect("bounded by the loss");
+            if !claim_fen.is_zero() {
+                trace.last_hold_ms = Some(trace.last_hold_ms.map_or(*stopped_at_ms, |t| t.max(*stopped_at_ms)));
+            }
+            let hold = state.holds.entry(account.clone()).or_insert_with(|| Hold {
+                case_id: case_id.clone(),
+                stop_no: *stop_no,
+                held: *held_fen,
+                expires_at_ms: *expires_at_ms,
+                claims: BTreeMap::new(),
+                frozen: false,
+            });
+            if *stop_no > 0 {
+                hold.stop_no = *stop_no;
+                hold.expires_at_ms = *expires_at_ms;
+                hold.held = *held_fen;
+            }
+            if !claim_fen.is_zero() {
+                hold.claims.insert(case_id.clone(), *claim_fen);
+            }
+            debug_assert!(hold.claimed() <= hold.held, "claims on an account never exceed what it holds");
+        }
+        FreezingEvent::HopEnded { case_id, hop, .. } => {
+            let trace = case_mut(state, case_id);
+            let traced = trace.hops.get(hop).map_or(Fen::ZERO, |h| h.traced);
+            trace.untraced = trace.untraced.checked_add(traced).expect("bounded by the loss");
+            close_hop(trace, *hop);
+        }
+        FreezingEvent::TraceCompleted { case_id, .. } => case_mut(state, case_id).completed = true,
+        FreezingEvent::AccountFrozen { account, .. } => {
+            if let Some(hold) = state.holds.get_mut(account) {
+                hold.frozen = true;
+            }
+        }
+        FreezingEvent::StopRenewed { account, stop_no, expires_at_ms, .. } => {
+            if let Some(hold) = state.holds.get_mut(account) {
+                hold.stop_no = *stop_no;
+                hold.expires_at_ms = *expires_at_ms;
+            }
+        }
+        FreezingEvent::FreezeQueued { .. } | FreezingEvent::FreezeFailed { .. } => {}
+    }
+}
+
+fn case_mut<'a>(state: &'a mut State, case_id: &CaseId) -> &'a mut CaseTrace {
+    state.cases.get_mut(case_id).expect("events of a case follow its TraceStarted")
+}
+
+fn close_hop(trace: &mut CaseTrace, hop: HopId) {
+    let hop = trace.hops.get_mut(&hop).expect("closed hop was opened");
+    assert!(hop.open, "a hop ends once");
+    hop.open = false;
+    trace.open_hops -= 1;
+}
+
+/// `TraceCompleted`, when the case's last hop has just ended.
+pub fn completion(state: &State, case_id: &CaseId, now: TimeMs) -> Option<FreezingEvent> {
+    let trace = state.cases.get(case_id)?;
+    if trace.completed || trace.open_hops > 0 {
+        return None;
+    }
+    Some(FreezingEvent::TraceCompleted {
+        case_id: case_id.clone(),
+        completed_at_ms: now,
+        accounts_stopped: trace.accounts_stopped,
+        claimed_fen: trace.claimed,
+        cashed_out_fen: trace.cashed_out,
+        untraced_fen: trace.untraced,
+        time_to_freeze_ms: trace.last_hold_ms.map(|t| t.saturating_sub(trace.reported_at_ms)),
+    })
+}
+
+/// The adapter requests `events` call for, once they are applied to `state`.
+pub fn actions(state: &State, events: &[FreezingEvent]) -> Vec<Action> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            FreezingEvent::HopOpened { case_id, hop, .. } | FreezingEvent::OrderResolved { case_id, hop, .. } => {
+                hop_action(state, case_id, *hop)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every action still owed after a restart: one per open hop.
+pub fn pending_actions(state: &State) -> Vec<Action> {
+    state
+        .cases
+        .iter()
+        .flat_map(|(case_id, trace)| trace.hops.keys().filter_map(move |hop| hop_action(state, case_id, *hop)))
+        .collect()
+}
+
+fn hop_action(state: &State, case_id: &CaseId, hop_id: HopId) -> Option<Action> {
+    let hop = state.cases.get(case_id)?.hops.get(&hop_id).filter(|h| h.open)?;
+    let (case_id, hop) = (case_id.clone(), (hop_id, hop));
+    match (&hop.1.account, &hop.1.target) {
+        (Some(account), _) => {
+            let held_by_other_case = state.holds.get(account).is_some_and(|h| h.case_id != case_id);
+            Some(if held_by_other_case {
+                Action::Read { case_id, hop: hop.0, account: account.clone(), since_ms: hop.1.since_ms }
+            } else {
+                let request_id = stop_request_id(&case_id, account, 1);
+                Action::Stop { case_id, hop: hop.0, account: account.clone(), since_ms: hop.1.since_ms, request_id }
+            })
+        }
+        (None, Destination::Order(order)) => Some(Action::Resolve { case_id, hop: hop.0, order: order.clone() }),
+        (None, Destination::Account(_)) => unreachable!("account hops know their account"),
+    }
+}
+
+/// Claims awaiting conversion into a freeze: (case, account, claim).
+pub fn unfrozen_claims(state: &State, events: &[FreezingEvent]) -> Vec<(CaseId, AccountRef, Fen)> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            FreezingEvent::AccountStopped { case_id, account, claim_fen, .. } if !claim_fen.is_zero() => {
+                let frozen = state.holds.get(account).is_some_and(|h| h.frozen);
+                (!frozen).then(|| (case_id.clone(), account.clone(), *claim_fen))
+            }
+            _ => None,
+        })
+        .collect()
+}

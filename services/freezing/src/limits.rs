@@ -1,0 +1,28 @@
+//! Bounds of the freezing service, in one place.
+
+use std::time::Duration;
+
+/// Deepest trail level followed. Published cases reach the 4th level; mule networks
+/// rarely go past 6; beyond 8 the money is spread too thin to be worth a stop-payment.
+pub const MAX_TRACE_DEPTH: u8 = 8;
+
+/// Inputs waiting for the engine (consumed reports, adapter answers).
+pub const ENGINE_QUEUE_DEPTH: usize = 4096;
+
+/// Adapter requests in flight at once, across all cases.
+pub const MAX_ADAPTER_IN_FLIGHT: usize = 1024;
+
+/// How long one adapter request may take before it is retried.
+pub const ADAPTER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Retries of one adapter request after a timeout or an `unavailable` answer.
+pub const ADAPTER_RETRIES: u32 = 3;
+
+/// Pause before the first retry; doubles with each retry.
+pub const ADAPTER_RETRY_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Timers fired per scan.
+pub const TIMER_BATCH: usize = 256;
+
+/// Longest the timer loop sleeps before looking again (the clock may be scaled in drills).
+pub const TIMER_MAX_SLEEP: Duration = Duration::from_secs(1);

@@ -1,0 +1,367 @@
+//! The freezing shell: consumes reported cases, runs the pure core, commits its events with
+//! their timers and inbox rows in one redb transaction, and only then sends the adapter
+//! requests the new state calls for. Answers come back to the same engine, so each hop
+//! starts the moment its parent's answer is committed (pipelined levels).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use bus::Shutdown;
+use bus::consumer::{ConsumerSpec, HandleError, run_consumer};
+use domain::{AccountRef, CaseId, City, SharedClock};
+use events::{Envelope, FreezingEvent, IntakeEvent, Payload, Service};
+use protocol::adapter::{FlowsRequest, FreezeRequest, ResolveOrderRequest, StopPaymentRequest};
+use serde::{Deserialize, Serialize};
+use store::{Store, WriteError};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::adapters::Adapters;
+use crate::core::{self, Action, CoreConfig, Input, State, Statement};
+use crate::limits::{ENGINE_QUEUE_DEPTH, MAX_ADAPTER_IN_FLIGHT, TIMER_BATCH, TIMER_MAX_SLEEP};
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub city: City,
+    pub core: CoreConfig,
+}
+
+/// Why the service stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FreezingError {
+    #[error(transparent)]
+    Bus(#[from] bus::BusError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("a commit failed; in-memory state may be ahead of the log, restart to rebuild it: {0}")]
+    CommitFailed(String),
+}
+
+/// A persisted timer: convert a stop-payment into a freeze.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FreezeTimer {
+    case_id: CaseId,
+    account: AccountRef,
+}
+
+enum EngineMsg {
+    /// A consumed intake event, with where to report that it is committed.
+    Intake(Envelope, oneshot::Sender<Result<(), HandleError>>),
+    /// An adapter answered.
+    Answer(Input),
+    /// A freeze timer is due.
+    FreezeDue { key: String, timer: FreezeTimer },
+}
+
+/// Shared by the engine's helper tasks.
+struct Shell {
+    config: Config,
+    store: Store,
+    clock: SharedClock,
+    adapters: Adapters,
+    engine: mpsc::Sender<EngineMsg>,
+    in_flight: Semaphore,
+    fatal: mpsc::Sender<String>,
+}
+
+/// Runs freezing for one city until shutdown.
+pub async fn run(
+    config: Config,
+    client: async_nats::Client,
+    store: Store,
+    clock: SharedClock,
+    shutdown: Shutdown,
+) -> Result<(), FreezingError> {
+    let mut state = State::default();
+    store.replay(|envelope| {
+        if let Payload::Freezing(event) = &envelope.payload {
+            core::apply(&mut state, event);
+        }
+    })?;
+    let js = jetstream::new(client.clone());
+    bus::streams::ensure_city_stream(&js, &config.city).await?;
+
+    let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE_DEPTH);
+    let (fatal_tx, mut fatal_rx) = mpsc::channel(1);
+    let shell = Arc::new(Shell {
+        config: config.clone(),
+        store: store.clone(),
+        clock,
+        adapters: Adapters::new(client.clone()),
+        engine: engine_tx.clone(),
+        in_flight: Semaphore::new(MAX_ADAPTER_IN_FLIGHT),
+        fatal: fatal_tx,
+    });
+
+    let pending = core::pending_actions(&state);
+    tracing::info!(city = %config.city, cases = state.cases.len(), resumed_hops = pending.len(), "freezing started");
+    for action in pending {
+        shell.clone().execute(action);
+    }
+
+    let relay = tokio::spawn(bus::relay::run_relay(js.clone(), store.clone(), shutdown.clone()));
+    let engine = tokio::spawn(run_engine(shell.clone(), state, engine_rx));
+    let timers = tokio::spawn(run_timers(shell.clone(), shutdown.clone()));
+    let spec = ConsumerSpec {
+        city: config.city.clone(),
+        durable: "freezing".into(),
+        service: Service::Freezing.as_str().into(),
+        filter: protocol::subjects::service_events(&config.city, Service::Intake.as_str()),
+    };
+    let consumer_engine = engine_tx.clone();
+    let consumer = run_consumer(
+        js,
+        spec,
+        move |envelope| {
+            let engine = consumer_engine.clone();
+            async move {
+                let (done, committed) = oneshot::channel();
+                engine
+                    .send(EngineMsg::Intake(envelope, done))
+                    .await
+                    .map_err(|_| HandleError::Transient("freezing engine stopped".into()))?;
+                committed.await.map_err(|_| HandleError::Transient("freezing engine stopped".into()))?
+            }
+        },
+        shutdown.clone(),
+    );
+    let outcome = tokio::select! {
+        result = consumer => result.map_err(FreezingError::from),
+        Some(reason) = fatal_rx.recv() => Err(FreezingError::CommitFailed(reason)),
+    };
+    drop(engine_tx);
+    timers.abort();
+    engine.abort();
+    let _ = relay.await;
+    outcome
+}
+
+async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiver<EngineMsg>) {
+    while let Some(message) = inbox.recv().await {
+        let now = shell.clock.now_ms();
+        let (input, consumed, done) = match message {
+            EngineMsg::Intake(envelope, done) => match envelope.payload {
+                Payload::Intake(IntakeEvent::CaseReported { case_id, received_at_ms, transfers, reported_loss_fen, .. }) => {
+                    let input =
+                        Input::CaseReported { case_id, reported_at_ms: received_at_ms, transfers, reported_loss: reported_loss_fen };
+                    (Some(input), Some(envelope.id), Some(done))
+                }
+                _ => (None, Some(envelope.id), Some(done)),
+            },
+            EngineMsg::Answer(input) => (Some(input), None, None),
+            EngineMsg::FreezeDue { key, timer } => {
+                shell.clone().freeze(&state, key, timer);
+                continue;
+            }
+        };
+        let causation = consumed.clone();
+        let mut events = match input {
+            Some(input) => core::decide(&state, &shell.config.core, input, now),
+            None => Vec::new(),
+        };
+        for event in &events {
+            core::apply(&mut state, event);
+        }
+        if let Some(case_id) = events.first().map(|e| e.case_id().clone())
+            && let Some(completed) = core::completion(&state, &case_id, now)
+        {
+            core::apply(&mut state, &completed);
+            events.push(completed);
+        }
+        let actions = core::actions(&state, &events);
+        let timers: Vec<(String, u64, Vec<u8>)> = core::unfrozen_claims(&state, &events)
+            .into_iter()
+            .map(|(case_id, account, _claim)| {
+                let key = core::freeze_timer_key(&case_id, &account);
+                let action = rmp_serde::to_vec_named(&FreezeTimer { case_id, account }).expect("timer actions encode");
+                (key, now + shell.config.core.freeze_after_ms, action)
+            })
+            .chain(renewal_timers(&shell, &events, now))
+            .collect();
+        let cancelled: Vec<String> = events
+            .iter()
+            .filter_map(|event| match event {
+                FreezingEvent::AccountFrozen { case_id, account, .. }
+                | FreezingEvent::FreezeQueued { case_id, account, .. }
+                | FreezingEvent::FreezeFailed { case_id, account, .. } => Some(core::freeze_timer_key(case_id, account)),
+                _ => None,
+            })
+            .collect();
+        let write = shell.store.enqueue(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+            if let Some(id) = &consumed {
+                ctx.mark_consumed(id)?;
+            }
+            for event in events {
+                let case_id = event.case_id().clone();
+                ctx.append(Some(case_id), causation.clone(), Payload::Freezing(event))?;
+            }
+            for key in cancelled {
+                ctx.cancel(&key)?;
+            }
+            for (key, due, action) in timers {
+                ctx.schedule(&key, due, &action)?;
+            }
+            Ok(())
+        });
+        let write = match write.await {
+            Ok(committed) => committed,
+            Err(error) => {
+                let _ = shell.fatal.try_send(error.to_string());
+                return;
+            }
+        };
+        let shell = shell.clone();
+        tokio::spawn(async move {
+            match write.wait().await {
+                Ok(()) => {
+                    if let Some(done) = done {
+                        let _ = done.send(Ok(()));
+                    }
+                    for action in actions {
+                        shell.clone().execute(action);
+                    }
+                }
+                Err(error) => {
+                    if let Some(done) = done {
+                        let _ = done.send(Err(HandleError::Transient(error.to_string())));
+                    }
+                    let _ = shell.fatal.try_send(error.to_string());
+                }
+            }
+        });
+    }
+}
+
+/// After a renewal, the conversion into a freeze is tried again.
+fn renewal_timers(shell: &Shell, events: &[FreezingEvent], now: u64) -> Vec<(String, u64, Vec<u8>)> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            FreezingEvent::StopRenewed { case_id, account, .. } => {
+                let timer = FreezeTimer { case_id: case_id.clone(), account: account.clone() };
+                let action = rmp_serde::to_vec_named(&timer).expect("timer actions encode");
+                Some((core::freeze_timer_key(case_id, account), now + shell.config.core.freeze_after_ms, action))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+impl Shell {
+    /// Sends one adapter request in its own task; the answer goes back to the engine.
+    fn execute(self: Arc<Self>, action: Action) {
+        tokio::spawn(async move {
+            let _permit = self.in_flight.acquire().await.expect("semaphore never closes");
+            let input = match action {
+                Action::Resolve { case_id, hop, order } => {
+                    let request = ResolveOrderRequest { request_id: format!("{case_id}/{hop}/resolve"), order };
+                    Input::OrderResolved { case_id, hop, result: self.adapters.resolve(&request).await }
+                }
+                Action::Stop { case_id, hop, account, since_ms, request_id } => {
+                    let request = StopPaymentRequest {
+                        request_id,
+                        center: self.config.city.clone(),
+                        case_id: case_id.clone(),
+                        account,
+                        since_ms,
+                    };
+                    let result = self.adapters.stop_payment(&request).await.map(|reply| Statement {
+                        stop_no: reply.stop_no,
+                        held: reply.held_fen,
+                        expires_at_ms: reply.expires_at_ms,
+                        entries: reply.statement,
+                    });
+                    Input::AccountAnswered { case_id, hop, result }
+                }
+                Action::Read { case_id, hop, account, since_ms } => {
+                    let request = FlowsRequest { account, since_ms };
+                    let result = self.adapters.flows(&request).await.map(|reply| Statement {
+                        stop_no: 0,
+                        held: reply.balance_fen,
+                        expires_at_ms: 0,
+                        entries: reply.statement,
+                    });
+                    Input::AccountAnswered { case_id, hop, result }
+                }
+            };
+            let _ = self.engine.send(EngineMsg::Answer(input)).await;
+        });
+    }
+
+    /// Converts a stop-payment into a freeze; if the bank cannot freeze, renews the stop
+    /// (the second and last one) so the money stays held while the freeze is retried.
+    fn freeze(self: Arc<Self>, state: &State, _key: String, timer: FreezeTimer) {
+        let Some(hold) = state.holds.get(&timer.account) else { return };
+        let Some(claim) = hold.claims.get(&timer.case_id).copied() else { return };
+        let stop_no = hold.stop_no;
+        tokio::spawn(async move {
+            let FreezeTimer { case_id, account } = timer;
+            let request = FreezeRequest {
+                request_id: core::freeze_request_id(&case_id, &account),
+                center: self.config.city.clone(),
+                case_id: case_id.clone(),
+                account: account.clone(),
+                amount_fen: claim,
+            };
+            let input = match self.adapters.freeze(&request).await {
+                Ok(reply) => Input::FreezeAnswered { case_id, account, result: Ok(reply) },
+                Err(failure) if stop_no < 2 => {
+                    tracing::warn!(%case_id, %account, reason = %failure.0, "freeze failed; renewing the stop-payment");
+                    let request = StopPaymentRequest {
+                        request_id: core::stop_request_id(&case_id, &account, 2),
+                        center: self.config.city.clone(),
+                        case_id: case_id.clone(),
+                        account: account.clone(),
+                        since_ms: self.clock.now_ms(),
+                    };
+                    let result = self.adapters.stop_payment(&request).await.map(|r| (r.stop_no, r.expires_at_ms));
+                    Input::StopRenewed { case_id, account, result }
+                }
+                Err(failure) => Input::FreezeAnswered { case_id, account, result: Err(failure) },
+            };
+            let _ = self.engine.send(EngineMsg::Answer(input)).await;
+        });
+    }
+}
+
+/// Fires due timers. A timer stays in the store until the engine commits its outcome (and
+/// cancels it), so a crash in between fires it again; `fired` keeps this process from
+/// firing one twice meanwhile.
+async fn run_timers(shell: Arc<Shell>, mut shutdown: Shutdown) {
+    let changed = shell.store.timers_changed();
+    // Due timers already handed to the engine, as `key@due`. Pruned to the timers still due,
+    // so it stays bounded by TIMER_BATCH; a rescheduled timer has a new id and fires again.
+    let mut fired = HashSet::<String>::new();
+    loop {
+        let now = shell.clock.now_ms();
+        match shell.store.due_timers(now, TIMER_BATCH).await {
+            Ok(due) => {
+                let ids: HashSet<String> = due.iter().map(|t| format!("{}@{}", t.key, t.due_ms)).collect();
+                fired.retain(|id| ids.contains(id));
+                for timer in due {
+                    if !fired.insert(format!("{}@{}", timer.key, timer.due_ms)) {
+                        continue;
+                    }
+                    match rmp_serde::from_slice::<FreezeTimer>(&timer.action) {
+                        Ok(action) => {
+                            let _ = shell.engine.send(EngineMsg::FreezeDue { key: timer.key, timer: action }).await;
+                        }
+                        Err(error) => tracing::error!(key = %timer.key, %error, "undecodable timer; skipped"),
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "reading timers failed"),
+        }
+        let sleep = match shell.store.next_timer_due().await {
+            Ok(Some(due)) if due > now => Duration::from_millis(due - now).min(TIMER_MAX_SLEEP),
+            _ => TIMER_MAX_SLEEP,
+        };
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => {}
+            () = changed.notified() => {}
+            () = bus::stopped(&mut shutdown) => return,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Bounds of the intake service, in one place.
+
+/// Largest amount of one transfer: ¥10 billion. Anything above is a typing error.
+pub const MAX_AMOUNT_FEN: u64 = 1_000_000_000_000;
+/// How far in the future a transfer time may lie, for clocks that disagree a little.
+pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+/// Longest scam contact (number, URL, app name, social account).
+pub const MAX_CONTACT_CHARS: usize = 512;
+/// Longest value echoed back in a validation problem.
+pub const MAX_ECHO_CHARS: usize = 64;
+/// Commands handled at once.
+pub const MAX_COMMANDS_IN_FLIGHT: usize = 256;

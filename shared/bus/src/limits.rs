@@ -1,0 +1,37 @@
+//! Bounds of the NATS plumbing, in one place.
+
+use std::time::Duration;
+
+/// Events the relay publishes before awaiting their acknowledgements.
+pub const RELAY_BATCH: usize = 256;
+/// Longest pause between relay retries while JetStream is unreachable.
+pub const RELAY_BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// First pause after a relay failure; doubles up to [`RELAY_BACKOFF_MAX`].
+pub const RELAY_BACKOFF_MIN: Duration = Duration::from_millis(50);
+
+/// Messages a consumer handles at once. Handlers commit through the store's group commit,
+/// so concurrent handling is what fills a batch.
+pub const CONSUMER_IN_FLIGHT: usize = 128;
+/// Messages pulled per request.
+pub const CONSUMER_PULL_BATCH: usize = 128;
+/// Unacknowledged messages the server lets one consumer have.
+pub const CONSUMER_MAX_ACK_PENDING: i64 = 1024;
+/// Time the server waits for an ack before redelivering.
+pub const CONSUMER_ACK_WAIT: Duration = Duration::from_secs(30);
+/// Deliveries of one message before it goes to the dead-letter subject.
+pub const CONSUMER_MAX_DELIVER: i64 = 6;
+/// Delays before each redelivery of a message whose handling failed transiently.
+pub const CONSUMER_BACKOFF: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+    Duration::from_secs(120),
+    Duration::from_secs(600),
+];
+
+/// How long a city stream keeps events: longer than any tolerated hub outage, since the
+/// province sources skip what expired upstream.
+pub const CITY_STREAM_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
+/// Window in which JetStream drops a re-published event id. Covers an outbox re-send after a
+/// restart; consumers stay idempotent (inbox) for anything older.
+pub const CITY_STREAM_DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);

@@ -1,0 +1,83 @@
+//! The outbox relay: the bridge from a service's redb log to its city stream.
+//!
+//! Events are committed to redb first (the system of record) with an outbox row. The relay
+//! publishes outbox events in sequence order with `Nats-Msg-Id` = event id, awaits every
+//! acknowledgement, and only then removes the rows. After a crash it simply starts again
+//! from the outbox: a re-sent event inside the duplicate window is dropped by JetStream,
+//! and consumers are idempotent beyond it.
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream;
+use store::Store;
+
+use crate::limits::{RELAY_BACKOFF_MAX, RELAY_BACKOFF_MIN, RELAY_BATCH};
+use crate::{BusError, Shutdown, stopped};
+
+/// Publishes one batch from the outbox. Returns how many events JetStream confirmed.
+pub async fn relay_once(js: &jetstream::Context, store: &Store) -> Result<usize, BusError> {
+    let batch = store.outbox(RELAY_BATCH).await?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let mut pending = Vec::with_capacity(batch.len());
+    for (seq, envelope, bytes) in batch {
+        let subject = envelope.subject();
+        let mut headers = HeaderMap::new();
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, envelope.id.as_str());
+        let ack = js
+            .publish_with_headers(subject.clone(), headers, bytes.into())
+            .await
+            .map_err(|e| BusError::Publish { subject: subject.clone(), message: e.to_string() })?;
+        pending.push((seq, subject, ack));
+    }
+    let mut confirmed = Vec::with_capacity(pending.len());
+    for (seq, subject, ack) in pending {
+        ack.await.map_err(|e| BusError::Publish { subject, message: e.to_string() })?;
+        confirmed.push(seq);
+    }
+    let count = confirmed.len();
+    store.outbox_confirm(confirmed).await?;
+    Ok(count)
+}
+
+/// Runs the relay until shutdown, waking whenever the store commits new events.
+pub async fn run_relay(js: jetstream::Context, store: Store, mut shutdown: Shutdown) {
+    let ready = store.outbox_ready();
+    let mut backoff = RELAY_BACKOFF_MIN;
+    loop {
+        match relay_once(&js, &store).await {
+            Ok(0) => {
+                backoff = RELAY_BACKOFF_MIN;
+                tokio::select! {
+                    () = ready.notified() => {}
+                    () = stopped(&mut shutdown) => return,
+                }
+            }
+            Ok(_) => backoff = RELAY_BACKOFF_MIN,
+            Err(error) => {
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "outbox relay failed");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = stopped(&mut shutdown) => return,
+                }
+                backoff = (backoff * 2).min(RELAY_BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// How long [`drain`] waits at most.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Publishes everything left in the outbox (on shutdown), giving up after [`DRAIN_TIMEOUT`].
+pub async fn drain(js: &jetstream::Context, store: &Store) -> Result<(), BusError> {
+    let work = async {
+        while relay_once(js, store).await? > 0 {}
+        Ok(())
+    };
+    tokio::time::timeout(DRAIN_TIMEOUT, work)
+        .await
+        .unwrap_or_else(|_| Err(BusError::Publish { subject: "outbox".into(), message: "drain timed out".into() }))
+}

@@ -1,0 +1,74 @@
+//! Every bound and fixed duration the simulator applies, by name.
+
+/// Stop-payments one center may apply to one account: the first one and one renewal.
+pub const MAX_STOPS_PER_CENTER: u8 = 2;
+
+/// How long a stop-payment holds an account: 48 hours.
+pub const STOP_DURATION_MS: u64 = 48 * 60 * 60 * 1000;
+
+/// How long a freeze holds money: 183 days (six months).
+pub const FREEZE_DURATION_MS: u64 = 183 * 24 * 60 * 60 * 1000;
+
+/// Most statement entries returned in one stop-payment or flows reply (the oldest ones at or
+/// after `since_ms`), so that a reply stays well under a NATS message's size limit.
+pub const MAX_STATEMENT_ENTRIES: usize = 512;
+
+/// Longest accepted `request_id`, in bytes.
+pub const MAX_REQUEST_ID_BYTES: usize = 256;
+
+/// Most transfers a [`crate::Schedule`] holds pending at once.
+pub const MAX_SCHEDULED_TRANSFERS: usize = 1_000_000;
+
+/// Longest the schedule driver sleeps before looking at the schedule again, so that a
+/// transfer added while it sleeps, or a clock that runs faster than real time, is noticed.
+pub const DRIVER_MAX_IDLE_MS: u64 = 250;
+
+/// Outcomes the schedule driver buffers for each slow subscriber before it drops the oldest.
+pub const DRIVER_OUTCOME_BUFFER: usize = 1024;
+
+/// Most adapter requests one [`crate::serve()`] handles at the same time; further requests
+/// wait in their subscription until one finishes.
+pub const MAX_CONCURRENT_REQUESTS: usize = 256;
+
+/// Most NATS clients (one per city server) one [`crate::serve()`] answers on.
+pub const MAX_SERVE_CLIENTS: usize = 64;
+
+/// Most cities in one wave.
+pub const MAX_WAVE_CITIES: usize = 64;
+
+/// Most cases per city in one wave.
+pub const MAX_CASES_PER_CITY: u32 = 10_000;
+
+/// Most levels of a mule trail (depth is reported as a `u8`).
+pub const MAX_TRAIL_LEVELS: usize = 16;
+
+/// Most accounts on one level of a mule trail.
+pub const MAX_LAYER_WIDTH: u32 = 1_000;
+
+/// Most mule accounts in a whole wave (all cases together).
+pub const MAX_WAVE_ACCOUNTS: u64 = 2_000_000;
+
+/// Largest loss of one victim, in yuan.
+pub const MAX_LOSS_YUAN: u32 = 100_000_000;
+
+/// Fewest and most payments a victim makes to the first level of the trail (more when the
+/// first level is wider: one per level-1 account at least).
+pub const MIN_VICTIM_PAYMENTS: usize = 1;
+/// See [`MIN_VICTIM_PAYMENTS`].
+pub const MAX_VICTIM_PAYMENTS: usize = 2;
+
+/// Shortest time from the victim's first payment to the report: the past hops of the trail
+/// are spread over it, so it must leave room for them.
+pub const MIN_REPORT_DELAY_MS: u64 = 60_000;
+
+/// Longest delay of a pending (future) mule transfer after the report: 30 days.
+pub const MAX_FORWARD_DELAY_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Digits of a generated bank account number: 16 to 19, like real bank cards.
+pub const MIN_ACCOUNT_DIGITS: usize = 16;
+/// See [`MIN_ACCOUNT_DIGITS`].
+pub const MAX_ACCOUNT_DIGITS: usize = 19;
+
+/// Attempts to draw an unused account number or order id before giving up (the id space is
+/// so large that a second attempt is already rare).
+pub const MAX_ID_ATTEMPTS: u32 = 64;

@@ -1,0 +1,48 @@
+//! The simulated world: the ledger of every bank and platform, the mule transfers still to
+//! come, and which banks and platforms answer on the bus.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use domain::{BankId, PlatformId, TimeMs};
+
+use crate::ledger::Ledger;
+use crate::schedule::{Outcome, Schedule};
+
+/// The simulated world. Shared between the NATS servers and the schedule driver as
+/// `Arc<Mutex<World>>`; see [`lock`].
+#[derive(Debug, Clone, Default)]
+pub struct World {
+    /// Accounts, orders, stop-payments and freezes.
+    pub ledger: Ledger,
+    /// Mule transfers that have not happened yet.
+    pub schedule: Schedule,
+    /// Banks that answer `afc.bank.<bank>.*`.
+    pub banks: Vec<BankId>,
+    /// Payment platforms that answer `afc.pay.<platform>.resolve`.
+    pub platforms: Vec<PlatformId>,
+}
+
+impl World {
+    /// An empty world with these banks and platforms.
+    pub fn new(banks: Vec<BankId>, platforms: Vec<PlatformId>) -> Self {
+        World {
+            ledger: Ledger::new(),
+            schedule: Schedule::new(),
+            banks,
+            platforms,
+        }
+    }
+
+    /// Executes every scheduled transfer due at or before `now` (see
+    /// [`Schedule::execute_due`]).
+    pub fn execute_due(&mut self, now: TimeMs) -> Vec<Outcome> {
+        self.schedule.execute_due(&mut self.ledger, now)
+    }
+}
+
+/// Locks a shared world. A panic while the lock was held cannot leave the ledger half
+/// changed (every ledger operation checks before it changes anything), so a poisoned lock is
+/// taken over rather than propagated.
+pub fn lock(world: &Mutex<World>) -> MutexGuard<'_, World> {
+    world.lock().unwrap_or_else(PoisonError::into_inner)
+}
