@@ -1,2 +1,240 @@
-//! The afc binary (being built).
-fn main() {}
+//! The `afc` command: run a city's services, submit and show cases, run the demo and the
+//! benchmarks. Argument parsing only; the work is in the library.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use domain::{CaseId, City};
+use protocol::Reply;
+
+use afc::city::{CityOptions, CityService, run_city};
+use afc::{bench, client, demo};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "afc",
+    version,
+    about = "Anti-fraud center node: intake, multi-hop tracing and freezing"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a city's services.
+    City {
+        #[arg(long, value_parser = City::parse)]
+        city: City,
+        #[arg(long, env = "AFC_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        /// Directory of the services' redb files.
+        #[arg(long)]
+        data: PathBuf,
+        /// Run only this service.
+        #[arg(long, value_enum)]
+        only: Option<CityService>,
+        /// Delay from a stop-payment to its conversion into a freeze, in ms (must stay well
+        /// under the 48 h lapse).
+        #[arg(long, default_value_t = 10 * 60 * 1000)]
+        freeze_after_ms: u64,
+    },
+    /// Submit or show cases.
+    Case {
+        #[command(subcommand)]
+        command: CaseCommand,
+    },
+    /// Start an embedded province (hub + hangzhou, wenzhou, huzhou) with simulated banks and
+    /// run a small wave of reports.
+    Demo {
+        /// Leave everything running and print the URLs.
+        #[arg(long)]
+        keep: bool,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long, default_value_t = 4)]
+        cases_per_city: u32,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        bench: BenchCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CaseCommand {
+    /// Submit a report (JSON, see docs/protocols.md) and print the case id.
+    Report {
+        #[arg(long, value_parser = City::parse)]
+        city: City,
+        #[arg(long, env = "AFC_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Print a case's timeline.
+    Show {
+        #[arg(long, value_parser = City::parse)]
+        city: City,
+        #[arg(long, env = "AFC_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        #[arg(value_parser = CaseId::parse)]
+        case_id: CaseId,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Internal time-to-freeze of 4-level, 25-account trails with instant banks.
+    Freeze(bench::FreezeBench),
+}
+
+fn init_logging(default: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("AFC_LOG").unwrap_or_else(|_| default.into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::City {
+            city,
+            nats,
+            data,
+            only,
+            freeze_after_ms,
+        } => {
+            init_logging("info");
+            let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = shutdown_tx.send(true);
+            });
+            let options = CityOptions {
+                city,
+                nats_url: nats,
+                data_dir: data,
+                only,
+                freeze_after_ms,
+            };
+            run_city(options, domain::system_clock(), shutdown).await
+        }
+        Command::Case { command } => {
+            init_logging("warn");
+            case(command).await
+        }
+        Command::Demo {
+            keep,
+            seed,
+            cases_per_city,
+        } => {
+            init_logging("warn");
+            demo::run(demo::DemoOptions {
+                seed,
+                cases_per_city,
+                keep,
+            })
+            .await
+        }
+        Command::Bench {
+            bench: BenchCommand::Freeze(options),
+        } => {
+            init_logging("warn");
+            bench::freeze(options).await
+        }
+    }
+}
+
+async fn case(command: CaseCommand) -> anyhow::Result<()> {
+    match command {
+        CaseCommand::Report { city, nats, file } => {
+            let body =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let nats = async_nats::connect(&nats)
+                .await
+                .with_context(|| format!("connecting to {nats}"))?;
+            match client::report(&nats, &city, body).await? {
+                Reply::Ok(accepted) => {
+                    let note = if accepted.duplicate {
+                        " (already reported; nothing new recorded)"
+                    } else {
+                        ""
+                    };
+                    println!("{}{note}", accepted.case_id);
+                    Ok(())
+                }
+                Reply::Error(error) => {
+                    eprintln!("report refused: {}", error.message);
+                    for problem in &error.problems {
+                        eprintln!("  {problem}");
+                    }
+                    std::process::exit(2);
+                }
+            }
+        }
+        CaseCommand::Show {
+            city,
+            nats,
+            case_id,
+            json,
+        } => {
+            let nats = async_nats::connect(&nats)
+                .await
+                .with_context(|| format!("connecting to {nats}"))?;
+            match client::show(&nats, &city, &case_id).await? {
+                Reply::Ok(timeline) if json => {
+                    println!("{}", serde_json::to_string_pretty(&timeline)?);
+                    Ok(())
+                }
+                Reply::Ok(timeline) => {
+                    let s = &timeline.summary;
+                    println!(
+                        "case {} ({}, {}): {} reported lost",
+                        timeline.case_id,
+                        timeline.city,
+                        timeline.fraud_type,
+                        timeline.reported_loss_fen
+                    );
+                    for entry in &timeline.entries {
+                        let account = entry
+                            .account
+                            .as_ref()
+                            .map_or(String::new(), |a| a.to_string());
+                        println!(
+                            "  {:>13}  {:<15} {:<28} {}",
+                            entry.at_ms,
+                            format!("{:?}", entry.kind),
+                            account,
+                            entry.detail
+                        );
+                    }
+                    println!(
+                        "stopped {} accounts, frozen {}, held {}, frozen {}, cashed out {}, time-to-freeze {}",
+                        s.accounts_stopped,
+                        s.accounts_frozen,
+                        s.held_fen,
+                        s.frozen_fen,
+                        s.cashed_out_fen,
+                        s.time_to_freeze_ms
+                            .map_or("-".into(), |ms| format!("{ms} ms")),
+                    );
+                    Ok(())
+                }
+                Reply::Error(error) => {
+                    eprintln!("{}", error.message);
+                    std::process::exit(2);
+                }
+            }
+        }
+    }
+}

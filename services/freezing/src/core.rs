@@ -13,7 +13,9 @@ use domain::report::{Destination, Transfer};
 use domain::{AccountRef, CaseId, Fen, PaymentOrderRef, TimeMs};
 use events::FreezingEvent;
 use events::freezing::{HopEnd, HopId, OnwardLeg};
-use protocol::adapter::{Counterparty, FreezeReply, FreezeStatus, ResolveOrderReply, StatementEntry};
+use protocol::adapter::{
+    Counterparty, FreezeReply, FreezeStatus, ResolveOrderReply, StatementEntry,
+};
 
 use crate::rule;
 
@@ -30,7 +32,11 @@ pub struct CoreConfig {
 
 impl Default for CoreConfig {
     fn default() -> Self {
-        CoreConfig { max_depth: crate::limits::MAX_TRACE_DEPTH, min_follow: Fen::new(100), freeze_after_ms: 10 * 60 * 1000 }
+        CoreConfig {
+            max_depth: crate::limits::MAX_TRACE_DEPTH,
+            min_follow: Fen::new(100),
+            freeze_after_ms: 10 * 60 * 1000,
+        }
     }
 }
 
@@ -110,22 +116,58 @@ pub struct Statement {
 /// Something that happened to freezing.
 #[derive(Debug, Clone)]
 pub enum Input {
-    CaseReported { case_id: CaseId, reported_at_ms: TimeMs, transfers: Vec<Transfer>, reported_loss: Fen },
-    OrderResolved { case_id: CaseId, hop: HopId, result: Result<ResolveOrderReply, AdapterFailure> },
-    AccountAnswered { case_id: CaseId, hop: HopId, result: Result<Statement, AdapterFailure> },
-    FreezeAnswered { case_id: CaseId, account: AccountRef, result: Result<FreezeReply, AdapterFailure> },
+    CaseReported {
+        case_id: CaseId,
+        reported_at_ms: TimeMs,
+        transfers: Vec<Transfer>,
+        reported_loss: Fen,
+    },
+    OrderResolved {
+        case_id: CaseId,
+        hop: HopId,
+        result: Result<ResolveOrderReply, AdapterFailure>,
+    },
+    AccountAnswered {
+        case_id: CaseId,
+        hop: HopId,
+        result: Result<Statement, AdapterFailure>,
+    },
+    FreezeAnswered {
+        case_id: CaseId,
+        account: AccountRef,
+        result: Result<FreezeReply, AdapterFailure>,
+    },
     /// The freeze failed and the stop-payment was renewed (or the renewal failed too).
-    StopRenewed { case_id: CaseId, account: AccountRef, result: Result<(u8, TimeMs), AdapterFailure> },
+    StopRenewed {
+        case_id: CaseId,
+        account: AccountRef,
+        result: Result<(u8, TimeMs), AdapterFailure>,
+    },
 }
 
 /// A request the shell must send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Resolve { case_id: CaseId, hop: HopId, order: PaymentOrderRef },
+    Resolve {
+        case_id: CaseId,
+        hop: HopId,
+        order: PaymentOrderRef,
+    },
     /// Stop payments out of the account and read its statement.
-    Stop { case_id: CaseId, hop: HopId, account: AccountRef, since_ms: TimeMs, request_id: String },
+    Stop {
+        case_id: CaseId,
+        hop: HopId,
+        account: AccountRef,
+        since_ms: TimeMs,
+        request_id: String,
+    },
     /// The account is already held by this center: only read its statement.
-    Read { case_id: CaseId, hop: HopId, account: AccountRef, since_ms: TimeMs },
+    Read {
+        case_id: CaseId,
+        hop: HopId,
+        account: AccountRef,
+        since_ms: TimeMs,
+    },
 }
 
 /// Idempotency key of a stop-payment.
@@ -147,7 +189,12 @@ pub fn freeze_timer_key(case_id: &CaseId, account: &AccountRef) -> String {
 pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Vec<FreezingEvent> {
     let mut events = Vec::new();
     match input {
-        Input::CaseReported { case_id, reported_at_ms, transfers, reported_loss } => {
+        Input::CaseReported {
+            case_id,
+            reported_at_ms,
+            transfers,
+            reported_loss,
+        } => {
             if state.cases.contains_key(&case_id) {
                 return events;
             }
@@ -158,13 +205,34 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             });
             let mut accounts = HashMap::new();
             for (index, transfer) in transfers.into_iter().enumerate() {
-                let hop = HopId::try_from(index + 1).expect("reports hold at most MAX_TRANSFERS transfers");
-                open_hop(&mut events, &mut accounts, config, &case_id, hop, None, 1, transfer.to, transfer.amount, transfer.at_ms, None);
+                let hop = HopId::try_from(index + 1)
+                    .expect("reports hold at most MAX_TRANSFERS transfers");
+                open_hop(
+                    &mut events,
+                    &mut accounts,
+                    config,
+                    &case_id,
+                    hop,
+                    None,
+                    1,
+                    transfer.to,
+                    transfer.amount,
+                    transfer.at_ms,
+                    None,
+                );
             }
         }
-        Input::OrderResolved { case_id, hop, result } => {
-            let Some((trace, hop_state)) = open_hop_of(state, &case_id, hop) else { return events };
-            let Destination::Order(order) = &hop_state.target else { return events };
+        Input::OrderResolved {
+            case_id,
+            hop,
+            result,
+        } => {
+            let Some((trace, hop_state)) = open_hop_of(state, &case_id, hop) else {
+                return events;
+            };
+            let Destination::Order(order) = &hop_state.target else {
+                return events;
+            };
             match result {
                 Ok(reply) => {
                     events.push(FreezingEvent::OrderResolved {
@@ -180,7 +248,10 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                             case_id,
                             hop,
                             reason: HopEnd::Merged,
-                            detail: format!("order paid into {}, already followed by hop {first}", reply.account),
+                            detail: format!(
+                                "order paid into {}, already followed by hop {first}",
+                                reply.account
+                            ),
                         });
                     }
                 }
@@ -192,9 +263,17 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 }),
             }
         }
-        Input::AccountAnswered { case_id, hop, result } => {
-            let Some((trace, hop_state)) = open_hop_of(state, &case_id, hop) else { return events };
-            let Some(account) = hop_state.account.clone() else { return events };
+        Input::AccountAnswered {
+            case_id,
+            hop,
+            result,
+        } => {
+            let Some((trace, hop_state)) = open_hop_of(state, &case_id, hop) else {
+                return events;
+            };
+            let Some(account) = hop_state.account.clone() else {
+                return events;
+            };
             let statement = match result {
                 Ok(statement) => statement,
                 Err(failure) => {
@@ -211,11 +290,21 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             let other_claims = state
                 .holds
                 .get(&account)
-                .map(|h| h.claims.iter().filter(|(c, _)| **c != case_id).map(|(_, f)| *f))
+                .map(|h| {
+                    h.claims
+                        .iter()
+                        .filter(|(c, _)| **c != case_id)
+                        .map(|(_, f)| *f)
+                })
                 .map(|claims| Fen::sum(claims).expect("bounded by held"))
                 .unwrap_or(Fen::ZERO);
             let available = statement.held.saturating_sub(other_claims);
-            let split = rule::split(hop_state.traced, hop_state.arrival_transfer_id.as_deref(), &statement.entries, available);
+            let split = rule::split(
+                hop_state.traced,
+                hop_state.arrival_transfer_id.as_deref(),
+                &statement.entries,
+                available,
+            );
             let onward: Vec<OnwardLeg> = split
                 .onward
                 .iter()
@@ -226,7 +315,12 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                         Counterparty::Order(o) => Destination::Order(o.clone()),
                         Counterparty::CashOut(_) => return None,
                     };
-                    Some(OnwardLeg { to, amount_fen: *amount, at_ms: entry.at_ms, transfer_id: entry.transfer_id.clone() })
+                    Some(OnwardLeg {
+                        to,
+                        amount_fen: *amount,
+                        at_ms: entry.at_ms,
+                        transfer_id: entry.transfer_id.clone(),
+                    })
                 })
                 .collect();
             events.push(FreezingEvent::AccountStopped {
@@ -260,39 +354,73 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 next += 1;
             }
         }
-        Input::FreezeAnswered { case_id, account, result } => {
-            let Some(claim) = state.holds.get(&account).and_then(|h| h.claims.get(&case_id)).copied() else {
+        Input::FreezeAnswered {
+            case_id,
+            account,
+            result,
+        } => {
+            let Some(claim) = state
+                .holds
+                .get(&account)
+                .and_then(|h| h.claims.get(&case_id))
+                .copied()
+            else {
                 return events;
             };
             match result {
-                Ok(reply) if reply.status == FreezeStatus::Frozen => events.push(FreezingEvent::AccountFrozen {
-                    case_id,
-                    account,
-                    frozen_fen: reply.frozen_fen,
-                    frozen_at_ms: reply.frozen_at_ms,
-                    expires_at_ms: reply.expires_at_ms,
-                }),
+                Ok(reply) if reply.status == FreezeStatus::Frozen => {
+                    events.push(FreezingEvent::AccountFrozen {
+                        case_id,
+                        account,
+                        frozen_fen: reply.frozen_fen,
+                        frozen_at_ms: reply.frozen_at_ms,
+                        expires_at_ms: reply.expires_at_ms,
+                    })
+                }
                 Ok(reply) => events.push(FreezingEvent::FreezeQueued {
                     case_id,
                     account,
                     claim_fen: claim,
-                    queued_behind: reply.queued_behind.clone().unwrap_or_else(|| reply_center_unknown(&reply)),
+                    queued_behind: reply
+                        .queued_behind
+                        .clone()
+                        .unwrap_or_else(|| reply_center_unknown(&reply)),
                     queued_at_ms: reply.frozen_at_ms,
                     expires_at_ms: reply.expires_at_ms,
                 }),
-                Err(failure) => events.push(FreezingEvent::FreezeFailed { case_id, account, reason: failure.0 }),
+                Err(failure) => events.push(FreezingEvent::FreezeFailed {
+                    case_id,
+                    account,
+                    reason: failure.0,
+                }),
             }
         }
-        Input::StopRenewed { case_id, account, result } => {
-            if !state.holds.get(&account).is_some_and(|h| h.claims.contains_key(&case_id)) {
+        Input::StopRenewed {
+            case_id,
+            account,
+            result,
+        } => {
+            if !state
+                .holds
+                .get(&account)
+                .is_some_and(|h| h.claims.contains_key(&case_id))
+            {
                 return events;
             }
             events.push(match result {
-                Ok((stop_no, expires_at_ms)) => FreezingEvent::StopRenewed { case_id, account, stop_no, expires_at_ms },
+                Ok((stop_no, expires_at_ms)) => FreezingEvent::StopRenewed {
+                    case_id,
+                    account,
+                    stop_no,
+                    expires_at_ms,
+                },
                 Err(failure) => FreezingEvent::FreezeFailed {
                     case_id,
                     account,
-                    reason: format!("freeze failed and the stop-payment could not be renewed: {}", failure.0),
+                    reason: format!(
+                        "freeze failed and the stop-payment could not be renewed: {}",
+                        failure.0
+                    ),
                 },
             });
         }
@@ -305,7 +433,11 @@ fn reply_center_unknown(_reply: &FreezeReply) -> domain::City {
     domain::City::parse("unknown").expect("a valid city token")
 }
 
-fn open_hop_of<'a>(state: &'a State, case_id: &CaseId, hop: HopId) -> Option<(&'a CaseTrace, &'a Hop)> {
+fn open_hop_of<'a>(
+    state: &'a State,
+    case_id: &CaseId,
+    hop: HopId,
+) -> Option<(&'a CaseTrace, &'a Hop)> {
     let trace = state.cases.get(case_id)?;
     let hop = trace.hops.get(&hop).filter(|h| h.open)?;
     Some((trace, hop))
@@ -335,14 +467,31 @@ fn open_hop(
         since_ms,
         arrival_transfer_id,
     });
-    let end = |reason, detail: String| FreezingEvent::HopEnded { case_id: case_id.clone(), hop, reason, detail };
+    let end = |reason, detail: String| FreezingEvent::HopEnded {
+        case_id: case_id.clone(),
+        hop,
+        reason,
+        detail,
+    };
     if depth > config.max_depth {
-        events.push(end(HopEnd::DepthLimit, format!("depth {depth} is beyond the bound of {}", config.max_depth)));
+        events.push(end(
+            HopEnd::DepthLimit,
+            format!("depth {depth} is beyond the bound of {}", config.max_depth),
+        ));
     } else if traced < config.min_follow {
-        events.push(end(HopEnd::BelowMinimum, format!("{traced} is below the {} worth following", config.min_follow)));
+        events.push(end(
+            HopEnd::BelowMinimum,
+            format!(
+                "{traced} is below the {} worth following",
+                config.min_follow
+            ),
+        ));
     } else if let Destination::Account(account) = &target {
         if let Some(first) = accounts.get(account) {
-            events.push(end(HopEnd::Merged, format!("{account} already followed by hop {first}")));
+            events.push(end(
+                HopEnd::Merged,
+                format!("{account} already followed by hop {first}"),
+            ));
         } else {
             accounts.insert(account.clone(), hop);
         }
@@ -352,22 +501,38 @@ fn open_hop(
 /// Folds one event into the state.
 pub fn apply(state: &mut State, event: &FreezingEvent) {
     match event {
-        FreezingEvent::TraceStarted { case_id, reported_at_ms, reported_loss_fen } => {
-            state.cases.entry(case_id.clone()).or_insert_with(|| CaseTrace {
-                reported_at_ms: *reported_at_ms,
-                reported_loss: *reported_loss_fen,
-                hops: BTreeMap::new(),
-                accounts: HashMap::new(),
-                open_hops: 0,
-                completed: false,
-                accounts_stopped: 0,
-                claimed: Fen::ZERO,
-                cashed_out: Fen::ZERO,
-                untraced: Fen::ZERO,
-                last_hold_ms: None,
-            });
+        FreezingEvent::TraceStarted {
+            case_id,
+            reported_at_ms,
+            reported_loss_fen,
+        } => {
+            state
+                .cases
+                .entry(case_id.clone())
+                .or_insert_with(|| CaseTrace {
+                    reported_at_ms: *reported_at_ms,
+                    reported_loss: *reported_loss_fen,
+                    hops: BTreeMap::new(),
+                    accounts: HashMap::new(),
+                    open_hops: 0,
+                    completed: false,
+                    accounts_stopped: 0,
+                    claimed: Fen::ZERO,
+                    cashed_out: Fen::ZERO,
+                    untraced: Fen::ZERO,
+                    last_hold_ms: None,
+                });
         }
-        FreezingEvent::HopOpened { case_id, hop, parent, depth, target, traced_fen, since_ms, arrival_transfer_id } => {
+        FreezingEvent::HopOpened {
+            case_id,
+            hop,
+            parent,
+            depth,
+            target,
+            traced_fen,
+            since_ms,
+            arrival_transfer_id,
+        } => {
             let trace = case_mut(state, case_id);
             let account = match target {
                 Destination::Account(account) => {
@@ -391,7 +556,14 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             );
             trace.open_hops += 1;
         }
-        FreezingEvent::OrderResolved { case_id, hop, account, settled_at_ms, transfer_id, .. } => {
+        FreezingEvent::OrderResolved {
+            case_id,
+            hop,
+            account,
+            settled_at_ms,
+            transfer_id,
+            ..
+        } => {
             let trace = case_mut(state, case_id);
             trace.accounts.entry(account.clone()).or_insert(*hop);
             let hop = trace.hops.get_mut(hop).expect("resolved hop was opened");
@@ -400,15 +572,34 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             hop.arrival_transfer_id = Some(transfer_id.clone());
         }
         FreezingEvent::AccountStopped {
-            case_id, hop, account, stop_no, held_fen, claim_fen, cashed_out_fen, stopped_at_ms, expires_at_ms, ..
+            case_id,
+            hop,
+            account,
+            stop_no,
+            held_fen,
+            claim_fen,
+            cashed_out_fen,
+            stopped_at_ms,
+            expires_at_ms,
+            ..
         } => {
             let trace = case_mut(state, case_id);
             close_hop(trace, *hop);
             trace.accounts_stopped += 1;
-            trace.claimed = trace.claimed.checked_add(*claim_fen).expect("claims are bounded by the loss");
-            trace.cashed_out = trace.cashed_out.checked_add(*cashed_out_fen).expect("bounded by the loss");
+            trace.claimed = trace
+                .claimed
+                .checked_add(*claim_fen)
+                .expect("claims are bounded by the loss");
+            trace.cashed_out = trace
+                .cashed_out
+                .checked_add(*cashed_out_fen)
+                .expect("bounded by the loss");
             if !claim_fen.is_zero() {
-                trace.last_hold_ms = Some(trace.last_hold_ms.map_or(*stopped_at_ms, |t| t.max(*stopped_at_ms)));
+                trace.last_hold_ms = Some(
+                    trace
+                        .last_hold_ms
+                        .map_or(*stopped_at_ms, |t| t.max(*stopped_at_ms)),
+                );
             }
             let hold = state.holds.entry(account.clone()).or_insert_with(|| Hold {
                 case_id: case_id.clone(),
@@ -426,12 +617,18 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             if !claim_fen.is_zero() {
                 hold.claims.insert(case_id.clone(), *claim_fen);
             }
-            debug_assert!(hold.claimed() <= hold.held, "claims on an account never exceed what it holds");
+            debug_assert!(
+                hold.claimed() <= hold.held,
+                "claims on an account never exceed what it holds"
+            );
         }
         FreezingEvent::HopEnded { case_id, hop, .. } => {
             let trace = case_mut(state, case_id);
             let traced = trace.hops.get(hop).map_or(Fen::ZERO, |h| h.traced);
-            trace.untraced = trace.untraced.checked_add(traced).expect("bounded by the loss");
+            trace.untraced = trace
+                .untraced
+                .checked_add(traced)
+                .expect("bounded by the loss");
             close_hop(trace, *hop);
         }
         FreezingEvent::TraceCompleted { case_id, .. } => case_mut(state, case_id).completed = true,
@@ -440,7 +637,12 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                 hold.frozen = true;
             }
         }
-        FreezingEvent::StopRenewed { account, stop_no, expires_at_ms, .. } => {
+        FreezingEvent::StopRenewed {
+            account,
+            stop_no,
+            expires_at_ms,
+            ..
+        } => {
             if let Some(hold) = state.holds.get_mut(account) {
                 hold.stop_no = *stop_no;
                 hold.expires_at_ms = *expires_at_ms;
@@ -451,7 +653,10 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
 }
 
 fn case_mut<'a>(state: &'a mut State, case_id: &CaseId) -> &'a mut CaseTrace {
-    state.cases.get_mut(case_id).expect("events of a case follow its TraceStarted")
+    state
+        .cases
+        .get_mut(case_id)
+        .expect("events of a case follow its TraceStarted")
 }
 
 fn close_hop(trace: &mut CaseTrace, hop: HopId) {
@@ -474,7 +679,9 @@ pub fn completion(state: &State, case_id: &CaseId, now: TimeMs) -> Option<Freezi
         claimed_fen: trace.claimed,
         cashed_out_fen: trace.cashed_out,
         untraced_fen: trace.untraced,
-        time_to_freeze_ms: trace.last_hold_ms.map(|t| t.saturating_sub(trace.reported_at_ms)),
+        time_to_freeze_ms: trace
+            .last_hold_ms
+            .map(|t| t.saturating_sub(trace.reported_at_ms)),
     })
 }
 
@@ -483,9 +690,8 @@ pub fn actions(state: &State, events: &[FreezingEvent]) -> Vec<Action> {
     events
         .iter()
         .filter_map(|event| match event {
-            FreezingEvent::HopOpened { case_id, hop, .. } | FreezingEvent::OrderResolved { case_id, hop, .. } => {
-                hop_action(state, case_id, *hop)
-            }
+            FreezingEvent::HopOpened { case_id, hop, .. }
+            | FreezingEvent::OrderResolved { case_id, hop, .. } => hop_action(state, case_id, *hop),
             _ => None,
         })
         .collect()
@@ -496,24 +702,52 @@ pub fn pending_actions(state: &State) -> Vec<Action> {
     state
         .cases
         .iter()
-        .flat_map(|(case_id, trace)| trace.hops.keys().filter_map(move |hop| hop_action(state, case_id, *hop)))
+        .flat_map(|(case_id, trace)| {
+            trace
+                .hops
+                .keys()
+                .filter_map(move |hop| hop_action(state, case_id, *hop))
+        })
         .collect()
 }
 
 fn hop_action(state: &State, case_id: &CaseId, hop_id: HopId) -> Option<Action> {
-    let hop = state.cases.get(case_id)?.hops.get(&hop_id).filter(|h| h.open)?;
+    let hop = state
+        .cases
+        .get(case_id)?
+        .hops
+        .get(&hop_id)
+        .filter(|h| h.open)?;
     let (case_id, hop) = (case_id.clone(), (hop_id, hop));
     match (&hop.1.account, &hop.1.target) {
         (Some(account), _) => {
-            let held_by_other_case = state.holds.get(account).is_some_and(|h| h.case_id != case_id);
+            let held_by_other_case = state
+                .holds
+                .get(account)
+                .is_some_and(|h| h.case_id != case_id);
             Some(if held_by_other_case {
-                Action::Read { case_id, hop: hop.0, account: account.clone(), since_ms: hop.1.since_ms }
+                Action::Read {
+                    case_id,
+                    hop: hop.0,
+                    account: account.clone(),
+                    since_ms: hop.1.since_ms,
+                }
             } else {
                 let request_id = stop_request_id(&case_id, account, 1);
-                Action::Stop { case_id, hop: hop.0, account: account.clone(), since_ms: hop.1.since_ms, request_id }
+                Action::Stop {
+                    case_id,
+                    hop: hop.0,
+                    account: account.clone(),
+                    since_ms: hop.1.since_ms,
+                    request_id,
+                }
             })
         }
-        (None, Destination::Order(order)) => Some(Action::Resolve { case_id, hop: hop.0, order: order.clone() }),
+        (None, Destination::Order(order)) => Some(Action::Resolve {
+            case_id,
+            hop: hop.0,
+            order: order.clone(),
+        }),
         (None, Destination::Account(_)) => unreachable!("account hops know their account"),
     }
 }
@@ -523,7 +757,12 @@ pub fn unfrozen_claims(state: &State, events: &[FreezingEvent]) -> Vec<(CaseId, 
     events
         .iter()
         .filter_map(|event| match event {
-            FreezingEvent::AccountStopped { case_id, account, claim_fen, .. } if !claim_fen.is_zero() => {
+            FreezingEvent::AccountStopped {
+                case_id,
+                account,
+                claim_fen,
+                ..
+            } if !claim_fen.is_zero() => {
                 let frozen = state.holds.get(account).is_some_and(|h| h.frozen);
                 (!frozen).then(|| (case_id.clone(), account.clone(), *claim_fen))
             }

@@ -44,7 +44,10 @@ pub fn split(traced: Fen, arrival: Option<&str>, statement: &[StatementEntry], h
         // The arrival is not in the statement (it predates `since`): start from the top.
         None => (traced, 0),
     };
-    let mut result = Split { unexplained: traced.saturating_sub(victim), ..Split::default() };
+    let mut result = Split {
+        unexplained: traced.saturating_sub(victim),
+        ..Split::default()
+    };
     for (index, entry) in statement.iter().enumerate().skip(rest) {
         if entry.direction != Direction::Out {
             continue;
@@ -57,16 +60,29 @@ pub fn split(traced: Fen, arrival: Option<&str>, statement: &[StatementEntry], h
         }
         match entry.counterparty {
             Counterparty::CashOut(_) => {
-                result.cashed_out = result.cashed_out.checked_add(carried).expect("bounded by traced");
+                result.cashed_out = result
+                    .cashed_out
+                    .checked_add(carried)
+                    .expect("bounded by traced");
             }
-            Counterparty::Account(_) | Counterparty::Order(_) => result.onward.push((index, carried)),
+            Counterparty::Account(_) | Counterparty::Order(_) => {
+                result.onward.push((index, carried))
+            }
         }
     }
     result.claim = victim.min(held);
-    result.unexplained = result.unexplained.checked_add(victim.saturating_sub(held)).expect("bounded by traced");
-    let onward = Fen::sum(result.onward.iter().map(|(_, amount)| *amount)).expect("bounded by traced");
-    let total = Fen::sum([result.claim, onward, result.cashed_out, result.unexplained]).expect("bounded by traced");
-    assert_eq!(total, traced, "tracing rule must conserve the traced amount");
+    result.unexplained = result
+        .unexplained
+        .checked_add(victim.saturating_sub(held))
+        .expect("bounded by traced");
+    let onward =
+        Fen::sum(result.onward.iter().map(|(_, amount)| *amount)).expect("bounded by traced");
+    let total = Fen::sum([result.claim, onward, result.cashed_out, result.unexplained])
+        .expect("bounded by traced");
+    assert_eq!(
+        total, traced,
+        "tracing rule must conserve the traced amount"
+    );
     result
 }
 
@@ -76,7 +92,12 @@ mod tests {
     use domain::{AccountRef, Fen};
     use proptest::prelude::*;
 
-    fn entry(direction: Direction, amount: u64, balance_after: u64, to: Counterparty) -> StatementEntry {
+    fn entry(
+        direction: Direction,
+        amount: u64,
+        balance_after: u64,
+        to: Counterparty,
+    ) -> StatementEntry {
         StatementEntry {
             transfer_id: format!("t{amount}-{balance_after}"),
             at_ms: 0,
@@ -111,7 +132,12 @@ mod tests {
         let statement = [
             entry(Direction::In, 1000, 6000, account(1)),
             entry(Direction::Out, 4500, 1500, account(2)),
-            entry(Direction::Out, 1200, 300, Counterparty::CashOut("atm".into())),
+            entry(
+                Direction::Out,
+                1200,
+                300,
+                Counterparty::CashOut("atm".into()),
+            ),
         ];
         let split = split(Fen::new(1000), None, &statement, Fen::new(300));
         assert_eq!(split.onward, vec![]);
@@ -148,26 +174,33 @@ mod tests {
 
     fn arb_statement() -> impl Strategy<Value = (u64, Vec<StatementEntry>, u64)> {
         let step = (any::<bool>(), 0u64..5_000, 0u8..3);
-        (1u64..20_000, 0u64..20_000, proptest::collection::vec(step, 0..20)).prop_map(|(traced, before, steps)| {
-            let mut balance = before + traced;
-            let mut statement = vec![entry(Direction::In, traced, balance, account(0))];
-            for (i, (incoming, amount, kind)) in steps.into_iter().enumerate() {
-                let to = match kind {
-                    0 => account(i as u32 + 1),
-                    1 => Counterparty::CashOut("atm".into()),
-                    _ => Counterparty::Order(domain::PaymentOrderRef::parse(&format!("alipay:ord{i:06}")).unwrap()),
-                };
-                if incoming {
-                    balance += amount;
-                    statement.push(entry(Direction::In, amount, balance, to));
-                } else {
-                    let amount = amount.min(balance);
-                    balance -= amount;
-                    statement.push(entry(Direction::Out, amount, balance, to));
+        (
+            1u64..20_000,
+            0u64..20_000,
+            proptest::collection::vec(step, 0..20),
+        )
+            .prop_map(|(traced, before, steps)| {
+                let mut balance = before + traced;
+                let mut statement = vec![entry(Direction::In, traced, balance, account(0))];
+                for (i, (incoming, amount, kind)) in steps.into_iter().enumerate() {
+                    let to = match kind {
+                        0 => account(i as u32 + 1),
+                        1 => Counterparty::CashOut("atm".into()),
+                        _ => Counterparty::Order(
+                            domain::PaymentOrderRef::parse(&format!("alipay:ord{i:06}")).unwrap(),
+                        ),
+                    };
+                    if incoming {
+                        balance += amount;
+                        statement.push(entry(Direction::In, amount, balance, to));
+                    } else {
+                        let amount = amount.min(balance);
+                        balance -= amount;
+                        statement.push(entry(Direction::Out, amount, balance, to));
+                    }
                 }
-            }
-            (traced, statement, balance)
-        })
+                (traced, statement, balance)
+            })
     }
 
     proptest! {

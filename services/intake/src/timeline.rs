@@ -36,7 +36,9 @@ pub fn reported(
 }
 
 fn add(total: &mut domain::Fen, amount: domain::Fen) {
-    *total = total.checked_add(amount).expect("case totals are bounded by the reported loss");
+    *total = total
+        .checked_add(amount)
+        .expect("case totals are bounded by the reported loss");
 }
 
 /// Folds a freezing event into the timeline.
@@ -52,59 +54,170 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
     };
     match event {
         FreezingEvent::TraceStarted { .. } => {}
-        FreezingEvent::HopOpened { hop, parent, depth, target, traced_fen, .. } => {
+        FreezingEvent::HopOpened {
+            hop,
+            parent,
+            depth,
+            target,
+            traced_fen,
+            ..
+        } => {
             let (account, what) = match target {
                 Destination::Account(a) => (Some(a.clone()), format!("account {a}")),
                 Destination::Order(o) => (None, format!("order {o}")),
             };
             let from = parent.map_or("the victim".to_owned(), |p| format!("hop {p}"));
-            entries.push(entry(event_time_ms, TimelineKind::Traced, account, Some(*traced_fen), Some(*depth),
-                format!("hop {hop}: {traced_fen} traced from {from} to {what}")));
+            entries.push(entry(
+                event_time_ms,
+                TimelineKind::Traced,
+                account,
+                Some(*traced_fen),
+                Some(*depth),
+                format!("hop {hop}: {traced_fen} traced from {from} to {what}"),
+            ));
         }
-        FreezingEvent::OrderResolved { hop, order, account, .. } => {
-            entries.push(entry(event_time_ms, TimelineKind::OrderResolved, Some(account.clone()), None, None,
-                format!("hop {hop}: order {order} paid into {account}")));
+        FreezingEvent::OrderResolved {
+            hop,
+            order,
+            account,
+            ..
+        } => {
+            entries.push(entry(
+                event_time_ms,
+                TimelineKind::OrderResolved,
+                Some(account.clone()),
+                None,
+                None,
+                format!("hop {hop}: order {order} paid into {account}"),
+            ));
         }
-        FreezingEvent::AccountStopped { hop, account, stop_no, held_fen, claim_fen, onward, cashed_out_fen, stopped_at_ms, .. } => {
-            let onward_total = domain::Fen::sum(onward.iter().map(|l| l.amount_fen)).expect("bounded by traced");
-            let how = if *stop_no == 0 { "already held, statement read".to_owned() } else { format!("stop-payment {stop_no}") };
+        FreezingEvent::AccountStopped {
+            hop,
+            account,
+            stop_no,
+            held_fen,
+            claim_fen,
+            onward,
+            cashed_out_fen,
+            stopped_at_ms,
+            ..
+        } => {
+            let onward_total =
+                domain::Fen::sum(onward.iter().map(|l| l.amount_fen)).expect("bounded by traced");
+            let how = if *stop_no == 0 {
+                "already held, statement read".to_owned()
+            } else {
+                format!("stop-payment {stop_no}")
+            };
             timeline.summary.accounts_stopped += 1;
             add(&mut timeline.summary.held_fen, *claim_fen);
             entries.push(entry(*stopped_at_ms, TimelineKind::Stopped, Some(account.clone()), Some(*claim_fen), None,
                 format!("hop {hop}: {how}; {held_fen} held of which {claim_fen} is the victim's; {onward_total} moved on in {} transfer(s)", onward.len())));
             if !cashed_out_fen.is_zero() {
                 add(&mut timeline.summary.cashed_out_fen, *cashed_out_fen);
-                entries.push(entry(*stopped_at_ms, TimelineKind::CashedOut, Some(account.clone()), Some(*cashed_out_fen), None,
-                    format!("hop {hop}: {cashed_out_fen} already taken out as cash")));
+                entries.push(entry(
+                    *stopped_at_ms,
+                    TimelineKind::CashedOut,
+                    Some(account.clone()),
+                    Some(*cashed_out_fen),
+                    None,
+                    format!("hop {hop}: {cashed_out_fen} already taken out as cash"),
+                ));
             }
         }
-        FreezingEvent::HopEnded { hop, reason, detail, .. } => {
-            let kind = if *reason == HopEnd::Failed { TimelineKind::HopFailed } else { TimelineKind::Traced };
-            entries.push(entry(event_time_ms, kind, None, None, None, format!("hop {hop} ended ({reason:?}): {detail}")));
+        FreezingEvent::HopEnded {
+            hop,
+            reason,
+            detail,
+            ..
+        } => {
+            let kind = if *reason == HopEnd::Failed {
+                TimelineKind::HopFailed
+            } else {
+                TimelineKind::Traced
+            };
+            entries.push(entry(
+                event_time_ms,
+                kind,
+                None,
+                None,
+                None,
+                format!("hop {hop} ended ({reason:?}): {detail}"),
+            ));
         }
-        FreezingEvent::TraceCompleted { completed_at_ms, accounts_stopped, claimed_fen, untraced_fen, time_to_freeze_ms, .. } => {
+        FreezingEvent::TraceCompleted {
+            completed_at_ms,
+            accounts_stopped,
+            claimed_fen,
+            untraced_fen,
+            time_to_freeze_ms,
+            ..
+        } => {
             timeline.summary.trace_complete = true;
             timeline.summary.time_to_freeze_ms = *time_to_freeze_ms;
             entries.push(entry(*completed_at_ms, TimelineKind::TraceCompleted, None, Some(*claimed_fen), None,
                 format!("trace complete: {accounts_stopped} account(s) stopped, {claimed_fen} held, {untraced_fen} not followed")));
         }
-        FreezingEvent::AccountFrozen { account, frozen_fen, frozen_at_ms, expires_at_ms, .. } => {
+        FreezingEvent::AccountFrozen {
+            account,
+            frozen_fen,
+            frozen_at_ms,
+            expires_at_ms,
+            ..
+        } => {
             timeline.summary.accounts_frozen += 1;
             add(&mut timeline.summary.frozen_fen, *frozen_fen);
-            entries.push(entry(*frozen_at_ms, TimelineKind::Frozen, Some(account.clone()), Some(*frozen_fen), None,
-                format!("frozen until {expires_at_ms}")));
+            entries.push(entry(
+                *frozen_at_ms,
+                TimelineKind::Frozen,
+                Some(account.clone()),
+                Some(*frozen_fen),
+                None,
+                format!("frozen until {expires_at_ms}"),
+            ));
         }
-        FreezingEvent::FreezeQueued { account, claim_fen, queued_behind, queued_at_ms, .. } => {
-            entries.push(entry(*queued_at_ms, TimelineKind::FreezeQueued, Some(account.clone()), Some(*claim_fen), None,
-                format!("queued freeze behind {queued_behind}'s freeze")));
+        FreezingEvent::FreezeQueued {
+            account,
+            claim_fen,
+            queued_behind,
+            queued_at_ms,
+            ..
+        } => {
+            entries.push(entry(
+                *queued_at_ms,
+                TimelineKind::FreezeQueued,
+                Some(account.clone()),
+                Some(*claim_fen),
+                None,
+                format!("queued freeze behind {queued_behind}'s freeze"),
+            ));
         }
-        FreezingEvent::StopRenewed { account, stop_no, expires_at_ms, .. } => {
-            entries.push(entry(event_time_ms, TimelineKind::StopRenewed, Some(account.clone()), None, None,
-                format!("stop-payment {stop_no}, until {expires_at_ms}")));
+        FreezingEvent::StopRenewed {
+            account,
+            stop_no,
+            expires_at_ms,
+            ..
+        } => {
+            entries.push(entry(
+                event_time_ms,
+                TimelineKind::StopRenewed,
+                Some(account.clone()),
+                None,
+                None,
+                format!("stop-payment {stop_no}, until {expires_at_ms}"),
+            ));
         }
-        FreezingEvent::FreezeFailed { account, reason, .. } => {
-            entries.push(entry(event_time_ms, TimelineKind::HopFailed, Some(account.clone()), None, None,
-                format!("freeze failed: {reason}")));
+        FreezingEvent::FreezeFailed {
+            account, reason, ..
+        } => {
+            entries.push(entry(
+                event_time_ms,
+                TimelineKind::HopFailed,
+                Some(account.clone()),
+                None,
+                None,
+                format!("freeze failed: {reason}"),
+            ));
         }
     }
     for new in entries {

@@ -255,7 +255,9 @@ impl WriterHandle {
     {
         let (reply, result) = oneshot::channel::<Result<R, WriteError<E>>>();
         let job: Job = Box::new(move |ctx| {
-            let aborted = |reason: String| WriteError::Store(StoreError::Corrupt(format!("batch aborted: {reason}")));
+            let aborted = |reason: String| {
+                WriteError::Store(StoreError::Corrupt(format!("batch aborted: {reason}")))
+            };
             match op(ctx) {
                 Ok(value) => (
                     Box::new(move |outcome: Result<(), String>| {
@@ -278,7 +280,10 @@ impl WriterHandle {
             }
         });
         let queue = self.queue.as_ref().ok_or(StoreError::WriterStopped)?;
-        queue.send(job).await.map_err(|_| StoreError::WriterStopped)?;
+        queue
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
         Ok(Committed { result })
     }
 }
@@ -292,6 +297,8 @@ pub struct Committed<R, E> {
 impl<R, E> Committed<R, E> {
     /// Waits for the batch to commit (or fail).
     pub async fn wait(self) -> Result<R, WriteError<E>> {
-        self.result.await.map_err(|_| WriteError::Store(StoreError::WriterStopped))?
+        self.result
+            .await
+            .map_err(|_| WriteError::Store(StoreError::WriterStopped))?
     }
 }

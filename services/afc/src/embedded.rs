@@ -1,0 +1,302 @@
+//! An embedded deployment: a province hub and city nodes (real nats-servers spawned by the
+//! testkit), the cities' services in this process with their redb files in a temporary
+//! directory, and the simulated banks and payment platforms of a [`World`]. Used by
+//! `afc demo`, the benchmarks and the integration tests.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_nats::jetstream;
+use domain::{CaseId, City, SharedClock};
+use events::{FreezingEvent, Payload};
+use futures::StreamExt;
+use simulator::World;
+use simulator::schedule::{DriverHandle, spawn_driver};
+use simulator::serve::{ServeHandle, ServeOptions, serve};
+use testkit::{Province, ProvinceOptions};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::city::{CityOptions, run_city};
+
+/// Longest wait for a city's services to answer after start.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between readiness probes.
+const READY_POLL: Duration = Duration::from_millis(50);
+
+/// How the embedded deployment behaves.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    pub freeze_after_ms: u64,
+    pub bank_latency: Duration,
+    /// `sync_interval: always` on every nats-server (production setting; slower).
+    pub sync_always: bool,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        EmbeddedOptions {
+            freeze_after_ms: 1_000,
+            bank_latency: Duration::ZERO,
+            sync_always: false,
+        }
+    }
+}
+
+/// A running embedded deployment. Dropping it stops everything.
+pub struct Embedded {
+    pub province: Province,
+    pub world: Arc<Mutex<World>>,
+    pub clock: SharedClock,
+    clients: BTreeMap<City, async_nats::Client>,
+    pub hub: async_nats::Client,
+    banks: Option<ServeHandle>,
+    _driver: DriverHandle,
+    shutdown: watch::Sender<bool>,
+    cities: BTreeMap<City, JoinHandle<anyhow::Result<()>>>,
+    data: tempfile::TempDir,
+    options: EmbeddedOptions,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedded")
+            .field("cities", &self.clients.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Embedded {
+    /// Starts a hub, the cities with their services, and banks serving `world`.
+    pub async fn start(
+        cities: &[City],
+        world: World,
+        options: EmbeddedOptions,
+    ) -> anyhow::Result<Embedded> {
+        let province = Province::start(
+            cities,
+            ProvinceOptions {
+                sync_always: options.sync_always,
+            },
+        )
+        .await
+        .context("starting the nats-servers")?;
+        let clock = domain::system_clock();
+        let hub = async_nats::connect(province.hub_url())
+            .await
+            .context("connecting to the hub")?;
+        let mut clients = BTreeMap::new();
+        for city in cities {
+            let url = province.city(city)?.server.url();
+            let client = async_nats::connect(&url)
+                .await
+                .with_context(|| format!("connecting to {city}"))?;
+            bus::streams::ensure_city_stream(&jetstream::new(client.clone()), city).await?;
+            clients.insert(city.clone(), client);
+        }
+        bus::streams::ensure_province_stream(&jetstream::new(hub.clone()), cities).await?;
+        let world = Arc::new(Mutex::new(world));
+        let banks = serve(
+            world.clone(),
+            clients.values().cloned().collect(),
+            ServeOptions {
+                clock: clock.clone(),
+                latency: options.bank_latency,
+                fail_every: None,
+            },
+        )
+        .await
+        .context("starting the simulated banks")?;
+        let driver = spawn_driver(world.clone(), clock.clone());
+        let (shutdown, _) = watch::channel(false);
+        let data = tempfile::tempdir().context("creating the data directory")?;
+        let mut embedded = Embedded {
+            province,
+            world,
+            clock,
+            clients,
+            hub,
+            banks: Some(banks),
+            _driver: driver,
+            shutdown,
+            cities: BTreeMap::new(),
+            data,
+            options,
+        };
+        for city in cities {
+            embedded.start_city(city)?;
+        }
+        for city in cities {
+            embedded.wait_ready(city).await?;
+        }
+        Ok(embedded)
+    }
+
+    /// Waits until the city's intake answers commands (bounded by [`READY_TIMEOUT`]).
+    pub async fn wait_ready(&self, city: &City) -> anyhow::Result<()> {
+        let probe = CaseId::derive(city, 0);
+        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+        loop {
+            match crate::client::show(self.client(city), city, &probe).await {
+                Ok(_) => return Ok(()),
+                Err(error) if tokio::time::Instant::now() > deadline => {
+                    return Err(error.context(format!(
+                        "{city}'s intake did not start within {READY_TIMEOUT:?}"
+                    )));
+                }
+                // "no responders" comes back at once: wait a moment before asking again.
+                Err(_) => tokio::time::sleep(READY_POLL).await,
+            }
+        }
+    }
+
+    /// Starts (or restarts) a city's services.
+    pub fn start_city(&mut self, city: &City) -> anyhow::Result<()> {
+        let options = CityOptions {
+            city: city.clone(),
+            nats_url: self.province.city(city)?.server.url(),
+            data_dir: self.data.path().join(city.as_str()),
+            only: None,
+            freeze_after_ms: self.options.freeze_after_ms,
+        };
+        let task = tokio::spawn(run_city(
+            options,
+            self.clock.clone(),
+            self.shutdown.subscribe(),
+        ));
+        self.cities.insert(city.clone(), task);
+        Ok(())
+    }
+
+    /// Kills a city's services abruptly (as a crash would), keeping their redb files.
+    pub async fn kill_city(&mut self, city: &City) {
+        if let Some(task) = self.cities.remove(city) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Where a city's services keep their redb files.
+    pub fn data_dir(&self, city: &City) -> std::path::PathBuf {
+        self.data.path().join(city.as_str())
+    }
+
+    pub fn client(&self, city: &City) -> &async_nats::Client {
+        &self.clients[city]
+    }
+
+    /// Stops the services and the banks.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        for (_, task) in std::mem::take(&mut self.cities) {
+            let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        }
+        if let Some(banks) = self.banks.take() {
+            banks.shutdown().await;
+        }
+    }
+}
+
+/// Collects a city's freezing events as they are published.
+pub struct Watch {
+    events: Arc<Mutex<BTreeMap<CaseId, Vec<FreezingEvent>>>>,
+    changed: watch::Receiver<u64>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Watch {
+    /// Subscribes to every freezing event of `city` (duplicates from re-sends are dropped).
+    pub async fn start(client: &async_nats::Client, city: &City) -> anyhow::Result<Watch> {
+        let mut subscription = client
+            .subscribe(protocol::subjects::service_events(city, "freezing"))
+            .await?;
+        client.flush().await?;
+        let events: Arc<Mutex<BTreeMap<CaseId, Vec<FreezingEvent>>>> = Arc::default();
+        let (tx, changed) = watch::channel(0u64);
+        let sink = events.clone();
+        let task = tokio::spawn(async move {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(message) = subscription.next().await {
+                let Ok(envelope) = events::decode(&message.payload) else {
+                    continue;
+                };
+                if !seen.insert(envelope.id.clone()) {
+                    continue;
+                }
+                if let Payload::Freezing(event) = envelope.payload {
+                    sink.lock()
+                        .expect("watch lock")
+                        .entry(event.case_id().clone())
+                        .or_default()
+                        .push(event);
+                    tx.send_modify(|n| *n += 1);
+                }
+            }
+        });
+        Ok(Watch {
+            events,
+            changed,
+            task,
+        })
+    }
+
+    /// The events seen so far for a case.
+    pub fn events(&self, case_id: &CaseId) -> Vec<FreezingEvent> {
+        self.events
+            .lock()
+            .expect("watch lock")
+            .get(case_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits until `done` holds for the events seen, or fails after `timeout`.
+    pub async fn until(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&BTreeMap<CaseId, Vec<FreezingEvent>>) -> bool,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if done(&self.events.lock().expect("watch lock")) {
+                return Ok(());
+            }
+            tokio::time::timeout_at(deadline, self.changed.changed())
+                .await
+                .with_context(|| format!("condition not reached within {timeout:?}"))??;
+        }
+    }
+}
+
+/// Whether a case's trace completed.
+pub fn trace_completed(events: &[FreezingEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, FreezingEvent::TraceCompleted { .. }))
+}
+
+/// Whether every stop that held victim money of the case has been converted (frozen,
+/// queued or failed for good).
+pub fn freezes_settled(events: &[FreezingEvent]) -> bool {
+    let claims = events.iter().filter(|e| matches!(e, FreezingEvent::AccountStopped { claim_fen, .. } if !claim_fen.is_zero())).count();
+    let settled = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                FreezingEvent::AccountFrozen { .. }
+                    | FreezingEvent::FreezeQueued { .. }
+                    | FreezingEvent::FreezeFailed { .. }
+            )
+        })
+        .count();
+    trace_completed(events) && settled >= claims
+}

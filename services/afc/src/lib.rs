@@ -1,0 +1,8 @@
+//! The `afc` binary's library: hosting a city's services, the command-line client, the
+//! embedded demo deployment and the benchmarks. `main.rs` only parses arguments.
+
+pub mod bench;
+pub mod city;
+pub mod client;
+pub mod demo;
+pub mod embedded;
