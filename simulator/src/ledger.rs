@@ -15,9 +15,8 @@ use std::fmt;
 
 use domain::{AccountRef, CaseId, City, Fen, MoneyError, PaymentOrderRef, TimeMs};
 use protocol::adapter::{
-    AdapterError, AdapterErrorKind, Counterparty, Direction, FlowsReply, FlowsRequest, FreezeReply,
-    FreezeRequest, FreezeStatus, ResolveOrderReply, ResolveOrderRequest, StatementEntry,
-    StopPaymentReply, StopPaymentRequest,
+    AdapterError, AdapterErrorKind, Counterparty, Direction, FlowsReply, FlowsRequest, FreezeReply, FreezeRequest,
+    FreezeStatus, ResolveOrderReply, ResolveOrderRequest, StatementEntry, StopPaymentReply, StopPaymentRequest,
 };
 
 use crate::limits;
@@ -52,11 +51,7 @@ impl fmt::Display for BlockReason {
             BlockReason::Stopped { center, until_ms } => {
                 write!(f, "stop-payment by {center} until {until_ms}")
             }
-            BlockReason::Frozen {
-                center,
-                frozen,
-                until_ms,
-            } => {
+            BlockReason::Frozen { center, frozen, until_ms } => {
                 write!(f, "{frozen} frozen by {center} until {until_ms}")
             }
         }
@@ -109,9 +104,7 @@ pub enum LedgerError {
     #[error(transparent)]
     Money(#[from] MoneyError),
     /// The ledger does not add up: a bug in the ledger.
-    #[error(
-        "ledger does not add up: balances {balances} + cashed out {cashed_out} != minted {minted}"
-    )]
+    #[error("ledger does not add up: balances {balances} + cashed out {cashed_out} != minted {minted}")]
     Unbalanced {
         /// Sum of all balances.
         balances: Fen,
@@ -158,10 +151,7 @@ struct Account {
 impl Account {
     /// The stop-payment in force at `now` that lapses last, if any.
     fn active_stop(&self, now: TimeMs) -> Option<(&City, &Stop)> {
-        self.stops
-            .iter()
-            .filter(|(_, stop)| stop.expires_at_ms > now)
-            .max_by_key(|(_, stop)| stop.expires_at_ms)
+        self.stops.iter().filter(|(_, stop)| stop.expires_at_ms > now).max_by_key(|(_, stop)| stop.expires_at_ms)
     }
 
     /// Lets a lapsed freeze go and promotes the oldest queued claim still in force, which
@@ -180,12 +170,7 @@ impl Account {
     }
 
     fn statement_since(&self, since_ms: TimeMs) -> Vec<StatementEntry> {
-        self.statement
-            .iter()
-            .filter(|e| e.at_ms >= since_ms)
-            .take(limits::MAX_STATEMENT_ENTRIES)
-            .cloned()
-            .collect()
+        self.statement.iter().filter(|e| e.at_ms >= since_ms).take(limits::MAX_STATEMENT_ENTRIES).cloned().collect()
     }
 }
 
@@ -231,21 +216,14 @@ pub struct Ledger {
 }
 
 fn adapter_error(kind: AdapterErrorKind, message: impl Into<String>) -> AdapterError {
-    AdapterError {
-        kind,
-        message: message.into(),
-    }
+    AdapterError { kind, message: message.into() }
 }
 
 fn check_request_id(request_id: &str) -> Result<(), AdapterError> {
     if request_id.is_empty() || request_id.len() > limits::MAX_REQUEST_ID_BYTES {
         return Err(adapter_error(
             AdapterErrorKind::InvalidRequest,
-            format!(
-                "request_id must be 1-{} bytes, got {}",
-                limits::MAX_REQUEST_ID_BYTES,
-                request_id.len()
-            ),
+            format!("request_id must be 1-{} bytes, got {}", limits::MAX_REQUEST_ID_BYTES, request_id.len()),
         ));
     }
     Ok(())
@@ -267,44 +245,26 @@ impl Ledger {
     }
 
     /// Creates a payment-platform order that will settle into `receiving`, once paid.
-    pub fn create_order(
-        &mut self,
-        order: PaymentOrderRef,
-        receiving: AccountRef,
-    ) -> Result<(), LedgerError> {
+    pub fn create_order(&mut self, order: PaymentOrderRef, receiving: AccountRef) -> Result<(), LedgerError> {
         if self.orders.contains_key(&order) {
             return Err(LedgerError::OrderExists(order));
         }
         if !self.accounts.contains_key(&receiving) {
             return Err(LedgerError::UnknownAccount(receiving));
         }
-        self.orders.insert(
-            order,
-            Order {
-                receiving,
-                settlement: None,
-            },
-        );
+        self.orders.insert(order, Order { receiving, settlement: None });
         Ok(())
     }
 
     /// Brings outside money into an account (a victim's savings): the only way money is
     /// created. Returns the transfer id of the deposit.
-    pub fn deposit(
-        &mut self,
-        account: &AccountRef,
-        amount: Fen,
-        at_ms: TimeMs,
-    ) -> Result<String, LedgerError> {
+    pub fn deposit(&mut self, account: &AccountRef, amount: Fen, at_ms: TimeMs) -> Result<String, LedgerError> {
         if amount.is_zero() {
             return Err(LedgerError::ZeroAmount);
         }
         let minted = self.minted.checked_add(amount)?;
         let transfer_id = self.next_transfer_id();
-        let entry = self
-            .accounts
-            .get_mut(account)
-            .ok_or_else(|| LedgerError::UnknownAccount(account.clone()))?;
+        let entry = self.accounts.get_mut(account).ok_or_else(|| LedgerError::UnknownAccount(account.clone()))?;
         let balance = entry.balance.checked_add(amount)?;
         entry.balance = balance;
         entry.statement.push(StatementEntry {
@@ -341,10 +301,7 @@ impl Ledger {
         let receiving = match to {
             Counterparty::Account(account) => Some(account.clone()),
             Counterparty::Order(order) => {
-                let record = self
-                    .orders
-                    .get(order)
-                    .ok_or_else(|| LedgerError::UnknownOrder(order.clone()))?;
+                let record = self.orders.get(order).ok_or_else(|| LedgerError::UnknownOrder(order.clone()))?;
                 if record.settlement.is_some() {
                     return Err(LedgerError::OrderAlreadyPaid(order.clone()));
                 }
@@ -355,34 +312,20 @@ impl Ledger {
         if receiving.as_ref() == Some(from) {
             return Err(LedgerError::SelfTransfer(from.clone()));
         }
-        let payer = self
-            .accounts
-            .get_mut(from)
-            .ok_or_else(|| LedgerError::UnknownAccount(from.clone()))?;
+        let payer = self.accounts.get_mut(from).ok_or_else(|| LedgerError::UnknownAccount(from.clone()))?;
         payer.promote_freeze(at_ms);
         if let Some((center, stop)) = payer.active_stop(at_ms) {
             return Err(LedgerError::Blocked {
                 account: from.clone(),
-                reason: BlockReason::Stopped {
-                    center: center.clone(),
-                    until_ms: stop.expires_at_ms,
-                },
+                reason: BlockReason::Stopped { center: center.clone(), until_ms: stop.expires_at_ms },
             });
         }
-        let payer_after =
-            payer
-                .balance
-                .checked_sub(amount)
-                .map_err(|_| LedgerError::InsufficientFunds {
-                    account: from.clone(),
-                    balance: payer.balance,
-                    amount,
-                })?;
-        if let Some(freeze) = payer
-            .freeze
-            .as_ref()
-            .filter(|f| f.expires_at_ms > at_ms && payer_after < f.frozen)
-        {
+        let payer_after = payer.balance.checked_sub(amount).map_err(|_| LedgerError::InsufficientFunds {
+            account: from.clone(),
+            balance: payer.balance,
+            amount,
+        })?;
+        if let Some(freeze) = payer.freeze.as_ref().filter(|f| f.expires_at_ms > at_ms && payer_after < f.frozen) {
             return Err(LedgerError::Blocked {
                 account: from.clone(),
                 reason: BlockReason::Frozen {
@@ -394,10 +337,8 @@ impl Ledger {
         }
         let receiver_after = match &receiving {
             Some(account) => {
-                let receiver = self
-                    .accounts
-                    .get(account)
-                    .ok_or_else(|| LedgerError::UnknownAccount(account.clone()))?;
+                let receiver =
+                    self.accounts.get(account).ok_or_else(|| LedgerError::UnknownAccount(account.clone()))?;
                 Some(receiver.balance.checked_add(amount)?)
             }
             None => None,
@@ -442,11 +383,7 @@ impl Ledger {
         if let Counterparty::Order(order) = to
             && let Some(record) = self.orders.get_mut(order)
         {
-            record.settlement = Some(Settlement {
-                amount,
-                settled_at_ms: at_ms,
-                transfer_id: transfer_id.clone(),
-            });
+            record.settlement = Some(Settlement { amount, settled_at_ms: at_ms, transfer_id: transfer_id.clone() });
         }
         Ok(transfer_id)
     }
@@ -457,33 +394,22 @@ impl Ledger {
     /// changes nothing. The third stop by the same center on the same account is refused with
     /// `stop_limit_reached`. The reply holds the whole balance and lists the statement since
     /// `since_ms`.
-    pub fn stop_payment(
-        &mut self,
-        req: &StopPaymentRequest,
-        now: TimeMs,
-    ) -> Result<StopPaymentReply, AdapterError> {
+    pub fn stop_payment(&mut self, req: &StopPaymentRequest, now: TimeMs) -> Result<StopPaymentReply, AdapterError> {
         check_request_id(&req.request_id)?;
         if let Some(first) = self.stop_replies.get(&req.request_id) {
             self.duplicates += 1;
             return first.clone();
         }
         let result = self.apply_stop(req, now);
-        self.stop_replies
-            .insert(req.request_id.clone(), result.clone());
+        self.stop_replies.insert(req.request_id.clone(), result.clone());
         result
     }
 
-    fn apply_stop(
-        &mut self,
-        req: &StopPaymentRequest,
-        now: TimeMs,
-    ) -> Result<StopPaymentReply, AdapterError> {
-        let account = self.accounts.get_mut(&req.account).ok_or_else(|| {
-            adapter_error(
-                AdapterErrorKind::UnknownAccount,
-                format!("no account {}", req.account),
-            )
-        })?;
+    fn apply_stop(&mut self, req: &StopPaymentRequest, now: TimeMs) -> Result<StopPaymentReply, AdapterError> {
+        let account = self
+            .accounts
+            .get_mut(&req.account)
+            .ok_or_else(|| adapter_error(AdapterErrorKind::UnknownAccount, format!("no account {}", req.account)))?;
         let count = account.stops.get(&req.center).map_or(0, |stop| stop.count);
         if count >= limits::MAX_STOPS_PER_CENTER {
             return Err(adapter_error(
@@ -498,13 +424,7 @@ impl Ledger {
         }
         let expires_at_ms = now.saturating_add(limits::STOP_DURATION_MS);
         let stop_no = count + 1;
-        account.stops.insert(
-            req.center.clone(),
-            Stop {
-                count: stop_no,
-                expires_at_ms,
-            },
-        );
+        account.stops.insert(req.center.clone(), Stop { count: stop_no, expires_at_ms });
         Ok(StopPaymentReply {
             stop_no,
             held_fen: account.balance,
@@ -520,33 +440,22 @@ impl Ledger {
     /// amount, up to the balance, for [`limits::FREEZE_DURATION_MS`]; a claim made while
     /// another freeze is in force (also by the same center) is queued behind it (轮候冻结),
     /// holds nothing yet, and takes over when that freeze lapses.
-    pub fn freeze(
-        &mut self,
-        req: &FreezeRequest,
-        now: TimeMs,
-    ) -> Result<FreezeReply, AdapterError> {
+    pub fn freeze(&mut self, req: &FreezeRequest, now: TimeMs) -> Result<FreezeReply, AdapterError> {
         check_request_id(&req.request_id)?;
         if let Some(first) = self.freeze_replies.get(&req.request_id) {
             self.duplicates += 1;
             return first.clone();
         }
         let result = self.apply_freeze(req, now);
-        self.freeze_replies
-            .insert(req.request_id.clone(), result.clone());
+        self.freeze_replies.insert(req.request_id.clone(), result.clone());
         result
     }
 
-    fn apply_freeze(
-        &mut self,
-        req: &FreezeRequest,
-        now: TimeMs,
-    ) -> Result<FreezeReply, AdapterError> {
-        let account = self.accounts.get_mut(&req.account).ok_or_else(|| {
-            adapter_error(
-                AdapterErrorKind::UnknownAccount,
-                format!("no account {}", req.account),
-            )
-        })?;
+    fn apply_freeze(&mut self, req: &FreezeRequest, now: TimeMs) -> Result<FreezeReply, AdapterError> {
+        let account = self
+            .accounts
+            .get_mut(&req.account)
+            .ok_or_else(|| adapter_error(AdapterErrorKind::UnknownAccount, format!("no account {}", req.account)))?;
         account.promote_freeze(now);
         let expires_at_ms = now.saturating_add(limits::FREEZE_DURATION_MS);
         let mut claim = FreezeClaim {
@@ -581,27 +490,17 @@ impl Ledger {
 
     /// An account's balance and statement since `since_ms`, as a bank answers `flows`.
     pub fn flows(&self, req: &FlowsRequest) -> Result<FlowsReply, AdapterError> {
-        let account = self.accounts.get(&req.account).ok_or_else(|| {
-            adapter_error(
-                AdapterErrorKind::UnknownAccount,
-                format!("no account {}", req.account),
-            )
-        })?;
-        Ok(FlowsReply {
-            balance_fen: account.balance,
-            statement: account.statement_since(req.since_ms),
-        })
+        let account = self
+            .accounts
+            .get(&req.account)
+            .ok_or_else(|| adapter_error(AdapterErrorKind::UnknownAccount, format!("no account {}", req.account)))?;
+        Ok(FlowsReply { balance_fen: account.balance, statement: account.statement_since(req.since_ms) })
     }
 
     /// Which account a paid order settled into, as a payment platform answers `resolve`.
     /// An order that does not exist or has not been paid yet is `unknown_order`.
     pub fn resolve(&self, req: &ResolveOrderRequest) -> Result<ResolveOrderReply, AdapterError> {
-        let unknown = || {
-            adapter_error(
-                AdapterErrorKind::UnknownOrder,
-                format!("no paid order {}", req.order),
-            )
-        };
+        let unknown = || adapter_error(AdapterErrorKind::UnknownOrder, format!("no paid order {}", req.order));
         let order = self.orders.get(&req.order).ok_or_else(unknown)?;
         let settlement = order.settlement.as_ref().ok_or_else(unknown)?;
         Ok(ResolveOrderReply {
@@ -614,10 +513,7 @@ impl Ledger {
 
     /// Stop-payments `center` has applied to `account` (0 to [`limits::MAX_STOPS_PER_CENTER`]).
     pub fn stops_applied(&self, center: &City, account: &AccountRef) -> u8 {
-        self.accounts
-            .get(account)
-            .and_then(|a| a.stops.get(center))
-            .map_or(0, |stop| stop.count)
+        self.accounts.get(account).and_then(|a| a.stops.get(center)).map_or(0, |stop| stop.count)
     }
 
     /// Stop-payment and freeze requests that repeated an earlier `request_id`.
@@ -637,20 +533,15 @@ impl Ledger {
 
     /// Whether any center's stop-payment holds `account` at `now`.
     pub fn is_stopped(&self, account: &AccountRef, now: TimeMs) -> bool {
-        self.accounts
-            .get(account)
-            .is_some_and(|a| a.active_stop(now).is_some())
+        self.accounts.get(account).is_some_and(|a| a.active_stop(now).is_some())
     }
 
     /// Whether a freeze holds money on `account` at `now` (the active freeze, or a queued
     /// claim that takes over when the active one lapses).
     pub fn is_frozen(&self, account: &AccountRef, now: TimeMs) -> bool {
-        self.accounts.get(account).is_some_and(|a| {
-            a.freeze
-                .iter()
-                .chain(a.queued.iter())
-                .any(|claim| claim.expires_at_ms > now)
-        })
+        self.accounts
+            .get(account)
+            .is_some_and(|a| a.freeze.iter().chain(a.queued.iter()).any(|claim| claim.expires_at_ms > now))
     }
 
     /// Every freeze claim on `account`: the active freeze first (with the amount it holds),
@@ -716,11 +607,7 @@ impl Ledger {
         if balances.checked_add(self.cashed_out)? == self.minted {
             Ok(())
         } else {
-            Err(LedgerError::Unbalanced {
-                balances,
-                cashed_out: self.cashed_out,
-                minted: self.minted,
-            })
+            Err(LedgerError::Unbalanced { balances, cashed_out: self.cashed_out, minted: self.minted })
         }
     }
 
@@ -781,14 +668,7 @@ mod tests {
     #[test]
     fn transfer_moves_money_and_books_both_sides() {
         let mut ledger = small_world();
-        let id = ledger
-            .transfer(
-                &acct(1),
-                &Counterparty::Account(acct(2)),
-                Fen::yuan(300),
-                T0 + 1,
-            )
-            .unwrap();
+        let id = ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(300), T0 + 1).unwrap();
         assert_eq!(ledger.balance(&acct(1)), Some(Fen::yuan(700)));
         assert_eq!(ledger.balance(&acct(2)), Some(Fen::yuan(300)));
         let out = ledger.statement(&acct(1)).unwrap().last().unwrap().clone();
@@ -805,13 +685,9 @@ mod tests {
     #[test]
     fn insufficient_funds_and_unknowns_move_nothing() {
         let mut ledger = small_world();
-        let err = ledger
-            .transfer(&acct(2), &Counterparty::Account(acct(3)), Fen::new(1), T0)
-            .unwrap_err();
+        let err = ledger.transfer(&acct(2), &Counterparty::Account(acct(3)), Fen::new(1), T0).unwrap_err();
         assert!(matches!(err, LedgerError::InsufficientFunds { .. }));
-        let err = ledger
-            .transfer(&acct(1), &Counterparty::Account(acct(9)), Fen::new(1), T0)
-            .unwrap_err();
+        let err = ledger.transfer(&acct(1), &Counterparty::Account(acct(9)), Fen::new(1), T0).unwrap_err();
         assert_eq!(err, LedgerError::UnknownAccount(acct(9)));
         assert_eq!(ledger.balance(&acct(1)), Some(Fen::yuan(1000)));
         assert_eq!(ledger.statement(&acct(1)).unwrap().len(), 1);
@@ -822,50 +698,23 @@ mod tests {
         let mut ledger = small_world();
         let order = PaymentOrderRef::parse("wechatpay:4200001234ABC").unwrap();
         ledger.create_order(order.clone(), acct(2)).unwrap();
-        let req = ResolveOrderRequest {
-            request_id: "r1".into(),
-            order: order.clone(),
-        };
-        assert_eq!(
-            ledger.resolve(&req).unwrap_err().kind,
-            AdapterErrorKind::UnknownOrder
-        );
-        let id = ledger
-            .transfer(
-                &acct(1),
-                &Counterparty::Order(order.clone()),
-                Fen::yuan(200),
-                T0 + 5,
-            )
-            .unwrap();
+        let req = ResolveOrderRequest { request_id: "r1".into(), order: order.clone() };
+        assert_eq!(ledger.resolve(&req).unwrap_err().kind, AdapterErrorKind::UnknownOrder);
+        let id = ledger.transfer(&acct(1), &Counterparty::Order(order.clone()), Fen::yuan(200), T0 + 5).unwrap();
         let reply = ledger.resolve(&req).unwrap();
         assert_eq!(reply.account, acct(2));
         assert_eq!(reply.amount_fen, Fen::yuan(200));
         assert_eq!(reply.settled_at_ms, T0 + 5);
         assert_eq!(reply.transfer_id, id);
         assert_eq!(ledger.balance(&acct(2)), Some(Fen::yuan(200)));
-        let err = ledger
-            .transfer(
-                &acct(1),
-                &Counterparty::Order(order.clone()),
-                Fen::yuan(1),
-                T0 + 6,
-            )
-            .unwrap_err();
+        let err = ledger.transfer(&acct(1), &Counterparty::Order(order.clone()), Fen::yuan(1), T0 + 6).unwrap_err();
         assert_eq!(err, LedgerError::OrderAlreadyPaid(order));
     }
 
     #[test]
     fn cash_out_leaves_the_ledger_but_is_conserved() {
         let mut ledger = small_world();
-        ledger
-            .transfer(
-                &acct(1),
-                &Counterparty::CashOut("ATM".into()),
-                Fen::yuan(100),
-                T0 + 1,
-            )
-            .unwrap();
+        ledger.transfer(&acct(1), &Counterparty::CashOut("ATM".into()), Fen::yuan(100), T0 + 1).unwrap();
         assert_eq!(ledger.cashed_out(), Fen::yuan(100));
         assert_eq!(ledger.total_balances().unwrap(), Fen::yuan(900));
         ledger.check_conservation().unwrap();
@@ -874,9 +723,7 @@ mod tests {
     #[test]
     fn stop_blocks_until_it_lapses_and_is_idempotent() {
         let mut ledger = small_world();
-        let reply = ledger
-            .stop_payment(&stop_req("s1", "hangzhou", &acct(1)), T0 + 10)
-            .unwrap();
+        let reply = ledger.stop_payment(&stop_req("s1", "hangzhou", &acct(1)), T0 + 10).unwrap();
         assert_eq!(reply.stop_no, 1);
         assert_eq!(reply.held_fen, Fen::yuan(1000));
         assert_eq!(reply.stopped_at_ms, T0 + 10);
@@ -884,27 +731,12 @@ mod tests {
         assert_eq!(reply.statement.len(), 1);
         assert!(ledger.is_stopped(&acct(1), T0 + 11));
 
-        let err = ledger
-            .transfer(
-                &acct(1),
-                &Counterparty::Account(acct(2)),
-                Fen::yuan(1),
-                T0 + 11,
-            )
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            LedgerError::Blocked {
-                reason: BlockReason::Stopped { .. },
-                ..
-            }
-        ));
+        let err = ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(1), T0 + 11).unwrap_err();
+        assert!(matches!(err, LedgerError::Blocked { reason: BlockReason::Stopped { .. }, .. }));
         assert_eq!(ledger.balance(&acct(2)), Some(Fen::ZERO));
 
         // The same request again: the same reply, nothing applied.
-        let again = ledger
-            .stop_payment(&stop_req("s1", "hangzhou", &acct(1)), T0 + 99)
-            .unwrap();
+        let again = ledger.stop_payment(&stop_req("s1", "hangzhou", &acct(1)), T0 + 99).unwrap();
         assert_eq!(again, reply);
         assert_eq!(ledger.duplicate_requests(), 1);
         assert_eq!(ledger.stops_applied(&city("hangzhou"), &acct(1)), 1);
@@ -912,78 +744,35 @@ mod tests {
         // After 48 h the money moves again.
         let after = T0 + 10 + limits::STOP_DURATION_MS;
         assert!(!ledger.is_stopped(&acct(1), after));
-        ledger
-            .transfer(
-                &acct(1),
-                &Counterparty::Account(acct(2)),
-                Fen::yuan(1),
-                after,
-            )
-            .unwrap();
+        ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(1), after).unwrap();
     }
 
     #[test]
     fn a_center_may_stop_an_account_twice() {
         let mut ledger = small_world();
-        assert_eq!(
-            ledger
-                .stop_payment(&stop_req("a", "hangzhou", &acct(1)), T0)
-                .unwrap()
-                .stop_no,
-            1
-        );
-        assert_eq!(
-            ledger
-                .stop_payment(&stop_req("b", "hangzhou", &acct(1)), T0 + 1)
-                .unwrap()
-                .stop_no,
-            2
-        );
-        let err = ledger
-            .stop_payment(&stop_req("c", "hangzhou", &acct(1)), T0 + 2)
-            .unwrap_err();
+        assert_eq!(ledger.stop_payment(&stop_req("a", "hangzhou", &acct(1)), T0).unwrap().stop_no, 1);
+        assert_eq!(ledger.stop_payment(&stop_req("b", "hangzhou", &acct(1)), T0 + 1).unwrap().stop_no, 2);
+        let err = ledger.stop_payment(&stop_req("c", "hangzhou", &acct(1)), T0 + 2).unwrap_err();
         assert_eq!(err.kind, AdapterErrorKind::StopLimitReached);
         // Another center still may.
-        assert_eq!(
-            ledger
-                .stop_payment(&stop_req("d", "ningbo", &acct(1)), T0 + 3)
-                .unwrap()
-                .stop_no,
-            1
-        );
+        assert_eq!(ledger.stop_payment(&stop_req("d", "ningbo", &acct(1)), T0 + 3).unwrap().stop_no, 1);
         assert_eq!(ledger.stops_applied(&city("hangzhou"), &acct(1)), 2);
-        let err = ledger
-            .stop_payment(&stop_req("e", "ningbo", &acct(9)), T0)
-            .unwrap_err();
+        let err = ledger.stop_payment(&stop_req("e", "ningbo", &acct(9)), T0).unwrap_err();
         assert_eq!(err.kind, AdapterErrorKind::UnknownAccount);
-        let err = ledger
-            .stop_payment(&stop_req("", "ningbo", &acct(1)), T0)
-            .unwrap_err();
+        let err = ledger.stop_payment(&stop_req("", "ningbo", &acct(1)), T0).unwrap_err();
         assert_eq!(err.kind, AdapterErrorKind::InvalidRequest);
     }
 
     #[test]
     fn statement_since_filters_by_time() {
         let mut ledger = small_world();
-        ledger
-            .transfer(
-                &acct(1),
-                &Counterparty::Account(acct(2)),
-                Fen::yuan(1),
-                T0 + 100,
-            )
-            .unwrap();
+        ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(1), T0 + 100).unwrap();
         let mut req = stop_req("s", "hangzhou", &acct(1));
         req.since_ms = T0 + 100;
         let reply = ledger.stop_payment(&req, T0 + 200).unwrap();
         assert_eq!(reply.statement.len(), 1);
         assert_eq!(reply.statement[0].at_ms, T0 + 100);
-        let flows = ledger
-            .flows(&FlowsRequest {
-                account: acct(1),
-                since_ms: T0 + 101,
-            })
-            .unwrap();
+        let flows = ledger.flows(&FlowsRequest { account: acct(1), since_ms: T0 + 101 }).unwrap();
         assert!(flows.statement.is_empty());
         assert_eq!(flows.balance_fen, Fen::yuan(999));
     }
@@ -991,105 +780,43 @@ mod tests {
     #[test]
     fn freeze_holds_money_and_later_claims_queue() {
         let mut ledger = small_world();
-        let first = ledger
-            .freeze(&freeze_req("f1", "hangzhou", &acct(1), Fen::yuan(600)), T0)
-            .unwrap();
+        let first = ledger.freeze(&freeze_req("f1", "hangzhou", &acct(1), Fen::yuan(600)), T0).unwrap();
         assert_eq!(first.status, FreezeStatus::Frozen);
         assert_eq!(first.frozen_fen, Fen::yuan(600));
         assert_eq!(first.expires_at_ms, T0 + limits::FREEZE_DURATION_MS);
         assert!(ledger.is_frozen(&acct(1), T0 + 1));
 
         // 400 yuan are free, the frozen 600 are not.
-        ledger
-            .transfer(
-                &acct(1),
-                &Counterparty::Account(acct(2)),
-                Fen::yuan(400),
-                T0 + 1,
-            )
-            .unwrap();
-        let err = ledger
-            .transfer(
-                &acct(1),
-                &Counterparty::Account(acct(2)),
-                Fen::new(1),
-                T0 + 2,
-            )
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            LedgerError::Blocked {
-                reason: BlockReason::Frozen { .. },
-                ..
-            }
-        ));
+        ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(400), T0 + 1).unwrap();
+        let err = ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::new(1), T0 + 2).unwrap_err();
+        assert!(matches!(err, LedgerError::Blocked { reason: BlockReason::Frozen { .. }, .. }));
 
-        let second = ledger
-            .freeze(&freeze_req("f2", "ningbo", &acct(1), Fen::yuan(50)), T0 + 3)
-            .unwrap();
+        let second = ledger.freeze(&freeze_req("f2", "ningbo", &acct(1), Fen::yuan(50)), T0 + 3).unwrap();
         assert_eq!(second.status, FreezeStatus::Queued);
         assert_eq!(second.frozen_fen, Fen::ZERO);
         assert_eq!(second.queued_behind, Some(city("hangzhou")));
-        assert_eq!(
-            ledger
-                .freeze(&freeze_req("f2", "ningbo", &acct(1), Fen::yuan(50)), T0 + 4)
-                .unwrap(),
-            second
-        );
+        assert_eq!(ledger.freeze(&freeze_req("f2", "ningbo", &acct(1), Fen::yuan(50)), T0 + 4).unwrap(), second);
         assert_eq!(ledger.duplicate_requests(), 1);
         let claims = ledger.freeze_claims(&acct(1));
         assert_eq!(claims.len(), 2);
         assert_eq!(
-            (
-                claims[0].center.as_str(),
-                claims[0].amount,
-                claims[0].queued
-            ),
+            (claims[0].center.as_str(), claims[0].amount, claims[0].queued),
             ("hangzhou", Fen::yuan(600), false)
         );
-        assert_eq!(
-            (
-                claims[1].center.as_str(),
-                claims[1].amount,
-                claims[1].queued
-            ),
-            ("ningbo", Fen::yuan(50), true)
-        );
+        assert_eq!((claims[1].center.as_str(), claims[1].amount, claims[1].queued), ("ningbo", Fen::yuan(50), true));
 
         // When the first freeze lapses the queued claim takes over.
         let lapse = T0 + limits::FREEZE_DURATION_MS;
-        ledger
-            .transfer(
-                &acct(1),
-                &Counterparty::Account(acct(2)),
-                Fen::yuan(550),
-                lapse,
-            )
-            .unwrap();
-        let err = ledger
-            .transfer(
-                &acct(1),
-                &Counterparty::Account(acct(2)),
-                Fen::new(1),
-                lapse,
-            )
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            LedgerError::Blocked {
-                reason: BlockReason::Frozen { .. },
-                ..
-            }
-        ));
+        ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(550), lapse).unwrap();
+        let err = ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::new(1), lapse).unwrap_err();
+        assert!(matches!(err, LedgerError::Blocked { reason: BlockReason::Frozen { .. }, .. }));
         ledger.check_conservation().unwrap();
     }
 
     #[test]
     fn freeze_holds_at_most_the_balance() {
         let mut ledger = small_world();
-        let reply = ledger
-            .freeze(&freeze_req("f", "hangzhou", &acct(2), Fen::yuan(10)), T0)
-            .unwrap();
+        let reply = ledger.freeze(&freeze_req("f", "hangzhou", &acct(2), Fen::yuan(10)), T0).unwrap();
         assert_eq!(reply.status, FreezeStatus::Frozen);
         assert_eq!(reply.frozen_fen, Fen::ZERO);
     }

@@ -21,9 +21,7 @@ pub mod wave;
 pub mod world;
 
 pub use ledger::{BlockReason, FreezeClaimInfo, Ledger, LedgerError};
-pub use schedule::{
-    DriverHandle, Outcome, Schedule, ScheduleError, ScheduleTotals, ScheduledTransfer, spawn_driver,
-};
+pub use schedule::{DriverHandle, Outcome, Schedule, ScheduleError, ScheduleTotals, ScheduledTransfer, spawn_driver};
 pub use serve::{ServeError, ServeHandle, ServeOptions, ServeStats, answer, serve};
 pub use wave::{CaseTruth, Wave, WaveConfig, WaveError, WaveReport, generate, single_trail};
 pub use world::World;

@@ -113,16 +113,12 @@ impl Schedule {
     /// Adds a transfer.
     pub fn push(&mut self, transfer: ScheduledTransfer) -> Result<(), ScheduleError> {
         if self.pending.len() >= limits::MAX_SCHEDULED_TRANSFERS {
-            return Err(ScheduleError::Full {
-                pending: self.pending.len(),
-                max: limits::MAX_SCHEDULED_TRANSFERS,
-            });
+            return Err(ScheduleError::Full { pending: self.pending.len(), max: limits::MAX_SCHEDULED_TRANSFERS });
         }
         if transfer.amount.is_zero() {
             return Err(ScheduleError::ZeroAmount);
         }
-        self.pending
-            .insert((transfer.due_at_ms, self.next_seq), transfer);
+        self.pending.insert((transfer.due_at_ms, self.next_seq), transfer);
         self.next_seq += 1;
         Ok(())
     }
@@ -156,34 +152,20 @@ impl Schedule {
                 break;
             }
             let transfer = entry.remove();
-            let outcome = match ledger.transfer(&transfer.from, &transfer.to, transfer.amount, now)
-            {
+            let outcome = match ledger.transfer(&transfer.from, &transfer.to, transfer.amount, now) {
                 Ok(transfer_id) => {
                     self.totals.executed += 1;
-                    self.totals.executed_fen =
-                        add_capped(self.totals.executed_fen, transfer.amount);
-                    Outcome::Executed {
-                        transfer,
-                        transfer_id,
-                        at_ms: now,
-                    }
+                    self.totals.executed_fen = add_capped(self.totals.executed_fen, transfer.amount);
+                    Outcome::Executed { transfer, transfer_id, at_ms: now }
                 }
                 Err(LedgerError::Blocked { reason, .. }) => {
                     self.totals.blocked += 1;
                     self.totals.blocked_fen = add_capped(self.totals.blocked_fen, transfer.amount);
-                    Outcome::Blocked {
-                        transfer,
-                        reason,
-                        at_ms: now,
-                    }
+                    Outcome::Blocked { transfer, reason, at_ms: now }
                 }
                 Err(error) => {
                     self.totals.failed += 1;
-                    Outcome::Failed {
-                        transfer,
-                        error,
-                        at_ms: now,
-                    }
+                    Outcome::Failed { transfer, error, at_ms: now }
                 }
             };
             outcomes.push(outcome);
@@ -240,19 +222,10 @@ pub fn spawn_driver(world: Arc<Mutex<World>>, clock: SharedClock) -> DriverHandl
     let wake = Arc::new(Notify::new());
     let (outcomes, _) = broadcast::channel(limits::DRIVER_OUTCOME_BUFFER);
     let task = tokio::spawn(drive(world, clock, Arc::clone(&wake), outcomes.clone()));
-    DriverHandle {
-        task,
-        wake,
-        outcomes,
-    }
+    DriverHandle { task, wake, outcomes }
 }
 
-async fn drive(
-    world: Arc<Mutex<World>>,
-    clock: SharedClock,
-    wake: Arc<Notify>,
-    outcomes: broadcast::Sender<Outcome>,
-) {
+async fn drive(world: Arc<Mutex<World>>, clock: SharedClock, wake: Arc<Notify>, outcomes: broadcast::Sender<Outcome>) {
     loop {
         let now = clock.now_ms();
         let (done, next_due) = {
@@ -266,9 +239,7 @@ async fn drive(
             let _ = outcomes.send(outcome);
         }
         let wait_ms = next_due
-            .map_or(limits::DRIVER_MAX_IDLE_MS, |due| {
-                due.saturating_sub(clock.now_ms())
-            })
+            .map_or(limits::DRIVER_MAX_IDLE_MS, |due| due.saturating_sub(clock.now_ms()))
             .min(limits::DRIVER_MAX_IDLE_MS);
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(wait_ms)) => {}
@@ -336,20 +307,11 @@ mod tests {
         assert!(
             matches!(&outcomes[0], Outcome::Executed { transfer, at_ms, .. } if transfer.from == acct(1) && *at_ms == T0 + 500)
         );
-        assert!(matches!(
-            &outcomes[1],
-            Outcome::Blocked {
-                reason: BlockReason::Stopped { .. },
-                ..
-            }
-        ));
+        assert!(matches!(&outcomes[1], Outcome::Blocked { reason: BlockReason::Stopped { .. }, .. }));
         assert_eq!(world.ledger.balance(&acct(2)), Some(Fen::yuan(100)));
         assert_eq!(world.ledger.balance(&acct(3)), Some(Fen::yuan(40)));
         let totals = world.schedule.totals();
-        assert_eq!(
-            (totals.executed, totals.blocked, totals.blocked_fen),
-            (1, 1, Fen::yuan(10))
-        );
+        assert_eq!((totals.executed, totals.blocked, totals.blocked_fen), (1, 1, Fen::yuan(10)));
         assert_eq!(world.schedule.pending_len(), 1);
         world.ledger.check_conservation().unwrap();
     }
@@ -359,13 +321,7 @@ mod tests {
         let mut world = world();
         world.schedule.push(forward(T0, 3, 1, 1)).unwrap();
         let outcomes = world.execute_due(T0);
-        assert!(matches!(
-            &outcomes[0],
-            Outcome::Failed {
-                error: LedgerError::InsufficientFunds { .. },
-                ..
-            }
-        ));
+        assert!(matches!(&outcomes[0], Outcome::Failed { error: LedgerError::InsufficientFunds { .. }, .. }));
         assert_eq!(world.schedule.totals().failed, 1);
     }
 
@@ -390,10 +346,7 @@ mod tests {
     #[tokio::test]
     async fn driver_executes_when_the_clock_reaches_the_due_time() {
         let world = Arc::new(Mutex::new(world()));
-        world::lock(&world)
-            .schedule
-            .push(forward(T0 + 1_000, 1, 3, 25))
-            .unwrap();
+        world::lock(&world).schedule.push(forward(T0 + 1_000, 1, 3, 25)).unwrap();
         let clock = Arc::new(ManualClock(AtomicU64::new(T0)));
         let driver = spawn_driver(Arc::clone(&world), clock.clone());
         let mut outcomes = driver.subscribe();
@@ -401,10 +354,7 @@ mod tests {
         driver.poke();
         let outcome = outcomes.recv().await.unwrap();
         assert!(matches!(outcome, Outcome::Executed { at_ms, .. } if at_ms == T0 + 1_000));
-        assert_eq!(
-            world::lock(&world).ledger.balance(&acct(3)),
-            Some(Fen::yuan(25))
-        );
+        assert_eq!(world::lock(&world).ledger.balance(&acct(3)), Some(Fen::yuan(25)));
         driver.shutdown().await;
     }
 }

@@ -20,8 +20,7 @@ use domain::{SharedClock, TimeMs};
 use futures::StreamExt;
 use protocol::Reply;
 use protocol::adapter::{
-    AdapterError, AdapterErrorKind, FlowsRequest, FreezeRequest, ResolveOrderRequest,
-    StopPaymentRequest,
+    AdapterError, AdapterErrorKind, FlowsRequest, FreezeRequest, ResolveOrderRequest, StopPaymentRequest,
 };
 use protocol::subjects::{bank_verb, platform_verb};
 use serde::Serialize;
@@ -48,11 +47,7 @@ pub struct ServeOptions {
 impl Default for ServeOptions {
     /// The system clock, no latency, no failures.
     fn default() -> Self {
-        ServeOptions {
-            clock: domain::system_clock(),
-            latency: Duration::ZERO,
-            fail_every: None,
-        }
+        ServeOptions { clock: domain::system_clock(), latency: Duration::ZERO, fail_every: None }
     }
 }
 
@@ -161,10 +156,7 @@ pub async fn serve(
         return Err(ServeError::NoClients);
     }
     if clients.len() > limits::MAX_SERVE_CLIENTS {
-        return Err(ServeError::TooManyClients {
-            given: clients.len(),
-            max: limits::MAX_SERVE_CLIENTS,
-        });
+        return Err(ServeError::TooManyClients { given: clients.len(), max: limits::MAX_SERVE_CLIENTS });
     }
     let (banks, platforms) = {
         let world = world::lock(&world);
@@ -172,16 +164,10 @@ pub async fn serve(
     };
     let mut groups = Vec::new();
     for bank in &banks {
-        groups.push((
-            protocol::subjects::bank(bank, "*"),
-            format!("sim-bank-{bank}"),
-        ));
+        groups.push((protocol::subjects::bank(bank, "*"), format!("sim-bank-{bank}")));
     }
     for platform in &platforms {
-        groups.push((
-            protocol::subjects::platform(platform, "*"),
-            format!("sim-pay-{platform}"),
-        ));
+        groups.push((protocol::subjects::platform(platform, "*"), format!("sim-pay-{platform}")));
     }
     let shared = Arc::new(Shared {
         world,
@@ -189,44 +175,25 @@ pub async fn serve(
         counters: Counters::default(),
         permits: Arc::new(Semaphore::new(limits::MAX_CONCURRENT_REQUESTS)),
     });
-    let mut handle = ServeHandle {
-        tasks: Vec::new(),
-        shared: Arc::clone(&shared),
-    };
+    let mut handle = ServeHandle { tasks: Vec::new(), shared: Arc::clone(&shared) };
     for client in &clients {
         for (subject, group) in &groups {
             let subscriber = client
                 .queue_subscribe(subject.clone(), group.clone())
                 .await
-                .map_err(|source| ServeError::Subscribe {
-                    subject: subject.clone(),
-                    source,
-                })?;
-            let task = tokio::spawn(run_subscription(
-                subscriber,
-                client.clone(),
-                Arc::clone(&shared),
-            ));
+                .map_err(|source| ServeError::Subscribe { subject: subject.clone(), source })?;
+            let task = tokio::spawn(run_subscription(subscriber, client.clone(), Arc::clone(&shared)));
             handle.tasks.push(task);
         }
     }
     for client in &clients {
         client.flush().await?;
     }
-    tracing::info!(
-        banks = banks.len(),
-        platforms = platforms.len(),
-        clients = clients.len(),
-        "simulator serving"
-    );
+    tracing::info!(banks = banks.len(), platforms = platforms.len(), clients = clients.len(), "simulator serving");
     Ok(handle)
 }
 
-async fn run_subscription(
-    mut subscriber: async_nats::Subscriber,
-    client: async_nats::Client,
-    shared: Arc<Shared>,
-) {
+async fn run_subscription(mut subscriber: async_nats::Subscriber, client: async_nats::Client, shared: Arc<Shared>) {
     // Request tasks live in this set, so stopping this task stops them too.
     let mut in_flight = JoinSet::new();
     while let Some(message) = subscriber.next().await {
@@ -257,16 +224,9 @@ async fn run_subscription(
 fn answer_counted(shared: &Shared, subject: &str, body: &[u8]) -> Vec<u8> {
     let counters = &shared.counters;
     let number = counters.requests.fetch_add(1, Ordering::Relaxed) + 1;
-    if shared
-        .opts
-        .fail_every
-        .is_some_and(|k| number.checked_rem(k.get()) == Some(0))
-    {
+    if shared.opts.fail_every.is_some_and(|k| number.checked_rem(k.get()) == Some(0)) {
         counters.injected_failures.fetch_add(1, Ordering::Relaxed);
-        return error_body(
-            AdapterErrorKind::Unavailable,
-            "injected failure: try again".to_owned(),
-        );
+        return error_body(AdapterErrorKind::Unavailable, "injected failure: try again".to_owned());
     }
     let (body, invalid) = dispatch(&shared.world, subject, body, shared.opts.clock.now_ms());
     if invalid {
@@ -285,29 +245,20 @@ pub fn answer(world: &Mutex<World>, subject: &str, body: &[u8], now: TimeMs) -> 
 /// The reply body, and whether it is `invalid_request`.
 fn dispatch(world: &Mutex<World>, subject: &str, body: &[u8], now: TimeMs) -> (Vec<u8>, bool) {
     if body.len() > protocol::MAX_BODY_BYTES {
-        let message = format!(
-            "body of {} bytes exceeds {} bytes",
-            body.len(),
-            protocol::MAX_BODY_BYTES
-        );
+        let message = format!("body of {} bytes exceeds {} bytes", body.len(), protocol::MAX_BODY_BYTES);
         return (error_body(AdapterErrorKind::InvalidRequest, message), true);
     }
     let tokens: Vec<&str> = subject.split('.').collect();
     let result = match tokens.as_slice() {
         ["afc", "bank", bank, verb] => answer_bank(world, bank, verb, body, now),
         ["afc", "pay", platform, verb] => answer_platform(world, platform, verb, body),
-        _ => Err(invalid(format!(
-            "subject {subject} is not an adapter subject"
-        ))),
+        _ => Err(invalid(format!("subject {subject} is not an adapter subject"))),
     };
     match result {
         Ok(body) => (body, false),
         Err(error) => {
             let invalid = error.kind == AdapterErrorKind::InvalidRequest;
-            (
-                protocol::to_json(&Reply::<(), AdapterError>::Error(error)),
-                invalid,
-            )
+            (protocol::to_json(&Reply::<(), AdapterError>::Error(error)), invalid)
         }
     }
 }
@@ -333,9 +284,7 @@ fn answer_bank(
         bank_verb::STOP_PAYMENT => {
             let req: StopPaymentRequest = parse(verb, body)?;
             check_bank(&req.account)?;
-            Ok(reply_body(
-                world::lock(world).ledger.stop_payment(&req, now),
-            ))
+            Ok(reply_body(world::lock(world).ledger.stop_payment(&req, now)))
         }
         bank_verb::FREEZE => {
             let req: FreezeRequest = parse(verb, body)?;
@@ -356,17 +305,9 @@ fn answer_bank(
     }
 }
 
-fn answer_platform(
-    world: &Mutex<World>,
-    platform: &str,
-    verb: &str,
-    body: &[u8],
-) -> Result<Vec<u8>, AdapterError> {
+fn answer_platform(world: &Mutex<World>, platform: &str, verb: &str, body: &[u8]) -> Result<Vec<u8>, AdapterError> {
     if verb != platform_verb::RESOLVE {
-        return Err(invalid(format!(
-            "unknown platform verb {verb:?}: expected {}",
-            platform_verb::RESOLVE
-        )));
+        return Err(invalid(format!("unknown platform verb {verb:?}: expected {}", platform_verb::RESOLVE)));
     }
     let req: ResolveOrderRequest = parse(verb, body)?;
     if req.order.platform().as_str() != platform {
@@ -379,15 +320,11 @@ fn answer_platform(
 }
 
 fn parse<T: DeserializeOwned>(verb: &str, body: &[u8]) -> Result<T, AdapterError> {
-    serde_json::from_slice(body)
-        .map_err(|error| invalid(format!("invalid {verb} request: {error}")))
+    serde_json::from_slice(body).map_err(|error| invalid(format!("invalid {verb} request: {error}")))
 }
 
 fn invalid(message: String) -> AdapterError {
-    AdapterError {
-        kind: AdapterErrorKind::InvalidRequest,
-        message,
-    }
+    AdapterError { kind: AdapterErrorKind::InvalidRequest, message }
 }
 
 fn reply_body<T: Serialize>(result: Result<T, AdapterError>) -> Vec<u8> {
@@ -395,10 +332,7 @@ fn reply_body<T: Serialize>(result: Result<T, AdapterError>) -> Vec<u8> {
 }
 
 fn error_body(kind: AdapterErrorKind, message: String) -> Vec<u8> {
-    protocol::to_json(&Reply::<(), AdapterError>::Error(AdapterError {
-        kind,
-        message,
-    }))
+    protocol::to_json(&Reply::<(), AdapterError>::Error(AdapterError { kind, message }))
 }
 
 #[cfg(test)]
@@ -425,12 +359,10 @@ mod tests {
     #[test]
     fn answers_a_stop_payment() {
         let world = world();
-        let body =
-            br#"{"request_id":"r1","center":"hangzhou","case_id":"hangzhou-00000000deadbeef",
+        let body = br#"{"request_id":"r1","center":"hangzhou","case_id":"hangzhou-00000000deadbeef",
             "account":"icbc:6222020200001234","since_ms":0}"#;
         let reply: StopPaymentResponse =
-            serde_json::from_slice(&answer(&world, "afc.bank.icbc.stop_payment", body, T0))
-                .unwrap();
+            serde_json::from_slice(&answer(&world, "afc.bank.icbc.stop_payment", body, T0)).unwrap();
         let reply = reply.into_result().unwrap();
         assert_eq!(reply.held_fen, Fen::yuan(5));
         assert_eq!(reply.stopped_at_ms, T0);
@@ -442,49 +374,23 @@ mod tests {
         let body = answer(&world, "afc.bank.icbc.stop_payment", b"{not json", T0);
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["error"]["kind"], "invalid_request");
-        assert!(
-            value["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("stop_payment")
-        );
+        assert!(value["error"]["message"].as_str().unwrap().contains("stop_payment"));
 
-        let body = answer(
-            &world,
-            "afc.bank.icbc.flows",
-            br#"{"account":"icbc:12","since_ms":0}"#,
-            T0,
-        );
+        let body = answer(&world, "afc.bank.icbc.flows", br#"{"account":"icbc:12","since_ms":0}"#, T0);
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert!(
-            value["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("icbc:12"),
-            "{value}"
-        );
+        assert!(value["error"]["message"].as_str().unwrap().contains("icbc:12"), "{value}");
 
-        assert_eq!(
-            error_kind(&answer(&world, "afc.bank.icbc.launder", b"{}", T0)),
-            AdapterErrorKind::InvalidRequest
-        );
+        assert_eq!(error_kind(&answer(&world, "afc.bank.icbc.launder", b"{}", T0)), AdapterErrorKind::InvalidRequest);
         let huge = vec![b' '; protocol::MAX_BODY_BYTES + 1];
-        assert_eq!(
-            error_kind(&answer(&world, "afc.bank.icbc.flows", &huge, T0)),
-            AdapterErrorKind::InvalidRequest
-        );
+        assert_eq!(error_kind(&answer(&world, "afc.bank.icbc.flows", &huge, T0)), AdapterErrorKind::InvalidRequest);
     }
 
     #[test]
     fn an_account_of_another_bank_is_unknown_here() {
         let world = world();
         let body = br#"{"account":"icbc:6222020200001234","since_ms":0}"#;
-        assert_eq!(
-            error_kind(&answer(&world, "afc.bank.ccb.flows", body, T0)),
-            AdapterErrorKind::UnknownAccount
-        );
-        let reply: FlowsResponse =
-            serde_json::from_slice(&answer(&world, "afc.bank.icbc.flows", body, T0)).unwrap();
+        assert_eq!(error_kind(&answer(&world, "afc.bank.ccb.flows", body, T0)), AdapterErrorKind::UnknownAccount);
+        let reply: FlowsResponse = serde_json::from_slice(&answer(&world, "afc.bank.icbc.flows", body, T0)).unwrap();
         assert_eq!(reply.into_result().unwrap().balance_fen, Fen::yuan(5));
     }
 
@@ -492,10 +398,7 @@ mod tests {
     fn every_kth_request_fails_when_injected() {
         let shared = Shared {
             world: Arc::new(world()),
-            opts: ServeOptions {
-                fail_every: NonZeroU64::new(2),
-                ..ServeOptions::default()
-            },
+            opts: ServeOptions { fail_every: NonZeroU64::new(2), ..ServeOptions::default() },
             counters: Counters::default(),
             permits: Arc::new(Semaphore::new(1)),
         };
@@ -503,8 +406,7 @@ mod tests {
         let kinds: Vec<bool> = (0..4)
             .map(|_| {
                 let reply: FlowsResponse =
-                    serde_json::from_slice(&answer_counted(&shared, "afc.bank.icbc.flows", body))
-                        .unwrap();
+                    serde_json::from_slice(&answer_counted(&shared, "afc.bank.icbc.flows", body)).unwrap();
                 reply.into_result().is_err()
             })
             .collect();

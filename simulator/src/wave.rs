@@ -25,13 +25,7 @@ use crate::schedule::{ScheduleError, ScheduledTransfer};
 use crate::world::World;
 
 /// The simulated banks and the first digits of their card numbers.
-const BANKS: [(&str, &str); 5] = [
-    ("icbc", "6222"),
-    ("ccb", "6217"),
-    ("abc", "6228"),
-    ("boc", "6216"),
-    ("cmb", "6225"),
-];
+const BANKS: [(&str, &str); 5] = [("icbc", "6222"), ("ccb", "6217"), ("abc", "6228"), ("boc", "6216"), ("cmb", "6225")];
 
 /// The simulated payment platforms.
 const PLATFORMS: [&str; 2] = ["wechatpay", "alipay"];
@@ -116,49 +110,28 @@ impl WaveConfig {
     /// Checks every field against the bounds in [`limits`].
     pub fn validate(&self) -> Result<(), WaveError> {
         if self.cities.is_empty() || self.cities.len() > limits::MAX_WAVE_CITIES {
-            return Err(WaveError::Cities {
-                given: self.cities.len(),
-                max: limits::MAX_WAVE_CITIES,
-            });
+            return Err(WaveError::Cities { given: self.cities.len(), max: limits::MAX_WAVE_CITIES });
         }
         let distinct: HashSet<&City> = self.cities.iter().collect();
         if distinct.len() != self.cities.len() {
             return Err(WaveError::DuplicateCity);
         }
         if self.cases_per_city == 0 || self.cases_per_city > limits::MAX_CASES_PER_CITY {
-            return Err(WaveError::CasesPerCity {
-                given: self.cases_per_city,
-                max: limits::MAX_CASES_PER_CITY,
-            });
+            return Err(WaveError::CasesPerCity { given: self.cases_per_city, max: limits::MAX_CASES_PER_CITY });
         }
         if self.layer_widths.is_empty() || self.layer_widths.len() > limits::MAX_TRAIL_LEVELS {
-            return Err(WaveError::Levels {
-                given: self.layer_widths.len(),
-                max: limits::MAX_TRAIL_LEVELS,
-            });
+            return Err(WaveError::Levels { given: self.layer_widths.len(), max: limits::MAX_TRAIL_LEVELS });
         }
-        if let Some((level, &width)) = self
-            .layer_widths
-            .iter()
-            .enumerate()
-            .find(|(_, w)| **w == 0 || **w > limits::MAX_LAYER_WIDTH)
+        if let Some((level, &width)) =
+            self.layer_widths.iter().enumerate().find(|(_, w)| **w == 0 || **w > limits::MAX_LAYER_WIDTH)
         {
-            return Err(WaveError::LayerWidth {
-                level: level + 1,
-                width,
-                max: limits::MAX_LAYER_WIDTH,
-            });
+            return Err(WaveError::LayerWidth { level: level + 1, width, max: limits::MAX_LAYER_WIDTH });
         }
         let per_case: u64 = self.layer_widths.iter().map(|w| u64::from(*w)).sum::<u64>() + 1;
         let cities = u64::try_from(self.cities.len()).unwrap_or(u64::MAX);
-        let accounts = per_case
-            .saturating_mul(u64::from(self.cases_per_city))
-            .saturating_mul(cities);
+        let accounts = per_case.saturating_mul(u64::from(self.cases_per_city)).saturating_mul(cities);
         if accounts > limits::MAX_WAVE_ACCOUNTS {
-            return Err(WaveError::TooManyAccounts {
-                accounts,
-                max: limits::MAX_WAVE_ACCOUNTS,
-            });
+            return Err(WaveError::TooManyAccounts { accounts, max: limits::MAX_WAVE_ACCOUNTS });
         }
         for (field, share) in [
             ("platform_share", self.platform_share),
@@ -177,33 +150,22 @@ impl WaveConfig {
             || self.amount_yuan.start >= self.amount_yuan.end
             || self.amount_yuan.end > limits::MAX_LOSS_YUAN
         {
-            return Err(WaveError::Range {
-                field: "amount_yuan",
-            });
+            return Err(WaveError::Range { field: "amount_yuan" });
         }
         if self.forward_delay_ms.start > self.forward_delay_ms.end
             || self.forward_delay_ms.end > limits::MAX_FORWARD_DELAY_MS
         {
-            return Err(WaveError::Range {
-                field: "forward_delay_ms",
-            });
+            return Err(WaveError::Range { field: "forward_delay_ms" });
         }
         if self.report_delay_ms < limits::MIN_REPORT_DELAY_MS {
-            return Err(WaveError::ReportDelay {
-                given: self.report_delay_ms,
-                min: limits::MIN_REPORT_DELAY_MS,
-            });
+            return Err(WaveError::ReportDelay { given: self.report_delay_ms, min: limits::MIN_REPORT_DELAY_MS });
         }
         Ok(())
     }
 }
 
 fn check_share(field: &'static str, value: f64) -> Result<(), WaveError> {
-    if (0.0..=1.0).contains(&value) {
-        Ok(())
-    } else {
-        Err(WaveError::Share { field, value })
-    }
+    if (0.0..=1.0).contains(&value) { Ok(()) } else { Err(WaveError::Share { field, value }) }
 }
 
 /// Why a wave could not be generated.
@@ -351,14 +313,8 @@ impl CaseTruth {
 /// Generates a wave reported at `now_ms`. The same config and time give the same wave.
 pub fn generate(cfg: &WaveConfig, now_ms: TimeMs) -> Result<Wave, WaveError> {
     cfg.validate()?;
-    let banks = BANKS
-        .iter()
-        .map(|(code, _)| BankId::parse(code).expect("bank codes are valid"))
-        .collect();
-    let platforms = PLATFORMS
-        .iter()
-        .map(|code| PlatformId::parse(code).expect("platform codes are valid"))
-        .collect();
+    let banks = BANKS.iter().map(|(code, _)| BankId::parse(code).expect("bank codes are valid")).collect();
+    let platforms = PLATFORMS.iter().map(|code| PlatformId::parse(code).expect("platform codes are valid")).collect();
     let mut generator = Generator {
         cfg,
         now_ms,
@@ -374,17 +330,12 @@ pub fn generate(cfg: &WaveConfig, now_ms: TimeMs) -> Result<Wave, WaveError> {
         }
     }
     generator.world.ledger.check_conservation()?;
-    Ok(Wave {
-        world: generator.world,
-        reports,
-        now_ms,
-    })
+    Ok(Wave { world: generator.world, reports, now_ms })
 }
 
 /// The benchmark's single trail ([`WaveConfig::single_trail`]) reported at `now_ms`.
 pub fn single_trail(seed: u64, now_ms: TimeMs) -> Wave {
-    generate(&WaveConfig::single_trail(seed), now_ms)
-        .expect("the single-trail preset is a valid config")
+    generate(&WaveConfig::single_trail(seed), now_ms).expect("the single-trail preset is a valid config")
 }
 
 /// One payment into the trail as the report lists it.
@@ -413,17 +364,11 @@ impl Generator<'_> {
         // Level k forwards in slot k; the victim pays in slot 0. Jitter stays under half a
         // slot, so every hop is after the one feeding it and before the report.
         let slot_ms = cfg.report_delay_ms / (levels as u64 + 1);
-        let slot_time = |k: usize, rng: &mut StdRng| {
-            start + k as u64 * slot_ms + rng.random_range(0..slot_ms / 2)
-        };
+        let slot_time = |k: usize, rng: &mut StdRng| start + k as u64 * slot_ms + rng.random_range(0..slot_ms / 2);
 
         let victim = self.open_account()?;
         let savings = Fen::yuan(self.rng.random_range(VICTIM_SAVINGS_YUAN));
-        self.world.ledger.deposit(
-            &victim,
-            loss.checked_add(savings)?,
-            start.saturating_sub(SAVINGS_AGE_MS),
-        )?;
+        self.world.ledger.deposit(&victim, loss.checked_add(savings)?, start.saturating_sub(SAVINGS_AGE_MS))?;
 
         // The trail: levels[k][i] with parent[k][i] its parent's index on level k - 1.
         let mut trail: Vec<Vec<AccountRef>> = Vec::with_capacity(levels);
@@ -444,10 +389,7 @@ impl Generator<'_> {
 
         // The victim's payments, one per level-1 mule at least.
         let first = &trail[0];
-        let count = self
-            .rng
-            .random_range(limits::MIN_VICTIM_PAYMENTS..=limits::MAX_VICTIM_PAYMENTS)
-            .max(first.len());
+        let count = self.rng.random_range(limits::MIN_VICTIM_PAYMENTS..=limits::MAX_VICTIM_PAYMENTS).max(first.len());
         let amounts = self.split(loss, count);
         let mut times: Vec<TimeMs> = (0..count).map(|_| slot_time(0, &mut self.rng)).collect();
         times.sort_unstable();
@@ -475,12 +417,9 @@ impl Generator<'_> {
                 }
                 let at_ms = slot_time(k + 1, &mut self.rng);
                 let children: Vec<AccountRef> = match parents.get(k + 1) {
-                    Some(of) => of
-                        .iter()
-                        .zip(&trail[k + 1])
-                        .filter(|(p, _)| **p == i)
-                        .map(|(_, c)| c.clone())
-                        .collect(),
+                    Some(of) => {
+                        of.iter().zip(&trail[k + 1]).filter(|(p, _)| **p == i).map(|(_, c)| c.clone()).collect()
+                    }
                     None => Vec::new(),
                 };
                 if children.is_empty() {
@@ -512,9 +451,7 @@ impl Generator<'_> {
                         self.world.schedule.push(transfer.clone())?;
                         pending.push(transfer);
                     } else {
-                        self.world
-                            .ledger
-                            .transfer(mule, &to, amount, at_ms + n as u64)?;
+                        self.world.ledger.transfer(mule, &to, amount, at_ms + n as u64)?;
                     }
                 }
             }
@@ -522,13 +459,7 @@ impl Generator<'_> {
 
         let holdings: BTreeMap<AccountRef, Fen> = mules
             .keys()
-            .filter_map(|m| {
-                self.world
-                    .ledger
-                    .balance(m)
-                    .filter(|b| !b.is_zero())
-                    .map(|b| (m.clone(), b))
-            })
+            .filter_map(|m| self.world.ledger.balance(m).filter(|b| !b.is_zero()).map(|b| (m.clone(), b)))
             .collect();
         let truth = CaseTruth {
             victim_account: victim,
@@ -541,11 +472,7 @@ impl Generator<'_> {
             pending,
         };
         let body = self.report_body(city, fraud_type, &payments);
-        Ok(WaveReport {
-            city: city.clone(),
-            body,
-            truth,
-        })
+        Ok(WaveReport { city: city.clone(), body, truth })
     }
 
     /// For each of `width` children, the index of its parent among `above` accounts: every
@@ -556,15 +483,7 @@ impl Generator<'_> {
         }
         let mut order: Vec<usize> = (0..above).collect();
         order.shuffle(&mut self.rng);
-        (0..width)
-            .map(|j| {
-                if j < above {
-                    order[j]
-                } else {
-                    self.rng.random_range(0..above)
-                }
-            })
-            .collect()
+        (0..width).map(|j| if j < above { order[j] } else { self.rng.random_range(0..above) }).collect()
     }
 
     /// `to` directly, or through a new payment order into it with probability `share`.
@@ -596,10 +515,7 @@ impl Generator<'_> {
         let rest = total - n_u64;
         let mut parts: Vec<u64> = weights
             .iter()
-            .map(|w| {
-                1 + u64::try_from(u128::from(rest) * u128::from(*w) / u128::from(weight_sum))
-                    .unwrap_or(0)
-            })
+            .map(|w| 1 + u64::try_from(u128::from(rest) * u128::from(*w) / u128::from(weight_sum)).unwrap_or(0))
             .collect();
         let assigned: u64 = parts.iter().sum();
         if let Some(first) = parts.first_mut() {
@@ -609,41 +525,29 @@ impl Generator<'_> {
     }
 
     fn sample_share(&mut self, range: &Range<f64>) -> f64 {
-        if range.start < range.end {
-            self.rng.random_range(range.clone())
-        } else {
-            range.start
-        }
+        if range.start < range.end { self.rng.random_range(range.clone()) } else { range.start }
     }
 
     fn sample_delay(&mut self) -> u64 {
         let range = &self.cfg.forward_delay_ms;
-        if range.start < range.end {
-            self.rng.random_range(range.clone())
-        } else {
-            range.start
-        }
+        if range.start < range.end { self.rng.random_range(range.clone()) } else { range.start }
     }
 
     fn digits(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| char::from(b'0' + self.rng.random_range(0..10u8)))
-            .collect()
+        (0..n).map(|_| char::from(b'0' + self.rng.random_range(0..10u8))).collect()
     }
 
     /// Opens an account with a fresh 16-19 digit number at a random bank.
     fn open_account(&mut self) -> Result<AccountRef, WaveError> {
         for _ in 0..limits::MAX_ID_ATTEMPTS {
             let (bank, prefix) = BANKS[self.rng.random_range(0..BANKS.len())];
-            let length = self
-                .rng
-                .random_range(limits::MIN_ACCOUNT_DIGITS..=limits::MAX_ACCOUNT_DIGITS);
+            let length = self.rng.random_range(limits::MIN_ACCOUNT_DIGITS..=limits::MAX_ACCOUNT_DIGITS);
             let number = format!("{prefix}{}", self.digits(length - prefix.len()));
             if !self.numbers.insert(number.clone()) {
                 continue;
             }
-            let account = AccountRef::parse(&format!("{bank}:{number}"))
-                .map_err(|_| WaveError::IdsExhausted("account"))?;
+            let account =
+                AccountRef::parse(&format!("{bank}:{number}")).map_err(|_| WaveError::IdsExhausted("account"))?;
             self.world.ledger.open_account(account.clone())?;
             return Ok(account);
         }
@@ -655,9 +559,7 @@ impl Generator<'_> {
         for _ in 0..limits::MAX_ID_ATTEMPTS {
             let platform = PLATFORMS[self.rng.random_range(0..PLATFORMS.len())];
             let id = if platform == "wechatpay" {
-                let letters: String = (0..3)
-                    .map(|_| char::from(b'A' + self.rng.random_range(0..26u8)))
-                    .collect();
+                let letters: String = (0..3).map(|_| char::from(b'A' + self.rng.random_range(0..26u8))).collect();
                 format!("4200{}{letters}", self.digits(14))
             } else {
                 format!("2025{}", self.digits(24))
@@ -665,8 +567,7 @@ impl Generator<'_> {
             if !self.orders.insert(id.clone()) {
                 continue;
             }
-            return PaymentOrderRef::parse(&format!("{platform}:{id}"))
-                .map_err(|_| WaveError::IdsExhausted("order"));
+            return PaymentOrderRef::parse(&format!("{platform}:{id}")).map_err(|_| WaveError::IdsExhausted("order"));
         }
         Err(WaveError::IdsExhausted("order id"))
     }
@@ -700,12 +601,12 @@ impl Generator<'_> {
 
     fn name(&mut self) -> String {
         const SURNAMES: [&str; 20] = [
-            "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱",
-            "胡", "郭", "何", "高", "林", "罗",
+            "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高",
+            "林", "罗",
         ];
         const GIVEN: [&str; 20] = [
-            "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰",
-            "娟", "涛", "明", "超", "秀兰", "霞",
+            "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+            "超", "秀兰", "霞",
         ];
         let surname = SURNAMES[self.rng.random_range(0..SURNAMES.len())];
         let given = GIVEN[self.rng.random_range(0..GIVEN.len())];
@@ -714,14 +615,10 @@ impl Generator<'_> {
 
     /// An 18-digit resident ID number with a valid check digit (never `X`).
     fn id_number(&mut self, city: &City) -> String {
-        const REGIONS: [&str; 8] = [
-            "330102", "330106", "330203", "330302", "330402", "330502", "330602", "331002",
-        ];
+        const REGIONS: [&str; 8] = ["330102", "330106", "330203", "330302", "330402", "330502", "330602", "331002"];
         // The same city tends to the same region code; the check digit must be valid.
-        let region = REGIONS[usize::try_from(
-            domain::fnv1a64(city.as_str().as_bytes()) % REGIONS.len() as u64,
-        )
-        .unwrap_or(0)];
+        let region =
+            REGIONS[usize::try_from(domain::fnv1a64(city.as_str().as_bytes()) % REGIONS.len() as u64).unwrap_or(0)];
         let year = self.rng.random_range(1950..=2005u32);
         let month = self.rng.random_range(1..=12u32);
         let day = self.rng.random_range(1..=28u32);
@@ -735,9 +632,7 @@ impl Generator<'_> {
     }
 
     fn phone(&mut self) -> String {
-        const PREFIXES: [&str; 10] = [
-            "130", "135", "138", "139", "150", "158", "177", "186", "188", "199",
-        ];
+        const PREFIXES: [&str; 10] = ["130", "135", "138", "139", "150", "158", "177", "186", "188", "199"];
         let prefix = PREFIXES[self.rng.random_range(0..PREFIXES.len())];
         format!("{prefix}{}", self.digits(8))
     }
@@ -745,25 +640,17 @@ impl Generator<'_> {
     fn contacts(&mut self) -> Value {
         const APPS: [&str; 4] = ["安心贷", "极速借", "财富通", "星链投资"];
         const HOSTS: [&str; 4] = ["licai", "kefu", "vip-tz", "jd-refund"];
-        let phones: Vec<String> = (0..self.rng.random_range(1..=2))
-            .map(|_| format!("+86170{}", self.digits(8)))
-            .collect();
+        let phones: Vec<String> =
+            (0..self.rng.random_range(1..=2)).map(|_| format!("+86170{}", self.digits(8))).collect();
         let urls: Vec<String> = (0..self.rng.random_range(0..=2))
             .map(|_| {
                 let host = HOSTS[self.rng.random_range(0..HOSTS.len())];
-                format!(
-                    "https://{host}{}.example.cn/{}",
-                    self.digits(2),
-                    self.digits(4)
-                )
+                format!("https://{host}{}.example.cn/{}", self.digits(2), self.digits(4))
             })
             .collect();
-        let apps: Vec<&str> = (0..self.rng.random_range(0..=1))
-            .map(|_| APPS[self.rng.random_range(0..APPS.len())])
-            .collect();
-        let social: Vec<String> = (0..self.rng.random_range(0..=1))
-            .map(|_| format!("qq:{}", self.digits(9)))
-            .collect();
+        let apps: Vec<&str> =
+            (0..self.rng.random_range(0..=1)).map(|_| APPS[self.rng.random_range(0..APPS.len())]).collect();
+        let social: Vec<String> = (0..self.rng.random_range(0..=1)).map(|_| format!("qq:{}", self.digits(9))).collect();
         json!({"phones": phones, "urls": urls, "apps": apps, "social": social})
     }
 }
@@ -773,11 +660,7 @@ impl Generator<'_> {
 fn id_check_digit(first17: &str) -> Option<char> {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
-    let sum: u32 = first17
-        .chars()
-        .zip(WEIGHTS)
-        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
-        .sum();
+    let sum: u32 = first17.chars().zip(WEIGHTS).map(|(c, w)| c.to_digit(10).unwrap_or(0) * w).sum();
     let check = CHECK[(sum % 11) as usize];
     (check != 'X').then_some(check)
 }
@@ -785,14 +668,10 @@ fn id_check_digit(first17: &str) -> Option<char> {
 fn narrative(fraud_type: FraudType, loss_yuan: u64) -> String {
     let story = match fraud_type {
         FraudType::OnlineLoan => "对方自称网贷平台客服，称需先缴纳保证金和解冻费才能放款",
-        FraudType::OrderBrushing => {
-            "在兼职群里被拉去刷单返利，前几单返了佣金，后面被要求连续做任务"
-        }
+        FraudType::OrderBrushing => "在兼职群里被拉去刷单返利，前几单返了佣金，后面被要求连续做任务",
         FraudType::FakeCustomerService => "接到自称电商客服的电话，说要办理退款并关闭百万保障服务",
         FraudType::PigButchering => "在交友软件上认识对方，聊了两个月后被带去一个投资平台充值",
-        FraudType::ImpersonatingAuthorities => {
-            "对方自称公安民警，说我涉嫌洗钱，要求把钱转到安全账户配合调查"
-        }
+        FraudType::ImpersonatingAuthorities => "对方自称公安民警，说我涉嫌洗钱，要求把钱转到安全账户配合调查",
         FraudType::StockTips => "被拉进股票交流群，所谓老师推荐内部渠道打新股",
         FraudType::FakeEcommerce => "在二手平台买手机，对方让我通过链接付款后就不再回复",
         FraudType::LuxuryBait => "对方在网上以低价出售名牌包，付款后称需补交关税",
@@ -819,19 +698,9 @@ mod tests {
         let ledger = &wave.world.ledger;
         let accounts = ledger
             .accounts()
-            .map(|a| {
-                (
-                    a.clone(),
-                    ledger.balance(a).unwrap(),
-                    ledger.statement(a).unwrap().len(),
-                )
-            })
+            .map(|a| (a.clone(), ledger.balance(a).unwrap(), ledger.statement(a).unwrap().len()))
             .collect();
-        (
-            wave.reports.iter().map(|r| r.body.clone()).collect(),
-            accounts,
-            wave.world.schedule.pending_len(),
-        )
+        (wave.reports.iter().map(|r| r.body.clone()).collect(), accounts, wave.world.schedule.pending_len())
     }
 
     #[test]
@@ -840,14 +709,7 @@ mod tests {
         let b = generate(&typical(), NOW).unwrap();
         assert_eq!(fingerprint(&a), fingerprint(&b));
         assert_eq!(a.reports, b.reports);
-        let c = generate(
-            &WaveConfig {
-                seed: 43,
-                ..typical()
-            },
-            NOW,
-        )
-        .unwrap();
+        let c = generate(&WaveConfig { seed: 43, ..typical() }, NOW).unwrap();
         assert_ne!(fingerprint(&a).0, fingerprint(&c).0);
     }
 
@@ -890,10 +752,7 @@ mod tests {
 
     #[test]
     fn many_single_trails_have_the_same_shape() {
-        let cfg = WaveConfig {
-            cases_per_city: 20,
-            ..WaveConfig::single_trail(3)
-        };
+        let cfg = WaveConfig { cases_per_city: 20, ..WaveConfig::single_trail(3) };
         let wave = generate(&cfg, NOW).unwrap();
         assert_eq!(wave.reports.len(), 20);
         assert!(wave.reports.iter().all(|r| r.truth.mules.len() == 25));
@@ -909,12 +768,8 @@ mod tests {
             let truth = &report.truth;
             let held = truth.recoverable().unwrap();
             assert_eq!(held.checked_add(truth.cashed_out).unwrap(), truth.loss);
-            let reported: u64 = report.body["transfers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["amount_fen"].as_u64().unwrap())
-                .sum();
+            let reported: u64 =
+                report.body["transfers"].as_array().unwrap().iter().map(|t| t["amount_fen"].as_u64().unwrap()).sum();
             assert_eq!(Fen::new(reported), truth.loss);
             for account in truth.holdings.keys() {
                 assert!(truth.mules.contains_key(account));
@@ -923,14 +778,7 @@ mod tests {
             cashed_seen |= !truth.cashed_out.is_zero();
             // Every past hop happened before the report; pending ones after.
             for mule in truth.mules.keys() {
-                assert!(
-                    wave.world
-                        .ledger
-                        .statement(mule)
-                        .unwrap()
-                        .iter()
-                        .all(|e| e.at_ms < NOW)
-                );
+                assert!(wave.world.ledger.statement(mule).unwrap().iter().all(|e| e.at_ms < NOW));
             }
             assert!(truth.pending.iter().all(|p| p.due_at_ms >= NOW));
         }
@@ -969,20 +817,11 @@ mod tests {
     #[test]
     fn pending_forwards_race_the_freeze() {
         let mut wave = generate(&typical(), NOW).unwrap();
-        let pending: Fen = Fen::sum(
-            wave.reports
-                .iter()
-                .flat_map(|r| r.truth.pending.iter().map(|p| p.amount)),
-        )
-        .unwrap();
+        let pending: Fen =
+            Fen::sum(wave.reports.iter().flat_map(|r| r.truth.pending.iter().map(|p| p.amount))).unwrap();
         assert!(!pending.is_zero());
         let outcomes = wave.world.execute_due(NOW + limits::MAX_FORWARD_DELAY_MS);
-        assert!(
-            outcomes
-                .iter()
-                .all(|o| matches!(o, crate::Outcome::Executed { .. })),
-            "{outcomes:?}"
-        );
+        assert!(outcomes.iter().all(|o| matches!(o, crate::Outcome::Executed { .. })), "{outcomes:?}");
         assert_eq!(wave.world.schedule.totals().executed_fen, pending);
         wave.world.ledger.check_conservation().unwrap();
     }
@@ -991,42 +830,15 @@ mod tests {
     fn invalid_configs_are_refused() {
         let base = typical();
         let cases = [
-            WaveConfig {
-                cities: vec![],
-                ..base.clone()
-            },
-            WaveConfig {
-                cases_per_city: 0,
-                ..base.clone()
-            },
-            WaveConfig {
-                layer_widths: vec![],
-                ..base.clone()
-            },
-            WaveConfig {
-                layer_widths: vec![1, 0],
-                ..base.clone()
-            },
-            WaveConfig {
-                platform_share: 1.5,
-                ..base.clone()
-            },
-            WaveConfig {
-                margin: 0.5..0.2,
-                ..base.clone()
-            },
-            WaveConfig {
-                amount_yuan: 10..10,
-                ..base.clone()
-            },
-            WaveConfig {
-                report_delay_ms: 10,
-                ..base.clone()
-            },
-            WaveConfig {
-                cities: cities(&["hangzhou", "hangzhou"]),
-                ..base.clone()
-            },
+            WaveConfig { cities: vec![], ..base.clone() },
+            WaveConfig { cases_per_city: 0, ..base.clone() },
+            WaveConfig { layer_widths: vec![], ..base.clone() },
+            WaveConfig { layer_widths: vec![1, 0], ..base.clone() },
+            WaveConfig { platform_share: 1.5, ..base.clone() },
+            WaveConfig { margin: 0.5..0.2, ..base.clone() },
+            WaveConfig { amount_yuan: 10..10, ..base.clone() },
+            WaveConfig { report_delay_ms: 10, ..base.clone() },
+            WaveConfig { cities: cities(&["hangzhou", "hangzhou"]), ..base.clone() },
         ];
         for cfg in cases {
             assert!(generate(&cfg, NOW).is_err(), "{cfg:?} accepted");

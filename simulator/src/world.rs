@@ -25,12 +25,7 @@ pub struct World {
 impl World {
     /// An empty world with these banks and platforms.
     pub fn new(banks: Vec<BankId>, platforms: Vec<PlatformId>) -> Self {
-        World {
-            ledger: Ledger::new(),
-            schedule: Schedule::new(),
-            banks,
-            platforms,
-        }
+        World { ledger: Ledger::new(), schedule: Schedule::new(), banks, platforms }
     }
 
     /// Executes every scheduled transfer due at or before `now` (see

@@ -37,8 +37,7 @@ struct NatsServer {
 }
 
 fn nats_server_binary() -> Option<PathBuf> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/nats-server/bin/nats-server");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/nats-server/bin/nats-server");
     path.exists().then_some(path)
 }
 
@@ -56,11 +55,7 @@ async fn start_nats(binary: &PathBuf) -> NatsServer {
     let mut lines = BufReader::new(stderr).lines();
     let mut url = None;
     for _ in 0..MAX_STARTUP_LOG_LINES {
-        let line = lines
-            .next_line()
-            .await
-            .expect("nats-server log is readable")
-            .expect("nats-server keeps running");
+        let line = lines.next_line().await.expect("nats-server log is readable").expect("nats-server keeps running");
         if let Some((_, address)) = line.split_once("Listening for client connections on ") {
             url = Some(format!("nats://{}", address.trim()));
         }
@@ -70,10 +65,7 @@ async fn start_nats(binary: &PathBuf) -> NatsServer {
     }
     // Keep draining the log so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    NatsServer {
-        _child: child,
-        url: url.expect("nats-server logs its client port"),
-    }
+    NatsServer { _child: child, url: url.expect("nats-server logs its client port") }
 }
 
 #[tokio::test]
@@ -83,26 +75,15 @@ async fn stop_payment_and_invalid_request_over_nats() {
         return;
     };
     let server = start_nats(&binary).await;
-    let client = async_nats::connect(&server.url)
-        .await
-        .expect("connects to nats-server");
+    let client = async_nats::connect(&server.url).await.expect("connects to nats-server");
 
     let wave = single_trail(11, NOW);
     let truth = wave.reports[0].truth.clone();
-    let (account, _) = truth
-        .mules
-        .iter()
-        .find(|(_, level)| **level == 4)
-        .expect("a level-4 mule");
+    let (account, _) = truth.mules.iter().find(|(_, level)| **level == 4).expect("a level-4 mule");
     let expected_held = wave.world.ledger.balance(account).expect("the mule exists");
     let world = Arc::new(Mutex::new(wave.world));
-    let opts = ServeOptions {
-        clock: Arc::new(FixedClock(NOW)),
-        ..ServeOptions::default()
-    };
-    let handle = serve(Arc::clone(&world), vec![client.clone()], opts)
-        .await
-        .expect("serves");
+    let opts = ServeOptions { clock: Arc::new(FixedClock(NOW)), ..ServeOptions::default() };
+    let handle = serve(Arc::clone(&world), vec![client.clone()], opts).await.expect("serves");
 
     let center = City::parse("hangzhou").unwrap();
     let request = StopPaymentRequest {
@@ -115,12 +96,8 @@ async fn stop_payment_and_invalid_request_over_nats() {
     let subject = subjects::bank(&account.bank(), subjects::bank_verb::STOP_PAYMENT);
     let body = protocol::to_json(&request);
 
-    let message = client
-        .request(subject.clone(), body.clone().into())
-        .await
-        .expect("the bank answers");
-    let reply: StopPaymentResponse =
-        serde_json::from_slice(&message.payload).expect("a stop-payment reply");
+    let message = client.request(subject.clone(), body.clone().into()).await.expect("the bank answers");
+    let reply: StopPaymentResponse = serde_json::from_slice(&message.payload).expect("a stop-payment reply");
     let reply = reply.into_result().expect("the stop-payment is applied");
     assert_eq!(reply.stop_no, 1);
     assert_eq!(reply.held_fen, expected_held);
@@ -128,12 +105,8 @@ async fn stop_payment_and_invalid_request_over_nats() {
     assert!(!reply.statement.is_empty());
 
     // The same request again: the same answer, applied once.
-    let message = client
-        .request(subject.clone(), body.into())
-        .await
-        .expect("the bank answers");
-    let again: StopPaymentResponse =
-        serde_json::from_slice(&message.payload).expect("a stop-payment reply");
+    let message = client.request(subject.clone(), body.into()).await.expect("the bank answers");
+    let again: StopPaymentResponse = serde_json::from_slice(&message.payload).expect("a stop-payment reply");
     assert_eq!(again.into_result().expect("the first answer"), reply);
     {
         let world = simulator::world::lock(&world);
@@ -142,15 +115,10 @@ async fn stop_payment_and_invalid_request_over_nats() {
         assert!(world.ledger.is_stopped(account, NOW + 1));
     }
 
-    let message = client
-        .request(subject, "{\"request_id\": 5".into())
-        .await
-        .expect("the bank answers");
+    let message = client.request(subject, "{\"request_id\": 5".into()).await.expect("the bank answers");
     let reply: Reply<serde_json::Value, AdapterError> =
         serde_json::from_slice(&message.payload).expect("an error reply");
-    let error = reply
-        .into_result()
-        .expect_err("a body that does not parse is refused");
+    let error = reply.into_result().expect_err("a body that does not parse is refused");
     assert_eq!(error.kind, AdapterErrorKind::InvalidRequest);
     assert!(error.message.contains("stop_payment"), "{}", error.message);
     assert_eq!(handle.stats().invalid, 1);

@@ -47,10 +47,7 @@ struct Failure {
 type Result<T = ()> = std::result::Result<T, Failure>;
 
 fn fail(step: impl Into<String>, code: u8) -> Failure {
-    Failure {
-        step: step.into(),
-        code,
-    }
+    Failure { step: step.into(), code }
 }
 
 fn main() -> ExitCode {
@@ -148,10 +145,7 @@ fn install_nats(root: &Path) -> Result<PathBuf> {
             eprintln!("    using {NATS_ENV}={} ({version})", path.display());
             return Ok(path);
         }
-        eprintln!(
-            "    warning: {NATS_ENV}={} does not exist, ignoring it",
-            path.display()
-        );
+        eprintln!("    warning: {NATS_ENV}={} does not exist, ignoring it", path.display());
     }
 
     // 2. Previously installed pinned release.
@@ -163,10 +157,7 @@ fn install_nats(root: &Path) -> Result<PathBuf> {
                 eprintln!("    using {} ({version})", pinned.display());
                 return Ok(pinned);
             }
-            None => eprintln!(
-                "    warning: {} does not run, reinstalling",
-                pinned.display()
-            ),
+            None => eprintln!("    warning: {} does not run, reinstalling", pinned.display()),
         }
     }
 
@@ -177,12 +168,9 @@ fn install_nats(root: &Path) -> Result<PathBuf> {
                 eprintln!("    using {} from PATH ({version})", path.display());
                 return Ok(path);
             }
-            Some(version) => eprintln!(
-                "    {} on PATH is {version}, need >= {}.{}",
-                path.display(),
-                NATS_MIN.0,
-                NATS_MIN.1
-            ),
+            Some(version) => {
+                eprintln!("    {} on PATH is {version}, need >= {}.{}", path.display(), NATS_MIN.0, NATS_MIN.1)
+            }
             None => eprintln!("    {} on PATH does not run", path.display()),
         }
     }
@@ -204,12 +192,7 @@ fn install_pinned(tools: &Path, exe: &str) -> Result<PathBuf> {
         let _ = fs::remove_dir_all(tools);
     }
     pip.env("PIP_ROOT_USER_ACTION", "ignore")
-        .args([
-            "install",
-            "--disable-pip-version-check",
-            "--quiet",
-            "--target",
-        ])
+        .args(["install", "--disable-pip-version-check", "--quiet", "--target"])
         .arg(tools)
         .arg(NATS_PIN);
     run(STEP, &mut pip)?;
@@ -221,10 +204,7 @@ fn install_pinned(tools: &Path, exe: &str) -> Result<PathBuf> {
         match find_file(tools, exe) {
             Some(found) => found,
             None => {
-                eprintln!(
-                    "error: {NATS_PIN} installed but no {exe} under {}",
-                    tools.display()
-                );
+                eprintln!("error: {NATS_PIN} installed but no {exe} under {}", tools.display());
                 return Err(fail(STEP, 1));
             }
         }
@@ -246,11 +226,7 @@ fn install_pinned(tools: &Path, exe: &str) -> Result<PathBuf> {
 fn pip_command() -> Option<Command> {
     let candidates: [&[&str]; 3] = [&["python3", "-m", "pip"], &["pip3"], &["pip"]];
     candidates.into_iter().find_map(|argv| {
-        let works = Command::new(argv[0])
-            .args(&argv[1..])
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
+        let works = Command::new(argv[0]).args(&argv[1..]).arg("--version").output().is_ok_and(|o| o.status.success());
         works.then(|| {
             let mut cmd = Command::new(argv[0]);
             cmd.args(&argv[1..]);
@@ -266,31 +242,23 @@ fn nats_version(path: &Path) -> Option<String> {
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let text = if text.trim().is_empty() {
-        String::from_utf8_lossy(&out.stderr)
-    } else {
-        text
-    };
+    let text = if text.trim().is_empty() { String::from_utf8_lossy(&out.stderr) } else { text };
     Some(text.trim().to_string())
 }
 
 /// Extracts `(major, minor)` from text such as `nats-server: v2.12.1`.
 fn parse_version(text: &str) -> Option<(u32, u32)> {
-    text.split(|c: char| c.is_whitespace() || c == ':')
-        .map(|word| word.trim_start_matches('v'))
-        .find_map(|word| {
-            let mut parts = word.split('.');
-            let major = parts.next()?.parse().ok()?;
-            let minor = parts.next()?.split('-').next()?.parse().ok()?;
-            Some((major, minor))
-        })
+    text.split(|c: char| c.is_whitespace() || c == ':').map(|word| word.trim_start_matches('v')).find_map(|word| {
+        let mut parts = word.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.split('-').next()?.parse().ok()?;
+        Some((major, minor))
+    })
 }
 
 fn find_on_path(exe: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(exe))
-        .find(|candidate| candidate.is_file())
+    std::env::split_paths(&path).map(|dir| dir.join(exe)).find(|candidate| candidate.is_file())
 }
 
 fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
@@ -333,10 +301,7 @@ fn test(root: &Path, extra: &[OsString]) -> Result {
     tidy(root)?;
     let nats = install_nats(root)?;
 
-    run(
-        "cargo fmt --check",
-        cargo(root, &nats).args(["fmt", "--all", "--", "--check"]),
-    )?;
+    run("cargo fmt --check", cargo(root, &nats).args(["fmt", "--all", "--", "--check"]))?;
 
     let mut clippy = cargo(root, &nats);
     clippy.args(["clippy", "--workspace", "--all-targets"]);
@@ -346,22 +311,15 @@ fn test(root: &Path, extra: &[OsString]) -> Result {
     clippy.args(["--", "-D", "warnings"]);
     run("cargo clippy", &mut clippy)?;
 
-    let has_nextest = Command::new(cargo_bin())
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let has_nextest =
+        Command::new(cargo_bin()).args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
     if has_nextest {
         run(
             "cargo nextest run",
-            cargo(root, &nats)
-                .args(["nextest", "run", "--workspace", "--no-fail-fast"])
-                .args(extra),
+            cargo(root, &nats).args(["nextest", "run", "--workspace", "--no-fail-fast"]).args(extra),
         )
     } else {
-        run(
-            "cargo test",
-            cargo(root, &nats).args(["test", "--workspace"]).args(extra),
-        )
+        run("cargo test", cargo(root, &nats).args(["test", "--workspace"]).args(extra))
     }
 }
 
@@ -372,21 +330,13 @@ fn test(root: &Path, extra: &[OsString]) -> Result {
 /// Builds the release `afc` binary and runs `afc <sub> [args...]` in its place.
 fn run_afc(root: &Path, sub: &str, args: &[OsString]) -> Result {
     let nats = install_nats(root)?;
-    run(
-        "cargo build --release -p afc",
-        cargo(root, &nats).args(["build", "--release", "-p", "afc"]),
-    )?;
+    run("cargo build --release -p afc", cargo(root, &nats).args(["build", "--release", "-p", "afc"]))?;
 
-    let afc = target_dir(root)
-        .join("release")
-        .join(format!("afc{}", std::env::consts::EXE_SUFFIX));
+    let afc = target_dir(root).join("release").join(format!("afc{}", std::env::consts::EXE_SUFFIX));
     let step_name = format!("afc {sub}");
     step(&step_name);
     let mut cmd = Command::new(&afc);
-    cmd.current_dir(root)
-        .env(NATS_ENV, &nats)
-        .arg(sub)
-        .args(args);
+    cmd.current_dir(root).env(NATS_ENV, &nats).arg(sub).args(args);
 
     // Replace this process so Ctrl-C, stdio and the exit code belong to afc alone.
     #[cfg(unix)]
@@ -439,10 +389,7 @@ fn tidy(root: &Path) -> Result {
     }
     eprintln!("    files without a leading `//!` module doc comment:");
     for path in offenders {
-        eprintln!(
-            "      {}",
-            path.strip_prefix(root).unwrap_or(path).display()
-        );
+        eprintln!("      {}", path.strip_prefix(root).unwrap_or(path).display());
     }
     Err(fail("tidy", 1))
 }

@@ -10,42 +10,24 @@ use protocol::subjects;
 /// How long a command waits for intake's answer.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn request(
-    client: &async_nats::Client,
-    city: &City,
-    verb: &str,
-    body: Vec<u8>,
-) -> anyhow::Result<Vec<u8>> {
+async fn request(client: &async_nats::Client, city: &City, verb: &str, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
     let subject = subjects::command(city, "intake", verb);
-    let answer = tokio::time::timeout(
-        COMMAND_TIMEOUT,
-        client.request(subject.clone(), body.into()),
-    )
-    .await
-    .with_context(|| format!("no answer on {subject} within {COMMAND_TIMEOUT:?}"))?
-    .with_context(|| format!("request on {subject}"))?;
+    let answer = tokio::time::timeout(COMMAND_TIMEOUT, client.request(subject.clone(), body.into()))
+        .await
+        .with_context(|| format!("no answer on {subject} within {COMMAND_TIMEOUT:?}"))?
+        .with_context(|| format!("request on {subject}"))?;
     Ok(answer.payload.to_vec())
 }
 
 /// Submits a report body (JSON bytes) to a city's intake.
-pub async fn report(
-    client: &async_nats::Client,
-    city: &City,
-    body: Vec<u8>,
-) -> anyhow::Result<ReportResponse> {
+pub async fn report(client: &async_nats::Client, city: &City, body: Vec<u8>) -> anyhow::Result<ReportResponse> {
     let answer = request(client, city, VERB_REPORT, body).await?;
     serde_json::from_slice(&answer).context("unreadable answer from intake")
 }
 
 /// Fetches a case's timeline.
-pub async fn show(
-    client: &async_nats::Client,
-    city: &City,
-    case_id: &CaseId,
-) -> anyhow::Result<ShowResponse> {
-    let body = serde_json::to_vec(&ShowRequest {
-        case_id: case_id.clone(),
-    })?;
+pub async fn show(client: &async_nats::Client, city: &City, case_id: &CaseId) -> anyhow::Result<ShowResponse> {
+    let body = serde_json::to_vec(&ShowRequest { case_id: case_id.clone() })?;
     let answer = request(client, city, VERB_SHOW, body).await?;
     serde_json::from_slice(&answer).context("unreadable answer from intake")
 }

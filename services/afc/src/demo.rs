@@ -27,15 +27,9 @@ pub struct DemoOptions {
 const DEMO_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
-    let cities: Vec<City> = ["hangzhou", "wenzhou", "huzhou"]
-        .iter()
-        .map(|c| City::parse(c).expect("valid"))
-        .collect();
+    let cities: Vec<City> = ["hangzhou", "wenzhou", "huzhou"].iter().map(|c| City::parse(c).expect("valid")).collect();
     let now = domain::system_clock().now_ms();
-    let wave = wave::generate(
-        &WaveConfig::typical(options.seed, cities.clone(), options.cases_per_city),
-        now,
-    )?;
+    let wave = wave::generate(&WaveConfig::typical(options.seed, cities.clone(), options.cases_per_city), now)?;
     println!(
         "afc demo: province hub + {} cities, {} reports (seed {}), trails of 4 levels / 25 accounts, \
          30% paid through payment orders, 20% of leaf mules cashed out, 30% of last forwards still pending",
@@ -43,14 +37,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         wave.reports.len(),
         options.seed
     );
-    let deployment =
-        Embedded::start(&cities, wave.world.clone(), EmbeddedOptions::default()).await?;
+    let deployment = Embedded::start(&cities, wave.world.clone(), EmbeddedOptions::default()).await?;
     let mut watches = BTreeMap::new();
     for city in &cities {
-        watches.insert(
-            city.clone(),
-            Watch::start(deployment.client(city), city).await?,
-        );
+        watches.insert(city.clone(), Watch::start(deployment.client(city), city).await?);
     }
 
     let mut cases: Vec<(CaseId, &WaveReport)> = Vec::new();
@@ -62,18 +52,11 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         }
     }
     for city in &cities {
-        let ids: Vec<CaseId> = cases
-            .iter()
-            .filter(|(_, r)| &r.city == city)
-            .map(|(c, _)| c.clone())
-            .collect();
+        let ids: Vec<CaseId> = cases.iter().filter(|(_, r)| &r.city == city).map(|(c, _)| c.clone()).collect();
         watches
             .get_mut(city)
             .expect("watched")
-            .until(DEMO_TIMEOUT, |events| {
-                ids.iter()
-                    .all(|id| events.get(id).is_some_and(|e| freezes_settled(e)))
-            })
+            .until(DEMO_TIMEOUT, |events| ids.iter().all(|id| events.get(id).is_some_and(|e| freezes_settled(e))))
             .await
             .with_context(|| format!("waiting for {city}'s traces and freezes"))?;
     }
@@ -81,39 +64,35 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     println!();
     println!(
         "{:<26} {:<9} {:<26} {:>13} {:>7} {:>6} {:>13} {:>13} {:>13} {:>9}",
-        "case",
-        "city",
-        "fraud type",
-        "reported",
-        "stopped",
-        "frozen",
-        "held",
-        "in trail",
-        "cashed out",
-        "ttf ms"
+        "case", "city", "fraud type", "reported", "stopped", "frozen", "held", "in trail", "cashed out", "ttf ms"
     );
     let mut ttf = Histogram::<u64>::new(3)?;
     let (mut total_loss, mut total_held, mut total_recoverable) = (Fen::ZERO, Fen::ZERO, Fen::ZERO);
     for (case_id, report) in &cases {
         let events = watches[&report.city].events(case_id);
-        let stopped = events
-            .iter()
-            .filter(|e| matches!(e, FreezingEvent::AccountStopped { .. }))
-            .count();
-        let frozen = events
-            .iter()
-            .filter(|e| matches!(e, FreezingEvent::AccountFrozen { .. }))
-            .count();
-        let Some(FreezingEvent::TraceCompleted {
-            claimed_fen,
-            time_to_freeze_ms,
-            ..
-        }) = events
-            .iter()
-            .find(|e| matches!(e, FreezingEvent::TraceCompleted { .. }))
+        let stopped = events.iter().filter(|e| matches!(e, FreezingEvent::AccountStopped { .. })).count();
+        let frozen = events.iter().filter(|e| matches!(e, FreezingEvent::AccountFrozen { .. })).count();
+        let Some(FreezingEvent::TraceCompleted { claimed_fen, time_to_freeze_ms, .. }) =
+            events.iter().find(|e| matches!(e, FreezingEvent::TraceCompleted { .. }))
         else {
             anyhow::bail!("{case_id} has no completed trace");
         };
+        if std::env::var_os("AFC_DEMO_DEBUG").is_some() {
+            for e in &events {
+                if let FreezingEvent::HopEnded { hop, reason, detail, .. } = e {
+                    eprintln!("{case_id} hop {hop} {reason:?} {detail}");
+                }
+            }
+            for (account, amount) in &report.truth.holdings {
+                let got = events.iter().find_map(|e| match e {
+                    FreezingEvent::AccountStopped { account: a, claim_fen, .. } if a == account => Some(*claim_fen),
+                    _ => None,
+                });
+                if got != Some(*amount) {
+                    eprintln!("{case_id} {account} truth {amount} got {got:?}");
+                }
+            }
+        }
         let recoverable = report.truth.recoverable()?;
         total_loss = total_loss.checked_add(report.truth.loss)?;
         total_held = total_held.checked_add(*claimed_fen)?;
@@ -160,27 +139,14 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         println!("left running (Ctrl-C to stop):");
         println!("  hub       {}", deployment.province.hub_url());
         for city in &cities {
-            println!(
-                "  {:<9} {}",
-                city.as_str(),
-                deployment.province.city(city)?.server.url()
-            );
+            println!("  {:<9} {}", city.as_str(), deployment.province.city(city)?.server.url());
         }
         let first = &cases[0];
         let url = deployment.province.city(&first.1.city)?.server.url();
         println!();
-        println!(
-            "  afc case show --city {} --nats {url} {}",
-            first.1.city, first.0
-        );
-        println!(
-            "  afc case report --city {} --nats {url} --file report.json",
-            first.1.city
-        );
-        println!(
-            "  nats --server {} stream info AFC_PROVINCE",
-            deployment.province.hub_url()
-        );
+        println!("  afc case show --city {} --nats {url} {}", first.1.city, first.0);
+        println!("  afc case report --city {} --nats {url} --file report.json", first.1.city);
+        println!("  nats --server {} stream info AFC_PROVINCE", deployment.province.hub_url());
         tokio::signal::ctrl_c().await?;
     }
     deployment.stop().await;
@@ -188,11 +154,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 }
 
 fn percent(part: Fen, whole: Fen) -> f64 {
-    if whole.is_zero() {
-        0.0
-    } else {
-        part.get() as f64 * 100.0 / whole.get() as f64
-    }
+    if whole.is_zero() { 0.0 } else { part.get() as f64 * 100.0 / whole.get() as f64 }
 }
 
 /// Messages in the province stream, once it has caught up with the cities (bounded wait).

@@ -37,11 +37,7 @@ pub struct EmbeddedOptions {
 
 impl Default for EmbeddedOptions {
     fn default() -> Self {
-        EmbeddedOptions {
-            freeze_after_ms: 1_000,
-            bank_latency: Duration::ZERO,
-            sync_always: false,
-        }
+        EmbeddedOptions { freeze_after_ms: 1_000, bank_latency: Duration::ZERO, sync_always: false }
     }
 }
 
@@ -62,37 +58,22 @@ pub struct Embedded {
 
 impl std::fmt::Debug for Embedded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Embedded")
-            .field("cities", &self.clients.keys().collect::<Vec<_>>())
-            .finish()
+        f.debug_struct("Embedded").field("cities", &self.clients.keys().collect::<Vec<_>>()).finish()
     }
 }
 
 impl Embedded {
     /// Starts a hub, the cities with their services, and banks serving `world`.
-    pub async fn start(
-        cities: &[City],
-        world: World,
-        options: EmbeddedOptions,
-    ) -> anyhow::Result<Embedded> {
-        let province = Province::start(
-            cities,
-            ProvinceOptions {
-                sync_always: options.sync_always,
-            },
-        )
-        .await
-        .context("starting the nats-servers")?;
-        let clock = domain::system_clock();
-        let hub = async_nats::connect(province.hub_url())
+    pub async fn start(cities: &[City], world: World, options: EmbeddedOptions) -> anyhow::Result<Embedded> {
+        let province = Province::start(cities, ProvinceOptions { sync_always: options.sync_always })
             .await
-            .context("connecting to the hub")?;
+            .context("starting the nats-servers")?;
+        let clock = domain::system_clock();
+        let hub = async_nats::connect(province.hub_url()).await.context("connecting to the hub")?;
         let mut clients = BTreeMap::new();
         for city in cities {
             let url = province.city(city)?.server.url();
-            let client = async_nats::connect(&url)
-                .await
-                .with_context(|| format!("connecting to {city}"))?;
+            let client = async_nats::connect(&url).await.with_context(|| format!("connecting to {city}"))?;
             bus::streams::ensure_city_stream(&jetstream::new(client.clone()), city).await?;
             clients.insert(city.clone(), client);
         }
@@ -101,11 +82,7 @@ impl Embedded {
         let banks = serve(
             world.clone(),
             clients.values().cloned().collect(),
-            ServeOptions {
-                clock: clock.clone(),
-                latency: options.bank_latency,
-                fail_every: None,
-            },
+            ServeOptions { clock: clock.clone(), latency: options.bank_latency, fail_every: None },
         )
         .await
         .context("starting the simulated banks")?;
@@ -142,9 +119,7 @@ impl Embedded {
             match crate::client::show(self.client(city), city, &probe).await {
                 Ok(_) => return Ok(()),
                 Err(error) if tokio::time::Instant::now() > deadline => {
-                    return Err(error.context(format!(
-                        "{city}'s intake did not start within {READY_TIMEOUT:?}"
-                    )));
+                    return Err(error.context(format!("{city}'s intake did not start within {READY_TIMEOUT:?}")));
                 }
                 // "no responders" comes back at once: wait a moment before asking again.
                 Err(_) => tokio::time::sleep(READY_POLL).await,
@@ -161,11 +136,7 @@ impl Embedded {
             only: None,
             freeze_after_ms: self.options.freeze_after_ms,
         };
-        let task = tokio::spawn(run_city(
-            options,
-            self.clock.clone(),
-            self.shutdown.subscribe(),
-        ));
+        let task = tokio::spawn(run_city(options, self.clock.clone(), self.shutdown.subscribe()));
         self.cities.insert(city.clone(), task);
         Ok(())
     }
@@ -215,9 +186,7 @@ impl Drop for Watch {
 impl Watch {
     /// Subscribes to every freezing event of `city` (duplicates from re-sends are dropped).
     pub async fn start(client: &async_nats::Client, city: &City) -> anyhow::Result<Watch> {
-        let mut subscription = client
-            .subscribe(protocol::subjects::service_events(city, "freezing"))
-            .await?;
+        let mut subscription = client.subscribe(protocol::subjects::service_events(city, "freezing")).await?;
         client.flush().await?;
         let events: Arc<Mutex<BTreeMap<CaseId, Vec<FreezingEvent>>>> = Arc::default();
         let (tx, changed) = watch::channel(0u64);
@@ -232,30 +201,17 @@ impl Watch {
                     continue;
                 }
                 if let Payload::Freezing(event) = envelope.payload {
-                    sink.lock()
-                        .expect("watch lock")
-                        .entry(event.case_id().clone())
-                        .or_default()
-                        .push(event);
+                    sink.lock().expect("watch lock").entry(event.case_id().clone()).or_default().push(event);
                     tx.send_modify(|n| *n += 1);
                 }
             }
         });
-        Ok(Watch {
-            events,
-            changed,
-            task,
-        })
+        Ok(Watch { events, changed, task })
     }
 
     /// The events seen so far for a case.
     pub fn events(&self, case_id: &CaseId) -> Vec<FreezingEvent> {
-        self.events
-            .lock()
-            .expect("watch lock")
-            .get(case_id)
-            .cloned()
-            .unwrap_or_default()
+        self.events.lock().expect("watch lock").get(case_id).cloned().unwrap_or_default()
     }
 
     /// Waits until `done` holds for the events seen, or fails after `timeout`.
@@ -278,15 +234,16 @@ impl Watch {
 
 /// Whether a case's trace completed.
 pub fn trace_completed(events: &[FreezingEvent]) -> bool {
-    events
-        .iter()
-        .any(|e| matches!(e, FreezingEvent::TraceCompleted { .. }))
+    events.iter().any(|e| matches!(e, FreezingEvent::TraceCompleted { .. }))
 }
 
 /// Whether every stop that held victim money of the case has been converted (frozen,
 /// queued or failed for good).
 pub fn freezes_settled(events: &[FreezingEvent]) -> bool {
-    let claims = events.iter().filter(|e| matches!(e, FreezingEvent::AccountStopped { claim_fen, .. } if !claim_fen.is_zero())).count();
+    let claims = events
+        .iter()
+        .filter(|e| matches!(e, FreezingEvent::AccountStopped { claim_fen, .. } if !claim_fen.is_zero()))
+        .count();
     let settled = events
         .iter()
         .filter(|e| {

@@ -12,11 +12,7 @@ use afc::city::{CityOptions, CityService, run_city};
 use afc::{bench, client, demo};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "afc",
-    version,
-    about = "Anti-fraud center node: intake, multi-hop tracing and freezing"
-)]
+#[command(name = "afc", version, about = "Anti-fraud center node: intake, multi-hop tracing and freezing")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -95,60 +91,33 @@ enum BenchCommand {
 }
 
 fn init_logging(default: &str) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("AFC_LOG").unwrap_or_else(|_| default.into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AFC_LOG").unwrap_or_else(|_| default.into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::City {
-            city,
-            nats,
-            data,
-            only,
-            freeze_after_ms,
-        } => {
+        Command::City { city, nats, data, only, freeze_after_ms } => {
             init_logging("info");
             let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 let _ = tokio::signal::ctrl_c().await;
                 let _ = shutdown_tx.send(true);
             });
-            let options = CityOptions {
-                city,
-                nats_url: nats,
-                data_dir: data,
-                only,
-                freeze_after_ms,
-            };
+            let options = CityOptions { city, nats_url: nats, data_dir: data, only, freeze_after_ms };
             run_city(options, domain::system_clock(), shutdown).await
         }
         Command::Case { command } => {
             init_logging("warn");
             case(command).await
         }
-        Command::Demo {
-            keep,
-            seed,
-            cases_per_city,
-        } => {
+        Command::Demo { keep, seed, cases_per_city } => {
             init_logging("warn");
-            demo::run(demo::DemoOptions {
-                seed,
-                cases_per_city,
-                keep,
-            })
-            .await
+            demo::run(demo::DemoOptions { seed, cases_per_city, keep }).await
         }
-        Command::Bench {
-            bench: BenchCommand::Freeze(options),
-        } => {
+        Command::Bench { bench: BenchCommand::Freeze(options) } => {
             init_logging("warn");
             bench::freeze(options).await
         }
@@ -158,18 +127,11 @@ async fn main() -> anyhow::Result<()> {
 async fn case(command: CaseCommand) -> anyhow::Result<()> {
     match command {
         CaseCommand::Report { city, nats, file } => {
-            let body =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let nats = async_nats::connect(&nats)
-                .await
-                .with_context(|| format!("connecting to {nats}"))?;
+            let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let nats = async_nats::connect(&nats).await.with_context(|| format!("connecting to {nats}"))?;
             match client::report(&nats, &city, body).await? {
                 Reply::Ok(accepted) => {
-                    let note = if accepted.duplicate {
-                        " (already reported; nothing new recorded)"
-                    } else {
-                        ""
-                    };
+                    let note = if accepted.duplicate { " (already reported; nothing new recorded)" } else { "" };
                     println!("{}{note}", accepted.case_id);
                     Ok(())
                 }
@@ -182,15 +144,8 @@ async fn case(command: CaseCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        CaseCommand::Show {
-            city,
-            nats,
-            case_id,
-            json,
-        } => {
-            let nats = async_nats::connect(&nats)
-                .await
-                .with_context(|| format!("connecting to {nats}"))?;
+        CaseCommand::Show { city, nats, case_id, json } => {
+            let nats = async_nats::connect(&nats).await.with_context(|| format!("connecting to {nats}"))?;
             match client::show(&nats, &city, &case_id).await? {
                 Reply::Ok(timeline) if json => {
                     println!("{}", serde_json::to_string_pretty(&timeline)?);
@@ -200,16 +155,10 @@ async fn case(command: CaseCommand) -> anyhow::Result<()> {
                     let s = &timeline.summary;
                     println!(
                         "case {} ({}, {}): {} reported lost",
-                        timeline.case_id,
-                        timeline.city,
-                        timeline.fraud_type,
-                        timeline.reported_loss_fen
+                        timeline.case_id, timeline.city, timeline.fraud_type, timeline.reported_loss_fen
                     );
                     for entry in &timeline.entries {
-                        let account = entry
-                            .account
-                            .as_ref()
-                            .map_or(String::new(), |a| a.to_string());
+                        let account = entry.account.as_ref().map_or(String::new(), |a| a.to_string());
                         println!(
                             "  {:>13}  {:<15} {:<28} {}",
                             entry.at_ms,
@@ -225,8 +174,7 @@ async fn case(command: CaseCommand) -> anyhow::Result<()> {
                         s.held_fen,
                         s.frozen_fen,
                         s.cashed_out_fen,
-                        s.time_to_freeze_ms
-                            .map_or("-".into(), |ms| format!("{ms} ms")),
+                        s.time_to_freeze_ms.map_or("-".into(), |ms| format!("{ms} ms")),
                     );
                     Ok(())
                 }

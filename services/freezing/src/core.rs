@@ -13,9 +13,7 @@ use domain::report::{Destination, Transfer};
 use domain::{AccountRef, CaseId, Fen, PaymentOrderRef, TimeMs};
 use events::FreezingEvent;
 use events::freezing::{HopEnd, HopId, OnwardLeg};
-use protocol::adapter::{
-    Counterparty, FreezeReply, FreezeStatus, ResolveOrderReply, StatementEntry,
-};
+use protocol::adapter::{Counterparty, FreezeReply, FreezeStatus, ResolveOrderReply, StatementEntry};
 
 use crate::rule;
 
@@ -74,9 +72,11 @@ pub struct Hop {
     pub target: Destination,
     /// The bank account, once known (at once, or after the order was resolved).
     pub account: Option<AccountRef>,
+    /// Victim money traced into the account: this hop's own, plus that of hops merged into it.
     pub traced: Fen,
     pub since_ms: TimeMs,
-    pub arrival_transfer_id: Option<String>,
+    /// Each arrival of victim money this hop follows.
+    pub arrivals: Vec<rule::Arrival>,
     pub open: bool,
 }
 
@@ -189,12 +189,7 @@ pub fn freeze_timer_key(case_id: &CaseId, account: &AccountRef) -> String {
 pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Vec<FreezingEvent> {
     let mut events = Vec::new();
     match input {
-        Input::CaseReported {
-            case_id,
-            reported_at_ms,
-            transfers,
-            reported_loss,
-        } => {
+        Input::CaseReported { case_id, reported_at_ms, transfers, reported_loss } => {
             if state.cases.contains_key(&case_id) {
                 return events;
             }
@@ -205,28 +200,19 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             });
             let mut accounts = HashMap::new();
             for (index, transfer) in transfers.into_iter().enumerate() {
-                let hop = HopId::try_from(index + 1)
-                    .expect("reports hold at most MAX_TRANSFERS transfers");
-                open_hop(
-                    &mut events,
-                    &mut accounts,
-                    config,
-                    &case_id,
-                    hop,
-                    None,
-                    1,
-                    transfer.to,
-                    transfer.amount,
-                    transfer.at_ms,
-                    None,
-                );
+                let hop = HopId::try_from(index + 1).expect("reports hold at most MAX_TRANSFERS transfers");
+                let to = NewHop {
+                    parent: None,
+                    depth: 1,
+                    target: transfer.to,
+                    traced: transfer.amount,
+                    since_ms: transfer.at_ms,
+                    arrival: None,
+                };
+                open_hop(&mut events, &mut accounts, &|_| true, config, &case_id, hop, to);
             }
         }
-        Input::OrderResolved {
-            case_id,
-            hop,
-            result,
-        } => {
+        Input::OrderResolved { case_id, hop, result } => {
             let Some((trace, hop_state)) = open_hop_of(state, &case_id, hop) else {
                 return events;
             };
@@ -244,14 +230,13 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                         transfer_id: reply.transfer_id,
                     });
                     if let Some(first) = trace.accounts.get(&reply.account) {
+                        let open = *first != hop && trace.hops.get(first).is_some_and(|h| h.open);
                         events.push(FreezingEvent::HopEnded {
                             case_id,
                             hop,
                             reason: HopEnd::Merged,
-                            detail: format!(
-                                "order paid into {}, already followed by hop {first}",
-                                reply.account
-                            ),
+                            detail: format!("order paid into {}, already followed by hop {first}", reply.account),
+                            merged_into: open.then_some(*first),
                         });
                     }
                 }
@@ -260,14 +245,11 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                     hop,
                     reason: HopEnd::Failed,
                     detail: format!("resolving {order}: {}", failure.0),
+                    merged_into: None,
                 }),
             }
         }
-        Input::AccountAnswered {
-            case_id,
-            hop,
-            result,
-        } => {
+        Input::AccountAnswered { case_id, hop, result } => {
             let Some((trace, hop_state)) = open_hop_of(state, &case_id, hop) else {
                 return events;
             };
@@ -282,6 +264,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                         hop,
                         reason: HopEnd::Failed,
                         detail: format!("stop-payment on {account}: {}", failure.0),
+                        merged_into: None,
                     });
                     return events;
                 }
@@ -290,21 +273,11 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             let other_claims = state
                 .holds
                 .get(&account)
-                .map(|h| {
-                    h.claims
-                        .iter()
-                        .filter(|(c, _)| **c != case_id)
-                        .map(|(_, f)| *f)
-                })
+                .map(|h| h.claims.iter().filter(|(c, _)| **c != case_id).map(|(_, f)| *f))
                 .map(|claims| Fen::sum(claims).expect("bounded by held"))
                 .unwrap_or(Fen::ZERO);
             let available = statement.held.saturating_sub(other_claims);
-            let split = rule::split(
-                hop_state.traced,
-                hop_state.arrival_transfer_id.as_deref(),
-                &statement.entries,
-                available,
-            );
+            let split = rule::split(&hop_state.arrivals, &statement.entries, available);
             let onward: Vec<OnwardLeg> = split
                 .onward
                 .iter()
@@ -337,90 +310,54 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             });
             let mut accounts = trace.accounts.clone();
             let mut next = trace.hops.keys().next_back().copied().unwrap_or(0) + 1;
+            // A hop still waiting for its bank can take more arrivals; the one answering now cannot.
+            let is_open = |first: HopId| first != hop && trace.hops.get(&first).is_none_or(|h| h.open);
             for leg in onward {
-                open_hop(
-                    &mut events,
-                    &mut accounts,
-                    config,
-                    &case_id,
-                    next,
-                    Some(hop),
-                    hop_state.depth.saturating_add(1),
-                    leg.to,
-                    leg.amount_fen,
-                    leg.at_ms,
-                    Some(leg.transfer_id),
-                );
+                let to = NewHop {
+                    parent: Some(hop),
+                    depth: hop_state.depth.saturating_add(1),
+                    target: leg.to,
+                    traced: leg.amount_fen,
+                    since_ms: leg.at_ms,
+                    arrival: Some(leg.transfer_id),
+                };
+                open_hop(&mut events, &mut accounts, &is_open, config, &case_id, next, to);
                 next += 1;
             }
         }
-        Input::FreezeAnswered {
-            case_id,
-            account,
-            result,
-        } => {
-            let Some(claim) = state
-                .holds
-                .get(&account)
-                .and_then(|h| h.claims.get(&case_id))
-                .copied()
-            else {
+        Input::FreezeAnswered { case_id, account, result } => {
+            let Some(claim) = state.holds.get(&account).and_then(|h| h.claims.get(&case_id)).copied() else {
                 return events;
             };
             match result {
-                Ok(reply) if reply.status == FreezeStatus::Frozen => {
-                    events.push(FreezingEvent::AccountFrozen {
-                        case_id,
-                        account,
-                        frozen_fen: reply.frozen_fen,
-                        frozen_at_ms: reply.frozen_at_ms,
-                        expires_at_ms: reply.expires_at_ms,
-                    })
-                }
+                Ok(reply) if reply.status == FreezeStatus::Frozen => events.push(FreezingEvent::AccountFrozen {
+                    case_id,
+                    account,
+                    frozen_fen: reply.frozen_fen,
+                    frozen_at_ms: reply.frozen_at_ms,
+                    expires_at_ms: reply.expires_at_ms,
+                }),
                 Ok(reply) => events.push(FreezingEvent::FreezeQueued {
                     case_id,
                     account,
                     claim_fen: claim,
-                    queued_behind: reply
-                        .queued_behind
-                        .clone()
-                        .unwrap_or_else(|| reply_center_unknown(&reply)),
+                    queued_behind: reply.queued_behind.clone().unwrap_or_else(|| reply_center_unknown(&reply)),
                     queued_at_ms: reply.frozen_at_ms,
                     expires_at_ms: reply.expires_at_ms,
                 }),
-                Err(failure) => events.push(FreezingEvent::FreezeFailed {
-                    case_id,
-                    account,
-                    reason: failure.0,
-                }),
+                Err(failure) => events.push(FreezingEvent::FreezeFailed { case_id, account, reason: failure.0 }),
             }
         }
-        Input::StopRenewed {
-            case_id,
-            account,
-            result,
-        } => {
-            if !state
-                .holds
-                .get(&account)
-                .is_some_and(|h| h.claims.contains_key(&case_id))
-            {
+        Input::StopRenewed { case_id, account, result } => {
+            if !state.holds.get(&account).is_some_and(|h| h.claims.contains_key(&case_id)) {
                 return events;
             }
             events.push(match result {
-                Ok((stop_no, expires_at_ms)) => FreezingEvent::StopRenewed {
-                    case_id,
-                    account,
-                    stop_no,
-                    expires_at_ms,
-                },
+                Ok((stop_no, expires_at_ms)) => FreezingEvent::StopRenewed { case_id, account, stop_no, expires_at_ms },
                 Err(failure) => FreezingEvent::FreezeFailed {
                     case_id,
                     account,
-                    reason: format!(
-                        "freeze failed and the stop-payment could not be renewed: {}",
-                        failure.0
-                    ),
+                    reason: format!("freeze failed and the stop-payment could not be renewed: {}", failure.0),
                 },
             });
         }
@@ -433,65 +370,68 @@ fn reply_center_unknown(_reply: &FreezeReply) -> domain::City {
     domain::City::parse("unknown").expect("a valid city token")
 }
 
-fn open_hop_of<'a>(
-    state: &'a State,
-    case_id: &CaseId,
-    hop: HopId,
-) -> Option<(&'a CaseTrace, &'a Hop)> {
+fn open_hop_of<'a>(state: &'a State, case_id: &CaseId, hop: HopId) -> Option<(&'a CaseTrace, &'a Hop)> {
     let trace = state.cases.get(case_id)?;
     let hop = trace.hops.get(&hop).filter(|h| h.open)?;
     Some((trace, hop))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn open_hop(
-    events: &mut Vec<FreezingEvent>,
-    accounts: &mut HashMap<AccountRef, HopId>,
-    config: &CoreConfig,
-    case_id: &CaseId,
-    hop: HopId,
+/// A place money went to, about to become a hop.
+struct NewHop {
     parent: Option<HopId>,
     depth: u8,
     target: Destination,
     traced: Fen,
     since_ms: TimeMs,
-    arrival_transfer_id: Option<String>,
+    arrival: Option<String>,
+}
+
+/// Opens a hop, ending it at once when it is beyond the bounds or its account is already
+/// followed in this case (merged into that hop when it has not been answered yet).
+fn open_hop(
+    events: &mut Vec<FreezingEvent>,
+    accounts: &mut HashMap<AccountRef, HopId>,
+    is_open: &dyn Fn(HopId) -> bool,
+    config: &CoreConfig,
+    case_id: &CaseId,
+    hop: HopId,
+    new: NewHop,
 ) {
+    let (depth, traced) = (new.depth, new.traced);
     events.push(FreezingEvent::HopOpened {
         case_id: case_id.clone(),
         hop,
-        parent,
+        parent: new.parent,
         depth,
-        target: target.clone(),
+        target: new.target.clone(),
         traced_fen: traced,
-        since_ms,
-        arrival_transfer_id,
+        since_ms: new.since_ms,
+        arrival_transfer_id: new.arrival,
     });
-    let end = |reason, detail: String| FreezingEvent::HopEnded {
+    let end = |reason, detail: String, merged_into| FreezingEvent::HopEnded {
         case_id: case_id.clone(),
         hop,
         reason,
         detail,
+        merged_into,
     };
     if depth > config.max_depth {
         events.push(end(
             HopEnd::DepthLimit,
             format!("depth {depth} is beyond the bound of {}", config.max_depth),
+            None,
         ));
     } else if traced < config.min_follow {
         events.push(end(
             HopEnd::BelowMinimum,
-            format!(
-                "{traced} is below the {} worth following",
-                config.min_follow
-            ),
+            format!("{traced} is below the {} worth following", config.min_follow),
+            None,
         ));
-    } else if let Destination::Account(account) = &target {
+    } else if let Destination::Account(account) = &new.target {
         if let Some(first) = accounts.get(account) {
-            events.push(end(
-                HopEnd::Merged,
-                format!("{account} already followed by hop {first}"),
-            ));
+            let into = is_open(*first).then_some(*first);
+            let how = if into.is_some() { "its money is followed there too" } else { "its statement was already read" };
+            events.push(end(HopEnd::Merged, format!("{account} already followed by hop {first}; {how}"), into));
         } else {
             accounts.insert(account.clone(), hop);
         }
@@ -501,38 +441,22 @@ fn open_hop(
 /// Folds one event into the state.
 pub fn apply(state: &mut State, event: &FreezingEvent) {
     match event {
-        FreezingEvent::TraceStarted {
-            case_id,
-            reported_at_ms,
-            reported_loss_fen,
-        } => {
-            state
-                .cases
-                .entry(case_id.clone())
-                .or_insert_with(|| CaseTrace {
-                    reported_at_ms: *reported_at_ms,
-                    reported_loss: *reported_loss_fen,
-                    hops: BTreeMap::new(),
-                    accounts: HashMap::new(),
-                    open_hops: 0,
-                    completed: false,
-                    accounts_stopped: 0,
-                    claimed: Fen::ZERO,
-                    cashed_out: Fen::ZERO,
-                    untraced: Fen::ZERO,
-                    last_hold_ms: None,
-                });
+        FreezingEvent::TraceStarted { case_id, reported_at_ms, reported_loss_fen } => {
+            state.cases.entry(case_id.clone()).or_insert_with(|| CaseTrace {
+                reported_at_ms: *reported_at_ms,
+                reported_loss: *reported_loss_fen,
+                hops: BTreeMap::new(),
+                accounts: HashMap::new(),
+                open_hops: 0,
+                completed: false,
+                accounts_stopped: 0,
+                claimed: Fen::ZERO,
+                cashed_out: Fen::ZERO,
+                untraced: Fen::ZERO,
+                last_hold_ms: None,
+            });
         }
-        FreezingEvent::HopOpened {
-            case_id,
-            hop,
-            parent,
-            depth,
-            target,
-            traced_fen,
-            since_ms,
-            arrival_transfer_id,
-        } => {
+        FreezingEvent::HopOpened { case_id, hop, parent, depth, target, traced_fen, since_ms, arrival_transfer_id } => {
             let trace = case_mut(state, case_id);
             let account = match target {
                 Destination::Account(account) => {
@@ -550,26 +474,19 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                     account,
                     traced: *traced_fen,
                     since_ms: *since_ms,
-                    arrival_transfer_id: arrival_transfer_id.clone(),
+                    arrivals: vec![rule::Arrival { transfer_id: arrival_transfer_id.clone(), amount: *traced_fen }],
                     open: true,
                 },
             );
             trace.open_hops += 1;
         }
-        FreezingEvent::OrderResolved {
-            case_id,
-            hop,
-            account,
-            settled_at_ms,
-            transfer_id,
-            ..
-        } => {
+        FreezingEvent::OrderResolved { case_id, hop, account, settled_at_ms, transfer_id, .. } => {
             let trace = case_mut(state, case_id);
             trace.accounts.entry(account.clone()).or_insert(*hop);
             let hop = trace.hops.get_mut(hop).expect("resolved hop was opened");
             hop.account = Some(account.clone());
             hop.since_ms = *settled_at_ms;
-            hop.arrival_transfer_id = Some(transfer_id.clone());
+            hop.arrivals = vec![rule::Arrival { transfer_id: Some(transfer_id.clone()), amount: hop.traced }];
         }
         FreezingEvent::AccountStopped {
             case_id,
@@ -586,20 +503,10 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             let trace = case_mut(state, case_id);
             close_hop(trace, *hop);
             trace.accounts_stopped += 1;
-            trace.claimed = trace
-                .claimed
-                .checked_add(*claim_fen)
-                .expect("claims are bounded by the loss");
-            trace.cashed_out = trace
-                .cashed_out
-                .checked_add(*cashed_out_fen)
-                .expect("bounded by the loss");
+            trace.claimed = trace.claimed.checked_add(*claim_fen).expect("claims are bounded by the loss");
+            trace.cashed_out = trace.cashed_out.checked_add(*cashed_out_fen).expect("bounded by the loss");
             if !claim_fen.is_zero() {
-                trace.last_hold_ms = Some(
-                    trace
-                        .last_hold_ms
-                        .map_or(*stopped_at_ms, |t| t.max(*stopped_at_ms)),
-                );
+                trace.last_hold_ms = Some(trace.last_hold_ms.map_or(*stopped_at_ms, |t| t.max(*stopped_at_ms)));
             }
             let hold = state.holds.entry(account.clone()).or_insert_with(|| Hold {
                 case_id: case_id.clone(),
@@ -617,18 +524,19 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             if !claim_fen.is_zero() {
                 hold.claims.insert(case_id.clone(), *claim_fen);
             }
-            debug_assert!(
-                hold.claimed() <= hold.held,
-                "claims on an account never exceed what it holds"
-            );
+            debug_assert!(hold.claimed() <= hold.held, "claims on an account never exceed what it holds");
         }
-        FreezingEvent::HopEnded { case_id, hop, .. } => {
+        FreezingEvent::HopEnded { case_id, hop, merged_into, .. } => {
             let trace = case_mut(state, case_id);
-            let traced = trace.hops.get(hop).map_or(Fen::ZERO, |h| h.traced);
-            trace.untraced = trace
-                .untraced
-                .checked_add(traced)
-                .expect("bounded by the loss");
+            let ended = trace.hops.get(hop).expect("ended hop was opened");
+            let (traced, arrivals) = (ended.traced, ended.arrivals.clone());
+            match merged_into.and_then(|into| trace.hops.get_mut(&into)).filter(|h| h.open) {
+                Some(into) => {
+                    into.traced = into.traced.checked_add(traced).expect("bounded by the loss");
+                    into.arrivals.extend(arrivals);
+                }
+                None => trace.untraced = trace.untraced.checked_add(traced).expect("bounded by the loss"),
+            }
             close_hop(trace, *hop);
         }
         FreezingEvent::TraceCompleted { case_id, .. } => case_mut(state, case_id).completed = true,
@@ -637,12 +545,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                 hold.frozen = true;
             }
         }
-        FreezingEvent::StopRenewed {
-            account,
-            stop_no,
-            expires_at_ms,
-            ..
-        } => {
+        FreezingEvent::StopRenewed { account, stop_no, expires_at_ms, .. } => {
             if let Some(hold) = state.holds.get_mut(account) {
                 hold.stop_no = *stop_no;
                 hold.expires_at_ms = *expires_at_ms;
@@ -653,10 +556,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
 }
 
 fn case_mut<'a>(state: &'a mut State, case_id: &CaseId) -> &'a mut CaseTrace {
-    state
-        .cases
-        .get_mut(case_id)
-        .expect("events of a case follow its TraceStarted")
+    state.cases.get_mut(case_id).expect("events of a case follow its TraceStarted")
 }
 
 fn close_hop(trace: &mut CaseTrace, hop: HopId) {
@@ -679,9 +579,7 @@ pub fn completion(state: &State, case_id: &CaseId, now: TimeMs) -> Option<Freezi
         claimed_fen: trace.claimed,
         cashed_out_fen: trace.cashed_out,
         untraced_fen: trace.untraced,
-        time_to_freeze_ms: trace
-            .last_hold_ms
-            .map(|t| t.saturating_sub(trace.reported_at_ms)),
+        time_to_freeze_ms: trace.last_hold_ms.map(|t| t.saturating_sub(trace.reported_at_ms)),
     })
 }
 
@@ -690,8 +588,9 @@ pub fn actions(state: &State, events: &[FreezingEvent]) -> Vec<Action> {
     events
         .iter()
         .filter_map(|event| match event {
-            FreezingEvent::HopOpened { case_id, hop, .. }
-            | FreezingEvent::OrderResolved { case_id, hop, .. } => hop_action(state, case_id, *hop),
+            FreezingEvent::HopOpened { case_id, hop, .. } | FreezingEvent::OrderResolved { case_id, hop, .. } => {
+                hop_action(state, case_id, *hop)
+            }
             _ => None,
         })
         .collect()
@@ -702,52 +601,24 @@ pub fn pending_actions(state: &State) -> Vec<Action> {
     state
         .cases
         .iter()
-        .flat_map(|(case_id, trace)| {
-            trace
-                .hops
-                .keys()
-                .filter_map(move |hop| hop_action(state, case_id, *hop))
-        })
+        .flat_map(|(case_id, trace)| trace.hops.keys().filter_map(move |hop| hop_action(state, case_id, *hop)))
         .collect()
 }
 
 fn hop_action(state: &State, case_id: &CaseId, hop_id: HopId) -> Option<Action> {
-    let hop = state
-        .cases
-        .get(case_id)?
-        .hops
-        .get(&hop_id)
-        .filter(|h| h.open)?;
+    let hop = state.cases.get(case_id)?.hops.get(&hop_id).filter(|h| h.open)?;
     let (case_id, hop) = (case_id.clone(), (hop_id, hop));
     match (&hop.1.account, &hop.1.target) {
         (Some(account), _) => {
-            let held_by_other_case = state
-                .holds
-                .get(account)
-                .is_some_and(|h| h.case_id != case_id);
+            let held_by_other_case = state.holds.get(account).is_some_and(|h| h.case_id != case_id);
             Some(if held_by_other_case {
-                Action::Read {
-                    case_id,
-                    hop: hop.0,
-                    account: account.clone(),
-                    since_ms: hop.1.since_ms,
-                }
+                Action::Read { case_id, hop: hop.0, account: account.clone(), since_ms: hop.1.since_ms }
             } else {
                 let request_id = stop_request_id(&case_id, account, 1);
-                Action::Stop {
-                    case_id,
-                    hop: hop.0,
-                    account: account.clone(),
-                    since_ms: hop.1.since_ms,
-                    request_id,
-                }
+                Action::Stop { case_id, hop: hop.0, account: account.clone(), since_ms: hop.1.since_ms, request_id }
             })
         }
-        (None, Destination::Order(order)) => Some(Action::Resolve {
-            case_id,
-            hop: hop.0,
-            order: order.clone(),
-        }),
+        (None, Destination::Order(order)) => Some(Action::Resolve { case_id, hop: hop.0, order: order.clone() }),
         (None, Destination::Account(_)) => unreachable!("account hops know their account"),
     }
 }
@@ -757,12 +628,7 @@ pub fn unfrozen_claims(state: &State, events: &[FreezingEvent]) -> Vec<(CaseId, 
     events
         .iter()
         .filter_map(|event| match event {
-            FreezingEvent::AccountStopped {
-                case_id,
-                account,
-                claim_fen,
-                ..
-            } if !claim_fen.is_zero() => {
+            FreezingEvent::AccountStopped { case_id, account, claim_fen, .. } if !claim_fen.is_zero() => {
                 let frozen = state.holds.get(account).is_some_and(|h| h.frozen);
                 (!frozen).then(|| (case_id.clone(), account.clone(), *claim_fen))
             }

@@ -29,27 +29,49 @@ pub struct Split {
     pub unexplained: Fen,
 }
 
-/// Splits `traced` money that arrived by `arrival` (a transfer id, when known) over the
-/// account's `statement` since the arrival, given the balance `held` now.
-pub fn split(traced: Fen, arrival: Option<&str>, statement: &[StatementEntry], held: Fen) -> Split {
-    let is_arrival = |entry: &StatementEntry| {
-        entry.direction == Direction::In
-            && match arrival {
-                Some(id) => entry.transfer_id == id,
-                None => entry.amount_fen == traced,
+/// One arrival of victim money in the account: the transfer that brought it (when known)
+/// and the amount traced into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    pub transfer_id: Option<String>,
+    pub amount: Fen,
+}
+
+/// Splits the victim money that arrived by `arrivals` over the account's `statement`, given
+/// the balance `held` now. An arrival is found in the statement by its transfer id, else by
+/// its amount (each entry matches one arrival at most); one that is not there (it predates
+/// the statement) counts from the start.
+pub fn split(arrivals: &[Arrival], statement: &[StatementEntry], held: Fen) -> Split {
+    let traced = Fen::sum(arrivals.iter().map(|a| a.amount)).expect("traced amounts are bounded by the loss");
+    // The statement entry of each arrival, if found.
+    let mut taken = vec![false; statement.len()];
+    let mut arrival_at = vec![None; arrivals.len()];
+    for (slot, arrival) in arrival_at.iter_mut().zip(arrivals) {
+        let found = statement.iter().enumerate().position(|(index, entry)| {
+            !taken[index]
+                && entry.direction == Direction::In
+                && match &arrival.transfer_id {
+                    Some(id) => &entry.transfer_id == id,
+                    None => entry.amount_fen == arrival.amount,
+                }
+        });
+        if let Some(index) = found {
+            taken[index] = true;
+        }
+        *slot = found;
+    }
+    let mut victim = Fen::sum(arrivals.iter().zip(&arrival_at).filter(|(_, at)| at.is_none()).map(|(a, _)| a.amount))
+        .expect("bounded by traced");
+    let mut result = Split::default();
+    for (index, entry) in statement.iter().enumerate() {
+        if entry.direction == Direction::In {
+            for (arrival, _) in arrivals.iter().zip(&arrival_at).filter(|(_, at)| **at == Some(index)) {
+                // Victim money in the account cannot exceed its balance.
+                let with_arrival = victim.checked_add(arrival.amount).expect("bounded by traced");
+                victim = with_arrival.min(entry.balance_after_fen);
+                let lost = with_arrival.saturating_sub(victim);
+                result.unexplained = result.unexplained.checked_add(lost).expect("bounded by traced");
             }
-    };
-    let (mut victim, rest) = match statement.iter().position(is_arrival) {
-        Some(index) => (traced.min(statement[index].balance_after_fen), index + 1),
-        // The arrival is not in the statement (it predates `since`): start from the top.
-        None => (traced, 0),
-    };
-    let mut result = Split {
-        unexplained: traced.saturating_sub(victim),
-        ..Split::default()
-    };
-    for (index, entry) in statement.iter().enumerate().skip(rest) {
-        if entry.direction != Direction::Out {
             continue;
         }
         let remaining = victim.min(entry.balance_after_fen);
@@ -60,29 +82,16 @@ pub fn split(traced: Fen, arrival: Option<&str>, statement: &[StatementEntry], h
         }
         match entry.counterparty {
             Counterparty::CashOut(_) => {
-                result.cashed_out = result
-                    .cashed_out
-                    .checked_add(carried)
-                    .expect("bounded by traced");
+                result.cashed_out = result.cashed_out.checked_add(carried).expect("bounded by traced");
             }
-            Counterparty::Account(_) | Counterparty::Order(_) => {
-                result.onward.push((index, carried))
-            }
+            Counterparty::Account(_) | Counterparty::Order(_) => result.onward.push((index, carried)),
         }
     }
     result.claim = victim.min(held);
-    result.unexplained = result
-        .unexplained
-        .checked_add(victim.saturating_sub(held))
-        .expect("bounded by traced");
-    let onward =
-        Fen::sum(result.onward.iter().map(|(_, amount)| *amount)).expect("bounded by traced");
-    let total = Fen::sum([result.claim, onward, result.cashed_out, result.unexplained])
-        .expect("bounded by traced");
-    assert_eq!(
-        total, traced,
-        "tracing rule must conserve the traced amount"
-    );
+    result.unexplained = result.unexplained.checked_add(victim.saturating_sub(held)).expect("bounded by traced");
+    let onward = Fen::sum(result.onward.iter().map(|(_, amount)| *amount)).expect("bounded by traced");
+    let total = Fen::sum([result.claim, onward, result.cashed_out, result.unexplained]).expect("bounded by traced");
+    assert_eq!(total, traced, "tracing rule must conserve the traced amount");
     result
 }
 
@@ -92,12 +101,7 @@ mod tests {
     use domain::{AccountRef, Fen};
     use proptest::prelude::*;
 
-    fn entry(
-        direction: Direction,
-        amount: u64,
-        balance_after: u64,
-        to: Counterparty,
-    ) -> StatementEntry {
+    fn entry(direction: Direction, amount: u64, balance_after: u64, to: Counterparty) -> StatementEntry {
         StatementEntry {
             transfer_id: format!("t{amount}-{balance_after}"),
             at_ms: 0,
@@ -106,6 +110,24 @@ mod tests {
             counterparty: to,
             balance_after_fen: Fen::new(balance_after),
         }
+    }
+
+    fn arrival(amount: u64, transfer_id: Option<&str>) -> Arrival {
+        Arrival { transfer_id: transfer_id.map(str::to_owned), amount: Fen::new(amount) }
+    }
+
+    #[test]
+    fn two_arrivals_into_one_account_are_followed_together() {
+        // The victim paid 1000 and then 500 into the same mule, which sent 1300 on.
+        let mut first = entry(Direction::In, 1000, 1000, account(1));
+        first.transfer_id = "A".into();
+        let mut second = entry(Direction::In, 500, 1500, account(1));
+        second.transfer_id = "B".into();
+        let statement = [first, second, entry(Direction::Out, 1300, 200, account(2))];
+        let split = split(&[arrival(1000, Some("A")), arrival(500, Some("B"))], &statement, Fen::new(200));
+        assert_eq!(split.onward, vec![(2, Fen::new(1300))]);
+        assert_eq!(split.claim, Fen::new(200));
+        assert_eq!(split.unexplained, Fen::ZERO);
     }
 
     fn account(n: u32) -> Counterparty {
@@ -120,7 +142,7 @@ mod tests {
             entry(Direction::Out, 600, 400, account(2)),
             entry(Direction::Out, 300, 100, account(3)),
         ];
-        let split = split(Fen::new(1000), None, &statement, Fen::new(100));
+        let split = split(&[arrival(1000, None)], &statement, Fen::new(100));
         assert_eq!(split.claim, Fen::new(100));
         assert_eq!(split.onward, vec![(1, Fen::new(600)), (2, Fen::new(300))]);
         assert_eq!(split.cashed_out, Fen::ZERO);
@@ -132,14 +154,9 @@ mod tests {
         let statement = [
             entry(Direction::In, 1000, 6000, account(1)),
             entry(Direction::Out, 4500, 1500, account(2)),
-            entry(
-                Direction::Out,
-                1200,
-                300,
-                Counterparty::CashOut("atm".into()),
-            ),
+            entry(Direction::Out, 1200, 300, Counterparty::CashOut("atm".into())),
         ];
-        let split = split(Fen::new(1000), None, &statement, Fen::new(300));
+        let split = split(&[arrival(1000, None)], &statement, Fen::new(300));
         assert_eq!(split.onward, vec![]);
         assert_eq!(split.cashed_out, Fen::new(700));
         assert_eq!(split.claim, Fen::new(300));
@@ -152,65 +169,58 @@ mod tests {
             entry(Direction::Out, 1000, 0, account(2)),
             entry(Direction::In, 800, 800, account(3)),
         ];
-        let split = split(Fen::new(1000), None, &statement, Fen::new(800));
+        let split = split(&[arrival(1000, None)], &statement, Fen::new(800));
         assert_eq!(split.claim, Fen::ZERO);
         assert_eq!(split.onward, vec![(1, Fen::new(1000))]);
     }
 
     #[test]
     fn the_arrival_is_found_by_its_transfer_id() {
-        let mut arrival = entry(Direction::In, 500, 700, account(1));
-        arrival.transfer_id = "T42".into();
+        let mut arrived = entry(Direction::In, 500, 700, account(1));
+        arrived.transfer_id = "T42".into();
         let statement = [
             entry(Direction::In, 200, 200, account(9)),
             entry(Direction::Out, 100, 100, account(8)),
-            arrival,
+            arrived,
             entry(Direction::Out, 650, 50, account(2)),
         ];
-        let split = split(Fen::new(500), Some("T42"), &statement, Fen::new(50));
+        let split = split(&[arrival(500, Some("T42"))], &statement, Fen::new(50));
         assert_eq!(split.onward, vec![(3, Fen::new(450))]);
         assert_eq!(split.claim, Fen::new(50));
     }
 
-    fn arb_statement() -> impl Strategy<Value = (u64, Vec<StatementEntry>, u64)> {
+    fn arb_statement(prior: std::ops::Range<u64>) -> impl Strategy<Value = (u64, Vec<StatementEntry>, u64)> {
         let step = (any::<bool>(), 0u64..5_000, 0u8..3);
-        (
-            1u64..20_000,
-            0u64..20_000,
-            proptest::collection::vec(step, 0..20),
-        )
-            .prop_map(|(traced, before, steps)| {
-                let mut balance = before + traced;
-                let mut statement = vec![entry(Direction::In, traced, balance, account(0))];
-                for (i, (incoming, amount, kind)) in steps.into_iter().enumerate() {
-                    let to = match kind {
-                        0 => account(i as u32 + 1),
-                        1 => Counterparty::CashOut("atm".into()),
-                        _ => Counterparty::Order(
-                            domain::PaymentOrderRef::parse(&format!("alipay:ord{i:06}")).unwrap(),
-                        ),
-                    };
-                    if incoming {
-                        balance += amount;
-                        statement.push(entry(Direction::In, amount, balance, to));
-                    } else {
-                        let amount = amount.min(balance);
-                        balance -= amount;
-                        statement.push(entry(Direction::Out, amount, balance, to));
-                    }
+        (1u64..20_000, prior, proptest::collection::vec(step, 0..20)).prop_map(|(traced, before, steps)| {
+            let mut balance = before + traced;
+            let mut statement = vec![entry(Direction::In, traced, balance, account(0))];
+            for (i, (incoming, amount, kind)) in steps.into_iter().enumerate() {
+                let to = match kind {
+                    0 => account(i as u32 + 1),
+                    1 => Counterparty::CashOut("atm".into()),
+                    _ => Counterparty::Order(domain::PaymentOrderRef::parse(&format!("alipay:ord{i:06}")).unwrap()),
+                };
+                if incoming {
+                    balance += amount;
+                    statement.push(entry(Direction::In, amount, balance, to));
+                } else {
+                    let amount = amount.min(balance);
+                    balance -= amount;
+                    statement.push(entry(Direction::Out, amount, balance, to));
                 }
-                (traced, statement, balance)
-            })
+            }
+            (traced, statement, balance)
+        })
     }
 
     proptest! {
         #[test]
         fn money_held_plus_money_traced_onward_never_exceeds_what_entered(
-            (traced, statement, held) in arb_statement(),
+            (traced, statement, held) in arb_statement(0..20_000),
             held_shortfall in 0u64..1000,
         ) {
             let held = Fen::new(held.saturating_sub(held_shortfall));
-            let split = split(Fen::new(traced), None, &statement, held);
+            let split = split(&[arrival(traced, None)], &statement, held);
             let onward = Fen::sum(split.onward.iter().map(|(_, a)| *a)).unwrap();
             prop_assert!(split.claim.get() + onward.get() + split.cashed_out.get() <= traced);
             prop_assert!(split.claim <= held);
@@ -221,9 +231,9 @@ mod tests {
 
         #[test]
         fn an_empty_mule_accounts_for_every_fen(
-            (traced, statement, held) in arb_statement().prop_filter("no prior balance", |(t, s, _)| s[0].balance_after_fen.get() == *t),
+            (traced, statement, held) in arb_statement(0..1),
         ) {
-            let split = split(Fen::new(traced), None, &statement, Fen::new(held));
+            let split = split(&[arrival(traced, None)], &statement, Fen::new(held));
             let onward = Fen::sum(split.onward.iter().map(|(_, a)| *a)).unwrap();
             prop_assert_eq!(split.unexplained, Fen::ZERO);
             prop_assert_eq!(split.claim.get() + onward.get() + split.cashed_out.get(), traced);

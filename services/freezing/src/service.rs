@@ -101,11 +101,7 @@ pub async fn run(
         shell.clone().execute(action);
     }
 
-    let relay = tokio::spawn(bus::relay::run_relay(
-        js.clone(),
-        store.clone(),
-        shutdown.clone(),
-    ));
+    let relay = tokio::spawn(bus::relay::run_relay(js.clone(), store.clone(), shutdown.clone()));
     let engine = tokio::spawn(run_engine(shell.clone(), state, engine_rx));
     let timers = tokio::spawn(run_timers(shell.clone(), shutdown.clone()));
     let spec = ConsumerSpec {
@@ -126,9 +122,7 @@ pub async fn run(
                     .send(EngineMsg::Intake(envelope, done))
                     .await
                     .map_err(|_| HandleError::Transient("freezing engine stopped".into()))?;
-                committed
-                    .await
-                    .map_err(|_| HandleError::Transient("freezing engine stopped".into()))?
+                committed.await.map_err(|_| HandleError::Transient("freezing engine stopped".into()))?
             }
         },
         shutdown.clone(),
@@ -191,8 +185,7 @@ async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiv
             .into_iter()
             .map(|(case_id, account, _claim)| {
                 let key = core::freeze_timer_key(&case_id, &account);
-                let action = rmp_serde::to_vec_named(&FreezeTimer { case_id, account })
-                    .expect("timer actions encode");
+                let action = rmp_serde::to_vec_named(&FreezeTimer { case_id, account }).expect("timer actions encode");
                 (key, now + shell.config.core.freeze_after_ms, action)
             })
             .chain(renewal_timers(&shell, &events, now))
@@ -200,36 +193,30 @@ async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiv
         let cancelled: Vec<String> = events
             .iter()
             .filter_map(|event| match event {
-                FreezingEvent::AccountFrozen {
-                    case_id, account, ..
+                FreezingEvent::AccountFrozen { case_id, account, .. }
+                | FreezingEvent::FreezeQueued { case_id, account, .. }
+                | FreezingEvent::FreezeFailed { case_id, account, .. } => {
+                    Some(core::freeze_timer_key(case_id, account))
                 }
-                | FreezingEvent::FreezeQueued {
-                    case_id, account, ..
-                }
-                | FreezingEvent::FreezeFailed {
-                    case_id, account, ..
-                } => Some(core::freeze_timer_key(case_id, account)),
                 _ => None,
             })
             .collect();
-        let write = shell.store.enqueue(
-            move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
-                if let Some(id) = &consumed {
-                    ctx.mark_consumed(id)?;
-                }
-                for event in events {
-                    let case_id = event.case_id().clone();
-                    ctx.append(Some(case_id), causation.clone(), Payload::Freezing(event))?;
-                }
-                for key in cancelled {
-                    ctx.cancel(&key)?;
-                }
-                for (key, due, action) in timers {
-                    ctx.schedule(&key, due, &action)?;
-                }
-                Ok(())
-            },
-        );
+        let write = shell.store.enqueue(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+            if let Some(id) = &consumed {
+                ctx.mark_consumed(id)?;
+            }
+            for event in events {
+                let case_id = event.case_id().clone();
+                ctx.append(Some(case_id), causation.clone(), Payload::Freezing(event))?;
+            }
+            for key in cancelled {
+                ctx.cancel(&key)?;
+            }
+            for (key, due, action) in timers {
+                ctx.schedule(&key, due, &action)?;
+            }
+            Ok(())
+        });
         let write = match write.await {
             Ok(committed) => committed,
             Err(error) => {
@@ -260,27 +247,14 @@ async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiv
 }
 
 /// After a renewal, the conversion into a freeze is tried again.
-fn renewal_timers(
-    shell: &Shell,
-    events: &[FreezingEvent],
-    now: u64,
-) -> Vec<(String, u64, Vec<u8>)> {
+fn renewal_timers(shell: &Shell, events: &[FreezingEvent], now: u64) -> Vec<(String, u64, Vec<u8>)> {
     events
         .iter()
         .filter_map(|event| match event {
-            FreezingEvent::StopRenewed {
-                case_id, account, ..
-            } => {
-                let timer = FreezeTimer {
-                    case_id: case_id.clone(),
-                    account: account.clone(),
-                };
+            FreezingEvent::StopRenewed { case_id, account, .. } => {
+                let timer = FreezeTimer { case_id: case_id.clone(), account: account.clone() };
                 let action = rmp_serde::to_vec_named(&timer).expect("timer actions encode");
-                Some((
-                    core::freeze_timer_key(case_id, account),
-                    now + shell.config.core.freeze_after_ms,
-                    action,
-                ))
+                Some((core::freeze_timer_key(case_id, account), now + shell.config.core.freeze_after_ms, action))
             }
             _ => None,
         })
@@ -291,34 +265,13 @@ impl Shell {
     /// Sends one adapter request in its own task; the answer goes back to the engine.
     fn execute(self: Arc<Self>, action: Action) {
         tokio::spawn(async move {
-            let _permit = self
-                .in_flight
-                .acquire()
-                .await
-                .expect("semaphore never closes");
+            let _permit = self.in_flight.acquire().await.expect("semaphore never closes");
             let input = match action {
-                Action::Resolve {
-                    case_id,
-                    hop,
-                    order,
-                } => {
-                    let request = ResolveOrderRequest {
-                        request_id: format!("{case_id}/{hop}/resolve"),
-                        order,
-                    };
-                    Input::OrderResolved {
-                        case_id,
-                        hop,
-                        result: self.adapters.resolve(&request).await,
-                    }
+                Action::Resolve { case_id, hop, order } => {
+                    let request = ResolveOrderRequest { request_id: format!("{case_id}/{hop}/resolve"), order };
+                    Input::OrderResolved { case_id, hop, result: self.adapters.resolve(&request).await }
                 }
-                Action::Stop {
-                    case_id,
-                    hop,
-                    account,
-                    since_ms,
-                    request_id,
-                } => {
+                Action::Stop { case_id, hop, account, since_ms, request_id } => {
                     let request = StopPaymentRequest {
                         request_id,
                         center: self.config.city.clone(),
@@ -326,28 +279,15 @@ impl Shell {
                         account,
                         since_ms,
                     };
-                    let result =
-                        self.adapters
-                            .stop_payment(&request)
-                            .await
-                            .map(|reply| Statement {
-                                stop_no: reply.stop_no,
-                                held: reply.held_fen,
-                                expires_at_ms: reply.expires_at_ms,
-                                entries: reply.statement,
-                            });
-                    Input::AccountAnswered {
-                        case_id,
-                        hop,
-                        result,
-                    }
+                    let result = self.adapters.stop_payment(&request).await.map(|reply| Statement {
+                        stop_no: reply.stop_no,
+                        held: reply.held_fen,
+                        expires_at_ms: reply.expires_at_ms,
+                        entries: reply.statement,
+                    });
+                    Input::AccountAnswered { case_id, hop, result }
                 }
-                Action::Read {
-                    case_id,
-                    hop,
-                    account,
-                    since_ms,
-                } => {
+                Action::Read { case_id, hop, account, since_ms } => {
                     let request = FlowsRequest { account, since_ms };
                     let result = self.adapters.flows(&request).await.map(|reply| Statement {
                         stop_no: 0,
@@ -355,11 +295,7 @@ impl Shell {
                         expires_at_ms: 0,
                         entries: reply.statement,
                     });
-                    Input::AccountAnswered {
-                        case_id,
-                        hop,
-                        result,
-                    }
+                    Input::AccountAnswered { case_id, hop, result }
                 }
             };
             let _ = self.engine.send(EngineMsg::Answer(input)).await;
@@ -386,11 +322,7 @@ impl Shell {
                 amount_fen: claim,
             };
             let input = match self.adapters.freeze(&request).await {
-                Ok(reply) => Input::FreezeAnswered {
-                    case_id,
-                    account,
-                    result: Ok(reply),
-                },
+                Ok(reply) => Input::FreezeAnswered { case_id, account, result: Ok(reply) },
                 Err(failure) if stop_no < 2 => {
                     tracing::warn!(%case_id, %account, reason = %failure.0, "freeze failed; renewing the stop-payment");
                     let request = StopPaymentRequest {
@@ -400,22 +332,10 @@ impl Shell {
                         account: account.clone(),
                         since_ms: self.clock.now_ms(),
                     };
-                    let result = self
-                        .adapters
-                        .stop_payment(&request)
-                        .await
-                        .map(|r| (r.stop_no, r.expires_at_ms));
-                    Input::StopRenewed {
-                        case_id,
-                        account,
-                        result,
-                    }
+                    let result = self.adapters.stop_payment(&request).await.map(|r| (r.stop_no, r.expires_at_ms));
+                    Input::StopRenewed { case_id, account, result }
                 }
-                Err(failure) => Input::FreezeAnswered {
-                    case_id,
-                    account,
-                    result: Err(failure),
-                },
+                Err(failure) => Input::FreezeAnswered { case_id, account, result: Err(failure) },
             };
             let _ = self.engine.send(EngineMsg::Answer(input)).await;
         });
@@ -434,10 +354,7 @@ async fn run_timers(shell: Arc<Shell>, mut shutdown: Shutdown) {
         let now = shell.clock.now_ms();
         match shell.store.due_timers(now, TIMER_BATCH).await {
             Ok(due) => {
-                let ids: HashSet<String> = due
-                    .iter()
-                    .map(|t| format!("{}@{}", t.key, t.due_ms))
-                    .collect();
+                let ids: HashSet<String> = due.iter().map(|t| format!("{}@{}", t.key, t.due_ms)).collect();
                 fired.retain(|id| ids.contains(id));
                 for timer in due {
                     if !fired.insert(format!("{}@{}", timer.key, timer.due_ms)) {
@@ -445,13 +362,7 @@ async fn run_timers(shell: Arc<Shell>, mut shutdown: Shutdown) {
                     }
                     match rmp_serde::from_slice::<FreezeTimer>(&timer.action) {
                         Ok(action) => {
-                            let _ = shell
-                                .engine
-                                .send(EngineMsg::FreezeDue {
-                                    key: timer.key,
-                                    timer: action,
-                                })
-                                .await;
+                            let _ = shell.engine.send(EngineMsg::FreezeDue { key: timer.key, timer: action }).await;
                         }
                         Err(error) => {
                             tracing::error!(key = %timer.key, %error, "undecodable timer; skipped")

@@ -11,8 +11,8 @@ use domain::{CaseId, City, SharedClock, TimeMs};
 use events::{Envelope, IntakeEvent, Payload, Service};
 use futures::StreamExt;
 use protocol::intake::{
-    CaseTimeline, IntakeError, IntakeErrorKind, ReportAccepted, ReportResponse, ShowRequest,
-    ShowResponse, VERB_REPORT, VERB_SHOW,
+    CaseTimeline, IntakeError, IntakeErrorKind, ReportAccepted, ReportResponse, ShowRequest, ShowResponse, VERB_REPORT,
+    VERB_SHOW,
 };
 use protocol::{MAX_BODY_BYTES, subjects, to_json};
 use redb::{ReadableTable, TableDefinition};
@@ -50,11 +50,7 @@ pub fn case_id_for(city: &City, report: &Report) -> (CaseId, Vec<u8>) {
 }
 
 fn error(kind: IntakeErrorKind, message: impl Into<String>) -> IntakeError {
-    IntakeError {
-        kind,
-        message: message.into(),
-        problems: Vec::new(),
-    }
+    IntakeError { kind, message: message.into(), problems: Vec::new() }
 }
 
 /// Validates and records a report body. Nothing is recorded unless the report is valid and
@@ -68,20 +64,14 @@ pub async fn submit_report(
     if body.len() > MAX_BODY_BYTES {
         return Err(error(
             IntakeErrorKind::BodyTooLarge,
-            format!(
-                "body of {} bytes exceeds the limit of {MAX_BODY_BYTES} bytes",
-                body.len()
-            ),
+            format!("body of {} bytes exceeds the limit of {MAX_BODY_BYTES} bytes", body.len()),
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| error(IntakeErrorKind::NotJson, format!("body is not JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| error(IntakeErrorKind::NotJson, format!("body is not JSON: {e}")))?;
     let report = validate::validate(&value, now).map_err(|problems| IntakeError {
         kind: IntakeErrorKind::InvalidReport,
-        message: format!(
-            "{} problem(s) in the report; nothing was recorded",
-            problems.len()
-        ),
+        message: format!("{} problem(s) in the report; nothing was recorded", problems.len()),
         problems,
     })?;
     let (case_id, canonical) = case_id_for(city, &report);
@@ -95,29 +85,17 @@ pub async fn submit_report(
                 } else {
                     Err(WriteError::Rejected(error(
                         IntakeErrorKind::Conflict,
-                        format!(
-                            "a different report already has case id {case_id}; nothing was recorded"
-                        ),
+                        format!("a different report already has case id {case_id}; nothing was recorded"),
                     )))
                 };
             }
             let now = ctx.now_ms();
             let loss = report.reported_loss();
-            let initial = timeline::reported(
-                case_id.clone(),
-                city,
-                report.fraud_type,
-                now,
-                loss,
-                report.transfers.len(),
-            );
-            ctx.tx()
-                .open_table(REPORTS)?
-                .insert(case_id.as_str(), canonical.as_slice())?;
+            let initial =
+                timeline::reported(case_id.clone(), city, report.fraud_type, now, loss, report.transfers.len());
+            ctx.tx().open_table(REPORTS)?.insert(case_id.as_str(), canonical.as_slice())?;
             let bytes = rmp_serde::to_vec_named(&initial).expect("timelines encode");
-            ctx.tx()
-                .open_table(TIMELINES)?
-                .insert(case_id.as_str(), bytes.as_slice())?;
+            ctx.tx().open_table(TIMELINES)?.insert(case_id.as_str(), bytes.as_slice())?;
             let event = IntakeEvent::CaseReported {
                 case_id: case_id.clone(),
                 received_at_ms: now,
@@ -131,54 +109,33 @@ pub async fn submit_report(
         })
         .await;
     match outcome {
-        Ok(duplicate) => Ok(ReportAccepted {
-            case_id: reply_case,
-            duplicate,
-        }),
+        Ok(duplicate) => Ok(ReportAccepted { case_id: reply_case, duplicate }),
         Err(WriteError::Rejected(rejection)) => Err(rejection),
-        Err(WriteError::Store(e)) => Err(error(
-            IntakeErrorKind::Unavailable,
-            format!("could not record the report: {e}"),
-        )),
+        Err(WriteError::Store(e)) => {
+            Err(error(IntakeErrorKind::Unavailable, format!("could not record the report: {e}")))
+        }
     }
 }
 
 /// The timeline of a case.
 pub async fn show(store: &Store, body: &[u8]) -> Result<CaseTimeline, IntakeError> {
-    let request: ShowRequest = serde_json::from_slice(body).map_err(|e| {
-        error(
-            IntakeErrorKind::NotJson,
-            format!("expected {{\"case_id\": \"<city>-<16 hex>\"}}: {e}"),
-        )
-    })?;
+    let request: ShowRequest = serde_json::from_slice(body)
+        .map_err(|e| error(IntakeErrorKind::NotJson, format!("expected {{\"case_id\": \"<city>-<16 hex>\"}}: {e}")))?;
     let case_id = request.case_id;
     let key = case_id.to_string();
     let found = store
-        .read(move |tx| {
-            Ok(tx
-                .open_table(TIMELINES)?
-                .get(key.as_str())?
-                .map(|v| v.value().to_vec()))
-        })
+        .read(move |tx| Ok(tx.open_table(TIMELINES)?.get(key.as_str())?.map(|v| v.value().to_vec())))
         .await
         .map_err(|e| error(IntakeErrorKind::Unavailable, e.to_string()))?;
-    let bytes =
-        found.ok_or_else(|| error(IntakeErrorKind::UnknownCase, format!("no case {case_id}")))?;
-    rmp_serde::from_slice(&bytes).map_err(|e| {
-        error(
-            IntakeErrorKind::Unavailable,
-            format!("stored timeline unreadable: {e}"),
-        )
-    })
+    let bytes = found.ok_or_else(|| error(IntakeErrorKind::UnknownCase, format!("no case {case_id}")))?;
+    rmp_serde::from_slice(&bytes)
+        .map_err(|e| error(IntakeErrorKind::Unavailable, format!("stored timeline unreadable: {e}")))
 }
 
 /// Folds one freezing event into its case's timeline, once.
 async fn project(store: &Store, envelope: Envelope) -> Result<(), HandleError> {
     let Payload::Freezing(event) = envelope.payload else {
-        return Err(HandleError::Poison(format!(
-            "{} is not a freezing event",
-            envelope.id
-        )));
+        return Err(HandleError::Poison(format!("{} is not a freezing event", envelope.id)));
     };
     let id = envelope.id;
     let time = envelope.time_ms;
@@ -190,13 +147,10 @@ async fn project(store: &Store, envelope: Envelope) -> Result<(), HandleError> {
             let case_id = event.case_id().to_string();
             let mut table = ctx.tx().open_table(TIMELINES)?;
             let Some(bytes) = table.get(case_id.as_str())?.map(|v| v.value().to_vec()) else {
-                return Err(WriteError::Rejected(format!(
-                    "event {id} is for unknown case {case_id}"
-                )));
+                return Err(WriteError::Rejected(format!("event {id} is for unknown case {case_id}")));
             };
-            let mut timeline: CaseTimeline = rmp_serde::from_slice(&bytes).map_err(|e| {
-                WriteError::Store(StoreError::Corrupt(format!("timeline of {case_id}: {e}")))
-            })?;
+            let mut timeline: CaseTimeline = rmp_serde::from_slice(&bytes)
+                .map_err(|e| WriteError::Store(StoreError::Corrupt(format!("timeline of {case_id}: {e}"))))?;
             timeline::apply(&mut timeline, &event, time);
             let bytes = rmp_serde::to_vec_named(&timeline).expect("timelines encode");
             table.insert(case_id.as_str(), bytes.as_slice())?;
@@ -221,11 +175,7 @@ pub async fn run(
 ) -> Result<(), IntakeServiceError> {
     let js = jetstream::new(client.clone());
     bus::streams::ensure_city_stream(&js, &config.city).await?;
-    let relay = tokio::spawn(bus::relay::run_relay(
-        js.clone(),
-        store.clone(),
-        shutdown.clone(),
-    ));
+    let relay = tokio::spawn(bus::relay::run_relay(js.clone(), store.clone(), shutdown.clone()));
 
     let spec = ConsumerSpec {
         city: config.city.clone(),
@@ -248,10 +198,7 @@ pub async fn run(
     let mut commands = client
         .queue_subscribe(subject.clone(), "intake".into())
         .await
-        .map_err(|e| IntakeServiceError::Subscribe {
-            subject: subject.clone(),
-            message: e.to_string(),
-        })?;
+        .map_err(|e| IntakeServiceError::Subscribe { subject: subject.clone(), message: e.to_string() })?;
     tracing::info!(city = %config.city, %subject, "intake serving");
     let slots = Arc::new(Semaphore::new(MAX_COMMANDS_IN_FLIGHT));
     let mut stop = shutdown.clone();
@@ -263,28 +210,13 @@ pub async fn run(
         let Some(reply) = message.reply.clone() else {
             continue;
         };
-        let permit = slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("semaphore never closes");
-        let (client, store, clock, city) = (
-            client.clone(),
-            store.clone(),
-            clock.clone(),
-            config.city.clone(),
-        );
+        let permit = slots.clone().acquire_owned().await.expect("semaphore never closes");
+        let (client, store, clock, city) = (client.clone(), store.clone(), clock.clone(), config.city.clone());
         tokio::spawn(async move {
-            let verb = message
-                .subject
-                .as_str()
-                .rsplit('.')
-                .next()
-                .unwrap_or_default();
+            let verb = message.subject.as_str().rsplit('.').next().unwrap_or_default();
             let body = match verb {
                 VERB_REPORT => {
-                    let result =
-                        submit_report(&store, &city, &message.payload, clock.now_ms()).await;
+                    let result = submit_report(&store, &city, &message.payload, clock.now_ms()).await;
                     match &result {
                         Ok(accepted) => {
                             tracing::info!(case_id = %accepted.case_id, duplicate = accepted.duplicate, "report recorded")

@@ -36,9 +36,7 @@ pub fn reported(
 }
 
 fn add(total: &mut domain::Fen, amount: domain::Fen) {
-    *total = total
-        .checked_add(amount)
-        .expect("case totals are bounded by the reported loss");
+    *total = total.checked_add(amount).expect("case totals are bounded by the reported loss");
 }
 
 /// Folds a freezing event into the timeline.
@@ -54,14 +52,7 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
     };
     match event {
         FreezingEvent::TraceStarted { .. } => {}
-        FreezingEvent::HopOpened {
-            hop,
-            parent,
-            depth,
-            target,
-            traced_fen,
-            ..
-        } => {
+        FreezingEvent::HopOpened { hop, parent, depth, target, traced_fen, .. } => {
             let (account, what) = match target {
                 Destination::Account(a) => (Some(a.clone()), format!("account {a}")),
                 Destination::Order(o) => (None, format!("order {o}")),
@@ -76,12 +67,7 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
                 format!("hop {hop}: {traced_fen} traced from {from} to {what}"),
             ));
         }
-        FreezingEvent::OrderResolved {
-            hop,
-            order,
-            account,
-            ..
-        } => {
+        FreezingEvent::OrderResolved { hop, order, account, .. } => {
             entries.push(entry(
                 event_time_ms,
                 TimelineKind::OrderResolved,
@@ -102,8 +88,7 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
             stopped_at_ms,
             ..
         } => {
-            let onward_total =
-                domain::Fen::sum(onward.iter().map(|l| l.amount_fen)).expect("bounded by traced");
+            let onward_total = domain::Fen::sum(onward.iter().map(|l| l.amount_fen)).expect("bounded by traced");
             let how = if *stop_no == 0 {
                 "already held, statement read".to_owned()
             } else {
@@ -125,17 +110,8 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
                 ));
             }
         }
-        FreezingEvent::HopEnded {
-            hop,
-            reason,
-            detail,
-            ..
-        } => {
-            let kind = if *reason == HopEnd::Failed {
-                TimelineKind::HopFailed
-            } else {
-                TimelineKind::Traced
-            };
+        FreezingEvent::HopEnded { hop, reason, detail, .. } => {
+            let kind = if *reason == HopEnd::Failed { TimelineKind::HopFailed } else { TimelineKind::Traced };
             entries.push(entry(
                 event_time_ms,
                 kind,
@@ -158,13 +134,7 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
             entries.push(entry(*completed_at_ms, TimelineKind::TraceCompleted, None, Some(*claimed_fen), None,
                 format!("trace complete: {accounts_stopped} account(s) stopped, {claimed_fen} held, {untraced_fen} not followed")));
         }
-        FreezingEvent::AccountFrozen {
-            account,
-            frozen_fen,
-            frozen_at_ms,
-            expires_at_ms,
-            ..
-        } => {
+        FreezingEvent::AccountFrozen { account, frozen_fen, frozen_at_ms, expires_at_ms, .. } => {
             timeline.summary.accounts_frozen += 1;
             add(&mut timeline.summary.frozen_fen, *frozen_fen);
             entries.push(entry(
@@ -176,13 +146,7 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
                 format!("frozen until {expires_at_ms}"),
             ));
         }
-        FreezingEvent::FreezeQueued {
-            account,
-            claim_fen,
-            queued_behind,
-            queued_at_ms,
-            ..
-        } => {
+        FreezingEvent::FreezeQueued { account, claim_fen, queued_behind, queued_at_ms, .. } => {
             entries.push(entry(
                 *queued_at_ms,
                 TimelineKind::FreezeQueued,
@@ -192,12 +156,7 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
                 format!("queued freeze behind {queued_behind}'s freeze"),
             ));
         }
-        FreezingEvent::StopRenewed {
-            account,
-            stop_no,
-            expires_at_ms,
-            ..
-        } => {
+        FreezingEvent::StopRenewed { account, stop_no, expires_at_ms, .. } => {
             entries.push(entry(
                 event_time_ms,
                 TimelineKind::StopRenewed,
@@ -207,9 +166,7 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
                 format!("stop-payment {stop_no}, until {expires_at_ms}"),
             ));
         }
-        FreezingEvent::FreezeFailed {
-            account, reason, ..
-        } => {
+        FreezingEvent::FreezeFailed { account, reason, .. } => {
             entries.push(entry(
                 event_time_ms,
                 TimelineKind::HopFailed,

@@ -5,8 +5,7 @@
 //! is never echoed back: a bad victim field is described by its length only.
 
 use domain::report::{
-    Contacts, Destination, MAX_CONTACTS_PER_KIND, MAX_TEXT_BYTES, MAX_TRANSFERS, Report, Transfer,
-    Victim,
+    Contacts, Destination, MAX_CONTACTS_PER_KIND, MAX_TEXT_BYTES, MAX_TRANSFERS, Report, Transfer, Victim,
 };
 use domain::{AccountRef, Fen, FraudType, PaymentOrderRef, Sensitive, TimeMs};
 use protocol::intake::Problem;
@@ -20,17 +19,8 @@ const CONTACT_KINDS: [&str; 4] = ["phones", "urls", "apps", "social"];
 struct Problems(Vec<Problem>);
 
 impl Problems {
-    fn push(
-        &mut self,
-        field: impl Into<String>,
-        value: impl Into<String>,
-        expected: impl Into<String>,
-    ) {
-        self.0.push(Problem {
-            field: field.into(),
-            value: value.into(),
-            expected: expected.into(),
-        });
+    fn push(&mut self, field: impl Into<String>, value: impl Into<String>, expected: impl Into<String>) {
+        self.0.push(Problem { field: field.into(), value: value.into(), expected: expected.into() });
     }
 }
 
@@ -54,19 +44,11 @@ fn missing() -> String {
 pub fn validate(body: &Value, now: TimeMs) -> Result<Report, Vec<Problem>> {
     let mut problems = Problems(Vec::new());
     let Some(object) = body.as_object() else {
-        problems.push(
-            "$",
-            echo(body),
-            "a JSON object with victim, fraud_type, transfers, contacts, narrative",
-        );
+        problems.push("$", echo(body), "a JSON object with victim, fraud_type, transfers, contacts, narrative");
         return Err(problems.0);
     };
     for key in object.keys().filter(|k| !TOP_LEVEL.contains(&k.as_str())) {
-        problems.push(
-            key.clone(),
-            "present",
-            format!("no such field; fields are {}", TOP_LEVEL.join(", ")),
-        );
+        problems.push(key.clone(), "present", format!("no such field; fields are {}", TOP_LEVEL.join(", ")));
     }
     let victim = victim(object.get("victim"), &mut problems);
     let fraud_type = match object.get("fraud_type") {
@@ -88,11 +70,7 @@ pub fn validate(body: &Value, now: TimeMs) -> Result<Report, Vec<Problem>> {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) if s.len() <= MAX_TEXT_BYTES => s.clone(),
         Some(Value::String(s)) => {
-            problems.push(
-                "narrative",
-                format!("{} bytes", s.len()),
-                format!("at most {MAX_TEXT_BYTES} bytes"),
-            );
+            problems.push("narrative", format!("{} bytes", s.len()), format!("at most {MAX_TEXT_BYTES} bytes"));
             String::new()
         }
         Some(other) => {
@@ -101,58 +79,31 @@ pub fn validate(body: &Value, now: TimeMs) -> Result<Report, Vec<Problem>> {
         }
     };
     match (victim, fraud_type, transfers) {
-        (Some(victim), Some(fraud_type), Some(transfers)) if problems.0.is_empty() => Ok(Report {
-            victim,
-            fraud_type,
-            transfers,
-            contacts,
-            narrative: Sensitive::new(narrative),
-        }),
+        (Some(victim), Some(fraud_type), Some(transfers)) if problems.0.is_empty() => {
+            Ok(Report { victim, fraud_type, transfers, contacts, narrative: Sensitive::new(narrative) })
+        }
         _ => Err(problems.0),
     }
 }
 
 fn victim(value: Option<&Value>, problems: &mut Problems) -> Option<Victim> {
     let Some(Value::Object(victim)) = value else {
-        problems.push(
-            "victim",
-            value.map_or_else(missing, echo),
-            "an object with name, id_number, phone",
-        );
+        problems.push("victim", value.map_or_else(missing, echo), "an object with name, id_number, phone");
         return None;
     };
-    for key in victim
-        .keys()
-        .filter(|k| !["name", "id_number", "phone"].contains(&k.as_str()))
-    {
-        problems.push(
-            format!("victim.{key}"),
-            "present",
-            "no such field; fields are name, id_number, phone",
-        );
+    for key in victim.keys().filter(|k| !["name", "id_number", "phone"].contains(&k.as_str())) {
+        problems.push(format!("victim.{key}"), "present", "no such field; fields are name, id_number, phone");
     }
-    let field = |name: &str,
-                 ok: fn(&str) -> bool,
-                 expected: &str,
-                 problems: &mut Problems|
-     -> Option<String> {
+    let field = |name: &str, ok: fn(&str) -> bool, expected: &str, problems: &mut Problems| -> Option<String> {
         match victim.get(name) {
             Some(Value::String(s)) if ok(s) => Some(s.clone()),
             // Personal data: describe, never echo.
             Some(Value::String(s)) => {
-                problems.push(
-                    format!("victim.{name}"),
-                    format!("<redacted, {} chars>", s.chars().count()),
-                    expected,
-                );
+                problems.push(format!("victim.{name}"), format!("<redacted, {} chars>", s.chars().count()), expected);
                 None
             }
             Some(_) => {
-                problems.push(
-                    format!("victim.{name}"),
-                    "<redacted, not a string>",
-                    expected,
-                );
+                problems.push(format!("victim.{name}"), "<redacted, not a string>", expected);
                 None
             }
             None => {
@@ -161,36 +112,17 @@ fn victim(value: Option<&Value>, problems: &mut Problems) -> Option<Victim> {
             }
         }
     };
-    let name = field(
-        "name",
-        |s| !s.trim().is_empty() && s.chars().count() <= 64,
-        "a name of 1-64 characters",
-        problems,
-    );
-    let id_number = field(
-        "id_number",
-        is_id_number,
-        "an 18-character resident ID number (17 digits, then a digit or X)",
-        problems,
-    );
-    let phone = field(
-        "phone",
-        is_phone,
-        "a phone number of 5-15 digits, optionally starting with +",
-        problems,
-    );
-    Some(Victim {
-        name: Sensitive::new(name?),
-        id_number: Sensitive::new(id_number?),
-        phone: Sensitive::new(phone?),
-    })
+    let name =
+        field("name", |s| !s.trim().is_empty() && s.chars().count() <= 64, "a name of 1-64 characters", problems);
+    let id_number =
+        field("id_number", is_id_number, "an 18-character resident ID number (17 digits, then a digit or X)", problems);
+    let phone = field("phone", is_phone, "a phone number of 5-15 digits, optionally starting with +", problems);
+    Some(Victim { name: Sensitive::new(name?), id_number: Sensitive::new(id_number?), phone: Sensitive::new(phone?) })
 }
 
 fn is_id_number(s: &str) -> bool {
     let bytes = s.as_bytes();
-    bytes.len() == 18
-        && bytes[..17].iter().all(u8::is_ascii_digit)
-        && (bytes[17].is_ascii_digit() || bytes[17] == b'X')
+    bytes.len() == 18 && bytes[..17].iter().all(u8::is_ascii_digit) && (bytes[17].is_ascii_digit() || bytes[17] == b'X')
 }
 
 fn is_phone(s: &str) -> bool {
@@ -228,15 +160,8 @@ fn transfers(value: Option<&Value>, now: TimeMs, problems: &mut Problems) -> Opt
             );
             continue;
         };
-        for key in item
-            .keys()
-            .filter(|k| !["account", "order", "amount_fen", "at_ms"].contains(&k.as_str()))
-        {
-            problems.push(
-                at(key),
-                "present",
-                "no such field; fields are account, order, amount_fen, at_ms",
-            );
+        for key in item.keys().filter(|k| !["account", "order", "amount_fen", "at_ms"].contains(&k.as_str())) {
+            problems.push(at(key), "present", "no such field; fields are account, order, amount_fen, at_ms");
         }
         let to = destination(item, index, problems);
         let amount = match item.get("amount_fen") {
@@ -266,29 +191,21 @@ fn transfers(value: Option<&Value>, now: TimeMs, problems: &mut Problems) -> Opt
                 problems.push(
                     at("at_ms"),
                     ms.to_string(),
-                    format!(
-                        "a time in ms since 1970, not after now ({now}) + {MAX_CLOCK_SKEW_MS} ms"
-                    ),
+                    format!("a time in ms since 1970, not after now ({now}) + {MAX_CLOCK_SKEW_MS} ms"),
                 );
                 None
             }
             None => {
-                problems.push(
-                    at("at_ms"),
-                    item.get("at_ms").map_or_else(missing, echo),
-                    "a time in ms since 1970",
-                );
+                problems.push(at("at_ms"), item.get("at_ms").map_or_else(missing, echo), "a time in ms since 1970");
                 None
             }
         };
         if let Some(amount) = amount {
             match total.checked_add(amount) {
                 Ok(sum) => total = sum,
-                Err(_) => problems.push(
-                    at("amount_fen"),
-                    amount.get().to_string(),
-                    "amounts whose total fits in 64 bits",
-                ),
+                Err(_) => {
+                    problems.push(at("amount_fen"), amount.get().to_string(), "amounts whose total fits in 64 bits")
+                }
             }
         }
         if let (Some(to), Some(amount), Some(at_ms)) = (to, amount, at_ms) {
@@ -298,41 +215,23 @@ fn transfers(value: Option<&Value>, now: TimeMs, problems: &mut Problems) -> Opt
     (problems.0.len() == before).then_some(transfers)
 }
 
-fn destination(
-    item: &Map<String, Value>,
-    index: usize,
-    problems: &mut Problems,
-) -> Option<Destination> {
+fn destination(item: &Map<String, Value>, index: usize, problems: &mut Problems) -> Option<Destination> {
     let field = |name: &str| format!("transfers[{index}].{name}");
     match (item.get("account"), item.get("order")) {
         (Some(Value::String(s)), None) => AccountRef::parse(s)
             .map(Destination::Account)
-            .map_err(|e| {
-                problems.push(
-                    field("account"),
-                    echo(&Value::String(s.clone())),
-                    e.expected,
-                )
-            })
+            .map_err(|e| problems.push(field("account"), echo(&Value::String(s.clone())), e.expected))
             .ok(),
         (None, Some(Value::String(s))) => PaymentOrderRef::parse(s)
             .map(Destination::Order)
             .map_err(|e| problems.push(field("order"), echo(&Value::String(s.clone())), e.expected))
             .ok(),
         (Some(account), Some(_)) => {
-            problems.push(
-                field("account"),
-                echo(account),
-                "either account or order, not both",
-            );
+            problems.push(field("account"), echo(account), "either account or order, not both");
             None
         }
         (Some(other), None) | (None, Some(other)) => {
-            let name = if item.contains_key("account") {
-                "account"
-            } else {
-                "order"
-            };
+            let name = if item.contains_key("account") { "account" } else { "order" };
             problems.push(field(name), echo(other), "a string");
             None
         }
@@ -353,49 +252,27 @@ fn contacts(value: Option<&Value>, problems: &mut Problems) -> Contacts {
         None | Some(Value::Null) => return contacts,
         Some(Value::Object(object)) => object,
         Some(other) => {
-            problems.push(
-                "contacts",
-                echo(other),
-                "an object with phones, urls, apps, social (lists of strings)",
-            );
+            problems.push("contacts", echo(other), "an object with phones, urls, apps, social (lists of strings)");
             return contacts;
         }
     };
-    for key in object
-        .keys()
-        .filter(|k| !CONTACT_KINDS.contains(&k.as_str()))
-    {
-        problems.push(
-            format!("contacts.{key}"),
-            "present",
-            "no such field; fields are phones, urls, apps, social",
-        );
+    for key in object.keys().filter(|k| !CONTACT_KINDS.contains(&k.as_str())) {
+        problems.push(format!("contacts.{key}"), "present", "no such field; fields are phones, urls, apps, social");
     }
     for kind in CONTACT_KINDS {
         let Some(value) = object.get(kind) else {
             continue;
         };
-        let expected = format!(
-            "a list of at most {MAX_CONTACTS_PER_KIND} strings of 1-{MAX_CONTACT_CHARS} characters"
-        );
-        let Some(list) = value
-            .as_array()
-            .filter(|l| l.len() <= MAX_CONTACTS_PER_KIND)
-        else {
+        let expected = format!("a list of at most {MAX_CONTACTS_PER_KIND} strings of 1-{MAX_CONTACT_CHARS} characters");
+        let Some(list) = value.as_array().filter(|l| l.len() <= MAX_CONTACTS_PER_KIND) else {
             problems.push(format!("contacts.{kind}"), echo(value), expected);
             continue;
         };
         let mut items = Vec::with_capacity(list.len());
         for (index, item) in list.iter().enumerate() {
             match item.as_str() {
-                Some(s) if !s.is_empty() && s.chars().count() <= MAX_CONTACT_CHARS => {
-                    items.push(s.to_owned())
-                }
-                _ => problems.push(
-                    format!("contacts.{kind}[{index}]"),
-                    echo(item),
-                    expected.clone(),
-                ),
+                Some(s) if !s.is_empty() && s.chars().count() <= MAX_CONTACT_CHARS => items.push(s.to_owned()),
+                _ => problems.push(format!("contacts.{kind}[{index}]"), echo(item), expected.clone()),
             }
         }
         match kind {

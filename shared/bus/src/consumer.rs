@@ -19,12 +19,10 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use crate::limits::{
-    CONSUMER_ACK_WAIT, CONSUMER_BACKOFF, CONSUMER_IN_FLIGHT, CONSUMER_MAX_ACK_PENDING,
-    CONSUMER_MAX_DELIVER, CONSUMER_PULL_BATCH,
+    CONSUMER_ACK_WAIT, CONSUMER_BACKOFF, CONSUMER_IN_FLIGHT, CONSUMER_MAX_ACK_PENDING, CONSUMER_MAX_DELIVER,
+    CONSUMER_PULL_BATCH,
 };
-use crate::{
-    BusError, HEADER_DLQ_REASON, HEADER_DLQ_STREAM_SEQ, HEADER_DLQ_SUBJECT, Shutdown, stopped,
-};
+use crate::{BusError, HEADER_DLQ_REASON, HEADER_DLQ_STREAM_SEQ, HEADER_DLQ_SUBJECT, Shutdown, stopped};
 
 /// Why a handler could not process an event.
 #[derive(Debug, thiserror::Error)]
@@ -55,14 +53,9 @@ pub async fn ensure_consumer(
     js: &jetstream::Context,
     spec: &ConsumerSpec,
 ) -> Result<consumer::Consumer<consumer::pull::Config>, BusError> {
-    let consumer_error = |e: &dyn std::fmt::Display| BusError::Consumer {
-        consumer: spec.durable.clone(),
-        message: e.to_string(),
-    };
-    let stream = js
-        .get_stream(spec.city.stream_name())
-        .await
-        .map_err(|e| consumer_error(&e))?;
+    let consumer_error =
+        |e: &dyn std::fmt::Display| BusError::Consumer { consumer: spec.durable.clone(), message: e.to_string() };
+    let stream = js.get_stream(spec.city.stream_name()).await.map_err(|e| consumer_error(&e))?;
     let config = consumer::pull::Config {
         durable_name: Some(spec.durable.clone()),
         filter_subject: spec.filter.clone(),
@@ -74,10 +67,7 @@ pub async fn ensure_consumer(
         deliver_policy: consumer::DeliverPolicy::All,
         ..Default::default()
     };
-    stream
-        .get_or_create_consumer(&spec.durable, config)
-        .await
-        .map_err(|e| consumer_error(&e))
+    stream.get_or_create_consumer(&spec.durable, config).await.map_err(|e| consumer_error(&e))
 }
 
 /// Consumes until shutdown, running up to `CONSUMER_IN_FLIGHT` handlers at once.
@@ -92,10 +82,8 @@ where
     Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
 {
     let consumer = ensure_consumer(&js, &spec).await?;
-    let consumer_error = |e: &dyn std::fmt::Display| BusError::Consumer {
-        consumer: spec.durable.clone(),
-        message: e.to_string(),
-    };
+    let consumer_error =
+        |e: &dyn std::fmt::Display| BusError::Consumer { consumer: spec.durable.clone(), message: e.to_string() };
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(CONSUMER_PULL_BATCH)
@@ -118,11 +106,7 @@ where
             }
             None => break,
         };
-        let permit = slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("semaphore never closes");
+        let permit = slots.clone().acquire_owned().await.expect("semaphore never closes");
         let (js, handler, spec) = (js.clone(), handler.clone(), spec.clone());
         tokio::spawn(async move {
             handle_one(&js, &spec, handler.as_ref(), message).await;
@@ -134,12 +118,8 @@ where
     Ok(())
 }
 
-async fn handle_one<H, Fut>(
-    js: &jetstream::Context,
-    spec: &ConsumerSpec,
-    handler: &H,
-    message: jetstream::Message,
-) where
+async fn handle_one<H, Fut>(js: &jetstream::Context, spec: &ConsumerSpec, handler: &H, message: jetstream::Message)
+where
     H: Fn(Envelope) -> Fut,
     Fut: Future<Output = Result<(), HandleError>>,
 {
@@ -151,13 +131,9 @@ async fn handle_one<H, Fut>(
     let result = match outcome {
         Ok(()) => message.double_ack().await,
         Err(HandleError::Transient(reason)) if delivered < CONSUMER_MAX_DELIVER => {
-            let index = usize::try_from(delivered - 1)
-                .unwrap_or(0)
-                .min(CONSUMER_BACKOFF.len() - 1);
+            let index = usize::try_from(delivered - 1).unwrap_or(0).min(CONSUMER_BACKOFF.len() - 1);
             tracing::warn!(consumer = %spec.durable, %reason, delivered, "handler failed; will redeliver");
-            message
-                .ack_with(AckKind::Nak(Some(CONSUMER_BACKOFF[index])))
-                .await
+            message.ack_with(AckKind::Nak(Some(CONSUMER_BACKOFF[index]))).await
         }
         Err(HandleError::Transient(reason)) => {
             let reason = format!("gave up after {delivered} deliveries: {reason}");
@@ -185,8 +161,6 @@ async fn dead_letter_and_term(
     headers.insert(HEADER_DLQ_STREAM_SEQ, stream_seq.to_string().as_str());
     // The dead letter must be stored before the original is terminated: otherwise a crash in
     // between would lose the message.
-    js.publish_with_headers(subject, headers, message.payload.clone())
-        .await?
-        .await?;
+    js.publish_with_headers(subject, headers, message.payload.clone()).await?.await?;
     message.ack_with(AckKind::Term).await
 }

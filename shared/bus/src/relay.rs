@@ -29,18 +29,12 @@ pub async fn relay_once(js: &jetstream::Context, store: &Store) -> Result<usize,
         let ack = js
             .publish_with_headers(subject.clone(), headers, bytes.into())
             .await
-            .map_err(|e| BusError::Publish {
-                subject: subject.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| BusError::Publish { subject: subject.clone(), message: e.to_string() })?;
         pending.push((seq, subject, ack));
     }
     let mut confirmed = Vec::with_capacity(pending.len());
     for (seq, subject, ack) in pending {
-        ack.await.map_err(|e| BusError::Publish {
-            subject,
-            message: e.to_string(),
-        })?;
+        ack.await.map_err(|e| BusError::Publish { subject, message: e.to_string() })?;
         confirmed.push(seq);
     }
     let count = confirmed.len();
@@ -85,10 +79,5 @@ pub async fn drain(js: &jetstream::Context, store: &Store) -> Result<(), BusErro
     };
     tokio::time::timeout(DRAIN_TIMEOUT, work)
         .await
-        .unwrap_or_else(|_| {
-            Err(BusError::Publish {
-                subject: "outbox".into(),
-                message: "drain timed out".into(),
-            })
-        })
+        .unwrap_or_else(|_| Err(BusError::Publish { subject: "outbox".into(), message: "drain timed out".into() }))
 }

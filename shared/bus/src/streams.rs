@@ -9,17 +9,11 @@ use crate::BusError;
 use crate::limits::{CITY_STREAM_DUPLICATE_WINDOW, CITY_STREAM_MAX_AGE};
 
 /// Creates or updates the city's stream `AFC_<CITY>` holding its events and dead letters.
-pub async fn ensure_city_stream(
-    js: &jetstream::Context,
-    city: &City,
-) -> Result<stream::Info, BusError> {
+pub async fn ensure_city_stream(js: &jetstream::Context, city: &City) -> Result<stream::Info, BusError> {
     let name = city.stream_name();
     let config = stream::Config {
         name: name.clone(),
-        subjects: vec![
-            subjects::city_events(city),
-            subjects::city_dead_letters(city),
-        ],
+        subjects: vec![subjects::city_events(city), subjects::city_dead_letters(city)],
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::Limits,
         max_age: CITY_STREAM_MAX_AGE,
@@ -27,31 +21,20 @@ pub async fn ensure_city_stream(
         allow_direct: true,
         ..Default::default()
     };
-    js.create_or_update_stream(config)
-        .await
-        .map_err(|e| BusError::Stream {
-            stream: name,
-            message: e.to_string(),
-        })
+    js.create_or_update_stream(config).await.map_err(|e| BusError::Stream { stream: name, message: e.to_string() })
 }
 
 /// Creates or updates the province stream on the hub, sourcing the events of every city
 /// through the city's JetStream domain (`$JS.<city>.API`). Deduplication happens at each
 /// city stream; the province keeps no duplicate window of its own (a sourcing stream with
 /// one stalls when ids repeat, nats-server#4459).
-pub async fn ensure_province_stream(
-    hub: &jetstream::Context,
-    cities: &[City],
-) -> Result<stream::Info, BusError> {
+pub async fn ensure_province_stream(hub: &jetstream::Context, cities: &[City]) -> Result<stream::Info, BusError> {
     let sources = cities
         .iter()
         .map(|city| stream::Source {
             name: city.stream_name(),
             filter_subject: Some(subjects::city_events(city)),
-            external: Some(stream::External {
-                api_prefix: format!("$JS.{city}.API"),
-                delivery_prefix: None,
-            }),
+            external: Some(stream::External { api_prefix: format!("$JS.{city}.API"), delivery_prefix: None }),
             ..Default::default()
         })
         .collect();
@@ -65,8 +48,5 @@ pub async fn ensure_province_stream(
     };
     hub.create_or_update_stream(config)
         .await
-        .map_err(|e| BusError::Stream {
-            stream: subjects::PROVINCE_STREAM.to_owned(),
-            message: e.to_string(),
-        })
+        .map_err(|e| BusError::Stream { stream: subjects::PROVINCE_STREAM.to_owned(), message: e.to_string() })
 }

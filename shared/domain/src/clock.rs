@@ -17,9 +17,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> TimeMs {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("system clock is after 1970");
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).expect("system clock is after 1970");
         u64::try_from(since_epoch.as_millis()).expect("milliseconds since 1970 fit in u64")
     }
 }

@@ -19,11 +19,7 @@ fn id_error(kind: &'static str, value: &str, expected: &'static str) -> IdError 
     // Bound the echoed value so a huge input does not produce a huge error.
     const ECHO_MAX_CHARS: usize = 80;
     let value: String = value.chars().take(ECHO_MAX_CHARS).collect();
-    IdError {
-        kind,
-        value,
-        expected,
-    }
+    IdError { kind, value, expected }
 }
 
 fn is_token(s: &str, min: usize, max: usize, first: fn(u8) -> bool, rest: fn(u8) -> bool) -> bool {
@@ -106,31 +102,15 @@ string_id!(
 const CODE_EXPECTED: &str = "2-16 lower-case ascii letters or digits, starting with a letter";
 
 fn is_code(s: &str) -> bool {
-    is_token(
-        s,
-        2,
-        16,
-        |b| b.is_ascii_lowercase(),
-        |b| b.is_ascii_lowercase() || b.is_ascii_digit(),
-    )
+    is_token(s, 2, 16, |b| b.is_ascii_lowercase(), |b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 impl City {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if is_token(
-            s,
-            2,
-            32,
-            |b| b.is_ascii_lowercase(),
-            |b| b.is_ascii_lowercase() || b.is_ascii_digit(),
-        ) {
+        if is_token(s, 2, 32, |b| b.is_ascii_lowercase(), |b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
             Ok(City(s.to_owned()))
         } else {
-            Err(id_error(
-                "city",
-                s,
-                "2-32 lower-case ascii letters or digits, starting with a letter",
-            ))
+            Err(id_error("city", s, "2-32 lower-case ascii letters or digits, starting with a letter"))
         }
     }
 
@@ -142,21 +122,13 @@ impl City {
 
 impl BankId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if is_code(s) {
-            Ok(BankId(s.to_owned()))
-        } else {
-            Err(id_error("bank", s, CODE_EXPECTED))
-        }
+        if is_code(s) { Ok(BankId(s.to_owned())) } else { Err(id_error("bank", s, CODE_EXPECTED)) }
     }
 }
 
 impl PlatformId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if is_code(s) {
-            Ok(PlatformId(s.to_owned()))
-        } else {
-            Err(id_error("platform", s, CODE_EXPECTED))
-        }
+        if is_code(s) { Ok(PlatformId(s.to_owned())) } else { Err(id_error("platform", s, CODE_EXPECTED)) }
     }
 }
 
@@ -165,15 +137,9 @@ impl AccountRef {
 
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let valid = s.split_once(':').is_some_and(|(bank, number)| {
-            is_code(bank)
-                && (6..=32).contains(&number.len())
-                && number.bytes().all(|b| b.is_ascii_digit())
+            is_code(bank) && (6..=32).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit())
         });
-        if valid {
-            Ok(AccountRef(s.to_owned()))
-        } else {
-            Err(id_error("account", s, Self::EXPECTED))
-        }
+        if valid { Ok(AccountRef(s.to_owned())) } else { Err(id_error("account", s, Self::EXPECTED)) }
     }
 
     pub fn new(bank: &BankId, number: &str) -> Result<Self, IdError> {
@@ -195,15 +161,9 @@ impl PaymentOrderRef {
 
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let valid = s.split_once(':').is_some_and(|(platform, order)| {
-            is_code(platform)
-                && (6..=64).contains(&order.len())
-                && order.bytes().all(|b| b.is_ascii_alphanumeric())
+            is_code(platform) && (6..=64).contains(&order.len()) && order.bytes().all(|b| b.is_ascii_alphanumeric())
         });
-        if valid {
-            Ok(PaymentOrderRef(s.to_owned()))
-        } else {
-            Err(id_error("payment order", s, Self::EXPECTED))
-        }
+        if valid { Ok(PaymentOrderRef(s.to_owned())) } else { Err(id_error("payment order", s, Self::EXPECTED)) }
     }
 
     pub fn platform(&self) -> PlatformId {
@@ -219,11 +179,7 @@ impl CaseId {
                 && hash.len() == 16
                 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         });
-        if valid {
-            Ok(CaseId(s.to_owned()))
-        } else {
-            Err(id_error("case id", s, "<city>-<16 lower-case hex digits>"))
-        }
+        if valid { Ok(CaseId(s.to_owned())) } else { Err(id_error("case id", s, "<city>-<16 lower-case hex digits>")) }
     }
 
     /// The case id for a report of `city` whose canonical content hashes to `content_hash`.
@@ -280,10 +236,7 @@ impl FraudType {
     }
 
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        FraudType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| id_error("fraud type", s, Self::EXPECTED))
+        FraudType::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| id_error("fraud type", s, Self::EXPECTED))
     }
 }
 
@@ -301,24 +254,12 @@ mod tests {
     fn city_accepts_lower_case_tokens_only() {
         assert!(City::parse("hangzhou").is_ok());
         assert!(City::parse("wenzhou2").is_ok());
-        for bad in [
-            "",
-            "h",
-            "Hangzhou",
-            "hang.zhou",
-            "hang zhou",
-            "2zhou",
-            "hang>",
-            "a*",
-        ] {
+        for bad in ["", "h", "Hangzhou", "hang.zhou", "hang zhou", "2zhou", "hang>", "a*"] {
             let err = City::parse(bad).unwrap_err();
             assert_eq!(err.kind, "city");
             assert_eq!(err.value, bad);
         }
-        assert_eq!(
-            City::parse("hangzhou").unwrap().stream_name(),
-            "AFC_HANGZHOU"
-        );
+        assert_eq!(City::parse("hangzhou").unwrap().stream_name(), "AFC_HANGZHOU");
     }
 
     #[test]
@@ -326,14 +267,7 @@ mod tests {
         let account = AccountRef::parse("icbc:6222020200001234").unwrap();
         assert_eq!(account.bank().as_str(), "icbc");
         assert_eq!(account.number(), "6222020200001234");
-        for bad in [
-            "icbc",
-            "icbc:",
-            "icbc:12345",
-            "ICBC:6222020200001234",
-            "icbc:62220202x0001234",
-            ":6222020200",
-        ] {
+        for bad in ["icbc", "icbc:", "icbc:12345", "ICBC:6222020200001234", "icbc:62220202x0001234", ":6222020200"] {
             assert!(AccountRef::parse(bad).is_err(), "{bad} accepted");
         }
     }
@@ -361,9 +295,6 @@ mod tests {
         let ok: AccountRef = serde_json::from_str("\"abc:123456\"").unwrap();
         assert_eq!(ok.as_str(), "abc:123456");
         assert!(serde_json::from_str::<AccountRef>("\"abc:12\"").is_err());
-        assert_eq!(
-            serde_json::to_string(&FraudType::PigButchering).unwrap(),
-            "\"pig_butchering\""
-        );
+        assert_eq!(serde_json::to_string(&FraudType::PigButchering).unwrap(), "\"pig_butchering\"");
     }
 }

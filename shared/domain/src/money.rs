@@ -6,9 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// An amount of money in fen. Arithmetic is checked: an overflow or a negative result is an
 /// error, never a wrapped value.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Fen(u64);
 
@@ -42,23 +40,11 @@ impl Fen {
     }
 
     pub fn checked_add(self, other: Fen) -> Result<Fen, MoneyError> {
-        self.0
-            .checked_add(other.0)
-            .map(Fen)
-            .ok_or(MoneyError::Overflow {
-                left: self.0,
-                right: other.0,
-            })
+        self.0.checked_add(other.0).map(Fen).ok_or(MoneyError::Overflow { left: self.0, right: other.0 })
     }
 
     pub fn checked_sub(self, other: Fen) -> Result<Fen, MoneyError> {
-        self.0
-            .checked_sub(other.0)
-            .map(Fen)
-            .ok_or(MoneyError::Underflow {
-                left: self.0,
-                right: other.0,
-            })
+        self.0.checked_sub(other.0).map(Fen).ok_or(MoneyError::Underflow { left: self.0, right: other.0 })
     }
 
     /// `self - other`, or zero when `other` is larger.
@@ -95,17 +81,8 @@ mod tests {
 
     #[test]
     fn overflow_and_underflow_are_errors() {
-        assert_eq!(
-            Fen::new(u64::MAX).checked_add(Fen::new(1)),
-            Err(MoneyError::Overflow {
-                left: u64::MAX,
-                right: 1
-            })
-        );
-        assert_eq!(
-            Fen::new(1).checked_sub(Fen::new(2)),
-            Err(MoneyError::Underflow { left: 1, right: 2 })
-        );
+        assert_eq!(Fen::new(u64::MAX).checked_add(Fen::new(1)), Err(MoneyError::Overflow { left: u64::MAX, right: 1 }));
+        assert_eq!(Fen::new(1).checked_sub(Fen::new(2)), Err(MoneyError::Underflow { left: 1, right: 2 }));
     }
 
     proptest! {

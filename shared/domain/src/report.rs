@@ -26,8 +26,7 @@ pub struct Report {
 impl Report {
     /// The money the victim reports lost. Validation guarantees it does not overflow.
     pub fn reported_loss(&self) -> Fen {
-        Fen::sum(self.transfers.iter().map(|t| t.amount))
-            .expect("validated reports do not overflow")
+        Fen::sum(self.transfers.iter().map(|t| t.amount)).expect("validated reports do not overflow")
     }
 }
 

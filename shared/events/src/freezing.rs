@@ -13,11 +13,7 @@ pub type HopId = u32;
 #[serde(rename_all = "snake_case")]
 pub enum FreezingEvent {
     /// A reported case's trace began: one root hop per reported transfer follows.
-    TraceStarted {
-        case_id: CaseId,
-        reported_at_ms: TimeMs,
-        reported_loss_fen: Fen,
-    },
+    TraceStarted { case_id: CaseId, reported_at_ms: TimeMs, reported_loss_fen: Fen },
     /// A place the victim's money went to is to be followed.
     HopOpened {
         case_id: CaseId,
@@ -72,6 +68,9 @@ pub enum FreezingEvent {
         hop: HopId,
         reason: HopEnd,
         detail: String,
+        /// For a merge into a hop of the same case whose account was not answered yet: that
+        /// hop, which follows this hop's money too.
+        merged_into: Option<HopId>,
     },
     /// Every hop of the case has ended: the trace is complete.
     TraceCompleted {
@@ -86,13 +85,7 @@ pub enum FreezingEvent {
         time_to_freeze_ms: Option<u64>,
     },
     /// A stop-payment was converted into a freeze.
-    AccountFrozen {
-        case_id: CaseId,
-        account: AccountRef,
-        frozen_fen: Fen,
-        frozen_at_ms: TimeMs,
-        expires_at_ms: TimeMs,
-    },
+    AccountFrozen { case_id: CaseId, account: AccountRef, frozen_fen: Fen, frozen_at_ms: TimeMs, expires_at_ms: TimeMs },
     /// Another center froze the account first; this case's claim queues behind it (轮候冻结).
     FreezeQueued {
         case_id: CaseId,
@@ -104,18 +97,9 @@ pub enum FreezingEvent {
     },
     /// The freeze could not be placed in time and the stop-payment was renewed (the second
     /// and last one the rules allow).
-    StopRenewed {
-        case_id: CaseId,
-        account: AccountRef,
-        stop_no: u8,
-        expires_at_ms: TimeMs,
-    },
+    StopRenewed { case_id: CaseId, account: AccountRef, stop_no: u8, expires_at_ms: TimeMs },
     /// A stop-payment lapsed or a freeze failed for good.
-    FreezeFailed {
-        case_id: CaseId,
-        account: AccountRef,
-        reason: String,
-    },
+    FreezeFailed { case_id: CaseId, account: AccountRef, reason: String },
 }
 
 /// Victim money that left a traced account.

@@ -124,10 +124,7 @@ impl Envelope {
     pub fn check(&self) -> Result<(), CodecError> {
         let expected = event_id(&self.city, self.service, self.seq);
         if self.id != expected {
-            return Err(CodecError::Inconsistent(format!(
-                "id {:?} does not match {expected:?}",
-                self.id
-            )));
+            return Err(CodecError::Inconsistent(format!("id {:?} does not match {expected:?}", self.id)));
         }
         if self.payload.service() != self.service {
             return Err(CodecError::Inconsistent(format!(
@@ -137,9 +134,7 @@ impl Envelope {
             )));
         }
         if self.seq == 0 {
-            return Err(CodecError::Inconsistent(
-                "seq 0: sequences start at 1".into(),
-            ));
+            return Err(CodecError::Inconsistent("seq 0: sequences start at 1".into()));
         }
         Ok(())
     }
@@ -152,9 +147,7 @@ pub enum CodecError {
     TooLarge { size: usize },
     #[error("undecodable event: {0}")]
     Undecodable(String),
-    #[error(
-        "unsupported schema version {found}: this build reads {OLDEST_SCHEMA} to {SCHEMA_VERSION}"
-    )]
+    #[error("unsupported schema version {found}: this build reads {OLDEST_SCHEMA} to {SCHEMA_VERSION}")]
     UnsupportedSchema { found: u16 },
     #[error("inconsistent envelope: {0}")]
     Inconsistent(String),
@@ -162,8 +155,7 @@ pub enum CodecError {
 
 /// Encodes an envelope as MessagePack with named fields.
 pub fn encode(envelope: &Envelope) -> Result<Vec<u8>, CodecError> {
-    let bytes =
-        rmp_serde::to_vec_named(envelope).map_err(|e| CodecError::Undecodable(e.to_string()))?;
+    let bytes = rmp_serde::to_vec_named(envelope).map_err(|e| CodecError::Undecodable(e.to_string()))?;
     if bytes.len() > MAX_EVENT_BYTES {
         return Err(CodecError::TooLarge { size: bytes.len() });
     }
@@ -175,12 +167,9 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, CodecError> {
     if bytes.len() > MAX_EVENT_BYTES {
         return Err(CodecError::TooLarge { size: bytes.len() });
     }
-    let envelope: Envelope =
-        rmp_serde::from_slice(bytes).map_err(|e| CodecError::Undecodable(e.to_string()))?;
+    let envelope: Envelope = rmp_serde::from_slice(bytes).map_err(|e| CodecError::Undecodable(e.to_string()))?;
     if !(OLDEST_SCHEMA..=SCHEMA_VERSION).contains(&envelope.schema) {
-        return Err(CodecError::UnsupportedSchema {
-            found: envelope.schema,
-        });
+        return Err(CodecError::UnsupportedSchema { found: envelope.schema });
     }
     envelope.check()?;
     Ok(envelope)

@@ -8,10 +8,7 @@ use std::path::PathBuf;
 use domain::report::{Contacts, Destination, Transfer};
 use domain::{AccountRef, CaseId, City, Fen, FraudType, PaymentOrderRef};
 use events::freezing::{HopEnd, OnwardLeg};
-use events::{
-    Envelope, FreezingEvent, IntakeEvent, Payload, SCHEMA_VERSION, Service, decode, encode,
-    event_id,
-};
+use events::{Envelope, FreezingEvent, IntakeEvent, Payload, SCHEMA_VERSION, Service, decode, encode, event_id};
 
 fn envelope(service: Service, seq: u64, payload: Payload) -> Envelope {
     let city = City::parse("hangzhou").unwrap();
@@ -55,16 +52,9 @@ fn samples() -> Vec<(&'static str, Envelope)> {
                             amount: Fen::new(500_000),
                             at_ms: 1,
                         },
-                        Transfer {
-                            to: Destination::Order(order.clone()),
-                            amount: Fen::new(20_000),
-                            at_ms: 2,
-                        },
+                        Transfer { to: Destination::Order(order.clone()), amount: Fen::new(20_000), at_ms: 2 },
                     ],
-                    contacts: Contacts {
-                        phones: vec!["+8617000000000".into()],
-                        ..Contacts::default()
-                    },
+                    contacts: Contacts { phones: vec!["+8617000000000".into()], ..Contacts::default() },
                     reported_loss_fen: Fen::new(520_000),
                 },
             ),
@@ -117,6 +107,7 @@ fn samples() -> Vec<(&'static str, Envelope)> {
                     hop: 3,
                     reason: HopEnd::DepthLimit,
                     detail: "depth 8".into(),
+                    merged_into: Some(2),
                 },
             ),
         ),
@@ -138,9 +129,7 @@ fn samples() -> Vec<(&'static str, Envelope)> {
 }
 
 fn golden_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.hex"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.hex"))
 }
 
 fn to_hex(bytes: &[u8]) -> String {
@@ -149,10 +138,7 @@ fn to_hex(bytes: &[u8]) -> String {
 
 fn from_hex(hex: &str) -> Vec<u8> {
     let hex = hex.trim();
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
 }
 
 #[test]
@@ -164,19 +150,12 @@ fn every_event_kind_encodes_to_its_golden_bytes_and_back() {
         if bless {
             std::fs::write(&path, to_hex(&bytes)).unwrap();
         }
-        let golden = std::fs::read_to_string(&path)
-            .unwrap_or_else(|_| panic!("missing {path:?}: run with AFC_BLESS=1"));
+        let golden =
+            std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {path:?}: run with AFC_BLESS=1"));
         assert_eq!(to_hex(&bytes), golden.trim(), "{name}: wire format changed");
         let decoded = decode(&from_hex(&golden)).unwrap();
-        assert_eq!(
-            decoded, envelope,
-            "{name}: golden bytes decode to a different event"
-        );
-        assert_eq!(
-            encode(&decoded).unwrap(),
-            bytes,
-            "{name}: decode then encode is not the identity"
-        );
+        assert_eq!(decoded, envelope, "{name}: golden bytes decode to a different event");
+        assert_eq!(encode(&decoded).unwrap(), bytes, "{name}: decode then encode is not the identity");
     }
 }
 
@@ -185,32 +164,15 @@ fn named_fields_are_on_the_wire() {
     let (_, envelope) = samples().remove(0);
     let bytes = encode(&envelope).unwrap();
     let text = String::from_utf8_lossy(&bytes);
-    for field in [
-        "id",
-        "city",
-        "seq",
-        "schema",
-        "payload",
-        "case_reported",
-        "reported_loss_fen",
-    ] {
-        assert!(
-            text.contains(field),
-            "field {field} is not named on the wire"
-        );
+    for field in ["id", "city", "seq", "schema", "payload", "case_reported", "reported_loss_fen"] {
+        assert!(text.contains(field), "field {field} is not named on the wire");
     }
 }
 
 #[test]
 fn rejects_oversize_garbage_wrong_schema_and_inconsistent_ids() {
-    assert!(matches!(
-        decode(&vec![0u8; events::MAX_EVENT_BYTES + 1]),
-        Err(events::CodecError::TooLarge { .. })
-    ));
-    assert!(matches!(
-        decode(b"not msgpack"),
-        Err(events::CodecError::Undecodable(_))
-    ));
+    assert!(matches!(decode(&vec![0u8; events::MAX_EVENT_BYTES + 1]), Err(events::CodecError::TooLarge { .. })));
+    assert!(matches!(decode(b"not msgpack"), Err(events::CodecError::Undecodable(_))));
 
     let (_, mut envelope) = samples().remove(0);
     envelope.schema = SCHEMA_VERSION + 1;
@@ -222,8 +184,5 @@ fn rejects_oversize_garbage_wrong_schema_and_inconsistent_ids() {
     let (_, mut envelope) = samples().remove(0);
     envelope.id = "hangzhou.intake.99".into();
     let bytes = rmp_serde::to_vec_named(&envelope).unwrap();
-    assert!(matches!(
-        decode(&bytes),
-        Err(events::CodecError::Inconsistent(_))
-    ));
+    assert!(matches!(decode(&bytes), Err(events::CodecError::Inconsistent(_))));
 }

@@ -54,11 +54,7 @@ pub struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: got {}, expected {}",
-            self.field, self.value, self.expected
-        )
+        write!(f, "{}: got {}, expected {}", self.field, self.value, self.expected)
     }
 }
 

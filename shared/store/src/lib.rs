@@ -127,23 +127,9 @@ impl Store {
         };
         let outbox_ready = Arc::new(Notify::new());
         let timers_changed = Arc::new(Notify::new());
-        let writer = writer::spawn(
-            db.clone(),
-            producer.clone(),
-            clock,
-            next_seq,
-            outbox_ready.clone(),
-            timers_changed.clone(),
-        )?;
-        Ok(Store {
-            inner: Arc::new(Inner {
-                db,
-                producer,
-                writer,
-                outbox_ready,
-                timers_changed,
-            }),
-        })
+        let writer =
+            writer::spawn(db.clone(), producer.clone(), clock, next_seq, outbox_ready.clone(), timers_changed.clone())?;
+        Ok(Store { inner: Arc::new(Inner { db, producer, writer, outbox_ready, timers_changed }) })
     }
 
     pub fn producer(&self) -> &Producer {
@@ -179,16 +165,11 @@ impl Store {
         R: Send + 'static,
     {
         let db = self.inner.db.clone();
-        tokio::task::spawn_blocking(move || f(&db.begin_read()?))
-            .await
-            .expect("store read task panicked")
+        tokio::task::spawn_blocking(move || f(&db.begin_read()?)).await.expect("store read task panicked")
     }
 
     /// Like [`Store::read`], on the calling thread (start-up, tests, tools).
-    pub fn read_blocking<R>(
-        &self,
-        f: impl FnOnce(&ReadTransaction) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
+    pub fn read_blocking<R>(&self, f: impl FnOnce(&ReadTransaction) -> Result<R, StoreError>) -> Result<R, StoreError> {
         f(&self.inner.db.begin_read()?)
     }
 
@@ -268,18 +249,13 @@ impl Store {
 
     /// When the earliest timer is due.
     pub async fn next_timer_due(&self) -> Result<Option<TimeMs>, StoreError> {
-        self.read(|tx| Ok(tx.open_table(TIMERS)?.first()?.map(|(k, _)| k.value().0)))
-            .await
+        self.read(|tx| Ok(tx.open_table(TIMERS)?.first()?.map(|(k, _)| k.value().0))).await
     }
 
     /// Up to `limit` timers due at or before `now_ms`, earliest first. Firing a timer does not
     /// remove it: the operation that handles it cancels it in the same transaction as its
     /// events, so a crash in between fires it again.
-    pub async fn due_timers(
-        &self,
-        now_ms: TimeMs,
-        limit: usize,
-    ) -> Result<Vec<DueTimer>, StoreError> {
+    pub async fn due_timers(&self, now_ms: TimeMs, limit: usize) -> Result<Vec<DueTimer>, StoreError> {
         self.read(move |tx| {
             let table = tx.open_table(TIMERS)?;
             let mut due = Vec::new();
@@ -289,11 +265,7 @@ impl Store {
                 if due_ms > now_ms {
                     break;
                 }
-                due.push(DueTimer {
-                    due_ms,
-                    key: name.to_owned(),
-                    action: action.value().to_vec(),
-                });
+                due.push(DueTimer { due_ms, key: name.to_owned(), action: action.value().to_vec() });
             }
             Ok(due)
         })

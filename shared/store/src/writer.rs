@@ -53,10 +53,7 @@ pub struct WriteCtx<'a> {
 
 impl std::fmt::Debug for WriteCtx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteCtx")
-            .field("next_seq", self.next_seq)
-            .field("now_ms", &self.now_ms)
-            .finish()
+        f.debug_struct("WriteCtx").field("next_seq", self.next_seq).field("now_ms", &self.now_ms).finish()
     }
 }
 
@@ -78,11 +75,7 @@ impl WriteCtx<'_> {
         causation: Option<String>,
         payload: Payload,
     ) -> Result<Envelope, StoreError> {
-        assert_eq!(
-            payload.service(),
-            self.producer.service,
-            "a service appends only its own events"
-        );
+        assert_eq!(payload.service(), self.producer.service, "a service appends only its own events");
         let seq = *self.next_seq;
         let envelope = Envelope {
             id: event_id(&self.producer.city, self.producer.service, seq),
@@ -129,11 +122,7 @@ impl WriteCtx<'_> {
 
     /// Cancels the timer `key`. Returns whether it existed.
     pub fn cancel(&mut self, key: &str) -> Result<bool, StoreError> {
-        let due = self
-            .tx
-            .open_table(TIMER_KEYS)?
-            .remove(key)?
-            .map(|d| d.value());
+        let due = self.tx.open_table(TIMER_KEYS)?.remove(key)?.map(|d| d.value());
         if let Some(due_ms) = due {
             self.tx.open_table(TIMERS)?.remove((due_ms, key))?;
         }
@@ -187,21 +176,12 @@ pub(crate) fn spawn(
             }
         })
         .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
-    Ok(WriterHandle {
-        queue: Some(queue),
-        thread: Some(thread),
-    })
+    Ok(WriterHandle { queue: Some(queue), thread: Some(thread) })
 }
 
 type BatchResult = Result<(Vec<Completion>, bool, bool), (Vec<Completion>, String)>;
 
-fn run_batch(
-    db: &Database,
-    producer: &Producer,
-    now_ms: TimeMs,
-    next_seq: &mut u64,
-    jobs: Vec<Job>,
-) -> BatchResult {
+fn run_batch(db: &Database, producer: &Producer, now_ms: TimeMs, next_seq: &mut u64, jobs: Vec<Job>) -> BatchResult {
     let begin = || -> Result<WriteTransaction, StoreError> {
         let mut tx = db.begin_write()?;
         tx.set_durability(redb::Durability::Immediate)?;
@@ -214,14 +194,7 @@ fn run_batch(
         // The jobs are dropped unrun: their callers see the writer as stopped for this batch.
         Err(e) => return Err((Vec::new(), e.to_string())),
     };
-    let mut ctx = WriteCtx {
-        tx: &tx,
-        producer,
-        next_seq,
-        now_ms,
-        appended: false,
-        scheduled: false,
-    };
+    let mut ctx = WriteCtx { tx: &tx, producer, next_seq, now_ms, appended: false, scheduled: false };
     let mut completions = Vec::with_capacity(jobs.len());
     let mut failure = None;
     for job in jobs {
@@ -255,9 +228,7 @@ impl WriterHandle {
     {
         let (reply, result) = oneshot::channel::<Result<R, WriteError<E>>>();
         let job: Job = Box::new(move |ctx| {
-            let aborted = |reason: String| {
-                WriteError::Store(StoreError::Corrupt(format!("batch aborted: {reason}")))
-            };
+            let aborted = |reason: String| WriteError::Store(StoreError::Corrupt(format!("batch aborted: {reason}")));
             match op(ctx) {
                 Ok(value) => (
                     Box::new(move |outcome: Result<(), String>| {
@@ -280,10 +251,7 @@ impl WriterHandle {
             }
         });
         let queue = self.queue.as_ref().ok_or(StoreError::WriterStopped)?;
-        queue
-            .send(job)
-            .await
-            .map_err(|_| StoreError::WriterStopped)?;
+        queue.send(job).await.map_err(|_| StoreError::WriterStopped)?;
         Ok(Committed { result })
     }
 }
@@ -297,8 +265,6 @@ pub struct Committed<R, E> {
 impl<R, E> Committed<R, E> {
     /// Waits for the batch to commit (or fail).
     pub async fn wait(self) -> Result<R, WriteError<E>> {
-        self.result
-            .await
-            .map_err(|_| WriteError::Store(StoreError::WriterStopped))?
+        self.result.await.map_err(|_| WriteError::Store(StoreError::WriterStopped))?
     }
 }

@@ -8,10 +8,7 @@ use events::{IntakeEvent, Payload, Service};
 use store::{Producer, Store, WriteError};
 
 fn producer() -> Producer {
-    Producer {
-        city: City::parse("huzhou").unwrap(),
-        service: Service::Intake,
-    }
+    Producer { city: City::parse("huzhou").unwrap(), service: Service::Intake }
 }
 
 fn reported(n: u64) -> Payload {
@@ -64,19 +61,14 @@ async fn concurrent_writers_get_contiguous_sequences_that_replay_after_reopen() 
     let count = store.replay(|e| seen.push(e.seq)).unwrap();
     assert_eq!(count, 200);
     assert_eq!(seen, (1..=200).collect::<Vec<_>>());
-    assert_eq!(
-        append(&store, 999).await.unwrap(),
-        201,
-        "sequence continues after reopen"
-    );
+    assert_eq!(append(&store, 999).await.unwrap(), 201, "sequence continues after reopen");
 }
 
 #[tokio::test]
 async fn a_rejected_operation_writes_nothing_and_its_batch_neighbours_commit() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s.redb"), producer(), system_clock()).unwrap();
-    let rejected = store
-        .write(|_ctx| -> Result<(), WriteError<String>> { Err(WriteError::Rejected("no".into())) });
+    let rejected = store.write(|_ctx| -> Result<(), WriteError<String>> { Err(WriteError::Rejected("no".into())) });
     let (rejected, accepted) = tokio::join!(rejected, append(&store, 1));
     assert!(matches!(rejected, Err(WriteError::Rejected(reason)) if reason == "no"));
     assert_eq!(accepted.unwrap(), 1);
@@ -91,17 +83,11 @@ async fn outbox_rows_leave_only_when_confirmed() {
         append(&store, n).await.unwrap();
     }
     let pending = store.outbox(10).await.unwrap();
-    assert_eq!(
-        pending.iter().map(|(seq, _, _)| *seq).collect::<Vec<_>>(),
-        vec![1, 2, 3]
-    );
+    assert_eq!(pending.iter().map(|(seq, _, _)| *seq).collect::<Vec<_>>(), vec![1, 2, 3]);
     assert_eq!(pending[0].1.id, "huzhou.intake.1");
     store.outbox_confirm(vec![1, 2]).await.unwrap();
     let pending = store.outbox(10).await.unwrap();
-    assert_eq!(
-        pending.iter().map(|(seq, _, _)| *seq).collect::<Vec<_>>(),
-        vec![3]
-    );
+    assert_eq!(pending.iter().map(|(seq, _, _)| *seq).collect::<Vec<_>>(), vec![3]);
 }
 
 #[tokio::test]
@@ -109,12 +95,7 @@ async fn inbox_detects_a_message_consumed_before() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s.redb"), producer(), system_clock()).unwrap();
     let mark = |store: Store| async move {
-        store
-            .write(|ctx| -> Result<bool, WriteError<()>> {
-                Ok(ctx.mark_consumed("wenzhou.intake.7")?)
-            })
-            .await
-            .unwrap()
+        store.write(|ctx| -> Result<bool, WriteError<()>> { Ok(ctx.mark_consumed("wenzhou.intake.7")?) }).await.unwrap()
     };
     assert!(mark(store.clone()).await);
     assert!(!mark(store.clone()).await);
@@ -123,8 +104,7 @@ async fn inbox_detects_a_message_consumed_before() {
 #[tokio::test]
 async fn timers_are_due_in_order_and_cancel_by_key() {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        Arc::new(Store::open(&dir.path().join("s.redb"), producer(), system_clock()).unwrap());
+    let store = Arc::new(Store::open(&dir.path().join("s.redb"), producer(), system_clock()).unwrap());
     store
         .write(|ctx| -> Result<(), WriteError<()>> {
             ctx.schedule("b", 200, b"B")?;
@@ -137,21 +117,10 @@ async fn timers_are_due_in_order_and_cancel_by_key() {
         .unwrap();
     assert_eq!(store.next_timer_due().await.unwrap(), Some(50));
     let due = store.due_timers(150, 10).await.unwrap();
-    assert_eq!(
-        due.iter()
-            .map(|t| (t.key.as_str(), t.due_ms))
-            .collect::<Vec<_>>(),
-        vec![("c", 50), ("a", 100)]
-    );
+    assert_eq!(due.iter().map(|t| (t.key.as_str(), t.due_ms)).collect::<Vec<_>>(), vec![("c", 50), ("a", 100)]);
     assert_eq!(due[0].action, b"C2");
-    let existed = store
-        .write(|ctx| -> Result<bool, WriteError<()>> { Ok(ctx.cancel("a")?) })
-        .await
-        .unwrap();
+    let existed = store.write(|ctx| -> Result<bool, WriteError<()>> { Ok(ctx.cancel("a")?) }).await.unwrap();
     assert!(existed);
     let due = store.due_timers(1_000, 10).await.unwrap();
-    assert_eq!(
-        due.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(),
-        vec!["c", "b"]
-    );
+    assert_eq!(due.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(), vec!["c", "b"]);
 }

@@ -25,11 +25,7 @@ const WORKSPACE_DEPTH: usize = 2;
 pub fn nats_server_binary() -> Result<PathBuf, TestkitError> {
     if let Some(path) = std::env::var_os(NATS_SERVER_ENV).filter(|v| !v.is_empty()) {
         let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(TestkitError::BadBinaryEnv { path })
-        };
+        return if path.is_file() { Ok(path) } else { Err(TestkitError::BadBinaryEnv { path }) };
     }
     let mut tried = vec![format!("${NATS_SERVER_ENV} (unset)")];
 
@@ -50,9 +46,7 @@ pub fn nats_server_binary() -> Result<PathBuf, TestkitError> {
         }
     }
     tried.push(format!("{BINARY_NAME} on PATH"));
-    Err(TestkitError::BinaryNotFound {
-        tried: tried.join(", "),
-    })
+    Err(TestkitError::BinaryNotFound { tried: tried.join(", ") })
 }
 
 /// The workspace root: this crate's manifest directory, [`WORKSPACE_DEPTH`] levels up.

@@ -25,14 +25,10 @@ pub(crate) async fn get(port: u16, path: &str) -> Result<Response, TestkitError>
     let url = format!("http://127.0.0.1:{port}{path}");
     match tokio::time::timeout(REQUEST_TIMEOUT, exchange(port, path)).await {
         Ok(Ok(raw)) => parse(&raw).map_err(|detail| TestkitError::Monitoring { url, detail }),
-        Ok(Err(e)) => Err(TestkitError::Monitoring {
-            url,
-            detail: e.to_string(),
-        }),
-        Err(_) => Err(TestkitError::Monitoring {
-            url,
-            detail: format!("no complete answer within {REQUEST_TIMEOUT:?}"),
-        }),
+        Ok(Err(e)) => Err(TestkitError::Monitoring { url, detail: e.to_string() }),
+        Err(_) => {
+            Err(TestkitError::Monitoring { url, detail: format!("no complete answer within {REQUEST_TIMEOUT:?}") })
+        }
     }
 }
 
@@ -41,28 +37,20 @@ async fn exchange(port: u16, path: &str) -> std::io::Result<Vec<u8>> {
     let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut raw = Vec::new();
-    (&mut stream)
-        .take(MAX_RESPONSE_BYTES)
-        .read_to_end(&mut raw)
-        .await?;
+    (&mut stream).take(MAX_RESPONSE_BYTES).read_to_end(&mut raw).await?;
     Ok(raw)
 }
 
 fn parse(raw: &[u8]) -> Result<Response, String> {
     let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or("response has no header end")?;
+    let (head, body) = text.split_once("\r\n\r\n").ok_or("response has no header end")?;
     let status_line = head.lines().next().ok_or("empty response")?;
     let status = status_line
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse::<u16>().ok())
         .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    Ok(Response {
-        status,
-        body: body.to_owned(),
-    })
+    Ok(Response { status, body: body.to_owned() })
 }
 
 #[cfg(test)]
@@ -71,9 +59,7 @@ mod tests {
 
     #[test]
     fn parses_status_and_body() {
-        let r =
-            parse(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"status\":\"ok\"}")
-                .unwrap();
+        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"status\":\"ok\"}").unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.body, "{\"status\":\"ok\"}");
     }

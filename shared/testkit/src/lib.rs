@@ -21,9 +21,7 @@ pub use binary::{NATS_SERVER_ENV, nats_server_binary};
 pub use error::TestkitError;
 pub use link::LeafLink;
 pub use province::{CityNode, HUB_DOMAIN, LEAF_WAIT_TIMEOUT, Province, ProvinceOptions};
-pub use server::{
-    LAME_DUCK_DURATION, LEAF_RECONNECT, NatsServer, READY_TIMEOUT, STOP_TIMEOUT, ServerOptions,
-};
+pub use server::{LAME_DUCK_DURATION, LEAF_RECONNECT, NatsServer, READY_TIMEOUT, STOP_TIMEOUT, ServerOptions};
 
 /// Result type of the test kit.
 pub type Result<T, E = TestkitError> = std::result::Result<T, E>;

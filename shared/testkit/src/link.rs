@@ -34,29 +34,18 @@ struct State {
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     // The state stays consistent even if a holder panicked: a flag and a list of handles.
-    state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl LeafLink {
     /// Starts a proxy on a free loopback port towards `127.0.0.1:upstream_port`.
     pub async fn start(upstream_port: u16) -> Result<LeafLink, TestkitError> {
-        let listener = TcpListener::bind((LOOPBACK, 0))
-            .await
-            .map_err(TestkitError::io("binding the leaf link's port"))?;
-        let port = listener
-            .local_addr()
-            .map_err(TestkitError::io("reading the leaf link's port"))?
-            .port();
+        let listener =
+            TcpListener::bind((LOOPBACK, 0)).await.map_err(TestkitError::io("binding the leaf link's port"))?;
+        let port = listener.local_addr().map_err(TestkitError::io("reading the leaf link's port"))?.port();
         let state = Arc::new(Mutex::new(State::default()));
         let accept_task = tokio::spawn(accept_loop(listener, upstream_port, Arc::clone(&state)));
-        Ok(LeafLink {
-            port,
-            upstream_port,
-            state,
-            accept_task,
-        })
+        Ok(LeafLink { port, upstream_port, state, accept_task })
     }
 
     /// The port the proxy listens on.
@@ -128,9 +117,7 @@ async fn accept_loop(listener: TcpListener, upstream_port: u16, state: Arc<Mutex
             continue;
         }
         // Spawned under the lock so that `cut` cannot miss it.
-        guard
-            .connections
-            .push(tokio::spawn(forward(inbound, upstream_port)));
+        guard.connections.push(tokio::spawn(forward(inbound, upstream_port)));
     }
 }
 
@@ -176,23 +163,16 @@ mod tests {
     async fn roundtrip(stream: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
         stream.write_all(msg).await.unwrap();
         let mut buf = vec![0; msg.len()];
-        tokio::time::timeout(STEP_TIMEOUT, stream.read_exact(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(STEP_TIMEOUT, stream.read_exact(&mut buf)).await.unwrap().unwrap();
         buf
     }
 
     /// Reads until EOF or error: what a closed proxy connection gives.
     async fn assert_closed(stream: &mut TcpStream) {
         let mut buf = [0u8; 16];
-        let read = tokio::time::timeout(STEP_TIMEOUT, stream.read(&mut buf))
-            .await
-            .expect("closed connection answers at once");
-        assert!(
-            matches!(read, Ok(0) | Err(_)),
-            "expected EOF or reset, got {read:?}"
-        );
+        let read =
+            tokio::time::timeout(STEP_TIMEOUT, stream.read(&mut buf)).await.expect("closed connection answers at once");
+        assert!(matches!(read, Ok(0) | Err(_)), "expected EOF or reset, got {read:?}");
     }
 
     #[tokio::test]

@@ -87,16 +87,12 @@ impl Province {
 
     /// A city's node.
     pub fn city(&self, city: &City) -> Result<&CityNode, TestkitError> {
-        self.cities
-            .get(city)
-            .ok_or_else(|| TestkitError::UnknownCity(city.to_string()))
+        self.cities.get(city).ok_or_else(|| TestkitError::UnknownCity(city.to_string()))
     }
 
     /// A city's node, mutable (to stop or restart its server).
     pub fn city_mut(&mut self, city: &City) -> Result<&mut CityNode, TestkitError> {
-        self.cities
-            .get_mut(city)
-            .ok_or_else(|| TestkitError::UnknownCity(city.to_string()))
+        self.cities.get_mut(city).ok_or_else(|| TestkitError::UnknownCity(city.to_string()))
     }
 
     /// Every city and its node, in city order.
@@ -108,16 +104,12 @@ impl Province {
     pub async fn leaf_count(&self) -> Result<usize, TestkitError> {
         const LEAFZ_PATH: &str = "/leafz";
         let body = self.hub.monitor_get(LEAFZ_PATH).await?;
-        let json: serde_json::Value =
-            serde_json::from_str(&body).map_err(|e| TestkitError::Monitoring {
-                url: format!("http://127.0.0.1:{}{LEAFZ_PATH}", self.hub.monitor_port()),
-                detail: format!("not JSON: {e}"),
-            })?;
+        let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| TestkitError::Monitoring {
+            url: format!("http://127.0.0.1:{}{LEAFZ_PATH}", self.hub.monitor_port()),
+            detail: format!("not JSON: {e}"),
+        })?;
         // `leafs` is absent or null when there are none.
-        Ok(json
-            .get("leafs")
-            .and_then(serde_json::Value::as_array)
-            .map_or(0, Vec::len))
+        Ok(json.get("leafs").and_then(serde_json::Value::as_array).map_or(0, Vec::len))
     }
 
     /// Waits until the hub has exactly `expected` leaf connections, polling `/leafz`, bounded

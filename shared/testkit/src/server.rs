@@ -61,10 +61,7 @@ impl ServerOptions {
     /// Options for a plain JetStream server named `server_name`: no domain, no leaf nodes,
     /// default sync.
     pub fn new(server_name: impl Into<String>) -> Self {
-        ServerOptions {
-            server_name: server_name.into(),
-            ..ServerOptions::default()
-        }
+        ServerOptions { server_name: server_name.into(), ..ServerOptions::default() }
     }
 }
 
@@ -102,10 +99,7 @@ impl NatsServer {
             .tempdir()
             .map_err(TestkitError::io("creating the server's temp dir"))?;
         let store_dir = dir.path().join("jetstream");
-        std::fs::create_dir_all(&store_dir).map_err(TestkitError::io(format!(
-            "creating {}",
-            store_dir.display()
-        )))?;
+        std::fs::create_dir_all(&store_dir).map_err(TestkitError::io(format!("creating {}", store_dir.display())))?;
 
         let ports = free_ports(if opts.leaf_listen { 3 } else { 2 })?;
         let (client_port, monitor_port) = (ports[0], ports[1]);
@@ -113,10 +107,7 @@ impl NatsServer {
 
         let config = render_config(&opts, &store_dir, client_port, monitor_port, leaf_port);
         let config_path = dir.path().join("nats-server.conf");
-        std::fs::write(&config_path, config).map_err(TestkitError::io(format!(
-            "writing {}",
-            config_path.display()
-        )))?;
+        std::fs::write(&config_path, config).map_err(TestkitError::io(format!("writing {}", config_path.display())))?;
 
         let mut server = NatsServer {
             name: opts.server_name,
@@ -152,8 +143,7 @@ impl NatsServer {
     /// `nats-leaf://127.0.0.1:PORT` of the leaf-node listen port, when started with
     /// `leaf_listen`.
     pub fn leaf_url(&self) -> Option<String> {
-        self.leaf_port
-            .map(|port| format!("nats-leaf://{LOOPBACK}:{port}"))
+        self.leaf_port.map(|port| format!("nats-leaf://{LOOPBACK}:{port}"))
     }
 
     /// The HTTP monitoring port.
@@ -206,11 +196,7 @@ impl NatsServer {
         let Some(child) = self.child.as_mut() else {
             return Ok(());
         };
-        if child
-            .try_wait()
-            .map_err(TestkitError::io("probing nats-server"))?
-            .is_none()
-        {
+        if child.try_wait().map_err(TestkitError::io("probing nats-server"))?.is_none() {
             let signalled = Command::new(&self.binary)
                 .arg("--signal")
                 .arg(format!("quit={}", child.id()))
@@ -222,11 +208,7 @@ impl NatsServer {
                 .unwrap_or(false);
             let deadline = Instant::now() + STOP_TIMEOUT;
             while signalled && Instant::now() < deadline {
-                if child
-                    .try_wait()
-                    .map_err(TestkitError::io("probing nats-server"))?
-                    .is_some()
-                {
+                if child.try_wait().map_err(TestkitError::io("probing nats-server"))?.is_some() {
                     break;
                 }
                 tokio::time::sleep(POLL_INTERVAL).await;
@@ -255,13 +237,8 @@ impl NatsServer {
             .create(true)
             .append(true)
             .open(&self.log_path)
-            .map_err(TestkitError::io(format!(
-                "opening {}",
-                self.log_path.display()
-            )))?;
-        let log_err = log
-            .try_clone()
-            .map_err(TestkitError::io("duplicating the log file handle"))?;
+            .map_err(TestkitError::io(format!("opening {}", self.log_path.display())))?;
+        let log_err = log.try_clone().map_err(TestkitError::io("duplicating the log file handle"))?;
         let child = Command::new(&self.binary)
             .arg("-c")
             .arg(&self.config_path)
@@ -269,10 +246,7 @@ impl NatsServer {
             .stdout(log)
             .stderr(log_err)
             .spawn()
-            .map_err(TestkitError::io(format!(
-                "spawning {}",
-                self.binary.display()
-            )))?;
+            .map_err(TestkitError::io(format!("spawning {}", self.binary.display())))?;
         tracing::debug!(server = %self.name, pid = child.id(), url = %self.url(), "nats-server spawned");
         self.child = Some(child);
         self.wait_ready().await
@@ -290,9 +264,7 @@ impl NatsServer {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             let exited = match self.child.as_mut() {
-                Some(child) => child
-                    .try_wait()
-                    .map_err(TestkitError::io("probing nats-server"))?,
+                Some(child) => child.try_wait().map_err(TestkitError::io("probing nats-server"))?,
                 None => None,
             };
             if let Some(status) = exited {
@@ -344,32 +316,19 @@ impl Drop for NatsServer {
 
 /// Rejects names and URLs that would break out of their quoted config string.
 fn validate(opts: &ServerOptions) -> Result<(), TestkitError> {
-    let is_name = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
+    let is_name = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !is_name(&opts.server_name) {
-        return Err(TestkitError::InvalidOption {
-            what: "server_name",
-            value: opts.server_name.clone(),
-        });
+        return Err(TestkitError::InvalidOption { what: "server_name", value: opts.server_name.clone() });
     }
     if let Some(domain) = opts.jetstream_domain.as_deref().filter(|d| !is_name(d)) {
-        return Err(TestkitError::InvalidOption {
-            what: "jetstream_domain",
-            value: domain.into(),
-        });
+        return Err(TestkitError::InvalidOption { what: "jetstream_domain", value: domain.into() });
     }
-    if let Some(url) = opts.leaf_remote.as_deref().filter(|u| {
-        u.is_empty()
-            || u.bytes()
-                .any(|b| b == b'"' || b == b'\\' || b.is_ascii_control())
-    }) {
-        return Err(TestkitError::InvalidOption {
-            what: "leaf_remote",
-            value: url.into(),
-        });
+    if let Some(url) = opts
+        .leaf_remote
+        .as_deref()
+        .filter(|u| u.is_empty() || u.bytes().any(|b| b == b'"' || b == b'\\' || b.is_ascii_control()))
+    {
+        return Err(TestkitError::InvalidOption { what: "leaf_remote", value: url.into() });
     }
     Ok(())
 }
@@ -401,22 +360,10 @@ fn render_config(
     let _ = writeln!(c, "server_name: \"{}\"", opts.server_name);
     let _ = writeln!(c, "listen: \"{LOOPBACK}:{client_port}\"");
     let _ = writeln!(c, "http: \"{LOOPBACK}:{monitor_port}\"");
-    let _ = writeln!(
-        c,
-        "lame_duck_duration: \"{}s\"",
-        LAME_DUCK_DURATION.as_secs()
-    );
-    let _ = writeln!(
-        c,
-        "lame_duck_grace_period: \"{}s\"",
-        LAME_DUCK_GRACE.as_secs()
-    );
+    let _ = writeln!(c, "lame_duck_duration: \"{}s\"", LAME_DUCK_DURATION.as_secs());
+    let _ = writeln!(c, "lame_duck_grace_period: \"{}s\"", LAME_DUCK_GRACE.as_secs());
     let _ = writeln!(c, "jetstream {{");
-    let _ = writeln!(
-        c,
-        "  store_dir: \"{}\"",
-        quote_escape(&store_dir.display().to_string())
-    );
+    let _ = writeln!(c, "  store_dir: \"{}\"", quote_escape(&store_dir.display().to_string()));
     if let Some(domain) = &opts.jetstream_domain {
         let _ = writeln!(c, "  domain: \"{domain}\"");
     }
@@ -497,18 +444,8 @@ mod tests {
         for (opts, leaf) in [(hub, Some(7422)), (city, None)] {
             let path = dir.path().join(format!("{}.conf", opts.server_name));
             std::fs::write(&path, render_config(&opts, dir.path(), 4222, 8222, leaf)).unwrap();
-            let out = Command::new(&binary)
-                .arg("-c")
-                .arg(&path)
-                .arg("-t")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}: {}",
-                opts.server_name,
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = Command::new(&binary).arg("-c").arg(&path).arg("-t").output().unwrap();
+            assert!(out.status.success(), "{}: {}", opts.server_name, String::from_utf8_lossy(&out.stderr));
         }
     }
 
@@ -517,10 +454,7 @@ mod tests {
         assert!(validate(&ServerOptions::new("ok-name_1")).is_ok());
         assert!(validate(&ServerOptions::new("bad\"name")).is_err());
         assert!(validate(&ServerOptions::new("")).is_err());
-        let opts = ServerOptions {
-            leaf_remote: Some("x\"y".into()),
-            ..ServerOptions::new("a")
-        };
+        let opts = ServerOptions { leaf_remote: Some("x\"y".into()), ..ServerOptions::new("a") };
         assert!(validate(&opts).is_err());
     }
 }

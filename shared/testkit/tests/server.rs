@@ -15,12 +15,7 @@ async fn stream_messages(server: &NatsServer) -> u64 {
 
 async fn publish_one(server: &NatsServer) {
     let client = async_nats::connect(server.url()).await.expect("connect");
-    jetstream::new(client)
-        .publish("lifecycle.evt", "x".into())
-        .await
-        .expect("publish sent")
-        .await
-        .expect("acked");
+    jetstream::new(client).publish("lifecycle.evt", "x".into()).await.expect("publish sent").await.expect("acked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,19 +43,13 @@ async fn single_server_restarts_with_its_store_and_cleans_up() {
 
     server.stop().await.expect("stopped");
     assert!(!server.is_running());
-    assert!(
-        async_nats::connect(server.url()).await.is_err(),
-        "nobody listens when stopped"
-    );
+    assert!(async_nats::connect(server.url()).await.is_err(), "nobody listens when stopped");
     server.start_again().await.expect("started again");
     publish_one(&server).await;
     assert_eq!(stream_messages(&server).await, 2);
 
     server.kill_hard();
-    server
-        .start_again()
-        .await
-        .expect("started after a hard kill");
+    server.start_again().await.expect("started after a hard kill");
     assert_eq!(stream_messages(&server).await, 2);
 
     drop(server);

@@ -63,10 +63,7 @@ fn province_stream_config(cities: &[City]) -> stream::Config {
                 .map(|c| stream::Source {
                     name: c.stream_name(),
                     filter_subject: Some(event_filter(c)),
-                    external: Some(stream::External {
-                        api_prefix: format!("$JS.{c}.API"),
-                        delivery_prefix: None,
-                    }),
+                    external: Some(stream::External { api_prefix: format!("$JS.{c}.API"), delivery_prefix: None }),
                     ..Default::default()
                 })
                 .collect(),
@@ -96,26 +93,15 @@ async fn message_count(js: &jetstream::Context, name: &str) -> u64 {
 }
 
 /// Polls until the stream holds `expected` messages; returns how long that took.
-async fn wait_for_count(
-    js: &jetstream::Context,
-    name: &str,
-    expected: u64,
-    timeout: Duration,
-) -> Duration {
+async fn wait_for_count(js: &jetstream::Context, name: &str, expected: u64, timeout: Duration) -> Duration {
     let start = Instant::now();
     loop {
         let count = message_count(js, name).await;
-        assert!(
-            count <= expected,
-            "{name} has {count} messages, more than {expected}"
-        );
+        assert!(count <= expected, "{name} has {count} messages, more than {expected}");
         if count == expected {
             return start.elapsed();
         }
-        assert!(
-            start.elapsed() < timeout,
-            "{name} has {count} of {expected} messages after {timeout:?}"
-        );
+        assert!(start.elapsed() < timeout, "{name} has {count} of {expected} messages after {timeout:?}");
         tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
@@ -126,14 +112,8 @@ async fn msg_ids(js: &jetstream::Context, name: &str) -> Vec<String> {
     let state = stream.info().await.expect("stream info").state.clone();
     let mut ids = Vec::new();
     for seq in state.first_sequence..=state.last_sequence {
-        let msg = stream
-            .get_raw_message(seq)
-            .await
-            .expect("message by sequence");
-        let id = msg
-            .headers
-            .get("Nats-Msg-Id")
-            .expect("sourced message keeps Nats-Msg-Id");
+        let msg = stream.get_raw_message(seq).await.expect("message by sequence");
+        let id = msg.headers.get("Nats-Msg-Id").expect("sourced message keeps Nats-Msg-Id");
         ids.push(id.to_string());
     }
     ids
@@ -144,34 +124,20 @@ async fn city_streams_source_into_province_and_catch_up_after_a_cut() {
     let hangzhou = city("hangzhou");
     let wenzhou = city("wenzhou");
     let cities = [hangzhou.clone(), wenzhou.clone()];
-    let province = Province::start(&cities, ProvinceOptions { sync_always: true })
-        .await
-        .expect("province started");
+    let province = Province::start(&cities, ProvinceOptions { sync_always: true }).await.expect("province started");
 
     let mut city_js = Vec::new();
     for c in &cities {
-        let client = async_nats::connect(province.city(c).unwrap().server.url())
-            .await
-            .expect("connect to city");
+        let client = async_nats::connect(province.city(c).unwrap().server.url()).await.expect("connect to city");
         let js = jetstream::new(client);
-        js.create_stream(city_stream_config(c))
-            .await
-            .expect("city stream created");
+        js.create_stream(city_stream_config(c)).await.expect("city stream created");
         city_js.push(js);
     }
 
-    let hub = async_nats::connect(province.hub_url())
-        .await
-        .expect("connect to hub");
+    let hub = async_nats::connect(province.hub_url()).await.expect("connect to hub");
     let hub_js = jetstream::new(hub);
-    let created = hub_js
-        .create_stream(province_stream_config(&cities))
-        .await
-        .expect("province created");
-    println!(
-        "AFC_PROVINCE duplicate_window on the server: {:?}",
-        created.cached_info().config.duplicate_window
-    );
+    let created = hub_js.create_stream(province_stream_config(&cities)).await.expect("province created");
+    println!("AFC_PROVINCE duplicate_window on the server: {:?}", created.cached_info().config.duplicate_window);
 
     let start = Instant::now();
     for (c, js) in cities.iter().zip(&city_js) {
@@ -188,15 +154,9 @@ async fn city_streams_source_into_province_and_catch_up_after_a_cut() {
     // Partition hangzhou: its own JetStream still accepts, the province does not see it.
     let link = &province.city(&hangzhou).unwrap().link;
     link.cut().await;
-    province
-        .wait_leaf_count(1)
-        .await
-        .expect("hub lost hangzhou's leaf");
+    province.wait_leaf_count(1).await.expect("hub lost hangzhou's leaf");
     publish(&city_js[0], &hangzhou, PER_CITY..PER_CITY + DURING_CUT).await;
-    assert_eq!(
-        message_count(&city_js[0], &hangzhou.stream_name()).await,
-        PER_CITY + DURING_CUT
-    );
+    assert_eq!(message_count(&city_js[0], &hangzhou.stream_name()).await, PER_CITY + DURING_CUT);
     let watch = Instant::now();
     while watch.elapsed() < ABSENCE_WINDOW {
         assert_eq!(message_count(&hub_js, PROVINCE_STREAM).await, 2 * PER_CITY);
@@ -205,10 +165,7 @@ async fn city_streams_source_into_province_and_catch_up_after_a_cut() {
 
     let restored = Instant::now();
     link.restore();
-    province
-        .wait_leaf_count(2)
-        .await
-        .expect("hangzhou's leaf is back");
+    province.wait_leaf_count(2).await.expect("hangzhou's leaf is back");
     let leaf_back = restored.elapsed();
     let expected = 2 * PER_CITY + DURING_CUT;
     wait_for_count(&hub_js, PROVINCE_STREAM, expected, CATCH_UP_TIMEOUT).await;
@@ -223,16 +180,9 @@ async fn city_streams_source_into_province_and_catch_up_after_a_cut() {
     assert_eq!(ids.len() as u64, expected);
     assert_eq!(distinct.len(), ids.len(), "province holds duplicates");
     for c in &cities {
-        let n = if *c == hangzhou {
-            PER_CITY + DURING_CUT
-        } else {
-            PER_CITY
-        };
+        let n = if *c == hangzhou { PER_CITY + DURING_CUT } else { PER_CITY };
         for i in 0..n {
-            assert!(
-                distinct.contains(&format!("{c}-{i}")),
-                "province lacks {c}-{i}"
-            );
+            assert!(distinct.contains(&format!("{c}-{i}")), "province lacks {c}-{i}");
         }
     }
 }

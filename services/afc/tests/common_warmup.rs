@@ -1,0 +1,1 @@
+//! Temporary warm-up file.
