@@ -636,3 +636,141 @@ pub fn unfrozen_claims(state: &State, events: &[FreezingEvent]) -> Vec<(CaseId, 
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    //! Given events, when an input arrives, then these events (and actions).
+    use super::*;
+    use domain::City;
+    use protocol::adapter::Direction;
+
+    fn case() -> CaseId {
+        CaseId::derive(&City::parse("huzhou").unwrap(), 1)
+    }
+
+    fn account(n: u32) -> AccountRef {
+        AccountRef::parse(&format!("icbc:{n:08}")).unwrap()
+    }
+
+    fn entry(direction: Direction, amount: u64, balance: u64, to: Counterparty, id: &str) -> StatementEntry {
+        StatementEntry {
+            transfer_id: id.into(),
+            at_ms: 10,
+            direction,
+            amount_fen: Fen::new(amount),
+            counterparty: to,
+            balance_after_fen: Fen::new(balance),
+        }
+    }
+
+    /// Decides and applies, returning the events and the actions they call for.
+    fn check(state: &mut State, config: &CoreConfig, input: Input) -> (Vec<FreezingEvent>, Vec<Action>) {
+        let mut events = decide(state, config, input, 1_000);
+        for event in &events {
+            apply(state, event);
+        }
+        if let Some(done) = completion(state, &case(), 1_000) {
+            apply(state, &done);
+            events.push(done);
+        }
+        let actions = actions(state, &events);
+        (events, actions)
+    }
+
+    fn reported(amount: u64) -> Input {
+        Input::CaseReported {
+            case_id: case(),
+            reported_at_ms: 900,
+            transfers: vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(amount), at_ms: 5 }],
+            reported_loss: Fen::new(amount),
+        }
+    }
+
+    fn answered(hop: HopId, held: u64, entries: Vec<StatementEntry>) -> Input {
+        Input::AccountAnswered {
+            case_id: case(),
+            hop,
+            result: Ok(Statement { stop_no: 1, held: Fen::new(held), expires_at_ms: 2_000, entries }),
+        }
+    }
+
+    #[test]
+    fn given_a_new_case_when_reported_then_each_transfer_is_stopped() {
+        let mut state = State::default();
+        let (events, actions) = check(&mut state, &CoreConfig::default(), reported(10_000));
+        assert!(matches!(events[0], FreezingEvent::TraceStarted { .. }));
+        assert!(matches!(&events[1], FreezingEvent::HopOpened { hop: 1, depth: 1, .. }));
+        assert_eq!(
+            actions,
+            vec![Action::Stop {
+                case_id: case(),
+                hop: 1,
+                account: account(1),
+                since_ms: 5,
+                request_id: stop_request_id(&case(), &account(1), 1),
+            }]
+        );
+        let (again, _) = check(&mut state, &CoreConfig::default(), reported(10_000));
+        assert!(again.is_empty(), "a case is traced once");
+    }
+
+    #[test]
+    fn given_a_stopped_mule_that_forwarded_when_answered_then_money_is_held_and_followed() {
+        let mut state = State::default();
+        check(&mut state, &CoreConfig::default(), reported(10_000));
+        let statement = vec![
+            entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v"),
+            entry(Direction::Out, 6_000, 4_000, Counterparty::Account(account(2)), "t2"),
+            entry(Direction::Out, 3_000, 1_000, Counterparty::CashOut("atm".into()), "t3"),
+        ];
+        let (events, actions) = check(&mut state, &CoreConfig::default(), answered(1, 1_000, statement));
+        let FreezingEvent::AccountStopped { claim_fen, cashed_out_fen, onward, .. } = &events[0] else { panic!() };
+        assert_eq!((*claim_fen, *cashed_out_fen), (Fen::new(1_000), Fen::new(3_000)));
+        assert_eq!(onward.len(), 1);
+        assert!(
+            matches!(&events[1], FreezingEvent::HopOpened { hop: 2, parent: Some(1), depth: 2, traced_fen, .. } if *traced_fen == Fen::new(6_000))
+        );
+        assert!(matches!(&actions[..], [Action::Stop { hop: 2, .. }]));
+
+        let last = vec![entry(Direction::In, 6_000, 6_000, Counterparty::Account(account(1)), "t2")];
+        let (events, actions) = check(&mut state, &CoreConfig::default(), answered(2, 6_000, last));
+        assert!(actions.is_empty());
+        let Some(FreezingEvent::TraceCompleted { claimed_fen, cashed_out_fen, time_to_freeze_ms, .. }) = events.last()
+        else {
+            panic!("trace should complete: {events:?}")
+        };
+        assert_eq!((*claimed_fen, *cashed_out_fen), (Fen::new(7_000), Fen::new(3_000)));
+        assert_eq!(*time_to_freeze_ms, Some(100));
+    }
+
+    #[test]
+    fn given_the_depth_bound_when_money_moves_deeper_then_the_hop_ends() {
+        let mut state = State::default();
+        let config = CoreConfig { max_depth: 1, ..CoreConfig::default() };
+        check(&mut state, &config, reported(10_000));
+        let statement = vec![entry(Direction::Out, 10_000, 0, Counterparty::Account(account(2)), "t2")];
+        let (events, actions) = check(&mut state, &config, answered(1, 0, statement));
+        assert!(actions.is_empty());
+        assert!(events.iter().any(|e| matches!(e, FreezingEvent::HopEnded { reason: HopEnd::DepthLimit, .. })));
+        assert!(
+            matches!(events.last(), Some(FreezingEvent::TraceCompleted { untraced_fen, .. }) if *untraced_fen == Fen::new(10_000))
+        );
+    }
+
+    #[test]
+    fn given_two_payments_into_one_account_then_one_stop_follows_both() {
+        let mut state = State::default();
+        let input = Input::CaseReported {
+            case_id: case(),
+            reported_at_ms: 900,
+            transfers: vec![
+                Transfer { to: Destination::Account(account(1)), amount: Fen::new(500), at_ms: 5 },
+                Transfer { to: Destination::Account(account(1)), amount: Fen::new(700), at_ms: 6 },
+            ],
+            reported_loss: Fen::new(1_200),
+        };
+        let (_, actions) = check(&mut state, &CoreConfig::default(), input);
+        assert_eq!(actions.len(), 1, "one stop-payment per case and account");
+        assert_eq!(state.cases[&case()].hops[&1].traced, Fen::new(1_200));
+    }
+}

@@ -284,3 +284,96 @@ fn contacts(value: Option<&Value>, problems: &mut Problems) -> Contacts {
     }
     contacts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: TimeMs = 1_763_700_000_000;
+
+    fn valid() -> Value {
+        json!({
+            "victim": {"name": "张三", "id_number": "33010219900101123X", "phone": "13800138000"},
+            "fraud_type": "pig_butchering",
+            "transfers": [
+                {"account": "icbc:6222020200001234", "amount_fen": 500000, "at_ms": NOW - 60_000},
+                {"order": "wechatpay:4200001234ABC", "amount_fen": 20000, "at_ms": NOW - 30_000}
+            ],
+            "contacts": {"phones": ["+8617000000000"], "urls": ["https://x.example.cn"]},
+            "narrative": "met online"
+        })
+    }
+
+    fn fields(body: Value) -> Vec<String> {
+        validate(&body, NOW).unwrap_err().into_iter().map(|p| p.field).collect()
+    }
+
+    #[test]
+    fn a_valid_report_passes_with_every_field_kept() {
+        let report = validate(&valid(), NOW).unwrap();
+        assert_eq!(report.fraud_type, FraudType::PigButchering);
+        assert_eq!(report.transfers.len(), 2);
+        assert_eq!(report.reported_loss(), Fen::new(520_000));
+        assert_eq!(report.contacts.phones, vec!["+8617000000000"]);
+    }
+
+    #[test]
+    fn every_problem_is_listed_at_once_with_its_field() {
+        let mut body = valid();
+        body["fraud_type"] = json!("lottery");
+        body["transfers"][0]["amount_fen"] = json!(0);
+        body["transfers"][1]["order"] = json!("wechatpay:1");
+        body["extra"] = json!(true);
+        assert_eq!(fields(body), vec!["extra", "fraud_type", "transfers[0].amount_fen", "transfers[1].order"]);
+    }
+
+    #[test]
+    fn amounts_must_be_positive_whole_fen_within_bounds() {
+        for bad in [json!(0), json!(-5), json!(1.5), json!("100"), json!(18_446_744_073_709_551_615u64), json!(1e30)] {
+            let mut body = valid();
+            body["transfers"][0]["amount_fen"] = bad.clone();
+            assert_eq!(fields(body), vec!["transfers[0].amount_fen"], "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn a_transfer_in_the_future_is_refused() {
+        let mut body = valid();
+        body["transfers"][0]["at_ms"] = json!(NOW + 3_600_000);
+        let problems = validate(&body, NOW).unwrap_err();
+        assert_eq!(problems[0].field, "transfers[0].at_ms");
+        assert_eq!(problems[0].value, (NOW + 3_600_000).to_string());
+    }
+
+    #[test]
+    fn transfers_must_be_present_and_name_one_destination() {
+        let mut body = valid();
+        body["transfers"] = json!([]);
+        assert_eq!(fields(body), vec!["transfers"]);
+        let mut body = valid();
+        body["transfers"][0]["order"] = json!("alipay:ABCDEF123");
+        assert_eq!(fields(body), vec!["transfers[0].account"]);
+        let mut body = valid();
+        body["transfers"][0] = json!({"amount_fen": 5, "at_ms": NOW});
+        assert_eq!(fields(body), vec!["transfers[0]"]);
+    }
+
+    #[test]
+    fn victim_data_is_never_echoed_back() {
+        let mut body = valid();
+        body["victim"]["id_number"] = json!("123456");
+        body["victim"]["phone"] = json!("call me at 138");
+        let problems = validate(&body, NOW).unwrap_err();
+        assert_eq!(problems.len(), 2);
+        for problem in problems {
+            assert!(problem.value.starts_with("<redacted"), "{problem:?}");
+            assert!(!problem.value.contains("123456") && !problem.value.contains("138"));
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused() {
+        assert_eq!(fields(json!([1, 2])), vec!["$"]);
+    }
+}
