@@ -46,11 +46,12 @@ async fn an_instant_bank_trail_is_fully_recalled_with_one_stop_per_account() {
     assert_eq!(completed_claim, claimed);
     assert!(time_to_freeze.is_some());
 
-    let world = simulator::world::lock(&deployment.world);
-    for account in stopped.keys() {
-        assert_eq!(world.ledger.stops_applied(&center, account), 1, "stop-payments applied to {account}");
+    {
+        let world = simulator::world::lock(&deployment.world);
+        for account in stopped.keys() {
+            assert_eq!(world.ledger.stops_applied(&center, account), 1, "stop-payments applied to {account}");
+        }
     }
-    drop(world);
     deployment.stop().await;
 }
 

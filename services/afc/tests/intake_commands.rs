@@ -7,7 +7,7 @@ mod common;
 
 use afc::embedded::{Embedded, EmbeddedOptions, Watch};
 use async_nats::jetstream;
-use common::{TRACE_TIMEOUT, case_reported_ids, city, now_ms, submit, submit_ok};
+use common::{TRACE_TIMEOUT, case_reported_ids, now_ms, submit, submit_ok};
 use domain::City;
 use events::FreezingEvent;
 use protocol::Reply;

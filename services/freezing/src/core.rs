@@ -309,10 +309,10 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 expires_at_ms: statement.expires_at_ms,
             });
             let mut accounts = trace.accounts.clone();
-            let mut next = trace.hops.keys().next_back().copied().unwrap_or(0) + 1;
+            let first_new = trace.hops.keys().next_back().copied().unwrap_or(0) + 1;
             // A hop still waiting for its bank can take more arrivals; the one answering now cannot.
             let is_open = |first: HopId| first != hop && trace.hops.get(&first).is_none_or(|h| h.open);
-            for leg in onward {
+            for (next, leg) in (first_new..).zip(onward) {
                 let to = NewHop {
                     parent: Some(hop),
                     depth: hop_state.depth.saturating_add(1),
@@ -322,7 +322,6 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                     arrival: Some(leg.transfer_id),
                 };
                 open_hop(&mut events, &mut accounts, &is_open, config, &case_id, next, to);
-                next += 1;
             }
         }
         Input::FreezeAnswered { case_id, account, result } => {

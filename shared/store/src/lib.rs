@@ -165,7 +165,12 @@ impl Store {
         R: Send + 'static,
     {
         let db = self.inner.db.clone();
-        tokio::task::spawn_blocking(move || f(&db.begin_read()?)).await.expect("store read task panicked")
+        match tokio::task::spawn_blocking(move || f(&db.begin_read()?)).await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => Err(StoreError::WriterStopped),
+        }
     }
 
     /// Like [`Store::read`], on the calling thread (start-up, tests, tools).
