@@ -140,6 +140,15 @@ struct Completion {
     observed_at: Instant,
 }
 
+/// What the freezing-event subscriber saw, per case.
+#[derive(Default, Clone)]
+struct Observed {
+    completions: HashMap<CaseId, Completion>,
+    /// From intake's receipt of the report to the freezing batch that recorded
+    /// `TraceStarted` (intake commit, outbox relay, JetStream, consumer delivery), in ms.
+    handoff_ms: HashMap<CaseId, u64>,
+}
+
 /// Percentiles of a histogram, in its own unit.
 struct Summary {
     count: u64,
@@ -191,10 +200,10 @@ pub async fn freeze(options: FreezeBench) -> anyhow::Result<()> {
     let rtt = measure_rtt(&url).await.context("measuring the round trip")?;
     let commit = measure_commit(&city).await.context("measuring the commit")?;
 
-    let completions: Arc<Mutex<HashMap<CaseId, Completion>>> = Arc::default();
-    let subscriber = watch_completions(deployment.client(&city), &city, completions.clone())
+    let observed: Arc<Mutex<Observed>> = Arc::default();
+    let subscriber = watch_freezing(deployment.client(&city), &city, observed.clone())
         .await
-        .context("subscribing to trace_completed")?;
+        .context("subscribing to freezing's events")?;
 
     eprintln!("submitting {} cases ({} warm-up) at {} cases/s", options.total(), options.warmup, options.rate);
     let submissions = submit(&deployment, &city, bodies, options.rate).await?;
@@ -203,8 +212,8 @@ pub async fn freeze(options: FreezeBench) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + COMPLETION_TIMEOUT;
     loop {
         let done = {
-            let seen = completions.lock().expect("completions lock");
-            expected.iter().filter(|id| seen.contains_key(**id)).count()
+            let seen = observed.lock().expect("observed lock");
+            expected.iter().filter(|id| seen.completions.contains_key(**id)).count()
         };
         if done == expected.len() || tokio::time::Instant::now() > deadline {
             break;
@@ -212,10 +221,10 @@ pub async fn freeze(options: FreezeBench) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     subscriber.abort();
-    let completions = completions.lock().expect("completions lock").clone();
+    let observed = observed.lock().expect("observed lock").clone();
     deployment.stop().await;
 
-    let report = Report::build(&options, &submissions, &completions, rtt, commit)?;
+    let report = Report::build(&options, &submissions, &observed, rtt, commit)?;
     report.print(&options, nats_version.as_deref());
     anyhow::ensure!(
         report.missing == 0 && report.no_ttf == 0,
@@ -276,28 +285,37 @@ async fn submit(
     Ok(submissions)
 }
 
-/// Records every `TraceCompleted` event of `city` (the first one per case).
-async fn watch_completions(
+/// Records the `TraceStarted` and `TraceCompleted` events of `city` (the first one of each
+/// per case).
+async fn watch_freezing(
     client: &async_nats::Client,
     city: &City,
-    sink: Arc<Mutex<HashMap<CaseId, Completion>>>,
+    sink: Arc<Mutex<Observed>>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let subject = protocol::subjects::event(city, Service::Freezing.as_str(), "trace_completed");
-    let mut subscription = client.subscribe(subject).await?;
+    let freezing = Service::Freezing.as_str();
+    let started = client.subscribe(protocol::subjects::event(city, freezing, "trace_started")).await?;
+    let completed = client.subscribe(protocol::subjects::event(city, freezing, "trace_completed")).await?;
     client.flush().await?;
+    let mut messages = futures::stream::select(started, completed);
     Ok(tokio::spawn(async move {
-        while let Some(message) = subscription.next().await {
+        while let Some(message) = messages.next().await {
             let observed_at = Instant::now();
             let Ok(envelope) = events::decode(&message.payload) else {
                 continue;
             };
-            if let Payload::Freezing(FreezingEvent::TraceCompleted { case_id, time_to_freeze_ms, .. }) =
-                envelope.payload
-            {
-                sink.lock()
-                    .expect("completions lock")
-                    .entry(case_id)
-                    .or_insert(Completion { time_to_freeze_ms, observed_at });
+            let Payload::Freezing(event) = envelope.payload else {
+                continue;
+            };
+            let mut sink = sink.lock().expect("observed lock");
+            match event {
+                FreezingEvent::TraceStarted { case_id, reported_at_ms, .. } => {
+                    let handoff = envelope.time_ms.saturating_sub(reported_at_ms);
+                    sink.handoff_ms.entry(case_id).or_insert(handoff);
+                }
+                FreezingEvent::TraceCompleted { case_id, time_to_freeze_ms, .. } => {
+                    sink.completions.entry(case_id).or_insert(Completion { time_to_freeze_ms, observed_at });
+                }
+                _ => {}
             }
         }
     }))
@@ -392,6 +410,10 @@ struct Report {
     lateness_p99_us: u64,
     reply: Summary,
     ttf: Summary,
+    /// Intake's receipt to freezing's `TraceStarted` batch, in ms.
+    handoff: Summary,
+    /// Freezing's `TraceStarted` batch to the last stop holding money, in ms.
+    levels: Summary,
     /// Send to `TraceCompleted` observed by the subscriber, in ms.
     external: Summary,
     rtt: Summary,
@@ -402,7 +424,7 @@ impl Report {
     fn build(
         options: &FreezeBench,
         submissions: &[Submission],
-        completions: &HashMap<CaseId, Completion>,
+        observed: &Observed,
         rtt: Histogram<u64>,
         commit: Histogram<u64>,
     ) -> anyhow::Result<Report> {
@@ -410,6 +432,8 @@ impl Report {
         let mut external = Histogram::<u64>::new(HISTOGRAM_SIGFIG)?;
         let mut lateness = Histogram::<u64>::new(HISTOGRAM_SIGFIG)?;
         let mut reply = Histogram::<u64>::new(HISTOGRAM_SIGFIG)?;
+        let mut handoff = Histogram::<u64>::new(HISTOGRAM_SIGFIG)?;
+        let mut levels = Histogram::<u64>::new(HISTOGRAM_SIGFIG)?;
         let (mut missing, mut no_ttf, mut measured) = (0, 0, 0);
         for submission in submissions {
             lateness.record(micros(submission.lateness))?;
@@ -418,11 +442,20 @@ impl Report {
             }
             measured += 1;
             reply.record(micros(submission.reply))?;
-            match completions.get(&submission.case_id) {
+            let started = observed.handoff_ms.get(&submission.case_id).copied();
+            if let Some(ms) = started {
+                handoff.record(ms)?;
+            }
+            match observed.completions.get(&submission.case_id) {
                 None => missing += 1,
                 Some(completion) => {
                     match completion.time_to_freeze_ms {
-                        Some(ms) => ttf.record(ms)?,
+                        Some(ms) => {
+                            ttf.record(ms)?;
+                            if let Some(h) = started {
+                                levels.record(ms.saturating_sub(h))?;
+                            }
+                        }
                         None => no_ttf += 1,
                     }
                     let seen = completion.observed_at.saturating_duration_since(submission.sent_at);
@@ -449,6 +482,8 @@ impl Report {
             lateness_p99_us: lateness.value_at_quantile(0.99),
             reply: Summary::of(&reply),
             ttf: Summary::of(&ttf),
+            handoff: Summary::of(&handoff),
+            levels: Summary::of(&levels),
             external: Summary::of(&external),
             rtt: Summary::of(&rtt),
             commit: Summary::of(&commit),
@@ -460,7 +495,7 @@ impl Report {
         let floor_us = TRAIL_DEPTH * (self.rtt.p50 + self.commit.p50);
         let floor_ms = floor_us as f64 / 1000.0;
         let ratio = if floor_us == 0 { f64::INFINITY } else { self.ttf.p50 as f64 * 1000.0 / floor_us as f64 };
-        let row = |name: &str, value: String| println!("  {name:<38} {value}");
+        let row = |name: &str, value: String| println!("  {name:<40} {value}");
         let pct = |s: &Summary, unit: &str| {
             format!("p50 {} p90 {} p99 {} p99.9 {} max {} {unit} (n={})", s.p50, s.p90, s.p99, s.p999, s.max, s.count)
         };
@@ -508,6 +543,8 @@ impl Report {
         println!("time-to-freeze (internal: report received -> last stop holding money)");
         row("ttf, ms", pct(&self.ttf, "ms"));
         row("incomplete / without ttf", format!("{} / {} of {}", self.missing, self.no_ttf, self.measured));
+        row("  receipt -> freezing TraceStarted", pct(&self.handoff, "ms"));
+        row("  TraceStarted -> last stop (4 levels)", pct(&self.levels, "ms"));
         row("send -> trace_completed seen, ms", pct(&self.external, "ms"));
         println!("floor (same run, same machine, idle)");
         row("NATS round trip, µs", pct(&self.rtt, "µs"));
