@@ -52,7 +52,7 @@ enum EngineMsg {
     /// An adapter answered.
     Answer(Input),
     /// A freeze timer is due.
-    FreezeDue { key: String, timer: FreezeTimer },
+    FreezeDue { timer: FreezeTimer },
 }
 
 /// Shared by the engine's helper tasks.
@@ -161,8 +161,8 @@ async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiv
                 _ => (None, Some(envelope.id), Some(done)),
             },
             EngineMsg::Answer(input) => (Some(input), None, None),
-            EngineMsg::FreezeDue { key, timer } => {
-                shell.clone().freeze(&state, key, timer);
+            EngineMsg::FreezeDue { timer } => {
+                shell.clone().freeze(&state, timer);
                 continue;
             }
         };
@@ -304,7 +304,7 @@ impl Shell {
 
     /// Converts a stop-payment into a freeze; if the bank cannot freeze, renews the stop
     /// (the second and last one) so the money stays held while the freeze is retried.
-    fn freeze(self: Arc<Self>, state: &State, _key: String, timer: FreezeTimer) {
+    fn freeze(self: Arc<Self>, state: &State, timer: FreezeTimer) {
         let Some(hold) = state.holds.get(&timer.account) else {
             return;
         };
@@ -362,7 +362,7 @@ async fn run_timers(shell: Arc<Shell>, mut shutdown: Shutdown) {
                     }
                     match rmp_serde::from_slice::<FreezeTimer>(&timer.action) {
                         Ok(action) => {
-                            let _ = shell.engine.send(EngineMsg::FreezeDue { key: timer.key, timer: action }).await;
+                            let _ = shell.engine.send(EngineMsg::FreezeDue { timer: action }).await;
                         }
                         Err(error) => {
                             tracing::error!(key = %timer.key, %error, "undecodable timer; skipped")
