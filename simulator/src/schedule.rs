@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use domain::{AccountRef, Fen, SharedClock, TimeMs};
 use protocol::adapter::Counterparty;
@@ -242,7 +241,7 @@ async fn drive(world: Arc<Mutex<World>>, clock: SharedClock, wake: Arc<Notify>, 
             .map_or(limits::DRIVER_MAX_IDLE_MS, |due| due.saturating_sub(clock.now_ms()))
             .min(limits::DRIVER_MAX_IDLE_MS);
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(wait_ms)) => {}
+            () = tokio::time::sleep(clock.real_duration(wait_ms)) => {}
             () = wake.notified() => {}
         }
     }

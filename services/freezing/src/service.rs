@@ -5,7 +5,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_nats::jetstream;
 use bus::Shutdown;
@@ -373,7 +372,7 @@ async fn run_timers(shell: Arc<Shell>, mut shutdown: Shutdown) {
             Err(error) => tracing::warn!(%error, "reading timers failed"),
         }
         let sleep = match shell.store.next_timer_due().await {
-            Ok(Some(due)) if due > now => Duration::from_millis(due - now).min(TIMER_MAX_SLEEP),
+            Ok(Some(due)) if due > now => shell.clock.real_duration(due - now).min(TIMER_MAX_SLEEP),
             _ => TIMER_MAX_SLEEP,
         };
         tokio::select! {
