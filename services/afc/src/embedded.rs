@@ -19,7 +19,7 @@ use testkit::{Province, ProvinceOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::city::{CityOptions, run_city};
+use crate::city::{CityOptions, CityProcess};
 
 /// Longest wait for a city's services to answer after start.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,8 +50,7 @@ pub struct Embedded {
     pub hub: async_nats::Client,
     banks: Option<ServeHandle>,
     _driver: DriverHandle,
-    shutdown: watch::Sender<bool>,
-    cities: BTreeMap<City, JoinHandle<anyhow::Result<()>>>,
+    cities: BTreeMap<City, CityProcess>,
     data: tempfile::TempDir,
     options: EmbeddedOptions,
 }
@@ -87,7 +86,6 @@ impl Embedded {
         .await
         .context("starting the simulated banks")?;
         let driver = spawn_driver(world.clone(), clock.clone());
-        let (shutdown, _) = watch::channel(false);
         let data = tempfile::tempdir().context("creating the data directory")?;
         let mut embedded = Embedded {
             province,
@@ -97,7 +95,6 @@ impl Embedded {
             hub,
             banks: Some(banks),
             _driver: driver,
-            shutdown,
             cities: BTreeMap::new(),
             data,
             options,
@@ -127,7 +124,8 @@ impl Embedded {
         }
     }
 
-    /// Starts (or restarts) a city's services.
+    /// Starts (or restarts) a city's services, on a runtime of their own as in a process of
+    /// their own.
     pub fn start_city(&mut self, city: &City) -> anyhow::Result<()> {
         let options = CityOptions {
             city: city.clone(),
@@ -136,16 +134,26 @@ impl Embedded {
             only: None,
             freeze_after_ms: self.options.freeze_after_ms,
         };
-        let task = tokio::spawn(run_city(options, self.clock.clone(), self.shutdown.subscribe()));
-        self.cities.insert(city.clone(), task);
+        anyhow::ensure!(!self.cities.contains_key(city), "{city} is already running");
+        let process = CityProcess::start(options, self.clock.clone())?;
+        self.cities.insert(city.clone(), process);
         Ok(())
     }
 
-    /// Kills a city's services abruptly (as a crash would), keeping their redb files.
+    /// Kills a city's services abruptly (as a crash would), keeping their redb files, which
+    /// are closed when this returns.
     pub async fn kill_city(&mut self, city: &City) {
-        if let Some(task) = self.cities.remove(city) {
-            task.abort();
-            let _ = task.await;
+        if let Some(process) = self.cities.remove(city) {
+            process.kill().await;
+        }
+    }
+
+    /// Stops a city's services gracefully (they drain their outboxes), keeping their redb
+    /// files.
+    pub async fn stop_city(&mut self, city: &City) -> anyhow::Result<()> {
+        match self.cities.remove(city) {
+            Some(process) => process.stop().await,
+            None => Ok(()),
         }
     }
 
@@ -160,9 +168,10 @@ impl Embedded {
 
     /// Stops the services and the banks.
     pub async fn stop(mut self) {
-        let _ = self.shutdown.send(true);
-        for (_, task) in std::mem::take(&mut self.cities) {
-            let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        for (city, process) in std::mem::take(&mut self.cities) {
+            if let Err(error) = process.stop().await {
+                tracing::warn!(%city, error = format!("{error:#}"), "city did not stop cleanly");
+            }
         }
         if let Some(banks) = self.banks.take() {
             banks.shutdown().await;

@@ -1,7 +1,7 @@
 //! Failures an afc city must survive (real nats-servers, real redb files, simulated banks):
-//! its services crash in the middle of a trace and restart from their redb logs without
-//! stopping any account twice (once through `Embedded::kill_city`, once by dropping the
-//! runtime the city runs on, which kills every task it spawned as a process crash would);
+//! its services go down in the middle of a trace (crashing: every task of the node's runtime
+//! dropped at once; or stopped gracefully) and restart from their redb logs without stopping
+//! any account twice;
 //! a poison message goes to the dead-letter subject while the consumer keeps going; and a
 //! city cut off from the province keeps freezing, then the province catches up with
 //! nothing lost or doubled.
@@ -19,13 +19,20 @@ use common::{
 use domain::Fen;
 use simulator::wave::{WaveConfig, generate};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "product bug: Embedded::kill_city aborts only run_city's task; the tasks intake::run and \
-            freezing::run tokio::spawn (relays, consumer, engine, timers, adapter calls) keep running \
-            and keep the redb files open, so start_city fails with DatabaseAlreadyOpen"]
-async fn a_city_killed_mid_trace_resumes_and_stops_each_account_once() {
+/// How a city goes down in the middle of a trace.
+#[derive(Debug, Clone, Copy)]
+enum GoingDown {
+    /// Every task dropped at once, as a process crash would.
+    Crash,
+    /// Shutdown signalled: the services drain their outboxes and return.
+    Graceful,
+}
+
+/// A city goes down once the trail is being followed past its first level, comes back on
+/// the same redb files, and completes the trace with every account stopped exactly once.
+async fn goes_down_mid_trace_and_resumes(seed: u64, how: GoingDown) {
     common::init();
-    let wave = simulator::wave::single_trail(21, now_ms());
+    let wave = simulator::wave::single_trail(seed, now_ms());
     let report = wave.reports[0].clone();
     let truth = report.truth.clone();
     let center = report.city.clone();
@@ -40,7 +47,6 @@ async fn a_city_killed_mid_trace_resumes_and_stops_each_account_once() {
     let mut watch = Watch::start(&client, &center).await.unwrap();
 
     let case_id = submit_ok(&client, &center, &report.body).await.unwrap().case_id;
-    // Crash once the trail is being followed past its first level, before it is complete.
     let mut completed_when_seen = false;
     watch
         .until(TRACE_TIMEOUT, |all| {
@@ -52,13 +58,17 @@ async fn a_city_killed_mid_trace_resumes_and_stops_each_account_once() {
         })
         .await
         .unwrap();
-    assert!(!completed_when_seen, "the trace completed before the crash: raise bank_latency");
-    deployment.kill_city(&center).await;
-    // A crashed process leaves its redb files closed: the restart must be able to open them.
+    assert!(!completed_when_seen, "the trace completed before the city went down: raise bank_latency");
+    match how {
+        GoingDown::Crash => deployment.kill_city(&center).await,
+        GoingDown::Graceful => deployment.stop_city(&center).await.unwrap(),
+    }
+    let stopped_before = stops(&watch.events(&case_id)).len();
+    // The node is gone and its redb files are closed: the restart must be able to open them.
     for service in ["intake", "freezing"] {
         let path = deployment.data_dir(&center).join(format!("{service}.redb"));
         let reopened = redb::Database::create(&path);
-        assert!(reopened.is_ok(), "{} still open after the kill: {:?}", path.display(), reopened.err());
+        assert!(reopened.is_ok(), "{} still open after {how:?}: {:?}", path.display(), reopened.err());
     }
     deployment.start_city(&center).unwrap();
     deployment.wait_ready(&center).await.unwrap();
@@ -67,6 +77,11 @@ async fn a_city_killed_mid_trace_resumes_and_stops_each_account_once() {
     let events = watch.events(&case_id);
     assert!(failed_hops(&events).is_empty(), "{:?}", failed_hops(&events));
     let stopped = stops(&events);
+    assert!(
+        stopped.len() > stopped_before,
+        "the restarted city stopped nothing: {stopped_before} of {} before {how:?}",
+        stopped.len()
+    );
     for (account, amount) in &truth.holdings {
         let (claim, _) = stopped.get(account).unwrap_or_else(|| panic!("{account} holds {amount} but was not stopped"));
         assert_eq!(claim, amount, "claim on {account}");
@@ -83,135 +98,14 @@ async fn a_city_killed_mid_trace_resumes_and_stops_each_account_once() {
     deployment.stop().await;
 }
 
-/// A city's services running on a runtime of their own, so that dropping the runtime
-/// kills every task they spawned, as a process crash would.
-struct CityProcess {
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl CityProcess {
-    fn start(options: afc::city::CityOptions, clock: domain::SharedClock) -> CityProcess {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        // Never signalled: the process only ever crashes.
-        let (shutdown, signal) = tokio::sync::watch::channel(false);
-        runtime.spawn(async move {
-            let _keep = shutdown;
-            if let Err(error) = afc::city::run_city(options, clock, signal).await {
-                tracing::error!(error = format!("{error:#}"), "city stopped");
-            }
-        });
-        CityProcess { runtime: Some(runtime) }
-    }
-
-    /// Drops every task of the city at once.
-    async fn crash(mut self) {
-        let runtime = self.runtime.take().unwrap();
-        tokio::task::spawn_blocking(move || runtime.shutdown_timeout(Duration::from_secs(10))).await.unwrap();
-    }
-}
-
-impl Drop for CityProcess {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_city_crashing_mid_trace_resumes_from_redb_and_stops_each_account_once() {
+    goes_down_mid_trace_and_resumes(21, GoingDown::Crash).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_city_process_crashing_mid_trace_resumes_from_redb_and_stops_each_account_once() {
-    common::init();
-    let wave = simulator::wave::single_trail(22, now_ms());
-    let report = wave.reports[0].clone();
-    let truth = report.truth.clone();
-    let center = report.city.clone();
-    let province =
-        testkit::Province::start(std::slice::from_ref(&center), testkit::ProvinceOptions::default()).await.unwrap();
-    let url = province.city(&center).unwrap().server.url();
-    let client = async_nats::connect(&url).await.unwrap();
-    bus::streams::ensure_city_stream(&jetstream::new(client.clone()), &center).await.unwrap();
-    let clock = domain::system_clock();
-    let world = std::sync::Arc::new(std::sync::Mutex::new(wave.world));
-    let banks = simulator::serve(
-        world.clone(),
-        vec![client.clone()],
-        simulator::ServeOptions { clock: clock.clone(), latency: Duration::from_millis(200), fail_every: None },
-    )
-    .await
-    .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let options = afc::city::CityOptions {
-        city: center.clone(),
-        nats_url: url,
-        data_dir: data.path().join(center.as_str()),
-        only: None,
-        freeze_after_ms: 1_000,
-    };
-    let mut watch = Watch::start(&client, &center).await.unwrap();
-    let process = CityProcess::start(options.clone(), clock.clone());
-
-    // Intake answers once it is up (bounded by its own timeout).
-    let case_id = poll(TRACE_TIMEOUT, "intake accepting the report", || async {
-        Ok(match afc::client::report(&client, &center, serde_json::to_vec(&report.body)?).await {
-            Ok(protocol::Reply::Ok(accepted)) => Ok(accepted.case_id),
-            Ok(protocol::Reply::Error(error)) => return Err(anyhow::anyhow!("refused: {error}")),
-            Err(error) => Err(format!("{error:#}")),
-        })
-    })
-    .await
-    .unwrap();
-    let mut completed_when_seen = false;
-    watch
-        .until(TRACE_TIMEOUT, |all| {
-            let Some(events) = all.get(&case_id) else {
-                return false;
-            };
-            completed_when_seen = trace_completed(events);
-            stops(events).values().any(|(_, depth)| *depth >= 2)
-        })
-        .await
-        .unwrap();
-    assert!(!completed_when_seen, "the trace completed before the crash: raise the bank latency");
-    process.crash().await;
-    let stopped_before_crash = stops(&watch.events(&case_id)).len();
-    // The store's writer threads close the files once the last handle is gone.
-    for service in ["intake", "freezing"] {
-        let path = options.data_dir.join(format!("{service}.redb"));
-        poll(STORE_TIMEOUT, "the crashed city's redb files closing", || async {
-            Ok(match redb::Database::create(&path) {
-                Ok(_) => Ok(()),
-                Err(error) => Err(error.to_string()),
-            })
-        })
-        .await
-        .unwrap();
-    }
-    let _process = CityProcess::start(options, clock);
-
-    watch.until(TRACE_TIMEOUT, |all| all.get(&case_id).is_some_and(|e| trace_completed(e))).await.unwrap();
-    let events = watch.events(&case_id);
-    assert!(failed_hops(&events).is_empty(), "{:?}", failed_hops(&events));
-    let stopped = stops(&events);
-    assert!(
-        stopped.len() > stopped_before_crash,
-        "the restarted city stopped nothing: {stopped_before_crash} of {} before the crash",
-        stopped.len()
-    );
-    for (account, amount) in &truth.holdings {
-        let (claim, _) = stopped.get(account).unwrap_or_else(|| panic!("{account} holds {amount} but was not stopped"));
-        assert_eq!(claim, amount, "claim on {account}");
-    }
-    let claimed = Fen::sum(stopped.values().map(|(claim, _)| *claim)).unwrap();
-    assert_eq!(claimed, truth.recoverable().unwrap());
-    assert_eq!(completion(&events).unwrap().0, claimed);
-    {
-        let world = simulator::world::lock(&world);
-        for account in truth.mules.keys() {
-            assert_eq!(world.ledger.stops_applied(&center, account), 1, "stop-payments applied to {account}");
-        }
-    }
-    drop(_process);
-    banks.shutdown().await;
+async fn a_city_stopped_mid_trace_resumes_from_redb_and_stops_each_account_once() {
+    goes_down_mid_trace_and_resumes(22, GoingDown::Graceful).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
