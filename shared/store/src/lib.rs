@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 
 pub use redb;
 pub use tables::{EVENTS, INBOX, OUTBOX, TIMER_KEYS, TIMERS};
-pub use writer::{Committed, WriteCtx};
+pub use writer::{Committed, Durability, WriteCtx};
 
 /// A failure of the storage itself (I/O, corruption, a closed writer). Not a business
 /// rejection: the operation may succeed after a restart.
@@ -144,7 +144,7 @@ impl Store {
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.inner.writer.enqueue(op).await?.wait().await
+        self.inner.writer.enqueue(Durability::Immediate, op).await?.wait().await
     }
 
     /// Queues `op` now, in call order, and returns a handle to await its commit. Callers that
@@ -155,7 +155,7 @@ impl Store {
         R: Send + 'static,
         E: Send + 'static,
     {
-        self.inner.writer.enqueue(op).await
+        self.inner.writer.enqueue(Durability::Immediate, op).await
     }
 
     /// Runs a read-only closure on a consistent snapshot, off the async executor.
@@ -225,17 +225,22 @@ impl Store {
         self.read(|tx| Ok(tx.open_table(OUTBOX)?.len()?)).await
     }
 
-    /// Removes outbox rows JetStream has confirmed.
+    /// Removes outbox rows JetStream has confirmed. The removal is [`Durability::Lazy`]: a
+    /// crash may bring rows back, and their events are sent again (JetStream drops them as
+    /// duplicates by `Nats-Msg-Id`; consumers skip them by their inbox).
     pub async fn outbox_confirm(&self, seqs: Vec<u64>) -> Result<(), StoreError> {
-        let result: Result<(), WriteError<std::convert::Infallible>> = self
-            .write(move |ctx| {
+        let committed = self
+            .inner
+            .writer
+            .enqueue(Durability::Lazy, move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
                 let mut table = ctx.tx().open_table(OUTBOX)?;
                 for seq in seqs {
                     table.remove(seq)?;
                 }
                 Ok(())
             })
-            .await;
+            .await?;
+        let result = committed.wait().await;
         result.map_err(|e| match e {
             WriteError::Store(e) => e,
             WriteError::Rejected(never) => match never {},

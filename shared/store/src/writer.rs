@@ -5,6 +5,12 @@
 //! one write transaction, commits it with `Immediate` durability and two-phase commit, and
 //! only then tells each caller its result. While one batch commits, the next one queues up,
 //! so the fsync cost is shared by everything that arrived meanwhile.
+//!
+//! An operation whose loss in a crash is harmless (removing confirmed outbox rows: a lost
+//! removal only re-sends an event, which JetStream drops as a duplicate and consumers skip)
+//! may be queued as [`Durability::Lazy`]. A batch made only of such operations commits
+//! without an fsync; it becomes durable with the next `Immediate` commit. That keeps the
+//! relay's bookkeeping from adding fsyncs in front of the operations that need them.
 
 use std::sync::Arc;
 
@@ -21,7 +27,22 @@ use crate::{Producer, StoreError, WriteError};
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// An operation, run on the writer thread. Returns its completion, and the storage error
 /// that must abort the batch, if any.
-type Job = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (Completion, Option<StoreError>) + Send>;
+type Operation = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (Completion, Option<StoreError>) + Send>;
+
+/// How durable an operation's commit must be when its caller is told it committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk (fsync) before the caller hears of it.
+    Immediate,
+    /// Visible to readers at once; on disk with the next `Immediate` commit. Only for
+    /// writes whose loss in a crash is harmless.
+    Lazy,
+}
+
+struct Job {
+    durability: Durability,
+    operation: Operation,
+}
 
 #[derive(Debug)]
 pub(crate) struct WriterHandle {
@@ -182,11 +203,16 @@ pub(crate) fn spawn(
 type BatchResult = Result<(Vec<Completion>, bool, bool), (Vec<Completion>, String)>;
 
 fn run_batch(db: &Database, producer: &Producer, now_ms: TimeMs, next_seq: &mut u64, jobs: Vec<Job>) -> BatchResult {
+    let durable = jobs.iter().any(|job| job.durability == Durability::Immediate);
     let begin = || -> Result<WriteTransaction, StoreError> {
         let mut tx = db.begin_write()?;
-        tx.set_durability(redb::Durability::Immediate)?;
-        tx.set_two_phase_commit(true);
-        tx.set_quick_repair(true);
+        if durable {
+            tx.set_durability(redb::Durability::Immediate)?;
+            tx.set_two_phase_commit(true);
+            tx.set_quick_repair(true);
+        } else {
+            tx.set_durability(redb::Durability::None)?;
+        }
         Ok(tx)
     };
     let tx = match begin() {
@@ -198,7 +224,7 @@ fn run_batch(db: &Database, producer: &Producer, now_ms: TimeMs, next_seq: &mut 
     let mut completions = Vec::with_capacity(jobs.len());
     let mut failure = None;
     for job in jobs {
-        let (done, error) = job(&mut ctx);
+        let (done, error) = (job.operation)(&mut ctx);
         completions.push(done);
         if let Some(error) = error {
             failure = Some(error.to_string());
@@ -220,14 +246,14 @@ fn run_batch(db: &Database, producer: &Producer, now_ms: TimeMs, next_seq: &mut 
 impl WriterHandle {
     /// Queues `op` for the next batch (waiting for room in the queue) and returns a receiver
     /// of its result, so a caller can enqueue in order and await the commit elsewhere.
-    pub(crate) async fn enqueue<R, E, F>(&self, op: F) -> Result<Committed<R, E>, StoreError>
+    pub(crate) async fn enqueue<R, E, F>(&self, durability: Durability, op: F) -> Result<Committed<R, E>, StoreError>
     where
         F: FnOnce(&mut WriteCtx<'_>) -> Result<R, WriteError<E>> + Send + 'static,
         R: Send + 'static,
         E: Send + 'static,
     {
         let (reply, result) = oneshot::channel::<Result<R, WriteError<E>>>();
-        let job: Job = Box::new(move |ctx| {
+        let operation: Operation = Box::new(move |ctx| {
             let aborted = |reason: String| WriteError::Store(StoreError::Corrupt(format!("batch aborted: {reason}")));
             match op(ctx) {
                 Ok(value) => (
@@ -251,7 +277,7 @@ impl WriterHandle {
             }
         });
         let queue = self.queue.as_ref().ok_or(StoreError::WriterStopped)?;
-        queue.send(job).await.map_err(|_| StoreError::WriterStopped)?;
+        queue.send(Job { durability, operation }).await.map_err(|_| StoreError::WriterStopped)?;
         Ok(Committed { result })
     }
 }

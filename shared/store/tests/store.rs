@@ -91,6 +91,24 @@ async fn outbox_rows_leave_only_when_confirmed() {
 }
 
 #[tokio::test]
+async fn a_lazy_confirm_is_made_durable_by_the_next_immediate_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let store = Store::open(&path, producer(), system_clock()).unwrap();
+        for n in 0..3 {
+            append(&store, n).await.unwrap();
+        }
+        // Lazy: no fsync of its own; the append after it commits both to disk.
+        store.outbox_confirm(vec![1, 2]).await.unwrap();
+        append(&store, 3).await.unwrap();
+    }
+    let store = Store::open(&path, producer(), system_clock()).unwrap();
+    let pending = store.outbox(10).await.unwrap();
+    assert_eq!(pending.iter().map(|(seq, _, _)| *seq).collect::<Vec<_>>(), vec![3, 4]);
+}
+
+#[tokio::test]
 async fn inbox_detects_a_message_consumed_before() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s.redb"), producer(), system_clock()).unwrap();
