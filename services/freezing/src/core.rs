@@ -336,13 +336,21 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                     frozen_at_ms: reply.frozen_at_ms,
                     expires_at_ms: reply.expires_at_ms,
                 }),
-                Ok(reply) => events.push(FreezingEvent::FreezeQueued {
+                Ok(FreezeReply { queued_behind: Some(ahead), frozen_at_ms, expires_at_ms, .. }) => {
+                    events.push(FreezingEvent::FreezeQueued {
+                        case_id,
+                        account,
+                        claim_fen: claim,
+                        queued_behind: ahead,
+                        queued_at_ms: frozen_at_ms,
+                        expires_at_ms,
+                    })
+                }
+                // The adapter protocol requires the center a queued claim waits behind.
+                Ok(FreezeReply { queued_behind: None, .. }) => events.push(FreezingEvent::FreezeFailed {
                     case_id,
                     account,
-                    claim_fen: claim,
-                    queued_behind: reply.queued_behind.clone().unwrap_or_else(|| reply_center_unknown(&reply)),
-                    queued_at_ms: reply.frozen_at_ms,
-                    expires_at_ms: reply.expires_at_ms,
+                    reason: "the bank queued the freeze without naming the center it queues behind".into(),
                 }),
                 Err(failure) => events.push(FreezingEvent::FreezeFailed { case_id, account, reason: failure.0 }),
             }
@@ -362,11 +370,6 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
         }
     }
     events
-}
-
-/// A queued reply without a center is a bank bug; name the gap rather than inventing one.
-fn reply_center_unknown(_reply: &FreezeReply) -> domain::City {
-    domain::City::parse("unknown").expect("a valid city token")
 }
 
 fn open_hop_of<'a>(state: &'a State, case_id: &CaseId, hop: HopId) -> Option<(&'a CaseTrace, &'a Hop)> {
@@ -740,6 +743,35 @@ mod tests {
         };
         assert_eq!((*claimed_fen, *cashed_out_fen), (Fen::new(7_000), Fen::new(3_000)));
         assert_eq!(*time_to_freeze_ms, Some(100));
+    }
+
+    #[test]
+    fn given_a_held_claim_when_the_bank_queues_it_then_the_center_ahead_is_recorded_or_the_reply_refused() {
+        let mut state = State::default();
+        check(&mut state, &CoreConfig::default(), reported(10_000));
+        let statement = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v")];
+        check(&mut state, &CoreConfig::default(), answered(1, 10_000, statement));
+        let queued = |queued_behind: Option<City>| Input::FreezeAnswered {
+            case_id: case(),
+            account: account(1),
+            result: Ok(FreezeReply {
+                status: FreezeStatus::Queued,
+                frozen_fen: Fen::ZERO,
+                expires_at_ms: 9_000,
+                frozen_at_ms: 3_000,
+                queued_behind,
+            }),
+        };
+        let events = decide(&state, &CoreConfig::default(), queued(None), 3_000);
+        assert!(
+            matches!(&events[..], [FreezingEvent::FreezeFailed { reason, .. }] if reason.contains("without naming"))
+        );
+        let ahead = City::parse("wenzhou").unwrap();
+        let events = decide(&state, &CoreConfig::default(), queued(Some(ahead.clone())), 3_000);
+        assert!(
+            matches!(&events[..], [FreezingEvent::FreezeQueued { queued_behind, claim_fen, .. }] if *queued_behind == ahead && *claim_fen == Fen::new(10_000)),
+            "{events:?}"
+        );
     }
 
     #[test]

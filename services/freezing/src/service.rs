@@ -80,7 +80,6 @@ pub async fn run(
         }
     })?;
     let js = jetstream::new(client.clone());
-    bus::streams::ensure_city_stream(&js, &config.city).await?;
 
     let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE_DEPTH);
     let (fatal_tx, mut fatal_rx) = mpsc::channel(1);
@@ -100,7 +99,7 @@ pub async fn run(
         shell.clone().execute(action);
     }
 
-    let relay = tokio::spawn(bus::relay::run_relay(js.clone(), store.clone(), shutdown.clone()));
+    let relay = bus::start_producer(&js, &config.city, store.clone(), shutdown.clone()).await?;
     let engine = tokio::spawn(run_engine(shell.clone(), state, engine_rx));
     let timers = tokio::spawn(run_timers(shell.clone(), shutdown.clone()));
     let spec = ConsumerSpec {

@@ -174,8 +174,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), IntakeServiceError> {
     let js = jetstream::new(client.clone());
-    bus::streams::ensure_city_stream(&js, &config.city).await?;
-    let relay = tokio::spawn(bus::relay::run_relay(js.clone(), store.clone(), shutdown.clone()));
+    let relay = bus::start_producer(&js, &config.city, store.clone(), shutdown.clone()).await?;
 
     let spec = ConsumerSpec {
         city: config.city.clone(),

@@ -35,6 +35,19 @@ pub enum BusError {
     Store(#[from] store::StoreError),
 }
 
+/// Starts a service's producing side: makes sure its city's stream exists and runs the
+/// outbox relay until shutdown. Await the handle on shutdown: the relay returns once it
+/// stopped publishing.
+pub async fn start_producer(
+    js: &async_nats::jetstream::Context,
+    city: &domain::City,
+    store: store::Store,
+    shutdown: Shutdown,
+) -> Result<tokio::task::JoinHandle<()>, BusError> {
+    streams::ensure_city_stream(js, city).await?;
+    Ok(tokio::spawn(relay::run_relay(js.clone(), store, shutdown)))
+}
+
 /// Resolves when `shutdown` turns true (or its sender is gone).
 pub async fn stopped(shutdown: &mut Shutdown) {
     while !*shutdown.borrow() {
