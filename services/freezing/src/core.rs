@@ -15,6 +15,7 @@ use events::FreezingEvent;
 use events::freezing::{HopEnd, HopId, OnwardLeg};
 use protocol::adapter::{Counterparty, FreezeReply, FreezeStatus, ResolveOrderReply, StatementEntry};
 
+use crate::limits::LAPSE_MARGIN_MS;
 use crate::rule;
 
 /// Rules the core applies.
@@ -625,14 +626,25 @@ fn hop_action(state: &State, case_id: &CaseId, hop_id: HopId) -> Option<Action> 
     }
 }
 
-/// Claims awaiting conversion into a freeze: (case, account, claim).
-pub fn unfrozen_claims(state: &State, events: &[FreezingEvent]) -> Vec<(CaseId, AccountRef, Fen)> {
+/// When to convert a stop-payment made at `now` and lapsing at `expires_at_ms` into a freeze:
+/// after the configured delay, but never later than [`LAPSE_MARGIN_MS`] before the lapse
+/// (and never before `now`).
+pub fn freeze_due(config: &CoreConfig, now: TimeMs, expires_at_ms: TimeMs) -> TimeMs {
+    now.saturating_add(config.freeze_after_ms).min(expires_at_ms.saturating_sub(LAPSE_MARGIN_MS)).max(now)
+}
+
+/// Claims the events made, each awaiting its conversion into a freeze: (case, account,
+/// claim, when the stop lapses). A claim on an account this center already froze for another case gets its own
+/// freeze request too: the bank queues it behind the first (轮候冻结), so it takes over when
+/// that freeze ends.
+pub fn new_claims(events: &[FreezingEvent]) -> Vec<(CaseId, AccountRef, Fen, TimeMs)> {
     events
         .iter()
         .filter_map(|event| match event {
-            FreezingEvent::AccountStopped { case_id, account, claim_fen, .. } if !claim_fen.is_zero() => {
-                let frozen = state.holds.get(account).is_some_and(|h| h.frozen);
-                (!frozen).then(|| (case_id.clone(), account.clone(), *claim_fen))
+            FreezingEvent::AccountStopped { case_id, account, claim_fen, expires_at_ms, .. }
+                if !claim_fen.is_zero() =>
+            {
+                Some((case_id.clone(), account.clone(), *claim_fen, *expires_at_ms))
             }
             _ => None,
         })
@@ -772,6 +784,19 @@ mod tests {
             matches!(&events[..], [FreezingEvent::FreezeQueued { queued_behind, claim_fen, .. }] if *queued_behind == ahead && *claim_fen == Fen::new(10_000)),
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn a_stop_is_converted_after_the_configured_delay_but_always_before_its_lapse() {
+        const HOUR: u64 = 60 * 60 * 1000;
+        let lapse = 48 * HOUR;
+        let quick = CoreConfig { freeze_after_ms: 10 * 60 * 1000, ..CoreConfig::default() };
+        assert_eq!(freeze_due(&quick, 1_000, 1_000 + lapse), 1_000 + 10 * 60 * 1000);
+        let slow = CoreConfig { freeze_after_ms: 72 * HOUR, ..CoreConfig::default() };
+        assert_eq!(freeze_due(&slow, 1_000, 1_000 + lapse), 1_000 + lapse - LAPSE_MARGIN_MS);
+        // A stop about to lapse (or already lapsed) is converted at once.
+        assert_eq!(freeze_due(&quick, 5 * HOUR, 5 * HOUR + 60_000), 5 * HOUR);
+        assert_eq!(freeze_due(&quick, 5 * HOUR, 0), 5 * HOUR);
     }
 
     #[test]

@@ -26,3 +26,8 @@ pub const TIMER_BATCH: usize = 256;
 
 /// Longest the timer loop sleeps before looking again (the clock may be scaled in drills).
 pub const TIMER_MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// A stop-payment is converted into a freeze at least this long before it lapses, whatever
+/// the configured delay: time for the freeze request and its retries, and for a renewal if
+/// the freeze fails.
+pub const LAPSE_MARGIN_MS: u64 = 2 * 60 * 60 * 1000;

@@ -179,12 +179,12 @@ async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiv
             events.push(completed);
         }
         let actions = core::actions(&state, &events);
-        let timers: Vec<(String, u64, Vec<u8>)> = core::unfrozen_claims(&state, &events)
+        let timers: Vec<(String, u64, Vec<u8>)> = core::new_claims(&events)
             .into_iter()
-            .map(|(case_id, account, _claim)| {
+            .map(|(case_id, account, _claim, expires_at_ms)| {
                 let key = core::freeze_timer_key(&case_id, &account);
                 let action = rmp_serde::to_vec_named(&FreezeTimer { case_id, account }).expect("timer actions encode");
-                (key, now + shell.config.core.freeze_after_ms, action)
+                (key, core::freeze_due(&shell.config.core, now, expires_at_ms), action)
             })
             .chain(renewal_timers(&shell, &events, now))
             .collect();
@@ -249,10 +249,11 @@ fn renewal_timers(shell: &Shell, events: &[FreezingEvent], now: u64) -> Vec<(Str
     events
         .iter()
         .filter_map(|event| match event {
-            FreezingEvent::StopRenewed { case_id, account, .. } => {
+            FreezingEvent::StopRenewed { case_id, account, expires_at_ms, .. } => {
                 let timer = FreezeTimer { case_id: case_id.clone(), account: account.clone() };
                 let action = rmp_serde::to_vec_named(&timer).expect("timer actions encode");
-                Some((core::freeze_timer_key(case_id, account), now + shell.config.core.freeze_after_ms, action))
+                let due = core::freeze_due(&shell.config.core, now, *expires_at_ms);
+                Some((core::freeze_timer_key(case_id, account), due, action))
             }
             _ => None,
         })
