@@ -15,8 +15,10 @@
 
 pub mod ledger;
 pub mod limits;
+pub mod scenario;
 pub mod schedule;
 pub mod serve;
+mod synth;
 pub mod wave;
 pub mod world;
 

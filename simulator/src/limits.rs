@@ -72,3 +72,55 @@ pub const MAX_ACCOUNT_DIGITS: usize = 19;
 /// Attempts to draw an unused account number or order id before giving up (the id space is
 /// so large that a second attempt is already rare).
 pub const MAX_ID_ATTEMPTS: u32 = 64;
+
+/// Largest scenario file read, in bytes: a scenario is a page of settings, not data.
+pub const MAX_SCENARIO_BYTES: u64 = 1024 * 1024;
+
+/// Most cities in one scenario.
+pub const MAX_SCENARIO_CITIES: usize = MAX_WAVE_CITIES;
+
+/// Largest population of one city: more than any Chinese city has.
+pub const MAX_CITY_POPULATION: u64 = 50_000_000;
+
+/// Most gangs in one scenario.
+pub const MAX_SCENARIO_GANGS: usize = 1_000;
+
+/// Most victims of all gangs together in one scenario.
+pub const MAX_SCENARIO_VICTIMS: u64 = 100_000;
+
+/// Longest scenario: a year.
+pub const MAX_SCENARIO_DURATION_MS: u64 = 366 * 24 * 60 * 60 * 1000;
+
+/// Most phone numbers, and most sites, one gang uses.
+pub const MAX_GANG_CONTACTS: u32 = 64;
+
+/// Most victims that pay into one mule network before the gang opens a fresh one.
+pub const MAX_VICTIMS_PER_NETWORK: u32 = 1_000;
+
+/// Most payments one victim makes: every one is listed in the report, which holds at most
+/// `domain::report::MAX_TRANSFERS`.
+pub const MAX_PAYMENTS_PER_VICTIM: u32 = domain::report::MAX_TRANSFERS as u32;
+
+/// Longest time between two payments of one victim: a week.
+pub const MAX_PAYMENT_GAP_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Longest time from a victim's last payment to the report: 30 days.
+pub const MAX_REPORT_DELAY_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Shortest time from a victim's last payment to the report, and shortest mule forward
+/// delay: a minute. A delay of zero would put a hop at the same instant as the hop feeding
+/// it.
+pub const MIN_SCENARIO_DELAY_MS: u64 = 60_000;
+
+/// Time between the successive transfers of one split: a mule sends them one by one.
+pub const SPLIT_GAP_MS: u64 = 1_000;
+
+/// Most accounts a cycle passes its money through before it comes back to the first one
+/// (the money then leaves at depth ring + 2, within [`MAX_TRAIL_LEVELS`]).
+pub const MAX_CYCLE_ACCOUNTS: u32 = MAX_TRAIL_LEVELS as u32 - 2;
+
+/// Longest simulated bank answer time the runner is asked to play: a minute.
+pub const MAX_BANK_ANSWER_MS: u64 = 60_000;
+
+/// Most mule networks one gang opens over a scenario.
+pub const MAX_NETWORKS_PER_GANG: u64 = 100_000;

@@ -12,23 +12,18 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
-use domain::{AccountRef, BankId, City, Fen, FraudType, PaymentOrderRef, PlatformId, TimeMs};
+use domain::{AccountRef, City, Fen, FraudType, PaymentOrderRef, TimeMs};
 use protocol::adapter::Counterparty;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::ledger::LedgerError;
 use crate::limits;
 use crate::schedule::{ScheduleError, ScheduledTransfer};
+use crate::synth::{self, IdFailure, Identity, Ids, Payment};
 use crate::world::World;
-
-/// The simulated banks and the first digits of their card numbers.
-const BANKS: [(&str, &str); 5] = [("icbc", "6222"), ("ccb", "6217"), ("abc", "6228"), ("boc", "6216"), ("cmb", "6225")];
-
-/// The simulated payment platforms.
-const PLATFORMS: [&str; 2] = ["wechatpay", "alipay"];
 
 /// The city the single-trail preset reports in.
 const SINGLE_TRAIL_CITY: &str = "hangzhou";
@@ -263,6 +258,15 @@ pub struct Wave {
     pub now_ms: TimeMs,
 }
 
+impl WaveError {
+    fn from_id(failure: IdFailure) -> Self {
+        match failure {
+            IdFailure::Exhausted(what) => WaveError::IdsExhausted(what),
+            IdFailure::Ledger(error) => WaveError::Ledger(error),
+        }
+    }
+}
+
 impl Wave {
     /// All victims' losses together.
     pub fn total_loss(&self) -> Result<Fen, domain::MoneyError> {
@@ -313,15 +317,12 @@ impl CaseTruth {
 /// Generates a wave reported at `now_ms`. The same config and time give the same wave.
 pub fn generate(cfg: &WaveConfig, now_ms: TimeMs) -> Result<Wave, WaveError> {
     cfg.validate()?;
-    let banks = BANKS.iter().map(|(code, _)| BankId::parse(code).expect("bank codes are valid")).collect();
-    let platforms = PLATFORMS.iter().map(|code| PlatformId::parse(code).expect("platform codes are valid")).collect();
     let mut generator = Generator {
         cfg,
         now_ms,
         rng: StdRng::seed_from_u64(cfg.seed),
-        world: World::new(banks, platforms),
-        numbers: HashSet::new(),
-        orders: HashSet::new(),
+        world: World::new(synth::banks(), synth::platforms()),
+        ids: Ids::default(),
     };
     let mut reports = Vec::new();
     for city in &cfg.cities {
@@ -338,20 +339,12 @@ pub fn single_trail(seed: u64, now_ms: TimeMs) -> Wave {
     generate(&WaveConfig::single_trail(seed), now_ms).expect("the single-trail preset is a valid config")
 }
 
-/// One payment into the trail as the report lists it.
-struct Payment {
-    to: Counterparty,
-    amount: Fen,
-    at_ms: TimeMs,
-}
-
 struct Generator<'a> {
     cfg: &'a WaveConfig,
     now_ms: TimeMs,
     rng: StdRng,
     world: World,
-    numbers: HashSet<String>,
-    orders: HashSet<String>,
+    ids: Ids,
 }
 
 impl Generator<'_> {
@@ -502,26 +495,9 @@ impl Generator<'_> {
         Ok(Counterparty::Order(order))
     }
 
-    /// Splits `total` into `n` random parts that add up to it, each at least one fen while
-    /// there is enough.
+    /// Splits `total` into `n` random parts that add up to it (see [`synth::split`]).
     fn split(&mut self, total: Fen, n: usize) -> Vec<Fen> {
-        let total = total.get();
-        let n_u64 = n as u64;
-        if total < n_u64 {
-            return (0..n_u64).map(|i| Fen::new(u64::from(i < total))).collect();
-        }
-        let weights: Vec<u64> = (0..n).map(|_| self.rng.random_range(1..=100)).collect();
-        let weight_sum: u64 = weights.iter().sum();
-        let rest = total - n_u64;
-        let mut parts: Vec<u64> = weights
-            .iter()
-            .map(|w| 1 + u64::try_from(u128::from(rest) * u128::from(*w) / u128::from(weight_sum)).unwrap_or(0))
-            .collect();
-        let assigned: u64 = parts.iter().sum();
-        if let Some(first) = parts.first_mut() {
-            *first += total - assigned;
-        }
-        parts.into_iter().map(Fen::new).collect()
+        synth::split(&mut self.rng, total, n)
     }
 
     fn sample_share(&mut self, range: &Range<f64>) -> f64 {
@@ -533,150 +509,21 @@ impl Generator<'_> {
         if range.start < range.end { self.rng.random_range(range.clone()) } else { range.start }
     }
 
-    fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + self.rng.random_range(0..10u8))).collect()
-    }
-
     /// Opens an account with a fresh 16-19 digit number at a random bank.
     fn open_account(&mut self) -> Result<AccountRef, WaveError> {
-        for _ in 0..limits::MAX_ID_ATTEMPTS {
-            let (bank, prefix) = BANKS[self.rng.random_range(0..BANKS.len())];
-            let length = self.rng.random_range(limits::MIN_ACCOUNT_DIGITS..=limits::MAX_ACCOUNT_DIGITS);
-            let number = format!("{prefix}{}", self.digits(length - prefix.len()));
-            if !self.numbers.insert(number.clone()) {
-                continue;
-            }
-            let account =
-                AccountRef::parse(&format!("{bank}:{number}")).map_err(|_| WaveError::IdsExhausted("account"))?;
-            self.world.ledger.open_account(account.clone())?;
-            return Ok(account);
-        }
-        Err(WaveError::IdsExhausted("account number"))
+        self.ids.open_account(&mut self.rng, &mut self.world.ledger).map_err(WaveError::from_id)
     }
 
     /// A fresh order id in the style of the platform.
     fn new_order_ref(&mut self) -> Result<PaymentOrderRef, WaveError> {
-        for _ in 0..limits::MAX_ID_ATTEMPTS {
-            let platform = PLATFORMS[self.rng.random_range(0..PLATFORMS.len())];
-            let id = if platform == "wechatpay" {
-                let letters: String = (0..3).map(|_| char::from(b'A' + self.rng.random_range(0..26u8))).collect();
-                format!("4200{}{letters}", self.digits(14))
-            } else {
-                format!("2025{}", self.digits(24))
-            };
-            if !self.orders.insert(id.clone()) {
-                continue;
-            }
-            return PaymentOrderRef::parse(&format!("{platform}:{id}")).map_err(|_| WaveError::IdsExhausted("order"));
-        }
-        Err(WaveError::IdsExhausted("order id"))
+        self.ids.new_order_ref(&mut self.rng).map_err(WaveError::from_id)
     }
 
     fn report_body(&mut self, city: &City, fraud_type: FraudType, payments: &[Payment]) -> Value {
-        let transfers: Vec<Value> = payments
-            .iter()
-            .map(|p| match &p.to {
-                Counterparty::Order(order) => {
-                    json!({"order": order.as_str(), "amount_fen": p.amount.get(), "at_ms": p.at_ms})
-                }
-                Counterparty::Account(account) => {
-                    json!({"account": account.as_str(), "amount_fen": p.amount.get(), "at_ms": p.at_ms})
-                }
-                Counterparty::CashOut(_) => Value::Null,
-            })
-            .collect();
-        let loss_yuan = payments.iter().map(|p| p.amount.get()).sum::<u64>() / 100;
-        json!({
-            "victim": {
-                "name": self.name(),
-                "id_number": self.id_number(city),
-                "phone": self.phone(),
-            },
-            "fraud_type": fraud_type.as_str(),
-            "transfers": transfers,
-            "contacts": self.contacts(),
-            "narrative": narrative(fraud_type, loss_yuan),
-        })
+        let victim = Identity::draw(&mut self.rng, city);
+        let contacts = synth::contacts(&mut self.rng);
+        synth::report_body(&victim, fraud_type, payments, contacts)
     }
-
-    fn name(&mut self) -> String {
-        const SURNAMES: [&str; 20] = [
-            "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高",
-            "林", "罗",
-        ];
-        const GIVEN: [&str; 20] = [
-            "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
-            "超", "秀兰", "霞",
-        ];
-        let surname = SURNAMES[self.rng.random_range(0..SURNAMES.len())];
-        let given = GIVEN[self.rng.random_range(0..GIVEN.len())];
-        format!("{surname}{given}")
-    }
-
-    /// An 18-digit resident ID number with a valid check digit (never `X`).
-    fn id_number(&mut self, city: &City) -> String {
-        const REGIONS: [&str; 8] = ["330102", "330106", "330203", "330302", "330402", "330502", "330602", "331002"];
-        // The same city tends to the same region code; the check digit must be valid.
-        let region =
-            REGIONS[usize::try_from(domain::fnv1a64(city.as_str().as_bytes()) % REGIONS.len() as u64).unwrap_or(0)];
-        let year = self.rng.random_range(1950..=2005u32);
-        let month = self.rng.random_range(1..=12u32);
-        let day = self.rng.random_range(1..=28u32);
-        loop {
-            let sequence = self.rng.random_range(0..1000u32);
-            let body = format!("{region}{year:04}{month:02}{day:02}{sequence:03}");
-            if let Some(check) = id_check_digit(&body) {
-                return format!("{body}{check}");
-            }
-        }
-    }
-
-    fn phone(&mut self) -> String {
-        const PREFIXES: [&str; 10] = ["130", "135", "138", "139", "150", "158", "177", "186", "188", "199"];
-        let prefix = PREFIXES[self.rng.random_range(0..PREFIXES.len())];
-        format!("{prefix}{}", self.digits(8))
-    }
-
-    fn contacts(&mut self) -> Value {
-        const APPS: [&str; 4] = ["安心贷", "极速借", "财富通", "星链投资"];
-        const HOSTS: [&str; 4] = ["licai", "kefu", "vip-tz", "jd-refund"];
-        let phones: Vec<String> =
-            (0..self.rng.random_range(1..=2)).map(|_| format!("+86170{}", self.digits(8))).collect();
-        let urls: Vec<String> = (0..self.rng.random_range(0..=2))
-            .map(|_| {
-                let host = HOSTS[self.rng.random_range(0..HOSTS.len())];
-                format!("https://{host}{}.example.cn/{}", self.digits(2), self.digits(4))
-            })
-            .collect();
-        let apps: Vec<&str> =
-            (0..self.rng.random_range(0..=1)).map(|_| APPS[self.rng.random_range(0..APPS.len())]).collect();
-        let social: Vec<String> = (0..self.rng.random_range(0..=1)).map(|_| format!("qq:{}", self.digits(9))).collect();
-        json!({"phones": phones, "urls": urls, "apps": apps, "social": social})
-    }
-}
-
-/// The check character of an 18-digit resident ID (GB 11643, ISO 7064 MOD 11-2) for its
-/// first 17 digits, or `None` when it would be `X`.
-fn id_check_digit(first17: &str) -> Option<char> {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
-    let sum: u32 = first17.chars().zip(WEIGHTS).map(|(c, w)| c.to_digit(10).unwrap_or(0) * w).sum();
-    let check = CHECK[(sum % 11) as usize];
-    (check != 'X').then_some(check)
-}
-
-fn narrative(fraud_type: FraudType, loss_yuan: u64) -> String {
-    let story = match fraud_type {
-        FraudType::OnlineLoan => "对方自称网贷平台客服，称需先缴纳保证金和解冻费才能放款",
-        FraudType::OrderBrushing => "在兼职群里被拉去刷单返利，前几单返了佣金，后面被要求连续做任务",
-        FraudType::FakeCustomerService => "接到自称电商客服的电话，说要办理退款并关闭百万保障服务",
-        FraudType::PigButchering => "在交友软件上认识对方，聊了两个月后被带去一个投资平台充值",
-        FraudType::ImpersonatingAuthorities => "对方自称公安民警，说我涉嫌洗钱，要求把钱转到安全账户配合调查",
-        FraudType::StockTips => "被拉进股票交流群，所谓老师推荐内部渠道打新股",
-        FraudType::FakeEcommerce => "在二手平台买手机，对方让我通过链接付款后就不再回复",
-        FraudType::LuxuryBait => "对方在网上以低价出售名牌包，付款后称需补交关税",
-    };
-    format!("{story}，我一共转了{loss_yuan}元，之后对方失联。")
 }
 
 #[cfg(test)]
@@ -794,7 +641,7 @@ mod tests {
             let id = body["victim"]["id_number"].as_str().unwrap();
             assert_eq!(id.len(), 18);
             assert!(id.bytes().all(|b| b.is_ascii_digit()));
-            assert_eq!(id_check_digit(&id[..17]), id.chars().last());
+            assert_eq!(synth::id_check_digit(&id[..17]), id.chars().last());
             let phone = body["victim"]["phone"].as_str().unwrap();
             assert!(phone.len() == 11 && phone.bytes().all(|b| b.is_ascii_digit()));
             assert!(FraudType::parse(body["fraud_type"].as_str().unwrap()).is_ok());
