@@ -191,6 +191,7 @@ pub async fn freeze(options: FreezeBench) -> anyhow::Result<()> {
             freeze_after_ms: FREEZE_AFTER_MS,
             bank_latency: Duration::ZERO,
             sync_always: options.sync_always,
+            ..EmbeddedOptions::default()
         },
     )
     .await?;
@@ -236,7 +237,7 @@ pub async fn freeze(options: FreezeBench) -> anyhow::Result<()> {
 }
 
 /// `nats-server --version` of the binary the testkit runs.
-fn nats_server_version() -> Option<String> {
+pub(crate) fn nats_server_version() -> Option<String> {
     let binary = testkit::nats_server_binary().ok()?;
     let output = std::process::Command::new(binary).arg("--version").output().ok()?;
     let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();

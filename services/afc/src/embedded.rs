@@ -33,11 +33,19 @@ pub struct EmbeddedOptions {
     pub bank_latency: Duration,
     /// `sync_interval: always` on every nats-server (production setting; slower).
     pub sync_always: bool,
+    /// The business clock of the services, the banks and the mule schedule: the system
+    /// clock, or a [`domain::ScaledClock`] in drills.
+    pub clock: SharedClock,
 }
 
 impl Default for EmbeddedOptions {
     fn default() -> Self {
-        EmbeddedOptions { freeze_after_ms: 1_000, bank_latency: Duration::ZERO, sync_always: false }
+        EmbeddedOptions {
+            freeze_after_ms: 1_000,
+            bank_latency: Duration::ZERO,
+            sync_always: false,
+            clock: domain::system_clock(),
+        }
     }
 }
 
@@ -67,7 +75,7 @@ impl Embedded {
         let province = Province::start(cities, ProvinceOptions { sync_always: options.sync_always })
             .await
             .context("starting the nats-servers")?;
-        let clock = domain::system_clock();
+        let clock = options.clock.clone();
         let hub = async_nats::connect(province.hub_url()).await.context("connecting to the hub")?;
         let mut clients = BTreeMap::new();
         for city in cities {
