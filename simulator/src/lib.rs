@@ -9,21 +9,32 @@
 //!   `afc.pay.<platform>.resolve` from a shared [`World`].
 //! - [`wave`]: deterministic synthetic crime waves: victims, layered mule trails, intake
 //!   report bodies and the ground truth to score the freezing service against.
+//! - [`scenario`]: scenario files (TOML): cities, gangs, typologies of mule networks, and how
+//!   mules, victims and banks behave, validated field by field.
+//! - [`crime`]: generates a scenario's [`Script`]: the world with every transfer of the plan
+//!   scheduled, and the reports the victims file over simulated time.
+//! - [`truth`]: attribution of every fen to cases as transfers happen, and the ground truth
+//!   of a plan played with no intervention.
 //! - [`limits`]: every bound the simulator applies, by name.
 
 #![warn(missing_docs)]
 
+pub mod crime;
 pub mod ledger;
 pub mod limits;
 pub mod scenario;
 pub mod schedule;
 pub mod serve;
 mod synth;
+pub mod truth;
 pub mod wave;
 pub mod world;
 
+pub use crime::{CaseInfo, GangInfo, Script, ScriptError, ScriptedReport, VictimPayment, generate_script};
 pub use ledger::{BlockReason, FreezeClaimInfo, Ledger, LedgerError};
+pub use scenario::{Scenario, ScenarioError, Typology};
 pub use schedule::{DriverHandle, Outcome, Schedule, ScheduleError, ScheduleTotals, ScheduledTransfer, spawn_driver};
 pub use serve::{ServeError, ServeHandle, ServeOptions, ServeStats, answer, serve};
+pub use truth::{Attribution, AttributionError, CaseMoney, CaseOutcome, GroundTruth, Reach, ReplayError};
 pub use wave::{CaseTruth, Wave, WaveConfig, WaveError, WaveReport, generate, single_trail};
 pub use world::World;
