@@ -6,7 +6,7 @@
 //! happens within minutes. Whoever waits for a business-time instant converts the wait with
 //! [`Clock::real_duration`], so timers fire at the right simulated moment under any scale.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::TimeMs;
@@ -50,23 +50,36 @@ pub struct TimeScaleError {
     pub given: f64,
 }
 
-/// Simulated time for drills: starts at `origin_ms` when built and runs `scale` times faster
-/// than real time (monotonic, read from [`Instant`]). A scale of 1 is real speed from any
-/// origin, which replays a scenario in real time.
-#[derive(Debug, Clone)]
+/// Simulated time for drills: reads `origin_ms` until started, then runs `scale` times
+/// faster than real time (monotonic, read from [`Instant`]). A scale of 1 is real speed from
+/// any origin, which replays a scenario in real time.
+#[derive(Debug)]
 pub struct ScaledClock {
     origin_ms: TimeMs,
-    started: Instant,
+    started: OnceLock<Instant>,
     scale: f64,
 }
 
 impl ScaledClock {
     /// A clock reading `origin_ms` now and advancing `scale` simulated ms per real ms.
     pub fn new(origin_ms: TimeMs, scale: f64) -> Result<Self, TimeScaleError> {
+        let clock = Self::paused(origin_ms, scale)?;
+        clock.start();
+        Ok(clock)
+    }
+
+    /// A clock that reads `origin_ms` until [`ScaledClock::start`]: a drill's deployment
+    /// starts on it without simulated time passing meanwhile.
+    pub fn paused(origin_ms: TimeMs, scale: f64) -> Result<Self, TimeScaleError> {
         if !(1.0..=MAX_TIME_SCALE).contains(&scale) {
             return Err(TimeScaleError { given: scale });
         }
-        Ok(ScaledClock { origin_ms, started: Instant::now(), scale })
+        Ok(ScaledClock { origin_ms, started: OnceLock::new(), scale })
+    }
+
+    /// Lets simulated time run from now on. Later calls change nothing.
+    pub fn start(&self) {
+        let _ = self.started.set(Instant::now());
     }
 
     /// Simulated ms per real ms.
@@ -77,7 +90,10 @@ impl ScaledClock {
 
 impl Clock for ScaledClock {
     fn now_ms(&self) -> TimeMs {
-        let real_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let Some(started) = self.started.get() else {
+            return self.origin_ms;
+        };
+        let real_ms = started.elapsed().as_secs_f64() * 1000.0;
         // Truncation is the intent: business time has ms resolution.
         self.origin_ms.saturating_add((real_ms * self.scale) as u64)
     }
@@ -116,6 +132,15 @@ mod tests {
         assert!(first >= 1_000_000);
         let second = clock.now_ms();
         assert!(second >= first);
+    }
+
+    #[test]
+    fn a_paused_clock_stays_at_its_origin_until_started() {
+        let clock = ScaledClock::paused(5_000, 1_000.0).unwrap();
+        assert_eq!(clock.now_ms(), 5_000);
+        assert_eq!(clock.now_ms(), 5_000);
+        clock.start();
+        assert!(clock.now_ms() >= 5_000);
     }
 
     #[test]
