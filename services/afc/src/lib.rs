@@ -6,3 +6,4 @@ pub mod city;
 pub mod client;
 pub mod demo;
 pub mod embedded;
+pub mod load;

@@ -9,7 +9,7 @@ use domain::{CaseId, City};
 use protocol::Reply;
 
 use afc::city::{CityOptions, CityService, run_city};
-use afc::{bench, client, demo};
+use afc::{bench, client, demo, load};
 
 #[derive(Parser, Debug)]
 #[command(name = "afc", version, about = "Anti-fraud center node: intake, multi-hop tracing and freezing")]
@@ -58,6 +58,9 @@ enum Command {
         #[command(subcommand)]
         bench: BenchCommand,
     },
+    /// Open-loop load at a fixed rate on an embedded deployment with instant banks:
+    /// throughput and CO-corrected latency; `--sweep` walks rates and city counts.
+    Load(load::LoadOptions),
 }
 
 #[derive(Subcommand, Debug)]
@@ -88,6 +91,8 @@ enum CaseCommand {
 enum BenchCommand {
     /// Internal time-to-freeze of 4-level, 25-account trails with instant banks.
     Freeze(bench::FreezeBench),
+    /// The same as `afc load` (for `cargo xtask bench load`).
+    Load(load::LoadOptions),
 }
 
 fn init_logging(default: &str) {
@@ -120,6 +125,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { bench: BenchCommand::Freeze(options) } => {
             init_logging("warn");
             bench::freeze(options).await
+        }
+        Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => {
+            init_logging("warn");
+            load::run(options).await
         }
     }
 }
