@@ -5,7 +5,7 @@
 //! - [`schedule`]: mule transfers that will happen in the future unless the account is
 //!   stopped or frozen first, and a task that executes them when they fall due.
 //! - [`world`]: the ledger and the schedule together, with the banks and platforms served.
-//! - [`serve`]: NATS request/reply servers answering `afc.bank.<bank>.*` and
+//! - [`serve`](mod@serve): NATS request/reply servers answering `afc.bank.<bank>.*` and
 //!   `afc.pay.<platform>.resolve` from a shared [`World`].
 //! - [`wave`]: deterministic synthetic crime waves: victims, layered mule trails, intake
 //!   report bodies and the ground truth to score the freezing service against.

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use domain::{AccountRef, CaseId, City, Fen, TimeMs};
-use protocol::adapter::{Counterparty, StopPaymentRequest};
+use protocol::adapter::{Counterparty, FreezeRequest, StopPaymentRequest};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
 use simulator::{Outcome, Scenario, Script, Typology, generate_script};
 
 const FILES: [&str; 4] = ["single-case", "wenzhou-month", "province-surge", "third-party-payment-heavy"];
@@ -311,34 +314,61 @@ fn reports_have_the_intake_format_and_name_the_gangs_contacts() {
     assert!(orders * 10 >= payments * 7, "{orders} of {payments}");
 }
 
-/// Plays a script with stop-payments on the given accounts at the given times, feeding an
-/// attribution, and checks that every fen is accounted for.
-fn play_with_stops(script: &Script, stops: &[(TimeMs, AccountRef)]) -> (simulator::Attribution, u64, u64) {
+/// An authority's hold applied while a script plays.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Hold {
+    /// A stop-payment: the whole account, for 48 hours.
+    Stop,
+    /// A freeze of this much (at most the balance).
+    Freeze(Fen),
+}
+
+/// Plays a script with holds on the given accounts at the given times (one per account,
+/// the earliest), feeding an attribution, and checks that every fen is accounted for.
+/// Returns the attribution and the counts of blocked and failed transfers.
+fn play_with_holds(script: &Script, holds: &[(TimeMs, AccountRef, Hold)]) -> (simulator::Attribution, u64, u64) {
     let mut world = script.world.clone();
     let mut attribution = script.attribution();
-    // One stop-payment per account: the first one asked for.
-    let mut first: BTreeMap<AccountRef, TimeMs> = BTreeMap::new();
-    for (at, account) in stops {
-        let earliest = first.entry(account.clone()).or_insert(*at);
-        *earliest = (*earliest).min(*at);
+    let mut first: BTreeMap<AccountRef, (TimeMs, Hold)> = BTreeMap::new();
+    for (at, account, hold) in holds {
+        let earliest = first.entry(account.clone()).or_insert((*at, hold.clone()));
+        if *at < earliest.0 {
+            *earliest = (*at, hold.clone());
+        }
     }
-    let mut stops: Vec<(TimeMs, AccountRef)> = first.into_iter().map(|(account, at)| (at, account)).collect();
-    stops.sort();
-    let mut next_stop = 0;
+    let mut holds: Vec<(TimeMs, AccountRef, Hold)> = first.into_iter().map(|(a, (at, hold))| (at, a, hold)).collect();
+    holds.sort();
+    let mut next_hold = 0;
     let (mut blocked, mut failed) = (0, 0);
     let center = City::parse("hangzhou").unwrap();
     while let Some(due) = world.schedule.next_due_ms() {
-        while next_stop < stops.len() && stops[next_stop].0 <= due {
-            let (at, account) = &stops[next_stop];
-            let request = StopPaymentRequest {
-                request_id: format!("stop-{next_stop}"),
-                center: center.clone(),
-                case_id: CaseId::derive(&center, next_stop as u64),
-                account: account.clone(),
-                since_ms: 0,
-            };
-            world.ledger.stop_payment(&request, *at).unwrap();
-            next_stop += 1;
+        while next_hold < holds.len() && holds[next_hold].0 <= due {
+            let (at, account, hold) = &holds[next_hold];
+            let request_id = format!("hold-{next_hold}");
+            let case_id = CaseId::derive(&center, next_hold as u64);
+            match hold {
+                Hold::Stop => {
+                    let request = StopPaymentRequest {
+                        request_id,
+                        center: center.clone(),
+                        case_id,
+                        account: account.clone(),
+                        since_ms: 0,
+                    };
+                    world.ledger.stop_payment(&request, *at).unwrap();
+                }
+                Hold::Freeze(amount) => {
+                    let request = FreezeRequest {
+                        request_id,
+                        center: center.clone(),
+                        case_id,
+                        account: account.clone(),
+                        amount_fen: *amount,
+                    };
+                    world.ledger.freeze(&request, *at).unwrap();
+                }
+            }
+            next_hold += 1;
         }
         for outcome in world.execute_due(due) {
             match &outcome {
@@ -359,6 +389,10 @@ fn play_with_stops(script: &Script, stops: &[(TimeMs, AccountRef)]) -> (simulato
     let total = attribution.total().unwrap();
     assert_eq!(total.held, mule_balances);
     assert_eq!(total.cashed_out, world.ledger.cashed_out());
+    for account in world.ledger.accounts().filter(|a| !victims.contains(*a)) {
+        let attributed = attribution.holdings(account).map_or(Ok(Fen::ZERO), |h| Fen::sum(h.values().copied()));
+        assert_eq!(attributed.unwrap(), world.ledger.balance(account).unwrap(), "{account}");
+    }
     // And rebuilding from the ledger's statements gives the same attribution.
     let rebuilt = script.attribute_ledger(&world.ledger).unwrap();
     for case in 0..attribution.case_count() {
@@ -370,26 +404,67 @@ fn play_with_stops(script: &Script, stops: &[(TimeMs, AccountRef)]) -> (simulato
 }
 
 #[test]
+fn attribution_adds_up_under_random_stops_and_partial_freezes() {
+    let (mut blocked_in_all, mut mixed_in_all) = (0, 0);
+    for seed in 0..12 {
+        let typology = ["fan_in", "cycle", "gather_scatter", "fan_out"][seed as usize % 4];
+        let widths =
+            ["[[4, 6], 1]", "[[3, 4], [2, 3]]", "[[2, 4], 1, [3, 5]]", "[1, [2, 3], [3, 5]]"][seed as usize % 4];
+        let mut scenario = one_gang(typology, widths, 30, 10, "[victims]\npayments = [1, 4]\n");
+        scenario.seed = seed;
+        let script = script(&scenario);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mules: Vec<&AccountRef> = script.gangs[0].networks.iter().flatten().collect();
+        let last_transfer_ms = script.world.schedule.pending().map(|t| t.due_at_ms).max().unwrap();
+        let holds: Vec<(TimeMs, AccountRef, Hold)> = (0..15)
+            .map(|_| {
+                let at = rng.random_range(script.origin_ms..last_transfer_ms);
+                let account = (*mules.choose(&mut rng).unwrap()).clone();
+                let hold = if rng.random_bool(0.5) {
+                    Hold::Stop
+                } else {
+                    Hold::Freeze(Fen::new(rng.random_range(1..2_000_000)))
+                };
+                (at, account, hold)
+            })
+            .collect();
+        let (attribution, blocked, _) = play_with_holds(&script, &holds);
+        blocked_in_all += blocked;
+        // Pro rata was exercised: some accounts end up holding several victims' money.
+        mixed_in_all += mules.iter().filter(|a| attribution.holdings(a).is_some_and(|h| h.len() >= 2)).count();
+        let total = attribution.total().unwrap();
+        assert_eq!(total.held.checked_add(total.cashed_out).unwrap().checked_add(total.unpaid).unwrap(), total.loss);
+    }
+    println!("{blocked_in_all} transfers blocked, {mixed_in_all} accounts holding several cases' money");
+    assert!(blocked_in_all > 0, "no hold blocked anything");
+    assert!(mixed_in_all > 0, "no account mixed several cases' money");
+}
+
+#[test]
 fn every_fen_is_attributed_with_and_without_stop_payments() {
     for name in ["wenzhou-month", "third-party-payment-heavy"] {
         let scenario = load(name);
         let script = script(&scenario);
-        let (free, blocked, failed) = play_with_stops(&script, &[]);
+        let (free, blocked, failed) = play_with_holds(&script, &[]);
         assert_eq!((blocked, failed), (0, 0));
         assert_eq!(free.total().unwrap().unpaid, Fen::ZERO);
 
         // Stop the first-level accounts of every fifth case one minute after its report:
         // money stays there, and what the plan had them forward is blocked or fails further
         // down.
-        let stops: Vec<(TimeMs, AccountRef)> = script
+        let stops: Vec<(TimeMs, AccountRef, Hold)> = script
             .reports
             .iter()
             .step_by(5)
             .flat_map(|r| {
-                r.case.mules.iter().filter(|(_, d)| **d <= 2).map(move |(a, _)| (r.due_at_ms + 60_000, a.clone()))
+                r.case
+                    .mules
+                    .iter()
+                    .filter(|(_, d)| **d <= 2)
+                    .map(move |(a, _)| (r.due_at_ms + 60_000, a.clone(), Hold::Stop))
             })
             .collect();
-        let (stopped, blocked, failed) = play_with_stops(&script, &stops);
+        let (stopped, blocked, failed) = play_with_holds(&script, &stops);
         assert!(blocked > 0, "{name}");
         let (free, stopped) = (free.total().unwrap(), stopped.total().unwrap());
         assert!(stopped.cashed_out < free.cashed_out, "{name}: stopping saves money");
