@@ -359,7 +359,7 @@ impl Generator<'_> {
         let scenario = self.scenario;
         let mut rng = sub_rng(scenario.seed, "gang", index as u64);
         let phone_count = draw_u32(&mut rng, gang.phones);
-        let phones = self.scam_phones(&mut rng, phone_count);
+        let phones = self.scam_phones(&mut rng, phone_count)?;
         let host = site_host(gang.fraud_type);
         let sites: Vec<String> = (0..draw_u32(&mut rng, gang.sites))
             .map(|_| format!("https://{host}{}.example.cn/", synth::digits(&mut rng, 3)))
@@ -393,15 +393,16 @@ impl Generator<'_> {
     }
 
     /// `count` phone numbers no other gang uses.
-    fn scam_phones(&mut self, rng: &mut StdRng, count: u32) -> Vec<String> {
+    fn scam_phones(&mut self, rng: &mut StdRng, count: u32) -> Result<Vec<String>, ScriptError> {
         let mut phones = Vec::new();
-        while phones.len() < count as usize {
-            let phone = synth::scam_phone(rng);
-            if self.scam_phones.insert(phone.clone()) {
-                phones.push(phone);
-            }
+        for _ in 0..count {
+            let fresh = (0..limits::MAX_ID_ATTEMPTS)
+                .map(|_| synth::scam_phone(rng))
+                .find(|phone| self.scam_phones.insert(phone.clone()))
+                .ok_or(ScriptError::IdsExhausted("scam phone number"))?;
+            phones.push(fresh);
         }
-        phones
+        Ok(phones)
     }
 
     fn open_account(&mut self, rng: &mut StdRng) -> Result<AccountRef, ScriptError> {

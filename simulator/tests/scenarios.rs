@@ -476,6 +476,40 @@ fn every_fen_is_attributed_with_and_without_stop_payments() {
     }
 }
 
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn the_docs_quote_the_generated_totals() {
+    let docs = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/scenarios.md")).unwrap();
+    for name in FILES {
+        let script = script(&load(name));
+        let row = docs.lines().find(|l| l.starts_with(&format!("| `{name}.toml`"))).expect("a row per file");
+        let loss = script.total_loss().unwrap();
+        assert_eq!(loss.get() % 100, 0, "losses are whole yuan");
+        let accounts = script.world.ledger.accounts().count() as u64;
+        for figure in [
+            format!("| {} |", thousands(script.reports.len() as u64)),
+            format!("| ¥{} |", thousands(loss.get() / 100)),
+            format!("| {} ({}) |", thousands(accounts), thousands(script.mule_accounts() as u64)),
+            format!("| {} |", thousands(script.world.schedule.pending_len() as u64)),
+            format!("| {} |", thousands(script.orders.len() as u64)),
+        ] {
+            assert!(row.contains(&figure), "docs/scenarios.md: {name} row lacks {figure}: {row}");
+        }
+    }
+}
+
 #[test]
 fn typologies_listed_in_the_docs_are_all_parsed() {
     let docs = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/scenarios.md")).unwrap();
