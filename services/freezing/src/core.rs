@@ -94,12 +94,6 @@ pub struct Hold {
     pub frozen: bool,
 }
 
-impl Hold {
-    fn claimed(&self) -> Fen {
-        Fen::sum(self.claims.values().copied()).expect("claims are bounded by the held balance")
-    }
-}
-
 /// Why an adapter request failed for good (after the shell's bounded retries).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdapterFailure(pub String);
@@ -519,15 +513,17 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                 claims: BTreeMap::new(),
                 frozen: false,
             });
+            // The balance last read, by a stop or by a read for another case. Each claim is
+            // capped by the balance when it is made; the balance may fall below the claims
+            // later (a stop that lapsed before its freeze), which the claims still record.
+            hold.held = *held_fen;
             if *stop_no > 0 {
                 hold.stop_no = *stop_no;
                 hold.expires_at_ms = *expires_at_ms;
-                hold.held = *held_fen;
             }
             if !claim_fen.is_zero() {
                 hold.claims.insert(case_id.clone(), *claim_fen);
             }
-            debug_assert!(hold.claimed() <= hold.held, "claims on an account never exceed what it holds");
         }
         FreezingEvent::HopEnded { case_id, hop, merged_into, .. } => {
             let trace = case_mut(state, case_id);
@@ -797,6 +793,44 @@ mod tests {
         // A stop about to lapse (or already lapsed) is converted at once.
         assert_eq!(freeze_due(&quick, 5 * HOUR, 5 * HOUR + 60_000), 5 * HOUR);
         assert_eq!(freeze_due(&quick, 5 * HOUR, 0), 5 * HOUR);
+    }
+
+    #[test]
+    fn given_an_account_held_for_one_case_when_another_case_reads_it_then_it_claims_only_the_rest() {
+        let mut state = State::default();
+        let config = CoreConfig::default();
+        check(&mut state, &config, reported(10_000));
+        let first = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v1")];
+        check(&mut state, &config, answered(1, 10_000, first));
+        // A second victim's money arrives in the held account afterwards.
+        let other = CaseId::derive(&City::parse("huzhou").unwrap(), 2);
+        let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(5_000), at_ms: 20 }];
+        let report = Input::CaseReported {
+            case_id: other.clone(),
+            reported_at_ms: 950,
+            transfers,
+            reported_loss: Fen::new(5_000),
+        };
+        let events = decide(&state, &config, report, 1_000);
+        events.iter().for_each(|e| apply(&mut state, e));
+        let actions = actions(&state, &events);
+        assert!(matches!(&actions[..], [Action::Read { .. }]), "an account held for another case is read: {actions:?}");
+        let statement = vec![
+            entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v1"),
+            entry(Direction::In, 5_000, 15_000, Counterparty::Account(account(98)), "v2"),
+        ];
+        let read = Input::AccountAnswered {
+            case_id: other.clone(),
+            hop: 1,
+            result: Ok(Statement { stop_no: 0, held: Fen::new(15_000), expires_at_ms: 0, entries: statement }),
+        };
+        let events = decide(&state, &config, read, 1_100);
+        events.iter().for_each(|e| apply(&mut state, e));
+        let FreezingEvent::AccountStopped { claim_fen, .. } = &events[0] else { panic!("{events:?}") };
+        assert_eq!(*claim_fen, Fen::new(5_000));
+        let hold = &state.holds[&account(1)];
+        assert_eq!(hold.held, Fen::new(15_000));
+        assert_eq!(hold.claims.values().copied().map(Fen::get).sum::<u64>(), 15_000);
     }
 
     #[test]

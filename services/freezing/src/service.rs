@@ -36,6 +36,8 @@ pub enum FreezingError {
     Store(#[from] store::StoreError),
     #[error("a commit failed; in-memory state may be ahead of the log, restart to rebuild it: {0}")]
     CommitFailed(String),
+    #[error("the freezing engine stopped; restart to rebuild it from the log: {0}")]
+    EngineStopped(String),
 }
 
 /// A persisted timer: convert a stop-payment into a freeze.
@@ -100,7 +102,7 @@ pub async fn run(
     }
 
     let relay = bus::start_producer(&js, &config.city, store.clone(), shutdown.clone()).await?;
-    let engine = tokio::spawn(run_engine(shell.clone(), state, engine_rx));
+    let mut engine = tokio::spawn(run_engine(shell.clone(), state, engine_rx));
     let timers = tokio::spawn(run_timers(shell.clone(), shutdown.clone()));
     let spec = ConsumerSpec {
         city: config.city.clone(),
@@ -128,12 +130,24 @@ pub async fn run(
     let outcome = tokio::select! {
         result = consumer => result.map_err(FreezingError::from),
         Some(reason) = fatal_rx.recv() => Err(FreezingError::CommitFailed(reason)),
+        // The engine only ends with the service; ending before means it panicked.
+        ended = &mut engine => Err(FreezingError::EngineStopped(match ended {
+            Err(error) if error.is_panic() => format!("panicked: {}", panic_message(error.into_panic())),
+            _ => "ended unexpectedly".into(),
+        })),
     };
     drop(engine_tx);
     timers.abort();
     engine.abort();
     let _ = relay.await;
     outcome
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(message) => *message,
+        Err(payload) => payload.downcast::<&str>().map_or_else(|_| "unknown panic".into(), |m| (*m).to_owned()),
+    }
 }
 
 async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiver<EngineMsg>) {
