@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 
 use domain::{AccountRef, Fen, MoneyError, PaymentOrderRef, TimeMs};
-use protocol::adapter::{Counterparty, Direction, StatementEntry};
+use protocol::adapter::{Counterparty, Direction};
 
 use crate::crime::Script;
 use crate::ledger::{Ledger, LedgerError};
@@ -364,6 +364,40 @@ fn pro_rata(holdings: &BTreeMap<usize, Fen>, amount: Fen) -> Vec<(usize, Fen)> {
     shares.into_iter().map(|(case, share, _)| (case, Fen::new(u64::try_from(share).unwrap_or(u64::MAX)))).collect()
 }
 
+/// A transfer a ledger booked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookedTransfer {
+    /// The paying account.
+    pub from: AccountRef,
+    /// Where the money went.
+    pub to: Counterparty,
+    /// How much.
+    pub amount: Fen,
+    /// When it was booked.
+    pub at_ms: TimeMs,
+}
+
+/// Every transfer `ledger` booked, in booking order, read from the accounts' statements.
+pub fn booked_transfers(ledger: &Ledger) -> Vec<BookedTransfer> {
+    let mut booked: Vec<(&str, BookedTransfer)> = Vec::new();
+    for account in ledger.accounts() {
+        for entry in ledger.statement(account).unwrap_or_default() {
+            if entry.direction == Direction::Out {
+                let transfer = BookedTransfer {
+                    from: account.clone(),
+                    to: entry.counterparty.clone(),
+                    amount: entry.amount_fen,
+                    at_ms: entry.at_ms,
+                };
+                booked.push((entry.transfer_id.as_str(), transfer));
+            }
+        }
+    }
+    // Transfer ids are the booking sequence, zero-padded: their order is booking order.
+    booked.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    booked.into_iter().map(|(_, transfer)| transfer).collect()
+}
+
 /// A case's fate when nobody intervenes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseOutcome {
@@ -424,18 +458,8 @@ impl Script {
     /// schedule driver (whose subscribers may lag and lose some).
     pub fn attribute_ledger(&self, ledger: &Ledger) -> Result<Attribution, AttributionError> {
         let mut attribution = self.attribution();
-        let mut booked: Vec<(&str, &AccountRef, &StatementEntry)> = Vec::new();
-        for account in ledger.accounts() {
-            for entry in ledger.statement(account).unwrap_or_default() {
-                if entry.direction == Direction::Out {
-                    booked.push((entry.transfer_id.as_str(), account, entry));
-                }
-            }
-        }
-        // Transfer ids are the booking sequence, zero-padded: their order is booking order.
-        booked.sort_unstable_by_key(|(id, _, _)| *id);
-        for (_, from, entry) in booked {
-            attribution.record(from, &entry.counterparty, entry.amount_fen, entry.at_ms)?;
+        for transfer in booked_transfers(ledger) {
+            attribution.record(&transfer.from, &transfer.to, transfer.amount, transfer.at_ms)?;
         }
         Ok(attribution)
     }

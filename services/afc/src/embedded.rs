@@ -231,6 +231,11 @@ impl Watch {
         self.events.lock().expect("watch lock").get(case_id).cloned().unwrap_or_default()
     }
 
+    /// Every case's events seen so far.
+    pub fn all(&self) -> BTreeMap<CaseId, Vec<FreezingEvent>> {
+        self.events.lock().expect("watch lock").clone()
+    }
+
     /// Waits until `done` holds for the events seen, or fails after `timeout`.
     pub async fn until(
         &mut self,

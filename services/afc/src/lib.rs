@@ -5,5 +5,6 @@ pub mod bench;
 pub mod city;
 pub mod client;
 pub mod demo;
+pub mod drill;
 pub mod embedded;
 pub mod load;

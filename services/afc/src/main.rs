@@ -9,7 +9,7 @@ use domain::{CaseId, City};
 use protocol::Reply;
 
 use afc::city::{CityOptions, CityService, run_city};
-use afc::{bench, client, demo, load};
+use afc::{bench, client, demo, drill, load};
 
 #[derive(Parser, Debug)]
 #[command(name = "afc", version, about = "Anti-fraud center node: intake, multi-hop tracing and freezing")]
@@ -61,6 +61,33 @@ enum Command {
     /// Open-loop load at a fixed rate on an embedded deployment with instant banks:
     /// throughput and CO-corrected latency; `--sweep` walks rates and city counts.
     Load(load::LoadOptions),
+    /// Crime-wave drills: play a scenario against an embedded deployment in scaled time and
+    /// score it against ground truth.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SimCommand {
+    /// Run a scenario (TOML, see docs/scenarios.md); writes report.json and report.svg.
+    Run {
+        /// The scenario file, e.g. simulator/scenarios/single-case.toml.
+        scenario: PathBuf,
+        /// Directory for report.json and report.svg.
+        #[arg(long, default_value = "target/drill")]
+        out: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the scenario's time scale (simulated ms per real ms, 1 to 10000).
+        #[arg(long)]
+        time_scale: Option<f64>,
+        /// No progress line.
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -129,6 +156,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => {
             init_logging("warn");
             load::run(options).await
+        }
+        Command::Sim { command: SimCommand::Run { scenario, out, seed, time_scale, quiet } } => {
+            init_logging("warn");
+            let options = drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet };
+            drill::run(options).await.map(|_| ())
         }
     }
 }

@@ -1,0 +1,483 @@
+//! Scoring a drill: what the system did (its freezing events) against where the money really
+//! went (the simulator's ledger, attributed to cases). Pure: the runner gathers the inputs.
+//!
+//! Definitions (docs/drills.md explains them with examples):
+//! - **At risk**, per case: the accounts holding the case's money when the case was reported,
+//!   plus those the money reached after the report. Money that had left an account before
+//!   the report cannot be frozen there, so those accounts do not count.
+//! - **Frozen**, per case: accounts the system stopped with a non-zero claim for the case.
+//! - **Recall**: at-risk accounts frozen / at-risk accounts. **Precision**: frozen accounts
+//!   that ever held the case's money / frozen accounts.
+//! - **Time-to-freeze per account**: from the report's receipt to the stop-payment that held
+//!   money there; **per case**: to the last such stop (the service's `time_to_freeze_ms`).
+//!   Both in simulated time, which is real time × the time scale.
+//! - **Frozen money** is the money of the case that sits, at the end, in the accounts the
+//!   system froze for it (by attribution), next to what the system claims; **escaped** is
+//!   what was cashed out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use domain::{AccountRef, CaseId, Fen, FraudType, TimeMs};
+use events::FreezingEvent;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use simulator::crime::Script;
+use simulator::ledger::Ledger;
+use simulator::truth::{Attribution, GroundTruth};
+
+/// Points of the money-over-time series.
+pub const SERIES_POINTS: usize = 120;
+/// Largest time-to-freeze the histograms hold, in ms (30 simulated days).
+const MAX_TTF_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
+/// What the runner observed of one case.
+#[derive(Debug, Clone)]
+pub struct ObservedCase {
+    /// The case id intake gave the report.
+    pub case_id: CaseId,
+    /// The freezing events of the case, in publication order.
+    pub events: Vec<FreezingEvent>,
+}
+
+/// How the drill ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunFacts {
+    /// Simulated ms per real ms.
+    pub time_scale: f64,
+    /// Mean time a simulated bank takes to answer, simulated ms.
+    pub bank_answer_ms: f64,
+    /// When the run stopped, simulated ms since the epoch.
+    pub ended_at_ms: TimeMs,
+    /// Real seconds the run took.
+    pub real_seconds: f64,
+}
+
+/// Percentiles of a distribution, in ms.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Spread {
+    pub n: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl Spread {
+    fn of(values: &[u64]) -> Spread {
+        let mut histogram = Histogram::<u64>::new_with_max(MAX_TTF_MS, 3).expect("valid histogram bounds");
+        for value in values {
+            histogram.saturating_record(*value);
+        }
+        if histogram.is_empty() {
+            return Spread::default();
+        }
+        Spread {
+            n: histogram.len(),
+            p50: histogram.value_at_quantile(0.50),
+            p90: histogram.value_at_quantile(0.90),
+            p99: histogram.value_at_quantile(0.99),
+            max: histogram.max(),
+        }
+    }
+}
+
+/// Money and accounts of a group of cases (all, one fraud type, ...).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Tally {
+    pub cases: u64,
+    /// What the victims lost.
+    pub loss_fen: u64,
+    /// Case money in the accounts the system froze for the case, at the end.
+    pub frozen_fen: u64,
+    /// What the system claims it holds.
+    pub claimed_fen: u64,
+    /// Case money cashed out (gone).
+    pub cashed_out_fen: u64,
+    /// Case money still in accounts the system did not freeze for the case.
+    pub loose_fen: u64,
+    /// Money victims had not paid when the run ended (or never paid: a blocked payment).
+    pub unpaid_fen: u64,
+    pub accounts_at_risk: u64,
+    pub accounts_frozen_at_risk: u64,
+    pub accounts_frozen: u64,
+    pub accounts_frozen_correctly: u64,
+    /// Reports refused or never answered.
+    pub not_traced: u64,
+    /// Time-to-freeze per case.
+    pub ttf_case_ms: Spread,
+    /// Time-to-freeze per account.
+    pub ttf_account_ms: Spread,
+}
+
+impl Tally {
+    /// Frozen money / lost money.
+    pub fn frozen_share(&self) -> f64 {
+        ratio(self.frozen_fen, self.loss_fen)
+    }
+
+    /// Cashed-out money / lost money.
+    pub fn cashed_out_share(&self) -> f64 {
+        ratio(self.cashed_out_fen, self.loss_fen)
+    }
+
+    /// At-risk accounts frozen / at-risk accounts.
+    pub fn recall(&self) -> f64 {
+        ratio(self.accounts_frozen_at_risk, self.accounts_at_risk)
+    }
+
+    /// Frozen accounts that held the case's money / frozen accounts.
+    pub fn precision(&self) -> f64 {
+        ratio(self.accounts_frozen_correctly, self.accounts_frozen)
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 1.0 } else { part as f64 / whole as f64 }
+}
+
+/// Accounts at one trail depth.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct DepthRow {
+    pub depth: u8,
+    pub accounts_at_risk: u64,
+    pub accounts_frozen_at_risk: u64,
+    pub ttf_account_ms: Spread,
+}
+
+/// The system's share of time-to-freeze against the banks' answer time.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TimeShare {
+    /// Sum over cases of time-to-freeze, simulated ms.
+    pub ttf_ms: u64,
+    /// Sum over cases of (depth of the last freeze × the banks' mean answer time): the time
+    /// spent waiting for banks along the critical path (an estimate: the banks' answer time
+    /// is drawn per request).
+    pub banks_ms: u64,
+    /// 1 − banks / ttf.
+    pub system_share: f64,
+}
+
+/// One point of the money-over-time series, in fen.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct MoneyPoint {
+    /// Simulated ms since the epoch.
+    pub at_ms: TimeMs,
+    /// Paid by victims so far.
+    pub paid_fen: u64,
+    /// Claimed by the system (stops holding money) so far.
+    pub frozen_fen: u64,
+    /// Cashed out so far.
+    pub cashed_out_fen: u64,
+    /// Reported lost so far.
+    pub reported_fen: u64,
+}
+
+/// Figures that depend only on the scenario and seed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GroundTruthFigures {
+    pub reports: u64,
+    pub loss_fen: u64,
+    pub mule_accounts: u64,
+    /// Cashed out and still held if nobody intervened.
+    pub unimpeded_cashed_out_fen: u64,
+    pub unimpeded_held_fen: u64,
+    pub script_fingerprint: String,
+    pub truth_fingerprint: String,
+}
+
+/// The whole drill report (`report.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillReport {
+    pub scenario: String,
+    pub scenario_hash: String,
+    pub seed: u64,
+    pub run: RunFacts,
+    pub ground_truth: GroundTruthFigures,
+    pub total: Tally,
+    pub by_fraud_type: BTreeMap<String, Tally>,
+    pub by_depth: Vec<DepthRow>,
+    pub time_share: TimeShare,
+    pub series: Vec<MoneyPoint>,
+    /// Per-account times-to-freeze, simulated ms (for the distribution chart).
+    pub ttf_account_values_ms: Vec<u64>,
+    /// The figures that may differ between two runs with one seed (they depend on timing).
+    pub timing_dependent: Vec<&'static str>,
+}
+
+/// The report's figures that depend on how fast the system and the machine were.
+pub const TIMING_DEPENDENT: [&str; 8] = [
+    "total.frozen_fen",
+    "total.claimed_fen",
+    "total.cashed_out_fen",
+    "recall and precision",
+    "time-to-freeze (all)",
+    "by_fraud_type and by_depth",
+    "time_share",
+    "series",
+];
+
+/// Why a drill could not be scored.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("attributing the ledger to cases: {0}")]
+    Attribution(#[from] simulator::truth::AttributionError),
+    #[error(transparent)]
+    Money(#[from] domain::MoneyError),
+    #[error("{observed} observed cases for {reports} reports")]
+    Mismatch { observed: usize, reports: usize },
+}
+
+/// One frozen account of a case, as the system recorded it.
+struct Freeze {
+    account: AccountRef,
+    claim: Fen,
+    stopped_at_ms: TimeMs,
+    depth: u8,
+}
+
+/// What the system recorded for one case.
+struct SystemCase {
+    reported_at_ms: TimeMs,
+    freezes: Vec<Freeze>,
+    ttf_ms: Option<u64>,
+    claimed: Fen,
+}
+
+fn system_case(observed: &ObservedCase) -> Option<SystemCase> {
+    let mut reported_at_ms = None;
+    let mut depths = BTreeMap::new();
+    let mut freezes = Vec::new();
+    let mut ttf_ms = None;
+    for event in &observed.events {
+        match event {
+            FreezingEvent::TraceStarted { reported_at_ms: at, .. } => reported_at_ms = Some(*at),
+            FreezingEvent::HopOpened { hop, depth, .. } => {
+                depths.insert(*hop, *depth);
+            }
+            FreezingEvent::AccountStopped { hop, account, claim_fen, stopped_at_ms, .. } if !claim_fen.is_zero() => {
+                freezes.push(Freeze {
+                    account: account.clone(),
+                    claim: *claim_fen,
+                    stopped_at_ms: *stopped_at_ms,
+                    depth: depths.get(hop).copied().unwrap_or(0),
+                });
+            }
+            FreezingEvent::TraceCompleted { time_to_freeze_ms, .. } => ttf_ms = *time_to_freeze_ms,
+            _ => {}
+        }
+    }
+    let claimed = Fen::sum(freezes.iter().map(|f| f.claim)).ok()?;
+    Some(SystemCase { reported_at_ms: reported_at_ms?, freezes, ttf_ms, claimed })
+}
+
+/// Scores a drill. `observed[i]` is what the system did with `script.reports[i]` (`None`
+/// when the report was refused or not answered).
+pub fn score(
+    script: &Script,
+    truth: &GroundTruth,
+    ledger: &Ledger,
+    observed: &[Option<ObservedCase>],
+    run: RunFacts,
+) -> Result<DrillReport, ScoreError> {
+    if observed.len() != script.reports.len() {
+        return Err(ScoreError::Mismatch { observed: observed.len(), reports: script.reports.len() });
+    }
+    let systems: Vec<Option<SystemCase>> = observed.iter().map(|o| o.as_ref().and_then(system_case)).collect();
+
+    // Replay what really happened, snapshotting each case's holdings when it was reported
+    // and the money totals at the series' points.
+    let booked = simulator::truth::booked_transfers(ledger);
+    let mut attribution = script.attribution();
+    let report_times: Vec<TimeMs> = script
+        .reports
+        .iter()
+        .zip(&systems)
+        .map(|(report, system)| system.as_ref().map_or(report.due_at_ms, |s| s.reported_at_ms))
+        .collect();
+    let mut by_time: Vec<usize> = (0..report_times.len()).collect();
+    by_time.sort_by_key(|case| report_times[*case]);
+    let end_ms = run.ended_at_ms.max(script.origin_ms + 1);
+    let step = (end_ms - script.origin_ms).div_ceil(SERIES_POINTS as u64).max(1);
+    let sample_times: Vec<TimeMs> = (1..=SERIES_POINTS as u64).map(|k| script.origin_ms + k * step).collect();
+
+    let mut at_risk_at_report: Vec<BTreeSet<AccountRef>> = vec![BTreeSet::new(); script.reports.len()];
+    let mut series = Vec::with_capacity(SERIES_POINTS);
+    let (mut next_report, mut next_sample) = (0, 0);
+    let mut snapshot =
+        |attribution: &Attribution, until: TimeMs, series: &mut Vec<MoneyPoint>| -> Result<(), ScoreError> {
+            while next_report < by_time.len() && report_times[by_time[next_report]] <= until {
+                let case = by_time[next_report];
+                at_risk_at_report[case] = attribution.held_by(case).into_keys().collect();
+                next_report += 1;
+            }
+            while next_sample < sample_times.len() && sample_times[next_sample] <= until {
+                let at_ms = sample_times[next_sample];
+                series.push(money_point(script, attribution, &systems, &report_times, at_ms)?);
+                next_sample += 1;
+            }
+            Ok(())
+        };
+    for transfer in &booked {
+        // Everything strictly before this transfer's time is settled.
+        snapshot(&attribution, transfer.at_ms.saturating_sub(1), &mut series)?;
+        attribution.record(&transfer.from, &transfer.to, transfer.amount, transfer.at_ms)?;
+    }
+    snapshot(&attribution, TimeMs::MAX, &mut series)?;
+    attribution.check()?;
+
+    let mut total = Tally::default();
+    let mut by_fraud_type: BTreeMap<FraudType, Tally> = BTreeMap::new();
+    let mut depth_rows: BTreeMap<u8, (u64, u64, Vec<u64>)> = BTreeMap::new();
+    let mut ttf_case: BTreeMap<Option<FraudType>, Vec<u64>> = BTreeMap::new();
+    let mut ttf_account: BTreeMap<Option<FraudType>, Vec<u64>> = BTreeMap::new();
+    let mut time_share = TimeShare::default();
+    for (case, report) in script.reports.iter().enumerate() {
+        let fraud_type = report.case.fraud_type;
+        let money = attribution.case_money(case).unwrap_or_default();
+        let held_now = attribution.held_by(case);
+        let reached = attribution.reached(case).cloned().unwrap_or_default();
+        let reported_at = report_times[case];
+        let mut at_risk = at_risk_at_report[case].clone();
+        at_risk.extend(reached.iter().filter(|(_, reach)| reach.first_at_ms > reported_at).map(|(a, _)| a.clone()));
+
+        let mut row = Tally {
+            cases: 1,
+            loss_fen: money.loss.get(),
+            cashed_out_fen: money.cashed_out.get(),
+            unpaid_fen: money.unpaid.get(),
+            accounts_at_risk: at_risk.len() as u64,
+            ..Tally::default()
+        };
+        let mut case_ttfs = Vec::new();
+        let mut account_ttfs = Vec::new();
+        match &systems[case] {
+            None => row.not_traced = 1,
+            Some(system) => {
+                let frozen: BTreeSet<&AccountRef> = system.freezes.iter().map(|f| &f.account).collect();
+                let frozen_fen = Fen::sum(frozen.iter().filter_map(|a| held_now.get(*a).copied()))?;
+                row.frozen_fen = frozen_fen.get();
+                row.claimed_fen = system.claimed.get();
+                row.accounts_frozen = frozen.len() as u64;
+                row.accounts_frozen_correctly = frozen.iter().filter(|a| reached.contains_key(**a)).count() as u64;
+                row.accounts_frozen_at_risk = at_risk.iter().filter(|a| frozen.contains(a)).count() as u64;
+                case_ttfs.extend(system.ttf_ms);
+                for freeze in &system.freezes {
+                    let ttf = freeze.stopped_at_ms.saturating_sub(system.reported_at_ms);
+                    account_ttfs.push(ttf);
+                    depth_rows.entry(freeze.depth).or_default().2.push(ttf);
+                }
+                if let Some(ttf) = system.ttf_ms {
+                    let deepest = system.freezes.iter().map(|f| f.depth).max().unwrap_or(0);
+                    time_share.ttf_ms = time_share.ttf_ms.saturating_add(ttf);
+                    let banks = (f64::from(deepest) * run.bank_answer_ms).round() as u64;
+                    time_share.banks_ms = time_share.banks_ms.saturating_add(banks.min(ttf));
+                }
+                for account in &at_risk {
+                    let depth = reached.get(account).map_or(0, |r| r.depth);
+                    let entry = depth_rows.entry(depth).or_default();
+                    entry.0 += 1;
+                    entry.1 += u64::from(frozen.contains(account));
+                }
+            }
+        }
+        let loose = Fen::sum(held_now.values().copied())?.saturating_sub(Fen::new(row.frozen_fen));
+        row.loose_fen = loose.get();
+        if systems[case].is_none() {
+            for account in &at_risk {
+                let depth = reached.get(account).map_or(0, |r| r.depth);
+                depth_rows.entry(depth).or_default().0 += 1;
+            }
+        }
+        for key in [None, Some(fraud_type)] {
+            ttf_case.entry(key).or_default().extend(&case_ttfs);
+            ttf_account.entry(key).or_default().extend(&account_ttfs);
+        }
+        add(&mut total, &row);
+        add(by_fraud_type.entry(fraud_type).or_default(), &row);
+    }
+    total.ttf_case_ms = Spread::of(ttf_case.get(&None).map_or(&[][..], Vec::as_slice));
+    total.ttf_account_ms = Spread::of(ttf_account.get(&None).map_or(&[][..], Vec::as_slice));
+    for (fraud_type, tally) in &mut by_fraud_type {
+        tally.ttf_case_ms = Spread::of(ttf_case.get(&Some(*fraud_type)).map_or(&[][..], Vec::as_slice));
+        tally.ttf_account_ms = Spread::of(ttf_account.get(&Some(*fraud_type)).map_or(&[][..], Vec::as_slice));
+    }
+    time_share.system_share = 1.0 - ratio(time_share.banks_ms, time_share.ttf_ms);
+    let by_depth = depth_rows
+        .into_iter()
+        .map(|(depth, (at_risk, frozen, ttfs))| DepthRow {
+            depth,
+            accounts_at_risk: at_risk,
+            accounts_frozen_at_risk: frozen,
+            ttf_account_ms: Spread::of(&ttfs),
+        })
+        .collect();
+    let mut ttf_account_values_ms = ttf_account.remove(&None).unwrap_or_default();
+    ttf_account_values_ms.sort_unstable();
+
+    Ok(DrillReport {
+        scenario: script.name.clone(),
+        scenario_hash: format!("{:016x}", script.scenario_hash),
+        seed: script.seed,
+        run,
+        ground_truth: GroundTruthFigures {
+            reports: script.reports.len() as u64,
+            loss_fen: truth.total.loss.get(),
+            mule_accounts: script.mule_accounts() as u64,
+            unimpeded_cashed_out_fen: truth.total.cashed_out.get(),
+            unimpeded_held_fen: truth.total.held.get(),
+            script_fingerprint: format!("{:016x}", script.fingerprint()),
+            truth_fingerprint: format!("{:016x}", truth.fingerprint()),
+        },
+        total,
+        by_fraud_type: by_fraud_type.into_iter().map(|(t, tally)| (t.as_str().to_owned(), tally)).collect(),
+        by_depth,
+        time_share,
+        series,
+        ttf_account_values_ms,
+        timing_dependent: TIMING_DEPENDENT.to_vec(),
+    })
+}
+
+fn add(into: &mut Tally, row: &Tally) {
+    into.cases += row.cases;
+    into.loss_fen += row.loss_fen;
+    into.frozen_fen += row.frozen_fen;
+    into.claimed_fen += row.claimed_fen;
+    into.cashed_out_fen += row.cashed_out_fen;
+    into.loose_fen += row.loose_fen;
+    into.unpaid_fen += row.unpaid_fen;
+    into.accounts_at_risk += row.accounts_at_risk;
+    into.accounts_frozen_at_risk += row.accounts_frozen_at_risk;
+    into.accounts_frozen += row.accounts_frozen;
+    into.accounts_frozen_correctly += row.accounts_frozen_correctly;
+    into.not_traced += row.not_traced;
+}
+
+fn money_point(
+    script: &Script,
+    attribution: &Attribution,
+    systems: &[Option<SystemCase>],
+    report_times: &[TimeMs],
+    at_ms: TimeMs,
+) -> Result<MoneyPoint, ScoreError> {
+    let totals = attribution.total()?;
+    let frozen = systems
+        .iter()
+        .flatten()
+        .flat_map(|s| s.freezes.iter())
+        .filter(|f| f.stopped_at_ms <= at_ms)
+        .try_fold(Fen::ZERO, |sum, f| sum.checked_add(f.claim))?;
+    let reported = script
+        .reports
+        .iter()
+        .zip(report_times)
+        .filter(|(_, at)| **at <= at_ms)
+        .try_fold(Fen::ZERO, |sum, (r, _)| sum.checked_add(r.case.loss))?;
+    Ok(MoneyPoint {
+        at_ms,
+        paid_fen: totals.paid.get(),
+        frozen_fen: frozen.get(),
+        cashed_out_fen: totals.cashed_out.get(),
+        reported_fen: reported.get(),
+    })
+}
