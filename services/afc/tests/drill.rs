@@ -1,0 +1,61 @@
+//! A short crime-wave drill end to end (`afc sim run` on an embedded deployment with real
+//! nats-servers and redb files, in scaled time): with banks answering at once and mules
+//! waiting hours, every account that held victim money when the case was reported is
+//! frozen, nothing is cashed out, and the report says so.
+
+mod common;
+
+use std::path::PathBuf;
+
+use afc::drill::{DrillOptions, run};
+use simulator::crime::generate_script;
+use simulator::scenario::Scenario;
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drill-recall.toml")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instant_banks_and_slow_mules_give_full_recall() {
+    common::init();
+    let out = tempfile::tempdir().unwrap();
+    let options = DrillOptions {
+        scenario: fixture(),
+        out: out.path().to_owned(),
+        seed: None,
+        time_scale: None,
+        progress: false,
+    };
+    let report = run(options).await.unwrap();
+
+    let scenario = Scenario::load(&fixture()).unwrap();
+    let script = generate_script(&scenario).unwrap();
+    let truth = script.unimpeded_truth().unwrap();
+    let total = &report.total;
+    assert_eq!(report.ground_truth.reports, 5);
+    assert_eq!(total.cases, 5);
+    assert_eq!(total.not_traced, 0);
+    assert_eq!(report.ground_truth.truth_fingerprint, format!("{:016x}", truth.fingerprint()));
+    assert!(total.accounts_at_risk > 0);
+    assert_eq!(
+        total.accounts_frozen_at_risk, total.accounts_at_risk,
+        "recall {:.3}: {} of {} at-risk accounts frozen",
+        total.recall(),
+        total.accounts_frozen_at_risk,
+        total.accounts_at_risk
+    );
+    assert_eq!(total.accounts_frozen_correctly, total.accounts_frozen, "precision {:.3}", total.precision());
+    // Had nobody intervened, leaf mules would have cashed out; here nothing escaped.
+    assert!(truth.total.cashed_out.get() > 0, "the fixture should cash out when nobody intervenes");
+    assert_eq!(total.cashed_out_fen, 0);
+    assert_eq!(total.frozen_fen + total.unpaid_fen, total.loss_fen);
+    assert_eq!(total.claimed_fen, total.frozen_fen);
+    assert_eq!(total.ttf_case_ms.n, 5);
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["scenario"], "drill-recall");
+    assert_eq!(json["seed"], 7);
+    let svg = std::fs::read_to_string(out.path().join("report.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Time-to-freeze per account"));
+}
