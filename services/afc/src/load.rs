@@ -78,6 +78,10 @@ const SUSTAINED_SHARE: f64 = 0.95;
 /// How long the machine's load is sampled before a point's deployment starts.
 const QUIET_SAMPLE: Duration = Duration::from_secs(1);
 
+/// Busy share of the machine before a point (% of one core) above which the point is
+/// flagged as disturbed by something else running.
+const DISTURBED_BEFORE_PCT: f64 = 25.0;
+
 /// Clock ticks per second of `/proc` CPU times when `getconf CLK_TCK` cannot say.
 const DEFAULT_CLK_TCK: f64 = 100.0;
 
@@ -249,6 +253,8 @@ pub struct PointResult {
     pub without_ttf: u64,
     /// CPU use over the measured window, if `/proc` could be read.
     pub cpu: Option<CpuUse>,
+    /// JetStream traffic over the measured window, if the servers answered.
+    pub streams: Option<StreamUse>,
 }
 
 impl PointResult {
@@ -324,6 +330,12 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<()> {
         let result = run_point(point)
             .await
             .with_context(|| format!("load point {} cases/s, {} cities", point.rate, point.cities))?;
+        if let Some(before) = result.cpu.as_ref().and_then(|c| c.busy_before_pct).filter(|b| *b > DISTURBED_BEFORE_PCT)
+        {
+            eprintln!(
+                "warning: the machine was {before:.0}% busy before this point started; something else is running"
+            );
+        }
         if !options.sweep {
             print_point(&setup, &result);
         }
@@ -412,6 +424,11 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
     let schedule = Schedule::new(start, point.rate)?;
     let window = Window::after_warmup(start, point.warmup, point.duration);
     let cpu = tokio::spawn(measure_cpu(window, servers));
+    let streams = tokio::spawn(measure_streams(
+        window,
+        cities.iter().map(|c| (c.clone(), deployment.client(c).clone())).collect(),
+        deployment.hub.clone(),
+    ));
     let clients: HashMap<City, async_nats::Client> =
         cities.iter().map(|c| (c.clone(), deployment.client(c).clone())).collect();
     let sent = loadtests::drive(&schedule, count, MAX_IN_FLIGHT, |index| {
@@ -446,6 +463,14 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
     }
     watcher.abort();
     let cpu = cpu.await.ok().flatten().map(|cpu| CpuUse { busy_before_pct, ..cpu });
+    let streams = match streams.await {
+        Ok(Ok(streams)) => Some(streams),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "reading the streams' state failed");
+            None
+        }
+        Err(_) => None,
+    };
     let observed = std::mem::take(&mut *observed.lock().expect("observed lock"));
     deployment.stop().await;
 
@@ -520,6 +545,7 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
         refused,
         without_ttf,
         cpu,
+        streams,
     })
 }
 
@@ -587,6 +613,79 @@ async fn watch_completions(
         }
     });
     Ok((observed, changed, task))
+}
+
+// ---------------------------------------------------------------------------
+// JetStream traffic
+// ---------------------------------------------------------------------------
+
+/// JetStream traffic over the measured window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamUse {
+    /// Per city: events appended to the city stream per second (every service's events).
+    pub city_events_per_s: Vec<(String, f64)>,
+    /// Events the hub's province stream sourced per second (all cities).
+    pub province_events_per_s: f64,
+    /// Per city, at the window's end: messages of freezing's consumer (intake's events) and
+    /// of intake's timeline consumer (freezing's events) not yet delivered or not yet
+    /// acknowledged.
+    pub backlog_at_end: Vec<(String, u64, u64)>,
+}
+
+/// Messages in `stream` on the JetStream of `js`.
+async fn stream_messages(js: &async_nats::jetstream::Context, stream: &str) -> anyhow::Result<u64> {
+    let stream = js.get_stream(stream).await.with_context(|| format!("looking up {stream}"))?;
+    Ok(stream.get_info().await?.state.messages)
+}
+
+/// Undelivered plus unacknowledged messages of a durable consumer.
+async fn consumer_backlog(js: &async_nats::jetstream::Context, stream: &str, consumer: &str) -> anyhow::Result<u64> {
+    let stream = js.get_stream(stream).await.with_context(|| format!("looking up {stream}"))?;
+    let info = stream.consumer_info(consumer).await.with_context(|| format!("consumer {consumer}"))?;
+    Ok(info.num_pending + u64::try_from(info.num_ack_pending).unwrap_or(0))
+}
+
+/// Reads the streams' message counts at the start and the end of `window`, and the
+/// consumers' backlogs at its end.
+async fn measure_streams(
+    window: Window,
+    cities: Vec<(City, async_nats::Client)>,
+    hub: async_nats::Client,
+) -> anyhow::Result<StreamUse> {
+    let city_js: Vec<(City, async_nats::jetstream::Context)> =
+        cities.into_iter().map(|(city, client)| (city, async_nats::jetstream::new(client))).collect();
+    let hub_js = async_nats::jetstream::new(hub);
+    let province = protocol::subjects::PROVINCE_STREAM;
+    let counts = || async {
+        let mut counts = Vec::with_capacity(city_js.len());
+        for (city, js) in &city_js {
+            counts.push(stream_messages(js, &city.stream_name()).await?);
+        }
+        anyhow::Ok((counts, stream_messages(&hub_js, province).await?))
+    };
+    tokio::time::sleep_until(window.start).await;
+    let (before, province_before) = counts().await?;
+    let started = Instant::now();
+    tokio::time::sleep_until(window.end).await;
+    let (after, province_after) = counts().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut backlog_at_end = Vec::with_capacity(city_js.len());
+    for (city, js) in &city_js {
+        let stream = city.stream_name();
+        let freezing = consumer_backlog(js, &stream, "freezing").await?;
+        let timeline = consumer_backlog(js, &stream, "intake-timeline").await?;
+        backlog_at_end.push((city.to_string(), freezing, timeline));
+    }
+    let per_s = |b: u64, a: u64| a.saturating_sub(b) as f64 / seconds;
+    Ok(StreamUse {
+        city_events_per_s: city_js
+            .iter()
+            .zip(before.iter().zip(&after))
+            .map(|((city, _), (b, a))| (city.to_string(), per_s(*b, *a)))
+            .collect(),
+        province_events_per_s: per_s(province_before, province_after),
+        backlog_at_end,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -874,6 +973,23 @@ fn print_point(setup: &Setup, r: &PointResult) {
             row(&format!("nats-server {name}"), format!("{pct:.0}%"));
         }
     }
+    if let Some(streams) = &r.streams {
+        println!("jetstream over the measured window");
+        for (city, per_s) in &streams.city_events_per_s {
+            let per_case = if l.completed_per_s > 0.0 { per_s / l.completed_per_s * c.cities as f64 } else { 0.0 };
+            row(
+                &format!("events into AFC_{}", city.to_uppercase()),
+                format!("{per_s:.0} /s (~{per_case:.0} per case)"),
+            );
+        }
+        row("events sourced by the province", format!("{:.0} /s", streams.province_events_per_s));
+        for (city, freezing, timeline) in &streams.backlog_at_end {
+            row(
+                &format!("backlog at the end, {city}"),
+                format!("freezing consumer {freezing}, intake timeline consumer {timeline} messages"),
+            );
+        }
+    }
     println!("target");
     row(
         &format!("{TARGET_RATE} cases/s, p99 < {TARGET_P99_MS} ms"),
@@ -897,8 +1013,9 @@ fn sweep_markdown(setup: &Setup, options: &LoadOptions, results: &[PointResult])
         "Machine: {} cpus; {}; nats-server sync {}. Trail: {TRAIL_DEPTH} levels, {TRAIL_ACCOUNTS} accounts, \
          banks answer at once. Each point: a fresh deployment, {} s warm-up + {} s measured, open loop, \
          seed {}. Latency e2e = intended submission → TraceCompleted seen (CO-corrected); ttf = the \
-         service's own time-to-freeze. ms. \"≥\": cut short by the {} s completion timeout. CPU in % of one \
-         core over the measured window.\n",
+         service's own time-to-freeze. ms. \"≥\": cut short by the {} s completion timeout. Intake timeline \
+         backlog: freezing events intake had not yet projected at the window's end. CPU in % of one core over \
+         the measured window (\"before\": the machine in the second before the deployment started).\n",
         setup.cpus,
         setup.nats_version,
         if options.sync_always { "always" } else { "default" },
@@ -909,20 +1026,24 @@ fn sweep_markdown(setup: &Setup, options: &LoadOptions, results: &[PointResult])
     );
     let _ = writeln!(
         md,
-        "| cities | offered /s | submitted /s | completed /s | stops /s | e2e p50 | p90 | p99 | p99.9 | max | ttf p50 | ttf p99 | not completed | CPU machine / afc / nats / others | target |"
+        "| cities | offered /s | submitted /s | completed /s | stops /s | e2e p50 | p90 | p99 | p99.9 | max | ttf p50 | ttf p99 | not completed | intake timeline backlog | CPU before / machine / afc / nats / others | target |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in results {
         let l = &r.load;
         let e = percentile_cells(&l.latency_us);
         let t = percentile_cells(&r.service_ttf_us);
         let cpu = r.cpu.as_ref().map_or("-".to_owned(), |c| {
             let nats: f64 = c.servers_pct.iter().map(|(_, p)| p).sum();
-            format!("{:.0} / {:.0} / {:.0} / {:.0}", c.machine_pct, c.afc_pct, nats, c.others_pct())
+            let before = c.busy_before_pct.map_or("-".to_owned(), |b| format!("{b:.0}"));
+            format!("{before} / {:.0} / {:.0} / {:.0} / {:.0}", c.machine_pct, c.afc_pct, nats, c.others_pct())
+        });
+        let backlog = r.streams.as_ref().map_or("-".to_owned(), |s| {
+            s.backlog_at_end.iter().map(|(_, _, timeline)| timeline).sum::<u64>().to_string()
         });
         let _ = writeln!(
             md,
-            "| {} | {:.0} | {:.1} | {:.1} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} of {} | {} | {} |",
+            "| {} | {:.0} | {:.1} | {:.1} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} of {} | {} | {} | {} |",
             r.config.cities,
             l.offered_per_s,
             l.submitted_per_s,
@@ -937,6 +1058,7 @@ fn sweep_markdown(setup: &Setup, options: &LoadOptions, results: &[PointResult])
             t[2],
             l.incomplete + r.refused,
             l.measured,
+            backlog,
             cpu,
             r.verdict().as_str()
         );
@@ -1102,6 +1224,7 @@ mod tests {
             refused: 0,
             without_ttf: 0,
             cpu: None,
+            streams: None,
         }
     }
 
