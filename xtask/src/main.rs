@@ -4,7 +4,7 @@
 //! - `install-nats`: make sure a nats-server >= 2.12 is available and print its path.
 //! - `test`: tidy, formatting, clippy and the whole test suite.
 //! - `demo [--keep] [args...]`: build and run `afc demo`.
-//! - `bench <name> [args...]`: build and run `afc bench <name>`.
+//! - `bench <name> [args...]`: build and run `afc bench <name>` (`freeze`, `load`).
 //! - `tidy`: check that every source file starts with a `//!` module doc comment.
 //!
 //! Uses nothing beyond std so that it builds in a couple of seconds.
@@ -21,7 +21,7 @@ const NATS_MIN: (u32, u32) = (2, 12);
 /// Environment variable carrying the nats-server path to every child process.
 const NATS_ENV: &str = "AFC_NATS_SERVER";
 /// Directories checked by `tidy`.
-const TIDY_DIRS: &[&str] = &["services", "shared", "simulator", "xtask"];
+const TIDY_DIRS: &[&str] = &["services", "shared", "simulator", "loadtests", "xtask"];
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [args...]
@@ -34,6 +34,7 @@ commands:
                          the test runner
   demo [--keep] [args]   build release afc and run `afc demo`
   bench <name> [args]    build release afc and run `afc bench <name>`
+                         (freeze: time-to-freeze; load: open-loop load, --sweep)
   tidy                   check every src/ .rs file begins with a //! module doc comment
   help                   show this text
 ";
