@@ -239,13 +239,14 @@ async fn read_back(client: &async_nats::Client, city: &City) -> anyhow::Result<V
     let mut messages = consumer.messages().await?;
     let mut seen = std::collections::HashSet::new();
     let mut events = Vec::new();
-    if stream.cached_info().state.messages == 0 {
-        return Ok(events);
-    }
-    while events.len() < MAX_EVENTS_READ {
+    let mut read = 0usize;
+    while read < MAX_EVENTS_READ {
         let Ok(next) = tokio::time::timeout(READ_BACK_TIMEOUT, messages.next()).await else {
-            anyhow::bail!("reading {filter} back stalled after {} events", events.len());
+            // Nothing at all within the timeout: the city published no freezing event.
+            anyhow::ensure!(read == 0, "reading {filter} back stalled after {read} messages");
+            break;
         };
+        read += 1;
         let Some(message) = next else { break };
         let message = message.map_err(|e| anyhow::anyhow!("reading {filter} back: {e}"))?;
         let pending = message.info().map_err(|e| anyhow::anyhow!("{e}"))?.pending;
@@ -290,7 +291,7 @@ impl Progress {
         self.ticks += 1;
         if self.terminal {
             eprint!("\r{}", self.line(now_ms, filed, watches));
-        } else if self.ticks % 10 == 0 {
+        } else if self.ticks.is_multiple_of(10) {
             eprintln!("{}", self.line(now_ms, filed, watches));
         }
     }
@@ -319,7 +320,7 @@ impl Progress {
             }
         }
         let bar_width = 24;
-        let done = if self.total == 0 { bar_width } else { filed * bar_width / self.total };
+        let done = (filed * bar_width).checked_div(self.total).unwrap_or(bar_width);
         format!(
             "[{}{}] {} | reports {filed}/{} | stopped {stops} | frozen {frozen} | held {}",
             "#".repeat(done),

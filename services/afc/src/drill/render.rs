@@ -64,12 +64,11 @@ pub fn table(report: &DrillReport) -> String {
     let t = &report.total;
     let _ = writeln!(out, "\nafc sim run: {}", report.scenario);
     let _ = writeln!(out, "reproducibility");
-    let _ = writeln!(out, "  {:<38} {}", "scenario hash / seed", format!("{} / {}", report.scenario_hash, report.seed));
+    let _ = writeln!(out, "  {:<38} {} / {}", "scenario hash / seed", report.scenario_hash, report.seed);
     let _ = writeln!(
         out,
-        "  {:<38} {}",
-        "script / ground-truth fingerprint",
-        format!("{} / {}", truth.script_fingerprint, truth.truth_fingerprint)
+        "  {:<38} {} / {}",
+        "script / ground-truth fingerprint", truth.script_fingerprint, truth.truth_fingerprint
     );
     let _ = writeln!(
         out,
@@ -80,8 +79,7 @@ pub fn table(report: &DrillReport) -> String {
         sim_time(report.run.ended_at_ms)
     );
     let _ = writeln!(out, "ground truth (the same for every run with this seed)");
-    let _ =
-        writeln!(out, "  {:<38} {}", "reports / mule accounts", format!("{} / {}", truth.reports, truth.mule_accounts));
+    let _ = writeln!(out, "  {:<38} {} / {}", "reports / mule accounts", truth.reports, truth.mule_accounts);
     let _ = writeln!(out, "  {:<38} {}", "lost by victims", Fen::new(truth.loss_fen));
     let _ = writeln!(
         out,
@@ -122,10 +120,11 @@ pub fn table(report: &DrillReport) -> String {
         percent(share.system_share)
     );
     let _ = writeln!(out, "by fraud type");
+    let header = ["type", "cases", "lost", "frozen", "cashed", "recall"];
     let _ = writeln!(
         out,
-        "  {:<28} {:>6} {:>16} {:>8} {:>8} {:>8}  {}",
-        "type", "cases", "lost", "frozen", "cashed", "recall", "ttf per case p50 / p90 / p99 / max"
+        "  {:<28} {:>6} {:>16} {:>8} {:>8} {:>8}  ttf per case p50 / p90 / p99 / max",
+        header[0], header[1], header[2], header[3], header[4], header[5]
     );
     for (fraud_type, tally) in &report.by_fraud_type {
         let _ = writeln!(
@@ -141,10 +140,11 @@ pub fn table(report: &DrillReport) -> String {
         );
     }
     let _ = writeln!(out, "by trail depth (accounts holding the money at or after the report)");
+    let header = ["depth", "at risk", "frozen", "recall"];
     let _ = writeln!(
         out,
-        "  {:<8} {:>10} {:>10} {:>8}  {}",
-        "depth", "at risk", "frozen", "recall", "ttf p50 / p90 / p99 / max"
+        "  {:<8} {:>10} {:>10} {:>8}  ttf p50 / p90 / p99 / max",
+        header[0], header[1], header[2], header[3]
     );
     for row in &report.by_depth {
         let recall = if row.accounts_at_risk == 0 {
