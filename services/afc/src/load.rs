@@ -53,6 +53,8 @@ pub const MAX_WARMUP_S: u64 = 120;
 /// Most points (rates × city counts) in one sweep: each takes a fresh deployment and
 /// `warm-up + duration` seconds plus the drain.
 pub const MAX_SWEEP_POINTS: usize = 64;
+/// Longest `--quiet-wait`, in seconds.
+pub const MAX_QUIET_WAIT_S: u64 = 3_600;
 /// Most cases in one point, per city (the simulator's bound on one wave).
 const MAX_CASES_PER_CITY: u32 = simulator::limits::MAX_CASES_PER_CITY;
 
@@ -115,6 +117,10 @@ pub struct LoadOptions {
     /// City counts of the sweep.
     #[arg(long = "cities-list", value_delimiter = ',', default_values_t = [1, 2, 3])]
     pub cities_list: Vec<usize>,
+    /// Before each point, wait up to this many seconds for the machine to be idle (busy
+    /// under 25% of one core for a second); 0 runs at once.
+    #[arg(long, default_value_t = 0)]
+    pub quiet_wait: u64,
     /// Directory the sweep writes sweep.md and sweep.svg into.
     #[arg(long, default_value = "target/load")]
     pub out: PathBuf,
@@ -131,6 +137,8 @@ pub enum OptionError {
     Warmup { given: u64 },
     #[error("--cities {given} is out of range: 1 to {} (the cities afc load knows)", CITIES.len())]
     Cities { given: usize },
+    #[error("--quiet-wait {given} is out of range: 0 to {MAX_QUIET_WAIT_S} seconds")]
+    QuietWait { given: u64 },
     #[error("--rates is empty: give at least one rate")]
     NoRates,
     #[error("--cities-list is empty: give at least one city count")]
@@ -196,6 +204,9 @@ impl PointConfig {
 impl LoadOptions {
     /// The points to run, in order, after checking every option.
     pub fn points(&self) -> Result<Vec<PointConfig>, OptionError> {
+        if self.quiet_wait > MAX_QUIET_WAIT_S {
+            return Err(OptionError::QuietWait { given: self.quiet_wait });
+        }
         let point = |rate: f64, cities: usize| PointConfig {
             rate,
             cities,
@@ -327,6 +338,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<()> {
             point.duration.as_secs(),
             point.warmup.as_secs()
         );
+        wait_quiet(Duration::from_secs(options.quiet_wait)).await;
         let result = run_point(point)
             .await
             .with_context(|| format!("load point {} cases/s, {} cities", point.rate, point.cities))?;
@@ -799,6 +811,23 @@ fn thread_group(comm: &str) -> String {
     }
 }
 
+/// Waits until the machine is idle (busy under [`DISTURBED_BEFORE_PCT`] over
+/// [`QUIET_SAMPLE`]) or `patience` has passed.
+async fn wait_quiet(patience: Duration) {
+    if patience.is_zero() {
+        return;
+    }
+    let deadline = Instant::now() + patience;
+    loop {
+        match machine_busy_before(QUIET_SAMPLE).await {
+            Some(busy) if busy > DISTURBED_BEFORE_PCT && Instant::now() < deadline => {
+                eprintln!("waiting for the machine to be idle: {busy:.0}% busy");
+            }
+            _ => return,
+        }
+    }
+}
+
 /// The machine's busy share over `span` before the run, in % of one core: what else is
 /// running (a build, another benchmark) would disturb the measurement.
 async fn machine_busy_before(span: Duration) -> Option<f64> {
@@ -1152,6 +1181,7 @@ mod tests {
             warmup: 5,
             seed: 1,
             sync_always: false,
+            quiet_wait: 0,
             sweep: false,
             rates: vec![50.0, 100.0],
             cities_list: vec![1, 2],
@@ -1181,6 +1211,7 @@ mod tests {
             (LoadOptions { sweep: true, cities_list: vec![], ..options() }, "--cities-list"),
             (LoadOptions { sweep: true, cities_list: vec![1, 99], ..options() }, "--cities"),
             (LoadOptions { sweep: true, rates: vec![1.0; 40], ..options() }, "--rates"),
+            (LoadOptions { quiet_wait: MAX_QUIET_WAIT_S + 1, ..options() }, "--quiet-wait"),
         ];
         for (options, flag) in cases {
             let error = options.points().unwrap_err().to_string();
