@@ -61,11 +61,31 @@ enum Command {
     /// Open-loop load at a fixed rate on an embedded deployment with instant banks:
     /// throughput and CO-corrected latency; `--sweep` walks rates and city counts.
     Load(load::LoadOptions),
+    /// Provincial hub administration.
+    Province {
+        #[command(subcommand)]
+        command: ProvinceCommand,
+    },
     /// Crime-wave drills: play a scenario against an embedded deployment in scaled time and
     /// score it against ground truth.
     Sim {
         #[command(subcommand)]
         command: SimCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProvinceCommand {
+    /// Create or update the hub's AFC_PROVINCE stream so it sources every listed city's
+    /// stream through the city's JetStream domain. Run it again with the full list when a
+    /// city joins.
+    Provision {
+        /// The hub's NATS URL.
+        #[arg(long, env = "AFC_HUB_URL", default_value = "nats://127.0.0.1:4222")]
+        hub: String,
+        /// A city to source (repeat for each city).
+        #[arg(long = "city", value_parser = City::parse, required = true)]
+        cities: Vec<City>,
     },
 }
 
@@ -156,6 +176,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => {
             init_logging("warn");
             load::run(options).await
+        }
+        Command::Province { command: ProvinceCommand::Provision { hub, cities } } => {
+            init_logging("warn");
+            let client = async_nats::connect(&hub).await.with_context(|| format!("connecting to {hub}"))?;
+            let info = bus::streams::ensure_province_stream(&async_nats::jetstream::new(client), &cities).await?;
+            let names: Vec<String> = info.config.sources.iter().flatten().map(|s| s.name.clone()).collect();
+            println!("{} on {hub} sources {}", info.config.name, names.join(", "));
+            Ok(())
         }
         Command::Sim { command: SimCommand::Run { scenario, out, seed, time_scale, quiet } } => {
             init_logging("warn");
