@@ -102,6 +102,7 @@ pub async fn run(
     }
 
     let relay = bus::start_producer(&js, &config.city, store.clone(), shutdown.clone()).await?;
+    let pruner = bus::inbox::spawn_pruner(store.clone(), shell.clock.clone(), shutdown.clone());
     let mut engine = tokio::spawn(run_engine(shell.clone(), state, engine_rx));
     let timers = tokio::spawn(run_timers(shell.clone(), shutdown.clone()));
     let spec = ConsumerSpec {
@@ -139,6 +140,7 @@ pub async fn run(
     drop(engine_tx);
     timers.abort();
     engine.abort();
+    pruner.abort();
     let _ = relay.await;
     outcome
 }

@@ -175,6 +175,7 @@ pub async fn run(
 ) -> Result<(), IntakeServiceError> {
     let js = jetstream::new(client.clone());
     let relay = bus::start_producer(&js, &config.city, store.clone(), shutdown.clone()).await?;
+    let pruner = bus::inbox::spawn_pruner(store.clone(), clock.clone(), shutdown.clone());
 
     let spec = ConsumerSpec {
         city: config.city.clone(),
@@ -239,6 +240,7 @@ pub async fn run(
         });
     }
     let _ = consumer.await;
+    pruner.abort();
     let _ = relay.await;
     Ok(())
 }

@@ -6,8 +6,10 @@
 //!   and removes them from the outbox only once JetStream acknowledged them.
 //! - [`consumer`]: durable pull consumers that hand each event to a handler, acknowledge only
 //!   after the handler committed, and move poison messages to the dead-letter subject.
+//! - [`inbox`]: removal of inbox rows older than anything JetStream can still redeliver.
 
 pub mod consumer;
+pub mod inbox;
 pub mod limits;
 pub mod relay;
 pub mod streams;

@@ -35,3 +35,11 @@ pub const CITY_STREAM_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Window in which JetStream drops a re-published event id. Covers an outbox re-send after a
 /// restart; consumers stay idempotent (inbox) for anything older.
 pub const CITY_STREAM_DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+/// Inbox rows outlive the city stream's retention by this much, so a message JetStream may
+/// still redeliver is always recognised.
+pub const INBOX_RETENTION_MARGIN: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often expired inbox rows are removed (business time).
+pub const INBOX_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Inbox rows removed per commit.
+pub const INBOX_PRUNE_BATCH: usize = 10_000;

@@ -247,6 +247,38 @@ impl Store {
         })
     }
 
+    /// Removes up to `limit` inbox rows of messages consumed before `consumed_before_ms`;
+    /// returns how many. Only rows of messages that can no longer be redelivered may go:
+    /// callers pass a time older than the source stream's retention. The removal is
+    /// [`Durability::Lazy`]: rows a crash brings back are removed by the next pass.
+    pub async fn prune_inbox(&self, consumed_before_ms: TimeMs, limit: usize) -> Result<usize, StoreError> {
+        let committed = self
+            .inner
+            .writer
+            .enqueue(Durability::Lazy, move |ctx| -> Result<usize, WriteError<std::convert::Infallible>> {
+                let mut inbox = ctx.tx().open_table(INBOX)?;
+                let mut old = Vec::new();
+                for row in inbox.iter()? {
+                    let (id, at) = row?;
+                    if at.value() < consumed_before_ms {
+                        old.push(id.value().to_owned());
+                        if old.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+                for id in &old {
+                    inbox.remove(id.as_str())?;
+                }
+                Ok(old.len())
+            })
+            .await?;
+        committed.wait().await.map_err(|e| match e {
+            WriteError::Store(e) => e,
+            WriteError::Rejected(never) => match never {},
+        })
+    }
+
     /// Wakes when new events were committed.
     pub fn outbox_ready(&self) -> Arc<Notify> {
         self.inner.outbox_ready.clone()

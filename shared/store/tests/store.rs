@@ -109,6 +109,39 @@ async fn a_lazy_confirm_is_made_durable_by_the_next_immediate_commit() {
 }
 
 #[tokio::test]
+async fn pruning_removes_only_inbox_rows_older_than_the_cutoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(ManualClock(std::sync::atomic::AtomicU64::new(1_000)));
+    let store = Store::open(&dir.path().join("s.redb"), producer(), clock.clone()).unwrap();
+    let consume = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            let result: Result<bool, WriteError<String>> = store.write(move |ctx| Ok(ctx.mark_consumed(id)?)).await;
+            result.unwrap()
+        }
+    };
+    assert!(consume("old-1").await);
+    assert!(consume("old-2").await);
+    clock.0.store(5_000, std::sync::atomic::Ordering::SeqCst);
+    assert!(consume("new").await);
+    assert_eq!(store.prune_inbox(2_000, 1).await.unwrap(), 1, "the limit bounds one pass");
+    assert_eq!(store.prune_inbox(2_000, 10).await.unwrap(), 1);
+    assert_eq!(store.prune_inbox(2_000, 10).await.unwrap(), 0);
+    // The recent row stays: its message is still recognised.
+    assert!(!consume("new").await);
+    assert!(consume("old-1").await, "a pruned id is forgotten");
+}
+
+#[derive(Debug)]
+struct ManualClock(std::sync::atomic::AtomicU64);
+
+impl domain::Clock for ManualClock {
+    fn now_ms(&self) -> domain::TimeMs {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
 async fn inbox_detects_a_message_consumed_before() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s.redb"), producer(), system_clock()).unwrap();
