@@ -19,13 +19,8 @@ fn fixture() -> PathBuf {
 async fn instant_banks_and_slow_mules_give_full_recall() {
     common::init();
     let out = tempfile::tempdir().unwrap();
-    let options = DrillOptions {
-        scenario: fixture(),
-        out: out.path().to_owned(),
-        seed: None,
-        time_scale: None,
-        progress: false,
-    };
+    let options =
+        DrillOptions { scenario: fixture(), out: out.path().to_owned(), seed: None, time_scale: None, progress: false };
     let report = run(options).await.unwrap();
 
     let scenario = Scenario::load(&fixture()).unwrap();
@@ -38,7 +33,8 @@ async fn instant_banks_and_slow_mules_give_full_recall() {
     assert_eq!(report.ground_truth.truth_fingerprint, format!("{:016x}", truth.fingerprint()));
     assert!(total.accounts_at_risk > 0);
     assert_eq!(
-        total.accounts_frozen_at_risk, total.accounts_at_risk,
+        total.accounts_frozen_at_risk,
+        total.accounts_at_risk,
         "recall {:.3}: {} of {} at-risk accounts frozen",
         total.recall(),
         total.accounts_frozen_at_risk,
