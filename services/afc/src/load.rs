@@ -53,6 +53,8 @@ pub const MAX_WARMUP_S: u64 = 120;
 /// Most points (rates × city counts) in one sweep: each takes a fresh deployment and
 /// `warm-up + duration` seconds plus the drain.
 pub const MAX_SWEEP_POINTS: usize = 64;
+/// Most `--retry-disturbed` runs of one point.
+pub const MAX_RETRIES: u32 = 5;
 /// Longest `--quiet-wait`, in seconds.
 pub const MAX_QUIET_WAIT_S: u64 = 3_600;
 /// Most cases in one point, per city (the simulator's bound on one wave).
@@ -80,9 +82,9 @@ const SUSTAINED_SHARE: f64 = 0.95;
 /// How long the machine's load is sampled before a point's deployment starts.
 const QUIET_SAMPLE: Duration = Duration::from_secs(1);
 
-/// Busy share of the machine before a point (% of one core) above which the point is
-/// flagged as disturbed by something else running.
-const DISTURBED_BEFORE_PCT: f64 = 25.0;
+/// CPU (% of one core) used by something else, before a point or during its measured window,
+/// above which the point counts as disturbed.
+const DISTURBED_PCT: f64 = 25.0;
 
 /// Clock ticks per second of `/proc` CPU times when `getconf CLK_TCK` cannot say.
 const DEFAULT_CLK_TCK: f64 = 100.0;
@@ -121,6 +123,10 @@ pub struct LoadOptions {
     /// under 25% of one core for a second); 0 runs at once.
     #[arg(long, default_value_t = 0)]
     pub quiet_wait: u64,
+    /// Run a point again, up to this many times, when something else used the machine
+    /// before or during it.
+    #[arg(long, default_value_t = 0)]
+    pub retry_disturbed: u32,
     /// Directory the sweep writes sweep.md and sweep.svg into.
     #[arg(long, default_value = "target/load")]
     pub out: PathBuf,
@@ -139,6 +145,8 @@ pub enum OptionError {
     Cities { given: usize },
     #[error("--quiet-wait {given} is out of range: 0 to {MAX_QUIET_WAIT_S} seconds")]
     QuietWait { given: u64 },
+    #[error("--retry-disturbed {given} is out of range: 0 to {MAX_RETRIES}")]
+    Retries { given: u32 },
     #[error("--rates is empty: give at least one rate")]
     NoRates,
     #[error("--cities-list is empty: give at least one city count")]
@@ -146,9 +154,8 @@ pub enum OptionError {
     #[error("--rates × --cities-list is {given} points, at most {MAX_SWEEP_POINTS}")]
     SweepPoints { given: usize },
     #[error(
-        "{rate} cases/s for --warmup {warmup} + --duration {duration} s is {cases} cases, \
-         over {per_city} per city for {cities} cities (at most {MAX_CASES_PER_CITY}): \
-         lower --rate or --duration"
+        "{rate} cases/s for --warmup {warmup} + --duration {duration} s is {cases} cases, {per_city} per city \
+         with --cities {cities}, and a city takes at most {MAX_CASES_PER_CITY}: lower --rate or --duration"
     )]
     TooManyCases { rate: f64, warmup: u64, duration: u64, cities: usize, cases: u64, per_city: u64 },
 }
@@ -206,6 +213,9 @@ impl LoadOptions {
     pub fn points(&self) -> Result<Vec<PointConfig>, OptionError> {
         if self.quiet_wait > MAX_QUIET_WAIT_S {
             return Err(OptionError::QuietWait { given: self.quiet_wait });
+        }
+        if self.retry_disturbed > MAX_RETRIES {
+            return Err(OptionError::Retries { given: self.retry_disturbed });
         }
         let point = |rate: f64, cities: usize| PointConfig {
             rate,
@@ -338,16 +348,22 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<()> {
             point.duration.as_secs(),
             point.warmup.as_secs()
         );
-        wait_quiet(Duration::from_secs(options.quiet_wait)).await;
-        let result = run_point(point)
-            .await
-            .with_context(|| format!("load point {} cases/s, {} cities", point.rate, point.cities))?;
-        if let Some(before) = result.cpu.as_ref().and_then(|c| c.busy_before_pct).filter(|b| *b > DISTURBED_BEFORE_PCT)
-        {
-            eprintln!(
-                "warning: the machine was {before:.0}% busy before this point started; something else is running"
-            );
-        }
+        let mut attempt = 0;
+        let result = loop {
+            wait_quiet(Duration::from_secs(options.quiet_wait)).await;
+            let result = run_point(point)
+                .await
+                .with_context(|| format!("load point {} cases/s, {} cities", point.rate, point.cities))?;
+            let Some(why) = result.cpu.as_ref().and_then(CpuUse::disturbed) else {
+                break result;
+            };
+            eprintln!("warning: this point is disturbed: {why}");
+            if attempt >= options.retry_disturbed {
+                break result;
+            }
+            attempt += 1;
+            eprintln!("running it again ({attempt} of {})", options.retry_disturbed);
+        };
         if !options.sweep {
             print_point(&setup, &result);
         }
@@ -725,6 +741,15 @@ pub struct CpuUse {
 }
 
 impl CpuUse {
+    /// Why the point's figures are not the afc deployment's alone, if they are not.
+    pub fn disturbed(&self) -> Option<String> {
+        if let Some(before) = self.busy_before_pct.filter(|b| *b > DISTURBED_PCT) {
+            return Some(format!("the machine was {before:.0}% busy before the point started"));
+        }
+        let others = self.others_pct();
+        (others > DISTURBED_PCT).then(|| format!("other processes used {others:.0}% during the measured window"))
+    }
+
     /// Everything else on the machine: the machine minus this process and its nats-servers.
     pub fn others_pct(&self) -> f64 {
         let nats: f64 = self.servers_pct.iter().map(|(_, p)| p).sum();
@@ -811,7 +836,7 @@ fn thread_group(comm: &str) -> String {
     }
 }
 
-/// Waits until the machine is idle (busy under [`DISTURBED_BEFORE_PCT`] over
+/// Waits until the machine is idle (busy under [`DISTURBED_PCT`] over
 /// [`QUIET_SAMPLE`]) or `patience` has passed.
 async fn wait_quiet(patience: Duration) {
     if patience.is_zero() {
@@ -820,7 +845,7 @@ async fn wait_quiet(patience: Duration) {
     let deadline = Instant::now() + patience;
     loop {
         match machine_busy_before(QUIET_SAMPLE).await {
-            Some(busy) if busy > DISTURBED_BEFORE_PCT && Instant::now() < deadline => {
+            Some(busy) if busy > DISTURBED_PCT && Instant::now() < deadline => {
                 eprintln!("waiting for the machine to be idle: {busy:.0}% busy");
             }
             _ => return,
@@ -993,7 +1018,7 @@ fn print_point(setup: &Setup, r: &PointResult) {
             row("machine before the run (1 s)", format!("{before:.0}%"));
         }
         row("machine, all processes", format!("{:.0}%", cpu.machine_pct));
-        row("other processes", format!("{:.0}%", cpu.others_pct()));
+        row("everything else (other processes, kernel)", format!("{:.0}%", cpu.others_pct()));
         row("afc process", format!("{:.0}%", cpu.afc_pct));
         for (group, pct) in cpu.afc_threads_pct.iter().filter(|(_, p)| **p >= 0.5) {
             row(&format!("  {group}"), format!("{pct:.0}%"));
@@ -1182,6 +1207,7 @@ mod tests {
             seed: 1,
             sync_always: false,
             quiet_wait: 0,
+            retry_disturbed: 0,
             sweep: false,
             rates: vec![50.0, 100.0],
             cities_list: vec![1, 2],
@@ -1212,6 +1238,7 @@ mod tests {
             (LoadOptions { sweep: true, cities_list: vec![1, 99], ..options() }, "--cities"),
             (LoadOptions { sweep: true, rates: vec![1.0; 40], ..options() }, "--rates"),
             (LoadOptions { quiet_wait: MAX_QUIET_WAIT_S + 1, ..options() }, "--quiet-wait"),
+            (LoadOptions { retry_disturbed: MAX_RETRIES + 1, ..options() }, "--retry-disturbed"),
         ];
         for (options, flag) in cases {
             let error = options.points().unwrap_err().to_string();
