@@ -265,6 +265,15 @@ pub struct PointResult {
     pub handoff_us: Percentiles,
     /// From `TraceStarted` to the last stop holding money (the 4 levels), µs (ms resolution).
     pub levels_us: Percentiles,
+    /// From the intended submission to intake's receipt (send lateness, the request's way,
+    /// intake's queue), µs (ms resolution, system clock).
+    pub to_receipt_us: Percentiles,
+    /// From the last stop holding money to freezing recording `TraceCompleted`, µs (ms
+    /// resolution).
+    pub finish_us: Percentiles,
+    /// From freezing recording `TraceCompleted` to the harness seeing it (outbox relay,
+    /// JetStream, delivery), µs (ms resolution).
+    pub publish_us: Percentiles,
     /// Accounts stopped per second in the measured window (the `accounts_stopped` of the
     /// traces completed in it).
     pub stops_per_s: f64,
@@ -403,8 +412,21 @@ impl Setup {
 #[derive(Debug, Clone, Copy)]
 struct Completion {
     observed_at: Instant,
+    /// The same moment on the system clock, ms since the epoch.
+    seen_ms: u64,
+    /// When freezing recorded the `TraceCompleted` event (its envelope's time).
+    committed_ms: u64,
     time_to_freeze_ms: Option<u64>,
     accounts_stopped: u32,
+}
+
+/// What the `TraceStarted` subscriber saw for one case (the first one).
+#[derive(Debug, Clone, Copy)]
+struct Started {
+    /// When intake received the report.
+    reported_at_ms: u64,
+    /// When freezing recorded `TraceStarted`.
+    started_ms: u64,
 }
 
 /// Runs one point on a fresh deployment.
@@ -449,6 +471,9 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
     let servers = server_processes(&deployment, &cities);
 
     let start = Instant::now() + START_DELAY;
+    // The services stamp events with the system clock: due times are converted to it.
+    let start_ms = domain::system_clock().now_ms() + millis(START_DELAY);
+    let wall_ms = |due: Instant| start_ms + millis(due.saturating_duration_since(start));
     let schedule = Schedule::new(start, point.rate)?;
     let window = Window::after_warmup(start, point.warmup, point.duration);
     let cpu = tokio::spawn(measure_cpu(window, servers));
@@ -508,6 +533,9 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
     let mut reply = Recorder::new(start, Warmup::Time(point.warmup))?;
     let mut handoff = Recorder::new(start, Warmup::Time(point.warmup))?;
     let mut levels = Recorder::new(start, Warmup::Time(point.warmup))?;
+    let mut to_receipt = Recorder::new(start, Warmup::Time(point.warmup))?;
+    let mut finish = Recorder::new(start, Warmup::Time(point.warmup))?;
+    let mut publish = Recorder::new(start, Warmup::Time(point.warmup))?;
     let (mut incomplete, mut refused, mut without_ttf, mut measured) = (0, 0, 0, 0);
     for s in &sent {
         if e2e.is_warmup(s.index, s.due) {
@@ -519,9 +547,11 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
         lateness.record_value(s.index, s.due, s.lateness());
         reply.record_value(s.index, s.due, s.output.1);
         let case_id = s.output.0.as_ref().ok();
-        let started_ms = case_id.and_then(|id| observed.handoff_ms.get(id)).copied();
-        if let Some(ms) = started_ms {
-            handoff.record_value(s.index, s.due, Duration::from_millis(ms));
+        let started = case_id.and_then(|id| observed.started.get(id)).copied();
+        if let Some(st) = started {
+            let ms = |v: u64| Duration::from_millis(v);
+            handoff.record_value(s.index, s.due, ms(st.started_ms.saturating_sub(st.reported_at_ms)));
+            to_receipt.record_value(s.index, s.due, ms(st.reported_at_ms.saturating_sub(wall_ms(s.due))));
         }
         let completion = match &s.output.0 {
             Ok(case_id) => observed.completions.get(case_id),
@@ -534,11 +564,16 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
         match completion {
             Some(c) => {
                 e2e.record(s.index, s.due, c.observed_at);
+                publish.record_value(s.index, s.due, Duration::from_millis(c.seen_ms.saturating_sub(c.committed_ms)));
                 match c.time_to_freeze_ms {
                     Some(ms) => {
                         ttf.record_value(s.index, s.due, Duration::from_millis(ms));
-                        if let Some(started) = started_ms {
-                            levels.record_value(s.index, s.due, Duration::from_millis(ms.saturating_sub(started)));
+                        if let Some(st) = started {
+                            let last_stop_ms = st.reported_at_ms + ms;
+                            let levels_ms = last_stop_ms.saturating_sub(st.started_ms);
+                            levels.record_value(s.index, s.due, Duration::from_millis(levels_ms));
+                            let finish_ms = c.committed_ms.saturating_sub(last_stop_ms);
+                            finish.record_value(s.index, s.due, Duration::from_millis(finish_ms));
                         }
                     }
                     None => without_ttf += 1,
@@ -568,6 +603,9 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
         service_ttf_us: ttf.percentiles(),
         intake_reply_us: reply.percentiles(),
         handoff_us: handoff.percentiles(),
+        to_receipt_us: to_receipt.percentiles(),
+        finish_us: finish.percentiles(),
+        publish_us: publish.percentiles(),
         levels_us: levels.percentiles(),
         stops_per_s: window.weighted_rate(completions),
         refused,
@@ -581,9 +619,7 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
 #[derive(Debug, Default)]
 struct Observed {
     completions: HashMap<CaseId, Completion>,
-    /// From intake's receipt of the report to the freezing batch that recorded
-    /// `TraceStarted`, in ms.
-    handoff_ms: HashMap<CaseId, u64>,
+    started: HashMap<CaseId, Started>,
 }
 
 type SharedObserved = Arc<Mutex<Observed>>;
@@ -611,6 +647,7 @@ async fn watch_completions(
     let task = tokio::spawn(async move {
         while let Some(message) = messages.next().await {
             let observed_at = Instant::now();
+            let seen_ms = domain::system_clock().now_ms();
             let Ok(envelope) = events::decode(&message.payload) else {
                 continue;
             };
@@ -620,13 +657,14 @@ async fn watch_completions(
             let mut sink = sink.lock().expect("observed lock");
             match event {
                 FreezingEvent::TraceStarted { case_id, reported_at_ms, .. } => {
-                    let handoff = envelope.time_ms.saturating_sub(reported_at_ms);
-                    sink.handoff_ms.entry(case_id).or_insert(handoff);
+                    sink.started.entry(case_id).or_insert(Started { reported_at_ms, started_ms: envelope.time_ms });
                 }
                 FreezingEvent::TraceCompleted { case_id, time_to_freeze_ms, accounts_stopped, .. } => {
                     let before = sink.completions.len();
                     sink.completions.entry(case_id).or_insert(Completion {
                         observed_at,
+                        seen_ms,
+                        committed_ms: envelope.time_ms,
                         time_to_freeze_ms,
                         accounts_stopped,
                     });
@@ -935,6 +973,11 @@ fn clock_ticks_per_s() -> f64 {
 // Reports
 // ---------------------------------------------------------------------------
 
+/// A duration in whole ms (saturating).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn ms(us: u64) -> f64 {
     us as f64 / 1_000.0
 }
@@ -1000,10 +1043,14 @@ fn print_point(setup: &Setup, r: &PointResult) {
     println!("latency of the measured cases");
     row("end to end, CO-corrected", percentiles_ms(&l.latency_us));
     row("  (intended submission -> TraceCompleted seen)", String::new());
-    row("service time-to-freeze", percentiles_ms(&r.service_ttf_us));
-    row("  (intake receipt -> last stop, ms resolution)", String::new());
+    println!("  its stages (system clock, ms resolution)");
+    row("  intended submission -> intake receipt", percentiles_ms(&r.to_receipt_us));
     row("  receipt -> freezing TraceStarted", percentiles_ms(&r.handoff_us));
     row("  TraceStarted -> last stop (4 levels)", percentiles_ms(&r.levels_us));
+    row("  last stop -> TraceCompleted recorded", percentiles_ms(&r.finish_us));
+    row("  recorded -> seen (relay, JetStream)", percentiles_ms(&r.publish_us));
+    row("service time-to-freeze", percentiles_ms(&r.service_ttf_us));
+    row("  (intake receipt -> last stop)", String::new());
     row("intake reply to a submission", percentiles_ms(&r.intake_reply_us));
     row(
         "not completed within 30 s",
@@ -1277,6 +1324,9 @@ mod tests {
             service_ttf_us: latency,
             intake_reply_us: latency,
             handoff_us: latency,
+            to_receipt_us: latency,
+            finish_us: latency,
+            publish_us: latency,
             levels_us: latency,
             stops_per_s: completed * 25.0,
             refused: 0,
