@@ -2,9 +2,11 @@
 //!
 //! Events are committed to redb first (the system of record) with an outbox row. The relay
 //! publishes outbox events in sequence order with `Nats-Msg-Id` = event id, awaits every
-//! acknowledgement, and only then removes the rows. After a crash it simply starts again
-//! from the outbox: a re-sent event inside the duplicate window is dropped by JetStream,
-//! and consumers are idempotent beyond it.
+//! acknowledgement, and only then removes the rows. The removal is queued, not awaited: the
+//! relay remembers the last sequence JetStream confirmed (its cursor) and goes on with the
+//! rows after it, so publishing never waits for a redb commit. After a crash or a failed
+//! publish it starts again from the first row left in the outbox: a re-sent event inside the
+//! duplicate window is dropped by JetStream, and consumers are idempotent beyond it.
 
 use std::time::Duration;
 
@@ -15,9 +17,19 @@ use store::Store;
 use crate::limits::{RELAY_BACKOFF_MAX, RELAY_BACKOFF_MIN, RELAY_BATCH};
 use crate::{BusError, Shutdown, stopped};
 
-/// Publishes one batch from the outbox. Returns how many events JetStream confirmed.
-pub async fn relay_once(js: &jetstream::Context, store: &Store) -> Result<usize, BusError> {
-    let batch = store.outbox(RELAY_BATCH).await?;
+/// Publishes one batch of the outbox rows after `cursor` and moves the cursor past the
+/// events JetStream confirmed. Returns how many it confirmed. On an error the cursor goes
+/// back to 0, so everything still in the outbox is sent again.
+pub async fn relay_once(js: &jetstream::Context, store: &Store, cursor: &mut u64) -> Result<usize, BusError> {
+    let result = publish_after(js, store, cursor).await;
+    if result.is_err() {
+        *cursor = 0;
+    }
+    result
+}
+
+async fn publish_after(js: &jetstream::Context, store: &Store, cursor: &mut u64) -> Result<usize, BusError> {
+    let batch = store.outbox_after(*cursor, RELAY_BATCH).await?;
     if batch.is_empty() {
         return Ok(0);
     }
@@ -38,7 +50,9 @@ pub async fn relay_once(js: &jetstream::Context, store: &Store) -> Result<usize,
         confirmed.push(seq);
     }
     let count = confirmed.len();
-    store.outbox_confirm(confirmed).await?;
+    *cursor = confirmed.last().copied().unwrap_or(*cursor);
+    // Not awaited: the next batch is read past the cursor, whether or not this commit is done.
+    drop(store.outbox_confirm_queued(confirmed).await?);
     Ok(count)
 }
 
@@ -46,8 +60,9 @@ pub async fn relay_once(js: &jetstream::Context, store: &Store) -> Result<usize,
 pub async fn run_relay(js: jetstream::Context, store: Store, mut shutdown: Shutdown) {
     let ready = store.outbox_ready();
     let mut backoff = RELAY_BACKOFF_MIN;
+    let mut cursor = 0;
     loop {
-        match relay_once(&js, &store).await {
+        match relay_once(&js, &store, &mut cursor).await {
             Ok(0) => {
                 backoff = RELAY_BACKOFF_MIN;
                 tokio::select! {
@@ -74,7 +89,8 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Publishes everything left in the outbox (on shutdown), giving up after [`DRAIN_TIMEOUT`].
 pub async fn drain(js: &jetstream::Context, store: &Store) -> Result<(), BusError> {
     let work = async {
-        while relay_once(js, store).await? > 0 {}
+        let mut cursor = 0;
+        while relay_once(js, store, &mut cursor).await? > 0 {}
         Ok(())
     };
     tokio::time::timeout(DRAIN_TIMEOUT, work)

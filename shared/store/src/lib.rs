@@ -147,6 +147,18 @@ impl Store {
         self.inner.writer.enqueue(Durability::Immediate, op).await?.wait().await
     }
 
+    /// Like [`Store::write`] for work off the latency path: the result comes once the write
+    /// is on disk, but its fsync may wait up to [`limits::DEFERRED_LINGER`] to be shared
+    /// with other writes ([`Durability::Deferred`]).
+    pub async fn write_deferred<R, E, F>(&self, op: F) -> Result<R, WriteError<E>>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R, WriteError<E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        self.inner.writer.enqueue(Durability::Deferred, op).await?.wait().await
+    }
+
     /// Queues `op` now, in call order, and returns a handle to await its commit. Callers that
     /// apply state in memory use this so the log's order is the order they applied.
     pub async fn enqueue<R, E, F>(&self, op: F) -> Result<Committed<R, E>, StoreError>
@@ -202,11 +214,19 @@ impl Store {
 
     /// Up to `limit` events committed but not yet confirmed by JetStream, oldest first.
     pub async fn outbox(&self, limit: usize) -> Result<Vec<(u64, Envelope, Vec<u8>)>, StoreError> {
+        self.outbox_after(0, limit).await
+    }
+
+    /// Like [`Store::outbox`], only events with a sequence number above `after`.
+    pub async fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Envelope, Vec<u8>)>, StoreError> {
         self.read(move |tx| {
             let outbox = tx.open_table(OUTBOX)?;
             let log = tx.open_table(EVENTS)?;
             let mut rows = Vec::new();
-            for row in outbox.iter()?.take(limit) {
+            let Some(first) = after.checked_add(1) else {
+                return Ok(rows);
+            };
+            for row in outbox.range(first..)?.take(limit) {
                 let seq = row?.0.value();
                 let bytes = log
                     .get(seq)?
@@ -229,8 +249,21 @@ impl Store {
     /// crash may bring rows back, and their events are sent again (JetStream drops them as
     /// duplicates by `Nats-Msg-Id`; consumers skip them by their inbox).
     pub async fn outbox_confirm(&self, seqs: Vec<u64>) -> Result<(), StoreError> {
-        let committed = self
-            .inner
+        let result = self.outbox_confirm_queued(seqs).await?.wait().await;
+        result.map_err(|e| match e {
+            WriteError::Store(e) => e,
+            WriteError::Rejected(never) => match never {},
+        })
+    }
+
+    /// Queues the removal of confirmed outbox rows and returns without waiting for its
+    /// commit, so a relay can go on publishing (it must then skip these rows itself, e.g.
+    /// with [`Store::outbox_after`]). A failed removal only means the events are sent again.
+    pub async fn outbox_confirm_queued(
+        &self,
+        seqs: Vec<u64>,
+    ) -> Result<Committed<(), std::convert::Infallible>, StoreError> {
+        self.inner
             .writer
             .enqueue(Durability::Lazy, move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
                 let mut table = ctx.tx().open_table(OUTBOX)?;
@@ -239,12 +272,7 @@ impl Store {
                 }
                 Ok(())
             })
-            .await?;
-        let result = committed.wait().await;
-        result.map_err(|e| match e {
-            WriteError::Store(e) => e,
-            WriteError::Rejected(never) => match never {},
-        })
+            .await
     }
 
     /// Removes up to `limit` inbox rows of messages consumed before `consumed_before_ms`;

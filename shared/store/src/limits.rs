@@ -7,3 +7,8 @@ pub const MAX_BATCH_OPS: usize = 512;
 
 /// Most operations waiting for the writer. Callers wait (back-pressure) beyond this.
 pub const WRITE_QUEUE_DEPTH: usize = 4096;
+
+/// Longest a [`crate::Durability::Deferred`] write waits for an fsync to share. Bounds how
+/// long a projection's acknowledgement waits; at most one fsync per this period is spent on
+/// deferred writes alone.
+pub const DEFERRED_LINGER: std::time::Duration = std::time::Duration::from_millis(10);

@@ -11,6 +11,15 @@
 //! may be queued as [`Durability::Lazy`]. A batch made only of such operations commits
 //! without an fsync; it becomes durable with the next `Immediate` commit. That keeps the
 //! relay's bookkeeping from adding fsyncs in front of the operations that need them.
+//!
+//! An operation off the latency path whose caller still needs it on disk before going on
+//! (a projection that acknowledges its message afterwards) may be queued as
+//! [`Durability::Deferred`]. Its batch commits without an fsync unless something else in it
+//! needs one, and its caller is told only when a later `Immediate` commit has made it
+//! durable; if none comes within [`DEFERRED_LINGER`], the writer commits an empty
+//! `Immediate` transaction itself. A stream of projection writes then costs one fsync per
+//! linger period instead of one per batch, and stops competing for the disk with the
+//! writes on the time-to-freeze path.
 
 use std::sync::Arc;
 
@@ -19,7 +28,7 @@ use events::{Envelope, Payload, SCHEMA_VERSION, event_id};
 use redb::{Database, ReadableTable, WriteTransaction};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::limits::{MAX_BATCH_OPS, WRITE_QUEUE_DEPTH};
+use crate::limits::{DEFERRED_LINGER, MAX_BATCH_OPS, WRITE_QUEUE_DEPTH};
 use crate::tables::{EVENTS, INBOX, OUTBOX, TIMER_KEYS, TIMERS};
 use crate::{Producer, StoreError, WriteError};
 
@@ -37,6 +46,9 @@ pub enum Durability {
     /// Visible to readers at once; on disk with the next `Immediate` commit. Only for
     /// writes whose loss in a crash is harmless.
     Lazy,
+    /// On disk before the caller hears of it, but the fsync may wait up to
+    /// [`DEFERRED_LINGER`] to be shared with later writes.
+    Deferred,
 }
 
 struct Job {
@@ -164,7 +176,40 @@ pub(crate) fn spawn(
     let thread = std::thread::Builder::new()
         .name(name)
         .spawn(move || {
-            while let Some(first) = jobs_rx.blocking_recv() {
+            // Only for waiting on the queue with a deadline while deferred callers wait.
+            let timer = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("a current-thread runtime with a timer starts");
+            // Callers of deferred operations already committed, waiting for an fsync.
+            let mut awaiting_fsync: Vec<Completion> = Vec::new();
+            let mut linger_until: Option<tokio::time::Instant> = None;
+            loop {
+                let first = match linger_until {
+                    None => jobs_rx.blocking_recv(),
+                    // `Err`: the linger ran out.
+                    Some(deadline) => timer
+                        .block_on(async { tokio::time::timeout_at(deadline, jobs_rx.recv()).await })
+                        .unwrap_or_default(),
+                };
+                let Some(first) = first else {
+                    // The linger ran out, or the queue closed: make the deferred writes durable.
+                    if !awaiting_fsync.is_empty() {
+                        let outcome = run_batch(&db, &producer, clock.now_ms(), &mut next_seq, Vec::new(), true);
+                        let result = outcome.map(|_| ()).map_err(|(_, error)| error);
+                        if let Err(error) = &result {
+                            tracing::error!(%error, "store flush of deferred writes failed");
+                        }
+                        for done in awaiting_fsync.drain(..) {
+                            done(result.clone());
+                        }
+                    }
+                    linger_until = None;
+                    if jobs_rx.is_closed() && jobs_rx.is_empty() {
+                        break;
+                    }
+                    continue;
+                };
                 let mut jobs = vec![first];
                 while jobs.len() < MAX_BATCH_OPS {
                     match jobs_rx.try_recv() {
@@ -173,11 +218,26 @@ pub(crate) fn spawn(
                     }
                 }
                 let start_seq = next_seq;
-                let outcome = run_batch(&db, &producer, clock.now_ms(), &mut next_seq, jobs);
+                // Deferred callers waiting are bounded too: past a batch's worth, commit durably.
+                let durable = jobs.iter().any(|job| job.durability == Durability::Immediate)
+                    || awaiting_fsync.len() + jobs.len() >= MAX_BATCH_OPS;
+                let outcome = run_batch(&db, &producer, clock.now_ms(), &mut next_seq, jobs, durable);
                 match outcome {
                     Ok((completions, appended, scheduled)) => {
-                        for done in completions {
-                            done(Ok(()));
+                        for (durability, done) in completions {
+                            if durability == Durability::Deferred && !durable {
+                                awaiting_fsync.push(done);
+                            } else {
+                                done(Ok(()));
+                            }
+                        }
+                        if durable {
+                            for done in awaiting_fsync.drain(..) {
+                                done(Ok(()));
+                            }
+                            linger_until = None;
+                        } else if !awaiting_fsync.is_empty() && linger_until.is_none() {
+                            linger_until = Some(tokio::time::Instant::now() + DEFERRED_LINGER);
                         }
                         if appended {
                             outbox_ready.notify_one();
@@ -189,7 +249,7 @@ pub(crate) fn spawn(
                     Err((completions, error)) => {
                         next_seq = start_seq;
                         tracing::error!(%error, "store batch aborted");
-                        for done in completions {
+                        for (_, done) in completions {
                             done(Err(error.clone()));
                         }
                     }
@@ -200,10 +260,18 @@ pub(crate) fn spawn(
     Ok(WriterHandle { queue: Some(queue), thread: Some(thread) })
 }
 
-type BatchResult = Result<(Vec<Completion>, bool, bool), (Vec<Completion>, String)>;
+type Completions = Vec<(Durability, Completion)>;
+type BatchResult = Result<(Completions, bool, bool), (Completions, String)>;
 
-fn run_batch(db: &Database, producer: &Producer, now_ms: TimeMs, next_seq: &mut u64, jobs: Vec<Job>) -> BatchResult {
-    let durable = jobs.iter().any(|job| job.durability == Durability::Immediate);
+/// Runs `jobs` in one write transaction and commits it, with an fsync when `durable`.
+fn run_batch(
+    db: &Database,
+    producer: &Producer,
+    now_ms: TimeMs,
+    next_seq: &mut u64,
+    jobs: Vec<Job>,
+    durable: bool,
+) -> BatchResult {
     let begin = || -> Result<WriteTransaction, StoreError> {
         let mut tx = db.begin_write()?;
         if durable {
@@ -225,7 +293,7 @@ fn run_batch(db: &Database, producer: &Producer, now_ms: TimeMs, next_seq: &mut 
     let mut failure = None;
     for job in jobs {
         let (done, error) = (job.operation)(&mut ctx);
-        completions.push(done);
+        completions.push((job.durability, done));
         if let Some(error) = error {
             failure = Some(error.to_string());
             break;

@@ -91,6 +91,24 @@ async fn outbox_rows_leave_only_when_confirmed() {
 }
 
 #[tokio::test]
+async fn a_relay_cursor_skips_rows_whose_removal_is_still_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), producer(), system_clock()).unwrap();
+    for n in 0..4 {
+        append(&store, n).await.unwrap();
+    }
+    let seqs =
+        |rows: Vec<(u64, events::Envelope, Vec<u8>)>| rows.into_iter().map(|(seq, _, _)| seq).collect::<Vec<_>>();
+    assert_eq!(seqs(store.outbox_after(2, 10).await.unwrap()), vec![3, 4]);
+    assert_eq!(seqs(store.outbox_after(4, 10).await.unwrap()), Vec::<u64>::new());
+    assert_eq!(seqs(store.outbox_after(u64::MAX, 10).await.unwrap()), Vec::<u64>::new());
+    // Queued, not awaited; once committed the rows are gone for a reader from the start too.
+    let queued = store.outbox_confirm_queued(vec![1, 2]).await.unwrap();
+    queued.wait().await.unwrap();
+    assert_eq!(seqs(store.outbox(10).await.unwrap()), vec![3, 4]);
+}
+
+#[tokio::test]
 async fn a_lazy_confirm_is_made_durable_by_the_next_immediate_commit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.redb");
@@ -174,4 +192,51 @@ async fn timers_are_due_in_order_and_cancel_by_key() {
     assert!(existed);
     let due = store.due_timers(1_000, 10).await.unwrap();
     assert_eq!(due.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(), vec!["c", "b"]);
+}
+
+#[tokio::test]
+async fn a_deferred_write_is_committed_durably_even_with_nothing_else_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let store = Store::open(&path, producer(), system_clock()).unwrap();
+        for n in 0..3 {
+            // Nothing else writes: only the writer's own flush after the linger can answer.
+            let write = store.write_deferred(move |ctx| -> Result<u64, WriteError<String>> {
+                Ok(ctx.append(None, None, reported(n))?.seq)
+            });
+            let seq = tokio::time::timeout(std::time::Duration::from_secs(30), write)
+                .await
+                .expect("a deferred write is answered without other writes")
+                .unwrap();
+            assert_eq!(seq, n + 1);
+        }
+    }
+    let store = Store::open(&path, producer(), system_clock()).unwrap();
+    let mut seqs = Vec::new();
+    store.replay(|e| seqs.push(e.seq)).unwrap();
+    assert_eq!(seqs, vec![1, 2, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_writes_mixed_with_immediate_ones_all_commit_with_contiguous_sequences() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), producer(), system_clock()).unwrap();
+    let tasks: Vec<_> = (0..100u64)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let op = move |ctx: &mut store::WriteCtx<'_>| -> Result<u64, WriteError<String>> {
+                    Ok(ctx.append(None, None, reported(n))?.seq)
+                };
+                if n % 2 == 0 { store.write_deferred(op).await } else { store.write(op).await }
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap().unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
 }
