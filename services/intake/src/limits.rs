@@ -10,3 +10,5 @@ pub const MAX_CONTACT_CHARS: usize = 512;
 pub const MAX_ECHO_CHARS: usize = 64;
 /// Commands handled at once.
 pub const MAX_COMMANDS_IN_FLIGHT: usize = 256;
+/// Cases moved per commit when migrating timelines stored in the former layout.
+pub const MIGRATION_BATCH: usize = 1_000;

@@ -1,14 +1,47 @@
 //! The case timeline: intake's projection of its own report and of freezing's events.
 //!
-//! Every update is commutative (entries kept sorted by time, totals added), so events that
-//! arrive out of order build the same timeline.
+//! A case is stored as a small head (header and totals) and one row per entry, keyed by
+//! (case, time, arrival): folding an event adds rows and rewrites only the head, and the
+//! timeline reads back sorted by time. Totals are added, so events that arrive out of order
+//! build the same totals and the same entries.
 
 use domain::report::Destination;
 use events::FreezingEvent;
 use events::freezing::HopEnd;
 use protocol::intake::{CaseSummary, CaseTimeline, TimelineEntry, TimelineKind};
+use serde::{Deserialize, Serialize};
 
-/// The timeline of a case just reported.
+/// What intake keeps of a case besides its entries: the header, the running totals and how
+/// many entries it has. Small and of fixed size, so folding an event costs the same however
+/// long the case's timeline has grown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseHead {
+    pub case_id: domain::CaseId,
+    pub city: domain::City,
+    pub fraud_type: domain::FraudType,
+    pub reported_at_ms: u64,
+    pub reported_loss_fen: domain::Fen,
+    pub summary: CaseSummary,
+    /// Entries recorded so far; the next entry's sequence number.
+    pub entries: u32,
+}
+
+impl CaseHead {
+    /// The whole timeline, from the head and the case's entries in time order.
+    pub fn into_timeline(self, entries: Vec<TimelineEntry>) -> CaseTimeline {
+        CaseTimeline {
+            case_id: self.case_id,
+            city: self.city,
+            fraud_type: self.fraud_type,
+            reported_at_ms: self.reported_at_ms,
+            reported_loss_fen: self.reported_loss_fen,
+            entries,
+            summary: self.summary,
+        }
+    }
+}
+
+/// The head of a case just reported and its first entry.
 pub fn reported(
     case_id: domain::CaseId,
     city: domain::City,
@@ -16,31 +49,33 @@ pub fn reported(
     reported_at_ms: u64,
     loss: domain::Fen,
     transfers: usize,
-) -> CaseTimeline {
-    CaseTimeline {
+) -> (CaseHead, TimelineEntry) {
+    let head = CaseHead {
         case_id,
         city,
         fraud_type,
         reported_at_ms,
         reported_loss_fen: loss,
-        entries: vec![TimelineEntry {
-            at_ms: reported_at_ms,
-            kind: TimelineKind::Reported,
-            account: None,
-            amount_fen: Some(loss),
-            depth: None,
-            detail: format!("reported {fraud_type}: {loss} lost in {transfers} transfer(s)"),
-        }],
         summary: CaseSummary::default(),
-    }
+        entries: 0,
+    };
+    let entry = TimelineEntry {
+        at_ms: reported_at_ms,
+        kind: TimelineKind::Reported,
+        account: None,
+        amount_fen: Some(loss),
+        depth: None,
+        detail: format!("reported {fraud_type}: {loss} lost in {transfers} transfer(s)"),
+    };
+    (head, entry)
 }
 
 fn add(total: &mut domain::Fen, amount: domain::Fen) {
     *total = total.checked_add(amount).expect("case totals are bounded by the reported loss");
 }
 
-/// Folds a freezing event into the timeline.
-pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: u64) {
+/// Folds a freezing event into a case's totals and returns the entries it adds.
+pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u64) -> Vec<TimelineEntry> {
     let mut entries = Vec::new();
     let entry = |at_ms, kind, account, amount_fen, depth, detail: String| TimelineEntry {
         at_ms,
@@ -94,12 +129,12 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
             } else {
                 format!("stop-payment {stop_no}")
             };
-            timeline.summary.accounts_stopped += 1;
-            add(&mut timeline.summary.held_fen, *claim_fen);
+            summary.accounts_stopped += 1;
+            add(&mut summary.held_fen, *claim_fen);
             entries.push(entry(*stopped_at_ms, TimelineKind::Stopped, Some(account.clone()), Some(*claim_fen), None,
                 format!("hop {hop}: {how}; {held_fen} held of which {claim_fen} is the victim's; {onward_total} moved on in {} transfer(s)", onward.len())));
             if !cashed_out_fen.is_zero() {
-                add(&mut timeline.summary.cashed_out_fen, *cashed_out_fen);
+                add(&mut summary.cashed_out_fen, *cashed_out_fen);
                 entries.push(entry(
                     *stopped_at_ms,
                     TimelineKind::CashedOut,
@@ -129,14 +164,14 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
             time_to_freeze_ms,
             ..
         } => {
-            timeline.summary.trace_complete = true;
-            timeline.summary.time_to_freeze_ms = *time_to_freeze_ms;
+            summary.trace_complete = true;
+            summary.time_to_freeze_ms = *time_to_freeze_ms;
             entries.push(entry(*completed_at_ms, TimelineKind::TraceCompleted, None, Some(*claimed_fen), None,
                 format!("trace complete: {accounts_stopped} account(s) stopped, {claimed_fen} held, {untraced_fen} not followed")));
         }
         FreezingEvent::AccountFrozen { account, frozen_fen, frozen_at_ms, expires_at_ms, .. } => {
-            timeline.summary.accounts_frozen += 1;
-            add(&mut timeline.summary.frozen_fen, *frozen_fen);
+            summary.accounts_frozen += 1;
+            add(&mut summary.frozen_fen, *frozen_fen);
             entries.push(entry(
                 *frozen_at_ms,
                 TimelineKind::Frozen,
@@ -177,8 +212,5 @@ pub fn apply(timeline: &mut CaseTimeline, event: &FreezingEvent, event_time_ms: 
             ));
         }
     }
-    for new in entries {
-        let at = timeline.entries.partition_point(|e| e.at_ms <= new.at_ms);
-        timeline.entries.insert(at, new);
-    }
+    entries
 }
