@@ -2,7 +2,8 @@
 //!
 //! Each message is decoded and handed to the handler. The handler commits its effects (and
 //! the message id in its inbox) to redb before it returns; only then is the message
-//! acknowledged (double ack: the server confirms). A message that can never be processed —
+//! acknowledged. The ack is not confirmed by the server (no double ack): handlers are
+//! idempotent through their inbox, so a lost ack costs one redelivery and nothing else. A message that can never be processed —
 //! undecodable, or rejected by the handler as poison — is copied to
 //! `afc.<city>.dlq.<service>` with the reason in a header and terminated, and the consumer
 //! goes on. A transient failure is negatively acknowledged and redelivered with backoff,
@@ -129,7 +130,9 @@ where
     };
     let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
     let result = match outcome {
-        Ok(()) => message.double_ack().await,
+        // A plain ack: a lost one only means a redelivery, which the handler's inbox
+        // recognises and acknowledges again without effect.
+        Ok(()) => message.ack().await,
         Err(HandleError::Transient(reason)) if delivered < CONSUMER_MAX_DELIVER => {
             let index = usize::try_from(delivered - 1).unwrap_or(0).min(CONSUMER_BACKOFF.len() - 1);
             tracing::warn!(consumer = %spec.durable, %reason, delivered, "handler failed; will redeliver");
