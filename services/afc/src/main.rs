@@ -11,6 +11,12 @@ use protocol::Reply;
 use afc::city::{CityOptions, CityService, run_city};
 use afc::{bench, client, demo, drill, load};
 
+/// mimalloc instead of the system allocator: the services allocate and free many small,
+/// short-lived buffers (events, MessagePack, redb pages), where glibc's malloc spent about
+/// an eighth of the CPU under load (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "afc", version, about = "Anti-fraud center node: intake, multi-hop tracing and freezing")]
 struct Cli {
