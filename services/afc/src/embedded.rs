@@ -118,18 +118,7 @@ impl Embedded {
 
     /// Waits until the city's intake answers commands (bounded by [`READY_TIMEOUT`]).
     pub async fn wait_ready(&self, city: &City) -> anyhow::Result<()> {
-        let probe = CaseId::derive(city, 0);
-        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
-        loop {
-            match crate::client::show(self.client(city), city, &probe).await {
-                Ok(_) => return Ok(()),
-                Err(error) if tokio::time::Instant::now() > deadline => {
-                    return Err(error.context(format!("{city}'s intake did not start within {READY_TIMEOUT:?}")));
-                }
-                // "no responders" comes back at once: wait a moment before asking again.
-                Err(_) => tokio::time::sleep(READY_POLL).await,
-            }
-        }
+        wait_ready(self.client(city), city).await
     }
 
     /// Starts (or restarts) a city's services, on a runtime of their own as in a process of
@@ -183,6 +172,23 @@ impl Embedded {
         }
         if let Some(banks) = self.banks.take() {
             banks.shutdown().await;
+        }
+    }
+}
+
+/// Waits until `city`'s intake answers commands through `client` (bounded by
+/// [`READY_TIMEOUT`]).
+pub async fn wait_ready(client: &async_nats::Client, city: &City) -> anyhow::Result<()> {
+    let probe = CaseId::derive(city, 0);
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    loop {
+        match crate::client::show(client, city, &probe).await {
+            Ok(_) => return Ok(()),
+            Err(error) if tokio::time::Instant::now() > deadline => {
+                return Err(error.context(format!("{city}'s intake did not answer within {READY_TIMEOUT:?}")));
+            }
+            // "no responders" comes back at once: wait a moment before asking again.
+            Err(_) => tokio::time::sleep(READY_POLL).await,
         }
     }
 }

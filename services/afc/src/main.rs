@@ -2,10 +2,11 @@
 //! benchmarks. Argument parsing only; the work is in the library.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use domain::{CaseId, City};
+use domain::{CaseId, City, DrillClock};
 use protocol::Reply;
 
 use afc::city::{CityOptions, CityService, run_city};
@@ -42,6 +43,10 @@ enum Command {
         /// under the 48 h lapse).
         #[arg(long, default_value_t = 10 * 60 * 1000)]
         freeze_after_ms: u64,
+        /// Run on a drill's scaled clock instead of the wall clock (ORIGIN_MS:SCALE:ANCHOR_UNIX_MS,
+        /// from `afc sim clock`), for `afc sim run --nats`. Never in production.
+        #[arg(long, value_parser = DrillClock::parse)]
+        drill_clock: Option<DrillClock>,
     },
     /// Submit or show cases.
     Case {
@@ -113,6 +118,26 @@ enum SimCommand {
         /// No progress line.
         #[arg(long)]
         quiet: bool,
+        /// Run against an existing deployment through this NATS URL (the province hub)
+        /// instead of starting an embedded one. Needs --drill-clock.
+        #[arg(long, requires = "drill_clock")]
+        nats: Option<String>,
+        /// The clock the deployment's cities were started on (`afc sim clock`); its scale
+        /// is the drill's time scale.
+        #[arg(long, value_parser = DrillClock::parse, requires = "nats", conflicts_with = "time_scale")]
+        drill_clock: Option<DrillClock>,
+    },
+    /// Print a drill clock for running a scenario against an existing deployment: start each
+    /// city with `afc city --drill-clock CLOCK`, then `afc sim run --nats URL --drill-clock CLOCK`.
+    Clock {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Override the scenario's time scale.
+        #[arg(long)]
+        time_scale: Option<f64>,
+        /// Real seconds from now until simulated time starts to run: time to start the cities.
+        #[arg(long, default_value_t = 60)]
+        start_in: u64,
     },
 }
 
@@ -157,15 +182,22 @@ fn init_logging(default: &str) {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::City { city, nats, data, only, freeze_after_ms } => {
+        Command::City { city, nats, data, only, freeze_after_ms, drill_clock } => {
             init_logging("info");
+            let clock: domain::SharedClock = match drill_clock {
+                Some(drill) => {
+                    tracing::warn!(clock = %drill, "running on a drill clock: business time is simulated");
+                    std::sync::Arc::new(drill)
+                }
+                None => domain::system_clock(),
+            };
             let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 let _ = tokio::signal::ctrl_c().await;
                 let _ = shutdown_tx.send(true);
             });
             let options = CityOptions { city, nats_url: nats, data_dir: data, only, freeze_after_ms };
-            run_city(options, domain::system_clock(), shutdown).await
+            run_city(options, clock, shutdown).await
         }
         Command::Case { command } => {
             init_logging("warn");
@@ -191,10 +223,25 @@ async fn main() -> anyhow::Result<()> {
             println!("{} on {hub} sources {}", info.config.name, names.join(", "));
             Ok(())
         }
-        Command::Sim { command: SimCommand::Run { scenario, out, seed, time_scale, quiet } } => {
+        Command::Sim { command: SimCommand::Run { scenario, out, seed, time_scale, quiet, nats, drill_clock } } => {
             init_logging("warn");
-            let options = drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet };
+            let target = match (nats, drill_clock) {
+                (Some(url), Some(clock)) => drill::Target::Existing { url, clock },
+                _ => drill::Target::Embedded,
+            };
+            let options = drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet, target };
             drill::run(options).await.map(|_| ())
+        }
+        Command::Sim { command: SimCommand::Clock { scenario, time_scale, start_in } } => {
+            let clock = drill::clock_for(&scenario, time_scale, Duration::from_secs(start_in))?;
+            println!("{clock}");
+            eprintln!(
+                "start each city with: afc city --city NAME --nats URL --data DIR --drill-clock {clock}\n\
+                 then run:             afc sim run {} --nats HUB_URL --drill-clock {clock}\n\
+                 simulated time starts in {start_in} s",
+                scenario.display()
+            );
+            Ok(())
         }
     }
 }

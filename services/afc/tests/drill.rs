@@ -7,9 +7,14 @@ mod common;
 
 use std::path::PathBuf;
 
-use afc::drill::{DrillOptions, run};
+use std::sync::Arc;
+use std::time::Duration;
+
+use afc::city::{CityOptions, CityProcess};
+use afc::drill::{DrillOptions, Target, clock_for, run};
 use simulator::crime::generate_script;
 use simulator::scenario::Scenario;
+use testkit::{Province, ProvinceOptions};
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drill-recall.toml")
@@ -19,8 +24,14 @@ fn fixture() -> PathBuf {
 async fn instant_banks_and_slow_mules_give_full_recall() {
     common::init();
     let out = tempfile::tempdir().unwrap();
-    let options =
-        DrillOptions { scenario: fixture(), out: out.path().to_owned(), seed: None, time_scale: None, progress: false };
+    let options = DrillOptions {
+        scenario: fixture(),
+        out: out.path().to_owned(),
+        seed: None,
+        time_scale: None,
+        progress: false,
+        target: Target::Embedded,
+    };
     let report = run(options).await.unwrap();
 
     let scenario = Scenario::load(&fixture()).unwrap();
@@ -58,4 +69,52 @@ async fn instant_banks_and_slow_mules_give_full_recall() {
     assert_eq!(json["seed"], 7);
     let svg = std::fs::read_to_string(out.path().join("report.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("Time-to-freeze per account"));
+}
+
+/// Real time between making the drill clock and simulated time starting: the city node
+/// starts within it (the drill waits for its intake to answer, then for the anchor).
+const CITY_START_WINDOW: Duration = Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_against_a_running_city_through_the_hub_gives_full_recall() {
+    common::init();
+    let city = common::city("hangzhou");
+    let province = Province::start(std::slice::from_ref(&city), ProvinceOptions::default()).await.unwrap();
+    let clock = clock_for(&fixture(), None, CITY_START_WINDOW).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    // The city node on its own runtime, as `afc city --drill-clock` runs it.
+    let node = CityProcess::start(
+        CityOptions {
+            city: city.clone(),
+            nats_url: province.city(&city).unwrap().server.url(),
+            data_dir: data.path().to_owned(),
+            only: None,
+            freeze_after_ms: 10 * 60 * 1000,
+        },
+        Arc::new(clock),
+    )
+    .unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let options = DrillOptions {
+        scenario: fixture(),
+        out: out.path().to_owned(),
+        seed: None,
+        time_scale: None,
+        progress: false,
+        target: Target::Existing { url: province.hub_url(), clock },
+    };
+    let report = run(options).await.unwrap();
+    node.stop().await.unwrap();
+
+    let total = &report.total;
+    assert_eq!(total.cases, 5);
+    assert_eq!(total.not_traced, 0);
+    assert!(total.accounts_at_risk > 0);
+    assert_eq!(total.accounts_frozen_at_risk, total.accounts_at_risk, "recall {:.3}", total.recall());
+    assert_eq!(total.accounts_frozen_correctly, total.accounts_frozen, "precision {:.3}", total.precision());
+    assert_eq!(total.cashed_out_fen, 0);
+    assert!(total.claimed_fen > 0 && total.claimed_fen <= total.frozen_fen);
+    // The events were read back from the city's stream through its JetStream domain.
+    assert_eq!(total.ttf_case_ms.n, 5);
 }

@@ -104,6 +104,99 @@ impl Clock for ScaledClock {
     }
 }
 
+/// A drill clock several processes share: simulated time reads `origin_ms` until the wall
+/// clock reaches `anchor_unix_ms`, then runs `scale` times faster than real time. Every
+/// process given the same three numbers (and a synchronised wall clock) reads the same
+/// simulated time, so city nodes started on their own (`afc city --drill-clock`) and the
+/// drill that files reports and plays the banks (`afc sim run --nats`) agree on it.
+///
+/// Written `ORIGIN_MS:SCALE:ANCHOR_UNIX_MS`, e.g. `1767225600000:3000:1763730000000`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DrillClock {
+    /// Simulated time at the anchor.
+    pub origin_ms: TimeMs,
+    /// Simulated ms per real ms.
+    pub scale: f64,
+    /// Wall-clock time (ms since the epoch) at which simulated time starts to run.
+    pub anchor_unix_ms: TimeMs,
+}
+
+/// Why a drill clock was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DrillClockError {
+    #[error("drill clock {given:?}: expected ORIGIN_MS:SCALE:ANCHOR_UNIX_MS, e.g. 1767225600000:3000:1763730000000")]
+    Shape { given: String },
+    #[error("drill clock {field} is {given:?}: expected {expected}")]
+    Field { field: &'static str, given: String, expected: &'static str },
+    #[error(transparent)]
+    Scale(#[from] TimeScaleError),
+}
+
+impl DrillClock {
+    /// A drill clock; the scale must be within 1 to [`MAX_TIME_SCALE`].
+    pub fn new(origin_ms: TimeMs, scale: f64, anchor_unix_ms: TimeMs) -> Result<Self, TimeScaleError> {
+        if !(1.0..=MAX_TIME_SCALE).contains(&scale) {
+            return Err(TimeScaleError { given: scale });
+        }
+        Ok(DrillClock { origin_ms, scale, anchor_unix_ms })
+    }
+
+    /// Parses `ORIGIN_MS:SCALE:ANCHOR_UNIX_MS`.
+    pub fn parse(text: &str) -> Result<Self, DrillClockError> {
+        let parts: Vec<&str> = text.trim().split(':').collect();
+        let [origin, scale, anchor] = parts.as_slice() else {
+            return Err(DrillClockError::Shape { given: text.to_owned() });
+        };
+        let ms = |field, value: &str| {
+            value.parse::<u64>().map_err(|_| DrillClockError::Field {
+                field,
+                given: value.to_owned(),
+                expected: "whole milliseconds since 1970",
+            })
+        };
+        let scale = scale.parse::<f64>().map_err(|_| DrillClockError::Field {
+            field: "scale",
+            given: (*scale).to_owned(),
+            expected: "a number from 1 to 10000",
+        })?;
+        Ok(DrillClock::new(ms("origin", origin)?, scale, ms("anchor", anchor)?)?)
+    }
+
+    /// Real time until simulated time starts to run (zero once it runs).
+    pub fn until_anchor(&self) -> Duration {
+        Duration::from_millis(self.anchor_unix_ms.saturating_sub(wall_ms()))
+    }
+}
+
+impl std::fmt::Display for DrillClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.origin_ms, self.scale, self.anchor_unix_ms)
+    }
+}
+
+impl std::str::FromStr for DrillClock {
+    type Err = DrillClockError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        DrillClock::parse(text)
+    }
+}
+
+impl Clock for DrillClock {
+    fn now_ms(&self) -> TimeMs {
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).expect("system clock is after 1970");
+        let real_ms = (since_epoch.as_micros() as f64 / 1000.0) - self.anchor_unix_ms as f64;
+        if real_ms <= 0.0 {
+            return self.origin_ms;
+        }
+        // Truncation is the intent: business time has ms resolution.
+        self.origin_ms.saturating_add((real_ms * self.scale) as u64)
+    }
+
+    fn real_duration(&self, business_ms: u64) -> Duration {
+        Duration::from_micros(((business_ms as f64) * 1000.0 / self.scale).ceil() as u64)
+    }
+}
+
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
 
@@ -115,6 +208,36 @@ pub fn system_clock() -> SharedClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drill_clock_round_trips_through_its_text_and_names_the_bad_part() {
+        let clock = DrillClock::parse("1767225600000:3000:1763730000000").unwrap();
+        assert_eq!(
+            clock,
+            DrillClock { origin_ms: 1_767_225_600_000, scale: 3000.0, anchor_unix_ms: 1_763_730_000_000 }
+        );
+        assert_eq!(DrillClock::parse(&clock.to_string()).unwrap(), clock);
+        assert!(matches!(DrillClock::parse("1:2"), Err(DrillClockError::Shape { .. })));
+        assert!(matches!(DrillClock::parse("x:2:3"), Err(DrillClockError::Field { field: "origin", .. })));
+        assert!(matches!(DrillClock::parse("1:fast:3"), Err(DrillClockError::Field { field: "scale", .. })));
+        assert!(matches!(DrillClock::parse("1:2:-3"), Err(DrillClockError::Field { field: "anchor", .. })));
+        assert_eq!(DrillClock::parse("1:0.5:3"), Err(DrillClockError::Scale(TimeScaleError { given: 0.5 })));
+    }
+
+    #[test]
+    fn a_drill_clock_reads_its_origin_before_the_anchor_and_runs_scaled_after_it() {
+        let far_future = wall_ms() + 3_600_000;
+        let waiting = DrillClock::new(1_000, 60.0, far_future).unwrap();
+        assert_eq!(waiting.now_ms(), 1_000);
+        assert!(waiting.until_anchor() > Duration::from_secs(3_500));
+        // Anchored ten real seconds ago at 60x: ten simulated minutes have passed, and more
+        // for however long this test takes (bounded loosely: half a real minute).
+        let running = DrillClock::new(1_000, 60.0, wall_ms() - 10_000).unwrap();
+        let elapsed = running.now_ms() - 1_000;
+        assert!((600_000..600_000 + 60 * 30_000).contains(&elapsed), "elapsed {elapsed} ms");
+        assert_eq!(running.until_anchor(), Duration::ZERO);
+        assert_eq!(running.real_duration(60_000), Duration::from_secs(1));
+    }
 
     #[test]
     fn scales_outside_the_accepted_range_are_refused() {

@@ -11,7 +11,10 @@ mod money;
 mod personal;
 pub mod report;
 
-pub use clock::{Clock, MAX_TIME_SCALE, ScaledClock, SharedClock, SystemClock, TimeScaleError, system_clock};
+pub use clock::{
+    Clock, DrillClock, DrillClockError, MAX_TIME_SCALE, ScaledClock, SharedClock, SystemClock, TimeScaleError,
+    system_clock,
+};
 pub use ids::{AccountRef, BankId, CaseId, City, FraudType, IdError, PaymentOrderRef, PlatformId};
 pub use money::{Fen, MoneyError};
 pub use personal::Sensitive;

@@ -10,6 +10,15 @@
 //! planned transfer and report is past, every traced case completed and its freezes
 //! settled (or [`SETTLE_TIMEOUT`] passed). Then the freezing events are read back from each
 //! city's stream, the ledger is attributed to cases, and [`score::score`] makes the report.
+//!
+//! Against an existing deployment ([`Target::Existing`], `--nats URL`), the drill connects
+//! to the province hub instead of starting nats-servers and services: it plays the banks
+//! and payment platforms (subscribing through the hub, so the cities' adapter requests reach
+//! it over the leaf links), files reports and watches events through the hub, and reads the
+//! cities' streams back through their JetStream domains. Time cannot be paused in other
+//! processes, so the cities and the drill share a [`DrillClock`]: simulated time starts at
+//! an agreed wall-clock instant (`afc sim clock` prints one; each city runs
+//! `afc city --drill-clock`).
 
 pub mod render;
 pub mod score;
@@ -21,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_nats::jetstream;
-use domain::{CaseId, City, ScaledClock, SharedClock};
+use domain::{CaseId, City, Clock, DrillClock, ScaledClock, SharedClock};
 use events::{FreezingEvent, Payload};
 use futures::StreamExt;
 use protocol::Reply;
@@ -31,7 +40,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::client;
-use crate::embedded::{Embedded, EmbeddedOptions, Watch, freezes_settled, trace_completed};
+use crate::embedded::{Embedded, EmbeddedOptions, Watch, freezes_settled, trace_completed, wait_ready};
 use score::{DrillReport, ObservedCase, RunFacts};
 
 /// Reports being filed at once.
@@ -48,6 +57,81 @@ const MAX_EVENTS_READ: usize = 2_000_000;
 /// Longest wait for the next event when reading a stream back.
 const READ_BACK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Where a drill runs.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A deployment the drill starts and stops itself: hub, the scenario's cities, banks.
+    Embedded,
+    /// A running deployment reached through `url` (the province hub), whose cities run on
+    /// `clock`. The drill plays the banks and payment platforms; nothing else may.
+    Existing { url: String, clock: DrillClock },
+}
+
+/// Longest a drill against an existing deployment may start after its clock's anchor:
+/// reports due meanwhile are filed late, which the report would not show.
+pub const MAX_LATE_START: Duration = Duration::from_secs(5);
+
+/// The drill clock for running `scenario` against an existing deployment: the scenario's
+/// start, at its time scale (or `time_scale`), running `start_in` from now.
+pub fn clock_for(
+    scenario: &std::path::Path,
+    time_scale: Option<f64>,
+    start_in: Duration,
+) -> anyhow::Result<DrillClock> {
+    let scenario = Scenario::load(scenario)?;
+    let scale = time_scale.unwrap_or(scenario.time_scale);
+    let now = domain::SystemClock.now_ms();
+    let start_in_ms = u64::try_from(start_in.as_millis()).context("start_in is too far away")?;
+    Ok(DrillClock::new(scenario.start_ms, scale, now.saturating_add(start_in_ms))?)
+}
+
+/// The deployment a drill runs against.
+#[allow(clippy::large_enum_variant, reason = "one value per drill run")]
+enum Deployment {
+    Embedded(Embedded),
+    Existing {
+        hub: async_nats::Client,
+        world: Arc<std::sync::Mutex<simulator::world::World>>,
+        banks: simulator::serve::ServeHandle,
+        driver: simulator::schedule::DriverHandle,
+    },
+}
+
+impl Deployment {
+    /// Where to file a city's reports and watch its events.
+    fn client(&self, city: &City) -> &async_nats::Client {
+        match self {
+            Deployment::Embedded(embedded) => embedded.client(city),
+            Deployment::Existing { hub, .. } => hub,
+        }
+    }
+
+    /// JetStream of the city's own domain.
+    fn city_jetstream(&self, city: &City) -> jetstream::Context {
+        match self {
+            Deployment::Embedded(embedded) => jetstream::new(embedded.client(city).clone()),
+            Deployment::Existing { hub, .. } => jetstream::with_domain(hub.clone(), city.as_str()),
+        }
+    }
+
+    fn world(&self) -> &Arc<std::sync::Mutex<simulator::world::World>> {
+        match self {
+            Deployment::Embedded(embedded) => &embedded.world,
+            Deployment::Existing { world, .. } => world,
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Deployment::Embedded(embedded) => embedded.stop().await,
+            Deployment::Existing { banks, driver, .. } => {
+                driver.shutdown().await;
+                banks.shutdown().await;
+            }
+        }
+    }
+}
+
 /// How to run a drill.
 #[derive(Debug, Clone)]
 pub struct DrillOptions {
@@ -60,6 +144,7 @@ pub struct DrillOptions {
     pub time_scale: Option<f64>,
     /// Print the progress line.
     pub progress: bool,
+    pub target: Target,
 }
 
 /// Runs a drill and writes its report. Returns the report.
@@ -70,6 +155,10 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
     }
     if let Some(scale) = options.time_scale {
         scenario.time_scale = scale;
+    }
+    if let Target::Existing { clock, .. } = &options.target {
+        // The cities run on the clock they were started with.
+        scenario.time_scale = clock.scale;
     }
     let script = generate_script(&scenario).context("generating the crime wave")?;
     let truth = script.unimpeded_truth().context("replaying the plan for the ground truth")?;
@@ -84,27 +173,72 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
         scenario.time_scale
     );
     let cities: Vec<City> = scenario.cities.iter().map(|c| c.city.clone()).collect();
-    let scaled = Arc::new(ScaledClock::paused(script.origin_ms, scenario.time_scale)?);
-    let clock: SharedClock = scaled.clone();
     let bank_answer_ms = (scenario.banks.answer_ms.min + scenario.banks.answer_ms.max) as f64 / 2.0;
-    let deployment = Embedded::start(
-        &cities,
-        script.world.clone(),
-        EmbeddedOptions {
-            freeze_after_ms: DRILL_FREEZE_AFTER_MS,
-            bank_latency: clock.real_duration(bank_answer_ms.round() as u64),
-            clock: clock.clone(),
-            ..EmbeddedOptions::default()
-        },
-    )
-    .await
-    .context("starting the embedded deployment")?;
-    let mut watches = Vec::new();
-    for city in &cities {
-        watches.push(Watch::start(deployment.client(city), city).await?);
-    }
-    scaled.start();
-    let started = Instant::now();
+    let (deployment, clock, watches, started) = match &options.target {
+        Target::Embedded => {
+            let scaled = Arc::new(ScaledClock::paused(script.origin_ms, scenario.time_scale)?);
+            let clock: SharedClock = scaled.clone();
+            let deployment = Embedded::start(
+                &cities,
+                script.world.clone(),
+                EmbeddedOptions {
+                    freeze_after_ms: DRILL_FREEZE_AFTER_MS,
+                    bank_latency: clock.real_duration(bank_answer_ms.round() as u64),
+                    clock: clock.clone(),
+                    ..EmbeddedOptions::default()
+                },
+            )
+            .await
+            .context("starting the embedded deployment")?;
+            let deployment = Deployment::Embedded(deployment);
+            let watches = watch_cities(&deployment, &cities).await?;
+            scaled.start();
+            (deployment, clock, watches, Instant::now())
+        }
+        Target::Existing { url, clock: drill_clock } => {
+            anyhow::ensure!(
+                drill_clock.origin_ms == script.origin_ms,
+                "the drill clock starts at {} but the scenario at {}: make the clock with `afc sim clock {}`",
+                drill_clock.origin_ms,
+                script.origin_ms,
+                options.scenario.display()
+            );
+            let clock: SharedClock = Arc::new(*drill_clock);
+            let hub = async_nats::ConnectOptions::new()
+                .name("afc-sim")
+                .connect(url.as_str())
+                .await
+                .with_context(|| format!("connecting to {url}"))?;
+            let world = Arc::new(std::sync::Mutex::new(script.world.clone()));
+            let serve_options = simulator::serve::ServeOptions {
+                clock: clock.clone(),
+                latency: clock.real_duration(bank_answer_ms.round() as u64),
+                fail_every: None,
+            };
+            let banks = simulator::serve::serve(world.clone(), vec![hub.clone()], serve_options)
+                .await
+                .context("serving the simulated banks through the hub")?;
+            let driver = simulator::schedule::spawn_driver(world.clone(), clock.clone());
+            let deployment = Deployment::Existing { hub, world, banks, driver };
+            for city in &cities {
+                wait_ready(deployment.client(city), city).await.context("reaching the deployment's cities")?;
+            }
+            let watches = watch_cities(&deployment, &cities).await?;
+            let wait = drill_clock.until_anchor();
+            if wait.is_zero() {
+                let late =
+                    Duration::from_millis(domain::SystemClock.now_ms().saturating_sub(drill_clock.anchor_unix_ms));
+                anyhow::ensure!(
+                    late <= MAX_LATE_START,
+                    "the drill clock started {late:?} ago (at most {MAX_LATE_START:?} allowed): reports due meanwhile would be filed late; make a new one with `afc sim clock`"
+                );
+            } else {
+                eprintln!("afc sim run: simulated time starts in {:.1} s", wait.as_secs_f64());
+                tokio::time::sleep(wait).await;
+            }
+            (deployment, clock, watches, Instant::now())
+        }
+    };
 
     let mut progress = Progress::new(options.progress, &script);
     let case_ids = file_reports(&deployment, &script, &clock, &watches, &mut progress).await?;
@@ -115,11 +249,11 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
 
     let mut by_case: std::collections::BTreeMap<CaseId, Vec<FreezingEvent>> = Default::default();
     for city in &cities {
-        for event in read_back(deployment.client(city), city).await? {
+        for event in read_back(&deployment.city_jetstream(city), city).await? {
             by_case.entry(event.case_id().clone()).or_default().push(event);
         }
     }
-    let ledger = simulator::world::lock(&deployment.world).ledger.clone();
+    let ledger = simulator::world::lock(deployment.world()).ledger.clone();
     deployment.stop().await;
 
     let observed: Vec<Option<ObservedCase>> = case_ids
@@ -141,7 +275,7 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
 
 /// Files every report at its due time; returns the case id of each (`None` when refused).
 async fn file_reports(
-    deployment: &Embedded,
+    deployment: &Deployment,
     script: &Script,
     clock: &SharedClock,
     watches: &[Watch],
@@ -224,9 +358,17 @@ async fn wait_for_settling(
     eprintln!("afc sim run: {open} cases still open after {SETTLE_TIMEOUT:?}; they are scored as they stand");
 }
 
+/// Watches every city's freezing events.
+async fn watch_cities(deployment: &Deployment, cities: &[City]) -> anyhow::Result<Vec<Watch>> {
+    let mut watches = Vec::new();
+    for city in cities {
+        watches.push(Watch::start(deployment.client(city), city).await?);
+    }
+    Ok(watches)
+}
+
 /// Every freezing event in a city's stream, in stream order.
-async fn read_back(client: &async_nats::Client, city: &City) -> anyhow::Result<Vec<FreezingEvent>> {
-    let js = jetstream::new(client.clone());
+async fn read_back(js: &jetstream::Context, city: &City) -> anyhow::Result<Vec<FreezingEvent>> {
     let stream = js.get_stream(city.stream_name()).await.with_context(|| format!("opening {city}'s stream"))?;
     let filter = protocol::subjects::service_events(city, events::Service::Freezing.as_str());
     let consumer = stream
