@@ -31,7 +31,7 @@ use store::{Producer, Store, WriteError};
 use tokio::task::JoinSet;
 
 use crate::client;
-use crate::embedded::{Embedded, EmbeddedOptions};
+use crate::embedded::{Embedded, EmbeddedOptions, on_freezing_events};
 
 /// The city the benchmark's trails are reported in.
 const BENCH_CITY: &str = "hangzhou";
@@ -286,40 +286,28 @@ async fn submit(
     Ok(submissions)
 }
 
-/// Records the `TraceStarted` and `TraceCompleted` events of `city` (the first one of each
-/// per case).
+/// Records the first `TraceStarted` (its handoff time) and `TraceCompleted` of each case.
 async fn watch_freezing(
     client: &async_nats::Client,
     city: &City,
     sink: Arc<Mutex<Observed>>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let freezing = Service::Freezing.as_str();
-    let started = client.subscribe(protocol::subjects::event(city, freezing, "trace_started")).await?;
-    let completed = client.subscribe(protocol::subjects::event(city, freezing, "trace_completed")).await?;
-    client.flush().await?;
-    let mut messages = futures::stream::select(started, completed);
-    Ok(tokio::spawn(async move {
-        while let Some(message) = messages.next().await {
-            let observed_at = Instant::now();
-            let Ok(envelope) = events::decode(&message.payload) else {
-                continue;
-            };
-            let Payload::Freezing(event) = envelope.payload else {
-                continue;
-            };
-            let mut sink = sink.lock().expect("observed lock");
-            match event {
-                FreezingEvent::TraceStarted { case_id, reported_at_ms, .. } => {
-                    let handoff = envelope.time_ms.saturating_sub(reported_at_ms);
-                    sink.handoff_ms.entry(case_id).or_insert(handoff);
-                }
-                FreezingEvent::TraceCompleted { case_id, time_to_freeze_ms, .. } => {
-                    sink.completions.entry(case_id).or_insert(Completion { time_to_freeze_ms, observed_at });
-                }
-                _ => {}
+    let sources = [(client.clone(), city.clone())];
+    on_freezing_events(&sources, &["trace_started", "trace_completed"], move |message| {
+        let mut sink = sink.lock().expect("observed lock");
+        match message.event {
+            FreezingEvent::TraceStarted { case_id, reported_at_ms, .. } => {
+                let handoff = message.time_ms.saturating_sub(reported_at_ms);
+                sink.handoff_ms.entry(case_id).or_insert(handoff);
             }
+            FreezingEvent::TraceCompleted { case_id, time_to_freeze_ms, .. } => {
+                let observed_at = message.observed_at;
+                sink.completions.entry(case_id).or_insert(Completion { time_to_freeze_ms, observed_at });
+            }
+            _ => {}
         }
-    }))
+    })
+    .await
 }
 
 /// Round trips (µs) to a responder on a core subject of the nats-server at `url`, from a

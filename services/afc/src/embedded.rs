@@ -206,29 +206,70 @@ impl Drop for Watch {
     }
 }
 
+/// One freezing event as a subscriber received it.
+#[derive(Debug)]
+pub struct FreezingMessage {
+    /// The envelope's id (`<city>.freezing.<seq>`): a re-sent event has the same.
+    pub id: String,
+    /// When the event was recorded (the envelope's time).
+    pub time_ms: u64,
+    pub event: FreezingEvent,
+    /// When the message arrived here.
+    pub observed_at: std::time::Instant,
+}
+
+/// Subscribes, on each given connection, to its city's freezing events — every kind, or only
+/// `kinds` (e.g. `trace_completed`) — and hands each decoded event to `fold` on a task of its
+/// own, which ends when the connections close or the handle is aborted. Undecodable messages
+/// are skipped. The subscriptions are in place when this returns.
+pub async fn on_freezing_events<F>(
+    sources: &[(async_nats::Client, City)],
+    kinds: &[&str],
+    mut fold: F,
+) -> anyhow::Result<JoinHandle<()>>
+where
+    F: FnMut(FreezingMessage) + Send + 'static,
+{
+    let freezing = events::Service::Freezing.as_str();
+    let mut subscriptions = Vec::new();
+    for (client, city) in sources {
+        if kinds.is_empty() {
+            subscriptions.push(client.subscribe(protocol::subjects::service_events(city, freezing)).await?);
+        }
+        for kind in kinds {
+            subscriptions.push(client.subscribe(protocol::subjects::event(city, freezing, kind)).await?);
+        }
+        client.flush().await?;
+    }
+    let mut messages = futures::stream::select_all(subscriptions);
+    Ok(tokio::spawn(async move {
+        while let Some(message) = messages.next().await {
+            let observed_at = std::time::Instant::now();
+            let Ok(envelope) = events::decode(&message.payload) else {
+                continue;
+            };
+            if let Payload::Freezing(event) = envelope.payload {
+                fold(FreezingMessage { id: envelope.id, time_ms: envelope.time_ms, event, observed_at });
+            }
+        }
+    }))
+}
+
 impl Watch {
     /// Subscribes to every freezing event of `city` (duplicates from re-sends are dropped).
     pub async fn start(client: &async_nats::Client, city: &City) -> anyhow::Result<Watch> {
-        let mut subscription = client.subscribe(protocol::subjects::service_events(city, "freezing")).await?;
-        client.flush().await?;
         let events: Arc<Mutex<BTreeMap<CaseId, Vec<FreezingEvent>>>> = Arc::default();
         let (tx, changed) = watch::channel(0u64);
         let sink = events.clone();
-        let task = tokio::spawn(async move {
-            let mut seen = std::collections::HashSet::new();
-            while let Some(message) = subscription.next().await {
-                let Ok(envelope) = events::decode(&message.payload) else {
-                    continue;
-                };
-                if !seen.insert(envelope.id.clone()) {
-                    continue;
-                }
-                if let Payload::Freezing(event) = envelope.payload {
-                    sink.lock().expect("watch lock").entry(event.case_id().clone()).or_default().push(event);
-                    tx.send_modify(|n| *n += 1);
-                }
+        let mut seen = std::collections::HashSet::new();
+        let task = on_freezing_events(&[(client.clone(), city.clone())], &[], move |message| {
+            if seen.insert(message.id) {
+                let event = message.event;
+                sink.lock().expect("watch lock").entry(event.case_id().clone()).or_default().push(event);
+                tx.send_modify(|n| *n += 1);
             }
-        });
+        })
+        .await?;
         Ok(Watch { events, changed, task })
     }
 

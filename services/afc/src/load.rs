@@ -21,8 +21,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use domain::{CaseId, City};
-use events::{FreezingEvent, Payload, Service};
-use futures::StreamExt;
+use events::FreezingEvent;
 use loadtests::chart::{self, Panel, Scale, Series, Stroke};
 use loadtests::{LoadResult, Percentiles, Recorder, Schedule, Warmup, Window};
 use protocol::Reply;
@@ -32,7 +31,7 @@ use tokio::time::Instant;
 
 use crate::bench::nats_server_version;
 use crate::client;
-use crate::embedded::{Embedded, EmbeddedOptions};
+use crate::embedded::{Embedded, EmbeddedOptions, on_freezing_events};
 
 /// The cities a deployment takes its first `--cities` from (Zhejiang's eleven prefectures).
 pub const CITIES: [&str; 11] = [
@@ -631,53 +630,41 @@ async fn watch_completions(
     deployment: &Embedded,
     cities: &[City],
 ) -> anyhow::Result<(SharedObserved, watch::Receiver<usize>, tokio::task::JoinHandle<()>)> {
-    let mut streams = Vec::with_capacity(2 * cities.len());
+    let mut sources = Vec::with_capacity(cities.len());
     for city in cities {
         let url = deployment.province.city(city)?.server.url();
         let client = async_nats::connect(&url).await.with_context(|| format!("connecting to {city}"))?;
-        for event in ["trace_started", "trace_completed"] {
-            streams.push(client.subscribe(protocol::subjects::event(city, Service::Freezing.as_str(), event)).await?);
-        }
-        client.flush().await?;
+        sources.push((client, city.clone()));
     }
-    let mut messages = futures::stream::select_all(streams);
     let observed: SharedObserved = Arc::default();
     let (tick, changed) = watch::channel(0usize);
     let sink = observed.clone();
-    let task = tokio::spawn(async move {
-        while let Some(message) = messages.next().await {
-            let observed_at = Instant::now();
-            let seen_ms = domain::system_clock().now_ms();
-            let Ok(envelope) = events::decode(&message.payload) else {
-                continue;
-            };
-            let Payload::Freezing(event) = envelope.payload else {
-                continue;
-            };
-            let mut sink = sink.lock().expect("observed lock");
-            match event {
-                FreezingEvent::TraceStarted { case_id, reported_at_ms, .. } => {
-                    sink.started.entry(case_id).or_insert(Started { reported_at_ms, started_ms: envelope.time_ms });
-                }
-                FreezingEvent::TraceCompleted { case_id, time_to_freeze_ms, accounts_stopped, .. } => {
-                    let before = sink.completions.len();
-                    sink.completions.entry(case_id).or_insert(Completion {
-                        observed_at,
-                        seen_ms,
-                        committed_ms: envelope.time_ms,
-                        time_to_freeze_ms,
-                        accounts_stopped,
-                    });
-                    let seen = sink.completions.len();
-                    drop(sink);
-                    if seen > before {
-                        tick.send_replace(seen);
-                    }
-                }
-                _ => {}
+    let task = on_freezing_events(&sources, &["trace_started", "trace_completed"], move |message| {
+        let seen_ms = domain::system_clock().now_ms();
+        let mut sink = sink.lock().expect("observed lock");
+        match message.event {
+            FreezingEvent::TraceStarted { case_id, reported_at_ms, .. } => {
+                sink.started.entry(case_id).or_insert(Started { reported_at_ms, started_ms: message.time_ms });
             }
+            FreezingEvent::TraceCompleted { case_id, time_to_freeze_ms, accounts_stopped, .. } => {
+                let before = sink.completions.len();
+                sink.completions.entry(case_id).or_insert(Completion {
+                    observed_at: tokio::time::Instant::from_std(message.observed_at),
+                    seen_ms,
+                    committed_ms: message.time_ms,
+                    time_to_freeze_ms,
+                    accounts_stopped,
+                });
+                let seen = sink.completions.len();
+                drop(sink);
+                if seen > before {
+                    tick.send_replace(seen);
+                }
+            }
+            _ => {}
         }
-    });
+    })
+    .await?;
     Ok((observed, changed, task))
 }
 
