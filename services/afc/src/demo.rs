@@ -77,22 +77,6 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         else {
             anyhow::bail!("{case_id} has no completed trace");
         };
-        if std::env::var_os("AFC_DEMO_DEBUG").is_some() {
-            for e in &events {
-                if let FreezingEvent::HopEnded { hop, reason, detail, .. } = e {
-                    eprintln!("{case_id} hop {hop} {reason:?} {detail}");
-                }
-            }
-            for (account, amount) in &report.truth.holdings {
-                let got = events.iter().find_map(|e| match e {
-                    FreezingEvent::AccountStopped { account: a, claim_fen, .. } if a == account => Some(*claim_fen),
-                    _ => None,
-                });
-                if got != Some(*amount) {
-                    eprintln!("{case_id} {account} truth {amount} got {got:?}");
-                }
-            }
-        }
         let recoverable = report.truth.recoverable()?;
         total_loss = total_loss.checked_add(report.truth.loss)?;
         total_held = total_held.checked_add(*claimed_fen)?;
