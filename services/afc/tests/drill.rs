@@ -20,19 +20,22 @@ fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drill-recall.toml")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn instant_banks_and_slow_mules_give_full_recall() {
-    common::init();
-    let out = tempfile::tempdir().unwrap();
-    let options = DrillOptions {
+fn options(out: &tempfile::TempDir, target: Target) -> DrillOptions {
+    DrillOptions {
         scenario: fixture(),
         out: out.path().to_owned(),
         seed: None,
         time_scale: None,
         progress: false,
-        target: Target::Embedded,
-    };
-    let report = run(options).await.unwrap();
+        target,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instant_banks_and_slow_mules_give_full_recall() {
+    common::init();
+    let out = tempfile::tempdir().unwrap();
+    let report = run(options(&out, Target::Embedded)).await.unwrap();
 
     let scenario = Scenario::load(&fixture()).unwrap();
     let script = generate_script(&scenario).unwrap();
@@ -96,15 +99,7 @@ async fn a_drill_against_a_running_city_through_the_hub_gives_full_recall() {
     .unwrap();
 
     let out = tempfile::tempdir().unwrap();
-    let options = DrillOptions {
-        scenario: fixture(),
-        out: out.path().to_owned(),
-        seed: None,
-        time_scale: None,
-        progress: false,
-        target: Target::Existing { url: province.hub_url(), clock },
-    };
-    let report = run(options).await.unwrap();
+    let report = run(options(&out, Target::Existing { url: province.hub_url(), clock })).await.unwrap();
     node.stop().await.unwrap();
 
     let total = &report.total;
