@@ -65,6 +65,10 @@ async fn instant_banks_and_slow_mules_give_full_recall() {
     assert!(total.claimed_fen <= total.frozen_fen, "claimed {} > frozen {}", total.claimed_fen, total.frozen_fen);
     assert!(total.claimed_fen > 0);
     assert_eq!(total.ttf_case_ms.n, 5);
+    // Every hop's answer time was measured; with banks answering at once they are a small
+    // part of the time-to-freeze.
+    assert_eq!(report.time_share.cases_unmeasured, 0);
+    assert!(report.time_share.ttf_ms > 0 && report.time_share.banks_ms <= report.time_share.ttf_ms);
 
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();

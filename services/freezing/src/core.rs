@@ -120,11 +120,15 @@ pub enum Input {
     OrderResolved {
         case_id: CaseId,
         hop: HopId,
+        /// When the request left (for the platform's share of time-to-freeze).
+        asked_at_ms: TimeMs,
         result: Result<ResolveOrderReply, AdapterFailure>,
     },
     AccountAnswered {
         case_id: CaseId,
         hop: HopId,
+        /// When the request left (for the bank's share of time-to-freeze).
+        asked_at_ms: TimeMs,
         result: Result<Statement, AdapterFailure>,
     },
     FreezeAnswered {
@@ -207,7 +211,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 open_hop(&mut events, &mut accounts, &|_| true, config, &case_id, hop, to);
             }
         }
-        Input::OrderResolved { case_id, hop, result } => {
+        Input::OrderResolved { case_id, hop, asked_at_ms, result } => {
             let Some((trace, hop_state)) = open_hop_of(state, &case_id, hop) else {
                 return events;
             };
@@ -223,6 +227,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                         account: reply.account.clone(),
                         settled_at_ms: reply.settled_at_ms,
                         transfer_id: reply.transfer_id,
+                        answered_in_ms: Some(now.saturating_sub(asked_at_ms)),
                     });
                     if let Some(first) = trace.accounts.get(&reply.account) {
                         let open = *first != hop && trace.hops.get(first).is_some_and(|h| h.open);
@@ -244,7 +249,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 }),
             }
         }
-        Input::AccountAnswered { case_id, hop, result } => {
+        Input::AccountAnswered { case_id, hop, asked_at_ms, result } => {
             let Some((trace, hop_state)) = open_hop_of(state, &case_id, hop) else {
                 return events;
             };
@@ -302,6 +307,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 cashed_out_fen: split.cashed_out,
                 stopped_at_ms: now,
                 expires_at_ms: statement.expires_at_ms,
+                answered_in_ms: Some(now.saturating_sub(asked_at_ms)),
             });
             let mut accounts = trace.accounts.clone();
             let first_new = trace.hops.keys().next_back().copied().unwrap_or(0) + 1;
@@ -700,6 +706,7 @@ mod tests {
         Input::AccountAnswered {
             case_id: case(),
             hop,
+            asked_at_ms: 0,
             result: Ok(Statement { stop_no: 1, held: Fen::new(held), expires_at_ms: 2_000, entries }),
         }
     }
@@ -734,8 +741,11 @@ mod tests {
             entry(Direction::Out, 3_000, 1_000, Counterparty::CashOut("atm".into()), "t3"),
         ];
         let (events, actions) = check(&mut state, &CoreConfig::default(), answered(1, 1_000, statement));
-        let FreezingEvent::AccountStopped { claim_fen, cashed_out_fen, onward, .. } = &events[0] else { panic!() };
+        let FreezingEvent::AccountStopped { claim_fen, cashed_out_fen, onward, answered_in_ms, .. } = &events[0] else {
+            panic!()
+        };
         assert_eq!((*claim_fen, *cashed_out_fen), (Fen::new(1_000), Fen::new(3_000)));
+        assert_eq!(*answered_in_ms, Some(1_000), "asked at 0, decided at 1,000");
         assert_eq!(onward.len(), 1);
         assert!(
             matches!(&events[1], FreezingEvent::HopOpened { hop: 2, parent: Some(1), depth: 2, traced_fen, .. } if *traced_fen == Fen::new(6_000))
@@ -822,6 +832,7 @@ mod tests {
         let read = Input::AccountAnswered {
             case_id: other.clone(),
             hop: 1,
+            asked_at_ms: 1_000,
             result: Ok(Statement { stop_no: 0, held: Fen::new(15_000), expires_at_ms: 0, entries: statement }),
         };
         let events = decide(&state, &config, read, 1_100);

@@ -281,10 +281,12 @@ impl Shell {
     fn execute(self: Arc<Self>, action: Action) {
         tokio::spawn(async move {
             let _permit = self.in_flight.acquire().await.expect("semaphore never closes");
+            let asked_at_ms = self.clock.now_ms();
             let input = match action {
                 Action::Resolve { case_id, hop, order } => {
                     let request = ResolveOrderRequest { request_id: format!("{case_id}/{hop}/resolve"), order };
-                    Input::OrderResolved { case_id, hop, result: self.adapters.resolve(&request).await }
+                    let result = self.adapters.resolve(&request).await;
+                    Input::OrderResolved { case_id, hop, asked_at_ms, result }
                 }
                 Action::Stop { case_id, hop, account, since_ms, request_id } => {
                     let request = StopPaymentRequest {
@@ -300,7 +302,7 @@ impl Shell {
                         expires_at_ms: reply.expires_at_ms,
                         entries: reply.statement,
                     });
-                    Input::AccountAnswered { case_id, hop, result }
+                    Input::AccountAnswered { case_id, hop, asked_at_ms, result }
                 }
                 Action::Read { case_id, hop, account, since_ms } => {
                     let request = FlowsRequest { account, since_ms };
@@ -310,7 +312,7 @@ impl Shell {
                         expires_at_ms: 0,
                         entries: reply.statement,
                     });
-                    Input::AccountAnswered { case_id, hop, result }
+                    Input::AccountAnswered { case_id, hop, asked_at_ms, result }
                 }
             };
             let _ = self.engine.send(EngineMsg::Answer(input)).await;

@@ -121,14 +121,18 @@ pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u6
             onward,
             cashed_out_fen,
             stopped_at_ms,
+            answered_in_ms,
             ..
         } => {
             let onward_total = domain::Fen::sum(onward.iter().map(|l| l.amount_fen)).expect("bounded by traced");
-            let how = if *stop_no == 0 {
+            let mut how = if *stop_no == 0 {
                 "already held, statement read".to_owned()
             } else {
                 format!("stop-payment {stop_no}")
             };
+            if let Some(ms) = answered_in_ms {
+                how.push_str(&format!(" (bank answered in {ms} ms)"));
+            }
             summary.accounts_stopped += 1;
             add(&mut summary.held_fen, *claim_fen);
             entries.push(entry(*stopped_at_ms, TimelineKind::Stopped, Some(account.clone()), Some(*claim_fen), None,

@@ -40,6 +40,11 @@ pub enum FreezingEvent {
         settled_at_ms: TimeMs,
         /// The bank transfer that settled the order.
         transfer_id: String,
+        /// How long the payment platform took to answer, ms: from the request leaving
+        /// freezing to the answer being decided (retries included). Absent in events
+        /// recorded before it was measured.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answered_in_ms: Option<u64>,
     },
     /// The bank stopped payments out of the account (or it was already held by this center)
     /// and its statement was read.
@@ -60,6 +65,11 @@ pub enum FreezingEvent {
         cashed_out_fen: Fen,
         stopped_at_ms: TimeMs,
         expires_at_ms: TimeMs,
+        /// How long the bank took to answer the stop-payment (or the read), ms: from the
+        /// request leaving freezing to the answer being decided (retries included). Absent
+        /// in events recorded before it was measured.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answered_in_ms: Option<u64>,
     },
     /// A hop ended without a stop: the trail merged into an account already followed in this
     /// case, the depth bound was reached, or the adapters could not answer.

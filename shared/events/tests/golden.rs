@@ -95,6 +95,7 @@ fn samples() -> Vec<(&'static str, Envelope)> {
                     cashed_out_fen: Fen::ZERO,
                     stopped_at_ms: 10,
                     expires_at_ms: 10 + 48 * 3_600_000,
+                    answered_in_ms: None,
                 },
             ),
         ),

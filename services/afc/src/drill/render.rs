@@ -113,11 +113,16 @@ pub fn table(report: &DrillReport) -> String {
     let share = &report.time_share;
     let _ = writeln!(
         out,
-        "  {:<38} {} of {} waiting for banks; system share {}",
+        "  {:<38} {} of {} waiting for banks and platforms; system share {}{}",
         "system vs banks (critical path)",
         duration(share.banks_ms),
         duration(share.ttf_ms),
-        percent(share.system_share)
+        percent(share.system_share),
+        if share.cases_unmeasured > 0 {
+            format!(" ({} cases unmeasured)", share.cases_unmeasured)
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(out, "by fraud type");
     let header = ["type", "cases", "lost", "frozen", "cashed", "recall"];

@@ -149,12 +149,16 @@ pub struct DepthRow {
 pub struct TimeShare {
     /// Sum over cases of time-to-freeze, simulated ms.
     pub ttf_ms: u64,
-    /// Sum over cases of (depth of the last freeze × the banks' mean answer time): the time
-    /// spent waiting for banks along the critical path (an estimate: the banks' answer time
-    /// is drawn per request).
+    /// Sum over cases of the time spent waiting for banks and payment platforms along the
+    /// critical path: the hops from the victim's payment to the case's last stop, each
+    /// hop's answer times as freezing measured them (request sent → answer decided,
+    /// retries included; `answered_in_ms` of its `order_resolved` and `account_stopped`).
     pub banks_ms: u64,
-    /// 1 − banks / ttf.
+    /// 1 − banks / ttf, over the cases whose path was measured.
     pub system_share: f64,
+    /// Cases with a time-to-freeze whose path had a hop without a measured answer time
+    /// (events recorded before it was measured); left out of the three figures above.
+    pub cases_unmeasured: u64,
 }
 
 /// One point of the money-over-time series, in fen.
@@ -241,6 +245,9 @@ struct SystemCase {
     freezes: Vec<Freeze>,
     ttf_ms: Option<u64>,
     claimed: Fen,
+    /// Time waiting for banks and platforms on the path to the last stop that held money;
+    /// `None` when a hop on it has no measurement.
+    path_adapter_ms: Option<u64>,
 }
 
 fn system_case(observed: &ObservedCase) -> Option<SystemCase> {
@@ -248,26 +255,66 @@ fn system_case(observed: &ObservedCase) -> Option<SystemCase> {
     let mut depths = BTreeMap::new();
     let mut freezes = Vec::new();
     let mut ttf_ms = None;
+    let mut parents: BTreeMap<u32, Option<u32>> = BTreeMap::new();
+    // Per hop: answer times measured (summed), and whether one was missing.
+    let mut waited: BTreeMap<u32, (u64, bool)> = BTreeMap::new();
+    let mut last_stop: Option<(TimeMs, u32)> = None;
     for event in &observed.events {
+        let mut wait = |hop: u32, answered: &Option<u64>| {
+            let entry = waited.entry(hop).or_default();
+            match answered {
+                Some(ms) => entry.0 = entry.0.saturating_add(*ms),
+                None => entry.1 = true,
+            }
+        };
         match event {
             FreezingEvent::TraceStarted { reported_at_ms: at, .. } => reported_at_ms = Some(*at),
-            FreezingEvent::HopOpened { hop, depth, .. } => {
+            FreezingEvent::HopOpened { hop, parent, depth, .. } => {
                 depths.insert(*hop, *depth);
+                parents.insert(*hop, *parent);
             }
-            FreezingEvent::AccountStopped { hop, account, claim_fen, stopped_at_ms, .. } if !claim_fen.is_zero() => {
-                freezes.push(Freeze {
-                    account: account.clone(),
-                    claim: *claim_fen,
-                    stopped_at_ms: *stopped_at_ms,
-                    depth: depths.get(hop).copied().unwrap_or(0),
-                });
+            FreezingEvent::OrderResolved { hop, answered_in_ms, .. } => wait(*hop, answered_in_ms),
+            FreezingEvent::AccountStopped { hop, account, claim_fen, stopped_at_ms, answered_in_ms, .. } => {
+                wait(*hop, answered_in_ms);
+                if !claim_fen.is_zero() {
+                    freezes.push(Freeze {
+                        account: account.clone(),
+                        claim: *claim_fen,
+                        stopped_at_ms: *stopped_at_ms,
+                        depth: depths.get(hop).copied().unwrap_or(0),
+                    });
+                    if last_stop.is_none_or(|(at, _)| *stopped_at_ms > at) {
+                        last_stop = Some((*stopped_at_ms, *hop));
+                    }
+                }
             }
             FreezingEvent::TraceCompleted { time_to_freeze_ms, .. } => ttf_ms = *time_to_freeze_ms,
             _ => {}
         }
     }
     let claimed = Fen::sum(freezes.iter().map(|f| f.claim)).ok()?;
-    Some(SystemCase { reported_at_ms: reported_at_ms?, freezes, ttf_ms, claimed })
+    let path_adapter_ms = last_stop.and_then(|(_, hop)| path_wait(hop, &parents, &waited));
+    Some(SystemCase { reported_at_ms: reported_at_ms?, freezes, ttf_ms, claimed, path_adapter_ms })
+}
+
+/// The answer times summed along the hops from the victim's payment to `hop`; `None` when
+/// one of them was not measured (or the chain is broken).
+fn path_wait(hop: u32, parents: &BTreeMap<u32, Option<u32>>, waited: &BTreeMap<u32, (u64, bool)>) -> Option<u64> {
+    let mut total = 0u64;
+    let mut next = Some(hop);
+    // A chain is at most as long as the case has hops; the bound guards against a cycle.
+    for _ in 0..=parents.len() {
+        let Some(current) = next else {
+            return Some(total);
+        };
+        let (ms, missing) = waited.get(&current).copied()?;
+        if missing {
+            return None;
+        }
+        total = total.saturating_add(ms);
+        next = *parents.get(&current)?;
+    }
+    None
 }
 
 /// Scores a drill. `observed[i]` is what the system did with `script.reports[i]` (`None`
@@ -366,11 +413,13 @@ pub fn score(
                     account_ttfs.push(ttf);
                     depth_rows.entry(freeze.depth).or_default().2.push(ttf);
                 }
-                if let Some(ttf) = system.ttf_ms {
-                    let deepest = system.freezes.iter().map(|f| f.depth).max().unwrap_or(0);
-                    time_share.ttf_ms = time_share.ttf_ms.saturating_add(ttf);
-                    let banks = (f64::from(deepest) * run.bank_answer_ms).round() as u64;
-                    time_share.banks_ms = time_share.banks_ms.saturating_add(banks.min(ttf));
+                match (system.ttf_ms, system.path_adapter_ms) {
+                    (Some(ttf), Some(waited)) => {
+                        time_share.ttf_ms = time_share.ttf_ms.saturating_add(ttf);
+                        time_share.banks_ms = time_share.banks_ms.saturating_add(waited.min(ttf));
+                    }
+                    (Some(_), None) => time_share.cases_unmeasured += 1,
+                    (None, _) => {}
                 }
                 for account in &at_risk {
                     let depth = reached.get(account).map_or(0, |r| r.depth);
@@ -480,4 +529,85 @@ fn money_point(
         cashed_out_fen: totals.cashed_out.get(),
         reported_fen: reported.get(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::report::Destination;
+    use domain::{City, PaymentOrderRef};
+
+    fn case() -> CaseId {
+        CaseId::derive(&City::parse("hangzhou").unwrap(), 1)
+    }
+
+    fn account(n: u32) -> AccountRef {
+        AccountRef::parse(&format!("icbc:62220202{n:08}")).unwrap()
+    }
+
+    fn opened(hop: u32, parent: Option<u32>, target: Destination) -> FreezingEvent {
+        FreezingEvent::HopOpened {
+            case_id: case(),
+            hop,
+            parent,
+            depth: 1 + u8::from(parent.is_some()),
+            target,
+            traced_fen: Fen::new(1_000),
+            since_ms: 0,
+            arrival_transfer_id: None,
+        }
+    }
+
+    fn stopped(hop: u32, at: TimeMs, claim: u64, answered_in_ms: Option<u64>) -> FreezingEvent {
+        FreezingEvent::AccountStopped {
+            case_id: case(),
+            hop,
+            account: account(hop),
+            stop_no: 1,
+            held_fen: Fen::new(claim),
+            claim_fen: Fen::new(claim),
+            onward: Vec::new(),
+            cashed_out_fen: Fen::ZERO,
+            stopped_at_ms: at,
+            expires_at_ms: at + 1,
+            answered_in_ms,
+        }
+    }
+
+    /// Hop 1 (a stop answered in 5 ms) sends money on to hop 2 (an order resolved in 3 ms,
+    /// then a stop answered in 7 ms, the case's last stop) and to hop 3 (a slow bank, 50 ms,
+    /// stopped earlier). The path to the last stop is 1 → 2.
+    fn trail(hop2_answer: Option<u64>) -> ObservedCase {
+        let events = vec![
+            FreezingEvent::TraceStarted { case_id: case(), reported_at_ms: 0, reported_loss_fen: Fen::new(3_000) },
+            opened(1, None, Destination::Account(account(1))),
+            stopped(1, 40, 1_000, Some(5)),
+            opened(2, Some(1), Destination::Order(PaymentOrderRef::parse("wechatpay:4200001234ABC").unwrap())),
+            opened(3, Some(1), Destination::Account(account(3))),
+            FreezingEvent::OrderResolved {
+                case_id: case(),
+                hop: 2,
+                order: PaymentOrderRef::parse("wechatpay:4200001234ABC").unwrap(),
+                account: account(2),
+                settled_at_ms: 1,
+                transfer_id: "t".into(),
+                answered_in_ms: Some(3),
+            },
+            stopped(3, 150, 500, Some(50)),
+            stopped(2, 200, 1_000, hop2_answer),
+        ];
+        ObservedCase { case_id: case(), events }
+    }
+
+    #[test]
+    fn the_banks_share_is_the_answer_times_on_the_path_to_the_last_stop() {
+        let system = system_case(&trail(Some(7))).unwrap();
+        assert_eq!(system.path_adapter_ms, Some(5 + 3 + 7), "hop 3's 50 ms is off the path");
+        assert_eq!(system.claimed, Fen::new(2_500));
+    }
+
+    #[test]
+    fn a_path_with_an_unmeasured_hop_is_not_counted() {
+        assert_eq!(system_case(&trail(None)).unwrap().path_adapter_ms, None);
+    }
 }
