@@ -179,6 +179,29 @@ pub fn freeze_request_id(case_id: &CaseId, account: &AccountRef) -> String {
     format!("{case_id}/{account}/freeze")
 }
 
+/// Records an opened hop in its case's trace.
+fn record_hop(trace: &mut CaseTrace, hop: HopId, new: NewHop) {
+    let account = match &new.target {
+        Destination::Account(account) => {
+            trace.accounts.entry(account.clone()).or_insert(hop);
+            Some(account.clone())
+        }
+        Destination::Order(_) => None,
+    };
+    let hop_state = Hop {
+        parent: new.parent,
+        depth: new.depth,
+        target: new.target,
+        account,
+        traced: new.traced,
+        since_ms: new.since_ms,
+        arrivals: vec![rule::Arrival { transfer_id: new.arrival, amount: new.traced }],
+        open: true,
+    };
+    trace.hops.insert(hop, hop_state);
+    trace.open_hops += 1;
+}
+
 /// Timer key of a pending freeze conversion.
 pub fn freeze_timer_key(case_id: &CaseId, account: &AccountRef) -> String {
     format!("freeze/{case_id}/{account}")
@@ -208,7 +231,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                     since_ms: transfer.at_ms,
                     arrival: None,
                 };
-                open_hop(&mut events, &mut accounts, &|_| true, config, &case_id, hop, to);
+                open_hop(&mut events, &mut accounts, &|_| true, config, &case_id, hop, to, Opened::ByEvent);
             }
         }
         Input::OrderResolved { case_id, hop, asked_at_ms, result } => {
@@ -296,6 +319,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                     })
                 })
                 .collect();
+            let first_new = trace.hops.keys().next_back().copied().unwrap_or(0) + 1;
             events.push(FreezingEvent::AccountStopped {
                 case_id: case_id.clone(),
                 hop,
@@ -308,9 +332,10 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 stopped_at_ms: now,
                 expires_at_ms: statement.expires_at_ms,
                 answered_in_ms: Some(now.saturating_sub(asked_at_ms)),
+                first_onward_hop: (!onward.is_empty()).then_some(first_new),
+                depth: Some(hop_state.depth),
             });
             let mut accounts = trace.accounts.clone();
-            let first_new = trace.hops.keys().next_back().copied().unwrap_or(0) + 1;
             // A hop still waiting for its bank can take more arrivals; the one answering now cannot.
             let is_open = |first: HopId| first != hop && trace.hops.get(&first).is_none_or(|h| h.open);
             for (next, leg) in (first_new..).zip(onward) {
@@ -322,7 +347,8 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                     since_ms: leg.at_ms,
                     arrival: Some(leg.transfer_id),
                 };
-                open_hop(&mut events, &mut accounts, &is_open, config, &case_id, next, to);
+                // Opened by the `account_stopped` above (`first_onward_hop`).
+                open_hop(&mut events, &mut accounts, &is_open, config, &case_id, next, to, Opened::ByParent);
             }
         }
         Input::FreezeAnswered { case_id, account, result } => {
@@ -389,8 +415,17 @@ struct NewHop {
     arrival: Option<String>,
 }
 
+/// How a new hop is recorded.
+enum Opened {
+    /// By its own `hop_opened` event (the victim's payments).
+    ByEvent,
+    /// By its parent's `account_stopped` (`first_onward_hop`), already in `events`.
+    ByParent,
+}
+
 /// Opens a hop, ending it at once when it is beyond the bounds or its account is already
 /// followed in this case (merged into that hop when it has not been answered yet).
+#[allow(clippy::too_many_arguments, reason = "the pieces of one decision, named at the call sites")]
 fn open_hop(
     events: &mut Vec<FreezingEvent>,
     accounts: &mut HashMap<AccountRef, HopId>,
@@ -399,18 +434,21 @@ fn open_hop(
     case_id: &CaseId,
     hop: HopId,
     new: NewHop,
+    opened: Opened,
 ) {
     let (depth, traced) = (new.depth, new.traced);
-    events.push(FreezingEvent::HopOpened {
-        case_id: case_id.clone(),
-        hop,
-        parent: new.parent,
-        depth,
-        target: new.target.clone(),
-        traced_fen: traced,
-        since_ms: new.since_ms,
-        arrival_transfer_id: new.arrival,
-    });
+    if let Opened::ByEvent = opened {
+        events.push(FreezingEvent::HopOpened {
+            case_id: case_id.clone(),
+            hop,
+            parent: new.parent,
+            depth,
+            target: new.target.clone(),
+            traced_fen: traced,
+            since_ms: new.since_ms,
+            arrival_transfer_id: new.arrival,
+        });
+    }
     let end = |reason, detail: String, merged_into| FreezingEvent::HopEnded {
         case_id: case_id.clone(),
         hop,
@@ -460,28 +498,15 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             });
         }
         FreezingEvent::HopOpened { case_id, hop, parent, depth, target, traced_fen, since_ms, arrival_transfer_id } => {
-            let trace = case_mut(state, case_id);
-            let account = match target {
-                Destination::Account(account) => {
-                    trace.accounts.entry(account.clone()).or_insert(*hop);
-                    Some(account.clone())
-                }
-                Destination::Order(_) => None,
+            let new = NewHop {
+                parent: *parent,
+                depth: *depth,
+                target: target.clone(),
+                traced: *traced_fen,
+                since_ms: *since_ms,
+                arrival: arrival_transfer_id.clone(),
             };
-            trace.hops.insert(
-                *hop,
-                Hop {
-                    parent: *parent,
-                    depth: *depth,
-                    target: target.clone(),
-                    account,
-                    traced: *traced_fen,
-                    since_ms: *since_ms,
-                    arrivals: vec![rule::Arrival { transfer_id: arrival_transfer_id.clone(), amount: *traced_fen }],
-                    open: true,
-                },
-            );
-            trace.open_hops += 1;
+            record_hop(case_mut(state, case_id), *hop, new);
         }
         FreezingEvent::OrderResolved { case_id, hop, account, settled_at_ms, transfer_id, .. } => {
             let trace = case_mut(state, case_id);
@@ -501,10 +526,26 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             cashed_out_fen,
             stopped_at_ms,
             expires_at_ms,
+            onward,
+            first_onward_hop,
             ..
         } => {
             let trace = case_mut(state, case_id);
             close_hop(trace, *hop);
+            if let Some(first) = first_onward_hop {
+                let depth = trace.hops.get(hop).expect("stopped hop was opened").depth.saturating_add(1);
+                for (next, leg) in (*first..).zip(onward) {
+                    let new = NewHop {
+                        parent: Some(*hop),
+                        depth,
+                        target: leg.to.clone(),
+                        traced: leg.amount_fen,
+                        since_ms: leg.at_ms,
+                        arrival: Some(leg.transfer_id.clone()),
+                    };
+                    record_hop(trace, next, new);
+                }
+            }
             trace.accounts_stopped += 1;
             trace.claimed = trace.claimed.checked_add(*claim_fen).expect("claims are bounded by the loss");
             trace.cashed_out = trace.cashed_out.checked_add(*cashed_out_fen).expect("bounded by the loss");
@@ -592,11 +633,14 @@ pub fn completion(state: &State, case_id: &CaseId, now: TimeMs) -> Option<Freezi
 pub fn actions(state: &State, events: &[FreezingEvent]) -> Vec<Action> {
     events
         .iter()
-        .filter_map(|event| match event {
+        .flat_map(|event| match event {
             FreezingEvent::HopOpened { case_id, hop, .. } | FreezingEvent::OrderResolved { case_id, hop, .. } => {
-                hop_action(state, case_id, *hop)
+                hop_action(state, case_id, *hop).into_iter().collect()
             }
-            _ => None,
+            FreezingEvent::AccountStopped { case_id, onward, first_onward_hop: Some(first), .. } => {
+                (*first..).take(onward.len()).filter_map(|hop| hop_action(state, case_id, hop)).collect()
+            }
+            _ => Vec::new(),
         })
         .collect()
 }
@@ -732,6 +776,56 @@ mod tests {
     }
 
     #[test]
+    fn a_log_from_before_stops_opened_their_onward_hops_replays_to_the_same_state() {
+        let config = CoreConfig::default();
+        let mut live = State::default();
+        let mut log = check(&mut live, &config, reported(10_000)).0;
+        let statement = vec![
+            entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v"),
+            entry(Direction::Out, 6_000, 4_000, Counterparty::Account(account(2)), "t2"),
+            entry(Direction::Out, 3_000, 1_000, Counterparty::Account(account(3)), "t3"),
+        ];
+        log.extend(check(&mut live, &config, answered(1, 1_000, statement)).0);
+        // The same history as the former format recorded it: the stop without
+        // first_onward_hop, then one hop_opened per onward leg.
+        let mut former = Vec::new();
+        for event in &log {
+            match event {
+                FreezingEvent::AccountStopped { case_id, hop, onward, first_onward_hop: Some(first), .. } => {
+                    let mut old = event.clone();
+                    if let FreezingEvent::AccountStopped { first_onward_hop, depth, .. } = &mut old {
+                        *first_onward_hop = None;
+                        *depth = None;
+                    }
+                    former.push(old);
+                    for (next, leg) in (*first..).zip(onward) {
+                        former.push(FreezingEvent::HopOpened {
+                            case_id: case_id.clone(),
+                            hop: next,
+                            parent: Some(*hop),
+                            depth: 2,
+                            target: leg.to.clone(),
+                            traced_fen: leg.amount_fen,
+                            since_ms: leg.at_ms,
+                            arrival_transfer_id: Some(leg.transfer_id.clone()),
+                        });
+                    }
+                }
+                other => former.push(other.clone()),
+            }
+        }
+        assert_eq!(former.len(), log.len() + 2);
+        let (mut replayed_new, mut replayed_old) = (State::default(), State::default());
+        log.iter().for_each(|e| apply(&mut replayed_new, e));
+        former.iter().for_each(|e| apply(&mut replayed_old, e));
+        for state in [&replayed_new, &replayed_old] {
+            assert_eq!(pending_actions(state), pending_actions(&live));
+            assert_eq!(format!("{:?}", state.cases[&case()].hops), format!("{:?}", live.cases[&case()].hops));
+        }
+        assert_eq!(pending_actions(&live).len(), 2, "hops 2 and 3 wait for their banks");
+    }
+
+    #[test]
     fn given_a_stopped_mule_that_forwarded_when_answered_then_money_is_held_and_followed() {
         let mut state = State::default();
         check(&mut state, &CoreConfig::default(), reported(10_000));
@@ -741,15 +835,27 @@ mod tests {
             entry(Direction::Out, 3_000, 1_000, Counterparty::CashOut("atm".into()), "t3"),
         ];
         let (events, actions) = check(&mut state, &CoreConfig::default(), answered(1, 1_000, statement));
-        let FreezingEvent::AccountStopped { claim_fen, cashed_out_fen, onward, answered_in_ms, .. } = &events[0] else {
+        let FreezingEvent::AccountStopped {
+            claim_fen,
+            cashed_out_fen,
+            onward,
+            answered_in_ms,
+            first_onward_hop,
+            depth,
+            ..
+        } = &events[0]
+        else {
             panic!()
         };
         assert_eq!((*claim_fen, *cashed_out_fen), (Fen::new(1_000), Fen::new(3_000)));
         assert_eq!(*answered_in_ms, Some(1_000), "asked at 0, decided at 1,000");
         assert_eq!(onward.len(), 1);
-        assert!(
-            matches!(&events[1], FreezingEvent::HopOpened { hop: 2, parent: Some(1), depth: 2, traced_fen, .. } if *traced_fen == Fen::new(6_000))
-        );
+        // The stop opens the onward hop itself: no hop_opened event for it.
+        assert_eq!((*first_onward_hop, *depth), (Some(2), Some(1)));
+        assert_eq!(events.len(), 1, "{events:?}");
+        let child = &state.cases[&case()].hops[&2];
+        assert_eq!((child.parent, child.depth, child.traced, child.open), (Some(1), 2, Fen::new(6_000), true));
+        assert_eq!(child.account.as_ref(), Some(&account(2)));
         assert!(matches!(&actions[..], [Action::Stop { hop: 2, .. }]));
 
         let last = vec![entry(Direction::In, 6_000, 6_000, Counterparty::Account(account(1)), "t2")];

@@ -70,6 +70,30 @@ pub fn reported(
     (head, entry)
 }
 
+/// The entry of a hop opened: money traced from the victim or a parent hop to a place.
+fn traced(
+    at_ms: u64,
+    hop: events::freezing::HopId,
+    parent: Option<events::freezing::HopId>,
+    depth: Option<u8>,
+    target: &Destination,
+    amount: domain::Fen,
+) -> TimelineEntry {
+    let (account, what) = match target {
+        Destination::Account(a) => (Some(a.clone()), format!("account {a}")),
+        Destination::Order(o) => (None, format!("order {o}")),
+    };
+    let from = parent.map_or("the victim".to_owned(), |p| format!("hop {p}"));
+    TimelineEntry {
+        at_ms,
+        kind: TimelineKind::Traced,
+        account,
+        amount_fen: Some(amount),
+        depth,
+        detail: format!("hop {hop}: {amount} traced from {from} to {what}"),
+    }
+}
+
 fn add(total: &mut domain::Fen, amount: domain::Fen) {
     *total = total.checked_add(amount).expect("case totals are bounded by the reported loss");
 }
@@ -88,19 +112,7 @@ pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u6
     match event {
         FreezingEvent::TraceStarted { .. } => {}
         FreezingEvent::HopOpened { hop, parent, depth, target, traced_fen, .. } => {
-            let (account, what) = match target {
-                Destination::Account(a) => (Some(a.clone()), format!("account {a}")),
-                Destination::Order(o) => (None, format!("order {o}")),
-            };
-            let from = parent.map_or("the victim".to_owned(), |p| format!("hop {p}"));
-            entries.push(entry(
-                event_time_ms,
-                TimelineKind::Traced,
-                account,
-                Some(*traced_fen),
-                Some(*depth),
-                format!("hop {hop}: {traced_fen} traced from {from} to {what}"),
-            ));
+            entries.push(traced(event_time_ms, *hop, *parent, Some(*depth), target, *traced_fen));
         }
         FreezingEvent::OrderResolved { hop, order, account, .. } => {
             entries.push(entry(
@@ -122,6 +134,8 @@ pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u6
             cashed_out_fen,
             stopped_at_ms,
             answered_in_ms,
+            first_onward_hop,
+            depth,
             ..
         } => {
             let onward_total = domain::Fen::sum(onward.iter().map(|l| l.amount_fen)).expect("bounded by traced");
@@ -135,8 +149,15 @@ pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u6
             }
             summary.accounts_stopped += 1;
             add(&mut summary.held_fen, *claim_fen);
-            entries.push(entry(*stopped_at_ms, TimelineKind::Stopped, Some(account.clone()), Some(*claim_fen), None,
+            entries.push(entry(*stopped_at_ms, TimelineKind::Stopped, Some(account.clone()), Some(*claim_fen), *depth,
                 format!("hop {hop}: {how}; {held_fen} held of which {claim_fen} is the victim's; {onward_total} moved on in {} transfer(s)", onward.len())));
+            // The onward hops this stop opened.
+            if let Some(first) = first_onward_hop {
+                let child_depth = depth.map(|d| d.saturating_add(1));
+                for (next, leg) in (*first..).zip(onward) {
+                    entries.push(traced(*stopped_at_ms, next, Some(*hop), child_depth, &leg.to, leg.amount_fen));
+                }
+            }
             if !cashed_out_fen.is_zero() {
                 add(&mut summary.cashed_out_fen, *cashed_out_fen);
                 entries.push(entry(

@@ -70,6 +70,18 @@ pub enum FreezingEvent {
         /// in events recorded before it was measured.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         answered_in_ms: Option<u64>,
+        /// The hop number of `onward[0]`. This event opens a hop for every onward leg:
+        /// `onward[i]` is followed as hop `first_onward_hop + i`, a child of this hop one
+        /// level deeper, tracing the leg's amount from its time and transfer — no
+        /// `hop_opened` is recorded for them. Absent when there are no onward legs, and in
+        /// events recorded before hops were opened this way (a `hop_opened` follows for
+        /// each of their children).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_onward_hop: Option<HopId>,
+        /// The hop's trail depth (1 = the victim paid into it); its onward hops are one
+        /// deeper. Absent in events recorded before it was added.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        depth: Option<u8>,
     },
     /// A hop ended without a stop: the trail merged into an account already followed in this
     /// case, the depth bound was reached, or the adapters could not answer.

@@ -96,6 +96,8 @@ fn samples() -> Vec<(&'static str, Envelope)> {
                     stopped_at_ms: 10,
                     expires_at_ms: 10 + 48 * 3_600_000,
                     answered_in_ms: None,
+                    first_onward_hop: None,
+                    depth: None,
                 },
             ),
         ),

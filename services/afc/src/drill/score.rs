@@ -274,8 +274,29 @@ fn system_case(observed: &ObservedCase) -> Option<SystemCase> {
                 parents.insert(*hop, *parent);
             }
             FreezingEvent::OrderResolved { hop, answered_in_ms, .. } => wait(*hop, answered_in_ms),
-            FreezingEvent::AccountStopped { hop, account, claim_fen, stopped_at_ms, answered_in_ms, .. } => {
+            FreezingEvent::AccountStopped {
+                hop,
+                account,
+                claim_fen,
+                stopped_at_ms,
+                answered_in_ms,
+                onward,
+                first_onward_hop,
+                depth,
+                ..
+            } => {
                 wait(*hop, answered_in_ms);
+                if let Some(depth) = depth {
+                    depths.insert(*hop, *depth);
+                }
+                // The onward hops this stop opened (no hop_opened of their own).
+                if let Some(first) = first_onward_hop {
+                    let child_depth = depths.get(hop).map_or(0, |d| d.saturating_add(1));
+                    for next in (*first..).take(onward.len()) {
+                        depths.insert(next, child_depth);
+                        parents.insert(next, Some(*hop));
+                    }
+                }
                 if !claim_fen.is_zero() {
                     freezes.push(Freeze {
                         account: account.clone(),
@@ -571,6 +592,8 @@ mod tests {
             stopped_at_ms: at,
             expires_at_ms: at + 1,
             answered_in_ms,
+            first_onward_hop: None,
+            depth: None,
         }
     }
 

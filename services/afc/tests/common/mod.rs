@@ -154,8 +154,9 @@ pub fn stops(events: &[FreezingEvent]) -> BTreeMap<AccountRef, (Fen, u8)> {
     events
         .iter()
         .filter_map(|e| match e {
-            FreezingEvent::AccountStopped { account, claim_fen, hop, .. } => {
-                Some((account.clone(), (*claim_fen, depths.get(hop).copied().unwrap_or(0))))
+            FreezingEvent::AccountStopped { account, claim_fen, hop, depth, .. } => {
+                let depth = depth.or_else(|| depths.get(hop).copied()).unwrap_or(0);
+                Some((account.clone(), (*claim_fen, depth)))
             }
             _ => None,
         })
