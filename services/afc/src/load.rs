@@ -316,6 +316,8 @@ impl PointResult {
 pub enum Verdict {
     Pass,
     Fail,
+    /// Of several points, some passed and some failed: the result varies from run to run.
+    Mixed,
     NotJudged,
 }
 
@@ -324,19 +326,19 @@ impl Verdict {
         match self {
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",
+            Verdict::Mixed => "MIXED (some points passed, some failed: repeat them before concluding)",
             Verdict::NotJudged => "n/a",
         }
     }
 
-    /// The verdict of several points: a pass anywhere is a pass.
+    /// The verdict of several points: a pass only when no judged point failed.
     fn overall(points: &[PointResult]) -> Verdict {
         let verdicts: Vec<Verdict> = points.iter().map(PointResult::verdict).collect();
-        if verdicts.contains(&Verdict::Pass) {
-            Verdict::Pass
-        } else if verdicts.contains(&Verdict::Fail) {
-            Verdict::Fail
-        } else {
-            Verdict::NotJudged
+        match (verdicts.contains(&Verdict::Pass), verdicts.contains(&Verdict::Fail)) {
+            (true, true) => Verdict::Mixed,
+            (true, false) => Verdict::Pass,
+            (false, true) => Verdict::Fail,
+            (false, false) => Verdict::NotJudged,
         }
     }
 }
@@ -1332,9 +1334,11 @@ mod tests {
         assert_eq!(result(200.0, 50, 200.0, 1).verdict(), Verdict::Fail, "a case did not complete");
         assert_eq!(result(300.0, 50, 300.0, 0).verdict(), Verdict::Pass);
         assert_eq!(result(300.0, 500, 200.0, 0).verdict(), Verdict::NotJudged);
-        let sweep = [result(200.0, 150, 200.0, 0), result(300.0, 50, 300.0, 0)];
-        assert_eq!(Verdict::overall(&sweep), Verdict::Pass);
+        let sweep = [result(200.0, 150, 200.0, 0), result(300.0, 50, 300.0, 0), result(200.0, 50, 200.0, 0)];
+        assert_eq!(Verdict::overall(&sweep), Verdict::Mixed, "a failure at the target rate is not outweighed");
         assert_eq!(Verdict::overall(&sweep[..1]), Verdict::Fail);
+        assert_eq!(Verdict::overall(&sweep[1..]), Verdict::Pass);
+        assert_eq!(Verdict::overall(&[result(100.0, 10, 100.0, 0)]), Verdict::NotJudged);
     }
 
     #[test]
