@@ -396,8 +396,9 @@ mod tests {
     async fn given_events_folded_out_of_time_order_when_shown_then_entries_are_in_time_order_and_totals_add_up() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir);
-        let now = system_clock().now_ms();
-        let case_id = report(&store, now).await;
+        let case_id = report(&store, system_clock().now_ms()).await;
+        // Times relative to the receipt intake recorded (its writer's clock, not the caller's).
+        let now = show_case(&store, &case_id).await.reported_at_ms;
         for (seq, at) in [(1, now + 300), (2, now + 100), (3, now + 200), (4, now + 100)] {
             project(&store, frozen(seq, &case_id, 1_000 * seq, at)).await.unwrap();
         }
