@@ -338,15 +338,8 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             let mut accounts = trace.accounts.clone();
             // A hop still waiting for its bank can take more arrivals; the one answering now cannot.
             let is_open = |first: HopId| first != hop && trace.hops.get(&first).is_none_or(|h| h.open);
-            for (next, leg) in (first_new..).zip(onward) {
-                let to = NewHop {
-                    parent: Some(hop),
-                    depth: hop_state.depth.saturating_add(1),
-                    target: leg.to,
-                    traced: leg.amount_fen,
-                    since_ms: leg.at_ms,
-                    arrival: Some(leg.transfer_id),
-                };
+            for (next, leg) in (first_new..).zip(&onward) {
+                let to = NewHop::onward(hop, hop_state.depth, leg);
                 // Opened by the `account_stopped` above (`first_onward_hop`).
                 open_hop(&mut events, &mut accounts, &is_open, config, &case_id, next, to, Opened::ByParent);
             }
@@ -421,6 +414,20 @@ enum Opened {
     ByEvent,
     /// By its parent's `account_stopped` (`first_onward_hop`), already in `events`.
     ByParent,
+}
+
+impl NewHop {
+    /// The hop following an onward leg of `parent`'s account, one level deeper.
+    fn onward(parent: HopId, parent_depth: u8, leg: &OnwardLeg) -> NewHop {
+        NewHop {
+            parent: Some(parent),
+            depth: parent_depth.saturating_add(1),
+            target: leg.to.clone(),
+            traced: leg.amount_fen,
+            since_ms: leg.at_ms,
+            arrival: Some(leg.transfer_id.clone()),
+        }
+    }
 }
 
 /// Opens a hop, ending it at once when it is beyond the bounds or its account is already
@@ -526,25 +533,13 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             cashed_out_fen,
             stopped_at_ms,
             expires_at_ms,
-            onward,
-            first_onward_hop,
             ..
         } => {
             let trace = case_mut(state, case_id);
             close_hop(trace, *hop);
-            if let Some(first) = first_onward_hop {
-                let depth = trace.hops.get(hop).expect("stopped hop was opened").depth.saturating_add(1);
-                for (next, leg) in (*first..).zip(onward) {
-                    let new = NewHop {
-                        parent: Some(*hop),
-                        depth,
-                        target: leg.to.clone(),
-                        traced: leg.amount_fen,
-                        since_ms: leg.at_ms,
-                        arrival: Some(leg.transfer_id.clone()),
-                    };
-                    record_hop(trace, next, new);
-                }
+            let depth = trace.hops.get(hop).expect("stopped hop was opened").depth;
+            for (next, leg) in event.onward_hops() {
+                record_hop(trace, next, NewHop::onward(*hop, depth, leg));
             }
             trace.accounts_stopped += 1;
             trace.claimed = trace.claimed.checked_add(*claim_fen).expect("claims are bounded by the loss");
@@ -637,8 +632,8 @@ pub fn actions(state: &State, events: &[FreezingEvent]) -> Vec<Action> {
             FreezingEvent::HopOpened { case_id, hop, .. } | FreezingEvent::OrderResolved { case_id, hop, .. } => {
                 hop_action(state, case_id, *hop).into_iter().collect()
             }
-            FreezingEvent::AccountStopped { case_id, onward, first_onward_hop: Some(first), .. } => {
-                (*first..).take(onward.len()).filter_map(|hop| hop_action(state, case_id, hop)).collect()
+            FreezingEvent::AccountStopped { case_id, .. } => {
+                event.onward_hops().filter_map(|(hop, _)| hop_action(state, case_id, hop)).collect()
             }
             _ => Vec::new(),
         })

@@ -209,6 +209,17 @@ async fn project(store: &Store, envelope: Envelope) -> Result<(), HandleError> {
 /// Moves timelines stored whole (the former layout) to heads and entry rows, at most
 /// [`MIGRATION_BATCH`] cases per commit. Returns how many cases were moved.
 pub async fn migrate_legacy_timelines(store: &Store) -> Result<u64, StoreError> {
+    // Read first: a store without the former table (every store made since) costs no write.
+    let has_legacy = store
+        .read(|tx| match tx.open_table(LEGACY_TIMELINES) {
+            Ok(_) => Ok(true),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        })
+        .await?;
+    if !has_legacy {
+        return Ok(0);
+    }
     let mut moved = 0u64;
     loop {
         let batch = store

@@ -134,7 +134,6 @@ pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u6
             cashed_out_fen,
             stopped_at_ms,
             answered_in_ms,
-            first_onward_hop,
             depth,
             ..
         } => {
@@ -152,11 +151,9 @@ pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u6
             entries.push(entry(*stopped_at_ms, TimelineKind::Stopped, Some(account.clone()), Some(*claim_fen), *depth,
                 format!("hop {hop}: {how}; {held_fen} held of which {claim_fen} is the victim's; {onward_total} moved on in {} transfer(s)", onward.len())));
             // The onward hops this stop opened.
-            if let Some(first) = first_onward_hop {
-                let child_depth = depth.map(|d| d.saturating_add(1));
-                for (next, leg) in (*first..).zip(onward) {
-                    entries.push(traced(*stopped_at_ms, next, Some(*hop), child_depth, &leg.to, leg.amount_fen));
-                }
+            let child_depth = depth.map(|d| d.saturating_add(1));
+            for (next, leg) in event.onward_hops() {
+                entries.push(traced(*stopped_at_ms, next, Some(*hop), child_depth, &leg.to, leg.amount_fen));
             }
             if !cashed_out_fen.is_zero() {
                 add(&mut summary.cashed_out_fen, *cashed_out_fen);

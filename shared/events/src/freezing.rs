@@ -148,6 +148,17 @@ pub enum HopEnd {
 }
 
 impl FreezingEvent {
+    /// The hops an `account_stopped` opened, with the leg each follows: `onward[i]` is hop
+    /// `first_onward_hop + i`. Empty for every other event, and for stops recorded before
+    /// stops opened their onward hops (those have a `hop_opened` per child).
+    pub fn onward_hops(&self) -> impl Iterator<Item = (HopId, &OnwardLeg)> {
+        let (first, onward) = match self {
+            FreezingEvent::AccountStopped { first_onward_hop: Some(first), onward, .. } => (*first, onward.as_slice()),
+            _ => (0, &[][..]),
+        };
+        (first..).zip(onward)
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             FreezingEvent::TraceStarted { .. } => "trace_started",

@@ -274,28 +274,16 @@ fn system_case(observed: &ObservedCase) -> Option<SystemCase> {
                 parents.insert(*hop, *parent);
             }
             FreezingEvent::OrderResolved { hop, answered_in_ms, .. } => wait(*hop, answered_in_ms),
-            FreezingEvent::AccountStopped {
-                hop,
-                account,
-                claim_fen,
-                stopped_at_ms,
-                answered_in_ms,
-                onward,
-                first_onward_hop,
-                depth,
-                ..
-            } => {
+            FreezingEvent::AccountStopped { hop, account, claim_fen, stopped_at_ms, answered_in_ms, depth, .. } => {
                 wait(*hop, answered_in_ms);
                 if let Some(depth) = depth {
                     depths.insert(*hop, *depth);
                 }
                 // The onward hops this stop opened (no hop_opened of their own).
-                if let Some(first) = first_onward_hop {
-                    let child_depth = depths.get(hop).map_or(0, |d| d.saturating_add(1));
-                    for next in (*first..).take(onward.len()) {
-                        depths.insert(next, child_depth);
-                        parents.insert(next, Some(*hop));
-                    }
+                let child_depth = depths.get(hop).map_or(0, |d| d.saturating_add(1));
+                for (next, _) in event.onward_hops() {
+                    depths.insert(next, child_depth);
+                    parents.insert(next, Some(*hop));
                 }
                 if !claim_fen.is_zero() {
                     freezes.push(Freeze {
