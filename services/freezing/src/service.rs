@@ -1,7 +1,9 @@
 //! The freezing shell: consumes reported cases, runs the pure core, commits its events with
-//! their timers and inbox rows in one redb transaction, and only then sends the adapter
-//! requests the new state calls for. Answers come back to the same engine, so each hop
-//! starts the moment its parent's answer is committed (pipelined levels).
+//! their timers and inbox rows in one redb transaction, and sends the adapter requests the
+//! new state calls for as soon as that transaction is queued (the requests are idempotent by
+//! id; the consumed message is acknowledged only after the commit). Answers come back to the
+//! same engine, so each hop starts the moment its parent's answer is decided (pipelined
+//! levels).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -238,15 +240,19 @@ async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiv
                 return;
             }
         };
+        // The requests go out as soon as their events are queued, ahead of the commit: each
+        // carries an id derived from what it acts on, and a crash before the commit re-derives
+        // and re-sends the same requests on restart, which the bank answers once (see
+        // ARCHITECTURE.md, "Requests leave with the commit, not after it").
+        for action in actions {
+            shell.clone().execute(action);
+        }
         let shell = shell.clone();
         tokio::spawn(async move {
             match write.wait().await {
                 Ok(()) => {
                     if let Some(done) = done {
                         let _ = done.send(Ok(()));
-                    }
-                    for action in actions {
-                        shell.clone().execute(action);
                     }
                 }
                 Err(error) => {
