@@ -161,6 +161,16 @@ impl Store {
 
     /// Queues `op` now, in call order, and returns a handle to await its commit. Callers that
     /// apply state in memory use this so the log's order is the order they applied.
+    /// [`Store::write_deferred`], queued now and awaited later (as [`Store::enqueue`]).
+    pub async fn enqueue_deferred<R, E, F>(&self, op: F) -> Result<Committed<R, E>, StoreError>
+    where
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R, WriteError<E>> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        self.inner.writer.enqueue(Durability::Deferred, op).await
+    }
+
     pub async fn enqueue<R, E, F>(&self, op: F) -> Result<Committed<R, E>, StoreError>
     where
         F: FnOnce(&mut WriteCtx<'_>) -> Result<R, WriteError<E>> + Send + 'static,

@@ -5,7 +5,12 @@
 /// commit does not hold every caller for long.
 pub const MAX_BATCH_OPS: usize = 512;
 
-/// Most operations waiting for the writer. Callers wait (back-pressure) beyond this.
+/// Most [`crate::Durability::Deferred`] operations in one batch. They run after every other
+/// waiting operation, so this bounds how long a latency-critical write (a report) can wait
+/// behind projection writes: about this many small operations.
+pub const MAX_DEFERRED_PER_BATCH: usize = 64;
+
+/// Most operations waiting for the writer (per queue: deferred operations have their own). Callers wait (back-pressure) beyond this.
 pub const WRITE_QUEUE_DEPTH: usize = 4096;
 
 /// Longest a [`crate::Durability::Deferred`] write waits for an fsync to share. Bounds how

@@ -20,6 +20,13 @@
 //! `Immediate` transaction itself. A stream of projection writes then costs one fsync per
 //! linger period instead of one per batch, and stops competing for the disk with the
 //! writes on the time-to-freeze path.
+//!
+//! Deferred operations wait in a queue of their own, and a batch takes at most
+//! [`MAX_DEFERRED_PER_BATCH`] of them, after every other operation already waiting. A
+//! report's write then never waits behind a burst of projection writes (before, up to a
+//! whole queue of them ran ahead of it). So deferred operations may run after other
+//! operations queued later: they must not depend on them (a projection of consumed events
+//! does not), while the other operations keep their order among themselves.
 
 use std::sync::Arc;
 
@@ -28,7 +35,7 @@ use events::{Envelope, Payload, SCHEMA_VERSION, event_id};
 use redb::{Database, ReadableTable, WriteTransaction};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::limits::{DEFERRED_LINGER, MAX_BATCH_OPS, WRITE_QUEUE_DEPTH};
+use crate::limits::{DEFERRED_LINGER, MAX_BATCH_OPS, MAX_DEFERRED_PER_BATCH, WRITE_QUEUE_DEPTH};
 use crate::tables::{EVENTS, INBOX, OUTBOX, TIMER_KEYS, TIMERS};
 use crate::{Producer, StoreError, WriteError};
 
@@ -60,6 +67,8 @@ struct Job {
 pub(crate) struct WriterHandle {
     /// `None` once the handle is being dropped.
     queue: Option<mpsc::Sender<Job>>,
+    /// Deferred operations; `None` once the handle is being dropped.
+    deferred: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -68,6 +77,7 @@ impl Drop for WriterHandle {
     /// so the store can be reopened as soon as the last handle is gone.
     fn drop(&mut self) {
         self.queue.take();
+        self.deferred.take();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -172,11 +182,12 @@ pub(crate) fn spawn(
     timers_changed: Arc<Notify>,
 ) -> Result<WriterHandle, StoreError> {
     let (queue, mut jobs_rx) = mpsc::channel::<Job>(WRITE_QUEUE_DEPTH);
+    let (deferred, mut deferred_rx) = mpsc::channel::<Job>(WRITE_QUEUE_DEPTH);
     let name = format!("store-{}-{}", producer.city, producer.service);
     let thread = std::thread::Builder::new()
         .name(name)
         .spawn(move || {
-            // Only for waiting on the queue with a deadline while deferred callers wait.
+            // Only for waiting on both queues, with a deadline while deferred callers wait.
             let timer = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()
@@ -185,13 +196,17 @@ pub(crate) fn spawn(
             let mut awaiting_fsync: Vec<Completion> = Vec::new();
             let mut linger_until: Option<tokio::time::Instant> = None;
             loop {
-                let first = match linger_until {
-                    None => jobs_rx.blocking_recv(),
-                    // `Err`: the linger ran out.
-                    Some(deadline) => timer
-                        .block_on(async { tokio::time::timeout_at(deadline, jobs_rx.recv()).await })
-                        .unwrap_or_default(),
-                };
+                // `None`: the linger ran out, or both queues closed.
+                let first = timer.block_on(async {
+                    let deadline = linger_until.unwrap_or_else(tokio::time::Instant::now);
+                    tokio::select! {
+                        biased;
+                        Some(job) = jobs_rx.recv() => Some(job),
+                        Some(job) = deferred_rx.recv() => Some(job),
+                        () = tokio::time::sleep_until(deadline), if linger_until.is_some() => None,
+                        else => None,
+                    }
+                });
                 let Some(first) = first else {
                     // The linger ran out, or the queue closed: make the deferred writes durable.
                     if !awaiting_fsync.is_empty() {
@@ -205,7 +220,8 @@ pub(crate) fn spawn(
                         }
                     }
                     linger_until = None;
-                    if jobs_rx.is_closed() && jobs_rx.is_empty() {
+                    let drained = |rx: &mpsc::Receiver<Job>| rx.is_closed() && rx.is_empty();
+                    if drained(&jobs_rx) && drained(&deferred_rx) {
                         break;
                     }
                     continue;
@@ -216,6 +232,14 @@ pub(crate) fn spawn(
                         Ok(job) => jobs.push(job),
                         Err(_) => break,
                     }
+                }
+                let mut deferred_taken = jobs.iter().filter(|job| job.durability == Durability::Deferred).count();
+                while deferred_taken < MAX_DEFERRED_PER_BATCH && jobs.len() < MAX_BATCH_OPS {
+                    match deferred_rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                    deferred_taken += 1;
                 }
                 let start_seq = next_seq;
                 // Deferred callers waiting are bounded too: past a batch's worth, commit durably.
@@ -257,7 +281,7 @@ pub(crate) fn spawn(
             }
         })
         .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
-    Ok(WriterHandle { queue: Some(queue), thread: Some(thread) })
+    Ok(WriterHandle { queue: Some(queue), deferred: Some(deferred), thread: Some(thread) })
 }
 
 type Completions = Vec<(Durability, Completion)>;
@@ -344,7 +368,11 @@ impl WriterHandle {
                 ),
             }
         });
-        let queue = self.queue.as_ref().ok_or(StoreError::WriterStopped)?;
+        let queue = match durability {
+            Durability::Deferred => self.deferred.as_ref(),
+            Durability::Immediate | Durability::Lazy => self.queue.as_ref(),
+        };
+        let queue = queue.ok_or(StoreError::WriterStopped)?;
         queue.send(Job { durability, operation }).await.map_err(|_| StoreError::WriterStopped)?;
         Ok(Committed { result })
     }

@@ -240,3 +240,60 @@ async fn deferred_writes_mixed_with_immediate_ones_all_commit_with_contiguous_se
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_immediate_write_does_not_wait_behind_a_queue_of_deferred_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), producer(), system_clock()).unwrap();
+    let ran = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    // Hold the writer so that everything below is queued before anything of it runs.
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let held = store
+        .enqueue(move |_ctx| -> Result<(), WriteError<String>> {
+            let _ = started_tx.send(());
+            gate.recv().expect("released");
+            Ok(())
+        })
+        .await
+        .unwrap();
+    started.await.unwrap();
+    let deferred_count = 3 * store::limits::MAX_DEFERRED_PER_BATCH;
+    let mut deferred = Vec::new();
+    for n in 0..deferred_count {
+        let ran = ran.clone();
+        deferred.push(
+            store
+                .enqueue_deferred(move |_ctx| -> Result<(), WriteError<String>> {
+                    ran.lock().unwrap().push(format!("deferred {n}"));
+                    Ok(())
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    let ran_report = ran.clone();
+    let report = store
+        .enqueue(move |_ctx| -> Result<(), WriteError<String>> {
+            ran_report.lock().unwrap().push("report".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    release.send(()).unwrap();
+    held.wait().await.unwrap();
+    report.wait().await.unwrap();
+    for write in deferred {
+        write.wait().await.unwrap();
+    }
+    let ran = ran.lock().unwrap().clone();
+    let position = ran.iter().position(|op| op == "report").unwrap();
+    assert!(
+        position <= store::limits::MAX_DEFERRED_PER_BATCH,
+        "the report ran after {position} of {deferred_count} deferred writes queued before it"
+    );
+    assert_eq!(ran.len(), deferred_count + 1, "every deferred write ran");
+    let order: Vec<&String> = ran.iter().filter(|op| *op != "report").collect();
+    let expected: Vec<String> = (0..deferred_count).map(|n| format!("deferred {n}")).collect();
+    assert_eq!(order, expected.iter().collect::<Vec<_>>(), "deferred writes keep their order among themselves");
+}
