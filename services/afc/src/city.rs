@@ -8,7 +8,7 @@ use anyhow::Context;
 use domain::{City, SharedClock};
 use events::Service;
 use freezing::core::CoreConfig;
-use store::{Producer, Store};
+use store::{Producer, Store, WriterPriority};
 
 /// The services a city node runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,7 +34,13 @@ pub fn open_store(options: &CityOptions, service: Service, clock: SharedClock) -
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("creating data directory {}", options.data_dir.display()))?;
     let path = options.data_dir.join(format!("{service}.redb"));
-    Store::open(&path, Producer { city: options.city.clone(), service }, clock)
+    // Freezing sends its requests before its commits, so nothing on the time-to-freeze path
+    // waits for its writer; intake answers a report only after its commit.
+    let priority = match service {
+        Service::Freezing => WriterPriority::Background,
+        _ => WriterPriority::Normal,
+    };
+    Store::open_with(&path, Producer { city: options.city.clone(), service }, clock, priority)
         .with_context(|| format!("opening {}", path.display()))
 }
 

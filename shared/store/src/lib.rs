@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 
 pub use redb;
 pub use tables::{EVENTS, INBOX, OUTBOX, TIMER_KEYS, TIMERS};
-pub use writer::{Committed, Durability, WriteCtx};
+pub use writer::{Committed, Durability, WriteCtx, WriterPriority};
 
 /// A failure of the storage itself (I/O, corruption, a closed writer). Not a business
 /// rejection: the operation may succeed after a restart.
@@ -116,6 +116,16 @@ pub struct DueTimer {
 impl Store {
     /// Opens (or creates) the store at `path` and starts its writer thread.
     pub fn open(path: &Path, producer: Producer, clock: SharedClock) -> Result<Store, StoreError> {
+        Store::open_with(path, producer, clock, WriterPriority::Normal)
+    }
+
+    /// [`Store::open`], with the writer thread scheduled at `priority`.
+    pub fn open_with(
+        path: &Path,
+        producer: Producer,
+        clock: SharedClock,
+        priority: WriterPriority,
+    ) -> Result<Store, StoreError> {
         let db = Arc::new(Database::create(path)?);
         let next_seq = {
             let mut tx = db.begin_write()?;
@@ -127,8 +137,8 @@ impl Store {
         };
         let outbox_ready = Arc::new(Notify::new());
         let timers_changed = Arc::new(Notify::new());
-        let writer =
-            writer::spawn(db.clone(), producer.clone(), clock, next_seq, outbox_ready.clone(), timers_changed.clone())?;
+        let signals = writer::Signals { outbox_ready: outbox_ready.clone(), timers_changed: timers_changed.clone() };
+        let writer = writer::spawn(db.clone(), producer.clone(), clock, next_seq, signals, priority)?;
         Ok(Store { inner: Arc::new(Inner { db, producer, writer, outbox_ready, timers_changed }) })
     }
 

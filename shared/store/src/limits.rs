@@ -5,6 +5,11 @@
 /// commit does not hold every caller for long.
 pub const MAX_BATCH_OPS: usize = 512;
 
+/// Nice value of a [`crate::WriterPriority::Background`] writer thread (0 is normal, 19 the
+/// lowest). At 10 the thread gets about a tenth of a core it shares with one normal thread:
+/// enough, since a writer that falls behind commits bigger (cheaper) batches.
+pub const BACKGROUND_WRITER_NICE: i32 = 10;
+
 /// Most [`crate::Durability::Deferred`] operations in one batch. They run after every other
 /// waiting operation, so this bounds how long a latency-critical write (a report) can wait
 /// behind projection writes: about this many small operations.

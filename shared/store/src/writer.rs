@@ -35,7 +35,9 @@ use events::{Envelope, Payload, SCHEMA_VERSION, event_id};
 use redb::{Database, ReadableTable, WriteTransaction};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::limits::{DEFERRED_LINGER, MAX_BATCH_OPS, MAX_DEFERRED_PER_BATCH, WRITE_QUEUE_DEPTH};
+use crate::limits::{
+    BACKGROUND_WRITER_NICE, DEFERRED_LINGER, MAX_BATCH_OPS, MAX_DEFERRED_PER_BATCH, WRITE_QUEUE_DEPTH,
+};
 use crate::tables::{EVENTS, INBOX, OUTBOX, TIMER_KEYS, TIMERS};
 use crate::{Producer, StoreError, WriteError};
 
@@ -56,6 +58,26 @@ pub enum Durability {
     /// On disk before the caller hears of it, but the fsync may wait up to
     /// [`DEFERRED_LINGER`] to be shared with later writes.
     Deferred,
+}
+
+/// How the writer thread is scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriterPriority {
+    /// Like the caller's threads: for a store whose commits are on a latency path (a
+    /// report is answered after its commit).
+    Normal,
+    /// Niced to [`BACKGROUND_WRITER_NICE`]: for a store whose commits nobody waits on for
+    /// latency (freezing sends its requests before the commit). Under CPU contention the
+    /// threads on the latency path run first and the writer commits bigger batches later.
+    Background,
+}
+
+/// Who the writer wakes after a commit.
+pub(crate) struct Signals {
+    /// Events were appended (the relay has work).
+    pub outbox_ready: Arc<Notify>,
+    /// Timers were scheduled (the timer loop may have an earlier one).
+    pub timers_changed: Arc<Notify>,
 }
 
 struct Job {
@@ -178,15 +200,23 @@ pub(crate) fn spawn(
     producer: Producer,
     clock: SharedClock,
     mut next_seq: u64,
-    outbox_ready: Arc<Notify>,
-    timers_changed: Arc<Notify>,
+    signals: Signals,
+    priority: WriterPriority,
 ) -> Result<WriterHandle, StoreError> {
+    let Signals { outbox_ready, timers_changed } = signals;
     let (queue, mut jobs_rx) = mpsc::channel::<Job>(WRITE_QUEUE_DEPTH);
     let (deferred, mut deferred_rx) = mpsc::channel::<Job>(WRITE_QUEUE_DEPTH);
     let name = format!("store-{}-{}", producer.city, producer.service);
     let thread = std::thread::Builder::new()
         .name(name)
         .spawn(move || {
+            if priority == WriterPriority::Background {
+                // On Linux the nice value is per thread: this lowers only the writer.
+                let tid = rustix::thread::gettid();
+                if let Err(error) = rustix::process::setpriority_process(Some(tid), BACKGROUND_WRITER_NICE) {
+                    tracing::warn!(%error, "could not lower the store writer's priority; it runs at normal priority");
+                }
+            }
             // Only for waiting on both queues, with a deadline while deferred callers wait.
             let timer = tokio::runtime::Builder::new_current_thread()
                 .enable_time()

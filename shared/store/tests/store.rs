@@ -297,3 +297,43 @@ async fn an_immediate_write_does_not_wait_behind_a_queue_of_deferred_ones() {
     let expected: Vec<String> = (0..deferred_count).map(|n| format!("deferred {n}")).collect();
     assert_eq!(order, expected.iter().collect::<Vec<_>>(), "deferred writes keep their order among themselves");
 }
+
+#[cfg(target_os = "linux")]
+/// The nice value of this process's thread named `name` (as `/proc` shows it, at most 15
+/// bytes), if there is exactly one.
+fn nice_of_thread(name: &str) -> Option<i64> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+        if comm.trim_end() == name {
+            let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+            // Fields after the parenthesised name: state is field 3, nice field 19.
+            let after_name = &stat[stat.rfind(')')? + 2..];
+            found.push(after_name.split(' ').nth(16)?.parse().ok()?);
+        }
+    }
+    (found.len() == 1).then(|| found[0])
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_background_store_runs_its_writer_at_a_lower_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |city: &str, priority| {
+        let producer = Producer { city: City::parse(city).unwrap(), service: Service::Intake };
+        Store::open_with(&dir.path().join(format!("{city}.redb")), producer, system_clock(), priority).unwrap()
+    };
+    let background = open("lishui", store::WriterPriority::Background);
+    let normal = open("quzhou", store::WriterPriority::Normal);
+    // A write has gone through each writer, so each thread is past its start.
+    for store in [&background, &normal] {
+        append(store, 1).await.unwrap();
+    }
+    let base = nice_of_thread("store-quzhou-in").expect("the normal writer thread");
+    let lowered = nice_of_thread("store-lishui-in").expect("the background writer thread");
+    // setpriority sets the value; a process already nicer than it keeps its own value.
+    let background = i64::from(store::limits::BACKGROUND_WRITER_NICE);
+    assert_eq!(lowered, background.max(base), "normal writer at nice {base}");
+    assert!(base < background, "the test process runs at nice {base}: it cannot show the difference");
+}
