@@ -8,3 +8,4 @@ pub mod demo;
 pub mod drill;
 pub mod embedded;
 pub mod load;
+pub mod stalls;

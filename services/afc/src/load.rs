@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use crate::bench::nats_server_version;
 use crate::client;
 use crate::embedded::{Embedded, EmbeddedOptions, on_freezing_events};
+use crate::stalls::{self, StallProbe};
 
 /// The cities a deployment takes its first `--cities` from (Zhejiang's eleven prefectures).
 pub const CITIES: [&str; 11] = [
@@ -290,6 +291,8 @@ pub struct PointResult {
     pub cpu: Option<CpuUse>,
     /// JetStream traffic over the measured window, if the servers answered.
     pub streams: Option<StreamUse>,
+    /// What the stall probes saw over the measured window.
+    pub stalls: Vec<StallProbe>,
 }
 
 impl PointResult {
@@ -484,6 +487,15 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
     let schedule = Schedule::new(start, point.rate)?;
     let window = Window::after_warmup(start, point.warmup, point.duration);
     let cpu = tokio::spawn(measure_cpu(window, servers));
+    let mut probes = vec![
+        tokio::spawn(stalls::probe_runtime("harness runtime (banks, harness)".into(), window)),
+        tokio::spawn(stalls::probe_thread(window)),
+        tokio::spawn(stalls::probe_nats("nats-server hub (PING)".into(), deployment.province.hub_url(), window)),
+    ];
+    for city in &cities {
+        let url = deployment.province.city(city)?.server.url();
+        probes.push(tokio::spawn(stalls::probe_nats(format!("nats-server {city} (PING)"), url, window)));
+    }
     let streams = tokio::spawn(measure_streams(
         window,
         cities.iter().map(|c| (c.clone(), deployment.client(c).clone())).collect(),
@@ -531,6 +543,13 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
         }
         Err(_) => None,
     };
+    let mut stalls = Vec::with_capacity(probes.len());
+    for probe in probes {
+        match probe.await {
+            Ok(probe) => stalls.push(probe),
+            Err(error) => tracing::warn!(%error, "a stall probe failed"),
+        }
+    }
     let observed = std::mem::take(&mut *observed.lock().expect("observed lock"));
     deployment.stop().await;
 
@@ -626,6 +645,7 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
         without_ttf,
         cpu,
         streams,
+        stalls,
     })
 }
 
@@ -1095,6 +1115,23 @@ fn print_point(setup: &Setup, r: &PointResult) {
             );
         }
     }
+    if !r.stalls.is_empty() {
+        println!("stall probes over the measured window (late wake-ups every 2 ms; PING round trips)");
+        for probe in &r.stalls {
+            let worst: Vec<String> =
+                probe.worst.iter().map(|(at, us)| format!("{:.0} ms at {at:.1} s", *us as f64 / 1000.0)).collect();
+            row(
+                &format!("  {}", probe.name),
+                format!(
+                    "p99 {:.1} ms, max {:.1} ms (n={}); worst: {}",
+                    ms(probe.p99_us),
+                    ms(probe.max_us),
+                    probe.samples,
+                    worst.join(", ")
+                ),
+            );
+        }
+    }
     println!("target");
     row(
         &format!("{TARGET_RATE} cases/s, p99 < {TARGET_P99_MS} ms"),
@@ -1343,6 +1380,7 @@ mod tests {
             without_ttf: 0,
             cpu: None,
             streams: None,
+            stalls: Vec::new(),
         }
     }
 
