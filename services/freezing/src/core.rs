@@ -42,9 +42,12 @@ impl Default for CoreConfig {
 /// Everything freezing knows, rebuilt from its event log at start.
 #[derive(Debug, Default)]
 pub struct State {
-    pub cases: HashMap<CaseId, CaseTrace>,
+    // B-trees, not hash maps: these grow with every case and every stop, and a hash map
+    // rehashes all of itself when it doubles (over 100,000 holds, the engine stopped for tens
+    // of ms each time); a B-tree grows one node at a time.
+    pub cases: BTreeMap<CaseId, CaseTrace>,
     /// Accounts this center holds under a stop-payment, with the claims on them.
-    pub holds: HashMap<AccountRef, Hold>,
+    pub holds: BTreeMap<AccountRef, Hold>,
 }
 
 /// One case's trace.
