@@ -120,6 +120,11 @@ impl CityProcess {
         Ok(CityProcess { runtime: Some(runtime), shutdown, done: Some(done) })
     }
 
+    /// The node's runtime, while it runs (for probes that must run beside the services).
+    pub fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime.as_ref().map(|runtime| runtime.handle().clone())
+    }
+
     /// Signals shutdown, waits (up to [`STOP_TIMEOUT`]) for the services to drain and
     /// return, then drops what is left. Returns the services' outcome.
     pub async fn stop(mut self) -> anyhow::Result<()> {

@@ -159,6 +159,11 @@ impl Embedded {
         self.data.path().join(city.as_str())
     }
 
+    /// A running city node's runtime.
+    pub fn city_runtime(&self, city: &City) -> Option<tokio::runtime::Handle> {
+        self.cities.get(city).and_then(CityProcess::handle)
+    }
+
     pub fn client(&self, city: &City) -> &async_nats::Client {
         &self.clients[city]
     }

@@ -493,6 +493,10 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
         tokio::spawn(stalls::probe_nats("nats-server hub (PING)".into(), deployment.province.hub_url(), window)),
     ];
     for city in &cities {
+        if let Some(runtime) = deployment.city_runtime(city) {
+            let name = format!("{city} runtime (intake, freezing)");
+            probes.push(tokio::spawn(stalls::probe_runtime_on(runtime, name, window)));
+        }
         let url = deployment.province.city(city)?.server.url();
         probes.push(tokio::spawn(stalls::probe_nats(format!("nats-server {city} (PING)"), url, window)));
     }

@@ -64,6 +64,15 @@ pub async fn probe_runtime(name: String, window: Window) -> StallProbe {
     StallProbe::from_samples(&name, &window, samples)
 }
 
+/// [`probe_runtime`] on another runtime (a city node's).
+pub async fn probe_runtime_on(runtime: tokio::runtime::Handle, name: String, window: Window) -> StallProbe {
+    let fallback = name.clone();
+    runtime
+        .spawn(probe_runtime(name, window))
+        .await
+        .unwrap_or_else(|_| StallProbe::from_samples(&fallback, &window, Vec::new()))
+}
+
 /// The same on an OS thread of its own: how late the scheduler runs a thread that wants the
 /// CPU for a moment every [`PROBE_PERIOD`].
 pub async fn probe_thread(window: Window) -> StallProbe {
