@@ -10,6 +10,11 @@ pub const MAX_BATCH_OPS: usize = 512;
 /// enough, since a writer that falls behind commits bigger (cheaper) batches.
 pub const BACKGROUND_WRITER_NICE: i32 = 10;
 
+/// Shortest time between the starts of two durable commits of a
+/// [`crate::WriterPriority::Background`] writer. Bounds its fsyncs to 200 per second; its
+/// callers wait up to this much longer for their commit.
+pub const BACKGROUND_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// Most [`crate::Durability::Deferred`] operations in one batch. They run after every other
 /// waiting operation, so this bounds how long a latency-critical write (a report) can wait
 /// behind projection writes: about this many small operations.

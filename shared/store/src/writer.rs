@@ -36,7 +36,8 @@ use redb::{Database, ReadableTable, WriteTransaction};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::limits::{
-    BACKGROUND_WRITER_NICE, DEFERRED_LINGER, MAX_BATCH_OPS, MAX_DEFERRED_PER_BATCH, WRITE_QUEUE_DEPTH,
+    BACKGROUND_COMMIT_INTERVAL, BACKGROUND_WRITER_NICE, DEFERRED_LINGER, MAX_BATCH_OPS, MAX_DEFERRED_PER_BATCH,
+    WRITE_QUEUE_DEPTH,
 };
 use crate::tables::{EVENTS, INBOX, OUTBOX, TIMER_KEYS, TIMERS};
 use crate::{Producer, StoreError, WriteError};
@@ -66,9 +67,11 @@ pub enum WriterPriority {
     /// Like the caller's threads: for a store whose commits are on a latency path (a
     /// report is answered after its commit).
     Normal,
-    /// Niced to [`BACKGROUND_WRITER_NICE`]: for a store whose commits nobody waits on for
-    /// latency (freezing sends its requests before the commit). Under CPU contention the
-    /// threads on the latency path run first and the writer commits bigger batches later.
+    /// Niced to [`BACKGROUND_WRITER_NICE`], and at most one durable commit per
+    /// [`BACKGROUND_COMMIT_INTERVAL`]: for a store whose commits nobody waits on for latency
+    /// (freezing sends its requests before the commit). Under CPU contention the threads on
+    /// the latency path run first, and fewer, bigger commits leave the disk to the stores
+    /// whose callers wait for their fsync.
     Background,
 }
 
@@ -225,6 +228,8 @@ pub(crate) fn spawn(
             // Callers of deferred operations already committed, waiting for an fsync.
             let mut awaiting_fsync: Vec<Completion> = Vec::new();
             let mut linger_until: Option<tokio::time::Instant> = None;
+            // When the last durable commit started.
+            let mut last_fsync = tokio::time::Instant::now();
             loop {
                 // `None`: the linger ran out, or both queues closed.
                 let first = timer.block_on(async {
@@ -263,6 +268,18 @@ pub(crate) fn spawn(
                         Err(_) => break,
                     }
                 }
+                // A background writer spaces its fsyncs: what arrives meanwhile joins the batch.
+                let needs_fsync = jobs.iter().any(|job| job.durability == Durability::Immediate);
+                if priority == WriterPriority::Background && needs_fsync {
+                    let due = last_fsync + BACKGROUND_COMMIT_INTERVAL;
+                    while jobs.len() < MAX_BATCH_OPS {
+                        let next = timer.block_on(async { tokio::time::timeout_at(due, jobs_rx.recv()).await });
+                        match next {
+                            Ok(Some(job)) => jobs.push(job),
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                }
                 let mut deferred_taken = jobs.iter().filter(|job| job.durability == Durability::Deferred).count();
                 while deferred_taken < MAX_DEFERRED_PER_BATCH && jobs.len() < MAX_BATCH_OPS {
                     match deferred_rx.try_recv() {
@@ -275,6 +292,9 @@ pub(crate) fn spawn(
                 // Deferred callers waiting are bounded too: past a batch's worth, commit durably.
                 let durable = jobs.iter().any(|job| job.durability == Durability::Immediate)
                     || awaiting_fsync.len() + jobs.len() >= MAX_BATCH_OPS;
+                if durable {
+                    last_fsync = tokio::time::Instant::now();
+                }
                 let outcome = run_batch(&db, &producer, clock.now_ms(), &mut next_seq, jobs, durable);
                 match outcome {
                     Ok((completions, appended, scheduled)) => {

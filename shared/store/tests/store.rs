@@ -337,3 +337,20 @@ async fn a_background_store_runs_its_writer_at_a_lower_priority() {
     assert_eq!(lowered, background.max(base), "normal writer at nice {base}");
     assert!(base < background, "the test process runs at nice {base}: it cannot show the difference");
 }
+
+#[tokio::test]
+async fn a_background_store_spaces_its_durable_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Store::open_with(&dir.path().join("s.redb"), producer(), system_clock(), store::WriterPriority::Background)
+            .unwrap();
+    // Each write waits for its own commit, so each needs a durable commit of its own.
+    let writes = 6u32;
+    let started = std::time::Instant::now();
+    for n in 0..writes {
+        append(&store, u64::from(n)).await.unwrap();
+    }
+    // The first commit may start at once; every later one at least an interval after the last.
+    let least = store::limits::BACKGROUND_COMMIT_INTERVAL * (writes - 1);
+    assert!(started.elapsed() >= least, "{writes} commits in {:?}, under {least:?}", started.elapsed());
+}
