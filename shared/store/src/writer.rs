@@ -21,12 +21,6 @@
 //! linger period instead of one per batch, and stops competing for the disk with the
 //! writes on the time-to-freeze path.
 //!
-//! A batch of only deferred operations is not committed: its transaction stays open and the
-//! next batches run in it, until something needs a commit (an `Immediate` or `Lazy`
-//! operation, a batch's worth of waiting callers, or the linger). A page that a stream of
-//! projection writes touches again and again (a case's head) is then written once per
-//! commit, not once per batch. Their writes become visible to readers with that commit.
-//!
 //! Deferred operations wait in a queue of their own, and a batch takes at most
 //! [`MAX_DEFERRED_PER_BATCH`] of them, after every other operation already waiting. A
 //! report's write then never waits behind a burst of projection writes (before, up to a
@@ -231,12 +225,13 @@ pub(crate) fn spawn(
                 .enable_time()
                 .build()
                 .expect("a current-thread runtime with a timer starts");
-            let mut state = Pending::default();
+            // Callers of deferred operations already committed, waiting for an fsync.
+            let mut awaiting_fsync: Vec<Completion> = Vec::new();
+            let mut linger_until: Option<tokio::time::Instant> = None;
             // When the last durable commit started.
             let mut last_fsync = tokio::time::Instant::now();
             loop {
                 // `None`: the linger ran out, or both queues closed.
-                let linger_until = state.linger_until;
                 let first = timer.block_on(async {
                     let deadline = linger_until.unwrap_or_else(tokio::time::Instant::now);
                     tokio::select! {
@@ -248,12 +243,18 @@ pub(crate) fn spawn(
                     }
                 });
                 let Some(first) = first else {
-                    // The linger ran out, or the queues closed: make the deferred writes durable.
-                    if state.waiting() {
-                        last_fsync = tokio::time::Instant::now();
-                        let ctx = Ctx { db: &db, producer: &producer, now_ms: clock.now_ms() };
-                        state.commit(&ctx, &mut next_seq, true, &outbox_ready, &timers_changed);
+                    // The linger ran out, or the queue closed: make the deferred writes durable.
+                    if !awaiting_fsync.is_empty() {
+                        let outcome = run_batch(&db, &producer, clock.now_ms(), &mut next_seq, Vec::new(), true);
+                        let result = outcome.map(|_| ()).map_err(|(_, error)| error);
+                        if let Err(error) = &result {
+                            tracing::error!(%error, "store flush of deferred writes failed");
+                        }
+                        for done in awaiting_fsync.drain(..) {
+                            done(result.clone());
+                        }
                     }
+                    linger_until = None;
                     let drained = |rx: &mpsc::Receiver<Job>| rx.is_closed() && rx.is_empty();
                     if drained(&jobs_rx) && drained(&deferred_rx) {
                         break;
@@ -287,21 +288,46 @@ pub(crate) fn spawn(
                     }
                     deferred_taken += 1;
                 }
-                let has = |d: Durability| jobs.iter().any(|job| job.durability == d);
-                let (immediate, lazy) = (has(Durability::Immediate), has(Durability::Lazy));
-                let ctx = Ctx { db: &db, producer: &producer, now_ms: clock.now_ms() };
-                if !state.run(&ctx, &mut next_seq, jobs) {
-                    continue;
-                }
+                let start_seq = next_seq;
                 // Deferred callers waiting are bounded too: past a batch's worth, commit durably.
-                if immediate || state.callers() >= MAX_BATCH_OPS {
+                let durable = jobs.iter().any(|job| job.durability == Durability::Immediate)
+                    || awaiting_fsync.len() + jobs.len() >= MAX_BATCH_OPS;
+                if durable {
                     last_fsync = tokio::time::Instant::now();
-                    state.commit(&ctx, &mut next_seq, true, &outbox_ready, &timers_changed);
-                } else if lazy {
-                    state.commit(&ctx, &mut next_seq, false, &outbox_ready, &timers_changed);
                 }
-                // Otherwise only deferred operations ran: their transaction stays open, so a
-                // page they touch is written once per durable commit, not once per batch.
+                let outcome = run_batch(&db, &producer, clock.now_ms(), &mut next_seq, jobs, durable);
+                match outcome {
+                    Ok((completions, appended, scheduled)) => {
+                        for (durability, done) in completions {
+                            if durability == Durability::Deferred && !durable {
+                                awaiting_fsync.push(done);
+                            } else {
+                                done(Ok(()));
+                            }
+                        }
+                        if durable {
+                            for done in awaiting_fsync.drain(..) {
+                                done(Ok(()));
+                            }
+                            linger_until = None;
+                        } else if !awaiting_fsync.is_empty() && linger_until.is_none() {
+                            linger_until = Some(tokio::time::Instant::now() + DEFERRED_LINGER);
+                        }
+                        if appended {
+                            outbox_ready.notify_one();
+                        }
+                        if scheduled {
+                            timers_changed.notify_one();
+                        }
+                    }
+                    Err((completions, error)) => {
+                        next_seq = start_seq;
+                        tracing::error!(%error, "store batch aborted");
+                        for (_, done) in completions {
+                            done(Err(error.clone()));
+                        }
+                    }
+                }
             }
         })
         .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
@@ -309,165 +335,53 @@ pub(crate) fn spawn(
 }
 
 type Completions = Vec<(Durability, Completion)>;
+type BatchResult = Result<(Completions, bool, bool), (Completions, String)>;
 
-/// What a batch needs besides its operations.
-struct Ctx<'a> {
-    db: &'a Database,
-    producer: &'a Producer,
+/// Runs `jobs` in one write transaction and commits it, with an fsync when `durable`.
+fn run_batch(
+    db: &Database,
+    producer: &Producer,
     now_ms: TimeMs,
-}
-
-/// Operations run but not yet committed, and deferred callers committed without an fsync.
-#[derive(Default)]
-struct Pending {
-    /// The open transaction, with the operations run in it and the first sequence number it
-    /// appended. Only deferred operations leave it open between batches.
-    open: Option<(WriteTransaction, Completions, u64)>,
-    appended: bool,
-    scheduled: bool,
-    /// Callers of deferred operations already committed, waiting for an fsync.
-    awaiting_fsync: Vec<Completion>,
-    /// When the oldest waiting deferred caller must be made durable.
-    linger_until: Option<tokio::time::Instant>,
-}
-
-impl Pending {
-    /// Whether deferred callers wait for an fsync.
-    fn waiting(&self) -> bool {
-        self.open.is_some() || !self.awaiting_fsync.is_empty()
-    }
-
-    /// Callers not told yet.
-    fn callers(&self) -> usize {
-        self.awaiting_fsync.len() + self.open.as_ref().map_or(0, |(_, done, _)| done.len())
-    }
-
-    /// Runs `jobs` in the open transaction (opening one if needed). On a storage error the
-    /// whole transaction is aborted, every caller in it told, and false returned.
-    fn run(&mut self, ctx: &Ctx<'_>, next_seq: &mut u64, jobs: Vec<Job>) -> bool {
-        if jobs.iter().any(|job| job.durability == Durability::Deferred) && self.linger_until.is_none() {
-            self.linger_until = Some(tokio::time::Instant::now() + DEFERRED_LINGER);
+    next_seq: &mut u64,
+    jobs: Vec<Job>,
+    durable: bool,
+) -> BatchResult {
+    let begin = || -> Result<WriteTransaction, StoreError> {
+        let mut tx = db.begin_write()?;
+        if durable {
+            tx.set_durability(redb::Durability::Immediate)?;
+            tx.set_two_phase_commit(true);
+            tx.set_quick_repair(true);
+        } else {
+            tx.set_durability(redb::Durability::None)?;
         }
-        if self.open.is_none() {
-            match ctx.db.begin_write() {
-                Ok(tx) => self.open = Some((tx, Vec::new(), *next_seq)),
-                Err(error) => {
-                    // The jobs are dropped unrun: their callers see the writer as stopped.
-                    tracing::error!(%error, "store batch could not begin");
-                    return false;
-                }
-            }
-        }
-        let (tx, completions, _) = self.open.as_mut().expect("opened above");
-        let mut write =
-            WriteCtx { tx, producer: ctx.producer, next_seq, now_ms: ctx.now_ms, appended: false, scheduled: false };
-        let mut failure = None;
-        for job in jobs {
-            let (done, error) = (job.operation)(&mut write);
-            completions.push((job.durability, done));
-            if let Some(error) = error {
-                failure = Some(error.to_string());
-                break;
-            }
-        }
-        self.appended |= write.appended;
-        self.scheduled |= write.scheduled;
-        match failure {
-            None => true,
-            Some(error) => {
-                self.abort(next_seq, &error);
-                false
-            }
+        Ok(tx)
+    };
+    let tx = match begin() {
+        Ok(tx) => tx,
+        // The jobs are dropped unrun: their callers see the writer as stopped for this batch.
+        Err(e) => return Err((Vec::new(), e.to_string())),
+    };
+    let mut ctx = WriteCtx { tx: &tx, producer, next_seq, now_ms, appended: false, scheduled: false };
+    let mut completions = Vec::with_capacity(jobs.len());
+    let mut failure = None;
+    for job in jobs {
+        let (done, error) = (job.operation)(&mut ctx);
+        completions.push((job.durability, done));
+        if let Some(error) = error {
+            failure = Some(error.to_string());
+            break;
         }
     }
-
-    /// Drops the open transaction and tells its callers why.
-    fn abort(&mut self, next_seq: &mut u64, error: &str) {
-        tracing::error!(%error, "store batch aborted");
-        if let Some((tx, completions, start_seq)) = self.open.take() {
-            // Dropping the transaction aborts it.
-            drop(tx);
-            *next_seq = start_seq;
-            for (_, done) in completions {
-                done(Err(error.to_owned()));
-            }
-        }
-        self.appended = false;
-        self.scheduled = false;
+    let (appended, scheduled) = (ctx.appended, ctx.scheduled);
+    if let Some(error) = failure {
+        // Dropping the transaction aborts it.
+        drop(tx);
+        return Err((completions, error));
     }
-
-    /// Commits the open transaction (an empty one if none is open), with an fsync when
-    /// `durable`, and tells the callers it made durable.
-    fn commit(
-        &mut self,
-        ctx: &Ctx<'_>,
-        next_seq: &mut u64,
-        durable: bool,
-        outbox_ready: &Notify,
-        timers_changed: &Notify,
-    ) {
-        let (tx, completions, start_seq) = match self.open.take() {
-            Some(open) => open,
-            None => match ctx.db.begin_write() {
-                Ok(tx) => (tx, Vec::new(), *next_seq),
-                Err(error) => return self.fail_waiting(&error.to_string()),
-            },
-        };
-        let set_durability = |tx: &mut WriteTransaction| -> Result<(), redb::SetDurabilityError> {
-            if durable {
-                tx.set_durability(redb::Durability::Immediate)?;
-                tx.set_two_phase_commit(true);
-                tx.set_quick_repair(true);
-            } else {
-                tx.set_durability(redb::Durability::None)?;
-            }
-            Ok(())
-        };
-        let mut tx = tx;
-        let result =
-            set_durability(&mut tx).map_err(|e| e.to_string()).and_then(|()| tx.commit().map_err(|e| e.to_string()));
-        match result {
-            Ok(()) => {
-                for (durability, done) in completions {
-                    if durability == Durability::Deferred && !durable {
-                        self.awaiting_fsync.push(done);
-                    } else {
-                        done(Ok(()));
-                    }
-                }
-                if durable {
-                    for done in self.awaiting_fsync.drain(..) {
-                        done(Ok(()));
-                    }
-                    self.linger_until = None;
-                }
-                if std::mem::take(&mut self.appended) {
-                    outbox_ready.notify_one();
-                }
-                if std::mem::take(&mut self.scheduled) {
-                    timers_changed.notify_one();
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, "store commit failed");
-                *next_seq = start_seq;
-                for (_, done) in completions {
-                    done(Err(error.clone()));
-                }
-                self.fail_waiting(&error);
-                self.appended = false;
-                self.scheduled = false;
-            }
-        }
-    }
-
-    /// Tells deferred callers waiting for an fsync that it failed.
-    fn fail_waiting(&mut self, error: &str) {
-        tracing::error!(%error, "store flush of deferred writes failed");
-        for done in self.awaiting_fsync.drain(..) {
-            done(Err(error.to_owned()));
-        }
-        self.linger_until = None;
+    match tx.commit() {
+        Ok(()) => Ok((completions, appended, scheduled)),
+        Err(e) => Err((completions, e.to_string())),
     }
 }
 
