@@ -8,6 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use afc::city::{CityOptions, CityProcess, CityService};
 use afc::embedded::{Embedded, EmbeddedOptions, Watch, trace_completed};
 use common::{TRACE_TIMEOUT, city, completion, failed_hops, now_ms, stops, submit_ok};
 use domain::{AccountRef, BankId, Fen};
@@ -152,5 +153,89 @@ async fn a_mule_frozen_by_one_city_gets_the_other_citys_claim_queued_behind_it()
     assert_eq!(claims.len(), 2, "{claims:?}");
     assert_eq!(by_center[&first], (first_case, amounts[0], false));
     assert_eq!(by_center[&second], (second_case, amounts[1], true));
+    deployment.stop().await;
+}
+
+/// Freezing sends a decision's stop-payments once its events are queued for the commit, not
+/// after the fsync: with its store's writer held, the first level's accounts are stopped at
+/// their banks while freezing's log is still empty; released, the trace completes with every
+/// account stopped once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_payments_leave_before_their_events_are_committed() {
+    common::init();
+    let wave = simulator::wave::single_trail(12, now_ms());
+    let report = wave.reports[0].clone();
+    let truth = report.truth.clone();
+    let center = report.city.clone();
+    let mut deployment =
+        Embedded::start(std::slice::from_ref(&center), wave.world, EmbeddedOptions::default()).await.unwrap();
+    // Intake only, in a node of its own; freezing runs below on a store the test holds.
+    deployment.stop_city(&center).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let nats_url = deployment.province.city(&center).unwrap().server.url();
+    let intake_only = CityOptions {
+        city: center.clone(),
+        nats_url: nats_url.clone(),
+        data_dir: data.path().to_owned(),
+        only: Some(CityService::Intake),
+        freeze_after_ms: EmbeddedOptions::default().freeze_after_ms,
+    };
+    let intake = CityProcess::start(intake_only.clone(), deployment.clock.clone()).unwrap();
+    let store = afc::city::open_store(&intake_only, events::Service::Freezing, deployment.clock.clone()).unwrap();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let (holding_tx, holding) = tokio::sync::oneshot::channel::<()>();
+    let held = store
+        .enqueue(move |_ctx| -> Result<(), store::WriteError<String>> {
+            let _ = holding_tx.send(());
+            gate.recv().expect("released");
+            Ok(())
+        })
+        .await
+        .unwrap();
+    holding.await.unwrap();
+    let (stop_freezing, shutdown) = tokio::sync::watch::channel(false);
+    let client = async_nats::connect(&nats_url).await.unwrap();
+    let config = freezing::Config { city: center.clone(), core: freezing::core::CoreConfig::default() };
+    let freezing = tokio::spawn(freezing::run(config, client, store.clone(), deployment.clock.clone(), shutdown));
+
+    let client = deployment.client(&center).clone();
+    let mut watch = Watch::start(&client, &center).await.unwrap();
+    let case_id = submit_ok(&client, &center, &report.body).await.unwrap().case_id;
+    let first_level: Vec<AccountRef> =
+        truth.mules.iter().filter(|(_, level)| **level == 1).map(|(account, _)| account.clone()).collect();
+    assert!(!first_level.is_empty());
+    let world = deployment.world.clone();
+    common::poll(TRACE_TIMEOUT, "a first-level account stopped", || {
+        let stopped = {
+            let world = simulator::world::lock(&world);
+            first_level.iter().filter(|a| world.ledger.stops_applied(&center, a) == 1).count()
+        };
+        async move { Ok(if stopped > 0 { Ok(()) } else { Err("none stopped".to_owned()) }) }
+    })
+    .await
+    .unwrap();
+    let committed = store
+        .read(|tx| {
+            use redb::ReadableTableMetadata;
+            Ok(tx.open_table(store::EVENTS)?.len()?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(committed, 0, "freezing committed events while its writer was held");
+
+    release.send(()).unwrap();
+    held.wait().await.unwrap();
+    watch.until(TRACE_TIMEOUT, |all| all.get(&case_id).is_some_and(|e| trace_completed(e))).await.unwrap();
+    let events = watch.events(&case_id);
+    assert!(failed_hops(&events).is_empty(), "{:?}", failed_hops(&events));
+    {
+        let world = simulator::world::lock(&deployment.world);
+        for account in truth.mules.keys() {
+            assert_eq!(world.ledger.stops_applied(&center, account), 1, "stop-payments applied to {account}");
+        }
+    }
+    let _ = stop_freezing.send(true);
+    freezing.await.unwrap().unwrap();
+    intake.stop().await.unwrap();
     deployment.stop().await;
 }
