@@ -48,6 +48,9 @@ pub struct State {
     pub cases: BTreeMap<CaseId, CaseTrace>,
     /// Accounts this center holds under a stop-payment, with the claims on them.
     pub holds: BTreeMap<AccountRef, Hold>,
+    /// Claims still to be converted into a freeze: the shell's conversion timers are
+    /// derived from this (nothing else records them), so a restart has them again.
+    pub conversions: BTreeMap<(CaseId, AccountRef), Conversion>,
 }
 
 /// One case's trace.
@@ -82,6 +85,41 @@ pub struct Hop {
     /// Each arrival of victim money this hop follows.
     pub arrivals: Vec<rule::Arrival>,
     pub open: bool,
+}
+
+/// A claim waiting for its conversion into a freeze. A claim on an account this center
+/// already froze for another case gets its own freeze request too: the bank queues it
+/// behind the first (轮候冻结), so it takes over when that freeze ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conversion {
+    /// When the stop, or its renewal, that holds the money was made. `None` for a renewal
+    /// recorded before this was kept.
+    pub since_ms: Option<TimeMs>,
+    /// When that stop lapses.
+    pub expires_at_ms: TimeMs,
+}
+
+/// When `conversion` is due: [`freeze_due`] from when the money was stopped, or the latest
+/// safe moment before the lapse when that is not known.
+pub fn conversion_due(config: &CoreConfig, conversion: &Conversion) -> TimeMs {
+    match conversion.since_ms {
+        Some(since) => freeze_due(config, since, conversion.expires_at_ms),
+        None => conversion.expires_at_ms.saturating_sub(LAPSE_MARGIN_MS),
+    }
+}
+
+/// The claims whose conversion `event` starts, changes or ends.
+pub fn conversion_touched(event: &FreezingEvent) -> Option<(CaseId, AccountRef)> {
+    match event {
+        FreezingEvent::AccountStopped { case_id, account, claim_fen, .. } if !claim_fen.is_zero() => {
+            Some((case_id.clone(), account.clone()))
+        }
+        FreezingEvent::StopRenewed { case_id, account, .. }
+        | FreezingEvent::AccountFrozen { case_id, account, .. }
+        | FreezingEvent::FreezeQueued { case_id, account, .. }
+        | FreezingEvent::FreezeFailed { case_id, account, .. } => Some((case_id.clone(), account.clone())),
+        _ => None,
+    }
 }
 
 /// An account this center holds.
@@ -203,11 +241,6 @@ fn record_hop(trace: &mut CaseTrace, hop: HopId, new: NewHop) {
     };
     trace.hops.insert(hop, hop_state);
     trace.open_hops += 1;
-}
-
-/// Timer key of a pending freeze conversion.
-pub fn freeze_timer_key(case_id: &CaseId, account: &AccountRef) -> String {
-    format!("freeze/{case_id}/{account}")
 }
 
 /// The events `input` causes.
@@ -383,7 +416,9 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 return events;
             }
             events.push(match result {
-                Ok((stop_no, expires_at_ms)) => FreezingEvent::StopRenewed { case_id, account, stop_no, expires_at_ms },
+                Ok((stop_no, expires_at_ms)) => {
+                    FreezingEvent::StopRenewed { case_id, account, stop_no, expires_at_ms, renewed_at_ms: Some(now) }
+                }
                 Err(failure) => FreezingEvent::FreezeFailed {
                     case_id,
                     account,
@@ -568,6 +603,8 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             }
             if !claim_fen.is_zero() {
                 hold.claims.insert(case_id.clone(), *claim_fen);
+                let conversion = Conversion { since_ms: Some(*stopped_at_ms), expires_at_ms: *expires_at_ms };
+                state.conversions.insert((case_id.clone(), account.clone()), conversion);
             }
         }
         FreezingEvent::HopEnded { case_id, hop, merged_into, .. } => {
@@ -584,18 +621,23 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             close_hop(trace, *hop);
         }
         FreezingEvent::TraceCompleted { case_id, .. } => case_mut(state, case_id).completed = true,
-        FreezingEvent::AccountFrozen { account, .. } => {
+        FreezingEvent::AccountFrozen { case_id, account, .. } => {
             if let Some(hold) = state.holds.get_mut(account) {
                 hold.frozen = true;
             }
+            state.conversions.remove(&(case_id.clone(), account.clone()));
         }
-        FreezingEvent::StopRenewed { account, stop_no, expires_at_ms, .. } => {
+        FreezingEvent::StopRenewed { case_id, account, stop_no, expires_at_ms, renewed_at_ms } => {
             if let Some(hold) = state.holds.get_mut(account) {
                 hold.stop_no = *stop_no;
                 hold.expires_at_ms = *expires_at_ms;
             }
+            let conversion = Conversion { since_ms: *renewed_at_ms, expires_at_ms: *expires_at_ms };
+            state.conversions.insert((case_id.clone(), account.clone()), conversion);
         }
-        FreezingEvent::FreezeQueued { .. } | FreezingEvent::FreezeFailed { .. } => {}
+        FreezingEvent::FreezeQueued { case_id, account, .. } | FreezingEvent::FreezeFailed { case_id, account, .. } => {
+            state.conversions.remove(&(case_id.clone(), account.clone()));
+        }
     }
 }
 
@@ -675,24 +717,6 @@ fn hop_action(state: &State, case_id: &CaseId, hop_id: HopId) -> Option<Action> 
 /// (and never before `now`).
 pub fn freeze_due(config: &CoreConfig, now: TimeMs, expires_at_ms: TimeMs) -> TimeMs {
     now.saturating_add(config.freeze_after_ms).min(expires_at_ms.saturating_sub(LAPSE_MARGIN_MS)).max(now)
-}
-
-/// Claims the events made, each awaiting its conversion into a freeze: (case, account,
-/// claim, when the stop lapses). A claim on an account this center already froze for another case gets its own
-/// freeze request too: the bank queues it behind the first (轮候冻结), so it takes over when
-/// that freeze ends.
-pub fn new_claims(events: &[FreezingEvent]) -> Vec<(CaseId, AccountRef, Fen, TimeMs)> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            FreezingEvent::AccountStopped { case_id, account, claim_fen, expires_at_ms, .. }
-                if !claim_fen.is_zero() =>
-            {
-                Some((case_id.clone(), account.clone(), *claim_fen, *expires_at_ms))
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -894,6 +918,46 @@ mod tests {
             matches!(&events[..], [FreezingEvent::FreezeQueued { queued_behind, claim_fen, .. }] if *queued_behind == ahead && *claim_fen == Fen::new(10_000)),
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn a_claim_awaits_its_conversion_until_frozen_queued_or_failed_and_a_renewal_moves_it() {
+        let config = CoreConfig { freeze_after_ms: 500, ..CoreConfig::default() };
+        let mut state = State::default();
+        check(&mut state, &config, reported(10_000));
+        let statement = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(1_000)), "v")];
+        let (events, _) = check(&mut state, &config, answered(1, 10_000, statement));
+        let key = (case(), account(1));
+        assert_eq!(events.iter().filter_map(conversion_touched).collect::<Vec<_>>(), vec![key.clone()]);
+        // Stopped at 1,000 (the `check` clock), lapsing at 2,000: sooner than the lapse
+        // margin, so converted at once.
+        let waiting = state.conversions[&key];
+        assert_eq!(waiting, Conversion { since_ms: Some(1_000), expires_at_ms: 2_000 });
+        assert_eq!(conversion_due(&config, &waiting), 1_000);
+
+        let renewed = Input::StopRenewed { case_id: case(), account: account(1), result: Ok((2, 50_000_000)) };
+        let events = decide(&state, &config, renewed, 1_800);
+        events.iter().for_each(|e| apply(&mut state, e));
+        assert_eq!(state.conversions[&key], Conversion { since_ms: Some(1_800), expires_at_ms: 50_000_000 });
+        assert_eq!(conversion_due(&config, &state.conversions[&key]), 2_300);
+
+        let frozen = Input::FreezeAnswered {
+            case_id: case(),
+            account: account(1),
+            result: Ok(FreezeReply {
+                status: FreezeStatus::Frozen,
+                frozen_fen: Fen::new(10_000),
+                expires_at_ms: 90_000_000,
+                frozen_at_ms: 2_300,
+                queued_behind: None,
+            }),
+        };
+        let events = decide(&state, &config, frozen, 2_300);
+        events.iter().for_each(|e| apply(&mut state, e));
+        assert!(state.conversions.is_empty(), "a frozen claim awaits nothing: {:?}", state.conversions);
+        // A renewal recorded before its time was kept converts at the latest safe moment.
+        let old = Conversion { since_ms: None, expires_at_ms: 50_000_000 };
+        assert_eq!(conversion_due(&config, &old), 50_000_000 - LAPSE_MARGIN_MS);
     }
 
     #[test]

@@ -5,16 +5,15 @@
 //! same engine, so each hop starts the moment its parent's answer is decided (pipelined
 //! levels).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_nats::jetstream;
 use bus::Shutdown;
 use bus::consumer::{ConsumerSpec, HandleError, run_consumer};
-use domain::{AccountRef, CaseId, City, SharedClock};
-use events::{Envelope, FreezingEvent, IntakeEvent, Payload, Service};
+use domain::{AccountRef, CaseId, City, SharedClock, TimeMs};
+use events::{Envelope, IntakeEvent, Payload, Service};
 use protocol::adapter::{FlowsRequest, FreezeRequest, ResolveOrderRequest, StopPaymentRequest};
-use serde::{Deserialize, Serialize};
 use store::{Store, WriteError};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -42,8 +41,8 @@ pub enum FreezingError {
     EngineStopped(String),
 }
 
-/// A persisted timer: convert a stop-payment into a freeze.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A claim whose conversion into a freeze is due.
+#[derive(Debug, Clone)]
 struct FreezeTimer {
     case_id: CaseId,
     account: AccountRef,
@@ -54,8 +53,61 @@ enum EngineMsg {
     Intake(Envelope, oneshot::Sender<Result<(), HandleError>>),
     /// An adapter answered.
     Answer(Input),
-    /// A freeze timer is due.
-    FreezeDue { timer: FreezeTimer },
+}
+
+type ClaimKey = (CaseId, AccountRef);
+
+/// The conversion timers, derived from `State::conversions` (nothing else records them: a
+/// restart derives them again). A conversion handed to the shell waits in `in_flight` until
+/// an event settles it (frozen, queued, failed, or renewed with a new due time).
+#[derive(Default)]
+struct Conversions {
+    by_due: BTreeSet<(TimeMs, ClaimKey)>,
+    due_of: BTreeMap<ClaimKey, TimeMs>,
+    in_flight: BTreeSet<ClaimKey>,
+}
+
+impl Conversions {
+    fn from_state(state: &State, config: &CoreConfig) -> Conversions {
+        let mut conversions = Conversions::default();
+        for key in state.conversions.keys() {
+            conversions.sync(state, config, key);
+        }
+        conversions
+    }
+
+    /// Brings `key` in line with the state after an event touched it.
+    fn sync(&mut self, state: &State, config: &CoreConfig, key: &ClaimKey) {
+        self.in_flight.remove(key);
+        if let Some(due) = self.due_of.remove(key) {
+            self.by_due.remove(&(due, key.clone()));
+        }
+        if let Some(conversion) = state.conversions.get(key) {
+            let due = core::conversion_due(config, conversion);
+            self.due_of.insert(key.clone(), due);
+            self.by_due.insert((due, key.clone()));
+        }
+    }
+
+    fn next_due(&self) -> Option<TimeMs> {
+        self.by_due.first().map(|(due, _)| *due)
+    }
+
+    /// Takes up to `limit` conversions due at `now` and marks them in flight.
+    fn take_due(&mut self, now: TimeMs, limit: usize) -> Vec<ClaimKey> {
+        let mut due = Vec::new();
+        while due.len() < limit {
+            let Some((at, key)) = self.by_due.first().cloned() else { break };
+            if at > now {
+                break;
+            }
+            self.by_due.remove(&(at, key.clone()));
+            self.due_of.remove(&key);
+            self.in_flight.insert(key.clone());
+            due.push(key);
+        }
+        due
+    }
 }
 
 /// Shared by the engine's helper tasks.
@@ -103,10 +155,10 @@ pub async fn run(
         shell.clone().execute(action);
     }
 
+    forget_stored_timers(&store).await?;
     let relay = bus::start_producer(&js, &config.city, store.clone(), shutdown.clone()).await?;
     let pruner = bus::inbox::spawn_pruner(store.clone(), shell.clock.clone(), shutdown.clone());
     let mut engine = tokio::spawn(run_engine(shell.clone(), state, engine_rx));
-    let timers = tokio::spawn(run_timers(shell.clone(), shutdown.clone()));
     let spec = ConsumerSpec {
         city: config.city.clone(),
         durable: "freezing".into(),
@@ -140,7 +192,6 @@ pub async fn run(
         })),
     };
     drop(engine_tx);
-    timers.abort();
     engine.abort();
     pruner.abort();
     let _ = relay.await;
@@ -154,8 +205,49 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+/// Removes the conversion timers earlier versions kept in the store: they are derived from
+/// the log now, and a stored one would never be read again.
+async fn forget_stored_timers(store: &Store) -> Result<(), store::StoreError> {
+    if store.next_timer_due().await?.is_none() {
+        return Ok(());
+    }
+    let removed = store
+        .write(|ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+            ctx.tx().delete_table(store::TIMERS)?;
+            ctx.tx().delete_table(store::TIMER_KEYS)?;
+            ctx.tx().open_table(store::TIMERS)?;
+            ctx.tx().open_table(store::TIMER_KEYS)?;
+            Ok(())
+        })
+        .await;
+    removed.map_err(|e| match e {
+        WriteError::Store(e) => e,
+        WriteError::Rejected(never) => match never {},
+    })
+}
+
 async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiver<EngineMsg>) {
-    while let Some(message) = inbox.recv().await {
+    let mut conversions = Conversions::from_state(&state, &shell.config.core);
+    loop {
+        let now = shell.clock.now_ms();
+        let sleep = match conversions.next_due() {
+            Some(due) if due > now => shell.clock.real_duration(due - now).min(TIMER_MAX_SLEEP),
+            Some(_) => std::time::Duration::ZERO,
+            None => TIMER_MAX_SLEEP,
+        };
+        let message = tokio::select! {
+            biased;
+            message = inbox.recv() => match message {
+                Some(message) => message,
+                None => return,
+            },
+            () = tokio::time::sleep(sleep) => {
+                for (case_id, account) in conversions.take_due(shell.clock.now_ms(), TIMER_BATCH) {
+                    shell.clone().freeze(&state, FreezeTimer { case_id, account });
+                }
+                continue;
+            }
+        };
         let now = shell.clock.now_ms();
         let (input, consumed, done) = match message {
             EngineMsg::Intake(envelope, done) => match envelope.payload {
@@ -177,10 +269,6 @@ async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiv
                 _ => (None, Some(envelope.id), Some(done)),
             },
             EngineMsg::Answer(input) => (Some(input), None, None),
-            EngineMsg::FreezeDue { timer } => {
-                shell.clone().freeze(&state, timer);
-                continue;
-            }
         };
         let causation = consumed.clone();
         let mut events = match input {
@@ -197,26 +285,9 @@ async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiv
             events.push(completed);
         }
         let actions = core::actions(&state, &events);
-        let timers: Vec<(String, u64, Vec<u8>)> = core::new_claims(&events)
-            .into_iter()
-            .map(|(case_id, account, _claim, expires_at_ms)| {
-                let key = core::freeze_timer_key(&case_id, &account);
-                let action = rmp_serde::to_vec_named(&FreezeTimer { case_id, account }).expect("timer actions encode");
-                (key, core::freeze_due(&shell.config.core, now, expires_at_ms), action)
-            })
-            .chain(renewal_timers(&shell, &events, now))
-            .collect();
-        let cancelled: Vec<String> = events
-            .iter()
-            .filter_map(|event| match event {
-                FreezingEvent::AccountFrozen { case_id, account, .. }
-                | FreezingEvent::FreezeQueued { case_id, account, .. }
-                | FreezingEvent::FreezeFailed { case_id, account, .. } => {
-                    Some(core::freeze_timer_key(case_id, account))
-                }
-                _ => None,
-            })
-            .collect();
+        for key in events.iter().filter_map(core::conversion_touched) {
+            conversions.sync(&state, &shell.config.core, &key);
+        }
         let write = shell.store.enqueue(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
             if let Some(id) = &consumed {
                 ctx.mark_consumed(id)?;
@@ -224,12 +295,6 @@ async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiv
             for event in events {
                 let case_id = event.case_id().clone();
                 ctx.append(Some(case_id), causation.clone(), Payload::Freezing(event))?;
-            }
-            for key in cancelled {
-                ctx.cancel(&key)?;
-            }
-            for (key, due, action) in timers {
-                ctx.schedule(&key, due, &action)?;
             }
             Ok(())
         });
@@ -264,22 +329,6 @@ async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiv
             }
         });
     }
-}
-
-/// After a renewal, the conversion into a freeze is tried again.
-fn renewal_timers(shell: &Shell, events: &[FreezingEvent], now: u64) -> Vec<(String, u64, Vec<u8>)> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            FreezingEvent::StopRenewed { case_id, account, expires_at_ms, .. } => {
-                let timer = FreezeTimer { case_id: case_id.clone(), account: account.clone() };
-                let action = rmp_serde::to_vec_named(&timer).expect("timer actions encode");
-                let due = core::freeze_due(&shell.config.core, now, *expires_at_ms);
-                Some((core::freeze_timer_key(case_id, account), due, action))
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 impl Shell {
@@ -362,47 +411,5 @@ impl Shell {
             };
             let _ = self.engine.send(EngineMsg::Answer(input)).await;
         });
-    }
-}
-
-/// Fires due timers. A timer stays in the store until the engine commits its outcome (and
-/// cancels it), so a crash in between fires it again; `fired` keeps this process from
-/// firing one twice meanwhile.
-async fn run_timers(shell: Arc<Shell>, mut shutdown: Shutdown) {
-    let changed = shell.store.timers_changed();
-    // Due timers already handed to the engine, as `key@due`. Pruned to the timers still due,
-    // so it stays bounded by TIMER_BATCH; a rescheduled timer has a new id and fires again.
-    let mut fired = HashSet::<String>::new();
-    loop {
-        let now = shell.clock.now_ms();
-        match shell.store.due_timers(now, TIMER_BATCH).await {
-            Ok(due) => {
-                let ids: HashSet<String> = due.iter().map(|t| format!("{}@{}", t.key, t.due_ms)).collect();
-                fired.retain(|id| ids.contains(id));
-                for timer in due {
-                    if !fired.insert(format!("{}@{}", timer.key, timer.due_ms)) {
-                        continue;
-                    }
-                    match rmp_serde::from_slice::<FreezeTimer>(&timer.action) {
-                        Ok(action) => {
-                            let _ = shell.engine.send(EngineMsg::FreezeDue { timer: action }).await;
-                        }
-                        Err(error) => {
-                            tracing::error!(key = %timer.key, %error, "undecodable timer; skipped")
-                        }
-                    }
-                }
-            }
-            Err(error) => tracing::warn!(%error, "reading timers failed"),
-        }
-        let sleep = match shell.store.next_timer_due().await {
-            Ok(Some(due)) if due > now => shell.clock.real_duration(due - now).min(TIMER_MAX_SLEEP),
-            _ => TIMER_MAX_SLEEP,
-        };
-        tokio::select! {
-            () = tokio::time::sleep(sleep) => {}
-            () = changed.notified() => {}
-            () = bus::stopped(&mut shutdown) => return,
-        }
     }
 }

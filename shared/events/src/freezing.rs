@@ -119,7 +119,17 @@ pub enum FreezingEvent {
     },
     /// The freeze could not be placed in time and the stop-payment was renewed (the second
     /// and last one the rules allow).
-    StopRenewed { case_id: CaseId, account: AccountRef, stop_no: u8, expires_at_ms: TimeMs },
+    StopRenewed {
+        case_id: CaseId,
+        account: AccountRef,
+        stop_no: u8,
+        expires_at_ms: TimeMs,
+        /// When the renewal was decided; the next conversion is due from it. Absent in
+        /// events recorded before it was kept (their conversion is due at the latest safe
+        /// moment before the lapse).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        renewed_at_ms: Option<TimeMs>,
+    },
     /// A stop-payment lapsed or a freeze failed for good.
     FreezeFailed { case_id: CaseId, account: AccountRef, reason: String },
 }
