@@ -21,10 +21,11 @@ pub const ADAPTER_RETRIES: u32 = 3;
 /// Pause before the first retry; doubles with each retry.
 pub const ADAPTER_RETRY_BACKOFF: Duration = Duration::from_millis(200);
 
-/// Timers fired per scan.
+/// Conversions into freezes started per wake-up of the engine.
 pub const TIMER_BATCH: usize = 256;
 
-/// Longest the timer loop sleeps before looking again (the clock may be scaled in drills).
+/// Longest the engine sleeps before looking at its conversion timers again (the clock may be
+/// scaled in drills).
 pub const TIMER_MAX_SLEEP: Duration = Duration::from_secs(1);
 
 /// A stop-payment is converted into a freeze at least this long before it lapses, whatever

@@ -1,9 +1,10 @@
 //! The freezing shell: consumes reported cases, runs the pure core, commits its events with
-//! their timers and inbox rows in one redb transaction, and sends the adapter requests the
+//! their inbox rows in one redb transaction, and sends the adapter requests the
 //! new state calls for as soon as that transaction is queued (the requests are idempotent by
 //! id; the consumed message is acknowledged only after the commit). Answers come back to the
 //! same engine, so each hop starts the moment its parent's answer is decided (pipelined
-//! levels).
+//! levels). The engine also fires the conversions of claims into freezes, at times derived
+//! from the state (`State::conversions`), not stored.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
