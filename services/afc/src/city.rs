@@ -31,15 +31,39 @@ pub struct CityOptions {
 
 /// Opens a service's store in the city's data directory.
 pub fn open_store(options: &CityOptions, service: Service, clock: SharedClock) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(&options.data_dir)
-        .with_context(|| format!("creating data directory {}", options.data_dir.display()))?;
-    let path = options.data_dir.join(format!("{service}.redb"));
     // Freezing sends its requests before its commits, so nothing on the time-to-freeze path
     // waits for its writer; intake answers a report only after its commit.
     let priority = match service {
         Service::Freezing => WriterPriority::Background,
         _ => WriterPriority::Normal,
     };
+    open_file(options, &format!("{service}.redb"), service, clock, priority)
+}
+
+/// Opens intake's two stores: its records and its timeline projection (written by a
+/// background writer: nobody waits for it on the time-to-freeze path).
+pub fn open_intake_stores(options: &CityOptions, clock: SharedClock) -> anyhow::Result<intake::Stores> {
+    let records = open_store(options, Service::Intake, clock.clone())?;
+    let timeline = open_file(
+        options,
+        &format!("{}-timeline.redb", Service::Intake),
+        Service::Intake,
+        clock,
+        WriterPriority::Background,
+    )?;
+    Ok(intake::Stores { records, timeline })
+}
+
+fn open_file(
+    options: &CityOptions,
+    file: &str,
+    service: Service,
+    clock: SharedClock,
+    priority: WriterPriority,
+) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("creating data directory {}", options.data_dir.display()))?;
+    let path = options.data_dir.join(file);
     Store::open_with(&path, Producer { city: options.city.clone(), service }, clock, priority)
         .with_context(|| format!("opening {}", path.display()))
 }
@@ -58,11 +82,11 @@ pub async fn run_city(options: CityOptions, clock: SharedClock, shutdown: bus::S
     let mut tasks = tokio::task::JoinSet::new();
     let wants = |service| options.only.is_none_or(|only| only == service);
     if wants(CityService::Intake) {
-        let store = open_store(&options, Service::Intake, clock.clone())?;
+        let stores = open_intake_stores(&options, clock.clone())?;
         let client = connect(&options, Service::Intake).await?;
         let config = intake::Config { city: options.city.clone() };
         let (clock, shutdown) = (clock.clone(), shutdown.clone());
-        tasks.spawn(async move { intake::run(config, client, store, clock, shutdown).await.context("intake") });
+        tasks.spawn(async move { intake::run(config, client, stores, clock, shutdown).await.context("intake") });
     }
     if wants(CityService::Freezing) {
         let store = open_store(&options, Service::Freezing, clock.clone())?;

@@ -65,7 +65,7 @@ async fn goes_down_mid_trace_and_resumes(seed: u64, how: GoingDown) {
     }
     let stopped_before = stops(&watch.events(&case_id)).len();
     // The node is gone and its redb files are closed: the restart must be able to open them.
-    for service in ["intake", "freezing"] {
+    for service in ["intake", "intake-timeline", "freezing"] {
         let path = deployment.data_dir(&center).join(format!("{service}.redb"));
         let reopened = redb::Database::create(&path);
         assert!(reopened.is_ok(), "{} still open after {how:?}: {:?}", path.display(), reopened.err());

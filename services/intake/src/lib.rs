@@ -8,4 +8,4 @@ pub mod service;
 pub mod timeline;
 pub mod validate;
 
-pub use service::{Config, IntakeServiceError, run, submit_report};
+pub use service::{Config, IntakeServiceError, Stores, run, submit_report};

@@ -1,5 +1,13 @@
 //! The intake shell: the `report` and `show` commands over NATS request/reply, and the
 //! timeline projection fed by freezing's events.
+//!
+//! Intake keeps two redb files. The records store holds the reports, their receipt times and
+//! intake's event log: a report's commit, which the reporter waits for, writes only those.
+//! The timeline store holds the projection (case heads, entries, the inbox of consumed
+//! freezing events) and is written by a background writer: the projection's pages are many
+//! times the report's, and in one file every report's fsync carried them. A case's head is
+//! made in the timeline store from its report when its first event is folded in (and a case
+//! shown before then is shown from its report), so the two files need no common commit.
 
 use std::sync::Arc;
 
@@ -15,7 +23,7 @@ use protocol::intake::{
     TimelineEntry, VERB_REPORT, VERB_SHOW,
 };
 use protocol::{MAX_BODY_BYTES, subjects, to_json};
-use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use store::{Store, StoreError, WriteError};
 use tokio::sync::Semaphore;
 
@@ -26,9 +34,12 @@ use crate::validate;
 /// case id → the canonical report bytes (MessagePack, victim included). Primary data, never
 /// published: the victim's personal data stays here.
 pub const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
-/// case id → the case's head: header, totals, entry count (MessagePack [`CaseHead`]).
+/// case id → when intake received the report (ms). Beside [`REPORTS`] in the records store.
+pub const RECEIVED_AT: TableDefinition<&str, u64> = TableDefinition::new("received_at");
+/// case id → the case's head: header, totals, entry count (MessagePack [`CaseHead`]). In the
+/// timeline store (in the records store before the timeline had a file of its own).
 pub const CASE_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("case_heads");
-/// (case id, time, arrival number) → one timeline entry (MessagePack).
+/// (case id, time, arrival number) → one timeline entry (MessagePack). In the timeline store.
 pub const TIMELINE_ENTRIES: TableDefinition<(&str, u64, u32), &[u8]> = TableDefinition::new("timeline_entries");
 /// The former layout, one whole timeline per case; moved to the two tables above at start.
 const LEGACY_TIMELINES: TableDefinition<&str, &[u8]> = TableDefinition::new("timelines");
@@ -37,6 +48,15 @@ const LEGACY_TIMELINES: TableDefinition<&str, &[u8]> = TableDefinition::new("tim
 #[derive(Debug, Clone)]
 pub struct Config {
     pub city: City,
+}
+
+/// Intake's two stores (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// Reports, their receipt times and the event log; commits on the reporter's path.
+    pub records: Store,
+    /// The timeline projection and its inbox; a background writer.
+    pub timeline: Store,
 }
 
 /// Why the service stopped.
@@ -82,7 +102,6 @@ pub async fn submit_report(
         problems,
     })?;
     let (case_id, canonical) = case_id_for(city, &report);
-    let city = city.clone();
     let reply_case = case_id.clone();
     let outcome = store
         .write(move |ctx| -> Result<bool, WriteError<IntakeError>> {
@@ -98,10 +117,8 @@ pub async fn submit_report(
             }
             let now = ctx.now_ms();
             let loss = report.reported_loss();
-            let (mut head, first) =
-                timeline::reported(case_id.clone(), city, report.fraud_type, now, loss, report.transfers.len());
             ctx.tx().open_table(REPORTS)?.insert(case_id.as_str(), canonical.as_slice())?;
-            record_entries(ctx.tx(), &mut head, vec![first])?;
+            ctx.tx().open_table(RECEIVED_AT)?.insert(case_id.as_str(), now)?;
             let event = IntakeEvent::CaseReported {
                 case_id: case_id.clone(),
                 received_at_ms: now,
@@ -123,17 +140,20 @@ pub async fn submit_report(
     }
 }
 
-/// The timeline of a case.
-pub async fn show(store: &Store, body: &[u8]) -> Result<CaseTimeline, IntakeError> {
+/// The timeline of a case: from the timeline store, or from its report alone when no event
+/// of it has been folded in yet.
+pub async fn show(stores: &Stores, body: &[u8]) -> Result<CaseTimeline, IntakeError> {
     let request: ShowRequest = serde_json::from_slice(body)
         .map_err(|e| error(IntakeErrorKind::NotJson, format!("expected {{\"case_id\": \"<city>-<16 hex>\"}}: {e}")))?;
     let case_id = request.case_id;
+    let unavailable = |e: StoreError| error(IntakeErrorKind::Unavailable, e.to_string());
     let key = case_id.to_string();
-    let found = store
+    let found = stores
+        .timeline
         .read(move |tx| {
             let heads = match tx.open_table(CASE_HEADS) {
                 Ok(heads) => heads,
-                // A store that has not recorded a case yet.
+                // A store that has not folded an event in yet.
                 Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
                 Err(e) => return Err(e.into()),
             };
@@ -148,8 +168,14 @@ pub async fn show(store: &Store, body: &[u8]) -> Result<CaseTimeline, IntakeErro
             Ok(Some((head, rows)))
         })
         .await
-        .map_err(|e| error(IntakeErrorKind::Unavailable, e.to_string()))?;
-    let (head, rows) = found.ok_or_else(|| error(IntakeErrorKind::UnknownCase, format!("no case {case_id}")))?;
+        .map_err(unavailable)?;
+    let Some((head, rows)) = found else {
+        let key = case_id.to_string();
+        let reported = stores.records.read(move |tx| head_from_report(tx, &key)).await.map_err(unavailable)?;
+        let (head, first) =
+            reported.ok_or_else(|| error(IntakeErrorKind::UnknownCase, format!("no case {case_id}")))?;
+        return Ok(head.into_timeline(vec![first]));
+    };
     let unreadable = |e: rmp_serde::decode::Error| {
         error(IntakeErrorKind::Unavailable, format!("stored timeline of {case_id} unreadable: {e}"))
     };
@@ -157,6 +183,26 @@ pub async fn show(store: &Store, body: &[u8]) -> Result<CaseTimeline, IntakeErro
     let entries =
         rows.iter().map(|row| rmp_serde::from_slice(row)).collect::<Result<Vec<_>, _>>().map_err(unreadable)?;
     Ok(head.into_timeline(entries))
+}
+
+/// The head of a case and its first entry, made from its report in the records store.
+/// `None` when intake has no such report.
+fn head_from_report(tx: &ReadTransaction, case_id: &str) -> Result<Option<(CaseHead, TimelineEntry)>, StoreError> {
+    let reports = match tx.open_table(REPORTS) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(bytes) = reports.get(case_id)? else {
+        return Ok(None);
+    };
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what} of case {case_id}: {e}"));
+    let report: Report = rmp_serde::from_slice(bytes.value()).map_err(|e| corrupt("report", &e))?;
+    let received =
+        tx.open_table(RECEIVED_AT)?.get(case_id)?.ok_or_else(|| corrupt("receipt time", &"missing"))?.value();
+    let id = CaseId::parse(case_id).map_err(|e| corrupt("id", &e))?;
+    let city = id.city();
+    Ok(Some(timeline::reported(id, city, report.fraud_type, received, report.reported_loss(), report.transfers.len())))
 }
 
 /// Adds entries to a case and writes its head back.
@@ -173,28 +219,39 @@ fn record_entries(tx: &WriteTransaction, head: &mut CaseHead, entries: Vec<Timel
     Ok(())
 }
 
-/// Folds one freezing event into its case's timeline, once.
-async fn project(store: &Store, envelope: Envelope) -> Result<(), HandleError> {
+/// Folds one freezing event into its case's timeline, once. The case's head is made from its
+/// report when its first event comes.
+async fn project(stores: &Stores, envelope: Envelope) -> Result<(), HandleError> {
     let Payload::Freezing(event) = envelope.payload else {
         return Err(HandleError::Poison(format!("{} is not a freezing event", envelope.id)));
     };
     let id = envelope.id;
     let time = envelope.time_ms;
+    let records = stores.records.clone();
     // Deferred: the timeline is off the time-to-freeze path, so its fsyncs are shared (the
     // message is acknowledged only once the write is on disk).
-    store
+    stores
+        .timeline
         .write_deferred(move |ctx| -> Result<(), WriteError<String>> {
             if ctx.was_consumed(&id)? {
                 return Ok(());
             }
             let case_id = event.case_id().to_string();
-            let Some(bytes) = ctx.tx().open_table(CASE_HEADS)?.get(case_id.as_str())?.map(|v| v.value().to_vec())
-            else {
-                return Err(WriteError::Rejected(format!("event {id} is for unknown case {case_id}")));
+            let stored = ctx.tx().open_table(CASE_HEADS)?.get(case_id.as_str())?.map(|v| v.value().to_vec());
+            let (mut head, mut entries) = match stored {
+                Some(bytes) => {
+                    let head: CaseHead = rmp_serde::from_slice(&bytes)
+                        .map_err(|e| WriteError::Store(StoreError::Corrupt(format!("head of case {case_id}: {e}"))))?;
+                    (head, Vec::new())
+                }
+                // The report was committed before its event was published, so before freezing
+                // could act on it: it is there to read.
+                None => match records.read_blocking(|tx| head_from_report(tx, &case_id))? {
+                    Some((head, first)) => (head, vec![first]),
+                    None => return Err(WriteError::Rejected(format!("event {id} is for unknown case {case_id}"))),
+                },
             };
-            let mut head: CaseHead = rmp_serde::from_slice(&bytes)
-                .map_err(|e| WriteError::Store(StoreError::Corrupt(format!("head of case {case_id}: {e}"))))?;
-            let entries = timeline::apply(&mut head.summary, &event, time);
+            entries.extend(timeline::apply(&mut head.summary, &event, time));
             record_entries(ctx.tx(), &mut head, entries)?;
             ctx.mark_consumed(&id)?;
             Ok(())
@@ -268,22 +325,181 @@ pub async fn migrate_legacy_timelines(store: &Store) -> Result<u64, StoreError> 
     }
 }
 
+/// Reads up to a batch of a table's rows.
+type TakeRows<K, V> = fn(&ReadTransaction) -> Result<Vec<(K, V)>, StoreError>;
+/// Writes (or removes) rows of a table.
+type WriteRows<K, V> = fn(&WriteTransaction, &[(K, V)]) -> Result<(), StoreError>;
+
+/// Moves rows of one table from the records store to the timeline store, at most
+/// [`MIGRATION_BATCH`] per step: each step is committed in the timeline store before it is
+/// removed from the records store, so a crash in between only copies it again.
+async fn move_table<K, V>(
+    stores: &Stores,
+    take: TakeRows<K, V>,
+    put: WriteRows<K, V>,
+    remove: WriteRows<K, V>,
+) -> Result<u64, StoreError>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    let infallible = |e: WriteError<std::convert::Infallible>| match e {
+        WriteError::Store(e) => e,
+        WriteError::Rejected(never) => match never {},
+    };
+    let mut moved = 0u64;
+    loop {
+        let rows = Arc::new(stores.records.read(take).await?);
+        if rows.is_empty() {
+            return Ok(moved);
+        }
+        let copy = rows.clone();
+        stores.timeline.write(move |ctx| put(ctx.tx(), &copy).map_err(WriteError::Store)).await.map_err(infallible)?;
+        let done = rows.clone();
+        stores
+            .records
+            .write(move |ctx| remove(ctx.tx(), &done).map_err(WriteError::Store))
+            .await
+            .map_err(infallible)?;
+        moved += rows.len() as u64;
+    }
+}
+
+/// The rows of a table, at most [`MIGRATION_BATCH`]; none when the table does not exist.
+fn first_rows<K: redb::Key + 'static, V: redb::Value + 'static, KO, VO>(
+    tx: &ReadTransaction,
+    table: TableDefinition<K, V>,
+    own: impl Fn(redb::AccessGuard<'_, K>, redb::AccessGuard<'_, V>) -> (KO, VO),
+) -> Result<Vec<(KO, VO)>, StoreError> {
+    let table = match tx.open_table(table) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut rows = Vec::new();
+    for row in table.iter()?.take(MIGRATION_BATCH) {
+        let (k, v) = row?;
+        rows.push(own(k, v));
+    }
+    Ok(rows)
+}
+
+/// Moves the timeline (case heads, entries and the inbox of folded events) from the records
+/// store, where it was kept before it had a file of its own, to the timeline store. Returns
+/// how many rows were moved. Runs before the projection consumes anything.
+pub async fn move_timeline_to_its_store(stores: &Stores) -> Result<u64, StoreError> {
+    type Entry = ((String, u64, u32), Vec<u8>);
+    let has_heads = stores
+        .records
+        .read(|tx| match tx.open_table(CASE_HEADS) {
+            Ok(_) => Ok(true),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        })
+        .await?;
+    if !has_heads {
+        return Ok(0);
+    }
+    let heads = move_table::<String, Vec<u8>>(
+        stores,
+        |tx| first_rows(tx, CASE_HEADS, |k, v| (k.value().to_owned(), v.value().to_vec())),
+        |tx, rows| {
+            let mut table = tx.open_table(CASE_HEADS)?;
+            for (k, v) in rows {
+                table.insert(k.as_str(), v.as_slice())?;
+            }
+            Ok(())
+        },
+        |tx, rows| {
+            let mut table = tx.open_table(CASE_HEADS)?;
+            for (k, _) in rows {
+                table.remove(k.as_str())?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    let entries = move_table::<(String, u64, u32), Vec<u8>>(
+        stores,
+        |tx| {
+            first_rows(tx, TIMELINE_ENTRIES, |k, v| {
+                let (case, at, n) = k.value();
+                ((case.to_owned(), at, n), v.value().to_vec())
+            })
+        },
+        |tx, rows: &[Entry]| {
+            let mut table = tx.open_table(TIMELINE_ENTRIES)?;
+            for ((case, at, n), v) in rows {
+                table.insert((case.as_str(), *at, *n), v.as_slice())?;
+            }
+            Ok(())
+        },
+        |tx, rows: &[Entry]| {
+            let mut table = tx.open_table(TIMELINE_ENTRIES)?;
+            for ((case, at, n), _) in rows {
+                table.remove((case.as_str(), *at, *n))?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    // Intake consumes nothing but freezing's events for the timeline: its whole inbox moves.
+    let inbox = move_table::<String, u64>(
+        stores,
+        |tx| first_rows(tx, store::INBOX, |k, v| (k.value().to_owned(), v.value())),
+        |tx, rows| {
+            let mut table = tx.open_table(store::INBOX)?;
+            for (k, v) in rows {
+                table.insert(k.as_str(), *v)?;
+            }
+            Ok(())
+        },
+        |tx, rows| {
+            let mut table = tx.open_table(store::INBOX)?;
+            for (k, _) in rows {
+                table.remove(k.as_str())?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    stores
+        .records
+        .write(|ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+            ctx.tx().delete_table(CASE_HEADS)?;
+            ctx.tx().delete_table(TIMELINE_ENTRIES)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            WriteError::Store(e) => e,
+            WriteError::Rejected(never) => match never {},
+        })?;
+    Ok(heads + entries + inbox)
+}
+
 /// Runs intake for one city until shutdown.
 pub async fn run(
     config: Config,
     client: async_nats::Client,
-    store: Store,
+    stores: Stores,
     clock: SharedClock,
     shutdown: Shutdown,
 ) -> Result<(), IntakeServiceError> {
-    match migrate_legacy_timelines(&store).await {
+    match migrate_legacy_timelines(&stores.records).await {
         Ok(0) => {}
         Ok(moved) => tracing::info!(moved, "timelines moved to the per-entry layout"),
         Err(e) => return Err(IntakeServiceError::Store(e)),
     }
+    match move_timeline_to_its_store(&stores).await {
+        Ok(0) => {}
+        Ok(moved) => tracing::info!(moved, "timeline rows moved to the timeline store"),
+        Err(e) => return Err(IntakeServiceError::Store(e)),
+    }
     let js = jetstream::new(client.clone());
-    let relay = bus::start_producer(&js, &config.city, store.clone(), shutdown.clone()).await?;
-    let pruner = bus::inbox::spawn_pruner(store.clone(), clock.clone(), shutdown.clone());
+    let relay = bus::start_producer(&js, &config.city, stores.records.clone(), shutdown.clone()).await?;
+    // Only the timeline store consumes messages, so only its inbox grows.
+    let pruner = bus::inbox::spawn_pruner(stores.timeline.clone(), clock.clone(), shutdown.clone());
 
     let spec = ConsumerSpec {
         city: config.city.clone(),
@@ -291,13 +507,13 @@ pub async fn run(
         service: Service::Intake.as_str().into(),
         filter: subjects::service_events(&config.city, Service::Freezing.as_str()),
     };
-    let projection_store = store.clone();
+    let projection_stores = stores.clone();
     let consumer = tokio::spawn(run_consumer(
         js,
         spec,
         move |envelope| {
-            let store = projection_store.clone();
-            async move { project(&store, envelope).await }
+            let stores = projection_stores.clone();
+            async move { project(&stores, envelope).await }
         },
         shutdown.clone(),
     ));
@@ -319,12 +535,12 @@ pub async fn run(
             continue;
         };
         let permit = slots.clone().acquire_owned().await.expect("semaphore never closes");
-        let (client, store, clock, city) = (client.clone(), store.clone(), clock.clone(), config.city.clone());
+        let (client, stores, clock, city) = (client.clone(), stores.clone(), clock.clone(), config.city.clone());
         tokio::spawn(async move {
             let verb = message.subject.as_str().rsplit('.').next().unwrap_or_default();
             let body = match verb {
                 VERB_REPORT => {
-                    let result = submit_report(&store, &city, &message.payload, clock.now_ms()).await;
+                    let result = submit_report(&stores.records, &city, &message.payload, clock.now_ms()).await;
                     match &result {
                         Ok(accepted) => {
                             tracing::info!(case_id = %accepted.case_id, duplicate = accepted.duplicate, "report recorded")
@@ -335,7 +551,7 @@ pub async fn run(
                     }
                     to_json(&ReportResponse::from(result))
                 }
-                VERB_SHOW => to_json(&ShowResponse::from(show(&store, &message.payload).await)),
+                VERB_SHOW => to_json(&ShowResponse::from(show(&stores, &message.payload).await)),
                 other => to_json(&ReportResponse::Error(error(
                     IntakeErrorKind::NotJson,
                     format!("unknown command {other:?}: commands are {VERB_REPORT}, {VERB_SHOW}"),
@@ -359,24 +575,29 @@ mod tests {
     use domain::{AccountRef, Fen, system_clock};
     use events::FreezingEvent;
     use protocol::intake::TimelineKind;
+    use redb::ReadableTableMetadata;
     use store::Producer;
 
     fn city() -> City {
         City::parse("huzhou").unwrap()
     }
 
-    fn open(dir: &tempfile::TempDir) -> Store {
+    fn open_file(dir: &tempfile::TempDir, file: &str) -> Store {
         let producer = Producer { city: city(), service: Service::Intake };
-        Store::open(&dir.path().join("intake.redb"), producer, system_clock()).unwrap()
+        Store::open(&dir.path().join(file), producer, system_clock()).unwrap()
     }
 
-    async fn report(store: &Store, now: TimeMs) -> CaseId {
+    fn open(dir: &tempfile::TempDir) -> Stores {
+        Stores { records: open_file(dir, "intake.redb"), timeline: open_file(dir, "intake-timeline.redb") }
+    }
+
+    async fn report(stores: &Stores, now: TimeMs) -> CaseId {
         let body = serde_json::json!({
             "victim": {"name": "张三", "id_number": "33010219900101123X", "phone": "13800138000"},
             "fraud_type": "pig_butchering",
             "transfers": [{"account": "icbc:6222020200001234", "amount_fen": 500000, "at_ms": now - 60_000}]
         });
-        submit_report(store, &city(), body.to_string().as_bytes(), now).await.unwrap().case_id
+        submit_report(&stores.records, &city(), body.to_string().as_bytes(), now).await.unwrap().case_id
     }
 
     fn frozen(seq: u64, case_id: &CaseId, fen: u64, at_ms: TimeMs) -> Envelope {
@@ -399,24 +620,54 @@ mod tests {
         }
     }
 
-    async fn show_case(store: &Store, case_id: &CaseId) -> CaseTimeline {
-        show(store, serde_json::json!({ "case_id": case_id }).to_string().as_bytes()).await.unwrap()
+    async fn show_case(stores: &Stores, case_id: &CaseId) -> CaseTimeline {
+        show(stores, serde_json::json!({ "case_id": case_id }).to_string().as_bytes()).await.unwrap()
+    }
+
+    /// Copies every row of a timeline table from one store to another.
+    async fn copy_rows(from: &Store, to: &Store) {
+        let (heads, entries, inbox) = from
+            .read(|tx| {
+                let heads = first_rows(tx, CASE_HEADS, |k, v| (k.value().to_owned(), v.value().to_vec()))?;
+                let entries = first_rows(tx, TIMELINE_ENTRIES, |k, v| {
+                    let (case, at, n) = k.value();
+                    ((case.to_owned(), at, n), v.value().to_vec())
+                })?;
+                let inbox = first_rows(tx, store::INBOX, |k, v| (k.value().to_owned(), v.value()))?;
+                Ok((heads, entries, inbox))
+            })
+            .await
+            .unwrap();
+        to.write(move |ctx| -> Result<(), WriteError<String>> {
+            for (k, v) in &heads {
+                ctx.tx().open_table(CASE_HEADS)?.insert(k.as_str(), v.as_slice())?;
+            }
+            for ((case, at, n), v) in &entries {
+                ctx.tx().open_table(TIMELINE_ENTRIES)?.insert((case.as_str(), *at, *n), v.as_slice())?;
+            }
+            for (k, v) in &inbox {
+                ctx.tx().open_table(store::INBOX)?.insert(k.as_str(), *v)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
     }
 
     #[tokio::test]
     async fn given_events_folded_out_of_time_order_when_shown_then_entries_are_in_time_order_and_totals_add_up() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(&dir);
-        let case_id = report(&store, system_clock().now_ms()).await;
+        let stores = open(&dir);
+        let case_id = report(&stores, system_clock().now_ms()).await;
         // Times relative to the receipt intake recorded (its writer's clock, not the caller's).
-        let now = show_case(&store, &case_id).await.reported_at_ms;
+        let now = show_case(&stores, &case_id).await.reported_at_ms;
         for (seq, at) in [(1, now + 300), (2, now + 100), (3, now + 200), (4, now + 100)] {
-            project(&store, frozen(seq, &case_id, 1_000 * seq, at)).await.unwrap();
+            project(&stores, frozen(seq, &case_id, 1_000 * seq, at)).await.unwrap();
         }
         // The same event again (a redelivery) changes nothing.
-        project(&store, frozen(3, &case_id, 3_000, now + 200)).await.unwrap();
+        project(&stores, frozen(3, &case_id, 3_000, now + 200)).await.unwrap();
 
-        let timeline = show_case(&store, &case_id).await;
+        let timeline = show_case(&stores, &case_id).await;
         let times: Vec<_> = timeline.entries.iter().map(|e| e.at_ms - now).collect();
         assert_eq!(times, vec![0, 100, 100, 200, 300]);
         let frozen_order: Vec<_> = timeline.entries[1..].iter().map(|e| e.amount_fen.unwrap().get()).collect();
@@ -427,37 +678,114 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_report_commit_writes_nothing_to_the_timeline_store_and_its_case_shows_from_the_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let stores = open(&dir);
+        let case_id = report(&stores, system_clock().now_ms()).await;
+        let heads = stores
+            .timeline
+            .read(|tx| match tx.open_table(CASE_HEADS) {
+                Ok(table) => Ok(table.len()?),
+                Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+                Err(e) => Err(e.into()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(heads, 0, "the report's commit wrote no head");
+
+        let shown = show_case(&stores, &case_id).await;
+        assert_eq!(shown.entries.len(), 1);
+        assert_eq!(shown.entries[0].kind, TimelineKind::Reported);
+        assert_eq!(shown.reported_loss_fen, Fen::new(500_000));
+        assert_eq!(shown.city, city());
+        // The head made when the first event is folded in starts from the same report.
+        let reported_at = shown.reported_at_ms;
+        project(&stores, frozen(1, &case_id, 2_000, reported_at + 10)).await.unwrap();
+        let after = show_case(&stores, &case_id).await;
+        assert_eq!(after.entries[0], shown.entries[0]);
+        assert_eq!(after.reported_at_ms, reported_at);
+        assert_eq!(after.entries.len(), 2);
+        assert_eq!(after.summary.frozen_fen, Fen::new(2_000));
+    }
+
+    #[tokio::test]
+    async fn an_event_for_a_case_intake_never_recorded_is_poison() {
+        let dir = tempfile::tempdir().unwrap();
+        let stores = open(&dir);
+        let unknown = CaseId::parse("huzhou-00000000000000aa").unwrap();
+        let outcome = project(&stores, frozen(1, &unknown, 1_000, 1_000)).await;
+        assert!(matches!(&outcome, Err(HandleError::Poison(reason)) if reason.contains("unknown case")), "{outcome:?}");
+        assert_eq!(
+            show(&stores, format!("{{\"case_id\":\"{unknown}\"}}").as_bytes()).await.unwrap_err().kind,
+            IntakeErrorKind::UnknownCase
+        );
+    }
+
+    #[tokio::test]
+    async fn a_timeline_kept_in_the_records_store_moves_to_its_own_store_with_its_inbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = open(&dir);
+        let now = system_clock().now_ms();
+        let case_id = report(&built, now).await;
+        project(&built, frozen(1, &case_id, 7_000, now + 50)).await.unwrap();
+        project(&built, frozen(2, &case_id, 1_000, now + 60)).await.unwrap();
+        let before = show_case(&built, &case_id).await;
+        // The former layout: heads, entries and inbox in the records store, no timeline file.
+        copy_rows(&built.timeline, &built.records).await;
+        let stores = Stores { records: built.records.clone(), timeline: open_file(&dir, "fresh-timeline.redb") };
+        drop(built);
+
+        // Two heads' worth of rows: one head, three entries, two inbox rows.
+        assert_eq!(move_timeline_to_its_store(&stores).await.unwrap(), 6);
+        assert_eq!(show_case(&stores, &case_id).await, before);
+        let left = stores
+            .records
+            .read(|tx| {
+                let heads = matches!(tx.open_table(CASE_HEADS), Err(redb::TableError::TableDoesNotExist(_)));
+                Ok((heads, tx.open_table(store::INBOX)?.len()?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, (true, 0), "the records store keeps no timeline rows");
+        // The inbox moved: a redelivered event changes nothing, a new one is folded in.
+        project(&stores, frozen(2, &case_id, 1_000, now + 60)).await.unwrap();
+        assert_eq!(show_case(&stores, &case_id).await, before);
+        project(&stores, frozen(3, &case_id, 500, now + 70)).await.unwrap();
+        assert_eq!(show_case(&stores, &case_id).await.summary.frozen_fen, Fen::new(8_500));
+        assert_eq!(move_timeline_to_its_store(&stores).await.unwrap(), 0, "nothing is left to move");
+    }
+
+    #[tokio::test]
     async fn a_timeline_stored_whole_in_the_former_layout_is_moved_and_reads_back_the_same() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(&dir);
+        let built = open(&dir);
         let now = system_clock().now_ms();
-        let case_id = report(&store, now).await;
-        project(&store, frozen(1, &case_id, 7_000, now + 50)).await.unwrap();
-        let before = show_case(&store, &case_id).await;
-        // Rewrite the case as the former layout kept it: one whole timeline, no head, no rows.
+        let case_id = report(&built, now).await;
+        project(&built, frozen(1, &case_id, 7_000, now + 50)).await.unwrap();
+        let before = show_case(&built, &case_id).await;
+        // The first layout: one whole timeline per case in the records store, nothing else.
         let whole = rmp_serde::to_vec_named(&before).unwrap();
         let key = case_id.to_string();
-        store
+        built
+            .records
             .write(move |ctx| -> Result<(), WriteError<String>> {
                 ctx.tx().open_table(LEGACY_TIMELINES)?.insert(key.as_str(), whole.as_slice())?;
-                ctx.tx().delete_table(CASE_HEADS)?;
-                ctx.tx().delete_table(TIMELINE_ENTRIES)?;
                 Ok(())
             })
             .await
             .unwrap();
-        assert_eq!(
-            show(&store, format!("{{\"case_id\":\"{case_id}\"}}").as_bytes()).await.unwrap_err().kind,
-            IntakeErrorKind::UnknownCase
-        );
+        let stores = Stores { records: built.records.clone(), timeline: open_file(&dir, "fresh-timeline.redb") };
+        drop(built);
+        assert_eq!(show_case(&stores, &case_id).await.entries.len(), 1, "only the report until it is moved");
 
-        assert_eq!(migrate_legacy_timelines(&store).await.unwrap(), 1);
-        assert_eq!(show_case(&store, &case_id).await, before);
+        assert_eq!(migrate_legacy_timelines(&stores.records).await.unwrap(), 1);
+        assert!(move_timeline_to_its_store(&stores).await.unwrap() > 0);
+        assert_eq!(show_case(&stores, &case_id).await, before);
         // Events keep folding into the moved case, after its moved entries.
-        project(&store, frozen(2, &case_id, 1_000, now + 60)).await.unwrap();
-        let after = show_case(&store, &case_id).await;
+        project(&stores, frozen(2, &case_id, 1_000, now + 60)).await.unwrap();
+        let after = show_case(&stores, &case_id).await;
         assert_eq!(after.entries.len(), before.entries.len() + 1);
         assert_eq!(after.summary.frozen_fen, Fen::new(8_000));
-        assert_eq!(migrate_legacy_timelines(&store).await.unwrap(), 0, "nothing is left to move");
+        assert_eq!(migrate_legacy_timelines(&stores.records).await.unwrap(), 0, "nothing is left to move");
     }
 }
