@@ -3,11 +3,15 @@
 //!
 //! Intake keeps two redb files. The records store holds the reports, their receipt times and
 //! intake's event log: a report's commit, which the reporter waits for, writes only those.
-//! The timeline store holds the projection (case heads, entries, the inbox of consumed
-//! freezing events) and is written by a background writer: the projection's pages are many
-//! times the report's, and in one file every report's fsync carried them. A case's head is
-//! made in the timeline store from its report when its first event is folded in (and a case
-//! shown before then is shown from its report), so the two files need no common commit.
+//! The timeline store holds, per case, the freezing events that concern it, keyed by (case,
+//! time, sequence), and is written by a background writer. Folding an event in is one insert
+//! of a key the event decides, so a redelivery rewrites the same row and needs no inbox row,
+//! and nothing is read back; `show` builds the timeline from the report and those events.
+//! The two files need no common commit.
+//!
+//! Cases projected by the former layouts (a head with totals and entry rows, first in the
+//! records store) are moved to the timeline store at start and shown from their head and
+//! rows, followed by the events folded in since.
 
 use std::sync::Arc;
 
@@ -16,7 +20,7 @@ use bus::Shutdown;
 use bus::consumer::{ConsumerSpec, HandleError, run_consumer};
 use domain::report::Report;
 use domain::{CaseId, City, SharedClock, TimeMs};
-use events::{Envelope, IntakeEvent, Payload, Service};
+use events::{Envelope, FreezingEvent, IntakeEvent, Payload, Service};
 use futures::StreamExt;
 use protocol::intake::{
     CaseTimeline, IntakeError, IntakeErrorKind, ReportAccepted, ReportResponse, ShowRequest, ShowResponse,
@@ -36,10 +40,15 @@ use crate::validate;
 pub const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
 /// case id → when intake received the report (ms). Beside [`REPORTS`] in the records store.
 pub const RECEIVED_AT: TableDefinition<&str, u64> = TableDefinition::new("received_at");
-/// case id → the case's head: header, totals, entry count (MessagePack [`CaseHead`]). In the
-/// timeline store (in the records store before the timeline had a file of its own).
+/// (case id, event time, freezing's sequence number) → the freezing event (MessagePack). In
+/// the timeline store: the timeline's source.
+pub const CASE_EVENTS: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("case_events");
+/// Former layout, read only: case id → the case's head with the totals of the events folded
+/// in until then (MessagePack [`CaseHead`]). In the timeline store (moved there from the
+/// records store at start).
 pub const CASE_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("case_heads");
-/// (case id, time, arrival number) → one timeline entry (MessagePack). In the timeline store.
+/// Former layout, read only: (case id, time, arrival number) → one timeline entry
+/// (MessagePack). In the timeline store.
 pub const TIMELINE_ENTRIES: TableDefinition<(&str, u64, u32), &[u8]> = TableDefinition::new("timeline_entries");
 /// The former layout, one whole timeline per case; moved to the two tables above at start.
 const LEGACY_TIMELINES: TableDefinition<&str, &[u8]> = TableDefinition::new("timelines");
@@ -140,49 +149,70 @@ pub async fn submit_report(
     }
 }
 
-/// The timeline of a case: from the timeline store, or from its report alone when no event
-/// of it has been folded in yet.
+/// The timeline of a case: its report (or the head the former layout kept), then every
+/// freezing event folded in, in time order.
 pub async fn show(stores: &Stores, body: &[u8]) -> Result<CaseTimeline, IntakeError> {
     let request: ShowRequest = serde_json::from_slice(body)
         .map_err(|e| error(IntakeErrorKind::NotJson, format!("expected {{\"case_id\": \"<city>-<16 hex>\"}}: {e}")))?;
     let case_id = request.case_id;
     let unavailable = |e: StoreError| error(IntakeErrorKind::Unavailable, e.to_string());
     let key = case_id.to_string();
-    let found = stores
-        .timeline
-        .read(move |tx| {
-            let heads = match tx.open_table(CASE_HEADS) {
-                Ok(heads) => heads,
-                // A store that has not folded an event in yet.
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            };
-            let Some(head) = heads.get(key.as_str())?.map(|v| v.value().to_vec()) else {
-                return Ok(None);
-            };
-            let entries = tx.open_table(TIMELINE_ENTRIES)?;
-            let rows = entries
-                .range((key.as_str(), 0, 0)..=(key.as_str(), u64::MAX, u32::MAX))?
-                .map(|row| row.map(|(_, v)| v.value().to_vec()))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Some((head, rows)))
-        })
-        .await
-        .map_err(unavailable)?;
-    let Some((head, rows)) = found else {
-        let key = case_id.to_string();
-        let reported = stores.records.read(move |tx| head_from_report(tx, &key)).await.map_err(unavailable)?;
-        let (head, first) =
-            reported.ok_or_else(|| error(IntakeErrorKind::UnknownCase, format!("no case {case_id}")))?;
-        return Ok(head.into_timeline(vec![first]));
-    };
+    let (former, events) = stores.timeline.read(move |tx| folded(tx, &key)).await.map_err(unavailable)?;
     let unreadable = |e: rmp_serde::decode::Error| {
         error(IntakeErrorKind::Unavailable, format!("stored timeline of {case_id} unreadable: {e}"))
     };
-    let head: CaseHead = rmp_serde::from_slice(&head).map_err(unreadable)?;
-    let entries =
-        rows.iter().map(|row| rmp_serde::from_slice(row)).collect::<Result<Vec<_>, _>>().map_err(unreadable)?;
+    let (mut head, mut entries) = match former {
+        Some((head, rows)) => {
+            let head: CaseHead = rmp_serde::from_slice(&head).map_err(unreadable)?;
+            let rows = rows.iter().map(|row| rmp_serde::from_slice(row)).collect::<Result<Vec<_>, _>>();
+            (head, rows.map_err(unreadable)?)
+        }
+        None => {
+            let key = case_id.to_string();
+            let reported = stores.records.read(move |tx| head_from_report(tx, &key)).await.map_err(unavailable)?;
+            let (head, first) =
+                reported.ok_or_else(|| error(IntakeErrorKind::UnknownCase, format!("no case {case_id}")))?;
+            (head, vec![first])
+        }
+    };
+    for (time, bytes) in events {
+        let event: FreezingEvent = rmp_serde::from_slice(&bytes).map_err(unreadable)?;
+        entries.extend(timeline::apply(&mut head.summary, &event, time));
+    }
+    // Stable: entries of one time keep the order of their events.
+    entries.sort_by_key(|entry| entry.at_ms);
     Ok(head.into_timeline(entries))
+}
+
+/// A case's head and entry rows of the former layout, if it has them, and the events folded
+/// in, with their times, in key order.
+type Folded = (Option<(Vec<u8>, Vec<Vec<u8>>)>, Vec<(u64, Vec<u8>)>);
+
+fn folded(tx: &ReadTransaction, key: &str) -> Result<Folded, StoreError> {
+    let former = match tx.open_table(CASE_HEADS) {
+        Ok(heads) => match heads.get(key)?.map(|v| v.value().to_vec()) {
+            Some(head) => {
+                let entries = tx.open_table(TIMELINE_ENTRIES)?;
+                let rows = entries
+                    .range((key, 0, 0)..=(key, u64::MAX, u32::MAX))?
+                    .map(|row| row.map(|(_, v)| v.value().to_vec()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some((head, rows))
+            }
+            None => None,
+        },
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let events = match tx.open_table(CASE_EVENTS) {
+        Ok(table) => table
+            .range((key, 0, 0)..=(key, u64::MAX, u64::MAX))?
+            .map(|row| row.map(|(k, v)| (k.value().1, v.value().to_vec())))
+            .collect::<Result<Vec<_>, _>>()?,
+        Err(redb::TableError::TableDoesNotExist(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok((former, events))
 }
 
 /// The head of a case and its first entry, made from its report in the records store.
@@ -219,41 +249,36 @@ fn record_entries(tx: &WriteTransaction, head: &mut CaseHead, entries: Vec<Timel
     Ok(())
 }
 
-/// Folds one freezing event into its case's timeline, once. The case's head is made from its
-/// report when its first event comes.
+/// Folds one freezing event into its case's timeline: one row, keyed by the event, so a
+/// redelivery writes the same row again.
 async fn project(stores: &Stores, envelope: Envelope) -> Result<(), HandleError> {
     let Payload::Freezing(event) = envelope.payload else {
         return Err(HandleError::Poison(format!("{} is not a freezing event", envelope.id)));
     };
-    let id = envelope.id;
-    let time = envelope.time_ms;
+    let (id, time, seq) = (envelope.id, envelope.time_ms, envelope.seq);
+    let bytes = rmp_serde::to_vec_named(&event).expect("freezing events encode");
     let records = stores.records.clone();
     // Deferred: the timeline is off the time-to-freeze path, so its fsyncs are shared (the
     // message is acknowledged only once the write is on disk).
     stores
         .timeline
         .write_deferred(move |ctx| -> Result<(), WriteError<String>> {
+            // Folded in by a former layout, whose totals already count it.
             if ctx.was_consumed(&id)? {
                 return Ok(());
             }
-            let case_id = event.case_id().to_string();
-            let stored = ctx.tx().open_table(CASE_HEADS)?.get(case_id.as_str())?.map(|v| v.value().to_vec());
-            let (mut head, mut entries) = match stored {
-                Some(bytes) => {
-                    let head: CaseHead = rmp_serde::from_slice(&bytes)
-                        .map_err(|e| WriteError::Store(StoreError::Corrupt(format!("head of case {case_id}: {e}"))))?;
-                    (head, Vec::new())
-                }
-                // The report was committed before its event was published, so before freezing
-                // could act on it: it is there to read.
-                None => match records.read_blocking(|tx| head_from_report(tx, &case_id))? {
-                    Some((head, first)) => (head, vec![first]),
-                    None => return Err(WriteError::Rejected(format!("event {id} is for unknown case {case_id}"))),
-                },
-            };
-            entries.extend(timeline::apply(&mut head.summary, &event, time));
-            record_entries(ctx.tx(), &mut head, entries)?;
-            ctx.mark_consumed(&id)?;
+            let case_id = event.case_id().as_str();
+            // The report was committed before its event was published, so before freezing
+            // could act on it.
+            let known = records.read_blocking(|tx| match tx.open_table(REPORTS) {
+                Ok(reports) => Ok(reports.get(case_id)?.is_some()),
+                Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
+                Err(e) => Err(e.into()),
+            })?;
+            if !known {
+                return Err(WriteError::Rejected(format!("event {id} is for unknown case {case_id}")));
+            }
+            ctx.tx().open_table(CASE_EVENTS)?.insert((case_id, time, seq), bytes.as_slice())?;
             Ok(())
         })
         .await
@@ -624,34 +649,37 @@ mod tests {
         show(stores, serde_json::json!({ "case_id": case_id }).to_string().as_bytes()).await.unwrap()
     }
 
-    /// Copies every row of a timeline table from one store to another.
-    async fn copy_rows(from: &Store, to: &Store) {
-        let (heads, entries, inbox) = from
-            .read(|tx| {
-                let heads = first_rows(tx, CASE_HEADS, |k, v| (k.value().to_owned(), v.value().to_vec()))?;
-                let entries = first_rows(tx, TIMELINE_ENTRIES, |k, v| {
-                    let (case, at, n) = k.value();
-                    ((case.to_owned(), at, n), v.value().to_vec())
-                })?;
-                let inbox = first_rows(tx, store::INBOX, |k, v| (k.value().to_owned(), v.value()))?;
-                Ok((heads, entries, inbox))
+    /// Folds an event in as the former layout did: head, entry rows and inbox row, in `store`.
+    async fn fold_the_former_way(records: &Store, store: &Store, envelope: Envelope) {
+        let Payload::Freezing(event) = envelope.payload else { panic!("a freezing event") };
+        let key = event.case_id().to_string();
+        let stored = store
+            .read({
+                let key = key.clone();
+                move |tx| match tx.open_table(CASE_HEADS) {
+                    Ok(heads) => Ok(heads.get(key.as_str())?.map(|v| v.value().to_vec())),
+                    Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
             })
             .await
             .unwrap();
-        to.write(move |ctx| -> Result<(), WriteError<String>> {
-            for (k, v) in &heads {
-                ctx.tx().open_table(CASE_HEADS)?.insert(k.as_str(), v.as_slice())?;
+        let (mut head, mut entries) = match stored {
+            Some(bytes) => (rmp_serde::from_slice::<CaseHead>(&bytes).unwrap(), Vec::new()),
+            None => {
+                let (head, first) = records.read(move |tx| head_from_report(tx, &key)).await.unwrap().unwrap();
+                (head, vec![first])
             }
-            for ((case, at, n), v) in &entries {
-                ctx.tx().open_table(TIMELINE_ENTRIES)?.insert((case.as_str(), *at, *n), v.as_slice())?;
-            }
-            for (k, v) in &inbox {
-                ctx.tx().open_table(store::INBOX)?.insert(k.as_str(), *v)?;
-            }
-            Ok(())
-        })
-        .await
-        .unwrap();
+        };
+        entries.extend(timeline::apply(&mut head.summary, &event, envelope.time_ms));
+        store
+            .write(move |ctx| -> Result<(), WriteError<String>> {
+                record_entries(ctx.tx(), &mut head, entries)?;
+                ctx.mark_consumed(&envelope.id)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -682,23 +710,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let stores = open(&dir);
         let case_id = report(&stores, system_clock().now_ms()).await;
-        let heads = stores
+        let rows = stores
             .timeline
-            .read(|tx| match tx.open_table(CASE_HEADS) {
+            .read(|tx| match tx.open_table(CASE_EVENTS) {
                 Ok(table) => Ok(table.len()?),
                 Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
                 Err(e) => Err(e.into()),
             })
             .await
             .unwrap();
-        assert_eq!(heads, 0, "the report's commit wrote no head");
+        assert_eq!(rows, 0, "the report's commit wrote nothing to the timeline store");
 
         let shown = show_case(&stores, &case_id).await;
         assert_eq!(shown.entries.len(), 1);
         assert_eq!(shown.entries[0].kind, TimelineKind::Reported);
         assert_eq!(shown.reported_loss_fen, Fen::new(500_000));
         assert_eq!(shown.city, city());
-        // The head made when the first event is folded in starts from the same report.
+        // Once events are folded in, the timeline still starts from the same report.
         let reported_at = shown.reported_at_ms;
         project(&stores, frozen(1, &case_id, 2_000, reported_at + 10)).await.unwrap();
         let after = show_case(&stores, &case_id).await;
@@ -722,22 +750,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_timeline_kept_in_the_records_store_moves_to_its_own_store_with_its_inbox() {
+    async fn a_timeline_kept_in_the_records_store_moves_to_its_own_store_and_shows_as_the_events_would() {
         let dir = tempfile::tempdir().unwrap();
-        let built = open(&dir);
+        let stores = open(&dir);
         let now = system_clock().now_ms();
-        let case_id = report(&built, now).await;
-        project(&built, frozen(1, &case_id, 7_000, now + 50)).await.unwrap();
-        project(&built, frozen(2, &case_id, 1_000, now + 60)).await.unwrap();
-        let before = show_case(&built, &case_id).await;
-        // The former layout: heads, entries and inbox in the records store, no timeline file.
-        copy_rows(&built.timeline, &built.records).await;
-        let stores = Stores { records: built.records.clone(), timeline: open_file(&dir, "fresh-timeline.redb") };
-        drop(built);
+        let case_id = report(&stores, now).await;
+        // The same events folded in by the current layout, as reference.
+        let reference = Stores { records: stores.records.clone(), timeline: open_file(&dir, "reference.redb") };
+        for event in [frozen(1, &case_id, 7_000, now + 60), frozen(2, &case_id, 1_000, now + 50)] {
+            fold_the_former_way(&stores.records, &stores.records, event.clone()).await;
+            project(&reference, event).await.unwrap();
+        }
+        let expected = show_case(&reference, &case_id).await;
+        assert_eq!(expected.entries.len(), 3);
 
-        // Two heads' worth of rows: one head, three entries, two inbox rows.
+        // One head, three entries, two inbox rows.
         assert_eq!(move_timeline_to_its_store(&stores).await.unwrap(), 6);
-        assert_eq!(show_case(&stores, &case_id).await, before);
+        assert_eq!(show_case(&stores, &case_id).await, expected);
         let left = stores
             .records
             .read(|tx| {
@@ -747,26 +776,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(left, (true, 0), "the records store keeps no timeline rows");
-        // The inbox moved: a redelivered event changes nothing, a new one is folded in.
-        project(&stores, frozen(2, &case_id, 1_000, now + 60)).await.unwrap();
-        assert_eq!(show_case(&stores, &case_id).await, before);
-        project(&stores, frozen(3, &case_id, 500, now + 70)).await.unwrap();
-        assert_eq!(show_case(&stores, &case_id).await.summary.frozen_fen, Fen::new(8_500));
+        // An event the former layout folded in, redelivered, changes nothing; a new one is
+        // shown after the moved entries, in time order.
+        project(&stores, frozen(2, &case_id, 1_000, now + 50)).await.unwrap();
+        assert_eq!(show_case(&stores, &case_id).await, expected);
+        for store in [&stores, &reference] {
+            project(store, frozen(3, &case_id, 500, now + 55)).await.unwrap();
+        }
+        let after = show_case(&stores, &case_id).await;
+        assert_eq!(after, show_case(&reference, &case_id).await);
+        assert_eq!(after.summary.frozen_fen, Fen::new(8_500));
         assert_eq!(move_timeline_to_its_store(&stores).await.unwrap(), 0, "nothing is left to move");
     }
 
     #[tokio::test]
-    async fn a_timeline_stored_whole_in_the_former_layout_is_moved_and_reads_back_the_same() {
+    async fn a_timeline_stored_whole_in_the_first_layout_is_moved_and_reads_back_the_same() {
         let dir = tempfile::tempdir().unwrap();
-        let built = open(&dir);
+        let stores = open(&dir);
         let now = system_clock().now_ms();
-        let case_id = report(&built, now).await;
-        project(&built, frozen(1, &case_id, 7_000, now + 50)).await.unwrap();
-        let before = show_case(&built, &case_id).await;
+        let case_id = report(&stores, now).await;
+        let reference = Stores { records: stores.records.clone(), timeline: open_file(&dir, "reference.redb") };
+        project(&reference, frozen(1, &case_id, 7_000, now + 50)).await.unwrap();
+        let before = show_case(&reference, &case_id).await;
         // The first layout: one whole timeline per case in the records store, nothing else.
         let whole = rmp_serde::to_vec_named(&before).unwrap();
         let key = case_id.to_string();
-        built
+        stores
             .records
             .write(move |ctx| -> Result<(), WriteError<String>> {
                 ctx.tx().open_table(LEGACY_TIMELINES)?.insert(key.as_str(), whole.as_slice())?;
@@ -774,8 +809,6 @@ mod tests {
             })
             .await
             .unwrap();
-        let stores = Stores { records: built.records.clone(), timeline: open_file(&dir, "fresh-timeline.redb") };
-        drop(built);
         assert_eq!(show_case(&stores, &case_id).await.entries.len(), 1, "only the report until it is moved");
 
         assert_eq!(migrate_legacy_timelines(&stores.records).await.unwrap(), 1);
