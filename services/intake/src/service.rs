@@ -268,17 +268,22 @@ async fn project(stores: &Stores, envelope: Envelope) -> Result<(), HandleError>
                 return Ok(());
             }
             let case_id = event.case_id().as_str();
-            // The report was committed before its event was published, so before freezing
-            // could act on it.
-            let known = records.read_blocking(|tx| match tx.open_table(REPORTS) {
-                Ok(reports) => Ok(reports.get(case_id)?.is_some()),
-                Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
-                Err(e) => Err(e.into()),
-            })?;
+            let mut events = ctx.tx().open_table(CASE_EVENTS)?;
+            // A case's first event is checked against the records store (its report was
+            // committed before its event was published, so before freezing could act on it);
+            // later ones find their case's rows. Few reads of the records store, whose writer
+            // is on the reporters' path.
+            let folded_before = events.range((case_id, 0, 0)..=(case_id, u64::MAX, u64::MAX))?.next().is_some();
+            let known = folded_before
+                || records.read_blocking(|tx| match tx.open_table(REPORTS) {
+                    Ok(reports) => Ok(reports.get(case_id)?.is_some()),
+                    Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
+                    Err(e) => Err(e.into()),
+                })?;
             if !known {
                 return Err(WriteError::Rejected(format!("event {id} is for unknown case {case_id}")));
             }
-            ctx.tx().open_table(CASE_EVENTS)?.insert((case_id, time, seq), bytes.as_slice())?;
+            events.insert((case_id, time, seq), bytes.as_slice())?;
             Ok(())
         })
         .await
