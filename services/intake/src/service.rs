@@ -189,39 +189,49 @@ pub async fn show(stores: &Stores, body: &[u8]) -> Result<CaseTimeline, IntakeEr
 type Folded = (Option<(Vec<u8>, Vec<Vec<u8>>)>, Vec<(u64, Vec<u8>)>);
 
 fn folded(tx: &ReadTransaction, key: &str) -> Result<Folded, StoreError> {
-    let former = match tx.open_table(CASE_HEADS) {
-        Ok(heads) => match heads.get(key)?.map(|v| v.value().to_vec()) {
-            Some(head) => {
-                let entries = tx.open_table(TIMELINE_ENTRIES)?;
-                let rows = entries
-                    .range((key, 0, 0)..=(key, u64::MAX, u32::MAX))?
-                    .map(|row| row.map(|(_, v)| v.value().to_vec()))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Some((head, rows))
-            }
-            None => None,
-        },
-        Err(redb::TableError::TableDoesNotExist(_)) => None,
-        Err(e) => return Err(e.into()),
+    let head = match read_table(tx, CASE_HEADS)? {
+        Some(heads) => heads.get(key)?.map(|v| v.value().to_vec()),
+        None => None,
     };
-    let events = match tx.open_table(CASE_EVENTS) {
-        Ok(table) => table
+    let former = match head {
+        Some(head) => {
+            let rows = tx
+                .open_table(TIMELINE_ENTRIES)?
+                .range((key, 0, 0)..=(key, u64::MAX, u32::MAX))?
+                .map(|row| row.map(|(_, v)| v.value().to_vec()))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some((head, rows))
+        }
+        None => None,
+    };
+    let events = match read_table(tx, CASE_EVENTS)? {
+        Some(table) => table
             .range((key, 0, 0)..=(key, u64::MAX, u64::MAX))?
             .map(|row| row.map(|(k, v)| (k.value().1, v.value().to_vec())))
             .collect::<Result<Vec<_>, _>>()?,
-        Err(redb::TableError::TableDoesNotExist(_)) => Vec::new(),
-        Err(e) => return Err(e.into()),
+        None => Vec::new(),
     };
     Ok((former, events))
+}
+
+/// Opens a table for reading; `None` when nothing has created it yet (a new store, or a
+/// layout the store never had).
+fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    tx: &ReadTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {
+    match tx.open_table(table) {
+        Ok(table) => Ok(Some(table)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The head of a case and its first entry, made from its report in the records store.
 /// `None` when intake has no such report.
 fn head_from_report(tx: &ReadTransaction, case_id: &str) -> Result<Option<(CaseHead, TimelineEntry)>, StoreError> {
-    let reports = match tx.open_table(REPORTS) {
-        Ok(table) => table,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(reports) = read_table(tx, REPORTS)? else {
+        return Ok(None);
     };
     let Some(bytes) = reports.get(case_id)? else {
         return Ok(None);
@@ -275,10 +285,9 @@ async fn project(stores: &Stores, envelope: Envelope) -> Result<(), HandleError>
             // is on the reporters' path.
             let folded_before = events.range((case_id, 0, 0)..=(case_id, u64::MAX, u64::MAX))?.next().is_some();
             let known = folded_before
-                || records.read_blocking(|tx| match tx.open_table(REPORTS) {
-                    Ok(reports) => Ok(reports.get(case_id)?.is_some()),
-                    Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
-                    Err(e) => Err(e.into()),
+                || records.read_blocking(|tx| match read_table(tx, REPORTS)? {
+                    Some(reports) => Ok(reports.get(case_id)?.is_some()),
+                    None => Ok(false),
                 })?;
             if !known {
                 return Err(WriteError::Rejected(format!("event {id} is for unknown case {case_id}")));
@@ -297,13 +306,7 @@ async fn project(stores: &Stores, envelope: Envelope) -> Result<(), HandleError>
 /// [`MIGRATION_BATCH`] cases per commit. Returns how many cases were moved.
 pub async fn migrate_legacy_timelines(store: &Store) -> Result<u64, StoreError> {
     // Read first: a store without the former table (every store made since) costs no write.
-    let has_legacy = store
-        .read(|tx| match tx.open_table(LEGACY_TIMELINES) {
-            Ok(_) => Ok(true),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
-            Err(e) => Err(e.into()),
-        })
-        .await?;
+    let has_legacy = store.read(|tx| Ok(read_table(tx, LEGACY_TIMELINES)?.is_some())).await?;
     if !has_legacy {
         return Ok(0);
     }
@@ -401,10 +404,8 @@ fn first_rows<K: redb::Key + 'static, V: redb::Value + 'static, KO, VO>(
     table: TableDefinition<K, V>,
     own: impl Fn(redb::AccessGuard<'_, K>, redb::AccessGuard<'_, V>) -> (KO, VO),
 ) -> Result<Vec<(KO, VO)>, StoreError> {
-    let table = match tx.open_table(table) {
-        Ok(table) => table,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
+    let Some(table) = read_table(tx, table)? else {
+        return Ok(Vec::new());
     };
     let mut rows = Vec::new();
     for row in table.iter()?.take(MIGRATION_BATCH) {
@@ -419,14 +420,7 @@ fn first_rows<K: redb::Key + 'static, V: redb::Value + 'static, KO, VO>(
 /// how many rows were moved. Runs before the projection consumes anything.
 pub async fn move_timeline_to_its_store(stores: &Stores) -> Result<u64, StoreError> {
     type Entry = ((String, u64, u32), Vec<u8>);
-    let has_heads = stores
-        .records
-        .read(|tx| match tx.open_table(CASE_HEADS) {
-            Ok(_) => Ok(true),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
-            Err(e) => Err(e.into()),
-        })
-        .await?;
+    let has_heads = stores.records.read(|tx| Ok(read_table(tx, CASE_HEADS)?.is_some())).await?;
     if !has_heads {
         return Ok(0);
     }
