@@ -25,7 +25,7 @@ pub use schedule::{Schedule, Sent, drive};
 pub use window::Window;
 
 /// What one open-loop run at one offered rate measured.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadResult {
     /// Requests per second the schedule offered.
     pub offered_per_s: f64,

@@ -49,7 +49,7 @@ pub enum Recorded {
 }
 
 /// Percentiles of a histogram, in its unit (µs for a [`Recorder`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Percentiles {
     /// Values recorded.
     pub count: u64,

@@ -12,6 +12,10 @@
 //! rates are counted in the measured window after it ([`loadtests::Window`]). The CPU time of
 //! this process (by thread group), of each nats-server and of the whole machine over the
 //! window is printed too, to show where the time goes.
+//!
+//! A sweep runs each point as `afc load --result-json FILE` in a process of its own and reads
+//! the result back: a point then starts from the same state whatever ran before it (no heap,
+//! threads or runtime left by the previous point), as a single run does.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -128,9 +132,13 @@ pub struct LoadOptions {
     /// before or during it.
     #[arg(long, default_value_t = 0)]
     pub retry_disturbed: u32,
-    /// Directory the sweep writes sweep.md and sweep.svg into.
+    /// Directory the sweep writes sweep.md, sweep.svg and each point's result (JSON) into.
     #[arg(long, default_value = "target/load")]
     pub out: PathBuf,
+    /// Also write the point's result as JSON to this file: how a sweep, which runs each
+    /// point in a process of its own, reads it back (progress lines are then left to it).
+    #[arg(long, conflicts_with = "sweep")]
+    pub result_json: Option<PathBuf>,
 }
 
 /// An option out of range, naming the flag.
@@ -162,7 +170,7 @@ pub enum OptionError {
 }
 
 /// One point of load: what is run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PointConfig {
     pub rate: f64,
     pub cities: usize,
@@ -252,7 +260,7 @@ impl LoadOptions {
 }
 
 /// What one point measured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PointResult {
     pub config: PointConfig,
     /// Rates, CO-corrected end-to-end latency (µs), lateness, warm-up and incomplete counts.
@@ -357,32 +365,46 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<()> {
     let points = options.points()?;
     let setup = Setup::probe();
     let mut results = Vec::with_capacity(points.len());
+    // A sweep's point process: the sweep says which point it is, and warns when disturbed.
+    let point_of_sweep = options.result_json.is_some();
     for (i, point) in points.iter().enumerate() {
-        eprintln!(
-            "afc load: point {}/{}: {} cases/s, {} cities, {} s + {} s warm-up",
-            i + 1,
-            points.len(),
-            point.rate,
-            point.cities,
-            point.duration.as_secs(),
-            point.warmup.as_secs()
-        );
+        if !point_of_sweep {
+            eprintln!(
+                "afc load: point {}/{}: {} cases/s, {} cities, {} s + {} s warm-up",
+                i + 1,
+                points.len(),
+                point.rate,
+                point.cities,
+                point.duration.as_secs(),
+                point.warmup.as_secs()
+            );
+        }
         let mut attempt = 0;
         let result = loop {
             wait_quiet(Duration::from_secs(options.quiet_wait)).await;
-            let result = run_point(point)
-                .await
-                .with_context(|| format!("load point {} cases/s, {} cities", point.rate, point.cities))?;
+            let result = if options.sweep {
+                let path =
+                    options.out.join(format!("point-{:02}-{}-cities-{}-per-s.json", i + 1, point.cities, point.rate));
+                run_point_in_child(point, &path).await
+            } else {
+                run_point(point).await
+            }
+            .with_context(|| format!("load point {} cases/s, {} cities", point.rate, point.cities))?;
             let Some(why) = result.cpu.as_ref().and_then(CpuUse::disturbed) else {
                 break result;
             };
-            eprintln!("warning: this point is disturbed: {why}");
+            if !point_of_sweep {
+                eprintln!("warning: this point is disturbed: {why}");
+            }
             if attempt >= options.retry_disturbed {
                 break result;
             }
             attempt += 1;
             eprintln!("running it again ({attempt} of {})", options.retry_disturbed);
         };
+        if let Some(path) = &options.result_json {
+            write(path, &serde_json::to_string_pretty(&result)?)?;
+        }
         if !options.sweep {
             print_point(&setup, &result);
         }
@@ -397,6 +419,36 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<()> {
         eprintln!("wrote {0}/sweep.md and {0}/sweep.svg", options.out.display());
     }
     Ok(())
+}
+
+/// Runs one point as `afc load` in a process of its own (this executable), so that no point
+/// inherits another's heap, threads or page cache, and reads its result back from `path`.
+/// Its report goes nowhere (the sweep prints the table); its warnings to stderr.
+async fn run_point_in_child(point: &PointConfig, path: &Path) -> anyhow::Result<PointResult> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let exe = std::env::current_exe().context("locating the afc executable")?;
+    let mut command = tokio::process::Command::new(&exe);
+    command
+        .arg("load")
+        .args(["--rate", &point.rate.to_string()])
+        .args(["--cities", &point.cities.to_string()])
+        .args(["--duration", &point.duration.as_secs().to_string()])
+        .args(["--warmup", &point.warmup.as_secs().to_string()])
+        .args(["--seed", &point.seed.to_string()])
+        .arg("--result-json")
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if point.sync_always {
+        command.arg("--sync-always");
+    }
+    let status = command.status().await.with_context(|| format!("running {}", exe.display()))?;
+    anyhow::ensure!(status.success(), "the point's process ended with {status}");
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -712,7 +764,7 @@ async fn watch_completions(
 // ---------------------------------------------------------------------------
 
 /// JetStream traffic over the measured window.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StreamUse {
     /// Per city: events appended to the city stream per second (every service's events).
     pub city_events_per_s: Vec<(String, f64)>,
@@ -786,7 +838,7 @@ async fn measure_streams(
 
 /// CPU use over the measured window, in % of one core (200% = both cores of a 2-core
 /// machine).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CpuUse {
     /// This process: services, simulated banks, leaf-link proxies and the harness.
     pub afc_pct: f64,
@@ -1158,7 +1210,7 @@ fn sweep_markdown(setup: &Setup, options: &LoadOptions, results: &[PointResult])
     let _ = writeln!(
         md,
         "Machine: {} cpus; {}; nats-server sync {}. Trail: {TRAIL_DEPTH} levels, {TRAIL_ACCOUNTS} accounts, \
-         banks answer at once. Each point: a fresh deployment, {} s warm-up + {} s measured, open loop, \
+         banks answer at once. Each point: a fresh deployment in a process of its own, {} s warm-up + {} s measured, open loop, \
          seed {}. Time-to-freeze (ttf, judged) = intended submission → last stop holding money \
          (CO-corrected); e2e = intended submission → TraceCompleted seen (CO-corrected); service ttf = \
          intake receipt → last stop. ms. \"≥\": cut short by the {} s completion timeout. Intake timeline \
@@ -1308,6 +1360,7 @@ mod tests {
             rates: vec![50.0, 100.0],
             cities_list: vec![1, 2],
             out: PathBuf::from("target/load"),
+            result_json: None,
         }
     }
 

@@ -17,7 +17,7 @@ pub const WORST_KEPT: usize = 5;
 const MAX_SAMPLES: usize = 100_000;
 
 /// What one probe saw over the measured window.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StallProbe {
     pub name: String,
     pub samples: usize,
