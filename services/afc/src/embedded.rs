@@ -154,6 +154,11 @@ impl Embedded {
         }
     }
 
+    /// The directory every city's data directory is in.
+    pub fn data_root(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
     /// Where a city's services keep their redb files.
     pub fn data_dir(&self, city: &City) -> std::path::PathBuf {
         self.data.path().join(city.as_str())

@@ -542,6 +542,7 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
     let mut probes = vec![
         tokio::spawn(stalls::probe_runtime("harness runtime (banks, harness)".into(), window)),
         tokio::spawn(stalls::probe_thread(window)),
+        tokio::spawn(stalls::probe_disk(deployment.data_root().to_path_buf(), window)),
         tokio::spawn(stalls::probe_nats("nats-server hub (PING)".into(), deployment.province.hub_url(), window)),
     ];
     for city in &cities {
@@ -1172,7 +1173,9 @@ fn print_point(setup: &Setup, r: &PointResult) {
         }
     }
     if !r.stalls.is_empty() {
-        println!("stall probes over the measured window (late wake-ups every 2 ms; PING round trips)");
+        println!(
+            "stall probes over the measured window (late wake-ups every 2 ms; PING round trips; disk write + sync every 10 ms)"
+        );
         for probe in &r.stalls {
             let worst: Vec<String> =
                 probe.worst.iter().map(|(at, us)| format!("{:.0} ms at {at:.1} s", *us as f64 / 1000.0)).collect();

@@ -1,8 +1,9 @@
 //! Stall probes for `afc load`: small loops that should wake or answer every
 //! [`PROBE_PERIOD`] and record how much later they did, over the measured window. They say
 //! which part of the machine stalled when the latency tail grows: the tokio runtime of the
-//! harness and the simulated banks, an OS thread of its own (CPU scheduling), or a
-//! nats-server (a PING answered late).
+//! harness and the simulated banks, an OS thread of its own (CPU scheduling), a
+//! nats-server (a PING answered late), or the disk (a small write and `fdatasync` beside
+//! the redb files, answered late).
 
 use std::time::Duration;
 
@@ -11,6 +12,11 @@ use tokio::time::Instant;
 
 /// How often each probe wakes (or pings).
 pub const PROBE_PERIOD: Duration = Duration::from_millis(2);
+/// How often the disk probe writes and syncs: less often than the others, so that its own
+/// syncs (100/s) stay a small share of the services' (~1,000/s at 200 cases/s).
+pub const DISK_PROBE_PERIOD: Duration = Duration::from_millis(10);
+/// Bytes the disk probe writes each time (one page).
+const DISK_PROBE_BYTES: usize = 4096;
 /// Worst delays kept per probe for the report.
 pub const WORST_KEPT: usize = 5;
 /// Delays per probe kept for percentiles: the window at [`PROBE_PERIOD`], bounded.
@@ -93,6 +99,45 @@ pub async fn probe_thread(window: Window) -> StallProbe {
         Err(error) => {
             tracing::warn!(%error, "could not start the thread probe");
             StallProbe::from_samples("OS thread", &window, Vec::new())
+        }
+    }
+}
+
+/// On an OS thread of its own, rewrites one page of a file in `dir` and `fdatasync`s it
+/// every [`DISK_PROBE_PERIOD`], and records how long each write and sync took: what a redb
+/// commit in the same directory waits for at least, whatever else the disk is doing.
+pub async fn probe_disk(dir: std::path::PathBuf, window: Window) -> StallProbe {
+    const NAME: &str = "disk (4 KiB write + fdatasync beside the redb files)";
+    let (done, result) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("afc-load-disk".into()).spawn(move || {
+        let path = dir.join("disk-probe");
+        let file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(&path);
+        let mut samples = Vec::new();
+        match file {
+            Ok(file) => {
+                use std::os::unix::fs::FileExt as _;
+                let page = [0u8; DISK_PROBE_BYTES];
+                std::thread::sleep(window.start.saturating_duration_since(Instant::now()));
+                while Instant::now() < window.end && samples.len() < MAX_SAMPLES {
+                    let asked = std::time::Instant::now();
+                    if file.write_all_at(&page, 0).and_then(|()| file.sync_data()).is_err() {
+                        break;
+                    }
+                    let took = asked.elapsed();
+                    samples.push((Instant::now(), u64::try_from(took.as_micros()).unwrap_or(u64::MAX)));
+                    std::thread::sleep(DISK_PROBE_PERIOD.saturating_sub(took));
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(error) => tracing::warn!(%error, path = %path.display(), "could not open the disk probe's file"),
+        }
+        let _ = done.send(StallProbe::from_samples(NAME, &window, samples));
+    });
+    match spawned {
+        Ok(_) => result.await.unwrap_or_else(|_| StallProbe::from_samples(NAME, &window, Vec::new())),
+        Err(error) => {
+            tracing::warn!(%error, "could not start the disk probe");
+            StallProbe::from_samples(NAME, &window, Vec::new())
         }
     }
 }
