@@ -221,10 +221,7 @@ async fn forget_stored_timers(store: &Store) -> Result<(), store::StoreError> {
             Ok(())
         })
         .await;
-    removed.map_err(|e| match e {
-        WriteError::Store(e) => e,
-        WriteError::Rejected(never) => match never {},
-    })
+    Ok(removed?)
 }
 
 async fn run_engine(shell: Arc<Shell>, mut state: State, mut inbox: mpsc::Receiver<EngineMsg>) {

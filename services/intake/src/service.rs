@@ -346,11 +346,7 @@ pub async fn migrate_legacy_timelines(store: &Store) -> Result<u64, StoreError> 
                 }
                 Ok(keys.len())
             })
-            .await
-            .map_err(|e| match e {
-                WriteError::Store(e) => e,
-                WriteError::Rejected(never) => match never {},
-            })?;
+            .await?;
         if batch == 0 {
             return Ok(moved);
         }
@@ -376,10 +372,6 @@ where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    let infallible = |e: WriteError<std::convert::Infallible>| match e {
-        WriteError::Store(e) => e,
-        WriteError::Rejected(never) => match never {},
-    };
     let mut moved = 0u64;
     loop {
         let rows = Arc::new(stores.records.read(take).await?);
@@ -387,13 +379,15 @@ where
             return Ok(moved);
         }
         let copy = rows.clone();
-        stores.timeline.write(move |ctx| put(ctx.tx(), &copy).map_err(WriteError::Store)).await.map_err(infallible)?;
+        stores
+            .timeline
+            .write(move |ctx| put(ctx.tx(), &copy).map_err(WriteError::<std::convert::Infallible>::Store))
+            .await?;
         let done = rows.clone();
         stores
             .records
-            .write(move |ctx| remove(ctx.tx(), &done).map_err(WriteError::Store))
-            .await
-            .map_err(infallible)?;
+            .write(move |ctx| remove(ctx.tx(), &done).map_err(WriteError::<std::convert::Infallible>::Store))
+            .await?;
         moved += rows.len() as u64;
     }
 }
@@ -494,11 +488,7 @@ pub async fn move_timeline_to_its_store(stores: &Stores) -> Result<u64, StoreErr
             ctx.tx().delete_table(TIMELINE_ENTRIES)?;
             Ok(())
         })
-        .await
-        .map_err(|e| match e {
-            WriteError::Store(e) => e,
-            WriteError::Rejected(never) => match never {},
-        })?;
+        .await?;
     Ok(heads + entries + inbox)
 }
 

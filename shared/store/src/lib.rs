@@ -69,6 +69,17 @@ pub enum WriteError<E> {
     Store(#[from] StoreError),
 }
 
+/// A write that cannot be rejected can only fail in the store: `?` turns its error into
+/// that [`StoreError`].
+impl From<WriteError<std::convert::Infallible>> for StoreError {
+    fn from(e: WriteError<std::convert::Infallible>) -> Self {
+        match e {
+            WriteError::Store(e) => e,
+            WriteError::Rejected(never) => match never {},
+        }
+    }
+}
+
 impl<E> From<redb::TableError> for WriteError<E> {
     fn from(e: redb::TableError) -> Self {
         WriteError::Store(e.into())
@@ -269,11 +280,7 @@ impl Store {
     /// crash may bring rows back, and their events are sent again (JetStream drops them as
     /// duplicates by `Nats-Msg-Id`; consumers skip them by their inbox).
     pub async fn outbox_confirm(&self, seqs: Vec<u64>) -> Result<(), StoreError> {
-        let result = self.outbox_confirm_queued(seqs).await?.wait().await;
-        result.map_err(|e| match e {
-            WriteError::Store(e) => e,
-            WriteError::Rejected(never) => match never {},
-        })
+        Ok(self.outbox_confirm_queued(seqs).await?.wait().await?)
     }
 
     /// Queues the removal of confirmed outbox rows and returns without waiting for its
@@ -321,10 +328,7 @@ impl Store {
                 Ok(old.len())
             })
             .await?;
-        committed.wait().await.map_err(|e| match e {
-            WriteError::Store(e) => e,
-            WriteError::Rejected(never) => match never {},
-        })
+        Ok(committed.wait().await?)
     }
 
     /// Wakes when new events were committed.
