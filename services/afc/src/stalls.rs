@@ -82,8 +82,7 @@ pub async fn probe_runtime_on(runtime: tokio::runtime::Handle, name: String, win
 /// The same on an OS thread of its own: how late the scheduler runs a thread that wants the
 /// CPU for a moment every [`PROBE_PERIOD`].
 pub async fn probe_thread(window: Window) -> StallProbe {
-    let (done, result) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new().name("afc-load-probe".into()).spawn(move || {
+    on_thread("afc-load-probe", "OS thread (sleep 2 ms)", window, move || {
         std::thread::sleep(window.start.saturating_duration_since(Instant::now()));
         let mut samples = Vec::new();
         while Instant::now() < window.end && samples.len() < MAX_SAMPLES {
@@ -92,54 +91,58 @@ pub async fn probe_thread(window: Window) -> StallProbe {
             let late = asked.elapsed().saturating_sub(PROBE_PERIOD);
             samples.push((Instant::now(), u64::try_from(late.as_micros()).unwrap_or(u64::MAX)));
         }
-        let _ = done.send(StallProbe::from_samples("OS thread (sleep 2 ms)", &window, samples));
-    });
-    match spawned {
-        Ok(_) => result.await.unwrap_or_else(|_| StallProbe::from_samples("OS thread", &window, Vec::new())),
-        Err(error) => {
-            tracing::warn!(%error, "could not start the thread probe");
-            StallProbe::from_samples("OS thread", &window, Vec::new())
-        }
-    }
+        samples
+    })
+    .await
 }
 
 /// On an OS thread of its own, rewrites one page of a file in `dir` and `fdatasync`s it
 /// every [`DISK_PROBE_PERIOD`], and records how long each write and sync took: what a redb
 /// commit in the same directory waits for at least, whatever else the disk is doing.
 pub async fn probe_disk(dir: std::path::PathBuf, window: Window) -> StallProbe {
-    const NAME: &str = "disk (4 KiB write + fdatasync beside the redb files)";
-    let (done, result) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new().name("afc-load-disk".into()).spawn(move || {
+    on_thread("afc-load-disk", "disk (4 KiB write + fdatasync beside the redb files)", window, move || {
+        use std::os::unix::fs::FileExt as _;
         let path = dir.join("disk-probe");
-        let file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(&path);
-        let mut samples = Vec::new();
-        match file {
-            Ok(file) => {
-                use std::os::unix::fs::FileExt as _;
-                let page = [0u8; DISK_PROBE_BYTES];
-                std::thread::sleep(window.start.saturating_duration_since(Instant::now()));
-                while Instant::now() < window.end && samples.len() < MAX_SAMPLES {
-                    let asked = std::time::Instant::now();
-                    if file.write_all_at(&page, 0).and_then(|()| file.sync_data()).is_err() {
-                        break;
-                    }
-                    let took = asked.elapsed();
-                    samples.push((Instant::now(), u64::try_from(took.as_micros()).unwrap_or(u64::MAX)));
-                    std::thread::sleep(DISK_PROBE_PERIOD.saturating_sub(took));
-                }
-                let _ = std::fs::remove_file(&path);
+        let file = match std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(&path) {
+            Ok(file) => file,
+            Err(error) => {
+                tracing::warn!(%error, path = %path.display(), "could not open the disk probe's file");
+                return Vec::new();
             }
-            Err(error) => tracing::warn!(%error, path = %path.display(), "could not open the disk probe's file"),
+        };
+        let page = [0u8; DISK_PROBE_BYTES];
+        let mut samples = Vec::new();
+        std::thread::sleep(window.start.saturating_duration_since(Instant::now()));
+        while Instant::now() < window.end && samples.len() < MAX_SAMPLES {
+            let asked = std::time::Instant::now();
+            if file.write_all_at(&page, 0).and_then(|()| file.sync_data()).is_err() {
+                break;
+            }
+            let took = asked.elapsed();
+            samples.push((Instant::now(), u64::try_from(took.as_micros()).unwrap_or(u64::MAX)));
+            std::thread::sleep(DISK_PROBE_PERIOD.saturating_sub(took));
         }
-        let _ = done.send(StallProbe::from_samples(NAME, &window, samples));
-    });
-    match spawned {
-        Ok(_) => result.await.unwrap_or_else(|_| StallProbe::from_samples(NAME, &window, Vec::new())),
-        Err(error) => {
-            tracing::warn!(%error, "could not start the disk probe");
-            StallProbe::from_samples(NAME, &window, Vec::new())
-        }
+        let _ = std::fs::remove_file(&path);
+        samples
+    })
+    .await
+}
+
+/// Runs a probe's sampling loop on an OS thread named `thread` (off every runtime) and
+/// summarises its samples as `name`; no samples if the thread cannot start or dies.
+async fn on_thread(
+    thread: &str,
+    name: &'static str,
+    window: Window,
+    sample: impl FnOnce() -> Vec<(Instant, u64)> + Send + 'static,
+) -> StallProbe {
+    let (done, result) = tokio::sync::oneshot::channel();
+    if let Err(error) = std::thread::Builder::new().name(thread.into()).spawn(move || {
+        let _ = done.send(sample());
+    }) {
+        tracing::warn!(%error, probe = name, "could not start the probe's thread");
     }
+    StallProbe::from_samples(name, &window, result.await.unwrap_or_default())
 }
 
 /// PINGs a nats-server on a connection of its own every [`PROBE_PERIOD`] and records each
