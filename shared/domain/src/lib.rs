@@ -5,6 +5,7 @@
 //! account number, [`Fen`] arithmetic never wraps. Serde goes through the same parsers, so a
 //! decoded value is as valid as a constructed one.
 
+pub mod calendar;
 mod clock;
 mod ids;
 mod money;

@@ -1,0 +1,231 @@
+//! The world ledger: bank accounts of every simulated bank, payment-platform orders, and the
+//! authorities' holds on accounts (stop-payments and freezes).
+//!
+//! The ledger is pure: no I/O, no clock. Every operation takes the time it happens at, so the
+//! same calls give the same ledger. Money is only created by [`Ledger::deposit`] (a victim's
+//! savings) and only leaves by a cash-out, so the sum of all balances plus everything cashed
+//! out always equals everything deposited ([`Ledger::check_conservation`]).
+//!
+//! The adapter methods ([`Ledger::stop_payment`], [`Ledger::freeze`], [`Ledger::flows`],
+//! [`Ledger::resolve`]) answer exactly what a bank or platform answers on the bus, including
+//! idempotency: a repeated `request_id` gets the first answer again and changes nothing.
+//!
+//! This module holds the ledger's state, its errors and what it reports; the operations are
+//! split by concern: `transfer` (opening accounts and orders, deposits and transfers),
+//! `holds` (stop-payments and freezes, and which of them hold an account at a moment) and
+//! `adapter` (request ids, error replies, and the `flows` and `resolve` answers).
+
+mod adapter;
+mod holds;
+mod transfer;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use domain::{AccountRef, City, Fen, MoneyError, PaymentOrderRef, TimeMs};
+use protocol::adapter::{AdapterError, FreezeReply, StatementEntry, StopPaymentReply};
+
+pub use holds::FreezeClaimInfo;
+use holds::{FreezeClaim, Stop};
+
+/// What a cash deposit's statement entry names as its counterparty.
+pub const DEPOSIT_COUNTERPARTY: &str = "cash deposit";
+
+/// Why an authority's hold refused a transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockReason {
+    /// A center's stop-payment holds the whole account.
+    Stopped {
+        /// The center whose stop-payment holds the account.
+        center: City,
+        /// When that stop-payment lapses.
+        until_ms: TimeMs,
+    },
+    /// A center's freeze holds part (or all) of the balance and the transfer would dip into it.
+    Frozen {
+        /// The center whose freeze holds the money.
+        center: City,
+        /// The amount the freeze holds.
+        frozen: Fen,
+        /// When the freeze lapses.
+        until_ms: TimeMs,
+    },
+}
+
+impl fmt::Display for BlockReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlockReason::Stopped { center, until_ms } => {
+                write!(f, "stop-payment by {center} until {until_ms}")
+            }
+            BlockReason::Frozen { center, frozen, until_ms } => {
+                write!(f, "{frozen} frozen by {center} until {until_ms}")
+            }
+        }
+    }
+}
+
+/// Why the ledger refused an operation. Nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// The paying account is held by a stop-payment or a freeze.
+    #[error("account {account} is blocked: {reason}")]
+    Blocked {
+        /// The held account.
+        account: AccountRef,
+        /// The hold that refused the transfer.
+        reason: BlockReason,
+    },
+    /// The paying account does not hold the amount.
+    #[error("account {account} holds {balance}, cannot pay {amount}")]
+    InsufficientFunds {
+        /// The paying account.
+        account: AccountRef,
+        /// Its balance.
+        balance: Fen,
+        /// The amount asked for.
+        amount: Fen,
+    },
+    /// No such account was opened.
+    #[error("unknown account {0}")]
+    UnknownAccount(AccountRef),
+    /// The account was opened before.
+    #[error("account {0} already exists")]
+    AccountExists(AccountRef),
+    /// No such payment order was created.
+    #[error("unknown payment order {0}")]
+    UnknownOrder(PaymentOrderRef),
+    /// The payment order was created before.
+    #[error("payment order {0} already exists")]
+    OrderExists(PaymentOrderRef),
+    /// The payment order has been paid; an order is paid once.
+    #[error("payment order {0} was already paid")]
+    OrderAlreadyPaid(PaymentOrderRef),
+    /// Transfers and deposits move a positive amount.
+    #[error("a transfer must move a positive amount")]
+    ZeroAmount,
+    /// An account cannot pay itself, directly or through an order.
+    #[error("account {0} cannot pay itself")]
+    SelfTransfer(AccountRef),
+    /// The operation would overflow an amount.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    /// The ledger does not add up: a bug in the ledger.
+    #[error("ledger does not add up: balances {balances} + cashed out {cashed_out} != minted {minted}")]
+    Unbalanced {
+        /// Sum of all balances.
+        balances: Fen,
+        /// Everything cashed out.
+        cashed_out: Fen,
+        /// Everything deposited.
+        minted: Fen,
+    },
+}
+
+/// A bank account's state.
+#[derive(Debug, Clone, Default)]
+struct Account {
+    balance: Fen,
+    statement: Vec<StatementEntry>,
+    stops: BTreeMap<City, Stop>,
+    /// The freeze that holds money (the first center's), if any.
+    freeze: Option<FreezeClaim>,
+    /// Later centers' claims, in arrival order (轮候冻结).
+    queued: Vec<FreezeClaim>,
+}
+
+/// How a payment-platform order settled.
+#[derive(Debug, Clone)]
+struct Settlement {
+    amount: Fen,
+    settled_at_ms: TimeMs,
+    transfer_id: String,
+}
+
+/// A payment-platform order: which account it pays into, and its payment once made.
+#[derive(Debug, Clone)]
+struct Order {
+    receiving: AccountRef,
+    settlement: Option<Settlement>,
+}
+
+/// The world ledger. See the module documentation.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    accounts: BTreeMap<AccountRef, Account>,
+    orders: BTreeMap<PaymentOrderRef, Order>,
+    minted: Fen,
+    cashed_out: Fen,
+    transfers_booked: u64,
+    // B-trees, not hash maps: one entry per request, and a hash map doubling past 100,000
+    // entries held the world lock (every bank's answers) for up to 90 ms.
+    stop_replies: BTreeMap<String, Result<StopPaymentReply, AdapterError>>,
+    freeze_replies: BTreeMap<String, Result<FreezeReply, AdapterError>>,
+    duplicates: u64,
+}
+
+impl Ledger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An account's balance, or `None` for an unknown account.
+    pub fn balance(&self, account: &AccountRef) -> Option<Fen> {
+        self.accounts.get(account).map(|a| a.balance)
+    }
+
+    /// An account's whole statement, oldest first, or `None` for an unknown account.
+    pub fn statement(&self, account: &AccountRef) -> Option<&[StatementEntry]> {
+        self.accounts.get(account).map(|a| a.statement.as_slice())
+    }
+
+    /// Whether `account` was opened.
+    pub fn has_account(&self, account: &AccountRef) -> bool {
+        self.accounts.contains_key(account)
+    }
+
+    /// Whether `order` was created (paid or not).
+    pub fn has_order(&self, order: &PaymentOrderRef) -> bool {
+        self.orders.contains_key(order)
+    }
+
+    /// Every account, in order.
+    pub fn accounts(&self) -> impl Iterator<Item = &AccountRef> {
+        self.accounts.keys()
+    }
+
+    /// Everything ever deposited.
+    pub fn minted(&self) -> Fen {
+        self.minted
+    }
+
+    /// Everything ever cashed out.
+    pub fn cashed_out(&self) -> Fen {
+        self.cashed_out
+    }
+
+    /// Transfers and deposits booked so far.
+    pub fn transfers_booked(&self) -> u64 {
+        self.transfers_booked
+    }
+
+    /// Sum of all balances.
+    pub fn total_balances(&self) -> Result<Fen, MoneyError> {
+        Fen::sum(self.accounts.values().map(|a| a.balance))
+    }
+
+    /// Checks that money is conserved: all balances plus everything cashed out equal
+    /// everything deposited. An error is a bug in the ledger.
+    pub fn check_conservation(&self) -> Result<(), LedgerError> {
+        let balances = self.total_balances()?;
+        if balances.checked_add(self.cashed_out)? == self.minted {
+            Ok(())
+        } else {
+            Err(LedgerError::Unbalanced { balances, cashed_out: self.cashed_out, minted: self.minted })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,281 @@
+//! The ledger against the adapter protocol's rules: transfers and orders, stop-payments and
+//! freezes, idempotent requests, and money conserved under random operations.
+
+use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, TimeMs};
+use proptest::prelude::*;
+use protocol::adapter::{
+    AdapterErrorKind, Counterparty, Direction, FlowsRequest, FreezeRequest, FreezeStatus, ResolveOrderRequest,
+    StopPaymentRequest,
+};
+
+use super::{BlockReason, Ledger, LedgerError};
+use crate::limits;
+
+const T0: TimeMs = 1_763_700_000_000;
+
+fn acct(n: u32) -> AccountRef {
+    AccountRef::parse(&format!("icbc:62220202{n:08}")).unwrap()
+}
+
+fn city(name: &str) -> City {
+    City::parse(name).unwrap()
+}
+
+fn case(city_name: &str) -> CaseId {
+    CaseId::derive(&city(city_name), 7)
+}
+
+fn stop_req(id: &str, center: &str, account: &AccountRef) -> StopPaymentRequest {
+    StopPaymentRequest {
+        request_id: id.to_owned(),
+        center: city(center),
+        case_id: case(center),
+        account: account.clone(),
+        since_ms: 0,
+    }
+}
+
+fn freeze_req(id: &str, center: &str, account: &AccountRef, amount: Fen) -> FreezeRequest {
+    FreezeRequest {
+        request_id: id.to_owned(),
+        center: city(center),
+        case_id: case(center),
+        account: account.clone(),
+        amount_fen: amount,
+    }
+}
+
+/// Victim 1 with 1000 yuan, mules 2 and 3 empty.
+fn small_world() -> Ledger {
+    let mut ledger = Ledger::new();
+    for n in 1..=3 {
+        ledger.open_account(acct(n)).unwrap();
+    }
+    ledger.deposit(&acct(1), Fen::yuan(1000), T0).unwrap();
+    ledger
+}
+
+#[test]
+fn transfer_moves_money_and_books_both_sides() {
+    let mut ledger = small_world();
+    let id = ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(300), T0 + 1).unwrap();
+    assert_eq!(ledger.balance(&acct(1)), Some(Fen::yuan(700)));
+    assert_eq!(ledger.balance(&acct(2)), Some(Fen::yuan(300)));
+    let out = ledger.statement(&acct(1)).unwrap().last().unwrap().clone();
+    let inn = ledger.statement(&acct(2)).unwrap().last().unwrap().clone();
+    assert_eq!(out.transfer_id, id);
+    assert_eq!(inn.transfer_id, id);
+    assert_eq!(out.direction, Direction::Out);
+    assert_eq!(inn.direction, Direction::In);
+    assert_eq!(out.balance_after_fen, Fen::yuan(700));
+    assert_eq!(inn.counterparty, Counterparty::Account(acct(1)));
+    ledger.check_conservation().unwrap();
+}
+
+#[test]
+fn insufficient_funds_and_unknowns_move_nothing() {
+    let mut ledger = small_world();
+    let err = ledger.transfer(&acct(2), &Counterparty::Account(acct(3)), Fen::new(1), T0).unwrap_err();
+    assert!(matches!(err, LedgerError::InsufficientFunds { .. }));
+    let err = ledger.transfer(&acct(1), &Counterparty::Account(acct(9)), Fen::new(1), T0).unwrap_err();
+    assert_eq!(err, LedgerError::UnknownAccount(acct(9)));
+    assert_eq!(ledger.balance(&acct(1)), Some(Fen::yuan(1000)));
+    assert_eq!(ledger.statement(&acct(1)).unwrap().len(), 1);
+}
+
+#[test]
+fn orders_settle_into_the_receiving_account_and_resolve() {
+    let mut ledger = small_world();
+    let order = PaymentOrderRef::parse("wechatpay:4200001234ABC").unwrap();
+    ledger.create_order(order.clone(), acct(2)).unwrap();
+    let req = ResolveOrderRequest { request_id: "r1".into(), order: order.clone() };
+    assert_eq!(ledger.resolve(&req).unwrap_err().kind, AdapterErrorKind::UnknownOrder);
+    let id = ledger.transfer(&acct(1), &Counterparty::Order(order.clone()), Fen::yuan(200), T0 + 5).unwrap();
+    let reply = ledger.resolve(&req).unwrap();
+    assert_eq!(reply.account, acct(2));
+    assert_eq!(reply.amount_fen, Fen::yuan(200));
+    assert_eq!(reply.settled_at_ms, T0 + 5);
+    assert_eq!(reply.transfer_id, id);
+    assert_eq!(ledger.balance(&acct(2)), Some(Fen::yuan(200)));
+    let err = ledger.transfer(&acct(1), &Counterparty::Order(order.clone()), Fen::yuan(1), T0 + 6).unwrap_err();
+    assert_eq!(err, LedgerError::OrderAlreadyPaid(order));
+}
+
+#[test]
+fn cash_out_leaves_the_ledger_but_is_conserved() {
+    let mut ledger = small_world();
+    ledger.transfer(&acct(1), &Counterparty::CashOut("ATM".into()), Fen::yuan(100), T0 + 1).unwrap();
+    assert_eq!(ledger.cashed_out(), Fen::yuan(100));
+    assert_eq!(ledger.total_balances().unwrap(), Fen::yuan(900));
+    ledger.check_conservation().unwrap();
+}
+
+#[test]
+fn stop_blocks_until_it_lapses_and_is_idempotent() {
+    let mut ledger = small_world();
+    let reply = ledger.stop_payment(&stop_req("s1", "hangzhou", &acct(1)), T0 + 10).unwrap();
+    assert_eq!(reply.stop_no, 1);
+    assert_eq!(reply.held_fen, Fen::yuan(1000));
+    assert_eq!(reply.stopped_at_ms, T0 + 10);
+    assert_eq!(reply.expires_at_ms, T0 + 10 + limits::STOP_DURATION_MS);
+    assert_eq!(reply.statement.len(), 1);
+    assert!(ledger.is_stopped(&acct(1), T0 + 11));
+
+    let err = ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(1), T0 + 11).unwrap_err();
+    assert!(matches!(err, LedgerError::Blocked { reason: BlockReason::Stopped { .. }, .. }));
+    assert_eq!(ledger.balance(&acct(2)), Some(Fen::ZERO));
+
+    // The same request again: the same reply, nothing applied.
+    let again = ledger.stop_payment(&stop_req("s1", "hangzhou", &acct(1)), T0 + 99).unwrap();
+    assert_eq!(again, reply);
+    assert_eq!(ledger.duplicate_requests(), 1);
+    assert_eq!(ledger.stops_applied(&city("hangzhou"), &acct(1)), 1);
+
+    // After 48 h the money moves again.
+    let after = T0 + 10 + limits::STOP_DURATION_MS;
+    assert!(!ledger.is_stopped(&acct(1), after));
+    ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(1), after).unwrap();
+}
+
+#[test]
+fn a_center_may_stop_an_account_twice() {
+    let mut ledger = small_world();
+    assert_eq!(ledger.stop_payment(&stop_req("a", "hangzhou", &acct(1)), T0).unwrap().stop_no, 1);
+    assert_eq!(ledger.stop_payment(&stop_req("b", "hangzhou", &acct(1)), T0 + 1).unwrap().stop_no, 2);
+    let err = ledger.stop_payment(&stop_req("c", "hangzhou", &acct(1)), T0 + 2).unwrap_err();
+    assert_eq!(err.kind, AdapterErrorKind::StopLimitReached);
+    // Another center still may.
+    assert_eq!(ledger.stop_payment(&stop_req("d", "ningbo", &acct(1)), T0 + 3).unwrap().stop_no, 1);
+    assert_eq!(ledger.stops_applied(&city("hangzhou"), &acct(1)), 2);
+    let err = ledger.stop_payment(&stop_req("e", "ningbo", &acct(9)), T0).unwrap_err();
+    assert_eq!(err.kind, AdapterErrorKind::UnknownAccount);
+    let err = ledger.stop_payment(&stop_req("", "ningbo", &acct(1)), T0).unwrap_err();
+    assert_eq!(err.kind, AdapterErrorKind::InvalidRequest);
+}
+
+#[test]
+fn statement_since_filters_by_time() {
+    let mut ledger = small_world();
+    ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(1), T0 + 100).unwrap();
+    let mut req = stop_req("s", "hangzhou", &acct(1));
+    req.since_ms = T0 + 100;
+    let reply = ledger.stop_payment(&req, T0 + 200).unwrap();
+    assert_eq!(reply.statement.len(), 1);
+    assert_eq!(reply.statement[0].at_ms, T0 + 100);
+    let flows = ledger.flows(&FlowsRequest { account: acct(1), since_ms: T0 + 101 }).unwrap();
+    assert!(flows.statement.is_empty());
+    assert_eq!(flows.balance_fen, Fen::yuan(999));
+}
+
+#[test]
+fn freeze_holds_money_and_later_claims_queue() {
+    let mut ledger = small_world();
+    let first = ledger.freeze(&freeze_req("f1", "hangzhou", &acct(1), Fen::yuan(600)), T0).unwrap();
+    assert_eq!(first.status, FreezeStatus::Frozen);
+    assert_eq!(first.frozen_fen, Fen::yuan(600));
+    assert_eq!(first.expires_at_ms, T0 + limits::FREEZE_DURATION_MS);
+    assert!(ledger.is_frozen(&acct(1), T0 + 1));
+
+    // 400 yuan are free, the frozen 600 are not.
+    ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(400), T0 + 1).unwrap();
+    let err = ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::new(1), T0 + 2).unwrap_err();
+    assert!(matches!(err, LedgerError::Blocked { reason: BlockReason::Frozen { .. }, .. }));
+
+    let second = ledger.freeze(&freeze_req("f2", "ningbo", &acct(1), Fen::yuan(50)), T0 + 3).unwrap();
+    assert_eq!(second.status, FreezeStatus::Queued);
+    assert_eq!(second.frozen_fen, Fen::ZERO);
+    assert_eq!(second.queued_behind, Some(city("hangzhou")));
+    assert_eq!(ledger.freeze(&freeze_req("f2", "ningbo", &acct(1), Fen::yuan(50)), T0 + 4).unwrap(), second);
+    assert_eq!(ledger.duplicate_requests(), 1);
+    let claims = ledger.freeze_claims(&acct(1));
+    assert_eq!(claims.len(), 2);
+    assert_eq!((claims[0].center.as_str(), claims[0].amount, claims[0].queued), ("hangzhou", Fen::yuan(600), false));
+    assert_eq!((claims[1].center.as_str(), claims[1].amount, claims[1].queued), ("ningbo", Fen::yuan(50), true));
+
+    // When the first freeze lapses the queued claim takes over.
+    let lapse = T0 + limits::FREEZE_DURATION_MS;
+    ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(550), lapse).unwrap();
+    let err = ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::new(1), lapse).unwrap_err();
+    assert!(matches!(err, LedgerError::Blocked { reason: BlockReason::Frozen { .. }, .. }));
+    ledger.check_conservation().unwrap();
+}
+
+#[test]
+fn freeze_holds_at_most_the_balance() {
+    let mut ledger = small_world();
+    let reply = ledger.freeze(&freeze_req("f", "hangzhou", &acct(2), Fen::yuan(10)), T0).unwrap();
+    assert_eq!(reply.status, FreezeStatus::Frozen);
+    assert_eq!(reply.frozen_fen, Fen::ZERO);
+}
+
+/// One random operation on a five-account ledger.
+#[derive(Debug, Clone)]
+enum Op {
+    Deposit(u32, u64),
+    Transfer(u32, u32, u64),
+    CashOut(u32, u64),
+    PayOrder(u32, u32, u64),
+    Stop(u32, u8),
+    Freeze(u32, u8, u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (1u32..=5, 1u64..1_000_000).prop_map(|(a, x)| Op::Deposit(a, x)),
+        (1u32..=5, 1u32..=5, 1u64..1_000_000).prop_map(|(a, b, x)| Op::Transfer(a, b, x)),
+        (1u32..=5, 1u64..1_000_000).prop_map(|(a, x)| Op::CashOut(a, x)),
+        (1u32..=5, 1u32..=5, 1u64..1_000_000).prop_map(|(a, b, x)| Op::PayOrder(a, b, x)),
+        (1u32..=5, 0u8..3).prop_map(|(a, c)| Op::Stop(a, c)),
+        (1u32..=5, 0u8..3, 0u64..1_000_000).prop_map(|(a, c, x)| Op::Freeze(a, c, x)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn money_is_conserved_and_blocked_transfers_move_nothing(ops in proptest::collection::vec(op(), 1..80)) {
+        let centers = ["hangzhou", "ningbo", "wenzhou"];
+        let mut ledger = Ledger::new();
+        for n in 1..=5 {
+            ledger.open_account(acct(n)).unwrap();
+        }
+        for (i, op) in ops.into_iter().enumerate() {
+            // An hour between operations, so stop-payments lapse now and then.
+            let now = T0 + i as u64 * 3_600_000;
+            let before: Vec<Option<Fen>> = (1..=5).map(|n| ledger.balance(&acct(n))).collect();
+            let result = match op {
+                Op::Deposit(a, x) => ledger.deposit(&acct(a), Fen::new(x), now).map(drop),
+                Op::Transfer(a, b, x) => {
+                    ledger.transfer(&acct(a), &Counterparty::Account(acct(b)), Fen::new(x), now).map(drop)
+                }
+                Op::CashOut(a, x) => {
+                    ledger.transfer(&acct(a), &Counterparty::CashOut("ATM".into()), Fen::new(x), now).map(drop)
+                }
+                Op::PayOrder(a, b, x) => {
+                    let order = PaymentOrderRef::parse(&format!("alipay:{i:08}")).unwrap();
+                    ledger.create_order(order.clone(), acct(b)).unwrap();
+                    ledger.transfer(&acct(a), &Counterparty::Order(order), Fen::new(x), now).map(drop)
+                }
+                Op::Stop(a, c) => {
+                    let _ = ledger.stop_payment(&stop_req(&format!("s{i}"), centers[usize::from(c)], &acct(a)), now);
+                    Ok(())
+                }
+                Op::Freeze(a, c, x) => {
+                    let req = freeze_req(&format!("f{i}"), centers[usize::from(c)], &acct(a), Fen::new(x));
+                    let _ = ledger.freeze(&req, now);
+                    Ok(())
+                }
+            };
+            if result.is_err() {
+                let after: Vec<Option<Fen>> = (1..=5).map(|n| ledger.balance(&acct(n))).collect();
+                prop_assert_eq!(before, after);
+            }
+            prop_assert!(ledger.check_conservation().is_ok());
+        }
+        for n in 1..=5 {
+            // Every statement's last balance is the balance.
+            let account = acct(n);
+            let last = ledger.statement(&account).unwrap().last().map_or(Fen::ZERO, |e| e.balance_after_fen);
+            prop_assert_eq!(Some(last), ledger.balance(&account));
+        }
+    }
+}

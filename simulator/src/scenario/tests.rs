@@ -1,0 +1,192 @@
+//! Loading scenario texts: defaults, the forms each field accepts, and the field path every
+//! refusal names.
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[scenario]
+name = "minimal"
+seed = 7
+start = 2025-03-01
+duration_hours = 24
+
+[[cities]]
+name = "wenzhou"
+population = 9300000
+
+[[gangs]]
+fraud_type = "pig_butchering"
+victims = 3
+"#;
+
+fn with(extra: &str) -> String {
+    format!("{MINIMAL}{extra}")
+}
+
+/// Parses `text` and returns the field its error names.
+fn error_field(text: &str) -> String {
+    let error = Scenario::parse(text).expect_err("accepted");
+    let field = error.field().unwrap_or_else(|| panic!("no field in {error}")).to_owned();
+    let shown = error.to_string();
+    assert!(shown.contains(&field) || matches!(error, ScenarioError::Syntax { .. }), "{shown}");
+    field
+}
+
+#[test]
+fn a_minimal_file_gets_the_defaults() {
+    let scenario = Scenario::parse(MINIMAL).unwrap();
+    assert_eq!(scenario.name, "minimal");
+    assert_eq!(scenario.seed, 7);
+    // 2025-03-01T00:00:00+08:00
+    assert_eq!(scenario.start_ms, 1_740_758_400_000);
+    assert_eq!(scenario.duration_ms, 24 * 3_600_000);
+    assert_eq!(scenario.time_scale, DEFAULT_TIME_SCALE);
+    let gang = &scenario.gangs[0];
+    assert_eq!(gang.typology, Typology::FanOut);
+    assert_eq!(gang.widths, Typology::FanOut.default_widths());
+    assert_eq!(gang.cities, vec![City::parse("wenzhou").unwrap()]);
+    assert_eq!(gang.amount_yuan, default_amount_yuan(FraudType::PigButchering));
+    assert_eq!(gang.active_ms, Span { min: 0, max: 24 * 3_600_000 });
+    assert_eq!(scenario.hash, domain::fnv1a64(MINIMAL.as_bytes()));
+    assert_eq!(scenario.hash_hex().len(), 16);
+    assert_eq!(scenario.mules.forward_delay_ms, Span { min: 5 * 60_000, max: 60 * 60_000 });
+}
+
+#[test]
+fn start_accepts_dates_date_times_strings_and_ms() {
+    let base = MINIMAL.replace("start = 2025-03-01", "start = START");
+    for (start, ms) in [
+        ("2025-03-01", 1_740_758_400_000),
+        ("\"2025-03-01\"", 1_740_758_400_000),
+        ("2025-03-01T08:00:00", 1_740_787_200_000),
+        ("2025-03-01T00:00:00Z", 1_740_787_200_000),
+        ("2025-03-01T08:00:00+08:00", 1_740_787_200_000),
+        ("1740787200000", 1_740_787_200_000),
+    ] {
+        let scenario = Scenario::parse(&base.replace("START", start)).unwrap();
+        assert_eq!(scenario.start_ms, ms, "{start}");
+    }
+    for bad in ["-5", "\"yesterday\"", "08:00:00", "1969-12-01T00:00:00Z", "true"] {
+        assert_eq!(error_field(&base.replace("START", bad)), "scenario.start", "{bad}");
+    }
+}
+
+#[test]
+fn time_scale_is_a_number_or_real() {
+    let set = |v: &str| MINIMAL.replace("duration_hours = 24", &format!("duration_hours = 24\ntime_scale = {v}"));
+    assert_eq!(Scenario::parse(&set("\"real\"")).unwrap().time_scale, 1.0);
+    assert_eq!(Scenario::parse(&set("1440")).unwrap().time_scale, 1440.0);
+    assert_eq!(Scenario::parse(&set("2.5")).unwrap().time_scale, 2.5);
+    for bad in ["0", "0.5", "100000", "\"fast\"", "-60"] {
+        assert_eq!(error_field(&set(bad)), "scenario.time_scale", "{bad}");
+    }
+}
+
+#[test]
+fn unknown_fields_are_named_with_their_table() {
+    let top = MINIMAL.replace("seed = 7", "seed = 7\ncolour = \"red\"");
+    let error = Scenario::parse(&top).unwrap_err();
+    assert_eq!(error.field(), Some("scenario.colour"), "{error}");
+    assert!(matches!(error, ScenarioError::Syntax { line: 5, .. }), "{error}");
+
+    let root = format!("speed = 3\n{MINIMAL}");
+    assert_eq!(error_field(&root), "speed");
+
+    let gang = with("\n[[gangs]]\nfraud_type = \"online_loan\"\nvictims = 2\nvictim = 3\n");
+    let error = Scenario::parse(&gang).unwrap_err();
+    assert_eq!(error.field(), Some("gangs[1].victim"), "{error}");
+    assert!(error.to_string().contains("unknown field `victim`"), "{error}");
+
+    let inline = with("amount_yuan = { median = 100, p90 = 200, mean = 5 }\n");
+    assert_eq!(error_field(&inline), "gangs[0].amount_yuan.mean");
+
+    let nested = with("\n[mules]\nmargin = [0.0, 0.1]\ndelay = [1, 2]\n");
+    assert_eq!(error_field(&nested), "mules.delay");
+
+    let missing = MINIMAL.replace("seed = 7\n", "");
+    assert_eq!(error_field(&missing), "scenario.seed");
+}
+
+#[test]
+fn bad_values_name_their_field() {
+    let cases: Vec<(String, &str)> = vec![
+        (MINIMAL.replace("pig_butchering", "romance"), "gangs[0].fraud_type"),
+        (with("typology = \"star\"\n"), "gangs[0].typology"),
+        (MINIMAL.replace("victims = 3", "victims = 0"), "gangs[0].victims"),
+        (MINIMAL.replace("victims = 3", "victims = -2"), "gangs[0].victims"),
+        (with("cities = [\"ningbo\"]\n"), "gangs[0].cities[0]"),
+        (with("cities = []\n"), "gangs[0].cities"),
+        (with("widths = [1, 0, 3]\n"), "gangs[0].widths[1]"),
+        (with("widths = [1, [5, 2]]\n"), "gangs[0].widths[1]"),
+        (with("widths = [1, [-1, 2]]\n"), "gangs[0].widths[1]"),
+        (with("widths = []\n"), "gangs[0].widths"),
+        (with("typology = \"fan_in\"\nwidths = [4, 2]\n"), "gangs[0].widths"),
+        (with("typology = \"cycle\"\nwidths = [1, 2]\n"), "gangs[0].widths"),
+        (with("typology = \"scatter_gather\"\nwidths = [2, 4, 1]\n"), "gangs[0].widths"),
+        (with("typology = \"gather_scatter\"\nwidths = [4, 2, 4]\n"), "gangs[0].widths"),
+        (with("amount_yuan = { median = 5000, p90 = 1000 }\n"), "gangs[0].amount_yuan"),
+        (with("amount_yuan = { median = -5, p90 = 1000 }\n"), "gangs[0].amount_yuan"),
+        (with("phones = 0\n"), "gangs[0].phones"),
+        (with("sites = [3, 1]\n"), "gangs[0].sites"),
+        (with("victims_per_network = 0\n"), "gangs[0].victims_per_network"),
+        (with("active_hours = [10, 5]\n"), "gangs[0].active_hours"),
+        (with("active_hours = [0, 25]\n"), "gangs[0].active_hours"),
+        (with("\n[mules]\nmargin = [0.2, 0.1]\n"), "mules.margin"),
+        (with("\n[mules]\nmargin = [-0.1, 0.1]\n"), "mules.margin"),
+        (with("\n[mules]\nforward_delay_minutes = [0, 10]\n"), "mules.forward_delay_minutes"),
+        (with("\n[mules]\nforward_delay_minutes = [30, 10]\n"), "mules.forward_delay_minutes"),
+        (with("\n[mules]\ncash_out_share = 1.5\n"), "mules.cash_out_share"),
+        (with("\n[mules]\norder_share = -0.1\n"), "mules.order_share"),
+        (with("\n[victims]\npayments = 0\n"), "victims.payments"),
+        (with("\n[victims]\npayments = [1, 65]\n"), "victims.payments"),
+        (with("\n[victims]\npayment_gap_minutes = [5, 1]\n"), "victims.payment_gap_minutes"),
+        (with("\n[victims]\nreport_delay_minutes = { median = 0, p90 = 10 }\n"), "victims.report_delay_minutes"),
+        (with("\n[victims]\norder_share = 2\n"), "victims.order_share"),
+        (with("\n[banks]\nanswer_ms = [500, 100]\n"), "banks.answer_ms"),
+        (MINIMAL.replace("duration_hours = 24", "duration_hours = 0"), "scenario.duration_hours"),
+        (MINIMAL.replace("duration_hours = 24", "duration_hours = -3"), "scenario.duration_hours"),
+        (MINIMAL.replace("duration_hours = 24", "duration_days = 400"), "scenario.duration_days"),
+        (MINIMAL.replace("duration_hours = 24\n", ""), "scenario.duration_hours"),
+        (MINIMAL.replace("seed = 7", "seed = -7"), "scenario.seed"),
+        (MINIMAL.replace("name = \"minimal\"", "name = \" \""), "scenario.name"),
+        (MINIMAL.replace("population = 9300000", "population = 0"), "cities[0].population"),
+        (MINIMAL.replace("name = \"wenzhou\"", "name = \"Wen Zhou\""), "cities[0].name"),
+        (MINIMAL.replace("[[gangs]]", "[[cities]]\nname = \"wenzhou\"\npopulation = 5\n\n[[gangs]]"), "cities[1].name"),
+    ];
+    for (text, field) in cases {
+        assert_eq!(error_field(&text), field, "{text}");
+    }
+}
+
+#[test]
+fn empty_cities_and_gangs_are_refused() {
+    let no_cities = MINIMAL.replace("[[cities]]\nname = \"wenzhou\"\npopulation = 9300000\n", "");
+    assert_eq!(error_field(&no_cities), "cities");
+    let no_gangs = MINIMAL.replace("[[gangs]]\nfraud_type = \"pig_butchering\"\nvictims = 3\n", "");
+    assert_eq!(error_field(&no_gangs), "gangs");
+}
+
+#[test]
+fn errors_say_what_is_accepted() {
+    let error = Scenario::parse(&with("typology = \"star\"\n")).unwrap_err();
+    let shown = error.to_string();
+    assert!(shown.contains("gangs[0].typology"), "{shown}");
+    assert!(shown.contains("\"star\""), "{shown}");
+    assert!(shown.contains(Typology::EXPECTED), "{shown}");
+    let error = Scenario::parse(&MINIMAL.replace("pig_butchering", "romance")).unwrap_err();
+    assert!(error.to_string().contains(FraudType::EXPECTED), "{error}");
+}
+
+#[test]
+fn widths_take_counts_and_ranges() {
+    let scenario = Scenario::parse(&with("widths = [1, 4, [6, 10], 12]\n")).unwrap();
+    assert_eq!(
+        scenario.gangs[0].widths,
+        vec![Span::exactly(1), Span::exactly(4), Span { min: 6, max: 10 }, Span::exactly(12)]
+    );
+    for typology in Typology::ALL {
+        let text = with(&format!("typology = \"{typology}\"\n"));
+        let gang = &Scenario::parse(&text).unwrap().gangs[0];
+        assert_eq!(gang.widths, typology.default_widths(), "{typology}");
+    }
+}
