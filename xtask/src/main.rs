@@ -3,8 +3,8 @@
 //! Commands:
 //! - `install-nats`: make sure a nats-server >= 2.12 is available and print its path.
 //! - `test`: tidy, formatting, clippy and the whole test suite.
-//! - `demo [--keep] [args...]`: build and run `afc demo`.
-//! - `bench <name> [args...]`: build and run `afc bench <name>` (`freeze`, `load`).
+//! - `demo [--keep] [args...]`: build and run `afc-lab demo`.
+//! - `bench <name> [args...]`: build and run `afc-lab bench <name>` (`freeze`, `load`).
 //! - `tidy`: check that every source file starts with a `//!` module doc comment.
 //!
 //! Uses nothing beyond std so that it builds in a couple of seconds.
@@ -32,8 +32,8 @@ commands:
   test [filter...]       tidy, cargo fmt --check, clippy -D warnings, then the test suite
                          (cargo nextest if installed, else cargo test); extra args go to
                          the test runner
-  demo [--keep] [args]   build release afc and run `afc demo`
-  bench <name> [args]    build release afc and run `afc bench <name>`
+  demo [--keep] [args]   build release afc and afc-lab and run `afc-lab demo`
+  bench <name> [args]    build release afc and afc-lab and run `afc-lab bench <name>`
                          (freeze: time-to-freeze; load: open-loop load, --sweep)
   tidy                   check every src/ .rs file begins with a //! module doc comment
   help                   show this text
@@ -64,13 +64,13 @@ fn main() -> ExitCode {
         }
         Some("install-nats") => install_nats(&root).map(|nats| println!("{}", nats.display())),
         Some("test") => test(&root, &rest),
-        Some("demo") => run_afc(&root, "demo", &rest),
+        Some("demo") => run_lab(&root, "demo", &rest),
         Some("bench") => {
             if rest.is_empty() {
                 eprint!("error: `bench` needs a benchmark name\n\n{USAGE}");
                 return ExitCode::from(2);
             }
-            run_afc(&root, "bench", &rest)
+            run_lab(&root, "bench", &rest)
         }
         Some("tidy") => tidy(&root),
         Some(other) => {
@@ -328,13 +328,17 @@ fn test(root: &Path, extra: &[OsString]) -> Result {
 // demo / bench
 // ---------------------------------------------------------------------------
 
-/// Builds the release `afc` binary and runs `afc <sub> [args...]` in its place.
-fn run_afc(root: &Path, sub: &str, args: &[OsString]) -> Result {
+/// Builds the release `afc` and `afc-lab` binaries and runs `afc-lab <sub> [args...]` in its
+/// place.
+fn run_lab(root: &Path, sub: &str, args: &[OsString]) -> Result {
     let nats = install_nats(root)?;
-    run("cargo build --release -p afc", cargo(root, &nats).args(["build", "--release", "-p", "afc"]))?;
+    run(
+        "cargo build --release -p afc -p loadtests",
+        cargo(root, &nats).args(["build", "--release", "-p", "afc", "-p", "loadtests"]),
+    )?;
 
-    let afc = target_dir(root).join("release").join(format!("afc{}", std::env::consts::EXE_SUFFIX));
-    let step_name = format!("afc {sub}");
+    let afc = target_dir(root).join("release").join(format!("afc-lab{}", std::env::consts::EXE_SUFFIX));
+    let step_name = format!("afc-lab {sub}");
     step(&step_name);
     let mut cmd = Command::new(&afc);
     cmd.current_dir(root).env(NATS_ENV, &nats).arg(sub).args(args);

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use domain::{CaseId, City};
+use domain::{CaseId, City, Service};
 use protocol::intake::{ReportResponse, ShowRequest, ShowResponse, VERB_REPORT, VERB_SHOW};
 use protocol::subjects;
 
@@ -11,7 +11,7 @@ use protocol::subjects;
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn request(client: &async_nats::Client, city: &City, verb: &str, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
-    let subject = subjects::command(city, "intake", verb);
+    let subject = subjects::command(city, Service::Intake, verb);
     let answer = tokio::time::timeout(COMMAND_TIMEOUT, client.request(subject.clone(), body.into()))
         .await
         .with_context(|| format!("no answer on {subject} within {COMMAND_TIMEOUT:?}"))?

@@ -1,11 +1,12 @@
-//! The `afc` binary's library: hosting a city's services, the command-line client, the
-//! embedded demo deployment and the benchmarks. `main.rs` only parses arguments.
+//! The `afc` binary's library: what a node runs and what staff use.
+//!
+//! - [`host`]: the services of a city node, in one list, run on the service runtime.
+//! - [`client`]: intake's command-line client (`afc case …`).
+//! - [`cli`]: the `afc case` and `afc province` commands.
+//!
+//! The engineers' tools (demo, benchmarks, load, drills) are in the `afc-lab` binary
+//! (`loadtests`), which depends on this crate, never the reverse.
 
-pub mod bench;
-pub mod city;
+pub mod cli;
 pub mod client;
-pub mod demo;
-pub mod drill;
-pub mod embedded;
-pub mod load;
-pub mod stalls;
+pub mod host;

@@ -1,16 +1,13 @@
-//! The `afc` command: run a city's services, submit and show cases, run the demo and the
-//! benchmarks. Argument parsing only; the work is in the library.
+//! The `afc` command: run a city's services, file and show cases, administer the province
+//! hub. Argument parsing only; the work is in the library.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use domain::{CaseId, City, DrillClock};
-use protocol::Reply;
+use domain::{CaseId, City, DrillClock, Service};
 
-use afc::city::{CityOptions, CityService, run_city};
-use afc::{bench, client, demo, drill, load};
+use afc::cli;
+use afc::host::{CityOptions, run_city};
 
 /// mimalloc instead of the system allocator: the services allocate and free many small,
 /// short-lived buffers (events, MessagePack, redb pages), where glibc's malloc spent about
@@ -27,7 +24,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a city's services.
+    /// Run a city's services. Exits non-zero when a service fails, for its supervisor to
+    /// restart it.
     City {
         #[arg(long, value_parser = City::parse)]
         city: City,
@@ -36,52 +34,27 @@ enum Command {
         /// Directory of the services' redb files.
         #[arg(long)]
         data: PathBuf,
-        /// Run only this service.
-        #[arg(long, value_enum)]
-        only: Option<CityService>,
+        /// Run only this service (intake, freezing).
+        #[arg(long, value_parser = parse_service)]
+        only: Option<Service>,
         /// Delay from a stop-payment to its conversion into a freeze, in ms (must stay well
         /// under the 48 h lapse).
-        #[arg(long, default_value_t = 10 * 60 * 1000)]
+        #[arg(long, default_value_t = freezing::limits::DEFAULT_FREEZE_AFTER_MS)]
         freeze_after_ms: u64,
         /// Run on a drill's scaled clock instead of the wall clock (ORIGIN_MS:SCALE:ANCHOR_UNIX_MS,
-        /// from `afc sim clock`), for `afc sim run --nats`. Never in production.
+        /// from `afc-lab sim clock`), for `afc-lab sim run --nats`. Never in production.
         #[arg(long, value_parser = DrillClock::parse)]
         drill_clock: Option<DrillClock>,
     },
-    /// Submit or show cases.
+    /// File or show cases.
     Case {
         #[command(subcommand)]
         command: CaseCommand,
     },
-    /// Start an embedded province (hub + hangzhou, wenzhou, huzhou) with simulated banks and
-    /// run a small wave of reports.
-    Demo {
-        /// Leave everything running and print the URLs.
-        #[arg(long)]
-        keep: bool,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        #[arg(long, default_value_t = 4)]
-        cases_per_city: u32,
-    },
-    /// Benchmarks.
-    Bench {
-        #[command(subcommand)]
-        bench: BenchCommand,
-    },
-    /// Open-loop load at a fixed rate on an embedded deployment with instant banks:
-    /// throughput and CO-corrected latency; `--sweep` walks rates and city counts.
-    Load(load::LoadOptions),
     /// Provincial hub administration.
     Province {
         #[command(subcommand)]
         command: ProvinceCommand,
-    },
-    /// Crime-wave drills: play a scenario against an embedded deployment in scaled time and
-    /// score it against ground truth.
-    Sim {
-        #[command(subcommand)]
-        command: SimCommand,
     },
 }
 
@@ -97,47 +70,6 @@ enum ProvinceCommand {
         /// A city to source (repeat for each city).
         #[arg(long = "city", value_parser = City::parse, required = true)]
         cities: Vec<City>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum SimCommand {
-    /// Run a scenario (TOML, see docs/scenarios.md); writes report.json and report.svg.
-    Run {
-        /// The scenario file, e.g. simulator/scenarios/single-case.toml.
-        scenario: PathBuf,
-        /// Directory for report.json and report.svg.
-        #[arg(long, default_value = "target/drill")]
-        out: PathBuf,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Override the scenario's time scale (simulated ms per real ms, 1 to 10000).
-        #[arg(long)]
-        time_scale: Option<f64>,
-        /// No progress line.
-        #[arg(long)]
-        quiet: bool,
-        /// Run against an existing deployment through this NATS URL (the province hub)
-        /// instead of starting an embedded one. Needs --drill-clock.
-        #[arg(long, requires = "drill_clock")]
-        nats: Option<String>,
-        /// The clock the deployment's cities were started on (`afc sim clock`); its scale
-        /// is the drill's time scale.
-        #[arg(long, value_parser = DrillClock::parse, requires = "nats", conflicts_with = "time_scale")]
-        drill_clock: Option<DrillClock>,
-    },
-    /// Print a drill clock for running a scenario against an existing deployment: start each
-    /// city with `afc city --drill-clock CLOCK`, then `afc sim run --nats URL --drill-clock CLOCK`.
-    Clock {
-        /// The scenario file.
-        scenario: PathBuf,
-        /// Override the scenario's time scale.
-        #[arg(long)]
-        time_scale: Option<f64>,
-        /// Real seconds from now until simulated time starts to run: time to start the cities.
-        #[arg(long, default_value_t = 60)]
-        start_in: u64,
     },
 }
 
@@ -165,12 +97,11 @@ enum CaseCommand {
     },
 }
 
-#[derive(Subcommand, Debug)]
-enum BenchCommand {
-    /// Internal time-to-freeze of 4-level, 25-account trails with instant banks.
-    Freeze(bench::FreezeBench),
-    /// The same as `afc load` (for `cargo xtask bench load`).
-    Load(load::LoadOptions),
+fn parse_service(name: &str) -> Result<Service, String> {
+    Service::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = Service::ALL.iter().map(|s| s.as_str()).collect();
+        format!("{name:?} is not a service; the services are {}", known.join(", "))
+    })
 }
 
 fn init_logging(default: &str) {
@@ -197,114 +128,18 @@ async fn main() -> anyhow::Result<()> {
                 let _ = shutdown_tx.send(true);
             });
             let options = CityOptions { city, nats_url: nats, data_dir: data, only, freeze_after_ms };
-            run_city(options, clock, shutdown).await
+            Ok(run_city(options, clock, shutdown).await?)
         }
         Command::Case { command } => {
             init_logging("warn");
-            case(command).await
-        }
-        Command::Demo { keep, seed, cases_per_city } => {
-            init_logging("warn");
-            demo::run(demo::DemoOptions { seed, cases_per_city, keep }).await
-        }
-        Command::Bench { bench: BenchCommand::Freeze(options) } => {
-            init_logging("warn");
-            bench::freeze(options).await
-        }
-        Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => {
-            init_logging("warn");
-            load::run(options).await
+            match command {
+                CaseCommand::Report { city, nats, file } => cli::case::report(&nats, &city, &file).await,
+                CaseCommand::Show { city, nats, case_id, json } => cli::case::show(&nats, &city, &case_id, json).await,
+            }
         }
         Command::Province { command: ProvinceCommand::Provision { hub, cities } } => {
             init_logging("warn");
-            let client = async_nats::connect(&hub).await.with_context(|| format!("connecting to {hub}"))?;
-            let info = bus::streams::ensure_province_stream(&async_nats::jetstream::new(client), &cities).await?;
-            let names: Vec<String> = info.config.sources.iter().flatten().map(|s| s.name.clone()).collect();
-            println!("{} on {hub} sources {}", info.config.name, names.join(", "));
-            Ok(())
-        }
-        Command::Sim { command: SimCommand::Run { scenario, out, seed, time_scale, quiet, nats, drill_clock } } => {
-            init_logging("warn");
-            let target = match (nats, drill_clock) {
-                (Some(url), Some(clock)) => drill::Target::Existing { url, clock },
-                _ => drill::Target::Embedded,
-            };
-            let options = drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet, target };
-            drill::run(options).await.map(|_| ())
-        }
-        Command::Sim { command: SimCommand::Clock { scenario, time_scale, start_in } } => {
-            let clock = drill::clock_for(&scenario, time_scale, Duration::from_secs(start_in))?;
-            println!("{clock}");
-            eprintln!(
-                "start each city with: afc city --city NAME --nats URL --data DIR --drill-clock {clock}\n\
-                 then run:             afc sim run {} --nats HUB_URL --drill-clock {clock}\n\
-                 simulated time starts in {start_in} s",
-                scenario.display()
-            );
-            Ok(())
-        }
-    }
-}
-
-async fn case(command: CaseCommand) -> anyhow::Result<()> {
-    match command {
-        CaseCommand::Report { city, nats, file } => {
-            let body = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let nats = async_nats::connect(&nats).await.with_context(|| format!("connecting to {nats}"))?;
-            match client::report(&nats, &city, body).await? {
-                Reply::Ok(accepted) => {
-                    let note = if accepted.duplicate { " (already reported; nothing new recorded)" } else { "" };
-                    println!("{}{note}", accepted.case_id);
-                    Ok(())
-                }
-                Reply::Error(error) => {
-                    eprintln!("report refused: {}", error.message);
-                    for problem in &error.problems {
-                        eprintln!("  {problem}");
-                    }
-                    std::process::exit(2);
-                }
-            }
-        }
-        CaseCommand::Show { city, nats, case_id, json } => {
-            let nats = async_nats::connect(&nats).await.with_context(|| format!("connecting to {nats}"))?;
-            match client::show(&nats, &city, &case_id).await? {
-                Reply::Ok(timeline) if json => {
-                    println!("{}", serde_json::to_string_pretty(&timeline)?);
-                    Ok(())
-                }
-                Reply::Ok(timeline) => {
-                    let s = &timeline.summary;
-                    println!(
-                        "case {} ({}, {}): {} reported lost",
-                        timeline.case_id, timeline.city, timeline.fraud_type, timeline.reported_loss_fen
-                    );
-                    for entry in &timeline.entries {
-                        let account = entry.account.as_ref().map_or(String::new(), |a| a.to_string());
-                        println!(
-                            "  {:>13}  {:<15} {:<28} {}",
-                            entry.at_ms,
-                            format!("{:?}", entry.kind),
-                            account,
-                            entry.detail
-                        );
-                    }
-                    println!(
-                        "stopped {} accounts, frozen {}, held {}, frozen {}, cashed out {}, time-to-freeze {}",
-                        s.accounts_stopped,
-                        s.accounts_frozen,
-                        s.held_fen,
-                        s.frozen_fen,
-                        s.cashed_out_fen,
-                        s.time_to_freeze_ms.map_or("-".into(), |ms| format!("{ms} ms")),
-                    );
-                    Ok(())
-                }
-                Reply::Error(error) => {
-                    eprintln!("{}", error.message);
-                    std::process::exit(2);
-                }
-            }
+            cli::province::provision(&hub, &cities).await
         }
     }
 }

@@ -3,15 +3,64 @@
 //! freeze where there is money and keep following where there is none — and convert every
 //! stop-payment into a freeze before its 48 h lapse.
 //!
+//! - [`core`]: the pure state machine (decide / apply / actions) and every rule.
 //! - [`rule`]: which onward transfers carry the victim's money (lowest intermediate balance).
-//! - [`core`]: the pure state machine (decide / apply / actions).
-//! - [`adapters`]: bank and payment-platform clients with timeouts and bounded retries.
-//! - [`service`]: the shell on NATS and redb.
+//! - [`shell`]: the engine, the consumer and the conversion timers on the service runtime.
+//! - [`limits`]: every bound.
 
-pub mod adapters;
 pub mod core;
 pub mod limits;
 pub mod rule;
-pub mod service;
+pub mod shell;
 
-pub use service::{Config, FreezingError, run};
+use domain::Service;
+use futures::future::BoxFuture;
+use runtime::{Context, Hosted, ServiceError, StoreSpec, Stores};
+use store::WriterPriority;
+
+use crate::core::CoreConfig;
+
+/// Freezing's store (`freezing.redb`). Requests leave before their commits, so nothing on
+/// the time-to-freeze path waits for its writer: it runs in the background.
+pub const STORE: StoreSpec = StoreSpec { name: "freezing", priority: WriterPriority::Background };
+
+/// How freezing runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub core: CoreConfig,
+}
+
+/// Why freezing's engine stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FreezingError {
+    #[error("a commit failed; in-memory state may be ahead of the log, restart to rebuild it from the log")]
+    CommitFailed(#[source] store::StoreError),
+    #[error("the freezing engine stopped")]
+    EngineStopped,
+}
+
+/// Freezing, as a node hosts it.
+#[derive(Debug, Clone)]
+pub struct Freezing {
+    pub config: Config,
+}
+
+impl Freezing {
+    pub fn new(config: Config) -> Self {
+        Freezing { config }
+    }
+}
+
+impl Hosted for Freezing {
+    fn service(&self) -> Service {
+        Service::Freezing
+    }
+
+    fn stores(&self) -> &'static [StoreSpec] {
+        &[STORE]
+    }
+
+    fn run(self: Box<Self>, context: Context, stores: Stores) -> BoxFuture<'static, Result<(), ServiceError>> {
+        Box::pin(shell::run(self.config, context, stores.get(&STORE)))
+    }
+}

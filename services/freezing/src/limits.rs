@@ -12,15 +12,6 @@ pub const ENGINE_QUEUE_DEPTH: usize = 4096;
 /// Adapter requests in flight at once, across all cases.
 pub const MAX_ADAPTER_IN_FLIGHT: usize = 1024;
 
-/// How long one adapter request may take before it is retried.
-pub const ADAPTER_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Retries of one adapter request after a timeout or an `unavailable` answer.
-pub const ADAPTER_RETRIES: u32 = 3;
-
-/// Pause before the first retry; doubles with each retry.
-pub const ADAPTER_RETRY_BACKOFF: Duration = Duration::from_millis(200);
-
 /// Conversions into freezes started per wake-up of the engine.
 pub const TIMER_BATCH: usize = 256;
 
@@ -32,3 +23,11 @@ pub const TIMER_MAX_SLEEP: Duration = Duration::from_secs(1);
 /// the configured delay: time for the freeze request and its retries, and for a renewal if
 /// the freeze fails.
 pub const LAPSE_MARGIN_MS: u64 = 2 * 60 * 60 * 1000;
+
+/// Smallest onward amount worth following, in fen (¥1): below it a stop-payment costs the
+/// bank more than it could hold.
+pub const MIN_FOLLOW_FEN: u64 = 100;
+
+/// Default delay from a stop-payment to its conversion into a freeze: 10 minutes, well
+/// inside the 48 h a stop lasts, leaving time for the renewal if the freeze fails.
+pub const DEFAULT_FREEZE_AFTER_MS: u64 = 10 * 60 * 1000;

@@ -1,11 +1,47 @@
 //! Intake: a report comes in once, is validated field by field, deduplicated (the case id is
-//! derived from the report's content) and recorded as a `CaseReported` event that every
+//! derived from the report's content) and recorded as a `case_reported` event that every
 //! other service consumes. Intake also serves each case's timeline, projected from the
 //! events of the services that act on it.
+//!
+//! - [`core`]: the pure rules: a report body becomes a case, a duplicate or a typed refusal;
+//!   a freezing event becomes a timeline row; a case's timeline is folded from them.
+//! - [`shell`]: the commands and the projection on the service runtime and redb.
+//! - [`limits`]: every bound.
 
+pub mod core;
 pub mod limits;
-pub mod service;
-pub mod timeline;
-pub mod validate;
+pub mod shell;
 
-pub use service::{Config, IntakeServiceError, Stores, run, submit_report};
+use domain::Service;
+use futures::future::BoxFuture;
+use runtime::{Context, Hosted, ServiceError, StoreSpec, Stores};
+use store::WriterPriority;
+
+pub use shell::{IntakeStores, show, submit_report};
+
+/// The records store (`intake.redb`): reports, receipt times and the event log. A report is
+/// answered after its commit, so its writer runs at normal priority.
+pub const RECORDS: StoreSpec = StoreSpec { name: "intake", priority: WriterPriority::Normal };
+/// The timeline store (`intake-timeline.redb`): nobody on the time-to-freeze path waits for
+/// it, so its writer runs in the background.
+pub const TIMELINE: StoreSpec = StoreSpec { name: "intake-timeline", priority: WriterPriority::Background };
+
+/// Intake, as a node hosts it. (It has no settings of its own yet: its bounds are in
+/// [`limits`].)
+#[derive(Debug, Clone, Default)]
+pub struct Intake;
+
+impl Hosted for Intake {
+    fn service(&self) -> Service {
+        Service::Intake
+    }
+
+    fn stores(&self) -> &'static [StoreSpec] {
+        &[RECORDS, TIMELINE]
+    }
+
+    fn run(self: Box<Self>, context: Context, stores: Stores) -> BoxFuture<'static, Result<(), ServiceError>> {
+        let stores = IntakeStores::from_opened(&stores);
+        Box::pin(shell::run(context, stores))
+    }
+}

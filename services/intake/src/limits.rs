@@ -1,4 +1,5 @@
-//! Bounds of the intake service, in one place.
+//! Bounds of the intake service, in one place. (Commands in flight are bounded by the
+//! runtime's router, `runtime::limits::COMMANDS_IN_FLIGHT`.)
 
 /// Largest amount of one transfer: ¥10 billion. Anything above is a typing error.
 pub const MAX_AMOUNT_FEN: u64 = 1_000_000_000_000;
@@ -8,7 +9,3 @@ pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
 pub const MAX_CONTACT_CHARS: usize = 512;
 /// Longest value echoed back in a validation problem.
 pub const MAX_ECHO_CHARS: usize = 64;
-/// Commands handled at once.
-pub const MAX_COMMANDS_IN_FLIGHT: usize = 256;
-/// Cases moved per commit when migrating timelines stored in the former layout.
-pub const MIGRATION_BATCH: usize = 1_000;

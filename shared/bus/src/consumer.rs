@@ -3,37 +3,62 @@
 //! Each message is decoded and handed to the handler. The handler commits its effects (and
 //! the message id in its inbox) to redb before it returns; only then is the message
 //! acknowledged. The ack is not confirmed by the server (no double ack): handlers are
-//! idempotent through their inbox, so a lost ack costs one redelivery and nothing else. A message that can never be processed —
-//! undecodable, or rejected by the handler as poison — is copied to
-//! `afc.<city>.dlq.<service>` with the reason in a header and terminated, and the consumer
-//! goes on. A transient failure is negatively acknowledged and redelivered with backoff,
-//! up to `CONSUMER_MAX_DELIVER` times, then dead-lettered too.
+//! idempotent through their inbox, so a lost ack costs one redelivery and nothing else. A
+//! message that can never be processed — undecodable, or rejected by the handler as poison —
+//! is copied to `afc.<city>.dlq.<service>` with the reason in a header and terminated, and
+//! the consumer goes on. A transient failure is negatively acknowledged and redelivered with
+//! backoff, up to `CONSUMER_MAX_DELIVER` times, then dead-lettered too.
+//!
+//! The consumer ends with an error when it cannot go on: the durable consumer was deleted
+//! on the server, the server ended its message stream, or pulls kept failing for
+//! [`CONSUMER_PULL_GIVE_UP`]. The service then stops, and its restart binds (or creates) the
+//! consumer again.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::pull::MessagesErrorKind;
 use async_nats::jetstream::{self, AckKind, consumer};
-use domain::City;
+use domain::{City, Service};
 use events::Envelope;
 use futures::StreamExt;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use crate::limits::{
     CONSUMER_ACK_WAIT, CONSUMER_BACKOFF, CONSUMER_IN_FLIGHT, CONSUMER_MAX_ACK_PENDING, CONSUMER_MAX_DELIVER,
-    CONSUMER_PULL_BATCH,
+    CONSUMER_PULL_BATCH, CONSUMER_PULL_GIVE_UP,
 };
-use crate::{BusError, HEADER_DLQ_REASON, HEADER_DLQ_STREAM_SEQ, HEADER_DLQ_SUBJECT, Shutdown, stopped};
+use crate::{
+    BoxError, BusError, HEADER_DLQ_REASON, HEADER_DLQ_STREAM_SEQ, HEADER_DLQ_SUBJECT, Shutdown, error_chain, stopped,
+};
 
-/// Why a handler could not process an event.
+/// Why a handler could not process an event, with the cause as its source.
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
     /// The event can never be processed; it goes to the dead-letter subject.
-    #[error("poison: {0}")]
-    Poison(String),
+    #[error("poison message")]
+    Poison(#[source] BoxError),
     /// Processing failed for now (storage, a dependency); the event is redelivered.
-    #[error("transient: {0}")]
-    Transient(String),
+    #[error("transient failure")]
+    Transient(#[source] BoxError),
+}
+
+impl HandleError {
+    pub fn poison(cause: impl Into<BoxError>) -> HandleError {
+        HandleError::Poison(cause.into())
+    }
+
+    pub fn transient(cause: impl Into<BoxError>) -> HandleError {
+        HandleError::Transient(cause.into())
+    }
+
+    /// The cause and its sources, without the kind.
+    pub fn reason(&self) -> String {
+        let (HandleError::Poison(cause) | HandleError::Transient(cause)) = self;
+        error_chain(cause.as_ref())
+    }
 }
 
 /// Which events a consumer receives.
@@ -44,8 +69,8 @@ pub struct ConsumerSpec {
     /// Durable consumer name, e.g. `freezing`.
     pub durable: String,
     /// The consuming service, naming the dead-letter subject.
-    pub service: String,
-    /// Subject filter, e.g. `afc.hangzhou.evt.intake.>`.
+    pub service: Service,
+    /// Subject filter, e.g. `afc.hangzhou.evt.intake.>` (from `protocol::subjects`).
     pub filter: String,
 }
 
@@ -54,9 +79,8 @@ pub async fn ensure_consumer(
     js: &jetstream::Context,
     spec: &ConsumerSpec,
 ) -> Result<consumer::Consumer<consumer::pull::Config>, BusError> {
-    let consumer_error =
-        |e: &dyn std::fmt::Display| BusError::Consumer { consumer: spec.durable.clone(), message: e.to_string() };
-    let stream = js.get_stream(spec.city.stream_name()).await.map_err(|e| consumer_error(&e))?;
+    let consumer_error = |source: BoxError| BusError::Consumer { consumer: spec.durable.clone(), source };
+    let stream = js.get_stream(spec.city.stream_name()).await.map_err(|e| consumer_error(e.into()))?;
     let config = consumer::pull::Config {
         durable_name: Some(spec.durable.clone()),
         filter_subject: spec.filter.clone(),
@@ -68,10 +92,12 @@ pub async fn ensure_consumer(
         deliver_policy: consumer::DeliverPolicy::All,
         ..Default::default()
     };
-    stream.get_or_create_consumer(&spec.durable, config).await.map_err(|e| consumer_error(&e))
+    stream.get_or_create_consumer(&spec.durable, config).await.map_err(|e| consumer_error(e.into()))
 }
 
-/// Consumes until shutdown, running up to `CONSUMER_IN_FLIGHT` handlers at once.
+/// Consumes until shutdown, running up to `CONSUMER_IN_FLIGHT` handlers at once. Returns
+/// `Ok` after shutdown once the handlers in flight are done, or an error when the consumer
+/// cannot go on (see the module documentation).
 pub async fn run_consumer<H, Fut>(
     js: jetstream::Context,
     spec: ConsumerSpec,
@@ -83,40 +109,59 @@ where
     Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
 {
     let consumer = ensure_consumer(&js, &spec).await?;
-    let consumer_error =
-        |e: &dyn std::fmt::Display| BusError::Consumer { consumer: spec.durable.clone(), message: e.to_string() };
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(CONSUMER_PULL_BATCH)
         .messages()
         .await
-        .map_err(|e| consumer_error(&e))?;
+        .map_err(|e| BusError::Consumer { consumer: spec.durable.clone(), source: e.into() })?;
     let handler = Arc::new(handler);
     let slots = Arc::new(Semaphore::new(CONSUMER_IN_FLIGHT));
     let spec = Arc::new(spec);
-    loop {
+    // Since when pulls have failed without a message in between.
+    let mut failing_since: Option<Instant> = None;
+    let outcome = loop {
         let next = tokio::select! {
             next = messages.next() => next,
-            () = stopped(&mut shutdown) => break,
+            () = stopped(&mut shutdown) => break Ok(()),
         };
         let message = match next {
             Some(Ok(message)) => message,
-            Some(Err(error)) => {
-                tracing::warn!(consumer = %spec.durable, %error, "pull failed; continuing");
-                continue;
-            }
-            None => break,
+            Some(Err(error)) => match error.kind() {
+                MessagesErrorKind::ConsumerDeleted => {
+                    break Err(BusError::ConsumerDeleted { consumer: spec.durable.clone() });
+                }
+                MessagesErrorKind::PushBasedConsumer | MessagesErrorKind::RequestLimitExceeded => {
+                    break Err(BusError::ConsumerEnded { consumer: spec.durable.clone(), source: Some(error.into()) });
+                }
+                _ => {
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= CONSUMER_PULL_GIVE_UP {
+                        let failing_for = since.elapsed();
+                        break Err(BusError::PullsFailing {
+                            consumer: spec.durable.clone(),
+                            failing_for,
+                            source: error.into(),
+                        });
+                    }
+                    tracing::warn!(consumer = %spec.durable, error = error_chain(&error), "pull failed; continuing");
+                    continue;
+                }
+            },
+            None => break Err(BusError::ConsumerEnded { consumer: spec.durable.clone(), source: None }),
         };
+        failing_since = None;
         let permit = slots.clone().acquire_owned().await.expect("semaphore never closes");
         let (js, handler, spec) = (js.clone(), handler.clone(), spec.clone());
         tokio::spawn(async move {
             handle_one(&js, &spec, handler.as_ref(), message).await;
             drop(permit);
         });
-    }
+    };
     // Wait for handlers in flight so their acks are sent.
-    let _ = slots.acquire_many(CONSUMER_IN_FLIGHT as u32).await;
-    Ok(())
+    let in_flight = u32::try_from(CONSUMER_IN_FLIGHT).expect("a small bound");
+    let _ = slots.acquire_many(in_flight).await;
+    outcome
 }
 
 async fn handle_one<H, Fut>(js: &jetstream::Context, spec: &ConsumerSpec, handler: &H, message: jetstream::Message)
@@ -126,26 +171,26 @@ where
 {
     let outcome = match events::decode(&message.payload) {
         Ok(envelope) => handler(envelope).await,
-        Err(error) => Err(HandleError::Poison(error.to_string())),
+        Err(error) => Err(HandleError::poison(error)),
     };
     let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
     let result = match outcome {
         // A plain ack: a lost one only means a redelivery, which the handler's inbox
         // recognises and acknowledges again without effect.
         Ok(()) => message.ack().await,
-        Err(HandleError::Transient(reason)) if delivered < CONSUMER_MAX_DELIVER => {
+        Err(error @ HandleError::Transient(_)) if delivered < CONSUMER_MAX_DELIVER => {
             let index = usize::try_from(delivered - 1).unwrap_or(0).min(CONSUMER_BACKOFF.len() - 1);
-            tracing::warn!(consumer = %spec.durable, %reason, delivered, "handler failed; will redeliver");
+            tracing::warn!(consumer = %spec.durable, reason = error.reason(), delivered, "handler failed; will redeliver");
             message.ack_with(AckKind::Nak(Some(CONSUMER_BACKOFF[index]))).await
         }
-        Err(HandleError::Transient(reason)) => {
-            let reason = format!("gave up after {delivered} deliveries: {reason}");
+        Err(error @ HandleError::Transient(_)) => {
+            let reason = format!("gave up after {delivered} deliveries: {}", error.reason());
             dead_letter_and_term(js, spec, &message, &reason).await
         }
-        Err(HandleError::Poison(reason)) => dead_letter_and_term(js, spec, &message, &reason).await,
+        Err(error @ HandleError::Poison(_)) => dead_letter_and_term(js, spec, &message, &error.reason()).await,
     };
     if let Err(error) = result {
-        tracing::warn!(consumer = %spec.durable, %error, "ack failed; the message will be redelivered");
+        tracing::warn!(consumer = %spec.durable, error = error_chain(error.as_ref()), "ack failed; the message will be redelivered");
     }
 }
 
@@ -155,7 +200,7 @@ async fn dead_letter_and_term(
     message: &jetstream::Message,
     reason: &str,
 ) -> Result<(), async_nats::Error> {
-    let subject = protocol::subjects::dead_letter(&spec.city, &spec.service);
+    let subject = protocol::subjects::dead_letter(&spec.city, spec.service);
     let stream_seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
     tracing::error!(consumer = %spec.durable, %reason, stream_seq, dlq = %subject, "dead-lettering message");
     let mut headers = HeaderMap::new();

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use domain::SharedClock;
 use store::Store;
-use tokio::task::JoinHandle;
 
 use crate::limits::{CITY_STREAM_MAX_AGE, INBOX_PRUNE_BATCH, INBOX_PRUNE_EVERY, INBOX_RETENTION_MARGIN};
-use crate::{Shutdown, stopped};
+use crate::{BusError, Shutdown, stopped};
 
 /// How long an inbox row is kept: the source stream's retention plus a margin, in ms.
 pub fn retention_ms() -> u64 {
@@ -17,32 +16,27 @@ pub fn retention_ms() -> u64 {
 }
 
 /// Removes expired inbox rows now and then every [`INBOX_PRUNE_EVERY`] of business time,
-/// at most [`INBOX_PRUNE_BATCH`] rows per commit, until shutdown.
-pub fn spawn_pruner(store: Store, clock: SharedClock, mut shutdown: Shutdown) -> JoinHandle<()> {
-    tokio::spawn(async move {
+/// at most [`INBOX_PRUNE_BATCH`] rows per commit, until shutdown. A storage failure ends it
+/// with the error.
+pub async fn run_pruner(store: Store, clock: SharedClock, mut shutdown: Shutdown) -> Result<(), BusError> {
+    loop {
+        let cutoff = clock.now_ms().saturating_sub(retention_ms());
+        let mut removed = 0;
         loop {
-            let cutoff = clock.now_ms().saturating_sub(retention_ms());
-            loop {
-                match store.prune_inbox(cutoff, INBOX_PRUNE_BATCH).await {
-                    Ok(removed) if removed == INBOX_PRUNE_BATCH => continue,
-                    Ok(removed) => {
-                        if removed > 0 {
-                            tracing::info!(removed, "expired inbox rows pruned");
-                        }
-                        break;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "pruning the inbox failed; trying again later");
-                        break;
-                    }
-                }
-            }
-            let every_ms = u64::try_from(INBOX_PRUNE_EVERY.as_millis()).unwrap_or(u64::MAX);
-            let wait: Duration = clock.real_duration(every_ms);
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = stopped(&mut shutdown) => return,
+            let batch = store.prune_inbox(cutoff, INBOX_PRUNE_BATCH).await?;
+            removed += batch;
+            if batch < INBOX_PRUNE_BATCH {
+                break;
             }
         }
-    })
+        if removed > 0 {
+            tracing::info!(removed, "expired inbox rows pruned");
+        }
+        let every_ms = u64::try_from(INBOX_PRUNE_EVERY.as_millis()).unwrap_or(u64::MAX);
+        let wait: Duration = clock.real_duration(every_ms);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = stopped(&mut shutdown) => return Ok(()),
+        }
+    }
 }

@@ -7,6 +7,9 @@
 //! - [`consumer`]: durable pull consumers that hand each event to a handler, acknowledge only
 //!   after the handler committed, and move poison messages to the dead-letter subject.
 //! - [`inbox`]: removal of inbox rows older than anything JetStream can still redeliver.
+//!
+//! Services do not call these directly: the service runtime (`runtime` crate) starts them
+//! as supervised parts of a service.
 
 pub mod consumer;
 pub mod inbox;
@@ -14,8 +17,13 @@ pub mod limits;
 pub mod relay;
 pub mod streams;
 
+use std::time::Duration;
+
 /// A shutdown signal: services stop when the value becomes `true`.
 pub type Shutdown = tokio::sync::watch::Receiver<bool>;
+
+/// A boxed error from below (NATS, a handler): kept as the source of ours.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Header naming why a message was dead-lettered.
 pub const HEADER_DLQ_REASON: &str = "Afc-Dlq-Reason";
@@ -24,30 +32,62 @@ pub const HEADER_DLQ_SUBJECT: &str = "Afc-Dlq-Subject";
 /// Header naming the stream sequence of a dead-lettered message.
 pub const HEADER_DLQ_STREAM_SEQ: &str = "Afc-Dlq-Stream-Seq";
 
-/// A failure talking to NATS.
+/// A failure talking to NATS, with what NATS said as its source.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
-    #[error("stream {stream}: {message}")]
-    Stream { stream: String, message: String },
-    #[error("consumer {consumer}: {message}")]
-    Consumer { consumer: String, message: String },
-    #[error("publish to {subject}: {message}")]
-    Publish { subject: String, message: String },
+    #[error("stream {stream}")]
+    Stream {
+        stream: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("consumer {consumer}")]
+    Consumer {
+        consumer: String,
+        #[source]
+        source: BoxError,
+    },
+    /// The durable consumer was deleted on the server while it was being consumed.
+    #[error("consumer {consumer} was deleted on the server")]
+    ConsumerDeleted { consumer: String },
+    /// The server ended the consumer's message stream (it cannot be pulled any more).
+    #[error("consumer {consumer}: the server ended its message stream")]
+    ConsumerEnded {
+        consumer: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Pulls kept failing for longer than [`limits::CONSUMER_PULL_GIVE_UP`].
+    #[error("consumer {consumer}: pulls failed for {failing_for:?}")]
+    PullsFailing {
+        consumer: String,
+        failing_for: Duration,
+        #[source]
+        source: BoxError,
+    },
+    #[error("publish to {subject}")]
+    Publish {
+        subject: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("the outbox was not drained within {0:?}")]
+    DrainTimedOut(Duration),
     #[error(transparent)]
     Store(#[from] store::StoreError),
 }
 
-/// Starts a service's producing side: makes sure its city's stream exists and runs the
-/// outbox relay until shutdown. Await the handle on shutdown: the relay returns once it
-/// stopped publishing.
-pub async fn start_producer(
-    js: &async_nats::jetstream::Context,
-    city: &domain::City,
-    store: store::Store,
-    shutdown: Shutdown,
-) -> Result<tokio::task::JoinHandle<()>, BusError> {
-    streams::ensure_city_stream(js, city).await?;
-    Ok(tokio::spawn(relay::run_relay(js.clone(), store, shutdown)))
+/// An error and its sources, `: `-separated: for logs and dead-letter reasons, where the
+/// chain would otherwise be lost.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Resolves when `shutdown` turns true (or its sender is gone).
@@ -56,5 +96,17 @@ pub async fn stopped(shutdown: &mut Shutdown) {
         if shutdown.changed().await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_chain_names_every_source() {
+        let io = std::io::Error::other("connection refused");
+        let error = BusError::Publish { subject: "afc.huzhou.evt.intake.case_reported".into(), source: io.into() };
+        assert_eq!(error_chain(&error), "publish to afc.huzhou.evt.intake.case_reported: connection refused");
     }
 }

@@ -43,3 +43,6 @@ pub const INBOX_RETENTION_MARGIN: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const INBOX_PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Inbox rows removed per commit.
 pub const INBOX_PRUNE_BATCH: usize = 10_000;
+/// A consumer whose pulls fail this long without a message in between gives up, and its
+/// service stops so that its supervisor restarts it on a fresh connection.
+pub const CONSUMER_PULL_GIVE_UP: Duration = Duration::from_secs(5 * 60);

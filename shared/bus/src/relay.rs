@@ -7,6 +7,10 @@
 //! rows after it, so publishing never waits for a redb commit. After a crash or a failed
 //! publish it starts again from the first row left in the outbox: a re-sent event inside the
 //! duplicate window is dropped by JetStream, and consumers are idempotent beyond it.
+//!
+//! A publish that fails is retried with backoff for as long as the service runs (the outbox
+//! holds the events meanwhile). A failure of the store itself ends the relay with an error:
+//! the service stops and its restart reads the outbox again.
 
 use std::time::Duration;
 
@@ -15,7 +19,7 @@ use async_nats::jetstream;
 use store::Store;
 
 use crate::limits::{RELAY_BACKOFF_MAX, RELAY_BACKOFF_MIN, RELAY_BATCH};
-use crate::{BusError, Shutdown, stopped};
+use crate::{BusError, Shutdown, error_chain, stopped};
 
 /// Publishes one batch of the outbox rows after `cursor` and moves the cursor past the
 /// events JetStream confirmed. Returns how many it confirmed. On an error the cursor goes
@@ -41,12 +45,12 @@ async fn publish_after(js: &jetstream::Context, store: &Store, cursor: &mut u64)
         let ack = js
             .publish_with_headers(subject.clone(), headers, bytes.into())
             .await
-            .map_err(|e| BusError::Publish { subject: subject.clone(), message: e.to_string() })?;
+            .map_err(|e| BusError::Publish { subject: subject.clone(), source: e.into() })?;
         pending.push((seq, subject, ack));
     }
     let mut confirmed = Vec::with_capacity(pending.len());
     for (seq, subject, ack) in pending {
-        ack.await.map_err(|e| BusError::Publish { subject, message: e.to_string() })?;
+        ack.await.map_err(|e| BusError::Publish { subject, source: e.into() })?;
         confirmed.push(seq);
     }
     let count = confirmed.len();
@@ -56,8 +60,11 @@ async fn publish_after(js: &jetstream::Context, store: &Store, cursor: &mut u64)
     Ok(count)
 }
 
-/// Runs the relay until shutdown, waking whenever the store commits new events.
-pub async fn run_relay(js: jetstream::Context, store: Store, mut shutdown: Shutdown) {
+/// Runs the relay until shutdown, waking whenever the store commits new events. On
+/// shutdown it publishes what is left in the outbox (bounded by [`DRAIN_TIMEOUT`]; what it
+/// could not publish is sent by the next start). Returns an error only when the store
+/// fails.
+pub async fn run_relay(js: jetstream::Context, store: Store, mut shutdown: Shutdown) -> Result<(), BusError> {
     let ready = store.outbox_ready();
     let mut backoff = RELAY_BACKOFF_MIN;
     let mut cursor = 0;
@@ -67,18 +74,28 @@ pub async fn run_relay(js: jetstream::Context, store: Store, mut shutdown: Shutd
                 backoff = RELAY_BACKOFF_MIN;
                 tokio::select! {
                     () = ready.notified() => {}
-                    () = stopped(&mut shutdown) => return,
+                    () = stopped(&mut shutdown) => break,
                 }
             }
             Ok(_) => backoff = RELAY_BACKOFF_MIN,
+            Err(BusError::Store(error)) => return Err(BusError::Store(error)),
             Err(error) => {
-                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "outbox relay failed");
+                let retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
+                tracing::warn!(error = error_chain(&error), retry_in_ms, "outbox relay failed");
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
-                    () = stopped(&mut shutdown) => return,
+                    () = stopped(&mut shutdown) => break,
                 }
                 backoff = (backoff * 2).min(RELAY_BACKOFF_MAX);
             }
+        }
+    }
+    match drain(&js, &store).await {
+        Ok(()) => Ok(()),
+        Err(BusError::Store(error)) => Err(BusError::Store(error)),
+        Err(error) => {
+            tracing::warn!(error = error_chain(&error), "outbox not drained at shutdown; the next start sends it");
+            Ok(())
         }
     }
 }
@@ -93,7 +110,5 @@ pub async fn drain(js: &jetstream::Context, store: &Store) -> Result<(), BusErro
         while relay_once(js, store, &mut cursor).await? > 0 {}
         Ok(())
     };
-    tokio::time::timeout(DRAIN_TIMEOUT, work)
-        .await
-        .unwrap_or_else(|_| Err(BusError::Publish { subject: "outbox".into(), message: "drain timed out".into() }))
+    tokio::time::timeout(DRAIN_TIMEOUT, work).await.unwrap_or(Err(BusError::DrainTimedOut(DRAIN_TIMEOUT)))
 }

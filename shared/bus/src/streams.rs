@@ -21,7 +21,7 @@ pub async fn ensure_city_stream(js: &jetstream::Context, city: &City) -> Result<
         allow_direct: true,
         ..Default::default()
     };
-    js.create_or_update_stream(config).await.map_err(|e| BusError::Stream { stream: name, message: e.to_string() })
+    js.create_or_update_stream(config).await.map_err(|e| BusError::Stream { stream: name, source: e.into() })
 }
 
 /// Creates or updates the province stream on the hub, sourcing the events of every city
@@ -34,7 +34,7 @@ pub async fn ensure_province_stream(hub: &jetstream::Context, cities: &[City]) -
         .map(|city| stream::Source {
             name: city.stream_name(),
             filter_subject: Some(subjects::city_events(city)),
-            external: Some(stream::External { api_prefix: format!("$JS.{city}.API"), delivery_prefix: None }),
+            external: Some(stream::External { api_prefix: subjects::domain_api(city.as_str()), delivery_prefix: None }),
             ..Default::default()
         })
         .collect();
@@ -48,5 +48,5 @@ pub async fn ensure_province_stream(hub: &jetstream::Context, cities: &[City]) -
     };
     hub.create_or_update_stream(config)
         .await
-        .map_err(|e| BusError::Stream { stream: subjects::PROVINCE_STREAM.to_owned(), message: e.to_string() })
+        .map_err(|e| BusError::Stream { stream: subjects::PROVINCE_STREAM.to_owned(), source: e.into() })
 }

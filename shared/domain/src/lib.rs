@@ -11,6 +11,7 @@ mod ids;
 mod money;
 mod personal;
 pub mod report;
+mod service;
 
 pub use clock::{
     Clock, DrillClock, DrillClockError, MAX_TIME_SCALE, ScaledClock, SharedClock, SystemClock, TimeScaleError,
@@ -19,6 +20,7 @@ pub use clock::{
 pub use ids::{AccountRef, BankId, CaseId, City, FraudType, IdError, PaymentOrderRef, PlatformId};
 pub use money::{Fen, MoneyError};
 pub use personal::Sensitive;
+pub use service::Service;
 
 /// Milliseconds since the Unix epoch, as every afc timestamp is kept.
 pub type TimeMs = u64;

@@ -158,6 +158,30 @@ pub enum HopEnd {
 }
 
 impl FreezingEvent {
+    pub const TRACE_STARTED: &'static str = "trace_started";
+    pub const HOP_OPENED: &'static str = "hop_opened";
+    pub const ORDER_RESOLVED: &'static str = "order_resolved";
+    pub const ACCOUNT_STOPPED: &'static str = "account_stopped";
+    pub const HOP_ENDED: &'static str = "hop_ended";
+    pub const TRACE_COMPLETED: &'static str = "trace_completed";
+    pub const ACCOUNT_FROZEN: &'static str = "account_frozen";
+    pub const FREEZE_QUEUED: &'static str = "freeze_queued";
+    pub const STOP_RENEWED: &'static str = "stop_renewed";
+    pub const FREEZE_FAILED: &'static str = "freeze_failed";
+    /// Every kind, in declaration order.
+    pub const KINDS: [&'static str; 10] = [
+        FreezingEvent::TRACE_STARTED,
+        FreezingEvent::HOP_OPENED,
+        FreezingEvent::ORDER_RESOLVED,
+        FreezingEvent::ACCOUNT_STOPPED,
+        FreezingEvent::HOP_ENDED,
+        FreezingEvent::TRACE_COMPLETED,
+        FreezingEvent::ACCOUNT_FROZEN,
+        FreezingEvent::FREEZE_QUEUED,
+        FreezingEvent::STOP_RENEWED,
+        FreezingEvent::FREEZE_FAILED,
+    ];
+
     /// The hops an `account_stopped` opened, with the leg each follows: `onward[i]` is hop
     /// `first_onward_hop + i`. Empty for every other event, and for stops recorded before
     /// stops opened their onward hops (those have a `hop_opened` per child).
@@ -169,18 +193,19 @@ impl FreezingEvent {
         (first..).zip(onward)
     }
 
+    /// The event's kind: the last token of its subject and its MessagePack tag.
     pub fn name(&self) -> &'static str {
         match self {
-            FreezingEvent::TraceStarted { .. } => "trace_started",
-            FreezingEvent::HopOpened { .. } => "hop_opened",
-            FreezingEvent::OrderResolved { .. } => "order_resolved",
-            FreezingEvent::AccountStopped { .. } => "account_stopped",
-            FreezingEvent::HopEnded { .. } => "hop_ended",
-            FreezingEvent::TraceCompleted { .. } => "trace_completed",
-            FreezingEvent::AccountFrozen { .. } => "account_frozen",
-            FreezingEvent::FreezeQueued { .. } => "freeze_queued",
-            FreezingEvent::StopRenewed { .. } => "stop_renewed",
-            FreezingEvent::FreezeFailed { .. } => "freeze_failed",
+            FreezingEvent::TraceStarted { .. } => FreezingEvent::TRACE_STARTED,
+            FreezingEvent::HopOpened { .. } => FreezingEvent::HOP_OPENED,
+            FreezingEvent::OrderResolved { .. } => FreezingEvent::ORDER_RESOLVED,
+            FreezingEvent::AccountStopped { .. } => FreezingEvent::ACCOUNT_STOPPED,
+            FreezingEvent::HopEnded { .. } => FreezingEvent::HOP_ENDED,
+            FreezingEvent::TraceCompleted { .. } => FreezingEvent::TRACE_COMPLETED,
+            FreezingEvent::AccountFrozen { .. } => FreezingEvent::ACCOUNT_FROZEN,
+            FreezingEvent::FreezeQueued { .. } => FreezingEvent::FREEZE_QUEUED,
+            FreezingEvent::StopRenewed { .. } => FreezingEvent::STOP_RENEWED,
+            FreezingEvent::FreezeFailed { .. } => FreezingEvent::FREEZE_FAILED,
         }
     }
 

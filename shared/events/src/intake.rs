@@ -21,9 +21,14 @@ pub enum IntakeEvent {
 }
 
 impl IntakeEvent {
+    pub const CASE_REPORTED: &'static str = "case_reported";
+    /// Every kind, in declaration order.
+    pub const KINDS: [&'static str; 1] = [IntakeEvent::CASE_REPORTED];
+
+    /// The event's kind: the last token of its subject and its MessagePack tag.
     pub fn name(&self) -> &'static str {
         match self {
-            IntakeEvent::CaseReported { .. } => "case_reported",
+            IntakeEvent::CaseReported { .. } => IntakeEvent::CASE_REPORTED,
         }
     }
 

@@ -9,11 +9,10 @@
 pub mod freezing;
 pub mod intake;
 
-use std::fmt;
-
 use domain::{CaseId, City, TimeMs};
 use serde::{Deserialize, Serialize};
 
+pub use domain::Service;
 pub use freezing::FreezingEvent;
 pub use intake::IntakeEvent;
 
@@ -25,37 +24,6 @@ pub const OLDEST_SCHEMA: u16 = 1;
 /// Largest encoded envelope. Well under nats-server's default 1 MiB `max_payload`; a
 /// report at its limits encodes to a fraction of this.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
-
-/// The service that produced an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Service {
-    Intake,
-    Freezing,
-}
-
-impl Service {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Intake => "intake",
-            Service::Freezing => "freezing",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Service> {
-        match s {
-            "intake" => Some(Service::Intake),
-            "freezing" => Some(Service::Freezing),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// An event with its metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +85,7 @@ pub fn event_id(city: &City, service: Service, seq: u64) -> String {
 impl Envelope {
     /// The subject the envelope is published on: `afc.<city>.evt.<service>.<event>`.
     pub fn subject(&self) -> String {
-        protocol::subjects::event(&self.city, self.service.as_str(), self.payload.name())
+        protocol::subjects::event(&self.city, self.service, self.payload.name())
     }
 
     /// Checks the envelope's fields agree with each other.

@@ -2,6 +2,7 @@
 //!
 //! - [`adapter`]: what the freezing service asks banks and payment platforms, and what they
 //!   answer. The simulator serves the same types.
+//! - [`command`]: the answer of any service to a command verb it does not know.
 //! - [`intake`]: the commands a center's staff (or the `afc` CLI) send to intake.
 //! - [`subjects`]: every NATS subject name, built in one place.
 //!
@@ -9,6 +10,7 @@
 //! NATS client can tell success from a typed failure without knowing Rust.
 
 pub mod adapter;
+pub mod command;
 pub mod intake;
 pub mod subjects;
 

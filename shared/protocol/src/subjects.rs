@@ -1,15 +1,15 @@
 //! NATS subject names. Every subject afc uses is built here, so the scheme in
 //! docs/protocols.md has one implementation.
 
-use domain::{BankId, City, PlatformId};
+use domain::{BankId, City, PlatformId, Service};
 
 /// Events of one service of one city: `afc.<city>.evt.<service>.<event>`.
-pub fn event(city: &City, service: &str, event: &str) -> String {
+pub fn event(city: &City, service: Service, event: &str) -> String {
     format!("afc.{city}.evt.{service}.{event}")
 }
 
 /// All events of one service of one city (a consumer filter).
-pub fn service_events(city: &City, service: &str) -> String {
+pub fn service_events(city: &City, service: Service) -> String {
     format!("afc.{city}.evt.{service}.>")
 }
 
@@ -19,7 +19,7 @@ pub fn city_events(city: &City) -> String {
 }
 
 /// Dead letters of one service of one city: `afc.<city>.dlq.<service>`.
-pub fn dead_letter(city: &City, service: &str) -> String {
+pub fn dead_letter(city: &City, service: Service) -> String {
     format!("afc.{city}.dlq.{service}")
 }
 
@@ -29,8 +29,18 @@ pub fn city_dead_letters(city: &City) -> String {
 }
 
 /// A command to a city's service: `afc.<city>.cmd.<service>.<verb>`.
-pub fn command(city: &City, service: &str, verb: &str) -> String {
+pub fn command(city: &City, service: Service, verb: &str) -> String {
     format!("afc.{city}.cmd.{service}.{verb}")
+}
+
+/// Every command to a city's service (what the service subscribes to).
+pub fn service_commands(city: &City, service: Service) -> String {
+    format!("afc.{city}.cmd.{service}.*")
+}
+
+/// The verb of a command subject: its last token.
+pub fn command_verb(subject: &str) -> &str {
+    subject.rsplit('.').next().unwrap_or_default()
 }
 
 /// A bank adapter verb: `afc.bank.<bank>.<verb>`.
@@ -41,6 +51,12 @@ pub fn bank(bank: &BankId, verb: &str) -> String {
 /// A payment-platform adapter verb: `afc.pay.<platform>.<verb>`.
 pub fn platform(platform: &PlatformId, verb: &str) -> String {
     format!("afc.pay.{platform}.{verb}")
+}
+
+/// The JetStream API prefix of a domain (`$JS.<domain>.API`), through which a stream in
+/// one domain reaches a stream in another (the province sourcing a city).
+pub fn domain_api(domain: &str) -> String {
+    format!("$JS.{domain}.API")
 }
 
 /// Name of the province stream on the hub.

@@ -1,0 +1,162 @@
+//! `afc demo`: a province hub and three city nodes with simulated banks; a small wave of
+//! reports with layered money trails; per case the accounts stopped and frozen, the money
+//! held and the time-to-freeze; then a summary.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use domain::{CaseId, City, Fen};
+use events::FreezingEvent;
+use hdrhistogram::Histogram;
+use protocol::Reply;
+use simulator::wave::{self, WaveConfig, WaveReport};
+
+use crate::deployment::{Embedded, EmbeddedOptions, Watch, freezes_settled};
+use afc::client;
+
+/// Demo settings.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub seed: u64,
+    pub cases_per_city: u32,
+    pub keep: bool,
+}
+
+/// Longest the demo waits for every trace and freeze.
+const DEMO_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
+    let cities: Vec<City> = ["hangzhou", "wenzhou", "huzhou"].iter().map(|c| City::parse(c).expect("valid")).collect();
+    let now = domain::system_clock().now_ms();
+    let wave = wave::generate(&WaveConfig::typical(options.seed, cities.clone(), options.cases_per_city), now)?;
+    println!(
+        "afc demo: province hub + {} cities, {} reports (seed {}), trails of 4 levels / 25 accounts, \
+         30% paid through payment orders, 20% of leaf mules cashed out, 30% of last forwards still pending",
+        cities.len(),
+        wave.reports.len(),
+        options.seed
+    );
+    let deployment = Embedded::start(&cities, wave.world.clone(), EmbeddedOptions::default()).await?;
+    let mut watches = BTreeMap::new();
+    for city in &cities {
+        watches.insert(city.clone(), Watch::start(deployment.client(city), city).await?);
+    }
+
+    let mut cases: Vec<(CaseId, &WaveReport)> = Vec::new();
+    for report in &wave.reports {
+        let body = serde_json::to_vec(&report.body)?;
+        match client::report(deployment.client(&report.city), &report.city, body).await? {
+            Reply::Ok(accepted) => cases.push((accepted.case_id, report)),
+            Reply::Error(error) => anyhow::bail!("report refused: {error}"),
+        }
+    }
+    for city in &cities {
+        let ids: Vec<CaseId> = cases.iter().filter(|(_, r)| &r.city == city).map(|(c, _)| c.clone()).collect();
+        watches
+            .get_mut(city)
+            .expect("watched")
+            .until(DEMO_TIMEOUT, |events| ids.iter().all(|id| events.get(id).is_some_and(|e| freezes_settled(e))))
+            .await
+            .with_context(|| format!("waiting for {city}'s traces and freezes"))?;
+    }
+
+    println!();
+    println!(
+        "{:<26} {:<9} {:<26} {:>13} {:>7} {:>6} {:>13} {:>13} {:>13} {:>9}",
+        "case", "city", "fraud type", "reported", "stopped", "frozen", "held", "in trail", "cashed out", "ttf ms"
+    );
+    let mut ttf = Histogram::<u64>::new(3)?;
+    let (mut total_loss, mut total_held, mut total_recoverable) = (Fen::ZERO, Fen::ZERO, Fen::ZERO);
+    for (case_id, report) in &cases {
+        let events = watches[&report.city].events(case_id);
+        let stopped = events.iter().filter(|e| matches!(e, FreezingEvent::AccountStopped { .. })).count();
+        let frozen = events.iter().filter(|e| matches!(e, FreezingEvent::AccountFrozen { .. })).count();
+        let Some(FreezingEvent::TraceCompleted { claimed_fen, time_to_freeze_ms, .. }) =
+            events.iter().find(|e| matches!(e, FreezingEvent::TraceCompleted { .. }))
+        else {
+            anyhow::bail!("{case_id} has no completed trace");
+        };
+        let recoverable = report.truth.recoverable()?;
+        total_loss = total_loss.checked_add(report.truth.loss)?;
+        total_held = total_held.checked_add(*claimed_fen)?;
+        total_recoverable = total_recoverable.checked_add(recoverable)?;
+        if let Some(ms) = time_to_freeze_ms {
+            ttf.record(*ms)?;
+        }
+        println!(
+            "{:<26} {:<9} {:<26} {:>13} {:>7} {:>6} {:>13} {:>13} {:>13} {:>9}",
+            case_id.as_str(),
+            report.city.as_str(),
+            report.truth.fraud_type.as_str(),
+            report.truth.loss.to_string(),
+            stopped,
+            frozen,
+            claimed_fen.to_string(),
+            recoverable.to_string(),
+            report.truth.cashed_out.to_string(),
+            time_to_freeze_ms.map_or("-".into(), |ms| ms.to_string()),
+        );
+    }
+    println!();
+    println!(
+        "summary: {} cases, {} reported lost, {} still in the trails at report time, {} held ({:.1}% of reported, {:.1}% of what was still there)",
+        cases.len(),
+        total_loss,
+        total_recoverable,
+        total_held,
+        percent(total_held, total_loss),
+        percent(total_held, total_recoverable)
+    );
+    println!(
+        "time-to-freeze (report received -> last stop-payment holding money), ms: p50 {} p90 {} p99 {} max {}",
+        ttf.value_at_quantile(0.5),
+        ttf.value_at_quantile(0.9),
+        ttf.value_at_quantile(0.99),
+        ttf.max()
+    );
+    let province = province_count(&deployment).await?;
+    println!("province stream AFC_PROVINCE holds {province} events sourced from the cities");
+
+    if options.keep {
+        println!();
+        println!("left running (Ctrl-C to stop):");
+        println!("  hub       {}", deployment.province.hub_url());
+        for city in &cities {
+            println!("  {:<9} {}", city.as_str(), deployment.province.city(city)?.server.url());
+        }
+        let first = &cases[0];
+        let url = deployment.province.city(&first.1.city)?.server.url();
+        println!();
+        println!("  afc case show --city {} --nats {url} {}", first.1.city, first.0);
+        println!("  afc case report --city {} --nats {url} --file report.json", first.1.city);
+        println!("  nats --server {} stream info AFC_PROVINCE", deployment.province.hub_url());
+        tokio::signal::ctrl_c().await?;
+    }
+    deployment.stop().await;
+    Ok(())
+}
+
+fn percent(part: Fen, whole: Fen) -> f64 {
+    if whole.is_zero() { 0.0 } else { part.get() as f64 * 100.0 / whole.get() as f64 }
+}
+
+/// Messages in the province stream, once it has caught up with the cities (bounded wait).
+async fn province_count(deployment: &Embedded) -> anyhow::Result<u64> {
+    let js = async_nats::jetstream::new(deployment.hub.clone());
+    let mut expected = 0;
+    for (city, _) in deployment.province.cities() {
+        let city_js = async_nats::jetstream::new(deployment.client(city).clone());
+        let mut stream = city_js.get_stream(city.stream_name()).await?;
+        expected += stream.info().await?.state.messages;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut stream = js.get_stream(protocol::subjects::PROVINCE_STREAM).await?;
+        let count = stream.info().await?.state.messages;
+        if count >= expected || tokio::time::Instant::now() > deadline {
+            return Ok(count);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

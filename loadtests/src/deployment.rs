@@ -1,0 +1,339 @@
+//! An embedded deployment: a province hub and city nodes (real nats-servers spawned by the
+//! testkit), the cities' services in this process with their redb files in a temporary
+//! directory, and the simulated banks and payment platforms of a [`World`]. Used by
+//! `afc demo`, the benchmarks and the integration tests.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_nats::jetstream;
+use domain::{CaseId, City, SharedClock};
+use events::{FreezingEvent, Payload};
+use futures::StreamExt;
+use simulator::World;
+use simulator::schedule::{DriverHandle, spawn_driver};
+use simulator::serve::{ServeHandle, ServeOptions, serve};
+use testkit::{Province, ProvinceOptions};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::city_process::CityProcess;
+use afc::host::CityOptions;
+
+/// Longest wait for a city's services to answer after start.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between readiness probes.
+const READY_POLL: Duration = Duration::from_millis(50);
+
+/// How the embedded deployment behaves.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    pub freeze_after_ms: u64,
+    pub bank_latency: Duration,
+    /// `sync_interval: always` on every nats-server (production setting; slower).
+    pub sync_always: bool,
+    /// The business clock of the services, the banks and the mule schedule: the system
+    /// clock, or a [`domain::ScaledClock`] in drills.
+    pub clock: SharedClock,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        EmbeddedOptions {
+            freeze_after_ms: 1_000,
+            bank_latency: Duration::ZERO,
+            sync_always: false,
+            clock: domain::system_clock(),
+        }
+    }
+}
+
+/// A running embedded deployment. Dropping it stops everything.
+pub struct Embedded {
+    pub province: Province,
+    pub world: Arc<Mutex<World>>,
+    pub clock: SharedClock,
+    clients: BTreeMap<City, async_nats::Client>,
+    pub hub: async_nats::Client,
+    banks: Option<ServeHandle>,
+    _driver: DriverHandle,
+    cities: BTreeMap<City, CityProcess>,
+    data: tempfile::TempDir,
+    options: EmbeddedOptions,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedded").field("cities", &self.clients.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Embedded {
+    /// Starts a hub, the cities with their services, and banks serving `world`.
+    pub async fn start(cities: &[City], world: World, options: EmbeddedOptions) -> anyhow::Result<Embedded> {
+        let province = Province::start(cities, ProvinceOptions { sync_always: options.sync_always })
+            .await
+            .context("starting the nats-servers")?;
+        let clock = options.clock.clone();
+        let hub = async_nats::connect(province.hub_url()).await.context("connecting to the hub")?;
+        let mut clients = BTreeMap::new();
+        for city in cities {
+            let url = province.city(city)?.server.url();
+            let client = async_nats::connect(&url).await.with_context(|| format!("connecting to {city}"))?;
+            bus::streams::ensure_city_stream(&jetstream::new(client.clone()), city).await?;
+            clients.insert(city.clone(), client);
+        }
+        bus::streams::ensure_province_stream(&jetstream::new(hub.clone()), cities).await?;
+        let world = Arc::new(Mutex::new(world));
+        let banks = serve(
+            world.clone(),
+            clients.values().cloned().collect(),
+            ServeOptions { clock: clock.clone(), latency: options.bank_latency, fail_every: None },
+        )
+        .await
+        .context("starting the simulated banks")?;
+        let driver = spawn_driver(world.clone(), clock.clone());
+        let data = tempfile::tempdir().context("creating the data directory")?;
+        let mut embedded = Embedded {
+            province,
+            world,
+            clock,
+            clients,
+            hub,
+            banks: Some(banks),
+            _driver: driver,
+            cities: BTreeMap::new(),
+            data,
+            options,
+        };
+        for city in cities {
+            embedded.start_city(city)?;
+        }
+        for city in cities {
+            embedded.wait_ready(city).await?;
+        }
+        Ok(embedded)
+    }
+
+    /// Waits until the city's intake answers commands (bounded by [`READY_TIMEOUT`]).
+    pub async fn wait_ready(&self, city: &City) -> anyhow::Result<()> {
+        wait_ready(self.client(city), city).await
+    }
+
+    /// Starts (or restarts) a city's services, on a runtime of their own as in a process of
+    /// their own.
+    pub fn start_city(&mut self, city: &City) -> anyhow::Result<()> {
+        let options = CityOptions {
+            city: city.clone(),
+            nats_url: self.province.city(city)?.server.url(),
+            data_dir: self.data.path().join(city.as_str()),
+            only: None,
+            freeze_after_ms: self.options.freeze_after_ms,
+        };
+        anyhow::ensure!(!self.cities.contains_key(city), "{city} is already running");
+        let process = CityProcess::start(options, self.clock.clone())?;
+        self.cities.insert(city.clone(), process);
+        Ok(())
+    }
+
+    /// Kills a city's services abruptly (as a crash would), keeping their redb files, which
+    /// are closed when this returns.
+    pub async fn kill_city(&mut self, city: &City) {
+        if let Some(process) = self.cities.remove(city) {
+            process.kill().await;
+        }
+    }
+
+    /// Stops a city's services gracefully (they drain their outboxes), keeping their redb
+    /// files.
+    pub async fn stop_city(&mut self, city: &City) -> anyhow::Result<()> {
+        match self.cities.remove(city) {
+            Some(process) => process.stop().await,
+            None => Ok(()),
+        }
+    }
+
+    /// The directory every city's data directory is in.
+    pub fn data_root(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
+    /// Where a city's services keep their redb files.
+    pub fn data_dir(&self, city: &City) -> std::path::PathBuf {
+        self.data.path().join(city.as_str())
+    }
+
+    /// A running city node's runtime.
+    pub fn city_runtime(&self, city: &City) -> Option<tokio::runtime::Handle> {
+        self.cities.get(city).and_then(CityProcess::handle)
+    }
+
+    pub fn client(&self, city: &City) -> &async_nats::Client {
+        &self.clients[city]
+    }
+
+    /// Stops the services and the banks.
+    pub async fn stop(mut self) {
+        for (city, process) in std::mem::take(&mut self.cities) {
+            if let Err(error) = process.stop().await {
+                tracing::warn!(%city, error = format!("{error:#}"), "city did not stop cleanly");
+            }
+        }
+        if let Some(banks) = self.banks.take() {
+            banks.shutdown().await;
+        }
+    }
+}
+
+/// Waits until `city`'s intake answers commands through `client` (bounded by
+/// [`READY_TIMEOUT`]).
+pub async fn wait_ready(client: &async_nats::Client, city: &City) -> anyhow::Result<()> {
+    let probe = CaseId::derive(city, 0);
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    loop {
+        match afc::client::show(client, city, &probe).await {
+            Ok(_) => return Ok(()),
+            Err(error) if tokio::time::Instant::now() > deadline => {
+                return Err(error.context(format!("{city}'s intake did not answer within {READY_TIMEOUT:?}")));
+            }
+            // "no responders" comes back at once: wait a moment before asking again.
+            Err(_) => tokio::time::sleep(READY_POLL).await,
+        }
+    }
+}
+
+/// Collects a city's freezing events as they are published.
+pub struct Watch {
+    events: Arc<Mutex<BTreeMap<CaseId, Vec<FreezingEvent>>>>,
+    changed: watch::Receiver<u64>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One freezing event as a subscriber received it.
+#[derive(Debug)]
+pub struct FreezingMessage {
+    /// The envelope's id (`<city>.freezing.<seq>`): a re-sent event has the same.
+    pub id: String,
+    /// When the event was recorded (the envelope's time).
+    pub time_ms: u64,
+    pub event: FreezingEvent,
+    /// When the message arrived here.
+    pub observed_at: std::time::Instant,
+}
+
+/// Subscribes, on each given connection, to its city's freezing events — every kind, or only
+/// `kinds` (e.g. `trace_completed`) — and hands each decoded event to `fold` on a task of its
+/// own, which ends when the connections close or the handle is aborted. Undecodable messages
+/// are skipped. The subscriptions are in place when this returns.
+pub async fn on_freezing_events<F>(
+    sources: &[(async_nats::Client, City)],
+    kinds: &[&str],
+    mut fold: F,
+) -> anyhow::Result<JoinHandle<()>>
+where
+    F: FnMut(FreezingMessage) + Send + 'static,
+{
+    let freezing = events::Service::Freezing;
+    let mut subscriptions = Vec::new();
+    for (client, city) in sources {
+        if kinds.is_empty() {
+            subscriptions.push(client.subscribe(protocol::subjects::service_events(city, freezing)).await?);
+        }
+        for kind in kinds {
+            subscriptions.push(client.subscribe(protocol::subjects::event(city, freezing, kind)).await?);
+        }
+        client.flush().await?;
+    }
+    let mut messages = futures::stream::select_all(subscriptions);
+    Ok(tokio::spawn(async move {
+        while let Some(message) = messages.next().await {
+            let observed_at = std::time::Instant::now();
+            let Ok(envelope) = events::decode(&message.payload) else {
+                continue;
+            };
+            if let Payload::Freezing(event) = envelope.payload {
+                fold(FreezingMessage { id: envelope.id, time_ms: envelope.time_ms, event, observed_at });
+            }
+        }
+    }))
+}
+
+impl Watch {
+    /// Subscribes to every freezing event of `city` (duplicates from re-sends are dropped).
+    pub async fn start(client: &async_nats::Client, city: &City) -> anyhow::Result<Watch> {
+        let events: Arc<Mutex<BTreeMap<CaseId, Vec<FreezingEvent>>>> = Arc::default();
+        let (tx, changed) = watch::channel(0u64);
+        let sink = events.clone();
+        let mut seen = std::collections::HashSet::new();
+        let task = on_freezing_events(&[(client.clone(), city.clone())], &[], move |message| {
+            if seen.insert(message.id) {
+                let event = message.event;
+                sink.lock().expect("watch lock").entry(event.case_id().clone()).or_default().push(event);
+                tx.send_modify(|n| *n += 1);
+            }
+        })
+        .await?;
+        Ok(Watch { events, changed, task })
+    }
+
+    /// The events seen so far for a case.
+    pub fn events(&self, case_id: &CaseId) -> Vec<FreezingEvent> {
+        self.events.lock().expect("watch lock").get(case_id).cloned().unwrap_or_default()
+    }
+
+    /// Every case's events seen so far.
+    pub fn all(&self) -> BTreeMap<CaseId, Vec<FreezingEvent>> {
+        self.events.lock().expect("watch lock").clone()
+    }
+
+    /// Waits until `done` holds for the events seen, or fails after `timeout`.
+    pub async fn until(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&BTreeMap<CaseId, Vec<FreezingEvent>>) -> bool,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if done(&self.events.lock().expect("watch lock")) {
+                return Ok(());
+            }
+            tokio::time::timeout_at(deadline, self.changed.changed())
+                .await
+                .with_context(|| format!("condition not reached within {timeout:?}"))??;
+        }
+    }
+}
+
+/// Whether a case's trace completed.
+pub fn trace_completed(events: &[FreezingEvent]) -> bool {
+    events.iter().any(|e| matches!(e, FreezingEvent::TraceCompleted { .. }))
+}
+
+/// Whether every stop that held victim money of the case has been converted (frozen,
+/// queued or failed for good).
+pub fn freezes_settled(events: &[FreezingEvent]) -> bool {
+    let claims = events
+        .iter()
+        .filter(|e| matches!(e, FreezingEvent::AccountStopped { claim_fen, .. } if !claim_fen.is_zero()))
+        .count();
+    let settled = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                FreezingEvent::AccountFrozen { .. }
+                    | FreezingEvent::FreezeQueued { .. }
+                    | FreezingEvent::FreezeFailed { .. }
+            )
+        })
+        .count();
+    trace_completed(events) && settled >= claims
+}

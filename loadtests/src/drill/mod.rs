@@ -1,0 +1,475 @@
+//! `afc sim run SCENARIO.toml`: plays a crime wave against an embedded deployment in scaled
+//! time and scores what the system did against where the money really went.
+//!
+//! The scenario becomes a script (simulator::crime): a world whose every transfer is
+//! scheduled, and reports due at set simulated times. The deployment (hub, the scenario's
+//! cities, simulated banks and payment platforms) runs on a [`ScaledClock`] that stays at
+//! the scenario's start until everything is up; then simulated time runs `time_scale` times
+//! faster than real time for the services, the banks, the mule schedule and the reports
+//! alike (drill mode). Each report is filed at its due time. The run ends once every
+//! planned transfer and report is past, every traced case completed and its freezes
+//! settled (or [`SETTLE_TIMEOUT`] passed). Then the freezing events are read back from each
+//! city's stream, the ledger is attributed to cases, and [`score::score`] makes the report.
+//!
+//! Against an existing deployment ([`Target::Existing`], `--nats URL`), the drill connects
+//! to the province hub instead of starting nats-servers and services: it plays the banks
+//! and payment platforms (subscribing through the hub, so the cities' adapter requests reach
+//! it over the leaf links), files reports and watches events through the hub, and reads the
+//! cities' streams back through their JetStream domains. Time cannot be paused in other
+//! processes, so the cities and the drill share a [`DrillClock`]: simulated time starts at
+//! an agreed wall-clock instant (`afc sim clock` prints one; each city runs
+//! `afc city --drill-clock`).
+
+pub mod render;
+pub mod score;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_nats::jetstream;
+use domain::{CaseId, City, Clock, DrillClock, ScaledClock, SharedClock};
+use events::{FreezingEvent, Payload};
+use futures::StreamExt;
+use protocol::Reply;
+use simulator::crime::{Script, generate_script};
+use simulator::scenario::Scenario;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::deployment::{Embedded, EmbeddedOptions, Watch, freezes_settled, trace_completed, wait_ready};
+use afc::client;
+use score::{DrillReport, ObservedCase, RunFacts};
+
+/// Reports being filed at once.
+const MAX_REPORTS_IN_FLIGHT: usize = 64;
+/// Longest the run waits, in real time, for traces and freezes once everything planned is
+/// past.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often the progress line is redrawn (on a terminal; every tenth time otherwise).
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// Delay from a stop-payment to its freeze in drills, simulated ms (the service default).
+const DRILL_FREEZE_AFTER_MS: u64 = 10 * 60 * 1000;
+/// Events read back from one city's stream at most.
+const MAX_EVENTS_READ: usize = 2_000_000;
+/// Longest wait for the next event when reading a stream back.
+const READ_BACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a drill runs.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A deployment the drill starts and stops itself: hub, the scenario's cities, banks.
+    Embedded,
+    /// A running deployment reached through `url` (the province hub), whose cities run on
+    /// `clock`. The drill plays the banks and payment platforms; nothing else may.
+    Existing { url: String, clock: DrillClock },
+}
+
+/// Longest a drill against an existing deployment may start after its clock's anchor:
+/// reports due meanwhile are filed late, which the report would not show.
+pub const MAX_LATE_START: Duration = Duration::from_secs(5);
+
+/// The drill clock for running `scenario` against an existing deployment: the scenario's
+/// start, at its time scale (or `time_scale`), running `start_in` from now.
+pub fn clock_for(
+    scenario: &std::path::Path,
+    time_scale: Option<f64>,
+    start_in: Duration,
+) -> anyhow::Result<DrillClock> {
+    let scenario = Scenario::load(scenario)?;
+    let scale = time_scale.unwrap_or(scenario.time_scale);
+    let now = domain::SystemClock.now_ms();
+    let start_in_ms = u64::try_from(start_in.as_millis()).context("start_in is too far away")?;
+    Ok(DrillClock::new(scenario.start_ms, scale, now.saturating_add(start_in_ms))?)
+}
+
+/// The deployment a drill runs against.
+#[allow(clippy::large_enum_variant, reason = "one value per drill run")]
+enum Deployment {
+    Embedded(Embedded),
+    Existing {
+        hub: async_nats::Client,
+        world: Arc<std::sync::Mutex<simulator::world::World>>,
+        banks: simulator::serve::ServeHandle,
+        driver: simulator::schedule::DriverHandle,
+    },
+}
+
+impl Deployment {
+    /// Where to file a city's reports and watch its events.
+    fn client(&self, city: &City) -> &async_nats::Client {
+        match self {
+            Deployment::Embedded(embedded) => embedded.client(city),
+            Deployment::Existing { hub, .. } => hub,
+        }
+    }
+
+    /// JetStream of the city's own domain.
+    fn city_jetstream(&self, city: &City) -> jetstream::Context {
+        match self {
+            Deployment::Embedded(embedded) => jetstream::new(embedded.client(city).clone()),
+            Deployment::Existing { hub, .. } => jetstream::with_domain(hub.clone(), city.as_str()),
+        }
+    }
+
+    fn world(&self) -> &Arc<std::sync::Mutex<simulator::world::World>> {
+        match self {
+            Deployment::Embedded(embedded) => &embedded.world,
+            Deployment::Existing { world, .. } => world,
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Deployment::Embedded(embedded) => embedded.stop().await,
+            Deployment::Existing { banks, driver, .. } => {
+                driver.shutdown().await;
+                banks.shutdown().await;
+            }
+        }
+    }
+}
+
+/// How to run a drill.
+#[derive(Debug, Clone)]
+pub struct DrillOptions {
+    pub scenario: PathBuf,
+    /// Where `report.json` and `report.svg` go.
+    pub out: PathBuf,
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Overrides the scenario's time scale.
+    pub time_scale: Option<f64>,
+    /// Print the progress line.
+    pub progress: bool,
+    pub target: Target,
+}
+
+/// Runs a drill and writes its report. Returns the report.
+pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
+    let mut scenario = Scenario::load(&options.scenario)?;
+    if let Some(seed) = options.seed {
+        scenario.seed = seed;
+    }
+    if let Some(scale) = options.time_scale {
+        scenario.time_scale = scale;
+    }
+    if let Target::Existing { clock, .. } = &options.target {
+        // The cities run on the clock they were started with.
+        scenario.time_scale = clock.scale;
+    }
+    let script = generate_script(&scenario).context("generating the crime wave")?;
+    let truth = script.unimpeded_truth().context("replaying the plan for the ground truth")?;
+    eprintln!(
+        "afc sim run: {} (hash {}, seed {}): {} reports, {} mule accounts, {} lost, time scale {}",
+        script.name,
+        scenario.hash_hex(),
+        script.seed,
+        script.reports.len(),
+        script.mule_accounts(),
+        truth.total.loss,
+        scenario.time_scale
+    );
+    let cities: Vec<City> = scenario.cities.iter().map(|c| c.city.clone()).collect();
+    let bank_answer_ms = (scenario.banks.answer_ms.min + scenario.banks.answer_ms.max) as f64 / 2.0;
+    let (deployment, clock, watches, started) = match &options.target {
+        Target::Embedded => {
+            let scaled = Arc::new(ScaledClock::paused(script.origin_ms, scenario.time_scale)?);
+            let clock: SharedClock = scaled.clone();
+            let deployment = Embedded::start(
+                &cities,
+                script.world.clone(),
+                EmbeddedOptions {
+                    freeze_after_ms: DRILL_FREEZE_AFTER_MS,
+                    bank_latency: clock.real_duration(bank_answer_ms.round() as u64),
+                    clock: clock.clone(),
+                    ..EmbeddedOptions::default()
+                },
+            )
+            .await
+            .context("starting the embedded deployment")?;
+            let deployment = Deployment::Embedded(deployment);
+            let watches = watch_cities(&deployment, &cities).await?;
+            scaled.start();
+            (deployment, clock, watches, Instant::now())
+        }
+        Target::Existing { url, clock: drill_clock } => {
+            anyhow::ensure!(
+                drill_clock.origin_ms == script.origin_ms,
+                "the drill clock starts at {} but the scenario at {}: make the clock with `afc sim clock {}`",
+                drill_clock.origin_ms,
+                script.origin_ms,
+                options.scenario.display()
+            );
+            let clock: SharedClock = Arc::new(*drill_clock);
+            let hub = async_nats::ConnectOptions::new()
+                .name("afc-sim")
+                .connect(url.as_str())
+                .await
+                .with_context(|| format!("connecting to {url}"))?;
+            let world = Arc::new(std::sync::Mutex::new(script.world.clone()));
+            let serve_options = simulator::serve::ServeOptions {
+                clock: clock.clone(),
+                latency: clock.real_duration(bank_answer_ms.round() as u64),
+                fail_every: None,
+            };
+            let banks = simulator::serve::serve(world.clone(), vec![hub.clone()], serve_options)
+                .await
+                .context("serving the simulated banks through the hub")?;
+            let driver = simulator::schedule::spawn_driver(world.clone(), clock.clone());
+            let deployment = Deployment::Existing { hub, world, banks, driver };
+            for city in &cities {
+                wait_ready(deployment.client(city), city).await.context("reaching the deployment's cities")?;
+            }
+            let watches = watch_cities(&deployment, &cities).await?;
+            let wait = drill_clock.until_anchor();
+            if wait.is_zero() {
+                let late =
+                    Duration::from_millis(domain::SystemClock.now_ms().saturating_sub(drill_clock.anchor_unix_ms));
+                anyhow::ensure!(
+                    late <= MAX_LATE_START,
+                    "the drill clock started {late:?} ago (at most {MAX_LATE_START:?} allowed): reports due meanwhile would be filed late; make a new one with `afc sim clock`"
+                );
+            } else {
+                eprintln!("afc sim run: simulated time starts in {:.1} s", wait.as_secs_f64());
+                tokio::time::sleep(wait).await;
+            }
+            (deployment, clock, watches, Instant::now())
+        }
+    };
+
+    let mut progress = Progress::new(options.progress, &script);
+    let case_ids = file_reports(&deployment, &script, &clock, &watches, &mut progress).await?;
+    wait_for_settling(&script, &clock, &watches, &case_ids, &mut progress).await;
+    progress.finish(clock.now_ms(), &watches);
+    let ended_at_ms = clock.now_ms();
+    let real_seconds = started.elapsed().as_secs_f64();
+
+    let mut by_case: std::collections::BTreeMap<CaseId, Vec<FreezingEvent>> = Default::default();
+    for city in &cities {
+        for event in read_back(&deployment.city_jetstream(city), city).await? {
+            by_case.entry(event.case_id().clone()).or_default().push(event);
+        }
+    }
+    let ledger = simulator::world::lock(deployment.world()).ledger.clone();
+    deployment.stop().await;
+
+    let observed: Vec<Option<ObservedCase>> = case_ids
+        .into_iter()
+        .map(|id| id.map(|case_id| ObservedCase { events: by_case.remove(&case_id).unwrap_or_default(), case_id }))
+        .collect();
+    let facts = RunFacts { time_scale: scenario.time_scale, bank_answer_ms, ended_at_ms, real_seconds };
+    let report = score::score(&script, &truth, &ledger, &observed, facts)?;
+    std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
+    let json = options.out.join("report.json");
+    std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("writing {}", json.display()))?;
+    let svg = options.out.join("report.svg");
+    std::fs::write(&svg, render::chart(&report)?).with_context(|| format!("writing {}", svg.display()))?;
+    print!("{}", render::table(&report));
+    println!("wrote {} and {}", json.display(), svg.display());
+    Ok(report)
+}
+
+/// Files every report at its due time; returns the case id of each (`None` when refused).
+async fn file_reports(
+    deployment: &Deployment,
+    script: &Script,
+    clock: &SharedClock,
+    watches: &[Watch],
+    progress: &mut Progress,
+) -> anyhow::Result<Vec<Option<CaseId>>> {
+    let slots = Arc::new(Semaphore::new(MAX_REPORTS_IN_FLIGHT));
+    let mut filing = JoinSet::new();
+    for (index, report) in script.reports.iter().enumerate() {
+        loop {
+            let now = clock.now_ms();
+            if now >= report.due_at_ms {
+                break;
+            }
+            let wait = clock.real_duration(report.due_at_ms - now).min(PROGRESS_EVERY);
+            tokio::time::sleep(wait).await;
+            progress.tick(clock.now_ms(), index, watches);
+        }
+        let permit = slots.clone().acquire_owned().await.expect("semaphore never closes");
+        let client = deployment.client(&report.city).clone();
+        let (city, body) = (report.city.clone(), serde_json::to_vec(&report.body)?);
+        filing.spawn(async move {
+            let outcome = client::report(&client, &city, body).await;
+            drop(permit);
+            let id = match outcome {
+                Ok(Reply::Ok(accepted)) => Some(accepted.case_id),
+                Ok(Reply::Error(error)) => {
+                    tracing::warn!(report = index, kind = ?error.kind, "report refused");
+                    None
+                }
+                Err(error) => {
+                    tracing::warn!(report = index, error = format!("{error:#}"), "report not answered");
+                    None
+                }
+            };
+            (index, id)
+        });
+        progress.tick(clock.now_ms(), index + 1, watches);
+    }
+    let mut ids = vec![None; script.reports.len()];
+    while let Some(done) = filing.join_next().await {
+        let (index, id) = done.context("a report task panicked")?;
+        ids[index] = id;
+    }
+    Ok(ids)
+}
+
+/// Waits until the plan is past and every traced case completed with its freezes settled,
+/// or [`SETTLE_TIMEOUT`] after the plan is past.
+async fn wait_for_settling(
+    script: &Script,
+    clock: &SharedClock,
+    watches: &[Watch],
+    case_ids: &[Option<CaseId>],
+    progress: &mut Progress,
+) {
+    let filed = case_ids.len();
+    loop {
+        let now = clock.now_ms();
+        if now >= script.horizon_ms {
+            break;
+        }
+        tokio::time::sleep(clock.real_duration(script.horizon_ms - now).min(PROGRESS_EVERY)).await;
+        progress.tick(clock.now_ms(), filed, watches);
+    }
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let settled = |id: &CaseId| {
+        watches.iter().any(|w| {
+            let events = w.events(id);
+            trace_completed(&events) && freezes_settled(&events)
+        })
+    };
+    while Instant::now() < deadline {
+        if case_ids.iter().flatten().all(settled) {
+            return;
+        }
+        tokio::time::sleep(PROGRESS_EVERY.min(deadline.saturating_duration_since(Instant::now()))).await;
+        progress.tick(clock.now_ms(), filed, watches);
+    }
+    let open = case_ids.iter().flatten().filter(|id| !settled(id)).count();
+    eprintln!("afc sim run: {open} cases still open after {SETTLE_TIMEOUT:?}; they are scored as they stand");
+}
+
+/// Watches every city's freezing events.
+async fn watch_cities(deployment: &Deployment, cities: &[City]) -> anyhow::Result<Vec<Watch>> {
+    let mut watches = Vec::new();
+    for city in cities {
+        watches.push(Watch::start(deployment.client(city), city).await?);
+    }
+    Ok(watches)
+}
+
+/// Every freezing event in a city's stream, in stream order.
+async fn read_back(js: &jetstream::Context, city: &City) -> anyhow::Result<Vec<FreezingEvent>> {
+    let stream = js.get_stream(city.stream_name()).await.with_context(|| format!("opening {city}'s stream"))?;
+    let filter = protocol::subjects::service_events(city, events::Service::Freezing);
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            filter_subject: filter.clone(),
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("reading {filter} back"))?;
+    let mut messages = consumer.messages().await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut events = Vec::new();
+    let mut read = 0usize;
+    while read < MAX_EVENTS_READ {
+        let Ok(next) = tokio::time::timeout(READ_BACK_TIMEOUT, messages.next()).await else {
+            // Nothing at all within the timeout: the city published no freezing event.
+            anyhow::ensure!(read == 0, "reading {filter} back stalled after {read} messages");
+            break;
+        };
+        read += 1;
+        let Some(message) = next else { break };
+        let message = message.map_err(|e| anyhow::anyhow!("reading {filter} back: {e}"))?;
+        let pending = message.info().map_err(|e| anyhow::anyhow!("{e}"))?.pending;
+        if let Ok(envelope) = events::decode(&message.payload)
+            && seen.insert(envelope.id.clone())
+            && let Payload::Freezing(event) = envelope.payload
+        {
+            events.push(event);
+        }
+        if pending == 0 {
+            break;
+        }
+    }
+    Ok(events)
+}
+
+/// The progress line: simulated time, reports filed, accounts stopped and money held.
+struct Progress {
+    enabled: bool,
+    terminal: bool,
+    total: usize,
+    last: Instant,
+    ticks: u64,
+}
+
+impl Progress {
+    fn new(enabled: bool, script: &Script) -> Progress {
+        Progress {
+            enabled,
+            terminal: std::io::stderr().is_terminal(),
+            total: script.reports.len(),
+            last: Instant::now(),
+            ticks: 0,
+        }
+    }
+
+    fn tick(&mut self, now_ms: u64, filed: usize, watches: &[Watch]) {
+        if !self.enabled || self.last.elapsed() < PROGRESS_EVERY {
+            return;
+        }
+        self.last = Instant::now();
+        self.ticks += 1;
+        if self.terminal {
+            eprint!("\r{}", self.line(now_ms, filed, watches));
+        } else if self.ticks.is_multiple_of(10) {
+            eprintln!("{}", self.line(now_ms, filed, watches));
+        }
+    }
+
+    fn finish(&mut self, now_ms: u64, watches: &[Watch]) {
+        if self.enabled {
+            let line = self.line(now_ms, self.total, watches);
+            if self.terminal { eprintln!("\r{line}") } else { eprintln!("{line}") }
+        }
+    }
+
+    fn line(&self, now_ms: u64, filed: usize, watches: &[Watch]) -> String {
+        let (mut stops, mut frozen, mut held) = (0u64, 0u64, 0u64);
+        for watch in watches {
+            for events in watch.all().values() {
+                for event in events {
+                    match event {
+                        FreezingEvent::AccountStopped { claim_fen, .. } if !claim_fen.is_zero() => {
+                            stops += 1;
+                            held = held.saturating_add(claim_fen.get());
+                        }
+                        FreezingEvent::AccountFrozen { .. } | FreezingEvent::FreezeQueued { .. } => frozen += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let bar_width = 24;
+        let done = (filed * bar_width).checked_div(self.total).unwrap_or(bar_width);
+        format!(
+            "[{}{}] {} | reports {filed}/{} | stopped {stops} | frozen {frozen} | held {}",
+            "#".repeat(done),
+            " ".repeat(bar_width - done),
+            render::sim_time(now_ms),
+            self.total,
+            domain::Fen::new(held)
+        )
+    }
+}

@@ -1,0 +1,250 @@
+//! The drill report as a table for the terminal and as an SVG chart: the distribution of
+//! time-to-freeze per account, and money frozen against money cashed out over simulated
+//! time.
+
+use std::fmt::Write;
+
+use crate::harness::chart::{self, ChartError, Panel, Scale, Series, Stroke};
+use domain::{Fen, TimeMs};
+
+use super::score::{DrillReport, Spread, Tally};
+
+/// Most points of the time-to-freeze distribution line.
+const CDF_POINTS: usize = 200;
+
+/// `2025-03-01 09:15` (UTC+8, the centers' time) for simulated ms since the epoch.
+pub fn sim_time(ms: TimeMs) -> String {
+    const CHINA_OFFSET_MS: u64 = 8 * 60 * 60 * 1000;
+    let local = ms.saturating_add(CHINA_OFFSET_MS);
+    let days = local / 86_400_000;
+    let minutes = (local % 86_400_000) / 60_000;
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A simulated duration: `850 ms`, `42 s`, `12.5 min`, `3.2 h`.
+pub fn duration(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..120_000 => format!("{:.1} s", ms as f64 / 1_000.0),
+        120_000..7_200_000 => format!("{:.1} min", ms as f64 / 60_000.0),
+        _ => format!("{:.1} h", ms as f64 / 3_600_000.0),
+    }
+}
+
+fn spread(s: &Spread) -> String {
+    if s.n == 0 {
+        return "-".into();
+    }
+    format!("{} / {} / {} / {}", duration(s.p50), duration(s.p90), duration(s.p99), duration(s.max))
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
+}
+
+/// The report as the terminal shows it.
+pub fn table(report: &DrillReport) -> String {
+    let mut out = String::new();
+    let truth = &report.ground_truth;
+    let t = &report.total;
+    let _ = writeln!(out, "\nafc sim run: {}", report.scenario);
+    let _ = writeln!(out, "reproducibility");
+    let _ = writeln!(out, "  {:<38} {} / {}", "scenario hash / seed", report.scenario_hash, report.seed);
+    let _ = writeln!(
+        out,
+        "  {:<38} {} / {}",
+        "script / ground-truth fingerprint", truth.script_fingerprint, truth.truth_fingerprint
+    );
+    let _ = writeln!(
+        out,
+        "  {:<38} {:.0}x ({:.0} s real, to {})",
+        "time scale",
+        report.run.time_scale,
+        report.run.real_seconds,
+        sim_time(report.run.ended_at_ms)
+    );
+    let _ = writeln!(out, "ground truth (the same for every run with this seed)");
+    let _ = writeln!(out, "  {:<38} {} / {}", "reports / mule accounts", truth.reports, truth.mule_accounts);
+    let _ = writeln!(out, "  {:<38} {}", "lost by victims", Fen::new(truth.loss_fen));
+    let _ = writeln!(
+        out,
+        "  {:<38} {} cashed out, {} left in accounts",
+        "if nobody intervened",
+        Fen::new(truth.unimpeded_cashed_out_fen),
+        Fen::new(truth.unimpeded_held_fen)
+    );
+    let _ = writeln!(out, "outcome (depends on timing: {})", report.timing_dependent.join(", "));
+    money_rows(&mut out, t);
+    let _ = writeln!(
+        out,
+        "  {:<38} {} ({} of {} at-risk accounts frozen)",
+        "recall",
+        percent(t.recall()),
+        t.accounts_frozen_at_risk,
+        t.accounts_at_risk
+    );
+    let _ = writeln!(
+        out,
+        "  {:<38} {} ({} of {} frozen accounts held the case's money)",
+        "precision",
+        percent(t.precision()),
+        t.accounts_frozen_correctly,
+        t.accounts_frozen
+    );
+    let _ = writeln!(out, "  {:<38} {}", "reports not traced", t.not_traced);
+    let _ = writeln!(out, "time-to-freeze, simulated (p50 / p90 / p99 / max)");
+    let _ = writeln!(out, "  {:<38} {}", "per case (to the last freeze)", spread(&t.ttf_case_ms));
+    let _ = writeln!(out, "  {:<38} {}", "per account", spread(&t.ttf_account_ms));
+    let share = &report.time_share;
+    let _ = writeln!(
+        out,
+        "  {:<38} {} of {} waiting for banks and platforms; system share {}{}",
+        "system vs banks (critical path)",
+        duration(share.banks_ms),
+        duration(share.ttf_ms),
+        percent(share.system_share),
+        if share.cases_unmeasured > 0 {
+            format!(" ({} cases unmeasured)", share.cases_unmeasured)
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(out, "by fraud type");
+    let header = ["type", "cases", "lost", "frozen", "cashed", "recall"];
+    let _ = writeln!(
+        out,
+        "  {:<28} {:>6} {:>16} {:>8} {:>8} {:>8}  ttf per case p50 / p90 / p99 / max",
+        header[0], header[1], header[2], header[3], header[4], header[5]
+    );
+    for (fraud_type, tally) in &report.by_fraud_type {
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>6} {:>16} {:>8} {:>8} {:>8}  {}",
+            fraud_type,
+            tally.cases,
+            Fen::new(tally.loss_fen).to_string(),
+            percent(tally.frozen_share()),
+            percent(tally.cashed_out_share()),
+            percent(tally.recall()),
+            spread(&tally.ttf_case_ms)
+        );
+    }
+    let _ = writeln!(out, "by trail depth (accounts holding the money at or after the report)");
+    let header = ["depth", "at risk", "frozen", "recall"];
+    let _ = writeln!(
+        out,
+        "  {:<8} {:>10} {:>10} {:>8}  ttf p50 / p90 / p99 / max",
+        header[0], header[1], header[2], header[3]
+    );
+    for row in &report.by_depth {
+        let recall = if row.accounts_at_risk == 0 {
+            1.0
+        } else {
+            row.accounts_frozen_at_risk as f64 / row.accounts_at_risk as f64
+        };
+        let _ = writeln!(
+            out,
+            "  {:<8} {:>10} {:>10} {:>8}  {}",
+            row.depth,
+            row.accounts_at_risk,
+            row.accounts_frozen_at_risk,
+            percent(recall),
+            spread(&row.ttf_account_ms)
+        );
+    }
+    out
+}
+
+fn money_rows(out: &mut String, t: &Tally) {
+    let _ = writeln!(
+        out,
+        "  {:<38} {} ({} of the loss; the system claims {})",
+        "frozen",
+        Fen::new(t.frozen_fen),
+        percent(t.frozen_share()),
+        Fen::new(t.claimed_fen)
+    );
+    let _ = writeln!(out, "  {:<38} {} ({})", "cashed out", Fen::new(t.cashed_out_fen), percent(t.cashed_out_share()));
+    let _ = writeln!(out, "  {:<38} {}", "left in accounts not frozen", Fen::new(t.loose_fen));
+    let _ = writeln!(out, "  {:<38} {}", "not paid by victims (blocked or later)", Fen::new(t.unpaid_fen));
+}
+
+/// The chart: time-to-freeze distribution per account, and money over simulated time.
+pub fn chart(report: &DrillReport) -> Result<String, ChartError> {
+    let values = &report.ttf_account_values_ms;
+    let mut cdf = Vec::new();
+    if !values.is_empty() {
+        let step = values.len().div_ceil(CDF_POINTS).max(1);
+        for (i, value) in values.iter().enumerate().step_by(step) {
+            cdf.push((*value as f64 / 1_000.0, (i + 1) as f64 / values.len() as f64 * 100.0));
+        }
+        if let Some(last) = values.last() {
+            cdf.push((*last as f64 / 1_000.0, 100.0));
+        }
+    } else {
+        cdf.push((0.0, 0.0));
+    }
+    let distribution = Panel {
+        title: format!("Time-to-freeze per account ({} accounts), simulated", values.len()),
+        x_label: "time from report to stop-payment, simulated s".into(),
+        y_label: "accounts frozen within, %".into(),
+        y_scale: Scale::Linear,
+        series: vec![Series { name: "accounts".into(), color: 0, stroke: Stroke::Solid, points: cdf }],
+    };
+    let origin = report.series.first().map_or(0, |p| p.at_ms);
+    let hours = |at: TimeMs| at.saturating_sub(origin) as f64 / 3_600_000.0;
+    let line = |name: &str, color, pick: fn(&super::score::MoneyPoint) -> u64| Series {
+        name: name.into(),
+        color,
+        stroke: Stroke::Solid,
+        points: report.series.iter().map(|p| (hours(p.at_ms), pick(p) as f64 / 100.0)).collect(),
+    };
+    let money = Panel {
+        title: "Money over simulated time".into(),
+        x_label: "hours since the scenario's start".into(),
+        y_label: "yuan".into(),
+        y_scale: Scale::Linear,
+        series: vec![
+            line("paid by victims", 7, |p| p.paid_fen),
+            line("reported lost", 4, |p| p.reported_fen),
+            line("frozen (claimed)", 2, |p| p.frozen_fen),
+            line("cashed out", 1, |p| p.cashed_out_fen),
+        ],
+    };
+    chart::render(&[distribution, money])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_times_print_in_china_time() {
+        // 2025-03-01T01:00:00Z is 09:00 in Beijing.
+        assert_eq!(sim_time(1_740_790_800_000), "2025-03-01 09:00");
+        assert_eq!(sim_time(0), "1970-01-01 08:00");
+    }
+
+    #[test]
+    fn durations_pick_a_readable_unit() {
+        assert_eq!(duration(850), "850 ms");
+        assert_eq!(duration(42_000), "42.0 s");
+        assert_eq!(duration(750_000), "12.5 min");
+        assert_eq!(duration(3 * 3_600_000), "3.0 h");
+    }
+}

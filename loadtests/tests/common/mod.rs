@@ -1,0 +1,185 @@
+//! Helpers shared by the afc integration tests: starting an embedded deployment, submitting
+//! reports, reading a city's or the province's stream, and bounded polling.
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use async_nats::jetstream;
+use domain::{AccountRef, CaseId, City, Fen};
+use events::FreezingEvent;
+use futures::StreamExt;
+use protocol::Reply;
+use protocol::intake::{IntakeError, ReportAccepted};
+
+/// Bound on a trace (or a freeze) completing on a healthy deployment.
+pub const TRACE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on the province catching up after a leaf link comes back: sources retry with
+/// backoff, so this is generous.
+pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(180);
+/// Bound on a stored message (e.g. a dead letter) appearing.
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pause between polls of a condition that has no event to wait on.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Installs a log subscriber once per test binary (`RUST_LOG` to see more than warnings).
+/// The nats-server binary is found by the test kit (`AFC_NATS_SERVER` or `.tools/`).
+pub fn init() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+pub fn city(name: &str) -> City {
+    City::parse(name).expect("a valid city name")
+}
+
+/// The time now, in ms since 1970.
+pub fn now_ms() -> u64 {
+    domain::system_clock().now_ms()
+}
+
+/// Submits a report body and returns the typed reply.
+pub async fn submit(
+    client: &async_nats::Client,
+    city: &City,
+    body: &serde_json::Value,
+) -> anyhow::Result<Reply<ReportAccepted, IntakeError>> {
+    afc::client::report(client, city, serde_json::to_vec(body)?).await
+}
+
+/// Submits a report body that must be accepted; returns its case id.
+pub async fn submit_ok(
+    client: &async_nats::Client,
+    city: &City,
+    body: &serde_json::Value,
+) -> anyhow::Result<ReportAccepted> {
+    match submit(client, city, body).await? {
+        Reply::Ok(accepted) => Ok(accepted),
+        Reply::Error(error) => bail!("report refused: {error} {:?}", error.problems),
+    }
+}
+
+/// Per-subject message counts of `stream` for subjects matching `filter`.
+pub async fn subject_counts(
+    js: &jetstream::Context,
+    stream: &str,
+    filter: &str,
+) -> anyhow::Result<BTreeMap<String, usize>> {
+    let stream = js.get_stream(stream).await.with_context(|| format!("getting stream {stream}"))?;
+    let mut subjects = stream.info_with_subjects(filter).await.context("stream info with subjects")?;
+    let mut counts = BTreeMap::new();
+    while let Some(entry) = subjects.next().await {
+        let (subject, count) = entry.context("reading subject counts")?;
+        counts.insert(subject, count);
+    }
+    Ok(counts)
+}
+
+/// Total messages of `stream` on subjects matching `filter`.
+pub async fn count(js: &jetstream::Context, stream: &str, filter: &str) -> anyhow::Result<usize> {
+    Ok(subject_counts(js, stream, filter).await?.values().sum())
+}
+
+/// Every stored message of `stream` whose subject is exactly `subject`, oldest first.
+pub async fn messages_on(
+    js: &jetstream::Context,
+    stream: &str,
+    subject: &str,
+) -> anyhow::Result<Vec<jetstream::message::StreamMessage>> {
+    let stream = js.get_stream(stream).await?;
+    let mut found = Vec::new();
+    let mut next = 1u64;
+    loop {
+        match stream.direct_get_next_for_subject(subject, Some(next)).await {
+            Ok(message) => {
+                next = message.sequence + 1;
+                found.push(message);
+            }
+            Err(error) if error.kind() == jetstream::stream::DirectGetErrorKind::NotFound => {
+                return Ok(found);
+            }
+            Err(error) => return Err(error).context("direct get"),
+        }
+    }
+}
+
+/// Case ids of the `CaseReported` events stored in a city's stream, in order.
+pub async fn case_reported_ids(js: &jetstream::Context, city: &City) -> anyhow::Result<Vec<CaseId>> {
+    let subject = protocol::subjects::event(city, domain::Service::Intake, events::IntakeEvent::CASE_REPORTED);
+    let mut ids = Vec::new();
+    for message in messages_on(js, &city.stream_name(), &subject).await? {
+        if let Ok(envelope) = events::decode(&message.payload)
+            && let Some(case_id) = envelope.payload.case_id()
+        {
+            ids.push(case_id.clone());
+        }
+    }
+    Ok(ids)
+}
+
+/// Polls `condition` every [`POLL_INTERVAL`] until it returns `Some`, or fails after
+/// `timeout` naming `what` and the last value seen.
+pub async fn poll<T, F, Fut>(timeout: Duration, what: &str, mut condition: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Result<T, String>>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let last = match condition().await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(last)) => last,
+            Err(error) => format!("error: {error:#}"),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            bail!("{what} not reached within {timeout:?}; last: {last}");
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// The `AccountStopped` events of a case, by account: (claim, depth of the hop).
+pub fn stops(events: &[FreezingEvent]) -> BTreeMap<AccountRef, (Fen, u8)> {
+    let depths: BTreeMap<u32, u8> = events
+        .iter()
+        .filter_map(|e| match e {
+            FreezingEvent::HopOpened { hop, depth, .. } => Some((*hop, *depth)),
+            _ => None,
+        })
+        .collect();
+    events
+        .iter()
+        .filter_map(|e| match e {
+            FreezingEvent::AccountStopped { account, claim_fen, hop, depth, .. } => {
+                let depth = depth.or_else(|| depths.get(hop).copied()).unwrap_or(0);
+                Some((account.clone(), (*claim_fen, depth)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Hops of a case that ended in failure, with their detail.
+pub fn failed_hops(events: &[FreezingEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            FreezingEvent::HopEnded { reason: events::freezing::HopEnd::Failed, detail, .. } => Some(detail.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `TraceCompleted` event of a case: (claimed, time to freeze).
+pub fn completion(events: &[FreezingEvent]) -> Option<(Fen, Option<u64>)> {
+    events.iter().find_map(|e| match e {
+        FreezingEvent::TraceCompleted { claimed_fen, time_to_freeze_ms, .. } => {
+            Some((*claimed_fen, *time_to_freeze_ms))
+        }
+        _ => None,
+    })
+}

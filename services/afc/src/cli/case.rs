@@ -1,0 +1,81 @@
+//! `afc case report` and `afc case show`: file a report, print a case's timeline.
+
+use std::path::Path;
+
+use anyhow::Context;
+use domain::{CaseId, City};
+use protocol::Reply;
+use protocol::intake::CaseTimeline;
+
+use crate::client;
+
+/// Exit code of a command intake refused.
+pub const EXIT_REFUSED: i32 = 2;
+
+/// Files the report in `file`; prints its case id, or the problems and exits with
+/// [`EXIT_REFUSED`].
+pub async fn report(nats: &str, city: &City, file: &Path) -> anyhow::Result<()> {
+    let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let client = async_nats::connect(nats).await.with_context(|| format!("connecting to {nats}"))?;
+    match client::report(&client, city, body).await? {
+        Reply::Ok(accepted) => {
+            let note = if accepted.duplicate { " (already reported; nothing new recorded)" } else { "" };
+            println!("{}{note}", accepted.case_id);
+            Ok(())
+        }
+        Reply::Error(error) => {
+            eprintln!("report refused: {}", error.message);
+            for problem in &error.problems {
+                eprintln!("  {problem}");
+            }
+            std::process::exit(EXIT_REFUSED);
+        }
+    }
+}
+
+/// Prints a case's timeline (as a table, or as JSON).
+pub async fn show(nats: &str, city: &City, case_id: &CaseId, json: bool) -> anyhow::Result<()> {
+    let client = async_nats::connect(nats).await.with_context(|| format!("connecting to {nats}"))?;
+    match client::show(&client, city, case_id).await? {
+        Reply::Ok(timeline) if json => {
+            println!("{}", serde_json::to_string_pretty(&timeline)?);
+            Ok(())
+        }
+        Reply::Ok(timeline) => {
+            print!("{}", render(&timeline));
+            Ok(())
+        }
+        Reply::Error(error) => {
+            eprintln!("{}", error.message);
+            std::process::exit(EXIT_REFUSED);
+        }
+    }
+}
+
+/// A case's timeline as text: a header, one line per entry, the totals.
+pub fn render(timeline: &CaseTimeline) -> String {
+    use std::fmt::Write as _;
+    let s = &timeline.summary;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "case {} ({}, {}): {} reported lost",
+        timeline.case_id, timeline.city, timeline.fraud_type, timeline.reported_loss_fen
+    );
+    for entry in &timeline.entries {
+        let account = entry.account.as_ref().map_or(String::new(), |a| a.to_string());
+        let kind = format!("{:?}", entry.kind);
+        let _ = writeln!(out, "  {:>13}  {kind:<15} {account:<28} {}", entry.at_ms, entry.detail);
+    }
+    let _ = writeln!(
+        out,
+        "stopped {} accounts, frozen {}, held {}, frozen {}, cashed out {}, time-to-freeze {}",
+        s.accounts_stopped,
+        s.accounts_frozen,
+        s.held_fen,
+        s.frozen_fen,
+        s.cashed_out_fen,
+        s.time_to_freeze_ms.map_or("-".into(), |ms| format!("{ms} ms")),
+    );
+    out
+}

@@ -1,0 +1,59 @@
+//! The services a city node runs: one line per service. Each service crate says itself
+//! which stores it keeps and how it runs ([`runtime::Hosted`]); the runtime opens the
+//! stores, connects each service to NATS on its own connection, and supervises them.
+
+use std::path::PathBuf;
+
+use domain::{City, Service, SharedClock};
+use freezing::core::CoreConfig;
+use runtime::{Hosted, NodeError, NodeOptions, Shutdown};
+
+/// How to run a city.
+#[derive(Debug, Clone)]
+pub struct CityOptions {
+    pub city: City,
+    pub nats_url: String,
+    pub data_dir: PathBuf,
+    /// Run only this service; all of them when `None`.
+    pub only: Option<Service>,
+    /// Delay from a stop-payment to its conversion into a freeze.
+    pub freeze_after_ms: u64,
+}
+
+/// Every service of a city node, configured from `options`.
+pub fn services(options: &CityOptions) -> Vec<Box<dyn Hosted>> {
+    let freezing =
+        freezing::Config { core: CoreConfig { freeze_after_ms: options.freeze_after_ms, ..CoreConfig::default() } };
+    vec![Box::new(intake::Intake), Box::new(freezing::Freezing::new(freezing))]
+}
+
+/// Runs the city's services (or only `options.only`) until shutdown or the first one fails.
+pub async fn run_city(options: CityOptions, clock: SharedClock, shutdown: Shutdown) -> Result<(), NodeError> {
+    let services =
+        services(&options).into_iter().filter(|s| options.only.is_none_or(|only| only == s.service())).collect();
+    let node = NodeOptions { city: options.city, nats_url: options.nats_url, data_dir: options.data_dir, clock };
+    runtime::run_node(node, services, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_node_hosts_every_service_once_with_stores_of_their_own() {
+        let options = CityOptions {
+            city: City::parse("huzhou").unwrap(),
+            nats_url: String::new(),
+            data_dir: PathBuf::new(),
+            only: None,
+            freeze_after_ms: 1,
+        };
+        let hosted: Vec<Service> = services(&options).iter().map(|s| s.service()).collect();
+        assert_eq!(hosted, Service::ALL);
+        let mut files: Vec<&str> = services(&options).iter().flat_map(|s| s.stores()).map(|spec| spec.name).collect();
+        let count = files.len();
+        files.sort_unstable();
+        files.dedup();
+        assert_eq!(files.len(), count, "no two services share a store file");
+    }
+}

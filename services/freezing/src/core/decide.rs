@@ -1,0 +1,313 @@
+//! What an input causes: the events to record, and the requests that follow from no event.
+
+use std::collections::HashMap;
+
+use domain::report::Destination;
+use domain::{AccountRef, CaseId, Fen, TimeMs};
+use events::FreezingEvent;
+use events::freezing::{HopEnd, HopId, OnwardLeg};
+use protocol::adapter::{Counterparty, FreezeReply, FreezeStatus};
+
+use super::state::NewHop;
+use super::{
+    Action, CaseTrace, CoreConfig, Decided, Hop, Input, MAX_STOPS_PER_ACCOUNT, Rejection, State, freeze_request_id,
+    stop_request_id,
+};
+use crate::rule;
+
+/// What `input` causes at `now`: the events to record and the requests that follow from no
+/// event, or why it causes nothing.
+pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Result<Decided, Rejection> {
+    let mut events = Vec::new();
+    let mut requests = Vec::new();
+    match input {
+        Input::CaseReported { case_id, reported_at_ms, transfers, reported_loss } => {
+            if state.cases.contains_key(&case_id) {
+                return Err(Rejection::AlreadyTraced { case_id });
+            }
+            events.push(FreezingEvent::TraceStarted {
+                case_id: case_id.clone(),
+                reported_at_ms,
+                reported_loss_fen: reported_loss,
+            });
+            let mut accounts = HashMap::new();
+            for (index, transfer) in transfers.into_iter().enumerate() {
+                let hop = HopId::try_from(index + 1).expect("reports hold at most MAX_TRANSFERS transfers");
+                let to = NewHop {
+                    parent: None,
+                    depth: 1,
+                    target: transfer.to,
+                    traced: transfer.amount,
+                    since_ms: transfer.at_ms,
+                    arrival: None,
+                };
+                open_hop(&mut events, &mut accounts, &|_| true, config, &case_id, hop, to, Opened::ByEvent);
+            }
+        }
+        Input::OrderResolved { case_id, hop, asked_at_ms, result } => {
+            let (trace, hop_state) = open_hop_of(state, &case_id, hop)?;
+            let Destination::Order(order) = &hop_state.target else {
+                return Err(Rejection::NotAnOrder { case_id, hop });
+            };
+            match result {
+                Ok(reply) => {
+                    events.push(FreezingEvent::OrderResolved {
+                        case_id: case_id.clone(),
+                        hop,
+                        order: order.clone(),
+                        account: reply.account.clone(),
+                        settled_at_ms: reply.settled_at_ms,
+                        transfer_id: reply.transfer_id,
+                        answered_in_ms: Some(now.saturating_sub(asked_at_ms)),
+                    });
+                    if let Some(first) = trace.accounts.get(&reply.account) {
+                        let open = *first != hop && trace.hops.get(first).is_some_and(|h| h.open);
+                        events.push(FreezingEvent::HopEnded {
+                            case_id,
+                            hop,
+                            reason: HopEnd::Merged,
+                            detail: format!("order paid into {}, already followed by hop {first}", reply.account),
+                            merged_into: open.then_some(*first),
+                        });
+                    }
+                }
+                Err(failure) => events.push(FreezingEvent::HopEnded {
+                    case_id,
+                    hop,
+                    reason: HopEnd::Failed,
+                    detail: format!("resolving {order}: {failure}"),
+                    merged_into: None,
+                }),
+            }
+        }
+        Input::AccountAnswered { case_id, hop, asked_at_ms, result } => {
+            let (trace, hop_state) = open_hop_of(state, &case_id, hop)?;
+            let Some(account) = hop_state.account.clone() else {
+                return Err(Rejection::NoAccount { case_id, hop });
+            };
+            let statement = match result {
+                Ok(statement) => statement,
+                Err(failure) => {
+                    events.push(FreezingEvent::HopEnded {
+                        case_id,
+                        hop,
+                        reason: HopEnd::Failed,
+                        detail: format!("stop-payment on {account}: {failure}"),
+                        merged_into: None,
+                    });
+                    return Ok(Decided { events, requests });
+                }
+            };
+            // Other cases' claims on the same held money come first.
+            let other_claims = state
+                .holds
+                .get(&account)
+                .map(|h| h.claims.iter().filter(|(c, _)| **c != case_id).map(|(_, f)| *f))
+                .map(|claims| Fen::sum(claims).expect("bounded by held"))
+                .unwrap_or(Fen::ZERO);
+            let available = statement.held.saturating_sub(other_claims);
+            let split = rule::split(&hop_state.arrivals, &statement.entries, available);
+            let onward: Vec<OnwardLeg> = split
+                .onward
+                .iter()
+                .filter_map(|(index, amount)| {
+                    let entry = &statement.entries[*index];
+                    let to = match &entry.counterparty {
+                        Counterparty::Account(a) => Destination::Account(a.clone()),
+                        Counterparty::Order(o) => Destination::Order(o.clone()),
+                        Counterparty::CashOut(_) => return None,
+                    };
+                    Some(OnwardLeg {
+                        to,
+                        amount_fen: *amount,
+                        at_ms: entry.at_ms,
+                        transfer_id: entry.transfer_id.clone(),
+                    })
+                })
+                .collect();
+            let first_new = trace.hops.keys().next_back().copied().unwrap_or(0) + 1;
+            events.push(FreezingEvent::AccountStopped {
+                case_id: case_id.clone(),
+                hop,
+                account,
+                stop_no: statement.stop_no,
+                held_fen: statement.held,
+                claim_fen: split.claim,
+                onward: onward.clone(),
+                cashed_out_fen: split.cashed_out,
+                stopped_at_ms: now,
+                expires_at_ms: statement.expires_at_ms,
+                answered_in_ms: Some(now.saturating_sub(asked_at_ms)),
+                first_onward_hop: (!onward.is_empty()).then_some(first_new),
+                depth: Some(hop_state.depth),
+            });
+            let mut accounts = trace.accounts.clone();
+            // A hop still waiting for its bank can take more arrivals; the one answering now cannot.
+            let is_open = |first: HopId| first != hop && trace.hops.get(&first).is_none_or(|h| h.open);
+            for (next, leg) in (first_new..).zip(&onward) {
+                let to = NewHop::onward(hop, hop_state.depth, leg);
+                // Opened by the `account_stopped` above (`first_onward_hop`).
+                open_hop(&mut events, &mut accounts, &is_open, config, &case_id, next, to, Opened::ByParent);
+            }
+        }
+        Input::ConversionDue { case_id, account } => {
+            let claim = claim_of(state, &case_id, &account)?;
+            if !state.conversions.contains_key(&(case_id.clone(), account.clone())) {
+                return Err(Rejection::NotAwaitingConversion { case_id, account });
+            }
+            let request_id = freeze_request_id(&case_id, &account);
+            requests.push(Action::Freeze { case_id, account, amount: claim, request_id });
+        }
+        Input::FreezeAnswered { case_id, account, result } => {
+            let claim = claim_of(state, &case_id, &account)?;
+            let stops = state.holds.get(&account).map_or(0, |hold| hold.stop_no);
+            match result {
+                Ok(reply) if reply.status == FreezeStatus::Frozen => events.push(FreezingEvent::AccountFrozen {
+                    case_id,
+                    account,
+                    frozen_fen: reply.frozen_fen,
+                    frozen_at_ms: reply.frozen_at_ms,
+                    expires_at_ms: reply.expires_at_ms,
+                }),
+                Ok(FreezeReply { queued_behind: Some(ahead), frozen_at_ms, expires_at_ms, .. }) => {
+                    events.push(FreezingEvent::FreezeQueued {
+                        case_id,
+                        account,
+                        claim_fen: claim,
+                        queued_behind: ahead,
+                        queued_at_ms: frozen_at_ms,
+                        expires_at_ms,
+                    })
+                }
+                // The adapter protocol requires the center a queued claim waits behind.
+                Ok(FreezeReply { queued_behind: None, .. }) => events.push(FreezingEvent::FreezeFailed {
+                    case_id,
+                    account,
+                    reason: "the bank queued the freeze without naming the center it queues behind".into(),
+                }),
+                // Renew the stop (the last one the rules allow) so the money stays held while
+                // the freeze is tried again.
+                Err(failure) if stops < MAX_STOPS_PER_ACCOUNT => {
+                    let request_id = stop_request_id(&case_id, &account, stops + 1);
+                    let after = failure.to_string();
+                    requests.push(Action::RenewStop { case_id, account, since_ms: now, request_id, after });
+                }
+                Err(failure) => {
+                    events.push(FreezingEvent::FreezeFailed { case_id, account, reason: failure.to_string() })
+                }
+            }
+        }
+        Input::StopRenewed { case_id, account, result } => {
+            claim_of(state, &case_id, &account)?;
+            events.push(match result {
+                Ok((stop_no, expires_at_ms)) => {
+                    FreezingEvent::StopRenewed { case_id, account, stop_no, expires_at_ms, renewed_at_ms: Some(now) }
+                }
+                Err(failure) => FreezingEvent::FreezeFailed {
+                    case_id,
+                    account,
+                    reason: format!("freeze failed and the stop-payment could not be renewed: {failure}"),
+                },
+            });
+        }
+    }
+    Ok(Decided { events, requests })
+}
+
+fn open_hop_of<'a>(state: &'a State, case_id: &CaseId, hop: HopId) -> Result<(&'a CaseTrace, &'a Hop), Rejection> {
+    let not_open = || Rejection::HopNotOpen { case_id: case_id.clone(), hop };
+    let trace = state.cases.get(case_id).ok_or_else(not_open)?;
+    let hop = trace.hops.get(&hop).filter(|h| h.open).ok_or_else(not_open)?;
+    Ok((trace, hop))
+}
+
+/// The claim of `case_id` on `account`, which this center holds.
+fn claim_of(state: &State, case_id: &CaseId, account: &AccountRef) -> Result<Fen, Rejection> {
+    state
+        .holds
+        .get(account)
+        .and_then(|hold| hold.claims.get(case_id))
+        .copied()
+        .ok_or_else(|| Rejection::NoClaim { case_id: case_id.clone(), account: account.clone() })
+}
+
+/// How a new hop is recorded.
+enum Opened {
+    /// By its own `hop_opened` event (the victim's payments).
+    ByEvent,
+    /// By its parent's `account_stopped` (`first_onward_hop`), already in `events`.
+    ByParent,
+}
+
+/// Opens a hop, ending it at once when it is beyond the bounds or its account is already
+/// followed in this case (merged into that hop when it has not been answered yet).
+#[allow(clippy::too_many_arguments, reason = "the pieces of one decision, named at the call sites")]
+fn open_hop(
+    events: &mut Vec<FreezingEvent>,
+    accounts: &mut HashMap<AccountRef, HopId>,
+    is_open: &dyn Fn(HopId) -> bool,
+    config: &CoreConfig,
+    case_id: &CaseId,
+    hop: HopId,
+    new: NewHop,
+    opened: Opened,
+) {
+    let (depth, traced) = (new.depth, new.traced);
+    if let Opened::ByEvent = opened {
+        events.push(FreezingEvent::HopOpened {
+            case_id: case_id.clone(),
+            hop,
+            parent: new.parent,
+            depth,
+            target: new.target.clone(),
+            traced_fen: traced,
+            since_ms: new.since_ms,
+            arrival_transfer_id: new.arrival,
+        });
+    }
+    let end = |reason, detail: String, merged_into| FreezingEvent::HopEnded {
+        case_id: case_id.clone(),
+        hop,
+        reason,
+        detail,
+        merged_into,
+    };
+    if depth > config.max_depth {
+        events.push(end(
+            HopEnd::DepthLimit,
+            format!("depth {depth} is beyond the bound of {}", config.max_depth),
+            None,
+        ));
+    } else if traced < config.min_follow {
+        events.push(end(
+            HopEnd::BelowMinimum,
+            format!("{traced} is below the {} worth following", config.min_follow),
+            None,
+        ));
+    } else if let Destination::Account(account) = &new.target {
+        if let Some(first) = accounts.get(account) {
+            let into = is_open(*first).then_some(*first);
+            let how = if into.is_some() { "its money is followed there too" } else { "its statement was already read" };
+            events.push(end(HopEnd::Merged, format!("{account} already followed by hop {first}; {how}"), into));
+        } else {
+            accounts.insert(account.clone(), hop);
+        }
+    }
+}
+
+/// `TraceCompleted`, when the case's last hop has just ended.
+pub fn completion(state: &State, case_id: &CaseId, now: TimeMs) -> Option<FreezingEvent> {
+    let trace = state.cases.get(case_id)?;
+    if trace.completed || trace.open_hops > 0 {
+        return None;
+    }
+    Some(FreezingEvent::TraceCompleted {
+        case_id: case_id.clone(),
+        completed_at_ms: now,
+        accounts_stopped: trace.accounts_stopped,
+        claimed_fen: trace.claimed,
+        cashed_out_fen: trace.cashed_out,
+        untraced_fen: trace.untraced,
+        time_to_freeze_ms: trace.last_hold_ms.map(|t| t.saturating_sub(trace.reported_at_ms)),
+    })
+}

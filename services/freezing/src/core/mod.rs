@@ -1,0 +1,205 @@
+//! The pure core of freezing: state, decisions and the requests they call for.
+//!
+//! [`step`] is the core's one entry: [`decide`] what an input causes (events to record,
+//! and requests that follow from no event — a freeze whose time has come, a renewal after
+//! a failed freeze), [`apply`] the events to the state, complete the case when its last hop
+//! ended, and list every request the new state calls for ([`actions`]). No I/O and no
+//! clock: the shell ([`crate::shell`]) does NATS, redb and time, and passes `now` in.
+//!
+//! Every rule lives here: the trail's bounds ([`CoreConfig`]), the tracing rule
+//! ([`crate::rule`]), when a stop is converted ([`conversion_due`]), that an account is
+//! stopped at most [`MAX_STOPS_PER_ACCOUNT`] times, and every request id (derived from what
+//! it acts on, so a request re-sent after a restart carries the same id and the bank
+//! applies it once).
+
+mod actions;
+mod conversion;
+mod decide;
+mod state;
+
+use adapters::AdapterError;
+use domain::report::Transfer;
+use domain::{AccountRef, CaseId, Fen, PaymentOrderRef, TimeMs};
+use events::FreezingEvent;
+use events::freezing::HopId;
+use protocol::adapter::{FreezeReply, ResolveOrderReply, StatementEntry};
+
+pub use actions::{actions, freeze_request_id, pending_actions, resolve_request_id, stop_request_id};
+pub use conversion::{conversion_due, conversion_touched, freeze_due};
+pub use decide::{completion, decide};
+pub use state::{CaseTrace, Conversion, Hold, Hop, State, apply};
+
+use crate::limits::{DEFAULT_FREEZE_AFTER_MS, MAX_TRACE_DEPTH, MIN_FOLLOW_FEN};
+
+/// A center may stop payments out of one account at most this often (the first stop and
+/// one renewal, 48 h each).
+pub const MAX_STOPS_PER_ACCOUNT: u8 = 2;
+
+/// Rules the core applies.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Deepest trail level followed; beyond it a hop ends with `depth_limit`.
+    pub max_depth: u8,
+    /// Smallest onward amount worth following.
+    pub min_follow: Fen,
+    /// Delay from a stop-payment to its conversion into a freeze.
+    pub freeze_after_ms: u64,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            max_depth: MAX_TRACE_DEPTH,
+            min_follow: Fen::new(MIN_FOLLOW_FEN),
+            freeze_after_ms: DEFAULT_FREEZE_AFTER_MS,
+        }
+    }
+}
+
+/// What the bank answered about a hop's account.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// 0 when the account was already held and only read.
+    pub stop_no: u8,
+    pub held: Fen,
+    pub expires_at_ms: TimeMs,
+    pub entries: Vec<StatementEntry>,
+}
+
+/// Something that happened to freezing.
+#[derive(Debug, Clone)]
+pub enum Input {
+    CaseReported {
+        case_id: CaseId,
+        reported_at_ms: TimeMs,
+        transfers: Vec<Transfer>,
+        reported_loss: Fen,
+    },
+    OrderResolved {
+        case_id: CaseId,
+        hop: HopId,
+        /// When the request left (for the platform's share of time-to-freeze).
+        asked_at_ms: TimeMs,
+        result: Result<ResolveOrderReply, AdapterError>,
+    },
+    AccountAnswered {
+        case_id: CaseId,
+        hop: HopId,
+        /// When the request left (for the bank's share of time-to-freeze).
+        asked_at_ms: TimeMs,
+        result: Result<Statement, AdapterError>,
+    },
+    /// A claim's conversion into a freeze is due (its timer fired).
+    ConversionDue {
+        case_id: CaseId,
+        account: AccountRef,
+    },
+    FreezeAnswered {
+        case_id: CaseId,
+        account: AccountRef,
+        result: Result<FreezeReply, AdapterError>,
+    },
+    /// The bank answered the renewal of a stop-payment (after a failed freeze): the stop's
+    /// number and new lapse time, or why it could not renew.
+    StopRenewed {
+        case_id: CaseId,
+        account: AccountRef,
+        result: Result<(u8, TimeMs), AdapterError>,
+    },
+}
+
+/// A request the shell must send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Resolve {
+        case_id: CaseId,
+        hop: HopId,
+        order: PaymentOrderRef,
+        request_id: String,
+    },
+    /// Stop payments out of the account and read its statement.
+    Stop {
+        case_id: CaseId,
+        hop: HopId,
+        account: AccountRef,
+        since_ms: TimeMs,
+        request_id: String,
+    },
+    /// The account is already held by this center: only read its statement.
+    Read {
+        case_id: CaseId,
+        hop: HopId,
+        account: AccountRef,
+        since_ms: TimeMs,
+    },
+    /// Convert a claim on a held account into a freeze.
+    Freeze {
+        case_id: CaseId,
+        account: AccountRef,
+        amount: Fen,
+        request_id: String,
+    },
+    /// Stop the account again (the renewal), so the money stays held while the freeze that
+    /// failed is tried again.
+    RenewStop {
+        case_id: CaseId,
+        account: AccountRef,
+        since_ms: TimeMs,
+        request_id: String,
+        /// Why the freeze failed.
+        after: String,
+    },
+}
+
+/// Why an input causes nothing: the core cannot act on it. A duplicate or late input (a
+/// case traced already, an answer for a hop that already ended) is the common cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("case {case_id} is traced already")]
+    AlreadyTraced { case_id: CaseId },
+    #[error("hop {hop} of case {case_id} is not open")]
+    HopNotOpen { case_id: CaseId, hop: HopId },
+    #[error("hop {hop} of case {case_id} follows no payment order")]
+    NotAnOrder { case_id: CaseId, hop: HopId },
+    #[error("hop {hop} of case {case_id} knows no account yet")]
+    NoAccount { case_id: CaseId, hop: HopId },
+    #[error("case {case_id} holds no claim on {account}")]
+    NoClaim { case_id: CaseId, account: AccountRef },
+    #[error("the claim of case {case_id} on {account} awaits no conversion")]
+    NotAwaitingConversion { case_id: CaseId, account: AccountRef },
+}
+
+/// What [`decide`] decided: events to record, and requests that follow from no event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decided {
+    pub events: Vec<FreezingEvent>,
+    pub requests: Vec<Action>,
+}
+
+/// What [`step`] did: the events applied (to record, in order) and the requests to send.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Step {
+    pub events: Vec<FreezingEvent>,
+    pub actions: Vec<Action>,
+}
+
+/// Decides `input` at `now`, applies its events to `state` (completing the case when its
+/// last hop ended) and returns them with every request they call for.
+pub fn step(state: &mut State, config: &CoreConfig, input: Input, now: TimeMs) -> Result<Step, Rejection> {
+    let Decided { mut events, requests } = decide(state, config, input, now)?;
+    for event in &events {
+        apply(state, event);
+    }
+    if let Some(case_id) = events.first().map(|e| e.case_id().clone())
+        && let Some(completed) = completion(state, &case_id, now)
+    {
+        apply(state, &completed);
+        events.push(completed);
+    }
+    let mut actions = actions(state, &events);
+    actions.extend(requests);
+    Ok(Step { events, actions })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+//! What freezing knows, rebuilt from its log at start, and how each event changes it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use domain::report::Destination;
+use domain::{AccountRef, CaseId, Fen, TimeMs};
+use events::FreezingEvent;
+use events::freezing::{HopId, OnwardLeg};
+
+use crate::rule;
+
+/// Everything freezing knows, rebuilt from its event log at start.
+#[derive(Debug, Default)]
+pub struct State {
+    // B-trees, not hash maps: these grow with every case and every stop, and a hash map
+    // rehashes all of itself when it doubles (over 100,000 holds, the engine stopped for tens
+    // of ms each time); a B-tree grows one node at a time.
+    pub cases: BTreeMap<CaseId, CaseTrace>,
+    /// Accounts this center holds under a stop-payment, with the claims on them.
+    pub holds: BTreeMap<AccountRef, Hold>,
+    /// Claims still to be converted into a freeze: the shell's conversion timers are
+    /// derived from this (nothing else records them), so a restart has them again.
+    pub conversions: BTreeMap<(CaseId, AccountRef), Conversion>,
+}
+
+/// One case's trace.
+#[derive(Debug, Clone)]
+pub struct CaseTrace {
+    pub reported_at_ms: TimeMs,
+    pub reported_loss: Fen,
+    pub hops: BTreeMap<HopId, Hop>,
+    /// The hop that followed each account of this case.
+    pub accounts: HashMap<AccountRef, HopId>,
+    pub open_hops: usize,
+    pub completed: bool,
+    pub accounts_stopped: u32,
+    pub claimed: Fen,
+    pub cashed_out: Fen,
+    pub untraced: Fen,
+    /// When the last stop that held victim money was answered.
+    pub last_hold_ms: Option<TimeMs>,
+}
+
+/// One place the money went.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    pub parent: Option<HopId>,
+    pub depth: u8,
+    pub target: Destination,
+    /// The bank account, once known (at once, or after the order was resolved).
+    pub account: Option<AccountRef>,
+    /// Victim money traced into the account: this hop's own, plus that of hops merged into it.
+    pub traced: Fen,
+    pub since_ms: TimeMs,
+    /// Each arrival of victim money this hop follows.
+    pub arrivals: Vec<rule::Arrival>,
+    pub open: bool,
+}
+
+/// A claim waiting for its conversion into a freeze. A claim on an account this center
+/// already froze for another case gets its own freeze request too: the bank queues it
+/// behind the first (轮候冻结), so it takes over when that freeze ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conversion {
+    /// When the stop, or its renewal, that holds the money was made. `None` for a renewal
+    /// recorded before this was kept.
+    pub since_ms: Option<TimeMs>,
+    /// When that stop lapses.
+    pub expires_at_ms: TimeMs,
+}
+
+/// An account this center holds.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    /// The case whose stop-payment holds it.
+    pub case_id: CaseId,
+    pub stop_no: u8,
+    pub held: Fen,
+    pub expires_at_ms: TimeMs,
+    /// Victim claims on the held money, per case.
+    pub claims: BTreeMap<CaseId, Fen>,
+    pub frozen: bool,
+}
+
+/// A place money went to, about to become a hop.
+pub(super) struct NewHop {
+    pub(super) parent: Option<HopId>,
+    pub(super) depth: u8,
+    pub(super) target: Destination,
+    pub(super) traced: Fen,
+    pub(super) since_ms: TimeMs,
+    pub(super) arrival: Option<String>,
+}
+
+impl NewHop {
+    /// The hop following an onward leg of `parent`'s account, one level deeper.
+    pub(super) fn onward(parent: HopId, parent_depth: u8, leg: &OnwardLeg) -> NewHop {
+        NewHop {
+            parent: Some(parent),
+            depth: parent_depth.saturating_add(1),
+            target: leg.to.clone(),
+            traced: leg.amount_fen,
+            since_ms: leg.at_ms,
+            arrival: Some(leg.transfer_id.clone()),
+        }
+    }
+}
+
+/// Records an opened hop in its case's trace.
+fn record_hop(trace: &mut CaseTrace, hop: HopId, new: NewHop) {
+    let account = match &new.target {
+        Destination::Account(account) => {
+            trace.accounts.entry(account.clone()).or_insert(hop);
+            Some(account.clone())
+        }
+        Destination::Order(_) => None,
+    };
+    let hop_state = Hop {
+        parent: new.parent,
+        depth: new.depth,
+        target: new.target,
+        account,
+        traced: new.traced,
+        since_ms: new.since_ms,
+        arrivals: vec![rule::Arrival { transfer_id: new.arrival, amount: new.traced }],
+        open: true,
+    };
+    trace.hops.insert(hop, hop_state);
+    trace.open_hops += 1;
+}
+
+pub fn apply(state: &mut State, event: &FreezingEvent) {
+    match event {
+        FreezingEvent::TraceStarted { case_id, reported_at_ms, reported_loss_fen } => {
+            state.cases.entry(case_id.clone()).or_insert_with(|| CaseTrace {
+                reported_at_ms: *reported_at_ms,
+                reported_loss: *reported_loss_fen,
+                hops: BTreeMap::new(),
+                accounts: HashMap::new(),
+                open_hops: 0,
+                completed: false,
+                accounts_stopped: 0,
+                claimed: Fen::ZERO,
+                cashed_out: Fen::ZERO,
+                untraced: Fen::ZERO,
+                last_hold_ms: None,
+            });
+        }
+        FreezingEvent::HopOpened { case_id, hop, parent, depth, target, traced_fen, since_ms, arrival_transfer_id } => {
+            let new = NewHop {
+                parent: *parent,
+                depth: *depth,
+                target: target.clone(),
+                traced: *traced_fen,
+                since_ms: *since_ms,
+                arrival: arrival_transfer_id.clone(),
+            };
+            record_hop(case_mut(state, case_id), *hop, new);
+        }
+        FreezingEvent::OrderResolved { case_id, hop, account, settled_at_ms, transfer_id, .. } => {
+            let trace = case_mut(state, case_id);
+            trace.accounts.entry(account.clone()).or_insert(*hop);
+            let hop = trace.hops.get_mut(hop).expect("resolved hop was opened");
+            hop.account = Some(account.clone());
+            hop.since_ms = *settled_at_ms;
+            hop.arrivals = vec![rule::Arrival { transfer_id: Some(transfer_id.clone()), amount: hop.traced }];
+        }
+        FreezingEvent::AccountStopped {
+            case_id,
+            hop,
+            account,
+            stop_no,
+            held_fen,
+            claim_fen,
+            cashed_out_fen,
+            stopped_at_ms,
+            expires_at_ms,
+            ..
+        } => {
+            let trace = case_mut(state, case_id);
+            close_hop(trace, *hop);
+            let depth = trace.hops.get(hop).expect("stopped hop was opened").depth;
+            for (next, leg) in event.onward_hops() {
+                record_hop(trace, next, NewHop::onward(*hop, depth, leg));
+            }
+            trace.accounts_stopped += 1;
+            trace.claimed = trace.claimed.checked_add(*claim_fen).expect("claims are bounded by the loss");
+            trace.cashed_out = trace.cashed_out.checked_add(*cashed_out_fen).expect("bounded by the loss");
+            if !claim_fen.is_zero() {
+                trace.last_hold_ms = Some(trace.last_hold_ms.map_or(*stopped_at_ms, |t| t.max(*stopped_at_ms)));
+            }
+            let hold = state.holds.entry(account.clone()).or_insert_with(|| Hold {
+                case_id: case_id.clone(),
+                stop_no: *stop_no,
+                held: *held_fen,
+                expires_at_ms: *expires_at_ms,
+                claims: BTreeMap::new(),
+                frozen: false,
+            });
+            // The balance last read, by a stop or by a read for another case. Each claim is
+            // capped by the balance when it is made; the balance may fall below the claims
+            // later (a stop that lapsed before its freeze), which the claims still record.
+            hold.held = *held_fen;
+            if *stop_no > 0 {
+                hold.stop_no = *stop_no;
+                hold.expires_at_ms = *expires_at_ms;
+            }
+            if !claim_fen.is_zero() {
+                hold.claims.insert(case_id.clone(), *claim_fen);
+                let conversion = Conversion { since_ms: Some(*stopped_at_ms), expires_at_ms: *expires_at_ms };
+                state.conversions.insert((case_id.clone(), account.clone()), conversion);
+            }
+        }
+        FreezingEvent::HopEnded { case_id, hop, merged_into, .. } => {
+            let trace = case_mut(state, case_id);
+            let ended = trace.hops.get(hop).expect("ended hop was opened");
+            let (traced, arrivals) = (ended.traced, ended.arrivals.clone());
+            match merged_into.and_then(|into| trace.hops.get_mut(&into)).filter(|h| h.open) {
+                Some(into) => {
+                    into.traced = into.traced.checked_add(traced).expect("bounded by the loss");
+                    into.arrivals.extend(arrivals);
+                }
+                None => trace.untraced = trace.untraced.checked_add(traced).expect("bounded by the loss"),
+            }
+            close_hop(trace, *hop);
+        }
+        FreezingEvent::TraceCompleted { case_id, .. } => case_mut(state, case_id).completed = true,
+        FreezingEvent::AccountFrozen { case_id, account, .. } => {
+            if let Some(hold) = state.holds.get_mut(account) {
+                hold.frozen = true;
+            }
+            state.conversions.remove(&(case_id.clone(), account.clone()));
+        }
+        FreezingEvent::StopRenewed { case_id, account, stop_no, expires_at_ms, renewed_at_ms } => {
+            if let Some(hold) = state.holds.get_mut(account) {
+                hold.stop_no = *stop_no;
+                hold.expires_at_ms = *expires_at_ms;
+            }
+            let conversion = Conversion { since_ms: *renewed_at_ms, expires_at_ms: *expires_at_ms };
+            state.conversions.insert((case_id.clone(), account.clone()), conversion);
+        }
+        FreezingEvent::FreezeQueued { case_id, account, .. } | FreezingEvent::FreezeFailed { case_id, account, .. } => {
+            state.conversions.remove(&(case_id.clone(), account.clone()));
+        }
+    }
+}
+
+fn case_mut<'a>(state: &'a mut State, case_id: &CaseId) -> &'a mut CaseTrace {
+    state.cases.get_mut(case_id).expect("events of a case follow its TraceStarted")
+}
+
+fn close_hop(trace: &mut CaseTrace, hop: HopId) {
+    let hop = trace.hops.get_mut(&hop).expect("closed hop was opened");
+    assert!(hop.open, "a hop ends once");
+    hop.open = false;
+    trace.open_hops -= 1;
+}

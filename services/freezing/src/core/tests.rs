@@ -1,0 +1,469 @@
+//! Given events, when an input arrives, then these events (and requests).
+
+use std::time::Duration;
+
+use adapters::{AdapterError, AdapterErrorKind};
+use domain::City;
+use domain::report::Destination;
+use events::freezing::HopEnd;
+use protocol::adapter::{Counterparty, Direction, FreezeStatus};
+
+use super::*;
+use crate::limits::LAPSE_MARGIN_MS;
+
+fn case() -> CaseId {
+    CaseId::derive(&City::parse("huzhou").unwrap(), 1)
+}
+
+fn account(n: u32) -> AccountRef {
+    AccountRef::parse(&format!("icbc:{n:08}")).unwrap()
+}
+
+fn entry(direction: Direction, amount: u64, balance: u64, to: Counterparty, id: &str) -> StatementEntry {
+    StatementEntry {
+        transfer_id: id.into(),
+        at_ms: 10,
+        direction,
+        amount_fen: Fen::new(amount),
+        counterparty: to,
+        balance_after_fen: Fen::new(balance),
+    }
+}
+
+/// Steps the core at 1,000 ms, returning the events and the requests.
+fn check(state: &mut State, config: &CoreConfig, input: Input) -> (Vec<FreezingEvent>, Vec<Action>) {
+    let Step { events, actions } = step(state, config, input, 1_000).unwrap();
+    (events, actions)
+}
+
+/// The events `input` causes at `now`, decided but not applied.
+fn decided(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Vec<FreezingEvent> {
+    decide(state, config, input, now).unwrap().events
+}
+
+fn reported(amount: u64) -> Input {
+    Input::CaseReported {
+        case_id: case(),
+        reported_at_ms: 900,
+        transfers: vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(amount), at_ms: 5 }],
+        reported_loss: Fen::new(amount),
+    }
+}
+
+fn answered(hop: HopId, held: u64, entries: Vec<StatementEntry>) -> Input {
+    Input::AccountAnswered {
+        case_id: case(),
+        hop,
+        asked_at_ms: 0,
+        result: Ok(Statement { stop_no: 1, held: Fen::new(held), expires_at_ms: 2_000, entries }),
+    }
+}
+
+#[test]
+fn given_a_new_case_when_reported_then_each_transfer_is_stopped() {
+    let mut state = State::default();
+    let (events, actions) = check(&mut state, &CoreConfig::default(), reported(10_000));
+    assert!(matches!(events[0], FreezingEvent::TraceStarted { .. }));
+    assert!(matches!(&events[1], FreezingEvent::HopOpened { hop: 1, depth: 1, .. }));
+    assert_eq!(
+        actions,
+        vec![Action::Stop {
+            case_id: case(),
+            hop: 1,
+            account: account(1),
+            since_ms: 5,
+            request_id: stop_request_id(&case(), &account(1), 1),
+        }]
+    );
+    let again = step(&mut state, &CoreConfig::default(), reported(10_000), 1_000);
+    assert_eq!(again, Err(Rejection::AlreadyTraced { case_id: case() }), "a case is traced once");
+}
+
+#[test]
+fn a_log_from_before_stops_opened_their_onward_hops_replays_to_the_same_state() {
+    let config = CoreConfig::default();
+    let mut live = State::default();
+    let mut log = check(&mut live, &config, reported(10_000)).0;
+    let statement = vec![
+        entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v"),
+        entry(Direction::Out, 6_000, 4_000, Counterparty::Account(account(2)), "t2"),
+        entry(Direction::Out, 3_000, 1_000, Counterparty::Account(account(3)), "t3"),
+    ];
+    log.extend(check(&mut live, &config, answered(1, 1_000, statement)).0);
+    // The same history as the former format recorded it: the stop without
+    // first_onward_hop, then one hop_opened per onward leg.
+    let mut former = Vec::new();
+    for event in &log {
+        match event {
+            FreezingEvent::AccountStopped { case_id, hop, onward, first_onward_hop: Some(first), .. } => {
+                let mut old = event.clone();
+                if let FreezingEvent::AccountStopped { first_onward_hop, depth, .. } = &mut old {
+                    *first_onward_hop = None;
+                    *depth = None;
+                }
+                former.push(old);
+                for (next, leg) in (*first..).zip(onward) {
+                    former.push(FreezingEvent::HopOpened {
+                        case_id: case_id.clone(),
+                        hop: next,
+                        parent: Some(*hop),
+                        depth: 2,
+                        target: leg.to.clone(),
+                        traced_fen: leg.amount_fen,
+                        since_ms: leg.at_ms,
+                        arrival_transfer_id: Some(leg.transfer_id.clone()),
+                    });
+                }
+            }
+            other => former.push(other.clone()),
+        }
+    }
+    assert_eq!(former.len(), log.len() + 2);
+    let (mut replayed_new, mut replayed_old) = (State::default(), State::default());
+    log.iter().for_each(|e| apply(&mut replayed_new, e));
+    former.iter().for_each(|e| apply(&mut replayed_old, e));
+    for state in [&replayed_new, &replayed_old] {
+        assert_eq!(pending_actions(state), pending_actions(&live));
+        assert_eq!(format!("{:?}", state.cases[&case()].hops), format!("{:?}", live.cases[&case()].hops));
+    }
+    assert_eq!(pending_actions(&live).len(), 2, "hops 2 and 3 wait for their banks");
+}
+
+#[test]
+fn given_a_stopped_mule_that_forwarded_when_answered_then_money_is_held_and_followed() {
+    let mut state = State::default();
+    check(&mut state, &CoreConfig::default(), reported(10_000));
+    let statement = vec![
+        entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v"),
+        entry(Direction::Out, 6_000, 4_000, Counterparty::Account(account(2)), "t2"),
+        entry(Direction::Out, 3_000, 1_000, Counterparty::CashOut("atm".into()), "t3"),
+    ];
+    let (events, actions) = check(&mut state, &CoreConfig::default(), answered(1, 1_000, statement));
+    let FreezingEvent::AccountStopped {
+        claim_fen,
+        cashed_out_fen,
+        onward,
+        answered_in_ms,
+        first_onward_hop,
+        depth,
+        ..
+    } = &events[0]
+    else {
+        panic!()
+    };
+    assert_eq!((*claim_fen, *cashed_out_fen), (Fen::new(1_000), Fen::new(3_000)));
+    assert_eq!(*answered_in_ms, Some(1_000), "asked at 0, decided at 1,000");
+    assert_eq!(onward.len(), 1);
+    // The stop opens the onward hop itself: no hop_opened event for it.
+    assert_eq!((*first_onward_hop, *depth), (Some(2), Some(1)));
+    assert_eq!(events.len(), 1, "{events:?}");
+    let child = &state.cases[&case()].hops[&2];
+    assert_eq!((child.parent, child.depth, child.traced, child.open), (Some(1), 2, Fen::new(6_000), true));
+    assert_eq!(child.account.as_ref(), Some(&account(2)));
+    assert!(matches!(&actions[..], [Action::Stop { hop: 2, .. }]));
+
+    let last = vec![entry(Direction::In, 6_000, 6_000, Counterparty::Account(account(1)), "t2")];
+    let (events, actions) = check(&mut state, &CoreConfig::default(), answered(2, 6_000, last));
+    assert!(actions.is_empty());
+    let Some(FreezingEvent::TraceCompleted { claimed_fen, cashed_out_fen, time_to_freeze_ms, .. }) = events.last()
+    else {
+        panic!("trace should complete: {events:?}")
+    };
+    assert_eq!((*claimed_fen, *cashed_out_fen), (Fen::new(7_000), Fen::new(3_000)));
+    assert_eq!(*time_to_freeze_ms, Some(100));
+}
+
+#[test]
+fn given_a_held_claim_when_the_bank_queues_it_then_the_center_ahead_is_recorded_or_the_reply_refused() {
+    let mut state = State::default();
+    check(&mut state, &CoreConfig::default(), reported(10_000));
+    let statement = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v")];
+    check(&mut state, &CoreConfig::default(), answered(1, 10_000, statement));
+    let queued = |queued_behind: Option<City>| Input::FreezeAnswered {
+        case_id: case(),
+        account: account(1),
+        result: Ok(FreezeReply {
+            status: FreezeStatus::Queued,
+            frozen_fen: Fen::ZERO,
+            expires_at_ms: 9_000,
+            frozen_at_ms: 3_000,
+            queued_behind,
+        }),
+    };
+    let events = decided(&state, &CoreConfig::default(), queued(None), 3_000);
+    assert!(matches!(&events[..], [FreezingEvent::FreezeFailed { reason, .. }] if reason.contains("without naming")));
+    let ahead = City::parse("wenzhou").unwrap();
+    let events = decided(&state, &CoreConfig::default(), queued(Some(ahead.clone())), 3_000);
+    assert!(
+        matches!(&events[..], [FreezingEvent::FreezeQueued { queued_behind, claim_fen, .. }] if *queued_behind == ahead && *claim_fen == Fen::new(10_000)),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_claim_awaits_its_conversion_until_frozen_queued_or_failed_and_a_renewal_moves_it() {
+    let config = CoreConfig { freeze_after_ms: 500, ..CoreConfig::default() };
+    let mut state = State::default();
+    check(&mut state, &config, reported(10_000));
+    let statement = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(1_000)), "v")];
+    let (events, _) = check(&mut state, &config, answered(1, 10_000, statement));
+    let key = (case(), account(1));
+    assert_eq!(events.iter().filter_map(conversion_touched).collect::<Vec<_>>(), vec![key.clone()]);
+    // Stopped at 1,000 (the `check` clock), lapsing at 2,000: sooner than the lapse
+    // margin, so converted at once.
+    let waiting = state.conversions[&key];
+    assert_eq!(waiting, Conversion { since_ms: Some(1_000), expires_at_ms: 2_000 });
+    assert_eq!(conversion_due(&config, &waiting), 1_000);
+
+    let renewed = Input::StopRenewed { case_id: case(), account: account(1), result: Ok((2, 50_000_000)) };
+    let events = decided(&state, &config, renewed, 1_800);
+    events.iter().for_each(|e| apply(&mut state, e));
+    assert_eq!(state.conversions[&key], Conversion { since_ms: Some(1_800), expires_at_ms: 50_000_000 });
+    assert_eq!(conversion_due(&config, &state.conversions[&key]), 2_300);
+
+    let frozen = Input::FreezeAnswered {
+        case_id: case(),
+        account: account(1),
+        result: Ok(FreezeReply {
+            status: FreezeStatus::Frozen,
+            frozen_fen: Fen::new(10_000),
+            expires_at_ms: 90_000_000,
+            frozen_at_ms: 2_300,
+            queued_behind: None,
+        }),
+    };
+    let events = decided(&state, &config, frozen, 2_300);
+    events.iter().for_each(|e| apply(&mut state, e));
+    assert!(state.conversions.is_empty(), "a frozen claim awaits nothing: {:?}", state.conversions);
+    // A renewal recorded before its time was kept converts at the latest safe moment.
+    let old = Conversion { since_ms: None, expires_at_ms: 50_000_000 };
+    assert_eq!(conversion_due(&config, &old), 50_000_000 - LAPSE_MARGIN_MS);
+}
+
+#[test]
+fn a_stop_is_converted_after_the_configured_delay_but_always_before_its_lapse() {
+    const HOUR: u64 = 60 * 60 * 1000;
+    let lapse = 48 * HOUR;
+    let quick = CoreConfig { freeze_after_ms: 10 * 60 * 1000, ..CoreConfig::default() };
+    assert_eq!(freeze_due(&quick, 1_000, 1_000 + lapse), 1_000 + 10 * 60 * 1000);
+    let slow = CoreConfig { freeze_after_ms: 72 * HOUR, ..CoreConfig::default() };
+    assert_eq!(freeze_due(&slow, 1_000, 1_000 + lapse), 1_000 + lapse - LAPSE_MARGIN_MS);
+    // A stop about to lapse (or already lapsed) is converted at once.
+    assert_eq!(freeze_due(&quick, 5 * HOUR, 5 * HOUR + 60_000), 5 * HOUR);
+    assert_eq!(freeze_due(&quick, 5 * HOUR, 0), 5 * HOUR);
+}
+
+#[test]
+fn given_an_account_held_for_one_case_when_another_case_reads_it_then_it_claims_only_the_rest() {
+    let mut state = State::default();
+    let config = CoreConfig::default();
+    check(&mut state, &config, reported(10_000));
+    let first = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v1")];
+    check(&mut state, &config, answered(1, 10_000, first));
+    // A second victim's money arrives in the held account afterwards.
+    let other = CaseId::derive(&City::parse("huzhou").unwrap(), 2);
+    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(5_000), at_ms: 20 }];
+    let report =
+        Input::CaseReported { case_id: other.clone(), reported_at_ms: 950, transfers, reported_loss: Fen::new(5_000) };
+    let events = decided(&state, &config, report, 1_000);
+    events.iter().for_each(|e| apply(&mut state, e));
+    let actions = actions(&state, &events);
+    assert!(matches!(&actions[..], [Action::Read { .. }]), "an account held for another case is read: {actions:?}");
+    let statement = vec![
+        entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v1"),
+        entry(Direction::In, 5_000, 15_000, Counterparty::Account(account(98)), "v2"),
+    ];
+    let read = Input::AccountAnswered {
+        case_id: other.clone(),
+        hop: 1,
+        asked_at_ms: 1_000,
+        result: Ok(Statement { stop_no: 0, held: Fen::new(15_000), expires_at_ms: 0, entries: statement }),
+    };
+    let events = decided(&state, &config, read, 1_100);
+    events.iter().for_each(|e| apply(&mut state, e));
+    let FreezingEvent::AccountStopped { claim_fen, .. } = &events[0] else { panic!("{events:?}") };
+    assert_eq!(*claim_fen, Fen::new(5_000));
+    let hold = &state.holds[&account(1)];
+    assert_eq!(hold.held, Fen::new(15_000));
+    assert_eq!(hold.claims.values().copied().map(Fen::get).sum::<u64>(), 15_000);
+}
+
+#[test]
+fn given_the_depth_bound_when_money_moves_deeper_then_the_hop_ends() {
+    let mut state = State::default();
+    let config = CoreConfig { max_depth: 1, ..CoreConfig::default() };
+    check(&mut state, &config, reported(10_000));
+    let statement = vec![entry(Direction::Out, 10_000, 0, Counterparty::Account(account(2)), "t2")];
+    let (events, actions) = check(&mut state, &config, answered(1, 0, statement));
+    assert!(actions.is_empty());
+    assert!(events.iter().any(|e| matches!(e, FreezingEvent::HopEnded { reason: HopEnd::DepthLimit, .. })));
+    assert!(
+        matches!(events.last(), Some(FreezingEvent::TraceCompleted { untraced_fen, .. }) if *untraced_fen == Fen::new(10_000))
+    );
+}
+
+#[test]
+fn given_two_payments_into_one_account_then_one_stop_follows_both() {
+    let mut state = State::default();
+    let input = Input::CaseReported {
+        case_id: case(),
+        reported_at_ms: 900,
+        transfers: vec![
+            Transfer { to: Destination::Account(account(1)), amount: Fen::new(500), at_ms: 5 },
+            Transfer { to: Destination::Account(account(1)), amount: Fen::new(700), at_ms: 6 },
+        ],
+        reported_loss: Fen::new(1_200),
+    };
+    let (_, actions) = check(&mut state, &CoreConfig::default(), input);
+    assert_eq!(actions.len(), 1, "one stop-payment per case and account");
+    assert_eq!(state.cases[&case()].hops[&1].traced, Fen::new(1_200));
+}
+
+fn timed_out(subject: &str) -> AdapterError {
+    AdapterError { subject: subject.into(), kind: AdapterErrorKind::Timeout(Duration::from_secs(5)), attempts: 4 }
+}
+
+/// A case whose one account holds all of its 10,000 fen, stopped once.
+fn held_case(config: &CoreConfig) -> State {
+    let mut state = State::default();
+    check(&mut state, config, reported(10_000));
+    let statement = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v")];
+    check(&mut state, config, answered(1, 10_000, statement));
+    state
+}
+
+#[test]
+fn given_a_claim_awaiting_conversion_when_it_is_due_then_a_freeze_of_the_claim_is_requested() {
+    let config = CoreConfig::default();
+    let mut state = held_case(&config);
+    let due = Input::ConversionDue { case_id: case(), account: account(1) };
+    let Step { events, actions } = step(&mut state, &config, due.clone(), 2_000).unwrap();
+    assert!(events.is_empty(), "asking for a freeze records nothing: {events:?}");
+    assert_eq!(
+        actions,
+        vec![Action::Freeze {
+            case_id: case(),
+            account: account(1),
+            amount: Fen::new(10_000),
+            request_id: freeze_request_id(&case(), &account(1)),
+        }]
+    );
+    assert_eq!(freeze_request_id(&case(), &account(1)), format!("{}/icbc:00000001/freeze", case()));
+    // Once frozen, the claim awaits nothing: a late timer is refused.
+    let frozen = FreezeReply {
+        status: FreezeStatus::Frozen,
+        frozen_fen: Fen::new(10_000),
+        expires_at_ms: 90_000,
+        frozen_at_ms: 2_100,
+        queued_behind: None,
+    };
+    let answer = Input::FreezeAnswered { case_id: case(), account: account(1), result: Ok(frozen) };
+    step(&mut state, &config, answer, 2_100).unwrap();
+    assert_eq!(
+        step(&mut state, &config, due, 2_200),
+        Err(Rejection::NotAwaitingConversion { case_id: case(), account: account(1) })
+    );
+    let stranger = Input::ConversionDue { case_id: case(), account: account(7) };
+    assert_eq!(
+        step(&mut state, &config, stranger, 2_200),
+        Err(Rejection::NoClaim { case_id: case(), account: account(7) })
+    );
+}
+
+#[test]
+fn given_one_stop_when_the_freeze_fails_then_the_stop_is_renewed_once_and_a_second_failure_is_final() {
+    let config = CoreConfig::default();
+    let mut state = held_case(&config);
+    let failed = || Input::FreezeAnswered {
+        case_id: case(),
+        account: account(1),
+        result: Err(timed_out("afc.bank.icbc.freeze")),
+    };
+    let Step { events, actions } = step(&mut state, &config, failed(), 3_000).unwrap();
+    assert!(events.is_empty(), "{events:?}");
+    let [Action::RenewStop { request_id, since_ms, after, .. }] = &actions[..] else {
+        panic!("a renewal: {actions:?}")
+    };
+    assert_eq!(request_id, &stop_request_id(&case(), &account(1), MAX_STOPS_PER_ACCOUNT));
+    assert!(request_id.ends_with("/stop2"), "{request_id}");
+    assert_eq!(*since_ms, 3_000);
+    assert!(after.contains("no answer within"), "{after}");
+
+    let renewed = Input::StopRenewed { case_id: case(), account: account(1), result: Ok((2, 3_000 + 48 * 3_600_000)) };
+    let Step { events, .. } = step(&mut state, &config, renewed, 3_000).unwrap();
+    assert!(matches!(&events[..], [FreezingEvent::StopRenewed { stop_no: 2, .. }]), "{events:?}");
+    assert_eq!(state.holds[&account(1)].stop_no, MAX_STOPS_PER_ACCOUNT);
+
+    // Both stops spent: the next failure ends the claim's conversion.
+    let Step { events, actions } = step(&mut state, &config, failed(), 4_000).unwrap();
+    assert!(actions.is_empty(), "no third stop: {actions:?}");
+    assert!(
+        matches!(&events[..], [FreezingEvent::FreezeFailed { reason, .. }] if reason.contains("afc.bank.icbc.freeze"))
+    );
+    assert!(state.conversions.is_empty());
+}
+
+#[test]
+fn given_a_failed_renewal_then_the_freeze_failed_for_good() {
+    let config = CoreConfig::default();
+    let mut state = held_case(&config);
+    let refused = Input::StopRenewed {
+        case_id: case(),
+        account: account(1),
+        result: Err(timed_out("afc.bank.icbc.stop_payment")),
+    };
+    let Step { events, .. } = step(&mut state, &config, refused, 3_000).unwrap();
+    assert!(
+        matches!(&events[..], [FreezingEvent::FreezeFailed { reason, .. }] if reason.contains("could not be renewed")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn an_answer_for_a_hop_that_ended_is_refused_and_changes_nothing() {
+    let config = CoreConfig::default();
+    let mut state = held_case(&config);
+    let again = answered(1, 10_000, Vec::new());
+    assert_eq!(step(&mut state, &config, again, 3_000), Err(Rejection::HopNotOpen { case_id: case(), hop: 1 }));
+    let unknown = Input::AccountAnswered {
+        case_id: CaseId::derive(&City::parse("huzhou").unwrap(), 9),
+        hop: 1,
+        asked_at_ms: 0,
+        result: Ok(Statement { stop_no: 1, held: Fen::ZERO, expires_at_ms: 0, entries: Vec::new() }),
+    };
+    assert!(matches!(step(&mut state, &config, unknown, 3_000), Err(Rejection::HopNotOpen { .. })));
+}
+
+#[test]
+fn a_payment_order_is_resolved_with_an_id_derived_from_the_case_and_hop() {
+    let mut state = State::default();
+    let order = PaymentOrderRef::parse("wechatpay:4200001234ABC").unwrap();
+    let input = Input::CaseReported {
+        case_id: case(),
+        reported_at_ms: 900,
+        transfers: vec![Transfer { to: Destination::Order(order.clone()), amount: Fen::new(5_000), at_ms: 5 }],
+        reported_loss: Fen::new(5_000),
+    };
+    let (_, actions) = check(&mut state, &CoreConfig::default(), input);
+    assert_eq!(
+        actions,
+        vec![Action::Resolve { case_id: case(), hop: 1, order, request_id: format!("{}/1/resolve", case()) }]
+    );
+    let failed = Input::OrderResolved {
+        case_id: case(),
+        hop: 1,
+        asked_at_ms: 0,
+        result: Err(timed_out("afc.pay.wechatpay.resolve")),
+    };
+    let (events, _) = check(&mut state, &CoreConfig::default(), failed);
+    assert!(
+        matches!(&events[0], FreezingEvent::HopEnded { reason: HopEnd::Failed, detail, .. } if detail.contains("no answer"))
+    );
+}
+
+#[test]
+fn the_lapse_margin_bounds_every_conversion() {
+    let config = CoreConfig { freeze_after_ms: u64::MAX, ..CoreConfig::default() };
+    let lapse = 48 * 3_600_000;
+    assert_eq!(freeze_due(&config, 0, lapse), lapse - LAPSE_MARGIN_MS);
+}

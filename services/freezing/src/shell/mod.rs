@@ -1,0 +1,73 @@
+//! The freezing shell: replays the log into the core's state, consumes reported cases, and
+//! runs the engine ([`engine`]) that steps the core, commits its events with their inbox
+//! rows in one redb transaction, sends the requests the core asks for, and fires the
+//! conversions of claims into freezes at times derived from the state ([`conversions`]).
+
+mod conversions;
+mod engine;
+
+use std::sync::Arc;
+
+use adapters::Adapters;
+use bus::consumer::HandleError;
+use domain::Service;
+use events::Payload;
+use protocol::subjects;
+use runtime::{Context, ServiceError};
+use store::Store;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::{self, State};
+use crate::limits::ENGINE_QUEUE_DEPTH;
+use crate::{Config, FreezingError};
+use engine::{Engine, EngineMsg, Requests};
+
+/// The durable consumer of intake's events.
+pub const CONSUMER: &str = "freezing";
+
+/// Runs freezing for one city until shutdown or its first failure.
+pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(), ServiceError> {
+    let mut state = State::default();
+    store
+        .replay(|envelope| {
+            if let Payload::Freezing(event) = &envelope.payload {
+                core::apply(&mut state, event);
+            }
+        })
+        .map_err(|e| ServiceError::Start {
+            service: Service::Freezing,
+            step: "replay its log".into(),
+            source: e.into(),
+        })?;
+    let city = context.city().clone();
+    let clock = context.clock().clone();
+    let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE_DEPTH);
+    let requests = Arc::new(Requests::new(
+        city.clone(),
+        clock.clone(),
+        Adapters::new(context.client().clone()),
+        engine_tx.clone(),
+    ));
+
+    let pending = core::pending_actions(&state);
+    tracing::info!(%city, cases = state.cases.len(), resumed_hops = pending.len(), "freezing started");
+    for action in pending {
+        requests.clone().execute(action);
+    }
+
+    context.start_producer(&store).await?;
+    context.prune_inbox(&store);
+    let engine = Engine { config: config.core, state, store, clock, requests };
+    let shutdown = context.shutdown();
+    context.spawn("engine", engine.run(engine_rx, shutdown));
+    context.consume(CONSUMER, subjects::service_events(&city, Service::Intake), move |envelope| {
+        let engine = engine_tx.clone();
+        async move {
+            let stopped = || HandleError::transient(FreezingError::EngineStopped);
+            let (done, committed) = oneshot::channel();
+            engine.send(EngineMsg::Intake(envelope, done)).await.map_err(|_| stopped())?;
+            committed.await.map_err(|_| stopped())?
+        }
+    });
+    context.run().await
+}

@@ -1,0 +1,153 @@
+//! The pure core of intake: what a report becomes, and what a freezing event adds to a
+//! case's timeline. No I/O and no clock: the shell ([`crate::shell`]) reads what intake
+//! recorded, passes it in with the time, and writes what the core decided.
+//!
+//! - [`prepare`]: a report body becomes a validated report with its case id and canonical
+//!   bytes, or a typed refusal listing every problem ([`validate`]).
+//! - [`decide`]: given what intake recorded under that case id (nothing, or a report), the
+//!   submission is a new case (its `case_reported` event and its record), a duplicate, or a
+//!   conflict.
+//! - [`project`]: a freezing event becomes a row of its case's timeline, or is refused.
+//! - [`timeline`]: the case timeline folded from the report and those rows.
+
+pub mod timeline;
+pub mod validate;
+
+use domain::report::Report;
+use domain::{CaseId, City, TimeMs};
+use events::{Envelope, FreezingEvent, IntakeEvent, Payload};
+use protocol::MAX_BODY_BYTES;
+use protocol::intake::{CaseTimeline, IntakeError, IntakeErrorKind};
+
+/// A valid report about to be recorded: its case id, its canonical bytes (what the id is
+/// derived from, victim included) and the report.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub case_id: CaseId,
+    pub canonical: Vec<u8>,
+    pub report: Report,
+}
+
+/// What a submission becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// A new case: record `canonical` and the receipt time under `case_id`, with `event`.
+    Record { case_id: CaseId, canonical: Vec<u8>, received_at_ms: TimeMs, event: IntakeEvent },
+    /// The same report was recorded before: nothing new.
+    Duplicate { case_id: CaseId },
+}
+
+fn refusal(kind: IntakeErrorKind, message: impl Into<String>) -> IntakeError {
+    IntakeError { kind, message: message.into(), problems: Vec::new() }
+}
+
+/// The case id of a validated report and its canonical bytes: the report's content decides
+/// the id, so the same report sent twice is one case.
+pub fn case_id_for(city: &City, report: &Report) -> (CaseId, Vec<u8>) {
+    let canonical = rmp_serde::to_vec_named(report).expect("reports encode");
+    (CaseId::derive(city, domain::fnv1a64(&canonical)), canonical)
+}
+
+/// Reads and validates a report body received at `now`.
+pub fn prepare(city: &City, body: &[u8], now: TimeMs) -> Result<Submission, IntakeError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(refusal(
+            IntakeErrorKind::BodyTooLarge,
+            format!("body of {} bytes exceeds the limit of {MAX_BODY_BYTES} bytes", body.len()),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| refusal(IntakeErrorKind::NotJson, format!("body is not JSON: {e}")))?;
+    let report = validate::validate(&value, now).map_err(|problems| IntakeError {
+        kind: IntakeErrorKind::InvalidReport,
+        message: format!("{} problem(s) in the report; nothing was recorded", problems.len()),
+        problems,
+    })?;
+    let (case_id, canonical) = case_id_for(city, &report);
+    Ok(Submission { case_id, canonical, report })
+}
+
+/// Decides a submission, given the canonical bytes recorded under its case id (if any) and
+/// the receipt time.
+pub fn decide(recorded: Option<&[u8]>, submission: Submission, now: TimeMs) -> Result<Decision, IntakeError> {
+    let Submission { case_id, canonical, report } = submission;
+    match recorded {
+        Some(existing) if existing == canonical.as_slice() => Ok(Decision::Duplicate { case_id }),
+        Some(_) => Err(refusal(
+            IntakeErrorKind::Conflict,
+            format!("a different report already has case id {case_id}; nothing was recorded"),
+        )),
+        None => {
+            let event = IntakeEvent::CaseReported {
+                case_id: case_id.clone(),
+                received_at_ms: now,
+                fraud_type: report.fraud_type,
+                reported_loss_fen: report.reported_loss(),
+                transfers: report.transfers,
+                contacts: report.contacts,
+            };
+            Ok(Decision::Record { case_id, canonical, received_at_ms: now, event })
+        }
+    }
+}
+
+/// Why a freezing event has no place in a timeline. It is dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProjectionRejection {
+    #[error("{id} is not a freezing event")]
+    NotFreezing { id: String },
+    #[error("event {id} is for unknown case {case_id}")]
+    UnknownCase { id: String, case_id: CaseId },
+}
+
+/// A row of a case's timeline: the key orders a case's events by time, then by freezing's
+/// sequence number, so a redelivery writes the same row again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineRow {
+    pub case_id: CaseId,
+    pub at_ms: TimeMs,
+    pub seq: u64,
+    pub event: FreezingEvent,
+}
+
+/// The freezing event of `envelope` as a timeline row, where `case_known` says whether
+/// intake recorded the case the envelope names.
+pub fn project(envelope: Envelope, case_known: bool) -> Result<TimelineRow, ProjectionRejection> {
+    let Payload::Freezing(event) = envelope.payload else {
+        return Err(ProjectionRejection::NotFreezing { id: envelope.id });
+    };
+    let case_id = event.case_id().clone();
+    if !case_known {
+        return Err(ProjectionRejection::UnknownCase { id: envelope.id, case_id });
+    }
+    Ok(TimelineRow { case_id, at_ms: envelope.time_ms, seq: envelope.seq, event })
+}
+
+/// A case's timeline: its report (received at `received_at_ms`), then every event in
+/// `rows` (in key order), sorted by time.
+pub fn show(
+    case_id: CaseId,
+    report: &Report,
+    received_at_ms: TimeMs,
+    rows: Vec<(TimeMs, FreezingEvent)>,
+) -> CaseTimeline {
+    let city = case_id.city();
+    let (mut head, first) = timeline::reported(
+        case_id,
+        city,
+        report.fraud_type,
+        received_at_ms,
+        report.reported_loss(),
+        report.transfers.len(),
+    );
+    let mut entries = vec![first];
+    for (at_ms, event) in &rows {
+        entries.extend(timeline::apply(&mut head.summary, event, *at_ms));
+    }
+    // Stable: entries of one time keep the order of their events.
+    entries.sort_by_key(|entry| entry.at_ms);
+    head.into_timeline(entries)
+}
+
+#[cfg(test)]
+mod tests;

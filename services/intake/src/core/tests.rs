@@ -1,0 +1,132 @@
+//! Given what intake recorded, when a report or a freezing event comes in, then this.
+
+use domain::{AccountRef, Fen, Service, TimeMs};
+use events::{Envelope, FreezingEvent, Payload};
+use protocol::intake::{IntakeErrorKind, TimelineKind};
+use serde_json::json;
+
+use super::*;
+
+const NOW: TimeMs = 1_763_700_000_000;
+
+fn city() -> City {
+    City::parse("huzhou").unwrap()
+}
+
+fn body(amount_fen: u64) -> Vec<u8> {
+    json!({
+        "victim": {"name": "张三", "id_number": "33010219900101123X", "phone": "13800138000"},
+        "fraud_type": "pig_butchering",
+        "transfers": [{"account": "icbc:6222020200001234", "amount_fen": amount_fen, "at_ms": NOW - 60_000}],
+        "narrative": "met online"
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn frozen(seq: u64, case_id: &CaseId, fen: u64, at_ms: TimeMs) -> Envelope {
+    Envelope {
+        id: format!("huzhou.freezing.{seq}"),
+        city: city(),
+        service: Service::Freezing,
+        seq,
+        time_ms: at_ms,
+        correlation: Some(case_id.clone()),
+        causation: None,
+        schema: events::SCHEMA_VERSION,
+        payload: Payload::Freezing(FreezingEvent::AccountFrozen {
+            case_id: case_id.clone(),
+            account: AccountRef::parse(&format!("icbc:62220202000{seq:05}")).unwrap(),
+            frozen_fen: Fen::new(fen),
+            frozen_at_ms: at_ms,
+            expires_at_ms: at_ms + 1,
+        }),
+    }
+}
+
+#[test]
+fn given_nothing_recorded_when_a_report_comes_then_it_is_recorded_with_a_case_reported_event() {
+    let submission = prepare(&city(), &body(500_000), NOW).unwrap();
+    let expected_id = submission.case_id.clone();
+    let Decision::Record { case_id, canonical, received_at_ms, event } = decide(None, submission, NOW + 5).unwrap()
+    else {
+        panic!("a new case")
+    };
+    assert_eq!(case_id, expected_id);
+    assert_eq!(received_at_ms, NOW + 5);
+    assert_eq!(canonical, case_id_for(&city(), &prepare(&city(), &body(500_000), NOW).unwrap().report).1);
+    let IntakeEvent::CaseReported { received_at_ms, reported_loss_fen, transfers, .. } = &event;
+    assert_eq!((*received_at_ms, *reported_loss_fen, transfers.len()), (NOW + 5, Fen::new(500_000), 1));
+    let published = format!("{event:?}");
+    assert!(!published.contains("张三") && !published.contains("13800138000"), "no personal data in the event");
+}
+
+#[test]
+fn given_the_same_report_recorded_when_it_comes_again_then_it_is_a_duplicate() {
+    let first = prepare(&city(), &body(500_000), NOW).unwrap();
+    let recorded = first.canonical.clone();
+    let again = prepare(&city(), &body(500_000), NOW + 1_000).unwrap();
+    assert_eq!(again.case_id, first.case_id, "the content decides the case id");
+    assert_eq!(decide(Some(&recorded), again, NOW + 1_000).unwrap(), Decision::Duplicate { case_id: first.case_id });
+}
+
+#[test]
+fn given_another_report_under_the_same_id_when_one_comes_then_it_is_a_conflict() {
+    let submission = prepare(&city(), &body(500_000), NOW).unwrap();
+    let refused = decide(Some(b"a different report"), submission, NOW).unwrap_err();
+    assert_eq!(refused.kind, IntakeErrorKind::Conflict);
+}
+
+#[test]
+fn a_body_that_is_too_large_not_json_or_invalid_is_refused_with_its_kind() {
+    let huge = vec![b' '; MAX_BODY_BYTES + 1];
+    assert_eq!(prepare(&city(), &huge, NOW).unwrap_err().kind, IntakeErrorKind::BodyTooLarge);
+    assert_eq!(prepare(&city(), b"{", NOW).unwrap_err().kind, IntakeErrorKind::NotJson);
+    let invalid = prepare(&city(), &body(0), NOW).unwrap_err();
+    assert_eq!(invalid.kind, IntakeErrorKind::InvalidReport);
+    assert_eq!(invalid.problems[0].field, "transfers[0].amount_fen");
+}
+
+#[test]
+fn a_freezing_event_of_a_known_case_becomes_a_row_and_others_are_refused() {
+    let case_id = prepare(&city(), &body(500_000), NOW).unwrap().case_id;
+    let row = project(frozen(7, &case_id, 1_000, NOW + 9), true).unwrap();
+    assert_eq!((row.case_id.clone(), row.at_ms, row.seq), (case_id.clone(), NOW + 9, 7));
+    let unknown = project(frozen(8, &case_id, 1_000, NOW), false).unwrap_err();
+    assert!(matches!(unknown, ProjectionRejection::UnknownCase { .. }), "{unknown}");
+    let mut not_freezing = frozen(9, &case_id, 1_000, NOW);
+    not_freezing.payload = Payload::Intake(IntakeEvent::CaseReported {
+        case_id: case_id.clone(),
+        received_at_ms: NOW,
+        fraud_type: domain::FraudType::PigButchering,
+        transfers: Vec::new(),
+        contacts: domain::report::Contacts::default(),
+        reported_loss_fen: Fen::ZERO,
+    });
+    assert!(matches!(project(not_freezing, true), Err(ProjectionRejection::NotFreezing { .. })));
+}
+
+#[test]
+fn given_events_out_of_time_order_when_shown_then_entries_are_in_time_order_and_totals_add_up() {
+    let submission = prepare(&city(), &body(500_000), NOW).unwrap();
+    let case_id = submission.case_id.clone();
+    // Rows in key order: by time, then sequence number.
+    let mut rows: Vec<(TimeMs, u64, FreezingEvent)> = [(1, NOW + 300), (2, NOW + 100), (3, NOW + 200), (4, NOW + 100)]
+        .into_iter()
+        .map(|(seq, at)| {
+            let row = project(frozen(seq, &case_id, 1_000 * seq, at), true).unwrap();
+            (row.at_ms, row.seq, row.event)
+        })
+        .collect();
+    rows.sort_by_key(|(at, seq, _)| (*at, *seq));
+    let rows = rows.into_iter().map(|(at, _, event)| (at, event)).collect();
+    let timeline = show(case_id, &submission.report, NOW, rows);
+    let times: Vec<_> = timeline.entries.iter().map(|e| e.at_ms - NOW).collect();
+    assert_eq!(times, vec![0, 100, 100, 200, 300]);
+    let frozen_order: Vec<_> = timeline.entries[1..].iter().map(|e| e.amount_fen.unwrap().get()).collect();
+    assert_eq!(frozen_order, vec![2_000, 4_000, 3_000, 1_000], "equal times keep their sequence order");
+    assert_eq!(timeline.entries[0].kind, TimelineKind::Reported);
+    assert_eq!(timeline.summary.accounts_frozen, 4);
+    assert_eq!(timeline.summary.frozen_fen, Fen::new(10_000));
+    assert_eq!(timeline.reported_loss_fen, Fen::new(500_000));
+}

@@ -1,0 +1,233 @@
+//! The case timeline: intake's view of its own report and of freezing's events, folded at
+//! read time.
+//!
+//! A case's timeline is built from its report (the head: header and totals, and the first
+//! entry) and every freezing event of the case, in the order intake keeps them (time, then
+//! the event's sequence number). Totals are added, so the same events give the same
+//! timeline whatever order they were folded in.
+
+use domain::report::Destination;
+use events::FreezingEvent;
+use events::freezing::HopEnd;
+use protocol::intake::{CaseSummary, CaseTimeline, TimelineEntry, TimelineKind};
+
+/// A case's header and running totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseHead {
+    pub case_id: domain::CaseId,
+    pub city: domain::City,
+    pub fraud_type: domain::FraudType,
+    pub reported_at_ms: u64,
+    pub reported_loss_fen: domain::Fen,
+    pub summary: CaseSummary,
+}
+
+impl CaseHead {
+    /// The whole timeline, from the head and the case's entries in time order.
+    pub fn into_timeline(self, entries: Vec<TimelineEntry>) -> CaseTimeline {
+        CaseTimeline {
+            case_id: self.case_id,
+            city: self.city,
+            fraud_type: self.fraud_type,
+            reported_at_ms: self.reported_at_ms,
+            reported_loss_fen: self.reported_loss_fen,
+            entries,
+            summary: self.summary,
+        }
+    }
+}
+
+/// The head of a case just reported and its first entry.
+pub fn reported(
+    case_id: domain::CaseId,
+    city: domain::City,
+    fraud_type: domain::FraudType,
+    reported_at_ms: u64,
+    loss: domain::Fen,
+    transfers: usize,
+) -> (CaseHead, TimelineEntry) {
+    let head = CaseHead {
+        case_id,
+        city,
+        fraud_type,
+        reported_at_ms,
+        reported_loss_fen: loss,
+        summary: CaseSummary::default(),
+    };
+    let entry = TimelineEntry {
+        at_ms: reported_at_ms,
+        kind: TimelineKind::Reported,
+        account: None,
+        amount_fen: Some(loss),
+        depth: None,
+        detail: format!("reported {fraud_type}: {loss} lost in {transfers} transfer(s)"),
+    };
+    (head, entry)
+}
+
+/// The entry of a hop opened: money traced from the victim or a parent hop to a place.
+fn traced(
+    at_ms: u64,
+    hop: events::freezing::HopId,
+    parent: Option<events::freezing::HopId>,
+    depth: Option<u8>,
+    target: &Destination,
+    amount: domain::Fen,
+) -> TimelineEntry {
+    let (account, what) = match target {
+        Destination::Account(a) => (Some(a.clone()), format!("account {a}")),
+        Destination::Order(o) => (None, format!("order {o}")),
+    };
+    let from = parent.map_or("the victim".to_owned(), |p| format!("hop {p}"));
+    TimelineEntry {
+        at_ms,
+        kind: TimelineKind::Traced,
+        account,
+        amount_fen: Some(amount),
+        depth,
+        detail: format!("hop {hop}: {amount} traced from {from} to {what}"),
+    }
+}
+
+fn add(total: &mut domain::Fen, amount: domain::Fen) {
+    *total = total.checked_add(amount).expect("case totals are bounded by the reported loss");
+}
+
+/// Folds a freezing event into a case's totals and returns the entries it adds.
+pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u64) -> Vec<TimelineEntry> {
+    let mut entries = Vec::new();
+    let entry = |at_ms, kind, account, amount_fen, depth, detail: String| TimelineEntry {
+        at_ms,
+        kind,
+        account,
+        amount_fen,
+        depth,
+        detail,
+    };
+    match event {
+        FreezingEvent::TraceStarted { .. } => {}
+        FreezingEvent::HopOpened { hop, parent, depth, target, traced_fen, .. } => {
+            entries.push(traced(event_time_ms, *hop, *parent, Some(*depth), target, *traced_fen));
+        }
+        FreezingEvent::OrderResolved { hop, order, account, .. } => {
+            entries.push(entry(
+                event_time_ms,
+                TimelineKind::OrderResolved,
+                Some(account.clone()),
+                None,
+                None,
+                format!("hop {hop}: order {order} paid into {account}"),
+            ));
+        }
+        FreezingEvent::AccountStopped {
+            hop,
+            account,
+            stop_no,
+            held_fen,
+            claim_fen,
+            onward,
+            cashed_out_fen,
+            stopped_at_ms,
+            answered_in_ms,
+            depth,
+            ..
+        } => {
+            let onward_total = domain::Fen::sum(onward.iter().map(|l| l.amount_fen)).expect("bounded by traced");
+            let mut how = if *stop_no == 0 {
+                "already held, statement read".to_owned()
+            } else {
+                format!("stop-payment {stop_no}")
+            };
+            if let Some(ms) = answered_in_ms {
+                how.push_str(&format!(" (bank answered in {ms} ms)"));
+            }
+            summary.accounts_stopped += 1;
+            add(&mut summary.held_fen, *claim_fen);
+            entries.push(entry(*stopped_at_ms, TimelineKind::Stopped, Some(account.clone()), Some(*claim_fen), *depth,
+                format!("hop {hop}: {how}; {held_fen} held of which {claim_fen} is the victim's; {onward_total} moved on in {} transfer(s)", onward.len())));
+            // The onward hops this stop opened.
+            let child_depth = depth.map(|d| d.saturating_add(1));
+            for (next, leg) in event.onward_hops() {
+                entries.push(traced(*stopped_at_ms, next, Some(*hop), child_depth, &leg.to, leg.amount_fen));
+            }
+            if !cashed_out_fen.is_zero() {
+                add(&mut summary.cashed_out_fen, *cashed_out_fen);
+                entries.push(entry(
+                    *stopped_at_ms,
+                    TimelineKind::CashedOut,
+                    Some(account.clone()),
+                    Some(*cashed_out_fen),
+                    None,
+                    format!("hop {hop}: {cashed_out_fen} already taken out as cash"),
+                ));
+            }
+        }
+        FreezingEvent::HopEnded { hop, reason, detail, .. } => {
+            let kind = if *reason == HopEnd::Failed { TimelineKind::HopFailed } else { TimelineKind::Traced };
+            entries.push(entry(
+                event_time_ms,
+                kind,
+                None,
+                None,
+                None,
+                format!("hop {hop} ended ({reason:?}): {detail}"),
+            ));
+        }
+        FreezingEvent::TraceCompleted {
+            completed_at_ms,
+            accounts_stopped,
+            claimed_fen,
+            untraced_fen,
+            time_to_freeze_ms,
+            ..
+        } => {
+            summary.trace_complete = true;
+            summary.time_to_freeze_ms = *time_to_freeze_ms;
+            entries.push(entry(*completed_at_ms, TimelineKind::TraceCompleted, None, Some(*claimed_fen), None,
+                format!("trace complete: {accounts_stopped} account(s) stopped, {claimed_fen} held, {untraced_fen} not followed")));
+        }
+        FreezingEvent::AccountFrozen { account, frozen_fen, frozen_at_ms, expires_at_ms, .. } => {
+            summary.accounts_frozen += 1;
+            add(&mut summary.frozen_fen, *frozen_fen);
+            entries.push(entry(
+                *frozen_at_ms,
+                TimelineKind::Frozen,
+                Some(account.clone()),
+                Some(*frozen_fen),
+                None,
+                format!("frozen until {expires_at_ms}"),
+            ));
+        }
+        FreezingEvent::FreezeQueued { account, claim_fen, queued_behind, queued_at_ms, .. } => {
+            entries.push(entry(
+                *queued_at_ms,
+                TimelineKind::FreezeQueued,
+                Some(account.clone()),
+                Some(*claim_fen),
+                None,
+                format!("queued freeze behind {queued_behind}'s freeze"),
+            ));
+        }
+        FreezingEvent::StopRenewed { account, stop_no, expires_at_ms, .. } => {
+            entries.push(entry(
+                event_time_ms,
+                TimelineKind::StopRenewed,
+                Some(account.clone()),
+                None,
+                None,
+                format!("stop-payment {stop_no}, until {expires_at_ms}"),
+            ));
+        }
+        FreezingEvent::FreezeFailed { account, reason, .. } => {
+            entries.push(entry(
+                event_time_ms,
+                TimelineKind::HopFailed,
+                Some(account.clone()),
+                None,
+                None,
+                format!("freeze failed: {reason}"),
+            ));
+        }
+    }
+    entries
+}

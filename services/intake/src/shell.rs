@@ -1,0 +1,231 @@
+//! The intake shell: the `report` and `show` commands, and the timeline projection fed by
+//! freezing's events, on the service runtime and intake's two redb files.
+//!
+//! The records store holds the reports, their receipt times and intake's event log: a
+//! report's commit, which the reporter waits for, writes only those. The timeline store
+//! holds, per case, the freezing events that concern it, keyed by (case, time, sequence),
+//! and is written by a background writer. Folding an event in is one insert of a key the
+//! event decides, so a redelivery rewrites the same row and needs no inbox row, and nothing
+//! is read back; `show` builds the timeline from the report and those events. The two files
+//! need no common commit.
+
+use bus::consumer::HandleError;
+use bytes::Bytes;
+use domain::report::Report;
+use domain::{City, Service, SharedClock, TimeMs};
+use events::{Envelope, FreezingEvent, Payload};
+use protocol::intake::{
+    CaseTimeline, IntakeError, IntakeErrorKind, ReportAccepted, ShowRequest, VERB_REPORT, VERB_SHOW,
+};
+use protocol::subjects;
+use runtime::{Context, Router, ServiceError, Stores};
+use store::redb::{ReadTransaction, ReadableTable, TableDefinition};
+use store::{Store, StoreError, WriteError};
+
+use crate::core::{self, Decision};
+use crate::{RECORDS, TIMELINE};
+
+/// case id → the canonical report bytes (MessagePack, victim included). Primary data, never
+/// published: the victim's personal data stays here.
+pub const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
+/// case id → when intake received the report (ms). Beside [`REPORTS`] in the records store.
+pub const RECEIVED_AT: TableDefinition<&str, u64> = TableDefinition::new("received_at");
+/// (case id, event time, freezing's sequence number) → the freezing event (MessagePack). In
+/// the timeline store: the timeline's source.
+pub const CASE_EVENTS: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("case_events");
+
+/// The durable consumer of freezing's events that feeds the timeline.
+pub const TIMELINE_CONSUMER: &str = "intake-timeline";
+
+/// Intake's two stores (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct IntakeStores {
+    /// Reports, their receipt times and the event log; commits on the reporter's path.
+    pub records: Store,
+    /// The timeline projection; a background writer.
+    pub timeline: Store,
+}
+
+impl IntakeStores {
+    pub fn from_opened(stores: &Stores) -> IntakeStores {
+        IntakeStores { records: stores.get(&RECORDS), timeline: stores.get(&TIMELINE) }
+    }
+}
+
+fn unavailable(error: StoreError) -> IntakeError {
+    IntakeError { kind: IntakeErrorKind::Unavailable, message: error.to_string(), problems: Vec::new() }
+}
+
+/// Validates and records a report body received at `now`. Nothing is recorded unless the
+/// report is valid and new; the same report again gets the same case id and
+/// `duplicate: true`.
+pub async fn submit_report(
+    store: &Store,
+    city: &City,
+    body: &[u8],
+    now: TimeMs,
+) -> Result<ReportAccepted, IntakeError> {
+    let submission = core::prepare(city, body, now)?;
+    let written = store
+        .write(move |ctx| -> Result<ReportAccepted, WriteError<IntakeError>> {
+            let recorded = ctx.tx().open_table(REPORTS)?.get(submission.case_id.as_str())?.map(|v| v.value().to_vec());
+            match core::decide(recorded.as_deref(), submission, ctx.now_ms()).map_err(WriteError::Rejected)? {
+                Decision::Duplicate { case_id } => Ok(ReportAccepted { case_id, duplicate: true }),
+                Decision::Record { case_id, canonical, received_at_ms, event } => {
+                    ctx.tx().open_table(REPORTS)?.insert(case_id.as_str(), canonical.as_slice())?;
+                    ctx.tx().open_table(RECEIVED_AT)?.insert(case_id.as_str(), received_at_ms)?;
+                    ctx.append(Some(case_id.clone()), None, Payload::Intake(event))?;
+                    Ok(ReportAccepted { case_id, duplicate: false })
+                }
+            }
+        })
+        .await;
+    match written {
+        Ok(accepted) => Ok(accepted),
+        Err(WriteError::Rejected(refusal)) => Err(refusal),
+        Err(WriteError::Store(error)) => Err(unavailable(error)),
+    }
+}
+
+/// The timeline of the case a `show` body names.
+pub async fn show(stores: &IntakeStores, body: &[u8]) -> Result<CaseTimeline, IntakeError> {
+    let request: ShowRequest = serde_json::from_slice(body).map_err(|e| IntakeError {
+        kind: IntakeErrorKind::NotJson,
+        message: format!("expected {{\"case_id\": \"<city>-<16 hex>\"}}: {e}"),
+        problems: Vec::new(),
+    })?;
+    let case_id = request.case_id;
+    let key = case_id.to_string();
+    let reported = stores.records.read(move |tx| report_of(tx, &key)).await.map_err(unavailable)?;
+    let Some((report, received_at_ms)) = reported else {
+        return Err(IntakeError {
+            kind: IntakeErrorKind::UnknownCase,
+            message: format!("no case {case_id}"),
+            problems: Vec::new(),
+        });
+    };
+    let key = case_id.to_string();
+    let rows = stores.timeline.read(move |tx| rows_of(tx, &key)).await.map_err(unavailable)?;
+    let unreadable = |e: rmp_serde::decode::Error| IntakeError {
+        kind: IntakeErrorKind::Unavailable,
+        message: format!("stored timeline of {case_id} unreadable: {e}"),
+        problems: Vec::new(),
+    };
+    let rows = rows
+        .into_iter()
+        .map(|(at, bytes)| rmp_serde::from_slice::<FreezingEvent>(&bytes).map(|event| (at, event)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unreadable)?;
+    Ok(core::show(case_id, &report, received_at_ms, rows))
+}
+
+/// Opens a table for reading; `None` when nothing has created it yet (a new store).
+fn read_table<K: store::redb::Key + 'static, V: store::redb::Value + 'static>(
+    tx: &ReadTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<Option<store::redb::ReadOnlyTable<K, V>>, StoreError> {
+    match tx.open_table(table) {
+        Ok(table) => Ok(Some(table)),
+        Err(store::redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A case's report and receipt time, if intake recorded it.
+fn report_of(tx: &ReadTransaction, case_id: &str) -> Result<Option<(Report, TimeMs)>, StoreError> {
+    let Some(reports) = read_table(tx, REPORTS)? else {
+        return Ok(None);
+    };
+    let Some(bytes) = reports.get(case_id)? else {
+        return Ok(None);
+    };
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what} of case {case_id}: {e}"));
+    let report: Report = rmp_serde::from_slice(bytes.value()).map_err(|e| corrupt("report", &e))?;
+    let received =
+        tx.open_table(RECEIVED_AT)?.get(case_id)?.ok_or_else(|| corrupt("receipt time", &"missing"))?.value();
+    Ok(Some((report, received)))
+}
+
+/// A case's timeline rows, with their times, in key order.
+fn rows_of(tx: &ReadTransaction, case_id: &str) -> Result<Vec<(TimeMs, Vec<u8>)>, StoreError> {
+    let Some(table) = read_table(tx, CASE_EVENTS)? else {
+        return Ok(Vec::new());
+    };
+    let rows = table
+        .range((case_id, 0, 0)..=(case_id, u64::MAX, u64::MAX))?
+        .map(|row| row.map(|(k, v)| (k.value().1, v.value().to_vec())))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Folds one freezing event into its case's timeline: one row, keyed by the event, so a
+/// redelivery writes the same row again.
+pub async fn project(stores: &IntakeStores, envelope: Envelope) -> Result<(), HandleError> {
+    let records = stores.records.clone();
+    // Deferred: the timeline is off the time-to-freeze path, so its fsyncs are shared (the
+    // message is acknowledged only once the write is on disk).
+    stores
+        .timeline
+        .write_deferred(move |ctx| -> Result<(), WriteError<core::ProjectionRejection>> {
+            let case_id = envelope.payload.case_id().map(|c| c.as_str().to_owned()).unwrap_or_default();
+            let mut rows = ctx.tx().open_table(CASE_EVENTS)?;
+            // A case's first event is checked against the records store (its report was
+            // committed before its event was published, so before freezing could act on it);
+            // later ones find their case's rows. Few reads of the records store, whose writer
+            // is on the reporters' path.
+            let case = case_id.as_str();
+            let folded_before = rows.range((case, 0, 0)..=(case, u64::MAX, u64::MAX))?.next().is_some();
+            let known = folded_before
+                || records.read_blocking(|tx| match read_table(tx, REPORTS)? {
+                    Some(reports) => Ok(reports.get(case)?.is_some()),
+                    None => Ok(false),
+                })?;
+            let row = core::project(envelope, known).map_err(WriteError::Rejected)?;
+            let bytes = rmp_serde::to_vec_named(&row.event).expect("freezing events encode");
+            rows.insert((row.case_id.as_str(), row.at_ms, row.seq), bytes.as_slice())?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            WriteError::Rejected(rejection) => HandleError::poison(rejection),
+            WriteError::Store(e) => HandleError::transient(e),
+        })
+}
+
+/// Runs intake for one city until shutdown or its first failure.
+pub async fn run(mut context: Context, stores: IntakeStores) -> Result<(), ServiceError> {
+    let city = context.city().clone();
+    context.start_producer(&stores.records).await?;
+    // Only the timeline store consumes messages, and its rows need no inbox: nothing to prune.
+    let projection = stores.clone();
+    context.consume(TIMELINE_CONSUMER, subjects::service_events(&city, Service::Freezing), move |envelope| {
+        let stores = projection.clone();
+        async move { project(&stores, envelope).await }
+    });
+    context.serve(router(city, stores, context.clock().clone())).await?;
+    tracing::info!(city = %context.city(), "intake running");
+    context.run().await
+}
+
+/// Intake's commands.
+fn router(city: City, stores: IntakeStores, clock: SharedClock) -> Router {
+    let reports = stores.records.clone();
+    Router::new()
+        .verb(VERB_REPORT, move |body: Bytes| {
+            let (store, city, now) = (reports.clone(), city.clone(), clock.now_ms());
+            async move {
+                let result = submit_report(&store, &city, &body, now).await;
+                match &result {
+                    Ok(accepted) => {
+                        tracing::info!(case_id = %accepted.case_id, duplicate = accepted.duplicate, "report recorded")
+                    }
+                    Err(e) => tracing::info!(kind = ?e.kind, problems = e.problems.len(), "report refused"),
+                }
+                result
+            }
+        })
+        .verb(VERB_SHOW, move |body: Bytes| {
+            let stores = stores.clone();
+            async move { show(&stores, &body).await }
+        })
+}

@@ -1,0 +1,160 @@
+//! Clients of the external systems a service asks over NATS request/reply: bank gateways
+//! (`afc.bank.<bank>.<verb>`) and payment platforms (`afc.pay.<platform>.<verb>`), with the
+//! JSON bodies of `protocol::adapter`.
+//!
+//! Every call has a timeout per attempt and retries a bounded number of times when asking
+//! again may help (no answer in time, nobody listening, a bank answering `unavailable`).
+//! A call that fails for good returns an [`AdapterError`] whose [`kind`](AdapterError::kind)
+//! says why — timeout, no responders, refused (with the bank's own kind), invalid reply — so
+//! a service's core can match on it.
+
+pub mod limits;
+
+use std::time::Duration;
+
+use protocol::adapter::{
+    AdapterError as WireError, AdapterErrorKind as RefusalKind, FlowsReply, FlowsRequest, FreezeReply, FreezeRequest,
+    ResolveOrderReply, ResolveOrderRequest, StopPaymentReply, StopPaymentRequest,
+};
+use protocol::subjects::{self, bank_verb, platform_verb};
+use protocol::{Reply, to_json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::limits::{ADAPTER_RETRIES, ADAPTER_RETRY_BACKOFF, ADAPTER_TIMEOUT};
+
+/// Why an adapter call failed for good, after its bounded retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{subject}: {kind} (after {attempts} attempt(s))")]
+pub struct AdapterError {
+    /// The subject asked.
+    pub subject: String,
+    pub kind: AdapterErrorKind,
+    /// Attempts made, the first included.
+    pub attempts: u32,
+}
+
+impl AdapterError {
+    pub fn kind(&self) -> &AdapterErrorKind {
+        &self.kind
+    }
+}
+
+/// What went wrong with an adapter call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdapterErrorKind {
+    /// No answer within the timeout, on every attempt.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// Nobody subscribes to the subject: the bank's gateway (or platform) is not connected.
+    #[error("no responders")]
+    NoResponders,
+    /// The request could not be sent or its answer not received (connection lost).
+    #[error("request failed: {0}")]
+    Transport(String),
+    /// The request cannot be sent at all (a subject or body NATS refuses): asking again
+    /// would fail the same way.
+    #[error("request not sendable: {0}")]
+    Unsendable(String),
+    /// The bank or platform answered with a typed refusal.
+    #[error("refused: {0}")]
+    Refused(WireError),
+    /// The answer is not a reply of the protocol.
+    #[error("invalid reply: {0}")]
+    InvalidReply(String),
+}
+
+impl AdapterErrorKind {
+    /// Whether asking again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AdapterErrorKind::Timeout(_) | AdapterErrorKind::NoResponders | AdapterErrorKind::Transport(_) => true,
+            AdapterErrorKind::Refused(refusal) => refusal.kind.is_retryable(),
+            AdapterErrorKind::Unsendable(_) | AdapterErrorKind::InvalidReply(_) => false,
+        }
+    }
+
+    /// The bank's or platform's own kind, when it refused.
+    pub fn refusal(&self) -> Option<RefusalKind> {
+        match self {
+            AdapterErrorKind::Refused(refusal) => Some(refusal.kind),
+            _ => None,
+        }
+    }
+}
+
+/// Talks to banks and payment platforms.
+#[derive(Debug, Clone)]
+pub struct Adapters {
+    client: async_nats::Client,
+    timeout: Duration,
+    retries: u32,
+}
+
+impl Adapters {
+    pub fn new(client: async_nats::Client) -> Self {
+        Adapters { client, timeout: ADAPTER_TIMEOUT, retries: ADAPTER_RETRIES }
+    }
+
+    /// The same client with another timeout per attempt and retry count (tests).
+    pub fn with_limits(self, timeout: Duration, retries: u32) -> Self {
+        Adapters { timeout, retries, ..self }
+    }
+
+    pub async fn stop_payment(&self, request: &StopPaymentRequest) -> Result<StopPaymentReply, AdapterError> {
+        self.call(subjects::bank(&request.account.bank(), bank_verb::STOP_PAYMENT), request).await
+    }
+
+    pub async fn flows(&self, request: &FlowsRequest) -> Result<FlowsReply, AdapterError> {
+        self.call(subjects::bank(&request.account.bank(), bank_verb::FLOWS), request).await
+    }
+
+    pub async fn freeze(&self, request: &FreezeRequest) -> Result<FreezeReply, AdapterError> {
+        self.call(subjects::bank(&request.account.bank(), bank_verb::FREEZE), request).await
+    }
+
+    pub async fn resolve(&self, request: &ResolveOrderRequest) -> Result<ResolveOrderReply, AdapterError> {
+        self.call(subjects::platform(&request.order.platform(), platform_verb::RESOLVE), request).await
+    }
+
+    async fn call<Q: Serialize, A: DeserializeOwned>(&self, subject: String, request: &Q) -> Result<A, AdapterError> {
+        let body = bytes::Bytes::from(to_json(request));
+        let mut backoff = ADAPTER_RETRY_BACKOFF;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let kind = match self.attempt::<A>(&subject, body.clone()).await {
+                Ok(answer) => return Ok(answer),
+                Err(kind) => kind,
+            };
+            if !kind.is_transient() || attempts > self.retries {
+                return Err(AdapterError { subject, kind, attempts });
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = backoff.saturating_mul(2);
+        }
+    }
+
+    async fn attempt<A: DeserializeOwned>(&self, subject: &str, body: bytes::Bytes) -> Result<A, AdapterErrorKind> {
+        let asked = self.client.request(subject.to_owned(), body);
+        let message = match tokio::time::timeout(self.timeout, asked).await {
+            Err(_) => return Err(AdapterErrorKind::Timeout(self.timeout)),
+            Ok(Err(error)) => {
+                return Err(match error.kind() {
+                    async_nats::RequestErrorKind::NoResponders => AdapterErrorKind::NoResponders,
+                    async_nats::RequestErrorKind::TimedOut => AdapterErrorKind::Timeout(self.timeout),
+                    async_nats::RequestErrorKind::InvalidSubject | async_nats::RequestErrorKind::MaxPayloadExceeded => {
+                        AdapterErrorKind::Unsendable(error.to_string())
+                    }
+                    async_nats::RequestErrorKind::Other => AdapterErrorKind::Transport(error.to_string()),
+                });
+            }
+            Ok(Ok(message)) => message,
+        };
+        match serde_json::from_slice::<Reply<A, WireError>>(&message.payload) {
+            Ok(Reply::Ok(answer)) => Ok(answer),
+            Ok(Reply::Error(refusal)) => Err(AdapterErrorKind::Refused(refusal)),
+            Err(error) => Err(AdapterErrorKind::InvalidReply(error.to_string())),
+        }
+    }
+}

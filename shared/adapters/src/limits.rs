@@ -1,0 +1,12 @@
+//! Bounds of the adapter clients, in one place.
+
+use std::time::Duration;
+
+/// How long one adapter request may take before it is retried.
+pub const ADAPTER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Retries of one adapter request after a timeout, no responders or an `unavailable` answer.
+pub const ADAPTER_RETRIES: u32 = 3;
+
+/// Pause before the first retry; doubles with each retry.
+pub const ADAPTER_RETRY_BACKOFF: Duration = Duration::from_millis(200);

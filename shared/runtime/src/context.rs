@@ -1,0 +1,277 @@
+//! A running service: its parts and their supervision (see the crate documentation).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use bus::consumer::{ConsumerSpec, HandleError, run_consumer};
+use domain::{City, Service, SharedClock};
+use events::Envelope;
+use store::Store;
+use tokio::sync::watch;
+use tokio::task::{Id, JoinError, JoinSet};
+
+use crate::limits::{RELAY_STOP_TIMEOUT, TEARDOWN_TIMEOUT};
+use crate::router::Router;
+use crate::{BoxError, Shutdown, error_chain, stopped};
+
+/// Why a service stopped other than by shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A part of the service returned an error.
+    #[error("{service}: {part} failed")]
+    Failed {
+        service: Service,
+        part: String,
+        #[source]
+        source: BoxError,
+    },
+    /// A part that runs until shutdown ended before it.
+    #[error("{service}: {part} ended before shutdown")]
+    Ended { service: Service, part: String },
+    /// A part panicked: a bug.
+    #[error("{service}: {part} panicked: {message}")]
+    Panicked { service: Service, part: String, message: String },
+    /// The service could not start.
+    #[error("{service}: could not {step}")]
+    Start {
+        service: Service,
+        step: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// What a part of a service is: a task that runs until told to stop and ends `Ok` then, or
+/// ends with an error.
+pub type Part = std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+/// Tasks of one kind and their names.
+#[derive(Default)]
+struct Parts {
+    tasks: JoinSet<Result<(), BoxError>>,
+    names: HashMap<Id, String>,
+}
+
+impl Parts {
+    fn spawn(&mut self, name: String, part: Part) {
+        let handle = self.tasks.spawn(part);
+        self.names.insert(handle.id(), name);
+    }
+
+    /// The next part to end, with its name and outcome; `None` when none is left.
+    async fn next(&mut self) -> Option<(String, Result<Result<(), BoxError>, JoinError>)> {
+        let joined = self.tasks.join_next_with_id().await?;
+        let id = match &joined {
+            Ok((id, _)) => *id,
+            Err(error) => error.id(),
+        };
+        let name = self.names.remove(&id).unwrap_or_else(|| "a part".into());
+        Some((name, joined.map(|(_, outcome)| outcome)))
+    }
+
+    /// Waits (up to `timeout`) for every part to end; aborts those that do not. Returns the
+    /// first failure seen.
+    async fn stop(&mut self, service: Service, timeout: Duration) -> Option<ServiceError> {
+        let mut first = None;
+        let waited = tokio::time::timeout(timeout, async {
+            while let Some((name, outcome)) = self.next().await {
+                if let Some(error) = failure(service, name, outcome, true) {
+                    tracing::error!(error = error_chain(&error), "failed while stopping");
+                    first.get_or_insert(error);
+                }
+            }
+        })
+        .await;
+        if waited.is_err() {
+            let left: Vec<&String> = self.names.values().collect();
+            tracing::warn!(%service, ?left, ?timeout, "parts did not stop in time; aborting them");
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
+        first
+    }
+}
+
+/// The error a part's end means: any error or panic, and ending before being told to stop.
+fn failure(
+    service: Service,
+    part: String,
+    outcome: Result<Result<(), BoxError>, JoinError>,
+    told_to_stop: bool,
+) -> Option<ServiceError> {
+    match outcome {
+        Ok(Ok(())) if told_to_stop => None,
+        Ok(Ok(())) => Some(ServiceError::Ended { service, part }),
+        Ok(Err(source)) => Some(ServiceError::Failed { service, part, source }),
+        Err(error) if error.is_panic() => {
+            Some(ServiceError::Panicked { service, part, message: panic_message(error.into_panic()) })
+        }
+        // Cancelled: only by an abort, which only the teardown does.
+        Err(_) => None,
+    }
+}
+
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(message) => *message,
+        Err(payload) => payload.downcast::<&str>().map_or_else(|_| "unknown panic".into(), |m| (*m).to_owned()),
+    }
+}
+
+/// One running service: where it is, what it is connected to, and its supervised parts.
+pub struct Context {
+    city: City,
+    service: Service,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    clock: SharedClock,
+    /// The node's shutdown.
+    node_shutdown: Shutdown,
+    /// Tells the parts (but the relays) to stop: on shutdown, or when a part failed.
+    stop_parts: watch::Sender<bool>,
+    /// Tells the relays to stop, once every other part has.
+    stop_relays: watch::Sender<bool>,
+    parts: Parts,
+    relays: Parts,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("city", &self.city).field("service", &self.service).finish()
+    }
+}
+
+impl Context {
+    /// A service of `city` on `client`, stopping when `shutdown` turns true.
+    pub fn new(
+        city: City,
+        service: Service,
+        client: async_nats::Client,
+        clock: SharedClock,
+        shutdown: Shutdown,
+    ) -> Self {
+        Context {
+            city,
+            service,
+            js: jetstream::new(client.clone()),
+            client,
+            clock,
+            node_shutdown: shutdown,
+            stop_parts: watch::channel(false).0,
+            stop_relays: watch::channel(false).0,
+            parts: Parts::default(),
+            relays: Parts::default(),
+        }
+    }
+
+    pub fn city(&self) -> &City {
+        &self.city
+    }
+
+    pub fn service(&self) -> Service {
+        self.service
+    }
+
+    /// The service's own NATS connection.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    /// The business clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The signal a part of the service watches to stop: shutdown, or another part failed.
+    pub fn shutdown(&self) -> Shutdown {
+        self.stop_parts.subscribe()
+    }
+
+    /// Makes sure the city's stream exists and runs `store`'s outbox relay. The relay stops
+    /// after every other part, publishing what they committed.
+    pub async fn start_producer(&mut self, store: &Store) -> Result<(), ServiceError> {
+        bus::streams::ensure_city_stream(&self.js, &self.city).await.map_err(|e| ServiceError::Start {
+            service: self.service,
+            step: format!("create the stream {}", self.city.stream_name()),
+            source: e.into(),
+        })?;
+        let relay = bus::relay::run_relay(self.js.clone(), store.clone(), self.stop_relays.subscribe());
+        self.relays.spawn("outbox relay".into(), Box::pin(async move { Ok(relay.await?) }));
+        Ok(())
+    }
+
+    /// Removes `store`'s inbox rows that JetStream can no longer redeliver, now and then.
+    pub fn prune_inbox(&mut self, store: &Store) {
+        let pruner = bus::inbox::run_pruner(store.clone(), self.clock.clone(), self.shutdown());
+        self.spawn("inbox pruner", pruner);
+    }
+
+    /// Consumes the city stream's messages matching `filter` with the durable consumer
+    /// `durable`, handing each event to `handler` (see `bus::consumer`).
+    pub fn consume<H, Fut>(&mut self, durable: &str, filter: String, handler: H)
+    where
+        H: Fn(Envelope) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
+    {
+        let spec = ConsumerSpec { city: self.city.clone(), durable: durable.to_owned(), service: self.service, filter };
+        let consumer = run_consumer(self.js.clone(), spec, handler, self.shutdown());
+        self.spawn(format!("consumer {durable}"), consumer);
+    }
+
+    /// Answers the service's commands (`afc.<city>.cmd.<service>.<verb>`) with `router`.
+    pub async fn serve(&mut self, router: Router) -> Result<(), ServiceError> {
+        let serving = router.subscribe(&self.client, &self.city, self.service).await.map_err(|source| {
+            ServiceError::Start { service: self.service, step: "subscribe to its commands".into(), source }
+        })?;
+        let shutdown = self.shutdown();
+        self.spawn("command router", async move { serving.run(shutdown).await });
+        Ok(())
+    }
+
+    /// Runs a part of the service's own (an engine, a timer loop). It must watch
+    /// [`Context::shutdown`] and end `Ok` then; ending earlier stops the service.
+    pub fn spawn<E>(&mut self, name: impl Into<String>, part: impl Future<Output = Result<(), E>> + Send + 'static)
+    where
+        E: Into<BoxError>,
+    {
+        self.parts.spawn(name.into(), Box::pin(async move { part.await.map_err(Into::into) }));
+    }
+
+    /// Supervises the parts until shutdown or the first failure, then stops them all (the
+    /// relays last). Returns the first failure.
+    pub async fn run(mut self) -> Result<(), ServiceError> {
+        let service = self.service;
+        let mut node_shutdown = self.node_shutdown.clone();
+        let mut first = loop {
+            tokio::select! {
+                () = stopped(&mut node_shutdown) => break None,
+                Some((name, outcome)) = self.parts.next() => {
+                    if let Some(error) = failure(service, name, outcome, false) {
+                        break Some(error);
+                    }
+                }
+                Some((name, outcome)) = self.relays.next() => {
+                    if let Some(error) = failure(service, name, outcome, false) {
+                        break Some(error);
+                    }
+                }
+            }
+        };
+        match &first {
+            Some(error) => tracing::error!(error = error_chain(error), "stopping the service"),
+            None => tracing::info!(%service, "shutting down"),
+        }
+        let _ = self.stop_parts.send(true);
+        let stopping = self.parts.stop(service, TEARDOWN_TIMEOUT).await;
+        first = first.or(stopping);
+        let _ = self.stop_relays.send(true);
+        let stopping = self.relays.stop(service, RELAY_STOP_TIMEOUT).await;
+        first.or(stopping).map_or(Ok(()), Err)
+    }
+}

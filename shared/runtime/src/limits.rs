@@ -1,0 +1,18 @@
+//! Bounds of the service runtime, in one place.
+
+use std::time::Duration;
+
+/// Commands a service handles at once; a command beyond it waits for a slot (NATS buffers
+/// it in the meantime).
+pub const COMMANDS_IN_FLIGHT: usize = 256;
+
+/// How long a service's parts get to stop after being told to (shutdown, or another part
+/// failed) before they are aborted.
+pub const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the relays get to publish what is left in the outbox once everything else
+/// stopped: the relay's own drain bound, plus a margin.
+pub const RELAY_STOP_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// How long the other services of a node get to stop after one of them failed.
+pub const NODE_STOP_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,0 +1,181 @@
+//! The service runtime against a real nats-server and real redb files: a failing part
+//! stops the service with its error, a consumer deleted on the server stops it, shutdown
+//! stops the relay last so that what the other parts committed is published, and the
+//! router answers a verb it does not know with the verbs it knows.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use bus::BusError;
+use domain::{CaseId, City, Fen, Service, system_clock};
+use events::{FreezingEvent, Payload};
+use protocol::command::{CommandErrorKind, CommandResponse};
+use runtime::{Context, Router, ServiceError};
+use store::{Producer, Store, WriteError};
+use testkit::NatsServer;
+use tokio::sync::watch;
+
+/// Bound on anything the runtime does after being told (a stop, a failure noticed).
+const BOUND: Duration = Duration::from_secs(30);
+
+fn city() -> City {
+    City::parse("huzhou").unwrap()
+}
+
+struct Fixture {
+    server: NatsServer,
+    client: async_nats::Client,
+    store: Store,
+    shutdown: watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> (Fixture, Context) {
+    let server = NatsServer::single().await.unwrap();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let producer = Producer { city: city(), service: Service::Freezing };
+    let store = Store::open(&dir.path().join("freezing.redb"), producer, system_clock()).unwrap();
+    let (shutdown, signal) = watch::channel(false);
+    let context = Context::new(city(), Service::Freezing, client.clone(), system_clock(), signal);
+    (Fixture { server, client, store, shutdown, _dir: dir }, context)
+}
+
+async fn bounded<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(BOUND, future).await.unwrap_or_else(|_| panic!("{what} within {BOUND:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_part_stops_the_others_and_the_service_returns_its_error() {
+    let (_fixture, mut context) = fixture().await;
+    let told = Arc::new(AtomicBool::new(false));
+    let mut shutdown = context.shutdown();
+    let seen = told.clone();
+    context.spawn("patient part", async move {
+        runtime::stopped(&mut shutdown).await;
+        seen.store(true, Ordering::SeqCst);
+        Ok::<(), std::io::Error>(())
+    });
+    context.spawn("failing part", async { Err::<(), _>(std::io::Error::other("disk on fire")) });
+    let outcome = bounded("the service stops", context.run()).await;
+    match outcome {
+        Err(ServiceError::Failed { part, source, .. }) => {
+            assert_eq!(part, "failing part");
+            assert_eq!(source.to_string(), "disk on fire");
+        }
+        other => panic!("expected the failing part's error, got {other:?}"),
+    }
+    assert!(told.load(Ordering::SeqCst), "the other part was told to stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_that_ends_before_shutdown_or_panics_stops_the_service() {
+    let (_fixture, mut context) = fixture().await;
+    context.spawn("quitter", async { Ok::<(), std::io::Error>(()) });
+    let outcome = bounded("the service stops", context.run()).await;
+    assert!(matches!(&outcome, Err(ServiceError::Ended { part, .. }) if part == "quitter"), "{outcome:?}");
+
+    let (_fixture, mut context) = fixture().await;
+    context.spawn("buggy", async {
+        let empty: Vec<u8> = Vec::new();
+        let _ = empty[usize::from(empty.is_empty())];
+        Ok::<(), std::io::Error>(())
+    });
+    let outcome = bounded("the service stops", context.run()).await;
+    assert!(matches!(&outcome, Err(ServiceError::Panicked { part, .. }) if part == "buggy"), "{outcome:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_deleted_on_the_server_stops_the_service() {
+    let (fixture, mut context) = fixture().await;
+    context.start_producer(&fixture.store).await.unwrap();
+    let filter = protocol::subjects::service_events(&city(), Service::Intake);
+    context.consume("probe", filter, |_envelope| async { Ok(()) });
+    let running = tokio::spawn(context.run());
+
+    let js = jetstream::new(fixture.client.clone());
+    let stream = js.get_stream(city().stream_name()).await.unwrap();
+    bounded("the consumer is created", async {
+        while stream.consumer_info("probe").await.is_err() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(stream.delete_consumer("probe").await.unwrap().success);
+
+    let outcome = bounded("the service stops", running).await.unwrap();
+    match &outcome {
+        Err(ServiceError::Failed { part, source, .. }) => {
+            assert_eq!(part, "consumer probe");
+            assert!(
+                matches!(source.downcast_ref::<BusError>(), Some(BusError::ConsumerDeleted { consumer }) if consumer == "probe"),
+                "{source:?}"
+            );
+        }
+        other => panic!("expected the consumer's failure, got {other:?}"),
+    }
+    drop(fixture.server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_shutdown_the_relay_stops_last_and_publishes_what_the_other_parts_committed() {
+    let (fixture, mut context) = fixture().await;
+    context.start_producer(&fixture.store).await.unwrap();
+    let (store, mut shutdown) = (fixture.store.clone(), context.shutdown());
+    let case_id = CaseId::derive(&city(), 1);
+    let logged = case_id.clone();
+    // A part that commits an event only once it is told to stop.
+    context.spawn("last words", async move {
+        runtime::stopped(&mut shutdown).await;
+        store
+            .write(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+                let event = FreezingEvent::TraceStarted {
+                    case_id: logged.clone(),
+                    reported_at_ms: 1,
+                    reported_loss_fen: Fen::new(1),
+                };
+                ctx.append(Some(logged), None, Payload::Freezing(event))?;
+                Ok(())
+            })
+            .await
+            .map_err(store::StoreError::from)
+    });
+    let running = tokio::spawn(context.run());
+    fixture.shutdown.send(true).unwrap();
+    bounded("the service stops", running).await.unwrap().unwrap();
+
+    let js = jetstream::new(fixture.client.clone());
+    let mut stream = js.get_stream(city().stream_name()).await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 1, "the event committed at shutdown was published");
+    let message = stream.get_last_raw_message_by_subject("afc.huzhou.evt.freezing.trace_started").await.unwrap();
+    assert_eq!(events::decode(&message.payload).unwrap().correlation, Some(case_id));
+    assert_eq!(fixture.store.outbox_len().await.unwrap(), 0, "the outbox is drained");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_answers_its_verbs_and_names_them_for_an_unknown_one() {
+    let (fixture, mut context) = fixture().await;
+    let router = Router::new().verb("ping", |body: bytes::Bytes| async move { Ok::<_, String>(body.len()) });
+    context.serve(router).await.unwrap();
+    let running = tokio::spawn(context.run());
+
+    let ask = |verb: &'static str| {
+        let client = fixture.client.clone();
+        async move {
+            let subject = protocol::subjects::command(&city(), Service::Freezing, verb);
+            client.request(subject, "four".into()).await.unwrap().payload
+        }
+    };
+    let answer: serde_json::Value = serde_json::from_slice(&ask("ping").await).unwrap();
+    assert_eq!(answer, serde_json::json!({"ok": 4}));
+    let CommandResponse::Error(error) = serde_json::from_slice(&ask("pnig").await).unwrap() else {
+        panic!("an unknown verb is an error")
+    };
+    assert_eq!(error.kind, CommandErrorKind::UnknownVerb);
+    assert_eq!(error.verbs, ["ping"]);
+
+    fixture.shutdown.send(true).unwrap();
+    bounded("the service stops", running).await.unwrap().unwrap();
+}
