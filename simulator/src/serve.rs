@@ -338,6 +338,11 @@ fn error_body(kind: AdapterErrorKind, message: String) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A bank verb's subject, built as production builds it.
+    fn subject(bank: &str, verb: &str) -> String {
+        protocol::subjects::bank(&domain::BankId::parse(bank).unwrap(), verb)
+    }
     use domain::{AccountRef, BankId, Fen};
     use protocol::adapter::{FlowsResponse, StopPaymentResponse};
 
@@ -362,7 +367,7 @@ mod tests {
         let body = br#"{"request_id":"r1","center":"hangzhou","case_id":"hangzhou-00000000deadbeef",
             "account":"icbc:6222020200001234","since_ms":0}"#;
         let reply: StopPaymentResponse =
-            serde_json::from_slice(&answer(&world, "afc.bank.icbc.stop_payment", body, T0)).unwrap();
+            serde_json::from_slice(&answer(&world, &subject("icbc", "stop_payment"), body, T0)).unwrap();
         let reply = reply.into_result().unwrap();
         assert_eq!(reply.held_fen, Fen::yuan(5));
         assert_eq!(reply.stopped_at_ms, T0);
@@ -371,26 +376,30 @@ mod tests {
     #[test]
     fn names_what_is_wrong_with_a_body() {
         let world = world();
-        let body = answer(&world, "afc.bank.icbc.stop_payment", b"{not json", T0);
+        let body = answer(&world, &subject("icbc", "stop_payment"), b"{not json", T0);
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["error"]["kind"], "invalid_request");
         assert!(value["error"]["message"].as_str().unwrap().contains("stop_payment"));
 
-        let body = answer(&world, "afc.bank.icbc.flows", br#"{"account":"icbc:12","since_ms":0}"#, T0);
+        let body = answer(&world, &subject("icbc", "flows"), br#"{"account":"icbc:12","since_ms":0}"#, T0);
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert!(value["error"]["message"].as_str().unwrap().contains("icbc:12"), "{value}");
 
-        assert_eq!(error_kind(&answer(&world, "afc.bank.icbc.launder", b"{}", T0)), AdapterErrorKind::InvalidRequest);
+        assert_eq!(
+            error_kind(&answer(&world, &subject("icbc", "launder"), b"{}", T0)),
+            AdapterErrorKind::InvalidRequest
+        );
         let huge = vec![b' '; protocol::MAX_BODY_BYTES + 1];
-        assert_eq!(error_kind(&answer(&world, "afc.bank.icbc.flows", &huge, T0)), AdapterErrorKind::InvalidRequest);
+        assert_eq!(error_kind(&answer(&world, &subject("icbc", "flows"), &huge, T0)), AdapterErrorKind::InvalidRequest);
     }
 
     #[test]
     fn an_account_of_another_bank_is_unknown_here() {
         let world = world();
         let body = br#"{"account":"icbc:6222020200001234","since_ms":0}"#;
-        assert_eq!(error_kind(&answer(&world, "afc.bank.ccb.flows", body, T0)), AdapterErrorKind::UnknownAccount);
-        let reply: FlowsResponse = serde_json::from_slice(&answer(&world, "afc.bank.icbc.flows", body, T0)).unwrap();
+        assert_eq!(error_kind(&answer(&world, &subject("ccb", "flows"), body, T0)), AdapterErrorKind::UnknownAccount);
+        let reply: FlowsResponse =
+            serde_json::from_slice(&answer(&world, &subject("icbc", "flows"), body, T0)).unwrap();
         assert_eq!(reply.into_result().unwrap().balance_fen, Fen::yuan(5));
     }
 
@@ -406,7 +415,7 @@ mod tests {
         let kinds: Vec<bool> = (0..4)
             .map(|_| {
                 let reply: FlowsResponse =
-                    serde_json::from_slice(&answer_counted(&shared, "afc.bank.icbc.flows", body)).unwrap();
+                    serde_json::from_slice(&answer_counted(&shared, &subject("icbc", "flows"), body)).unwrap();
                 reply.into_result().is_err()
             })
             .collect();

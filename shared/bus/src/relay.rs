@@ -108,6 +108,9 @@ pub async fn drain(js: &jetstream::Context, store: &Store) -> Result<(), BusErro
     let work = async {
         let mut cursor = 0;
         while relay_once(js, store, &mut cursor).await? > 0 {}
+        // The last removals were queued, not awaited: a write behind them (the writer runs
+        // them in order) returns once they are committed.
+        store.outbox_confirm(Vec::new()).await?;
         Ok(())
     };
     tokio::time::timeout(DRAIN_TIMEOUT, work).await.unwrap_or(Err(BusError::DrainTimedOut(DRAIN_TIMEOUT)))

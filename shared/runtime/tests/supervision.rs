@@ -149,7 +149,14 @@ async fn at_shutdown_the_relay_stops_last_and_publishes_what_the_other_parts_com
     let js = jetstream::new(fixture.client.clone());
     let mut stream = js.get_stream(city().stream_name()).await.unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, 1, "the event committed at shutdown was published");
-    let message = stream.get_last_raw_message_by_subject("afc.huzhou.evt.freezing.trace_started").await.unwrap();
+    let message = stream
+        .get_last_raw_message_by_subject(&protocol::subjects::event(
+            &city(),
+            Service::Freezing,
+            FreezingEvent::TRACE_STARTED,
+        ))
+        .await
+        .unwrap();
     assert_eq!(events::decode(&message.payload).unwrap().correlation, Some(case_id));
     assert_eq!(fixture.store.outbox_len().await.unwrap(), 0, "the outbox is drained");
 }

@@ -34,7 +34,7 @@ fn city(name: &str) -> City {
 }
 
 fn event_filter(city: &City) -> String {
-    format!("afc.{city}.evt.>")
+    protocol::subjects::city_events(city)
 }
 
 /// The city's own stream, created on the city's server (its JetStream is local).
@@ -76,7 +76,7 @@ async fn publish(js: &jetstream::Context, city: &City, range: std::ops::Range<u6
     for i in range {
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", format!("{city}-{i}").as_str());
-        let subject = format!("afc.{city}.evt.test");
+        let subject = protocol::subjects::event(city, domain::Service::Intake, "test");
         let ack = js
             .publish_with_headers(subject, headers, format!("event {i}").into())
             .await

@@ -7,6 +7,7 @@ use domain::City;
 use domain::report::Destination;
 use events::freezing::HopEnd;
 use protocol::adapter::{Counterparty, Direction, FreezeStatus};
+use protocol::subjects::bank_verb;
 
 use super::*;
 use crate::limits::LAPSE_MARGIN_MS;
@@ -319,6 +320,10 @@ fn given_two_payments_into_one_account_then_one_stop_follows_both() {
     assert_eq!(state.cases[&case()].hops[&1].traced, Fen::new(1_200));
 }
 
+fn bank_subject(verb: &str) -> String {
+    protocol::subjects::bank(&account(1).bank(), verb)
+}
+
 fn timed_out(subject: &str) -> AdapterError {
     AdapterError { subject: subject.into(), kind: AdapterErrorKind::Timeout(Duration::from_secs(5)), attempts: 4 }
 }
@@ -377,7 +382,7 @@ fn given_one_stop_when_the_freeze_fails_then_the_stop_is_renewed_once_and_a_seco
     let failed = || Input::FreezeAnswered {
         case_id: case(),
         account: account(1),
-        result: Err(timed_out("afc.bank.icbc.freeze")),
+        result: Err(timed_out(&bank_subject(bank_verb::FREEZE))),
     };
     let Step { events, actions } = step(&mut state, &config, failed(), 3_000).unwrap();
     assert!(events.is_empty(), "{events:?}");
@@ -398,7 +403,7 @@ fn given_one_stop_when_the_freeze_fails_then_the_stop_is_renewed_once_and_a_seco
     let Step { events, actions } = step(&mut state, &config, failed(), 4_000).unwrap();
     assert!(actions.is_empty(), "no third stop: {actions:?}");
     assert!(
-        matches!(&events[..], [FreezingEvent::FreezeFailed { reason, .. }] if reason.contains("afc.bank.icbc.freeze"))
+        matches!(&events[..], [FreezingEvent::FreezeFailed { reason, .. }] if reason.contains(&bank_subject(bank_verb::FREEZE)))
     );
     assert!(state.conversions.is_empty());
 }
@@ -410,7 +415,7 @@ fn given_a_failed_renewal_then_the_freeze_failed_for_good() {
     let refused = Input::StopRenewed {
         case_id: case(),
         account: account(1),
-        result: Err(timed_out("afc.bank.icbc.stop_payment")),
+        result: Err(timed_out(&bank_subject(bank_verb::STOP_PAYMENT))),
     };
     let Step { events, .. } = step(&mut state, &config, refused, 3_000).unwrap();
     assert!(
@@ -453,7 +458,10 @@ fn a_payment_order_is_resolved_with_an_id_derived_from_the_case_and_hop() {
         case_id: case(),
         hop: 1,
         asked_at_ms: 0,
-        result: Err(timed_out("afc.pay.wechatpay.resolve")),
+        result: Err(timed_out(&protocol::subjects::platform(
+            &domain::PlatformId::parse("wechatpay").unwrap(),
+            protocol::subjects::platform_verb::RESOLVE,
+        ))),
     };
     let (events, _) = check(&mut state, &CoreConfig::default(), failed);
     assert!(

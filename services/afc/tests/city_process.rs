@@ -1,0 +1,104 @@
+//! `afc city` as an operator runs it, as an OS process against a real nats-server: it exits
+//! non-zero when a part of a service fails (here freezing's consumer, deleted on the server),
+//! so that its supervisor restarts it, and exits zero on Ctrl-C after draining.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use domain::{CaseId, City, Service};
+use protocol::intake::{IntakeErrorKind, ShowResponse, VERB_SHOW};
+use testkit::NatsServer;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+/// Bound on the node starting, and on it stopping once told (or once a part failed).
+const BOUND: Duration = Duration::from_secs(30);
+/// Pause between readiness probes ("no responders" comes back at once).
+const POLL: Duration = Duration::from_millis(50);
+
+fn city() -> City {
+    City::parse("huzhou").unwrap()
+}
+
+/// Starts `afc city` for huzhou on `server`, with its stores in `data`.
+fn start(server: &NatsServer, data: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_afc"))
+        .args(["city", "--city", "huzhou", "--nats", &server.url(), "--data"])
+        .arg(data)
+        .env("AFC_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("afc starts")
+}
+
+/// Waits until intake answers `show` and freezing's durable consumer exists.
+async fn wait_ready(client: &async_nats::Client) {
+    let probe = serde_json::to_vec(&serde_json::json!({ "case_id": CaseId::derive(&city(), 0) })).unwrap();
+    let subject = protocol::subjects::command(&city(), Service::Intake, VERB_SHOW);
+    let js = jetstream::new(client.clone());
+    let ready = async {
+        loop {
+            if let Ok(answer) = client.request(subject.clone(), probe.clone().into()).await {
+                let ShowResponse::Error(error) = serde_json::from_slice(&answer.payload).unwrap() else {
+                    panic!("the probe case does not exist")
+                };
+                assert_eq!(error.kind, IntakeErrorKind::UnknownCase);
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        loop {
+            if let Ok(stream) = js.get_stream(city().stream_name()).await
+                && stream.consumer_info(freezing::shell::CONSUMER).await.is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    };
+    tokio::time::timeout(BOUND, ready).await.expect("afc city ready");
+}
+
+async fn stderr_of(child: &mut Child) -> String {
+    let mut text = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_string(&mut text).await;
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn afc_city_exits_non_zero_when_a_services_consumer_is_deleted() {
+    let server = NatsServer::single().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut node = start(&server, data.path());
+    let client = async_nats::connect(server.url()).await.unwrap();
+    wait_ready(&client).await;
+
+    let stream = jetstream::new(client.clone()).get_stream(city().stream_name()).await.unwrap();
+    assert!(stream.delete_consumer(freezing::shell::CONSUMER).await.unwrap().success);
+
+    let status = tokio::time::timeout(BOUND, node.wait()).await.expect("afc city exits").unwrap();
+    let log = stderr_of(&mut node).await;
+    assert!(!status.success(), "afc city must fail for its supervisor to restart it: {status}\n{log}");
+    assert!(log.contains("consumer freezing was deleted on the server"), "the log says why:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn afc_city_exits_zero_on_ctrl_c() {
+    let server = NatsServer::single().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut node = start(&server, data.path());
+    let client = async_nats::connect(server.url()).await.unwrap();
+    wait_ready(&client).await;
+
+    let pid = rustix::process::Pid::from_raw(i32::try_from(node.id().unwrap()).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let status = tokio::time::timeout(BOUND, node.wait()).await.expect("afc city stops").unwrap();
+    let log = stderr_of(&mut node).await;
+    assert!(status.success(), "{status}\n{log}");
+}

@@ -1,0 +1,286 @@
+//! Intake alone on a real nats-server and real redb files: the same report twice is one
+//! case with one `case_reported` event, bad input is refused with a typed error naming
+//! each offending field and nothing recorded, an unknown command lists the known ones, a
+//! case's timeline folds freezing's events, and a freezing event for a case intake never
+//! recorded is dead-lettered.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use domain::{AccountRef, CaseId, City, Fen, Service, system_clock};
+use events::{Envelope, FreezingEvent, IntakeEvent, Payload};
+use protocol::Reply;
+use protocol::command::{CommandErrorKind, CommandResponse};
+use protocol::intake::{IntakeErrorKind, ReportResponse, ShowResponse, TimelineKind, VERB_REPORT, VERB_SHOW};
+use runtime::{NodeOptions, run_node};
+use serde_json::{Value, json};
+use testkit::NatsServer;
+use tokio::sync::watch;
+
+/// Bound on intake starting, and on a committed event reaching the stream.
+const BOUND: Duration = Duration::from_secs(30);
+/// Pause between polls of a condition that has no event to wait on.
+const POLL: Duration = Duration::from_millis(50);
+
+fn city() -> City {
+    City::parse("huzhou").unwrap()
+}
+
+fn now_ms() -> u64 {
+    system_clock().now_ms()
+}
+
+/// A valid report of one transfer.
+fn report(amount_fen: u64) -> Value {
+    json!({
+        "victim": {"name": "王伟", "id_number": "330102198001011234", "phone": "13900000000"},
+        "fraud_type": "online_loan",
+        "transfers": [{"account": "icbc:6222020200001234", "amount_fen": amount_fen, "at_ms": now_ms() - 60_000}],
+        "contacts": {"phones": ["+8617000000000"]},
+        "narrative": "对方自称网贷平台客服",
+    })
+}
+
+/// Intake of huzhou, alone in a node, on a server of its own.
+struct Intake {
+    server: NatsServer,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    stop: watch::Sender<bool>,
+    node: tokio::task::JoinHandle<Result<(), runtime::NodeError>>,
+    _data: tempfile::TempDir,
+}
+
+impl Intake {
+    async fn start() -> Intake {
+        let server = NatsServer::single().await.unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let options = NodeOptions {
+            city: city(),
+            nats_url: server.url(),
+            data_dir: data.path().to_owned(),
+            clock: system_clock(),
+        };
+        let (stop, shutdown) = watch::channel(false);
+        let node = tokio::spawn(run_node(options, vec![Box::new(intake::Intake)], shutdown));
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let js = jetstream::new(client.clone());
+        let intake = Intake { server, client, js, stop, node, _data: data };
+        let probe = json!({ "case_id": CaseId::derive(&city(), 0) });
+        tokio::time::timeout(BOUND, async {
+            while intake.ask(VERB_SHOW, serde_json::to_vec(&probe).unwrap()).await.is_none() {
+                tokio::time::sleep(POLL).await;
+            }
+        })
+        .await
+        .expect("intake answers");
+        intake
+    }
+
+    /// The answer to a command, `None` while nobody answers.
+    async fn ask(&self, verb: &str, body: Vec<u8>) -> Option<Vec<u8>> {
+        let subject = protocol::subjects::command(&city(), Service::Intake, verb);
+        self.client.request(subject, body.into()).await.ok().map(|m| m.payload.to_vec())
+    }
+
+    async fn report(&self, body: Vec<u8>) -> ReportResponse {
+        serde_json::from_slice(&self.ask(VERB_REPORT, body).await.expect("intake answers")).unwrap()
+    }
+
+    async fn show(&self, case_id: &CaseId) -> ShowResponse {
+        let body = serde_json::to_vec(&json!({ "case_id": case_id })).unwrap();
+        serde_json::from_slice(&self.ask(VERB_SHOW, body).await.expect("intake answers")).unwrap()
+    }
+
+    /// Case ids of the `case_reported` events in the city stream, in order.
+    async fn case_reported(&self) -> Vec<CaseId> {
+        let subject = protocol::subjects::event(&city(), Service::Intake, IntakeEvent::CASE_REPORTED);
+        let stream = self.js.get_stream(city().stream_name()).await.unwrap();
+        let mut ids = Vec::new();
+        let mut next = 1;
+        while let Ok(message) = stream.direct_get_next_for_subject(&subject, Some(next)).await {
+            next = message.sequence + 1;
+            ids.extend(events::decode(&message.payload).unwrap().payload.case_id().cloned());
+        }
+        ids
+    }
+
+    /// Waits until `case_id`'s `case_reported` is in the stream: then so is everything intake
+    /// committed before it (the relay publishes in commit order).
+    async fn published(&self, case_id: &CaseId) -> Vec<CaseId> {
+        tokio::time::timeout(BOUND, async {
+            loop {
+                let ids = self.case_reported().await;
+                if ids.contains(case_id) {
+                    return ids;
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        })
+        .await
+        .expect("the event reaches the stream")
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(BOUND, self.node).await.expect("intake stops").unwrap().unwrap();
+        drop(self.server);
+    }
+}
+
+fn accepted(response: ReportResponse) -> protocol::intake::ReportAccepted {
+    match response {
+        Reply::Ok(accepted) => accepted,
+        Reply::Error(error) => panic!("refused: {error} {:?}", error.problems),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_report_twice_is_one_case_with_one_case_reported_event() {
+    let intake = Intake::start().await;
+    let body = serde_json::to_vec(&report(500_000)).unwrap();
+    let first = accepted(intake.report(body.clone()).await);
+    let second = accepted(intake.report(body).await);
+    assert!(!first.duplicate && second.duplicate);
+    assert_eq!(first.case_id, second.case_id);
+    // A different report afterwards: once it is published, anything the duplicate might
+    // have recorded would be too.
+    let sentinel = accepted(intake.report(serde_json::to_vec(&report(10_000)).unwrap()).await);
+    assert_eq!(intake.published(&sentinel.case_id).await, vec![first.case_id, sentinel.case_id]);
+    intake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_reports_are_refused_with_every_problem_named_and_nothing_recorded() {
+    let intake = Intake::start().await;
+    let good = report(10_000);
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut body = good.clone();
+        edit(&mut body);
+        body
+    };
+    let now = now_ms();
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("unknown fraud type", with(&|b| b["fraud_type"] = json!("lottery")), "fraud_type"),
+        ("zero amount", with(&|b| b["transfers"][0]["amount_fen"] = json!(0)), "transfers[0].amount_fen"),
+        ("negative amount", with(&|b| b["transfers"][0]["amount_fen"] = json!(-500)), "transfers[0].amount_fen"),
+        ("amount beyond 64 bits", with(&|b| b["transfers"][0]["amount_fen"] = json!(1e30)), "transfers[0].amount_fen"),
+        ("malformed account", with(&|b| b["transfers"][0]["account"] = json!("icbc:12")), "transfers[0].account"),
+        ("no transfers", with(&|b| b["transfers"] = json!([])), "transfers"),
+        (
+            "transfer in the future",
+            with(&|b| b["transfers"][0]["at_ms"] = json!(now + 86_400_000)),
+            "transfers[0].at_ms",
+        ),
+    ];
+    for (name, bad, field) in &cases {
+        let Reply::Error(error) = intake.report(serde_json::to_vec(bad).unwrap()).await else {
+            panic!("{name}: accepted")
+        };
+        assert_eq!(error.kind, IntakeErrorKind::InvalidReport, "{name}: {error}");
+        assert!(
+            error.problems.iter().any(|p| p.field == *field),
+            "{name}: no problem names {field}: {:?}",
+            error.problems
+        );
+    }
+    let mut large = good.clone();
+    large["narrative"] = json!("x".repeat(protocol::MAX_BODY_BYTES + 1));
+    let Reply::Error(error) = intake.report(serde_json::to_vec(&large).unwrap()).await else { panic!("accepted") };
+    assert_eq!(error.kind, IntakeErrorKind::BodyTooLarge);
+    let Reply::Error(error) = intake.report(b"victim=me&amount=100".to_vec()).await else { panic!("accepted") };
+    assert_eq!(error.kind, IntakeErrorKind::NotJson);
+
+    let valid = accepted(intake.report(serde_json::to_vec(&good).unwrap()).await);
+    assert_eq!(intake.published(&valid.case_id).await, vec![valid.case_id], "only the valid report was recorded");
+    intake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_command_is_answered_with_the_commands_intake_knows() {
+    let intake = Intake::start().await;
+    let answer = intake.ask("reprot", b"{}".to_vec()).await.expect("intake answers");
+    let CommandResponse::Error(error) = serde_json::from_slice(&answer).unwrap() else { panic!("an error") };
+    assert_eq!(error.kind, CommandErrorKind::UnknownVerb);
+    assert_eq!(error.verbs, [VERB_REPORT, VERB_SHOW]);
+    assert!(error.message.contains("\"reprot\""), "{}", error.message);
+    intake.stop().await;
+}
+
+/// A freezing event as freezing would publish it.
+fn freezing_event(seq: u64, event: FreezingEvent) -> Envelope {
+    Envelope {
+        id: events::event_id(&city(), Service::Freezing, seq),
+        city: city(),
+        service: Service::Freezing,
+        seq,
+        time_ms: now_ms(),
+        correlation: Some(event.case_id().clone()),
+        causation: None,
+        schema: events::SCHEMA_VERSION,
+        payload: Payload::Freezing(event),
+    }
+}
+
+async fn publish(js: &jetstream::Context, envelope: &Envelope) {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(async_nats::header::NATS_MESSAGE_ID, envelope.id.as_str());
+    js.publish_with_headers(envelope.subject(), headers, events::encode(envelope).unwrap().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_shows_freezings_events_and_an_event_of_an_unknown_case_is_dead_lettered() {
+    let intake = Intake::start().await;
+    let case_id = accepted(intake.report(serde_json::to_vec(&report(500_000)).unwrap()).await).case_id;
+    let Reply::Error(unknown) = intake.show(&CaseId::derive(&city(), 1)).await else { panic!("shown") };
+    assert_eq!(unknown.kind, IntakeErrorKind::UnknownCase);
+
+    let account = AccountRef::parse("icbc:6222020200001234").unwrap();
+    let frozen = |case_id: &CaseId| FreezingEvent::AccountFrozen {
+        case_id: case_id.clone(),
+        account: account.clone(),
+        frozen_fen: Fen::new(300_000),
+        frozen_at_ms: now_ms(),
+        expires_at_ms: now_ms() + 1,
+    };
+    let stranger = CaseId::derive(&city(), 2);
+    publish(&intake.js, &freezing_event(1, frozen(&stranger))).await;
+    publish(&intake.js, &freezing_event(2, frozen(&case_id))).await;
+
+    let timeline = tokio::time::timeout(BOUND, async {
+        loop {
+            if let Reply::Ok(timeline) = intake.show(&case_id).await
+                && timeline.entries.len() == 2
+            {
+                return timeline;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    })
+    .await
+    .expect("the frozen entry is shown");
+    assert_eq!(timeline.entries[0].kind, TimelineKind::Reported);
+    assert_eq!(timeline.entries[1].kind, TimelineKind::Frozen);
+    assert_eq!(timeline.summary.frozen_fen, Fen::new(300_000));
+
+    let dead_letters = protocol::subjects::dead_letter(&city(), Service::Intake);
+    let stream = intake.js.get_stream(city().stream_name()).await.unwrap();
+    // Handled concurrently with the other event: waited for on its own.
+    let letter = tokio::time::timeout(BOUND, async {
+        loop {
+            if let Ok(letter) = stream.get_last_raw_message_by_subject(&dead_letters).await {
+                return letter;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    })
+    .await
+    .expect("a dead letter from intake");
+    let reason = letter.headers.get(bus::HEADER_DLQ_REASON).map(|v| v.as_str().to_owned()).unwrap_or_default();
+    assert!(reason.contains(&format!("unknown case {stranger}")), "{reason}");
+    intake.stop().await;
+}

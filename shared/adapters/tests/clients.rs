@@ -1,0 +1,109 @@
+//! The adapter client against a real nats-server and hand-made responders: each way a call
+//! can fail has its own kind, and only what asking again may cure is retried.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use adapters::{AdapterErrorKind, Adapters};
+use domain::{AccountRef, CaseId, City, Fen};
+use futures::StreamExt;
+use protocol::adapter::{AdapterErrorKind as Refusal, FreezeRequest};
+use protocol::subjects::{self, bank_verb};
+use testkit::NatsServer;
+
+/// Per attempt in these tests: long enough for a loopback answer, short for a silent one.
+const TIMEOUT: Duration = Duration::from_millis(300);
+const RETRIES: u32 = 2;
+
+fn request() -> FreezeRequest {
+    FreezeRequest {
+        request_id: "huzhou-0000000000000001/icbc:00000001/freeze".into(),
+        center: City::parse("huzhou").unwrap(),
+        case_id: CaseId::derive(&City::parse("huzhou").unwrap(), 1),
+        account: AccountRef::parse("icbc:00000001").unwrap(),
+        amount_fen: Fen::new(10_000),
+    }
+}
+
+fn freeze_subject() -> String {
+    subjects::bank(&request().account.bank(), bank_verb::FREEZE)
+}
+
+/// Answers every freeze on icbc with `answer(attempt)` (1-based); counts the attempts.
+async fn bank(client: &async_nats::Client, answer: fn(u32) -> Option<&'static str>) -> Arc<AtomicU32> {
+    let mut requests = client.subscribe(freeze_subject()).await.unwrap();
+    client.flush().await.unwrap();
+    let attempts = Arc::new(AtomicU32::new(0));
+    let (counted, client) = (attempts.clone(), client.clone());
+    tokio::spawn(async move {
+        while let Some(message) = requests.next().await {
+            let attempt = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            if let (Some(reply), Some(body)) = (message.reply, answer(attempt)) {
+                client.publish(reply, body.into()).await.unwrap();
+            }
+        }
+    });
+    attempts
+}
+
+async fn setup() -> (NatsServer, async_nats::Client, Adapters) {
+    let server = NatsServer::single().await.unwrap();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let adapters = Adapters::new(client.clone()).with_limits(TIMEOUT, RETRIES);
+    (server, client, adapters)
+}
+
+const FROZEN: &str =
+    r#"{"ok":{"status":"frozen","frozen_fen":10000,"expires_at_ms":9,"frozen_at_ms":1,"queued_behind":null}}"#;
+
+#[tokio::test]
+async fn nobody_listening_is_no_responders_after_every_attempt() {
+    let (_server, _client, adapters) = setup().await;
+    let error = adapters.freeze(&request()).await.unwrap_err();
+    assert_eq!(error.kind, AdapterErrorKind::NoResponders);
+    assert_eq!(error.attempts, RETRIES + 1);
+    assert_eq!(error.subject, freeze_subject());
+    assert!(error.kind.is_transient());
+}
+
+#[tokio::test]
+async fn a_bank_that_never_answers_is_a_timeout() {
+    let (_server, client, adapters) = setup().await;
+    let attempts = bank(&client, |_| None).await;
+    let error = adapters.freeze(&request()).await.unwrap_err();
+    assert_eq!(error.kind, AdapterErrorKind::Timeout(TIMEOUT));
+    assert_eq!(attempts.load(Ordering::SeqCst), RETRIES + 1);
+}
+
+#[tokio::test]
+async fn a_refusal_carries_the_banks_kind_and_is_not_retried_unless_unavailable() {
+    let (_server, client, adapters) = setup().await;
+    let attempts =
+        bank(&client, |_| Some(r#"{"error":{"kind":"stop_limit_reached","message":"two stops already"}}"#)).await;
+    let error = adapters.freeze(&request()).await.unwrap_err();
+    assert_eq!(error.kind.refusal(), Some(Refusal::StopLimitReached));
+    assert!(!error.kind.is_transient());
+    assert_eq!((error.attempts, attempts.load(Ordering::SeqCst)), (1, 1));
+}
+
+#[tokio::test]
+async fn an_unavailable_bank_is_asked_again_and_its_later_answer_taken() {
+    let (_server, client, adapters) = setup().await;
+    let attempts = bank(&client, |attempt| {
+        Some(if attempt == 1 { r#"{"error":{"kind":"unavailable","message":"maintenance"}}"# } else { FROZEN })
+    })
+    .await;
+    let reply = adapters.freeze(&request()).await.unwrap();
+    assert_eq!(reply.frozen_fen, Fen::new(10_000));
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_reply_outside_the_protocol_is_invalid_and_not_retried() {
+    let (_server, client, adapters) = setup().await;
+    let attempts = bank(&client, |_| Some(r#"{"ok":{"status":"melted"}}"#)).await;
+    let error = adapters.freeze(&request()).await.unwrap_err();
+    assert!(matches!(error.kind, AdapterErrorKind::InvalidReply(_)), "{error}");
+    assert_eq!((error.attempts, attempts.load(Ordering::SeqCst)), (1, 1));
+}
