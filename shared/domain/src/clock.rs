@@ -108,7 +108,7 @@ impl Clock for ScaledClock {
 /// clock reaches `anchor_unix_ms`, then runs `scale` times faster than real time. Every
 /// process given the same three numbers (and a synchronised wall clock) reads the same
 /// simulated time, so city nodes started on their own (`afc city --drill-clock`) and the
-/// drill that files reports and plays the banks (`afc sim run --nats`) agree on it.
+/// drill that files reports and plays the banks (`afc-lab sim run --nats`) agree on it.
 ///
 /// Written `ORIGIN_MS:SCALE:ANCHOR_UNIX_MS`, e.g. `1767225600000:3000:1763730000000`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -189,3 +189,23 @@ fn rejects_oversize_garbage_wrong_schema_and_inconsistent_ids() {
     let bytes = rmp_serde::to_vec_named(&envelope).unwrap();
     assert!(matches!(decode(&bytes), Err(events::CodecError::Inconsistent(_))));
 }
+
+#[test]
+fn every_sample_is_tagged_on_the_wire_with_its_kind_constant_and_the_kinds_are_distinct() {
+    for (name, envelope) in samples() {
+        let bytes = encode(&envelope).unwrap();
+        let kind = envelope.payload.name();
+        // Named MessagePack: the variant's tag is on the wire as a string.
+        assert!(String::from_utf8_lossy(&bytes).contains(kind), "{name}: tag {kind} not on the wire");
+        let listed = match &envelope.payload {
+            Payload::Intake(_) => IntakeEvent::KINDS.as_slice(),
+            Payload::Freezing(_) => FreezingEvent::KINDS.as_slice(),
+        };
+        assert!(listed.contains(&kind), "{name}: {kind} is not among its service's KINDS");
+    }
+    let mut kinds: Vec<&str> = FreezingEvent::KINDS.iter().chain(IntakeEvent::KINDS.iter()).copied().collect();
+    let count = kinds.len();
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(kinds.len(), count, "every kind has one name");
+}
