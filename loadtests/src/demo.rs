@@ -1,4 +1,4 @@
-//! `afc demo`: a province hub and three city nodes with simulated banks; a small wave of
+//! `afc-lab demo`: a province hub and three city nodes with simulated banks; a small wave of
 //! reports with layered money trails; per case the accounts stopped and frozen, the money
 //! held and the time-to-freeze; then a summary.
 
@@ -10,9 +10,10 @@ use domain::{CaseId, City, Fen};
 use events::FreezingEvent;
 use hdrhistogram::Histogram;
 use protocol::Reply;
-use simulator::wave::{self, WaveConfig, WaveReport};
+use simulator::wave::{self, SINGLE_TRAIL_ACCOUNTS, SINGLE_TRAIL_DEPTH, WaveConfig, WaveReport};
 
-use crate::deployment::{Embedded, EmbeddedOptions, Watch, freezes_settled};
+use crate::deployment::{CITIES, Embedded, EmbeddedOptions, Watch, freezes_settled};
+use crate::harness::limits::HISTOGRAM_SIGFIG;
 use afc::client;
 
 /// Demo settings.
@@ -25,13 +26,21 @@ pub struct DemoOptions {
 
 /// Longest the demo waits for every trace and freeze.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(120);
+/// Cities of the demo's province: the first this many of [`CITIES`], enough to show the
+/// province stream sourcing more than one city.
+const DEMO_CITIES: usize = 3;
+/// Longest the demo waits for the province stream to catch up with the cities.
+const PROVINCE_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between two looks at the province stream while it catches up.
+const PROVINCE_POLL: Duration = Duration::from_millis(200);
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
-    let cities: Vec<City> = ["hangzhou", "wenzhou", "huzhou"].iter().map(|c| City::parse(c).expect("valid")).collect();
+    let cities: Vec<City> =
+        CITIES[..DEMO_CITIES].iter().map(|name| City::parse(name)).collect::<Result<_, _>>().context("a demo city")?;
     let now = domain::system_clock().now_ms();
     let wave = wave::generate(&WaveConfig::typical(options.seed, cities.clone(), options.cases_per_city), now)?;
     println!(
-        "afc demo: province hub + {} cities, {} reports (seed {}), trails of 4 levels / 25 accounts, \
+        "afc-lab demo: province hub + {} cities, {} reports (seed {}), trails of {SINGLE_TRAIL_DEPTH} levels / {SINGLE_TRAIL_ACCOUNTS} accounts, \
          30% paid through payment orders, 20% of leaf mules cashed out, 30% of last forwards still pending",
         cities.len(),
         wave.reports.len(),
@@ -66,7 +75,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         "{:<26} {:<9} {:<26} {:>13} {:>7} {:>6} {:>13} {:>13} {:>13} {:>9}",
         "case", "city", "fraud type", "reported", "stopped", "frozen", "held", "in trail", "cashed out", "ttf ms"
     );
-    let mut ttf = Histogram::<u64>::new(3)?;
+    let mut ttf = Histogram::<u64>::new(HISTOGRAM_SIGFIG)?;
     let (mut total_loss, mut total_held, mut total_recoverable) = (Fen::ZERO, Fen::ZERO, Fen::ZERO);
     for (case_id, report) in &cases {
         let events = watches[&report.city].events(case_id);
@@ -150,13 +159,13 @@ async fn province_count(deployment: &Embedded) -> anyhow::Result<u64> {
         let mut stream = city_js.get_stream(city.stream_name()).await?;
         expected += stream.info().await?.state.messages;
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + PROVINCE_CATCH_UP_TIMEOUT;
     loop {
         let mut stream = js.get_stream(protocol::subjects::PROVINCE_STREAM).await?;
         let count = stream.info().await?.state.messages;
         if count >= expected || tokio::time::Instant::now() > deadline {
             return Ok(count);
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(PROVINCE_POLL).await;
     }
 }

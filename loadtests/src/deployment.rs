@@ -1,7 +1,7 @@
 //! An embedded deployment: a province hub and city nodes (real nats-servers spawned by the
 //! testkit), the cities' services in this process with their redb files in a temporary
 //! directory, and the simulated banks and payment platforms of a [`World`]. Used by
-//! `afc demo`, the benchmarks and the integration tests.
+//! `afc-lab demo`, the benchmarks, load, drills and the integration tests.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +21,12 @@ use tokio::task::JoinHandle;
 
 use crate::city_process::CityProcess;
 use afc::host::CityOptions;
+
+/// The cities a deployment of N cities takes the first N of (Zhejiang's eleven prefectures).
+pub const CITIES: [&str; 11] = [
+    "hangzhou", "wenzhou", "huzhou", "ningbo", "jiaxing", "shaoxing", "jinhua", "quzhou", "zhoushan", "taizhou",
+    "lishui",
+];
 
 /// Longest wait for a city's services to answer after start.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -230,9 +236,9 @@ pub struct FreezingMessage {
 }
 
 /// Subscribes, on each given connection, to its city's freezing events — every kind, or only
-/// `kinds` (e.g. `trace_completed`) — and hands each decoded event to `fold` on a task of its
-/// own, which ends when the connections close or the handle is aborted. Undecodable messages
-/// are skipped. The subscriptions are in place when this returns.
+/// `kinds` (e.g. [`FreezingEvent::TRACE_COMPLETED`]) — and hands each decoded event to `fold`
+/// on a task of its own, which ends when the connections close or the handle is aborted.
+/// Undecodable messages are skipped. The subscriptions are in place when this returns.
 pub async fn on_freezing_events<F>(
     sources: &[(async_nats::Client, City)],
     kinds: &[&str],

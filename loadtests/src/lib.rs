@@ -4,16 +4,23 @@
 //! - [`deployment`]: an embedded province (real nats-servers from the testkit, city nodes
 //!   each on a runtime of its own ([`city_process`]), simulated banks) and event watches.
 //! - [`demo`]: `afc-lab demo`.
-//! - [`bench`]: `afc-lab bench freeze`, time-to-freeze against its floor.
+//! - [`bench`](mod@bench): `afc-lab bench freeze`, time-to-freeze against its floor.
 //! - [`load`]: `afc-lab load`, open-loop load and sweeps, with [`probes`] for stalls.
+//! - [`submit`] and [`completions`]: the open-loop submitter and the completion watcher
+//!   `bench` and `load` share; [`targets`]: what they are judged against; [`setup`]: what
+//!   they print about the machine.
 //! - [`drill`]: `afc-lab sim run|clock`, crime-wave drills scored against ground truth.
 //! - [`harness`]: open-loop load measurement, independent of what is loaded.
 
 pub mod bench;
 pub mod city_process;
+pub mod completions;
 pub mod demo;
 pub mod deployment;
 pub mod drill;
 pub mod harness;
 pub mod load;
 pub mod probes;
+pub mod setup;
+pub mod submit;
+pub mod targets;

@@ -1,4 +1,4 @@
-//! Stall probes for `afc load`: small loops that should wake or answer every
+//! Stall probes for `afc-lab load`: small loops that should wake or answer every
 //! [`PROBE_PERIOD`] and record how much later they did, over the measured window. They say
 //! which part of the machine stalled when the latency tail grows: the tokio runtime of the
 //! harness and the simulated banks, an OS thread of its own (CPU scheduling), a

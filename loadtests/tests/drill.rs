@@ -1,4 +1,4 @@
-//! A short crime-wave drill end to end (`afc sim run` on an embedded deployment with real
+//! A short crime-wave drill end to end (`afc-lab sim run` on an embedded deployment with real
 //! nats-servers and redb files, in scaled time): with banks answering at once and mules
 //! waiting hours, every account that held victim money when the case was reported is
 //! frozen, nothing is cashed out, and the report says so.

@@ -1,5 +1,6 @@
-//! `afc load --sweep` runs each point as `afc load --result-json` in a process of its own and
-//! builds its table from what those processes wrote: run as a user runs it, on a tiny grid.
+//! `afc-lab load --sweep` runs each point as `afc-lab load --result-json` in a process of its
+//! own and builds its table from what those processes wrote: run as a user runs it, on a
+//! tiny grid.
 
 use std::process::Command;
 
@@ -15,7 +16,7 @@ fn a_sweep_runs_each_point_in_a_process_of_its_own_and_tabulates_their_results()
         .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
-    assert!(status.success(), "afc load --sweep ended with {status}");
+    assert!(status.success(), "afc-lab load --sweep ended with {status}");
 
     // One result file per point, written by the point's process, in sweep order.
     let mut files: Vec<_> = std::fs::read_dir(out.path())

@@ -1,10 +1,9 @@
 //! Failures an afc city must survive (real nats-servers, real redb files, simulated banks):
 //! its services go down in the middle of a trace (crashing: every task of the node's runtime
 //! dropped at once; or stopped gracefully) and restart from their redb logs without stopping
-//! any account twice;
-//! a poison message goes to the dead-letter subject while the consumer keeps going; and a
-//! city cut off from the province keeps freezing, then the province catches up with
-//! nothing lost or doubled.
+//! any account twice; and a city cut off from the province keeps freezing, then the province
+//! catches up with nothing lost or doubled. (A poison message and the dead-letter subject are
+//! freezing's own tests, in services/freezing/tests.)
 
 mod common;
 
@@ -12,8 +11,8 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use common::{
-    CATCH_UP_TIMEOUT, STORE_TIMEOUT, TRACE_TIMEOUT, city, completion, count, failed_hops, now_ms, poll, stops,
-    subject_counts, submit_ok,
+    CATCH_UP_TIMEOUT, TRACE_TIMEOUT, city, completion, count, failed_hops, now_ms, poll, stops, subject_counts,
+    submit_ok,
 };
 use domain::Fen;
 use loadtests::deployment::{Embedded, EmbeddedOptions, Watch, freezes_settled, trace_completed};
@@ -106,44 +105,6 @@ async fn a_city_crashing_mid_trace_resumes_from_redb_and_stops_each_account_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_city_stopped_mid_trace_resumes_from_redb_and_stops_each_account_once() {
     goes_down_mid_trace_and_resumes(22, GoingDown::Graceful).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_poison_message_is_dead_lettered_and_the_consumer_goes_on() {
-    common::init();
-    let wave = simulator::wave::single_trail(31, now_ms());
-    let report = wave.reports[0].clone();
-    let center = report.city.clone();
-    let deployment =
-        Embedded::start(std::slice::from_ref(&center), wave.world, EmbeddedOptions::default()).await.unwrap();
-    let client = deployment.client(&center).clone();
-    let js = jetstream::new(client.clone());
-    let mut watch = Watch::start(&client, &center).await.unwrap();
-
-    let poisoned = protocol::subjects::event(&center, domain::Service::Intake, events::IntakeEvent::CASE_REPORTED);
-    let garbage = b"\xc1 this is not an event \xff".to_vec();
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert(async_nats::header::NATS_MESSAGE_ID, "poison-1");
-    js.publish_with_headers(poisoned.clone(), headers, garbage.clone().into()).await.unwrap().await.unwrap();
-
-    let case_id = submit_ok(&client, &center, &report.body).await.unwrap().case_id;
-    watch.until(TRACE_TIMEOUT, |all| all.get(&case_id).is_some_and(|e| trace_completed(e))).await.unwrap();
-
-    let dead_letters = protocol::subjects::dead_letter(&center, domain::Service::Freezing);
-    let stream = js.get_stream(center.stream_name()).await.unwrap();
-    let letter = poll(STORE_TIMEOUT, "a dead letter from freezing", || async {
-        Ok(match stream.get_last_raw_message_by_subject(&dead_letters).await {
-            Ok(message) => Ok(message),
-            Err(error) => Err(error.to_string()),
-        })
-    })
-    .await
-    .unwrap();
-    let header = |name: &str| letter.headers.get(name).map(|v| v.as_str().to_owned()).unwrap_or_default();
-    assert!(!header(bus::HEADER_DLQ_REASON).is_empty(), "no reason");
-    assert_eq!(header(bus::HEADER_DLQ_SUBJECT), poisoned);
-    assert_eq!(letter.payload.as_ref(), garbage.as_slice());
-    deployment.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

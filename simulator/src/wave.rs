@@ -7,7 +7,8 @@
 //! children on the next level; leaf mules keep the money or cash it out. All of that happened
 //! before the report (at `now_ms - report_delay_ms` and minutes apart after). A share of the
 //! last-level forwards has not happened yet: it sits in the world's schedule, racing the
-//! freeze. [`single_trail`] is the benchmark's one-case, 25-account trail.
+//! freeze. [`single_trail`] is the benchmark's one-case trail ([`SINGLE_TRAIL_DEPTH`] levels,
+//! [`SINGLE_TRAIL_ACCOUNTS`] accounts).
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
@@ -27,6 +28,23 @@ use crate::world::World;
 
 /// The city the single-trail preset reports in.
 const SINGLE_TRAIL_CITY: &str = "hangzhou";
+
+/// Levels of the single trail ([`WaveConfig::single_trail`]): the trail depth the
+/// benchmarks measure.
+pub const SINGLE_TRAIL_DEPTH: u32 = 4;
+/// Mule accounts of the single trail: the stop-payments each case costs.
+pub const SINGLE_TRAIL_ACCOUNTS: u32 = 25;
+/// Mules on each level of the single trail, level 1 first.
+pub const SINGLE_TRAIL_LEVEL_WIDTHS: [u32; SINGLE_TRAIL_DEPTH as usize] = [1, 4, 8, 12];
+// The widths add up to the accounts.
+const _: () = {
+    let (mut level, mut accounts) = (0, 0);
+    while level < SINGLE_TRAIL_LEVEL_WIDTHS.len() {
+        accounts += SINGLE_TRAIL_LEVEL_WIDTHS[level];
+        level += 1;
+    }
+    assert!(accounts == SINGLE_TRAIL_ACCOUNTS, "the single trail's widths must add up to its accounts");
+};
 
 /// Savings a victim has besides what is lost, in yuan.
 const VICTIM_SAVINGS_YUAN: Range<u32> = 100..20_000;
@@ -66,15 +84,16 @@ pub struct WaveConfig {
 }
 
 impl WaveConfig {
-    /// The benchmark's trail: one case in hangzhou, 4 levels of 1, 4, 8 and 12 mules (25
-    /// accounts), no payment orders, no cash-out, nothing pending, reported 2 hours after
-    /// the payment. Raise `cases_per_city` (or add cities) for many trails of the same shape.
+    /// The benchmark's trail: one case in hangzhou, [`SINGLE_TRAIL_DEPTH`] levels of
+    /// [`SINGLE_TRAIL_LEVEL_WIDTHS`] mules ([`SINGLE_TRAIL_ACCOUNTS`] accounts), no payment
+    /// orders, no cash-out, nothing pending, reported 2 hours after the payment. Raise
+    /// `cases_per_city` (or add cities) for many trails of the same shape.
     pub fn single_trail(seed: u64) -> Self {
         WaveConfig {
             seed,
             cities: vec![City::parse(SINGLE_TRAIL_CITY).expect("the preset city is a valid city")],
             cases_per_city: 1,
-            layer_widths: vec![1, 4, 8, 12],
+            layer_widths: SINGLE_TRAIL_LEVEL_WIDTHS.to_vec(),
             platform_share: 0.0,
             mule_order_share: 0.0,
             amount_yuan: 50_000..500_000,
@@ -568,16 +587,16 @@ mod tests {
     }
 
     #[test]
-    fn the_single_trail_has_25_accounts_over_4_levels() {
+    fn the_single_trail_has_its_depth_and_accounts() {
         let wave = single_trail(7, NOW);
         assert_eq!(wave.reports.len(), 1);
         let truth = &wave.reports[0].truth;
-        assert_eq!(truth.mules.len(), 25);
-        let mut per_level = [0; 4];
+        assert_eq!(truth.mules.len(), SINGLE_TRAIL_ACCOUNTS as usize);
+        let mut per_level = [0; SINGLE_TRAIL_DEPTH as usize];
         for level in truth.mules.values() {
             per_level[usize::from(*level) - 1] += 1;
         }
-        assert_eq!(per_level, [1, 4, 8, 12]);
+        assert_eq!(per_level, SINGLE_TRAIL_LEVEL_WIDTHS);
         assert!(truth.pending.is_empty());
         assert_eq!(truth.cashed_out, Fen::ZERO);
         assert!(truth.orders.is_empty());
@@ -585,12 +604,12 @@ mod tests {
         for (mule, level) in &truth.mules {
             let statement = wave.world.ledger.statement(mule).unwrap();
             assert!(!statement.is_empty(), "{mule} got nothing");
-            if *level == 4 {
+            if u32::from(*level) == SINGLE_TRAIL_DEPTH {
                 assert!(truth.holdings.contains_key(mule));
             }
         }
-        // Victim account plus 25 mules.
-        assert_eq!(wave.world.ledger.accounts().count(), 26);
+        // Victim account plus the mules.
+        assert_eq!(wave.world.ledger.accounts().count(), SINGLE_TRAIL_ACCOUNTS as usize + 1);
         assert_eq!(truth.recoverable().unwrap(), truth.loss);
         for number in wave.world.ledger.accounts().map(AccountRef::number) {
             assert!((16..=19).contains(&number.len()), "{number}");
@@ -602,8 +621,8 @@ mod tests {
         let cfg = WaveConfig { cases_per_city: 20, ..WaveConfig::single_trail(3) };
         let wave = generate(&cfg, NOW).unwrap();
         assert_eq!(wave.reports.len(), 20);
-        assert!(wave.reports.iter().all(|r| r.truth.mules.len() == 25));
-        assert_eq!(wave.world.ledger.accounts().count(), 20 * 26);
+        assert!(wave.reports.iter().all(|r| r.truth.mules.len() == SINGLE_TRAIL_ACCOUNTS as usize));
+        assert_eq!(wave.world.ledger.accounts().count(), 20 * (SINGLE_TRAIL_ACCOUNTS as usize + 1));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! `afc sim run SCENARIO.toml`: plays a crime wave against an embedded deployment in scaled
-//! time and scores what the system did against where the money really went.
+//! `afc-lab sim run SCENARIO.toml`: plays a crime wave against an embedded deployment in
+//! scaled time and scores what the system did against where the money really went.
 //!
 //! The scenario becomes a script (simulator::crime): a world whose every transfer is
 //! scheduled, and reports due at set simulated times. The deployment (hub, the scenario's
@@ -17,7 +17,7 @@
 //! it over the leaf links), files reports and watches events through the hub, and reads the
 //! cities' streams back through their JetStream domains. Time cannot be paused in other
 //! processes, so the cities and the drill share a [`DrillClock`]: simulated time starts at
-//! an agreed wall-clock instant (`afc sim clock` prints one; each city runs
+//! an agreed wall-clock instant (`afc-lab sim clock` prints one; each city runs
 //! `afc city --drill-clock`).
 
 pub mod render;
@@ -50,8 +50,6 @@ const MAX_REPORTS_IN_FLIGHT: usize = 64;
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often the progress line is redrawn (on a terminal; every tenth time otherwise).
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
-/// Delay from a stop-payment to its freeze in drills, simulated ms (the service default).
-const DRILL_FREEZE_AFTER_MS: u64 = 10 * 60 * 1000;
 /// Events read back from one city's stream at most.
 const MAX_EVENTS_READ: usize = 2_000_000;
 /// Longest wait for the next event when reading a stream back.
@@ -163,7 +161,7 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
     let script = generate_script(&scenario).context("generating the crime wave")?;
     let truth = script.unimpeded_truth().context("replaying the plan for the ground truth")?;
     eprintln!(
-        "afc sim run: {} (hash {}, seed {}): {} reports, {} mule accounts, {} lost, time scale {}",
+        "afc-lab sim run: {} (hash {}, seed {}): {} reports, {} mule accounts, {} lost, time scale {}",
         script.name,
         scenario.hash_hex(),
         script.seed,
@@ -182,7 +180,8 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
                 &cities,
                 script.world.clone(),
                 EmbeddedOptions {
-                    freeze_after_ms: DRILL_FREEZE_AFTER_MS,
+                    // A drill plays what production does: the service's own delay (simulated ms).
+                    freeze_after_ms: freezing::limits::DEFAULT_FREEZE_AFTER_MS,
                     bank_latency: clock.real_duration(bank_answer_ms.round() as u64),
                     clock: clock.clone(),
                     ..EmbeddedOptions::default()
@@ -198,7 +197,7 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
         Target::Existing { url, clock: drill_clock } => {
             anyhow::ensure!(
                 drill_clock.origin_ms == script.origin_ms,
-                "the drill clock starts at {} but the scenario at {}: make the clock with `afc sim clock {}`",
+                "the drill clock starts at {} but the scenario at {}: make the clock with `afc-lab sim clock {}`",
                 drill_clock.origin_ms,
                 script.origin_ms,
                 options.scenario.display()
@@ -230,10 +229,10 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
                     Duration::from_millis(domain::SystemClock.now_ms().saturating_sub(drill_clock.anchor_unix_ms));
                 anyhow::ensure!(
                     late <= MAX_LATE_START,
-                    "the drill clock started {late:?} ago (at most {MAX_LATE_START:?} allowed): reports due meanwhile would be filed late; make a new one with `afc sim clock`"
+                    "the drill clock started {late:?} ago (at most {MAX_LATE_START:?} allowed): reports due meanwhile would be filed late; make a new one with `afc-lab sim clock`"
                 );
             } else {
-                eprintln!("afc sim run: simulated time starts in {:.1} s", wait.as_secs_f64());
+                eprintln!("afc-lab sim run: simulated time starts in {:.1} s", wait.as_secs_f64());
                 tokio::time::sleep(wait).await;
             }
             (deployment, clock, watches, Instant::now())
@@ -355,7 +354,7 @@ async fn wait_for_settling(
         progress.tick(clock.now_ms(), filed, watches);
     }
     let open = case_ids.iter().flatten().filter(|id| !settled(id)).count();
-    eprintln!("afc sim run: {open} cases still open after {SETTLE_TIMEOUT:?}; they are scored as they stand");
+    eprintln!("afc-lab sim run: {open} cases still open after {SETTLE_TIMEOUT:?}; they are scored as they stand");
 }
 
 /// Watches every city's freezing events.

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::harness::chart::{self, ChartError, Panel, Scale, Series, Stroke};
-use domain::{Fen, TimeMs};
+use domain::{Fen, TimeMs, calendar};
 
 use super::score::{DrillReport, Spread, Tally};
 
@@ -15,25 +15,13 @@ const CDF_POINTS: usize = 200;
 /// `2025-03-01 09:15` (UTC+8, the centers' time) for simulated ms since the epoch.
 pub fn sim_time(ms: TimeMs) -> String {
     const CHINA_OFFSET_MS: u64 = 8 * 60 * 60 * 1000;
+    const DAY_MS: u64 = 86_400_000;
     let local = ms.saturating_add(CHINA_OFFSET_MS);
-    let days = local / 86_400_000;
-    let minutes = (local % 86_400_000) / 60_000;
-    let (year, month, day) = civil_from_days(days);
+    // u64::MAX ms is under 2^38 days: the day count always fits an i64.
+    let days = i64::try_from(local / DAY_MS).expect("ms / a day's ms fits an i64");
+    let minutes = (local % DAY_MS) / 60_000;
+    let (year, month, day) = calendar::civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", minutes / 60, minutes % 60)
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// A simulated duration: `850 ms`, `42 s`, `12.5 min`, `3.2 h`.
@@ -62,7 +50,7 @@ pub fn table(report: &DrillReport) -> String {
     let mut out = String::new();
     let truth = &report.ground_truth;
     let t = &report.total;
-    let _ = writeln!(out, "\nafc sim run: {}", report.scenario);
+    let _ = writeln!(out, "\nafc-lab sim run: {}", report.scenario);
     let _ = writeln!(out, "reproducibility");
     let _ = writeln!(out, "  {:<38} {} / {}", "scenario hash / seed", report.scenario_hash, report.seed);
     let _ = writeln!(

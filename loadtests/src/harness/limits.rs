@@ -9,7 +9,7 @@ pub const MAX_RATE_PER_S: f64 = 100_000.0;
 /// Most requests one schedule drives: bounds the memory of the per-request results.
 pub const MAX_REQUESTS: u64 = 10_000_000;
 
-/// Most requests in flight at once in [`crate::drive`]; beyond it a request waits for a
+/// Most requests in flight at once in [`crate::harness::drive`]; beyond it a request waits for a
 /// slot, is sent late, and its lateness counts in its latency.
 pub const MAX_IN_FLIGHT: usize = 100_000;
 

@@ -4,7 +4,7 @@
 //! actually sent it undercounts every stall: while the sender (or a queue in front of the
 //! system) is stuck, the requests that should have been sent are not, and when they finally
 //! go they look fast. [`Recorder::record`] therefore measures from the request's *intended*
-//! send time (its due time in the [`crate::Schedule`]) to its completion: a request due
+//! send time (its due time in the [`crate::harness::Schedule`]) to its completion: a request due
 //! during a one-second stall has a latency of up to a second, as a user arriving at that
 //! moment would have seen.
 //!
@@ -179,6 +179,11 @@ impl Recorder {
 /// A duration in whole µs (saturating).
 pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// A duration in whole ms (saturating).
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

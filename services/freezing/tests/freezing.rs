@@ -36,22 +36,23 @@ async fn a_trail_is_stopped_once_per_account_and_every_claim_is_frozen() {
         watch.until(&case_id, |events| trace_completed(events) && frozen(events) == claims(events).len()).await;
     let claimed = claims(&events);
     assert!(!claimed.is_empty(), "the trail holds money: {events:?}");
-    let world = simulator::world::lock(&harness.world);
-    for account in report.truth.mules.keys() {
-        assert_eq!(world.ledger.stops_applied(&report.city, account), 1, "stop-payments on {account}");
-    }
-    let now = domain::system_clock().now_ms();
-    for account in &claimed {
-        assert!(world.ledger.is_frozen(account, now), "{account} is frozen at its bank");
+    {
+        let world = simulator::world::lock(&harness.world);
+        for account in report.truth.mules.keys() {
+            assert_eq!(world.ledger.stops_applied(&report.city, account), 1, "stop-payments on {account}");
+        }
+        let now = domain::system_clock().now_ms();
+        for account in &claimed {
+            assert!(world.ledger.is_frozen(account, now), "{account} is frozen at its bank");
+        }
     }
     let held: Fen = Fen::sum(report.truth.holdings.values().copied()).unwrap();
     let Some(FreezingEvent::TraceCompleted { claimed_fen, .. }) =
         events.iter().find(|e| matches!(e, FreezingEvent::TraceCompleted { .. }))
     else {
-        unreachable!()
+        unreachable!("the trace completed")
     };
     assert_eq!(*claimed_fen, held, "everything still in the trail is claimed");
-    drop(world);
     running.stop().await;
     harness.stop().await;
 }

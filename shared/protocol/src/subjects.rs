@@ -53,6 +53,12 @@ pub fn platform(platform: &PlatformId, verb: &str) -> String {
     format!("afc.pay.{platform}.{verb}")
 }
 
+/// The lab's round-trip probe: a core subject no service uses, so `afc-lab bench freeze`
+/// measures the bare NATS round trip.
+pub fn lab_round_trip() -> String {
+    "afc.lab.rtt".to_owned()
+}
+
 /// The JetStream API prefix of a domain (`$JS.<domain>.API`), through which a stream in
 /// one domain reaches a stream in another (the province sourcing a city).
 pub fn domain_api(domain: &str) -> String {
