@@ -131,12 +131,17 @@ fn parse_stat(text: &str) -> Option<Stat> {
 }
 
 /// The group a thread of this process is counted in, by its name.
+/// The main thread's name: the executable's.
+const LAB_MAIN_THREAD: &str = "afc-lab";
+
 fn thread_group(comm: &str) -> String {
     if comm.starts_with("store-") {
         "redb writer threads".into()
     } else if comm.starts_with("afc-load") {
         // The stall probes' own threads (`afc-load-probe`, `afc-load-disk`), not a city.
         "stall probe threads".into()
+    } else if comm == LAB_MAIN_THREAD {
+        "main thread".into()
     } else if let Some(city) = comm.strip_prefix("afc-") {
         format!("{city} runtime (intake, freezing)")
     } else if comm.starts_with("tokio-r") {
@@ -260,6 +265,7 @@ mod tests {
         assert_eq!(thread_group("tokio-runtime-w"), "main runtime (banks, leaf links, harness)");
         assert_eq!(thread_group("nats-probe"), "nats-probe");
         assert_eq!(thread_group("afc-load-disk"), "stall probe threads", "a probe is not a city");
+        assert_eq!(thread_group("afc-lab"), "main thread", "nor is the main thread");
     }
 
     #[test]
