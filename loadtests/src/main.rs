@@ -99,15 +99,10 @@ enum SimCommand {
     },
 }
 
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AFC_LOG").unwrap_or_else(|_| default.into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging("warn");
+    afc::cli::init_logging("warn");
     match cli.command {
         Command::Demo { keep, seed, cases_per_city } => {
             demo::run(demo::DemoOptions { seed, cases_per_city, keep }).await

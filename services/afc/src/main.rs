@@ -104,17 +104,12 @@ fn parse_service(name: &str) -> Result<Service, String> {
     })
 }
 
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AFC_LOG").unwrap_or_else(|_| default.into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::City { city, nats, data, only, freeze_after_ms, drill_clock } => {
-            init_logging("info");
+            afc::cli::init_logging("info");
             let clock: domain::SharedClock = match drill_clock {
                 Some(drill) => {
                     tracing::warn!(clock = %drill, "running on a drill clock: business time is simulated");
@@ -131,14 +126,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(run_city(options, clock, shutdown).await?)
         }
         Command::Case { command } => {
-            init_logging("warn");
+            afc::cli::init_logging("warn");
             match command {
                 CaseCommand::Report { city, nats, file } => cli::case::report(&nats, &city, &file).await,
                 CaseCommand::Show { city, nats, case_id, json } => cli::case::show(&nats, &city, &case_id, json).await,
             }
         }
         Command::Province { command: ProvinceCommand::Provision { hub, cities } } => {
-            init_logging("warn");
+            afc::cli::init_logging("warn");
             cli::province::provision(&hub, &cities).await
         }
     }

@@ -14,8 +14,6 @@ use tokio::process::{Child, Command};
 
 /// Bound on the node starting, and on it stopping once told (or once a part failed).
 const BOUND: Duration = Duration::from_secs(30);
-/// Pause between readiness probes ("no responders" comes back at once).
-const POLL: Duration = Duration::from_millis(50);
 
 fn city() -> City {
     City::parse("huzhou").unwrap()
@@ -40,27 +38,19 @@ async fn wait_ready(client: &async_nats::Client) {
     let probe = serde_json::to_vec(&serde_json::json!({ "case_id": CaseId::derive(&city(), 0) })).unwrap();
     let subject = protocol::subjects::command(&city(), Service::Intake, VERB_SHOW);
     let js = jetstream::new(client.clone());
-    let ready = async {
-        loop {
-            if let Ok(answer) = client.request(subject.clone(), probe.clone().into()).await {
-                let ShowResponse::Error(error) = serde_json::from_slice(&answer.payload).unwrap() else {
-                    panic!("the probe case does not exist")
-                };
-                assert_eq!(error.kind, IntakeErrorKind::UnknownCase);
-                break;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-        loop {
-            if let Ok(stream) = js.get_stream(city().stream_name()).await
-                && stream.consumer_info(freezing::shell::CONSUMER).await.is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(POLL).await;
-        }
+    let answer = testkit::eventually(BOUND, "intake answers", || async {
+        client.request(subject.clone(), probe.clone().into()).await.ok()
+    })
+    .await;
+    let ShowResponse::Error(error) = serde_json::from_slice(&answer.payload).unwrap() else {
+        panic!("the probe case does not exist")
     };
-    tokio::time::timeout(BOUND, ready).await.expect("afc city ready");
+    assert_eq!(error.kind, IntakeErrorKind::UnknownCase);
+    testkit::eventually(BOUND, "freezing's consumer exists", || async {
+        let stream = js.get_stream(city().stream_name()).await.ok()?;
+        stream.consumer_info(freezing::shell::CONSUMER).await.ok().map(|_| ())
+    })
+    .await;
 }
 
 async fn stderr_of(child: &mut Child) -> String {

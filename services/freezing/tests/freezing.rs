@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{BOUND, Harness, POLL, trace_completed};
+use common::{BOUND, Harness, trace_completed};
 use domain::Fen;
 use events::FreezingEvent;
 use freezing::core::CoreConfig;
@@ -86,20 +86,12 @@ async fn stop_payments_leave_before_their_events_are_committed() {
     let first_level: Vec<_> =
         report.truth.mules.iter().filter(|(_, level)| **level == 1).map(|(account, _)| account.clone()).collect();
     assert!(!first_level.is_empty());
-    tokio::time::timeout(BOUND, async {
-        loop {
-            let stopped = {
-                let world = simulator::world::lock(&harness.world);
-                first_level.iter().filter(|a| world.ledger.stops_applied(&center, a) == 1).count()
-            };
-            if stopped > 0 {
-                return;
-            }
-            tokio::time::sleep(POLL).await;
-        }
+    testkit::eventually(BOUND, "a first-level account stopped", || {
+        let world = simulator::world::lock(&harness.world);
+        let stopped = first_level.iter().any(|a| world.ledger.stops_applied(&center, a) == 1);
+        async move { stopped.then_some(()) }
     })
-    .await
-    .expect("a first-level account stopped");
+    .await;
     let committed = harness
         .store
         .read(|tx| {
@@ -144,16 +136,10 @@ async fn a_poison_message_is_dead_lettered_and_the_consumer_goes_on() {
 
     let dead_letters = protocol::subjects::dead_letter(&center, domain::Service::Freezing);
     let stream = harness.js.get_stream(center.stream_name()).await.unwrap();
-    let letter = tokio::time::timeout(BOUND, async {
-        loop {
-            if let Ok(letter) = stream.get_last_raw_message_by_subject(&dead_letters).await {
-                return letter;
-            }
-            tokio::time::sleep(POLL).await;
-        }
+    let letter = testkit::eventually(BOUND, "a dead letter from freezing", || async {
+        stream.get_last_raw_message_by_subject(&dead_letters).await.ok()
     })
-    .await
-    .expect("a dead letter from freezing");
+    .await;
     let header = |name: &str| letter.headers.get(name).map(|v| v.as_str().to_owned()).unwrap_or_default();
     assert!(header(bus::HEADER_DLQ_REASON).contains("undecodable"), "{}", header(bus::HEADER_DLQ_REASON));
     assert_eq!(header(bus::HEADER_DLQ_SUBJECT), poisoned);

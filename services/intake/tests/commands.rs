@@ -19,8 +19,6 @@ use tokio::sync::watch;
 
 /// Bound on intake starting, and on a committed event reaching the stream.
 const BOUND: Duration = Duration::from_secs(30);
-/// Pause between polls of a condition that has no event to wait on.
-const POLL: Duration = Duration::from_millis(50);
 
 fn city() -> City {
     City::parse("huzhou").unwrap()
@@ -66,14 +64,8 @@ impl Intake {
         let client = async_nats::connect(server.url()).await.unwrap();
         let js = jetstream::new(client.clone());
         let intake = Intake { server, client, js, stop, node, _data: data };
-        let probe = json!({ "case_id": CaseId::derive(&city(), 0) });
-        tokio::time::timeout(BOUND, async {
-            while intake.ask(VERB_SHOW, serde_json::to_vec(&probe).unwrap()).await.is_none() {
-                tokio::time::sleep(POLL).await;
-            }
-        })
-        .await
-        .expect("intake answers");
+        let probe = serde_json::to_vec(&json!({ "case_id": CaseId::derive(&city(), 0) })).unwrap();
+        testkit::eventually(BOUND, "intake answers", || intake.ask(VERB_SHOW, probe.clone())).await;
         intake
     }
 
@@ -108,17 +100,11 @@ impl Intake {
     /// Waits until `case_id`'s `case_reported` is in the stream: then so is everything intake
     /// committed before it (the relay publishes in commit order).
     async fn published(&self, case_id: &CaseId) -> Vec<CaseId> {
-        tokio::time::timeout(BOUND, async {
-            loop {
-                let ids = self.case_reported().await;
-                if ids.contains(case_id) {
-                    return ids;
-                }
-                tokio::time::sleep(POLL).await;
-            }
+        testkit::eventually(BOUND, "the event reaches the stream", || async {
+            let ids = self.case_reported().await;
+            ids.contains(case_id).then_some(ids)
         })
         .await
-        .expect("the event reaches the stream")
     }
 
     async fn stop(self) {
@@ -251,18 +237,13 @@ async fn a_case_shows_freezings_events_and_an_event_of_an_unknown_case_is_dead_l
     publish(&intake.js, &freezing_event(1, frozen(&stranger))).await;
     publish(&intake.js, &freezing_event(2, frozen(&case_id))).await;
 
-    let timeline = tokio::time::timeout(BOUND, async {
-        loop {
-            if let Reply::Ok(timeline) = intake.show(&case_id).await
-                && timeline.entries.len() == 2
-            {
-                return timeline;
-            }
-            tokio::time::sleep(POLL).await;
+    let timeline = testkit::eventually(BOUND, "the frozen entry is shown", || async {
+        match intake.show(&case_id).await {
+            Reply::Ok(timeline) if timeline.entries.len() == 2 => Some(timeline),
+            _ => None,
         }
     })
-    .await
-    .expect("the frozen entry is shown");
+    .await;
     assert_eq!(timeline.entries[0].kind, TimelineKind::Reported);
     assert_eq!(timeline.entries[1].kind, TimelineKind::Frozen);
     assert_eq!(timeline.summary.frozen_fen, Fen::new(300_000));
@@ -270,16 +251,10 @@ async fn a_case_shows_freezings_events_and_an_event_of_an_unknown_case_is_dead_l
     let dead_letters = protocol::subjects::dead_letter(&city(), Service::Intake);
     let stream = intake.js.get_stream(city().stream_name()).await.unwrap();
     // Handled concurrently with the other event: waited for on its own.
-    let letter = tokio::time::timeout(BOUND, async {
-        loop {
-            if let Ok(letter) = stream.get_last_raw_message_by_subject(&dead_letters).await {
-                return letter;
-            }
-            tokio::time::sleep(POLL).await;
-        }
+    let letter = testkit::eventually(BOUND, "a dead letter from intake", || async {
+        stream.get_last_raw_message_by_subject(&dead_letters).await.ok()
     })
-    .await
-    .expect("a dead letter from intake");
+    .await;
     let reason = letter.headers.get(bus::HEADER_DLQ_REASON).map(|v| v.as_str().to_owned()).unwrap_or_default();
     assert!(reason.contains(&format!("unknown case {stranger}")), "{reason}");
     intake.stop().await;

@@ -97,12 +97,7 @@ async fn a_consumer_deleted_on_the_server_stops_the_service() {
 
     let js = jetstream::new(fixture.client.clone());
     let stream = js.get_stream(city().stream_name()).await.unwrap();
-    bounded("the consumer is created", async {
-        while stream.consumer_info("probe").await.is_err() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    testkit::eventually(BOUND, "the consumer is created", || async { stream.consumer_info("probe").await.ok() }).await;
     assert!(stream.delete_consumer("probe").await.unwrap().success);
 
     let outcome = bounded("the service stops", running).await.unwrap();

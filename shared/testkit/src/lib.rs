@@ -4,6 +4,7 @@
 //!   [`NatsServer::single`] for simple tests and [`NatsServer::start`] for anything else.
 //! - [`LeafLink`]: a TCP proxy between a city's leaf remote and the hub, that a test can
 //!   [`cut`](LeafLink::cut) and [`restore`](LeafLink::restore) to simulate a partition.
+//! - [`eventually`]: bounded polling, for what a test can only observe by asking again.
 //! - [`Province`]: a hub (JetStream domain `province`) with one leaf [`CityNode`] per city
 //!   (JetStream domain = the city's name), each city linked through its own [`LeafLink`].
 //!
@@ -14,12 +15,14 @@ mod binary;
 mod error;
 mod http;
 mod link;
+mod poll;
 mod province;
 mod server;
 
 pub use binary::{NATS_SERVER_ENV, nats_server_binary};
 pub use error::TestkitError;
 pub use link::LeafLink;
+pub use poll::{POLL_INTERVAL, eventually};
 pub use province::{CityNode, HUB_DOMAIN, LEAF_WAIT_TIMEOUT, Province, ProvinceOptions};
 pub use server::{LAME_DUCK_DURATION, LEAF_RECONNECT, NatsServer, READY_TIMEOUT, STOP_TIMEOUT, ServerOptions};
 

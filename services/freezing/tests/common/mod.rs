@@ -20,8 +20,6 @@ use tokio::sync::watch;
 
 /// Bound on a trace (or a freeze) completing, and on the service stopping.
 pub const BOUND: Duration = Duration::from_secs(60);
-/// Pause between polls of a condition that has no event to wait on.
-pub const POLL: Duration = Duration::from_millis(50);
 
 /// The server, the banks and freezing's store; freezing runs with [`Harness::run`].
 pub struct Harness {
