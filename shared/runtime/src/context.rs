@@ -43,6 +43,11 @@ pub enum ServiceError {
     },
 }
 
+/// A store's writer failed (the reason it gave).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreFailed(pub String);
+
 /// What a part of a service is: a task that runs until told to stop and ends `Ok` then, or
 /// ends with an error.
 pub type Part = std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
@@ -204,6 +209,19 @@ impl Context {
         let relay = bus::relay::run_relay(self.js.clone(), store.clone(), self.stop_relays.subscribe());
         self.relays.spawn("outbox relay".into(), Box::pin(async move { Ok(relay.await?) }));
         Ok(())
+    }
+
+    /// Stops the service when `store` fails: a store that failed takes no more writes, so a
+    /// service going on without it would be up but doing nothing. (The node watches every
+    /// store it opens for a service.)
+    pub fn watch_store(&mut self, name: &str, store: &Store) {
+        let (store, mut shutdown) = (store.clone(), self.shutdown());
+        self.spawn(format!("store {name}"), async move {
+            tokio::select! {
+                reason = store.failed() => Err(StoreFailed(reason)),
+                () = stopped(&mut shutdown) => Ok(()),
+            }
+        });
     }
 
     /// Removes `store`'s inbox rows that JetStream can no longer redeliver, now and then.

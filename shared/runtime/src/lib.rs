@@ -23,7 +23,7 @@ pub mod limits;
 mod node;
 mod router;
 
-pub use context::{Context, Part, ServiceError};
+pub use context::{Context, Part, ServiceError, StoreFailed};
 pub use node::{Hosted, NodeError, NodeOptions, StoreSpec, Stores, run_node};
 pub use router::Router;
 

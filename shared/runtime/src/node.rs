@@ -137,7 +137,11 @@ pub async fn run_node(
             .connect(&options.nats_url)
             .await
             .map_err(|e| NodeError::Connect { service, url: options.nats_url.clone(), source: e.into() })?;
-        let context = Context::new(options.city.clone(), service, client, options.clock.clone(), node_shutdown.clone());
+        let mut context =
+            Context::new(options.city.clone(), service, client, options.clock.clone(), node_shutdown.clone());
+        for spec in hosted.stores() {
+            context.watch_store(spec.name, &stores.get(spec));
+        }
         started.push((hosted, context, stores));
     }
     let mut running = JoinSet::new();

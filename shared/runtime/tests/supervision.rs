@@ -181,3 +181,24 @@ async fn the_router_answers_its_verbs_and_names_them_for_an_unknown_one() {
     fixture.shutdown.send(true).unwrap();
     bounded("the service stops", running).await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_fails_stops_the_service() {
+    let (fixture, mut context) = fixture().await;
+    context.watch_store("freezing", &fixture.store);
+    let running = tokio::spawn(context.run());
+    let failed = fixture
+        .store
+        .write(|_ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+            Err(WriteError::Store(store::StoreError::Corrupt("injected disk failure".into())))
+        })
+        .await;
+    assert!(failed.is_err());
+    match bounded("the service stops", running).await.unwrap() {
+        Err(ServiceError::Failed { part, source, .. }) => {
+            assert_eq!(part, "store freezing");
+            assert!(source.to_string().contains("injected disk failure"), "{source}");
+        }
+        other => panic!("expected the store's failure, got {other:?}"),
+    }
+}

@@ -38,6 +38,10 @@ pub enum StoreError {
     Codec(#[from] events::CodecError),
     #[error("the store's writer has stopped")]
     WriterStopped,
+    /// A batch failed earlier: the store takes no more writes, and its service must stop
+    /// and replay its log on restart.
+    #[error("the store failed earlier and takes no more writes; restart to replay its log: {0}")]
+    Failed(String),
     #[error("event log broken: {0}")]
     Corrupt(String),
 }
@@ -114,6 +118,8 @@ struct Inner {
     outbox_ready: Arc<Notify>,
     /// Signalled after every commit that scheduled a timer.
     timers_changed: Arc<Notify>,
+    /// Why the writer failed, once it has.
+    failed: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 /// A timer due for firing.
@@ -148,9 +154,26 @@ impl Store {
         };
         let outbox_ready = Arc::new(Notify::new());
         let timers_changed = Arc::new(Notify::new());
-        let signals = writer::Signals { outbox_ready: outbox_ready.clone(), timers_changed: timers_changed.clone() };
+        let (failure, failed) = tokio::sync::watch::channel(None);
+        let signals =
+            writer::Signals { outbox_ready: outbox_ready.clone(), timers_changed: timers_changed.clone(), failure };
         let writer = writer::spawn(db.clone(), producer.clone(), clock, next_seq, signals, priority)?;
-        Ok(Store { inner: Arc::new(Inner { db, producer, writer, outbox_ready, timers_changed }) })
+        Ok(Store { inner: Arc::new(Inner { db, producer, writer, outbox_ready, timers_changed, failed }) })
+    }
+
+    /// Resolves once a batch has failed in storage, with why: the store takes no more writes
+    /// from then on, and its service must stop (its restart replays the log).
+    pub async fn failed(&self) -> String {
+        let mut failed = self.inner.failed.clone();
+        loop {
+            if let Some(reason) = failed.borrow_and_update().clone() {
+                return reason;
+            }
+            if failed.changed().await.is_err() {
+                // The writer is gone without having failed: it never will now.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     pub fn producer(&self) -> &Producer {

@@ -45,8 +45,9 @@ use crate::{Producer, StoreError, WriteError};
 /// Tells a caller how its batch ended: `Ok` once committed, or why it was not.
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// An operation, run on the writer thread. Returns its completion, and the storage error
-/// that must abort the batch, if any.
-type Operation = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (Completion, Option<StoreError>) + Send>;
+/// that must abort the batch, if any. Given `Err(reason)` instead of a context (the store
+/// failed earlier), it runs nothing and its completion tells the caller why.
+type Operation = Box<dyn FnOnce(Result<&mut WriteCtx<'_>, &str>) -> (Completion, Option<StoreError>) + Send>;
 
 /// How durable an operation's commit must be when its caller is told it committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +82,8 @@ pub(crate) struct Signals {
     pub outbox_ready: Arc<Notify>,
     /// Timers were scheduled (the timer loop may have an earlier one).
     pub timers_changed: Arc<Notify>,
+    /// Set once a batch failed: why (see [`crate::Store::failed`]).
+    pub failure: tokio::sync::watch::Sender<Option<String>>,
 }
 
 struct Job {
@@ -206,7 +209,7 @@ pub(crate) fn spawn(
     signals: Signals,
     priority: WriterPriority,
 ) -> Result<WriterHandle, StoreError> {
-    let Signals { outbox_ready, timers_changed } = signals;
+    let Signals { outbox_ready, timers_changed, failure } = signals;
     let (queue, mut jobs_rx) = mpsc::channel::<Job>(WRITE_QUEUE_DEPTH);
     let (deferred, mut deferred_rx) = mpsc::channel::<Job>(WRITE_QUEUE_DEPTH);
     let name = format!("store-{}-{}", producer.city, producer.service);
@@ -230,6 +233,10 @@ pub(crate) fn spawn(
             let mut linger_until: Option<tokio::time::Instant> = None;
             // When the last durable commit started.
             let mut last_fsync = tokio::time::Instant::now();
+            // Why a batch failed, once one has: every later operation is refused unrun. Its
+            // callers decided it on a state that includes the lost batch (freezing answers a
+            // hop opened in it), so committing it would make a log that no replay accepts.
+            let mut failed: Option<String> = None;
             loop {
                 // `None`: the linger ran out, or both queues closed.
                 let first = timer.block_on(async {
@@ -245,10 +252,18 @@ pub(crate) fn spawn(
                 let Some(first) = first else {
                     // The linger ran out, or the queue closed: make the deferred writes durable.
                     if !awaiting_fsync.is_empty() {
-                        let outcome = run_batch(&db, &producer, clock.now_ms(), &mut next_seq, Vec::new(), true);
-                        let result = outcome.map(|_| ()).map_err(|(_, error)| error);
-                        if let Err(error) = &result {
-                            tracing::error!(%error, "store flush of deferred writes failed");
+                        let result = match &failed {
+                            Some(reason) => Err(reason.clone()),
+                            None => {
+                                let outcome =
+                                    run_batch(&db, &producer, clock.now_ms(), &mut next_seq, Vec::new(), true);
+                                outcome.map(|_| ()).map_err(|(_, error)| error)
+                            }
+                        };
+                        if let (Err(error), None) = (&result, &failed) {
+                            tracing::error!(%error, "store flush of deferred writes failed; the store takes no more writes");
+                            failed = Some(error.clone());
+                            failure.send_replace(Some(error.clone()));
                         }
                         for done in awaiting_fsync.drain(..) {
                             done(result.clone());
@@ -288,6 +303,13 @@ pub(crate) fn spawn(
                     }
                     deferred_taken += 1;
                 }
+                if let Some(reason) = &failed {
+                    for job in jobs {
+                        let (done, _) = (job.operation)(Err(reason));
+                        done(Err(reason.clone()));
+                    }
+                    continue;
+                }
                 let start_seq = next_seq;
                 // Deferred callers waiting are bounded too: past a batch's worth, commit durably.
                 let durable = jobs.iter().any(|job| job.durability == Durability::Immediate)
@@ -322,10 +344,16 @@ pub(crate) fn spawn(
                     }
                     Err((completions, error)) => {
                         next_seq = start_seq;
-                        tracing::error!(%error, "store batch aborted");
+                        tracing::error!(%error, "store batch aborted; the store takes no more writes");
                         for (_, done) in completions {
                             done(Err(error.clone()));
                         }
+                        for done in awaiting_fsync.drain(..) {
+                            done(Err(error.clone()));
+                        }
+                        linger_until = None;
+                        failure.send_replace(Some(error.clone()));
+                        failed = Some(error);
                     }
                 }
             }
@@ -366,7 +394,7 @@ fn run_batch(
     let mut completions = Vec::with_capacity(jobs.len());
     let mut failure = None;
     for job in jobs {
-        let (done, error) = (job.operation)(&mut ctx);
+        let (done, error) = (job.operation)(Ok(&mut ctx));
         completions.push((job.durability, done));
         if let Some(error) = error {
             failure = Some(error.to_string());
@@ -397,6 +425,18 @@ impl WriterHandle {
         let (reply, result) = oneshot::channel::<Result<R, WriteError<E>>>();
         let operation: Operation = Box::new(move |ctx| {
             let aborted = |reason: String| WriteError::Store(StoreError::Corrupt(format!("batch aborted: {reason}")));
+            let ctx = match ctx {
+                Ok(ctx) => ctx,
+                Err(reason) => {
+                    let failed = StoreError::Failed(reason.to_owned());
+                    return (
+                        Box::new(move |_| {
+                            let _ = reply.send(Err(WriteError::Store(failed)));
+                        }),
+                        None,
+                    );
+                }
+            };
             match op(ctx) {
                 Ok(value) => (
                     Box::new(move |outcome: Result<(), String>| {

@@ -75,6 +75,53 @@ async fn a_rejected_operation_writes_nothing_and_its_batch_neighbours_commit() {
     assert_eq!(store.replay(|_| {}).unwrap(), 1);
 }
 
+/// A batch that fails in storage leaves the store refusing every later write: the callers
+/// queued behind it decided on a state that includes what was lost (in freezing, an answer
+/// to a hop opened in the lost batch), and a log holding them would not replay.
+#[tokio::test]
+async fn after_a_failed_batch_the_store_refuses_every_later_write_and_commits_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let store = Store::open(&path, producer(), system_clock()).unwrap();
+    append(&store, 1).await.unwrap();
+    // A storage failure inside an operation aborts its batch (an injected one here). The
+    // operation holds its batch until the dependent write is queued, so that one lands in the
+    // next batch.
+    let (running_tx, running) = tokio::sync::oneshot::channel::<()>();
+    let (go, gate) = std::sync::mpsc::channel::<()>();
+    let lost = store
+        .enqueue(move |ctx| -> Result<(), WriteError<String>> {
+            ctx.append(None, None, reported(2))?;
+            let _ = running_tx.send(());
+            gate.recv().expect("released");
+            Err(WriteError::Store(store::StoreError::Corrupt("injected disk failure".into())))
+        })
+        .await
+        .unwrap();
+    running.await.unwrap();
+    // Queued behind it, before anyone learned of the failure.
+    let dependent = store
+        .enqueue(|ctx| -> Result<u64, WriteError<String>> { Ok(ctx.append(None, None, reported(3))?.seq) })
+        .await
+        .unwrap();
+    go.send(()).unwrap();
+    assert!(matches!(lost.wait().await, Err(WriteError::Store(_))));
+    let refused = dependent.wait().await;
+    assert!(
+        matches!(&refused, Err(WriteError::Store(store::StoreError::Failed(reason))) if reason.contains("injected disk failure")),
+        "{refused:?}"
+    );
+    let later = append(&store, 4).await;
+    assert!(matches!(later, Err(WriteError::Store(store::StoreError::Failed(_)))), "{later:?}");
+    let reason = tokio::time::timeout(std::time::Duration::from_secs(5), store.failed()).await.unwrap();
+    assert!(reason.contains("injected disk failure"), "the store says why it failed: {reason}");
+    drop(store);
+    // What a restart replays: the one batch committed before the failure.
+    let reopened = Store::open(&path, producer(), system_clock()).unwrap();
+    assert_eq!(reopened.replay(|_| {}).unwrap(), 1);
+    assert_eq!(append(&reopened, 5).await.unwrap(), 2, "a restarted store writes again, after the last logged event");
+}
+
 #[tokio::test]
 async fn outbox_rows_leave_only_when_confirmed() {
     let dir = tempfile::tempdir().unwrap();
