@@ -31,3 +31,9 @@ pub const MIN_FOLLOW_FEN: u64 = 100;
 /// Default delay from a stop-payment to its conversion into a freeze: 10 minutes, well
 /// inside the 48 h a stop lasts, leaving time for the renewal if the freeze fails.
 pub const DEFAULT_FREEZE_AFTER_MS: u64 = 10 * 60 * 1000;
+
+/// Onward hops an `account_stopped` event opens itself; a stop with more onward transfers
+/// opens the rest with a `hop_opened` each. At ~150 bytes a leg (a 32-digit account, a
+/// 64-character transfer id) 256 legs stay far below `events::MAX_EVENT_BYTES` (256 KiB): no
+/// event a bank's statement leads to is too large to commit.
+pub const MAX_ONWARD_IN_STOP: usize = 256;

@@ -13,6 +13,7 @@ use super::{
     Action, CaseTrace, CoreConfig, Decided, Hop, Input, MAX_STOPS_PER_ACCOUNT, Rejection, State, freeze_request_id,
     stop_request_id,
 };
+use crate::limits::MAX_ONWARD_IN_STOP;
 use crate::rule;
 
 /// What `input` causes at `now`: the events to record and the requests that follow from no
@@ -126,6 +127,9 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 })
                 .collect();
             let first_new = trace.hops.keys().next_back().copied().unwrap_or(0) + 1;
+            // The stop opens at most MAX_ONWARD_IN_STOP hops itself; any further one gets a
+            // `hop_opened` of its own, so that no event outgrows what a commit takes.
+            let inline = onward.len().min(MAX_ONWARD_IN_STOP);
             events.push(FreezingEvent::AccountStopped {
                 case_id: case_id.clone(),
                 hop,
@@ -133,21 +137,22 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 stop_no: statement.stop_no,
                 held_fen: statement.held,
                 claim_fen: split.claim,
-                onward: onward.clone(),
+                onward: onward[..inline].to_vec(),
                 cashed_out_fen: split.cashed_out,
                 stopped_at_ms: now,
                 expires_at_ms: statement.expires_at_ms,
                 answered_in_ms: Some(now.saturating_sub(asked_at_ms)),
-                first_onward_hop: (!onward.is_empty()).then_some(first_new),
+                first_onward_hop: (inline > 0).then_some(first_new),
                 depth: Some(hop_state.depth),
             });
             let mut accounts = trace.accounts.clone();
             // A hop still waiting for its bank can take more arrivals; the one answering now cannot.
             let is_open = |first: HopId| first != hop && trace.hops.get(&first).is_none_or(|h| h.open);
-            for (next, leg) in (first_new..).zip(&onward) {
+            for (index, (next, leg)) in (first_new..).zip(&onward).enumerate() {
                 let to = NewHop::onward(hop, hop_state.depth, leg);
-                // Opened by the `account_stopped` above (`first_onward_hop`).
-                open_hop(&mut events, &mut accounts, &is_open, config, &case_id, next, to, Opened::ByParent);
+                // The first ones are opened by the `account_stopped` above (`first_onward_hop`).
+                let opened = if index < inline { Opened::ByParent } else { Opened::ByEvent };
+                open_hop(&mut events, &mut accounts, &is_open, config, &case_id, next, to, opened);
             }
         }
         Input::ConversionDue { case_id, account } => {

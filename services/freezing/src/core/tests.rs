@@ -475,3 +475,53 @@ fn the_lapse_margin_bounds_every_conversion() {
     let lapse = 48 * 3_600_000;
     assert_eq!(freeze_due(&config, 0, lapse), lapse - LAPSE_MARGIN_MS);
 }
+
+#[test]
+fn a_stop_with_more_onward_transfers_than_an_event_holds_opens_the_rest_by_hop_opened() {
+    // Enough legs that one event holding them all would be over MAX_EVENT_BYTES.
+    let legs = 3_000;
+    let config = CoreConfig::default();
+    let mut live = State::default();
+    let traced = 100 * legs as u64;
+    let mut log = check(&mut live, &config, reported(traced)).0;
+    let mut statement = vec![entry(Direction::In, traced, traced, Counterparty::Account(account(99_999)), "v")];
+    for i in 0..legs {
+        let balance = traced - 100 * (i as u64 + 1);
+        let to = Counterparty::Account(account(10_000 + i as u32));
+        statement.push(entry(Direction::Out, 100, balance, to, &format!("t{i}")));
+    }
+    let (events, actions) = check(&mut live, &config, answered(1, 0, statement));
+    let FreezingEvent::AccountStopped { onward, first_onward_hop, .. } = &events[0] else { panic!("{events:?}") };
+    assert_eq!((onward.len(), *first_onward_hop), (crate::limits::MAX_ONWARD_IN_STOP, Some(2)));
+    let opened: Vec<HopId> = events
+        .iter()
+        .filter_map(|e| match e {
+            FreezingEvent::HopOpened { hop, parent: Some(1), .. } => Some(*hop),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(opened, (2 + crate::limits::MAX_ONWARD_IN_STOP as HopId..2 + legs as HopId).collect::<Vec<_>>());
+    assert_eq!(actions.len(), legs, "every onward account is stopped");
+    // Every event fits what a commit takes.
+    for (seq, event) in (1..).zip(&events) {
+        let city = City::parse("huzhou").unwrap();
+        let envelope = events::Envelope {
+            id: events::event_id(&city, domain::Service::Freezing, seq),
+            city,
+            service: domain::Service::Freezing,
+            seq,
+            time_ms: 1,
+            correlation: Some(case()),
+            causation: None,
+            schema: events::SCHEMA_VERSION,
+            payload: events::Payload::Freezing(event.clone()),
+        };
+        assert!(events::encode(&envelope).is_ok(), "{} is too large", event.name());
+    }
+    // The log replays to the same hops.
+    log.extend(events);
+    let mut replayed = State::default();
+    log.iter().for_each(|e| apply(&mut replayed, e));
+    assert_eq!(pending_actions(&replayed), pending_actions(&live));
+    assert_eq!(pending_actions(&replayed).len(), legs);
+}
