@@ -6,8 +6,12 @@
 //! idempotent through their inbox, so a lost ack costs one redelivery and nothing else. A
 //! message that can never be processed — undecodable, or rejected by the handler as poison —
 //! is copied to `afc.<city>.dlq.<service>` with the reason in a header and terminated, and
-//! the consumer goes on. A transient failure is negatively acknowledged and redelivered with
-//! backoff, up to `CONSUMER_MAX_DELIVER` times, then dead-lettered too.
+//! the consumer goes on. A transient failure is negatively acknowledged with a delay
+//! ([`Redelivery::nak_delays`]) and redelivered, up to `max_deliver` times, then
+//! dead-lettered too. A delivery nobody answers (the handler hung, the process died) is
+//! redelivered after `ack_wait`; when the server gives up on such a message after
+//! `max_deliver` deliveries it says so in an advisory, and the consumer dead-letters the
+//! message from the stream then: no message is dropped silently.
 //!
 //! The consumer ends with an error when it cannot go on: the durable consumer was deleted
 //! on the server, the server ended its message stream, or pulls kept failing for
@@ -27,7 +31,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::limits::{
-    CONSUMER_ACK_WAIT, CONSUMER_BACKOFF, CONSUMER_IN_FLIGHT, CONSUMER_MAX_ACK_PENDING, CONSUMER_MAX_DELIVER,
+    CONSUMER_ACK_WAIT, CONSUMER_IN_FLIGHT, CONSUMER_MAX_ACK_PENDING, CONSUMER_MAX_DELIVER, CONSUMER_NAK_DELAYS,
     CONSUMER_PULL_BATCH, CONSUMER_PULL_GIVE_UP,
 };
 use crate::{
@@ -72,6 +76,38 @@ pub struct ConsumerSpec {
     pub service: Service,
     /// Subject filter, e.g. `afc.hangzhou.evt.intake.>` (from `protocol::subjects`).
     pub filter: String,
+    /// When messages are delivered again.
+    pub redelivery: Redelivery,
+}
+
+/// When a consumer's messages are delivered again. The effective values are these: the
+/// consumer sets no server-side `backoff` (see [`CONSUMER_ACK_WAIT`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redelivery {
+    /// How long a delivery may stay unanswered before the server delivers it again.
+    pub ack_wait: std::time::Duration,
+    /// Delay before the next delivery after the n-th transient failure (the last repeats).
+    pub nak_delays: Vec<std::time::Duration>,
+    /// Deliveries at most; the message is dead-lettered after the last.
+    pub max_deliver: i64,
+}
+
+impl Default for Redelivery {
+    fn default() -> Self {
+        Redelivery {
+            ack_wait: CONSUMER_ACK_WAIT,
+            nak_delays: CONSUMER_NAK_DELAYS.to_vec(),
+            max_deliver: CONSUMER_MAX_DELIVER,
+        }
+    }
+}
+
+impl Redelivery {
+    /// The delay of the negative ack after the `delivered`-th delivery failed.
+    fn nak_delay(&self, delivered: i64) -> std::time::Duration {
+        let index = usize::try_from(delivered.saturating_sub(1)).unwrap_or(0);
+        self.nak_delays.get(index).or(self.nak_delays.last()).copied().unwrap_or_default()
+    }
 }
 
 /// Creates (or binds to) the durable consumer described by `spec`.
@@ -85,14 +121,17 @@ pub async fn ensure_consumer(
         durable_name: Some(spec.durable.clone()),
         filter_subject: spec.filter.clone(),
         ack_policy: consumer::AckPolicy::Explicit,
-        ack_wait: CONSUMER_ACK_WAIT,
-        max_deliver: CONSUMER_MAX_DELIVER,
-        backoff: CONSUMER_BACKOFF.to_vec(),
+        ack_wait: spec.redelivery.ack_wait,
+        max_deliver: spec.redelivery.max_deliver,
+        // No server-side backoff: it would replace `ack_wait` (see CONSUMER_ACK_WAIT).
+        backoff: Vec::new(),
         max_ack_pending: CONSUMER_MAX_ACK_PENDING,
         deliver_policy: consumer::DeliverPolicy::All,
         ..Default::default()
     };
-    stream.get_or_create_consumer(&spec.durable, config).await.map_err(|e| consumer_error(e.into()))
+    // Create, or update a durable of an earlier configuration: the config above is the truth.
+    let info = stream.create_consumer(config).await.map_err(|e| consumer_error(e.into()))?;
+    Ok(info)
 }
 
 /// Consumes until shutdown, running up to `CONSUMER_IN_FLIGHT` handlers at once. Returns
@@ -109,6 +148,13 @@ where
     Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
 {
     let consumer = ensure_consumer(&js, &spec).await?;
+    // Subscribed before pulling, so no advisory of this run is missed.
+    let advisory = protocol::subjects::max_deliveries_advisory(&spec.city.stream_name(), &spec.durable);
+    let mut given_up = js
+        .client()
+        .subscribe(advisory)
+        .await
+        .map_err(|e| BusError::Consumer { consumer: spec.durable.clone(), source: e.into() })?;
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(CONSUMER_PULL_BATCH)
@@ -123,6 +169,14 @@ where
     let outcome = loop {
         let next = tokio::select! {
             next = messages.next() => next,
+            Some(advisory) = given_up.next() => {
+                if let Err(error) = dead_letter_given_up(&js, &spec, &advisory.payload).await {
+                    // Not lost: the message stays in the stream, and the error is in the log
+                    // with its sequence number.
+                    tracing::error!(consumer = %spec.durable, error = %error, "could not dead-letter a message the server gave up on");
+                }
+                continue;
+            }
             () = stopped(&mut shutdown) => break Ok(()),
         };
         let message = match next {
@@ -178,10 +232,9 @@ where
         // A plain ack: a lost one only means a redelivery, which the handler's inbox
         // recognises and acknowledges again without effect.
         Ok(()) => message.ack().await,
-        Err(error @ HandleError::Transient(_)) if delivered < CONSUMER_MAX_DELIVER => {
-            let index = usize::try_from(delivered - 1).unwrap_or(0).min(CONSUMER_BACKOFF.len() - 1);
+        Err(error @ HandleError::Transient(_)) if delivered < spec.redelivery.max_deliver => {
             tracing::warn!(consumer = %spec.durable, reason = error.reason(), delivered, "handler failed; will redeliver");
-            message.ack_with(AckKind::Nak(Some(CONSUMER_BACKOFF[index]))).await
+            message.ack_with(AckKind::Nak(Some(spec.redelivery.nak_delay(delivered)))).await
         }
         Err(error @ HandleError::Transient(_)) => {
             let reason = format!("gave up after {delivered} deliveries: {}", error.reason());
@@ -192,6 +245,35 @@ where
     if let Err(error) = result {
         tracing::warn!(consumer = %spec.durable, error = error_chain(error.as_ref()), "ack failed; the message will be redelivered");
     }
+}
+
+/// The part of nats-server's max-deliveries advisory this reads.
+#[derive(serde::Deserialize)]
+struct GivenUp {
+    stream_seq: u64,
+    deliveries: u64,
+}
+
+/// Copies the message the server gave up on (after `max_deliver` unanswered deliveries)
+/// from the stream to the dead-letter subject. The server delivers it no more, so there is
+/// nothing to terminate.
+async fn dead_letter_given_up(js: &jetstream::Context, spec: &ConsumerSpec, advisory: &[u8]) -> Result<(), BoxError> {
+    let given_up: GivenUp = serde_json::from_slice(advisory)?;
+    let stream = js.get_stream(spec.city.stream_name()).await?;
+    let message = stream.get_raw_message(given_up.stream_seq).await?;
+    let reason = format!(
+        "no answer after {} deliveries of {} s each (max_deliver); the server gave up on it",
+        given_up.deliveries,
+        spec.redelivery.ack_wait.as_secs()
+    );
+    let subject = protocol::subjects::dead_letter(&spec.city, spec.service);
+    tracing::error!(consumer = %spec.durable, %reason, stream_seq = given_up.stream_seq, dlq = %subject, "dead-lettering message");
+    let mut headers = HeaderMap::new();
+    headers.insert(HEADER_DLQ_REASON, reason.as_str());
+    headers.insert(HEADER_DLQ_SUBJECT, message.subject.as_str());
+    headers.insert(HEADER_DLQ_STREAM_SEQ, given_up.stream_seq.to_string().as_str());
+    js.publish_with_headers(subject, headers, message.payload).await?.await?;
+    Ok(())
 }
 
 async fn dead_letter_and_term(

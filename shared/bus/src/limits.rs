@@ -16,12 +16,18 @@ pub const CONSUMER_IN_FLIGHT: usize = 128;
 pub const CONSUMER_PULL_BATCH: usize = 128;
 /// Unacknowledged messages the server lets one consumer have.
 pub const CONSUMER_MAX_ACK_PENDING: i64 = 1024;
-/// Time the server waits for an ack before redelivering.
+/// How long a delivery may stay unanswered (the handler hung, the process died) before the
+/// server redelivers it. The consumer sets no server-side `backoff`: with one, nats-server
+/// takes its steps as the ack deadlines (the first, 1 s, would redeliver a message whose
+/// commit is merely slow). Failures the handler reports are delayed by
+/// [`CONSUMER_NAK_DELAYS`] instead.
 pub const CONSUMER_ACK_WAIT: Duration = Duration::from_secs(30);
-/// Deliveries of one message before it goes to the dead-letter subject.
+/// Deliveries of one message at most. A handler that fails transiently on the last one
+/// dead-letters it; one that never answers it leaves it to the server, whose
+/// max-deliveries advisory the consumer dead-letters.
 pub const CONSUMER_MAX_DELIVER: i64 = 6;
-/// Delays before each redelivery of a message whose handling failed transiently.
-pub const CONSUMER_BACKOFF: [Duration; 5] = [
+/// Delay of the negative ack after the n-th transient failure (the last repeats).
+pub const CONSUMER_NAK_DELAYS: [Duration; 5] = [
     Duration::from_secs(1),
     Duration::from_secs(5),
     Duration::from_secs(30),

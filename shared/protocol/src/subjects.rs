@@ -65,6 +65,12 @@ pub fn domain_api(domain: &str) -> String {
     format!("$JS.{domain}.API")
 }
 
+/// The advisory nats-server publishes when a message of `stream` reached the most
+/// deliveries `consumer` allows without being acknowledged or terminated.
+pub fn max_deliveries_advisory(stream: &str, consumer: &str) -> String {
+    format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}")
+}
+
 /// Name of the province stream on the hub.
 pub const PROVINCE_STREAM: &str = "AFC_PROVINCE";
 

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use bus::consumer::{ConsumerSpec, HandleError, run_consumer};
+use bus::consumer::{ConsumerSpec, HandleError, Redelivery, run_consumer};
 use domain::{City, Service, SharedClock};
 use events::Envelope;
 use store::Store;
@@ -237,7 +237,22 @@ impl Context {
         H: Fn(Envelope) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
     {
-        let spec = ConsumerSpec { city: self.city.clone(), durable: durable.to_owned(), service: self.service, filter };
+        self.consume_with(durable, filter, Redelivery::default(), handler);
+    }
+
+    /// [`Context::consume`] with redelivery settings of its own (tests shorten them).
+    pub fn consume_with<H, Fut>(&mut self, durable: &str, filter: String, redelivery: Redelivery, handler: H)
+    where
+        H: Fn(Envelope) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
+    {
+        let spec = ConsumerSpec {
+            city: self.city.clone(),
+            durable: durable.to_owned(),
+            service: self.service,
+            filter,
+            redelivery,
+        };
         let consumer = run_consumer(self.js.clone(), spec, handler, self.shutdown());
         self.spawn(format!("consumer {durable}"), consumer);
     }

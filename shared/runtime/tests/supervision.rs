@@ -202,3 +202,109 @@ async fn a_store_that_fails_stops_the_service() {
         other => panic!("expected the store's failure, got {other:?}"),
     }
 }
+
+/// Publishes `bytes` as intake's `case_reported` number `seq`; returns its stream sequence.
+async fn publish_case_reported(client: &async_nats::Client, seq: u64) -> u64 {
+    let js = jetstream::new(client.clone());
+    let case_id = CaseId::derive(&city(), seq);
+    let envelope = events::Envelope {
+        id: events::event_id(&city(), Service::Intake, seq),
+        city: city(),
+        service: Service::Intake,
+        seq,
+        time_ms: 1,
+        correlation: Some(case_id.clone()),
+        causation: None,
+        schema: events::SCHEMA_VERSION,
+        payload: Payload::Intake(events::IntakeEvent::CaseReported {
+            case_id,
+            received_at_ms: 1,
+            fraud_type: domain::FraudType::OnlineLoan,
+            transfers: Vec::new(),
+            contacts: domain::report::Contacts::default(),
+            reported_loss_fen: Fen::new(1),
+        }),
+    };
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(async_nats::header::NATS_MESSAGE_ID, envelope.id.as_str());
+    let ack = js.publish_with_headers(envelope.subject(), headers, events::encode(&envelope).unwrap().into());
+    ack.await.unwrap().await.unwrap().sequence
+}
+
+/// The dead letter of the consuming service (freezing), once it is stored.
+async fn dead_letter(client: &async_nats::Client) -> async_nats::jetstream::message::StreamMessage {
+    let stream = jetstream::new(client.clone()).get_stream(city().stream_name()).await.unwrap();
+    let subject = protocol::subjects::dead_letter(&city(), Service::Freezing);
+    testkit::eventually(BOUND, "a dead letter", || async {
+        stream.get_last_raw_message_by_subject(&subject).await.ok()
+    })
+    .await
+}
+
+fn header(message: &async_nats::jetstream::message::StreamMessage, name: &str) -> String {
+    message.headers.get(name).map(|v| v.as_str().to_owned()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_failing_transiently_on_every_delivery_is_dead_lettered_and_terminated() {
+    let (fixture, mut context) = fixture().await;
+    bus::streams::ensure_city_stream(context.jetstream(), &city()).await.unwrap();
+    let redelivery =
+        bus::consumer::Redelivery { ack_wait: BOUND, nak_delays: vec![Duration::from_millis(10)], max_deliver: 3 };
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = calls.clone();
+    let filter = protocol::subjects::service_events(&city(), Service::Intake);
+    context.consume_with("flaky", filter, redelivery, move |_envelope| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Err(bus::consumer::HandleError::transient("the bank's gateway is down")) }
+    });
+    let running = tokio::spawn(context.run());
+    let seq = publish_case_reported(&fixture.client, 1).await;
+
+    let letter = dead_letter(&fixture.client).await;
+    assert_eq!(header(&letter, bus::HEADER_DLQ_STREAM_SEQ), seq.to_string());
+    let reason = header(&letter, bus::HEADER_DLQ_REASON);
+    assert!(reason.contains("gave up after 3 deliveries") && reason.contains("gateway is down"), "{reason}");
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "delivered max_deliver times, no more");
+    // Terminated: acknowledged as far as the server is concerned, never delivered again.
+    let stream = jetstream::new(fixture.client.clone()).get_stream(city().stream_name()).await.unwrap();
+    let info = stream.consumer_info("flaky").await.unwrap();
+    assert_eq!((info.ack_floor.stream_sequence, info.num_ack_pending, info.num_pending), (seq, 0, 0));
+    fixture.shutdown.send(true).unwrap();
+    bounded("the service stops", running).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_nobody_answers_is_dead_lettered_when_the_server_gives_up_on_it() {
+    let (fixture, mut context) = fixture().await;
+    bus::streams::ensure_city_stream(context.jetstream(), &city()).await.unwrap();
+    let redelivery = bus::consumer::Redelivery {
+        ack_wait: Duration::from_secs(1),
+        nak_delays: vec![Duration::ZERO],
+        max_deliver: 2,
+    };
+    // A handler that hangs until the test ends (a stuck dependency, a lost task).
+    let (release, hung) = watch::channel(false);
+    let filter = protocol::subjects::service_events(&city(), Service::Intake);
+    context.consume_with("stuck", filter, redelivery, move |_envelope| {
+        let mut hung = hung.clone();
+        async move {
+            let _ = hung.wait_for(|released| *released).await;
+            Ok(())
+        }
+    });
+    let running = tokio::spawn(context.run());
+    let seq = publish_case_reported(&fixture.client, 1).await;
+
+    let letter = dead_letter(&fixture.client).await;
+    assert_eq!(header(&letter, bus::HEADER_DLQ_STREAM_SEQ), seq.to_string());
+    assert_eq!(
+        header(&letter, bus::HEADER_DLQ_SUBJECT),
+        protocol::subjects::event(&city(), Service::Intake, events::IntakeEvent::CASE_REPORTED)
+    );
+    let reason = header(&letter, bus::HEADER_DLQ_REASON);
+    assert!(reason.contains("no answer after 2 deliveries"), "{reason}");
+    release.send(true).unwrap();
+    fixture.shutdown.send(true).unwrap();
+    bounded("the service stops", running).await.unwrap().unwrap();
+}
