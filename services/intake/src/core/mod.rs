@@ -2,14 +2,17 @@
 //! case's timeline. No I/O and no clock: the shell ([`crate::shell`]) reads what intake
 //! recorded, passes it in with the time, and writes what the core decided.
 //!
-//! - [`prepare`]: a report body becomes a validated report with its case id and canonical
-//!   bytes, or a typed refusal listing every problem ([`validate`]).
+//! - [`prepare`]: a report body becomes a validated, canonical report ([`normalize`]) with
+//!   its case id and canonical bytes, or a typed refusal listing every problem ([`validate`],
+//!   and keys given twice: [`strict`]).
 //! - [`decide`]: given what intake recorded under that case id (nothing, or a report), the
 //!   submission is a new case (its `case_reported` event and its record), a duplicate, or a
 //!   conflict.
 //! - [`project`]: a freezing event becomes a row of its case's timeline, or is refused.
 //! - [`timeline`]: the case timeline folded from the report and those rows.
 
+pub mod normalize;
+pub mod strict;
 pub mod timeline;
 pub mod validate;
 
@@ -17,7 +20,7 @@ use domain::report::Report;
 use domain::{CaseId, City, TimeMs};
 use events::{Envelope, FreezingEvent, IntakeEvent, Payload};
 use protocol::MAX_BODY_BYTES;
-use protocol::intake::{CaseTimeline, IntakeError, IntakeErrorKind};
+use protocol::intake::{CaseTimeline, IntakeError, IntakeErrorKind, Problem};
 
 /// A valid report about to be recorded: its case id, its canonical bytes (what the id is
 /// derived from, victim included) and the report.
@@ -37,15 +40,30 @@ pub enum Decision {
     Duplicate { case_id: CaseId },
 }
 
+fn invalid(problems: Vec<Problem>) -> IntakeError {
+    IntakeError {
+        kind: IntakeErrorKind::InvalidReport,
+        message: format!("{} problem(s) in the report; nothing was recorded", problems.len()),
+        problems,
+    }
+}
+
 fn refusal(kind: IntakeErrorKind, message: impl Into<String>) -> IntakeError {
     IntakeError { kind, message: message.into(), problems: Vec::new() }
 }
 
-/// The case id of a validated report and its canonical bytes: the report's content decides
-/// the id, so the same report sent twice is one case.
+/// The case id of a validated (so canonical: normalised) report and its canonical bytes:
+/// the report's content decides the id, so the same report sent twice is one case. The id
+/// is the first 64 bits of the SHA-256 of the canonical MessagePack: a report cannot be
+/// crafted to take another's id (FNV-1a, before, could), and a collision by chance is
+/// still refused as a `conflict` by [`decide`].
 pub fn case_id_for(city: &City, report: &Report) -> (CaseId, Vec<u8>) {
+    use sha2::{Digest, Sha256};
     let canonical = rmp_serde::to_vec_named(report).expect("reports encode");
-    (CaseId::derive(city, domain::fnv1a64(&canonical)), canonical)
+    let digest = Sha256::digest(&canonical);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (CaseId::derive(city, u64::from_be_bytes(first)), canonical)
 }
 
 /// Reads and validates a report body received at `now`.
@@ -58,11 +76,21 @@ pub fn prepare(city: &City, body: &[u8], now: TimeMs) -> Result<Submission, Inta
     }
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| refusal(IntakeErrorKind::NotJson, format!("body is not JSON: {e}")))?;
-    let report = validate::validate(&value, now).map_err(|problems| IntakeError {
-        kind: IntakeErrorKind::InvalidReport,
-        message: format!("{} problem(s) in the report; nothing was recorded", problems.len()),
-        problems,
-    })?;
+    // A key given twice would silently lose one of its values: each is a problem.
+    let mut problems: Vec<Problem> = strict::duplicate_keys(body)
+        .map_err(|e| refusal(IntakeErrorKind::NotJson, format!("body is not JSON: {e}")))?
+        .into_iter()
+        .map(|field| Problem { field, value: "given more than once".into(), expected: "each field once".into() })
+        .collect();
+    let report = validate::validate(&value, now);
+    let report = match report {
+        Ok(report) if problems.is_empty() => report,
+        Ok(_) => return Err(invalid(problems)),
+        Err(more) => {
+            problems.extend(more);
+            return Err(invalid(problems));
+        }
+    };
     let (case_id, canonical) = case_id_for(city, &report);
     Ok(Submission { case_id, canonical, report })
 }

@@ -130,3 +130,86 @@ fn given_events_out_of_time_order_when_shown_then_entries_are_in_time_order_and_
     assert_eq!(timeline.summary.frozen_fen, Fen::new(10_000));
     assert_eq!(timeline.reported_loss_fen, Fen::new(500_000));
 }
+
+fn with(edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let mut value: serde_json::Value = serde_json::from_slice(&body(500_000)).unwrap();
+    edit(&mut value);
+    value.to_string().into_bytes()
+}
+
+#[test]
+fn a_key_given_twice_is_refused_by_its_path_instead_of_the_last_one_winning() {
+    let text = String::from_utf8(body(500_000)).unwrap();
+    let twice = text.replacen(
+        "\"fraud_type\":\"pig_butchering\"",
+        "\"fraud_type\":\"pig_butchering\",\"fraud_type\":\"stock_tips\"",
+        1,
+    );
+    assert_ne!(twice, text);
+    let refused = prepare(&city(), twice.as_bytes(), NOW).unwrap_err();
+    assert_eq!(refused.kind, IntakeErrorKind::InvalidReport);
+    assert_eq!(refused.problems.len(), 1, "{:?}", refused.problems);
+    assert_eq!(
+        (refused.problems[0].field.as_str(), refused.problems[0].expected.as_str()),
+        ("fraud_type", "each field once")
+    );
+}
+
+#[test]
+fn control_characters_in_the_victim_the_contacts_or_the_narrative_are_refused_without_echoing_personal_data() {
+    let cases: [(Vec<u8>, &str); 3] = [
+        (with(|b| b["victim"]["name"] = json!("张\u{0007}三")), "victim.name"),
+        (with(|b| b["contacts"] = json!({"urls": ["https://a.example\u{202E}gpj.exe"]})), "contacts.urls[0]"),
+        (with(|b| b["narrative"] = json!("met online\u{0000}")), "narrative"),
+    ];
+    for (bad, field) in cases {
+        let refused = prepare(&city(), &bad, NOW).unwrap_err();
+        assert_eq!(refused.kind, IntakeErrorKind::InvalidReport, "{field}");
+        let problem =
+            refused.problems.iter().find(|p| p.field == field).unwrap_or_else(|| panic!("{field}: {refused:?}"));
+        assert!(problem.value.contains("control character (U+"), "{problem:?}");
+        assert!(!problem.value.contains('张'), "the victim's name is not echoed: {problem:?}");
+    }
+}
+
+#[test]
+fn the_same_report_typed_twice_with_other_spaces_and_accent_encodings_is_one_case() {
+    let first = prepare(
+        &city(),
+        &with(|b| {
+            b["victim"]["name"] = json!("Jos\u{00E9} Li");
+            b["narrative"] = json!("met online\nthen paid");
+            b["contacts"] = json!({"phones": ["+8617000000000"]});
+        }),
+        NOW,
+    )
+    .unwrap();
+    let second = prepare(
+        &city(),
+        &with(|b| {
+            b["victim"]["name"] = json!("  Jose\u{0301}\t Li ");
+            b["narrative"] = json!("\r\nmet  online \r\nthen paid\n\n");
+            b["contacts"] = json!({"phones": [" +8617000000000 "]});
+        }),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(first.case_id, second.case_id);
+    assert_eq!(first.canonical, second.canonical);
+    assert_eq!(second.report.narrative.expose(), "met online\nthen paid");
+}
+
+/// The case id of a fixed report: its derivation must never change (a report filed again
+/// after an upgrade must find its case). Never rewrite the expected value to make this pass.
+#[test]
+fn a_case_id_derivation_stability_vector() {
+    let body = json!({
+        "victim": {"name": "张三", "id_number": "33010219900101123X", "phone": "13800138000"},
+        "fraud_type": "pig_butchering",
+        "transfers": [{"account": "icbc:6222020200001234", "amount_fen": 500000, "at_ms": 1_763_600_000_000_u64}],
+        "contacts": {"phones": ["+8617000000000"], "urls": ["https://x.example.cn"]},
+        "narrative": "met online"
+    });
+    let submission = prepare(&city(), body.to_string().as_bytes(), NOW).unwrap();
+    assert_eq!(submission.case_id.as_str(), "huzhou-0be8f4e9b10d81c4");
+}

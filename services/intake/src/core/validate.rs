@@ -2,7 +2,9 @@
 //!
 //! Validation reads the raw JSON value rather than deserializing into a struct, so one pass
 //! reports every bad field at once (a typed deserializer stops at the first). Personal data
-//! is never echoed back: a bad victim field is described by its length only.
+//! is never echoed back: a bad victim field is described by its length only. Text is made
+//! canonical ([`super::normalize`]) before it is checked and kept, and a control character
+//! in it is refused.
 
 use domain::report::{
     Contacts, Destination, MAX_CONTACTS_PER_KIND, MAX_TEXT_BYTES, MAX_TRANSFERS, Report, Transfer, Victim,
@@ -11,6 +13,7 @@ use domain::{AccountRef, Fen, FraudType, PaymentOrderRef, Sensitive, TimeMs};
 use protocol::intake::Problem;
 use serde_json::{Map, Value};
 
+use super::normalize;
 use crate::limits::{MAX_AMOUNT_FEN, MAX_CLOCK_SKEW_MS, MAX_CONTACT_CHARS, MAX_ECHO_CHARS};
 
 const TOP_LEVEL: [&str; 5] = ["victim", "fraud_type", "transfers", "contacts", "narrative"];
@@ -68,10 +71,17 @@ pub fn validate(body: &Value, now: TimeMs) -> Result<Report, Vec<Problem>> {
     let contacts = contacts(object.get("contacts"), &mut problems);
     let narrative = match object.get("narrative") {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) if s.len() <= MAX_TEXT_BYTES => s.clone(),
-        Some(Value::String(s)) => {
-            problems.push("narrative", format!("{} bytes", s.len()), format!("at most {MAX_TEXT_BYTES} bytes"));
+        Some(Value::String(s)) if normalize::forbidden(s).is_some() => {
+            let c = normalize::forbidden(s).unwrap_or_default();
+            problems.push("narrative", normalize::describe(c), "text without control characters");
             String::new()
+        }
+        Some(Value::String(s)) => {
+            let text = normalize::narrative(s);
+            if text.len() > MAX_TEXT_BYTES {
+                problems.push("narrative", format!("{} bytes", text.len()), format!("at most {MAX_TEXT_BYTES} bytes"));
+            }
+            text
         }
         Some(other) => {
             problems.push("narrative", echo(other), "a string");
@@ -95,14 +105,24 @@ fn victim(value: Option<&Value>, problems: &mut Problems) -> Option<Victim> {
         problems.push(format!("victim.{key}"), "present", "no such field; fields are name, id_number, phone");
     }
     let field = |name: &str, ok: fn(&str) -> bool, expected: &str, problems: &mut Problems| -> Option<String> {
-        match victim.get(name) {
-            Some(Value::String(s)) if ok(s) => Some(s.clone()),
+        match victim.get(name).map(|v| (v, v.as_str().map(|s| (s, normalize::line(s))))) {
             // Personal data: describe, never echo.
-            Some(Value::String(s)) => {
-                problems.push(format!("victim.{name}"), format!("<redacted, {} chars>", s.chars().count()), expected);
+            Some((_, Some((s, _)))) if normalize::forbidden(s).is_some() => {
+                let c = normalize::forbidden(s).unwrap_or_default();
+                let value = format!("<redacted, {} chars, with {}>", s.chars().count(), normalize::describe(c));
+                problems.push(format!("victim.{name}"), value, expected);
                 None
             }
-            Some(_) => {
+            Some((_, Some((_, text)))) if ok(&text) => Some(text),
+            Some((_, Some((_, text)))) => {
+                problems.push(
+                    format!("victim.{name}"),
+                    format!("<redacted, {} chars>", text.chars().count()),
+                    expected,
+                );
+                None
+            }
+            Some((_, None)) => {
                 problems.push(format!("victim.{name}"), "<redacted, not a string>", expected);
                 None
             }
@@ -270,9 +290,21 @@ fn contacts(value: Option<&Value>, problems: &mut Problems) -> Contacts {
         };
         let mut items = Vec::with_capacity(list.len());
         for (index, item) in list.iter().enumerate() {
+            let field = format!("contacts.{kind}[{index}]");
             match item.as_str() {
-                Some(s) if !s.is_empty() && s.chars().count() <= MAX_CONTACT_CHARS => items.push(s.to_owned()),
-                _ => problems.push(format!("contacts.{kind}[{index}]"), echo(item), expected.clone()),
+                Some(s) if normalize::forbidden(s).is_some() => {
+                    let c = normalize::forbidden(s).unwrap_or_default();
+                    problems.push(field, normalize::describe(c), "text without control characters");
+                }
+                Some(s) => {
+                    let text = normalize::line(s);
+                    if !text.is_empty() && text.chars().count() <= MAX_CONTACT_CHARS {
+                        items.push(text);
+                    } else {
+                        problems.push(field, echo(item), expected.clone());
+                    }
+                }
+                None => problems.push(field, echo(item), expected.clone()),
             }
         }
         match kind {
