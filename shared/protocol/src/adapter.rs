@@ -133,6 +133,8 @@ pub struct ResolveOrderRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveOrderReply {
+    /// The order answered: the asker checks it is the one it asked about.
+    pub order: PaymentOrderRef,
     /// The receiving bank card.
     pub account: AccountRef,
     pub amount_fen: Fen,

@@ -51,6 +51,7 @@ impl Ledger {
         let order = self.orders.get(&req.order).ok_or_else(unknown)?;
         let settlement = order.settlement.as_ref().ok_or_else(unknown)?;
         Ok(ResolveOrderReply {
+            order: req.order.clone(),
             account: order.receiving.clone(),
             amount_fen: settlement.amount,
             settled_at_ms: settlement.settled_at_ms,

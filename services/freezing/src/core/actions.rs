@@ -1,7 +1,7 @@
 //! The requests the state calls for, and the idempotency keys they carry.
 
 use domain::report::Destination;
-use domain::{AccountRef, CaseId};
+use domain::{AccountRef, CaseId, PaymentOrderRef};
 use events::FreezingEvent;
 use events::freezing::HopId;
 
@@ -17,9 +17,10 @@ pub fn freeze_request_id(case_id: &CaseId, account: &AccountRef) -> String {
     format!("{case_id}/{account}/freeze")
 }
 
-/// Idempotency key of a payment order's resolution.
-pub fn resolve_request_id(case_id: &CaseId, hop: HopId) -> String {
-    format!("{case_id}/{hop}/resolve")
+/// Idempotency key of a payment order's resolution: from the order itself, not from the
+/// hop following it (hop numbers are an order of events, which a restart need not repeat).
+pub fn resolve_request_id(case_id: &CaseId, order: &PaymentOrderRef) -> String {
+    format!("{case_id}/{order}/resolve")
 }
 
 /// The adapter requests `events` call for, once they are applied to `state`.
@@ -61,7 +62,7 @@ fn hop_action(state: &State, case_id: &CaseId, hop_id: HopId) -> Option<Action> 
             })
         }
         (None, Destination::Order(order)) => {
-            let request_id = resolve_request_id(&case_id, hop.0);
+            let request_id = resolve_request_id(&case_id, order);
             Some(Action::Resolve { case_id, hop: hop.0, order: order.clone(), request_id })
         }
         (None, Destination::Account(_)) => unreachable!("account hops know their account"),

@@ -51,6 +51,14 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 return Err(Rejection::NotAnOrder { case_id, hop });
             };
             match result {
+                // An answer about another order says nothing about this one.
+                Ok(reply) if reply.order != *order => events.push(FreezingEvent::HopEnded {
+                    case_id,
+                    hop,
+                    reason: HopEnd::Failed,
+                    detail: format!("resolving {order}: the platform answered about order {}", reply.order),
+                    merged_into: None,
+                }),
                 Ok(reply) => {
                     events.push(FreezingEvent::OrderResolved {
                         case_id: case_id.clone(),

@@ -440,7 +440,7 @@ fn an_answer_for_a_hop_that_ended_is_refused_and_changes_nothing() {
 }
 
 #[test]
-fn a_payment_order_is_resolved_with_an_id_derived_from_the_case_and_hop() {
+fn a_payment_order_is_resolved_with_an_id_derived_from_the_case_and_the_order() {
     let mut state = State::default();
     let order = PaymentOrderRef::parse("wechatpay:4200001234ABC").unwrap();
     let input = Input::CaseReported {
@@ -450,22 +450,48 @@ fn a_payment_order_is_resolved_with_an_id_derived_from_the_case_and_hop() {
         reported_loss: Fen::new(5_000),
     };
     let (_, actions) = check(&mut state, &CoreConfig::default(), input);
-    assert_eq!(
-        actions,
-        vec![Action::Resolve { case_id: case(), hop: 1, order, request_id: format!("{}/1/resolve", case()) }]
-    );
+    let request_id = format!("{}/wechatpay:4200001234ABC/resolve", case());
+    assert_eq!(actions, vec![Action::Resolve { case_id: case(), hop: 1, order: order.clone(), request_id }]);
     let failed = Input::OrderResolved {
         case_id: case(),
         hop: 1,
         asked_at_ms: 0,
         result: Err(timed_out(&protocol::subjects::platform(
-            &domain::PlatformId::parse("wechatpay").unwrap(),
+            &order.platform(),
             protocol::subjects::platform_verb::RESOLVE,
         ))),
     };
     let (events, _) = check(&mut state, &CoreConfig::default(), failed);
     assert!(
         matches!(&events[0], FreezingEvent::HopEnded { reason: HopEnd::Failed, detail, .. } if detail.contains("no answer"))
+    );
+}
+
+#[test]
+fn a_resolution_that_answers_about_another_order_ends_the_hop_failed() {
+    let mut state = State::default();
+    let order = PaymentOrderRef::parse("wechatpay:4200001234ABC").unwrap();
+    let input = Input::CaseReported {
+        case_id: case(),
+        reported_at_ms: 900,
+        transfers: vec![Transfer { to: Destination::Order(order), amount: Fen::new(5_000), at_ms: 5 }],
+        reported_loss: Fen::new(5_000),
+    };
+    check(&mut state, &CoreConfig::default(), input);
+    let other = PaymentOrderRef::parse("wechatpay:4200009999ZZZ").unwrap();
+    let reply = ResolveOrderReply {
+        order: other,
+        account: account(7),
+        amount_fen: Fen::new(5_000),
+        settled_at_ms: 6,
+        transfer_id: "t7".into(),
+    };
+    let answered = Input::OrderResolved { case_id: case(), hop: 1, asked_at_ms: 0, result: Ok(reply) };
+    let (events, actions) = check(&mut state, &CoreConfig::default(), answered);
+    assert!(actions.is_empty(), "nothing is stopped on another order's word: {actions:?}");
+    assert!(
+        matches!(&events[0], FreezingEvent::HopEnded { reason: HopEnd::Failed, detail, .. } if detail.contains("another order") || detail.contains("4200009999ZZZ")),
+        "{events:?}"
     );
 }
 
