@@ -68,6 +68,12 @@ impl Engine {
         let (fatal_tx, mut fatal) = mpsc::channel::<StoreError>(1);
         let mut conversions = Conversions::from_state(&self.state, &self.config);
         loop {
+            // Due conversions first, every turn: a backlog of inputs (the channel is never
+            // empty under load) must not keep a stop from becoming a freeze.
+            for (case_id, account) in conversions.take_due(self.clock.now_ms(), TIMER_BATCH) {
+                let due = Input::ConversionDue { case_id, account };
+                self.handle(Some(due), None, None, &mut conversions, &fatal_tx).await?;
+            }
             let now = self.clock.now_ms();
             let sleep = match conversions.next_due() {
                 Some(due) if due > now => self.clock.real_duration(due - now).min(TIMER_MAX_SLEEP),
@@ -82,13 +88,8 @@ impl Engine {
                     Some(message) => message,
                     None => return Ok(()),
                 },
-                () = tokio::time::sleep(sleep) => {
-                    for (case_id, account) in conversions.take_due(self.clock.now_ms(), TIMER_BATCH) {
-                        let due = Input::ConversionDue { case_id, account };
-                        self.handle(Some(due), None, None, &mut conversions, &fatal_tx).await?;
-                    }
-                    continue;
-                }
+                // A conversion fell due: the top of the loop fires it.
+                () = tokio::time::sleep(sleep) => continue,
             };
             match message {
                 EngineMsg::Intake(envelope, done) => {
@@ -252,6 +253,126 @@ impl Requests {
                 }
             };
             let _ = self.engine.send(EngineMsg::Answer(input)).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The engine against a real nats-server (a hand-made bank) and a real redb file.
+
+    use std::time::Duration;
+
+    use domain::report::{Destination, Transfer};
+    use domain::{AccountRef, CaseId, City, Fen, Service, system_clock};
+    use events::Envelope;
+    use futures::StreamExt;
+    use protocol::adapter::{Counterparty, Direction, StatementEntry};
+    use protocol::subjects::{self, bank_verb};
+    use store::Producer;
+
+    use super::*;
+    use crate::core::Statement;
+    use crate::limits::ENGINE_QUEUE_DEPTH;
+
+    /// Reports waiting in front of the engine: most of its queue.
+    const BACKLOG: u64 = 4_000;
+    const BOUND: Duration = Duration::from_secs(30);
+
+    fn city() -> City {
+        City::parse("huzhou").unwrap()
+    }
+
+    fn account() -> AccountRef {
+        AccountRef::parse("icbc:6222020200001234").unwrap()
+    }
+
+    /// A state holding a claim of case 0 on [`account`], due for its freeze at once.
+    fn holding(config: &CoreConfig) -> State {
+        let mut state = State::default();
+        let case_id = CaseId::derive(&city(), 0);
+        let transfers = vec![Transfer { to: Destination::Account(account()), amount: Fen::new(10_000), at_ms: 1 }];
+        let reported = Input::CaseReported {
+            case_id: case_id.clone(),
+            reported_at_ms: 2,
+            transfers,
+            reported_loss: Fen::new(10_000),
+        };
+        core::step(&mut state, config, reported, 3).unwrap();
+        let entry = StatementEntry {
+            transfer_id: "v".into(),
+            at_ms: 1,
+            direction: Direction::In,
+            amount_fen: Fen::new(10_000),
+            counterparty: Counterparty::Account(AccountRef::parse("abc:99999999").unwrap()),
+            balance_after_fen: Fen::new(10_000),
+        };
+        let statement =
+            Statement { stop_no: 1, held: Fen::new(10_000), expires_at_ms: u64::MAX / 2, entries: vec![entry] };
+        let answered = Input::AccountAnswered { case_id, hop: 1, asked_at_ms: 3, result: Ok(statement) };
+        core::step(&mut state, config, answered, 4).unwrap();
+        assert_eq!(state.conversions.len(), 1);
+        state
+    }
+
+    /// A `case_reported` of case `n` with no transfers: work for the engine, nothing for banks.
+    fn report(n: u64) -> Envelope {
+        let case_id = CaseId::derive(&city(), n);
+        Envelope {
+            id: events::event_id(&city(), Service::Intake, n),
+            city: city(),
+            service: Service::Intake,
+            seq: n,
+            time_ms: 1,
+            correlation: Some(case_id.clone()),
+            causation: None,
+            schema: events::SCHEMA_VERSION,
+            payload: Payload::Intake(IntakeEvent::CaseReported {
+                case_id,
+                received_at_ms: 1,
+                fraud_type: domain::FraudType::OnlineLoan,
+                transfers: Vec::new(),
+                contacts: domain::report::Contacts::default(),
+                reported_loss_fen: Fen::new(1),
+            }),
+        }
+    }
+
+    /// One thread, as in a loaded process: the freeze can leave only when the engine lets
+    /// it, and the bank sees it only after; if the engine worked off the backlog first, the
+    /// bank would see it with nothing left in the queue.
+    #[test]
+    fn a_due_conversion_is_sent_before_a_backlog_of_reports_is_worked_off() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let server = testkit::NatsServer::single().await.unwrap();
+            let client = async_nats::connect(server.url()).await.unwrap();
+            let mut freezes = client.subscribe(subjects::bank(&account().bank(), bank_verb::FREEZE)).await.unwrap();
+            client.flush().await.unwrap();
+            let config = CoreConfig { freeze_after_ms: 0, ..CoreConfig::default() };
+            let dir = tempfile::tempdir().unwrap();
+            let producer = Producer { city: city(), service: Service::Freezing };
+            let store = Store::open(&dir.path().join("freezing.redb"), producer, system_clock()).unwrap();
+            let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE_DEPTH);
+            let mut committed = Vec::new();
+            for n in 1..=BACKLOG {
+                let (done, receipt) = oneshot::channel();
+                committed.push(receipt);
+                engine_tx.try_send(EngineMsg::Intake(report(n), done)).unwrap();
+            }
+            let requests =
+                Arc::new(Requests::new(city(), system_clock(), Adapters::new(client.clone()), engine_tx.clone()));
+            let engine =
+                Engine { config, state: holding(&CoreConfig::default()), store, clock: system_clock(), requests };
+            let (stop, shutdown) = tokio::sync::watch::channel(false);
+            let running = tokio::spawn(engine.run(engine_rx, shutdown));
+
+            let freeze = tokio::time::timeout(BOUND, freezes.next()).await.expect("a freeze is asked for").unwrap();
+            let waiting = ENGINE_QUEUE_DEPTH - engine_tx.capacity();
+            assert!(freeze.subject.ends_with(bank_verb::FREEZE));
+            assert!(waiting > 0, "the freeze left only after the whole backlog of {BACKLOG} reports");
+            stop.send(true).unwrap();
+            tokio::time::timeout(BOUND, running).await.unwrap().unwrap().unwrap();
         });
     }
 }
