@@ -147,3 +147,55 @@ async fn a_poison_message_is_dead_lettered_and_the_consumer_goes_on() {
     running.stop().await;
     harness.stop().await;
 }
+
+/// A `case_reported` that cannot be traced as it stands (its transfers do not add up to its
+/// loss: forged, or from a faulty intake) is dead-lettered with the reason, and freezing
+/// goes on with the next report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inconsistent_report_is_dead_lettered_and_the_next_one_traced() {
+    let wave = simulator::wave::single_trail(41, domain::system_clock().now_ms());
+    let report = wave.reports[0].clone();
+    let center = report.city.clone();
+    let harness = Harness::start(center.clone(), wave.world).await;
+    let mut watch = harness.watch().await;
+    let running = harness.run(CoreConfig::default()).await;
+
+    let forged_case = domain::CaseId::derive(&center, 7);
+    let account = report.truth.mules.keys().next().unwrap().clone();
+    let forged = events::Envelope {
+        id: events::event_id(&center, domain::Service::Intake, 1),
+        city: center.clone(),
+        service: domain::Service::Intake,
+        seq: 1,
+        time_ms: 1,
+        correlation: Some(forged_case.clone()),
+        causation: None,
+        schema: events::SCHEMA_VERSION,
+        payload: events::Payload::Intake(events::IntakeEvent::CaseReported {
+            case_id: forged_case,
+            received_at_ms: 1,
+            fraud_type: domain::FraudType::OnlineLoan,
+            transfers: vec![domain::report::Transfer {
+                to: domain::report::Destination::Account(account),
+                amount: Fen::new(u64::MAX),
+                at_ms: 1,
+            }],
+            contacts: domain::report::Contacts::default(),
+            reported_loss_fen: Fen::new(1),
+        }),
+    };
+    harness.publish(&forged.subject(), &forged.id, events::encode(&forged).unwrap()).await;
+    let case_id = harness.report(2, &report.body).await;
+    watch.until(&case_id, trace_completed).await;
+
+    let dead_letters = protocol::subjects::dead_letter(&center, domain::Service::Freezing);
+    let stream = harness.js.get_stream(center.stream_name()).await.unwrap();
+    let letter = testkit::eventually(BOUND, "the forged report dead-lettered", || async {
+        stream.get_last_raw_message_by_subject(&dead_letters).await.ok()
+    })
+    .await;
+    let reason = letter.headers.get(bus::HEADER_DLQ_REASON).map(|v| v.as_str().to_owned()).unwrap_or_default();
+    assert!(reason.contains("cannot be traced") && reason.contains("add up to"), "{reason}");
+    running.stop().await;
+    harness.stop().await;
+}

@@ -9,3 +9,7 @@ pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
 pub const MAX_CONTACT_CHARS: usize = 512;
 /// Longest value echoed back in a validation problem.
 pub const MAX_ECHO_CHARS: usize = 64;
+
+/// The largest loss a report can state: every transfer at [`MAX_AMOUNT_FEN`]. No amount in
+/// a case's events can be larger; a freezing event stating more is refused.
+pub const MAX_CASE_LOSS_FEN: u64 = MAX_AMOUNT_FEN * domain::report::MAX_TRANSFERS as u64;

@@ -116,7 +116,7 @@ pub async fn show(stores: &IntakeStores, body: &[u8]) -> Result<CaseTimeline, In
         .map(|(at, bytes)| rmp_serde::from_slice::<FreezingEvent>(&bytes).map(|event| (at, event)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(unreadable)?;
-    Ok(core::show(case_id, &report, received_at_ms, rows))
+    core::show(case_id, &report, received_at_ms, rows)
 }
 
 /// Opens a table for reading; `None` when nothing has created it yet (a new store).

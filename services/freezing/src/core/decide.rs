@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use domain::report::Destination;
+use domain::report::{Destination, MAX_TRANSFERS};
 use domain::{AccountRef, CaseId, Fen, TimeMs};
 use events::FreezingEvent;
 use events::freezing::{HopEnd, HopId, OnwardLeg};
@@ -26,6 +26,20 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             if state.cases.contains_key(&case_id) {
                 return Err(Rejection::AlreadyTraced { case_id });
             }
+            // Intake refuses such reports; one that arrives anyway (forged, or from a faulty
+            // intake) would make sums in the trace overflow.
+            let total = Fen::sum(transfers.iter().map(|t| t.amount));
+            let inconsistent = |reason: String| Rejection::InconsistentReport { case_id: case_id.clone(), reason };
+            if transfers.len() > MAX_TRANSFERS {
+                return Err(inconsistent(format!("{} transfers, at most {MAX_TRANSFERS}", transfers.len())));
+            }
+            match total {
+                Ok(total) if total == reported_loss => {}
+                Ok(total) => {
+                    return Err(inconsistent(format!("its transfers add up to {total}, its loss is {reported_loss}")));
+                }
+                Err(_) => return Err(inconsistent("its transfers add up to more than 64 bits hold".into())),
+            }
             events.push(FreezingEvent::TraceStarted {
                 case_id: case_id.clone(),
                 reported_at_ms,
@@ -33,7 +47,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             });
             let mut accounts = HashMap::new();
             for (index, transfer) in transfers.into_iter().enumerate() {
-                let hop = HopId::try_from(index + 1).expect("reports hold at most MAX_TRANSFERS transfers");
+                let hop = HopId::try_from(index + 1).expect("at most MAX_TRANSFERS transfers, checked above");
                 let to = NewHop {
                     parent: None,
                     depth: 1,
@@ -112,7 +126,9 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 .holds
                 .get(&account)
                 .map(|h| h.claims.iter().filter(|(c, _)| **c != case_id).map(|(_, f)| *f))
-                .map(|claims| Fen::sum(claims).expect("bounded by held"))
+                // Each claim was at most the balance when made; summed past 64 bits they
+                // leave nothing for this case either way.
+                .map(|claims| Fen::sum(claims).unwrap_or(Fen::new(u64::MAX)))
                 .unwrap_or(Fen::ZERO);
             let available = statement.held.saturating_sub(other_claims);
             let split = rule::split(&hop_state.arrivals, &statement.entries, available);

@@ -157,6 +157,9 @@ pub enum Action {
 pub enum Rejection {
     #[error("case {case_id} is traced already")]
     AlreadyTraced { case_id: CaseId },
+    /// A report that cannot be traced as it stands: it can never be processed.
+    #[error("case {case_id} cannot be traced: {reason}")]
+    InconsistentReport { case_id: CaseId, reason: String },
     #[error("hop {hop} of case {case_id} is not open")]
     HopNotOpen { case_id: CaseId, hop: HopId },
     #[error("hop {hop} of case {case_id} follows no payment order")]
@@ -167,6 +170,14 @@ pub enum Rejection {
     NoClaim { case_id: CaseId, account: AccountRef },
     #[error("the claim of case {case_id} on {account} awaits no conversion")]
     NotAwaitingConversion { case_id: CaseId, account: AccountRef },
+}
+
+impl Rejection {
+    /// Whether the message that carried the input can never be processed (it goes to the
+    /// dead-letter subject) rather than being a repeat of something already done.
+    pub fn is_poison(&self) -> bool {
+        matches!(self, Rejection::InconsistentReport { .. })
+    }
 }
 
 /// What [`decide`] decided: events to record, and requests that follow from no event.

@@ -135,6 +135,15 @@ impl Engine {
                 };
                 match core::step(&mut self.state, &self.config, input, now) {
                     Ok(step) => step,
+                    Err(rejection) if rejection.is_poison() => {
+                        // Nothing recorded, not even the inbox row: the message goes to the
+                        // dead-letter subject with the reason.
+                        tracing::warn!(%rejection, "input refused for good");
+                        if let Some(done) = done {
+                            let _ = done.send(Err(HandleError::poison(rejection)));
+                        }
+                        return Ok(());
+                    }
                     Err(rejection) => {
                         tracing::debug!(%rejection, "input refused");
                         if let Some(key) = due {

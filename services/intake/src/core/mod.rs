@@ -17,9 +17,11 @@ pub mod timeline;
 pub mod validate;
 
 use domain::report::Report;
-use domain::{CaseId, City, TimeMs};
+use domain::{CaseId, City, Fen, TimeMs};
 use events::{Envelope, FreezingEvent, IntakeEvent, Payload};
 use protocol::MAX_BODY_BYTES;
+
+use crate::limits::MAX_CASE_LOSS_FEN;
 use protocol::intake::{CaseTimeline, IntakeError, IntakeErrorKind, Problem};
 
 /// A valid report about to be recorded: its case id, its canonical bytes (what the id is
@@ -124,6 +126,8 @@ pub fn decide(recorded: Option<&[u8]>, submission: Submission, now: TimeMs) -> R
 pub enum ProjectionRejection {
     #[error("{id} is not a freezing event")]
     NotFreezing { id: String },
+    #[error("event {id} states {amount}, more than any case can hold ({max})")]
+    OutOfRange { id: String, amount: Fen, max: Fen },
     #[error("event {id} is for unknown case {case_id}")]
     UnknownCase { id: String, case_id: CaseId },
 }
@@ -144,6 +148,10 @@ pub fn project(envelope: Envelope, case_known: bool) -> Result<TimelineRow, Proj
     let Payload::Freezing(event) = envelope.payload else {
         return Err(ProjectionRejection::NotFreezing { id: envelope.id });
     };
+    let max = Fen::new(MAX_CASE_LOSS_FEN);
+    if let Some(amount) = amounts(&event).into_iter().find(|amount| *amount > max) {
+        return Err(ProjectionRejection::OutOfRange { id: envelope.id, amount, max });
+    }
     let case_id = event.case_id().clone();
     if !case_known {
         return Err(ProjectionRejection::UnknownCase { id: envelope.id, case_id });
@@ -152,29 +160,50 @@ pub fn project(envelope: Envelope, case_known: bool) -> Result<TimelineRow, Proj
 }
 
 /// A case's timeline: its report (received at `received_at_ms`), then every event in
-/// `rows` (in key order), sorted by time.
+/// `rows` (in key order), sorted by time; an error if the events' amounts do not add up.
 pub fn show(
     case_id: CaseId,
     report: &Report,
     received_at_ms: TimeMs,
     rows: Vec<(TimeMs, FreezingEvent)>,
-) -> CaseTimeline {
+) -> Result<CaseTimeline, IntakeError> {
     let city = case_id.city();
-    let (mut head, first) = timeline::reported(
-        case_id,
-        city,
-        report.fraud_type,
-        received_at_ms,
-        report.reported_loss(),
-        report.transfers.len(),
-    );
+    let loss = report.reported_loss();
+    let (mut head, first) =
+        timeline::reported(case_id.clone(), city, report.fraud_type, received_at_ms, loss, report.transfers.len());
     let mut entries = vec![first];
     for (at_ms, event) in &rows {
-        entries.extend(timeline::apply(&mut head.summary, event, *at_ms));
+        let added = timeline::apply(&mut head.summary, event, *at_ms).map_err(|overflow| {
+            refusal(IntakeErrorKind::Unavailable, format!("the timeline of {case_id} cannot be shown: {overflow}"))
+        })?;
+        entries.extend(added);
     }
     // Stable: entries of one time keep the order of their events.
     entries.sort_by_key(|entry| entry.at_ms);
-    head.into_timeline(entries)
+    Ok(head.into_timeline(entries))
+}
+
+/// The amounts an event states, each of which is at most the largest loss a report can
+/// have ([`MAX_CASE_LOSS_FEN`]) when freezing wrote it.
+fn amounts(event: &FreezingEvent) -> Vec<Fen> {
+    match event {
+        FreezingEvent::TraceStarted { reported_loss_fen, .. } => vec![*reported_loss_fen],
+        FreezingEvent::HopOpened { traced_fen, .. } => vec![*traced_fen],
+        FreezingEvent::AccountStopped { held_fen, claim_fen, cashed_out_fen, onward, .. } => {
+            let mut all = vec![*held_fen, *claim_fen, *cashed_out_fen];
+            all.extend(onward.iter().map(|leg| leg.amount_fen));
+            all
+        }
+        FreezingEvent::TraceCompleted { claimed_fen, cashed_out_fen, untraced_fen, .. } => {
+            vec![*claimed_fen, *cashed_out_fen, *untraced_fen]
+        }
+        FreezingEvent::AccountFrozen { frozen_fen, .. } => vec![*frozen_fen],
+        FreezingEvent::FreezeQueued { claim_fen, .. } => vec![*claim_fen],
+        FreezingEvent::OrderResolved { .. }
+        | FreezingEvent::HopEnded { .. }
+        | FreezingEvent::StopRenewed { .. }
+        | FreezingEvent::FreezeFailed { .. } => Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ fn given_events_out_of_time_order_when_shown_then_entries_are_in_time_order_and_
         .collect();
     rows.sort_by_key(|(at, seq, _)| (*at, *seq));
     let rows = rows.into_iter().map(|(at, _, event)| (at, event)).collect();
-    let timeline = show(case_id, &submission.report, NOW, rows);
+    let timeline = show(case_id, &submission.report, NOW, rows).unwrap();
     let times: Vec<_> = timeline.entries.iter().map(|e| e.at_ms - NOW).collect();
     assert_eq!(times, vec![0, 100, 100, 200, 300]);
     let frozen_order: Vec<_> = timeline.entries[1..].iter().map(|e| e.amount_fen.unwrap().get()).collect();
@@ -212,4 +212,112 @@ fn a_case_id_derivation_stability_vector() {
     });
     let submission = prepare(&city(), body.to_string().as_bytes(), NOW).unwrap();
     assert_eq!(submission.case_id.as_str(), "huzhou-0be8f4e9b10d81c4");
+}
+
+#[test]
+fn a_freezing_event_stating_more_than_any_case_can_hold_is_refused() {
+    let case_id = prepare(&city(), &body(500_000), NOW).unwrap().case_id;
+    let refused = project(frozen(1, &case_id, u64::MAX, NOW), true).unwrap_err();
+    assert!(matches!(refused, ProjectionRejection::OutOfRange { .. }), "{refused}");
+    let largest = crate::limits::MAX_CASE_LOSS_FEN;
+    assert!(project(frozen(2, &case_id, largest, NOW), true).is_ok(), "the largest possible loss is in range");
+}
+
+#[test]
+fn events_whose_amounts_overflow_the_totals_are_refused_when_shown_not_a_panic() {
+    let submission = prepare(&city(), &body(500_000), NOW).unwrap();
+    let case_id = submission.case_id.clone();
+    // Stored before the range check existed, or by something else than freezing.
+    let rows = (1..=2).map(|seq| (NOW + seq, frozen_event(seq, &case_id, u64::MAX))).collect();
+    let refused = show(case_id, &submission.report, NOW, rows).unwrap_err();
+    assert_eq!(refused.kind, IntakeErrorKind::Unavailable);
+    assert!(refused.message.contains("overflow"), "{}", refused.message);
+}
+
+fn frozen_event(seq: u64, case_id: &CaseId, fen: u64) -> FreezingEvent {
+    let Payload::Freezing(event) = frozen(seq, case_id, fen, NOW).payload else { unreachable!("a freezing event") };
+    event
+}
+
+mod properties {
+    //! Whatever freezing events reach intake, projecting and showing them never panics.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn event(case_id: CaseId) -> impl Strategy<Value = FreezingEvent> {
+        let account = AccountRef::parse("icbc:6222020200001234").unwrap();
+        (0u8..5, any::<u64>(), any::<u64>(), any::<u32>()).prop_map(move |(kind, a, b, hop)| {
+            let (case_id, account, fen) = (case_id.clone(), account.clone(), Fen::new(a));
+            match kind {
+                0 => FreezingEvent::AccountFrozen {
+                    case_id,
+                    account,
+                    frozen_fen: fen,
+                    frozen_at_ms: b,
+                    expires_at_ms: b,
+                },
+                1 => FreezingEvent::FreezeQueued {
+                    case_id,
+                    account,
+                    claim_fen: fen,
+                    queued_behind: City::parse("wenzhou").unwrap(),
+                    queued_at_ms: b,
+                    expires_at_ms: b,
+                },
+                2 => FreezingEvent::TraceCompleted {
+                    case_id,
+                    completed_at_ms: b,
+                    accounts_stopped: hop,
+                    claimed_fen: fen,
+                    cashed_out_fen: Fen::new(b),
+                    untraced_fen: fen,
+                    time_to_freeze_ms: Some(b),
+                },
+                3 => FreezingEvent::AccountStopped {
+                    case_id,
+                    hop,
+                    account,
+                    stop_no: 1,
+                    held_fen: fen,
+                    claim_fen: Fen::new(b),
+                    onward: Vec::new(),
+                    cashed_out_fen: fen,
+                    stopped_at_ms: b,
+                    expires_at_ms: b,
+                    answered_in_ms: None,
+                    first_onward_hop: None,
+                    depth: Some(1),
+                },
+                _ => FreezingEvent::StopRenewed {
+                    case_id,
+                    account,
+                    stop_no: 2,
+                    expires_at_ms: b,
+                    renewed_at_ms: Some(b),
+                },
+            }
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_freezing_events_are_projected_and_shown_without_a_panic(
+            events in proptest::collection::vec(event(CaseId::derive(&City::parse("huzhou").unwrap(), 1)), 0..40),
+            known in any::<bool>(),
+        ) {
+            let submission = prepare(&city(), &body(500_000), NOW).unwrap();
+            let mut rows = Vec::new();
+            for (seq, event) in (1..).zip(events) {
+                let mut envelope = frozen(seq, &submission.case_id, 1, NOW + seq);
+                envelope.payload = Payload::Freezing(event);
+                if let Ok(row) = project(envelope, known) {
+                    rows.push((row.at_ms, row.event));
+                }
+            }
+            // Shown, or refused with a typed error: never a panic.
+            let _ = show(submission.case_id.clone(), &submission.report, NOW, rows);
+        }
+    }
 }

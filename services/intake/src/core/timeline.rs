@@ -89,12 +89,23 @@ fn traced(
     }
 }
 
-fn add(total: &mut domain::Fen, amount: domain::Fen) {
-    *total = total.checked_add(amount).expect("case totals are bounded by the reported loss");
+/// A case's events whose amounts do not add up in 64 bits: stored events that no freezing
+/// could have written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the amounts of its events overflow the case's totals")]
+pub struct Overflow;
+
+fn add(total: &mut domain::Fen, amount: domain::Fen) -> Result<(), Overflow> {
+    *total = total.checked_add(amount).map_err(|_| Overflow)?;
+    Ok(())
 }
 
 /// Folds a freezing event into a case's totals and returns the entries it adds.
-pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u64) -> Vec<TimelineEntry> {
+pub fn apply(
+    summary: &mut CaseSummary,
+    event: &FreezingEvent,
+    event_time_ms: u64,
+) -> Result<Vec<TimelineEntry>, Overflow> {
     let mut entries = Vec::new();
     let entry = |at_ms, kind, account, amount_fen, depth, detail: String| TimelineEntry {
         at_ms,
@@ -132,7 +143,7 @@ pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u6
             depth,
             ..
         } => {
-            let onward_total = domain::Fen::sum(onward.iter().map(|l| l.amount_fen)).expect("bounded by traced");
+            let onward_total = domain::Fen::sum(onward.iter().map(|l| l.amount_fen)).map_err(|_| Overflow)?;
             let mut how = if *stop_no == 0 {
                 "already held, statement read".to_owned()
             } else {
@@ -142,7 +153,7 @@ pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u6
                 how.push_str(&format!(" (bank answered in {ms} ms)"));
             }
             summary.accounts_stopped += 1;
-            add(&mut summary.held_fen, *claim_fen);
+            add(&mut summary.held_fen, *claim_fen)?;
             entries.push(entry(*stopped_at_ms, TimelineKind::Stopped, Some(account.clone()), Some(*claim_fen), *depth,
                 format!("hop {hop}: {how}; {held_fen} held of which {claim_fen} is the victim's; {onward_total} moved on in {} transfer(s)", onward.len())));
             // The onward hops this stop opened.
@@ -151,7 +162,7 @@ pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u6
                 entries.push(traced(*stopped_at_ms, next, Some(*hop), child_depth, &leg.to, leg.amount_fen));
             }
             if !cashed_out_fen.is_zero() {
-                add(&mut summary.cashed_out_fen, *cashed_out_fen);
+                add(&mut summary.cashed_out_fen, *cashed_out_fen)?;
                 entries.push(entry(
                     *stopped_at_ms,
                     TimelineKind::CashedOut,
@@ -188,7 +199,7 @@ pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u6
         }
         FreezingEvent::AccountFrozen { account, frozen_fen, frozen_at_ms, expires_at_ms, .. } => {
             summary.accounts_frozen += 1;
-            add(&mut summary.frozen_fen, *frozen_fen);
+            add(&mut summary.frozen_fen, *frozen_fen)?;
             entries.push(entry(
                 *frozen_at_ms,
                 TimelineKind::Frozen,
@@ -229,5 +240,5 @@ pub fn apply(summary: &mut CaseSummary, event: &FreezingEvent, event_time_ms: u6
             ));
         }
     }
-    entries
+    Ok(entries)
 }

@@ -1,4 +1,6 @@
-//! Given events, when an input arrives, then these events (and requests).
+//! Given events, when an input arrives, then these events (and requests): the trail
+//! here, conversions into freezes in [`conversion`], what must never break the core in
+//! [`robustness`].
 
 use std::time::Duration;
 
@@ -12,15 +14,15 @@ use protocol::subjects::bank_verb;
 use super::*;
 use crate::limits::LAPSE_MARGIN_MS;
 
-fn case() -> CaseId {
+pub(super) fn case() -> CaseId {
     CaseId::derive(&City::parse("huzhou").unwrap(), 1)
 }
 
-fn account(n: u32) -> AccountRef {
+pub(super) fn account(n: u32) -> AccountRef {
     AccountRef::parse(&format!("icbc:{n:08}")).unwrap()
 }
 
-fn entry(direction: Direction, amount: u64, balance: u64, to: Counterparty, id: &str) -> StatementEntry {
+pub(super) fn entry(direction: Direction, amount: u64, balance: u64, to: Counterparty, id: &str) -> StatementEntry {
     StatementEntry {
         transfer_id: id.into(),
         at_ms: 10,
@@ -32,17 +34,17 @@ fn entry(direction: Direction, amount: u64, balance: u64, to: Counterparty, id: 
 }
 
 /// Steps the core at 1,000 ms, returning the events and the requests.
-fn check(state: &mut State, config: &CoreConfig, input: Input) -> (Vec<FreezingEvent>, Vec<Action>) {
+pub(super) fn check(state: &mut State, config: &CoreConfig, input: Input) -> (Vec<FreezingEvent>, Vec<Action>) {
     let Step { events, actions } = step(state, config, input, 1_000).unwrap();
     (events, actions)
 }
 
 /// The events `input` causes at `now`, decided but not applied.
-fn decided(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Vec<FreezingEvent> {
+pub(super) fn decided(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Vec<FreezingEvent> {
     decide(state, config, input, now).unwrap().events
 }
 
-fn reported(amount: u64) -> Input {
+pub(super) fn reported(amount: u64) -> Input {
     Input::CaseReported {
         case_id: case(),
         reported_at_ms: 900,
@@ -51,7 +53,7 @@ fn reported(amount: u64) -> Input {
     }
 }
 
-fn answered(hop: HopId, held: u64, entries: Vec<StatementEntry>) -> Input {
+pub(super) fn answered(hop: HopId, held: u64, entries: Vec<StatementEntry>) -> Input {
     Input::AccountAnswered {
         case_id: case(),
         hop,
@@ -59,6 +61,9 @@ fn answered(hop: HopId, held: u64, entries: Vec<StatementEntry>) -> Input {
         result: Ok(Statement { stop_no: 1, held: Fen::new(held), expires_at_ms: 2_000, entries }),
     }
 }
+
+mod conversion;
+mod robustness;
 
 #[test]
 fn given_a_new_case_when_reported_then_each_transfer_is_stopped() {
@@ -320,125 +325,6 @@ fn given_two_payments_into_one_account_then_one_stop_follows_both() {
     assert_eq!(state.cases[&case()].hops[&1].traced, Fen::new(1_200));
 }
 
-fn bank_subject(verb: &str) -> String {
-    protocol::subjects::bank(&account(1).bank(), verb)
-}
-
-fn timed_out(subject: &str) -> AdapterError {
-    AdapterError { subject: subject.into(), kind: AdapterErrorKind::Timeout(Duration::from_secs(5)), attempts: 4 }
-}
-
-/// A case whose one account holds all of its 10,000 fen, stopped once.
-fn held_case(config: &CoreConfig) -> State {
-    let mut state = State::default();
-    check(&mut state, config, reported(10_000));
-    let statement = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v")];
-    check(&mut state, config, answered(1, 10_000, statement));
-    state
-}
-
-#[test]
-fn given_a_claim_awaiting_conversion_when_it_is_due_then_a_freeze_of_the_claim_is_requested() {
-    let config = CoreConfig::default();
-    let mut state = held_case(&config);
-    let due = Input::ConversionDue { case_id: case(), account: account(1) };
-    let Step { events, actions } = step(&mut state, &config, due.clone(), 2_000).unwrap();
-    assert!(events.is_empty(), "asking for a freeze records nothing: {events:?}");
-    assert_eq!(
-        actions,
-        vec![Action::Freeze {
-            case_id: case(),
-            account: account(1),
-            amount: Fen::new(10_000),
-            request_id: freeze_request_id(&case(), &account(1)),
-        }]
-    );
-    assert_eq!(freeze_request_id(&case(), &account(1)), format!("{}/icbc:00000001/freeze", case()));
-    // Once frozen, the claim awaits nothing: a late timer is refused.
-    let frozen = FreezeReply {
-        status: FreezeStatus::Frozen,
-        frozen_fen: Fen::new(10_000),
-        expires_at_ms: 90_000,
-        frozen_at_ms: 2_100,
-        queued_behind: None,
-    };
-    let answer = Input::FreezeAnswered { case_id: case(), account: account(1), result: Ok(frozen) };
-    step(&mut state, &config, answer, 2_100).unwrap();
-    assert_eq!(
-        step(&mut state, &config, due, 2_200),
-        Err(Rejection::NotAwaitingConversion { case_id: case(), account: account(1) })
-    );
-    let stranger = Input::ConversionDue { case_id: case(), account: account(7) };
-    assert_eq!(
-        step(&mut state, &config, stranger, 2_200),
-        Err(Rejection::NoClaim { case_id: case(), account: account(7) })
-    );
-}
-
-#[test]
-fn given_one_stop_when_the_freeze_fails_then_the_stop_is_renewed_once_and_a_second_failure_is_final() {
-    let config = CoreConfig::default();
-    let mut state = held_case(&config);
-    let failed = || Input::FreezeAnswered {
-        case_id: case(),
-        account: account(1),
-        result: Err(timed_out(&bank_subject(bank_verb::FREEZE))),
-    };
-    let Step { events, actions } = step(&mut state, &config, failed(), 3_000).unwrap();
-    assert!(events.is_empty(), "{events:?}");
-    let [Action::RenewStop { request_id, since_ms, after, .. }] = &actions[..] else {
-        panic!("a renewal: {actions:?}")
-    };
-    assert_eq!(request_id, &stop_request_id(&case(), &account(1), MAX_STOPS_PER_ACCOUNT));
-    assert!(request_id.ends_with("/stop2"), "{request_id}");
-    assert_eq!(*since_ms, 3_000);
-    assert!(after.contains("no answer within"), "{after}");
-
-    let renewed = Input::StopRenewed { case_id: case(), account: account(1), result: Ok((2, 3_000 + 48 * 3_600_000)) };
-    let Step { events, .. } = step(&mut state, &config, renewed, 3_000).unwrap();
-    assert!(matches!(&events[..], [FreezingEvent::StopRenewed { stop_no: 2, .. }]), "{events:?}");
-    assert_eq!(state.holds[&account(1)].stop_no, MAX_STOPS_PER_ACCOUNT);
-
-    // Both stops spent: the next failure ends the claim's conversion.
-    let Step { events, actions } = step(&mut state, &config, failed(), 4_000).unwrap();
-    assert!(actions.is_empty(), "no third stop: {actions:?}");
-    assert!(
-        matches!(&events[..], [FreezingEvent::FreezeFailed { reason, .. }] if reason.contains(&bank_subject(bank_verb::FREEZE)))
-    );
-    assert!(state.conversions.is_empty());
-}
-
-#[test]
-fn given_a_failed_renewal_then_the_freeze_failed_for_good() {
-    let config = CoreConfig::default();
-    let mut state = held_case(&config);
-    let refused = Input::StopRenewed {
-        case_id: case(),
-        account: account(1),
-        result: Err(timed_out(&bank_subject(bank_verb::STOP_PAYMENT))),
-    };
-    let Step { events, .. } = step(&mut state, &config, refused, 3_000).unwrap();
-    assert!(
-        matches!(&events[..], [FreezingEvent::FreezeFailed { reason, .. }] if reason.contains("could not be renewed")),
-        "{events:?}"
-    );
-}
-
-#[test]
-fn an_answer_for_a_hop_that_ended_is_refused_and_changes_nothing() {
-    let config = CoreConfig::default();
-    let mut state = held_case(&config);
-    let again = answered(1, 10_000, Vec::new());
-    assert_eq!(step(&mut state, &config, again, 3_000), Err(Rejection::HopNotOpen { case_id: case(), hop: 1 }));
-    let unknown = Input::AccountAnswered {
-        case_id: CaseId::derive(&City::parse("huzhou").unwrap(), 9),
-        hop: 1,
-        asked_at_ms: 0,
-        result: Ok(Statement { stop_no: 1, held: Fen::ZERO, expires_at_ms: 0, entries: Vec::new() }),
-    };
-    assert!(matches!(step(&mut state, &config, unknown, 3_000), Err(Rejection::HopNotOpen { .. })));
-}
-
 #[test]
 fn a_payment_order_is_resolved_with_an_id_derived_from_the_case_and_the_order() {
     let mut state = State::default();
@@ -496,13 +382,6 @@ fn a_resolution_that_answers_about_another_order_ends_the_hop_failed() {
 }
 
 #[test]
-fn the_lapse_margin_bounds_every_conversion() {
-    let config = CoreConfig { freeze_after_ms: u64::MAX, ..CoreConfig::default() };
-    let lapse = 48 * 3_600_000;
-    assert_eq!(freeze_due(&config, 0, lapse), lapse - LAPSE_MARGIN_MS);
-}
-
-#[test]
 fn a_stop_with_more_onward_transfers_than_an_event_holds_opens_the_rest_by_hop_opened() {
     // Enough legs that one event holding them all would be over MAX_EVENT_BYTES.
     let legs = 3_000;
@@ -550,4 +429,21 @@ fn a_stop_with_more_onward_transfers_than_an_event_holds_opens_the_rest_by_hop_o
     log.iter().for_each(|e| apply(&mut replayed, e));
     assert_eq!(pending_actions(&replayed), pending_actions(&live));
     assert_eq!(pending_actions(&replayed).len(), legs);
+}
+
+pub(super) fn bank_subject(verb: &str) -> String {
+    protocol::subjects::bank(&account(1).bank(), verb)
+}
+
+pub(super) fn timed_out(subject: &str) -> AdapterError {
+    AdapterError { subject: subject.into(), kind: AdapterErrorKind::Timeout(Duration::from_secs(5)), attempts: 4 }
+}
+
+/// A case whose one account holds all of its 10,000 fen, stopped once.
+pub(super) fn held_case(config: &CoreConfig) -> State {
+    let mut state = State::default();
+    check(&mut state, config, reported(10_000));
+    let statement = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v")];
+    check(&mut state, config, answered(1, 10_000, statement));
+    state
 }
