@@ -1,7 +1,8 @@
-//! Golden bytes: the wire format of every event kind is pinned by a file under
-//! `tests/golden/`. A change that alters the bytes fails here; decoding the stored bytes of
-//! an older build must keep working. Regenerate deliberately with `AFC_BLESS=1` and bump
-//! `SCHEMA_VERSION` when the change is not backward compatible.
+//! Golden bytes: the wire format of every event kind, and the older shapes logs still
+//! hold, is pinned by a file under `tests/golden/`. A change that alters the bytes fails
+//! here; decoding the stored bytes of an older build must keep working. `AFC_BLESS=1`
+//! writes the file of a new sample and never rewrites an existing one; a change that is not
+//! backward compatible bumps `SCHEMA_VERSION` and keeps decoding the old files.
 
 use std::path::PathBuf;
 
@@ -115,6 +116,141 @@ fn samples() -> Vec<(&'static str, Envelope)> {
             ),
         ),
         (
+            "trace_started",
+            freezing(
+                6,
+                FreezingEvent::TraceStarted {
+                    case_id: case(),
+                    reported_at_ms: 13,
+                    reported_loss_fen: Fen::new(520_000),
+                },
+            ),
+        ),
+        (
+            "order_resolved",
+            freezing(
+                7,
+                FreezingEvent::OrderResolved {
+                    case_id: case(),
+                    hop: 2,
+                    order: order.clone(),
+                    account: account("6228000033334444"),
+                    settled_at_ms: 14,
+                    transfer_id: "t-14".into(),
+                    answered_in_ms: Some(3),
+                },
+            ),
+        ),
+        // The shape logs written before `answered_in_ms` was kept hold.
+        (
+            "order_resolved_former",
+            freezing(
+                8,
+                FreezingEvent::OrderResolved {
+                    case_id: case(),
+                    hop: 2,
+                    order: order.clone(),
+                    account: account("6228000033334444"),
+                    settled_at_ms: 14,
+                    transfer_id: "t-14".into(),
+                    answered_in_ms: None,
+                },
+            ),
+        ),
+        // The current shape: the stop opens its onward hops itself.
+        (
+            "account_stopped_opening_hops",
+            freezing(
+                9,
+                FreezingEvent::AccountStopped {
+                    case_id: case(),
+                    hop: 1,
+                    account: account("6222020200001234"),
+                    stop_no: 1,
+                    held_fen: Fen::new(100_000),
+                    claim_fen: Fen::new(100_000),
+                    onward: vec![OnwardLeg {
+                        to: Destination::Account(account("6222020200009999")),
+                        amount_fen: Fen::new(400_000),
+                        at_ms: 9,
+                        transfer_id: "t-9".into(),
+                    }],
+                    cashed_out_fen: Fen::new(20_000),
+                    stopped_at_ms: 10,
+                    expires_at_ms: 10 + 48 * 3_600_000,
+                    answered_in_ms: Some(4),
+                    first_onward_hop: Some(3),
+                    depth: Some(1),
+                },
+            ),
+        ),
+        (
+            "trace_completed",
+            freezing(
+                10,
+                FreezingEvent::TraceCompleted {
+                    case_id: case(),
+                    completed_at_ms: 15,
+                    accounts_stopped: 25,
+                    claimed_fen: Fen::new(100_000),
+                    cashed_out_fen: Fen::new(20_000),
+                    untraced_fen: Fen::new(400_000),
+                    time_to_freeze_ms: Some(5),
+                },
+            ),
+        ),
+        (
+            "account_frozen",
+            freezing(
+                11,
+                FreezingEvent::AccountFrozen {
+                    case_id: case(),
+                    account: account("6222020200001234"),
+                    frozen_fen: Fen::new(100_000),
+                    frozen_at_ms: 16,
+                    expires_at_ms: 16 + 183 * 86_400_000,
+                },
+            ),
+        ),
+        (
+            "stop_renewed",
+            freezing(
+                12,
+                FreezingEvent::StopRenewed {
+                    case_id: case(),
+                    account: account("6222020200001234"),
+                    stop_no: 2,
+                    expires_at_ms: 17 + 48 * 3_600_000,
+                    renewed_at_ms: Some(17),
+                },
+            ),
+        ),
+        // The shape logs written before `renewed_at_ms` was kept hold.
+        (
+            "stop_renewed_former",
+            freezing(
+                13,
+                FreezingEvent::StopRenewed {
+                    case_id: case(),
+                    account: account("6222020200001234"),
+                    stop_no: 2,
+                    expires_at_ms: 17 + 48 * 3_600_000,
+                    renewed_at_ms: None,
+                },
+            ),
+        ),
+        (
+            "freeze_failed",
+            freezing(
+                14,
+                FreezingEvent::FreezeFailed {
+                    case_id: case(),
+                    account: account("6222020200001234"),
+                    reason: "the bank did not answer within 5s (after 4 attempt(s))".into(),
+                },
+            ),
+        ),
+        (
             "freeze_queued",
             freezing(
                 5,
@@ -150,7 +286,9 @@ fn every_event_kind_encodes_to_its_golden_bytes_and_back() {
     for (name, envelope) in samples() {
         let bytes = encode(&envelope).unwrap();
         let path = golden_path(name);
-        if bless {
+        // Blessing writes a new kind's file; it never rewrites one: stored bytes are what
+        // logs in the field hold, and must keep decoding as they are.
+        if bless && !path.exists() {
             std::fs::write(&path, to_hex(&bytes)).unwrap();
         }
         let golden =
@@ -184,10 +322,26 @@ fn rejects_oversize_garbage_wrong_schema_and_inconsistent_ids() {
         matches!(decode(&bytes), Err(events::CodecError::UnsupportedSchema { found }) if found == SCHEMA_VERSION + 1)
     );
 
+    // Below the oldest version this build reads, too (0 is below every version).
+    let (_, mut envelope) = samples().remove(0);
+    envelope.schema = events::OLDEST_SCHEMA - 1;
+    let bytes = rmp_serde::to_vec_named(&envelope).unwrap();
+    assert!(
+        matches!(decode(&bytes), Err(events::CodecError::UnsupportedSchema { found }) if found + 1 == events::OLDEST_SCHEMA)
+    );
+
     let (_, mut envelope) = samples().remove(0);
     envelope.id = "hangzhou.intake.99".into();
     let bytes = rmp_serde::to_vec_named(&envelope).unwrap();
     assert!(matches!(decode(&bytes), Err(events::CodecError::Inconsistent(_))));
+}
+
+#[test]
+fn every_event_kind_has_a_golden_sample() {
+    let sampled: std::collections::BTreeSet<&str> = samples().iter().map(|(_, e)| e.payload.name()).collect();
+    for kind in FreezingEvent::KINDS.iter().chain(IntakeEvent::KINDS.iter()) {
+        assert!(sampled.contains(kind), "no golden sample of {kind}");
+    }
 }
 
 #[test]
