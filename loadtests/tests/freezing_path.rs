@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{TRACE_TIMEOUT, city, completion, failed_hops, now_ms, stops, submit_ok};
+use common::{TRACE_TIMEOUT, city, completion, failed_hops, now_ms, stop_events, stops, submit_ok};
 use domain::{AccountRef, BankId, Fen};
 use events::FreezingEvent;
 use loadtests::deployment::{Embedded, EmbeddedOptions, Watch, trace_completed};
@@ -36,6 +36,7 @@ async fn an_instant_bank_trail_is_fully_recalled_with_one_stop_per_account() {
     let events = watch.events(&case_id);
     assert!(failed_hops(&events).is_empty(), "{:?}", failed_hops(&events));
     let stopped = stops(&events);
+    assert_eq!(stop_events(&events), stopped.len(), "one account_stopped per account");
     for (account, amount) in &truth.holdings {
         let (claim, _) = stopped.get(account).unwrap_or_else(|| panic!("{account} holds {amount} but was not stopped"));
         assert_eq!(claim, amount, "claim on {account}");

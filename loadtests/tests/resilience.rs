@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use common::{
-    CATCH_UP_TIMEOUT, TRACE_TIMEOUT, city, completion, count, failed_hops, now_ms, poll, stops, subject_counts,
-    submit_ok,
+    CATCH_UP_TIMEOUT, TRACE_TIMEOUT, city, claims_frozen, completion, count, failed_hops, now_ms, poll, stop_events,
+    stops, subject_counts, submit_ok,
 };
 use domain::Fen;
-use loadtests::deployment::{Embedded, EmbeddedOptions, Watch, freezes_settled, trace_completed};
+use loadtests::deployment::{Embedded, EmbeddedOptions, Watch, trace_completed};
 use simulator::wave::{WaveConfig, generate};
 
 /// How a city goes down in the middle of a trace.
@@ -76,6 +76,7 @@ async fn goes_down_mid_trace_and_resumes(seed: u64, how: GoingDown) {
     let events = watch.events(&case_id);
     assert!(failed_hops(&events).is_empty(), "{:?}", failed_hops(&events));
     let stopped = stops(&events);
+    assert_eq!(stop_events(&events), stopped.len(), "an account stopped twice across the restart");
     assert!(
         stopped.len() > stopped_before,
         "the restarted city stopped nothing: {stopped_before} of {} before {how:?}",
@@ -134,14 +135,23 @@ async fn a_city_cut_off_from_the_province_keeps_freezing_and_the_province_catche
     for report in &reports {
         cases.push(submit_ok(&client, &cut_off, &report.body).await.unwrap().case_id);
     }
+    // Frozen, not merely settled: a failed freeze settles a claim too.
     watch
-        .until(TRACE_TIMEOUT, |all| cases.iter().all(|case| all.get(case).is_some_and(|e| freezes_settled(e))))
+        .until(TRACE_TIMEOUT, |all| {
+            cases.iter().all(|case| all.get(case).is_some_and(|e| trace_completed(e) && claims_frozen(e).1))
+        })
         .await
         .unwrap();
     for (case, report) in cases.iter().zip(&reports) {
         let events = watch.events(case);
         let claimed = completion(&events).unwrap().0;
         assert_eq!(claimed, report.truth.recoverable().unwrap(), "{case}");
+        let (frozen, _) = claims_frozen(&events);
+        let world = simulator::world::lock(&deployment.world);
+        let now = deployment.clock.now_ms();
+        for account in &frozen {
+            assert!(world.ledger.is_frozen(account, now), "{account} frozen at its bank ({case})");
+        }
     }
 
     let local = subject_counts(&city_js, &cut_off.stream_name(), &city_filter).await.unwrap();

@@ -1,24 +1,15 @@
 //! The simulated banks over a real nats-server: a stop-payment round trip, its idempotent
 //! repeat, and an `invalid_request` reply to a body that does not parse.
-//!
-//! Needs `.tools/nats-server/bin/nats-server` in the workspace (see the simulator's brief);
-//! the test passes without checking anything, with a note, when it is not installed.
+//! The server is the test kit's (a missing nats-server fails the test).
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use domain::{CaseId, City, Clock, TimeMs};
 use protocol::adapter::{AdapterError, AdapterErrorKind, StopPaymentRequest, StopPaymentResponse};
 use protocol::{Reply, subjects};
 use simulator::{ServeOptions, serve, single_trail};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 const NOW: TimeMs = 1_763_700_000_000;
-
-/// Log lines read while waiting for the server to say where it listens.
-const MAX_STARTUP_LOG_LINES: usize = 200;
 
 /// A clock stopped at one instant.
 #[derive(Debug)]
@@ -30,52 +21,11 @@ impl Clock for FixedClock {
     }
 }
 
-/// A nats-server on a random port, killed when dropped.
-struct NatsServer {
-    _child: Child,
-    url: String,
-}
-
-fn nats_server_binary() -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/nats-server/bin/nats-server");
-    path.exists().then_some(path)
-}
-
-/// Starts the server on a port it picks itself and reads its log until it says which one
-/// (so there is no race for a free port and no polling).
-async fn start_nats(binary: &PathBuf) -> NatsServer {
-    let mut child = Command::new(binary)
-        .args(["-a", "127.0.0.1", "-p", "-1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("nats-server starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut url = None;
-    for _ in 0..MAX_STARTUP_LOG_LINES {
-        let line = lines.next_line().await.expect("nats-server log is readable").expect("nats-server keeps running");
-        if let Some((_, address)) = line.split_once("Listening for client connections on ") {
-            url = Some(format!("nats://{}", address.trim()));
-        }
-        if line.contains("Server is ready") {
-            break;
-        }
-    }
-    // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    NatsServer { _child: child, url: url.expect("nats-server logs its client port") }
-}
-
 #[tokio::test]
 async fn stop_payment_and_invalid_request_over_nats() {
-    let Some(binary) = nats_server_binary() else {
-        eprintln!("nats-server not installed under .tools; skipping");
-        return;
-    };
-    let server = start_nats(&binary).await;
-    let client = async_nats::connect(&server.url).await.expect("connects to nats-server");
+    // A missing nats-server fails the test: it is installed by `cargo xtask test`.
+    let server = testkit::NatsServer::single().await.expect("a nats-server (AFC_NATS_SERVER, .tools or PATH)");
+    let client = async_nats::connect(server.url()).await.expect("connects to nats-server");
 
     let wave = single_trail(11, NOW);
     let truth = wave.reports[0].truth.clone();

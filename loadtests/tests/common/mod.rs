@@ -183,3 +183,31 @@ pub fn completion(events: &[FreezingEvent]) -> Option<(Fen, Option<u64>)> {
         _ => None,
     })
 }
+
+/// How many `account_stopped` events a case has: one per account stopped, or some account
+/// was stopped (or read) twice. [`stops`] folds them by account, so compare the two.
+pub fn stop_events(events: &[FreezingEvent]) -> usize {
+    events.iter().filter(|e| matches!(e, FreezingEvent::AccountStopped { .. })).count()
+}
+
+/// The accounts of a case's claims that are frozen (`account_frozen`), and whether every
+/// claim is: not merely settled, since a failed freeze settles a claim too.
+pub fn claims_frozen(events: &[FreezingEvent]) -> (Vec<AccountRef>, bool) {
+    let claimed: std::collections::BTreeSet<&AccountRef> = events
+        .iter()
+        .filter_map(|e| match e {
+            FreezingEvent::AccountStopped { account, claim_fen, .. } if !claim_fen.is_zero() => Some(account),
+            _ => None,
+        })
+        .collect();
+    let frozen: std::collections::BTreeSet<&AccountRef> = events
+        .iter()
+        .filter_map(|e| match e {
+            FreezingEvent::AccountFrozen { account, .. } => Some(account),
+            _ => None,
+        })
+        .collect();
+    let failed = events.iter().any(|e| matches!(e, FreezingEvent::FreezeFailed { .. }));
+    let all = !claimed.is_empty() && claimed.iter().all(|a| frozen.contains(a)) && !failed;
+    (frozen.into_iter().cloned().collect(), all)
+}

@@ -50,3 +50,27 @@ impl<T, E> From<Result<T, E>> for Reply<T, E> {
 pub fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("protocol types always serialize")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_is_ok_or_error_on_the_wire_and_back() {
+        let ok: Reply<u32, String> = Ok(7).into();
+        assert_eq!(String::from_utf8(to_json(&ok)).unwrap(), r#"{"ok":7}"#);
+        let error: Reply<u32, String> = Err("no".to_owned()).into();
+        assert_eq!(String::from_utf8(to_json(&error)).unwrap(), r#"{"error":"no"}"#);
+        let back: Reply<u32, String> = serde_json::from_str(r#"{"error":"no"}"#).unwrap();
+        assert_eq!(back.into_result(), Err("no".to_owned()));
+    }
+
+    #[test]
+    fn an_adapter_request_with_an_unknown_field_is_refused() {
+        let body = r#"{"account":"icbc:6222020200001234","since_ms":0,"extra":1}"#;
+        let refused = serde_json::from_str::<adapter::FlowsRequest>(body).unwrap_err();
+        assert!(refused.to_string().contains("extra"), "{refused}");
+        let body = r#"{"account":"icbc:12","since_ms":0}"#;
+        assert!(serde_json::from_str::<adapter::FlowsRequest>(body).is_err(), "an account too short is refused");
+    }
+}

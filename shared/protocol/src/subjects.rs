@@ -88,3 +88,38 @@ pub mod bank_verb {
 pub mod platform_verb {
     pub const RESOLVE: &str = "resolve";
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn city() -> City {
+        City::parse("hangzhou").unwrap()
+    }
+
+    #[test]
+    fn every_subject_follows_the_scheme_in_protocols_md() {
+        let (city, intake) = (city(), Service::Intake);
+        assert_eq!(event(&city, intake, "case_reported"), "afc.hangzhou.evt.intake.case_reported");
+        assert_eq!(service_events(&city, Service::Freezing), "afc.hangzhou.evt.freezing.>");
+        assert_eq!(city_events(&city), "afc.hangzhou.evt.>");
+        assert_eq!(dead_letter(&city, Service::Freezing), "afc.hangzhou.dlq.freezing");
+        assert_eq!(city_dead_letters(&city), "afc.hangzhou.dlq.>");
+        assert_eq!(command(&city, intake, "report"), "afc.hangzhou.cmd.intake.report");
+        assert_eq!(service_commands(&city, intake), "afc.hangzhou.cmd.intake.*");
+        assert_eq!(bank(&BankId::parse("icbc").unwrap(), bank_verb::FREEZE), "afc.bank.icbc.freeze");
+        assert_eq!(platform(&PlatformId::parse("alipay").unwrap(), platform_verb::RESOLVE), "afc.pay.alipay.resolve");
+        assert_eq!(domain_api("hangzhou"), "$JS.hangzhou.API");
+        assert_eq!(
+            max_deliveries_advisory("AFC_HANGZHOU", "freezing"),
+            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.AFC_HANGZHOU.freezing"
+        );
+    }
+
+    #[test]
+    fn a_commands_verb_is_its_last_token() {
+        assert_eq!(command_verb(&command(&city(), Service::Intake, "show")), "show");
+        assert_eq!(command_verb("no-dots"), "no-dots");
+        assert_eq!(command_verb(""), "");
+    }
+}
