@@ -25,7 +25,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableT
 use tokio::sync::Notify;
 
 pub use redb;
-pub use tables::{EVENTS, INBOX, OUTBOX, TIMER_KEYS, TIMERS};
+pub use tables::{EVENTS, INBOX, INBOX_BY_TIME, OUTBOX, TIMER_KEYS, TIMERS};
 pub use writer::{Committed, Durability, WriteCtx, WriterPriority};
 
 /// A failure of the storage itself (I/O, corruption, a closed writer). Not a business
@@ -334,18 +334,16 @@ impl Store {
             .inner
             .writer
             .enqueue(Durability::Lazy, move |ctx| -> Result<usize, WriteError<std::convert::Infallible>> {
+                // The oldest rows first, from the time index: no scan of the whole inbox.
+                let mut by_time = ctx.tx().open_table(INBOX_BY_TIME)?;
+                let old: Vec<(u64, String)> = by_time
+                    .range((0, "")..(consumed_before_ms, ""))?
+                    .take(limit)
+                    .map(|row| row.map(|(key, _)| (key.value().0, key.value().1.to_owned())))
+                    .collect::<Result<_, _>>()?;
                 let mut inbox = ctx.tx().open_table(INBOX)?;
-                let mut old = Vec::new();
-                for row in inbox.iter()? {
-                    let (id, at) = row?;
-                    if at.value() < consumed_before_ms {
-                        old.push(id.value().to_owned());
-                        if old.len() >= limit {
-                            break;
-                        }
-                    }
-                }
-                for id in &old {
+                for (at, id) in &old {
+                    by_time.remove((*at, id.as_str()))?;
                     inbox.remove(id.as_str())?;
                 }
                 Ok(old.len())

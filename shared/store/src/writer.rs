@@ -39,7 +39,7 @@ use crate::limits::{
     BACKGROUND_COMMIT_INTERVAL, BACKGROUND_WRITER_NICE, DEFERRED_LINGER, MAX_BATCH_OPS, MAX_DEFERRED_PER_BATCH,
     WRITE_QUEUE_DEPTH,
 };
-use crate::tables::{EVENTS, INBOX, OUTBOX, TIMER_KEYS, TIMERS};
+use crate::tables::{EVENTS, INBOX, INBOX_BY_TIME, OUTBOX, TIMER_KEYS, TIMERS};
 use crate::{Producer, StoreError, WriteError};
 
 /// Tells a caller how its batch ended: `Ok` once committed, or why it was not.
@@ -174,6 +174,7 @@ impl WriteCtx<'_> {
             return Ok(false);
         }
         inbox.insert(message_id, self.now_ms)?;
+        self.tx.open_table(INBOX_BY_TIME)?.insert((self.now_ms, message_id), ())?;
         Ok(true)
     }
 

@@ -195,6 +195,15 @@ async fn pruning_removes_only_inbox_rows_older_than_the_cutoff() {
     // The recent row stays: its message is still recognised.
     assert!(!consume("new").await);
     assert!(consume("old-1").await, "a pruned id is forgotten");
+    // The time index and the inbox hold the same messages (old-1 again, at 5,000, and new).
+    let (inbox, by_time) = store
+        .read(|tx| {
+            use store::redb::ReadableTableMetadata;
+            Ok((tx.open_table(store::INBOX)?.len()?, tx.open_table(store::INBOX_BY_TIME)?.len()?))
+        })
+        .await
+        .unwrap();
+    assert_eq!((inbox, by_time), (2, 2));
 }
 
 #[derive(Debug)]
