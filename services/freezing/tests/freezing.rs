@@ -199,3 +199,31 @@ async fn an_inconsistent_report_is_dead_lettered_and_the_next_one_traced() {
     running.stop().await;
     harness.stop().await;
 }
+
+/// Two cases whose money went into the same accounts, reported at once: each account is
+/// stopped once by the center (the shared first stop), so its renewal stays available.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_cases_reaching_the_same_accounts_at_once_stop_each_account_once() {
+    let wave = simulator::wave::single_trail(51, domain::system_clock().now_ms());
+    let report = wave.reports[0].clone();
+    let center = report.city.clone();
+    let harness = Harness::start(center.clone(), wave.world).await;
+    let mut watch = harness.watch().await;
+    let running = harness.run(CoreConfig::default()).await;
+    // The same payments, reported by another victim (another name: another case).
+    let mut second = report.body.clone();
+    second["victim"]["name"] = serde_json::json!("李四");
+    let first_case = harness.report(1, &report.body).await;
+    let second_case = harness.report(2, &second).await;
+    assert_ne!(first_case, second_case);
+    watch.until(&first_case, trace_completed).await;
+    watch.until(&second_case, trace_completed).await;
+    {
+        let world = simulator::world::lock(&harness.world);
+        for account in report.truth.mules.keys() {
+            assert_eq!(world.ledger.stops_applied(&center, account), 1, "the center's stops on {account}");
+        }
+    }
+    running.stop().await;
+    harness.stop().await;
+}

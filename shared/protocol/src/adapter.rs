@@ -35,7 +35,10 @@ pub struct StopPaymentReply {
     pub expires_at_ms: TimeMs,
     /// When the bank applied the stop.
     pub stopped_at_ms: TimeMs,
-    /// Entries at or after `since_ms`, oldest first.
+    /// The `since_ms` of the statement below: the request's, or — when the request repeated
+    /// an earlier `request_id` — the first request's, whose answer this is.
+    pub statement_since_ms: TimeMs,
+    /// Entries at or after `statement_since_ms`, oldest first.
     pub statement: Vec<StatementEntry>,
 }
 

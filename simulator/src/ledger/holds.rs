@@ -111,6 +111,7 @@ impl Ledger {
             held_fen: account.balance,
             expires_at_ms,
             stopped_at_ms: now,
+            statement_since_ms: req.since_ms,
             statement: account.statement_since(req.since_ms),
         })
     }

@@ -1,15 +1,17 @@
 //! The requests the state calls for, and the idempotency keys they carry.
 
 use domain::report::Destination;
-use domain::{AccountRef, CaseId, PaymentOrderRef};
+use domain::{AccountRef, CaseId, City, PaymentOrderRef, TimeMs};
 use events::FreezingEvent;
 use events::freezing::HopId;
 
-use super::{Action, State};
+use super::{Action, MAX_STOPS_PER_ACCOUNT, State};
 
-/// Idempotency key of a stop-payment.
-pub fn stop_request_id(case_id: &CaseId, account: &AccountRef, stop_no: u8) -> String {
-    format!("{case_id}/{account}/stop{stop_no}")
+/// Idempotency key of a stop-payment: the center's n-th stop on the account, whichever case
+/// asks. Two cases reaching one account at once send the same first stop, which the bank
+/// applies once (a stop of each would spend the renewal the rules allow).
+pub fn stop_request_id(center: &City, account: &AccountRef, stop_no: u8) -> String {
+    format!("{center}/{account}/stop{stop_no}")
 }
 
 /// Idempotency key of a freeze.
@@ -23,44 +25,61 @@ pub fn resolve_request_id(case_id: &CaseId, order: &PaymentOrderRef) -> String {
     format!("{case_id}/{order}/resolve")
 }
 
-/// The adapter requests `events` call for, once they are applied to `state`.
-pub fn actions(state: &State, events: &[FreezingEvent]) -> Vec<Action> {
+/// The adapter requests `events` call for at `now`, once they are applied to `state`.
+pub fn actions(state: &State, events: &[FreezingEvent], now: TimeMs) -> Vec<Action> {
     events
         .iter()
         .flat_map(|event| match event {
             FreezingEvent::HopOpened { case_id, hop, .. } | FreezingEvent::OrderResolved { case_id, hop, .. } => {
-                hop_action(state, case_id, *hop).into_iter().collect()
+                hop_action(state, case_id, *hop, now).into_iter().collect()
             }
             FreezingEvent::AccountStopped { case_id, .. } => {
-                event.onward_hops().filter_map(|(hop, _)| hop_action(state, case_id, hop)).collect()
+                event.onward_hops().filter_map(|(hop, _)| hop_action(state, case_id, hop, now)).collect()
             }
             _ => Vec::new(),
         })
         .collect()
 }
 
-/// Every action still owed after a restart: one per open hop.
-pub fn pending_actions(state: &State) -> Vec<Action> {
+/// Every action still owed at `now` after a restart: one per open hop.
+pub fn pending_actions(state: &State, now: TimeMs) -> Vec<Action> {
     state
         .cases
         .iter()
-        .flat_map(|(case_id, trace)| trace.hops.keys().filter_map(move |hop| hop_action(state, case_id, *hop)))
+        .flat_map(|(case_id, trace)| trace.hops.keys().filter_map(move |hop| hop_action(state, case_id, *hop, now)))
         .collect()
 }
 
-fn hop_action(state: &State, case_id: &CaseId, hop_id: HopId) -> Option<Action> {
+/// What an account needs, decided per (center, account) from what this center holds,
+/// whichever case reached it: a first stop; a read of the statement when the center holds
+/// it already (a stop or a freeze in force); a stop again when its hold lapsed unfrozen and
+/// a stop is left; a read when none is.
+fn account_action(
+    state: &State,
+    case_id: CaseId,
+    hop: HopId,
+    account: &AccountRef,
+    since_ms: TimeMs,
+    now: TimeMs,
+) -> Action {
+    let read = |case_id| Action::Read { case_id, hop, account: account.clone(), since_ms };
+    let stop = |case_id: CaseId, stop_no| {
+        let request_id = stop_request_id(&case_id.city(), account, stop_no);
+        Action::Stop { case_id, hop, account: account.clone(), since_ms, request_id }
+    };
+    match state.holds.get(account) {
+        None => stop(case_id, 1),
+        Some(hold) if hold.frozen || hold.expires_at_ms > now => read(case_id),
+        Some(hold) if hold.stop_no < MAX_STOPS_PER_ACCOUNT => stop(case_id, hold.stop_no + 1),
+        Some(_) => read(case_id),
+    }
+}
+
+fn hop_action(state: &State, case_id: &CaseId, hop_id: HopId, now: TimeMs) -> Option<Action> {
     let hop = state.cases.get(case_id)?.hops.get(&hop_id).filter(|h| h.open)?;
     let (case_id, hop) = (case_id.clone(), (hop_id, hop));
     match (&hop.1.account, &hop.1.target) {
-        (Some(account), _) => {
-            let held_by_other_case = state.holds.get(account).is_some_and(|h| h.case_id != case_id);
-            Some(if held_by_other_case {
-                Action::Read { case_id, hop: hop.0, account: account.clone(), since_ms: hop.1.since_ms }
-            } else {
-                let request_id = stop_request_id(&case_id, account, 1);
-                Action::Stop { case_id, hop: hop.0, account: account.clone(), since_ms: hop.1.since_ms, request_id }
-            })
-        }
+        (Some(account), _) => Some(account_action(state, case_id, hop.0, account, hop.1.since_ms, now)),
         (None, Destination::Order(order)) => {
             let request_id = resolve_request_id(&case_id, order);
             Some(Action::Resolve { case_id, hop: hop.0, order: order.clone(), request_id })

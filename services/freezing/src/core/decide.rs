@@ -121,6 +121,12 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                     return Ok(Decided { events, requests });
                 }
             };
+            // A repeated stop is answered with the first one's statement: if that starts after
+            // this case's money arrived, read the account from the arrival on instead.
+            if statement.stop_no > 0 && statement.since_ms > hop_state.since_ms {
+                let read = Action::Read { case_id, hop, account, since_ms: hop_state.since_ms };
+                return Ok(Decided { events, requests: vec![read] });
+            }
             // Other cases' claims on the same held money come first.
             let other_claims = state
                 .holds
@@ -217,7 +223,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 // Renew the stop (the last one the rules allow) so the money stays held while
                 // the freeze is tried again.
                 Err(failure) if stops < MAX_STOPS_PER_ACCOUNT => {
-                    let request_id = stop_request_id(&case_id, &account, stops + 1);
+                    let request_id = stop_request_id(&case_id.city(), &account, stops + 1);
                     let after = failure.to_string();
                     requests.push(Action::RenewStop { case_id, account, since_ms: now, request_id, after });
                 }

@@ -63,6 +63,8 @@ pub struct Statement {
     pub stop_no: u8,
     pub held: Fen,
     pub expires_at_ms: TimeMs,
+    /// The time the entries start from.
+    pub since_ms: TimeMs,
     pub entries: Vec<StatementEntry>,
 }
 
@@ -207,7 +209,7 @@ pub fn step(state: &mut State, config: &CoreConfig, input: Input, now: TimeMs) -
         apply(state, &completed);
         events.push(completed);
     }
-    let mut actions = actions(state, &events);
+    let mut actions = actions(state, &events, now);
     actions.extend(requests);
     Ok(Step { events, actions })
 }

@@ -227,14 +227,20 @@ impl Requests {
                         stop_no: reply.stop_no,
                         held: reply.held_fen,
                         expires_at_ms: reply.expires_at_ms,
+                        since_ms: reply.statement_since_ms,
                         entries: reply.statement,
                     });
                     Input::AccountAnswered { case_id, hop, asked_at_ms, result }
                 }
                 Action::Read { case_id, hop, account, since_ms } => {
-                    let result = self.adapters.flows(&FlowsRequest { account, since_ms }).await.map(|reply| {
-                        Statement { stop_no: 0, held: reply.balance_fen, expires_at_ms: 0, entries: reply.statement }
-                    });
+                    let result =
+                        self.adapters.flows(&FlowsRequest { account, since_ms }).await.map(|reply| Statement {
+                            stop_no: 0,
+                            held: reply.balance_fen,
+                            expires_at_ms: 0,
+                            since_ms,
+                            entries: reply.statement,
+                        });
                     Input::AccountAnswered { case_id, hop, asked_at_ms, result }
                 }
                 Action::Freeze { case_id, account, amount, request_id } => {
@@ -316,8 +322,13 @@ mod tests {
             counterparty: Counterparty::Account(AccountRef::parse("abc:99999999").unwrap()),
             balance_after_fen: Fen::new(10_000),
         };
-        let statement =
-            Statement { stop_no: 1, held: Fen::new(10_000), expires_at_ms: u64::MAX / 2, entries: vec![entry] };
+        let statement = Statement {
+            stop_no: 1,
+            held: Fen::new(10_000),
+            expires_at_ms: u64::MAX / 2,
+            since_ms: 1,
+            entries: vec![entry],
+        };
         let answered = Input::AccountAnswered { case_id, hop: 1, asked_at_ms: 3, result: Ok(statement) };
         core::step(&mut state, config, answered, 4).unwrap();
         assert_eq!(state.conversions.len(), 1);

@@ -49,7 +49,7 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
         engine_tx.clone(),
     ));
 
-    let pending = core::pending_actions(&state);
+    let pending = core::pending_actions(&state, clock.now_ms());
     tracing::info!(%city, cases = state.cases.len(), resumed_hops = pending.len(), "freezing started");
     for action in pending {
         requests.clone().execute(action);

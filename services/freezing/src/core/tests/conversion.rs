@@ -54,7 +54,7 @@ fn given_one_stop_when_the_freeze_fails_then_the_stop_is_renewed_once_and_a_seco
     let [Action::RenewStop { request_id, since_ms, after, .. }] = &actions[..] else {
         panic!("a renewal: {actions:?}")
     };
-    assert_eq!(request_id, &stop_request_id(&case(), &account(1), MAX_STOPS_PER_ACCOUNT));
+    assert_eq!(request_id, &stop_request_id(&case().city(), &account(1), MAX_STOPS_PER_ACCOUNT));
     assert!(request_id.ends_with("/stop2"), "{request_id}");
     assert_eq!(*since_ms, 3_000);
     assert!(after.contains("no answer within"), "{after}");
@@ -99,7 +99,7 @@ fn an_answer_for_a_hop_that_ended_is_refused_and_changes_nothing() {
         case_id: CaseId::derive(&City::parse("huzhou").unwrap(), 9),
         hop: 1,
         asked_at_ms: 0,
-        result: Ok(Statement { stop_no: 1, held: Fen::ZERO, expires_at_ms: 0, entries: Vec::new() }),
+        result: Ok(Statement { stop_no: 1, held: Fen::ZERO, expires_at_ms: 0, since_ms: 0, entries: Vec::new() }),
     };
     assert!(matches!(step(&mut state, &config, unknown, 3_000), Err(Rejection::HopNotOpen { .. })));
 }

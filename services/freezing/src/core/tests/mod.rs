@@ -58,7 +58,7 @@ pub(super) fn answered(hop: HopId, held: u64, entries: Vec<StatementEntry>) -> I
         case_id: case(),
         hop,
         asked_at_ms: 0,
-        result: Ok(Statement { stop_no: 1, held: Fen::new(held), expires_at_ms: 2_000, entries }),
+        result: Ok(Statement { stop_no: 1, held: Fen::new(held), expires_at_ms: 2_000, since_ms: 0, entries }),
     }
 }
 
@@ -78,7 +78,7 @@ fn given_a_new_case_when_reported_then_each_transfer_is_stopped() {
             hop: 1,
             account: account(1),
             since_ms: 5,
-            request_id: stop_request_id(&case(), &account(1), 1),
+            request_id: stop_request_id(&case().city(), &account(1), 1),
         }]
     );
     let again = step(&mut state, &CoreConfig::default(), reported(10_000), 1_000);
@@ -129,10 +129,10 @@ fn a_log_from_before_stops_opened_their_onward_hops_replays_to_the_same_state() 
     log.iter().for_each(|e| apply(&mut replayed_new, e));
     former.iter().for_each(|e| apply(&mut replayed_old, e));
     for state in [&replayed_new, &replayed_old] {
-        assert_eq!(pending_actions(state), pending_actions(&live));
+        assert_eq!(pending_actions(state, 1_000), pending_actions(&live, 1_000));
         assert_eq!(format!("{:?}", state.cases[&case()].hops), format!("{:?}", live.cases[&case()].hops));
     }
-    assert_eq!(pending_actions(&live).len(), 2, "hops 2 and 3 wait for their banks");
+    assert_eq!(pending_actions(&live, 1_000).len(), 2, "hops 2 and 3 wait for their banks");
 }
 
 #[test]
@@ -273,7 +273,7 @@ fn given_an_account_held_for_one_case_when_another_case_reads_it_then_it_claims_
         Input::CaseReported { case_id: other.clone(), reported_at_ms: 950, transfers, reported_loss: Fen::new(5_000) };
     let events = decided(&state, &config, report, 1_000);
     events.iter().for_each(|e| apply(&mut state, e));
-    let actions = actions(&state, &events);
+    let actions = actions(&state, &events, 1_000);
     assert!(matches!(&actions[..], [Action::Read { .. }]), "an account held for another case is read: {actions:?}");
     let statement = vec![
         entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v1"),
@@ -283,7 +283,7 @@ fn given_an_account_held_for_one_case_when_another_case_reads_it_then_it_claims_
         case_id: other.clone(),
         hop: 1,
         asked_at_ms: 1_000,
-        result: Ok(Statement { stop_no: 0, held: Fen::new(15_000), expires_at_ms: 0, entries: statement }),
+        result: Ok(Statement { stop_no: 0, held: Fen::new(15_000), expires_at_ms: 0, since_ms: 0, entries: statement }),
     };
     let events = decided(&state, &config, read, 1_100);
     events.iter().for_each(|e| apply(&mut state, e));
@@ -427,8 +427,8 @@ fn a_stop_with_more_onward_transfers_than_an_event_holds_opens_the_rest_by_hop_o
     log.extend(events);
     let mut replayed = State::default();
     log.iter().for_each(|e| apply(&mut replayed, e));
-    assert_eq!(pending_actions(&replayed), pending_actions(&live));
-    assert_eq!(pending_actions(&replayed).len(), legs);
+    assert_eq!(pending_actions(&replayed, 1_000), pending_actions(&live, 1_000));
+    assert_eq!(pending_actions(&replayed, 1_000).len(), legs);
 }
 
 pub(super) fn bank_subject(verb: &str) -> String {
@@ -446,4 +446,65 @@ pub(super) fn held_case(config: &CoreConfig) -> State {
     let statement = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v")];
     check(&mut state, config, answered(1, 10_000, statement));
     state
+}
+
+fn other_case() -> CaseId {
+    CaseId::derive(&City::parse("huzhou").unwrap(), 2)
+}
+
+fn reported_by(case_id: CaseId, amount: u64, at_ms: TimeMs) -> Input {
+    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(amount), at_ms }];
+    Input::CaseReported { case_id, reported_at_ms: 900, transfers, reported_loss: Fen::new(amount) }
+}
+
+#[test]
+fn two_cases_reaching_one_account_at_once_send_the_same_first_stop() {
+    let (config, mut state) = (CoreConfig::default(), State::default());
+    let (_, first) = check(&mut state, &config, reported_by(case(), 10_000, 5));
+    let (_, second) = check(&mut state, &config, reported_by(other_case(), 5_000, 7));
+    let id = |actions: &[Action]| match actions {
+        [Action::Stop { request_id, .. }] => request_id.clone(),
+        other => panic!("one stop: {other:?}"),
+    };
+    assert_eq!(id(&first), id(&second), "the bank applies one stop for both");
+    assert_eq!(id(&first), format!("huzhou/{}/stop1", account(1)));
+}
+
+#[test]
+fn a_repeated_stop_answered_with_a_statement_that_starts_after_the_arrival_is_followed_by_a_read() {
+    let (config, mut state) = (CoreConfig::default(), State::default());
+    check(&mut state, &config, reported_by(other_case(), 5_000, 3));
+    // The bank applied the other case's stop first (its statement from 8 on) and answers
+    // this one with it: this case's money arrived at 3, before the statement starts.
+    let statement =
+        Statement { stop_no: 1, held: Fen::new(5_000), expires_at_ms: 2_000, since_ms: 8, entries: Vec::new() };
+    let answered = Input::AccountAnswered { case_id: other_case(), hop: 1, asked_at_ms: 0, result: Ok(statement) };
+    let Step { events, actions } = step(&mut state, &config, answered, 1_000).unwrap();
+    assert!(events.is_empty(), "nothing decided on a statement that may miss the arrival: {events:?}");
+    assert_eq!(actions, vec![Action::Read { case_id: other_case(), hop: 1, account: account(1), since_ms: 3 }]);
+    assert!(state.cases[&other_case()].hops[&1].open, "the hop waits for the read");
+}
+
+#[test]
+fn a_hold_that_lapsed_unfrozen_is_stopped_again_while_a_stop_is_left_and_read_after() {
+    let config = CoreConfig::default();
+    let mut state = State::default();
+    check(&mut state, &config, reported(10_000));
+    let statement = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v")];
+    check(&mut state, &config, answered(1, 10_000, statement));
+    // The stop lapses at 2,000; new money of another case reaches the account at 5,000.
+    let later = |state: &mut State| {
+        let Step { actions, .. } =
+            step(state, &config, reported_by(CaseId::derive(&City::parse("huzhou").unwrap(), 3), 1_000, 4_000), 5_000)
+                .unwrap();
+        actions
+    };
+    let actions = later(&mut state);
+    assert!(matches!(&actions[..], [Action::Stop { request_id, .. }] if request_id.ends_with("/stop2")), "{actions:?}");
+    // Once both stops are spent, the account can only be read.
+    state.holds.get_mut(&account(1)).unwrap().stop_no = MAX_STOPS_PER_ACCOUNT;
+    let mut spent = state;
+    spent.cases.remove(&CaseId::derive(&City::parse("huzhou").unwrap(), 3));
+    let actions = later(&mut spent);
+    assert!(matches!(&actions[..], [Action::Read { .. }]), "{actions:?}");
 }

@@ -92,7 +92,7 @@ mod properties {
             let report = Input::CaseReported { case_id: case(), reported_at_ms: 900, transfers, reported_loss };
             if step(&mut state, &config, report, 1_000).is_ok() {
                 for hop in state.cases[&case()].hops.keys().copied().collect::<Vec<_>>() {
-                    let statement = Statement { stop_no: 1, held: Fen::new(held), expires_at_ms: 2_000, entries: entries.clone() };
+                    let statement = Statement { stop_no: 1, held: Fen::new(held), expires_at_ms: 2_000, since_ms: 0, entries: entries.clone() };
                     let answer = Input::AccountAnswered { case_id: case(), hop, asked_at_ms: 0, result: Ok(statement) };
                     let _ = step(&mut state, &config, answer, 1_100);
                 }
