@@ -49,12 +49,9 @@ impl Conversions {
     /// Takes up to `limit` conversions due at `now` and marks them in flight.
     pub(super) fn take_due(&mut self, now: TimeMs, limit: usize) -> Vec<ClaimKey> {
         let mut due = Vec::new();
-        while due.len() < limit {
-            let Some((at, key)) = self.by_due.first().cloned() else { break };
-            if at > now {
-                break;
-            }
-            self.by_due.remove(&(at, key.clone()));
+        // Called before every input the engine takes: look without cloning, take by popping.
+        while due.len() < limit && self.by_due.first().is_some_and(|(at, _)| *at <= now) {
+            let Some((_, key)) = self.by_due.pop_first() else { break };
             self.due_of.remove(&key);
             self.in_flight.insert(key.clone());
             due.push(key);
