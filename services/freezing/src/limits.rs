@@ -37,3 +37,19 @@ pub const DEFAULT_FREEZE_AFTER_MS: u64 = 10 * 60 * 1000;
 /// 64-character transfer id) 256 legs stay far below `events::MAX_EVENT_BYTES` (256 KiB): no
 /// event a bank's statement leads to is too large to commit.
 pub const MAX_ONWARD_IN_STOP: usize = 256;
+
+/// How long after a report a hop whose bank or platform cannot answer for now (no answer,
+/// nobody listening, `unavailable`) is asked again: the golden window and then some; past
+/// it, money not yet stopped has most likely moved on, and the hop ends as failed.
+pub const RETRY_WINDOW_MS: u64 = 2 * 60 * 60 * 1000;
+
+/// How long after its first `unknown_order` a payment order is asked about again: an order
+/// the platform has not settled yet settles within minutes, one that never does is wrong.
+pub const UNSETTLED_ORDER_WINDOW_MS: u64 = 10 * 60 * 1000;
+
+/// Pause before the n-th retry of a hop (the last repeats): soon at first, for a passing
+/// fault, then every 5 minutes, so a bank that is down for an hour is asked 15-20 times.
+pub const HOP_RETRY_BACKOFF_MS: [u64; 6] = [5_000, 15_000, 30_000, 60_000, 120_000, 300_000];
+
+/// Attempts of one hop at most, whatever its window: a bound on the retries themselves.
+pub const MAX_HOP_ATTEMPTS: u32 = 40;

@@ -227,3 +227,38 @@ async fn two_cases_reaching_the_same_accounts_at_once_stop_each_account_once() {
     running.stop().await;
     harness.stop().await;
 }
+
+/// The banks are down when a case comes in: each first-level hop fails for now and waits to
+/// be asked again, instead of ending; once the banks are back, the retries follow the trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hops_whose_bank_is_down_are_asked_again_and_followed_once_it_is_back() {
+    let wave = simulator::wave::single_trail(61, domain::system_clock().now_ms());
+    let report = wave.reports[0].clone();
+    let center = report.city.clone();
+    let mut harness = Harness::without_banks(center.clone(), wave.world).await;
+    let mut watch = harness.watch().await;
+    let running = harness.run(CoreConfig::default()).await;
+    let case_id = harness.report(1, &report.body).await;
+
+    let retrying = |events: &[FreezingEvent]| events.iter().any(|e| matches!(e, FreezingEvent::HopRetrying { .. }));
+    let events = watch.until(&case_id, retrying).await;
+    assert!(
+        !events.iter().any(|e| matches!(e, FreezingEvent::HopEnded { reason: events::freezing::HopEnd::Failed, .. })),
+        "a bank that is down ends no hop: {events:?}"
+    );
+    harness.start_banks().await;
+    let events = watch.until(&case_id, trace_completed).await;
+    assert!(
+        !events.iter().any(|e| matches!(e, FreezingEvent::HopEnded { reason: events::freezing::HopEnd::Failed, .. })),
+        "{events:?}"
+    );
+    let held = Fen::sum(report.truth.holdings.values().copied()).unwrap();
+    let Some(FreezingEvent::TraceCompleted { claimed_fen, .. }) =
+        events.iter().find(|e| matches!(e, FreezingEvent::TraceCompleted { .. }))
+    else {
+        unreachable!("the trace completed")
+    };
+    assert_eq!(*claimed_fen, held, "the whole trail is followed after the outage");
+    running.stop().await;
+    harness.stop().await;
+}

@@ -132,6 +132,19 @@ pub enum FreezingEvent {
     },
     /// A stop-payment lapsed or a freeze failed for good.
     FreezeFailed { case_id: CaseId, account: AccountRef, reason: String },
+    /// A hop's bank or platform could not answer for now (no answer, nobody listening,
+    /// `unavailable`, an order not settled yet): the hop stays open and is asked again at
+    /// `retry_at_ms`.
+    HopRetrying {
+        case_id: CaseId,
+        hop: HopId,
+        /// Failed attempts so far, this one included (1 for the first failure).
+        attempt: u32,
+        /// When the hop failed first: its retries are bounded from then.
+        first_failed_at_ms: TimeMs,
+        retry_at_ms: TimeMs,
+        reason: String,
+    },
 }
 
 /// Victim money that left a traced account.
@@ -168,8 +181,9 @@ impl FreezingEvent {
     pub const FREEZE_QUEUED: &'static str = "freeze_queued";
     pub const STOP_RENEWED: &'static str = "stop_renewed";
     pub const FREEZE_FAILED: &'static str = "freeze_failed";
+    pub const HOP_RETRYING: &'static str = "hop_retrying";
     /// Every kind, in declaration order.
-    pub const KINDS: [&'static str; 10] = [
+    pub const KINDS: [&'static str; 11] = [
         FreezingEvent::TRACE_STARTED,
         FreezingEvent::HOP_OPENED,
         FreezingEvent::ORDER_RESOLVED,
@@ -180,6 +194,7 @@ impl FreezingEvent {
         FreezingEvent::FREEZE_QUEUED,
         FreezingEvent::STOP_RENEWED,
         FreezingEvent::FREEZE_FAILED,
+        FreezingEvent::HOP_RETRYING,
     ];
 
     /// The hops an `account_stopped` opened, with the leg each follows: `onward[i]` is hop
@@ -206,6 +221,7 @@ impl FreezingEvent {
             FreezingEvent::FreezeQueued { .. } => FreezingEvent::FREEZE_QUEUED,
             FreezingEvent::StopRenewed { .. } => FreezingEvent::STOP_RENEWED,
             FreezingEvent::FreezeFailed { .. } => FreezingEvent::FREEZE_FAILED,
+            FreezingEvent::HopRetrying { .. } => FreezingEvent::HOP_RETRYING,
         }
     }
 
@@ -220,7 +236,8 @@ impl FreezingEvent {
             | FreezingEvent::AccountFrozen { case_id, .. }
             | FreezingEvent::FreezeQueued { case_id, .. }
             | FreezingEvent::StopRenewed { case_id, .. }
-            | FreezingEvent::FreezeFailed { case_id, .. } => case_id,
+            | FreezingEvent::FreezeFailed { case_id, .. }
+            | FreezingEvent::HopRetrying { case_id, .. } => case_id,
         }
     }
 }

@@ -251,6 +251,20 @@ fn samples() -> Vec<(&'static str, Envelope)> {
             ),
         ),
         (
+            "hop_retrying",
+            freezing(
+                15,
+                FreezingEvent::HopRetrying {
+                    case_id: case(),
+                    hop: 2,
+                    attempt: 3,
+                    first_failed_at_ms: 18,
+                    retry_at_ms: 48_018,
+                    reason: "stop-payment on icbc:6222020200001234: no responders".into(),
+                },
+            ),
+        ),
+        (
             "freeze_queued",
             freezing(
                 5,

@@ -106,6 +106,8 @@ pub enum TimelineKind {
     FreezeQueued,
     StopRenewed,
     HopFailed,
+    /// A hop's bank or platform could not answer for now; it is asked again.
+    Retrying,
     TraceCompleted,
 }
 

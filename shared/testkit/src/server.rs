@@ -39,6 +39,12 @@ const HEALTHZ_PATH: &str = "/healthz?js-enabled-only=true";
 /// How much of the end of the log goes into an error.
 const LOG_TAIL_BYTES: u64 = 4096;
 
+/// Starts of one server at most, each on ports picked anew, when a picked port was taken
+/// before the server could bind it.
+const MAX_START_ATTEMPTS: u32 = 5;
+/// What nats-server logs when a port it was given is taken.
+const PORT_TAKEN: &str = "address already in use";
+
 /// Loopback address everything listens on.
 const LOOPBACK: &str = "127.0.0.1";
 
@@ -94,6 +100,21 @@ impl NatsServer {
     pub async fn start(opts: ServerOptions) -> Result<NatsServer, TestkitError> {
         validate(&opts)?;
         let binary = nats_server_binary()?;
+        let mut attempt = 1;
+        loop {
+            match NatsServer::start_once(&opts, &binary).await {
+                // A port found free was taken before the server bound it (other tests pick
+                // ports at the same time): pick others.
+                Err(TestkitError::Exited { tail, .. }) if tail.contains(PORT_TAKEN) && attempt < MAX_START_ATTEMPTS => {
+                    tracing::debug!(server = %opts.server_name, attempt, "a port was taken meanwhile; picking others");
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn start_once(opts: &ServerOptions, binary: &Path) -> Result<NatsServer, TestkitError> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("afc-nats-{}-", opts.server_name))
             .tempdir()
@@ -105,13 +126,13 @@ impl NatsServer {
         let (client_port, monitor_port) = (ports[0], ports[1]);
         let leaf_port = ports.get(2).copied();
 
-        let config = render_config(&opts, &store_dir, client_port, monitor_port, leaf_port);
+        let config = render_config(opts, &store_dir, client_port, monitor_port, leaf_port);
         let config_path = dir.path().join("nats-server.conf");
         std::fs::write(&config_path, config).map_err(TestkitError::io(format!("writing {}", config_path.display())))?;
 
         let mut server = NatsServer {
-            name: opts.server_name,
-            binary,
+            name: opts.server_name.clone(),
+            binary: binary.to_owned(),
             log_path: dir.path().join("nats-server.log"),
             config_path,
             store_dir,

@@ -5,7 +5,7 @@ use domain::{AccountRef, CaseId, City, PaymentOrderRef, TimeMs};
 use events::FreezingEvent;
 use events::freezing::HopId;
 
-use super::{Action, MAX_STOPS_PER_ACCOUNT, State};
+use super::{Action, Hop, MAX_STOPS_PER_ACCOUNT, State};
 
 /// Idempotency key of a stop-payment: the center's n-th stop on the account, whichever case
 /// asks. Two cases reaching one account at once send the same first stop, which the bank
@@ -75,15 +75,37 @@ fn account_action(
     }
 }
 
+/// The request an open hop owes, unless it waits to be asked again (its retry timer asks).
 fn hop_action(state: &State, case_id: &CaseId, hop_id: HopId, now: TimeMs) -> Option<Action> {
+    let hop = state.cases.get(case_id)?.hops.get(&hop_id).filter(|h| h.open && h.retry.is_none())?;
+    Some(hop_request(state, case_id.clone(), hop_id, hop, now))
+}
+
+/// The request a hop waiting to be asked again owes, once its retry is due at `now`.
+pub(super) fn retry_action(state: &State, case_id: &CaseId, hop_id: HopId, now: TimeMs) -> Option<Action> {
     let hop = state.cases.get(case_id)?.hops.get(&hop_id).filter(|h| h.open)?;
-    let (case_id, hop) = (case_id.clone(), (hop_id, hop));
-    match (&hop.1.account, &hop.1.target) {
-        (Some(account), _) => Some(account_action(state, case_id, hop.0, account, hop.1.since_ms, now)),
+    hop.retry.filter(|retry| retry.retry_at_ms <= now)?;
+    Some(hop_request(state, case_id.clone(), hop_id, hop, now))
+}
+
+fn hop_request(state: &State, case_id: CaseId, hop_id: HopId, hop: &Hop, now: TimeMs) -> Action {
+    match (&hop.account, &hop.target) {
+        (Some(account), _) => account_action(state, case_id, hop_id, account, hop.since_ms, now),
         (None, Destination::Order(order)) => {
             let request_id = resolve_request_id(&case_id, order);
-            Some(Action::Resolve { case_id, hop: hop.0, order: order.clone(), request_id })
+            Action::Resolve { case_id, hop: hop_id, order: order.clone(), request_id }
         }
         (None, Destination::Account(_)) => unreachable!("account hops know their account"),
+    }
+}
+
+/// The hop whose retry `event` starts, changes or ends.
+pub fn retry_touched(event: &FreezingEvent) -> Option<(CaseId, HopId)> {
+    match event {
+        FreezingEvent::HopRetrying { case_id, hop, .. }
+        | FreezingEvent::AccountStopped { case_id, hop, .. }
+        | FreezingEvent::OrderResolved { case_id, hop, .. }
+        | FreezingEvent::HopEnded { case_id, hop, .. } => Some((case_id.clone(), *hop)),
+        _ => None,
     }
 }

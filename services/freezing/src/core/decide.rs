@@ -8,6 +8,10 @@ use events::FreezingEvent;
 use events::freezing::{HopEnd, HopId, OnwardLeg};
 use protocol::adapter::{Counterparty, FreezeReply, FreezeStatus};
 
+use adapters::AdapterError;
+
+use super::actions::retry_action;
+use super::retry::hop_retry;
 use super::state::NewHop;
 use super::{
     Action, CaseTrace, CoreConfig, Decided, Hop, Input, MAX_STOPS_PER_ACCOUNT, Rejection, State, freeze_request_id,
@@ -94,13 +98,10 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                         });
                     }
                 }
-                Err(failure) => events.push(FreezingEvent::HopEnded {
-                    case_id,
-                    hop,
-                    reason: HopEnd::Failed,
-                    detail: format!("resolving {order}: {failure}"),
-                    merged_into: None,
-                }),
+                Err(failure) => {
+                    let reason = format!("resolving {order}: {failure}");
+                    events.push(hop_failed(config, trace, hop_state, case_id, hop, &failure, reason, now));
+                }
             }
         }
         Input::AccountAnswered { case_id, hop, asked_at_ms, result } => {
@@ -111,13 +112,8 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             let statement = match result {
                 Ok(statement) => statement,
                 Err(failure) => {
-                    events.push(FreezingEvent::HopEnded {
-                        case_id,
-                        hop,
-                        reason: HopEnd::Failed,
-                        detail: format!("stop-payment on {account}: {failure}"),
-                        merged_into: None,
-                    });
+                    let reason = format!("stop-payment on {account}: {failure}");
+                    events.push(hop_failed(config, trace, hop_state, case_id, hop, &failure, reason, now));
                     return Ok(Decided { events, requests });
                 }
             };
@@ -185,6 +181,10 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 open_hop(&mut events, &mut accounts, &is_open, config, &case_id, next, to, opened);
             }
         }
+        Input::RetryDue { case_id, hop } => match retry_action(state, &case_id, hop, now) {
+            Some(action) => requests.push(action),
+            None => return Err(Rejection::NotRetrying { case_id, hop }),
+        },
         Input::ConversionDue { case_id, account } => {
             let claim = claim_of(state, &case_id, &account)?;
             if !state.conversions.contains_key(&(case_id.clone(), account.clone())) {
@@ -247,6 +247,32 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
         }
     }
     Ok(Decided { events, requests })
+}
+
+/// A hop whose bank or platform failed: asked again later while its kind and window allow
+/// ([`hop_retry`]), ended as failed otherwise.
+#[allow(clippy::too_many_arguments, reason = "the pieces of one decision, named at the call sites")]
+fn hop_failed(
+    config: &CoreConfig,
+    trace: &CaseTrace,
+    hop_state: &Hop,
+    case_id: CaseId,
+    hop: HopId,
+    failure: &AdapterError,
+    reason: String,
+    now: TimeMs,
+) -> FreezingEvent {
+    match hop_retry(config, trace, hop_state, failure, now) {
+        Some(retry) => FreezingEvent::HopRetrying {
+            case_id,
+            hop,
+            attempt: retry.attempt,
+            first_failed_at_ms: retry.first_failed_at_ms,
+            retry_at_ms: retry.retry_at_ms,
+            reason,
+        },
+        None => FreezingEvent::HopEnded { case_id, hop, reason: HopEnd::Failed, detail: reason, merged_into: None },
+    }
 }
 
 fn open_hop_of<'a>(state: &'a State, case_id: &CaseId, hop: HopId) -> Result<(&'a CaseTrace, &'a Hop), Rejection> {

@@ -15,6 +15,7 @@
 mod actions;
 mod conversion;
 mod decide;
+mod retry;
 mod state;
 
 use adapters::AdapterError;
@@ -24,12 +25,15 @@ use events::FreezingEvent;
 use events::freezing::HopId;
 use protocol::adapter::{FreezeReply, ResolveOrderReply, StatementEntry};
 
-pub use actions::{actions, freeze_request_id, pending_actions, resolve_request_id, stop_request_id};
+pub use actions::{actions, freeze_request_id, pending_actions, resolve_request_id, retry_touched, stop_request_id};
 pub use conversion::{conversion_due, conversion_touched, freeze_due};
 pub use decide::{completion, decide};
-pub use state::{CaseTrace, Conversion, Hold, Hop, State, apply};
+pub use retry::hop_retry;
+pub use state::{CaseTrace, Conversion, Hold, Hop, HopRetry, State, apply};
 
-use crate::limits::{DEFAULT_FREEZE_AFTER_MS, MAX_TRACE_DEPTH, MIN_FOLLOW_FEN};
+use crate::limits::{
+    DEFAULT_FREEZE_AFTER_MS, MAX_TRACE_DEPTH, MIN_FOLLOW_FEN, RETRY_WINDOW_MS, UNSETTLED_ORDER_WINDOW_MS,
+};
 
 /// A center may stop payments out of one account at most this often (the first stop and
 /// one renewal, 48 h each).
@@ -44,6 +48,10 @@ pub struct CoreConfig {
     pub min_follow: Fen,
     /// Delay from a stop-payment to its conversion into a freeze.
     pub freeze_after_ms: u64,
+    /// How long after the report a hop that failed for now is asked again.
+    pub retry_window_ms: u64,
+    /// How long after its first `unknown_order` an order is asked about again.
+    pub unsettled_order_window_ms: u64,
 }
 
 impl Default for CoreConfig {
@@ -52,6 +60,8 @@ impl Default for CoreConfig {
             max_depth: MAX_TRACE_DEPTH,
             min_follow: Fen::new(MIN_FOLLOW_FEN),
             freeze_after_ms: DEFAULT_FREEZE_AFTER_MS,
+            retry_window_ms: RETRY_WINDOW_MS,
+            unsettled_order_window_ms: UNSETTLED_ORDER_WINDOW_MS,
         }
     }
 }
@@ -90,6 +100,11 @@ pub enum Input {
         /// When the request left (for the bank's share of time-to-freeze).
         asked_at_ms: TimeMs,
         result: Result<Statement, AdapterError>,
+    },
+    /// A hop waiting to be asked again is due (its timer fired).
+    RetryDue {
+        case_id: CaseId,
+        hop: HopId,
     },
     /// A claim's conversion into a freeze is due (its timer fired).
     ConversionDue {
@@ -172,6 +187,8 @@ pub enum Rejection {
     NoClaim { case_id: CaseId, account: AccountRef },
     #[error("the claim of case {case_id} on {account} awaits no conversion")]
     NotAwaitingConversion { case_id: CaseId, account: AccountRef },
+    #[error("hop {hop} of case {case_id} waits for no retry now")]
+    NotRetrying { case_id: CaseId, hop: HopId },
 }
 
 impl Rejection {

@@ -21,6 +21,9 @@ pub struct State {
     /// Claims still to be converted into a freeze: the shell's conversion timers are
     /// derived from this (nothing else records them), so a restart has them again.
     pub conversions: BTreeMap<(CaseId, AccountRef), Conversion>,
+    /// Hops waiting to be asked again, with when: the shell's retry timers are derived from
+    /// this, as the conversion timers are from `conversions`.
+    pub retries: BTreeMap<(CaseId, HopId), TimeMs>,
 }
 
 /// One case's trace.
@@ -55,6 +58,19 @@ pub struct Hop {
     /// Each arrival of victim money this hop follows.
     pub arrivals: Vec<rule::Arrival>,
     pub open: bool,
+    /// Set while the hop's bank or platform could not answer for now and it waits to be
+    /// asked again.
+    pub retry: Option<HopRetry>,
+}
+
+/// A hop waiting to be asked again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HopRetry {
+    /// Failed attempts so far.
+    pub attempt: u32,
+    /// When the hop failed first: its retries are bounded from then.
+    pub first_failed_at_ms: TimeMs,
+    pub retry_at_ms: TimeMs,
 }
 
 /// A claim waiting for its conversion into a freeze. A claim on an account this center
@@ -124,6 +140,7 @@ fn record_hop(trace: &mut CaseTrace, hop: HopId, new: NewHop) {
         since_ms: new.since_ms,
         arrivals: vec![rule::Arrival { transfer_id: new.arrival, amount: new.traced }],
         open: true,
+        retry: None,
     };
     trace.hops.insert(hop, hop_state);
     trace.open_hops += 1;
@@ -158,12 +175,20 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             record_hop(case_mut(state, case_id), *hop, new);
         }
         FreezingEvent::OrderResolved { case_id, hop, account, settled_at_ms, transfer_id, .. } => {
+            state.retries.remove(&(case_id.clone(), *hop));
             let trace = case_mut(state, case_id);
             trace.accounts.entry(account.clone()).or_insert(*hop);
             let hop = trace.hops.get_mut(hop).expect("resolved hop was opened");
             hop.account = Some(account.clone());
             hop.since_ms = *settled_at_ms;
             hop.arrivals = vec![rule::Arrival { transfer_id: Some(transfer_id.clone()), amount: hop.traced }];
+            hop.retry = None;
+        }
+        FreezingEvent::HopRetrying { case_id, hop, attempt, first_failed_at_ms, retry_at_ms, .. } => {
+            let retry =
+                HopRetry { attempt: *attempt, first_failed_at_ms: *first_failed_at_ms, retry_at_ms: *retry_at_ms };
+            case_mut(state, case_id).hops.get_mut(hop).expect("a retried hop was opened").retry = Some(retry);
+            state.retries.insert((case_id.clone(), *hop), *retry_at_ms);
         }
         FreezingEvent::AccountStopped {
             case_id,
@@ -177,6 +202,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             expires_at_ms,
             ..
         } => {
+            state.retries.remove(&(case_id.clone(), *hop));
             let trace = case_mut(state, case_id);
             close_hop(trace, *hop);
             let depth = trace.hops.get(hop).expect("stopped hop was opened").depth;
@@ -212,6 +238,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             }
         }
         FreezingEvent::HopEnded { case_id, hop, merged_into, .. } => {
+            state.retries.remove(&(case_id.clone(), *hop));
             let trace = case_mut(state, case_id);
             let ended = trace.hops.get(hop).expect("ended hop was opened");
             let (traced, arrivals) = (ended.traced, ended.arrivals.clone());
@@ -253,5 +280,6 @@ fn close_hop(trace: &mut CaseTrace, hop: HopId) {
     let hop = trace.hops.get_mut(&hop).expect("closed hop was opened");
     assert!(hop.open, "a hop ends once");
     hop.open = false;
+    hop.retry = None;
     trace.open_hops -= 1;
 }

@@ -20,7 +20,7 @@ use protocol::adapter::{FlowsRequest, FreezeRequest, ResolveOrderRequest, StopPa
 use store::{Store, StoreError, WriteError};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::conversions::Conversions;
+use super::timers::Timers;
 use crate::FreezingError;
 use crate::core::{self, Action, CoreConfig, Input, State, Statement, Step};
 use crate::limits::{MAX_ADAPTER_IN_FLIGHT, TIMER_BATCH, TIMER_MAX_SLEEP};
@@ -66,16 +66,19 @@ impl Engine {
         mut shutdown: Shutdown,
     ) -> Result<(), FreezingError> {
         let (fatal_tx, mut fatal) = mpsc::channel::<StoreError>(1);
-        let mut conversions = Conversions::from_state(&self.state, &self.config);
+        let mut timers = Timers::from_state(&self.state, &self.config);
         loop {
             // Due conversions first, every turn: a backlog of inputs (the channel is never
             // empty under load) must not keep a stop from becoming a freeze.
-            for (case_id, account) in conversions.take_due(self.clock.now_ms(), TIMER_BATCH) {
+            for (case_id, account) in timers.conversions.take_due(self.clock.now_ms(), TIMER_BATCH) {
                 let due = Input::ConversionDue { case_id, account };
-                self.handle(Some(due), None, None, &mut conversions, &fatal_tx).await?;
+                self.handle(Some(due), None, None, &mut timers, &fatal_tx).await?;
+            }
+            for (case_id, hop) in timers.retries.take_due(self.clock.now_ms(), TIMER_BATCH) {
+                self.handle(Some(Input::RetryDue { case_id, hop }), None, None, &mut timers, &fatal_tx).await?;
             }
             let now = self.clock.now_ms();
-            let sleep = match conversions.next_due() {
+            let sleep = match timers.next_due() {
                 Some(due) if due > now => self.clock.real_duration(due - now).min(TIMER_MAX_SLEEP),
                 Some(_) => std::time::Duration::ZERO,
                 None => TIMER_MAX_SLEEP,
@@ -108,9 +111,9 @@ impl Engine {
                         }),
                         _ => None,
                     };
-                    self.handle(input, Some(envelope.id), Some(done), &mut conversions, &fatal_tx).await?;
+                    self.handle(input, Some(envelope.id), Some(done), &mut timers, &fatal_tx).await?;
                 }
-                EngineMsg::Answer(input) => self.handle(Some(input), None, None, &mut conversions, &fatal_tx).await?,
+                EngineMsg::Answer(input) => self.handle(Some(input), None, None, &mut timers, &fatal_tx).await?,
             }
         }
     }
@@ -122,15 +125,19 @@ impl Engine {
         input: Option<Input>,
         consumed: Option<String>,
         done: Option<oneshot::Sender<Result<(), HandleError>>>,
-        conversions: &mut Conversions,
+        timers: &mut Timers,
         fatal: &mpsc::Sender<StoreError>,
     ) -> Result<(), FreezingError> {
         let now = self.clock.now_ms();
         let Step { events, actions } = match input {
             None => Step::default(),
             Some(input) => {
-                let due = match &input {
+                let due_claim = match &input {
                     Input::ConversionDue { case_id, account } => Some((case_id.clone(), account.clone())),
+                    _ => None,
+                };
+                let due_hop = match &input {
+                    Input::RetryDue { case_id, hop } => Some((case_id.clone(), *hop)),
                     _ => None,
                 };
                 match core::step(&mut self.state, &self.config, input, now) {
@@ -146,8 +153,11 @@ impl Engine {
                     }
                     Err(rejection) => {
                         tracing::debug!(%rejection, "input refused");
-                        if let Some(key) = due {
-                            conversions.sync(&self.state, &self.config, &key);
+                        if let Some(key) = due_claim {
+                            timers.sync_conversion(&self.state, &self.config, &key);
+                        }
+                        if let Some(key) = due_hop {
+                            timers.sync_retry(&self.state, &key);
                         }
                         Step::default()
                     }
@@ -155,7 +165,10 @@ impl Engine {
             }
         };
         for key in events.iter().filter_map(core::conversion_touched) {
-            conversions.sync(&self.state, &self.config, &key);
+            timers.sync_conversion(&self.state, &self.config, &key);
+        }
+        for key in events.iter().filter_map(core::retry_touched) {
+            timers.sync_retry(&self.state, &key);
         }
         if events.is_empty() && consumed.is_none() {
             // Nothing to record: a freeze or renewal the state already called for.

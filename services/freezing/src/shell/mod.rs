@@ -1,10 +1,11 @@
 //! The freezing shell: replays the log into the core's state, consumes reported cases, and
 //! runs the engine ([`engine`]) that steps the core, commits its events with their inbox
 //! rows in one redb transaction, sends the requests the core asks for, and fires the
-//! conversions of claims into freezes at times derived from the state ([`conversions`]).
+//! conversions of claims into freezes and the retries of hops at times derived from the state
+//! ([`timers`]).
 
-mod conversions;
 mod engine;
+mod timers;
 
 use std::sync::Arc;
 

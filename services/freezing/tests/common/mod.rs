@@ -36,17 +36,29 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(city: City, world: World) -> Harness {
+        let mut harness = Harness::without_banks(city, world).await;
+        harness.start_banks().await;
+        harness
+    }
+
+    /// The same, with the banks down until [`Harness::start_banks`].
+    pub async fn without_banks(city: City, world: World) -> Harness {
         let server = NatsServer::single().await.unwrap();
         let client = async_nats::connect(server.url()).await.unwrap();
         let js = jetstream::new(client.clone());
         bus::streams::ensure_city_stream(&js, &city).await.unwrap();
         let world = Arc::new(Mutex::new(world));
-        let banks = serve(world.clone(), vec![client.clone()], ServeOptions::default()).await.unwrap();
         let data = tempfile::tempdir().unwrap();
         let clock = system_clock();
         let producer = Producer { city: city.clone(), service: Service::Freezing };
         let store = Stores::open(data.path(), &[freezing::STORE], &producer, &clock).unwrap().get(&freezing::STORE);
-        Harness { server, client, js, city, world, clock, store, banks: Some(banks), _data: data }
+        Harness { server, client, js, city, world, clock, store, banks: None, _data: data }
+    }
+
+    /// Starts the simulated banks and payment platforms, answering from now on.
+    pub async fn start_banks(&mut self) {
+        let banks = serve(self.world.clone(), vec![self.client.clone()], ServeOptions::default()).await.unwrap();
+        self.banks = Some(banks);
     }
 
     /// Runs freezing on its own connection until the returned sender says stop.

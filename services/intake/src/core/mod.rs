@@ -202,7 +202,8 @@ fn amounts(event: &FreezingEvent) -> Vec<Fen> {
         FreezingEvent::OrderResolved { .. }
         | FreezingEvent::HopEnded { .. }
         | FreezingEvent::StopRenewed { .. }
-        | FreezingEvent::FreezeFailed { .. } => Vec::new(),
+        | FreezingEvent::FreezeFailed { .. }
+        | FreezingEvent::HopRetrying { .. } => Vec::new(),
     }
 }
 

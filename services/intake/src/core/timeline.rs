@@ -229,6 +229,16 @@ pub fn apply(
                 format!("stop-payment {stop_no}, until {expires_at_ms}"),
             ));
         }
+        FreezingEvent::HopRetrying { hop, attempt, retry_at_ms, reason, .. } => {
+            entries.push(entry(
+                event_time_ms,
+                TimelineKind::Retrying,
+                None,
+                None,
+                None,
+                format!("hop {hop}: {reason}; attempt {attempt} failed, asking again at {retry_at_ms}"),
+            ));
+        }
         FreezingEvent::FreezeFailed { account, reason, .. } => {
             entries.push(entry(
                 event_time_ms,

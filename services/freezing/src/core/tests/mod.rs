@@ -63,6 +63,7 @@ pub(super) fn answered(hop: HopId, held: u64, entries: Vec<StatementEntry>) -> I
 }
 
 mod conversion;
+mod retry;
 mod robustness;
 
 #[test]
@@ -347,7 +348,10 @@ fn a_payment_order_is_resolved_with_an_id_derived_from_the_case_and_the_order() 
             protocol::subjects::platform_verb::RESOLVE,
         ))),
     };
-    let (events, _) = check(&mut state, &CoreConfig::default(), failed);
+    // Past the retry window (a report made hours ago), a platform that does not answer ends
+    // the hop.
+    let late = CoreConfig { retry_window_ms: 0, ..CoreConfig::default() };
+    let (events, _) = check(&mut state, &late, failed);
     assert!(
         matches!(&events[0], FreezingEvent::HopEnded { reason: HopEnd::Failed, detail, .. } if detail.contains("no answer"))
     );
