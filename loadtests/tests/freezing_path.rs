@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{TRACE_TIMEOUT, city, completion, failed_hops, now_ms, stop_events, stops, submit_ok};
-use domain::{AccountRef, BankId, Fen};
+use domain::{AccountRef, BankId, City, Fen};
 use events::FreezingEvent;
 use loadtests::deployment::{Embedded, EmbeddedOptions, Watch, trace_completed};
 use protocol::adapter::Counterparty;
@@ -64,7 +64,9 @@ struct SharedMule {
     payments: Vec<(AccountRef, Fen, u64)>,
 }
 
-fn shared_mule(now: u64, amounts: &[Fen]) -> SharedMule {
+/// Victims of each city pay into one mule account, `amounts[i]` each, an hour apart; then
+/// the mule forwards `forwarded` (if any) elsewhere, before anyone reports.
+fn shared_mule(now: u64, amounts: &[Fen], forwarded: Option<Fen>) -> SharedMule {
     let bank = BankId::parse("icbc").unwrap();
     let mut world = World::new(vec![bank.clone()], Vec::new());
     let mule = AccountRef::new(&bank, "6222000000009999").unwrap();
@@ -78,6 +80,11 @@ fn shared_mule(now: u64, amounts: &[Fen]) -> SharedMule {
         let at = now - (3 - index as u64) * hour;
         world.ledger.transfer(&victim, &Counterparty::Account(mule.clone()), *amount, at).unwrap();
         payments.push((victim, *amount, at));
+    }
+    if let Some(amount) = forwarded {
+        let elsewhere = AccountRef::new(&bank, "6222000000008888").unwrap();
+        world.ledger.open_account(elsewhere.clone()).unwrap();
+        world.ledger.transfer(&mule, &Counterparty::Account(elsewhere), amount, now - 30 * 60 * 1000).unwrap();
     }
     SharedMule { world, mule, payments }
 }
@@ -95,12 +102,15 @@ fn report_body(to: &AccountRef, amount: Fen, at_ms: u64, id_suffix: u32) -> serd
     })
 }
 
+/// The mule forwarded as much as the second victim paid before anyone reported: what is left
+/// is what the first city freezes, and the second city's claim on the same money queues
+/// behind that freeze (轮候冻结).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mule_frozen_by_one_city_gets_the_other_citys_claim_queued_behind_it() {
     common::init();
     let (first, second) = (city("hangzhou"), city("ningbo"));
     let amounts = [Fen::yuan(30_000), Fen::yuan(12_000)];
-    let SharedMule { world, mule, payments } = shared_mule(now_ms(), &amounts);
+    let SharedMule { world, mule, payments } = shared_mule(now_ms(), &amounts, Some(amounts[1]));
     let deployment =
         Embedded::start(&[first.clone(), second.clone()], world, EmbeddedOptions::default()).await.unwrap();
     let first_client = deployment.client(&first).clone();
@@ -154,4 +164,46 @@ async fn a_mule_frozen_by_one_city_gets_the_other_citys_claim_queued_behind_it()
     assert_eq!(by_center[&first], (first_case, amounts[0], false));
     assert_eq!(by_center[&second], (second_case, amounts[1], true));
     deployment.stop().await;
+}
+
+/// Both victims' money is still in the mule when they report: the first victim's center
+/// freezes its part, and the second victim's center freezes the part still free for its own
+/// victim — not queued behind the first freeze, which would leave that money held only by a
+/// stop that lapses.
+async fn both_victims_money_frozen(first: City, second: City) {
+    common::init();
+    let amounts = [Fen::yuan(30_000), Fen::yuan(12_000)];
+    let SharedMule { world, mule, payments } = shared_mule(now_ms(), &amounts, None);
+    let mut cities = vec![first.clone(), second.clone()];
+    cities.dedup();
+    let deployment = Embedded::start(&cities, world, EmbeddedOptions::default()).await.unwrap();
+    for (index, center) in [&first, &second].into_iter().enumerate() {
+        let client = deployment.client(center).clone();
+        let mut watch = Watch::start(&client, center).await.unwrap();
+        let (_, amount, at) = &payments[index];
+        let body = report_body(&mule, *amount, *at, index as u32 + 1);
+        let case_id = submit_ok(&client, center, &body).await.unwrap().case_id;
+        watch
+            .until(TRACE_TIMEOUT, |all| {
+                all.get(&case_id).is_some_and(|events| {
+                    events.iter().any(|e| matches!(e, FreezingEvent::AccountFrozen { account, .. } if *account == mule))
+                })
+            })
+            .await
+            .unwrap();
+    }
+    let claims = simulator::world::lock(&deployment.world).ledger.freeze_claims(&mule);
+    let held: Vec<(u64, bool)> = claims.iter().map(|c| (c.amount.get(), c.queued)).collect();
+    assert_eq!(held, vec![(amounts[0].get(), false), (amounts[1].get(), false)], "{claims:?}");
+    deployment.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_city_freezes_its_victims_money_left_free_beside_the_first_citys_freeze() {
+    both_victims_money_frozen(city("hangzhou"), city("ningbo")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_case_of_the_same_city_freezes_its_victims_money_left_free_beside_the_first_cases_freeze() {
+    both_victims_money_frozen(city("hangzhou"), city("hangzhou")).await;
 }

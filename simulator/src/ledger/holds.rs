@@ -1,7 +1,9 @@
 //! The authorities' holds on accounts: stop-payments (止付), which hold a whole account for
-//! a while, and freezes (冻结), which hold an amount, with later claims queued behind the
-//! freeze in force (轮候冻结). The stop-payment and freeze requests are answered here as a
-//! bank answers them, idempotent by request id.
+//! a while, and freezes (冻结), which hold an amount. A freeze holds what it claims of the
+//! balance no other freeze holds yet (all of it, or part: what is free); a claim made when
+//! nothing is free is queued (轮候冻结) and holds money once a freeze lapses and leaves some
+//! free. The stop-payment and freeze requests are answered here as a bank answers them,
+//! idempotent by request id.
 
 use domain::{AccountRef, CaseId, City, Fen, TimeMs};
 use protocol::adapter::{
@@ -39,18 +41,25 @@ impl Account {
         self.stops.iter().filter(|(_, stop)| stop.expires_at_ms > now).max_by_key(|(_, stop)| stop.expires_at_ms)
     }
 
-    /// Lets a lapsed freeze go and promotes the oldest queued claim still in force, which
-    /// then holds what it claimed, up to the balance.
+    /// The balance the freezes in force hold together.
+    pub(super) fn frozen(&self) -> Fen {
+        self.freezes.iter().fold(Fen::ZERO, |total, freeze| total.checked_add(freeze.frozen).unwrap_or(self.balance))
+    }
+
+    /// What no freeze holds.
+    pub(super) fn free(&self) -> Fen {
+        self.balance.saturating_sub(self.frozen())
+    }
+
+    /// Lets lapsed freezes and claims go, and gives what they left free to the oldest queued
+    /// claims still in force, each up to what it claims.
     pub(super) fn promote_freeze(&mut self, now: TimeMs) {
-        while self.freeze.as_ref().is_some_and(|f| f.expires_at_ms <= now) {
-            self.queued.retain(|claim| claim.expires_at_ms > now);
-            self.freeze = if self.queued.is_empty() {
-                None
-            } else {
-                let mut next = self.queued.remove(0);
-                next.frozen = next.claimed.min(self.balance);
-                Some(next)
-            };
+        self.freezes.retain(|freeze| freeze.expires_at_ms > now);
+        self.queued.retain(|claim| claim.expires_at_ms > now);
+        while !self.queued.is_empty() && !self.free().is_zero() {
+            let mut next = self.queued.remove(0);
+            next.frozen = next.claimed.min(self.free());
+            self.freezes.push(next);
         }
     }
 }
@@ -118,10 +127,11 @@ impl Ledger {
 
     /// Applies a center's freeze (冻结) at `now`, as a bank does.
     ///
-    /// Idempotent by `request_id`. The first freeze in force on an account holds the claimed
-    /// amount, up to the balance, for [`limits::FREEZE_DURATION_MS`]; a claim made while
-    /// another freeze is in force (also by the same center) is queued behind it (轮候冻结),
-    /// holds nothing yet, and takes over when that freeze lapses.
+    /// Idempotent by `request_id`. A freeze holds the claimed amount, up to what no other
+    /// freeze holds, for [`limits::FREEZE_DURATION_MS`] (a reply of `frozen` with less than
+    /// claimed when less is free). A claim made when the freezes in force hold the whole
+    /// balance is queued behind the first of them (轮候冻结), holds nothing yet, and holds money
+    /// once a freeze lapses and leaves some free.
     pub fn freeze(&mut self, req: &FreezeRequest, now: TimeMs) -> Result<FreezeReply, AdapterError> {
         check_request_id(&req.request_id)?;
         if let Some(first) = self.freeze_replies.get(&req.request_id) {
@@ -147,7 +157,10 @@ impl Ledger {
             frozen: Fen::ZERO,
             expires_at_ms,
         };
-        if let Some(first) = account.freeze.as_ref() {
+        let free = account.free();
+        if free.is_zero()
+            && let Some(first) = account.freezes.first()
+        {
             let queued_behind = Some(first.center.clone());
             account.queued.push(claim);
             return Ok(FreezeReply {
@@ -158,9 +171,10 @@ impl Ledger {
                 queued_behind,
             });
         }
-        claim.frozen = req.amount_fen.min(account.balance);
+        // What is free: all of the claim, or the part still there.
+        claim.frozen = req.amount_fen.min(free);
         let frozen_fen = claim.frozen;
-        account.freeze = Some(claim);
+        account.freezes.push(claim);
         Ok(FreezeReply {
             status: FreezeStatus::Frozen,
             frozen_fen,
@@ -190,16 +204,16 @@ impl Ledger {
     pub fn is_frozen(&self, account: &AccountRef, now: TimeMs) -> bool {
         self.accounts
             .get(account)
-            .is_some_and(|a| a.freeze.iter().chain(a.queued.iter()).any(|claim| claim.expires_at_ms > now))
+            .is_some_and(|a| a.freezes.iter().chain(a.queued.iter()).any(|claim| claim.expires_at_ms > now))
     }
 
-    /// Every freeze claim on `account`: the active freeze first (with the amount it holds),
-    /// then the queued claims in arrival order (with the amount they claim).
+    /// Every freeze claim on `account`: the freezes in force first (with the amount each
+    /// holds), then the queued claims in arrival order (with the amount they claim).
     pub fn freeze_claims(&self, account: &AccountRef) -> Vec<FreezeClaimInfo> {
         let Some(account) = self.accounts.get(account) else {
             return Vec::new();
         };
-        let active = account.freeze.iter().map(|c| FreezeClaimInfo {
+        let active = account.freezes.iter().map(|c| FreezeClaimInfo {
             center: c.center.clone(),
             case_id: c.case_id.clone(),
             amount: c.frozen,

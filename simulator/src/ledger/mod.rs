@@ -128,9 +128,11 @@ struct Account {
     balance: Fen,
     statement: Vec<StatementEntry>,
     stops: BTreeMap<City, Stop>,
-    /// The freeze that holds money (the first center's), if any.
-    freeze: Option<FreezeClaim>,
-    /// Later centers' claims, in arrival order (轮候冻结).
+    /// The freezes that hold money, in the order they were placed. Together they hold at
+    /// most the balance.
+    freezes: Vec<FreezeClaim>,
+    /// Claims made when nothing was left to freeze, in arrival order (轮候冻结): they hold
+    /// nothing until a freeze lapses and leaves money free.
     queued: Vec<FreezeClaim>,
 }
 

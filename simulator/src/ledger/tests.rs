@@ -201,6 +201,31 @@ fn freeze_holds_money_and_later_claims_queue() {
 }
 
 #[test]
+fn a_later_freeze_holds_what_is_still_free_and_only_a_claim_on_nothing_free_queues() {
+    let mut ledger = small_world();
+    // acct(1) holds 1000 yuan.
+    let first = ledger.freeze(&freeze_req("a", "hangzhou", &acct(1), Fen::yuan(600)), T0).unwrap();
+    assert_eq!((first.status, first.frozen_fen), (FreezeStatus::Frozen, Fen::yuan(600)));
+    // Another case of the same center: 300 of the 400 still free.
+    let second = ledger.freeze(&freeze_req("b", "hangzhou", &acct(1), Fen::yuan(300)), T0 + 1).unwrap();
+    assert_eq!((second.status, second.frozen_fen, second.queued_behind), (FreezeStatus::Frozen, Fen::yuan(300), None));
+    let err = ledger.transfer(&acct(1), &Counterparty::Account(acct(2)), Fen::yuan(101), T0 + 2).unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Blocked { reason: BlockReason::Frozen { frozen, .. }, .. } if frozen == Fen::yuan(900))
+    );
+    // More is claimed than is free: the rest is held, and the reply says how much.
+    let third = ledger.freeze(&freeze_req("c", "ningbo", &acct(1), Fen::yuan(200)), T0 + 3).unwrap();
+    assert_eq!((third.status, third.frozen_fen), (FreezeStatus::Frozen, Fen::yuan(100)));
+    // Nothing free: queued behind the first freeze.
+    let fourth = ledger.freeze(&freeze_req("d", "ningbo", &acct(1), Fen::yuan(50)), T0 + 4).unwrap();
+    assert_eq!((fourth.status, fourth.queued_behind), (FreezeStatus::Queued, Some(city("hangzhou"))));
+    let claims = ledger.freeze_claims(&acct(1));
+    let held: Vec<(u64, bool)> = claims.iter().map(|c| (c.amount.get(), c.queued)).collect();
+    assert_eq!(held, vec![(60_000, false), (30_000, false), (10_000, false), (5_000, true)]);
+    ledger.check_conservation().unwrap();
+}
+
+#[test]
 fn freeze_holds_at_most_the_balance() {
     let mut ledger = small_world();
     let reply = ledger.freeze(&freeze_req("f", "hangzhou", &acct(2), Fen::yuan(10)), T0).unwrap();

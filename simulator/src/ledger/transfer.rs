@@ -98,14 +98,14 @@ impl Ledger {
             balance: payer.balance,
             amount,
         })?;
-        if let Some(freeze) = payer.freeze.as_ref().filter(|f| f.expires_at_ms > at_ms && payer_after < f.frozen) {
+        // The freezes in force (lapsed ones went above) hold their amounts together.
+        let frozen = payer.frozen();
+        if payer_after < frozen
+            && let Some(first) = payer.freezes.first()
+        {
             return Err(LedgerError::Blocked {
                 account: from.clone(),
-                reason: BlockReason::Frozen {
-                    center: freeze.center.clone(),
-                    frozen: freeze.frozen,
-                    until_ms: freeze.expires_at_ms,
-                },
+                reason: BlockReason::Frozen { center: first.center.clone(), frozen, until_ms: first.expires_at_ms },
             });
         }
         let receiver_after = match &receiving {
