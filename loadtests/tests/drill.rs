@@ -65,6 +65,9 @@ async fn instant_banks_and_slow_mules_give_full_recall() {
     // resolved afterwards) is not re-read (a known limitation, docs/ARCHITECTURE.md).
     assert!(total.claimed_fen <= total.frozen_fen, "claimed {} > frozen {}", total.claimed_fen, total.frozen_fen);
     assert!(total.claimed_fen > 0);
+    // Every claim is backed by the case's money, and nothing found was let go.
+    assert_eq!(total.over_claim_fen, 0);
+    assert_eq!(total.released_by_lapse_fen, 0);
     assert_eq!(total.ttf_case_ms.n, 5);
     // Every hop's answer time was measured; with banks answering at once they are a small
     // part of the time-to-freeze.
@@ -74,6 +77,8 @@ async fn instant_banks_and_slow_mules_give_full_recall() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(json["scenario"], "drill-recall");
+    assert_eq!(json["total"]["over_claim_fen"], 0);
+    assert_eq!(json["total"]["released_by_lapse_fen"], 0);
     assert_eq!(json["seed"], 7);
     let svg = std::fs::read_to_string(out.path().join("report.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("Time-to-freeze per account"));

@@ -168,8 +168,21 @@ fn money_rows(out: &mut String, t: &Tally) {
         Fen::new(t.claimed_fen)
     );
     let _ = writeln!(out, "  {:<38} {} ({})", "cashed out", Fen::new(t.cashed_out_fen), percent(t.cashed_out_share()));
+    let _ = writeln!(
+        out,
+        "  {:<38} {} ({} of what is frozen)",
+        "claimed beyond the case's money held",
+        Fen::new(t.over_claim_fen),
+        percent(ratio(t.over_claim_fen, t.frozen_fen))
+    );
+    let _ = writeln!(out, "  {:<38} {}", "found, then released by a lapse", Fen::new(t.released_by_lapse_fen));
     let _ = writeln!(out, "  {:<38} {}", "left in accounts not frozen", Fen::new(t.loose_fen));
     let _ = writeln!(out, "  {:<38} {}", "not paid by victims (blocked or later)", Fen::new(t.unpaid_fen));
+}
+
+/// `part / whole`, 0 when there is no whole.
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
 }
 
 /// The chart: time-to-freeze distribution per account, and money over simulated time.

@@ -95,6 +95,14 @@ pub struct Tally {
     pub cashed_out_fen: u64,
     /// Case money still in accounts the system did not freeze for the case.
     pub loose_fen: u64,
+    /// What the system claims for the case beyond the case's money truly in the claimed
+    /// accounts at the end: a claim that a restitution would pay out of other money.
+    #[serde(default)]
+    pub over_claim_fen: u64,
+    /// Case money that was in an account when the system claimed it there, and had left it
+    /// by the end: found, then let go (a stop that lapsed before a freeze held it).
+    #[serde(default)]
+    pub released_by_lapse_fen: u64,
     /// Money victims had not paid when the run ended (or never paid: a blocked payment).
     pub unpaid_fen: u64,
     pub accounts_at_risk: u64,
@@ -209,9 +217,11 @@ pub struct DrillReport {
 }
 
 /// The report's figures that depend on how fast the system and the machine were.
-pub const TIMING_DEPENDENT: [&str; 8] = [
+pub const TIMING_DEPENDENT: [&str; 10] = [
     "total.frozen_fen",
     "total.claimed_fen",
+    "total.over_claim_fen",
+    "total.released_by_lapse_fen",
     "total.cashed_out_fen",
     "recall and precision",
     "time-to-freeze (all)",
@@ -357,10 +367,26 @@ pub fn score(
     let sample_times: Vec<TimeMs> = (1..=SERIES_POINTS as u64).map(|k| script.origin_ms + k * step).collect();
 
     let mut at_risk_at_report: Vec<BTreeSet<AccountRef>> = vec![BTreeSet::new(); script.reports.len()];
+    // Every claim, by when it was made: the case's money in the account then.
+    let mut claim_times: Vec<(TimeMs, usize, AccountRef)> = systems
+        .iter()
+        .enumerate()
+        .flat_map(|(case, system)| {
+            system.iter().flat_map(move |s| s.freezes.iter().map(move |f| (f.stopped_at_ms, case, f.account.clone())))
+        })
+        .collect();
+    claim_times.sort();
+    let mut held_at_claim: BTreeMap<(usize, AccountRef), Fen> = BTreeMap::new();
     let mut series = Vec::with_capacity(SERIES_POINTS);
-    let (mut next_report, mut next_sample) = (0, 0);
+    let (mut next_report, mut next_sample, mut next_claim) = (0, 0, 0);
     let mut snapshot =
         |attribution: &Attribution, until: TimeMs, series: &mut Vec<MoneyPoint>| -> Result<(), ScoreError> {
+            while next_claim < claim_times.len() && claim_times[next_claim].0 <= until {
+                let (_, case, account) = &claim_times[next_claim];
+                let held = attribution.held_by(*case).get(account).copied().unwrap_or(Fen::ZERO);
+                held_at_claim.entry((*case, account.clone())).or_insert(held);
+                next_claim += 1;
+            }
             while next_report < by_time.len() && report_times[by_time[next_report]] <= until {
                 let case = by_time[next_report];
                 at_risk_at_report[case] = attribution.held_by(case).into_keys().collect();
@@ -417,6 +443,19 @@ pub fn score(
                 row.accounts_frozen_correctly = frozen.iter().filter(|a| reached.contains_key(**a)).count() as u64;
                 row.accounts_frozen_at_risk = at_risk.iter().filter(|a| frozen.contains(a)).count() as u64;
                 case_ttfs.extend(system.ttf_ms);
+                // Claims per account (a case claims an account once, but say so in the sum).
+                let mut claims: BTreeMap<&AccountRef, Fen> = BTreeMap::new();
+                for freeze in &system.freezes {
+                    let claim = claims.entry(&freeze.account).or_insert(Fen::ZERO);
+                    *claim = claim.checked_add(freeze.claim)?;
+                }
+                for (account, claim) in claims {
+                    let now = held_now.get(account).copied().unwrap_or(Fen::ZERO);
+                    let then = held_at_claim.get(&(case, account.clone())).copied().unwrap_or(Fen::ZERO);
+                    let (over, released) = claim_outcome(claim, then, now);
+                    row.over_claim_fen += over.get();
+                    row.released_by_lapse_fen += released.get();
+                }
                 for freeze in &system.freezes {
                     let ttf = freeze.stopped_at_ms.saturating_sub(system.reported_at_ms);
                     account_ttfs.push(ttf);
@@ -496,6 +535,13 @@ pub fn score(
     })
 }
 
+/// What one claim came to: how much of it the case's money in the account at the end does
+/// not back (over-claim), and how much of the case's money found there when it was claimed
+/// (up to the claim) had left by the end (released).
+fn claim_outcome(claim: Fen, then: Fen, now: Fen) -> (Fen, Fen) {
+    (claim.saturating_sub(now), then.min(claim).saturating_sub(now))
+}
+
 fn add(into: &mut Tally, row: &Tally) {
     into.cases += row.cases;
     into.loss_fen += row.loss_fen;
@@ -503,6 +549,8 @@ fn add(into: &mut Tally, row: &Tally) {
     into.claimed_fen += row.claimed_fen;
     into.cashed_out_fen += row.cashed_out_fen;
     into.loose_fen += row.loose_fen;
+    into.over_claim_fen += row.over_claim_fen;
+    into.released_by_lapse_fen += row.released_by_lapse_fen;
     into.unpaid_fen += row.unpaid_fen;
     into.accounts_at_risk += row.accounts_at_risk;
     into.accounts_frozen_at_risk += row.accounts_frozen_at_risk;
@@ -615,6 +663,19 @@ mod tests {
         let system = system_case(&trail(Some(7))).unwrap();
         assert_eq!(system.path_adapter_ms, Some(5 + 3 + 7), "hop 3's 50 ms is off the path");
         assert_eq!(system.claimed, Fen::new(2_500));
+    }
+
+    #[test]
+    fn a_claim_is_over_by_what_the_end_does_not_back_and_released_by_what_left_after_it() {
+        let fen = Fen::new;
+        // Claimed 1,000 of the 1,000 there; all still there at the end.
+        assert_eq!(claim_outcome(fen(1_000), fen(1_000), fen(1_000)), (fen(0), fen(0)));
+        // The stop lapsed and 600 left: over-claimed and released alike.
+        assert_eq!(claim_outcome(fen(1_000), fen(1_000), fen(400)), (fen(600), fen(600)));
+        // Claimed 1,000 where only 700 of the case's money ever was: over, not released.
+        assert_eq!(claim_outcome(fen(1_000), fen(700), fen(700)), (fen(300), fen(0)));
+        // More of the case's money there than claimed: only the claim counts as found.
+        assert_eq!(claim_outcome(fen(500), fen(900), fen(200)), (fen(300), fen(300)));
     }
 
     #[test]
