@@ -162,16 +162,11 @@ async fn an_inconsistent_report_is_dead_lettered_and_the_next_one_traced() {
 
     let forged_case = domain::CaseId::derive(&center, 7);
     let account = report.truth.mules.keys().next().unwrap().clone();
-    let forged = events::Envelope {
-        id: events::event_id(&center, domain::Service::Intake, 1),
-        city: center.clone(),
-        service: domain::Service::Intake,
-        seq: 1,
-        time_ms: 1,
-        correlation: Some(forged_case.clone()),
-        causation: None,
-        schema: events::SCHEMA_VERSION,
-        payload: events::Payload::Intake(events::IntakeEvent::CaseReported {
+    let forged = events::Envelope::new(
+        center.clone(),
+        1,
+        1,
+        events::Payload::Intake(events::IntakeEvent::CaseReported {
             case_id: forged_case,
             received_at_ms: 1,
             fraud_type: domain::FraudType::OnlineLoan,
@@ -183,7 +178,7 @@ async fn an_inconsistent_report_is_dead_lettered_and_the_next_one_traced() {
             contacts: domain::report::Contacts::default(),
             reported_loss_fen: Fen::new(1),
         }),
-    };
+    );
     harness.publish(&forged.subject(), &forged.id, events::encode(&forged).unwrap()).await;
     let case_id = harness.report(2, &report.body).await;
     watch.until(&case_id, trace_completed).await;

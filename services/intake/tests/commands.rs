@@ -195,17 +195,7 @@ async fn an_unknown_command_is_answered_with_the_commands_intake_knows() {
 
 /// A freezing event as freezing would publish it.
 fn freezing_event(seq: u64, event: FreezingEvent) -> Envelope {
-    Envelope {
-        id: events::event_id(&city(), Service::Freezing, seq),
-        city: city(),
-        service: Service::Freezing,
-        seq,
-        time_ms: now_ms(),
-        correlation: Some(event.case_id().clone()),
-        causation: None,
-        schema: events::SCHEMA_VERSION,
-        payload: Payload::Freezing(event),
-    }
+    Envelope::new(city(), seq, now_ms(), Payload::Freezing(event))
 }
 
 async fn publish(js: &jetstream::Context, envelope: &Envelope) {

@@ -83,6 +83,23 @@ pub fn event_id(city: &City, service: Service, seq: u64) -> String {
 }
 
 impl Envelope {
+    /// Event `seq` of `city`'s producer of `payload`, at `time_ms`, in the current schema:
+    /// its id, service and case follow from these; no causation.
+    pub fn new(city: City, seq: u64, time_ms: TimeMs, payload: Payload) -> Envelope {
+        let service = payload.service();
+        Envelope {
+            id: event_id(&city, service, seq),
+            correlation: payload.case_id().cloned(),
+            city,
+            service,
+            seq,
+            time_ms,
+            causation: None,
+            schema: SCHEMA_VERSION,
+            payload,
+        }
+    }
+
     /// The subject the envelope is published on: `afc.<city>.evt.<service>.<event>`.
     pub fn subject(&self) -> String {
         protocol::subjects::event(&self.city, self.service, self.payload.name())

@@ -207,16 +207,11 @@ async fn a_store_that_fails_stops_the_service() {
 async fn publish_case_reported(client: &async_nats::Client, seq: u64) -> u64 {
     let js = jetstream::new(client.clone());
     let case_id = CaseId::derive(&city(), seq);
-    let envelope = events::Envelope {
-        id: events::event_id(&city(), Service::Intake, seq),
-        city: city(),
-        service: Service::Intake,
+    let envelope = events::Envelope::new(
+        city(),
         seq,
-        time_ms: 1,
-        correlation: Some(case_id.clone()),
-        causation: None,
-        schema: events::SCHEMA_VERSION,
-        payload: Payload::Intake(events::IntakeEvent::CaseReported {
+        1,
+        Payload::Intake(events::IntakeEvent::CaseReported {
             case_id,
             received_at_ms: 1,
             fraud_type: domain::FraudType::OnlineLoan,
@@ -224,7 +219,7 @@ async fn publish_case_reported(client: &async_nats::Client, seq: u64) -> u64 {
             contacts: domain::report::Contacts::default(),
             reported_loss_fen: Fen::new(1),
         }),
-    };
+    );
     let mut headers = async_nats::HeaderMap::new();
     headers.insert(async_nats::header::NATS_MESSAGE_ID, envelope.id.as_str());
     let ack = js.publish_with_headers(envelope.subject(), headers, events::encode(&envelope).unwrap().into());

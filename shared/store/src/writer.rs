@@ -31,7 +31,7 @@
 use std::sync::Arc;
 
 use domain::{CaseId, SharedClock, TimeMs};
-use events::{Envelope, Payload, SCHEMA_VERSION, event_id};
+use events::{Envelope, Payload};
 use redb::{Database, ReadableTable, WriteTransaction};
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -148,17 +148,8 @@ impl WriteCtx<'_> {
     ) -> Result<Envelope, StoreError> {
         assert_eq!(payload.service(), self.producer.service, "a service appends only its own events");
         let seq = *self.next_seq;
-        let envelope = Envelope {
-            id: event_id(&self.producer.city, self.producer.service, seq),
-            city: self.producer.city.clone(),
-            service: self.producer.service,
-            seq,
-            time_ms: self.now_ms,
-            correlation,
-            causation,
-            schema: SCHEMA_VERSION,
-            payload,
-        };
+        let envelope =
+            Envelope { correlation, causation, ..Envelope::new(self.producer.city.clone(), seq, self.now_ms, payload) };
         let bytes = events::encode(&envelope)?;
         self.tx.open_table(EVENTS)?.insert(seq, bytes.as_slice())?;
         self.tx.open_table(OUTBOX)?.insert(seq, ())?;

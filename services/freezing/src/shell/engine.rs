@@ -351,16 +351,11 @@ mod tests {
     /// A `case_reported` of case `n` with no transfers: work for the engine, nothing for banks.
     fn report(n: u64) -> Envelope {
         let case_id = CaseId::derive(&city(), n);
-        Envelope {
-            id: events::event_id(&city(), Service::Intake, n),
-            city: city(),
-            service: Service::Intake,
-            seq: n,
-            time_ms: 1,
-            correlation: Some(case_id.clone()),
-            causation: None,
-            schema: events::SCHEMA_VERSION,
-            payload: Payload::Intake(IntakeEvent::CaseReported {
+        Envelope::new(
+            city(),
+            n,
+            1,
+            Payload::Intake(IntakeEvent::CaseReported {
                 case_id,
                 received_at_ms: 1,
                 fraud_type: domain::FraudType::OnlineLoan,
@@ -368,7 +363,7 @@ mod tests {
                 contacts: domain::report::Contacts::default(),
                 reported_loss_fen: Fen::new(1),
             }),
-        }
+        )
     }
 
     /// One thread, as in a loaded process: the freeze can leave only when the engine lets

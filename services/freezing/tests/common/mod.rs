@@ -77,17 +77,7 @@ impl Harness {
         let Decision::Record { case_id, event, .. } = intake::core::decide(None, submission, now).unwrap() else {
             panic!("a new case")
         };
-        let envelope = Envelope {
-            id: events::event_id(&self.city, Service::Intake, seq),
-            city: self.city.clone(),
-            service: Service::Intake,
-            seq,
-            time_ms: now,
-            correlation: Some(case_id.clone()),
-            causation: None,
-            schema: events::SCHEMA_VERSION,
-            payload: Payload::Intake(event),
-        };
+        let envelope = Envelope::new(self.city.clone(), seq, now, Payload::Intake(event));
         self.publish(&envelope.subject(), &envelope.id, events::encode(&envelope).unwrap()).await;
         case_id
     }

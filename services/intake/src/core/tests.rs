@@ -1,6 +1,6 @@
 //! Given what intake recorded, when a report or a freezing event comes in, then this.
 
-use domain::{AccountRef, Fen, Service, TimeMs};
+use domain::{AccountRef, Fen, TimeMs};
 use events::{Envelope, FreezingEvent, Payload};
 use protocol::intake::{IntakeErrorKind, TimelineKind};
 use serde_json::json;
@@ -25,23 +25,18 @@ fn body(amount_fen: u64) -> Vec<u8> {
 }
 
 fn frozen(seq: u64, case_id: &CaseId, fen: u64, at_ms: TimeMs) -> Envelope {
-    Envelope {
-        id: format!("huzhou.freezing.{seq}"),
-        city: city(),
-        service: Service::Freezing,
+    Envelope::new(
+        city(),
         seq,
-        time_ms: at_ms,
-        correlation: Some(case_id.clone()),
-        causation: None,
-        schema: events::SCHEMA_VERSION,
-        payload: Payload::Freezing(FreezingEvent::AccountFrozen {
+        at_ms,
+        Payload::Freezing(FreezingEvent::AccountFrozen {
             case_id: case_id.clone(),
             account: AccountRef::parse(&format!("icbc:62220202000{seq:05}")).unwrap(),
             frozen_fen: Fen::new(fen),
             frozen_at_ms: at_ms,
             expires_at_ms: at_ms + 1,
         }),
-    }
+    )
 }
 
 #[test]

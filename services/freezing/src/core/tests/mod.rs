@@ -414,17 +414,7 @@ fn a_stop_with_more_onward_transfers_than_an_event_holds_opens_the_rest_by_hop_o
     // Every event fits what a commit takes.
     for (seq, event) in (1..).zip(&events) {
         let city = City::parse("huzhou").unwrap();
-        let envelope = events::Envelope {
-            id: events::event_id(&city, domain::Service::Freezing, seq),
-            city,
-            service: domain::Service::Freezing,
-            seq,
-            time_ms: 1,
-            correlation: Some(case()),
-            causation: None,
-            schema: events::SCHEMA_VERSION,
-            payload: events::Payload::Freezing(event.clone()),
-        };
+        let envelope = events::Envelope::new(city, seq, 1, events::Payload::Freezing(event.clone()));
         assert!(events::encode(&envelope).is_ok(), "{} is too large", event.name());
     }
     // The log replays to the same hops.
