@@ -53,3 +53,27 @@ pub const HOP_RETRY_BACKOFF_MS: [u64; 6] = [5_000, 15_000, 30_000, 60_000, 120_0
 
 /// Attempts of one hop at most, whatever its window: a bound on the retries themselves.
 pub const MAX_HOP_ATTEMPTS: u32 = 40;
+
+/// Pause before the n-th new attempt at a freeze that failed (the last repeats): soon for a
+/// passing fault, then every 30 minutes while the stop holds the money.
+pub const FREEZE_RETRY_BACKOFF_MS: [u64; 5] = [5_000, 30_000, 120_000, 600_000, 1_800_000];
+
+/// Failed freeze attempts under one stop at most: with [`FREEZE_RETRY_BACKOFF_MS`] a 48 h
+/// stop has room for about 100.
+pub const MAX_FREEZE_ATTEMPTS: u32 = 128;
+
+/// While a renewal of the stop is left, a failing freeze is tried until this long before the
+/// stop lapses; then the stop is renewed, with time to try the renewal again.
+pub const FREEZE_RENEWAL_LEAD_MS: u64 = 60 * 60 * 1000;
+
+/// A freeze, or a renewal, is not tried again later than this before the stop lapses: its
+/// answer would come after the money is free to leave.
+pub const LAST_ATTEMPT_MARGIN_MS: u64 = 5 * 60 * 1000;
+
+/// Default margin before a stop lapses within which a claim that is not frozen and has no
+/// renewal left raises `freeze_at_risk`: a working day for the bank liaison to act.
+pub const DEFAULT_AT_RISK_MARGIN_MS: u64 = 12 * 60 * 60 * 1000;
+
+/// Parts a claim is frozen in at most: a bank that freezes less than asked (other freezes
+/// hold the rest) is asked for the rest, which it freezes or queues; this bounds the rounds.
+pub const MAX_FREEZE_PARTS: u8 = 4;

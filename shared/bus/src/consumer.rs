@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::pull::MessagesErrorKind;
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::{self, AckKind, consumer};
 use domain::{City, Service};
 use events::Envelope;
@@ -31,8 +32,8 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::limits::{
-    CONSUMER_ACK_WAIT, CONSUMER_IN_FLIGHT, CONSUMER_MAX_ACK_PENDING, CONSUMER_MAX_DELIVER, CONSUMER_NAK_DELAYS,
-    CONSUMER_PULL_BATCH, CONSUMER_PULL_GIVE_UP,
+    CONSUMER_ACK_WAIT, CONSUMER_IDLE_HEARTBEAT, CONSUMER_IN_FLIGHT, CONSUMER_MAX_ACK_PENDING, CONSUMER_MAX_DELIVER,
+    CONSUMER_NAK_DELAYS, CONSUMER_PULL_BATCH, CONSUMER_PULL_GIVE_UP,
 };
 use crate::{
     BoxError, BusError, HEADER_DLQ_REASON, HEADER_DLQ_STREAM_SEQ, HEADER_DLQ_SUBJECT, Shutdown, error_chain, stopped,
@@ -134,6 +135,19 @@ pub async fn ensure_consumer(
     Ok(info)
 }
 
+/// Whether the server says `spec`'s consumer does not exist (not when it cannot be asked).
+async fn consumer_is_gone(js: &jetstream::Context, spec: &ConsumerSpec) -> bool {
+    let Ok(stream) = js.get_stream(spec.city.stream_name()).await else { return false };
+    match stream.consumer_info(&spec.durable).await {
+        Ok(_) => false,
+        Err(error) => match error.kind() {
+            ConsumerInfoErrorKind::NotFound => true,
+            ConsumerInfoErrorKind::JetStream(e) => e.error_code() == jetstream::ErrorCode::CONSUMER_NOT_FOUND,
+            _ => false,
+        },
+    }
+}
+
 /// Consumes until shutdown, running up to `CONSUMER_IN_FLIGHT` handlers at once. Returns
 /// `Ok` after shutdown once the handlers in flight are done, or an error when the consumer
 /// cannot go on (see the module documentation).
@@ -158,6 +172,7 @@ where
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(CONSUMER_PULL_BATCH)
+        .heartbeat(CONSUMER_IDLE_HEARTBEAT)
         .messages()
         .await
         .map_err(|e| BusError::Consumer { consumer: spec.durable.clone(), source: e.into() })?;
@@ -187,6 +202,11 @@ where
                 }
                 MessagesErrorKind::PushBasedConsumer | MessagesErrorKind::RequestLimitExceeded => {
                     break Err(BusError::ConsumerEnded { consumer: spec.durable.clone(), source: Some(error.into()) });
+                }
+                // A consumer deleted while no pull was outstanding gets no notice: its pulls
+                // go unanswered, heartbeats included. Ask the server whether it is there.
+                _ if consumer_is_gone(&js, &spec).await => {
+                    break Err(BusError::ConsumerDeleted { consumer: spec.durable.clone() });
                 }
                 _ => {
                     let since = *failing_since.get_or_insert_with(Instant::now);

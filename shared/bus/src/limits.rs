@@ -52,3 +52,8 @@ pub const INBOX_PRUNE_BATCH: usize = 10_000;
 /// A consumer whose pulls fail this long without a message in between gives up, and its
 /// service stops so that its supervisor restarts it on a fresh connection.
 pub const CONSUMER_PULL_GIVE_UP: Duration = Duration::from_secs(5 * 60);
+
+/// Idle heartbeat asked of the server on each pull: two missed in a row (10 s) make the
+/// consumer look whether it still exists on the server (a consumer deleted between two pulls
+/// gets no deletion notice; the library's default of 15 s would take 30 s to notice).
+pub const CONSUMER_IDLE_HEARTBEAT: Duration = Duration::from_secs(5);

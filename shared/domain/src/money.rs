@@ -47,6 +47,12 @@ impl Fen {
         self.0.checked_sub(other.0).map(Fen).ok_or(MoneyError::Underflow { left: self.0, right: other.0 })
     }
 
+    /// `self + other`, or the largest amount when the sum does not fit: for totals of
+    /// amounts a bank reported, which no valid reply makes that large.
+    pub fn saturating_add(self, other: Fen) -> Fen {
+        Fen(self.0.saturating_add(other.0))
+    }
+
     /// `self - other`, or zero when `other` is larger.
     pub fn saturating_sub(self, other: Fen) -> Fen {
         Fen(self.0.saturating_sub(other.0))

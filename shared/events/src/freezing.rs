@@ -145,6 +145,22 @@ pub enum FreezingEvent {
         retry_at_ms: TimeMs,
         reason: String,
     },
+    /// A freeze (or the renewal of the stop that holds the money while the freeze is tried
+    /// again) failed for now: the claim stays held and its freeze is asked for again at
+    /// `retry_at_ms`.
+    FreezeRetrying {
+        case_id: CaseId,
+        account: AccountRef,
+        /// Failed attempts under the stop now in force, this one included.
+        attempt: u32,
+        retry_at_ms: TimeMs,
+        reason: String,
+    },
+    /// An alert for the staff: the claim is not frozen yet, no renewal of its stop is left,
+    /// and the stop lapses at `expires_at_ms`, within the configured margin. Raised once per
+    /// claim and stop; the freeze is still tried (a `freeze_failed` follows if it never
+    /// holds).
+    FreezeAtRisk { case_id: CaseId, account: AccountRef, claim_fen: Fen, expires_at_ms: TimeMs, reason: String },
 }
 
 /// Victim money that left a traced account.
@@ -182,8 +198,10 @@ impl FreezingEvent {
     pub const STOP_RENEWED: &'static str = "stop_renewed";
     pub const FREEZE_FAILED: &'static str = "freeze_failed";
     pub const HOP_RETRYING: &'static str = "hop_retrying";
+    pub const FREEZE_RETRYING: &'static str = "freeze_retrying";
+    pub const FREEZE_AT_RISK: &'static str = "freeze_at_risk";
     /// Every kind, in declaration order.
-    pub const KINDS: [&'static str; 11] = [
+    pub const KINDS: [&'static str; 13] = [
         FreezingEvent::TRACE_STARTED,
         FreezingEvent::HOP_OPENED,
         FreezingEvent::ORDER_RESOLVED,
@@ -195,6 +213,8 @@ impl FreezingEvent {
         FreezingEvent::STOP_RENEWED,
         FreezingEvent::FREEZE_FAILED,
         FreezingEvent::HOP_RETRYING,
+        FreezingEvent::FREEZE_RETRYING,
+        FreezingEvent::FREEZE_AT_RISK,
     ];
 
     /// The hops an `account_stopped` opened, with the leg each follows: `onward[i]` is hop
@@ -222,6 +242,8 @@ impl FreezingEvent {
             FreezingEvent::StopRenewed { .. } => FreezingEvent::STOP_RENEWED,
             FreezingEvent::FreezeFailed { .. } => FreezingEvent::FREEZE_FAILED,
             FreezingEvent::HopRetrying { .. } => FreezingEvent::HOP_RETRYING,
+            FreezingEvent::FreezeRetrying { .. } => FreezingEvent::FREEZE_RETRYING,
+            FreezingEvent::FreezeAtRisk { .. } => FreezingEvent::FREEZE_AT_RISK,
         }
     }
 
@@ -237,7 +259,9 @@ impl FreezingEvent {
             | FreezingEvent::FreezeQueued { case_id, .. }
             | FreezingEvent::StopRenewed { case_id, .. }
             | FreezingEvent::FreezeFailed { case_id, .. }
-            | FreezingEvent::HopRetrying { case_id, .. } => case_id,
+            | FreezingEvent::HopRetrying { case_id, .. }
+            | FreezingEvent::FreezeRetrying { case_id, .. }
+            | FreezingEvent::FreezeAtRisk { case_id, .. } => case_id,
         }
     }
 }

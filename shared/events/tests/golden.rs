@@ -265,6 +265,32 @@ fn samples() -> Vec<(&'static str, Envelope)> {
             ),
         ),
         (
+            "freeze_retrying",
+            freezing(
+                16,
+                FreezingEvent::FreezeRetrying {
+                    case_id: case(),
+                    account: account("6222020200001234"),
+                    attempt: 2,
+                    retry_at_ms: 30_019,
+                    reason: "the bank did not answer within 5s (after 4 attempt(s))".into(),
+                },
+            ),
+        ),
+        (
+            "freeze_at_risk",
+            freezing(
+                17,
+                FreezingEvent::FreezeAtRisk {
+                    case_id: case(),
+                    account: account("6222020200001234"),
+                    claim_fen: Fen::new(250_000),
+                    expires_at_ms: 20 + 48 * 3_600_000,
+                    reason: "freeze not placed after 9 attempt(s), no renewal left".into(),
+                },
+            ),
+        ),
+        (
             "freeze_queued",
             freezing(
                 5,

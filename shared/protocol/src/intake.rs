@@ -109,6 +109,10 @@ pub enum TimelineKind {
     /// A hop's bank or platform could not answer for now; it is asked again.
     Retrying,
     TraceCompleted,
+    /// A freeze (or the renewal of its stop) failed for now; it is asked for again.
+    FreezeRetrying,
+    /// Alert: a claim not frozen yet whose stop lapses soon, with no renewal left.
+    FreezeAtRisk,
 }
 
 /// Totals of a case.
@@ -122,6 +126,10 @@ pub struct CaseSummary {
     /// From the report to the last stop-payment that held money; absent while none held.
     pub time_to_freeze_ms: Option<u64>,
     pub trace_complete: bool,
+    /// `freeze_at_risk` alerts raised for the case's claims (absent in replies of older
+    /// builds).
+    #[serde(default)]
+    pub freeze_at_risk_alerts: u32,
 }
 
 pub type ShowResponse = crate::Reply<CaseTimeline, IntakeError>;

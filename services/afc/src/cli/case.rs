@@ -77,5 +77,12 @@ pub fn render(timeline: &CaseTimeline) -> String {
         s.cashed_out_fen,
         s.time_to_freeze_ms.map_or("-".into(), |ms| format!("{ms} ms")),
     );
+    if s.freeze_at_risk_alerts > 0 {
+        let _ = writeln!(
+            out,
+            "AT RISK: {} claim(s) not frozen with their stop-payment about to lapse (see the FreezeAtRisk lines)",
+            s.freeze_at_risk_alerts
+        );
+    }
     out
 }

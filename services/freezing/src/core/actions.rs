@@ -1,7 +1,7 @@
 //! The requests the state calls for, and the idempotency keys they carry.
 
 use domain::report::Destination;
-use domain::{AccountRef, CaseId, City, PaymentOrderRef, TimeMs};
+use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, TimeMs};
 use events::FreezingEvent;
 use events::freezing::HopId;
 
@@ -14,9 +14,19 @@ pub fn stop_request_id(center: &City, account: &AccountRef, stop_no: u8) -> Stri
     format!("{center}/{account}/stop{stop_no}")
 }
 
-/// Idempotency key of a freeze.
-pub fn freeze_request_id(case_id: &CaseId, account: &AccountRef) -> String {
-    format!("{case_id}/{account}/freeze")
+/// Idempotency key of a freeze: the claim's, under the center's `stop_no`-th stop, for the
+/// part of the claim left after `frozen` was frozen. Retries under one stop repeat it, so a
+/// freeze the bank applied but whose answer was lost is applied once; a retry after the
+/// renewal, or for the rest of a claim frozen in part, is a new request.
+pub fn freeze_request_id(case_id: &CaseId, account: &AccountRef, stop_no: u8, frozen: Fen) -> String {
+    let mut id = format!("{case_id}/{account}/freeze");
+    if stop_no > 1 {
+        id.push_str(&stop_no.to_string());
+    }
+    if !frozen.is_zero() {
+        id.push_str(&format!("/after{}", frozen.get()));
+    }
+    id
 }
 
 /// Idempotency key of a payment order's resolution: from the order itself, not from the

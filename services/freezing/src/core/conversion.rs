@@ -6,9 +6,13 @@ use events::FreezingEvent;
 use super::{Conversion, CoreConfig};
 use crate::limits::LAPSE_MARGIN_MS;
 
-/// When `conversion` is due: [`freeze_due`] from when the money was stopped, or the latest
-/// safe moment before the lapse when that is not known.
+/// When `conversion` is due: when its failed freeze is to be asked for again; else
+/// [`freeze_due`] from when the money was stopped, or the latest safe moment before the
+/// lapse when that is not known.
 pub fn conversion_due(config: &CoreConfig, conversion: &Conversion) -> TimeMs {
+    if let Some(retry) = conversion.retry {
+        return retry.retry_at_ms;
+    }
     match conversion.since_ms {
         Some(since) => freeze_due(config, since, conversion.expires_at_ms),
         None => conversion.expires_at_ms.saturating_sub(LAPSE_MARGIN_MS),
@@ -24,7 +28,9 @@ pub fn conversion_touched(event: &FreezingEvent) -> Option<(CaseId, AccountRef)>
         FreezingEvent::StopRenewed { case_id, account, .. }
         | FreezingEvent::AccountFrozen { case_id, account, .. }
         | FreezingEvent::FreezeQueued { case_id, account, .. }
-        | FreezingEvent::FreezeFailed { case_id, account, .. } => Some((case_id.clone(), account.clone())),
+        | FreezingEvent::FreezeFailed { case_id, account, .. }
+        | FreezingEvent::FreezeRetrying { case_id, account, .. }
+        | FreezingEvent::FreezeAtRisk { case_id, account, .. } => Some((case_id.clone(), account.clone())),
         _ => None,
     }
 }

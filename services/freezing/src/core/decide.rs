@@ -14,10 +14,12 @@ use super::actions::retry_action;
 use super::retry::hop_retry;
 use super::state::NewHop;
 use super::{
-    Action, CaseTrace, CoreConfig, Decided, Hop, Input, MAX_STOPS_PER_ACCOUNT, Rejection, State, freeze_request_id,
-    stop_request_id,
+    Action, CaseTrace, Conversion, CoreConfig, Decided, Hold, Hop, Input, MAX_STOPS_PER_ACCOUNT, Rejection, State,
+    freeze_request_id, stop_request_id,
 };
-use crate::limits::MAX_ONWARD_IN_STOP;
+use crate::limits::{
+    FREEZE_RENEWAL_LEAD_MS, FREEZE_RETRY_BACKOFF_MS, LAST_ATTEMPT_MARGIN_MS, MAX_FREEZE_ATTEMPTS, MAX_ONWARD_IN_STOP,
+};
 use crate::rule;
 
 /// What `input` causes at `now`: the events to record and the requests that follow from no
@@ -186,21 +188,20 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             None => return Err(Rejection::NotRetrying { case_id, hop }),
         },
         Input::ConversionDue { case_id, account } => {
-            let claim = claim_of(state, &case_id, &account)?;
-            if !state.conversions.contains_key(&(case_id.clone(), account.clone())) {
-                return Err(Rejection::NotAwaitingConversion { case_id, account });
-            }
-            let request_id = freeze_request_id(&case_id, &account);
-            requests.push(Action::Freeze { case_id, account, amount: claim, request_id });
+            let (claim, hold, conversion) = conversion_of(state, &case_id, &account)?;
+            let request_id = freeze_request_id(&case_id, &account, hold.stop_no, conversion.frozen);
+            let amount = claim.saturating_sub(conversion.frozen);
+            requests.push(Action::Freeze { case_id, account, amount, request_id });
         }
         Input::FreezeAnswered { case_id, account, result } => {
-            let claim = claim_of(state, &case_id, &account)?;
-            let stops = state.holds.get(&account).map_or(0, |hold| hold.stop_no);
+            let (claim, hold, conversion) = conversion_of(state, &case_id, &account)?;
+            let rest = claim.saturating_sub(conversion.frozen);
             match result {
                 Ok(reply) if reply.status == FreezeStatus::Frozen => events.push(FreezingEvent::AccountFrozen {
                     case_id,
                     account,
-                    frozen_fen: reply.frozen_fen,
+                    // What the bank says it froze, never more than was asked for.
+                    frozen_fen: reply.frozen_fen.min(rest),
                     frozen_at_ms: reply.frozen_at_ms,
                     expires_at_ms: reply.expires_at_ms,
                 }),
@@ -208,42 +209,73 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                     events.push(FreezingEvent::FreezeQueued {
                         case_id,
                         account,
-                        claim_fen: claim,
+                        claim_fen: rest,
                         queued_behind: ahead,
                         queued_at_ms: frozen_at_ms,
                         expires_at_ms,
                     })
                 }
                 // The adapter protocol requires the center a queued claim waits behind.
-                Ok(FreezeReply { queued_behind: None, .. }) => events.push(FreezingEvent::FreezeFailed {
-                    case_id,
-                    account,
-                    reason: "the bank queued the freeze without naming the center it queues behind".into(),
-                }),
-                // Renew the stop (the last one the rules allow) so the money stays held while
-                // the freeze is tried again.
-                Err(failure) if stops < MAX_STOPS_PER_ACCOUNT => {
-                    let request_id = stop_request_id(&case_id.city(), &account, stops + 1);
-                    let after = failure.to_string();
-                    requests.push(Action::RenewStop { case_id, account, since_ms: now, request_id, after });
+                Ok(FreezeReply { queued_behind: None, .. }) => {
+                    let reason = "the bank queued the freeze without naming the center it queues behind";
+                    let failed = FreezeFailure { reason: reason.into(), renewal_failed: false };
+                    freeze_failed(
+                        config,
+                        &mut events,
+                        &mut requests,
+                        case_id,
+                        account,
+                        claim,
+                        hold,
+                        conversion,
+                        failed,
+                        now,
+                    );
                 }
                 Err(failure) => {
-                    events.push(FreezingEvent::FreezeFailed { case_id, account, reason: failure.to_string() })
+                    let failed = FreezeFailure { reason: failure.to_string(), renewal_failed: false };
+                    freeze_failed(
+                        config,
+                        &mut events,
+                        &mut requests,
+                        case_id,
+                        account,
+                        claim,
+                        hold,
+                        conversion,
+                        failed,
+                        now,
+                    );
                 }
             }
         }
         Input::StopRenewed { case_id, account, result } => {
-            claim_of(state, &case_id, &account)?;
-            events.push(match result {
-                Ok((stop_no, expires_at_ms)) => {
-                    FreezingEvent::StopRenewed { case_id, account, stop_no, expires_at_ms, renewed_at_ms: Some(now) }
-                }
-                Err(failure) => FreezingEvent::FreezeFailed {
+            let (claim, hold, conversion) = conversion_of(state, &case_id, &account)?;
+            match result {
+                Ok((stop_no, expires_at_ms)) => events.push(FreezingEvent::StopRenewed {
                     case_id,
                     account,
-                    reason: format!("freeze failed and the stop-payment could not be renewed: {failure}"),
-                },
-            });
+                    stop_no,
+                    expires_at_ms,
+                    renewed_at_ms: Some(now),
+                }),
+                Err(failure) => {
+                    let reason = format!("the freeze failed and the stop-payment could not be renewed: {failure}");
+                    let failed = FreezeFailure { reason, renewal_failed: true };
+                    freeze_failed(
+                        config,
+                        &mut events,
+                        &mut requests,
+                        case_id,
+                        account,
+                        claim,
+                        hold,
+                        conversion,
+                        failed,
+                        now,
+                    );
+                }
+            }
         }
     }
     Ok(Decided { events, requests })
@@ -273,6 +305,89 @@ fn hop_failed(
         },
         None => FreezingEvent::HopEnded { case_id, hop, reason: HopEnd::Failed, detail: reason, merged_into: None },
     }
+}
+
+/// Why a claim's freeze failed this time.
+struct FreezeFailure {
+    reason: String,
+    /// The renewal of the stop failed (after the freeze had): no renewal can be counted on.
+    renewal_failed: bool,
+}
+
+/// A claim whose freeze (or renewal) failed at `now`: asked for again with backoff while
+/// the stop holds the money; while a renewal is left, tried until
+/// [`FREEZE_RENEWAL_LEAD_MS`] before the lapse and then the stop is renewed; with no renewal
+/// left, tried until [`LAST_ATTEMPT_MARGIN_MS`] before the lapse, after which the claim's
+/// freeze failed for good. A claim that may lapse within the configured margin with no
+/// renewal left raises `freeze_at_risk` once per stop.
+#[allow(clippy::too_many_arguments, reason = "the pieces of one decision, named at the call sites")]
+fn freeze_failed(
+    config: &CoreConfig,
+    events: &mut Vec<FreezingEvent>,
+    requests: &mut Vec<Action>,
+    case_id: CaseId,
+    account: AccountRef,
+    claim: Fen,
+    hold: &Hold,
+    conversion: &Conversion,
+    failure: FreezeFailure,
+    now: TimeMs,
+) {
+    let attempt = conversion.retry.map_or(0, |r| r.attempt).saturating_add(1);
+    let pause = FREEZE_RETRY_BACKOFF_MS
+        [usize::try_from(attempt - 1).unwrap_or(usize::MAX).min(FREEZE_RETRY_BACKOFF_MS.len() - 1)];
+    let retry_at_ms = now.saturating_add(pause);
+    let expires = hold.expires_at_ms;
+    let renewal_left = hold.stop_no < MAX_STOPS_PER_ACCOUNT && !failure.renewal_failed;
+    // A failed renewal is tried again (after the freeze once more) up to the last margin.
+    let renewal_pending = hold.stop_no < MAX_STOPS_PER_ACCOUNT;
+    let last_try = if renewal_left {
+        expires.saturating_sub(FREEZE_RENEWAL_LEAD_MS)
+    } else {
+        expires.saturating_sub(LAST_ATTEMPT_MARGIN_MS)
+    };
+    let retry = attempt <= MAX_FREEZE_ATTEMPTS && retry_at_ms <= last_try;
+    if !retry && renewal_left {
+        // Renew the stop so the money stays held while the freeze is tried again.
+        let request_id = stop_request_id(&case_id.city(), &account, hold.stop_no + 1);
+        requests.push(Action::RenewStop { case_id, account, since_ms: now, request_id, after: failure.reason });
+        return;
+    }
+    let lapses_soon = expires.saturating_sub(now) <= config.at_risk_margin_ms;
+    if !conversion.at_risk && lapses_soon && (!renewal_pending || failure.renewal_failed || !retry) {
+        let rest = claim.saturating_sub(conversion.frozen);
+        events.push(FreezingEvent::FreezeAtRisk {
+            case_id: case_id.clone(),
+            account: account.clone(),
+            claim_fen: rest,
+            expires_at_ms: expires,
+            reason: format!("not frozen after {attempt} attempt(s): {}", failure.reason),
+        });
+    }
+    events.push(if retry {
+        FreezingEvent::FreezeRetrying { case_id, account, attempt, retry_at_ms, reason: failure.reason }
+    } else {
+        FreezingEvent::FreezeFailed {
+            case_id,
+            account,
+            reason: format!("{} (after {attempt} attempt(s))", failure.reason),
+        }
+    });
+}
+
+/// The claim of `case_id` on `account`, with the hold and the conversion it awaits.
+fn conversion_of<'a>(
+    state: &'a State,
+    case_id: &CaseId,
+    account: &AccountRef,
+) -> Result<(Fen, &'a Hold, &'a Conversion), Rejection> {
+    let claim = claim_of(state, case_id, account)?;
+    let hold = state.holds.get(account).expect("a claim is on a held account");
+    let conversion = state
+        .conversions
+        .get(&(case_id.clone(), account.clone()))
+        .ok_or_else(|| Rejection::NotAwaitingConversion { case_id: case_id.clone(), account: account.clone() })?;
+    Ok((claim, hold, conversion))
 }
 
 fn open_hop_of<'a>(state: &'a State, case_id: &CaseId, hop: HopId) -> Result<(&'a CaseTrace, &'a Hop), Rejection> {

@@ -29,10 +29,11 @@ pub use actions::{actions, freeze_request_id, pending_actions, resolve_request_i
 pub use conversion::{conversion_due, conversion_touched, freeze_due};
 pub use decide::{completion, decide};
 pub use retry::hop_retry;
-pub use state::{CaseTrace, Conversion, Hold, Hop, HopRetry, State, apply};
+pub use state::{CaseTrace, Conversion, FreezeRetry, Hold, Hop, HopRetry, State, apply};
 
 use crate::limits::{
-    DEFAULT_FREEZE_AFTER_MS, MAX_TRACE_DEPTH, MIN_FOLLOW_FEN, RETRY_WINDOW_MS, UNSETTLED_ORDER_WINDOW_MS,
+    DEFAULT_AT_RISK_MARGIN_MS, DEFAULT_FREEZE_AFTER_MS, MAX_TRACE_DEPTH, MIN_FOLLOW_FEN, RETRY_WINDOW_MS,
+    UNSETTLED_ORDER_WINDOW_MS,
 };
 
 /// A center may stop payments out of one account at most this often (the first stop and
@@ -52,6 +53,9 @@ pub struct CoreConfig {
     pub retry_window_ms: u64,
     /// How long after its first `unknown_order` an order is asked about again.
     pub unsettled_order_window_ms: u64,
+    /// How long before its stop lapses a claim not frozen yet, with no renewal left, raises
+    /// `freeze_at_risk`.
+    pub at_risk_margin_ms: u64,
 }
 
 impl Default for CoreConfig {
@@ -62,6 +66,7 @@ impl Default for CoreConfig {
             freeze_after_ms: DEFAULT_FREEZE_AFTER_MS,
             retry_window_ms: RETRY_WINDOW_MS,
             unsettled_order_window_ms: UNSETTLED_ORDER_WINDOW_MS,
+            at_risk_margin_ms: DEFAULT_AT_RISK_MARGIN_MS,
         }
     }
 }

@@ -7,6 +7,7 @@ use domain::{AccountRef, CaseId, Fen, TimeMs};
 use events::FreezingEvent;
 use events::freezing::{HopId, OnwardLeg};
 
+use crate::limits::MAX_FREEZE_PARTS;
 use crate::rule;
 
 /// Everything freezing knows, rebuilt from its event log at start.
@@ -83,6 +84,30 @@ pub struct Conversion {
     pub since_ms: Option<TimeMs>,
     /// When that stop lapses.
     pub expires_at_ms: TimeMs,
+    /// The part of the claim frozen already: a bank that froze less than was asked for
+    /// (the rest of the balance held by other freezes) is asked to freeze the rest.
+    pub frozen: Fen,
+    /// Partial freezes so far (bounded by [`crate::limits::MAX_FREEZE_PARTS`]).
+    pub parts: u8,
+    /// Set while the freeze, or the renewal, failed for now and waits to be asked again.
+    pub retry: Option<FreezeRetry>,
+    /// Whether `freeze_at_risk` was raised under the stop now in force.
+    pub at_risk: bool,
+}
+
+impl Conversion {
+    /// A claim held by a stop made at `since_ms` (when known), lapsing at `expires_at_ms`.
+    pub fn held(since_ms: Option<TimeMs>, expires_at_ms: TimeMs) -> Conversion {
+        Conversion { since_ms, expires_at_ms, frozen: Fen::ZERO, parts: 0, retry: None, at_risk: false }
+    }
+}
+
+/// A freeze waiting to be asked for again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FreezeRetry {
+    /// Failed attempts under the stop in force.
+    pub attempt: u32,
+    pub retry_at_ms: TimeMs,
 }
 
 /// An account this center holds.
@@ -233,7 +258,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             }
             if !claim_fen.is_zero() {
                 hold.claims.insert(case_id.clone(), *claim_fen);
-                let conversion = Conversion { since_ms: Some(*stopped_at_ms), expires_at_ms: *expires_at_ms };
+                let conversion = Conversion::held(Some(*stopped_at_ms), *expires_at_ms);
                 state.conversions.insert((case_id.clone(), account.clone()), conversion);
             }
         }
@@ -252,19 +277,48 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             close_hop(trace, *hop);
         }
         FreezingEvent::TraceCompleted { case_id, .. } => case_mut(state, case_id).completed = true,
-        FreezingEvent::AccountFrozen { case_id, account, .. } => {
+        FreezingEvent::AccountFrozen { case_id, account, frozen_fen, .. } => {
+            let key = (case_id.clone(), account.clone());
+            let claim = state.holds.get(account).and_then(|hold| hold.claims.get(case_id)).copied();
             if let Some(hold) = state.holds.get_mut(account) {
                 hold.frozen = true;
             }
-            state.conversions.remove(&(case_id.clone(), account.clone()));
+            // The rest of a claim frozen in part is asked for again, unless the bank froze
+            // nothing (nothing is free, and no freeze holds it for a claim to queue behind)
+            // or the parts reached their bound: the claim is recorded as far as it holds.
+            let rest = state.conversions.get_mut(&key).filter(|_| !frozen_fen.is_zero()).and_then(|conversion| {
+                conversion.frozen = conversion.frozen.saturating_add(*frozen_fen);
+                conversion.parts = conversion.parts.saturating_add(1);
+                conversion.retry = None;
+                let short = claim.is_some_and(|claim| conversion.frozen < claim);
+                (short && conversion.parts < MAX_FREEZE_PARTS).then_some(())
+            });
+            if rest.is_none() {
+                state.conversions.remove(&key);
+            }
         }
         FreezingEvent::StopRenewed { case_id, account, stop_no, expires_at_ms, renewed_at_ms } => {
             if let Some(hold) = state.holds.get_mut(account) {
                 hold.stop_no = *stop_no;
                 hold.expires_at_ms = *expires_at_ms;
             }
-            let conversion = Conversion { since_ms: *renewed_at_ms, expires_at_ms: *expires_at_ms };
-            state.conversions.insert((case_id.clone(), account.clone()), conversion);
+            let key = (case_id.clone(), account.clone());
+            let frozen = state.conversions.get(&key).map(|c| (c.frozen, c.parts));
+            let mut conversion = Conversion::held(*renewed_at_ms, *expires_at_ms);
+            if let Some((frozen, parts)) = frozen {
+                (conversion.frozen, conversion.parts) = (frozen, parts);
+            }
+            state.conversions.insert(key, conversion);
+        }
+        FreezingEvent::FreezeRetrying { case_id, account, attempt, retry_at_ms, .. } => {
+            if let Some(conversion) = state.conversions.get_mut(&(case_id.clone(), account.clone())) {
+                conversion.retry = Some(FreezeRetry { attempt: *attempt, retry_at_ms: *retry_at_ms });
+            }
+        }
+        FreezingEvent::FreezeAtRisk { case_id, account, .. } => {
+            if let Some(conversion) = state.conversions.get_mut(&(case_id.clone(), account.clone())) {
+                conversion.at_risk = true;
+            }
         }
         FreezingEvent::FreezeQueued { case_id, account, .. } | FreezingEvent::FreezeFailed { case_id, account, .. } => {
             state.conversions.remove(&(case_id.clone(), account.clone()));

@@ -10,6 +10,7 @@
 //! after a crash is applied once (docs/ARCHITECTURE.md, "Requests leave with the commit").
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use adapters::Adapters;
 use bus::Shutdown;
@@ -40,11 +41,20 @@ pub(super) struct Requests {
     pub(super) adapters: Adapters,
     pub(super) engine: mpsc::Sender<EngineMsg>,
     pub(super) in_flight: Semaphore,
+    /// Requests sent and not answered yet, waiting for a permit or in flight.
+    outstanding: AtomicUsize,
 }
 
 impl Requests {
     pub(super) fn new(city: City, clock: SharedClock, adapters: Adapters, engine: mpsc::Sender<EngineMsg>) -> Self {
-        Requests { city, clock, adapters, engine, in_flight: Semaphore::new(MAX_ADAPTER_IN_FLIGHT) }
+        let in_flight = Semaphore::new(MAX_ADAPTER_IN_FLIGHT);
+        Requests { city, clock, adapters, engine, in_flight, outstanding: AtomicUsize::new(0) }
+    }
+
+    /// How many more requests the timers may start now: what the in-flight bound leaves,
+    /// so that due timers never pile up requests waiting for a permit.
+    fn room(&self) -> usize {
+        MAX_ADAPTER_IN_FLIGHT.saturating_sub(self.outstanding.load(Ordering::Acquire))
     }
 }
 
@@ -69,17 +79,22 @@ impl Engine {
         let mut timers = Timers::from_state(&self.state, &self.config);
         loop {
             // Due conversions first, every turn: a backlog of inputs (the channel is never
-            // empty under load) must not keep a stop from becoming a freeze.
-            for (case_id, account) in timers.conversions.take_due(self.clock.now_ms(), TIMER_BATCH) {
+            // empty under load) must not keep a stop from becoming a freeze. As many as the
+            // in-flight bound has room for: the rest stay due for the next turn.
+            let room = self.requests.room().min(TIMER_BATCH);
+            for (case_id, account) in timers.conversions.take_due(self.clock.now_ms(), room) {
                 let due = Input::ConversionDue { case_id, account };
                 self.handle(Some(due), None, None, &mut timers, &fatal_tx).await?;
             }
-            for (case_id, hop) in timers.retries.take_due(self.clock.now_ms(), TIMER_BATCH) {
+            let room = self.requests.room().min(TIMER_BATCH);
+            for (case_id, hop) in timers.retries.take_due(self.clock.now_ms(), room) {
                 self.handle(Some(Input::RetryDue { case_id, hop }), None, None, &mut timers, &fatal_tx).await?;
             }
             let now = self.clock.now_ms();
             let sleep = match timers.next_due() {
                 Some(due) if due > now => self.clock.real_duration(due - now).min(TIMER_MAX_SLEEP),
+                // Due, but no room: an answer (which makes room) wakes the engine.
+                Some(_) if self.requests.room() == 0 => TIMER_MAX_SLEEP,
                 Some(_) => std::time::Duration::ZERO,
                 None => TIMER_MAX_SLEEP,
             };
@@ -220,6 +235,7 @@ impl Requests {
     /// Sends one adapter request in its own task (at most [`MAX_ADAPTER_IN_FLIGHT`] at
     /// once); the answer goes back to the engine.
     pub(super) fn execute(self: Arc<Self>, action: Action) {
+        self.outstanding.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             let _permit = self.in_flight.acquire().await.expect("semaphore never closes");
             let asked_at_ms = self.clock.now_ms();
@@ -280,6 +296,8 @@ impl Requests {
                     Input::StopRenewed { case_id, account, result }
                 }
             };
+            drop(_permit);
+            self.outstanding.fetch_sub(1, Ordering::AcqRel);
             let _ = self.engine.send(EngineMsg::Answer(input)).await;
         });
     }

@@ -43,13 +43,17 @@ impl Harness {
 
     /// The same, with the banks down until [`Harness::start_banks`].
     pub async fn without_banks(city: City, world: World) -> Harness {
+        Harness::on_clock(city, world, system_clock()).await
+    }
+
+    /// Without banks, with freezing and its store on `clock`.
+    pub async fn on_clock(city: City, world: World, clock: SharedClock) -> Harness {
         let server = NatsServer::single().await.unwrap();
         let client = async_nats::connect(server.url()).await.unwrap();
         let js = jetstream::new(client.clone());
         bus::streams::ensure_city_stream(&js, &city).await.unwrap();
         let world = Arc::new(Mutex::new(world));
         let data = tempfile::tempdir().unwrap();
-        let clock = system_clock();
         let producer = Producer { city: city.clone(), service: Service::Freezing };
         let store = Stores::open(data.path(), &[freezing::STORE], &producer, &clock).unwrap().get(&freezing::STORE);
         Harness { server, client, js, city, world, clock, store, banks: None, _data: data }

@@ -198,12 +198,15 @@ fn amounts(event: &FreezingEvent) -> Vec<Fen> {
             vec![*claimed_fen, *cashed_out_fen, *untraced_fen]
         }
         FreezingEvent::AccountFrozen { frozen_fen, .. } => vec![*frozen_fen],
-        FreezingEvent::FreezeQueued { claim_fen, .. } => vec![*claim_fen],
+        FreezingEvent::FreezeQueued { claim_fen, .. } | FreezingEvent::FreezeAtRisk { claim_fen, .. } => {
+            vec![*claim_fen]
+        }
         FreezingEvent::OrderResolved { .. }
         | FreezingEvent::HopEnded { .. }
         | FreezingEvent::StopRenewed { .. }
         | FreezingEvent::FreezeFailed { .. }
-        | FreezingEvent::HopRetrying { .. } => Vec::new(),
+        | FreezingEvent::HopRetrying { .. }
+        | FreezingEvent::FreezeRetrying { .. } => Vec::new(),
     }
 }
 

@@ -126,6 +126,34 @@ fn given_events_out_of_time_order_when_shown_then_entries_are_in_time_order_and_
     assert_eq!(timeline.reported_loss_fen, Fen::new(500_000));
 }
 
+#[test]
+fn a_freeze_at_risk_is_an_alert_in_the_timeline_and_counted_in_the_totals() {
+    let submission = prepare(&city(), &body(500_000), NOW).unwrap();
+    let case_id = submission.case_id.clone();
+    let account = AccountRef::parse("icbc:6222020200001234").unwrap();
+    let retrying = FreezingEvent::FreezeRetrying {
+        case_id: case_id.clone(),
+        account: account.clone(),
+        attempt: 3,
+        retry_at_ms: NOW + 600,
+        reason: "no answer".into(),
+    };
+    let at_risk = FreezingEvent::FreezeAtRisk {
+        case_id: case_id.clone(),
+        account: account.clone(),
+        claim_fen: Fen::new(250_000),
+        expires_at_ms: NOW + 9_000,
+        reason: "not frozen after 40 attempt(s)".into(),
+    };
+    let timeline = show(case_id, &submission.report, NOW, vec![(NOW + 100, retrying), (NOW + 200, at_risk)]).unwrap();
+    let kinds: Vec<_> = timeline.entries.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec![TimelineKind::Reported, TimelineKind::FreezeRetrying, TimelineKind::FreezeAtRisk]);
+    let alert = &timeline.entries[2];
+    assert_eq!((alert.account.as_ref(), alert.amount_fen), (Some(&account), Some(Fen::new(250_000))));
+    assert!(alert.detail.starts_with("AT RISK"), "{}", alert.detail);
+    assert_eq!(timeline.summary.freeze_at_risk_alerts, 1);
+}
+
 fn with(edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
     let mut value: serde_json::Value = serde_json::from_slice(&body(500_000)).unwrap();
     edit(&mut value);
@@ -243,7 +271,7 @@ mod properties {
 
     fn event(case_id: CaseId) -> impl Strategy<Value = FreezingEvent> {
         let account = AccountRef::parse("icbc:6222020200001234").unwrap();
-        (0u8..5, any::<u64>(), any::<u64>(), any::<u32>()).prop_map(move |(kind, a, b, hop)| {
+        (0u8..6, any::<u64>(), any::<u64>(), any::<u32>()).prop_map(move |(kind, a, b, hop)| {
             let (case_id, account, fen) = (case_id.clone(), account.clone(), Fen::new(a));
             match kind {
                 0 => FreezingEvent::AccountFrozen {
@@ -284,6 +312,13 @@ mod properties {
                     answered_in_ms: None,
                     first_onward_hop: None,
                     depth: Some(1),
+                },
+                4 => FreezingEvent::FreezeAtRisk {
+                    case_id,
+                    account,
+                    claim_fen: fen,
+                    expires_at_ms: b,
+                    reason: String::new(),
                 },
                 _ => FreezingEvent::StopRenewed {
                     case_id,

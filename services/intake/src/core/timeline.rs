@@ -239,6 +239,27 @@ pub fn apply(
                 format!("hop {hop}: {reason}; attempt {attempt} failed, asking again at {retry_at_ms}"),
             ));
         }
+        FreezingEvent::FreezeRetrying { account, attempt, retry_at_ms, reason, .. } => {
+            entries.push(entry(
+                event_time_ms,
+                TimelineKind::FreezeRetrying,
+                Some(account.clone()),
+                None,
+                None,
+                format!("freeze: {reason}; attempt {attempt} failed, asking again at {retry_at_ms}"),
+            ));
+        }
+        FreezingEvent::FreezeAtRisk { account, claim_fen, expires_at_ms, reason, .. } => {
+            summary.freeze_at_risk_alerts = summary.freeze_at_risk_alerts.saturating_add(1);
+            entries.push(entry(
+                event_time_ms,
+                TimelineKind::FreezeAtRisk,
+                Some(account.clone()),
+                Some(*claim_fen),
+                None,
+                format!("AT RISK: {claim_fen} not frozen, the stop-payment lapses at {expires_at_ms}; {reason}"),
+            ));
+        }
         FreezingEvent::FreezeFailed { account, reason, .. } => {
             entries.push(entry(
                 event_time_ms,

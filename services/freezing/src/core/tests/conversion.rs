@@ -1,6 +1,87 @@
-//! Given a claim on a held account: when it falls due, fails, is renewed or frozen.
+//! Given a claim on a held account: when it falls due, fails, is retried, renewed, frozen
+//! in part or at risk of lapsing.
 
 use super::*;
+use crate::limits::{FREEZE_RENEWAL_LEAD_MS, FREEZE_RETRY_BACKOFF_MS, LAST_ATTEMPT_MARGIN_MS, MAX_FREEZE_PARTS};
+
+const HOUR: u64 = 60 * 60 * 1000;
+/// When the stop of [`held_48h`] was made and lapses.
+const STOPPED: TimeMs = 1_000;
+const LAPSE: TimeMs = STOPPED + 48 * HOUR;
+
+/// A case whose one account holds all of its 10,000 fen under a first stop-payment made at
+/// [`STOPPED`] and lapsing 48 h later, as a bank answers.
+fn held_48h(config: &CoreConfig) -> State {
+    let mut state = State::default();
+    check(&mut state, config, reported(10_000));
+    let statement = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v")];
+    let answer = Input::AccountAnswered {
+        case_id: case(),
+        hop: 1,
+        asked_at_ms: 0,
+        result: Ok(Statement {
+            stop_no: 1,
+            held: Fen::new(10_000),
+            expires_at_ms: LAPSE,
+            since_ms: 0,
+            entries: statement,
+        }),
+    };
+    step(&mut state, config, answer, STOPPED).unwrap();
+    state
+}
+
+fn key() -> (CaseId, AccountRef) {
+    (case(), account(1))
+}
+
+fn freeze_failed() -> Input {
+    Input::FreezeAnswered {
+        case_id: case(),
+        account: account(1),
+        result: Err(timed_out(&bank_subject(bank_verb::FREEZE))),
+    }
+}
+
+fn frozen(amount: u64, at_ms: TimeMs) -> Input {
+    let reply = FreezeReply {
+        status: FreezeStatus::Frozen,
+        frozen_fen: Fen::new(amount),
+        expires_at_ms: at_ms + 180 * 24 * HOUR,
+        frozen_at_ms: at_ms,
+        queued_behind: None,
+    };
+    Input::FreezeAnswered { case_id: case(), account: account(1), result: Ok(reply) }
+}
+
+/// The freeze the claim's timer asks for at `now`.
+fn freeze_asked(state: &mut State, config: &CoreConfig, now: TimeMs) -> (Fen, String) {
+    let due = Input::ConversionDue { case_id: case(), account: account(1) };
+    match &step(state, config, due, now).unwrap().actions[..] {
+        [Action::Freeze { amount, request_id, .. }] => (*amount, request_id.clone()),
+        other => panic!("one freeze: {other:?}"),
+    }
+}
+
+/// Fails the freeze at every due time from `from` until the core stops retrying; returns the
+/// attempts made and what the last failure decided.
+fn fail_until_given_up(state: &mut State, config: &CoreConfig, from: TimeMs) -> (Vec<TimeMs>, Step) {
+    let mut now = from;
+    let mut attempts = Vec::new();
+    loop {
+        attempts.push(now);
+        let (_, id) = freeze_asked(state, config, now);
+        assert_eq!(id, freeze_request_id(&case(), &account(1), state.holds[&account(1)].stop_no, Fen::ZERO));
+        let decided = step(state, config, freeze_failed(), now).unwrap();
+        match decided.events.iter().find(|e| matches!(e, FreezingEvent::FreezeRetrying { .. })) {
+            Some(FreezingEvent::FreezeRetrying { retry_at_ms, .. }) => {
+                assert_eq!(conversion_due(config, &state.conversions[&key()]), *retry_at_ms);
+                now = *retry_at_ms;
+            }
+            _ => return (attempts, decided),
+        }
+    }
+}
 
 #[test]
 fn given_a_claim_awaiting_conversion_when_it_is_due_then_a_freeze_of_the_claim_is_requested() {
@@ -15,24 +96,15 @@ fn given_a_claim_awaiting_conversion_when_it_is_due_then_a_freeze_of_the_claim_i
             case_id: case(),
             account: account(1),
             amount: Fen::new(10_000),
-            request_id: freeze_request_id(&case(), &account(1)),
+            request_id: freeze_request_id(&case(), &account(1), 1, Fen::ZERO),
         }]
     );
-    assert_eq!(freeze_request_id(&case(), &account(1)), format!("{}/icbc:00000001/freeze", case()));
-    // Once frozen, the claim awaits nothing: a late timer is refused.
-    let frozen = FreezeReply {
-        status: FreezeStatus::Frozen,
-        frozen_fen: Fen::new(10_000),
-        expires_at_ms: 90_000,
-        frozen_at_ms: 2_100,
-        queued_behind: None,
-    };
-    let answer = Input::FreezeAnswered { case_id: case(), account: account(1), result: Ok(frozen) };
-    step(&mut state, &config, answer, 2_100).unwrap();
-    assert_eq!(
-        step(&mut state, &config, due, 2_200),
-        Err(Rejection::NotAwaitingConversion { case_id: case(), account: account(1) })
-    );
+    assert_eq!(freeze_request_id(&case(), &account(1), 1, Fen::ZERO), format!("{}/icbc:00000001/freeze", case()));
+    // Once frozen, the claim awaits nothing: a late timer, or a repeated answer, is refused.
+    step(&mut state, &config, frozen(10_000, 2_100), 2_100).unwrap();
+    let not_awaiting = Err(Rejection::NotAwaitingConversion { case_id: case(), account: account(1) });
+    assert_eq!(step(&mut state, &config, due, 2_200), not_awaiting);
+    assert_eq!(step(&mut state, &config, frozen(10_000, 2_100), 2_200), not_awaiting);
     let stranger = Input::ConversionDue { case_id: case(), account: account(7) };
     assert_eq!(
         step(&mut state, &config, stranger, 2_200),
@@ -41,51 +113,179 @@ fn given_a_claim_awaiting_conversion_when_it_is_due_then_a_freeze_of_the_claim_i
 }
 
 #[test]
-fn given_one_stop_when_the_freeze_fails_then_the_stop_is_renewed_once_and_a_second_failure_is_final() {
+fn a_failing_freeze_is_retried_with_backoff_under_its_id_until_an_hour_before_the_lapse_then_the_stop_is_renewed() {
     let config = CoreConfig::default();
-    let mut state = held_case(&config);
-    let failed = || Input::FreezeAnswered {
-        case_id: case(),
-        account: account(1),
-        result: Err(timed_out(&bank_subject(bank_verb::FREEZE))),
-    };
-    let Step { events, actions } = step(&mut state, &config, failed(), 3_000).unwrap();
-    assert!(events.is_empty(), "{events:?}");
-    let [Action::RenewStop { request_id, since_ms, after, .. }] = &actions[..] else {
-        panic!("a renewal: {actions:?}")
+    let mut state = held_48h(&config);
+    let first = conversion_due(&config, &state.conversions[&key()]);
+    assert_eq!(first, STOPPED + config.freeze_after_ms);
+
+    let (attempts, last) = fail_until_given_up(&mut state, &config, first);
+    // The pauses follow the backoff, its last step repeating.
+    let pauses: Vec<u64> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(pauses[..FREEZE_RETRY_BACKOFF_MS.len()], FREEZE_RETRY_BACKOFF_MS);
+    assert!(pauses[FREEZE_RETRY_BACKOFF_MS.len()..].iter().all(|p| *p == FREEZE_RETRY_BACKOFF_MS[4]));
+    // Tried until the renewal lead, not given up after a few seconds.
+    let last_attempt = *attempts.last().unwrap();
+    assert!(last_attempt <= LAPSE - FREEZE_RENEWAL_LEAD_MS, "{last_attempt}");
+    assert!(last_attempt + FREEZE_RETRY_BACKOFF_MS[4] > LAPSE - FREEZE_RENEWAL_LEAD_MS, "{last_attempt}");
+    assert!(attempts.len() > 90, "about every 30 minutes for 47 hours: {}", attempts.len());
+    // Then the stop is renewed (the second and last stop), and nothing is recorded yet.
+    assert!(last.events.is_empty(), "{:?}", last.events);
+    let [Action::RenewStop { request_id, since_ms, after, .. }] = &last.actions[..] else {
+        panic!("a renewal: {:?}", last.actions)
     };
     assert_eq!(request_id, &stop_request_id(&case().city(), &account(1), MAX_STOPS_PER_ACCOUNT));
-    assert!(request_id.ends_with("/stop2"), "{request_id}");
-    assert_eq!(*since_ms, 3_000);
+    assert_eq!(*since_ms, last_attempt);
     assert!(after.contains("no answer within"), "{after}");
+    assert!(state.conversions.contains_key(&key()), "the claim still awaits its freeze");
+}
 
-    let renewed = Input::StopRenewed { case_id: case(), account: account(1), result: Ok((2, 3_000 + 48 * 3_600_000)) };
-    let Step { events, .. } = step(&mut state, &config, renewed, 3_000).unwrap();
+#[test]
+fn after_the_renewal_the_freeze_is_asked_for_under_a_new_id_and_the_claim_ends_frozen() {
+    let config = CoreConfig::default();
+    let mut state = held_48h(&config);
+    let renewed_at = LAPSE - FREEZE_RENEWAL_LEAD_MS;
+    let renewed = Input::StopRenewed { case_id: case(), account: account(1), result: Ok((2, renewed_at + 48 * HOUR)) };
+    let Step { events, .. } = step(&mut state, &config, renewed, renewed_at).unwrap();
     assert!(matches!(&events[..], [FreezingEvent::StopRenewed { stop_no: 2, .. }]), "{events:?}");
-    assert_eq!(state.holds[&account(1)].stop_no, MAX_STOPS_PER_ACCOUNT);
+    assert_eq!(conversion_due(&config, &state.conversions[&key()]), renewed_at + config.freeze_after_ms);
 
-    // Both stops spent: the next failure ends the claim's conversion.
-    let Step { events, actions } = step(&mut state, &config, failed(), 4_000).unwrap();
-    assert!(actions.is_empty(), "no third stop: {actions:?}");
+    let (amount, id) = freeze_asked(&mut state, &config, renewed_at + config.freeze_after_ms);
+    assert_eq!(amount, Fen::new(10_000));
+    assert_ne!(id, freeze_request_id(&case(), &account(1), 1, Fen::ZERO), "a new request after the renewal");
+    assert!(id.ends_with("/freeze2"), "{id}");
+    let Step { events, .. } = step(&mut state, &config, frozen(10_000, renewed_at + 1), renewed_at + 1).unwrap();
+    assert!(matches!(&events[..], [FreezingEvent::AccountFrozen { .. }]), "{events:?}");
+    assert!(state.conversions.is_empty());
+}
+
+#[test]
+fn with_no_renewal_left_a_failing_freeze_raises_one_alert_within_the_margin_and_fails_for_good_at_the_last_margin() {
+    let config = CoreConfig::default();
+    let mut state = held_48h(&config);
+    let renewed_at = 2 * HOUR;
+    let lapse = renewed_at + 48 * HOUR;
+    let renewed = Input::StopRenewed { case_id: case(), account: account(1), result: Ok((2, lapse)) };
+    step(&mut state, &config, renewed, renewed_at).unwrap();
+
+    let mut alerts = Vec::new();
+    let mut now = renewed_at + config.freeze_after_ms;
+    let given_up = loop {
+        freeze_asked(&mut state, &config, now);
+        let Step { events, actions } = step(&mut state, &config, freeze_failed(), now).unwrap();
+        assert!(actions.is_empty(), "no third stop: {actions:?}");
+        for event in &events {
+            if let FreezingEvent::FreezeAtRisk { claim_fen, expires_at_ms, .. } = event {
+                alerts.push((now, *claim_fen, *expires_at_ms));
+            }
+        }
+        match events.last() {
+            Some(FreezingEvent::FreezeRetrying { retry_at_ms, .. }) => now = *retry_at_ms,
+            Some(FreezingEvent::FreezeFailed { reason, .. }) => break (now, reason.clone()),
+            other => panic!("retrying or failed: {other:?}"),
+        }
+    };
+    let [(alerted_at, claim, expires)] = alerts[..] else { panic!("one alert: {alerts:?}") };
+    assert_eq!((claim, expires), (Fen::new(10_000), lapse));
     assert!(
-        matches!(&events[..], [FreezingEvent::FreezeFailed { reason, .. }] if reason.contains(&bank_subject(bank_verb::FREEZE)))
+        lapse - alerted_at <= config.at_risk_margin_ms,
+        "alerted {} h before the lapse",
+        (lapse - alerted_at) / HOUR
+    );
+    assert!(
+        lapse - alerted_at > config.at_risk_margin_ms - FREEZE_RETRY_BACKOFF_MS[4],
+        "as soon as it is within the margin"
+    );
+    let (failed_at, reason) = given_up;
+    assert!(
+        failed_at <= lapse - LAST_ATTEMPT_MARGIN_MS
+            && failed_at + FREEZE_RETRY_BACKOFF_MS[4] > lapse - LAST_ATTEMPT_MARGIN_MS
+    );
+    assert!(reason.contains("attempt(s)"), "{reason}");
+    assert!(state.conversions.is_empty());
+}
+
+#[test]
+fn a_failed_renewal_with_time_left_keeps_the_claim_and_the_freeze_is_tried_again() {
+    let config = CoreConfig::default();
+    let mut state = held_48h(&config);
+    let at = LAPSE - FREEZE_RENEWAL_LEAD_MS;
+    let refused = || Input::StopRenewed {
+        case_id: case(),
+        account: account(1),
+        result: Err(timed_out(&bank_subject(bank_verb::STOP_PAYMENT))),
+    };
+    let Step { events, .. } = step(&mut state, &config, refused(), at).unwrap();
+    let [FreezingEvent::FreezeAtRisk { .. }, FreezingEvent::FreezeRetrying { retry_at_ms, reason, .. }] = &events[..]
+    else {
+        panic!("an alert (an hour is left and the renewal failed) and a retry: {events:?}")
+    };
+    assert!(reason.contains("could not be renewed"), "{reason}");
+    // The freeze is tried again; failing, the renewal is asked for again (the same stop).
+    let (_, id) = freeze_asked(&mut state, &config, *retry_at_ms);
+    assert_eq!(id, freeze_request_id(&case(), &account(1), 1, Fen::ZERO));
+    let Step { actions, .. } = step(&mut state, &config, freeze_failed(), *retry_at_ms).unwrap();
+    assert!(
+        matches!(&actions[..], [Action::RenewStop { request_id, .. }] if request_id.ends_with("/stop2")),
+        "{actions:?}"
+    );
+    // A renewal failing within the last margin ends the claim's freeze.
+    let Step { events, .. } = step(&mut state, &config, refused(), LAPSE - LAST_ATTEMPT_MARGIN_MS).unwrap();
+    assert!(matches!(&events[..], [FreezingEvent::FreezeFailed { .. }]), "no second alert: {events:?}");
+}
+
+#[test]
+fn a_bank_freezing_less_than_the_claim_is_asked_for_the_rest_which_it_queues() {
+    let config = CoreConfig::default();
+    let mut state = held_48h(&config);
+    let due = STOPPED + config.freeze_after_ms;
+    freeze_asked(&mut state, &config, due);
+    let Step { events, .. } = step(&mut state, &config, frozen(6_000, due), due).unwrap();
+    assert!(matches!(&events[..], [FreezingEvent::AccountFrozen { frozen_fen, .. }] if *frozen_fen == Fen::new(6_000)));
+    // The rest is asked for at once, under an id of its own.
+    assert!(conversion_due(&config, &state.conversions[&key()]) <= due);
+    let (amount, id) = freeze_asked(&mut state, &config, due);
+    assert_eq!(amount, Fen::new(4_000));
+    assert!(id.ends_with("/freeze/after6000"), "{id}");
+    let queued = FreezeReply {
+        status: FreezeStatus::Queued,
+        frozen_fen: Fen::ZERO,
+        expires_at_ms: due + 180 * 24 * HOUR,
+        frozen_at_ms: due,
+        queued_behind: Some(City::parse("wenzhou").unwrap()),
+    };
+    let answer = Input::FreezeAnswered { case_id: case(), account: account(1), result: Ok(queued) };
+    let Step { events, .. } = step(&mut state, &config, answer, due).unwrap();
+    assert!(
+        matches!(&events[..], [FreezingEvent::FreezeQueued { claim_fen, .. }] if *claim_fen == Fen::new(4_000)),
+        "{events:?}"
     );
     assert!(state.conversions.is_empty());
 }
 
 #[test]
-fn given_a_failed_renewal_then_the_freeze_failed_for_good() {
+fn a_claim_frozen_in_parts_stops_asking_at_the_bound_and_a_bank_freezing_nothing_ends_it() {
     let config = CoreConfig::default();
-    let mut state = held_case(&config);
-    let refused = Input::StopRenewed {
-        case_id: case(),
-        account: account(1),
-        result: Err(timed_out(&bank_subject(bank_verb::STOP_PAYMENT))),
-    };
-    let Step { events, .. } = step(&mut state, &config, refused, 3_000).unwrap();
+    let mut state = held_48h(&config);
+    let due = STOPPED + config.freeze_after_ms;
+    for part in 1..=MAX_FREEZE_PARTS {
+        let (_, id) = freeze_asked(&mut state, &config, due);
+        assert_eq!(id, freeze_request_id(&case(), &account(1), 1, Fen::new(u64::from(part - 1) * 100)));
+        step(&mut state, &config, frozen(100, due), due).unwrap();
+    }
+    assert!(state.conversions.is_empty(), "{} parts at most", MAX_FREEZE_PARTS);
+
+    let mut state = held_48h(&config);
+    freeze_asked(&mut state, &config, due);
+    let Step { events, .. } = step(&mut state, &config, frozen(0, due), due).unwrap();
+    assert!(matches!(&events[..], [FreezingEvent::AccountFrozen { frozen_fen, .. }] if frozen_fen.is_zero()));
+    assert!(state.conversions.is_empty(), "nothing free and nothing to queue behind: recorded as it is");
+    // A bank claiming to freeze more than was asked is recorded at the amount asked.
+    let mut state = held_48h(&config);
+    freeze_asked(&mut state, &config, due);
+    let Step { events, .. } = step(&mut state, &config, frozen(99_999, due), due).unwrap();
     assert!(
-        matches!(&events[..], [FreezingEvent::FreezeFailed { reason, .. }] if reason.contains("could not be renewed")),
-        "{events:?}"
+        matches!(&events[..], [FreezingEvent::AccountFrozen { frozen_fen, .. }] if *frozen_fen == Fen::new(10_000))
     );
 }
 

@@ -197,8 +197,14 @@ fn given_a_held_claim_when_the_bank_queues_it_then_the_center_ahead_is_recorded_
             queued_behind,
         }),
     };
-    let events = decided(&state, &CoreConfig::default(), queued(None), 3_000);
-    assert!(matches!(&events[..], [FreezingEvent::FreezeFailed { reason, .. }] if reason.contains("without naming")));
+    // Not a queued freeze the protocol knows: a failed attempt (here, at the stop's lapse,
+    // followed by the renewal).
+    let Decided { events, requests } = decide(&state, &CoreConfig::default(), queued(None), 3_000).unwrap();
+    assert!(events.is_empty(), "{events:?}");
+    assert!(
+        matches!(&requests[..], [Action::RenewStop { after, .. }] if after.contains("without naming")),
+        "{requests:?}"
+    );
     let ahead = City::parse("wenzhou").unwrap();
     let events = decided(&state, &CoreConfig::default(), queued(Some(ahead.clone())), 3_000);
     assert!(
@@ -219,13 +225,13 @@ fn a_claim_awaits_its_conversion_until_frozen_queued_or_failed_and_a_renewal_mov
     // Stopped at 1,000 (the `check` clock), lapsing at 2,000: sooner than the lapse
     // margin, so converted at once.
     let waiting = state.conversions[&key];
-    assert_eq!(waiting, Conversion { since_ms: Some(1_000), expires_at_ms: 2_000 });
+    assert_eq!(waiting, Conversion::held(Some(1_000), 2_000));
     assert_eq!(conversion_due(&config, &waiting), 1_000);
 
     let renewed = Input::StopRenewed { case_id: case(), account: account(1), result: Ok((2, 50_000_000)) };
     let events = decided(&state, &config, renewed, 1_800);
     events.iter().for_each(|e| apply(&mut state, e));
-    assert_eq!(state.conversions[&key], Conversion { since_ms: Some(1_800), expires_at_ms: 50_000_000 });
+    assert_eq!(state.conversions[&key], Conversion::held(Some(1_800), 50_000_000));
     assert_eq!(conversion_due(&config, &state.conversions[&key]), 2_300);
 
     let frozen = Input::FreezeAnswered {
@@ -243,7 +249,7 @@ fn a_claim_awaits_its_conversion_until_frozen_queued_or_failed_and_a_renewal_mov
     events.iter().for_each(|e| apply(&mut state, e));
     assert!(state.conversions.is_empty(), "a frozen claim awaits nothing: {:?}", state.conversions);
     // A renewal recorded before its time was kept converts at the latest safe moment.
-    let old = Conversion { since_ms: None, expires_at_ms: 50_000_000 };
+    let old = Conversion::held(None, 50_000_000);
     assert_eq!(conversion_due(&config, &old), 50_000_000 - LAPSE_MARGIN_MS);
 }
 
