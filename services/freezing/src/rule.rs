@@ -11,7 +11,7 @@
 //! Invariant (asserted, and property-tested): claim + onward + cashed out + unexplained ==
 //! traced, so the money held plus the money traced onward never exceeds what entered.
 
-use domain::Fen;
+use domain::{Fen, TimeMs};
 use protocol::adapter::{Counterparty, Direction, StatementEntry};
 
 /// How the traced amount splits.
@@ -29,40 +29,55 @@ pub struct Split {
     pub unexplained: Fen,
 }
 
-/// One arrival of victim money in the account: the transfer that brought it (when known)
-/// and the amount traced into it.
+/// One arrival of victim money in the account: the transfer that brought it (when known),
+/// the amount traced into it and when it was said to arrive (by the victim, typed by staff,
+/// or by the bank that sent it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arrival {
     pub transfer_id: Option<String>,
     pub amount: Fen,
+    pub at_ms: TimeMs,
 }
 
+/// How far from the time it was said to arrive an arrival without a transfer id is looked
+/// for in a statement (staff type the victim's times by hand; banks book a leg earlier or
+/// later than the payer's app shows it). Statements are asked for from this long before the
+/// earliest arrival.
+pub const ARRIVAL_WINDOW_MS: u64 = 60 * 60 * 1000;
+
 /// Splits the victim money that arrived by `arrivals` over the account's `statement`, given
-/// the balance `held` now. An arrival is found in the statement by its transfer id, else by
-/// its amount (each entry matches one arrival at most); one that is not there (it predates
-/// the statement) counts from the start.
+/// the balance `held` now. An arrival is found in the statement by its transfer id, else as
+/// the incoming entry of its amount nearest to its time within [`ARRIVAL_WINDOW_MS`] (each
+/// entry matches one arrival at most). One that is not there is not assumed present: it is
+/// unexplained, and no claim rests on it.
 pub fn split(arrivals: &[Arrival], statement: &[StatementEntry], held: Fen) -> Split {
     let traced = Fen::sum(arrivals.iter().map(|a| a.amount)).expect("traced amounts are bounded by the loss");
     // The statement entry of each arrival, if found.
     let mut taken = vec![false; statement.len()];
     let mut arrival_at = vec![None; arrivals.len()];
     for (slot, arrival) in arrival_at.iter_mut().zip(arrivals) {
-        let found = statement.iter().enumerate().position(|(index, entry)| {
-            !taken[index]
-                && entry.direction == Direction::In
-                && match &arrival.transfer_id {
-                    Some(id) => &entry.transfer_id == id,
-                    None => entry.amount_fen == arrival.amount,
-                }
-        });
+        let candidates =
+            statement.iter().enumerate().filter(|(index, entry)| !taken[*index] && entry.direction == Direction::In);
+        let found = match &arrival.transfer_id {
+            Some(id) => candidates.filter(|(_, entry)| &entry.transfer_id == id).map(|(index, _)| index).next(),
+            None => candidates
+                .filter(|(_, entry)| entry.amount_fen == arrival.amount)
+                .map(|(index, entry)| (entry.at_ms.abs_diff(arrival.at_ms), index))
+                .filter(|(distance, _)| *distance <= ARRIVAL_WINDOW_MS)
+                .min()
+                .map(|(_, index)| index),
+        };
         if let Some(index) = found {
             taken[index] = true;
         }
         *slot = found;
     }
-    let mut victim = Fen::sum(arrivals.iter().zip(&arrival_at).filter(|(_, at)| at.is_none()).map(|(a, _)| a.amount))
-        .expect("bounded by traced");
     let mut result = Split::default();
+    // Arrivals not in the statement: no claim rests on them.
+    result.unexplained =
+        Fen::sum(arrivals.iter().zip(&arrival_at).filter(|(_, at)| at.is_none()).map(|(a, _)| a.amount))
+            .expect("bounded by traced");
+    let mut victim = Fen::ZERO;
     for (index, entry) in statement.iter().enumerate() {
         if entry.direction == Direction::In {
             for (arrival, _) in arrivals.iter().zip(&arrival_at).filter(|(_, at)| **at == Some(index)) {
@@ -113,7 +128,7 @@ mod tests {
     }
 
     fn arrival(amount: u64, transfer_id: Option<&str>) -> Arrival {
-        Arrival { transfer_id: transfer_id.map(str::to_owned), amount: Fen::new(amount) }
+        Arrival { transfer_id: transfer_id.map(str::to_owned), amount: Fen::new(amount), at_ms: 0 }
     }
 
     #[test]
@@ -187,6 +202,43 @@ mod tests {
         let split = split(&[arrival(500, Some("T42"))], &statement, Fen::new(50));
         assert_eq!(split.onward, vec![(3, Fen::new(450))]);
         assert_eq!(split.claim, Fen::new(50));
+    }
+
+    #[test]
+    fn an_arrival_without_a_transfer_id_is_the_deposit_of_its_amount_nearest_its_time_within_the_window() {
+        const MINUTE: u64 = 60_000;
+        let at = |mut e: StatementEntry, at_ms: u64| {
+            e.at_ms = at_ms;
+            e
+        };
+        // Someone else's 1000 an hour and a half before; the victim's 1000 booked 20 minutes
+        // before the time staff typed; then 1500 leaves and 500 stays.
+        let statement = [
+            at(entry(Direction::In, 1000, 1000, account(7)), 100 * MINUTE - 90 * MINUTE),
+            at(entry(Direction::In, 1000, 2000, account(1)), 100 * MINUTE - 20 * MINUTE),
+            at(entry(Direction::Out, 1500, 500, account(2)), 100 * MINUTE + 5 * MINUTE),
+        ];
+        let typed = Arrival { transfer_id: None, amount: Fen::new(1000), at_ms: 100 * MINUTE };
+        let split = split(&[typed.clone()], &statement, Fen::new(500));
+        // The nearest deposit is the victim's: the other money leaves first, 500 stays.
+        assert_eq!((split.claim, split.onward.clone()), (Fen::new(500), vec![(2, Fen::new(500))]));
+        // Taking the first equal deposit would have made the victim's money leave first.
+        let only_other = [statement[0].clone(), statement[2].clone()];
+        let split = super::split(&[typed], &only_other, Fen::new(500));
+        assert_eq!(split.claim, Fen::ZERO, "a deposit 90 minutes off is not the victim's: {split:?}");
+        assert_eq!(split.unexplained, Fen::new(1000));
+    }
+
+    #[test]
+    fn an_arrival_that_is_not_in_the_statement_is_not_assumed_present() {
+        // The statement holds 5000 of others' money and no deposit of the victim's 1000.
+        let statement = [entry(Direction::In, 5000, 5000, account(7)), entry(Direction::Out, 100, 4900, account(2))];
+        let split = split(&[arrival(1000, None)], &statement, Fen::new(4900));
+        assert_eq!(split.claim, Fen::ZERO);
+        assert!(split.onward.is_empty());
+        assert_eq!(split.unexplained, Fen::new(1000));
+        let split = super::split(&[arrival(1000, Some("T9"))], &statement, Fen::new(4900));
+        assert_eq!((split.claim, split.unexplained), (Fen::ZERO, Fen::new(1000)), "nor one with an id");
     }
 
     fn arb_statement(prior: std::ops::Range<u64>) -> impl Strategy<Value = (u64, Vec<StatementEntry>, u64)> {

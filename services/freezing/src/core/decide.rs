@@ -121,8 +121,9 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             };
             // A repeated stop is answered with the first one's statement: if that starts after
             // this case's money arrived, read the account from the arrival on instead.
-            if statement.stop_no > 0 && statement.since_ms > hop_state.since_ms {
-                let read = Action::Read { case_id, hop, account, since_ms: hop_state.since_ms };
+            let since_ms = hop_state.statement_since();
+            if statement.stop_no > 0 && statement.since_ms > since_ms {
+                let read = Action::Read { case_id, hop, account, since_ms };
                 return Ok(Decided { events, requests: vec![read] });
             }
             // Other cases' claims on the same held money come first.

@@ -64,6 +64,16 @@ pub struct Hop {
     pub retry: Option<HopRetry>,
 }
 
+impl Hop {
+    /// From when its account's statement is asked for: [`rule::ARRIVAL_WINDOW_MS`] before
+    /// the earliest arrival it follows, so an arrival booked earlier than it was said to
+    /// arrive is in it.
+    pub fn statement_since(&self) -> TimeMs {
+        let earliest = self.arrivals.iter().map(|a| a.at_ms).min().unwrap_or(self.since_ms);
+        earliest.saturating_sub(rule::ARRIVAL_WINDOW_MS)
+    }
+}
+
 /// A hop waiting to be asked again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HopRetry {
@@ -163,7 +173,7 @@ fn record_hop(trace: &mut CaseTrace, hop: HopId, new: NewHop) {
         account,
         traced: new.traced,
         since_ms: new.since_ms,
-        arrivals: vec![rule::Arrival { transfer_id: new.arrival, amount: new.traced }],
+        arrivals: vec![rule::Arrival { transfer_id: new.arrival, amount: new.traced, at_ms: new.since_ms }],
         open: true,
         retry: None,
     };
@@ -206,7 +216,11 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             let hop = trace.hops.get_mut(hop).expect("resolved hop was opened");
             hop.account = Some(account.clone());
             hop.since_ms = *settled_at_ms;
-            hop.arrivals = vec![rule::Arrival { transfer_id: Some(transfer_id.clone()), amount: hop.traced }];
+            hop.arrivals = vec![rule::Arrival {
+                transfer_id: Some(transfer_id.clone()),
+                amount: hop.traced,
+                at_ms: *settled_at_ms,
+            }];
             hop.retry = None;
         }
         FreezingEvent::HopRetrying { case_id, hop, attempt, first_failed_at_ms, retry_at_ms, .. } => {

@@ -357,7 +357,7 @@ mod tests {
             stop_no: 1,
             held: Fen::new(10_000),
             expires_at_ms: u64::MAX / 2,
-            since_ms: 1,
+            since_ms: 0,
             entries: vec![entry],
         };
         let answered = Input::AccountAnswered { case_id, hop: 1, asked_at_ms: 3, result: Ok(statement) };

@@ -78,12 +78,25 @@ fn given_a_new_case_when_reported_then_each_transfer_is_stopped() {
             case_id: case(),
             hop: 1,
             account: account(1),
-            since_ms: 5,
+            since_ms: 0,
             request_id: stop_request_id(&case().city(), &account(1), 1),
         }]
     );
     let again = step(&mut state, &CoreConfig::default(), reported(10_000), 1_000);
     assert_eq!(again, Err(Rejection::AlreadyTraced { case_id: case() }), "a case is traced once");
+}
+
+#[test]
+fn the_statement_is_asked_for_from_the_arrival_window_before_the_payment_staff_typed() {
+    const HOUR: u64 = 60 * 60 * 1000;
+    let mut state = State::default();
+    let paid_at = 10 * HOUR;
+    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(10_000), at_ms: paid_at }];
+    let reported =
+        Input::CaseReported { case_id: case(), reported_at_ms: 11 * HOUR, transfers, reported_loss: Fen::new(10_000) };
+    let Step { actions, .. } = step(&mut state, &CoreConfig::default(), reported, 11 * HOUR).unwrap();
+    let [Action::Stop { since_ms, .. }] = &actions[..] else { panic!("{actions:?}") };
+    assert_eq!(*since_ms, paid_at - crate::rule::ARRIVAL_WINDOW_MS);
 }
 
 #[test]
@@ -306,7 +319,10 @@ fn given_the_depth_bound_when_money_moves_deeper_then_the_hop_ends() {
     let mut state = State::default();
     let config = CoreConfig { max_depth: 1, ..CoreConfig::default() };
     check(&mut state, &config, reported(10_000));
-    let statement = vec![entry(Direction::Out, 10_000, 0, Counterparty::Account(account(2)), "t2")];
+    let statement = vec![
+        entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v"),
+        entry(Direction::Out, 10_000, 0, Counterparty::Account(account(2)), "t2"),
+    ];
     let (events, actions) = check(&mut state, &config, answered(1, 0, statement));
     assert!(actions.is_empty());
     assert!(events.iter().any(|e| matches!(e, FreezingEvent::HopEnded { reason: HopEnd::DepthLimit, .. })));
@@ -481,7 +497,9 @@ fn a_repeated_stop_answered_with_a_statement_that_starts_after_the_arrival_is_fo
     let answered = Input::AccountAnswered { case_id: other_case(), hop: 1, asked_at_ms: 0, result: Ok(statement) };
     let Step { events, actions } = step(&mut state, &config, answered, 1_000).unwrap();
     assert!(events.is_empty(), "nothing decided on a statement that may miss the arrival: {events:?}");
-    assert_eq!(actions, vec![Action::Read { case_id: other_case(), hop: 1, account: account(1), since_ms: 3 }]);
+    // Read from the arrival window before it on.
+    let since_ms = 3u64.saturating_sub(crate::rule::ARRIVAL_WINDOW_MS);
+    assert_eq!(actions, vec![Action::Read { case_id: other_case(), hop: 1, account: account(1), since_ms }]);
     assert!(state.cases[&other_case()].hops[&1].open, "the hop waits for the read");
 }
 
