@@ -72,11 +72,10 @@ pub fn split(arrivals: &[Arrival], statement: &[StatementEntry], held: Fen) -> S
         }
         *slot = found;
     }
-    let mut result = Split::default();
     // Arrivals not in the statement: no claim rests on them.
-    result.unexplained =
-        Fen::sum(arrivals.iter().zip(&arrival_at).filter(|(_, at)| at.is_none()).map(|(a, _)| a.amount))
-            .expect("bounded by traced");
+    let not_found = Fen::sum(arrivals.iter().zip(&arrival_at).filter(|(_, at)| at.is_none()).map(|(a, _)| a.amount))
+        .expect("bounded by traced");
+    let mut result = Split { unexplained: not_found, ..Split::default() };
     let mut victim = Fen::ZERO;
     for (index, entry) in statement.iter().enumerate() {
         if entry.direction == Direction::In {
@@ -219,7 +218,7 @@ mod tests {
             at(entry(Direction::Out, 1500, 500, account(2)), 100 * MINUTE + 5 * MINUTE),
         ];
         let typed = Arrival { transfer_id: None, amount: Fen::new(1000), at_ms: 100 * MINUTE };
-        let split = split(&[typed.clone()], &statement, Fen::new(500));
+        let split = split(std::slice::from_ref(&typed), &statement, Fen::new(500));
         // The nearest deposit is the victim's: the other money leaves first, 500 stays.
         assert_eq!((split.claim, split.onward.clone()), (Fen::new(500), vec![(2, Fen::new(500))]));
         // Taking the first equal deposit would have made the victim's money leave first.
