@@ -89,14 +89,19 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                         transfer_id: reply.transfer_id,
                         answered_in_ms: Some(now.saturating_sub(asked_at_ms)),
                     });
-                    if let Some(first) = trace.accounts.get(&reply.account) {
-                        let open = *first != hop && trace.hops.get(first).is_some_and(|h| h.open);
+                    // Into an account this case follows and whose bank has not answered yet:
+                    // that hop follows this money too. One answered already is read again by
+                    // this hop (a late arrival).
+                    if let Some(first) = trace.accounts.get(&reply.account)
+                        && *first != hop
+                        && trace.hops.get(first).is_some_and(|h| h.open)
+                    {
                         events.push(FreezingEvent::HopEnded {
                             case_id,
                             hop,
                             reason: HopEnd::Merged,
                             detail: format!("order paid into {}, already followed by hop {first}", reply.account),
-                            merged_into: open.then_some(*first),
+                            merged_into: Some(*first),
                         });
                     }
                 }
@@ -126,11 +131,12 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 let read = Action::Read { case_id, hop, account, since_ms };
                 return Ok(Decided { events, requests: vec![read] });
             }
-            // Other cases' claims on the same held money come first.
+            // Claims already made on the same held money come first: other cases', and this
+            // case's own for money that arrived earlier (a hop reading it again).
             let other_claims = state
                 .holds
                 .get(&account)
-                .map(|h| h.claims.iter().filter(|(c, _)| **c != case_id).map(|(_, f)| *f))
+                .map(|h| h.claims.values().copied())
                 // Each claim was at most the balance when made; summed past 64 bits they
                 // leave nothing for this case either way.
                 .map(|claims| Fen::sum(claims).unwrap_or(Fen::new(u64::MAX)))
@@ -462,12 +468,19 @@ fn open_hop(
             None,
         ));
     } else if let Destination::Account(account) = &new.target {
-        if let Some(first) = accounts.get(account) {
-            let into = is_open(*first).then_some(*first);
-            let how = if into.is_some() { "its money is followed there too" } else { "its statement was already read" };
-            events.push(end(HopEnd::Merged, format!("{account} already followed by hop {first}; {how}"), into));
-        } else {
-            accounts.insert(account.clone(), hop);
+        match accounts.get(account) {
+            // Its bank has not answered yet: that hop follows this money too.
+            Some(first) if is_open(*first) => events.push(end(
+                HopEnd::Merged,
+                format!("{account} already followed by hop {first}; its money is followed there too"),
+                Some(*first),
+            )),
+            // Answered already: this hop reads the account again for the money that came
+            // later (a late arrival), and claims it.
+            Some(_) => {}
+            None => {
+                accounts.insert(account.clone(), hop);
+            }
         }
     }
 }

@@ -94,8 +94,10 @@ pub struct Conversion {
     pub since_ms: Option<TimeMs>,
     /// When that stop lapses.
     pub expires_at_ms: TimeMs,
-    /// The part of the claim frozen already: a bank that froze less than was asked for
-    /// (the rest of the balance held by other freezes) is asked to freeze the rest.
+    /// The part of the claim frozen already (or settled otherwise — queued, or failed for
+    /// good — before more of the case's money was traced to the account): a bank that froze
+    /// less than was asked for (the rest of the balance held by other freezes) is asked to
+    /// freeze the rest, and money traced to the account later gets a freeze of its own.
     pub frozen: Fen,
     /// Partial freezes so far (bounded by [`crate::limits::MAX_FREEZE_PARTS`]).
     pub parts: u8,
@@ -271,9 +273,25 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                 hold.expires_at_ms = *expires_at_ms;
             }
             if !claim_fen.is_zero() {
-                hold.claims.insert(case_id.clone(), *claim_fen);
-                let conversion = Conversion::held(Some(*stopped_at_ms), *expires_at_ms);
-                state.conversions.insert((case_id.clone(), account.clone()), conversion);
+                // A case claims an account again for money that arrived after its first read.
+                let claim = hold.claims.entry(case_id.clone()).or_insert(Fen::ZERO);
+                let before = *claim;
+                *claim = claim.saturating_add(*claim_fen);
+                let since = if *stop_no > 0 { Some(*stopped_at_ms) } else { None };
+                match state.conversions.get_mut(&(case_id.clone(), account.clone())) {
+                    // Awaiting its freeze: the freeze asks for the whole claim not frozen yet.
+                    Some(conversion) => {
+                        if *stop_no > 0 {
+                            (conversion.since_ms, conversion.expires_at_ms) = (since, *expires_at_ms);
+                        }
+                    }
+                    // The earlier claim was settled: the new part gets a freeze of its own.
+                    None => {
+                        let mut conversion = Conversion::held(Some(*stopped_at_ms), hold.expires_at_ms);
+                        conversion.frozen = before;
+                        state.conversions.insert((case_id.clone(), account.clone()), conversion);
+                    }
+                }
             }
         }
         FreezingEvent::HopEnded { case_id, hop, merged_into, .. } => {
