@@ -29,7 +29,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
     let mut requests = Vec::new();
     match input {
         Input::CaseReported { case_id, reported_at_ms, transfers, reported_loss } => {
-            if state.cases.contains_key(&case_id) {
+            if state.cases.contains_key(&case_id) || state.closed.contains(&case_id) {
                 return Err(Rejection::AlreadyTraced { case_id });
             }
             // Intake refuses such reports; one that arrives anyway (forged, or from a faulty

@@ -1,6 +1,6 @@
 //! What freezing knows, rebuilt from its log at start, and how each event changes it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use domain::report::Destination;
 use domain::{AccountRef, CaseId, Fen, TimeMs};
@@ -25,6 +25,9 @@ pub struct State {
     /// Hops waiting to be asked again, with when: the shell's retry timers are derived from
     /// this, as the conversion timers are from `conversions`.
     pub retries: BTreeMap<(CaseId, HopId), TimeMs>,
+    /// Cases closed: traced, and every claim converted. Their traces are released; only the
+    /// id is kept, so that a case is traced once.
+    pub closed: BTreeSet<CaseId>,
 }
 
 /// One case's trace.
@@ -43,6 +46,8 @@ pub struct CaseTrace {
     pub untraced: Fen,
     /// When the last stop that held victim money was answered.
     pub last_hold_ms: Option<TimeMs>,
+    /// Claims of the case awaiting their conversion into a freeze.
+    pub claims_pending: usize,
 }
 
 /// One place the money went.
@@ -198,6 +203,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                 cashed_out: Fen::ZERO,
                 untraced: Fen::ZERO,
                 last_hold_ms: None,
+                claims_pending: 0,
             });
         }
         FreezingEvent::HopOpened { case_id, hop, parent, depth, target, traced_fen, since_ms, arrival_transfer_id } => {
@@ -289,7 +295,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                     None => {
                         let mut conversion = Conversion::held(Some(*stopped_at_ms), hold.expires_at_ms);
                         conversion.frozen = before;
-                        state.conversions.insert((case_id.clone(), account.clone()), conversion);
+                        put_conversion(state, (case_id.clone(), account.clone()), conversion);
                     }
                 }
             }
@@ -308,7 +314,10 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             }
             close_hop(trace, *hop);
         }
-        FreezingEvent::TraceCompleted { case_id, .. } => case_mut(state, case_id).completed = true,
+        FreezingEvent::TraceCompleted { case_id, .. } => {
+            case_mut(state, case_id).completed = true;
+            release_if_closed(state, case_id);
+        }
         FreezingEvent::AccountFrozen { case_id, account, frozen_fen, .. } => {
             let key = (case_id.clone(), account.clone());
             let claim = state.holds.get(account).and_then(|hold| hold.claims.get(case_id)).copied();
@@ -326,7 +335,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                 (short && conversion.parts < MAX_FREEZE_PARTS).then_some(())
             });
             if rest.is_none() {
-                state.conversions.remove(&key);
+                take_conversion(state, &key);
             }
         }
         FreezingEvent::StopRenewed { case_id, account, stop_no, expires_at_ms, renewed_at_ms } => {
@@ -340,7 +349,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             if let Some((frozen, parts)) = frozen {
                 (conversion.frozen, conversion.parts) = (frozen, parts);
             }
-            state.conversions.insert(key, conversion);
+            put_conversion(state, key, conversion);
         }
         FreezingEvent::FreezeRetrying { case_id, account, attempt, retry_at_ms, .. } => {
             if let Some(conversion) = state.conversions.get_mut(&(case_id.clone(), account.clone())) {
@@ -353,8 +362,38 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             }
         }
         FreezingEvent::FreezeQueued { case_id, account, .. } | FreezingEvent::FreezeFailed { case_id, account, .. } => {
-            state.conversions.remove(&(case_id.clone(), account.clone()));
+            take_conversion(state, &(case_id.clone(), account.clone()));
         }
+    }
+}
+
+/// Records a claim awaiting its conversion, counting it in its case.
+fn put_conversion(state: &mut State, key: (CaseId, AccountRef), conversion: Conversion) {
+    let case_id = key.0.clone();
+    if state.conversions.insert(key, conversion).is_none()
+        && let Some(trace) = state.cases.get_mut(&case_id)
+    {
+        trace.claims_pending += 1;
+    }
+}
+
+/// A claim awaits its conversion no more; its case is released if that was its last.
+fn take_conversion(state: &mut State, key: &(CaseId, AccountRef)) {
+    if state.conversions.remove(key).is_some()
+        && let Some(trace) = state.cases.get_mut(&key.0)
+    {
+        trace.claims_pending = trace.claims_pending.saturating_sub(1);
+        release_if_closed(state, &key.0);
+    }
+}
+
+/// A case whose trace is complete and whose every claim was converted is closed: nothing
+/// can change it any more, and all that is kept of it is its id (so that it is not traced
+/// twice).
+fn release_if_closed(state: &mut State, case_id: &CaseId) {
+    if state.cases.get(case_id).is_some_and(|trace| trace.completed && trace.claims_pending == 0) {
+        state.cases.remove(case_id);
+        state.closed.insert(case_id.clone());
     }
 }
 

@@ -310,3 +310,19 @@ fn the_lapse_margin_bounds_every_conversion() {
     let lapse = 48 * 3_600_000;
     assert_eq!(freeze_due(&config, 0, lapse), lapse - LAPSE_MARGIN_MS);
 }
+
+#[test]
+fn a_case_traced_and_every_claim_converted_is_released_and_never_traced_again() {
+    let config = CoreConfig::default();
+    let mut state = held_48h(&config);
+    assert!(state.cases[&case()].completed, "the trace is complete");
+    assert_eq!(state.cases[&case()].claims_pending, 1, "kept while its claim awaits its freeze");
+    let due = STOPPED + config.freeze_after_ms;
+    freeze_asked(&mut state, &config, due);
+    step(&mut state, &config, frozen(10_000, due), due).unwrap();
+    assert!(state.cases.is_empty(), "the closed case's trace is released");
+    assert!(state.closed.contains(&case()));
+    assert_eq!(step(&mut state, &config, reported(10_000), due), Err(Rejection::AlreadyTraced { case_id: case() }));
+    // What a later case needs of the account is kept: the center's hold and its claims.
+    assert_eq!(state.holds[&account(1)].claims[&case()], Fen::new(10_000));
+}
