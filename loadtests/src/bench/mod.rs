@@ -21,6 +21,7 @@
 
 pub mod floor;
 pub mod report;
+pub mod start;
 
 use std::collections::HashMap;
 use std::time::Duration;
