@@ -23,7 +23,7 @@ pub struct CityOptions {
 /// Every service of a city node, configured from `options`.
 pub fn services(options: &CityOptions) -> Vec<Box<dyn Hosted>> {
     let freezing =
-        freezing::Config { core: CoreConfig { freeze_after_ms: options.freeze_after_ms, ..CoreConfig::default() } };
+        freezing::Config::new(CoreConfig { freeze_after_ms: options.freeze_after_ms, ..CoreConfig::default() });
     vec![Box::new(intake::Intake), Box::new(freezing::Freezing::new(freezing))]
 }
 

@@ -28,6 +28,15 @@ pub const STORE: StoreSpec = StoreSpec { name: "freezing", priority: WriterPrior
 #[derive(Debug, Clone)]
 pub struct Config {
     pub core: CoreConfig,
+    /// Events between two snapshots of the state ([`shell::snapshot`]).
+    pub snapshot_every_events: u64,
+}
+
+impl Config {
+    /// `core`, with the default snapshot interval.
+    pub fn new(core: CoreConfig) -> Config {
+        Config { core, snapshot_every_events: limits::SNAPSHOT_EVERY_EVENTS }
+    }
 }
 
 /// Why freezing's engine stopped.

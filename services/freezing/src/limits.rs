@@ -77,3 +77,8 @@ pub const DEFAULT_AT_RISK_MARGIN_MS: u64 = 12 * 60 * 60 * 1000;
 /// Parts a claim is frozen in at most: a bank that freezes less than asked (other freezes
 /// hold the rest) is asked for the rest, which it freezes or queues; this bounds the rounds.
 pub const MAX_FREEZE_PARTS: u8 = 4;
+
+/// Events recorded between two snapshots of freezing's state: a start replays at most about
+/// this many events after the snapshot. Encoding the state stops the engine for a moment
+/// (tens of ms for a state of 100,000 holds), so not much more often.
+pub const SNAPSHOT_EVERY_EVENTS: u64 = 100_000;

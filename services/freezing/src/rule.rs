@@ -32,7 +32,7 @@ pub struct Split {
 /// One arrival of victim money in the account: the transfer that brought it (when known),
 /// the amount traced into it and when it was said to arrive (by the victim, typed by staff,
 /// or by the bank that sent it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Arrival {
     pub transfer_id: Option<String>,
     pub amount: Fen,

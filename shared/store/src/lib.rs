@@ -25,7 +25,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableT
 use tokio::sync::Notify;
 
 pub use redb;
-pub use tables::{EVENTS, INBOX, INBOX_BY_TIME, OUTBOX, TIMER_KEYS, TIMERS};
+pub use tables::{EVENTS, INBOX, INBOX_BY_TIME, OUTBOX, SNAPSHOTS, TIMER_KEYS, TIMERS};
 pub use writer::{Committed, Durability, WriteCtx, WriterPriority};
 
 /// A failure of the storage itself (I/O, corruption, a closed writer). Not a business
@@ -263,6 +263,40 @@ impl Store {
                 expected += 1;
             }
             Ok(expected - 1)
+        })
+    }
+
+    /// Like [`Store::replay`], for the events after `after` only (those a snapshot taken at
+    /// `after` does not hold); returns the last sequence number.
+    pub fn replay_after(&self, after: u64, mut apply: impl FnMut(&Envelope)) -> Result<u64, StoreError> {
+        self.read_blocking(|tx| {
+            let table = tx.open_table(EVENTS)?;
+            let mut expected = after.saturating_add(1);
+            for row in table.range(expected..)? {
+                let (seq, bytes) = row?;
+                if seq.value() != expected {
+                    return Err(StoreError::Corrupt(format!(
+                        "sequence gap: expected {expected}, found {}",
+                        seq.value()
+                    )));
+                }
+                apply(&events::decode(bytes.value())?);
+                expected += 1;
+            }
+            Ok(expected - 1)
+        })
+    }
+
+    /// The snapshot saved under `name` ([`WriteCtx::save_snapshot`]): the sequence number of
+    /// the last event it holds, and its bytes.
+    pub fn snapshot(&self, name: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.read_blocking(|tx| {
+            let Some(row) = tx.open_table(SNAPSHOTS)?.get(name)? else { return Ok(None) };
+            let value = row.value();
+            let (seq, bytes) = value
+                .split_first_chunk::<8>()
+                .ok_or_else(|| StoreError::Corrupt(format!("snapshot {name} is {} bytes", value.len())))?;
+            Ok(Some((u64::from_le_bytes(*seq), bytes.to_vec())))
         })
     }
 

@@ -16,6 +16,10 @@ pub const TIMERS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("ti
 /// Timer key → due ms, to cancel or reschedule a timer by key.
 pub const TIMER_KEYS: TableDefinition<&str, u64> = TableDefinition::new("timer_keys");
 
+/// Snapshots of a service's in-memory state: name → the sequence number of the last event
+/// folded into it (8 bytes, little-endian), then the service's encoding of the state.
+pub const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
+
 pub(crate) fn create_all(tx: &WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(EVENTS)?;
     tx.open_table(OUTBOX)?;
@@ -23,5 +27,6 @@ pub(crate) fn create_all(tx: &WriteTransaction) -> Result<(), redb::TableError> 
     tx.open_table(INBOX_BY_TIME)?;
     tx.open_table(TIMERS)?;
     tx.open_table(TIMER_KEYS)?;
+    tx.open_table(SNAPSHOTS)?;
     Ok(())
 }

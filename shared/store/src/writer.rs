@@ -39,7 +39,7 @@ use crate::limits::{
     BACKGROUND_COMMIT_INTERVAL, BACKGROUND_WRITER_NICE, DEFERRED_LINGER, MAX_BATCH_OPS, MAX_DEFERRED_PER_BATCH,
     WRITE_QUEUE_DEPTH,
 };
-use crate::tables::{EVENTS, INBOX, INBOX_BY_TIME, OUTBOX, TIMER_KEYS, TIMERS};
+use crate::tables::{EVENTS, INBOX, INBOX_BY_TIME, OUTBOX, SNAPSHOTS, TIMER_KEYS, TIMERS};
 use crate::{Producer, StoreError, WriteError};
 
 /// Tells a caller how its batch ended: `Ok` once committed, or why it was not.
@@ -156,6 +156,18 @@ impl WriteCtx<'_> {
         *self.next_seq += 1;
         self.appended = true;
         Ok(envelope)
+    }
+
+    /// Saves `bytes` as the snapshot `name` of the state after every event appended so far
+    /// (in earlier operations, and in this one before the call); returns the sequence number
+    /// of the last of them. Queued in order with the events, the snapshot matches the log.
+    pub fn save_snapshot(&mut self, name: &str, bytes: &[u8]) -> Result<u64, StoreError> {
+        let seq = self.next_seq.saturating_sub(1);
+        let mut value = Vec::with_capacity(8 + bytes.len());
+        value.extend_from_slice(&seq.to_le_bytes());
+        value.extend_from_slice(bytes);
+        self.tx.open_table(SNAPSHOTS)?.insert(name, value.as_slice())?;
+        Ok(seq)
     }
 
     /// Records a consumed message id. Returns false when it had been consumed before.

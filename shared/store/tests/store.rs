@@ -410,3 +410,36 @@ async fn a_background_store_spaces_its_durable_commits() {
     let least = store::limits::BACKGROUND_COMMIT_INTERVAL * (writes - 1);
     assert!(started.elapsed() >= least, "{writes} commits in {:?}, under {least:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_queued_after_events_holds_them_and_replay_after_it_yields_only_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("intake.redb");
+    {
+        let store = Store::open(&path, producer(), system_clock()).unwrap();
+        assert_eq!(store.snapshot("state").unwrap(), None);
+        for n in 0..3 {
+            append(&store, n).await.unwrap();
+        }
+        // Events and the snapshot in one operation: it holds those appended before it.
+        let saved = store
+            .write(|ctx| -> Result<u64, WriteError<String>> {
+                ctx.append(None, None, reported(3))?;
+                let seq = ctx.save_snapshot("state", b"after four")?;
+                ctx.append(None, None, reported(4))?;
+                Ok(seq)
+            })
+            .await
+            .unwrap();
+        assert_eq!(saved, 4);
+        append(&store, 5).await.unwrap();
+    }
+    let store = Store::open(&path, producer(), system_clock()).unwrap();
+    assert_eq!(store.snapshot("state").unwrap(), Some((4, b"after four".to_vec())));
+    let mut rest = Vec::new();
+    let last = store.replay_after(4, |envelope| rest.push(envelope.seq)).unwrap();
+    assert_eq!((rest, last), (vec![5, 6], 6));
+    let mut none = Vec::new();
+    assert_eq!(store.replay_after(6, |envelope| none.push(envelope.seq)).unwrap(), 6);
+    assert!(none.is_empty());
+}

@@ -7,11 +7,13 @@ use domain::{AccountRef, CaseId, Fen, TimeMs};
 use events::FreezingEvent;
 use events::freezing::{HopId, OnwardLeg};
 
+use serde::{Deserialize, Serialize};
+
 use crate::limits::MAX_FREEZE_PARTS;
 use crate::rule;
 
 /// Everything freezing knows, rebuilt from its event log at start.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     // B-trees, not hash maps: these grow with every case and every stop, and a hash map
     // rehashes all of itself when it doubles (over 100,000 holds, the engine stopped for tens
@@ -31,7 +33,7 @@ pub struct State {
 }
 
 /// One case's trace.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseTrace {
     pub reported_at_ms: TimeMs,
     pub reported_loss: Fen,
@@ -51,7 +53,7 @@ pub struct CaseTrace {
 }
 
 /// One place the money went.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hop {
     pub parent: Option<HopId>,
     pub depth: u8,
@@ -80,7 +82,7 @@ impl Hop {
 }
 
 /// A hop waiting to be asked again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HopRetry {
     /// Failed attempts so far.
     pub attempt: u32,
@@ -92,7 +94,7 @@ pub struct HopRetry {
 /// A claim waiting for its conversion into a freeze. A claim on an account this center
 /// already froze for another case gets its own freeze request too: the bank queues it
 /// behind the first (轮候冻结), so it takes over when that freeze ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversion {
     /// When the stop, or its renewal, that holds the money was made. `None` for a renewal
     /// recorded before this was kept.
@@ -120,7 +122,7 @@ impl Conversion {
 }
 
 /// A freeze waiting to be asked for again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FreezeRetry {
     /// Failed attempts under the stop in force.
     pub attempt: u32,
@@ -128,7 +130,7 @@ pub struct FreezeRetry {
 }
 
 /// An account this center holds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hold {
     /// The case whose stop-payment holds it.
     pub case_id: CaseId,

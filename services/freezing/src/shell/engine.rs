@@ -21,6 +21,7 @@ use protocol::adapter::{FlowsRequest, FreezeRequest, ResolveOrderRequest, StopPa
 use store::{Store, StoreError, WriteError};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::snapshot;
 use super::timers::Timers;
 use crate::FreezingError;
 use crate::core::{self, Action, CoreConfig, Input, State, Statement, Step};
@@ -65,9 +66,33 @@ pub(super) struct Engine {
     pub(super) store: Store,
     pub(super) clock: SharedClock,
     pub(super) requests: Arc<Requests>,
+    /// Events between two snapshots of the state.
+    snapshot_every: u64,
+    /// Events recorded since the last snapshot.
+    since_snapshot: u64,
 }
 
 impl Engine {
+    pub(super) fn new(
+        config: crate::Config,
+        state: State,
+        store: Store,
+        clock: SharedClock,
+        requests: Arc<Requests>,
+        replayed: u64,
+    ) -> Engine {
+        Engine {
+            config: config.core,
+            state,
+            store,
+            clock,
+            requests,
+            snapshot_every: config.snapshot_every_events.max(1),
+            // The events replayed at start are not in the snapshot yet either.
+            since_snapshot: replayed,
+        }
+    }
+
     /// Runs until shutdown, or until a commit fails: then memory is ahead of the log, and
     /// only a restart (replaying the log) makes them agree again.
     pub(super) async fn run(
@@ -191,6 +216,13 @@ impl Engine {
             return Ok(());
         }
         let causation = consumed.clone();
+        // Now and then the state goes with the events that brought it there: a snapshot
+        // that is the fold of the log up to them (see `snapshot`).
+        self.since_snapshot += events.len() as u64;
+        let snapshot = (self.since_snapshot >= self.snapshot_every).then(|| {
+            self.since_snapshot = 0;
+            snapshot::encode(&self.state)
+        });
         let write = self.store.enqueue(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
             if let Some(id) = &consumed {
                 ctx.mark_consumed(id)?;
@@ -198,6 +230,9 @@ impl Engine {
             for event in events {
                 let case_id = event.case_id().clone();
                 ctx.append(Some(case_id), causation.clone(), Payload::Freezing(event))?;
+            }
+            if let Some(bytes) = &snapshot {
+                ctx.save_snapshot(snapshot::SNAPSHOT, bytes)?;
             }
             Ok(())
         });
@@ -408,8 +443,14 @@ mod tests {
             }
             let requests =
                 Arc::new(Requests::new(city(), system_clock(), Adapters::new(client.clone()), engine_tx.clone()));
-            let engine =
-                Engine { config, state: holding(&CoreConfig::default()), store, clock: system_clock(), requests };
+            let engine = Engine::new(
+                crate::Config { core: config, snapshot_every_events: u64::MAX },
+                holding(&CoreConfig::default()),
+                store,
+                system_clock(),
+                requests,
+                0,
+            );
             let (stop, shutdown) = tokio::sync::watch::channel(false);
             let running = tokio::spawn(engine.run(engine_rx, shutdown));
 

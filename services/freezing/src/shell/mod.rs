@@ -5,6 +5,7 @@
 //! ([`timers`]).
 
 mod engine;
+pub mod snapshot;
 mod timers;
 
 use std::sync::Arc;
@@ -12,13 +13,12 @@ use std::sync::Arc;
 use adapters::Adapters;
 use bus::consumer::HandleError;
 use domain::Service;
-use events::Payload;
 use protocol::subjects;
 use runtime::{Context, ServiceError};
 use store::Store;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::{self, State};
+use crate::core;
 use crate::limits::ENGINE_QUEUE_DEPTH;
 use crate::{Config, FreezingError};
 use engine::{Engine, EngineMsg, Requests};
@@ -28,18 +28,7 @@ pub const CONSUMER: &str = "freezing";
 
 /// Runs freezing for one city until shutdown or its first failure.
 pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(), ServiceError> {
-    let mut state = State::default();
-    store
-        .replay(|envelope| {
-            if let Payload::Freezing(event) = &envelope.payload {
-                core::apply(&mut state, event);
-            }
-        })
-        .map_err(|e| ServiceError::Start {
-            service: Service::Freezing,
-            step: "replay its log".into(),
-            source: e.into(),
-        })?;
+    let (state, rebuilt) = snapshot::rebuild(&store)?;
     let city = context.city().clone();
     let clock = context.clock().clone();
     let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE_DEPTH);
@@ -51,14 +40,21 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
     ));
 
     let pending = core::pending_actions(&state, clock.now_ms());
-    tracing::info!(%city, cases = state.cases.len(), resumed_hops = pending.len(), "freezing started");
+    tracing::info!(
+        %city,
+        cases = state.cases.len(),
+        snapshot_seq = rebuilt.snapshot_seq,
+        replayed = rebuilt.replayed,
+        resumed_hops = pending.len(),
+        "freezing started"
+    );
     for action in pending {
         requests.clone().execute(action);
     }
 
     context.start_producer(&store).await?;
     context.prune_inbox(&store);
-    let engine = Engine { config: config.core, state, store, clock, requests };
+    let engine = Engine::new(config, state, store, clock, requests, rebuilt.replayed);
     let shutdown = context.shutdown();
     context.spawn("engine", engine.run(engine_rx, shutdown));
     context.consume(CONSUMER, subjects::service_events(&city, Service::Intake), move |envelope| {

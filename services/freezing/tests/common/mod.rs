@@ -67,10 +67,15 @@ impl Harness {
 
     /// Runs freezing on its own connection until the returned sender says stop.
     pub async fn run(&self, core: CoreConfig) -> Running {
+        self.run_with(freezing::Config::new(core)).await
+    }
+
+    /// [`Harness::run`] with the whole configuration.
+    pub async fn run_with(&self, config: freezing::Config) -> Running {
         let client = async_nats::connect(self.server.url()).await.unwrap();
         let (stop, shutdown) = watch::channel(false);
         let context = Context::new(self.city.clone(), Service::Freezing, client, self.clock.clone(), shutdown);
-        let task = tokio::spawn(freezing::shell::run(freezing::Config { core }, context, self.store.clone()));
+        let task = tokio::spawn(freezing::shell::run(config, context, self.store.clone()));
         Running { stop, task }
     }
 
