@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_nats::jetstream;
-use domain::{CaseId, City, SharedClock};
+use domain::{AccountRef, CaseId, City, Fen, SharedClock};
 use events::{FreezingEvent, Payload};
 use futures::StreamExt;
 use simulator::World;
@@ -323,23 +323,122 @@ pub fn trace_completed(events: &[FreezingEvent]) -> bool {
     events.iter().any(|e| matches!(e, FreezingEvent::TraceCompleted { .. }))
 }
 
-/// Whether every stop that held victim money of the case has been converted (frozen,
-/// queued or failed for good).
+/// Whether every claim of the case on an account has been converted (frozen, queued or
+/// failed for good), followed per account as freezing's core does: a claim grows when more
+/// of the case's money is traced to the account, and a freeze of part of it is followed by
+/// one of the rest (up to `MAX_FREEZE_PARTS` parts).
 pub fn freezes_settled(events: &[FreezingEvent]) -> bool {
-    let claims = events
-        .iter()
-        .filter(|e| matches!(e, FreezingEvent::AccountStopped { claim_fen, .. } if !claim_fen.is_zero()))
-        .count();
-    let settled = events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e,
-                FreezingEvent::AccountFrozen { .. }
-                    | FreezingEvent::FreezeQueued { .. }
-                    | FreezingEvent::FreezeFailed { .. }
-            )
-        })
-        .count();
-    trace_completed(events) && settled >= claims
+    #[derive(Default)]
+    struct Claim {
+        claimed: Fen,
+        frozen: Fen,
+        parts: u8,
+        pending: bool,
+    }
+    let mut claims: BTreeMap<&AccountRef, Claim> = BTreeMap::new();
+    for event in events {
+        match event {
+            FreezingEvent::AccountStopped { account, claim_fen, .. } if !claim_fen.is_zero() => {
+                let claim = claims.entry(account).or_default();
+                if !claim.pending {
+                    // What was claimed before is settled: the new part is converted on its own.
+                    (claim.frozen, claim.parts) = (claim.claimed, 0);
+                }
+                claim.claimed = claim.claimed.saturating_add(*claim_fen);
+                claim.pending = true;
+            }
+            FreezingEvent::AccountFrozen { account, frozen_fen, .. } => {
+                let claim = claims.entry(account).or_default();
+                claim.frozen = claim.frozen.saturating_add(*frozen_fen);
+                claim.parts = claim.parts.saturating_add(1);
+                claim.pending = !frozen_fen.is_zero()
+                    && claim.frozen < claim.claimed
+                    && claim.parts < freezing::limits::MAX_FREEZE_PARTS;
+            }
+            FreezingEvent::FreezeQueued { account, .. } | FreezingEvent::FreezeFailed { account, .. } => {
+                claims.entry(account).or_default().pending = false;
+            }
+            _ => {}
+        }
+    }
+    trace_completed(events) && claims.values().all(|claim| !claim.pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case() -> CaseId {
+        CaseId::derive(&City::parse("huzhou").unwrap(), 1)
+    }
+
+    fn account() -> AccountRef {
+        AccountRef::parse("icbc:6222020200001234").unwrap()
+    }
+
+    fn stopped(claim: u64) -> FreezingEvent {
+        FreezingEvent::AccountStopped {
+            case_id: case(),
+            hop: 1,
+            account: account(),
+            stop_no: 1,
+            held_fen: Fen::new(claim),
+            claim_fen: Fen::new(claim),
+            onward: Vec::new(),
+            cashed_out_fen: Fen::ZERO,
+            stopped_at_ms: 1,
+            expires_at_ms: 2,
+            answered_in_ms: None,
+            first_onward_hop: None,
+            depth: Some(1),
+        }
+    }
+
+    fn frozen(fen: u64) -> FreezingEvent {
+        FreezingEvent::AccountFrozen {
+            case_id: case(),
+            account: account(),
+            frozen_fen: Fen::new(fen),
+            frozen_at_ms: 3,
+            expires_at_ms: 4,
+        }
+    }
+
+    fn completed() -> FreezingEvent {
+        FreezingEvent::TraceCompleted {
+            case_id: case(),
+            completed_at_ms: 2,
+            accounts_stopped: 1,
+            claimed_fen: Fen::ZERO,
+            cashed_out_fen: Fen::ZERO,
+            untraced_fen: Fen::ZERO,
+            time_to_freeze_ms: None,
+        }
+    }
+
+    fn queued() -> FreezingEvent {
+        FreezingEvent::FreezeQueued {
+            case_id: case(),
+            account: account(),
+            claim_fen: Fen::new(1),
+            queued_behind: City::parse("wenzhou").unwrap(),
+            queued_at_ms: 3,
+            expires_at_ms: 4,
+        }
+    }
+
+    #[test]
+    fn a_claim_is_settled_once_all_of_it_is_frozen_or_queued_also_when_it_grew_later() {
+        assert!(!freezes_settled(&[stopped(100), completed()]));
+        assert!(freezes_settled(&[stopped(100), completed(), frozen(100)]));
+        // Frozen in part: the rest is asked for, and settled when queued.
+        assert!(!freezes_settled(&[stopped(100), completed(), frozen(60)]));
+        assert!(freezes_settled(&[stopped(100), completed(), frozen(60), queued()]));
+        // More of the case's money traced to the account after its freeze: a freeze of its own.
+        let grew = [stopped(100), frozen(100), stopped(50), completed()];
+        assert!(!freezes_settled(&grew));
+        assert!(freezes_settled(&[&grew[..], &[frozen(50)]].concat()));
+        // A bank freezing nothing ends it.
+        assert!(freezes_settled(&[stopped(100), completed(), frozen(0)]));
+    }
 }
