@@ -10,11 +10,14 @@
 //!   `bench` and `load` share; [`targets`]: what they are judged against; [`setup`]: what
 //!   they print about the machine.
 //! - [`drill`]: `afc-lab sim run|clock`, crime-wave drills scored against ground truth.
+//! - [`crash`]: `afc-lab drill crash`, a drill whose `afc city` processes are killed and
+//!   restarted, judged on nothing lost or done twice.
 //! - [`harness`]: open-loop load measurement, independent of what is loaded.
 
 pub mod bench;
 pub mod city_process;
 pub mod completions;
+pub mod crash;
 pub mod demo;
 pub mod deployment;
 pub mod drill;

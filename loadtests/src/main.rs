@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use domain::DrillClock;
 
-use loadtests::{bench, demo, drill, load};
+use loadtests::{bench, crash, demo, drill, load};
 
 /// The same allocator as `afc`, so that what the lab measures is what a node runs.
 #[global_allocator]
@@ -48,6 +48,47 @@ enum Command {
         #[command(subcommand)]
         command: SimCommand,
     },
+    /// Drills of the deployment itself.
+    Drill {
+        #[command(subcommand)]
+        drill: DrillCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DrillCommand {
+    /// Play a scenario through a hub and real `afc city` processes, SIGKILL them N times at
+    /// seeded random moments and restart them on the same data; fail when an accepted report
+    /// is lost, something is done twice, or a center stops an account more than twice.
+    Crash {
+        /// SIGKILLs, spread over the scenario's active period.
+        #[arg(long, default_value_t = 100)]
+        kills: u32,
+        /// The scenario file.
+        #[arg(long, default_value = "simulator/scenarios/wenzhou-month.toml")]
+        scenario: PathBuf,
+        /// Override the scenario's seed (the kill moments follow it too).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the scenario's time scale (simulated ms per real ms).
+        #[arg(long)]
+        time_scale: Option<f64>,
+        /// Where each run's report and each node's log go.
+        #[arg(long, default_value = "target/drill-crash")]
+        out: PathBuf,
+        /// The afc binary the city nodes run (default: the one beside afc-lab).
+        #[arg(long)]
+        afc: Option<PathBuf>,
+        /// Skip the undisturbed run (its recall is then not compared).
+        #[arg(long)]
+        no_undisturbed: bool,
+        /// Real seconds for the nodes to start before simulated time runs.
+        #[arg(long, default_value_t = 15)]
+        start_in: u64,
+        /// No progress lines.
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -56,6 +97,8 @@ enum BenchCommand {
     Freeze(bench::FreezeBench),
     /// The same as `afc-lab load` (for `cargo xtask bench load`).
     Load(load::LoadOptions),
+    /// Freezing's start time and state memory on a long log of closed cases.
+    Start(bench::start::StartBench),
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
             demo::run(demo::DemoOptions { seed, cases_per_city, keep }).await
         }
         Command::Bench { bench: BenchCommand::Freeze(options) } => bench::freeze(options).await,
+        Command::Bench { bench: BenchCommand::Start(options) } => bench::start::start(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim { command: SimCommand::Run { scenario, out, seed, time_scale, quiet, nats, drill_clock } } => {
             let target = match (nats, drill_clock) {
@@ -116,6 +160,34 @@ async fn main() -> anyhow::Result<()> {
             };
             let options = drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet, target };
             drill::run(options).await.map(|_| ())
+        }
+        Command::Drill {
+            drill: DrillCommand::Crash { kills, scenario, seed, time_scale, out, afc, no_undisturbed, start_in, quiet },
+        } => {
+            let afc = match afc {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name(format!("afc{}", std::env::consts::EXE_SUFFIX)),
+            };
+            let options = crash::CrashOptions {
+                scenario,
+                kills,
+                seed,
+                time_scale,
+                out,
+                afc,
+                undisturbed: !no_undisturbed,
+                start_in: Duration::from_secs(start_in),
+                progress: !quiet,
+            };
+            let verdict = crash::run(options).await?;
+            for (label, run) in [("undisturbed", verdict.undisturbed.as_ref()), ("crashed", Some(&verdict.crashed))] {
+                for detail in run.map(|r| r.details.as_slice()).unwrap_or_default() {
+                    eprintln!("{label}: {detail}");
+                }
+            }
+            println!("{}", verdict.line());
+            anyhow::ensure!(verdict.holds(), "an invariant broke (details above)");
+            Ok(())
         }
         Command::Sim { command: SimCommand::Clock { scenario, time_scale, start_in } } => {
             let clock = drill::clock_for(&scenario, time_scale, Duration::from_secs(start_in))?;

@@ -5,6 +5,7 @@
 //! - `test`: tidy, formatting, clippy and the whole test suite.
 //! - `demo [--keep] [args...]`: build and run `afc-lab demo`.
 //! - `bench <name> [args...]`: build and run `afc-lab bench <name>` (`freeze`, `load`).
+//! - `drill <name> [args...]`: build and run `afc-lab drill <name>` (`crash`).
 //! - `tidy`: the workspace's style checks (see `tidy.rs`).
 //!
 //! Uses nothing beyond std so that it builds in a couple of seconds.
@@ -35,6 +36,10 @@ commands:
   demo [--keep] [args]   build release afc and afc-lab and run `afc-lab demo`
   bench <name> [args]    build release afc and afc-lab and run `afc-lab bench <name>`
                          (freeze: time-to-freeze; load: open-loop load, --sweep)
+  drill <name> [args]    build release afc and afc-lab and run `afc-lab drill <name>`
+                         (crash [--kills N] [--scenario FILE] [--seed S]: SIGKILL the
+                         afc city processes during a scenario; fails on anything lost
+                         or done twice)
   tidy                   style checks: a //! role comment on every file, files under 600
                          lines before their tests, subjects only in protocol::subjects,
                          no test-only crates in production dependencies
@@ -73,6 +78,13 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             run_lab(&root, "bench", &rest)
+        }
+        Some("drill") => {
+            if rest.is_empty() {
+                eprint!("error: `drill` needs a drill name\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            run_lab(&root, "drill", &rest)
         }
         Some("tidy") => tidy(&root),
         Some(other) => {

@@ -34,6 +34,7 @@ use domain::{CaseId, City, Clock, DrillClock, ScaledClock, SharedClock};
 use events::{FreezingEvent, Payload};
 use futures::StreamExt;
 use protocol::Reply;
+use protocol::intake::ReportResponse;
 use simulator::crime::{Script, generate_script};
 use simulator::scenario::Scenario;
 use tokio::sync::Semaphore;
@@ -50,6 +51,11 @@ const MAX_REPORTS_IN_FLIGHT: usize = 64;
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often the progress line is redrawn (on a terminal; every tenth time otherwise).
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// Longest a report is filed again and again while its city does not answer (a node being
+/// restarted answers within seconds).
+pub const REPORT_RETRY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pause before filing a report that was not answered again.
+const REPORT_RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// Events read back from one city's stream at most.
 const MAX_EVENTS_READ: usize = 2_000_000;
 /// Longest wait for the next event when reading a stream back.
@@ -145,8 +151,28 @@ pub struct DrillOptions {
     pub target: Target,
 }
 
-/// Runs a drill and writes its report. Returns the report.
+/// Runs a drill, writes its report and prints it. Returns the report.
 pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
+    let out = options.out.clone();
+    let run = run_detailed(options).await?;
+    print!("{}", render::table(&run.report));
+    println!("wrote {} and {}", out.join("report.json").display(), out.join("report.svg").display());
+    Ok(run.report)
+}
+
+/// A finished drill: its report, and what the crash drill checks beside it.
+#[derive(Debug)]
+pub struct DrillRun {
+    pub report: DrillReport,
+    /// The simulated banks' ledger at the end (their [`simulator::ledger::HoldAudit`]).
+    pub ledger: simulator::Ledger,
+    /// The case id intake gave each of the script's reports, in script order (`None`: refused,
+    /// or not answered within [`REPORT_RETRY_TIMEOUT`]).
+    pub case_ids: Vec<Option<CaseId>>,
+}
+
+/// Runs a drill and writes its report without printing it.
+pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
     let mut scenario = Scenario::load(&options.scenario)?;
     if let Some(seed) = options.seed {
         scenario.seed = seed;
@@ -256,7 +282,8 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
     deployment.stop().await;
 
     let observed: Vec<Option<ObservedCase>> = case_ids
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|id| id.map(|case_id| ObservedCase { events: by_case.remove(&case_id).unwrap_or_default(), case_id }))
         .collect();
     let facts = RunFacts { time_scale: scenario.time_scale, bank_answer_ms, ended_at_ms, real_seconds };
@@ -267,9 +294,7 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<DrillReport> {
         .with_context(|| format!("writing {}", json.display()))?;
     let svg = options.out.join("report.svg");
     std::fs::write(&svg, render::chart(&report)?).with_context(|| format!("writing {}", svg.display()))?;
-    print!("{}", render::table(&report));
-    println!("wrote {} and {}", json.display(), svg.display());
-    Ok(report)
+    Ok(DrillRun { report, ledger, case_ids })
 }
 
 /// Files every report at its due time; returns the case id of each (`None` when refused).
@@ -296,7 +321,7 @@ async fn file_reports(
         let client = deployment.client(&report.city).clone();
         let (city, body) = (report.city.clone(), serde_json::to_vec(&report.body)?);
         filing.spawn(async move {
-            let outcome = client::report(&client, &city, body).await;
+            let outcome = file_report(&client, &city, body).await;
             drop(permit);
             let id = match outcome {
                 Ok(Reply::Ok(accepted)) => Some(accepted.case_id),
@@ -319,6 +344,23 @@ async fn file_reports(
         ids[index] = id;
     }
     Ok(ids)
+}
+
+/// Files one report, again when it was not answered (its city node down or restarting:
+/// intake derives the case id from the content, so a report recorded before a lost answer
+/// is answered `duplicate` with the same id), for up to [`REPORT_RETRY_TIMEOUT`].
+async fn file_report(client: &async_nats::Client, city: &City, body: Vec<u8>) -> anyhow::Result<ReportResponse> {
+    let deadline = Instant::now() + REPORT_RETRY_TIMEOUT;
+    loop {
+        match client::report(client, city, body.clone()).await {
+            Err(error) if Instant::now() < deadline => {
+                tracing::debug!(error = format!("{error:#}"), "report not answered; filing it again");
+                // "no responders" comes back at once: a pause before asking again.
+                tokio::time::sleep(REPORT_RETRY_PAUSE).await;
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// Waits until the plan is past and every traced case completed with its freezes settled,

@@ -91,6 +91,7 @@ impl Ledger {
             return first.clone();
         }
         let result = self.apply_stop(req, now);
+        self.audit.stop_requested(req, result.is_ok());
         self.stop_replies.insert(req.request_id.clone(), result.clone());
         result
     }
@@ -139,6 +140,9 @@ impl Ledger {
             return first.clone();
         }
         let result = self.apply_freeze(req, now);
+        if result.is_ok() {
+            self.audit.freeze_applied(req);
+        }
         self.freeze_replies.insert(req.request_id.clone(), result.clone());
         result
     }

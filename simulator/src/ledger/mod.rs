@@ -12,10 +12,12 @@
 //!
 //! This module holds the ledger's state, its errors and what it reports; the operations are
 //! split by concern: `transfer` (opening accounts and orders, deposits and transfers),
-//! `holds` (stop-payments and freezes, and which of them hold an account at a moment) and
-//! `adapter` (request ids, error replies, and the `flows` and `resolve` answers).
+//! `holds` (stop-payments and freezes, and which of them hold an account at a moment),
+//! `adapter` (request ids, error replies, and the `flows` and `resolve` answers) and `audit`
+//! (what the banks applied, by request, for the crash drill to check).
 
 mod adapter;
+mod audit;
 mod holds;
 mod transfer;
 
@@ -25,6 +27,7 @@ use std::fmt;
 use domain::{AccountRef, City, Fen, MoneyError, PaymentOrderRef, TimeMs};
 use protocol::adapter::{AdapterError, FreezeReply, StatementEntry, StopPaymentReply};
 
+pub use audit::HoldAudit;
 pub use holds::FreezeClaimInfo;
 use holds::{FreezeClaim, Stop};
 
@@ -164,6 +167,8 @@ pub struct Ledger {
     stop_replies: BTreeMap<String, Result<StopPaymentReply, AdapterError>>,
     freeze_replies: BTreeMap<String, Result<FreezeReply, AdapterError>>,
     duplicates: u64,
+    /// What the banks did, by request, for drills to check afterwards (`audit`).
+    audit: audit::HoldRecord,
 }
 
 impl Ledger {

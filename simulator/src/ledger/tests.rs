@@ -168,6 +168,27 @@ fn statement_since_filters_by_time() {
 }
 
 #[test]
+fn the_audit_counts_a_repeated_id_apart_and_a_second_action_under_another_id_as_doubled() {
+    let mut ledger = small_world();
+    let a = acct(1);
+    for id in ["hz/stop1", "hz/stop1", "hz/stop2", "hz/stop3"] {
+        let _ = ledger.stop_payment(&stop_req(id, "hangzhou", &a), T0);
+    }
+    ledger.freeze(&freeze_req("c/a/freeze", "hangzhou", &a, Fen::yuan(10)), T0).unwrap();
+    ledger.freeze(&freeze_req("c/a/freeze", "hangzhou", &a, Fen::yuan(10)), T0).unwrap();
+    let clean = ledger.hold_audit();
+    assert_eq!(clean.repeated_requests, 2);
+    assert_eq!((clean.stops_applied, clean.freezes_applied, clean.doubled()), (2, 1, 0));
+    assert_eq!(clean.stops_beyond_limit.len(), 1, "a third stop was asked for (and refused)");
+    assert_eq!(clean.stops_beyond_limit[0].2.len(), 3);
+
+    ledger.freeze(&freeze_req("c/a/freeze-again", "hangzhou", &a, Fen::yuan(10)), T0).unwrap();
+    let doubled = ledger.hold_audit();
+    assert_eq!(doubled.doubled(), 1);
+    assert_eq!(doubled.freezes_doubled, vec![(city("hangzhou"), case("hangzhou"), a, 2)]);
+}
+
+#[test]
 fn freeze_holds_money_and_later_claims_queue() {
     let mut ledger = small_world();
     let first = ledger.freeze(&freeze_req("f1", "hangzhou", &acct(1), Fen::yuan(600)), T0).unwrap();
