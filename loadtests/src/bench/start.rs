@@ -39,9 +39,19 @@ pub struct StartBench {
     /// Starts measured.
     #[arg(long, default_value_t = 5)]
     pub runs: u32,
+    /// Internal: rebuild the state of this store's first `--probe-upto` events in this
+    /// process and print its resident set (each memory point runs in a process of its own,
+    /// so no allocator keeps what an earlier point freed).
+    #[arg(long, hide = true, requires = "probe_upto")]
+    pub probe_store: Option<std::path::PathBuf>,
+    #[arg(long, hide = true)]
+    pub probe_upto: Option<u64>,
 }
 
 pub async fn start(options: StartBench) -> anyhow::Result<()> {
+    if let (Some(path), Some(upto)) = (&options.probe_store, options.probe_upto) {
+        return probe_memory(path, upto);
+    }
     anyhow::ensure!(options.events >= 4 * EVENTS_PER_CASE, "--events must be at least {}", 4 * EVENTS_PER_CASE);
     anyhow::ensure!(options.runs >= 1, "--runs must be at least 1");
     let dir = tempfile::tempdir()?;
@@ -92,27 +102,46 @@ pub async fn start(options: StartBench) -> anyhow::Result<()> {
         percentile(&mut floor, 50)
     );
 
-    println!("memory of the rebuilt state (resident set, MB):");
+    drop(store);
+    println!(
+        "memory of the rebuilt state (resident set after the rebuild minus before, MB; each in a process of its own):"
+    );
     let mut points = Vec::new();
     for part in [4, 2, 1] {
         let upto = cases * EVENTS_PER_CASE / part;
-        let before = resident_mb()?;
-        let state = rebuild(&store, upto)?;
-        let after = resident_mb()?;
-        println!(
-            "  {upto:>9} events: {:>7} closed cases, {:>6} holds, {} cases open: +{:.1} MB",
-            state.closed.len(),
-            state.holds.len(),
-            state.cases.len(),
-            after - before
+        let output = std::process::Command::new(std::env::current_exe()?)
+            .args(["bench", "start", "--probe-store"])
+            .arg(&path)
+            .args(["--probe-upto", &upto.to_string()])
+            .output()?;
+        anyhow::ensure!(
+            output.status.success(),
+            "the memory probe failed: {}",
+            String::from_utf8_lossy(&output.stderr)
         );
-        points.push((state.closed.len() as f64, after - before));
-        drop(state);
+        let line = String::from_utf8(output.stdout)?;
+        let fields: Vec<f64> = line.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
+        let [mb, closed, holds, open] = fields[..] else { anyhow::bail!("the memory probe said {line:?}") };
+        println!("  {upto:>9} events: {closed:>7} closed cases, {holds:>6} holds, {open} cases open: {mb:.1} MB");
+        points.push((closed, mb));
     }
     if let (Some((c0, m0)), Some((c1, m1))) = (points.first(), points.last()) {
         let per_case = (m1 - m0) * 1e6 / (c1 - c0).max(1.0);
-        println!("  each closed case adds {per_case:.0} bytes (its id, and its share of the holds)");
+        println!(
+            "  each closed case adds {per_case:.0} bytes: its id, and its share of the holds ({CASES_PER_ACCOUNT} cases an account)"
+        );
     }
+    Ok(())
+}
+
+/// Prints the resident set the state of `path`'s first `upto` events adds, and its size.
+fn probe_memory(path: &std::path::Path, upto: u64) -> anyhow::Result<()> {
+    let city = City::parse("hangzhou")?;
+    let store = Store::open(path, Producer { city, service: Service::Freezing }, domain::system_clock())?;
+    let before = resident_mb()?;
+    let state = rebuild(&store, upto)?;
+    let after = resident_mb()?;
+    println!("{} {} {} {}", after - before, state.closed.len(), state.holds.len(), state.cases.len());
     Ok(())
 }
 
