@@ -137,6 +137,7 @@ impl Embedded {
             data_dir: self.data.path().join(city.as_str()),
             only: None,
             freeze_after_ms: self.options.freeze_after_ms,
+            at_risk_margin_ms: freezing::limits::DEFAULT_AT_RISK_MARGIN_MS,
         };
         anyhow::ensure!(!self.cities.contains_key(city), "{city} is already running");
         let process = CityProcess::start(options, self.clock.clone())?;

@@ -18,12 +18,17 @@ pub struct CityOptions {
     pub only: Option<Service>,
     /// Delay from a stop-payment to its conversion into a freeze.
     pub freeze_after_ms: u64,
+    /// How long before its last stop lapses an unfrozen claim raises `freeze_at_risk`.
+    pub at_risk_margin_ms: u64,
 }
 
 /// Every service of a city node, configured from `options`.
 pub fn services(options: &CityOptions) -> Vec<Box<dyn Hosted>> {
-    let freezing =
-        freezing::Config::new(CoreConfig { freeze_after_ms: options.freeze_after_ms, ..CoreConfig::default() });
+    let freezing = freezing::Config::new(CoreConfig {
+        freeze_after_ms: options.freeze_after_ms,
+        at_risk_margin_ms: options.at_risk_margin_ms,
+        ..CoreConfig::default()
+    });
     vec![Box::new(intake::Intake), Box::new(freezing::Freezing::new(freezing))]
 }
 
@@ -47,6 +52,7 @@ mod tests {
             data_dir: PathBuf::new(),
             only: None,
             freeze_after_ms: 1,
+            at_risk_margin_ms: 1,
         };
         let hosted: Vec<Service> = services(&options).iter().map(|s| s.service()).collect();
         assert_eq!(hosted, Service::ALL);

@@ -41,6 +41,10 @@ enum Command {
         /// under the 48 h lapse).
         #[arg(long, default_value_t = freezing::limits::DEFAULT_FREEZE_AFTER_MS)]
         freeze_after_ms: u64,
+        /// How long before its last stop-payment lapses a claim not frozen yet raises the
+        /// `freeze_at_risk` alert, in ms.
+        #[arg(long, default_value_t = freezing::limits::DEFAULT_AT_RISK_MARGIN_MS)]
+        at_risk_margin_ms: u64,
         /// Run on a drill's scaled clock instead of the wall clock (ORIGIN_MS:SCALE:ANCHOR_UNIX_MS,
         /// from `afc-lab sim clock`), for `afc-lab sim run --nats`. Never in production.
         #[arg(long, value_parser = DrillClock::parse)]
@@ -108,7 +112,7 @@ fn parse_service(name: &str) -> Result<Service, String> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::City { city, nats, data, only, freeze_after_ms, drill_clock } => {
+        Command::City { city, nats, data, only, freeze_after_ms, at_risk_margin_ms, drill_clock } => {
             afc::cli::init_logging("info");
             let clock: domain::SharedClock = match drill_clock {
                 Some(drill) => {
@@ -122,7 +126,8 @@ async fn main() -> anyhow::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
                 let _ = shutdown_tx.send(true);
             });
-            let options = CityOptions { city, nats_url: nats, data_dir: data, only, freeze_after_ms };
+            let options =
+                CityOptions { city, nats_url: nats, data_dir: data, only, freeze_after_ms, at_risk_margin_ms };
             Ok(run_city(options, clock, shutdown).await?)
         }
         Command::Case { command } => {
