@@ -143,7 +143,7 @@ impl Store {
         clock: SharedClock,
         priority: WriterPriority,
     ) -> Result<Store, StoreError> {
-        let db = Arc::new(Database::create(path)?);
+        let db = Arc::new(Database::builder().set_cache_size(limits::CACHE_BYTES).create(path)?);
         let next_seq = {
             let mut tx = db.begin_write()?;
             tx.set_durability(redb::Durability::Immediate)?;

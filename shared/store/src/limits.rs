@@ -27,3 +27,8 @@ pub const WRITE_QUEUE_DEPTH: usize = 4096;
 /// long a projection's acknowledgement waits; at most one fsync per this period is spent on
 /// deferred writes alone.
 pub const DEFERRED_LINGER: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// redb's page cache per store file (redb's own default is 1 GiB). A node runs a store per
+/// service: the recent log, the outbox and the inbox's index are what writes touch, far
+/// below this; a start reads the log once past it, sequentially.
+pub const CACHE_BYTES: usize = 128 * 1024 * 1024;
