@@ -104,7 +104,7 @@ pub async fn start(options: StartBench) -> anyhow::Result<()> {
 
     drop(store);
     println!(
-        "memory of the rebuilt state (resident set after the rebuild minus before, MB; each in a process of its own):"
+        "memory (resident set added by reading the log and rebuilding the state, MB; each point in a process of its own):"
     );
     let mut points = Vec::new();
     // The first point replays the log and applies nothing: redb's cache and the decoding,
