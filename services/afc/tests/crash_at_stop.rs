@@ -1,0 +1,240 @@
+//! `afc city` killed with SIGKILL at the worst moment for a stop-payment: the bank has applied
+//! it and not answered yet. The restarted node must ask again with the same request id (the
+//! bank answers from its record and applies nothing twice), complete the case, and publish
+//! no event twice.
+//!
+//! Stop-payments leave with freezing's commit, not after it, so the kill usually takes the
+//! case's first events with it: the report is then traced again when JetStream redelivers
+//! it, one consumer `ack_wait` (30 s) after its first delivery. The test waits that long.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use domain::{AccountRef, CaseId, City, Clock, Service};
+use events::{FreezingEvent, Payload};
+use futures::StreamExt;
+use protocol::intake::{IntakeErrorKind, ReportResponse, ShowResponse, VERB_REPORT, VERB_SHOW};
+use protocol::subjects::bank_verb;
+use simulator::World;
+use testkit::NatsServer;
+use tokio::process::{Child, Command};
+use tokio::sync::{oneshot, watch};
+
+/// Bound on the node starting, a request reaching the bank, and the case completing.
+const BOUND: Duration = Duration::from_secs(60);
+/// Delay from a stop to its freeze: short, the test runs on the wall clock.
+const FREEZE_AFTER_MS: &str = "300";
+
+fn city() -> City {
+    City::parse("hangzhou").unwrap()
+}
+
+/// Starts `afc city` for hangzhou on `server`, with its stores in `data`.
+fn start(server: &NatsServer, data: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_afc"))
+        .args(["city", "--city", "hangzhou", "--nats", &server.url(), "--freeze-after-ms", FREEZE_AFTER_MS])
+        .arg("--data")
+        .arg(data)
+        .env("AFC_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("afc starts")
+}
+
+/// Waits until intake answers `show` and freezing's durable consumer exists.
+async fn wait_ready(client: &async_nats::Client) {
+    let probe = serde_json::to_vec(&serde_json::json!({ "case_id": CaseId::derive(&city(), 0) })).unwrap();
+    let subject = protocol::subjects::command(&city(), Service::Intake, VERB_SHOW);
+    let js = jetstream::new(client.clone());
+    let answer = testkit::eventually(BOUND, "intake answers", || async {
+        let request = client.request(subject.clone(), probe.clone().into());
+        tokio::time::timeout(Duration::from_secs(1), request).await.ok()?.ok()
+    })
+    .await;
+    let ShowResponse::Error(error) = serde_json::from_slice(&answer.payload).unwrap() else {
+        panic!("the probe case does not exist")
+    };
+    assert_eq!(error.kind, IntakeErrorKind::UnknownCase);
+    testkit::eventually(BOUND, "freezing's consumer exists", || async {
+        let stream = js.get_stream(city().stream_name()).await.ok()?;
+        stream.consumer_info(freezing::shell::CONSUMER).await.ok().map(|_| ())
+    })
+    .await;
+}
+
+/// What the bank saw: every stop-payment request id, before and after the restart.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Stop-payment request ids received while the node was the first one, in order.
+    before: Vec<String>,
+    /// Stop-payment request ids received after the restart.
+    after: Vec<String>,
+}
+
+/// A bank serving `world`: it applies every request, answers every one except the first
+/// stop-payment's (and its re-sends) until `restarted` turns true, and hands that request's
+/// id to `gate` when it first arrives.
+async fn serve_bank(
+    client: async_nats::Client,
+    world: Arc<Mutex<World>>,
+    seen: Arc<Mutex<Seen>>,
+    gate: oneshot::Sender<(String, City, AccountRef)>,
+    restarted: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let banks = simulator::world::lock(&world).banks.clone();
+    let mut subscriptions = Vec::new();
+    for bank in &banks {
+        subscriptions.push(client.subscribe(protocol::subjects::bank(bank, "*")).await.unwrap());
+    }
+    client.flush().await.unwrap();
+    let mut requests = futures::stream::select_all(subscriptions);
+    tokio::spawn(async move {
+        let mut gate = Some(gate);
+        let mut held: Option<String> = None;
+        while let Some(message) = requests.next().await {
+            let now = domain::SystemClock.now_ms();
+            let body = simulator::answer(&world, message.subject.as_str(), &message.payload, now);
+            if message.subject.ends_with(bank_verb::STOP_PAYMENT) {
+                let request: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+                let id = request["request_id"].as_str().unwrap().to_owned();
+                let after = *restarted.borrow();
+                {
+                    let mut seen = seen.lock().unwrap();
+                    if after { seen.after.push(id.clone()) } else { seen.before.push(id.clone()) }
+                }
+                if let Some(gate) = gate.take() {
+                    let center = City::parse(request["center"].as_str().unwrap()).unwrap();
+                    let account = AccountRef::parse(request["account"].as_str().unwrap()).unwrap();
+                    held = Some(id.clone());
+                    let _ = gate.send((id.clone(), center, account));
+                }
+                if !after && held.as_ref() == Some(&id) {
+                    // Applied, never answered: the node dies waiting for this answer.
+                    continue;
+                }
+            }
+            if let Some(reply) = message.reply {
+                client.publish(reply, body.into()).await.unwrap();
+            }
+        }
+    })
+}
+
+/// Every event of the city's stream, by direct get.
+async fn stream_events(js: &jetstream::Context) -> Vec<events::Envelope> {
+    let mut stream = js.get_stream(city().stream_name()).await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut envelopes = Vec::new();
+    for seq in 1..=last {
+        let message = stream.get_raw_message(seq).await.unwrap();
+        envelopes.push(events::decode(&message.payload).unwrap());
+    }
+    envelopes
+}
+
+/// What makes a freezing event unique: a second one with the same key records one thing
+/// twice.
+fn logical_key(event: &FreezingEvent) -> Option<String> {
+    let name = event.name();
+    Some(match event {
+        FreezingEvent::TraceStarted { case_id, .. } | FreezingEvent::TraceCompleted { case_id, .. } => {
+            format!("{name} {case_id}")
+        }
+        FreezingEvent::HopOpened { case_id, hop, .. }
+        | FreezingEvent::AccountStopped { case_id, hop, .. }
+        | FreezingEvent::OrderResolved { case_id, hop, .. }
+        | FreezingEvent::HopEnded { case_id, hop, .. } => format!("{name} {case_id} {hop}"),
+        FreezingEvent::AccountFrozen { case_id, account, .. }
+        | FreezingEvent::FreezeQueued { case_id, account, .. }
+        | FreezingEvent::FreezeFailed { case_id, account, .. } => format!("claim_settled {case_id} {account}"),
+        _ => return None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_while_a_bank_holds_its_stop_asks_again_with_the_same_id_and_does_nothing_twice() {
+    let server = NatsServer::single().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let js = jetstream::new(client.clone());
+
+    let wave = simulator::single_trail(3, domain::SystemClock.now_ms());
+    let report = serde_json::to_vec(&wave.reports[0].body).unwrap();
+    let world = Arc::new(Mutex::new(wave.world));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let (gate, gated) = oneshot::channel();
+    let (restarted_tx, restarted) = watch::channel(false);
+    let _bank = serve_bank(client.clone(), world.clone(), seen.clone(), gate, restarted).await;
+
+    let mut node = start(&server, data.path());
+    wait_ready(&client).await;
+    let subject = protocol::subjects::command(&city(), Service::Intake, VERB_REPORT);
+    let answer = client.request(subject, report.into()).await.unwrap();
+    let ReportResponse::Ok(accepted) = serde_json::from_slice(&answer.payload).unwrap() else {
+        panic!("the report is accepted: {}", String::from_utf8_lossy(&answer.payload))
+    };
+    let case_id = accepted.case_id;
+
+    // The bank has applied the first stop and holds its answer: kill the node now.
+    let (held_id, center, account) =
+        tokio::time::timeout(BOUND, gated).await.expect("a stop-payment reaches the bank").unwrap();
+    node.start_kill().unwrap();
+    let status = tokio::time::timeout(BOUND, node.wait()).await.expect("the node dies").unwrap();
+    assert!(!status.success(), "SIGKILL: {status}");
+    assert_eq!(simulator::world::lock(&world).ledger.stops_applied(&center, &account), 1);
+
+    restarted_tx.send(true).unwrap();
+    let _node = start(&server, data.path());
+    let redelivery = bus::limits::CONSUMER_ACK_WAIT + BOUND;
+    let envelopes = testkit::eventually(redelivery, "the case completes with its freezes", || async {
+        let envelopes = stream_events(&js).await;
+        let freezing: Vec<&FreezingEvent> = envelopes
+            .iter()
+            .filter_map(|e| match &e.payload {
+                Payload::Freezing(event) if event.case_id() == &case_id => Some(event),
+                _ => None,
+            })
+            .collect();
+        let completed = freezing.iter().any(|e| matches!(e, FreezingEvent::TraceCompleted { .. }));
+        let claims = freezing
+            .iter()
+            .filter(|e| matches!(e, FreezingEvent::AccountStopped { claim_fen, .. } if !claim_fen.is_zero()))
+            .count();
+        let settled =
+            freezing.iter().filter(|e| logical_key(e).is_some_and(|k| k.starts_with("claim_settled"))).count();
+        (completed && settled >= claims).then_some(envelopes)
+    })
+    .await;
+
+    let seen = seen.lock().unwrap();
+    assert!(seen.before.iter().all(|id| id == &held_id), "only the held stop left before the kill: {seen:?}");
+    assert!(seen.after.contains(&held_id), "the restarted node asks for the held stop again, same id: {seen:?}");
+    let audit = simulator::world::lock(&world).ledger.hold_audit();
+    assert_eq!(simulator::world::lock(&world).ledger.stops_applied(&center, &account), 1, "applied once");
+    assert!(audit.repeated_requests >= 1, "{audit:?}");
+    let distinct: BTreeSet<&String> = seen.before.iter().chain(&seen.after).collect();
+    assert_eq!(audit.stops_applied, distinct.len() as u64, "one stop per request id: {audit:?}");
+    assert_eq!(audit.doubled(), 0, "{audit:?}");
+    assert!(audit.stops_beyond_limit.is_empty(), "{audit:?}");
+
+    let mut ids = BTreeSet::new();
+    let mut keys: BTreeMap<String, u32> = BTreeMap::new();
+    for envelope in &envelopes {
+        assert!(ids.insert(envelope.id.clone()), "{} published twice", envelope.id);
+        if let Payload::Freezing(event) = &envelope.payload
+            && let Some(key) = logical_key(event)
+        {
+            *keys.entry(key).or_default() += 1;
+        }
+    }
+    let doubled: Vec<_> = keys.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "events recorded twice: {doubled:?}");
+    let stopped = keys.keys().filter(|k| k.starts_with(FreezingEvent::ACCOUNT_STOPPED)).count();
+    assert!(stopped > 1, "the trail went on past the held stop: {stopped} stops");
+}
