@@ -175,7 +175,13 @@ fn money_rows(out: &mut String, t: &Tally) {
         Fen::new(t.over_claim_fen),
         percent(ratio(t.over_claim_fen, t.frozen_fen))
     );
-    let _ = writeln!(out, "  {:<38} {}", "found, then released by a lapse", Fen::new(t.released_by_lapse_fen));
+    let _ = writeln!(
+        out,
+        "  {:<38} {} (by attribution alone, frozen money included: {})",
+        "found, then released by a lapse",
+        Fen::new(t.released_by_lapse_fen),
+        Fen::new(t.released_pro_rata_fen)
+    );
     let _ = writeln!(out, "  {:<38} {}", "left in accounts not frozen", Fen::new(t.loose_fen));
     let _ = writeln!(out, "  {:<38} {}", "not paid by victims (blocked or later)", Fen::new(t.unpaid_fen));
 }

@@ -103,6 +103,10 @@ pub struct Tally {
     /// by the end: found, then let go (a stop that lapsed before a freeze held it).
     #[serde(default)]
     pub released_by_lapse_fen: u64,
+    /// The same, counted by attribution alone: also money the bank holds frozen for the
+    /// case, which attribution takes out of the account pro rata with every outflow.
+    #[serde(default)]
+    pub released_pro_rata_fen: u64,
     /// Money victims had not paid when the run ended (or never paid: a blocked payment).
     pub unpaid_fen: u64,
     pub accounts_at_risk: u64,
@@ -217,11 +221,12 @@ pub struct DrillReport {
 }
 
 /// The report's figures that depend on how fast the system and the machine were.
-pub const TIMING_DEPENDENT: [&str; 10] = [
+pub const TIMING_DEPENDENT: [&str; 11] = [
     "total.frozen_fen",
     "total.claimed_fen",
     "total.over_claim_fen",
     "total.released_by_lapse_fen",
+    "total.released_pro_rata_fen",
     "total.cashed_out_fen",
     "recall and precision",
     "time-to-freeze (all)",
@@ -449,12 +454,22 @@ pub fn score(
                     let claim = claims.entry(&freeze.account).or_insert(Fen::ZERO);
                     *claim = claim.checked_add(freeze.claim)?;
                 }
+                let case_id = observed[case].as_ref().map(|o| &o.case_id);
                 for (account, claim) in claims {
                     let now = held_now.get(account).copied().unwrap_or(Fen::ZERO);
                     let then = held_at_claim.get(&(case, account.clone())).copied().unwrap_or(Fen::ZERO);
-                    let (over, released) = claim_outcome(claim, then, now);
-                    row.over_claim_fen += over.get();
-                    row.released_by_lapse_fen += released.get();
+                    // What the account's bank holds frozen for the case at the end.
+                    let frozen_for_case = Fen::sum(
+                        ledger
+                            .freeze_claims(account)
+                            .into_iter()
+                            .filter(|c| !c.queued && Some(&c.case_id) == case_id)
+                            .map(|c| c.amount),
+                    )?;
+                    let outcome = claim_outcome(claim, then, now, frozen_for_case);
+                    row.over_claim_fen += outcome.over.get();
+                    row.released_by_lapse_fen += outcome.released.get();
+                    row.released_pro_rata_fen += outcome.released_pro_rata.get();
                 }
                 for freeze in &system.freezes {
                     let ttf = freeze.stopped_at_ms.saturating_sub(system.reported_at_ms);
@@ -538,8 +553,29 @@ pub fn score(
 /// What one claim came to: how much of it the case's money in the account at the end does
 /// not back (over-claim), and how much of the case's money found there when it was claimed
 /// (up to the claim) had left by the end (released).
-fn claim_outcome(claim: Fen, then: Fen, now: Fen) -> (Fen, Fen) {
-    (claim.saturating_sub(now), then.min(claim).saturating_sub(now))
+/// How a claim of `claim` on an account ended, given the case's money in the account when
+/// it was made (`then`) and at the end (`now`), by attribution, and what the bank holds
+/// frozen for the case at the end (`frozen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ClaimOutcome {
+    /// The part of the claim the case's money at the end does not back.
+    over: Fen,
+    /// Money found (up to the claim) and gone by the end that no freeze of the case holds:
+    /// let go.
+    released: Fen,
+    /// Money found and gone by the end by attribution alone, which takes every outflow
+    /// from each case's money in the account pro rata — also from money a freeze of the
+    /// case holds, which cannot leave.
+    released_pro_rata: Fen,
+}
+
+fn claim_outcome(claim: Fen, then: Fen, now: Fen, frozen: Fen) -> ClaimOutcome {
+    let found = then.min(claim);
+    ClaimOutcome {
+        over: claim.saturating_sub(now),
+        released: found.saturating_sub(now.max(frozen)),
+        released_pro_rata: found.saturating_sub(now),
+    }
 }
 
 fn add(into: &mut Tally, row: &Tally) {
@@ -551,6 +587,7 @@ fn add(into: &mut Tally, row: &Tally) {
     into.loose_fen += row.loose_fen;
     into.over_claim_fen += row.over_claim_fen;
     into.released_by_lapse_fen += row.released_by_lapse_fen;
+    into.released_pro_rata_fen += row.released_pro_rata_fen;
     into.unpaid_fen += row.unpaid_fen;
     into.accounts_at_risk += row.accounts_at_risk;
     into.accounts_frozen_at_risk += row.accounts_frozen_at_risk;
@@ -668,14 +705,23 @@ mod tests {
     #[test]
     fn a_claim_is_over_by_what_the_end_does_not_back_and_released_by_what_left_after_it() {
         let fen = Fen::new;
+        let outcome = |claim, then, now, frozen| {
+            let o = claim_outcome(fen(claim), fen(then), fen(now), fen(frozen));
+            (o.over.get(), o.released.get(), o.released_pro_rata.get())
+        };
         // Claimed 1,000 of the 1,000 there; all still there at the end.
-        assert_eq!(claim_outcome(fen(1_000), fen(1_000), fen(1_000)), (fen(0), fen(0)));
-        // The stop lapsed and 600 left: over-claimed and released alike.
-        assert_eq!(claim_outcome(fen(1_000), fen(1_000), fen(400)), (fen(600), fen(600)));
+        assert_eq!(outcome(1_000, 1_000, 1_000, 1_000), (0, 0, 0));
+        // The stop lapsed unfrozen and 600 left: over-claimed and released alike.
+        assert_eq!(outcome(1_000, 1_000, 400, 0), (600, 600, 600));
         // Claimed 1,000 where only 700 of the case's money ever was: over, not released.
-        assert_eq!(claim_outcome(fen(1_000), fen(700), fen(700)), (fen(300), fen(0)));
+        assert_eq!(outcome(1_000, 700, 700, 700), (300, 0, 0));
         // More of the case's money there than claimed: only the claim counts as found.
-        assert_eq!(claim_outcome(fen(500), fen(900), fen(200)), (fen(300), fen(300)));
+        assert_eq!(outcome(500, 900, 200, 0), (300, 300, 300));
+        // Frozen for the case, but attribution takes 600 of the account's outflows from the
+        // case: not released (the bank holds it), over-claimed by attribution's count.
+        assert_eq!(outcome(1_000, 1_000, 400, 1_000), (600, 0, 600));
+        // Frozen in part: what no freeze of the case holds left.
+        assert_eq!(outcome(1_000, 1_000, 400, 700), (600, 300, 600));
     }
 
     #[test]
