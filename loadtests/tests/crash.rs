@@ -59,7 +59,7 @@ async fn a_city_killed_three_times_loses_nothing_and_does_nothing_twice() {
         afc: afc_binary(),
         // The undisturbed comparison doubles the time; the fixture's recall is known: all.
         undisturbed: false,
-        start_in: Duration::from_secs(8),
+        start_in: Duration::from_secs(12),
         progress: false,
     };
     let verdict = crash::run(options).await.unwrap();

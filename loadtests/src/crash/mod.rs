@@ -420,3 +420,50 @@ fn examples<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
 fn join(cities: &[City]) -> String {
     cities.iter().map(City::as_str).collect::<Vec<_>>().join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kill_moments_follow_the_seed_fall_in_the_window_and_are_sorted() {
+        let cities = [City::parse("hangzhou").unwrap(), City::parse("ningbo").unwrap()];
+        let window = (1_000, 61_000);
+        let schedule = kill_schedule(7, 50, window, &cities);
+        assert_eq!(schedule, kill_schedule(7, 50, window, &cities));
+        assert_ne!(schedule, kill_schedule(8, 50, window, &cities));
+        assert_eq!(schedule.len(), 50);
+        assert!(schedule.iter().all(|(at, _)| (window.0..window.1).contains(at)));
+        assert!(schedule.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+        assert!(cities.iter().all(|city| schedule.iter().any(|(_, c)| c == city)), "both cities are killed");
+        assert!(kill_schedule(7, 0, window, &cities).is_empty());
+    }
+
+    fn verdict(kills: u32, lost: u64, recall: f64) -> RunVerdict {
+        RunVerdict {
+            kills,
+            lost,
+            doubled: 0,
+            stops_beyond_limit: 0,
+            over_claim: 0.0123,
+            released: Fen::ZERO,
+            recall,
+            details: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_line_says_what_the_issue_asks_and_a_broken_invariant_fails() {
+        let clean = CrashVerdict { crashed: verdict(100, 0, 0.75), undisturbed: Some(verdict(0, 0, 0.8)) };
+        assert_eq!(
+            clean.line(),
+            "kills 100: lost 0, doubled 0, over-claim 1.2%, released ¥0.00, recall 75.0% (undisturbed 80.0%)"
+        );
+        assert!(clean.holds());
+        let lost = CrashVerdict { crashed: verdict(100, 1, 0.75), undisturbed: None };
+        assert!(!lost.holds());
+        assert!(lost.line().starts_with("kills 100: lost 1,"));
+        let broken_baseline = CrashVerdict { crashed: verdict(3, 0, 1.0), undisturbed: Some(verdict(0, 2, 1.0)) };
+        assert!(!broken_baseline.holds(), "an undisturbed run that loses something fails the drill too");
+    }
+}
