@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_nats::jetstream;
-use domain::{CaseId, City, Service};
+use domain::{AccountRef, CaseId, City, Fen, Service};
 use events::{Envelope, FreezingEvent, IntakeEvent, Payload};
 use futures::StreamExt;
 
@@ -39,6 +39,8 @@ pub struct StreamAudit {
     pub reported: BTreeSet<CaseId>,
     /// Cases whose trace completed (`trace_completed`).
     pub completed: BTreeSet<CaseId>,
+    /// What each case claims on each account (its `account_stopped` claims together).
+    pub claims: BTreeMap<(CaseId, AccountRef), Fen>,
     /// A few of the findings, for the log.
     pub examples: Vec<String>,
 }
@@ -75,12 +77,21 @@ fn logical_key(envelope: &Envelope) -> Option<(&'static str, String)> {
             FreezingEvent::HopRetrying { case_id, hop, attempt, .. } => {
                 (FreezingEvent::HOP_RETRYING, format!("{case_id} {hop:?} {attempt}"))
             }
-            // One claim of a case on an account settles once: frozen, queued or failed.
-            FreezingEvent::AccountFrozen { case_id, account, .. }
-            | FreezingEvent::FreezeQueued { case_id, account, .. }
-            | FreezingEvent::FreezeFailed { case_id, account, .. } => ("claim_settled", format!("{case_id} {account}")),
-            FreezingEvent::StopRenewed { case_id, account, .. } => {
-                (FreezingEvent::STOP_RENEWED, format!("{case_id} {account}"))
+            // A case may freeze an account again (the rest of a claim frozen in part, or
+            // under a renewed stop), but each bank answer is recorded once: a freeze's answer
+            // carries the moment the bank applied it, the same when a re-sent request is
+            // answered from the bank's record.
+            FreezingEvent::AccountFrozen { case_id, account, frozen_at_ms, .. } => {
+                (FreezingEvent::ACCOUNT_FROZEN, format!("{case_id} {account} {frozen_at_ms}"))
+            }
+            FreezingEvent::FreezeQueued { case_id, account, queued_at_ms, .. } => {
+                (FreezingEvent::FREEZE_QUEUED, format!("{case_id} {account} {queued_at_ms}"))
+            }
+            FreezingEvent::FreezeFailed { case_id, account, .. } => {
+                (FreezingEvent::FREEZE_FAILED, format!("{case_id} {account}"))
+            }
+            FreezingEvent::StopRenewed { case_id, account, stop_no, .. } => {
+                (FreezingEvent::STOP_RENEWED, format!("{case_id} {account} {stop_no}"))
             }
             // Alerts and retries may repeat by design.
             _ => return None,
@@ -150,6 +161,10 @@ fn count(
         }
         Payload::Freezing(FreezingEvent::TraceCompleted { case_id, .. }) => {
             audit.completed.insert(case_id.clone());
+        }
+        Payload::Freezing(FreezingEvent::AccountStopped { case_id, account, claim_fen, .. }) => {
+            let claim = audit.claims.entry((case_id.clone(), account.clone())).or_default();
+            *claim = claim.saturating_add(*claim_fen);
         }
         Payload::Freezing(_) => {}
     }

@@ -18,7 +18,8 @@
 //!   a service's log that the city stream does not hold (an outbox event never published).
 //! - **doubled**: an event published twice; a logical event committed twice (a second
 //!   `trace_started` for a case, a second `account_stopped` for a case's hop, a claim settled
-//!   twice, …, see [`audit`]); a bank freezing one case's claim on an account twice.
+//!   twice, …, see [`audit`]); a bank holding more of an account for a case than the case
+//!   claims there (a freeze sent twice under two ids).
 //! - **stops beyond the limit**: a center asking a bank for more than two stop-payments on
 //!   one account.
 //!
@@ -33,7 +34,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use domain::{CaseId, City, Clock, DrillClock, Fen, TimeMs};
+use domain::{AccountRef, CaseId, City, Clock, DrillClock, Fen, TimeMs};
 use rand::{Rng, SeedableRng};
 use simulator::crime::generate_script;
 use simulator::scenario::Scenario;
@@ -369,6 +370,15 @@ fn judge(
     let missing: u64 = streams.values().flat_map(|s| s.missing_seqs.values()).sum();
     let banks = drilled.ledger.hold_audit();
     let stream_doubled: u64 = streams.values().map(StreamAudit::doubled).sum();
+    let claims: BTreeMap<&(CaseId, AccountRef), &Fen> = streams.values().flat_map(|s| s.claims.iter()).collect();
+    let frozen_beyond_claim: Vec<String> = banks
+        .freezes
+        .iter()
+        .filter(|((_, case, account), (_, frozen))| {
+            claims.get(&(case.clone(), account.clone())).is_none_or(|claim| frozen > *claim)
+        })
+        .map(|((_, case, account), (n, frozen))| format!("{case} {account}: {n} freezes held {frozen}"))
+        .collect();
     let accepted = drilled.case_ids.iter().flatten().count();
     let refused = drilled.case_ids.len() - accepted;
     details.push(format!(
@@ -389,11 +399,12 @@ fn judge(
         details.push(format!("  {example}"));
     }
     details.push(format!(
-        "banks: {} stops and {} freezes applied, {} requests repeated (answered from the record), {} claims frozen twice, {} accounts asked for a third stop{}",
+        "banks: {} stops and {} freezes applied, {} requests repeated (answered from the record), {} claims frozen beyond the case's claim{}, {} accounts asked for a third stop{}",
         banks.stops_applied,
         banks.freezes_applied,
         banks.repeated_requests,
-        banks.freezes_doubled.len(),
+        frozen_beyond_claim.len(),
+        examples(frozen_beyond_claim.iter()),
         banks.stops_beyond_limit.len(),
         examples(banks.stops_beyond_limit.iter().map(|(c, a, ids)| format!("{c} {a} {ids:?}")))
     ));
@@ -402,7 +413,7 @@ fn judge(
     RunVerdict {
         kills,
         lost: open.len() as u64 + missing + unpublished,
-        doubled: stream_doubled + banks.doubled(),
+        doubled: stream_doubled + frozen_beyond_claim.len() as u64,
         stops_beyond_limit: banks.stops_beyond_limit.len() as u64,
         over_claim: if total.frozen_fen == 0 { 0.0 } else { total.over_claim_fen as f64 / total.frozen_fen as f64 },
         released: Fen::new(total.released_by_lapse_fen),

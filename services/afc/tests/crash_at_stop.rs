@@ -3,9 +3,11 @@
 //! bank answers from its record and applies nothing twice), complete the case, and publish
 //! no event twice.
 //!
-//! Stop-payments leave with freezing's commit, not after it, so the kill usually takes the
-//! case's first events with it: the report is then traced again when JetStream redelivers
-//! it, one consumer `ack_wait` (30 s) after its first delivery. The test waits that long.
+//! Stop-payments leave with freezing's commit, not after it, so the kill may take the case's
+//! first events with it: the report is then traced again when JetStream redelivers it, one
+//! consumer `ack_wait` (30 s) after its first delivery, and the test waits that long. When
+//! the commit made it, the restarted node resumes the open hop at once. Either way the same
+//! stop is asked for again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
@@ -220,7 +222,8 @@ async fn a_node_killed_while_a_bank_holds_its_stop_asks_again_with_the_same_id_a
     assert!(audit.repeated_requests >= 1, "{audit:?}");
     let distinct: BTreeSet<&String> = seen.before.iter().chain(&seen.after).collect();
     assert_eq!(audit.stops_applied, distinct.len() as u64, "one stop per request id: {audit:?}");
-    assert_eq!(audit.doubled(), 0, "{audit:?}");
+    // One trail, nobody else's freezes: each claim is frozen whole, by one freeze.
+    assert!(audit.freezes.values().all(|(n, _)| *n == 1), "a claim frozen twice: {audit:?}");
     assert!(audit.stops_beyond_limit.is_empty(), "{audit:?}");
 
     let mut ids = BTreeSet::new();

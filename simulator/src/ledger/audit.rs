@@ -5,12 +5,14 @@
 //! A bank answers a repeated request id from its record and changes nothing (that is
 //! [`Ledger::stop_payment`]'s and [`Ledger::freeze`]'s idempotency), so a re-sent request
 //! cannot act twice. What a crash could still do is send the same action under another id:
-//! a second freeze of one case's claim on an account, or a third stop-payment by one center
-//! on one account. Those are what this record counts.
+//! freeze more of an account for a case than the case claims there (a freeze sent twice),
+//! or a third stop-payment by one center on one account. This record keeps what a drill
+//! needs to see either: the stop-payment ids per center and account, and the freezes and
+//! the money they held per center, case and account.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use domain::{AccountRef, CaseId, City};
+use domain::{AccountRef, CaseId, City, Fen};
 use protocol::adapter::{FreezeRequest, StopPaymentRequest};
 
 use super::Ledger;
@@ -24,8 +26,9 @@ pub(super) struct HoldRecord {
     stop_requests: BTreeMap<(City, AccountRef), BTreeSet<String>>,
     /// Stop-payments applied.
     stops_applied: u64,
-    /// Freezes applied (frozen or queued) per center, case and account.
-    freezes: BTreeMap<(City, CaseId, AccountRef), u32>,
+    /// Freezes applied (frozen or queued) per center, case and account, and the money
+    /// they held when applied.
+    freezes: BTreeMap<(City, CaseId, AccountRef), (u32, Fen)>,
 }
 
 impl HoldRecord {
@@ -37,9 +40,11 @@ impl HoldRecord {
         }
     }
 
-    /// A freeze request seen for the first time that the bank applied.
-    pub(super) fn freeze_applied(&mut self, req: &FreezeRequest) {
-        *self.freezes.entry((req.center.clone(), req.case_id.clone(), req.account.clone())).or_default() += 1;
+    /// A freeze request seen for the first time that the bank applied, holding `frozen`.
+    pub(super) fn freeze_applied(&mut self, req: &FreezeRequest, frozen: Fen) {
+        let entry = self.freezes.entry((req.center.clone(), req.case_id.clone(), req.account.clone())).or_default();
+        entry.0 += 1;
+        entry.1 = entry.1.saturating_add(frozen);
     }
 }
 
@@ -56,15 +61,10 @@ pub struct HoldAudit {
     /// Center and account to which more than [`limits::MAX_STOPS_PER_CENTER`] distinct
     /// stop-payment requests came, with their ids.
     pub stops_beyond_limit: Vec<(City, AccountRef, Vec<String>)>,
-    /// Center, case and account frozen more than once, with how often.
-    pub freezes_doubled: Vec<(City, CaseId, AccountRef, u32)>,
-}
-
-impl HoldAudit {
-    /// Actions a bank took twice for one thing: freezes of one claim beyond the first.
-    pub fn doubled(&self) -> u64 {
-        self.freezes_doubled.iter().map(|(.., n)| u64::from(n.saturating_sub(1))).sum()
-    }
+    /// Per center, case and account: the freezes applied (a case may freeze an account
+    /// again: for the rest of a claim frozen in part, or under a renewed stop) and the money
+    /// they held together when applied.
+    pub freezes: BTreeMap<(City, CaseId, AccountRef), (u32, Fen)>,
 }
 
 impl Ledger {
@@ -77,18 +77,12 @@ impl Ledger {
             .filter(|(_, ids)| ids.len() > usize::from(limits::MAX_STOPS_PER_CENTER))
             .map(|((center, account), ids)| (center.clone(), account.clone(), ids.iter().cloned().collect()))
             .collect();
-        let freezes_doubled = record
-            .freezes
-            .iter()
-            .filter(|(_, n)| **n > 1)
-            .map(|((center, case, account), n)| (center.clone(), case.clone(), account.clone(), *n))
-            .collect();
         HoldAudit {
             repeated_requests: self.duplicates,
             stops_applied: record.stops_applied,
-            freezes_applied: record.freezes.values().map(|n| u64::from(*n)).sum(),
+            freezes_applied: record.freezes.values().map(|(n, _)| u64::from(*n)).sum(),
             stops_beyond_limit,
-            freezes_doubled,
+            freezes: record.freezes.clone(),
         }
     }
 }

@@ -140,8 +140,8 @@ impl Ledger {
             return first.clone();
         }
         let result = self.apply_freeze(req, now);
-        if result.is_ok() {
-            self.audit.freeze_applied(req);
+        if let Ok(reply) = &result {
+            self.audit.freeze_applied(req, reply.frozen_fen);
         }
         self.freeze_replies.insert(req.request_id.clone(), result.clone());
         result
