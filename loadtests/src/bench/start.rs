@@ -251,7 +251,8 @@ async fn write_log(store: &Store, city: &City, cases: u64) -> anyhow::Result<()>
             frozen_at_ms: now,
             queued_behind: None,
         };
-        let answer = Input::FreezeAnswered { case_id, account, result: Ok(frozen) };
+        let request_id = core::awaited_freeze(&state, &case_id, &account).context("the claim awaits its freeze")?;
+        let answer = Input::FreezeAnswered { case_id, account, request_id, result: Ok(frozen) };
         batch.extend(core::step(&mut state, &config, answer, now)?.events);
         if batch.len() >= WRITE_BATCH_EVENTS || n + 1 == cases {
             let events = std::mem::take(&mut batch);

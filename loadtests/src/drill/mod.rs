@@ -20,6 +20,7 @@
 //! an agreed wall-clock instant (`afc-lab sim clock` prints one; each city runs
 //! `afc city --drill-clock`).
 
+mod claims;
 pub mod render;
 pub mod score;
 

@@ -25,6 +25,8 @@ use simulator::crime::Script;
 use simulator::ledger::Ledger;
 use simulator::truth::{Attribution, GroundTruth};
 
+use super::claims::claim_outcome;
+
 /// Points of the money-over-time series.
 pub const SERIES_POINTS: usize = 120;
 /// Largest time-to-freeze the histograms hold, in ms (30 simulated days).
@@ -103,8 +105,7 @@ pub struct Tally {
     /// by the end: found, then let go (a stop that lapsed before a freeze held it).
     #[serde(default)]
     pub released_by_lapse_fen: u64,
-    /// The same, counted by attribution alone: also money the bank holds frozen for the
-    /// case, which attribution takes out of the account pro rata with every outflow.
+    /// The same by attribution alone, counting money frozen for the case (see `claims`).
     #[serde(default)]
     pub released_pro_rata_fen: u64,
     /// Money victims had not paid when the run ended (or never paid: a blocked payment).
@@ -459,13 +460,9 @@ pub fn score(
                     let now = held_now.get(account).copied().unwrap_or(Fen::ZERO);
                     let then = held_at_claim.get(&(case, account.clone())).copied().unwrap_or(Fen::ZERO);
                     // What the account's bank holds frozen for the case at the end.
-                    let frozen_for_case = Fen::sum(
-                        ledger
-                            .freeze_claims(account)
-                            .into_iter()
-                            .filter(|c| !c.queued && Some(&c.case_id) == case_id)
-                            .map(|c| c.amount),
-                    )?;
+                    let freezes = ledger.freeze_claims(account).into_iter();
+                    let ours = freezes.filter(|c| !c.queued && Some(&c.case_id) == case_id);
+                    let frozen_for_case = Fen::sum(ours.map(|c| c.amount))?;
                     let outcome = claim_outcome(claim, then, now, frozen_for_case);
                     row.over_claim_fen += outcome.over.get();
                     row.released_by_lapse_fen += outcome.released.get();
@@ -553,31 +550,6 @@ pub fn score(
 /// What one claim came to: how much of it the case's money in the account at the end does
 /// not back (over-claim), and how much of the case's money found there when it was claimed
 /// (up to the claim) had left by the end (released).
-/// How a claim of `claim` on an account ended, given the case's money in the account when
-/// it was made (`then`) and at the end (`now`), by attribution, and what the bank holds
-/// frozen for the case at the end (`frozen`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ClaimOutcome {
-    /// The part of the claim the case's money at the end does not back.
-    over: Fen,
-    /// Money found (up to the claim) and gone by the end that no freeze of the case holds:
-    /// let go.
-    released: Fen,
-    /// Money found and gone by the end by attribution alone, which takes every outflow
-    /// from each case's money in the account pro rata — also from money a freeze of the
-    /// case holds, which cannot leave.
-    released_pro_rata: Fen,
-}
-
-fn claim_outcome(claim: Fen, then: Fen, now: Fen, frozen: Fen) -> ClaimOutcome {
-    let found = then.min(claim);
-    ClaimOutcome {
-        over: claim.saturating_sub(now),
-        released: found.saturating_sub(now.max(frozen)),
-        released_pro_rata: found.saturating_sub(now),
-    }
-}
-
 fn add(into: &mut Tally, row: &Tally) {
     into.cases += row.cases;
     into.loss_fen += row.loss_fen;
@@ -700,28 +672,6 @@ mod tests {
         let system = system_case(&trail(Some(7))).unwrap();
         assert_eq!(system.path_adapter_ms, Some(5 + 3 + 7), "hop 3's 50 ms is off the path");
         assert_eq!(system.claimed, Fen::new(2_500));
-    }
-
-    #[test]
-    fn a_claim_is_over_by_what_the_end_does_not_back_and_released_by_what_left_after_it() {
-        let fen = Fen::new;
-        let outcome = |claim, then, now, frozen| {
-            let o = claim_outcome(fen(claim), fen(then), fen(now), fen(frozen));
-            (o.over.get(), o.released.get(), o.released_pro_rata.get())
-        };
-        // Claimed 1,000 of the 1,000 there; all still there at the end.
-        assert_eq!(outcome(1_000, 1_000, 1_000, 1_000), (0, 0, 0));
-        // The stop lapsed unfrozen and 600 left: over-claimed and released alike.
-        assert_eq!(outcome(1_000, 1_000, 400, 0), (600, 600, 600));
-        // Claimed 1,000 where only 700 of the case's money ever was: over, not released.
-        assert_eq!(outcome(1_000, 700, 700, 700), (300, 0, 0));
-        // More of the case's money there than claimed: only the claim counts as found.
-        assert_eq!(outcome(500, 900, 200, 0), (300, 300, 300));
-        // Frozen for the case, but attribution takes 600 of the account's outflows from the
-        // case: not released (the bank holds it), over-claimed by attribution's count.
-        assert_eq!(outcome(1_000, 1_000, 400, 1_000), (600, 0, 600));
-        // Frozen in part: what no freeze of the case holds left.
-        assert_eq!(outcome(1_000, 1_000, 400, 700), (600, 300, 600));
     }
 
     #[test]

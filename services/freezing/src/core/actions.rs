@@ -29,6 +29,13 @@ pub fn freeze_request_id(case_id: &CaseId, account: &AccountRef, stop_no: u8, fr
     id
 }
 
+/// The request id of the freeze the claim of `case_id` on `account` awaits the answer to, if
+/// it awaits one.
+pub fn awaited_freeze(state: &State, case_id: &CaseId, account: &AccountRef) -> Option<String> {
+    let conversion = state.conversions.get(&(case_id.clone(), account.clone()))?;
+    Some(freeze_request_id(case_id, account, conversion.stop_no, conversion.frozen))
+}
+
 /// Idempotency key of a payment order's resolution: from the order itself, not from the
 /// hop following it (hop numbers are an order of events, which a restart need not repeat).
 pub fn resolve_request_id(case_id: &CaseId, order: &PaymentOrderRef) -> String {

@@ -195,13 +195,19 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             None => return Err(Rejection::NotRetrying { case_id, hop }),
         },
         Input::ConversionDue { case_id, account } => {
-            let (claim, hold, conversion) = conversion_of(state, &case_id, &account)?;
-            let request_id = freeze_request_id(&case_id, &account, hold.stop_no, conversion.frozen);
+            let (claim, _, conversion) = conversion_of(state, &case_id, &account)?;
+            let request_id = freeze_request_id(&case_id, &account, conversion.stop_no, conversion.frozen);
             let amount = claim.saturating_sub(conversion.frozen);
             requests.push(Action::Freeze { case_id, account, amount, request_id });
         }
-        Input::FreezeAnswered { case_id, account, result } => {
+        Input::FreezeAnswered { case_id, account, request_id, result } => {
             let (claim, hold, conversion) = conversion_of(state, &case_id, &account)?;
+            // An answer to an earlier request (a repeat, or one for a part frozen already)
+            // says nothing the log does not hold.
+            let awaited = freeze_request_id(&case_id, &account, conversion.stop_no, conversion.frozen);
+            if request_id != awaited {
+                return Err(Rejection::NotTheAwaitedFreeze { case_id, account, request_id });
+            }
             let rest = claim.saturating_sub(conversion.frozen);
             match result {
                 Ok(reply) if reply.status == FreezeStatus::Frozen => events.push(FreezingEvent::AccountFrozen {

@@ -25,7 +25,9 @@ use events::FreezingEvent;
 use events::freezing::HopId;
 use protocol::adapter::{FreezeReply, ResolveOrderReply, StatementEntry};
 
-pub use actions::{actions, freeze_request_id, pending_actions, resolve_request_id, retry_touched, stop_request_id};
+pub use actions::{
+    actions, awaited_freeze, freeze_request_id, pending_actions, resolve_request_id, retry_touched, stop_request_id,
+};
 pub use conversion::{conversion_due, conversion_touched, freeze_due};
 pub use decide::{completion, decide};
 pub use retry::hop_retry;
@@ -119,6 +121,8 @@ pub enum Input {
     FreezeAnswered {
         case_id: CaseId,
         account: AccountRef,
+        /// The request answered.
+        request_id: String,
         result: Result<FreezeReply, AdapterError>,
     },
     /// The bank answered the renewal of a stop-payment (after a failed freeze): the stop's
@@ -192,6 +196,8 @@ pub enum Rejection {
     NoClaim { case_id: CaseId, account: AccountRef },
     #[error("the claim of case {case_id} on {account} awaits no conversion")]
     NotAwaitingConversion { case_id: CaseId, account: AccountRef },
+    #[error("the claim of case {case_id} on {account} awaits the answer to another freeze than {request_id}")]
+    NotTheAwaitedFreeze { case_id: CaseId, account: AccountRef, request_id: String },
     #[error("hop {hop} of case {case_id} waits for no retry now")]
     NotRetrying { case_id: CaseId, hop: HopId },
 }

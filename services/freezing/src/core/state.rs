@@ -101,6 +101,9 @@ pub struct Conversion {
     pub since_ms: Option<TimeMs>,
     /// When that stop lapses.
     pub expires_at_ms: TimeMs,
+    /// The center's stop the claim's freeze is asked for under: part of the freeze's request
+    /// id, which changes only with this service's own renewal of the stop.
+    pub stop_no: u8,
     /// The part of the claim frozen already (or settled otherwise — queued, or failed for
     /// good — before more of the case's money was traced to the account): a bank that froze
     /// less than was asked for (the rest of the balance held by other freezes) is asked to
@@ -115,9 +118,10 @@ pub struct Conversion {
 }
 
 impl Conversion {
-    /// A claim held by a stop made at `since_ms` (when known), lapsing at `expires_at_ms`.
-    pub fn held(since_ms: Option<TimeMs>, expires_at_ms: TimeMs) -> Conversion {
-        Conversion { since_ms, expires_at_ms, frozen: Fen::ZERO, parts: 0, retry: None, at_risk: false }
+    /// A claim held by the center's `stop_no`-th stop, made at `since_ms` (when known) and
+    /// lapsing at `expires_at_ms`.
+    pub fn held(since_ms: Option<TimeMs>, expires_at_ms: TimeMs, stop_no: u8) -> Conversion {
+        Conversion { since_ms, expires_at_ms, stop_no, frozen: Fen::ZERO, parts: 0, retry: None, at_risk: false }
     }
 }
 
@@ -295,7 +299,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                     }
                     // The earlier claim was settled: the new part gets a freeze of its own.
                     None => {
-                        let mut conversion = Conversion::held(Some(*stopped_at_ms), hold.expires_at_ms);
+                        let mut conversion = Conversion::held(Some(*stopped_at_ms), hold.expires_at_ms, hold.stop_no);
                         conversion.frozen = before;
                         put_conversion(state, (case_id.clone(), account.clone()), conversion);
                     }
@@ -347,7 +351,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             }
             let key = (case_id.clone(), account.clone());
             let frozen = state.conversions.get(&key).map(|c| (c.frozen, c.parts));
-            let mut conversion = Conversion::held(*renewed_at_ms, *expires_at_ms);
+            let mut conversion = Conversion::held(*renewed_at_ms, *expires_at_ms, *stop_no);
             if let Some((frozen, parts)) = frozen {
                 (conversion.frozen, conversion.parts) = (frozen, parts);
             }

@@ -309,14 +309,14 @@ impl Requests {
                 }
                 Action::Freeze { case_id, account, amount, request_id } => {
                     let request = FreezeRequest {
-                        request_id,
+                        request_id: request_id.clone(),
                         center: self.city.clone(),
                         case_id: case_id.clone(),
                         account: account.clone(),
                         amount_fen: amount,
                     };
                     let result = self.adapters.freeze(&request).await;
-                    Input::FreezeAnswered { case_id, account, result }
+                    Input::FreezeAnswered { case_id, account, request_id, result }
                 }
                 Action::RenewStop { case_id, account, since_ms, request_id, after } => {
                     tracing::warn!(%case_id, %account, reason = %after, "freeze failed; renewing the stop-payment");

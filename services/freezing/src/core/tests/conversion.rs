@@ -37,6 +37,7 @@ fn key() -> (CaseId, AccountRef) {
 
 fn freeze_failed() -> Input {
     Input::FreezeAnswered {
+        request_id: String::new(),
         case_id: case(),
         account: account(1),
         result: Err(timed_out(&bank_subject(bank_verb::FREEZE))),
@@ -51,7 +52,7 @@ fn frozen(amount: u64, at_ms: TimeMs) -> Input {
         frozen_at_ms: at_ms,
         queued_behind: None,
     };
-    Input::FreezeAnswered { case_id: case(), account: account(1), result: Ok(reply) }
+    Input::FreezeAnswered { request_id: String::new(), case_id: case(), account: account(1), result: Ok(reply) }
 }
 
 /// The freeze the claim's timer asks for at `now`.
@@ -254,7 +255,8 @@ fn a_bank_freezing_less_than_the_claim_is_asked_for_the_rest_which_it_queues() {
         frozen_at_ms: due,
         queued_behind: Some(City::parse("wenzhou").unwrap()),
     };
-    let answer = Input::FreezeAnswered { case_id: case(), account: account(1), result: Ok(queued) };
+    let answer =
+        Input::FreezeAnswered { request_id: String::new(), case_id: case(), account: account(1), result: Ok(queued) };
     let Step { events, .. } = step(&mut state, &config, answer, due).unwrap();
     assert!(
         matches!(&events[..], [FreezingEvent::FreezeQueued { claim_fen, .. }] if *claim_fen == Fen::new(4_000)),
@@ -325,4 +327,29 @@ fn a_case_traced_and_every_claim_converted_is_released_and_never_traced_again() 
     assert_eq!(step(&mut state, &config, reported(10_000), due), Err(Rejection::AlreadyTraced { case_id: case() }));
     // What a later case needs of the account is kept: the center's hold and its claims.
     assert_eq!(state.holds[&account(1)].claims[&case()], Fen::new(10_000));
+}
+
+#[test]
+fn an_answer_to_another_freeze_than_the_one_awaited_is_refused_and_records_nothing() {
+    let config = CoreConfig::default();
+    let mut state = held_48h(&config);
+    let due = STOPPED + config.freeze_after_ms;
+    let (_, first) = freeze_asked(&mut state, &config, due);
+    let answer = |request_id: &str, amount| {
+        let Input::FreezeAnswered { case_id, account, result, .. } = frozen(amount, due) else { unreachable!() };
+        Input::FreezeAnswered { case_id, account, request_id: request_id.to_owned(), result }
+    };
+    // The bank froze 6,000 of the 10,000: recorded, and the rest asked for.
+    step(&mut state, &config, answer(&first, 6_000), due).unwrap();
+    // The same answer again (a repeated request answered from the bank's record) is not a
+    // second freeze of 6,000.
+    assert_eq!(
+        step(&mut state, &config, answer(&first, 6_000), due),
+        Err(Rejection::NotTheAwaitedFreeze { case_id: case(), account: account(1), request_id: first.clone() })
+    );
+    assert_eq!(state.conversions[&key()].frozen, Fen::new(6_000));
+    let (_, rest) = freeze_asked(&mut state, &config, due);
+    let Step { events, .. } = step(&mut state, &config, answer(&rest, 4_000), due).unwrap();
+    assert!(matches!(&events[..], [FreezingEvent::AccountFrozen { frozen_fen, .. }] if *frozen_fen == Fen::new(4_000)));
+    assert!(state.conversions.is_empty());
 }

@@ -77,7 +77,11 @@ fn money_reaching_an_account_whose_claim_was_frozen_gets_a_freeze_of_its_own() {
         frozen_at_ms: 1_000,
         queued_behind: None,
     };
-    check(&mut state, &config, Input::FreezeAnswered { case_id: case(), account: account(1), result: Ok(frozen) });
+    check(
+        &mut state,
+        &config,
+        Input::FreezeAnswered { request_id: String::new(), case_id: case(), account: account(1), result: Ok(frozen) },
+    );
     assert!(state.conversions.is_empty());
     let (_, actions) = check(&mut state, &config, second_account_forwards_to_the_first());
     let [Action::Read { hop, .. }] = &actions[..] else { panic!("{actions:?}") };

@@ -33,6 +33,23 @@ pub(super) fn entry(direction: Direction, amount: u64, balance: u64, to: Counter
     }
 }
 
+/// [`super::step`], with a freeze answer whose `request_id` is empty made the answer to the
+/// freeze the claim awaits.
+pub(super) fn step(state: &mut State, config: &CoreConfig, input: Input, now: TimeMs) -> Result<Step, Rejection> {
+    let input = answering(state, input);
+    super::step(state, config, input, now)
+}
+
+fn answering(state: &State, input: Input) -> Input {
+    match input {
+        Input::FreezeAnswered { case_id, account, request_id, result } if request_id.is_empty() => {
+            let request_id = awaited_freeze(state, &case_id, &account).unwrap_or_default();
+            Input::FreezeAnswered { case_id, account, request_id, result }
+        }
+        other => other,
+    }
+}
+
 /// Steps the core at 1,000 ms, returning the events and the requests.
 pub(super) fn check(state: &mut State, config: &CoreConfig, input: Input) -> (Vec<FreezingEvent>, Vec<Action>) {
     let Step { events, actions } = step(state, config, input, 1_000).unwrap();
@@ -41,7 +58,7 @@ pub(super) fn check(state: &mut State, config: &CoreConfig, input: Input) -> (Ve
 
 /// The events `input` causes at `now`, decided but not applied.
 pub(super) fn decided(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Vec<FreezingEvent> {
-    decide(state, config, input, now).unwrap().events
+    decide(state, config, answering(state, input), now).unwrap().events
 }
 
 pub(super) fn reported(amount: u64) -> Input {
@@ -201,6 +218,7 @@ fn given_a_held_claim_when_the_bank_queues_it_then_the_center_ahead_is_recorded_
     let statement = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v")];
     check(&mut state, &CoreConfig::default(), answered(1, 10_000, statement));
     let queued = |queued_behind: Option<City>| Input::FreezeAnswered {
+        request_id: String::new(),
         case_id: case(),
         account: account(1),
         result: Ok(FreezeReply {
@@ -213,7 +231,8 @@ fn given_a_held_claim_when_the_bank_queues_it_then_the_center_ahead_is_recorded_
     };
     // Not a queued freeze the protocol knows: a failed attempt (here, at the stop's lapse,
     // followed by the renewal).
-    let Decided { events, requests } = decide(&state, &CoreConfig::default(), queued(None), 3_000).unwrap();
+    let Decided { events, requests } =
+        decide(&state, &CoreConfig::default(), answering(&state, queued(None)), 3_000).unwrap();
     assert!(events.is_empty(), "{events:?}");
     assert!(
         matches!(&requests[..], [Action::RenewStop { after, .. }] if after.contains("without naming")),
@@ -239,16 +258,17 @@ fn a_claim_awaits_its_conversion_until_frozen_queued_or_failed_and_a_renewal_mov
     // Stopped at 1,000 (the `check` clock), lapsing at 2,000: sooner than the lapse
     // margin, so converted at once.
     let waiting = state.conversions[&key];
-    assert_eq!(waiting, Conversion::held(Some(1_000), 2_000));
+    assert_eq!(waiting, Conversion::held(Some(1_000), 2_000, 1));
     assert_eq!(conversion_due(&config, &waiting), 1_000);
 
     let renewed = Input::StopRenewed { case_id: case(), account: account(1), result: Ok((2, 50_000_000)) };
     let events = decided(&state, &config, renewed, 1_800);
     events.iter().for_each(|e| apply(&mut state, e));
-    assert_eq!(state.conversions[&key], Conversion::held(Some(1_800), 50_000_000));
+    assert_eq!(state.conversions[&key], Conversion::held(Some(1_800), 50_000_000, 2));
     assert_eq!(conversion_due(&config, &state.conversions[&key]), 2_300);
 
     let frozen = Input::FreezeAnswered {
+        request_id: String::new(),
         case_id: case(),
         account: account(1),
         result: Ok(FreezeReply {
@@ -263,7 +283,7 @@ fn a_claim_awaits_its_conversion_until_frozen_queued_or_failed_and_a_renewal_mov
     events.iter().for_each(|e| apply(&mut state, e));
     assert!(state.conversions.is_empty(), "a frozen claim awaits nothing: {:?}", state.conversions);
     // A renewal recorded before its time was kept converts at the latest safe moment.
-    let old = Conversion::held(None, 50_000_000);
+    let old = Conversion::held(None, 50_000_000, 2);
     assert_eq!(conversion_due(&config, &old), 50_000_000 - LAPSE_MARGIN_MS);
 }
 
