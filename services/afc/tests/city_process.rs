@@ -2,15 +2,16 @@
 //! non-zero when a part of a service fails (here freezing's consumer, deleted on the server),
 //! so that its supervisor restarts it, and exits zero on Ctrl-C after draining.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use domain::{CaseId, City, Service};
-use protocol::intake::{IntakeErrorKind, ShowResponse, VERB_SHOW};
+use domain::City;
 use testkit::NatsServer;
 use tokio::io::AsyncReadExt;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// Bound on the node starting, and on it stopping once told (or once a part failed).
 const BOUND: Duration = Duration::from_secs(30);
@@ -21,36 +22,7 @@ fn city() -> City {
 
 /// Starts `afc city` for huzhou on `server`, with its stores in `data`.
 fn start(server: &NatsServer, data: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_afc"))
-        .args(["city", "--city", "huzhou", "--nats", &server.url(), "--data"])
-        .arg(data)
-        .env("AFC_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("afc starts")
-}
-
-/// Waits until intake answers `show` and freezing's durable consumer exists.
-async fn wait_ready(client: &async_nats::Client) {
-    let probe = serde_json::to_vec(&serde_json::json!({ "case_id": CaseId::derive(&city(), 0) })).unwrap();
-    let subject = protocol::subjects::command(&city(), Service::Intake, VERB_SHOW);
-    let js = jetstream::new(client.clone());
-    let answer = testkit::eventually(BOUND, "intake answers", || async {
-        client.request(subject.clone(), probe.clone().into()).await.ok()
-    })
-    .await;
-    let ShowResponse::Error(error) = serde_json::from_slice(&answer.payload).unwrap() else {
-        panic!("the probe case does not exist")
-    };
-    assert_eq!(error.kind, IntakeErrorKind::UnknownCase);
-    testkit::eventually(BOUND, "freezing's consumer exists", || async {
-        let stream = js.get_stream(city().stream_name()).await.ok()?;
-        stream.consumer_info(freezing::shell::CONSUMER).await.ok().map(|_| ())
-    })
-    .await;
+    common::start(server, data, &city(), &[], "info", Stdio::piped())
 }
 
 async fn stderr_of(child: &mut Child) -> String {
@@ -67,7 +39,7 @@ async fn afc_city_exits_non_zero_when_a_services_consumer_is_deleted() {
     let data = tempfile::tempdir().unwrap();
     let mut node = start(&server, data.path());
     let client = async_nats::connect(server.url()).await.unwrap();
-    wait_ready(&client).await;
+    common::wait_ready(&client, &city(), BOUND).await;
 
     let stream = jetstream::new(client.clone()).get_stream(city().stream_name()).await.unwrap();
     assert!(stream.delete_consumer(freezing::shell::CONSUMER).await.unwrap().success);
@@ -84,7 +56,7 @@ async fn afc_city_exits_zero_on_ctrl_c() {
     let data = tempfile::tempdir().unwrap();
     let mut node = start(&server, data.path());
     let client = async_nats::connect(server.url()).await.unwrap();
-    wait_ready(&client).await;
+    common::wait_ready(&client, &city(), BOUND).await;
 
     let pid = rustix::process::Pid::from_raw(i32::try_from(node.id().unwrap()).unwrap()).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();

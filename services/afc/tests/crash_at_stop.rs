@@ -9,20 +9,22 @@
 //! the commit made it, the restarted node resumes the open hop at once. Either way the same
 //! stop is asked for again.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream;
-use domain::{AccountRef, CaseId, City, Clock, Service};
+use domain::{AccountRef, City, Clock, Service};
 use events::{FreezingEvent, Payload};
 use futures::StreamExt;
-use protocol::intake::{IntakeErrorKind, ReportResponse, ShowResponse, VERB_REPORT, VERB_SHOW};
+use protocol::intake::{ReportResponse, VERB_REPORT};
 use protocol::subjects::bank_verb;
 use simulator::World;
 use testkit::NatsServer;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::{oneshot, watch};
 
 /// Bound on the node starting, a request reaching the bank, and the case completing.
@@ -36,38 +38,7 @@ fn city() -> City {
 
 /// Starts `afc city` for hangzhou on `server`, with its stores in `data`.
 fn start(server: &NatsServer, data: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_afc"))
-        .args(["city", "--city", "hangzhou", "--nats", &server.url(), "--freeze-after-ms", FREEZE_AFTER_MS])
-        .arg("--data")
-        .arg(data)
-        .env("AFC_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("afc starts")
-}
-
-/// Waits until intake answers `show` and freezing's durable consumer exists.
-async fn wait_ready(client: &async_nats::Client) {
-    let probe = serde_json::to_vec(&serde_json::json!({ "case_id": CaseId::derive(&city(), 0) })).unwrap();
-    let subject = protocol::subjects::command(&city(), Service::Intake, VERB_SHOW);
-    let js = jetstream::new(client.clone());
-    let answer = testkit::eventually(BOUND, "intake answers", || async {
-        let request = client.request(subject.clone(), probe.clone().into());
-        tokio::time::timeout(Duration::from_secs(1), request).await.ok()?.ok()
-    })
-    .await;
-    let ShowResponse::Error(error) = serde_json::from_slice(&answer.payload).unwrap() else {
-        panic!("the probe case does not exist")
-    };
-    assert_eq!(error.kind, IntakeErrorKind::UnknownCase);
-    testkit::eventually(BOUND, "freezing's consumer exists", || async {
-        let stream = js.get_stream(city().stream_name()).await.ok()?;
-        stream.consumer_info(freezing::shell::CONSUMER).await.ok().map(|_| ())
-    })
-    .await;
+    common::start(server, data, &city(), &["--freeze-after-ms", FREEZE_AFTER_MS], "warn", Stdio::inherit())
 }
 
 /// What the bank saw: every stop-payment request id, before and after the restart.
@@ -175,7 +146,7 @@ async fn a_node_killed_while_a_bank_holds_its_stop_asks_again_with_the_same_id_a
     let _bank = serve_bank(client.clone(), world.clone(), seen.clone(), gate, restarted).await;
 
     let mut node = start(&server, data.path());
-    wait_ready(&client).await;
+    common::wait_ready(&client, &city(), BOUND).await;
     let subject = protocol::subjects::command(&city(), Service::Intake, VERB_REPORT);
     let answer = client.request(subject, report.into()).await.unwrap();
     let ReportResponse::Ok(accepted) = serde_json::from_slice(&answer.payload).unwrap() else {

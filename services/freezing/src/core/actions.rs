@@ -5,7 +5,7 @@ use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, TimeMs};
 use events::FreezingEvent;
 use events::freezing::HopId;
 
-use super::{Action, Hop, MAX_STOPS_PER_ACCOUNT, State};
+use super::{Action, Conversion, Hop, MAX_STOPS_PER_ACCOUNT, State};
 
 /// Idempotency key of a stop-payment: the center's n-th stop on the account, whichever case
 /// asks. Two cases reaching one account at once send the same first stop, which the bank
@@ -33,7 +33,12 @@ pub fn freeze_request_id(case_id: &CaseId, account: &AccountRef, stop_no: u8, fr
 /// it awaits one.
 pub fn awaited_freeze(state: &State, case_id: &CaseId, account: &AccountRef) -> Option<String> {
     let conversion = state.conversions.get(&(case_id.clone(), account.clone()))?;
-    Some(freeze_request_id(case_id, account, conversion.stop_no, conversion.frozen))
+    Some(conversion_freeze_id(case_id, account, conversion))
+}
+
+/// The id of the freeze `conversion` asks for now: under its stop, for the part not frozen.
+pub(super) fn conversion_freeze_id(case_id: &CaseId, account: &AccountRef, conversion: &Conversion) -> String {
+    freeze_request_id(case_id, account, conversion.stop_no, conversion.frozen)
 }
 
 /// Idempotency key of a payment order's resolution: from the order itself, not from the

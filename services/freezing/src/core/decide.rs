@@ -10,12 +10,13 @@ use protocol::adapter::{Counterparty, FreezeReply, FreezeStatus};
 
 use adapters::AdapterError;
 
+use super::actions::conversion_freeze_id;
 use super::actions::retry_action;
 use super::retry::hop_retry;
 use super::state::NewHop;
 use super::{
     Action, CaseTrace, Conversion, CoreConfig, Decided, Hold, Hop, Input, MAX_STOPS_PER_ACCOUNT, Rejection, State,
-    freeze_request_id, stop_request_id,
+    stop_request_id,
 };
 use crate::limits::{
     FREEZE_RENEWAL_LEAD_MS, FREEZE_RETRY_BACKOFF_MS, LAST_ATTEMPT_MARGIN_MS, MAX_FREEZE_ATTEMPTS, MAX_ONWARD_IN_STOP,
@@ -196,7 +197,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
         },
         Input::ConversionDue { case_id, account } => {
             let (claim, _, conversion) = conversion_of(state, &case_id, &account)?;
-            let request_id = freeze_request_id(&case_id, &account, conversion.stop_no, conversion.frozen);
+            let request_id = conversion_freeze_id(&case_id, &account, conversion);
             let amount = claim.saturating_sub(conversion.frozen);
             requests.push(Action::Freeze { case_id, account, amount, request_id });
         }
@@ -204,62 +205,54 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             let (claim, hold, conversion) = conversion_of(state, &case_id, &account)?;
             // An answer to an earlier request (a repeat, or one for a part frozen already)
             // says nothing the log does not hold.
-            let awaited = freeze_request_id(&case_id, &account, conversion.stop_no, conversion.frozen);
+            let awaited = conversion_freeze_id(&case_id, &account, conversion);
             if request_id != awaited {
                 return Err(Rejection::NotTheAwaitedFreeze { case_id, account, request_id });
             }
             let rest = claim.saturating_sub(conversion.frozen);
-            match result {
-                Ok(reply) if reply.status == FreezeStatus::Frozen => events.push(FreezingEvent::AccountFrozen {
-                    case_id,
-                    account,
-                    // What the bank says it froze, never more than was asked for.
-                    frozen_fen: reply.frozen_fen.min(rest),
-                    frozen_at_ms: reply.frozen_at_ms,
-                    expires_at_ms: reply.expires_at_ms,
-                }),
+            let failed = match result {
+                Ok(reply) if reply.status == FreezeStatus::Frozen => {
+                    events.push(FreezingEvent::AccountFrozen {
+                        case_id: case_id.clone(),
+                        account: account.clone(),
+                        // What the bank says it froze, never more than was asked for.
+                        frozen_fen: reply.frozen_fen.min(rest),
+                        frozen_at_ms: reply.frozen_at_ms,
+                        expires_at_ms: reply.expires_at_ms,
+                    });
+                    None
+                }
                 Ok(FreezeReply { queued_behind: Some(ahead), frozen_at_ms, expires_at_ms, .. }) => {
                     events.push(FreezingEvent::FreezeQueued {
-                        case_id,
-                        account,
+                        case_id: case_id.clone(),
+                        account: account.clone(),
                         claim_fen: rest,
                         queued_behind: ahead,
                         queued_at_ms: frozen_at_ms,
                         expires_at_ms,
-                    })
+                    });
+                    None
                 }
                 // The adapter protocol requires the center a queued claim waits behind.
                 Ok(FreezeReply { queued_behind: None, .. }) => {
-                    let reason = "the bank queued the freeze without naming the center it queues behind";
-                    let failed = FreezeFailure { reason: reason.into(), renewal_failed: false };
-                    freeze_failed(
-                        config,
-                        &mut events,
-                        &mut requests,
-                        case_id,
-                        account,
-                        claim,
-                        hold,
-                        conversion,
-                        failed,
-                        now,
-                    );
+                    Some("the bank queued the freeze without naming the center it queues behind".to_owned())
                 }
-                Err(failure) => {
-                    let failed = FreezeFailure { reason: failure.to_string(), renewal_failed: false };
-                    freeze_failed(
-                        config,
-                        &mut events,
-                        &mut requests,
-                        case_id,
-                        account,
-                        claim,
-                        hold,
-                        conversion,
-                        failed,
-                        now,
-                    );
-                }
+                Err(failure) => Some(failure.to_string()),
+            };
+            if let Some(reason) = failed {
+                let failed = FreezeFailure { reason, renewal_failed: false };
+                freeze_failed(
+                    config,
+                    &mut events,
+                    &mut requests,
+                    case_id,
+                    account,
+                    claim,
+                    hold,
+                    conversion,
+                    failed,
+                    now,
+                );
             }
         }
         Input::StopRenewed { case_id, account, result } => {
