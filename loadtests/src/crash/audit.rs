@@ -93,6 +93,9 @@ fn logical_key(envelope: &Envelope) -> Option<(&'static str, String)> {
             FreezingEvent::StopRenewed { case_id, account, stop_no, .. } => {
                 (FreezingEvent::STOP_RENEWED, format!("{case_id} {account} {stop_no}"))
             }
+            FreezingEvent::ClaimRevised { case_id, account, by_case, by_hop, .. } => {
+                (FreezingEvent::CLAIM_REVISED, format!("{case_id} {account} {by_case} {by_hop}"))
+            }
             // Alerts and retries may repeat by design.
             _ => return None,
         },

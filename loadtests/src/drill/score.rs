@@ -261,6 +261,9 @@ struct SystemCase {
     freezes: Vec<Freeze>,
     ttf_ms: Option<u64>,
     claimed: Fen,
+    /// The case's claim on each account as it stands at the end: its stops' claims, as
+    /// revised last (`claim_revised`).
+    claims: BTreeMap<AccountRef, Fen>,
     /// Time waiting for banks and platforms on the path to the last stop that held money;
     /// `None` when a hop on it has no measurement.
     path_adapter_ms: Option<u64>,
@@ -270,6 +273,7 @@ fn system_case(observed: &ObservedCase) -> Option<SystemCase> {
     let mut reported_at_ms = None;
     let mut depths = BTreeMap::new();
     let mut freezes = Vec::new();
+    let mut claims: BTreeMap<AccountRef, Fen> = BTreeMap::new();
     let mut ttf_ms = None;
     let mut parents: BTreeMap<u32, Option<u32>> = BTreeMap::new();
     // Per hop: answer times measured (summed), and whether one was missing.
@@ -302,6 +306,8 @@ fn system_case(observed: &ObservedCase) -> Option<SystemCase> {
                     parents.insert(next, Some(*hop));
                 }
                 if !claim_fen.is_zero() {
+                    let claim = claims.entry(account.clone()).or_insert(Fen::ZERO);
+                    *claim = claim.checked_add(*claim_fen).ok()?;
                     freezes.push(Freeze {
                         account: account.clone(),
                         claim: *claim_fen,
@@ -313,13 +319,14 @@ fn system_case(observed: &ObservedCase) -> Option<SystemCase> {
                     }
                 }
             }
+            FreezingEvent::ClaimRevised { account, claim_fen, .. } => _ = claims.insert(account.clone(), *claim_fen),
             FreezingEvent::TraceCompleted { time_to_freeze_ms, .. } => ttf_ms = *time_to_freeze_ms,
             _ => {}
         }
     }
-    let claimed = Fen::sum(freezes.iter().map(|f| f.claim)).ok()?;
+    let claimed = Fen::sum(claims.values().copied()).ok()?;
     let path_adapter_ms = last_stop.and_then(|(_, hop)| path_wait(hop, &parents, &waited));
-    Some(SystemCase { reported_at_ms: reported_at_ms?, freezes, ttf_ms, claimed, path_adapter_ms })
+    Some(SystemCase { reported_at_ms: reported_at_ms?, freezes, ttf_ms, claimed, claims, path_adapter_ms })
 }
 
 /// The answer times summed along the hops from the victim's payment to `hop`; `None` when
@@ -449,14 +456,8 @@ pub fn score(
                 row.accounts_frozen_correctly = frozen.iter().filter(|a| reached.contains_key(**a)).count() as u64;
                 row.accounts_frozen_at_risk = at_risk.iter().filter(|a| frozen.contains(a)).count() as u64;
                 case_ttfs.extend(system.ttf_ms);
-                // Claims per account (a case claims an account once, but say so in the sum).
-                let mut claims: BTreeMap<&AccountRef, Fen> = BTreeMap::new();
-                for freeze in &system.freezes {
-                    let claim = claims.entry(&freeze.account).or_insert(Fen::ZERO);
-                    *claim = claim.checked_add(freeze.claim)?;
-                }
                 let case_id = observed[case].as_ref().map(|o| &o.case_id);
-                for (account, claim) in claims {
+                for (account, claim) in system.claims.iter().map(|(a, c)| (a, *c)) {
                     let now = held_now.get(account).copied().unwrap_or(Fen::ZERO);
                     let then = held_at_claim.get(&(case, account.clone())).copied().unwrap_or(Fen::ZERO);
                     // What the account's bank holds frozen for the case at the end.

@@ -84,3 +84,10 @@ pub const MAX_FREEZE_PARTS: u8 = 4;
 /// commits it in one write, which stalls both while the state is large (every 100,000
 /// events at 400 cases/s, the time-to-freeze p99 went from ~0.1 s to 1.2 s).
 pub const SNAPSHOT_EVERY_EVENTS: u64 = 1_000_000;
+
+/// Cases whose money in one account the tracing rule splits together when one of them reads
+/// it (the reading case and the first others by case id); the claims of any further ones are
+/// taken as they stand, held before the rest. A mule shared by more victims than this within
+/// one center is rare, and the rule's work and the `claim_revised` events one reading
+/// records grow with it.
+pub const MAX_CASES_IN_RULE: usize = 32;

@@ -46,16 +46,41 @@ pub struct Arrival {
 pub const ARRIVAL_WINDOW_MS: u64 = 60 * 60 * 1000;
 
 /// Splits the victim money that arrived by `arrivals` over the account's `statement`, given
-/// the balance `held` now. An arrival is found in the statement by its transfer id, else as
-/// the incoming entry of its amount nearest to its time within [`ARRIVAL_WINDOW_MS`] (each
-/// entry matches one arrival at most). One that is not there is not assumed present: it is
-/// unexplained, and no claim rests on it.
+/// the balance `held` now: [`split_joint`] with one victim.
 pub fn split(arrivals: &[Arrival], statement: &[StatementEntry], held: Fen) -> Split {
-    let traced = Fen::sum(arrivals.iter().map(|a| a.amount)).expect("traced amounts are bounded by the loss");
+    let owned: Vec<(usize, Arrival)> = arrivals.iter().map(|a| (0, a.clone())).collect();
+    split_joint(1, &owned, statement, held).pop().expect("one victim, one split")
+}
+
+/// Splits the money of `victims` victims over the account's `statement`, given the balance
+/// `held` now: `arrivals` are (victim, arrival), and the result has one [`Split`] per victim.
+///
+/// An arrival is found in the statement by its transfer id, else as the incoming entry of
+/// its amount nearest to its time within [`ARRIVAL_WINDOW_MS`] (each entry matches one
+/// arrival at most, in the order given). One that is not there is not assumed present: it is
+/// unexplained, and no claim rests on it.
+///
+/// The victims' money is followed together by the lowest intermediate balance: other money
+/// in the account leaves first; an outgoing entry that takes the balance below the victims'
+/// money carries the difference, shared among the victims **pro rata** to their money in
+/// the account just before it ([`pro_rata`]), and so does a held balance below their money
+/// at the end. Each victim's money is conserved: claim + onward + cashed out + unexplained
+/// == what arrived for it (asserted).
+pub fn split_joint(
+    victims: usize,
+    arrivals: &[(usize, Arrival)],
+    statement: &[StatementEntry],
+    held: Fen,
+) -> Vec<Split> {
+    let mut traced = vec![Fen::ZERO; victims];
+    for (victim, arrival) in arrivals {
+        traced[*victim] =
+            traced[*victim].checked_add(arrival.amount).expect("traced amounts are bounded by the losses");
+    }
     // The statement entry of each arrival, if found.
     let mut taken = vec![false; statement.len()];
     let mut arrival_at = vec![None; arrivals.len()];
-    for (slot, arrival) in arrival_at.iter_mut().zip(arrivals) {
+    for (slot, (_, arrival)) in arrival_at.iter_mut().zip(arrivals) {
         let candidates =
             statement.iter().enumerate().filter(|(index, entry)| !taken[*index] && entry.direction == Direction::In);
         let found = match &arrival.transfer_id {
@@ -72,41 +97,80 @@ pub fn split(arrivals: &[Arrival], statement: &[StatementEntry], held: Fen) -> S
         }
         *slot = found;
     }
+    let add = |sum: &mut Fen, amount: Fen| *sum = sum.checked_add(amount).expect("bounded by what was traced");
+    let mut result = vec![Split::default(); victims];
     // Arrivals not in the statement: no claim rests on them.
-    let not_found = Fen::sum(arrivals.iter().zip(&arrival_at).filter(|(_, at)| at.is_none()).map(|(a, _)| a.amount))
-        .expect("bounded by traced");
-    let mut result = Split { unexplained: not_found, ..Split::default() };
-    let mut victim = Fen::ZERO;
+    for ((victim, arrival), at) in arrivals.iter().zip(&arrival_at) {
+        if at.is_none() {
+            add(&mut result[*victim].unexplained, arrival.amount);
+        }
+    }
+    // Each victim's money in the account, as the statement goes.
+    let mut money = vec![Fen::ZERO; victims];
+    let mut total = Fen::ZERO;
     for (index, entry) in statement.iter().enumerate() {
         if entry.direction == Direction::In {
-            for (arrival, _) in arrivals.iter().zip(&arrival_at).filter(|(_, at)| **at == Some(index)) {
-                // Victim money in the account cannot exceed its balance.
-                let with_arrival = victim.checked_add(arrival.amount).expect("bounded by traced");
-                victim = with_arrival.min(entry.balance_after_fen);
-                let lost = with_arrival.saturating_sub(victim);
-                result.unexplained = result.unexplained.checked_add(lost).expect("bounded by traced");
+            for ((victim, arrival), _) in arrivals.iter().zip(&arrival_at).filter(|(_, at)| **at == Some(index)) {
+                // Victims' money in the account cannot exceed its balance.
+                let with_arrival = total.checked_add(arrival.amount).expect("bounded by traced");
+                let kept = with_arrival.min(entry.balance_after_fen);
+                let lost = with_arrival.saturating_sub(kept);
+                add(&mut result[*victim].unexplained, lost);
+                add(&mut money[*victim], arrival.amount.saturating_sub(lost));
+                total = kept;
             }
             continue;
         }
-        let remaining = victim.min(entry.balance_after_fen);
-        let carried = victim.saturating_sub(remaining);
-        victim = remaining;
+        let remaining = total.min(entry.balance_after_fen);
+        let carried = total.saturating_sub(remaining);
         if carried.is_zero() {
             continue;
         }
-        match entry.counterparty {
-            Counterparty::CashOut(_) => {
-                result.cashed_out = result.cashed_out.checked_add(carried).expect("bounded by traced");
+        for (victim, share) in pro_rata(&money, carried).into_iter().enumerate().filter(|(_, s)| !s.is_zero()) {
+            money[victim] = money[victim].checked_sub(share).expect("a share is at most the victim's money");
+            match entry.counterparty {
+                Counterparty::CashOut(_) => add(&mut result[victim].cashed_out, share),
+                Counterparty::Account(_) | Counterparty::Order(_) => result[victim].onward.push((index, share)),
             }
-            Counterparty::Account(_) | Counterparty::Order(_) => result.onward.push((index, carried)),
         }
+        total = remaining;
     }
-    result.claim = victim.min(held);
-    result.unexplained = result.unexplained.checked_add(victim.saturating_sub(held)).expect("bounded by traced");
-    let onward = Fen::sum(result.onward.iter().map(|(_, amount)| *amount)).expect("bounded by traced");
-    let total = Fen::sum([result.claim, onward, result.cashed_out, result.unexplained]).expect("bounded by traced");
-    assert_eq!(total, traced, "tracing rule must conserve the traced amount");
+    // A held balance lower than the victims' money: the shortfall is unexplained, pro rata.
+    let short = pro_rata(&money, total.saturating_sub(held));
+    for (victim, split) in result.iter_mut().enumerate() {
+        split.claim = money[victim].checked_sub(short[victim]).expect("a share is at most the victim's money");
+        add(&mut split.unexplained, short[victim]);
+        let onward = Fen::sum(split.onward.iter().map(|(_, amount)| *amount)).expect("bounded by traced");
+        let sum = Fen::sum([split.claim, onward, split.cashed_out, split.unexplained]).expect("bounded by traced");
+        assert_eq!(sum, traced[victim], "tracing rule must conserve each victim's traced amount");
+    }
     result
+}
+
+/// `amount` shared among `weights` pro rata, in whole fen: each gets the floor of its exact
+/// share, and the fen left over go one each to the largest remainders (ties to the lower
+/// index). The shares add up to `amount`, and none exceeds its weight when `amount` is at
+/// most their sum.
+pub fn pro_rata(weights: &[Fen], amount: Fen) -> Vec<Fen> {
+    let total: u128 = weights.iter().map(|w| u128::from(w.get())).sum();
+    if total == 0 || amount.is_zero() {
+        return vec![Fen::ZERO; weights.len()];
+    }
+    let amount = u128::from(amount.get()).min(total);
+    let mut shares: Vec<u128> = Vec::with_capacity(weights.len());
+    let mut remainders: Vec<(u128, usize)> = Vec::with_capacity(weights.len());
+    for (index, weight) in weights.iter().enumerate() {
+        let exact = amount * u128::from(weight.get());
+        shares.push(exact / total);
+        remainders.push((exact % total, index));
+    }
+    let left = amount - shares.iter().sum::<u128>();
+    // Largest remainder first, then the lower index.
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, index) in remainders.into_iter().take(usize::try_from(left).expect("fewer than one per weight")) {
+        shares[index] += 1;
+    }
+    shares.into_iter().map(|s| Fen::new(u64::try_from(s).expect("a share is at most the amount"))).collect()
 }
 
 #[cfg(test)]
@@ -238,6 +302,126 @@ mod tests {
         assert_eq!(split.unexplained, Fen::new(1000));
         let split = super::split(&[arrival(1000, Some("T9"))], &statement, Fen::new(4900));
         assert_eq!((split.claim, split.unexplained), (Fen::ZERO, Fen::new(1000)), "nor one with an id");
+    }
+
+    #[test]
+    fn given_two_victims_in_one_mule_when_part_leaves_then_it_carries_each_victims_money_pro_rata() {
+        // A's 1000, then B's 3000 into an empty mule; 2000 leaves, 2000 stays.
+        let mut a = entry(Direction::In, 1000, 1000, account(1));
+        a.transfer_id = "A".into();
+        let mut b = entry(Direction::In, 3000, 4000, account(2));
+        b.transfer_id = "B".into();
+        let statement = [a, b, entry(Direction::Out, 2000, 2000, account(3))];
+        let arrivals = [(0, arrival(1000, Some("A"))), (1, arrival(3000, Some("B")))];
+        let splits = split_joint(2, &arrivals, &statement, Fen::new(2000));
+        assert_eq!((splits[0].claim, splits[0].onward.clone()), (Fen::new(500), vec![(2, Fen::new(500))]));
+        assert_eq!((splits[1].claim, splits[1].onward.clone()), (Fen::new(1500), vec![(2, Fen::new(1500))]));
+        // Each victim alone takes the other's money as leaving first: together they would
+        // claim 4000 of the 2000 held, and follow none of the 2000 that left.
+        let alone = split(&[arrival(1000, Some("A"))], &statement, Fen::new(2000));
+        assert_eq!((alone.claim, alone.onward), (Fen::new(1000), vec![]));
+    }
+
+    #[test]
+    fn other_money_still_leaves_before_the_victims_money() {
+        // 600 of someone else's, then A's 1000 and B's 1000; 1000 leaves: 400 of it is theirs.
+        let mut a = entry(Direction::In, 1000, 1600, account(1));
+        a.transfer_id = "A".into();
+        let mut b = entry(Direction::In, 1000, 2600, account(2));
+        b.transfer_id = "B".into();
+        let statement =
+            [entry(Direction::In, 600, 600, account(9)), a, b, entry(Direction::Out, 1000, 1600, account(3))];
+        let arrivals = [(0, arrival(1000, Some("A"))), (1, arrival(1000, Some("B")))];
+        let splits = split_joint(2, &arrivals, &statement, Fen::new(1600));
+        assert_eq!(splits.iter().map(|s| s.claim).collect::<Vec<_>>(), vec![Fen::new(800), Fen::new(800)]);
+        assert_eq!(splits[0].onward, vec![(3, Fen::new(200))]);
+    }
+
+    #[test]
+    fn pro_rata_shares_add_up_and_leftover_fen_go_to_the_largest_remainders() {
+        let fen = |v: &[u64]| v.iter().copied().map(Fen::new).collect::<Vec<_>>();
+        assert_eq!(pro_rata(&fen(&[1, 1, 1]), Fen::new(2)), fen(&[1, 1, 0]), "ties go to the lower index");
+        assert_eq!(pro_rata(&fen(&[100, 200, 700]), Fen::new(10)), fen(&[1, 2, 7]));
+        assert_eq!(pro_rata(&fen(&[3, 3]), Fen::new(5)), fen(&[3, 2]));
+        assert_eq!(pro_rata(&fen(&[0, 0]), Fen::new(5)), fen(&[0, 0]), "nothing to share from");
+        assert_eq!(pro_rata(&fen(&[u64::MAX, u64::MAX]), Fen::new(u64::MAX)), fen(&[u64::MAX / 2 + 1, u64::MAX / 2]));
+    }
+
+    /// An account's statement with money of several victims arriving at random points, and
+    /// other money in and out between: (victims, arrivals, statement, held).
+    fn arb_mixed_account(
+        others: bool,
+    ) -> impl Strategy<Value = (usize, Vec<(usize, Arrival)>, Vec<StatementEntry>, u64)> {
+        // Each step: an arrival of victim `v` (kind 0), other money in (1), or out (2..).
+        let step = (0u8..5, 1u64..10_000, 0usize..12);
+        let before = if others { 0u64..5_000 } else { 0..1 };
+        (1usize..12, before, proptest::collection::vec(step, 1..40)).prop_map(move |(victims, before, steps)| {
+            let mut balance = before;
+            let mut statement = Vec::new();
+            let mut arrivals = Vec::new();
+            for (i, (kind, amount, victim)) in steps.into_iter().enumerate() {
+                let mut e = match kind {
+                    0 | 1 => {
+                        balance += amount;
+                        entry(Direction::In, amount, balance, account(i as u32))
+                    }
+                    _ => {
+                        let amount = amount.min(balance);
+                        balance -= amount;
+                        let to = if kind == 4 { Counterparty::CashOut("atm".into()) } else { account(i as u32) };
+                        entry(Direction::Out, amount, balance, to)
+                    }
+                };
+                e.transfer_id = format!("t{i}");
+                if kind == 0 || (kind == 1 && !others) {
+                    arrivals.push((victim % victims, arrival(amount, Some(&e.transfer_id))));
+                }
+                statement.push(e);
+            }
+            (victims, arrivals, statement, balance)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn many_victims_in_one_account_each_victims_money_is_conserved_and_no_fen_is_counted_twice(
+            (victims, arrivals, statement, held) in arb_mixed_account(true),
+            held_shortfall in 0u64..2_000,
+        ) {
+            let held = Fen::new(held.saturating_sub(held_shortfall));
+            // Conservation per victim is asserted inside; here, across victims.
+            let splits = split_joint(victims, &arrivals, &statement, held);
+            let claims = Fen::sum(splits.iter().map(|s| s.claim)).unwrap();
+            prop_assert!(claims <= held, "claims {claims} exceed the {held} held");
+            for (index, entry) in statement.iter().enumerate() {
+                let carried = Fen::sum(splits.iter().flat_map(|s| &s.onward).filter(|(i, _)| *i == index).map(|(_, a)| *a)).unwrap();
+                prop_assert!(carried <= entry.amount_fen, "entry {index} carries {carried} of its {}", entry.amount_fen);
+            }
+            // Every arrival is in the statement, so nothing is unexplained but a held
+            // balance below the victims' money.
+            let unexplained = Fen::sum(splits.iter().map(|s| s.unexplained)).unwrap();
+            let traced = Fen::sum(arrivals.iter().map(|(_, a)| a.amount)).unwrap();
+            let out = Fen::sum(splits.iter().flat_map(|s| s.onward.iter().map(|(_, a)| *a)).chain(splits.iter().map(|s| s.cashed_out))).unwrap();
+            prop_assert_eq!(unexplained.get(), traced.get() - claims.get() - out.get());
+            // The same input gives the same shares; listing the victims in another order
+            // moves at most the odd fen of a tie, never the total claimed.
+            prop_assert_eq!(&splits, &split_joint(victims, &arrivals, &statement, held));
+            let reversed: Vec<(usize, Arrival)> = arrivals.iter().map(|(v, a)| (victims - 1 - v, a.clone())).collect();
+            let again = split_joint(victims, &reversed, &statement, held);
+            prop_assert_eq!(claims, Fen::sum(again.iter().map(|s| s.claim)).unwrap());
+        }
+
+        #[test]
+        fn a_mule_holding_only_victims_money_leaves_each_victim_a_share_of_what_is_held(
+            (victims, arrivals, statement, held) in arb_mixed_account(false),
+        ) {
+            // With nothing but victims' money in (no other deposits, nothing before), every
+            // fen held is some victim's.
+            let splits = split_joint(victims, &arrivals, &statement, Fen::new(held));
+            let claims = Fen::sum(splits.iter().map(|s| s.claim)).unwrap();
+            prop_assert_eq!(claims, Fen::new(held));
+        }
     }
 
     fn arb_statement(prior: std::ops::Range<u64>) -> impl Strategy<Value = (u64, Vec<StatementEntry>, u64)> {

@@ -161,6 +161,22 @@ pub enum FreezingEvent {
     /// claim and stop; the freeze is still tried (a `freeze_failed` follows if it never
     /// holds).
     FreezeAtRisk { case_id: CaseId, account: AccountRef, claim_fen: Fen, expires_at_ms: TimeMs, reason: String },
+    /// The case's claim on an account changed when another case's reading of the account
+    /// ran the tracing rule over every case whose money is in it (docs/tracing-rule.md): the
+    /// other victims' money is no longer taken as leaving first. `claim_fen` replaces the
+    /// case's claim on the account; money of the case found to have left the account is
+    /// followed by hops of its own (`hop_opened`, while the case's trace is not complete).
+    ClaimRevised {
+        case_id: CaseId,
+        account: AccountRef,
+        /// The claim before and now.
+        previous_fen: Fen,
+        claim_fen: Fen,
+        /// The case, and its hop, whose reading of the account revised the claim.
+        by_case: CaseId,
+        by_hop: HopId,
+        revised_at_ms: TimeMs,
+    },
 }
 
 /// Victim money that left a traced account.
@@ -200,8 +216,9 @@ impl FreezingEvent {
     pub const HOP_RETRYING: &'static str = "hop_retrying";
     pub const FREEZE_RETRYING: &'static str = "freeze_retrying";
     pub const FREEZE_AT_RISK: &'static str = "freeze_at_risk";
+    pub const CLAIM_REVISED: &'static str = "claim_revised";
     /// Every kind, in declaration order.
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 14] = [
         FreezingEvent::TRACE_STARTED,
         FreezingEvent::HOP_OPENED,
         FreezingEvent::ORDER_RESOLVED,
@@ -215,6 +232,7 @@ impl FreezingEvent {
         FreezingEvent::HOP_RETRYING,
         FreezingEvent::FREEZE_RETRYING,
         FreezingEvent::FREEZE_AT_RISK,
+        FreezingEvent::CLAIM_REVISED,
     ];
 
     /// The hops an `account_stopped` opened, with the leg each follows: `onward[i]` is hop
@@ -244,6 +262,7 @@ impl FreezingEvent {
             FreezingEvent::HopRetrying { .. } => FreezingEvent::HOP_RETRYING,
             FreezingEvent::FreezeRetrying { .. } => FreezingEvent::FREEZE_RETRYING,
             FreezingEvent::FreezeAtRisk { .. } => FreezingEvent::FREEZE_AT_RISK,
+            FreezingEvent::ClaimRevised { .. } => FreezingEvent::CLAIM_REVISED,
         }
     }
 
@@ -261,7 +280,8 @@ impl FreezingEvent {
             | FreezingEvent::FreezeFailed { case_id, .. }
             | FreezingEvent::HopRetrying { case_id, .. }
             | FreezingEvent::FreezeRetrying { case_id, .. }
-            | FreezingEvent::FreezeAtRisk { case_id, .. } => case_id,
+            | FreezingEvent::FreezeAtRisk { case_id, .. }
+            | FreezingEvent::ClaimRevised { case_id, .. } => case_id,
         }
     }
 }

@@ -291,6 +291,21 @@ fn samples() -> Vec<(&'static str, Envelope)> {
             ),
         ),
         (
+            "claim_revised",
+            freezing(
+                18,
+                FreezingEvent::ClaimRevised {
+                    case_id: case(),
+                    account: account("6222020200001234"),
+                    previous_fen: Fen::new(400_000),
+                    claim_fen: Fen::new(250_000),
+                    by_case: CaseId::parse("hangzhou-00000000feedf00d").unwrap(),
+                    by_hop: 3,
+                    revised_at_ms: 21,
+                },
+            ),
+        ),
+        (
             "freeze_queued",
             freezing(
                 5,

@@ -113,6 +113,9 @@ pub enum TimelineKind {
     FreezeRetrying,
     /// Alert: a claim not frozen yet whose stop lapses soon, with no renewal left.
     FreezeAtRisk,
+    /// The case's claim on an account was revised when another case's money in it came to
+    /// light.
+    ClaimRevised,
 }
 
 /// Totals of a case.

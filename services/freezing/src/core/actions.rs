@@ -112,7 +112,10 @@ pub(super) fn retry_action(state: &State, case_id: &CaseId, hop_id: HopId, now: 
 
 fn hop_request(state: &State, case_id: CaseId, hop_id: HopId, hop: &Hop, now: TimeMs) -> Action {
     match (&hop.account, &hop.target) {
-        (Some(account), _) => account_action(state, case_id, hop_id, account, hop.statement_since(), now),
+        (Some(account), _) => {
+            let since_ms = super::joint::statement_since(state, &case_id, hop, account);
+            account_action(state, case_id, hop_id, account, since_ms, now)
+        }
         (None, Destination::Order(order)) => {
             let request_id = resolve_request_id(&case_id, order);
             Action::Resolve { case_id, hop: hop_id, order: order.clone(), request_id }

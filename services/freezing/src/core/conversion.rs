@@ -30,7 +30,8 @@ pub fn conversion_touched(event: &FreezingEvent) -> Option<(CaseId, AccountRef)>
         | FreezingEvent::FreezeQueued { case_id, account, .. }
         | FreezingEvent::FreezeFailed { case_id, account, .. }
         | FreezingEvent::FreezeRetrying { case_id, account, .. }
-        | FreezingEvent::FreezeAtRisk { case_id, account, .. } => Some((case_id.clone(), account.clone())),
+        | FreezingEvent::FreezeAtRisk { case_id, account, .. }
+        | FreezingEvent::ClaimRevised { case_id, account, .. } => Some((case_id.clone(), account.clone())),
         _ => None,
     }
 }

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use domain::report::{Destination, MAX_TRANSFERS};
 use domain::{AccountRef, CaseId, Fen, TimeMs};
 use events::FreezingEvent;
-use events::freezing::{HopEnd, HopId, OnwardLeg};
-use protocol::adapter::{Counterparty, FreezeReply, FreezeStatus};
+use events::freezing::{HopEnd, HopId};
+use protocol::adapter::{FreezeReply, FreezeStatus};
 
 use adapters::AdapterError;
 
 use super::actions::conversion_freeze_id;
 use super::actions::retry_action;
+use super::joint;
 use super::retry::hop_retry;
 use super::state::NewHop;
 use super::{
@@ -21,7 +22,6 @@ use super::{
 use crate::limits::{
     FREEZE_RENEWAL_LEAD_MS, FREEZE_RETRY_BACKOFF_MS, LAST_ATTEMPT_MARGIN_MS, MAX_FREEZE_ATTEMPTS, MAX_ONWARD_IN_STOP,
 };
-use crate::rule;
 
 /// What `input` causes at `now`: the events to record and the requests that follow from no
 /// event, or why it causes nothing.
@@ -126,42 +126,17 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 }
             };
             // A repeated stop is answered with the first one's statement: if that starts after
-            // this case's money arrived, read the account from the arrival on instead.
-            let since_ms = hop_state.statement_since();
+            // the money it is read for arrived (this case's, and the other cases' split with
+            // it), read the account from there on instead.
+            let since_ms = joint::statement_since(state, &case_id, hop_state, &account);
             if statement.stop_no > 0 && statement.since_ms > since_ms {
                 let read = Action::Read { case_id, hop, account, since_ms };
                 return Ok(Decided { events, requests: vec![read] });
             }
-            // Claims already made on the same held money come first: other cases', and this
-            // case's own for money that arrived earlier (a hop reading it again).
-            let other_claims = state
-                .holds
-                .get(&account)
-                .map(|h| h.claims.values().copied())
-                // Each claim was at most the balance when made; summed past 64 bits they
-                // leave nothing for this case either way.
-                .map(|claims| Fen::sum(claims).unwrap_or(Fen::new(u64::MAX)))
-                .unwrap_or(Fen::ZERO);
-            let available = statement.held.saturating_sub(other_claims);
-            let split = rule::split(&hop_state.arrivals, &statement.entries, available);
-            let onward: Vec<OnwardLeg> = split
-                .onward
-                .iter()
-                .filter_map(|(index, amount)| {
-                    let entry = &statement.entries[*index];
-                    let to = match &entry.counterparty {
-                        Counterparty::Account(a) => Destination::Account(a.clone()),
-                        Counterparty::Order(o) => Destination::Order(o.clone()),
-                        Counterparty::CashOut(_) => return None,
-                    };
-                    Some(OnwardLeg {
-                        to,
-                        amount_fen: *amount,
-                        at_ms: entry.at_ms,
-                        transfer_id: entry.transfer_id.clone(),
-                    })
-                })
-                .collect();
+            // The rule runs over every case whose money is in the account (joint.rs).
+            let reading = joint::read(state, &case_id, hop_state, &account, &statement);
+            let own = &reading.own;
+            let onward = joint::legs(&statement.entries, &own.onward, Some(trace), &account);
             let first_new = trace.hops.keys().next_back().copied().unwrap_or(0) + 1;
             // The stop opens at most MAX_ONWARD_IN_STOP hops itself; any further one gets a
             // `hop_opened` of its own, so that no event outgrows what a commit takes.
@@ -169,12 +144,13 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             events.push(FreezingEvent::AccountStopped {
                 case_id: case_id.clone(),
                 hop,
-                account,
+                account: account.clone(),
                 stop_no: statement.stop_no,
                 held_fen: statement.held,
-                claim_fen: split.claim,
+                // What the case claims beyond its claim before (an earlier reading's).
+                claim_fen: own.claim.saturating_sub(reading.own_claim_before),
                 onward: onward[..inline].to_vec(),
-                cashed_out_fen: split.cashed_out,
+                cashed_out_fen: own.cashed_out.saturating_sub(reading.own_cashed_before),
                 stopped_at_ms: now,
                 expires_at_ms: statement.expires_at_ms,
                 answered_in_ms: Some(now.saturating_sub(asked_at_ms)),
@@ -190,6 +166,18 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 let opened = if index < inline { Opened::ByParent } else { Opened::ByEvent };
                 open_hop(&mut events, &mut accounts, &is_open, config, &case_id, next, to, opened);
             }
+            if own.claim < reading.own_claim_before {
+                events.push(FreezingEvent::ClaimRevised {
+                    case_id: case_id.clone(),
+                    account: account.clone(),
+                    previous_fen: reading.own_claim_before,
+                    claim_fen: own.claim,
+                    by_case: case_id.clone(),
+                    by_hop: hop,
+                    revised_at_ms: now,
+                });
+            }
+            joint::revisions(&mut events, state, config, &reading, &statement.entries, &account, &case_id, hop, now);
         }
         Input::RetryDue { case_id, hop } => match retry_action(state, &case_id, hop, now) {
             Some(action) => requests.push(action),
@@ -414,7 +402,7 @@ fn claim_of(state: &State, case_id: &CaseId, account: &AccountRef) -> Result<Fen
 }
 
 /// How a new hop is recorded.
-enum Opened {
+pub(super) enum Opened {
     /// By its own `hop_opened` event (the victim's payments).
     ByEvent,
     /// By its parent's `account_stopped` (`first_onward_hop`), already in `events`.
@@ -424,7 +412,7 @@ enum Opened {
 /// Opens a hop, ending it at once when it is beyond the bounds or its account is already
 /// followed in this case (merged into that hop when it has not been answered yet).
 #[allow(clippy::too_many_arguments, reason = "the pieces of one decision, named at the call sites")]
-fn open_hop(
+pub(super) fn open_hop(
     events: &mut Vec<FreezingEvent>,
     accounts: &mut HashMap<AccountRef, HopId>,
     is_open: &dyn Fn(HopId) -> bool,

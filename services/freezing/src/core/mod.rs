@@ -15,6 +15,7 @@
 mod actions;
 mod conversion;
 mod decide;
+mod joint;
 mod retry;
 mod state;
 
@@ -30,6 +31,7 @@ pub use actions::{
 };
 pub use conversion::{conversion_due, conversion_touched, freeze_due};
 pub use decide::{completion, decide};
+pub use joint::Share;
 pub use retry::hop_retry;
 pub use state::{CaseTrace, Conversion, FreezeRetry, Hold, Hop, HopRetry, State, apply};
 

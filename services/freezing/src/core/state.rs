@@ -9,6 +9,7 @@ use events::freezing::{HopId, OnwardLeg};
 
 use serde::{Deserialize, Serialize};
 
+use super::joint::Share;
 use crate::limits::MAX_FREEZE_PARTS;
 use crate::rule;
 
@@ -144,6 +145,9 @@ pub struct Hold {
     /// Victim claims on the held money, per case.
     pub claims: BTreeMap<CaseId, Fen>,
     pub frozen: bool,
+    /// Each case's money recorded in the account, which the tracing rule splits together
+    /// when a case reads it (joint.rs).
+    pub shares: BTreeMap<CaseId, Share>,
 }
 
 /// A place money went to, about to become a hop.
@@ -258,7 +262,8 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             state.retries.remove(&(case_id.clone(), *hop));
             let trace = case_mut(state, case_id);
             close_hop(trace, *hop);
-            let depth = trace.hops.get(hop).expect("stopped hop was opened").depth;
+            let stopped = trace.hops.get(hop).expect("stopped hop was opened");
+            let (depth, arrivals) = (stopped.depth, stopped.arrivals.clone());
             for (next, leg) in event.onward_hops() {
                 record_hop(trace, next, NewHop::onward(*hop, depth, leg));
             }
@@ -275,7 +280,11 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                 expires_at_ms: *expires_at_ms,
                 claims: BTreeMap::new(),
                 frozen: false,
+                shares: BTreeMap::new(),
             });
+            let share = hold.shares.entry(case_id.clone()).or_default();
+            share.arrivals.extend(arrivals);
+            share.cashed_out = share.cashed_out.saturating_add(*cashed_out_fen);
             // The balance last read, by a stop or by a read for another case. Each claim is
             // capped by the balance when it is made; the balance may fall below the claims
             // later (a stop that lapsed before its freeze), which the claims still record.
@@ -365,6 +374,27 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
         FreezingEvent::FreezeAtRisk { case_id, account, .. } => {
             if let Some(conversion) = state.conversions.get_mut(&(case_id.clone(), account.clone())) {
                 conversion.at_risk = true;
+            }
+        }
+        FreezingEvent::ClaimRevised { case_id, account, previous_fen, claim_fen, revised_at_ms, .. } => {
+            if let Some(trace) = state.cases.get_mut(case_id) {
+                trace.claimed = trace.claimed.saturating_sub(*previous_fen).saturating_add(*claim_fen);
+            }
+            let Some(hold) = state.holds.get_mut(account) else { return };
+            hold.claims.insert(case_id.clone(), *claim_fen);
+            let (stop_no, expires_at_ms) = (hold.stop_no, hold.expires_at_ms);
+            let key = (case_id.clone(), account.clone());
+            match state.conversions.get(&key) {
+                // Frozen already as far as the claim now goes: nothing is left to freeze.
+                Some(conversion) if conversion.frozen >= *claim_fen => take_conversion(state, &key),
+                Some(_) => {}
+                // The claim was settled and grew: the new part gets a freeze of its own.
+                None if claim_fen > previous_fen => {
+                    let mut conversion = Conversion::held(Some(*revised_at_ms), expires_at_ms, stop_no);
+                    conversion.frozen = *previous_fen;
+                    put_conversion(state, key, conversion);
+                }
+                None => {}
             }
         }
         FreezingEvent::FreezeQueued { case_id, account, .. } | FreezingEvent::FreezeFailed { case_id, account, .. } => {

@@ -198,6 +198,7 @@ fn amounts(event: &FreezingEvent) -> Vec<Fen> {
             vec![*claimed_fen, *cashed_out_fen, *untraced_fen]
         }
         FreezingEvent::AccountFrozen { frozen_fen, .. } => vec![*frozen_fen],
+        FreezingEvent::ClaimRevised { previous_fen, claim_fen, .. } => vec![*previous_fen, *claim_fen],
         FreezingEvent::FreezeQueued { claim_fen, .. } | FreezingEvent::FreezeAtRisk { claim_fen, .. } => {
             vec![*claim_fen]
         }

@@ -260,6 +260,21 @@ pub fn apply(
                 format!("AT RISK: {claim_fen} not frozen, the stop-payment lapses at {expires_at_ms}; {reason}"),
             ));
         }
+        FreezingEvent::ClaimRevised { account, previous_fen, claim_fen, by_case, revised_at_ms, .. } => {
+            // The held total counts the claim as it stands now.
+            summary.held_fen = summary.held_fen.saturating_sub(*previous_fen);
+            add(&mut summary.held_fen, *claim_fen)?;
+            entries.push(entry(
+                *revised_at_ms,
+                TimelineKind::ClaimRevised,
+                Some(account.clone()),
+                Some(*claim_fen),
+                None,
+                format!(
+                    "claim revised from {previous_fen} to {claim_fen}: case {by_case}'s money is in the account too"
+                ),
+            ));
+        }
         FreezingEvent::FreezeFailed { account, reason, .. } => {
             entries.push(entry(
                 event_time_ms,

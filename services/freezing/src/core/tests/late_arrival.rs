@@ -31,9 +31,13 @@ fn second_account_forwards_to_the_first() -> Input {
     answered(2, 0, statement)
 }
 
-/// Account 1 read again: the late 5,000 is in it, beside the 10,000 held before.
+/// Account 1 read again (from before the first arrival, which the rule splits again with the
+/// late one): the late 5,000 is in it, beside the 10,000 held before.
 fn first_account_read_again(hop: HopId) -> Input {
-    let statement = vec![entry(Direction::In, 5_000, 15_000, Counterparty::Account(account(2)), "late")];
+    let statement = vec![
+        entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v1"),
+        entry(Direction::In, 5_000, 15_000, Counterparty::Account(account(2)), "late"),
+    ];
     Input::AccountAnswered {
         case_id: case(),
         hop,
@@ -48,8 +52,11 @@ fn money_reaching_an_account_after_it_was_answered_is_read_again_and_claimed() {
     let mut state = first_account_answered(&config);
     let (events, actions) = check(&mut state, &config, second_account_forwards_to_the_first());
     assert!(!events.iter().any(|e| matches!(e, FreezingEvent::HopEnded { .. })), "not ended as merged: {events:?}");
-    let [Action::Read { hop, account: read, .. }] = &actions[..] else { panic!("a read of account 1: {actions:?}") };
+    let [Action::Read { hop, account: read, since_ms, .. }] = &actions[..] else {
+        panic!("a read of account 1: {actions:?}")
+    };
     assert_eq!(read, &account(1), "the center holds it: read, not stopped again");
+    assert_eq!(*since_ms, 0, "read from the window before the case's first arrival there, at 5");
     let (events, _) = check(&mut state, &config, first_account_read_again(*hop));
     let Some(FreezingEvent::AccountStopped { claim_fen, stop_no: 0, .. }) = events.first() else {
         panic!("{events:?}")

@@ -80,6 +80,7 @@ pub(super) fn answered(hop: HopId, held: u64, entries: Vec<StatementEntry>) -> I
 }
 
 mod conversion;
+mod joint;
 mod late_arrival;
 mod retry;
 mod robustness;

@@ -1,0 +1,177 @@
+//! Given an account several cases' money reached, when a case reads it: the tracing rule
+//! runs over every case in it, earlier claims are revised and the money that left is
+//! followed for the cases it carried.
+
+use super::*;
+
+/// Case A (two transfers: 1,000 into the mule, account 1, and 2,000 into account 2, whose
+/// bank has not answered) and case B (3,000 into the mule).
+fn two_victims(state: &mut State, config: &CoreConfig) -> (CaseId, CaseId) {
+    let (a, b) = (case(), CaseId::derive(&City::parse("huzhou").unwrap(), 2));
+    let transfers = vec![
+        Transfer { to: Destination::Account(account(1)), amount: Fen::new(1_000), at_ms: 10 },
+        Transfer { to: Destination::Account(account(2)), amount: Fen::new(2_000), at_ms: 10 },
+    ];
+    check(
+        state,
+        config,
+        Input::CaseReported { case_id: a.clone(), reported_at_ms: 900, transfers, reported_loss: Fen::new(3_000) },
+    );
+    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(3_000), at_ms: 10 }];
+    check(
+        state,
+        config,
+        Input::CaseReported { case_id: b.clone(), reported_at_ms: 950, transfers, reported_loss: Fen::new(3_000) },
+    );
+    (a, b)
+}
+
+/// The mule's statement: A's 1,000 (`ta`), B's 3,000 (`tb`), then 2,000 on to account 3.
+fn mule_statement() -> Vec<StatementEntry> {
+    vec![
+        entry(Direction::In, 1_000, 1_000, Counterparty::Account(account(90)), "ta"),
+        entry(Direction::In, 3_000, 4_000, Counterparty::Account(account(91)), "tb"),
+        entry(Direction::Out, 2_000, 2_000, Counterparty::Account(account(3)), "out"),
+    ]
+}
+
+fn mule_answered(case_id: &CaseId, stop_no: u8) -> Input {
+    let statement = Statement {
+        stop_no,
+        held: Fen::new(2_000),
+        expires_at_ms: 200_000_000,
+        since_ms: 0,
+        entries: mule_statement(),
+    };
+    Input::AccountAnswered { case_id: case_id.clone(), hop: 1, asked_at_ms: 0, result: Ok(statement) }
+}
+
+#[test]
+fn given_a_mule_holding_two_victims_money_when_the_second_reads_it_then_each_claims_its_share() {
+    let config = CoreConfig::default();
+    let mut state = State::default();
+    let (a, b) = two_victims(&mut state, &config);
+    // A alone takes B's money (unknown to it) as leaving first: it claims all its 1,000.
+    let (events, _) = check(&mut state, &config, mule_answered(&a, 1));
+    assert!(
+        matches!(&events[0], FreezingEvent::AccountStopped { claim_fen, onward, .. } if *claim_fen == Fen::new(1_000) && onward.is_empty()),
+        "{events:?}"
+    );
+    // B's reading is asked from before A's arrival too, so the rule sees both.
+    // Then B reads it: the 2,000 that left carried 500 of A's and 1,500 of B's.
+    let (events, actions) = check(&mut state, &config, mule_answered(&b, 0));
+    let FreezingEvent::AccountStopped { case_id, claim_fen, onward, .. } = &events[0] else { panic!("{events:?}") };
+    assert_eq!((case_id, *claim_fen), (&b, Fen::new(1_500)));
+    assert_eq!(
+        onward.iter().map(|l| (l.to.clone(), l.amount_fen)).collect::<Vec<_>>(),
+        vec![(Destination::Account(account(3)), Fen::new(1_500))]
+    );
+    let revised = events.iter().find(|e| matches!(e, FreezingEvent::ClaimRevised { .. }));
+    let Some(FreezingEvent::ClaimRevised { case_id, previous_fen, claim_fen, by_case, .. }) = revised else {
+        panic!("{events:?}")
+    };
+    assert_eq!((case_id, *previous_fen, *claim_fen, by_case), (&a, Fen::new(1_000), Fen::new(500), &b));
+    // A's trace is not complete (account 2 has not answered): its 500 is followed too.
+    let a_hop = events.iter().find_map(|e| match e {
+        FreezingEvent::HopOpened { case_id, hop, parent, traced_fen, target, .. } if *case_id == a => {
+            Some((*hop, *parent, *traced_fen, target.clone()))
+        }
+        _ => None,
+    });
+    assert_eq!(a_hop, Some((3, Some(1), Fen::new(500), Destination::Account(account(3)))));
+    assert!(
+        actions
+            .iter()
+            .any(|x| matches!(x, Action::Stop { case_id, account: to, .. } if *case_id == a && *to == account(3))),
+        "{actions:?}"
+    );
+    // The claims on the mule add up to what it holds; A's freeze asks for its share.
+    let hold = &state.holds[&account(1)];
+    assert_eq!((hold.claims[&a], hold.claims[&b]), (Fen::new(500), Fen::new(1_500)));
+    assert_eq!(state.cases[&a].claimed, Fen::new(500));
+    let Step { actions, .. } =
+        step(&mut state, &config, Input::ConversionDue { case_id: a.clone(), account: account(1) }, 2_000).unwrap();
+    assert!(matches!(&actions[..], [Action::Freeze { amount, .. }] if *amount == Fen::new(500)), "{actions:?}");
+}
+
+#[test]
+fn a_reading_asks_for_the_statement_from_the_earliest_arrival_of_every_case_in_the_account() {
+    let config = CoreConfig::default();
+    let mut state = State::default();
+    let a = case();
+    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(1_000), at_ms: 10 * HOUR }];
+    check(
+        &mut state,
+        &config,
+        Input::CaseReported {
+            case_id: a.clone(),
+            reported_at_ms: 11 * HOUR,
+            transfers,
+            reported_loss: Fen::new(1_000),
+        },
+    );
+    let entries = vec![entry(Direction::In, 1_000, 1_000, Counterparty::Account(account(90)), "ta")];
+    let statement =
+        Statement { stop_no: 1, held: Fen::new(1_000), expires_at_ms: 60 * HOUR, since_ms: 9 * HOUR, entries };
+    check(&mut state, &config, Input::AccountAnswered { case_id: a, hop: 1, asked_at_ms: 0, result: Ok(statement) });
+    let b = CaseId::derive(&City::parse("huzhou").unwrap(), 2);
+    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(500), at_ms: 20 * HOUR }];
+    let Step { actions, .. } = step(
+        &mut state,
+        &config,
+        Input::CaseReported { case_id: b, reported_at_ms: 21 * HOUR, transfers, reported_loss: Fen::new(500) },
+        21 * HOUR,
+    )
+    .unwrap();
+    assert!(
+        matches!(&actions[..], [Action::Read { since_ms, .. }] if *since_ms == 9 * HOUR),
+        "from A's window: {actions:?}"
+    );
+}
+
+#[test]
+fn a_claim_revised_below_what_was_frozen_for_it_awaits_no_freeze_and_one_revised_above_gets_one() {
+    let config = CoreConfig::default();
+    let mut state = State::default();
+    let (a, b) = two_victims(&mut state, &config);
+    check(&mut state, &config, mule_answered(&a, 1));
+    let frozen = FreezeReply {
+        status: FreezeStatus::Frozen,
+        frozen_fen: Fen::new(1_000),
+        expires_at_ms: 9_000_000,
+        frozen_at_ms: 1_000,
+        queued_behind: None,
+    };
+    check(
+        &mut state,
+        &config,
+        Input::FreezeAnswered {
+            request_id: String::new(),
+            case_id: a.clone(),
+            account: account(1),
+            result: Ok(frozen),
+        },
+    );
+    assert!(!state.conversions.contains_key(&(a.clone(), account(1))));
+    check(&mut state, &config, mule_answered(&b, 0));
+    assert_eq!(state.holds[&account(1)].claims[&a], Fen::new(500));
+    assert!(!state.conversions.contains_key(&(a.clone(), account(1))), "frozen past its claim: nothing to freeze");
+    // A revision that raises a settled claim asks for a freeze of the new part.
+    let raised = FreezingEvent::ClaimRevised {
+        case_id: a.clone(),
+        account: account(1),
+        previous_fen: Fen::new(500),
+        claim_fen: Fen::new(800),
+        by_case: b,
+        by_hop: 1,
+        revised_at_ms: 3_000,
+    };
+    apply(&mut state, &raised);
+    let conversion = state.conversions[&(a.clone(), account(1))];
+    assert_eq!(conversion.frozen, Fen::new(500));
+    let Step { actions, .. } =
+        step(&mut state, &config, Input::ConversionDue { case_id: a.clone(), account: account(1) }, 4_000).unwrap();
+    assert!(matches!(&actions[..], [Action::Freeze { amount, .. }] if *amount == Fen::new(300)), "{actions:?}");
+}
+
+const HOUR: u64 = 3_600_000;
