@@ -175,3 +175,95 @@ fn a_claim_revised_below_what_was_frozen_for_it_awaits_no_freeze_and_one_revised
 }
 
 const HOUR: u64 = 3_600_000;
+
+mod many_victims {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::rule;
+
+    /// Cases 0..n each paying into the mule (account 1), its statement (their arrivals, other
+    /// money and outflows, mixed), its balance at the end, and an order for the cases to read it.
+    fn arb_mule() -> impl Strategy<Value = (Vec<u64>, Vec<StatementEntry>, u64, Vec<usize>)> {
+        (2usize..8).prop_flat_map(|n| {
+            let amounts = proptest::collection::vec(100u64..50_000, n);
+            let steps = proptest::collection::vec((0u8..3, 1u64..40_000), 0..12);
+            let order = Just((0..n).collect::<Vec<_>>()).prop_shuffle();
+            (amounts, steps, order, 0u64..20_000).prop_map(|(amounts, steps, order, before)| {
+                let mut balance = before;
+                let mut statement = Vec::new();
+                let mut step_at = steps.into_iter().peekable();
+                for (i, amount) in amounts.iter().enumerate() {
+                    balance += amount;
+                    statement.push(entry(
+                        Direction::In,
+                        *amount,
+                        balance,
+                        Counterparty::Account(account(90)),
+                        &format!("v{i}"),
+                    ));
+                    // Other money in, or money out, between the victims' payments.
+                    if let Some((kind, amount)) = step_at.next() {
+                        let id = format!("s{}", statement.len());
+                        if kind == 0 {
+                            balance += amount;
+                            statement.push(entry(
+                                Direction::In,
+                                amount,
+                                balance,
+                                Counterparty::Account(account(91)),
+                                &id,
+                            ));
+                        } else {
+                            let amount = amount.min(balance);
+                            balance -= amount;
+                            let to = Counterparty::Account(account(100 + statement.len() as u32));
+                            statement.push(entry(Direction::Out, amount, balance, to, &id));
+                        }
+                    }
+                }
+                (amounts, statement, balance, order)
+            })
+        })
+    }
+
+    fn victim(i: usize) -> CaseId {
+        CaseId::derive(&City::parse("huzhou").unwrap(), 100 + i as u64)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn whatever_order_the_cases_read_a_mule_in_their_claims_end_as_the_rule_splits_it_over_all_of_them(
+            (amounts, statement, held, order) in arb_mule(),
+        ) {
+            let config = CoreConfig::default();
+            let mut state = State::default();
+            for (i, amount) in amounts.iter().enumerate() {
+                let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(*amount), at_ms: 10 }];
+                let report = Input::CaseReported { case_id: victim(i), reported_at_ms: 900, transfers, reported_loss: Fen::new(*amount) };
+                check(&mut state, &config, report);
+            }
+            for (nth, i) in order.iter().enumerate() {
+                let stop_no = u8::from(nth == 0);
+                let statement = Statement { stop_no, held: Fen::new(held), expires_at_ms: 9_000_000, since_ms: 0, entries: statement.clone() };
+                check(&mut state, &config, Input::AccountAnswered { case_id: victim(*i), hop: 1, asked_at_ms: 0, result: Ok(statement) });
+                let claims = Fen::sum(state.holds[&account(1)].claims.values().copied()).unwrap();
+                prop_assert!(claims <= Fen::new(held), "after {} readings the claims {claims} exceed the {held} held", nth + 1);
+            }
+            // Every case ends with its share as the rule splits the mule over all of them
+            // (listed in another order, a tie may move a fen per outflow).
+            let arrivals: Vec<(usize, rule::Arrival)> = amounts.iter().enumerate()
+                .map(|(i, a)| (i, rule::Arrival { transfer_id: None, amount: Fen::new(*a), at_ms: 10 })).collect();
+            let splits = rule::split_joint(amounts.len(), &arrivals, &statement, Fen::new(held));
+            let outflows = statement.iter().filter(|e| e.direction == Direction::Out).count() as u64 + 1;
+            let hold = &state.holds[&account(1)];
+            for (i, split) in splits.iter().enumerate() {
+                let claim = hold.claims.get(&victim(i)).copied().unwrap_or(Fen::ZERO);
+                prop_assert!(claim.get().abs_diff(split.claim.get()) <= outflows, "case {i}: {claim} against {}", split.claim);
+            }
+            let claims = Fen::sum(hold.claims.values().copied()).unwrap();
+            prop_assert_eq!(claims, Fen::sum(splits.iter().map(|s| s.claim)).unwrap());
+        }
+    }
+}
