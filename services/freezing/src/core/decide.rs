@@ -136,7 +136,8 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
             // The rule runs over every case whose money is in the account (joint.rs).
             let reading = joint::read(state, &case_id, hop_state, &account, &statement);
             let own = &reading.own;
-            let onward = joint::legs(&statement.entries, &own.onward, Some(trace), &account);
+            let followed = reading.own_whole.then_some(trace);
+            let onward = joint::legs(&statement.entries, &own.onward, followed, &account);
             let first_new = trace.hops.keys().next_back().copied().unwrap_or(0) + 1;
             // The stop opens at most MAX_ONWARD_IN_STOP hops itself; any further one gets a
             // `hop_opened` of its own, so that no event outgrows what a commit takes.

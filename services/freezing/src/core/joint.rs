@@ -66,9 +66,13 @@ pub fn statement_since(state: &State, case_id: &CaseId, hop: &Hop, account: &Acc
 pub(super) struct Reading {
     /// The reading case's money in the account, all of it (earlier readings' too).
     pub(super) own: Split,
-    /// The reading case's claim and cash-out recorded before.
+    /// The reading case's claim and cash-out recorded before, which `own` replaces (zero
+    /// when the statement does not hold its earlier money: that claim stands as it is).
     pub(super) own_claim_before: Fen,
     pub(super) own_cashed_before: Fen,
+    /// Whether `own` holds the case's earlier money in the account too: then the legs the
+    /// case already follows from it are not opened again.
+    pub(super) own_whole: bool,
     /// Every other case split with it: its claim before, and its split now.
     pub(super) others: Vec<(CaseId, Fen, Split)>,
 }
@@ -78,13 +82,16 @@ pub(super) struct Reading {
 pub(super) fn read(state: &State, case_id: &CaseId, hop: &Hop, account: &AccountRef, statement: &Statement) -> Reading {
     let hold = state.holds.get(account);
     let claim_of = |case: &CaseId| hold.and_then(|h| h.claims.get(case)).copied().unwrap_or(Fen::ZERO);
-    let own_share = hold.and_then(|h| h.shares.get(case_id));
+    let covered = |share: &&Share| share.since_ms().is_none_or(|since| since >= statement.since_ms);
+    // The case's own earlier money there, when the statement holds it: else its earlier
+    // claim is taken as it stands, like another case's outside the statement.
+    let own_share = hold.and_then(|h| h.shares.get(case_id)).filter(covered);
     let others: Vec<(&CaseId, &Share)> = hold.map(|h| others(h, case_id, Some(statement.since_ms))).unwrap_or_default();
+    let split_here = |case: &CaseId| (case == case_id && own_share.is_some()) || others.iter().any(|(o, _)| *o == case);
     // Claims of cases not split here (their money not in this statement, beyond the bound,
     // or recorded before arrivals were) are held first.
-    let fixed = hold.map_or(Ok(Fen::ZERO), |h| {
-        Fen::sum(h.claims.iter().filter(|(c, _)| *c != case_id && !others.iter().any(|(o, _)| o == c)).map(|(_, f)| *f))
-    });
+    let fixed =
+        hold.map_or(Ok(Fen::ZERO), |h| Fen::sum(h.claims.iter().filter(|(c, _)| !split_here(c)).map(|(_, f)| *f)));
     // Summed past 64 bits they leave nothing either way.
     let available = statement.held.saturating_sub(fixed.unwrap_or(Fen::new(u64::MAX)));
     let mut arrivals: Vec<(usize, Arrival)> =
@@ -97,8 +104,9 @@ pub(super) fn read(state: &State, case_id: &CaseId, hop: &Hop, account: &Account
     let own = splits.next().expect("one split per case");
     Reading {
         own,
-        own_claim_before: claim_of(case_id),
+        own_claim_before: own_share.map_or(Fen::ZERO, |_| claim_of(case_id)),
         own_cashed_before: own_share.map_or(Fen::ZERO, |s| s.cashed_out),
+        own_whole: own_share.is_some(),
         others: others
             .into_iter()
             .zip(splits)
