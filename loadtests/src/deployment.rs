@@ -3,6 +3,7 @@
 //! directory, and the simulated banks and payment platforms of a [`World`]. Used by
 //! `afc-lab demo`, the benchmarks, load, drills and the integration tests.
 
+use freezing::rule::TracingRule;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,6 +44,8 @@ pub struct EmbeddedOptions {
     /// The business clock of the services, the banks and the mule schedule: the system
     /// clock, or a [`domain::ScaledClock`] in drills.
     pub clock: SharedClock,
+    /// Freezing's tracing rule in every city.
+    pub tracing_rule: TracingRule,
 }
 
 impl Default for EmbeddedOptions {
@@ -52,6 +55,7 @@ impl Default for EmbeddedOptions {
             bank_latency: Duration::ZERO,
             sync_always: false,
             clock: domain::system_clock(),
+            tracing_rule: TracingRule::default(),
         }
     }
 }
@@ -138,6 +142,7 @@ impl Embedded {
             only: None,
             freeze_after_ms: self.options.freeze_after_ms,
             at_risk_margin_ms: freezing::limits::DEFAULT_AT_RISK_MARGIN_MS,
+            tracing_rule: self.options.tracing_rule,
         };
         anyhow::ensure!(!self.cities.contains_key(city), "{city} is already running");
         let process = CityProcess::start(options, self.clock.clone())?;

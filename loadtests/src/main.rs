@@ -119,6 +119,10 @@ enum SimCommand {
         /// No progress line.
         #[arg(long)]
         quiet: bool,
+        /// Freezing's tracing rule in the embedded deployment: pro-rata or
+        /// lowest-intermediate-balance (docs/tracing-rule.md).
+        #[arg(long, default_value = "pro-rata")]
+        tracing_rule: freezing::rule::TracingRule,
         /// Run against an existing deployment through this NATS URL (the province hub)
         /// instead of starting an embedded one. Needs --drill-clock.
         #[arg(long, requires = "drill_clock")]
@@ -153,12 +157,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { bench: BenchCommand::Freeze(options) } => bench::freeze(options).await,
         Command::Bench { bench: BenchCommand::Start(options) } => bench::start::start(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
-        Command::Sim { command: SimCommand::Run { scenario, out, seed, time_scale, quiet, nats, drill_clock } } => {
+        Command::Sim {
+            command: SimCommand::Run { scenario, out, seed, time_scale, quiet, tracing_rule, nats, drill_clock },
+        } => {
             let target = match (nats, drill_clock) {
                 (Some(url), Some(clock)) => drill::Target::Existing { url, clock },
                 _ => drill::Target::Embedded,
             };
-            let options = drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet, target };
+            let options =
+                drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet, target, tracing_rule };
             drill::run(options).await.map(|_| ())
         }
         Command::Drill {

@@ -203,6 +203,7 @@ async fn run_once(options: &CrashOptions, kills: u32, label: &str) -> anyhow::Re
         time_scale: None,
         progress: options.progress,
         target: Target::Existing { url: province.hub_url(), clock },
+        tracing_rule: freezing::rule::TracingRule::default(),
     };
     let drilled = drill::run_detailed(drill_options).await;
     let drilled = match drilled {

@@ -150,6 +150,8 @@ pub struct DrillOptions {
     /// Print the progress line.
     pub progress: bool,
     pub target: Target,
+    /// Freezing's tracing rule (embedded deployments; an existing one runs its own).
+    pub tracing_rule: freezing::rule::TracingRule,
 }
 
 /// Runs a drill, writes its report and prints it. Returns the report.
@@ -188,14 +190,15 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
     let script = generate_script(&scenario).context("generating the crime wave")?;
     let truth = script.unimpeded_truth().context("replaying the plan for the ground truth")?;
     eprintln!(
-        "afc-lab sim run: {} (hash {}, seed {}): {} reports, {} mule accounts, {} lost, time scale {}",
+        "afc-lab sim run: {} (hash {}, seed {}): {} reports, {} mule accounts, {} lost, time scale {}, tracing rule {}",
         script.name,
         scenario.hash_hex(),
         script.seed,
         script.reports.len(),
         script.mule_accounts(),
         truth.total.loss,
-        scenario.time_scale
+        scenario.time_scale,
+        options.tracing_rule.name()
     );
     let cities: Vec<City> = scenario.cities.iter().map(|c| c.city.clone()).collect();
     let bank_answer_ms = (scenario.banks.answer_ms.min + scenario.banks.answer_ms.max) as f64 / 2.0;
@@ -211,6 +214,7 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
                     freeze_after_ms: freezing::limits::DEFAULT_FREEZE_AFTER_MS,
                     bank_latency: clock.real_duration(bank_answer_ms.round() as u64),
                     clock: clock.clone(),
+                    tracing_rule: options.tracing_rule,
                     ..EmbeddedOptions::default()
                 },
             )

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use domain::{City, Service, SharedClock};
 use freezing::core::CoreConfig;
+use freezing::rule::TracingRule;
 use runtime::{Hosted, NodeError, NodeOptions, Shutdown};
 
 /// How to run a city.
@@ -20,6 +21,8 @@ pub struct CityOptions {
     pub freeze_after_ms: u64,
     /// How long before its last stop lapses an unfrozen claim raises `freeze_at_risk`.
     pub at_risk_margin_ms: u64,
+    /// How money leaving a mixed account is attributed to the victims in it.
+    pub tracing_rule: TracingRule,
 }
 
 /// Every service of a city node, configured from `options`.
@@ -27,6 +30,7 @@ pub fn services(options: &CityOptions) -> Vec<Box<dyn Hosted>> {
     let freezing = freezing::Config::new(CoreConfig {
         freeze_after_ms: options.freeze_after_ms,
         at_risk_margin_ms: options.at_risk_margin_ms,
+        rule: options.tracing_rule,
         ..CoreConfig::default()
     });
     vec![Box::new(intake::Intake), Box::new(freezing::Freezing::new(freezing))]
@@ -53,6 +57,7 @@ mod tests {
             only: None,
             freeze_after_ms: 1,
             at_risk_margin_ms: 1,
+            tracing_rule: TracingRule::default(),
         };
         let hosted: Vec<Service> = services(&options).iter().map(|s| s.service()).collect();
         assert_eq!(hosted, Service::ALL);

@@ -45,6 +45,12 @@ enum Command {
         /// `freeze_at_risk` alert, in ms.
         #[arg(long, default_value_t = freezing::limits::DEFAULT_AT_RISK_MARGIN_MS)]
         at_risk_margin_ms: u64,
+        /// How money leaving an account that holds several depositors' money is attributed
+        /// to the victims in it: pro-rata (each outflow takes every part of the balance in
+        /// proportion) or lowest-intermediate-balance (other money leaves first). See
+        /// docs/tracing-rule.md.
+        #[arg(long, default_value = "pro-rata")]
+        tracing_rule: freezing::rule::TracingRule,
         /// Run on a drill's scaled clock instead of the wall clock (ORIGIN_MS:SCALE:ANCHOR_UNIX_MS,
         /// from `afc-lab sim clock`), for `afc-lab sim run --nats`. Never in production.
         #[arg(long, value_parser = DrillClock::parse)]
@@ -112,7 +118,7 @@ fn parse_service(name: &str) -> Result<Service, String> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::City { city, nats, data, only, freeze_after_ms, at_risk_margin_ms, drill_clock } => {
+        Command::City { city, nats, data, only, freeze_after_ms, at_risk_margin_ms, tracing_rule, drill_clock } => {
             afc::cli::init_logging("info");
             let clock: domain::SharedClock = match drill_clock {
                 Some(drill) => {
@@ -126,8 +132,15 @@ async fn main() -> anyhow::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
                 let _ = shutdown_tx.send(true);
             });
-            let options =
-                CityOptions { city, nats_url: nats, data_dir: data, only, freeze_after_ms, at_risk_margin_ms };
+            let options = CityOptions {
+                city,
+                nats_url: nats,
+                data_dir: data,
+                only,
+                freeze_after_ms,
+                at_risk_margin_ms,
+                tracing_rule,
+            };
             Ok(run_city(options, clock, shutdown).await?)
         }
         Command::Case { command } => {

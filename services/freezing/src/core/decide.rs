@@ -134,7 +134,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 return Ok(Decided { events, requests: vec![read] });
             }
             // The rule runs over every case whose money is in the account (joint.rs).
-            let reading = joint::read(state, &case_id, hop_state, &account, &statement);
+            let reading = joint::read(state, config, &case_id, hop_state, &account, &statement);
             let own = &reading.own;
             let followed = reading.own_whole.then_some(trace);
             let onward = joint::legs(&statement.entries, &own.onward, followed, &account);

@@ -79,7 +79,14 @@ pub(super) struct Reading {
 
 /// Splits the money in `account`, as `statement` shows it, among `case_id` (its arrivals
 /// recorded there and those of `hop`) and the other cases with money in it.
-pub(super) fn read(state: &State, case_id: &CaseId, hop: &Hop, account: &AccountRef, statement: &Statement) -> Reading {
+pub(super) fn read(
+    state: &State,
+    config: &CoreConfig,
+    case_id: &CaseId,
+    hop: &Hop,
+    account: &AccountRef,
+    statement: &Statement,
+) -> Reading {
     let hold = state.holds.get(account);
     let claim_of = |case: &CaseId| hold.and_then(|h| h.claims.get(case)).copied().unwrap_or(Fen::ZERO);
     let covered = |share: &&Share| share.since_ms().is_none_or(|since| since >= statement.since_ms);
@@ -100,7 +107,8 @@ pub(super) fn read(state: &State, case_id: &CaseId, hop: &Hop, account: &Account
     for (index, (_, share)) in others.iter().enumerate() {
         arrivals.extend(share.arrivals.iter().map(|a| (index + 1, a.clone())));
     }
-    let mut splits = rule::split_joint(others.len() + 1, &arrivals, &statement.entries, available).into_iter();
+    let mut splits =
+        rule::split_joint(config.rule, others.len() + 1, &arrivals, &statement.entries, available).into_iter();
     let own = splits.next().expect("one split per case");
     Reading {
         own,

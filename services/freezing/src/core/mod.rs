@@ -39,6 +39,7 @@ use crate::limits::{
     DEFAULT_AT_RISK_MARGIN_MS, DEFAULT_FREEZE_AFTER_MS, MAX_TRACE_DEPTH, MIN_FOLLOW_FEN, RETRY_WINDOW_MS,
     UNSETTLED_ORDER_WINDOW_MS,
 };
+use crate::rule::TracingRule;
 
 /// A center may stop payments out of one account at most this often (the first stop and
 /// one renewal, 48 h each).
@@ -60,6 +61,8 @@ pub struct CoreConfig {
     /// How long before its stop lapses a claim not frozen yet, with no renewal left, raises
     /// `freeze_at_risk`.
     pub at_risk_margin_ms: u64,
+    /// How money leaving a mixed account is attributed to the victims in it.
+    pub rule: TracingRule,
 }
 
 impl Default for CoreConfig {
@@ -71,6 +74,7 @@ impl Default for CoreConfig {
             retry_window_ms: RETRY_WINDOW_MS,
             unsettled_order_window_ms: UNSETTLED_ORDER_WINDOW_MS,
             at_risk_margin_ms: DEFAULT_AT_RISK_MARGIN_MS,
+            rule: TracingRule::default(),
         }
     }
 }

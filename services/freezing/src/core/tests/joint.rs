@@ -3,6 +3,7 @@
 //! followed for the cases it carried.
 
 use super::*;
+use crate::rule::TracingRule;
 
 /// Case A (two transfers: 1,000 into the mule, account 1, and 2,000 into account 2, whose
 /// bank has not answered) and case B (3,000 into the mule).
@@ -48,7 +49,7 @@ fn mule_answered(case_id: &CaseId, stop_no: u8) -> Input {
 
 #[test]
 fn given_a_mule_holding_two_victims_money_when_the_second_reads_it_then_each_claims_its_share() {
-    let config = CoreConfig::default();
+    let config = libr();
     let mut state = State::default();
     let (a, b) = two_victims(&mut state, &config);
     // A alone takes B's money (unknown to it) as leaving first: it claims all its 1,000.
@@ -131,7 +132,7 @@ fn a_reading_asks_for_the_statement_from_the_earliest_arrival_of_every_case_in_t
 
 #[test]
 fn a_claim_revised_below_what_was_frozen_for_it_awaits_no_freeze_and_one_revised_above_gets_one() {
-    let config = CoreConfig::default();
+    let config = libr();
     let mut state = State::default();
     let (a, b) = two_victims(&mut state, &config);
     check(&mut state, &config, mule_answered(&a, 1));
@@ -172,6 +173,31 @@ fn a_claim_revised_below_what_was_frozen_for_it_awaits_no_freeze_and_one_revised
     let Step { actions, .. } =
         step(&mut state, &config, Input::ConversionDue { case_id: a.clone(), account: account(1) }, 4_000).unwrap();
     assert!(matches!(&actions[..], [Action::Freeze { amount, .. }] if *amount == Fen::new(300)), "{actions:?}");
+}
+
+#[test]
+fn by_pro_rata_each_case_claims_its_share_alone_and_a_later_reading_revises_nothing() {
+    let config = CoreConfig::default();
+    assert_eq!(config.rule, TracingRule::ProRata);
+    let mut state = State::default();
+    let (a, b) = two_victims(&mut state, &config);
+    // A alone: half the balance left, half of A's money with it (B's is the rest of it).
+    let (events, _) = check(&mut state, &config, mule_answered(&a, 1));
+    let FreezingEvent::AccountStopped { claim_fen, onward, .. } = &events[0] else { panic!("{events:?}") };
+    assert_eq!(
+        (*claim_fen, onward.iter().map(|l| l.amount_fen).collect::<Vec<_>>()),
+        (Fen::new(500), vec![Fen::new(500)])
+    );
+    let (events, _) = check(&mut state, &config, mule_answered(&b, 0));
+    assert!(!events.iter().any(|e| matches!(e, FreezingEvent::ClaimRevised { .. })), "{events:?}");
+    let hold = &state.holds[&account(1)];
+    assert_eq!((hold.claims[&a], hold.claims[&b]), (Fen::new(500), Fen::new(1_500)));
+}
+
+/// Lowest intermediate balance: each case alone takes the other victims' money as leaving
+/// first, so readings revise the claims.
+fn libr() -> CoreConfig {
+    CoreConfig { rule: TracingRule::LowestIntermediateBalance, ..CoreConfig::default() }
 }
 
 const HOUR: u64 = 3_600_000;
@@ -236,8 +262,9 @@ mod many_victims {
         #[test]
         fn whatever_order_the_cases_read_a_mule_in_their_claims_end_as_the_rule_splits_it_over_all_of_them(
             (amounts, statement, held, order) in arb_mule(),
+            lowest in any::<bool>(),
         ) {
-            let config = CoreConfig::default();
+            let config = if lowest { libr() } else { CoreConfig::default() };
             let mut state = State::default();
             for (i, amount) in amounts.iter().enumerate() {
                 let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(*amount), at_ms: 10 }];
@@ -255,7 +282,7 @@ mod many_victims {
             // (listed in another order, a tie may move a fen per outflow).
             let arrivals: Vec<(usize, rule::Arrival)> = amounts.iter().enumerate()
                 .map(|(i, a)| (i, rule::Arrival { transfer_id: None, amount: Fen::new(*a), at_ms: 10 })).collect();
-            let splits = rule::split_joint(amounts.len(), &arrivals, &statement, Fen::new(held));
+            let splits = rule::split_joint(config.rule, amounts.len(), &arrivals, &statement, Fen::new(held));
             let outflows = statement.iter().filter(|e| e.direction == Direction::Out).count() as u64 + 1;
             let hold = &state.holds[&account(1)];
             for (i, split) in splits.iter().enumerate() {
