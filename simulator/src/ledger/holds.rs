@@ -5,6 +5,8 @@
 //! free. The stop-payment and freeze requests are answered here as a bank answers them,
 //! idempotent by request id.
 
+use std::sync::Arc;
+
 use domain::{AccountRef, CaseId, City, Fen, TimeMs};
 use protocol::adapter::{
     AdapterError, AdapterErrorKind, FreezeReply, FreezeRequest, FreezeStatus, StopPaymentReply, StopPaymentRequest,
@@ -86,21 +88,29 @@ impl Ledger {
     /// `since_ms`.
     pub fn stop_payment(&mut self, req: &StopPaymentRequest, now: TimeMs) -> Result<StopPaymentReply, AdapterError> {
         check_request_id(&req.request_id)?;
-        if let Some(first) = self.stop_replies.get(&req.request_id) {
+        if let Some(first) = self.stop_replies.get(req.request_id.as_str()) {
             self.duplicates += 1;
             return first.clone();
         }
-        let result = self.apply_stop(req, now);
-        self.audit.stop_requested(req, result.is_ok());
-        self.stop_replies.insert(req.request_id.clone(), result.clone());
+        // One copy of the id, for the record of replies and the audit's.
+        let request_id: Arc<str> = Arc::from(req.request_id.as_str());
+        let result = self.apply_stop(req, &request_id, now);
+        self.stop_replies.insert(request_id, result.clone());
         result
     }
 
-    fn apply_stop(&mut self, req: &StopPaymentRequest, now: TimeMs) -> Result<StopPaymentReply, AdapterError> {
-        let account = self
-            .accounts
-            .get_mut(&req.account)
-            .ok_or_else(|| adapter_error(AdapterErrorKind::UnknownAccount, format!("no account {}", req.account)))?;
+    /// Applies a stop-payment seen for the first time, and records its id for the audit.
+    fn apply_stop(
+        &mut self,
+        req: &StopPaymentRequest,
+        request_id: &Arc<str>,
+        now: TimeMs,
+    ) -> Result<StopPaymentReply, AdapterError> {
+        let Some(account) = self.accounts.get_mut(&req.account) else {
+            self.audit.stop_to_unknown_account(req, Arc::clone(request_id));
+            return Err(adapter_error(AdapterErrorKind::UnknownAccount, format!("no account {}", req.account)));
+        };
+        account.stop_requests.record(&req.center, Arc::clone(request_id));
         let count = account.stops.get(&req.center).map_or(0, |stop| stop.count);
         if count >= limits::MAX_STOPS_PER_CENTER {
             return Err(adapter_error(
@@ -116,6 +126,7 @@ impl Ledger {
         let expires_at_ms = now.saturating_add(limits::STOP_DURATION_MS);
         let stop_no = count + 1;
         account.stops.insert(req.center.clone(), Stop { count: stop_no, expires_at_ms });
+        self.audit.stop_applied();
         Ok(StopPaymentReply {
             stop_no,
             held_fen: account.balance,

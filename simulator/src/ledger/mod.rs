@@ -23,6 +23,7 @@ mod transfer;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use domain::{AccountRef, City, Fen, MoneyError, PaymentOrderRef, TimeMs};
 use protocol::adapter::{AdapterError, FreezeReply, StatementEntry, StopPaymentReply};
@@ -137,6 +138,8 @@ struct Account {
     /// Claims made when nothing was left to freeze, in arrival order (轮候冻结): they hold
     /// nothing until a freeze lapses and leaves money free.
     queued: Vec<FreezeClaim>,
+    /// The stop-payment request ids that came to it, for the audit (`audit`).
+    stop_requests: audit::AccountStops,
 }
 
 /// How a payment-platform order settled.
@@ -164,7 +167,7 @@ pub struct Ledger {
     transfers_booked: u64,
     // B-trees, not hash maps: one entry per request, and a hash map doubling past 100,000
     // entries held the world lock (every bank's answers) for up to 90 ms.
-    stop_replies: BTreeMap<String, Result<StopPaymentReply, AdapterError>>,
+    stop_replies: BTreeMap<Arc<str>, Result<StopPaymentReply, AdapterError>>,
     freeze_replies: BTreeMap<String, Result<FreezeReply, AdapterError>>,
     duplicates: u64,
     /// What the banks did, by request, for drills to check afterwards (`audit`).

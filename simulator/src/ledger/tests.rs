@@ -190,6 +190,31 @@ fn the_audit_counts_repeated_ids_apart_and_sums_what_each_claims_freezes_held() 
 }
 
 #[test]
+fn the_audit_lists_stop_ids_per_center_and_account_also_for_accounts_the_bank_does_not_hold() {
+    let mut ledger = small_world();
+    let (a, unknown) = (acct(1), acct(99));
+    for (id, center, account) in [
+        ("hz/a/stop1", "hangzhou", &a),
+        ("wz/a/stop1", "wenzhou", &a),
+        ("hz/a/stop2", "hangzhou", &a),
+        ("hz/u/stop1", "hangzhou", &unknown),
+        ("hz/u/stop2", "hangzhou", &unknown),
+        ("hz/u/stop3", "hangzhou", &unknown),
+        ("hz/u/stop3", "hangzhou", &unknown),
+    ] {
+        let _ = ledger.stop_payment(&stop_req(id, center, account), T0);
+    }
+    let audit = ledger.hold_audit();
+    assert_eq!((audit.repeated_requests, audit.stops_applied), (1, 3));
+    // Two from hangzhou and one from wenzhou on the held account are within the limit.
+    let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        audit.stops_beyond_limit,
+        vec![(city("hangzhou"), unknown, ids(&["hz/u/stop1", "hz/u/stop2", "hz/u/stop3"]))]
+    );
+}
+
+#[test]
 fn freeze_holds_money_and_later_claims_queue() {
     let mut ledger = small_world();
     let first = ledger.freeze(&freeze_req("f1", "hangzhou", &acct(1), Fen::yuan(600)), T0).unwrap();
