@@ -294,3 +294,51 @@ mod many_victims {
         }
     }
 }
+
+#[test]
+fn a_reading_whose_statement_misses_the_cases_earlier_money_there_leaves_that_claim_as_it_stands() {
+    // A claims 1,000 of the mule; then more of A's money (500, transfer `late`) reaches it
+    // and the mule is read again, but the bank's statement starts after A's first arrival.
+    let config = libr();
+    let mut state = State::default();
+    let (a, _) = two_victims(&mut state, &config);
+    let first = vec![entry(Direction::In, 1_000, 1_000, Counterparty::Account(account(90)), "ta")];
+    let statement =
+        Statement { stop_no: 1, held: Fen::new(1_000), expires_at_ms: 9_000_000, since_ms: 0, entries: first };
+    check(
+        &mut state,
+        &config,
+        Input::AccountAnswered { case_id: a.clone(), hop: 1, asked_at_ms: 0, result: Ok(statement) },
+    );
+    let forwards = vec![
+        entry(Direction::In, 2_000, 2_000, Counterparty::Account(account(91)), "t2"),
+        entry(Direction::Out, 500, 1_500, Counterparty::Account(account(1)), "late"),
+    ];
+    let statement =
+        Statement { stop_no: 1, held: Fen::new(1_500), expires_at_ms: 9_000_000, since_ms: 0, entries: forwards };
+    let (_, actions) = check(
+        &mut state,
+        &config,
+        Input::AccountAnswered { case_id: a.clone(), hop: 2, asked_at_ms: 0, result: Ok(statement) },
+    );
+    let Some(Action::Read { hop, .. }) =
+        actions.iter().find(|x| matches!(x, Action::Read { case_id, .. } if *case_id == a))
+    else {
+        panic!("{actions:?}")
+    };
+    let late = vec![entry(Direction::In, 500, 1_500, Counterparty::Account(account(2)), "late")];
+    let statement =
+        Statement { stop_no: 0, held: Fen::new(1_500), expires_at_ms: 9_000_000, since_ms: 5 * HOUR, entries: late };
+    let (events, _) = check(
+        &mut state,
+        &config,
+        Input::AccountAnswered { case_id: a.clone(), hop: *hop, asked_at_ms: 0, result: Ok(statement) },
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, FreezingEvent::ClaimRevised { .. })),
+        "the earlier claim stands: {events:?}"
+    );
+    let FreezingEvent::AccountStopped { claim_fen, .. } = &events[0] else { panic!("{events:?}") };
+    assert_eq!(*claim_fen, Fen::new(500), "the late money is claimed beside it");
+    assert_eq!(state.holds[&account(1)].claims[&a], Fen::new(1_500));
+}
