@@ -1,7 +1,57 @@
 //! How a claim ended, by the simulator's attribution and the bank's freezes: the part the
 //! case's money does not back (over-claim), and the money found and then let go.
 
-use domain::Fen;
+use domain::{AccountRef, Fen};
+use serde::Serialize;
+
+/// Claims listed in a report's `claims_not_backed`.
+pub const MAX_CLAIM_LINES: usize = 100;
+
+/// One claim that over-claims or let money go, with what its figures are made of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClaimLine {
+    pub case_id: String,
+    pub account: AccountRef,
+    /// The case's claim on the account at the end.
+    pub claim_fen: u64,
+    /// The case's money in the account when it was claimed, and at the end, by attribution.
+    pub then_fen: u64,
+    pub now_fen: u64,
+    /// What the bank holds frozen for the case at the end.
+    pub frozen_fen: u64,
+    pub over_fen: u64,
+    pub released_fen: u64,
+}
+
+impl ClaimLine {
+    pub(super) fn new(
+        case_id: String,
+        account: &AccountRef,
+        claim: Fen,
+        then: Fen,
+        now: Fen,
+        frozen: Fen,
+        outcome: ClaimOutcome,
+    ) -> ClaimLine {
+        ClaimLine {
+            case_id,
+            account: account.clone(),
+            claim_fen: claim.get(),
+            then_fen: then.get(),
+            now_fen: now.get(),
+            frozen_fen: frozen.get(),
+            over_fen: outcome.over.get(),
+            released_fen: outcome.released.get(),
+        }
+    }
+
+    /// The `limit` lines of most money, released first, then over-claimed.
+    pub(super) fn largest(mut lines: Vec<ClaimLine>, limit: usize) -> Vec<ClaimLine> {
+        lines.sort_by(|a, b| (b.released_fen, b.over_fen).cmp(&(a.released_fen, a.over_fen)));
+        lines.truncate(limit);
+        lines
+    }
+}
 
 /// How a claim of `claim` on an account ended, given the case's money in the account when
 /// it was made (`then`) and at the end (`now`), by attribution, and what the bank holds
@@ -52,5 +102,26 @@ mod tests {
         assert_eq!(outcome(1_000, 1_000, 400, 1_000), (600, 0, 600));
         // Frozen in part: what no freeze of the case holds left.
         assert_eq!(outcome(1_000, 1_000, 400, 700), (600, 300, 600));
+    }
+
+    #[test]
+    fn the_report_lists_the_claims_that_released_most_first_then_those_over_claimed_most() {
+        let account = AccountRef::parse("icbc:62220202").unwrap();
+        let line = |case: &str, claim, now, frozen| {
+            let outcome = claim_outcome(Fen::new(claim), Fen::new(claim), Fen::new(now), Fen::new(frozen));
+            ClaimLine::new(
+                case.into(),
+                &account,
+                Fen::new(claim),
+                Fen::new(claim),
+                Fen::new(now),
+                Fen::new(frozen),
+                outcome,
+            )
+        };
+        let lines = vec![line("over", 1_000, 100, 1_000), line("released", 1_000, 800, 0), line("small", 10, 0, 10)];
+        let largest = ClaimLine::largest(lines, 2);
+        assert_eq!(largest.iter().map(|l| l.case_id.as_str()).collect::<Vec<_>>(), vec!["released", "over"]);
+        assert_eq!((largest[0].released_fen, largest[0].over_fen), (200, 200));
     }
 }

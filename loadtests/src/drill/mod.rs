@@ -21,6 +21,7 @@
 //! `afc city --drill-clock`).
 
 mod claims;
+mod observed;
 pub mod render;
 pub mod score;
 
