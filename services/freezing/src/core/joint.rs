@@ -28,6 +28,9 @@ use crate::rule::{self, Arrival, Split};
 pub struct Share {
     pub arrivals: Vec<Arrival>,
     pub cashed_out: Fen,
+    /// The part of the case's claim whose conversion ended (frozen, queued, or failed for
+    /// good): a later part is frozen from here, under the request id `…/after<settled>`.
+    pub settled: Fen,
 }
 
 impl Share {

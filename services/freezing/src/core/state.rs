@@ -308,9 +308,13 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                     }
                     // The earlier claim was settled: the new part gets a freeze of its own.
                     None => {
-                        let mut conversion = Conversion::held(Some(*stopped_at_ms), hold.expires_at_ms, hold.stop_no);
-                        conversion.frozen = before;
-                        put_conversion(state, (case_id.clone(), account.clone()), conversion);
+                        let settled = hold.shares.get(case_id).map_or(before, |share| share.settled);
+                        if *claim > settled {
+                            let mut conversion =
+                                Conversion::held(Some(*stopped_at_ms), hold.expires_at_ms, hold.stop_no);
+                            conversion.frozen = settled;
+                            put_conversion(state, (case_id.clone(), account.clone()), conversion);
+                        }
                     }
                 }
             }
@@ -382,16 +386,17 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             }
             let Some(hold) = state.holds.get_mut(account) else { return };
             hold.claims.insert(case_id.clone(), *claim_fen);
+            let settled = hold.shares.get(case_id).map_or(*previous_fen, |share| share.settled);
             let (stop_no, expires_at_ms) = (hold.stop_no, hold.expires_at_ms);
             let key = (case_id.clone(), account.clone());
             match state.conversions.get(&key) {
                 // Frozen already as far as the claim now goes: nothing is left to freeze.
                 Some(conversion) if conversion.frozen >= *claim_fen => take_conversion(state, &key),
                 Some(_) => {}
-                // The claim was settled and grew: the new part gets a freeze of its own.
-                None if claim_fen > previous_fen => {
+                // The claim was settled and grew past it: the new part gets a freeze of its own.
+                None if *claim_fen > settled => {
                     let mut conversion = Conversion::held(Some(*revised_at_ms), expires_at_ms, stop_no);
-                    conversion.frozen = *previous_fen;
+                    conversion.frozen = settled;
                     put_conversion(state, key, conversion);
                 }
                 None => {}
@@ -415,9 +420,15 @@ fn put_conversion(state: &mut State, key: (CaseId, AccountRef), conversion: Conv
 
 /// A claim awaits its conversion no more; its case is released if that was its last.
 fn take_conversion(state: &mut State, key: &(CaseId, AccountRef)) {
-    if state.conversions.remove(key).is_some()
-        && let Some(trace) = state.cases.get_mut(&key.0)
-    {
+    let Some(conversion) = state.conversions.remove(key) else { return };
+    // Settled as far as it was frozen, or as the claim went (queued, failed, or its parts
+    // spent): a later part of the claim is frozen from there, under a request id never used.
+    if let Some(hold) = state.holds.get_mut(&key.1) {
+        let claim = hold.claims.get(&key.0).copied().unwrap_or(Fen::ZERO);
+        let share = hold.shares.entry(key.0.clone()).or_default();
+        share.settled = share.settled.max(conversion.frozen).max(claim);
+    }
+    if let Some(trace) = state.cases.get_mut(&key.0) {
         trace.claims_pending = trace.claims_pending.saturating_sub(1);
         release_if_closed(state, &key.0);
     }

@@ -19,7 +19,7 @@ pub const SNAPSHOT: &str = "freezing.state";
 
 /// The encoding of [`State`]. Bump it whenever `State` (or anything it holds) changes shape
 /// or meaning: an older snapshot is then ignored instead of misread.
-pub const SNAPSHOT_FORMAT: u16 = 3;
+pub const SNAPSHOT_FORMAT: u16 = 4;
 
 /// The state encoded for [`SNAPSHOT`].
 pub fn encode(state: &State) -> Vec<u8> {

@@ -157,22 +157,69 @@ fn a_claim_revised_below_what_was_frozen_for_it_awaits_no_freeze_and_one_revised
     check(&mut state, &config, mule_answered(&b, 0));
     assert_eq!(state.holds[&account(1)].claims[&a], Fen::new(500));
     assert!(!state.conversions.contains_key(&(a.clone(), account(1))), "frozen past its claim: nothing to freeze");
-    // A revision that raises a settled claim asks for a freeze of the new part.
-    let raised = FreezingEvent::ClaimRevised {
+    // A revision that raises the claim within what is frozen for it asks for nothing more.
+    let revised = |previous: u64, claim: u64| FreezingEvent::ClaimRevised {
         case_id: a.clone(),
         account: account(1),
-        previous_fen: Fen::new(500),
-        claim_fen: Fen::new(800),
-        by_case: b,
+        previous_fen: Fen::new(previous),
+        claim_fen: Fen::new(claim),
+        by_case: b.clone(),
         by_hop: 1,
         revised_at_ms: 3_000,
     };
-    apply(&mut state, &raised);
-    let conversion = state.conversions[&(a.clone(), account(1))];
-    assert_eq!(conversion.frozen, Fen::new(500));
+    apply(&mut state, &revised(500, 800));
+    assert!(!state.conversions.contains_key(&(a.clone(), account(1))), "the 1,000 frozen holds the 800");
+    // One beyond it asks for a freeze of the part beyond, under an id never used for the case.
+    apply(&mut state, &revised(800, 1_200));
+    assert_eq!(state.conversions[&(a.clone(), account(1))].frozen, Fen::new(1_000));
     let Step { actions, .. } =
         step(&mut state, &config, Input::ConversionDue { case_id: a.clone(), account: account(1) }, 4_000).unwrap();
-    assert!(matches!(&actions[..], [Action::Freeze { amount, .. }] if *amount == Fen::new(300)), "{actions:?}");
+    let [Action::Freeze { amount, request_id, .. }] = &actions[..] else { panic!("{actions:?}") };
+    assert_eq!(
+        (*amount, request_id.as_str()),
+        (Fen::new(200), freeze_request_id(&a, &account(1), 1, Fen::new(1_000)).as_str())
+    );
+}
+
+#[test]
+fn a_claim_settled_by_a_queued_freeze_revised_down_and_up_again_is_not_asked_for_under_an_id_used_before() {
+    // A's freeze of 1,000 is queued (settled, nothing frozen); revised down to 600 and up to
+    // 900 again: within what was settled, nothing is asked for again; past it, from 1,000.
+    let config = libr();
+    let mut state = State::default();
+    let (a, b) = two_victims(&mut state, &config);
+    check(&mut state, &config, mule_answered(&a, 1));
+    let queued = FreezeReply {
+        status: FreezeStatus::Queued,
+        frozen_fen: Fen::ZERO,
+        expires_at_ms: 9_000_000,
+        frozen_at_ms: 1_000,
+        queued_behind: Some(City::parse("wenzhou").unwrap()),
+    };
+    let answer = Input::FreezeAnswered {
+        request_id: String::new(),
+        case_id: a.clone(),
+        account: account(1),
+        result: Ok(queued),
+    };
+    check(&mut state, &config, answer);
+    let revised = |previous: u64, claim: u64| FreezingEvent::ClaimRevised {
+        case_id: a.clone(),
+        account: account(1),
+        previous_fen: Fen::new(previous),
+        claim_fen: Fen::new(claim),
+        by_case: b.clone(),
+        by_hop: 1,
+        revised_at_ms: 3_000,
+    };
+    apply(&mut state, &revised(1_000, 600));
+    apply(&mut state, &revised(600, 900));
+    assert!(
+        !state.conversions.contains_key(&(a.clone(), account(1))),
+        "asking again under `after600` would repeat nothing the bank has not answered"
+    );
+    apply(&mut state, &revised(900, 1_100));
+    assert_eq!(state.conversions[&(a.clone(), account(1))].frozen, Fen::new(1_000));
 }
 
 #[test]
