@@ -47,7 +47,7 @@ impl ClaimLine {
 
     /// The `limit` lines of most money, released first, then over-claimed.
     pub(super) fn largest(mut lines: Vec<ClaimLine>, limit: usize) -> Vec<ClaimLine> {
-        lines.sort_by(|a, b| (b.released_fen, b.over_fen).cmp(&(a.released_fen, a.over_fen)));
+        lines.sort_by_key(|line| std::cmp::Reverse((line.released_fen, line.over_fen)));
         lines.truncate(limit);
         lines
     }
