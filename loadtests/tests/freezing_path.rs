@@ -6,6 +6,7 @@
 
 mod common;
 
+use freezing::rule::TracingRule;
 use std::collections::BTreeMap;
 
 use common::{TRACE_TIMEOUT, city, completion, failed_hops, now_ms, stop_events, stops, submit_ok};
@@ -102,17 +103,20 @@ fn report_body(to: &AccountRef, amount: Fen, at_ms: u64, id_suffix: u32) -> serd
     })
 }
 
-/// The mule forwarded as much as the second victim paid before anyone reported: what is left
-/// is what the first city freezes, and the second city's claim on the same money queues
-/// behind that freeze (轮候冻结).
+/// The mule forwarded as much as the second victim paid before anyone reported: by the
+/// lowest intermediate balance rule (the other money leaves first) what is left is the
+/// first victim's, which the first city freezes, and the second city's claim on the same
+/// money queues behind that freeze (轮候冻结). (By pro rata each city claims its share of
+/// what is left and both freeze.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mule_frozen_by_one_city_gets_the_other_citys_claim_queued_behind_it() {
     common::init();
     let (first, second) = (city("hangzhou"), city("ningbo"));
     let amounts = [Fen::yuan(30_000), Fen::yuan(12_000)];
     let SharedMule { world, mule, payments } = shared_mule(now_ms(), &amounts, Some(amounts[1]));
-    let deployment =
-        Embedded::start(&[first.clone(), second.clone()], world, EmbeddedOptions::default()).await.unwrap();
+    let options =
+        EmbeddedOptions { tracing_rule: TracingRule::LowestIntermediateBalance, ..EmbeddedOptions::default() };
+    let deployment = Embedded::start(&[first.clone(), second.clone()], world, options).await.unwrap();
     let first_client = deployment.client(&first).clone();
     let second_client = deployment.client(&second).clone();
     let mut first_watch = Watch::start(&first_client, &first).await.unwrap();
