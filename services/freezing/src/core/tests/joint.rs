@@ -158,15 +158,7 @@ fn a_claim_revised_below_what_was_frozen_for_it_awaits_no_freeze_and_one_revised
     assert_eq!(state.holds[&account(1)].claims[&a], Fen::new(500));
     assert!(!state.conversions.contains_key(&(a.clone(), account(1))), "frozen past its claim: nothing to freeze");
     // A revision that raises the claim within what is frozen for it asks for nothing more.
-    let revised = |previous: u64, claim: u64| FreezingEvent::ClaimRevised {
-        case_id: a.clone(),
-        account: account(1),
-        previous_fen: Fen::new(previous),
-        claim_fen: Fen::new(claim),
-        by_case: b.clone(),
-        by_hop: 1,
-        revised_at_ms: 3_000,
-    };
+    let revised = |previous, claim| revision(&a, &b, previous, claim);
     apply(&mut state, &revised(500, 800));
     assert!(!state.conversions.contains_key(&(a.clone(), account(1))), "the 1,000 frozen holds the 800");
     // One beyond it asks for a freeze of the part beyond, under an id never used for the case.
@@ -203,15 +195,7 @@ fn a_claim_settled_by_a_queued_freeze_revised_down_and_up_again_is_not_asked_for
         result: Ok(queued),
     };
     check(&mut state, &config, answer);
-    let revised = |previous: u64, claim: u64| FreezingEvent::ClaimRevised {
-        case_id: a.clone(),
-        account: account(1),
-        previous_fen: Fen::new(previous),
-        claim_fen: Fen::new(claim),
-        by_case: b.clone(),
-        by_hop: 1,
-        revised_at_ms: 3_000,
-    };
+    let revised = |previous, claim| revision(&a, &b, previous, claim);
     apply(&mut state, &revised(1_000, 600));
     apply(&mut state, &revised(600, 900));
     assert!(
@@ -239,6 +223,19 @@ fn by_pro_rata_each_case_claims_its_share_alone_and_a_later_reading_revises_noth
     assert!(!events.iter().any(|e| matches!(e, FreezingEvent::ClaimRevised { .. })), "{events:?}");
     let hold = &state.holds[&account(1)];
     assert_eq!((hold.claims[&a], hold.claims[&b]), (Fen::new(500), Fen::new(1_500)));
+}
+
+/// `claim_revised` of `case`'s claim on the mule from `previous` to `claim`, by `by`'s reading.
+fn revision(case: &CaseId, by: &CaseId, previous: u64, claim: u64) -> FreezingEvent {
+    FreezingEvent::ClaimRevised {
+        case_id: case.clone(),
+        account: account(1),
+        previous_fen: Fen::new(previous),
+        claim_fen: Fen::new(claim),
+        by_case: by.clone(),
+        by_hop: 1,
+        revised_at_ms: 3_000,
+    }
 }
 
 /// Lowest intermediate balance: each case alone takes the other victims' money as leaving
