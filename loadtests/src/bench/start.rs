@@ -1,15 +1,18 @@
-//! `afc-lab bench start`: how long freezing takes to start on a long log, and how much memory
-//! its state keeps as closed cases pile up.
+//! `afc-lab bench start`: how long freezing takes to start on a long log, and whether the
+//! memory its state keeps grows with the cases it closed.
 //!
 //! Setup: a freezing store (real redb file) holding a log of `--events` events, written by
 //! freezing's own core from synthetic cases — each reported with one payment into a mule
 //! account (accounts shared by [`CASES_PER_ACCOUNT`] cases), stopped, traced to the end and
-//! frozen: 5 events a case, every case closed. Then, in this process, `--runs` starts: open
-//! the store, replay the log into the state, list the requests owed (what `freezing::shell`
-//! does before it serves), each timed. The floor, measured in the same run: reading the
-//! log's rows without decoding or applying them. Memory: the resident set before and after
-//! the state is rebuilt, at a quarter, half and all of the log, and what each closed case
-//! adds (flat means: next to nothing).
+//! frozen: 5 events a case, every case closed — moving the state's cold part out every
+//! [`EVICT_EVERY_EVENTS`] events and saving a snapshot every [`SNAPSHOT_EVERY_EVENTS`], as
+//! the engine does.
+//! Memory: after each quarter of the log, a process of its own starts on it (snapshot, cold
+//! rows, the events after the snapshot) and prints the resident set that adds; flat means
+//! closed cases leave memory. Then `--runs` starts in this process, each timed: open the
+//! store, rebuild the state, list the requests owed (what `freezing::shell` does before it
+//! serves). The floor, measured in the same run: reading the log's rows without decoding or
+//! applying them.
 
 use std::time::{Duration, Instant};
 
@@ -17,9 +20,9 @@ use anyhow::Context as _;
 use domain::report::{Destination, Transfer};
 use domain::{AccountRef, CaseId, City, Fen, Service, TimeMs};
 use events::Payload;
-use freezing::core::{self, Action, CoreConfig, Input, State, Statement, Step};
-use freezing::limits::SNAPSHOT_EVERY_EVENTS;
-use freezing::shell::snapshot;
+use freezing::core::{self, Action, Cold, CoreConfig, Input, State, Statement, Step};
+use freezing::limits::{EVICT_EVERY_EVENTS, SNAPSHOT_EVERY_EVENTS};
+use freezing::shell::{Chores, Upkeep, snapshot};
 use protocol::adapter::{Counterparty, Direction, FreezeReply, FreezeStatus, StatementEntry};
 use store::redb::ReadableTable;
 use store::{Producer, Store, StoreError, WriteError};
@@ -39,18 +42,16 @@ pub struct StartBench {
     /// Starts measured.
     #[arg(long, default_value_t = 5)]
     pub runs: u32,
-    /// Internal: rebuild the state of this store's first `--probe-upto` events in this
-    /// process and print its resident set (each memory point runs in a process of its own,
-    /// so no allocator keeps what an earlier point freed).
-    #[arg(long, hide = true, requires = "probe_upto")]
-    pub probe_store: Option<std::path::PathBuf>,
+    /// Internal: start on this store (snapshot, cold rows, tail) in this process and print
+    /// the resident set the state adds (each memory point runs in a process of its own, so
+    /// no allocator keeps what an earlier point freed).
     #[arg(long, hide = true)]
-    pub probe_upto: Option<u64>,
+    pub probe_store: Option<std::path::PathBuf>,
 }
 
 pub async fn start(options: StartBench) -> anyhow::Result<()> {
-    if let (Some(path), Some(upto)) = (&options.probe_store, options.probe_upto) {
-        return probe_memory(path, upto);
+    if let Some(path) = &options.probe_store {
+        return probe_memory(path);
     }
     anyhow::ensure!(options.events >= 4 * EVENTS_PER_CASE, "--events must be at least {}", 4 * EVENTS_PER_CASE);
     anyhow::ensure!(options.runs >= 1, "--runs must be at least 1");
@@ -60,17 +61,45 @@ pub async fn start(options: StartBench) -> anyhow::Result<()> {
     let producer = Producer { city: city.clone(), service: Service::Freezing };
     let cases = options.events / EVENTS_PER_CASE;
 
+    // The log is written in quarters, each by a start on the store as a restart would make
+    // (snapshot, cold rows, tail) that then records cases as the engine does; after each,
+    // what the running state keeps in memory. Flat means: not growing with the cases closed.
+    println!("memory (the state as the engine keeps it, after each quarter of the log):");
     let written = Instant::now();
-    {
+    let mut writer = LogWriter::new(&city);
+    for quarter in 1..=4 {
         let store = Store::open(&path, producer.clone(), domain::system_clock())?;
-        write_log(&store, &city, cases).await?;
+        writer.write(&store, cases * quarter / 4).await?;
+        let state = &writer.state;
+        println!(
+            "  {:>9} events, {:>7} cases closed: in memory {} holds, {} closed ids, {} cases open; the state encoded {:.2} MB",
+            cases * quarter / 4 * EVENTS_PER_CASE,
+            cases * quarter / 4,
+            state.holds.len(),
+            state.closed.len(),
+            state.cases.len(),
+            snapshot::encode(state).len() as f64 / 1e6
+        );
     }
     let file_mb = std::fs::metadata(&path)?.len() as f64 / 1e6;
     println!(
-        "setup: freezing log of {} events ({cases} cases, {} mule accounts, every case closed), redb file {file_mb:.0} MB, written in {:.1} s",
+        "setup: freezing log of {} events ({cases} cases, {} mule accounts, every case closed), cold part moved out every {EVICT_EVERY_EVENTS} events, a snapshot every {SNAPSHOT_EVERY_EVENTS}, redb file {file_mb:.0} MB, written in {:.1} s",
         cases * EVENTS_PER_CASE,
         cases.div_ceil(CASES_PER_ACCOUNT),
         written.elapsed().as_secs_f64()
+    );
+    // A start, in a process of its own: until its first write moves them out, it holds
+    // what the events since the last snapshot left.
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args(["bench", "start", "--probe-store"])
+        .arg(&path)
+        .output()?;
+    anyhow::ensure!(output.status.success(), "the memory probe failed: {}", String::from_utf8_lossy(&output.stderr));
+    let line = String::from_utf8(output.stdout)?;
+    let fields: Vec<f64> = line.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
+    let [mb, holds, closed, open, replayed] = fields[..] else { anyhow::bail!("the memory probe said {line:?}") };
+    println!(
+        "  a start on the whole log adds {mb:.1} MB resident: {replayed} events replayed after the snapshot, {holds} holds, {closed} closed ids, {open} cases open in memory until its first write"
     );
 
     let store = Store::open(&path, producer, domain::system_clock())?;
@@ -101,52 +130,25 @@ pub async fn start(options: StartBench) -> anyhow::Result<()> {
         percentile(&mut whole, 50),
         percentile(&mut floor, 50)
     );
-
-    drop(store);
-    println!(
-        "memory (resident set added by reading the log and rebuilding the state, MB; each point in a process of its own):"
-    );
-    let mut points = Vec::new();
-    // The first point replays the log and applies nothing: redb's cache and the decoding,
-    // the baseline of the others.
-    for part in [0, 4, 2, 1] {
-        let upto = (cases * EVENTS_PER_CASE).checked_div(part).unwrap_or(0);
-        let output = std::process::Command::new(std::env::current_exe()?)
-            .args(["bench", "start", "--probe-store"])
-            .arg(&path)
-            .args(["--probe-upto", &upto.to_string()])
-            .output()?;
-        anyhow::ensure!(
-            output.status.success(),
-            "the memory probe failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let line = String::from_utf8(output.stdout)?;
-        let fields: Vec<f64> = line.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
-        let [mb, closed, holds, open] = fields[..] else { anyhow::bail!("the memory probe said {line:?}") };
-        let state = mb - points.first().map_or(mb, |(_, baseline)| *baseline);
-        println!(
-            "  {upto:>9} events: {closed:>7} closed cases, {holds:>6} holds, {open} cases open: {mb:.1} MB, the state {state:.1} MB"
-        );
-        points.push((closed, mb));
-    }
-    if let (Some((c0, m0)), Some((c1, m1))) = (points.get(1), points.last()) {
-        let per_case = (m1 - m0) * 1e6 / (c1 - c0).max(1.0);
-        println!(
-            "  each closed case adds {per_case:.0} bytes: its id, and its share of the holds ({CASES_PER_ACCOUNT} cases an account)"
-        );
-    }
     Ok(())
 }
 
-/// Prints the resident set the state of `path`'s first `upto` events adds, and its size.
-fn probe_memory(path: &std::path::Path, upto: u64) -> anyhow::Result<()> {
+/// Prints the resident set a start on `path` adds (snapshot, cold rows, tail), and what the
+/// state keeps in memory.
+fn probe_memory(path: &std::path::Path) -> anyhow::Result<()> {
     let city = City::parse("hangzhou")?;
     let store = Store::open(path, Producer { city, service: Service::Freezing }, domain::system_clock())?;
     let before = resident_mb()?;
-    let state = rebuild(&store, upto)?;
+    let (state, rebuilt) = snapshot::rebuild(&store)?;
     let after = resident_mb()?;
-    println!("{} {} {} {}", after - before, state.closed.len(), state.holds.len(), state.cases.len());
+    println!(
+        "{} {} {} {} {}",
+        after - before,
+        state.holds.len(),
+        state.closed.len(),
+        state.cases.len(),
+        rebuilt.replayed
+    );
     Ok(())
 }
 
@@ -195,21 +197,76 @@ fn resident_mb() -> anyhow::Result<f64> {
     Ok(pages * 4096.0 / 1e6)
 }
 
-/// Writes the events of `cases` synthetic cases, each decided by freezing's core as it
-/// would be live, into `store`'s log.
-async fn write_log(store: &Store, city: &City, cases: u64) -> anyhow::Result<()> {
-    let config = CoreConfig::default();
-    let mut state = State::default();
-    let mut balances = std::collections::BTreeMap::<u64, u64>::new();
-    let mut batch = Vec::with_capacity(WRITE_BATCH_EVENTS);
-    let mut since_snapshot = 0;
-    for n in 0..cases {
+/// Writes synthetic cases, each decided by freezing's core as it would be live, into a
+/// store's log, with snapshots that move the state's cold part out as the engine's do.
+struct LogWriter {
+    config: CoreConfig,
+    state: State,
+    city: City,
+    balances: std::collections::BTreeMap<u64, u64>,
+    written: u64,
+}
+
+impl LogWriter {
+    fn new(city: &City) -> LogWriter {
+        LogWriter {
+            config: CoreConfig::default(),
+            state: State::default(),
+            city: city.clone(),
+            balances: std::collections::BTreeMap::new(),
+            written: 0,
+        }
+    }
+
+    /// Starts on `store` as freezing would (snapshot, cold rows, tail) and writes cases up to
+    /// the `upto`-th into it, moving the cold part out and saving snapshots as the engine does.
+    async fn write(&mut self, store: &Store, upto: u64) -> anyhow::Result<()> {
+        let (state, rebuilt) = snapshot::rebuild(store)?;
+        self.state = state;
+        let mut upkeep = Upkeep::new(rebuilt.cold.clone(), SNAPSHOT_EVERY_EVENTS, EVICT_EVERY_EVENTS, rebuilt.replayed);
+        let mut batch = Vec::with_capacity(WRITE_BATCH_EVENTS);
+        while self.written < upto {
+            let n = self.written;
+            self.written += 1;
+            batch.extend(self.case(n)?);
+            if batch.len() < WRITE_BATCH_EVENTS && self.written < upto {
+                continue;
+            }
+            let events = std::mem::take(&mut batch);
+            let chores = upkeep.after(&mut self.state, events.len() as u64);
+            let receipt = chores.as_ref().map(Chores::receipt);
+            store
+                .write_deferred(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+                    for event in events {
+                        let case_id = event.case_id().clone();
+                        ctx.append(Some(case_id), None, Payload::Freezing(event))?;
+                    }
+                    if let Some(chores) = &chores {
+                        chores.write(ctx)?;
+                    }
+                    Ok(())
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("writing the log: {e}"))?;
+            if let Some(receipt) = receipt {
+                receipt.committed();
+            }
+        }
+        anyhow::ensure!(self.state.cases.is_empty(), "every synthetic case closes");
+        // The store closes when its last handle goes: the state's is one.
+        self.state.set_cold(Cold::default());
+        Ok(())
+    }
+
+    /// The events of synthetic case `n`: reported, its mule stopped (or read), frozen.
+    fn case(&mut self, n: u64) -> anyhow::Result<Vec<events::FreezingEvent>> {
+        let (config, state) = (&self.config, &mut self.state);
         let now: TimeMs = 1_700_000_000_000 + n * 1_000;
-        let case_id = CaseId::derive(city, n);
+        let case_id = CaseId::derive(&self.city, n);
         let mule = n / CASES_PER_ACCOUNT;
         let account = AccountRef::parse(&format!("icbc:62220202{mule:08}"))?;
         let amount = 10_000 + (n % 97) * 1_000;
-        let balance = balances.entry(mule).or_insert(0);
+        let balance = self.balances.entry(mule).or_insert(0);
         *balance += amount;
         let transfers =
             vec![Transfer { to: Destination::Account(account.clone()), amount: Fen::new(amount), at_ms: now - 60_000 }];
@@ -219,8 +276,7 @@ async fn write_log(store: &Store, city: &City, cases: u64) -> anyhow::Result<()>
             transfers,
             reported_loss: Fen::new(amount),
         };
-        let Step { events, actions } = core::step(&mut state, &config, reported, now)?;
-        batch.extend(events);
+        let Step { mut events, actions } = core::step(state, config, reported, now)?;
         let hop = match &actions[..] {
             [Action::Stop { hop, .. } | Action::Read { hop, .. }] => *hop,
             other => anyhow::bail!("one stop or read per case, got {other:?}"),
@@ -233,7 +289,7 @@ async fn write_log(store: &Store, city: &City, cases: u64) -> anyhow::Result<()>
             counterparty: Counterparty::Account(AccountRef::parse("abc:6228480000000001")?),
             balance_after_fen: Fen::new(*balance),
         };
-        let first = n % CASES_PER_ACCOUNT == 0;
+        let first = n.is_multiple_of(CASES_PER_ACCOUNT);
         let statement = Statement {
             stop_no: u8::from(first),
             held: Fen::new(*balance),
@@ -243,7 +299,7 @@ async fn write_log(store: &Store, city: &City, cases: u64) -> anyhow::Result<()>
         };
         let answered =
             Input::AccountAnswered { case_id: case_id.clone(), hop, asked_at_ms: now, result: Ok(statement) };
-        batch.extend(core::step(&mut state, &config, answered, now)?.events);
+        events.extend(core::step(state, config, answered, now)?.events);
         let frozen = FreezeReply {
             status: FreezeStatus::Frozen,
             frozen_fen: Fen::new(amount),
@@ -251,32 +307,9 @@ async fn write_log(store: &Store, city: &City, cases: u64) -> anyhow::Result<()>
             frozen_at_ms: now,
             queued_behind: None,
         };
-        let request_id = core::awaited_freeze(&state, &case_id, &account).context("the claim awaits its freeze")?;
+        let request_id = core::awaited_freeze(state, &case_id, &account).context("the claim awaits its freeze")?;
         let answer = Input::FreezeAnswered { case_id, account, request_id, result: Ok(frozen) };
-        batch.extend(core::step(&mut state, &config, answer, now)?.events);
-        if batch.len() >= WRITE_BATCH_EVENTS || n + 1 == cases {
-            let events = std::mem::take(&mut batch);
-            // As the engine does: the state goes with the events every so many.
-            since_snapshot += events.len() as u64;
-            let snapshot = (since_snapshot >= SNAPSHOT_EVERY_EVENTS).then(|| {
-                since_snapshot = 0;
-                snapshot::encode(&state)
-            });
-            store
-                .write_deferred(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
-                    for event in events {
-                        let case_id = event.case_id().clone();
-                        ctx.append(Some(case_id), None, Payload::Freezing(event))?;
-                    }
-                    if let Some(bytes) = &snapshot {
-                        ctx.save_snapshot(snapshot::SNAPSHOT, bytes)?;
-                    }
-                    Ok(())
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("writing the log: {e}"))?;
-        }
+        events.extend(core::step(state, config, answer, now)?.events);
+        Ok(events)
     }
-    anyhow::ensure!(state.cases.is_empty(), "every synthetic case closes");
-    Ok(())
 }

@@ -30,12 +30,18 @@ pub struct Config {
     pub core: CoreConfig,
     /// Events between two snapshots of the state ([`shell::snapshot`]).
     pub snapshot_every_events: u64,
+    /// Events between two moves of the state's cold part out of memory (`core::cold`).
+    pub evict_every_events: u64,
 }
 
 impl Config {
     /// `core`, with the default snapshot interval.
     pub fn new(core: CoreConfig) -> Config {
-        Config { core, snapshot_every_events: limits::SNAPSHOT_EVERY_EVENTS }
+        Config {
+            core,
+            snapshot_every_events: limits::SNAPSHOT_EVERY_EVENTS,
+            evict_every_events: limits::EVICT_EVERY_EVENTS,
+        }
     }
 }
 

@@ -158,11 +158,17 @@ impl WriteCtx<'_> {
         Ok(envelope)
     }
 
+    /// The sequence number of the last event appended so far (in earlier operations of the
+    /// batch, and in this one before the call); 0 before the first event of the log.
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq.saturating_sub(1)
+    }
+
     /// Saves `bytes` as the snapshot `name` of the state after every event appended so far
     /// (in earlier operations, and in this one before the call); returns the sequence number
     /// of the last of them. Queued in order with the events, the snapshot matches the log.
     pub fn save_snapshot(&mut self, name: &str, bytes: &[u8]) -> Result<u64, StoreError> {
-        let seq = self.next_seq.saturating_sub(1);
+        let seq = self.last_seq();
         let mut value = Vec::with_capacity(8 + bytes.len());
         value.extend_from_slice(&seq.to_le_bytes());
         value.extend_from_slice(bytes);

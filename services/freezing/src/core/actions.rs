@@ -74,8 +74,8 @@ pub fn pending_actions(state: &State, now: TimeMs) -> Vec<Action> {
 
 /// What an account needs, decided per (center, account) from what this center holds,
 /// whichever case reached it: a first stop; a read of the statement when the center holds
-/// it already (a stop or a freeze in force); a stop again when its hold lapsed unfrozen and
-/// a stop is left; a read when none is.
+/// it already (a stop or a freeze in force); a stop again when its stop lapsed unfrozen, or
+/// its freeze lapsed, and a stop is left; a read when none is.
 fn account_action(
     state: &State,
     case_id: CaseId,
@@ -89,9 +89,11 @@ fn account_action(
         let request_id = stop_request_id(&case_id.city(), account, stop_no);
         Action::Stop { case_id, hop, account: account.clone(), since_ms, request_id }
     };
-    match state.holds.get(account) {
+    match state.hold(account) {
         None => stop(case_id, 1),
-        Some(hold) if hold.frozen || hold.expires_at_ms > now => read(case_id),
+        Some(hold) if hold.frozen_until_ms.is_some_and(|until| until > now) || hold.expires_at_ms > now => {
+            read(case_id)
+        }
         Some(hold) if hold.stop_no < MAX_STOPS_PER_ACCOUNT => stop(case_id, hold.stop_no + 1),
         Some(_) => read(case_id),
     }

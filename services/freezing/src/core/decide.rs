@@ -30,7 +30,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
     let mut requests = Vec::new();
     match input {
         Input::CaseReported { case_id, reported_at_ms, transfers, reported_loss } => {
-            if state.cases.contains_key(&case_id) || state.closed.contains(&case_id) {
+            if state.cases.contains_key(&case_id) || state.is_closed(&case_id) {
                 return Err(Rejection::AlreadyTraced { case_id });
             }
             // Intake refuses such reports; one that arrives anyway (forged, or from a faulty
@@ -377,7 +377,7 @@ fn conversion_of<'a>(
     account: &AccountRef,
 ) -> Result<(Fen, &'a Hold, &'a Conversion), Rejection> {
     let claim = claim_of(state, case_id, account)?;
-    let hold = state.holds.get(account).expect("a claim is on a held account");
+    let hold = state.hold(account).expect("a claim is on a held account");
     let conversion = state
         .conversions
         .get(&(case_id.clone(), account.clone()))
@@ -395,8 +395,7 @@ fn open_hop_of<'a>(state: &'a State, case_id: &CaseId, hop: HopId) -> Result<(&'
 /// The claim of `case_id` on `account`, which this center holds.
 fn claim_of(state: &State, case_id: &CaseId, account: &AccountRef) -> Result<Fen, Rejection> {
     state
-        .holds
-        .get(account)
+        .hold(account)
         .and_then(|hold| hold.claims.get(case_id))
         .copied()
         .ok_or_else(|| Rejection::NoClaim { case_id: case_id.clone(), account: account.clone() })

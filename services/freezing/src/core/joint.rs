@@ -56,7 +56,7 @@ fn others<'a>(hold: &'a Hold, case_id: &CaseId, since_ms: Option<TimeMs>) -> Vec
 /// hop's own start, or earlier to hold the arrivals of the other cases split with it.
 pub fn statement_since(state: &State, case_id: &CaseId, hop: &Hop, account: &AccountRef) -> TimeMs {
     let own = hop.statement_since();
-    let Some(hold) = state.holds.get(account) else { return own };
+    let Some(hold) = state.hold(account) else { return own };
     let own_before = hold.shares.get(case_id).and_then(Share::since_ms);
     others(hold, case_id, None)
         .iter()
@@ -90,7 +90,7 @@ pub(super) fn read(
     account: &AccountRef,
     statement: &Statement,
 ) -> Reading {
-    let hold = state.holds.get(account);
+    let hold = state.hold(account);
     let claim_of = |case: &CaseId| hold.and_then(|h| h.claims.get(case)).copied().unwrap_or(Fen::ZERO);
     let covered = |share: &&Share| share.since_ms().is_none_or(|since| since >= statement.since_ms);
     // The case's own earlier money there, when the statement holds it: else its earlier

@@ -13,6 +13,7 @@
 //! applies it once).
 
 mod actions;
+mod cold;
 mod conversion;
 mod decide;
 mod joint;
@@ -29,6 +30,7 @@ use protocol::adapter::{FreezeReply, ResolveOrderReply, StatementEntry};
 pub use actions::{
     actions, awaited_freeze, freeze_request_id, pending_actions, resolve_request_id, retry_touched, stop_request_id,
 };
+pub use cold::{Cold, ColdStore, Cooling, Evicted};
 pub use conversion::{conversion_due, conversion_touched, freeze_due};
 pub use decide::{completion, decide};
 pub use joint::Share;
@@ -233,6 +235,7 @@ pub struct Step {
 /// Decides `input` at `now`, applies its events to `state` (completing the case when its
 /// last hop ended) and returns them with every request they call for.
 pub fn step(state: &mut State, config: &CoreConfig, input: Input, now: TimeMs) -> Result<Step, Rejection> {
+    state.warm_for_input(&input);
     let Decided { mut events, requests } = decide(state, config, input, now)?;
     for event in &events {
         apply(state, event);

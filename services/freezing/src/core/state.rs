@@ -9,6 +9,7 @@ use events::freezing::{HopId, OnwardLeg};
 
 use serde::{Deserialize, Serialize};
 
+use super::cold::{Cold, Cooling};
 use super::joint::Share;
 use crate::limits::MAX_FREEZE_PARTS;
 use crate::rule;
@@ -29,8 +30,14 @@ pub struct State {
     /// this, as the conversion timers are from `conversions`.
     pub retries: BTreeMap<(CaseId, HopId), TimeMs>,
     /// Cases closed: traced, and every claim converted. Their traces are released; only the
-    /// id is kept, so that a case is traced once.
+    /// id is kept, so that a case is traced once, and until the next snapshot moves it out.
     pub closed: BTreeSet<CaseId>,
+    /// Where holds no open case needs, and closed cases' ids, are kept out of memory (cold.rs).
+    #[serde(skip)]
+    pub cold: Cold,
+    /// Holds to look at when the cold part is next moved out.
+    #[serde(skip)]
+    pub cooling: Cooling,
 }
 
 /// One case's trace.
@@ -144,7 +151,10 @@ pub struct Hold {
     pub expires_at_ms: TimeMs,
     /// Victim claims on the held money, per case.
     pub claims: BTreeMap<CaseId, Fen>,
-    pub frozen: bool,
+    /// Until when this center's latest freeze on the account holds (six months from it):
+    /// while it does, a case reaching the account only reads it; after, a stop is asked
+    /// again if one is left.
+    pub frozen_until_ms: Option<TimeMs>,
     /// Each case's money recorded in the account, which the tracing rule splits together
     /// when a case reads it (joint.rs).
     pub shares: BTreeMap<CaseId, Share>,
@@ -199,6 +209,7 @@ fn record_hop(trace: &mut CaseTrace, hop: HopId, new: NewHop) {
 }
 
 pub fn apply(state: &mut State, event: &FreezingEvent) {
+    state.warm_for_event(event);
     match event {
         FreezingEvent::TraceStarted { case_id, reported_at_ms, reported_loss_fen } => {
             state.cases.entry(case_id.clone()).or_insert_with(|| CaseTrace {
@@ -279,7 +290,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                 held: *held_fen,
                 expires_at_ms: *expires_at_ms,
                 claims: BTreeMap::new(),
-                frozen: false,
+                frozen_until_ms: None,
                 shares: BTreeMap::new(),
             });
             let share = hold.shares.entry(case_id.clone()).or_default();
@@ -337,11 +348,11 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             case_mut(state, case_id).completed = true;
             release_if_closed(state, case_id);
         }
-        FreezingEvent::AccountFrozen { case_id, account, frozen_fen, .. } => {
+        FreezingEvent::AccountFrozen { case_id, account, frozen_fen, expires_at_ms, .. } => {
             let key = (case_id.clone(), account.clone());
             let claim = state.holds.get(account).and_then(|hold| hold.claims.get(case_id)).copied();
             if let Some(hold) = state.holds.get_mut(account) {
-                hold.frozen = true;
+                hold.frozen_until_ms = Some(hold.frozen_until_ms.map_or(*expires_at_ms, |t| t.max(*expires_at_ms)));
             }
             // The rest of a claim frozen in part is asked for again, unless the bank froze
             // nothing (nothing is free, and no freeze holds it for a claim to queue behind)
@@ -438,8 +449,13 @@ fn take_conversion(state: &mut State, key: &(CaseId, AccountRef)) {
 /// can change it any more, and all that is kept of it is its id (so that it is not traced
 /// twice).
 fn release_if_closed(state: &mut State, case_id: &CaseId) {
-    if state.cases.get(case_id).is_some_and(|trace| trace.completed && trace.claims_pending == 0) {
-        state.cases.remove(case_id);
+    if state.cases.get(case_id).is_some_and(|trace| trace.completed && trace.claims_pending == 0)
+        && let Some(trace) = state.cases.remove(case_id)
+    {
+        // Its holds may be needed by no open case now.
+        for account in trace.accounts.into_keys() {
+            state.cooling.add(account);
+        }
         state.closed.insert(case_id.clone());
     }
 }

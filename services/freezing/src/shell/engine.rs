@@ -21,7 +21,8 @@ use protocol::adapter::{FlowsRequest, FreezeRequest, ResolveOrderRequest, StopPa
 use store::{Store, StoreError, WriteError};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::snapshot;
+use super::cold::{Chores, Upkeep};
+use super::snapshot::Rebuilt;
 use super::timers::Timers;
 use crate::FreezingError;
 use crate::core::{self, Action, CoreConfig, Input, State, Statement, Step};
@@ -66,10 +67,8 @@ pub(super) struct Engine {
     pub(super) store: Store,
     pub(super) clock: SharedClock,
     pub(super) requests: Arc<Requests>,
-    /// Events between two snapshots of the state.
-    snapshot_every: u64,
-    /// Events recorded since the last snapshot.
-    since_snapshot: u64,
+    /// When the state's cold part moves out of memory, and when the state is saved.
+    upkeep: Upkeep,
 }
 
 impl Engine {
@@ -79,7 +78,7 @@ impl Engine {
         store: Store,
         clock: SharedClock,
         requests: Arc<Requests>,
-        replayed: u64,
+        rebuilt: &Rebuilt,
     ) -> Engine {
         Engine {
             config: config.core,
@@ -87,9 +86,13 @@ impl Engine {
             store,
             clock,
             requests,
-            snapshot_every: config.snapshot_every_events.max(1),
             // The events replayed at start are not in the snapshot yet either.
-            since_snapshot: replayed,
+            upkeep: Upkeep::new(
+                rebuilt.cold.clone(),
+                config.snapshot_every_events,
+                config.evict_every_events,
+                rebuilt.replayed,
+            ),
         }
     }
 
@@ -216,13 +219,11 @@ impl Engine {
             return Ok(());
         }
         let causation = consumed.clone();
-        // Now and then the state goes with the events that brought it there: a snapshot
-        // that is the fold of the log up to them (see `snapshot`).
-        self.since_snapshot += events.len() as u64;
-        let snapshot = (self.since_snapshot >= self.snapshot_every).then(|| {
-            self.since_snapshot = 0;
-            snapshot::encode(&self.state)
-        });
+        // Now and then the cold part of the state moves out of memory, and the state goes
+        // with the events that brought it there: a snapshot that is the fold of the log up to
+        // them (see `cold` and `snapshot`).
+        let chores = self.upkeep.after(&mut self.state, events.len() as u64);
+        let receipt = chores.as_ref().map(Chores::receipt);
         let write = self.store.enqueue(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
             if let Some(id) = &consumed {
                 ctx.mark_consumed(id)?;
@@ -231,8 +232,8 @@ impl Engine {
                 let case_id = event.case_id().clone();
                 ctx.append(Some(case_id), causation.clone(), Payload::Freezing(event))?;
             }
-            if let Some(bytes) = &snapshot {
-                ctx.save_snapshot(snapshot::SNAPSHOT, bytes)?;
+            if let Some(chores) = &chores {
+                chores.write(ctx)?;
             }
             Ok(())
         });
@@ -244,6 +245,9 @@ impl Engine {
         tokio::spawn(async move {
             match write.wait().await.map_err(StoreError::from) {
                 Ok(()) => {
+                    if let Some(receipt) = receipt {
+                        receipt.committed();
+                    }
                     if let Some(done) = done {
                         let _ = done.send(Ok(()));
                     }
@@ -444,12 +448,12 @@ mod tests {
             let requests =
                 Arc::new(Requests::new(city(), system_clock(), Adapters::new(client.clone()), engine_tx.clone()));
             let engine = Engine::new(
-                crate::Config { core: config, snapshot_every_events: u64::MAX },
+                crate::Config { snapshot_every_events: u64::MAX, ..crate::Config::new(config) },
                 holding(&CoreConfig::default()),
-                store,
+                store.clone(),
                 system_clock(),
                 requests,
-                0,
+                &super::super::snapshot::rebuild(&store).unwrap().1,
             );
             let (stop, shutdown) = tokio::sync::watch::channel(false);
             let running = tokio::spawn(engine.run(engine_rx, shutdown));

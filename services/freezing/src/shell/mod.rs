@@ -4,8 +4,11 @@
 //! conversions of claims into freezes and the retries of hops at times derived from the state
 //! ([`timers`]).
 
+mod cold;
 mod engine;
 pub mod snapshot;
+
+pub use cold::{COLD_CLOSED, COLD_HOLDS, Chores, ColdTables, Receipt, Upkeep};
 mod timers;
 
 use std::sync::Arc;
@@ -54,7 +57,7 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
 
     context.start_producer(&store).await?;
     context.prune_inbox(&store);
-    let engine = Engine::new(config, state, store, clock, requests, rebuilt.replayed);
+    let engine = Engine::new(config, state, store, clock, requests, &rebuilt);
     let shutdown = context.shutdown();
     context.spawn("engine", engine.run(engine_rx, shutdown));
     context.consume(CONSUMER, subjects::service_events(&city, Service::Intake), move |envelope| {

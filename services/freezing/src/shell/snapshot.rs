@@ -7,19 +7,22 @@
 //! another format, or one that does not decode, is ignored with a warning and the whole log
 //! is replayed: the log is the truth, the snapshot only a shortcut.
 
+use std::sync::Arc;
+
 use domain::Service;
 use events::Payload;
 use runtime::ServiceError;
 use store::Store;
 
-use crate::core::{self, State};
+use super::cold::ColdTables;
+use crate::core::{self, Cold, State};
 
 /// The snapshot's name in freezing's store.
 pub const SNAPSHOT: &str = "freezing.state";
 
 /// The encoding of [`State`]. Bump it whenever `State` (or anything it holds) changes shape
 /// or meaning: an older snapshot is then ignored instead of misread.
-pub const SNAPSHOT_FORMAT: u16 = 4;
+pub const SNAPSHOT_FORMAT: u16 = 5;
 
 /// The state encoded for [`SNAPSHOT`].
 pub fn encode(state: &State) -> Vec<u8> {
@@ -36,31 +39,40 @@ pub fn decode(bytes: &[u8]) -> Result<State, String> {
 }
 
 /// How the state was rebuilt at start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rebuilt {
     /// The last event the snapshot held (0 without one).
     pub snapshot_seq: u64,
     /// Events replayed after it.
     pub replayed: u64,
+    /// Where the state's cold part is kept (the state reads it; the engine writes it with
+    /// each snapshot).
+    pub cold: Arc<ColdTables>,
 }
 
-/// Rebuilds the state from the last snapshot and the events after it.
+/// Rebuilds the state from the last snapshot (with the cold rows saved with it) and the
+/// events after it.
 pub fn rebuild(store: &Store) -> Result<(State, Rebuilt), ServiceError> {
     let failed = |step: &str, source: Box<dyn std::error::Error + Send + Sync>| ServiceError::Start {
         service: Service::Freezing,
         step: step.into(),
         source,
     };
-    let (mut state, snapshot_seq) = match store.snapshot(SNAPSHOT).map_err(|e| failed("read its snapshot", e.into()))? {
-        Some((seq, bytes)) => match decode(&bytes) {
-            Ok(state) => (state, seq),
-            Err(reason) => {
-                tracing::warn!(%reason, "freezing's snapshot is not usable; replaying the whole log");
-                (State::default(), 0)
-            }
-        },
-        None => (State::default(), 0),
-    };
+    let (mut state, snapshot_seq, usable) =
+        match store.snapshot(SNAPSHOT).map_err(|e| failed("read its snapshot", e.into()))? {
+            Some((seq, bytes)) => match decode(&bytes) {
+                Ok(state) => (state, seq, true),
+                Err(reason) => {
+                    tracing::warn!(%reason, "freezing's snapshot is not usable; replaying the whole log");
+                    (State::default(), 0, false)
+                }
+            },
+            None => (State::default(), 0, true),
+        };
+    // Holds moved out of memory come back as they were at the snapshot while the events
+    // after it are replayed (shell::cold).
+    let cold = Arc::new(ColdTables::new(store.clone()));
+    cold.replay_from(snapshot_seq, usable);
+    state.set_cold(Cold::new(cold.clone()));
     let last = store
         .replay_after(snapshot_seq, |envelope| {
             if let Payload::Freezing(event) = &envelope.payload {
@@ -68,5 +80,8 @@ pub fn rebuild(store: &Store) -> Result<(State, Rebuilt), ServiceError> {
             }
         })
         .map_err(|e| failed("replay its log", e.into()))?;
-    Ok((state, Rebuilt { snapshot_seq, replayed: last.saturating_sub(snapshot_seq) }))
+    cold.replayed();
+    state.warm_open_hops();
+    state.cool_all();
+    Ok((state, Rebuilt { snapshot_seq, replayed: last.saturating_sub(snapshot_seq), cold }))
 }

@@ -79,6 +79,7 @@ pub(super) fn answered(hop: HopId, held: u64, entries: Vec<StatementEntry>) -> I
     }
 }
 
+mod cold;
 mod conversion;
 mod joint;
 mod late_arrival;
