@@ -36,8 +36,9 @@ const HOUR_MS: u64 = 3_600_000;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct StartBench {
-    /// Events in freezing's log.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Events in freezing's log (by default just short of two snapshot intervals: a start
+    /// then replays nearly a whole interval, the worst case).
+    #[arg(long, default_value_t = 2 * SNAPSHOT_EVERY_EVENTS - 10_000)]
     pub events: u64,
     /// Starts measured.
     #[arg(long, default_value_t = 5)]

@@ -79,12 +79,14 @@ pub const DEFAULT_AT_RISK_MARGIN_MS: u64 = 12 * 60 * 60 * 1000;
 pub const MAX_FREEZE_PARTS: u8 = 4;
 
 /// Events recorded between two snapshots of freezing's state: a start replays at most about
-/// this many events after the snapshot (1,000,000 replay in about 1.5 s on the lab machine,
-/// docs/benchmarks.md). Not more often: the engine encodes the state in memory (every case in
-/// progress) and freezing's writer commits it in one write, which stalls both while the state
-/// is large (every 100,000 events at 400 cases/s, the time-to-freeze p99 went from ~0.1 s to
-/// 1.2 s; every 20,000, to 4.5 s).
-pub const SNAPSHOT_EVERY_EVENTS: u64 = 1_000_000;
+/// this many events after the snapshot, and holds what they left in memory until its first
+/// write moves it out (docs/benchmarks.md: ~900,000 events replayed in 1.9 s, bringing back
+/// the holds they touch from the store, and 315 MB resident during the start; half that
+/// here). Not more often: the engine encodes the state in memory (every case in progress) and
+/// freezing's writer commits it in one write, which stalls both while the state is large
+/// (every 100,000 events at 400 cases/s, the time-to-freeze p99 went from ~0.1 s to 1.2 s;
+/// every 20,000, to 4.5 s).
+pub const SNAPSHOT_EVERY_EVENTS: u64 = 500_000;
 
 /// Events recorded between two moves of the state's cold part out of memory (holds no open
 /// case needs, closed cases' ids: `core::cold`). Memory then holds the cases in progress and
