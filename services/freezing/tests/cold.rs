@@ -2,7 +2,6 @@
 //! changed and moved out again between snapshots; a start at any write rebuilds the state of
 //! the whole log, and the service then decides as if it had never stopped.
 
-
 use domain::report::{Destination, Transfer};
 use domain::{AccountRef, CaseId, City, Fen, Service, TimeMs};
 use events::{FreezingEvent, Payload};
