@@ -143,7 +143,6 @@ async fn a_hold_moved_out_of_memory_decides_the_next_case_on_its_account_and_com
     // the whole log.
     let whole = replayed_whole(&harness.store);
     let (rebuilt, _) = snapshot::rebuild(&harness.store).unwrap();
-    assert!(rebuilt.holds.len() < whole.holds.len(), "holds stay out of memory after a start");
     assert!(whole_of(rebuilt, &whole) == whole, "snapshot + cold rows + tail rebuild the whole log's state");
     harness.stop().await;
 }
