@@ -149,7 +149,7 @@ enum SimCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    afc::cli::init_logging("warn");
+    afc::cli::init_logging("warn", afc::cli::LogFormat::Text);
     match cli.command {
         Command::Demo { keep, seed, cases_per_city } => {
             demo::run(demo::DemoOptions { seed, cases_per_city, keep }).await
@@ -185,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
                 undisturbed: !no_undisturbed,
                 start_in: Duration::from_secs(start_in),
                 progress: !quiet,
+                log_filter: crash::node::LOG_FILTER.into(),
             };
             let verdict = crash::run(options).await?;
             for (label, run) in [("undisturbed", verdict.undisturbed.as_ref()), ("crashed", Some(&verdict.crashed))] {

@@ -61,6 +61,8 @@ async fn a_city_killed_three_times_loses_nothing_and_does_nothing_twice() {
         undisturbed: false,
         start_in: Duration::from_secs(12),
         progress: false,
+        // Everything the nodes log, for the check of personal data below.
+        log_filter: "debug".into(),
     };
     let verdict = crash::run(options).await.unwrap();
     let run = &verdict.crashed;
@@ -75,6 +77,35 @@ async fn a_city_killed_three_times_loses_nothing_and_does_nothing_twice() {
     // only that the drill froze something is asserted.
     assert!(run.recall > 0.0, "{details}");
     assert!(verdict.line().starts_with("kills 3: lost 0, doubled 0, "), "{}", verdict.line());
+
+    // No victim's name, id number or phone in any line the nodes logged, at debug level.
+    let scenario = simulator::scenario::Scenario::load(&fixture()).unwrap();
+    let script = simulator::crime::generate_script(&scenario).unwrap();
+    let personal: Vec<String> = script
+        .reports
+        .iter()
+        .flat_map(|report| ["name", "id_number", "phone"].map(|field| report.body["victim"][field].clone()))
+        .map(|value| value.as_str().expect("the victim's fields are text").to_owned())
+        .collect();
+    assert!(personal.len() >= 3, "the fixture has victims");
+    let mut logged = 0;
+    for entry in std::fs::read_dir(out.path().join("crashed")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|ext| ext != "log") {
+            continue;
+        }
+        let log = std::fs::read_to_string(&path).unwrap();
+        logged += log.lines().count();
+        for value in &personal {
+            assert!(
+                !log.contains(value.as_str()),
+                "{} logs a victim's personal data in clear: {value}",
+                path.display()
+            );
+        }
+        assert!(!log.contains('\x1b'), "{} has colour codes", path.display());
+    }
+    assert!(logged > 0, "the nodes logged");
 }
 
 fn city() -> City {

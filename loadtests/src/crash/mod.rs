@@ -82,6 +82,9 @@ pub struct CrashOptions {
     pub start_in: Duration,
     /// The drill's progress line and a line per kill.
     pub progress: bool,
+    /// The nodes' log filter (`AFC_LOG`): [`node::LOG_FILTER`] (warnings only: a month-long
+    /// drill at `info` writes gigabytes), or more for a short drill whose logs are read.
+    pub log_filter: String,
 }
 
 /// One run (crashed or undisturbed), judged.
@@ -185,7 +188,14 @@ async fn run_once(options: &CrashOptions, kills: u32, label: &str) -> anyhow::Re
     for city in &cities {
         let url = province.city(city)?.server.url();
         let log = out.join(format!("{city}.log"));
-        let node = CityNode::start(city.clone(), &options.afc, url, data.path().join(city.as_str()), clock, log)?;
+        let node = CityNode::start(
+            city.clone(),
+            &options.afc,
+            url,
+            data.path().join(city.as_str()),
+            clock,
+            (log, options.log_filter.clone()),
+        )?;
         nodes.insert(city.clone(), node);
     }
     let hub = async_nats::connect(province.hub_url()).await.context("connecting to the hub")?;

@@ -15,8 +15,8 @@ use tokio::process::{Child, Command};
 const KILL_REAP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for a node told to stop (SIGINT) to drain its outboxes and exit.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
-/// The node's log filter: warnings only, or a month-long drill writes gigabytes.
-const LOG_FILTER: &str = "warn";
+/// The nodes' log filter by default: warnings only, or a month-long drill writes gigabytes.
+pub const LOG_FILTER: &str = "warn";
 
 /// One city's `afc city` process. Dropping it kills the process.
 #[derive(Debug)]
@@ -33,6 +33,8 @@ pub struct CityNode {
     clock: DrillClock,
     /// stdout and stderr of every start, appended.
     log: PathBuf,
+    /// Its `AFC_LOG` filter.
+    log_filter: String,
     /// The running process, if any.
     child: Option<Child>,
     /// Times the process exited without being killed or told to stop (a service failed).
@@ -47,10 +49,19 @@ impl CityNode {
         nats_url: String,
         data: PathBuf,
         clock: DrillClock,
-        log: PathBuf,
+        (log, log_filter): (PathBuf, String),
     ) -> anyhow::Result<CityNode> {
-        let mut node =
-            CityNode { city, binary: binary.to_owned(), nats_url, data, clock, log, child: None, exits_on_its_own: 0 };
+        let mut node = CityNode {
+            city,
+            binary: binary.to_owned(),
+            nats_url,
+            data,
+            clock,
+            log,
+            log_filter,
+            child: None,
+            exits_on_its_own: 0,
+        };
         node.spawn()?;
         Ok(node)
     }
@@ -78,7 +89,7 @@ impl CityNode {
             .args(["--city", self.city.as_str(), "--nats", &self.nats_url, "--data"])
             .arg(&self.data)
             .args(["--drill-clock", &self.clock.to_string()])
-            .env("AFC_LOG", LOG_FILTER)
+            .env("AFC_LOG", &self.log_filter)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)

@@ -18,6 +18,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser, Debug)]
 #[command(name = "afc", version, about = "Anti-fraud center node: intake, multi-hop tracing and freezing")]
 struct Cli {
+    /// Log lines as text (colours only on a terminal) or JSON objects, one a line.
+    #[arg(long, global = true, env = "AFC_LOG_FORMAT", value_enum, default_value_t = cli::LogFormat::Text)]
+    log_format: cli::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -119,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::City { city, nats, data, only, freeze_after_ms, at_risk_margin_ms, tracing_rule, drill_clock } => {
-            afc::cli::init_logging("info");
+            afc::cli::init_logging("info", cli.log_format);
             let clock: domain::SharedClock = match drill_clock {
                 Some(drill) => {
                     tracing::warn!(clock = %drill, "running on a drill clock: business time is simulated");
@@ -144,14 +147,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(run_city(options, clock, shutdown).await?)
         }
         Command::Case { command } => {
-            afc::cli::init_logging("warn");
+            afc::cli::init_logging("warn", cli.log_format);
             match command {
                 CaseCommand::Report { city, nats, file } => cli::case::report(&nats, &city, &file).await,
                 CaseCommand::Show { city, nats, case_id, json } => cli::case::show(&nats, &city, &case_id, json).await,
             }
         }
         Command::Province { command: ProvinceCommand::Provision { hub, cities } } => {
-            afc::cli::init_logging("warn");
+            afc::cli::init_logging("warn", cli.log_format);
             cli::province::provision(&hub, &cities).await
         }
     }
