@@ -20,6 +20,25 @@ use store::WriterPriority;
 
 use crate::core::CoreConfig;
 
+/// What freezing may do on its city's server, the server enforcing it: publish its own events
+/// and dead letters, request the banks' and payment platforms' verbs (their gateways answer
+/// through accounts of their own), consume intake's events, and read replies under its own
+/// inbox only.
+pub fn grant(city: &domain::City) -> security::Grant {
+    use protocol::subjects::{self, bank_verb, platform_verb};
+    let stream = city.stream_name();
+    security::Grant::new()
+        .publish(subjects::service_events(city, Service::Freezing))
+        .publish(subjects::dead_letter(city, Service::Freezing))
+        .produces_into(&stream)
+        .publish(subjects::any_bank(bank_verb::STOP_PAYMENT))
+        .publish(subjects::any_bank(bank_verb::FREEZE))
+        .publish(subjects::any_bank(bank_verb::FLOWS))
+        .publish(subjects::any_platform(platform_verb::RESOLVE))
+        .consumes(&stream, shell::CONSUMER, &subjects::service_events(city, Service::Intake))
+        .inbox(&subjects::city_inbox(city, Service::Freezing.as_str()))
+}
+
 /// Freezing's store (`freezing.redb`). Requests leave before their commits, so nothing on
 /// the time-to-freeze path waits for its writer: it runs in the background.
 pub const STORE: StoreSpec = StoreSpec { name: "freezing", priority: WriterPriority::Background };

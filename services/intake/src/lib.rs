@@ -19,6 +19,21 @@ use store::WriterPriority;
 
 pub use shell::{IntakeStores, show, submit_report};
 
+/// What intake may do on its city's server, the server enforcing it: publish its own events
+/// and dead letters, answer its commands, consume freezing's events for the timeline, and
+/// read replies under its own inbox only.
+pub fn grant(city: &domain::City) -> security::Grant {
+    use protocol::subjects;
+    let stream = city.stream_name();
+    security::Grant::new()
+        .publish(subjects::service_events(city, Service::Intake))
+        .publish(subjects::dead_letter(city, Service::Intake))
+        .produces_into(&stream)
+        .answers(subjects::service_commands(city, Service::Intake))
+        .consumes(&stream, shell::TIMELINE_CONSUMER, &subjects::service_events(city, Service::Freezing))
+        .inbox(&subjects::city_inbox(city, Service::Intake.as_str()))
+}
+
 /// The records store (`intake.redb`): reports, receipt times and the event log. A report is
 /// answered after its commit, so its writer runs at normal priority.
 pub const RECORDS: StoreSpec = StoreSpec { name: "intake", priority: WriterPriority::Normal };

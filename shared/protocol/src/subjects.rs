@@ -71,6 +71,100 @@ pub fn max_deliveries_advisory(stream: &str, consumer: &str) -> String {
     format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}")
 }
 
+/// Every command to every service of a city (what staff tools may request).
+pub fn city_commands(city: &City) -> String {
+    format!("afc.{city}.cmd.*.*")
+}
+
+/// Every verb of one bank (what its gateway serves).
+pub fn bank_verbs(bank: &BankId) -> String {
+    format!("afc.bank.{bank}.*")
+}
+
+/// One verb at every bank (what freezing may request).
+pub fn any_bank(verb: &str) -> String {
+    format!("afc.bank.*.{verb}")
+}
+
+/// Every verb of one payment platform (what its gateway serves).
+pub fn platform_verbs(platform: &PlatformId) -> String {
+    format!("afc.pay.{platform}.*")
+}
+
+/// One verb at every payment platform.
+pub fn any_platform(verb: &str) -> String {
+    format!("afc.pay.*.{verb}")
+}
+
+/// Where the province's source of a city's stream delivers, on the city's side of the hub:
+/// a prefix of the city's own, so that a city can only ever feed its own source.
+pub fn source_deliver_prefix(city: &City) -> String {
+    format!("afc.{city}.src")
+}
+
+/// The inbox prefix of one identity of a city (`_INBOX.<city>.<who>`): replies to its
+/// requests come there, and it may subscribe to nothing else of the kind, so no identity
+/// reads another's replies.
+pub fn city_inbox(city: &City, who: &str) -> String {
+    format!("_INBOX.{city}.{who}")
+}
+
+/// The inbox prefix of one identity of the province (`_INBOX.province.<who>`).
+pub fn province_inbox(who: &str) -> String {
+    format!("_INBOX.{PROVINCE_DOMAIN}.{who}")
+}
+
+/// JetStream API subjects (nats-server's, `$JS.API.…`), as the permissions of a service
+/// that consumes or produces a stream name them.
+pub mod js_api {
+    /// Information about a stream.
+    pub fn stream_info(stream: &str) -> String {
+        format!("$JS.API.STREAM.INFO.{stream}")
+    }
+
+    /// Creating or updating a stream.
+    pub fn stream_create(stream: &str) -> String {
+        format!("$JS.API.STREAM.CREATE.{stream}")
+    }
+
+    pub fn stream_update(stream: &str) -> String {
+        format!("$JS.API.STREAM.UPDATE.{stream}")
+    }
+
+    /// Reading one message of a stream by its sequence number.
+    pub fn stream_msg_get(stream: &str) -> String {
+        format!("$JS.API.STREAM.MSG.GET.{stream}")
+    }
+
+    /// Creating the durable consumer `durable` with the one filter `filter` (the extended
+    /// create subject: the permission pins both).
+    pub fn consumer_create(stream: &str, durable: &str, filter: &str) -> String {
+        format!("$JS.API.CONSUMER.CREATE.{stream}.{durable}.{filter}")
+    }
+
+    /// Any consumer call on a stream (a provisioner's).
+    pub fn consumers(stream: &str) -> String {
+        format!("$JS.API.CONSUMER.*.{stream}.>")
+    }
+
+    pub fn consumer_info(stream: &str, durable: &str) -> String {
+        format!("$JS.API.CONSUMER.INFO.{stream}.{durable}")
+    }
+
+    /// Pulling the next messages of a consumer.
+    pub fn consumer_next(stream: &str, durable: &str) -> String {
+        format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}")
+    }
+
+    /// Acknowledging messages of a consumer.
+    pub fn ack(stream: &str, durable: &str) -> String {
+        format!("$JS.ACK.{stream}.{durable}.>")
+    }
+
+    /// The account's JetStream information.
+    pub const INFO: &str = "$JS.API.INFO";
+}
+
 /// Name of the province stream on the hub.
 pub const PROVINCE_STREAM: &str = "AFC_PROVINCE";
 
@@ -110,6 +204,19 @@ mod tests {
         assert_eq!(bank(&BankId::parse("icbc").unwrap(), bank_verb::FREEZE), "afc.bank.icbc.freeze");
         assert_eq!(platform(&PlatformId::parse("alipay").unwrap(), platform_verb::RESOLVE), "afc.pay.alipay.resolve");
         assert_eq!(domain_api("hangzhou"), "$JS.hangzhou.API");
+        assert_eq!(city_commands(&city), "afc.hangzhou.cmd.*.*");
+        assert_eq!(bank_verbs(&BankId::parse("icbc").unwrap()), "afc.bank.icbc.*");
+        assert_eq!(any_bank(bank_verb::FLOWS), "afc.bank.*.flows");
+        assert_eq!(platform_verbs(&PlatformId::parse("alipay").unwrap()), "afc.pay.alipay.*");
+        assert_eq!(any_platform(platform_verb::RESOLVE), "afc.pay.*.resolve");
+        assert_eq!(source_deliver_prefix(&city), "afc.hangzhou.src");
+        assert_eq!(city_inbox(&city, "freezing"), "_INBOX.hangzhou.freezing");
+        assert_eq!(province_inbox("reader"), "_INBOX.province.reader");
+        assert_eq!(
+            js_api::consumer_create("AFC_HANGZHOU", "freezing", &service_events(&city, intake)),
+            "$JS.API.CONSUMER.CREATE.AFC_HANGZHOU.freezing.afc.hangzhou.evt.intake.>"
+        );
+        assert_eq!(js_api::ack("AFC_HANGZHOU", "freezing"), "$JS.ACK.AFC_HANGZHOU.freezing.>");
         assert_eq!(
             max_deliveries_advisory("AFC_HANGZHOU", "freezing"),
             "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.AFC_HANGZHOU.freezing"

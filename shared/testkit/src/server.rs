@@ -61,6 +61,9 @@ pub struct ServerOptions {
     pub leaf_remote: Option<String>,
     /// `jetstream.sync_interval: always` (fsync every write), as in production.
     pub sync_always: bool,
+    /// Configuration appended as it is (e.g. the `accounts` block of a secured server,
+    /// rendered by the `security` crate).
+    pub extra_config: Option<String>,
 }
 
 impl ServerOptions {
@@ -406,6 +409,9 @@ fn render_config(
         }
         let _ = writeln!(c, "}}");
     }
+    if let Some(extra) = &opts.extra_config {
+        c.push_str(extra);
+    }
     c
 }
 
@@ -438,6 +444,7 @@ mod tests {
             leaf_listen: false,
             leaf_remote: Some("nats-leaf://127.0.0.1:7422".into()),
             sync_always: true,
+            extra_config: None,
         };
         let c = render_config(&opts, Path::new("/tmp/x"), 4222, 8222, None);
         assert!(c.contains("domain: \"hangzhou\""));

@@ -1,0 +1,175 @@
+//! A city's nats-server with the accounts and grants the `security` crate renders, and each
+//! process connecting as its own identity: the server, not the client, keeps everyone where
+//! they belong.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use bytes::Bytes;
+use domain::{BankId, City, Service};
+use events::{Envelope, Payload};
+use protocol::subjects::{self, bank_verb};
+use security::accounts::{self, User};
+use security::{Identity, roles};
+use testkit::{NatsServer, ServerOptions};
+use tokio::sync::mpsc;
+
+/// Bound on a refusal, an answer or a connection.
+const BOUND: Duration = Duration::from_secs(10);
+
+fn city() -> City {
+    City::parse("hangzhou").unwrap()
+}
+
+fn icbc() -> BankId {
+    BankId::parse("icbc").unwrap()
+}
+
+/// The city's server and its identities: intake, freezing, staff, admin, the icbc gateway.
+struct SecuredCity {
+    server: NatsServer,
+    intake: Identity,
+    freezing: Identity,
+    staff: Identity,
+    admin: Identity,
+    bank: Identity,
+}
+
+async fn secured_city() -> SecuredCity {
+    let city = city();
+    let [intake, freezing, staff, admin, bank] =
+        ["hangzhou-intake", "hangzhou-freezing", "hangzhou-staff", "hangzhou-admin", "hangzhou-bank-icbc"]
+            .map(|name| Identity::generate(name).unwrap());
+    let user =
+        |id: &Identity, grant| User { who: id.name().into(), public_key: id.public_key().into(), grant, leaf: false };
+    let users = vec![
+        user(&intake, intake::grant(&city)),
+        user(&freezing, freezing::grant(&city)),
+        user(&staff, roles::staff(&city)),
+        user(&admin, roles::provisioner(&city)),
+    ];
+    let banks = vec![(icbc(), user(&bank, roles::bank_gateway(&icbc())))];
+    let accounts = accounts::render(&roles::city_accounts(&city, users, banks, Vec::new()), None).unwrap();
+    let options = ServerOptions {
+        jetstream_domain: Some(city.as_str().into()),
+        extra_config: Some(accounts),
+        ..ServerOptions::new(city.as_str())
+    };
+    let server = NatsServer::start(options).await.unwrap();
+    SecuredCity { server, intake, freezing, staff, admin, bank }
+}
+
+/// Connects as `identity` with `inbox` as its inbox prefix; the server's refusals (which a
+/// client otherwise only sees as a timeout) come on the receiver.
+async fn connect(
+    server: &NatsServer,
+    identity: &Identity,
+    inbox: &str,
+) -> (async_nats::Client, mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let client = async_nats::ConnectOptions::with_nkey(identity.seed().to_owned())
+        .custom_inbox_prefix(inbox)
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                if let async_nats::Event::ServerError(error) = event {
+                    let _ = tx.send(error.to_string());
+                }
+            }
+        })
+        .connect(server.url())
+        .await
+        .unwrap();
+    (client, rx)
+}
+
+async fn refusal(errors: &mut mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(BOUND, errors.recv()).await.expect("the server refuses").expect("connected")
+}
+
+fn inbox(who: &str) -> String {
+    subjects::city_inbox(&city(), who)
+}
+
+fn event(seq: u64, payload: Payload) -> (String, Bytes) {
+    let envelope = Envelope::new(city(), seq, 1, payload);
+    (envelope.subject(), events::encode(&envelope).unwrap().into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_client_and_an_unknown_key_are_refused() {
+    let secured = secured_city().await;
+    assert!(async_nats::connect(secured.server.url()).await.is_err(), "no identity, no connection");
+    let stranger = Identity::generate("stranger").unwrap();
+    let refused = async_nats::ConnectOptions::with_nkey(stranger.seed().to_owned()).connect(secured.server.url()).await;
+    assert!(refused.is_err(), "a key the server does not list is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_cannot_put_a_freezing_event_into_the_stream_and_its_own_events_go_in() {
+    let secured = secured_city().await;
+    let (admin, _) = connect(&secured.server, &secured.admin, &inbox("admin")).await;
+    bus::streams::ensure_city_stream(&jetstream::new(admin), &city()).await.unwrap();
+    let (client, mut errors) = connect(&secured.server, &secured.intake, &inbox(Service::Intake.as_str())).await;
+    let js = jetstream::new(client);
+
+    let own = events::intake::IntakeEvent::CaseReported {
+        case_id: domain::CaseId::derive(&city(), 1),
+        received_at_ms: 1,
+        fraud_type: domain::FraudType::OnlineLoan,
+        transfers: Vec::new(),
+        contacts: domain::report::Contacts::default(),
+        reported_loss_fen: domain::Fen::new(1),
+    };
+    let (subject, bytes) = event(1, Payload::Intake(own));
+    js.publish(subject, bytes).await.unwrap().await.expect("intake's own event is stored");
+
+    let forged = events::FreezingEvent::TraceCompleted {
+        case_id: domain::CaseId::derive(&city(), 2),
+        claimed_fen: domain::Fen::new(1),
+        cashed_out_fen: domain::Fen::ZERO,
+        untraced_fen: domain::Fen::ZERO,
+        accounts_stopped: 1,
+        time_to_freeze_ms: Some(1),
+        completed_at_ms: 1,
+    };
+    let (subject, bytes) = event(2, Payload::Freezing(forged));
+    let _ = js.publish(subject.clone(), bytes).await;
+    let error = refusal(&mut errors).await;
+    assert!(error.contains("Permissions Violation for Publish") && error.contains(&subject), "{error}");
+    let mut stream = js.get_stream(city().stream_name()).await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 1, "only intake's own event is in the stream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_banks_gateway_hears_its_verbs_and_freezing_reaches_it_through_its_account() {
+    let secured = secured_city().await;
+    let verb = subjects::bank(&icbc(), bank_verb::FREEZE);
+
+    // Staff (or intake, or freezing) listening to the bank's requests is refused.
+    let (staff, mut staff_errors) = connect(&secured.server, &secured.staff, &inbox("staff")).await;
+    let _eavesdrop = staff.subscribe(subjects::bank_verbs(&icbc())).await.unwrap();
+    let error = refusal(&mut staff_errors).await;
+    assert!(error.contains("Permissions Violation for Subscription"), "{error}");
+
+    // The gateway answers freezing's request, once.
+    let (bank, _) = connect(&secured.server, &secured.bank, "_INBOX.bank.icbc").await;
+    let mut requests = bank.subscribe(subjects::bank_verbs(&icbc())).await.unwrap();
+    bank.flush().await.unwrap();
+    let answering = tokio::spawn(async move {
+        use futures::StreamExt as _;
+        let request = requests.next().await.expect("a request");
+        bank.publish(request.reply.expect("a request has a reply"), "frozen".into()).await.unwrap();
+        bank.flush().await.unwrap();
+    });
+    let (freezing, _) = connect(&secured.server, &secured.freezing, &inbox(Service::Freezing.as_str())).await;
+    let answer = tokio::time::timeout(BOUND, freezing.request(verb, "freeze".into())).await.unwrap().unwrap();
+    assert_eq!(answer.payload, Bytes::from("frozen"));
+    answering.await.unwrap();
+
+    // Freezing asking a verb no bank has is refused.
+    let (freezing, mut errors) = connect(&secured.server, &secured.freezing, &inbox(Service::Freezing.as_str())).await;
+    freezing.publish(subjects::bank(&icbc(), "transfer"), "x".into()).await.unwrap();
+    let error = refusal(&mut errors).await;
+    assert!(error.contains("Permissions Violation for Publish"), "{error}");
+}

@@ -1,0 +1,24 @@
+//! Who may connect to afc's NATS servers, and what each may do there.
+//!
+//! The design, verified against nats-server 2.15 (docs/ARCHITECTURE.md, "Security"):
+//! config-file accounts with nkey users, one account per city on its server and on the hub,
+//! bank gateways and payment platforms in accounts of their own that export their subjects
+//! to the city, least-privilege publish/subscribe permissions per role, and TLS on every
+//! link (cities verify the hub, the hub verifies the cities).
+//!
+//! - [`keys`]: identities, one nkey pair per process, the seed in a 0600 file;
+//! - [`grant`]: what an identity may do (publish, subscribe, answer, consume a stream);
+//! - [`accounts`]: the `accounts` block of a server's config, its users and what accounts
+//!   export to each other;
+//! - [`roles`]: the grants of staff, provisioners and gateways, and a city server's accounts;
+//! - [`pki`]: a development certificate authority and the certificates a local deployment
+//!   needs (production takes the paths of the operator's PKI).
+
+pub mod accounts;
+pub mod grant;
+pub mod keys;
+pub mod pki;
+pub mod roles;
+
+pub use grant::Grant;
+pub use keys::{Identity, KeyError};

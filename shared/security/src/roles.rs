@@ -1,0 +1,74 @@
+//! The grants of the identities that are not services (a service states its own: `intake::
+//! grant`, `freezing::grant`), and the accounts of a city's server.
+
+use domain::{BankId, City, PlatformId};
+use protocol::subjects;
+
+use crate::accounts::{Account, Export, Import, User};
+use crate::grant::Grant;
+
+/// Staff tools (`afc case …`): request the city's commands, read their own replies.
+pub fn staff(city: &City) -> Grant {
+    Grant::new().publish(subjects::city_commands(city)).inbox(&subjects::city_inbox(city, "staff"))
+}
+
+/// The city's provisioner (`afc-lab up`, an operator's set-up): creates and updates the city's
+/// stream and its consumers. The services only read the stream's information.
+pub fn provisioner(city: &City) -> Grant {
+    Grant::new().provisions(&city.stream_name()).inbox(&subjects::city_inbox(city, "admin"))
+}
+
+/// A bank's gateway: answers its own bank's verbs, once each, and publishes nothing else.
+pub fn bank_gateway(bank: &BankId) -> Grant {
+    Grant::new().answers_only(subjects::bank_verbs(bank))
+}
+
+/// A payment platform's gateway: answers its own verbs, once each, and nothing else.
+pub fn platform_gateway(platform: &PlatformId) -> Grant {
+    Grant::new().answers_only(subjects::platform_verbs(platform))
+}
+
+/// The account of `city`'s services on its server (and of the city's leaf link on the hub).
+pub fn city_account_name(city: &City) -> String {
+    city.as_str().to_ascii_uppercase()
+}
+
+pub fn bank_account_name(bank: &BankId) -> String {
+    format!("BANK_{}", bank.as_str().to_ascii_uppercase())
+}
+
+pub fn platform_account_name(platform: &PlatformId) -> String {
+    format!("PAY_{}", platform.as_str().to_ascii_uppercase())
+}
+
+/// The accounts of `city`'s server: the city's (JetStream on) with `users`, and one for each
+/// bank and platform gateway served there, exporting its verbs to the city account only.
+pub fn city_accounts(
+    city: &City,
+    users: Vec<User>,
+    banks: Vec<(BankId, User)>,
+    platforms: Vec<(PlatformId, User)>,
+) -> Vec<Account> {
+    let city_name = city_account_name(city);
+    let mut gateways = Vec::new();
+    let mut imports = Vec::new();
+    let gateway = |name: String, subject: String, user: User| Account {
+        name,
+        users: vec![user],
+        exports: vec![Export::Service { subject, to: vec![city_name.clone()] }],
+        ..Account::default()
+    };
+    for (bank, user) in banks {
+        let (name, subject) = (bank_account_name(&bank), subjects::bank_verbs(&bank));
+        imports.push(Import::Service { from: name.clone(), subject: subject.clone() });
+        gateways.push(gateway(name, subject, user));
+    }
+    for (platform, user) in platforms {
+        let (name, subject) = (platform_account_name(&platform), subjects::platform_verbs(&platform));
+        imports.push(Import::Service { from: name.clone(), subject: subject.clone() });
+        gateways.push(gateway(name, subject, user));
+    }
+    let mut accounts = vec![Account { name: city_name, jetstream: true, users, imports, ..Account::default() }];
+    accounts.extend(gateways);
+    accounts
+}
