@@ -1,6 +1,6 @@
-//! A city's nats-server with the accounts and grants the `security` crate renders, and each
-//! process connecting as its own identity: the server, not the client, keeps everyone where
-//! they belong.
+//! A city's nats-server with the accounts and grants the `security` crate renders, TLS with
+//! a certificate of the development CA, and each process connecting as its own identity: the
+//! server, not the client, keeps everyone where they belong.
 
 use std::time::Duration;
 
@@ -10,7 +10,8 @@ use domain::{BankId, City, Service};
 use events::{Envelope, Payload};
 use protocol::subjects::{self, bank_verb};
 use security::accounts::{self, User};
-use security::{Identity, roles};
+use security::pki::{CertSpec, CertUsage, DevCa};
+use security::{Credentials, Identity, roles};
 use testkit::{NatsServer, ServerOptions};
 use tokio::sync::mpsc;
 
@@ -33,6 +34,9 @@ struct SecuredCity {
     staff: Identity,
     admin: Identity,
     bank: Identity,
+    /// The CA every client trusts, its key, and the server's certificate.
+    ca: std::path::PathBuf,
+    _pki: tempfile::TempDir,
 }
 
 async fn secured_city() -> SecuredCity {
@@ -50,25 +54,43 @@ async fn secured_city() -> SecuredCity {
     ];
     let banks = vec![(icbc(), user(&bank, roles::bank_gateway(&icbc())))];
     let accounts = accounts::render(&roles::city_accounts(&city, users, banks, Vec::new()), None).unwrap();
+    let pki = tempfile::tempdir().unwrap();
+    let ca = DevCa::generate("afc test CA").unwrap();
+    let ca_paths = ca.save(pki.path()).unwrap();
+    let spec = CertSpec {
+        common_name: city.as_str().into(),
+        dns_names: vec!["localhost".into()],
+        ip_addresses: vec![std::net::Ipv4Addr::LOCALHOST.into()],
+        usage: CertUsage::ServerAndClient,
+    };
+    let cert = ca.issue(&spec).unwrap().save(pki.path(), city.as_str()).unwrap();
+    let tls = format!(
+        "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  timeout: 2\n}}\n",
+        cert.cert.display(),
+        cert.key.display(),
+        ca_paths.cert.display()
+    );
     let options = ServerOptions {
         jetstream_domain: Some(city.as_str().into()),
-        extra_config: Some(accounts),
+        extra_config: Some(format!("{tls}{accounts}")),
         ..ServerOptions::new(city.as_str())
     };
     let server = NatsServer::start(options).await.unwrap();
-    SecuredCity { server, intake, freezing, staff, admin, bank }
+    SecuredCity { server, intake, freezing, staff, admin, bank, ca: ca_paths.cert, _pki: pki }
 }
 
-/// Connects as `identity` with `inbox` as its inbox prefix; the server's refusals (which a
-/// client otherwise only sees as a timeout) come on the receiver.
+/// Connects as `identity` (TLS, trusting the CA) with `inbox` as its inbox prefix; the
+/// server's refusals (which a client otherwise only sees as a timeout) come on the receiver.
 async fn connect(
-    server: &NatsServer,
+    secured: &SecuredCity,
     identity: &Identity,
     inbox: &str,
 ) -> (async_nats::Client, mpsc::UnboundedReceiver<String>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let client = async_nats::ConnectOptions::with_nkey(identity.seed().to_owned())
-        .custom_inbox_prefix(inbox)
+    let identity = identity.clone();
+    let credentials = Credentials { identity, ca: Some(secured.ca.clone()), inbox: inbox.into() };
+    let client = credentials
+        .options()
         .event_callback(move |event| {
             let tx = tx.clone();
             async move {
@@ -77,7 +99,7 @@ async fn connect(
                 }
             }
         })
-        .connect(server.url())
+        .connect(secured.server.url())
         .await
         .unwrap();
     (client, rx)
@@ -97,20 +119,48 @@ fn event(seq: u64, payload: Payload) -> (String, Bytes) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_anonymous_client_and_an_unknown_key_are_refused() {
+async fn an_anonymous_client_an_unknown_key_a_client_without_tls_and_one_trusting_another_ca_are_refused() {
     let secured = secured_city().await;
-    assert!(async_nats::connect(secured.server.url()).await.is_err(), "no identity, no connection");
-    let stranger = Identity::generate("stranger").unwrap();
-    let refused = async_nats::ConnectOptions::with_nkey(stranger.seed().to_owned()).connect(secured.server.url()).await;
-    assert!(refused.is_err(), "a key the server does not list is refused");
+    let trusting = || async_nats::ConnectOptions::new().require_tls(true).add_root_certificates(secured.ca.clone());
+    assert!(trusting().connect(secured.server.url()).await.is_err(), "no identity, no connection");
+    let stranger = Credentials {
+        identity: Identity::generate("stranger").unwrap(),
+        ca: Some(secured.ca.clone()),
+        inbox: inbox("x"),
+    };
+    assert!(
+        stranger.options().connect(secured.server.url()).await.is_err(),
+        "a key the server does not list is refused"
+    );
+
+    // The intake's own key, but trusting another CA: the server's certificate is refused.
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = DevCa::generate("another CA").unwrap().save(other.path()).unwrap();
+    let wrong = Credentials { identity: secured.intake.clone(), ca: Some(other_ca.cert), inbox: inbox("intake") };
+    assert!(
+        wrong.options().connect(secured.server.url()).await.is_err(),
+        "a server the client cannot verify is refused"
+    );
+
+    // Plain text: the server announces TLS and answers a plain CONNECT with nothing.
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", secured.server.client_port())).await.unwrap();
+    let mut reader = tokio::io::BufReader::new(stream);
+    let mut info = String::new();
+    reader.read_line(&mut info).await.unwrap();
+    assert!(info.contains("\"tls_required\":true"), "{info}");
+    reader.get_mut().write_all(b"CONNECT {}\r\nPING\r\n").await.unwrap();
+    let mut rest = String::new();
+    let _ = tokio::time::timeout(BOUND, tokio::io::AsyncReadExt::read_to_string(&mut reader, &mut rest)).await;
+    assert!(!rest.contains("PONG"), "a plain-text client gets no answer: {rest:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intake_cannot_put_a_freezing_event_into_the_stream_and_its_own_events_go_in() {
     let secured = secured_city().await;
-    let (admin, _) = connect(&secured.server, &secured.admin, &inbox("admin")).await;
+    let (admin, _) = connect(&secured, &secured.admin, &inbox("admin")).await;
     bus::streams::ensure_city_stream(&jetstream::new(admin), &city()).await.unwrap();
-    let (client, mut errors) = connect(&secured.server, &secured.intake, &inbox(Service::Intake.as_str())).await;
+    let (client, mut errors) = connect(&secured, &secured.intake, &inbox(Service::Intake.as_str())).await;
     let js = jetstream::new(client);
 
     let own = events::intake::IntakeEvent::CaseReported {
@@ -147,13 +197,13 @@ async fn only_the_banks_gateway_hears_its_verbs_and_freezing_reaches_it_through_
     let verb = subjects::bank(&icbc(), bank_verb::FREEZE);
 
     // Staff (or intake, or freezing) listening to the bank's requests is refused.
-    let (staff, mut staff_errors) = connect(&secured.server, &secured.staff, &inbox("staff")).await;
+    let (staff, mut staff_errors) = connect(&secured, &secured.staff, &inbox("staff")).await;
     let _eavesdrop = staff.subscribe(subjects::bank_verbs(&icbc())).await.unwrap();
     let error = refusal(&mut staff_errors).await;
     assert!(error.contains("Permissions Violation for Subscription"), "{error}");
 
     // The gateway answers freezing's request, once.
-    let (bank, _) = connect(&secured.server, &secured.bank, "_INBOX.bank.icbc").await;
+    let (bank, _) = connect(&secured, &secured.bank, "_INBOX.bank.icbc").await;
     let mut requests = bank.subscribe(subjects::bank_verbs(&icbc())).await.unwrap();
     bank.flush().await.unwrap();
     let answering = tokio::spawn(async move {
@@ -162,13 +212,13 @@ async fn only_the_banks_gateway_hears_its_verbs_and_freezing_reaches_it_through_
         bank.publish(request.reply.expect("a request has a reply"), "frozen".into()).await.unwrap();
         bank.flush().await.unwrap();
     });
-    let (freezing, _) = connect(&secured.server, &secured.freezing, &inbox(Service::Freezing.as_str())).await;
+    let (freezing, _) = connect(&secured, &secured.freezing, &inbox(Service::Freezing.as_str())).await;
     let answer = tokio::time::timeout(BOUND, freezing.request(verb, "freeze".into())).await.unwrap().unwrap();
     assert_eq!(answer.payload, Bytes::from("frozen"));
     answering.await.unwrap();
 
     // Freezing asking a verb no bank has is refused.
-    let (freezing, mut errors) = connect(&secured.server, &secured.freezing, &inbox(Service::Freezing.as_str())).await;
+    let (freezing, mut errors) = connect(&secured, &secured.freezing, &inbox(Service::Freezing.as_str())).await;
     freezing.publish(subjects::bank(&icbc(), "transfer"), "x".into()).await.unwrap();
     let error = refusal(&mut errors).await;
     assert!(error.contains("Permissions Violation for Publish"), "{error}");

@@ -8,6 +8,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 /// An identity's key pair.
+#[derive(Clone)]
 pub struct Identity {
     name: String,
     public: String,

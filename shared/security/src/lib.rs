@@ -6,6 +6,8 @@
 //! to the city, least-privilege publish/subscribe permissions per role, and TLS on every
 //! link (cities verify the hub, the hub verifies the cities).
 //!
+//! - [`connect`]: a process's connect options (nkey, TLS against the CA, its inbox, the
+//!   server's refusals logged);
 //! - [`keys`]: identities, one nkey pair per process, the seed in a 0600 file;
 //! - [`grant`]: what an identity may do (publish, subscribe, answer, consume a stream);
 //! - [`accounts`]: the `accounts` block of a server's config, its users and what accounts
@@ -15,10 +17,12 @@
 //!   needs (production takes the paths of the operator's PKI).
 
 pub mod accounts;
+pub mod connect;
 pub mod grant;
 pub mod keys;
 pub mod pki;
 pub mod roles;
 
+pub use connect::Credentials;
 pub use grant::Grant;
 pub use keys::{Identity, KeyError};

@@ -1,0 +1,42 @@
+//! How a process connects as its identity: its nkey signs the server's challenge, TLS is
+//! required and the server's certificate verified against the deployment's CA, replies come
+//! under its own inbox prefix, and the server's refusals are logged (a client otherwise sees
+//! a refused publish or request only as a timeout, seconds later).
+
+use std::path::PathBuf;
+
+use crate::keys::Identity;
+
+/// What a process needs to connect: who it is, whom to trust, where its replies come.
+#[derive(Debug)]
+pub struct Credentials {
+    pub identity: Identity,
+    /// The CA certificate the server's certificate must chain to (`None`: no TLS, only for a
+    /// server on loopback in a test that is about something else).
+    pub ca: Option<PathBuf>,
+    /// The identity's inbox prefix (`protocol::subjects::city_inbox`): the server lets it
+    /// read replies there and nowhere else.
+    pub inbox: String,
+}
+
+impl Credentials {
+    /// Connect options for these credentials. A refusal by the server (a permissions
+    /// violation, an authorization error) is logged as a warning naming what was refused.
+    pub fn options(&self) -> async_nats::ConnectOptions {
+        let who = self.identity.name().to_owned();
+        let mut options = async_nats::ConnectOptions::with_nkey(self.identity.seed().to_owned())
+            .custom_inbox_prefix(self.inbox.clone())
+            .event_callback(move |event| {
+                let who = who.clone();
+                async move {
+                    if let async_nats::Event::ServerError(error) = event {
+                        tracing::warn!(identity = %who, %error, "the server refused");
+                    }
+                }
+            });
+        if let Some(ca) = &self.ca {
+            options = options.require_tls(true).add_root_certificates(ca.clone());
+        }
+        options
+    }
+}
