@@ -34,7 +34,12 @@ pub async fn ensure_province_stream(hub: &jetstream::Context, cities: &[City]) -
         .map(|city| stream::Source {
             name: city.stream_name(),
             filter_subject: Some(subjects::city_events(city)),
-            external: Some(stream::External { api_prefix: subjects::domain_api(city.as_str()), delivery_prefix: None }),
+            // Each city's deliveries on a prefix of its own: across accounts the province
+            // imports exactly that, so a city can only ever feed its own source.
+            external: Some(stream::External {
+                api_prefix: subjects::domain_api(city.as_str()),
+                delivery_prefix: Some(subjects::source_deliver_prefix(city)),
+            }),
             ..Default::default()
         })
         .collect();

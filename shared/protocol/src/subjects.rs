@@ -161,6 +161,11 @@ pub mod js_api {
         format!("$JS.ACK.{stream}.{durable}.>")
     }
 
+    /// Flow control of the consumers of `stream` (a sourcing stream answers them).
+    pub fn flow_control(stream: &str) -> String {
+        format!("$JS.FC.{stream}.>")
+    }
+
     /// The account's JetStream information.
     pub const INFO: &str = "$JS.API.INFO";
 }

@@ -8,6 +8,8 @@
 //!
 //! - [`connect`]: a process's connect options (nkey, TLS against the CA, its inbox, the
 //!   server's refusals logged);
+//! - [`hub`]: the hub's accounts: one per city, bound to its leaf link, and the province's,
+//!   which sources every city's stream;
 //! - [`keys`]: identities, one nkey pair per process, the seed in a 0600 file;
 //! - [`grant`]: what an identity may do (publish, subscribe, answer, consume a stream);
 //! - [`accounts`]: the `accounts` block of a server's config, its users and what accounts
@@ -19,6 +21,7 @@
 pub mod accounts;
 pub mod connect;
 pub mod grant;
+pub mod hub;
 pub mod keys;
 pub mod pki;
 pub mod roles;

@@ -54,7 +54,7 @@ impl Province {
             leaf_listen: true,
             leaf_remote: None,
             sync_always: opts.sync_always,
-            extra_config: None,
+            ..ServerOptions::default()
         })
         .await?;
         let hub_leaf_port = hub.leaf_port().ok_or_else(|| TestkitError::InvalidOption {
@@ -71,7 +71,7 @@ impl Province {
                 leaf_listen: false,
                 leaf_remote: Some(link.leaf_url()),
                 sync_always: opts.sync_always,
-                extra_config: None,
+                ..ServerOptions::default()
             })
             .await?;
             nodes.insert(city.clone(), CityNode { server, link });

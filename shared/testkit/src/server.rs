@@ -64,6 +64,11 @@ pub struct ServerOptions {
     /// Configuration appended as it is (e.g. the `accounts` block of a secured server,
     /// rendered by the `security` crate).
     pub extra_config: Option<String>,
+    /// Lines added inside the `leafnodes` block (e.g. the hub's `tls` for its leaf port).
+    pub leaf_listen_extra: Option<String>,
+    /// Lines added inside the leaf remote (e.g. the local `account`, the `nkey` seed and the
+    /// `tls` of a city's link to the hub).
+    pub leaf_remote_extra: Option<String>,
 }
 
 impl ServerOptions {
@@ -402,10 +407,20 @@ fn render_config(
             // Leaf remotes would otherwise learn this URL from INFO and reconnect to it
             // directly, around any proxy (a LeafLink, a load balancer) they were given.
             let _ = writeln!(c, "  no_advertise: true");
+            if let Some(extra) = &opts.leaf_listen_extra {
+                c.push_str(extra);
+            }
         }
         if let Some(url) = &opts.leaf_remote {
             let _ = writeln!(c, "  reconnect: \"{}s\"", LEAF_RECONNECT.as_secs());
-            let _ = writeln!(c, "  remotes: [ {{ url: \"{url}\" }} ]");
+            match &opts.leaf_remote_extra {
+                None => {
+                    let _ = writeln!(c, "  remotes: [ {{ url: \"{url}\" }} ]");
+                }
+                Some(extra) => {
+                    let _ = writeln!(c, "  remotes: [ {{\n    url: \"{url}\"\n{extra}  }} ]");
+                }
+            }
         }
         let _ = writeln!(c, "}}");
     }
@@ -444,7 +459,7 @@ mod tests {
             leaf_listen: false,
             leaf_remote: Some("nats-leaf://127.0.0.1:7422".into()),
             sync_always: true,
-            extra_config: None,
+            ..ServerOptions::default()
         };
         let c = render_config(&opts, Path::new("/tmp/x"), 4222, 8222, None);
         assert!(c.contains("domain: \"hangzhou\""));
