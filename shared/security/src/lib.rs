@@ -11,6 +11,8 @@
 //! - [`hub`]: the hub's accounts: one per city, bound to its leaf link, and the province's,
 //!   which sources every city's stream;
 //! - [`keys`]: identities, one nkey pair per process, the seed in a 0600 file;
+//! - [`deployment`]: a whole deployment's CA, certificates, identities and nats-server
+//!   configs, generated into one directory;
 //! - [`grant`]: what an identity may do (publish, subscribe, answer, consume a stream);
 //! - [`accounts`]: the `accounts` block of a server's config, its users and what accounts
 //!   export to each other;
@@ -20,6 +22,7 @@
 
 pub mod accounts;
 pub mod connect;
+pub mod deployment;
 pub mod grant;
 pub mod hub;
 pub mod keys;

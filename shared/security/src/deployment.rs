@@ -1,0 +1,263 @@
+//! A whole deployment's secrets and nats-server configs, generated into one directory: the
+//! development CA and every node's certificate, every process's identity, and for the hub
+//! and each city the server config, its accounts file and (a city) the file holding its leaf
+//! identity's seed. An operator's own PKI replaces `pki/` (the configs name the paths).
+//!
+//! ```text
+//! <dir>/pki/ca.crt, ca.key, hub.crt, hub.key, <city>.crt, <city>.key
+//! <dir>/keys/<identity>.nk                      (0600: one per process)
+//! <dir>/nats/hub.conf, hub.accounts.conf
+//! <dir>/nats/<city>.conf, <city>.accounts.conf, <city>.leaf.conf (0600: the leaf seed)
+//! ```
+//!
+//! Identities: per city `<city>-intake`, `<city>-freezing`, `<city>-staff`, `<city>-admin`,
+//! `<city>-bank-<bank>` and `<city>-pay-<platform>` for the gateways served there, and
+//! `leaf-<city>` (its link to the hub); `province-admin` on the hub. The services' grants
+//! come from the caller (each service states its own), so this module depends on none.
+
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+use domain::{BankId, City, PlatformId};
+use protocol::subjects;
+
+use crate::accounts::{self, User};
+use crate::grant::Grant;
+use crate::keys::Identity;
+use crate::pki::{CertSpec, CertUsage, DevCa};
+use crate::{hub, roles};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct DeploymentSpec {
+    pub cities: Vec<City>,
+    /// The host every node is reached at (certificates name it; cities dial the hub there).
+    pub host: String,
+    /// The address peers dial (an IP SAN; loopback for a deployment on one machine).
+    pub address: IpAddr,
+    /// Ports are handed out from here: the hub takes the first three (client, leaf, monitoring),
+    /// each city the next [`PORTS_PER_CITY`].
+    pub base_port: u16,
+    /// Where each server keeps its JetStream store (`<data>/<node>`).
+    pub data: PathBuf,
+    /// Banks and payment platforms each city serves (gateways connect at the city).
+    pub banks: Vec<BankId>,
+    pub platforms: Vec<PlatformId>,
+}
+
+/// Ports a city's server takes (client, monitoring).
+pub const PORTS_PER_CITY: u16 = 10;
+
+/// The grants of a city's services, by service name: what each service states of itself
+/// (`intake::grant`, `freezing::grant`).
+pub type ServiceGrants = dyn Fn(&City) -> Vec<(&'static str, Grant)>;
+
+/// Why a deployment could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum DeploymentError {
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    #[error(transparent)]
+    Accounts(#[from] crate::accounts::AccountsError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("no city to deploy")]
+    NoCity,
+    #[error("base port {0} leaves no room for {1} cities below 65536")]
+    Ports(u16, usize),
+}
+
+/// A generated deployment: where its files are.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub dir: PathBuf,
+    pub hub_config: PathBuf,
+    pub city_configs: Vec<(City, PathBuf)>,
+    pub hub_client_url: String,
+    pub city_client_urls: Vec<(City, String)>,
+}
+
+impl DeploymentSpec {
+    fn hub_ports(&self) -> (u16, u16, u16) {
+        (self.base_port, self.base_port + 1, self.base_port + 2)
+    }
+
+    fn city_ports(&self, index: usize) -> (u16, u16) {
+        let base = self.base_port + PORTS_PER_CITY * (index as u16 + 1);
+        (base, base + 2)
+    }
+}
+
+/// Generates the deployment `spec` describes into `dir` (a CA already there is used, never
+/// replaced: certificates it issued stay trusted). `services` gives each city's services'
+/// grants.
+pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> Result<Deployment, DeploymentError> {
+    if spec.cities.is_empty() {
+        return Err(DeploymentError::NoCity);
+    }
+    let last = u32::from(spec.base_port) + u32::from(PORTS_PER_CITY) * (spec.cities.len() as u32 + 1);
+    if last > u32::from(u16::MAX) {
+        return Err(DeploymentError::Ports(spec.base_port, spec.cities.len()));
+    }
+    let (pki, keys, nats) = (dir.join("pki"), dir.join("keys"), dir.join("nats"));
+    for path in [&pki, &keys, &nats] {
+        std::fs::create_dir_all(path).map_err(|source| DeploymentError::Io { path: path.clone(), source })?;
+    }
+    let ca = match DevCa::load(&pki) {
+        Ok(ca) => ca,
+        Err(_) if !pki.join("ca.key").exists() => {
+            let ca = DevCa::generate("afc development CA")?;
+            ca.save(&pki)?;
+            ca
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let ca_file = pki.join("ca.crt");
+    let certificate = |name: &str| -> Result<crate::pki::CertPaths, DeploymentError> {
+        let spec = CertSpec {
+            common_name: name.into(),
+            dns_names: vec![spec.host.clone(), "localhost".into()],
+            ip_addresses: vec![spec.address],
+            usage: CertUsage::ServerAndClient,
+        };
+        Ok(ca.issue(&spec)?.save(&pki, name)?)
+    };
+    let identity = |name: &str| -> Result<Identity, DeploymentError> {
+        let identity = Identity::generate(name)?;
+        identity.save(&keys)?;
+        Ok(identity)
+    };
+    let user = |identity: &Identity, grant: Grant| User {
+        who: identity.name().into(),
+        public_key: identity.public_key().into(),
+        grant,
+        leaf: false,
+    };
+
+    // The cities first: the hub's accounts need their leaf identities.
+    let (hub_client, hub_leaf, hub_http) = spec.hub_ports();
+    let mut leaves = Vec::new();
+    let mut city_configs = Vec::new();
+    let mut city_client_urls = Vec::new();
+    for (index, city) in spec.cities.iter().enumerate() {
+        let mut users = Vec::new();
+        for (service, grant) in services(city) {
+            users.push(user(&identity(&format!("{city}-{service}"))?, grant));
+        }
+        users.push(user(&identity(&format!("{city}-staff"))?, roles::staff(city)));
+        users.push(user(&identity(&format!("{city}-admin"))?, roles::provisioner(city)));
+        let mut banks = Vec::new();
+        for bank in &spec.banks {
+            banks.push((bank.clone(), user(&identity(&format!("{city}-bank-{bank}"))?, roles::bank_gateway(bank))));
+        }
+        let mut platforms = Vec::new();
+        for platform in &spec.platforms {
+            let gateway = identity(&format!("{city}-pay-{platform}"))?;
+            platforms.push((platform.clone(), user(&gateway, roles::platform_gateway(platform))));
+        }
+        let rendered = accounts::render(&roles::city_accounts(city, users, banks, platforms), None)?;
+        write(&nats.join(format!("{city}.accounts.conf")), &rendered, 0o644)?;
+        let leaf = Identity::generate(&format!("leaf-{city}"))?;
+        write(&nats.join(format!("{city}.leaf.conf")), &format!("LEAF_SEED: \"{}\"\n", leaf.seed()), 0o600)?;
+        let cert = certificate(city.as_str())?;
+        let (client, http) = spec.city_ports(index);
+        let config = city_config(spec, city, client, http, hub_leaf, &cert, &ca_file);
+        let path = nats.join(format!("{city}.conf"));
+        write(&path, &config, 0o644)?;
+        city_configs.push((city.clone(), path));
+        city_client_urls.push((city.clone(), format!("tls://{}:{client}", spec.host)));
+        leaves.push((city.clone(), user(&leaf, hub::leaf_link(city))));
+    }
+
+    let province_admin = identity("province-admin")?;
+    let rendered =
+        accounts::render(&hub::hub_accounts(&leaves, vec![user(&province_admin, hub::province_provisioner())]), None)?;
+    write(&nats.join("hub.accounts.conf"), &rendered, 0o644)?;
+    let cert = certificate("hub")?;
+    let hub_config = nats.join("hub.conf");
+    write(&hub_config, &hub_config_text(spec, hub_client, hub_leaf, hub_http, &cert, &ca_file), 0o644)?;
+    Ok(Deployment {
+        dir: dir.to_owned(),
+        hub_config,
+        city_configs,
+        hub_client_url: format!("tls://{}:{hub_client}", spec.host),
+        city_client_urls,
+    })
+}
+
+fn tls(indent: &str, cert: &crate::pki::CertPaths, ca: &Path, verify: bool) -> String {
+    let verify = if verify { format!("{indent}  verify: true\n") } else { String::new() };
+    format!(
+        "{indent}tls {{\n{indent}  cert_file: \"{}\"\n{indent}  key_file: \"{}\"\n{indent}  ca_file: \"{}\"\n{indent}  timeout: 2\n{verify}{indent}}}\n",
+        cert.cert.display(),
+        cert.key.display(),
+        ca.display()
+    )
+}
+
+/// The settings every server has (docs/ARCHITECTURE.md, "NATS topology as built").
+fn common(name: &str, domain: &str, client: u16, http: u16, store: &Path) -> String {
+    format!(
+        "server_name: \"{name}\"\nlisten: \"0.0.0.0:{client}\"\nhttp: \"127.0.0.1:{http}\"\nlame_duck_duration: \"30s\"\nlame_duck_grace_period: \"10s\"\n\njetstream {{\n  store_dir: \"{}\"\n  domain: \"{domain}\"\n  sync_interval: always\n}}\n\n",
+        store.display()
+    )
+}
+
+fn hub_config_text(
+    spec: &DeploymentSpec,
+    client: u16,
+    leaf: u16,
+    http: u16,
+    cert: &crate::pki::CertPaths,
+    ca: &Path,
+) -> String {
+    let mut text = String::from("# afc province hub. Generated by the security crate; regenerate, do not edit.\n");
+    text.push_str(&common("province-hub", subjects::PROVINCE_DOMAIN, client, http, &spec.data.join("hub")));
+    text.push_str("# Clients use TLS and an nkey of hub.accounts.conf; there is no anonymous user.\n");
+    text.push_str(&tls("", cert, ca, false));
+    text.push_str("\ninclude \"hub.accounts.conf\"\n\n");
+    text.push_str(&format!("leafnodes {{\n  listen: \"0.0.0.0:{leaf}\"\n  no_advertise: true\n"));
+    text.push_str("  # A city authenticates with the nkey of its leaf user, which binds the link to its account;\n");
+    text.push_str("  # it must present a certificate of the CA.\n");
+    text.push_str(&tls("  ", cert, ca, true));
+    text.push_str("}\n");
+    text
+}
+
+fn city_config(
+    spec: &DeploymentSpec,
+    city: &City,
+    client: u16,
+    http: u16,
+    hub_leaf: u16,
+    cert: &crate::pki::CertPaths,
+    ca: &Path,
+) -> String {
+    let mut text = format!("# afc city node {city}. Generated by the security crate; regenerate, do not edit.\n");
+    text.push_str(&common(city.as_str(), city.as_str(), client, http, &spec.data.join(city.as_str())));
+    text.push_str("# Clients use TLS and an nkey of the accounts file; there is no anonymous user.\n");
+    text.push_str(&tls("", cert, ca, false));
+    text.push_str(&format!("\ninclude \"{city}.accounts.conf\"\n"));
+    text.push_str(&format!("# LEAF_SEED: this city's identity on the hub (0600).\ninclude \"{city}.leaf.conf\"\n\n"));
+    text.push_str(&format!(
+        "leafnodes {{\n  reconnect: \"1s\"\n  remotes: [\n    {{\n      urls: [\"tls://{}:{hub_leaf}\"]\n      account: \"{}\"\n      nkey: $LEAF_SEED\n",
+        spec.host,
+        roles::city_account_name(city)
+    ));
+    text.push_str(&tls("      ", cert, ca, false));
+    text.push_str("    }\n  ]\n}\n");
+    text
+}
+
+/// Writes `text` to `path` with `mode` from its creation.
+fn write(path: &Path, text: &str, mode: u32) -> Result<(), DeploymentError> {
+    let io = |source| DeploymentError::Io { path: path.to_owned(), source };
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path).map_err(io)?;
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode)).map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)
+}
