@@ -22,12 +22,18 @@ fn spec(data: &std::path::Path) -> DeploymentSpec {
     }
 }
 
-/// Grants standing in for the services' own (the services' crates are not dependencies here).
+/// Grants standing in for the services' own (the services' crates are not dependencies
+/// here): each publishes its events into the city's stream.
 fn services(city: &City) -> Vec<(&'static str, Grant)> {
-    vec![
-        ("intake", Grant::new().publish(subjects::service_events(city, Service::Intake))),
-        ("freezing", Grant::new().publish(subjects::service_events(city, Service::Freezing))),
-    ]
+    [("intake", Service::Intake), ("freezing", Service::Freezing)]
+        .map(|(name, service)| {
+            let grant = Grant::new()
+                .publish(subjects::service_events(city, service))
+                .produces_into(&city.stream_name())
+                .inbox(&subjects::city_inbox(city, name));
+            (name, grant)
+        })
+        .into()
 }
 
 #[test]
@@ -80,4 +86,104 @@ fn generating_again_keeps_the_ca() {
     let first = std::fs::read(dir.path().join("pki/ca.crt")).unwrap();
     generate(&spec(&dir.path().join("data")), dir.path(), &services).unwrap();
     assert_eq!(std::fs::read(dir.path().join("pki/ca.crt")).unwrap(), first, "certificates issued before stay trusted");
+}
+
+/// Kills the servers it started when dropped.
+struct Servers(Vec<std::process::Child>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A base port whose whole range (the hub's and two cities') is free now.
+fn free_base() -> u16 {
+    (0..50)
+        .map(|attempt| 20_000 + (std::process::id() as u16 % 500) * 60 + attempt * 31)
+        .find(|base| {
+            let listeners: Vec<_> =
+                (0..40).filter_map(|offset| std::net::TcpListener::bind(("0.0.0.0", base + offset)).ok()).collect();
+            listeners.len() == 40
+        })
+        .expect("a free range of ports")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_province_runs_and_sources_every_city_over_its_verified_links() {
+    use async_nats::jetstream;
+    use security::{Credentials, Identity};
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec = DeploymentSpec { base_port: free_base(), ..spec(&dir.path().join("data")) };
+    let deployment = generate(&spec, dir.path(), &services).unwrap();
+    let binary = testkit::nats_server_binary().unwrap();
+    let log = |name: &str| std::fs::File::create(dir.path().join(format!("{name}.log"))).unwrap();
+    let configs = std::iter::once(("hub".to_owned(), deployment.hub_config.clone()))
+        .chain(deployment.city_configs.iter().map(|(city, path)| (city.to_string(), path.clone())));
+    let _servers = Servers(
+        configs
+            .map(|(name, config)| {
+                Command::new(&binary).arg("-c").arg(config).stdout(log(&name)).stderr(log(&name)).spawn().unwrap()
+            })
+            .collect(),
+    );
+    let credentials = |name: &str, inbox: String| Credentials {
+        identity: Identity::load(&dir.path().join("keys"), name).unwrap(),
+        ca: Some(dir.path().join("pki/ca.crt")),
+        inbox,
+    };
+    let connect = |credentials: Credentials, url: String| async move {
+        testkit::eventually(std::time::Duration::from_secs(20), "the server accepts its identity", || {
+            let (options, url) = (credentials.options(), url.clone());
+            async move { options.connect(url).await.ok() }
+        })
+        .await
+    };
+
+    let hub =
+        connect(credentials("province-admin", subjects::province_inbox("admin")), deployment.hub_client_url.clone())
+            .await;
+    let hub = jetstream::new(hub);
+    for (city, url) in &deployment.city_client_urls {
+        let admin =
+            connect(credentials(&format!("{city}-admin"), subjects::city_inbox(city, "admin")), url.clone()).await;
+        bus::streams::ensure_city_stream(&jetstream::new(admin), city).await.unwrap();
+    }
+    // The province's stream is made once the hub sees both cities' leaf links (a source
+    // made before its link is up retries only after the server's backoff).
+    let monitor = spec.base_port + 2;
+    testkit::eventually(std::time::Duration::from_secs(20), "the hub sees both cities' leaf links", || async move {
+        let leafz = http_get(monitor, "/leafz").await?;
+        (leafz.matches("\"account\"").count() == 2).then_some(())
+    })
+    .await;
+    bus::streams::ensure_province_stream(&hub, &spec.cities).await.unwrap();
+    for (city, url) in &deployment.city_client_urls {
+        let intake =
+            connect(credentials(&format!("{city}-intake"), subjects::city_inbox(city, "intake")), url.clone()).await;
+        let subject = subjects::event(city, Service::Intake, "case_reported");
+        jetstream::new(intake).publish(subject, "event".into()).await.unwrap().await.expect("stored in the city");
+    }
+    testkit::eventually(std::time::Duration::from_secs(30), "both cities' events reach AFC_PROVINCE", || {
+        let hub = hub.clone();
+        async move {
+            let messages = hub.get_stream(subjects::PROVINCE_STREAM).await.ok()?.info().await.ok()?.state.messages;
+            (messages == 2).then_some(())
+        }
+    })
+    .await;
+}
+
+/// The body of `GET path` on the loopback monitoring port `port`, if it answers.
+async fn http_get(port: u16, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
 }
