@@ -53,6 +53,31 @@ enum Command {
         #[command(subcommand)]
         drill: DrillCommand,
     },
+    /// Generate a local deployment's development CA, certificates, identities (nkeys) and
+    /// nats-server configs (hub and cities, with accounts, grants and TLS) into a directory.
+    /// A CA already there is kept.
+    Secure {
+        /// The cities, comma-separated.
+        #[arg(long, value_delimiter = ',', value_parser = domain::City::parse, required = true)]
+        cities: Vec<domain::City>,
+        #[arg(long)]
+        dir: PathBuf,
+        /// The host name every node is reached at (certificates name it).
+        #[arg(long, default_value = "localhost")]
+        host: String,
+        /// The address peers dial (a certificate's IP name).
+        #[arg(long, default_value = "127.0.0.1")]
+        address: std::net::IpAddr,
+        /// The hub takes this port and the next two; each city the next ten.
+        #[arg(long, default_value_t = 14222)]
+        base_port: u16,
+        /// Banks each city serves, comma-separated.
+        #[arg(long, value_delimiter = ',', value_parser = domain::BankId::parse, default_value = "icbc,abc,boc,ccb")]
+        banks: Vec<domain::BankId>,
+        /// Payment platforms each city serves, comma-separated.
+        #[arg(long, value_delimiter = ',', value_parser = domain::PlatformId::parse, default_value = "alipay,wechatpay")]
+        platforms: Vec<domain::PlatformId>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -167,6 +192,27 @@ async fn main() -> anyhow::Result<()> {
             let options =
                 drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet, target, tracing_rule };
             drill::run(options).await.map(|_| ())
+        }
+        Command::Secure { cities, dir, host, address, base_port, banks, platforms } => {
+            let spec = security::deployment::DeploymentSpec {
+                cities,
+                host,
+                address,
+                base_port,
+                data: dir.join("data"),
+                banks,
+                platforms,
+            };
+            let services =
+                |city: &domain::City| vec![("intake", intake::grant(city)), ("freezing", freezing::grant(city))];
+            let deployment = security::deployment::generate(&spec, &dir, &services)?;
+            println!("hub: {} ({})", deployment.hub_config.display(), deployment.hub_client_url);
+            for ((city, config), (_, url)) in deployment.city_configs.iter().zip(&deployment.city_client_urls) {
+                println!("{city}: {} ({url})", config.display());
+            }
+            println!("identities (nkey seeds, 0600): {}", dir.join("keys").display());
+            println!("CA and certificates: {}", dir.join("pki").display());
+            Ok(())
         }
         Command::Drill {
             drill: DrillCommand::Crash { kills, scenario, seed, time_scale, out, afc, no_undisturbed, start_in, quiet },
