@@ -73,9 +73,10 @@ pub fn pending_actions(state: &State, now: TimeMs) -> Vec<Action> {
 }
 
 /// What an account needs, decided per (center, account) from what this center holds,
-/// whichever case reached it: a first stop; a read of the statement when the center holds
-/// it already (a stop or a freeze in force); a stop again when its stop lapsed unfrozen, or
-/// its freeze lapsed, and a stop is left; a read when none is.
+/// whichever case reached it: a first stop; a read of the statement while the center's stop
+/// holds it; a stop again once that stop lapsed and a stop is left; a read when none is.
+/// A freeze of the center in force does not spare the stop: it holds the amount it froze,
+/// not the account, and the money a read finds could leave before the freeze of it lands.
 fn account_action(
     state: &State,
     case_id: CaseId,
@@ -91,9 +92,7 @@ fn account_action(
     };
     match state.hold(account) {
         None => stop(case_id, 1),
-        Some(hold) if hold.frozen_until_ms.is_some_and(|until| until > now) || hold.expires_at_ms > now => {
-            read(case_id)
-        }
+        Some(hold) if hold.expires_at_ms > now => read(case_id),
         Some(hold) if hold.stop_no < MAX_STOPS_PER_ACCOUNT => stop(case_id, hold.stop_no + 1),
         Some(_) => read(case_id),
     }

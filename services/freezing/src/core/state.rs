@@ -151,9 +151,9 @@ pub struct Hold {
     pub expires_at_ms: TimeMs,
     /// Victim claims on the held money, per case.
     pub claims: BTreeMap<CaseId, Fen>,
-    /// Until when this center's latest freeze on the account holds (six months from it):
-    /// while it does, a case reaching the account only reads it; after, a stop is asked
-    /// again if one is left.
+    /// Until when this center's latest freeze on the account holds (six months from it). It
+    /// spares no stop: a freeze holds the amount it froze, not the account, so a case reaching
+    /// the account once the stop lapsed stops it again while a stop is left (actions.rs).
     pub frozen_until_ms: Option<TimeMs>,
     /// Each case's money recorded in the account, which the tracing rule splits together
     /// when a case reads it (joint.rs).

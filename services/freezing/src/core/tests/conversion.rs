@@ -353,3 +353,60 @@ fn an_answer_to_another_freeze_than_the_one_awaited_is_refused_and_records_nothi
     assert!(matches!(&events[..], [FreezingEvent::AccountFrozen { frozen_fen, .. }] if *frozen_fen == Fen::new(4_000)));
     assert!(state.conversions.is_empty());
 }
+
+/// A freeze holds the amount it froze, not the account: another victim's money that reaches
+/// the account once the stop lapsed is held by nothing but a stop until its own freeze lands
+/// (read only, it left in the minutes between the read and the freeze, wenzhou-month drill).
+#[test]
+fn given_an_account_frozen_for_one_case_when_new_money_reaches_it_after_the_stop_lapsed_then_the_second_stop_holds_it()
+{
+    let config = CoreConfig::default();
+    let mut state = held_48h(&config);
+    let due = conversion_due(&config, &state.conversions[&key()]);
+    freeze_asked(&mut state, &config, due);
+    step(&mut state, &config, frozen(10_000, due), due).unwrap();
+    assert!(state.holds[&account(1)].frozen_until_ms.is_some_and(|until| until > LAPSE + 24 * HOUR));
+
+    // A day after the stop lapsed, with the freeze in force, another victim pays 5,000 in.
+    let (other, paid) = (CaseId::derive(&City::parse("huzhou").unwrap(), 2), LAPSE + 24 * HOUR);
+    let reported_at_ms = paid + HOUR;
+    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(5_000), at_ms: paid }];
+    let report =
+        Input::CaseReported { case_id: other.clone(), reported_at_ms, transfers, reported_loss: Fen::new(5_000) };
+    let Step { actions, .. } = step(&mut state, &config, report, reported_at_ms).unwrap();
+    let [Action::Stop { request_id, since_ms, .. }] = &actions[..] else {
+        panic!("the new money is stopped, not only read: {actions:?}")
+    };
+    assert_eq!(request_id, &stop_request_id(&other.city(), &account(1), 2));
+
+    // The stop holds it: its claim is frozen after the configured delay, like any stop's.
+    let answered_at = reported_at_ms + 1_000;
+    let mut arrival = entry(Direction::In, 5_000, 15_000, Counterparty::Account(account(98)), "v2");
+    arrival.at_ms = paid;
+    let entries = vec![entry(Direction::In, 10_000, 10_000, Counterparty::Account(account(99)), "v"), arrival];
+    let statement = Statement {
+        stop_no: 2,
+        held: Fen::new(15_000),
+        expires_at_ms: answered_at + 48 * HOUR,
+        since_ms: *since_ms,
+        entries,
+    };
+    let answer =
+        Input::AccountAnswered { case_id: other.clone(), hop: 1, asked_at_ms: reported_at_ms, result: Ok(statement) };
+    let Step { events, .. } = step(&mut state, &config, answer, answered_at).unwrap();
+    assert!(
+        matches!(&events[0], FreezingEvent::AccountStopped { stop_no: 2, claim_fen, .. } if *claim_fen == Fen::new(5_000)),
+        "{events:?}"
+    );
+    let conversion = &state.conversions[&(other, account(1))];
+    assert_eq!(conversion_due(&config, conversion), answered_at + config.freeze_after_ms);
+
+    // Once both stops are spent and the second lapsed, nothing is left but a read.
+    let third = CaseId::derive(&City::parse("huzhou").unwrap(), 3);
+    let late = answered_at + 49 * HOUR;
+    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(2_000), at_ms: late }];
+    let report =
+        Input::CaseReported { case_id: third, reported_at_ms: late, transfers, reported_loss: Fen::new(2_000) };
+    let Step { actions, .. } = step(&mut state, &config, report, late).unwrap();
+    assert!(matches!(&actions[..], [Action::Read { .. }]), "{actions:?}");
+}
