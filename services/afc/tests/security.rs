@@ -223,3 +223,21 @@ async fn only_the_banks_gateway_hears_its_verbs_and_freezing_reaches_it_through_
     let error = refusal(&mut errors).await;
     assert!(error.contains("Permissions Violation for Publish"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_finds_the_stream_its_provisioner_made_and_may_neither_make_nor_change_it() {
+    let secured = secured_city().await;
+    let (freezing, mut errors) = connect(&secured, &secured.freezing, &inbox(Service::Freezing.as_str())).await;
+    let freezing = jetstream::new(freezing);
+    assert!(bus::streams::city_stream(&freezing, &city()).await.is_err(), "no stream yet, and no right to make one");
+    let error = refusal(&mut errors).await;
+    assert!(error.contains("Permissions Violation for Publish to \"$JS.API.STREAM."), "{error}");
+    while errors.try_recv().is_ok() {}
+
+    let (admin, _) = connect(&secured, &secured.admin, &inbox("admin")).await;
+    bus::streams::ensure_city_stream(&jetstream::new(admin), &city()).await.unwrap();
+    bus::streams::city_stream(&freezing, &city()).await.expect("the service finds the provisioned stream");
+    assert!(bus::streams::ensure_city_stream(&freezing, &city()).await.is_err(), "a service may not change the stream");
+    let error = refusal(&mut errors).await;
+    assert!(error.contains("Permissions Violation for Publish to \"$JS.API.STREAM.UPDATE.AFC_HANGZHOU"), "{error}");
+}

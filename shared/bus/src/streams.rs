@@ -8,7 +8,25 @@ use protocol::subjects;
 use crate::BusError;
 use crate::limits::{CITY_STREAM_DUPLICATE_WINDOW, CITY_STREAM_MAX_AGE};
 
-/// Creates or updates the city's stream `AFC_<CITY>` holding its events and dead letters.
+/// The city's stream as a service starting in the city finds it: used as it is when it exists
+/// (a provisioner made it and owns its configuration: in a secured deployment a service's
+/// identity may read the stream's information and may not change it), created only when it
+/// does not (a deployment without a provisioner: the embedded demo, tests).
+pub async fn city_stream(js: &jetstream::Context, city: &City) -> Result<(), BusError> {
+    use async_nats::jetstream::ErrorCode;
+    use async_nats::jetstream::context::GetStreamErrorKind;
+    let name = city.stream_name();
+    match js.get_stream(&name).await {
+        Ok(_) => Ok(()),
+        Err(error) if matches!(error.kind(), GetStreamErrorKind::JetStream(e) if e.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
+            ensure_city_stream(js, city).await.map(|_| ())
+        }
+        Err(error) => Err(BusError::Stream { stream: name, source: error.into() }),
+    }
+}
+
+/// Creates or updates the city's stream `AFC_<CITY>` holding its events and dead letters (a
+/// provisioner's call).
 pub async fn ensure_city_stream(js: &jetstream::Context, city: &City) -> Result<stream::Info, BusError> {
     let name = city.stream_name();
     let config = stream::Config {

@@ -198,12 +198,13 @@ impl Context {
         self.stop_parts.subscribe()
     }
 
-    /// Makes sure the city's stream exists and runs `store`'s outbox relay. The relay stops
-    /// after every other part, publishing what they committed.
+    /// Finds the city's stream (creating it only where nobody provisioned it:
+    /// [`bus::streams::city_stream`]) and runs `store`'s outbox relay. The relay stops after
+    /// every other part, publishing what they committed.
     pub async fn start_producer(&mut self, store: &Store) -> Result<(), ServiceError> {
-        bus::streams::ensure_city_stream(&self.js, &self.city).await.map_err(|e| ServiceError::Start {
+        bus::streams::city_stream(&self.js, &self.city).await.map_err(|e| ServiceError::Start {
             service: self.service,
-            step: format!("create the stream {}", self.city.stream_name()),
+            step: format!("find the stream {}", self.city.stream_name()),
             source: e.into(),
         })?;
         let relay = bus::relay::run_relay(self.js.clone(), store.clone(), self.stop_relays.subscribe());
