@@ -143,6 +143,7 @@ impl Embedded {
             freeze_after_ms: self.options.freeze_after_ms,
             at_risk_margin_ms: freezing::limits::DEFAULT_AT_RISK_MARGIN_MS,
             tracing_rule: self.options.tracing_rule,
+            credentials: None,
         };
         anyhow::ensure!(!self.cities.contains_key(city), "{city} is already running");
         let process = CityProcess::start(options, self.clock.clone())?;

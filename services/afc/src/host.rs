@@ -23,6 +23,9 @@ pub struct CityOptions {
     pub at_risk_margin_ms: u64,
     /// How money leaving a mixed account is attributed to the victims in it.
     pub tracing_rule: TracingRule,
+    /// The deployment's secrets directory (`afc-lab secure`): each service connects with its
+    /// own identity over TLS. `None`: anonymous and without TLS.
+    pub credentials: Option<PathBuf>,
 }
 
 /// Every service of a city node, configured from `options`.
@@ -40,7 +43,13 @@ pub fn services(options: &CityOptions) -> Vec<Box<dyn Hosted>> {
 pub async fn run_city(options: CityOptions, clock: SharedClock, shutdown: Shutdown) -> Result<(), NodeError> {
     let services =
         services(&options).into_iter().filter(|s| options.only.is_none_or(|only| only == s.service())).collect();
-    let node = NodeOptions { city: options.city, nats_url: options.nats_url, data_dir: options.data_dir, clock };
+    let node = NodeOptions {
+        city: options.city,
+        nats_url: options.nats_url,
+        data_dir: options.data_dir,
+        clock,
+        credentials: options.credentials,
+    };
     runtime::run_node(node, services, shutdown).await
 }
 
@@ -58,6 +67,7 @@ mod tests {
             freeze_after_ms: 1,
             at_risk_margin_ms: 1,
             tracing_rule: TracingRule::default(),
+            credentials: None,
         };
         let hosted: Vec<Service> = services(&options).iter().map(|s| s.service()).collect();
         assert_eq!(hosted, Service::ALL);

@@ -58,6 +58,10 @@ enum Command {
         /// from `afc-lab sim clock`), for `afc-lab sim run --nats`. Never in production.
         #[arg(long, value_parser = DrillClock::parse)]
         drill_clock: Option<DrillClock>,
+        /// The deployment's secrets directory (from `afc-lab secure`): each service connects
+        /// as `<city>-<service>` with its key in `keys/`, over TLS trusting `pki/ca.crt`.
+        #[arg(long, env = "AFC_CREDENTIALS")]
+        credentials: Option<PathBuf>,
     },
     /// File or show cases.
     Case {
@@ -121,7 +125,17 @@ fn parse_service(name: &str) -> Result<Service, String> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::City { city, nats, data, only, freeze_after_ms, at_risk_margin_ms, tracing_rule, drill_clock } => {
+        Command::City {
+            city,
+            nats,
+            data,
+            only,
+            freeze_after_ms,
+            at_risk_margin_ms,
+            tracing_rule,
+            drill_clock,
+            credentials,
+        } => {
             afc::cli::init_logging("info", cli.log_format);
             let clock: domain::SharedClock = match drill_clock {
                 Some(drill) => {
@@ -143,6 +157,7 @@ async fn main() -> anyhow::Result<()> {
                 freeze_after_ms,
                 at_risk_margin_ms,
                 tracing_rule,
+                credentials,
             };
             Ok(run_city(options, clock, shutdown).await?)
         }

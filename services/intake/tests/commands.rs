@@ -58,6 +58,7 @@ impl Intake {
             nats_url: server.url(),
             data_dir: data.path().to_owned(),
             clock: system_clock(),
+            credentials: None,
         };
         let (stop, shutdown) = watch::channel(false);
         let node = tokio::spawn(run_node(options, vec![Box::new(intake::Intake)], shutdown));

@@ -81,6 +81,10 @@ pub struct NodeOptions {
     pub data_dir: PathBuf,
     /// The business clock.
     pub clock: SharedClock,
+    /// A deployment's secrets directory (`security::deployment`): each service connects as
+    /// `<city>-<service>` with its key from `keys/`, over TLS trusting `pki/ca.crt`, with its
+    /// own inbox. `None`: anonymous, without TLS (a server on loopback in a test, the demo).
+    pub credentials: Option<PathBuf>,
 }
 
 /// Why a node stopped other than by shutdown.
@@ -105,12 +109,27 @@ pub enum NodeError {
         #[source]
         source: BoxError,
     },
+    #[error("the identity of {service}: {source}")]
+    Identity {
+        service: Service,
+        #[source]
+        source: security::KeyError,
+    },
     #[error("{service} panicked: {message}")]
     Panicked { service: Service, message: String },
     #[error("two services named {0}")]
     Duplicate(Service),
     #[error(transparent)]
     Service(#[from] ServiceError),
+}
+
+/// The credentials `service` of `city` connects with, from the deployment directory `dir`.
+fn credentials(dir: &std::path::Path, city: &City, service: Service) -> Result<security::Credentials, NodeError> {
+    let name = format!("{city}-{service}");
+    let identity =
+        security::Identity::load(&dir.join("keys"), &name).map_err(|source| NodeError::Identity { service, source })?;
+    let inbox = protocol::subjects::city_inbox(city, service.as_str());
+    Ok(security::Credentials { identity, ca: Some(dir.join("pki").join("ca.crt")), inbox })
 }
 
 /// Runs `services` for `options.city` until `shutdown` or the first failure. The first
@@ -131,7 +150,11 @@ pub async fn run_node(
         }
         let producer = Producer { city: options.city.clone(), service };
         let stores = Stores::open(&options.data_dir, hosted.stores(), &producer, &options.clock)?;
-        let client = async_nats::ConnectOptions::new()
+        let connect = match &options.credentials {
+            None => async_nats::ConnectOptions::new(),
+            Some(dir) => credentials(dir, &options.city, service)?.options(),
+        };
+        let client = connect
             .name(format!("afc-{}-{service}", options.city))
             .retry_on_initial_connect()
             .connect(&options.nats_url)
