@@ -485,11 +485,15 @@ mod tests {
             let out = Fen::sum(splits.iter().flat_map(|s| s.onward.iter().map(|(_, a)| *a)).chain(splits.iter().map(|s| s.cashed_out))).unwrap();
             prop_assert_eq!(unexplained.get(), traced.get() - claims.get() - out.get());
             // The same input gives the same shares; listing the victims in another order
-            // moves at most the odd fen of a tie, never the total claimed.
+            // moves at most the odd fen of a tie per outgoing entry (a tie between a victim
+            // and the other money in the account decides whose the fen is that leaves, so
+            // the total claimed may move by that fen too).
             prop_assert_eq!(&splits, &split_joint(rule, victims, &arrivals, &statement, held));
             let reversed: Vec<(usize, Arrival)> = arrivals.iter().map(|(v, a)| (victims - 1 - v, a.clone())).collect();
             let again = split_joint(rule, victims, &reversed, &statement, held);
-            prop_assert_eq!(claims, Fen::sum(again.iter().map(|s| s.claim)).unwrap());
+            let outflows = statement.iter().filter(|e| e.direction == Direction::Out).count() as u64;
+            let again = Fen::sum(again.iter().map(|s| s.claim)).unwrap();
+            prop_assert!(claims.get().abs_diff(again.get()) <= outflows, "{claims} against {again} in the other order");
         }
 
         #[test]

@@ -265,36 +265,38 @@ mod many_victims {
                 let mut step_at = steps.into_iter().peekable();
                 for (i, amount) in amounts.iter().enumerate() {
                     balance += amount;
-                    statement.push(entry(
-                        Direction::In,
-                        *amount,
-                        balance,
-                        Counterparty::Account(account(90)),
-                        &format!("v{i}"),
-                    ));
+                    // Each victim's payment at a time of its own: two payments alike in amount,
+                    // time and payer cannot be told apart by anyone, so which is whose is not
+                    // the rule's to decide.
+                    let at_ms = arrival_at(i);
+                    statement.push(StatementEntry {
+                        at_ms,
+                        ..entry(Direction::In, *amount, balance, Counterparty::Account(account(90)), &format!("v{i}"))
+                    });
                     // Other money in, or money out, between the victims' payments.
                     if let Some((kind, amount)) = step_at.next() {
                         let id = format!("s{}", statement.len());
                         if kind == 0 {
                             balance += amount;
-                            statement.push(entry(
-                                Direction::In,
-                                amount,
-                                balance,
-                                Counterparty::Account(account(91)),
-                                &id,
-                            ));
+                            let other = Counterparty::Account(account(91));
+                            statement
+                                .push(StatementEntry { at_ms, ..entry(Direction::In, amount, balance, other, &id) });
                         } else {
                             let amount = amount.min(balance);
                             balance -= amount;
                             let to = Counterparty::Account(account(100 + statement.len() as u32));
-                            statement.push(entry(Direction::Out, amount, balance, to, &id));
+                            statement.push(StatementEntry { at_ms, ..entry(Direction::Out, amount, balance, to, &id) });
                         }
                     }
                 }
                 (amounts, statement, balance, order)
             })
         })
+    }
+
+    /// When victim `i` paid the mule.
+    fn arrival_at(i: usize) -> TimeMs {
+        10 + i as TimeMs
     }
 
     fn victim(i: usize) -> CaseId {
@@ -311,7 +313,7 @@ mod many_victims {
             let config = if lowest { libr() } else { CoreConfig::default() };
             let mut state = State::default();
             for (i, amount) in amounts.iter().enumerate() {
-                let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(*amount), at_ms: 10 }];
+                let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(*amount), at_ms: arrival_at(i) }];
                 let report = Input::CaseReported { case_id: victim(i), reported_at_ms: 900, transfers, reported_loss: Fen::new(*amount) };
                 check(&mut state, &config, report);
             }
@@ -325,7 +327,7 @@ mod many_victims {
             // Every case ends with its share as the rule splits the mule over all of them
             // (listed in another order, a tie may move a fen per outflow).
             let arrivals: Vec<(usize, rule::Arrival)> = amounts.iter().enumerate()
-                .map(|(i, a)| (i, rule::Arrival { transfer_id: None, amount: Fen::new(*a), at_ms: 10 })).collect();
+                .map(|(i, a)| (i, rule::Arrival { transfer_id: None, amount: Fen::new(*a), at_ms: arrival_at(i) })).collect();
             let splits = rule::split_joint(config.rule, amounts.len(), &arrivals, &statement, Fen::new(held));
             let outflows = statement.iter().filter(|e| e.direction == Direction::Out).count() as u64 + 1;
             let hold = &state.holds[&account(1)];
