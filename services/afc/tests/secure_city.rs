@@ -21,18 +21,6 @@ fn city() -> City {
     City::parse("hangzhou").unwrap()
 }
 
-/// A base port whose range (the hub's and one city's) is free now.
-fn free_base() -> u16 {
-    (0..50)
-        .map(|attempt| 21_000 + (std::process::id() as u16 % 400) * 70 + attempt * 23)
-        .find(|base| {
-            let bound: Vec<_> =
-                (0..20).filter_map(|offset| std::net::TcpListener::bind(("0.0.0.0", base + offset)).ok()).collect();
-            bound.len() == 20
-        })
-        .expect("a free range of ports")
-}
-
 fn credentials(dir: &Path, name: &str, inbox: String) -> Credentials {
     Credentials { identity: Identity::load(&dir.join("keys"), name).unwrap(), ca: Some(dir.join("pki/ca.crt")), inbox }
 }
@@ -53,7 +41,7 @@ async fn a_city_node_runs_its_services_as_their_own_identities_and_the_server_re
         cities: vec![city()],
         host: "localhost".into(),
         address: std::net::Ipv4Addr::LOCALHOST.into(),
-        base_port: free_base(),
+        base_port: testkit::free_port_range(20),
         data: dir.path().join("nats-data"),
         banks: Vec::new(),
         platforms: Vec::new(),

@@ -100,25 +100,13 @@ impl Drop for Servers {
     }
 }
 
-/// A base port whose whole range (the hub's and two cities') is free now.
-fn free_base() -> u16 {
-    (0..50)
-        .map(|attempt| 20_000 + (std::process::id() as u16 % 500) * 60 + attempt * 31)
-        .find(|base| {
-            let listeners: Vec<_> =
-                (0..40).filter_map(|offset| std::net::TcpListener::bind(("0.0.0.0", base + offset)).ok()).collect();
-            listeners.len() == 40
-        })
-        .expect("a free range of ports")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_province_runs_and_sources_every_city_over_its_verified_links() {
     use async_nats::jetstream;
     use security::{Credentials, Identity};
 
     let dir = tempfile::tempdir().unwrap();
-    let spec = DeploymentSpec { base_port: free_base(), ..spec(&dir.path().join("data")) };
+    let spec = DeploymentSpec { base_port: testkit::free_port_range(40), ..spec(&dir.path().join("data")) };
     let deployment = generate(&spec, dir.path(), &services).unwrap();
     let binary = testkit::nats_server_binary().unwrap();
     let log = |name: &str| std::fs::File::create(dir.path().join(format!("{name}.log"))).unwrap();

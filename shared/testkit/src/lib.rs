@@ -24,7 +24,9 @@ pub use error::TestkitError;
 pub use link::LeafLink;
 pub use poll::{POLL_INTERVAL, eventually};
 pub use province::{CityNode, HUB_DOMAIN, LEAF_WAIT_TIMEOUT, Province, ProvinceOptions};
-pub use server::{LAME_DUCK_DURATION, LEAF_RECONNECT, NatsServer, READY_TIMEOUT, STOP_TIMEOUT, ServerOptions};
+pub use server::{
+    LAME_DUCK_DURATION, LEAF_RECONNECT, NatsServer, READY_TIMEOUT, STOP_TIMEOUT, ServerOptions, free_port_range,
+};
 
 /// Result type of the test kit.
 pub type Result<T, E = TestkitError> = std::result::Result<T, E>;

@@ -362,6 +362,20 @@ fn validate(opts: &ServerOptions) -> Result<(), TestkitError> {
     Ok(())
 }
 
+/// The first port of a run of `count` consecutive ports all free now (for configs that hand
+/// ports out from a base, e.g. a generated deployment). Tried from a point that depends on
+/// the process, so tests running at once start apart.
+pub fn free_port_range(count: u16) -> u16 {
+    (0..50u16)
+        .map(|attempt| 20_000 + (std::process::id() as u16 % 400) * 70 + attempt * 23)
+        .find(|base| {
+            let bound: Vec<_> =
+                (0..count).filter_map(|offset| TcpListener::bind(("0.0.0.0", base + offset)).ok()).collect();
+            bound.len() == usize::from(count)
+        })
+        .expect("a free range of ports")
+}
+
 /// Picks `n` distinct free loopback ports by binding port 0 (all bound at once, then freed).
 fn free_ports(n: usize) -> Result<Vec<u16>, TestkitError> {
     let listeners = (0..n)
