@@ -8,6 +8,7 @@ use domain::{City, Service, SharedClock};
 use freezing::core::CoreConfig;
 use freezing::rule::TracingRule;
 use runtime::{Hosted, NodeError, NodeOptions, Shutdown};
+use security::CredentialFiles;
 
 /// How to run a city.
 #[derive(Debug, Clone)]
@@ -23,9 +24,10 @@ pub struct CityOptions {
     pub at_risk_margin_ms: u64,
     /// How money leaving a mixed account is attributed to the victims in it.
     pub tracing_rule: TracingRule,
-    /// The deployment's secrets directory (`afc-lab secure`): each service connects with its
-    /// own identity over TLS. `None`: anonymous and without TLS.
-    pub credentials: Option<PathBuf>,
+    /// Where the identities' keys and the CA are (`afc-lab secure` writes a directory of
+    /// them): each service connects with its own identity over TLS. `None`: anonymous and
+    /// without TLS.
+    pub credentials: Option<CredentialFiles>,
 }
 
 /// Every service of a city node, configured from `options`.

@@ -27,16 +27,19 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a city's services. Exits non-zero when a service fails, for its supervisor to
-    /// restart it.
+    /// Run a city's services (or, `afc city provision`, create its stream). Exits non-zero
+    /// when a service fails, for its supervisor to restart it.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     City {
-        #[arg(long, value_parser = City::parse)]
-        city: City,
+        #[command(subcommand)]
+        command: Option<CityCommand>,
+        #[arg(long, value_parser = City::parse, required = true)]
+        city: Option<City>,
         #[arg(long, env = "AFC_NATS_URL", default_value = "nats://127.0.0.1:4222")]
         nats: String,
         /// Directory of the services' redb files.
-        #[arg(long)]
-        data: PathBuf,
+        #[arg(long, required = true)]
+        data: Option<PathBuf>,
         /// Run only this service (intake, freezing).
         #[arg(long, value_parser = parse_service)]
         only: Option<Service>,
@@ -76,6 +79,22 @@ enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+enum CityCommand {
+    /// Create or update the city's stream (AFC_<CITY>), as the city's provisioner
+    /// (`<city>-admin`). Run it once before the city's services start, and after an upgrade.
+    Provision {
+        #[arg(long, value_parser = City::parse)]
+        city: City,
+        #[arg(long, env = "AFC_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        /// The deployment's secrets directory: connect as `<city>-admin` with its key in
+        /// `keys/`, over TLS trusting `pki/ca.crt`. Without it: anonymously, without TLS.
+        #[arg(long, env = "AFC_CREDENTIALS")]
+        credentials: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum ProvinceCommand {
     /// Create or update the hub's AFC_PROVINCE stream so it sources every listed city's
     /// stream through the city's JetStream domain. Run it again with the full list when a
@@ -87,6 +106,10 @@ enum ProvinceCommand {
         /// A city to source (repeat for each city).
         #[arg(long = "city", value_parser = City::parse, required = true)]
         cities: Vec<City>,
+        /// The deployment's secrets directory: connect as `province-admin` with its key in
+        /// `keys/`, over TLS trusting `pki/ca.crt`. Without it: anonymously, without TLS.
+        #[arg(long, env = "AFC_CREDENTIALS")]
+        credentials: Option<PathBuf>,
     },
 }
 
@@ -100,6 +123,10 @@ enum CaseCommand {
         nats: String,
         #[arg(long)]
         file: PathBuf,
+        /// The deployment's secrets directory: connect as `<city>-staff` with its key in
+        /// `keys/`, over TLS trusting `pki/ca.crt`. Without it: anonymously, without TLS.
+        #[arg(long, env = "AFC_CREDENTIALS")]
+        credentials: Option<PathBuf>,
     },
     /// Print a case's timeline.
     Show {
@@ -111,6 +138,9 @@ enum CaseCommand {
         case_id: CaseId,
         #[arg(long)]
         json: bool,
+        /// As for `report`.
+        #[arg(long, env = "AFC_CREDENTIALS")]
+        credentials: Option<PathBuf>,
     },
 }
 
@@ -125,10 +155,15 @@ fn parse_service(name: &str) -> Result<Service, String> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::City { command: Some(CityCommand::Provision { city, nats, credentials }), .. } => {
+            afc::cli::init_logging("warn", cli.log_format);
+            cli::city::provision(&nats, credentials.as_deref(), &city).await
+        }
         Command::City {
-            city,
+            command: None,
+            city: Some(city),
+            data: Some(data),
             nats,
-            data,
             only,
             freeze_after_ms,
             at_risk_margin_ms,
@@ -157,20 +192,25 @@ async fn main() -> anyhow::Result<()> {
                 freeze_after_ms,
                 at_risk_margin_ms,
                 tracing_rule,
-                credentials,
+                credentials: credentials.as_deref().map(security::CredentialFiles::of_deployment),
             };
             Ok(run_city(options, clock, shutdown).await?)
         }
+        Command::City { .. } => unreachable!("clap requires --city and --data without a subcommand"),
         Command::Case { command } => {
             afc::cli::init_logging("warn", cli.log_format);
             match command {
-                CaseCommand::Report { city, nats, file } => cli::case::report(&nats, &city, &file).await,
-                CaseCommand::Show { city, nats, case_id, json } => cli::case::show(&nats, &city, &case_id, json).await,
+                CaseCommand::Report { city, nats, file, credentials } => {
+                    cli::case::report(&nats, credentials.as_deref(), &city, &file).await
+                }
+                CaseCommand::Show { city, nats, case_id, json, credentials } => {
+                    cli::case::show(&nats, credentials.as_deref(), &city, &case_id, json).await
+                }
             }
         }
-        Command::Province { command: ProvinceCommand::Provision { hub, cities } } => {
+        Command::Province { command: ProvinceCommand::Provision { hub, cities, credentials } } => {
             afc::cli::init_logging("warn", cli.log_format);
-            cli::province::provision(&hub, &cities).await
+            cli::province::provision(&hub, credentials.as_deref(), &cities).await
         }
     }
 }

@@ -2,82 +2,22 @@
 //! a certificate of the development CA, and each process connecting as its own identity: the
 //! server, not the client, keeps everyone where they belong.
 
+mod common;
+
 use std::time::Duration;
 
 use async_nats::jetstream;
 use bytes::Bytes;
-use domain::{BankId, City, Service};
+use common::secured::{SecuredCity, city, icbc, secured_city};
+use domain::Service;
 use events::{Envelope, Payload};
 use protocol::subjects::{self, bank_verb};
-use security::accounts::{self, User};
-use security::pki::{CertSpec, CertUsage, DevCa};
-use security::{Credentials, Identity, roles};
-use testkit::{NatsServer, ServerOptions};
+use security::pki::DevCa;
+use security::{Credentials, Identity};
 use tokio::sync::mpsc;
 
 /// Bound on a refusal, an answer or a connection.
 const BOUND: Duration = Duration::from_secs(10);
-
-fn city() -> City {
-    City::parse("hangzhou").unwrap()
-}
-
-fn icbc() -> BankId {
-    BankId::parse("icbc").unwrap()
-}
-
-/// The city's server and its identities: intake, freezing, staff, admin, the icbc gateway.
-struct SecuredCity {
-    server: NatsServer,
-    intake: Identity,
-    freezing: Identity,
-    staff: Identity,
-    admin: Identity,
-    bank: Identity,
-    /// The CA every client trusts, its key, and the server's certificate.
-    ca: std::path::PathBuf,
-    _pki: tempfile::TempDir,
-}
-
-async fn secured_city() -> SecuredCity {
-    let city = city();
-    let [intake, freezing, staff, admin, bank] =
-        ["hangzhou-intake", "hangzhou-freezing", "hangzhou-staff", "hangzhou-admin", "hangzhou-bank-icbc"]
-            .map(|name| Identity::generate(name).unwrap());
-    let user =
-        |id: &Identity, grant| User { who: id.name().into(), public_key: id.public_key().into(), grant, leaf: false };
-    let users = vec![
-        user(&intake, intake::grant(&city)),
-        user(&freezing, freezing::grant(&city)),
-        user(&staff, roles::staff(&city)),
-        user(&admin, roles::provisioner(&city)),
-    ];
-    let banks = vec![(icbc(), user(&bank, roles::bank_gateway(&icbc())))];
-    let accounts = accounts::render(&roles::city_accounts(&city, users, banks, Vec::new()), None).unwrap();
-    let pki = tempfile::tempdir().unwrap();
-    let ca = DevCa::generate("afc test CA").unwrap();
-    let ca_paths = ca.save(pki.path()).unwrap();
-    let spec = CertSpec {
-        common_name: city.as_str().into(),
-        dns_names: vec!["localhost".into()],
-        ip_addresses: vec![std::net::Ipv4Addr::LOCALHOST.into()],
-        usage: CertUsage::ServerAndClient,
-    };
-    let cert = ca.issue(&spec).unwrap().save(pki.path(), city.as_str()).unwrap();
-    let tls = format!(
-        "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  timeout: 2\n}}\n",
-        cert.cert.display(),
-        cert.key.display(),
-        ca_paths.cert.display()
-    );
-    let options = ServerOptions {
-        jetstream_domain: Some(city.as_str().into()),
-        extra_config: Some(format!("{tls}{accounts}")),
-        ..ServerOptions::new(city.as_str())
-    };
-    let server = NatsServer::start(options).await.unwrap();
-    SecuredCity { server, intake, freezing, staff, admin, bank, ca: ca_paths.cert, _pki: pki }
-}
 
 /// Connects as `identity` (TLS, trusting the CA) with `inbox` as its inbox prefix; the
 /// server's refusals (which a client otherwise only sees as a timeout) come on the receiver.

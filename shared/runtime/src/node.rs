@@ -81,10 +81,11 @@ pub struct NodeOptions {
     pub data_dir: PathBuf,
     /// The business clock.
     pub clock: SharedClock,
-    /// A deployment's secrets directory (`security::deployment`): each service connects as
-    /// `<city>-<service>` with its key from `keys/`, over TLS trusting `pki/ca.crt`, with its
-    /// own inbox. `None`: anonymous, without TLS (a server on loopback in a test, the demo).
-    pub credentials: Option<PathBuf>,
+    /// Where the identities' keys and the CA are (a deployment's secrets directory,
+    /// `security::CredentialFiles::of_deployment`): each service connects as
+    /// `<city>-<service>` over TLS, with its own inbox. `None`: anonymous, without TLS (a
+    /// server on loopback in a test, the demo).
+    pub credentials: Option<security::CredentialFiles>,
 }
 
 /// Why a node stopped other than by shutdown.
@@ -123,13 +124,14 @@ pub enum NodeError {
     Service(#[from] ServiceError),
 }
 
-/// The credentials `service` of `city` connects with, from the deployment directory `dir`.
-fn credentials(dir: &std::path::Path, city: &City, service: Service) -> Result<security::Credentials, NodeError> {
-    let name = format!("{city}-{service}");
-    let identity =
-        security::Identity::load(&dir.join("keys"), &name).map_err(|source| NodeError::Identity { service, source })?;
+/// The credentials `service` of `city` connects with.
+fn credentials(
+    files: &security::CredentialFiles,
+    city: &City,
+    service: Service,
+) -> Result<security::Credentials, NodeError> {
     let inbox = protocol::subjects::city_inbox(city, service.as_str());
-    Ok(security::Credentials { identity, ca: Some(dir.join("pki").join("ca.crt")), inbox })
+    files.credentials(&format!("{city}-{service}"), inbox).map_err(|source| NodeError::Identity { service, source })
 }
 
 /// Runs `services` for `options.city` until `shutdown` or the first failure. The first
@@ -152,7 +154,7 @@ pub async fn run_node(
         let stores = Stores::open(&options.data_dir, hosted.stores(), &producer, &options.clock)?;
         let connect = match &options.credentials {
             None => async_nats::ConnectOptions::new(),
-            Some(dir) => credentials(dir, &options.city, service)?.options(),
+            Some(files) => credentials(files, &options.city, service)?.options(),
         };
         let client = connect
             .name(format!("afc-{}-{service}", options.city))

@@ -29,6 +29,6 @@ pub mod keys;
 pub mod pki;
 pub mod roles;
 
-pub use connect::Credentials;
+pub use connect::{CredentialFiles, Credentials};
 pub use grant::Grant;
 pub use keys::{Identity, KeyError};

@@ -6,17 +6,23 @@ use anyhow::Context;
 use domain::{CaseId, City};
 use protocol::Reply;
 use protocol::intake::CaseTimeline;
+use protocol::subjects;
 
 use crate::client;
 
 /// Exit code of a command intake refused.
 pub const EXIT_REFUSED: i32 = 2;
 
+/// Connects as the city's staff (`<city>-staff`).
+async fn connect(nats: &str, credentials: Option<&Path>, city: &City) -> anyhow::Result<async_nats::Client> {
+    super::connect(nats, credentials, &format!("{city}-staff"), subjects::city_inbox(city, "staff")).await
+}
+
 /// Files the report in `file`; prints its case id, or the problems and exits with
 /// [`EXIT_REFUSED`].
-pub async fn report(nats: &str, city: &City, file: &Path) -> anyhow::Result<()> {
+pub async fn report(nats: &str, credentials: Option<&Path>, city: &City, file: &Path) -> anyhow::Result<()> {
     let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let client = async_nats::connect(nats).await.with_context(|| format!("connecting to {nats}"))?;
+    let client = connect(nats, credentials, city).await?;
     match client::report(&client, city, body).await? {
         Reply::Ok(accepted) => {
             let note = if accepted.duplicate { " (already reported; nothing new recorded)" } else { "" };
@@ -34,8 +40,14 @@ pub async fn report(nats: &str, city: &City, file: &Path) -> anyhow::Result<()> 
 }
 
 /// Prints a case's timeline (as a table, or as JSON).
-pub async fn show(nats: &str, city: &City, case_id: &CaseId, json: bool) -> anyhow::Result<()> {
-    let client = async_nats::connect(nats).await.with_context(|| format!("connecting to {nats}"))?;
+pub async fn show(
+    nats: &str,
+    credentials: Option<&Path>,
+    city: &City,
+    case_id: &CaseId,
+    json: bool,
+) -> anyhow::Result<()> {
+    let client = connect(nats, credentials, city).await?;
     match client::show(&client, city, case_id).await? {
         Reply::Ok(timeline) if json => {
             println!("{}", serde_json::to_string_pretty(&timeline)?);

@@ -1,9 +1,34 @@
-//! Staff commands: `afc case …` (intake's client) and `afc province …` (hub administration).
+//! Staff and admin commands: `afc case …` (intake's client), `afc city provision` and
+//! `afc province …` (stream administration), and how each connects.
 
 pub mod case;
+pub mod city;
 pub mod province;
 
 use std::io::IsTerminal as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use security::CredentialFiles;
+
+/// Connects to `nats` as identity `name`, reading replies under `inbox`, with the key and CA
+/// of the deployment directory `credentials` (`keys/<name>.nk`, `pki/ca.crt`) over TLS; or,
+/// without credentials, anonymously as before (a development server).
+pub async fn connect(
+    nats: &str,
+    credentials: Option<&Path>,
+    name: &str,
+    inbox: String,
+) -> anyhow::Result<async_nats::Client> {
+    let options = match credentials {
+        None => async_nats::ConnectOptions::new(),
+        Some(dir) => CredentialFiles::of_deployment(dir)
+            .credentials(name, inbox)
+            .with_context(|| format!("the identity {name} in {}", dir.display()))?
+            .options(),
+    };
+    options.name(format!("afc {name}")).connect(nats).await.with_context(|| format!("connecting to {nats} as {name}"))
+}
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]

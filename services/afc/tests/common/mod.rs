@@ -1,6 +1,8 @@
 //! `afc city` as an OS process against a real nats-server, for the tests that start, stop
-//! and kill it.
+//! and kill it; [`secured`]: a city server with accounts, grants and TLS.
 #![allow(dead_code)] // Each test binary uses a different part of this module.
+
+pub mod secured;
 
 use std::process::Stdio;
 use std::time::Duration;

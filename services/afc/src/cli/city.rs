@@ -1,0 +1,17 @@
+//! `afc city provision`: creates or updates a city's stream, as the city's provisioner
+//! (`<city>-admin`). The services only find the stream; they may not make or change it.
+
+use std::path::Path;
+
+use domain::City;
+use protocol::subjects;
+
+/// Makes sure `city`'s stream exists with the settings of this build and prints it.
+pub async fn provision(nats: &str, credentials: Option<&Path>, city: &City) -> anyhow::Result<()> {
+    let client =
+        super::connect(nats, credentials, &format!("{city}-admin"), subjects::city_inbox(city, "admin")).await?;
+    let info = bus::streams::ensure_city_stream(&async_nats::jetstream::new(client), city).await?;
+    let subjects = info.config.subjects.join(", ");
+    println!("{} on {nats} holds {subjects}", info.config.name);
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! The staff's and the administrators' commands connect as their own identities when given
+//! `--credentials DIR`: `afc city provision` as `<city>-admin` makes the city's stream (an
+//! identity without that grant is refused it), and `afc case report|show` as `<city>-staff`
+//! file and read a case through a city server with accounts, grants and TLS.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use common::secured::{city, secured_city};
+use protocol::subjects;
+use security::CredentialFiles;
+
+const BOUND: Duration = Duration::from_secs(30);
+
+/// Runs `afc` with `args` to its end (bounded).
+async fn afc(args: &[&str]) -> Output {
+    let command = tokio::process::Command::new(env!("CARGO_BIN_EXE_afc"))
+        .args(args)
+        .env_remove("AFC_CREDENTIALS")
+        .env_remove("AFC_NATS_URL")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(BOUND, command).await.expect("afc ends").expect("afc runs")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn city_provision_makes_the_stream_as_the_citys_admin_and_staff_credentials_are_refused_it() {
+    let secured = secured_city().await;
+    let url = secured.server.url();
+
+    // A credentials directory whose admin key is really the staff's: the server sees staff.
+    let impostor = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(impostor.path().join("pki")).unwrap();
+    std::fs::copy(&secured.ca, impostor.path().join("pki/ca.crt")).unwrap();
+    std::fs::create_dir_all(impostor.path().join("keys")).unwrap();
+    let keys = secured.credentials_dir().join("keys");
+    std::fs::copy(keys.join("hangzhou-staff.nk"), impostor.path().join("keys/hangzhou-admin.nk")).unwrap();
+    let refused =
+        afc(&["city", "provision", "--city", "hangzhou", "--nats", &url, "--credentials", path(impostor.path())]).await;
+    assert!(!refused.status.success(), "staff may not make the stream:\n{}", text(&refused));
+
+    let admin = CredentialFiles::of_deployment(secured.credentials_dir())
+        .credentials("hangzhou-admin", subjects::city_inbox(&city(), "admin"))
+        .unwrap();
+    let js = jetstream::new(admin.options().connect(&url).await.unwrap());
+    assert!(js.get_stream(city().stream_name()).await.is_err(), "the refused provision made no stream");
+
+    let made = afc(&[
+        "city",
+        "provision",
+        "--city",
+        "hangzhou",
+        "--nats",
+        &url,
+        "--credentials",
+        path(secured.credentials_dir()),
+    ])
+    .await;
+    assert!(made.status.success(), "{}", text(&made));
+    assert!(String::from_utf8_lossy(&made.stdout).contains("AFC_HANGZHOU"), "{}", text(&made));
+    js.get_stream(city().stream_name()).await.expect("the admin's provision made the stream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_file_a_report_and_read_its_case_through_a_secured_server() {
+    let secured = secured_city().await;
+    let url = secured.server.url();
+    let credentials = path(secured.credentials_dir()).to_owned();
+    let provisioned =
+        afc(&["city", "provision", "--city", "hangzhou", "--nats", &url, "--credentials", &credentials]).await;
+    assert!(provisioned.status.success(), "{}", text(&provisioned));
+    let data = tempfile::tempdir().unwrap();
+    let _node =
+        common::start(&secured.server, data.path(), &city(), &["--credentials", &credentials], "warn", Stdio::null());
+
+    // Intake answers staff once it is up: a case nobody reported is `unknown_case` (exit 2).
+    let probe = domain::CaseId::derive(&city(), 0).to_string();
+    let show = ["case", "show", "--city", "hangzhou", "--nats", &url, "--credentials", &credentials];
+    testkit::eventually(BOUND, "intake answers staff", || {
+        let args: Vec<&str> = show.iter().copied().chain([probe.as_str()]).collect();
+        async move { (afc(&args).await.status.code() == Some(afc::cli::case::EXIT_REFUSED)).then_some(()) }
+    })
+    .await;
+
+    let wave = simulator::wave::single_trail(5, domain::system_clock().now_ms());
+    let report = data.path().join("report.json");
+    std::fs::write(&report, serde_json::to_vec(&wave.reports[0].body).unwrap()).unwrap();
+    let filed = afc(&[
+        "case",
+        "report",
+        "--city",
+        "hangzhou",
+        "--nats",
+        &url,
+        "--credentials",
+        &credentials,
+        "--file",
+        path(&report),
+    ])
+    .await;
+    assert!(filed.status.success(), "{}", text(&filed));
+    let case_id = String::from_utf8_lossy(&filed.stdout).trim().to_owned();
+    assert!(case_id.starts_with("hangzhou-"), "a case id: {}", text(&filed));
+
+    let mut args: Vec<&str> = show.to_vec();
+    args.extend([case_id.as_str(), "--json"]);
+    let shown = afc(&args).await;
+    assert!(shown.status.success(), "{}", text(&shown));
+    let timeline: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(timeline["case_id"], case_id.as_str(), "{}", text(&shown));
+
+    // Without credentials the server lets nobody in.
+    let anonymous = afc(&["case", "show", "--city", "hangzhou", "--nats", &url, &case_id]).await;
+    assert!(!anonymous.status.success(), "an anonymous client is refused:\n{}", text(&anonymous));
+}
