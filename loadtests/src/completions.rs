@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
 use domain::{CaseId, City};
 use events::FreezingEvent;
 use tokio::sync::watch;
@@ -73,10 +72,9 @@ impl Completions {
     /// when this returns.
     pub async fn watch(deployment: &Embedded, cities: &[City]) -> anyhow::Result<Completions> {
         let mut sources = Vec::with_capacity(cities.len());
+        let connector = deployment.connector();
         for city in cities {
-            let url = deployment.province.city(city)?.server.url();
-            let client = async_nats::connect(&url).await.with_context(|| format!("connecting to {city}"))?;
-            sources.push((client, city.clone()));
+            sources.push((connector.city(city).await?, city.clone()));
         }
         let observed: Arc<Mutex<Observed>> = Arc::default();
         let (tick, completed) = watch::channel(0usize);

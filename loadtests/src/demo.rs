@@ -47,6 +47,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         options.seed
     );
     let deployment = Embedded::start(&cities, wave.world.clone(), EmbeddedOptions::default()).await?;
+    if let Some(secrets) = deployment.secrets_dir() {
+        println!(
+            "security on: every process connects with its own nkey identity over TLS; the servers enforce each one's \
+             permissions. Credentials (removed when the demo ends): {} (keys/<identity>.nk, pki/ca.crt)",
+            secrets.display()
+        );
+    }
     let mut watches = BTreeMap::new();
     for city in &cities {
         watches.insert(city.clone(), Watch::start(deployment.client(city), city).await?);
@@ -136,10 +143,20 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         }
         let first = &cases[0];
         let url = deployment.province.city(&first.1.city)?.server.url();
+        let (credentials, nats_auth) = match deployment.secrets_dir() {
+            Some(dir) => {
+                let files = security::CredentialFiles::of_deployment(dir);
+                let observer = security::secrets::province_identity(security::roles::OBSERVER);
+                let seed = security::keys::seed_path(&files.keys_dir, &observer);
+                let nats = format!(" --nkey {} --tlsca {}", seed.display(), files.ca_file.display());
+                (format!(" --credentials {}", dir.display()), nats)
+            }
+            None => (String::new(), String::new()),
+        };
         println!();
-        println!("  afc case show --city {} --nats {url} {}", first.1.city, first.0);
-        println!("  afc case report --city {} --nats {url} --file report.json", first.1.city);
-        println!("  nats --server {} stream info AFC_PROVINCE", deployment.province.hub_url());
+        println!("  afc case show --city {} --nats {url}{credentials} {}", first.1.city, first.0);
+        println!("  afc case report --city {} --nats {url}{credentials} --file report.json", first.1.city);
+        println!("  nats --server {}{nats_auth} stream info AFC_PROVINCE", deployment.province.hub_url());
         tokio::signal::ctrl_c().await?;
     }
     deployment.stop().await;

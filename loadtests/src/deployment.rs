@@ -15,12 +15,13 @@ use events::{FreezingEvent, Payload};
 use futures::StreamExt;
 use simulator::World;
 use simulator::schedule::{DriverHandle, spawn_driver};
-use simulator::serve::{ServeHandle, ServeOptions, serve};
+use simulator::serve::{ServeHandle, ServeOptions, serve_as};
 use testkit::{Province, ProvinceOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::city_process::CityProcess;
+use crate::secured::{self, CityRole};
 use afc::host::CityOptions;
 
 /// The cities a deployment of N cities takes the first N of (Zhejiang's eleven prefectures).
@@ -46,6 +47,12 @@ pub struct EmbeddedOptions {
     pub clock: SharedClock,
     /// Freezing's tracing rule in every city.
     pub tracing_rule: TracingRule,
+    /// Identities, permissions and TLS on every server and connection (`crate::secured`), as
+    /// in a center. Off only to measure what they cost.
+    pub secure: bool,
+    /// Where the province's secrets are generated (`keys/`, `pki/`; a CA there is kept);
+    /// `None`: in the deployment's temporary data directory.
+    pub secrets_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for EmbeddedOptions {
@@ -56,6 +63,8 @@ impl Default for EmbeddedOptions {
             sync_always: false,
             clock: domain::system_clock(),
             tracing_rule: TracingRule::default(),
+            secure: true,
+            secrets_dir: None,
         }
     }
 }
@@ -71,6 +80,8 @@ pub struct Embedded {
     _driver: DriverHandle,
     cities: BTreeMap<City, CityProcess>,
     data: tempfile::TempDir,
+    /// The secrets directory of a secured deployment.
+    secrets: Option<std::path::PathBuf>,
     options: EmbeddedOptions,
 }
 
@@ -83,29 +94,68 @@ impl std::fmt::Debug for Embedded {
 impl Embedded {
     /// Starts a hub, the cities with their services, and banks serving `world`.
     pub async fn start(cities: &[City], world: World, options: EmbeddedOptions) -> anyhow::Result<Embedded> {
-        let province = Province::start(cities, ProvinceOptions { sync_always: options.sync_always })
-            .await
-            .context("starting the nats-servers")?;
+        let data = tempfile::tempdir().context("creating the data directory")?;
+        let (banks, platforms) = (world.banks.clone(), world.platforms.clone());
+        let secrets = match (options.secure, &options.secrets_dir) {
+            (false, _) => None,
+            (true, dir) => {
+                let dir = dir.clone().unwrap_or_else(|| data.path().join("secrets"));
+                Some(secured::generate(&dir, cities, &banks, &platforms)?)
+            }
+        };
+        let province = Province::start(
+            cities,
+            ProvinceOptions {
+                sync_always: options.sync_always,
+                security: secrets.as_ref().map(secured::province_security),
+            },
+        )
+        .await
+        .context("starting the nats-servers")?;
+        let secrets = secrets.map(|secrets| secrets.dir);
         let clock = options.clock.clone();
-        let hub = async_nats::connect(province.hub_url()).await.context("connecting to the hub")?;
+        let plain = |url: String| async move {
+            async_nats::connect(&url).await.with_context(|| format!("connecting to {url}"))
+        };
+        let hub_url = province.hub_url();
+        let (hub, hub_admin) = match &secrets {
+            None => (plain(hub_url.clone()).await?, plain(hub_url).await?),
+            Some(dir) => (
+                secured::connect_province(dir, CityRole::Observer, &hub_url).await?,
+                secured::connect_province(dir, CityRole::Admin, &hub_url).await?,
+            ),
+        };
         let mut clients = BTreeMap::new();
+        let mut gateways = Vec::new();
         for city in cities {
             let url = province.city(city)?.server.url();
-            let client = async_nats::connect(&url).await.with_context(|| format!("connecting to {city}"))?;
-            bus::streams::ensure_city_stream(&jetstream::new(client.clone()), city).await?;
+            let (client, admin) = match &secrets {
+                None => {
+                    let client = plain(url).await?;
+                    gateways.push((client.clone(), simulator::Serves::All));
+                    (client.clone(), client)
+                }
+                Some(dir) => {
+                    gateways.extend(secured::connect_gateways(dir, city, &banks, &platforms, &url).await?);
+                    (
+                        secured::connect_city(dir, city, CityRole::Observer, &url).await?,
+                        secured::connect_city(dir, city, CityRole::Admin, &url).await?,
+                    )
+                }
+            };
+            bus::streams::ensure_city_stream(&jetstream::new(admin), city).await?;
             clients.insert(city.clone(), client);
         }
-        bus::streams::ensure_province_stream(&jetstream::new(hub.clone()), cities).await?;
+        bus::streams::ensure_province_stream(&jetstream::new(hub_admin), cities).await?;
         let world = Arc::new(Mutex::new(world));
-        let banks = serve(
+        let banks = serve_as(
             world.clone(),
-            clients.values().cloned().collect(),
+            gateways,
             ServeOptions { clock: clock.clone(), latency: options.bank_latency, fail_every: None },
         )
         .await
         .context("starting the simulated banks")?;
         let driver = spawn_driver(world.clone(), clock.clone());
-        let data = tempfile::tempdir().context("creating the data directory")?;
         let mut embedded = Embedded {
             province,
             world,
@@ -116,6 +166,7 @@ impl Embedded {
             _driver: driver,
             cities: BTreeMap::new(),
             data,
+            secrets,
             options,
         };
         for city in cities {
@@ -143,7 +194,7 @@ impl Embedded {
             freeze_after_ms: self.options.freeze_after_ms,
             at_risk_margin_ms: freezing::limits::DEFAULT_AT_RISK_MARGIN_MS,
             tracing_rule: self.options.tracing_rule,
-            credentials: None,
+            credentials: self.secrets.as_deref().map(security::CredentialFiles::of_deployment),
         };
         anyhow::ensure!(!self.cities.contains_key(city), "{city} is already running");
         let process = CityProcess::start(options, self.clock.clone())?;
@@ -183,6 +234,22 @@ impl Embedded {
         self.cities.get(city).and_then(CityProcess::handle)
     }
 
+    /// Opens connections of the harness's own to the deployment's servers.
+    pub fn connector(&self) -> secured::Connector {
+        secured::Connector {
+            secrets: self.secrets.clone(),
+            hub_url: self.province.hub_url(),
+            city_urls: self.province.cities().map(|(city, node)| (city.clone(), node.server.url())).collect(),
+        }
+    }
+
+    /// Where the secrets of a secured deployment are (`keys/`, `pki/ca.crt`).
+    pub fn secrets_dir(&self) -> Option<&std::path::Path> {
+        self.secrets.as_deref()
+    }
+
+    /// The harness's connection to `city`: its observer on a secured deployment (reads the
+    /// city's stream and events, files and shows cases).
     pub fn client(&self, city: &City) -> &async_nats::Client {
         &self.clients[city]
     }

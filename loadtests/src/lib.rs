@@ -24,6 +24,7 @@ pub mod drill;
 pub mod harness;
 pub mod load;
 pub mod probes;
+pub mod secured;
 pub mod setup;
 pub mod submit;
 pub mod targets;

@@ -203,9 +203,7 @@ async fn main() -> anyhow::Result<()> {
                 banks,
                 platforms,
             };
-            let services =
-                |city: &domain::City| vec![("intake", intake::grant(city)), ("freezing", freezing::grant(city))];
-            let deployment = security::deployment::generate(&spec, &dir, &services)?;
+            let deployment = security::deployment::generate(&spec, &dir, &afc::host::service_grants)?;
             println!("hub: {} ({})", deployment.hub_config.display(), deployment.hub_client_url);
             for ((city, config), (_, url)) in deployment.city_configs.iter().zip(&deployment.city_client_urls) {
                 println!("{city}: {} ({url})", config.display());

@@ -147,11 +147,15 @@ async fn on_thread(
 
 /// PINGs a nats-server on a connection of its own every [`PROBE_PERIOD`] and records each
 /// round trip.
-pub async fn probe_nats(name: String, url: String, window: Window) -> StallProbe {
-    let client = match async_nats::connect(&url).await {
+pub async fn probe_nats(
+    name: String,
+    connect: impl std::future::Future<Output = anyhow::Result<async_nats::Client>>,
+    window: Window,
+) -> StallProbe {
+    let client = match connect.await {
         Ok(client) => client,
         Err(error) => {
-            tracing::warn!(%error, %url, "could not connect the nats probe");
+            tracing::warn!(error = format!("{error:#}"), probe = %name, "could not connect the nats probe");
             return StallProbe::from_samples(&name, &window, Vec::new());
         }
     };

@@ -34,7 +34,7 @@ pub use crime::{CaseInfo, GangInfo, Script, ScriptError, ScriptedReport, VictimP
 pub use ledger::{BlockReason, FreezeClaimInfo, Ledger, LedgerError};
 pub use scenario::{Scenario, ScenarioError, Typology};
 pub use schedule::{DriverHandle, Outcome, Schedule, ScheduleError, ScheduleTotals, ScheduledTransfer, spawn_driver};
-pub use serve::{ServeError, ServeHandle, ServeOptions, ServeStats, answer, serve};
+pub use serve::{ServeError, ServeHandle, ServeOptions, ServeStats, Serves, answer, serve, serve_as};
 pub use truth::{Attribution, AttributionError, CaseMoney, CaseOutcome, GroundTruth, Reach, ReplayError};
 pub use wave::{CaseTruth, Wave, WaveConfig, WaveError, WaveReport, generate, single_trail};
 pub use world::World;

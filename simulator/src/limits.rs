@@ -30,8 +30,9 @@ pub const DRIVER_OUTCOME_BUFFER: usize = 1024;
 /// wait in their subscription until one finishes.
 pub const MAX_CONCURRENT_REQUESTS: usize = 256;
 
-/// Most NATS clients (one per city server) one [`crate::serve()`] answers on.
-pub const MAX_SERVE_CLIENTS: usize = 64;
+/// Most NATS clients one [`crate::serve()`] answers on: one per city server, or on a secured
+/// province one per gateway (a bank or platform at a city): 11 cities of up to 16 each.
+pub const MAX_SERVE_CLIENTS: usize = 176;
 
 /// Most cities in one wave.
 pub const MAX_WAVE_CITIES: usize = 64;

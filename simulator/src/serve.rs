@@ -4,7 +4,9 @@
 //! world and to `afc.pay.<platform>.*` for each platform, in the queue group
 //! `sim-bank-<bank>` / `sim-pay-<platform>`, so each request is answered once however many
 //! city servers carry the subscription (NATS prefers a queue member on the requester's own
-//! server, so a city cut off from the hub still reaches its banks).
+//! server, so a city cut off from the hub still reaches its banks). On a secured province each
+//! bank and platform has a gateway identity at each city, allowed its own verbs only:
+//! [`serve_as`] serves each connection as what it [`Serves`].
 //!
 //! Each request is answered in its own task (at most [`limits::MAX_CONCURRENT_REQUESTS`] at
 //! once), after the configured latency, with a [`protocol::Reply`] JSON body. A body that does
@@ -16,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::{SharedClock, TimeMs};
+use domain::{BankId, PlatformId, SharedClock, TimeMs};
 use futures::StreamExt;
 use protocol::Reply;
 use protocol::adapter::{
@@ -144,6 +146,17 @@ impl Drop for ServeHandle {
     }
 }
 
+/// What one connection serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Serves {
+    /// Every bank and platform of the world (a connection that may subscribe to them all).
+    All,
+    /// One bank's verbs: the connection is that bank's gateway, allowed nothing else.
+    Bank(BankId),
+    /// One payment platform's verbs.
+    Platform(PlatformId),
+}
+
 /// Serves the world's banks and platforms on every client (one per city server) until the
 /// returned handle is dropped. Returns once every subscription is registered with its
 /// server. Must be called within a tokio runtime.
@@ -152,6 +165,19 @@ pub async fn serve(
     clients: Vec<async_nats::Client>,
     opts: ServeOptions,
 ) -> Result<ServeHandle, ServeError> {
+    serve_as(world, clients.into_iter().map(|client| (client, Serves::All)).collect(), opts).await
+}
+
+/// Serves the world's banks and platforms as `connections` say: each connection answers
+/// what it [`Serves`] (a gateway identity its own bank's or platform's verbs), until the
+/// returned handle is dropped. A bank or platform not of the world is served all the same:
+/// it answers that it holds no such account.
+pub async fn serve_as(
+    world: Arc<Mutex<World>>,
+    connections: Vec<(async_nats::Client, Serves)>,
+    opts: ServeOptions,
+) -> Result<ServeHandle, ServeError> {
+    let clients = connections;
     if clients.is_empty() {
         return Err(ServeError::NoClients);
     }
@@ -162,13 +188,12 @@ pub async fn serve(
         let world = world::lock(&world);
         (world.banks.clone(), world.platforms.clone())
     };
-    let mut groups = Vec::new();
-    for bank in &banks {
-        groups.push((protocol::subjects::bank(bank, "*"), format!("sim-bank-{bank}")));
-    }
-    for platform in &platforms {
-        groups.push((protocol::subjects::platform(platform, "*"), format!("sim-pay-{platform}")));
-    }
+    let bank_group = |bank: &BankId| (protocol::subjects::bank(bank, "*"), format!("sim-bank-{bank}"));
+    let platform_group =
+        |platform: &PlatformId| (protocol::subjects::platform(platform, "*"), format!("sim-pay-{platform}"));
+    let mut everything = Vec::new();
+    everything.extend(banks.iter().map(bank_group));
+    everything.extend(platforms.iter().map(platform_group));
     let shared = Arc::new(Shared {
         world,
         opts,
@@ -176,17 +201,22 @@ pub async fn serve(
         permits: Arc::new(Semaphore::new(limits::MAX_CONCURRENT_REQUESTS)),
     });
     let mut handle = ServeHandle { tasks: Vec::new(), shared: Arc::clone(&shared) };
-    for client in &clients {
-        for (subject, group) in &groups {
+    for (client, serves) in &clients {
+        let groups = match serves {
+            Serves::All => everything.clone(),
+            Serves::Bank(bank) => vec![bank_group(bank)],
+            Serves::Platform(platform) => vec![platform_group(platform)],
+        };
+        for (subject, group) in groups {
             let subscriber = client
-                .queue_subscribe(subject.clone(), group.clone())
+                .queue_subscribe(subject.clone(), group)
                 .await
                 .map_err(|source| ServeError::Subscribe { subject: subject.clone(), source })?;
             let task = tokio::spawn(run_subscription(subscriber, client.clone(), Arc::clone(&shared)));
             handle.tasks.push(task);
         }
     }
-    for client in &clients {
+    for (client, _) in &clients {
         client.flush().await?;
     }
     tracing::info!(banks = banks.len(), platforms = platforms.len(), clients = clients.len(), "simulator serving");

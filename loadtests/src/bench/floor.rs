@@ -13,6 +13,7 @@ use store::{Producer, Store, WriteError};
 
 use crate::harness::limits::HISTOGRAM_SIGFIG;
 use crate::harness::recorder::micros;
+use crate::secured::Connector;
 
 /// Sequential round trips measured for the floor.
 pub const RTT_SAMPLES: usize = 2_000;
@@ -31,12 +32,13 @@ const COMMIT_WARMUP: usize = 20;
 /// needs the size of a real one.
 const COMMIT_LOSS_FEN: u64 = 1_000_000;
 
-/// Round trips (µs) to a responder on a core subject of the nats-server at `url`, from a
-/// second connection.
-pub async fn measure_rtt(url: &str) -> anyhow::Result<Histogram<u64>> {
+/// Round trips (µs) between two connections of the harness to `city`'s server (over TLS with
+/// the harness's identity on a secured deployment, as the services' own connections are), on
+/// a core subject no service uses.
+pub async fn measure_rtt(connector: &Connector, city: &City) -> anyhow::Result<Histogram<u64>> {
     let subject = protocol::subjects::lab_round_trip();
-    let responder = async_nats::connect(url).await?;
-    let requester = async_nats::connect(url).await?;
+    let responder = connector.city(city).await?;
+    let requester = connector.city(city).await?;
     let mut subscription = responder.subscribe(subject.clone()).await?;
     responder.flush().await?;
     let answering = responder.clone();

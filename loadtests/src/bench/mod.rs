@@ -111,10 +111,9 @@ pub async fn freeze(options: FreezeBench) -> anyhow::Result<()> {
         },
     )
     .await?;
-    let url = deployment.province.city(&city)?.server.url();
 
     eprintln!("measuring the floor: {} round trips, {} commits", floor::RTT_SAMPLES, floor::COMMIT_SAMPLES);
-    let rtt = floor::measure_rtt(&url).await.context("measuring the round trip")?;
+    let rtt = floor::measure_rtt(&deployment.connector(), &city).await.context("measuring the round trip")?;
     let commit = floor::measure_commit(&city).await.context("measuring the commit")?;
 
     let mut completions = Completions::watch(&deployment, std::slice::from_ref(&city))

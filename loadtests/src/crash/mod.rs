@@ -176,7 +176,7 @@ async fn run_once(options: &CrashOptions, kills: u32, label: &str) -> anyhow::Re
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     eprintln!("afc-lab drill crash: {label} run, {kills} kills, cities {}", join(&cities));
 
-    let province = Province::start(&cities, ProvinceOptions { sync_always: true })
+    let province = Province::start(&cities, ProvinceOptions { sync_always: true, security: None })
         .await
         .context("starting the hub and city nats-servers")?;
     provision(options, &province.hub_url(), &cities).await?;

@@ -120,15 +120,21 @@ fn start_probes(deployment: &Embedded, cities: &[City], window: Window) -> anyho
         tokio::spawn(probes::probe_runtime("harness runtime (banks, harness)".into(), window)),
         tokio::spawn(probes::probe_thread(window)),
         tokio::spawn(probes::probe_disk(deployment.data_root().to_path_buf(), window)),
-        tokio::spawn(probes::probe_nats("nats-server hub (PING)".into(), deployment.province.hub_url(), window)),
     ];
+    let connector = deployment.connector();
+    let hub = connector.clone();
+    probes.push(tokio::spawn(
+        async move { probes::probe_nats("nats-server hub (PING)".into(), hub.hub(), window).await },
+    ));
     for city in cities {
         if let Some(runtime) = deployment.city_runtime(city) {
             let name = format!("{city} runtime (intake, freezing)");
             probes.push(tokio::spawn(probes::probe_runtime_on(runtime, name, window)));
         }
-        let url = deployment.province.city(city)?.server.url();
-        probes.push(tokio::spawn(probes::probe_nats(format!("nats-server {city} (PING)"), url, window)));
+        let (connector, city) = (connector.clone(), city.clone());
+        probes.push(tokio::spawn(async move {
+            probes::probe_nats(format!("nats-server {city} (PING)"), connector.city(&city), window).await
+        }));
     }
     Ok(probes)
 }

@@ -55,6 +55,13 @@ pub async fn run_city(options: CityOptions, clock: SharedClock, shutdown: Shutdo
     runtime::run_node(node, services, shutdown).await
 }
 
+/// What each service of a city node may do on the city's server, by service name: each
+/// service states its own (`intake::grant`, `freezing::grant`); a deployment's accounts are
+/// generated from these.
+pub fn service_grants(city: &City) -> Vec<(&'static str, security::Grant)> {
+    vec![(Service::Intake.as_str(), intake::grant(city)), (Service::Freezing.as_str(), freezing::grant(city))]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -142,6 +142,22 @@ pub mod js_api {
         format!("$JS.API.CONSUMER.CREATE.{stream}.{durable}.{filter}")
     }
 
+    /// Creating an unnamed (ephemeral) consumer: the server names it, so the permission
+    /// cannot reach a durable consumer.
+    pub fn ephemeral_consumer_create(stream: &str) -> String {
+        format!("$JS.API.CONSUMER.CREATE.{stream}")
+    }
+
+    /// Pulling from, and reading the information of, any consumer of `stream` (an
+    /// ephemeral consumer's name is the server's choice).
+    pub fn any_consumer_next(stream: &str) -> String {
+        consumer_next(stream, "*")
+    }
+
+    pub fn any_consumer_info(stream: &str) -> String {
+        consumer_info(stream, "*")
+    }
+
     /// Any consumer call on a stream (a provisioner's).
     pub fn consumers(stream: &str) -> String {
         format!("$JS.API.CONSUMER.*.{stream}.>")

@@ -10,10 +10,8 @@
 //! <dir>/nats/<city>.conf, <city>.accounts.conf, <city>.leaf.conf (0600: the leaf seed)
 //! ```
 //!
-//! Identities: per city `<city>-intake`, `<city>-freezing`, `<city>-staff`, `<city>-admin`,
-//! `<city>-bank-<bank>` and `<city>-pay-<platform>` for the gateways served there, and
-//! `leaf-<city>` (its link to the hub); `province-admin` on the hub. The services' grants
-//! come from the caller (each service states its own), so this module depends on none.
+//! The identities are [`crate::secrets`]'s. The services' grants come from the caller (each
+//! service states its own), so this module depends on none.
 
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -23,11 +21,8 @@ use std::path::{Path, PathBuf};
 use domain::{BankId, City, PlatformId};
 use protocol::subjects;
 
-use crate::accounts::{self, User};
 use crate::grant::Grant;
-use crate::keys::Identity;
-use crate::pki::{CertSpec, CertUsage, DevCa};
-use crate::{hub, roles};
+use crate::secrets::{self, CitySecrets, Secrets, SecretsSpec};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -103,83 +98,36 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
     if last > u32::from(u16::MAX) {
         return Err(DeploymentError::Ports(spec.base_port, spec.cities.len()));
     }
-    let (pki, keys, nats) = (dir.join("pki"), dir.join("keys"), dir.join("nats"));
-    for path in [&pki, &keys, &nats] {
-        std::fs::create_dir_all(path).map_err(|source| DeploymentError::Io { path: path.clone(), source })?;
-    }
-    let ca = match DevCa::load(&pki) {
-        Ok(ca) => ca,
-        Err(_) if !pki.join("ca.key").exists() => {
-            let ca = DevCa::generate("afc development CA")?;
-            ca.save(&pki)?;
-            ca
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let ca_file = pki.join("ca.crt");
-    let certificate = |name: &str| -> Result<crate::pki::CertPaths, DeploymentError> {
-        let spec = CertSpec {
-            common_name: name.into(),
-            dns_names: vec![spec.host.clone(), "localhost".into()],
-            ip_addresses: vec![spec.address],
-            usage: CertUsage::ServerAndClient,
-        };
-        Ok(ca.issue(&spec)?.save(&pki, name)?)
-    };
-    let identity = |name: &str| -> Result<Identity, DeploymentError> {
-        let identity = Identity::generate(name)?;
-        identity.save(&keys)?;
-        Ok(identity)
-    };
-    let user = |identity: &Identity, grant: Grant| User {
-        who: identity.name().into(),
-        public_key: identity.public_key().into(),
-        grant,
-        leaf: false,
-    };
-
-    // The cities first: the hub's accounts need their leaf identities.
+    let secrets = secrets::generate(
+        &SecretsSpec {
+            cities: spec.cities.clone(),
+            host: spec.host.clone(),
+            address: spec.address,
+            banks: spec.banks.clone(),
+            platforms: spec.platforms.clone(),
+        },
+        dir,
+        services,
+    )?;
+    let nats = dir.join("nats");
+    std::fs::create_dir_all(&nats).map_err(|source| DeploymentError::Io { path: nats.clone(), source })?;
     let (hub_client, hub_leaf, hub_http) = spec.hub_ports();
-    let mut leaves = Vec::new();
     let mut city_configs = Vec::new();
     let mut city_client_urls = Vec::new();
-    for (index, city) in spec.cities.iter().enumerate() {
-        let mut users = Vec::new();
-        for (service, grant) in services(city) {
-            users.push(user(&identity(&format!("{city}-{service}"))?, grant));
-        }
-        users.push(user(&identity(&format!("{city}-staff"))?, roles::staff(city)));
-        users.push(user(&identity(&format!("{city}-admin"))?, roles::provisioner(city)));
-        let mut banks = Vec::new();
-        for bank in &spec.banks {
-            banks.push((bank.clone(), user(&identity(&format!("{city}-bank-{bank}"))?, roles::bank_gateway(bank))));
-        }
-        let mut platforms = Vec::new();
-        for platform in &spec.platforms {
-            let gateway = identity(&format!("{city}-pay-{platform}"))?;
-            platforms.push((platform.clone(), user(&gateway, roles::platform_gateway(platform))));
-        }
-        let rendered = accounts::render(&roles::city_accounts(city, users, banks, platforms), None)?;
-        write(&nats.join(format!("{city}.accounts.conf")), &rendered, 0o644)?;
-        let leaf = Identity::generate(&format!("leaf-{city}"))?;
-        write(&nats.join(format!("{city}.leaf.conf")), &format!("LEAF_SEED: \"{}\"\n", leaf.seed()), 0o600)?;
-        let cert = certificate(city.as_str())?;
+    for (index, city) in secrets.cities.iter().enumerate() {
+        let name = &city.city;
+        write(&nats.join(format!("{name}.accounts.conf")), &city.node.accounts, 0o644)?;
+        write(&nats.join(format!("{name}.leaf.conf")), &format!("LEAF_SEED: \"{}\"\n", city.leaf_seed()), 0o600)?;
         let (client, http) = spec.city_ports(index);
-        let config = city_config(spec, city, client, http, hub_leaf, &cert, &ca_file);
-        let path = nats.join(format!("{city}.conf"));
+        let config = city_config(spec, &secrets, city, client, http, hub_leaf);
+        let path = nats.join(format!("{name}.conf"));
         write(&path, &config, 0o644)?;
-        city_configs.push((city.clone(), path));
-        city_client_urls.push((city.clone(), format!("tls://{}:{client}", spec.host)));
-        leaves.push((city.clone(), user(&leaf, hub::leaf_link(city))));
+        city_configs.push((name.clone(), path));
+        city_client_urls.push((name.clone(), format!("tls://{}:{client}", spec.host)));
     }
-
-    let province_admin = identity("province-admin")?;
-    let rendered =
-        accounts::render(&hub::hub_accounts(&leaves, vec![user(&province_admin, hub::province_provisioner())]), None)?;
-    write(&nats.join("hub.accounts.conf"), &rendered, 0o644)?;
-    let cert = certificate("hub")?;
+    write(&nats.join("hub.accounts.conf"), &secrets.hub.accounts, 0o644)?;
     let hub_config = nats.join("hub.conf");
-    write(&hub_config, &hub_config_text(spec, hub_client, hub_leaf, hub_http, &cert, &ca_file), 0o644)?;
+    write(&hub_config, &hub_config_text(spec, &secrets, hub_client, hub_leaf, hub_http), 0o644)?;
     Ok(Deployment {
         dir: dir.to_owned(),
         hub_config,
@@ -187,16 +135,6 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
         hub_client_url: format!("tls://{}:{hub_client}", spec.host),
         city_client_urls,
     })
-}
-
-fn tls(indent: &str, cert: &crate::pki::CertPaths, ca: &Path, verify: bool) -> String {
-    let verify = if verify { format!("{indent}  verify: true\n") } else { String::new() };
-    format!(
-        "{indent}tls {{\n{indent}  cert_file: \"{}\"\n{indent}  key_file: \"{}\"\n{indent}  ca_file: \"{}\"\n{indent}  timeout: 2\n{verify}{indent}}}\n",
-        cert.cert.display(),
-        cert.key.display(),
-        ca.display()
-    )
 }
 
 /// The settings every server has (docs/ARCHITECTURE.md, "NATS topology as built").
@@ -207,48 +145,41 @@ fn common(name: &str, domain: &str, client: u16, http: u16, store: &Path) -> Str
     )
 }
 
-fn hub_config_text(
-    spec: &DeploymentSpec,
-    client: u16,
-    leaf: u16,
-    http: u16,
-    cert: &crate::pki::CertPaths,
-    ca: &Path,
-) -> String {
+fn hub_config_text(spec: &DeploymentSpec, secrets: &Secrets, client: u16, leaf: u16, http: u16) -> String {
+    let cert = &secrets.hub.cert;
     let mut text = String::from("# afc province hub. Generated by the security crate; regenerate, do not edit.\n");
     text.push_str(&common("province-hub", subjects::PROVINCE_DOMAIN, client, http, &spec.data.join("hub")));
     text.push_str("# Clients use TLS and an nkey of hub.accounts.conf; there is no anonymous user.\n");
-    text.push_str(&tls("", cert, ca, false));
+    text.push_str(&secrets.tls_block("", cert, false));
     text.push_str("\ninclude \"hub.accounts.conf\"\n\n");
     text.push_str(&format!("leafnodes {{\n  listen: \"0.0.0.0:{leaf}\"\n  no_advertise: true\n"));
     text.push_str("  # A city authenticates with the nkey of its leaf user, which binds the link to its account;\n");
     text.push_str("  # it must present a certificate of the CA.\n");
-    text.push_str(&tls("  ", cert, ca, true));
+    text.push_str(&secrets.tls_block("  ", cert, true));
     text.push_str("}\n");
     text
 }
 
 fn city_config(
     spec: &DeploymentSpec,
-    city: &City,
+    secrets: &Secrets,
+    node: &CitySecrets,
     client: u16,
     http: u16,
     hub_leaf: u16,
-    cert: &crate::pki::CertPaths,
-    ca: &Path,
 ) -> String {
+    let city = &node.city;
     let mut text = format!("# afc city node {city}. Generated by the security crate; regenerate, do not edit.\n");
     text.push_str(&common(city.as_str(), city.as_str(), client, http, &spec.data.join(city.as_str())));
     text.push_str("# Clients use TLS and an nkey of the accounts file; there is no anonymous user.\n");
-    text.push_str(&tls("", cert, ca, false));
+    text.push_str(&secrets.tls_block("", &node.node.cert, false));
     text.push_str(&format!("\ninclude \"{city}.accounts.conf\"\n"));
     text.push_str(&format!("# LEAF_SEED: this city's identity on the hub (0600).\ninclude \"{city}.leaf.conf\"\n\n"));
     text.push_str(&format!(
-        "leafnodes {{\n  reconnect: \"1s\"\n  remotes: [\n    {{\n      urls: [\"tls://{}:{hub_leaf}\"]\n      account: \"{}\"\n      nkey: $LEAF_SEED\n",
+        "leafnodes {{\n  reconnect: \"1s\"\n  remotes: [\n    {{\n      urls: [\"tls://{}:{hub_leaf}\"]\n",
         spec.host,
-        roles::city_account_name(city)
     ));
-    text.push_str(&tls("      ", cert, ca, false));
+    text.push_str(&secrets.leaf_remote(node, "      ", "$LEAF_SEED"));
     text.push_str("    }\n  ]\n}\n");
     text
 }

@@ -79,6 +79,18 @@ impl Grant {
             .subscribe(subjects::max_deliveries_advisory(stream, durable))
     }
 
+    /// Reads `stream`: its information, a message by sequence, and its messages in order
+    /// through ephemeral consumers of its own (which cannot reach a durable's settings, but
+    /// may pull from any consumer of the stream: an identity for engineers and auditors, not
+    /// for a service).
+    pub fn reads(self, stream: &str) -> Grant {
+        self.publish(js_api::stream_info(stream))
+            .publish(js_api::stream_msg_get(stream))
+            .publish(js_api::ephemeral_consumer_create(stream))
+            .publish(js_api::any_consumer_info(stream))
+            .publish(js_api::any_consumer_next(stream))
+    }
+
     /// Creates and updates `stream` and manages its consumers (a provisioner).
     pub fn provisions(self, stream: &str) -> Grant {
         self.publish(js_api::INFO)

@@ -50,6 +50,12 @@ pub fn province_provisioner() -> Grant {
         .inbox(&subjects::province_inbox("admin"))
 }
 
+/// The province's observer (engineers' harnesses, the joint meeting's auditors): reads
+/// `AFC_PROVINCE`, changes nothing.
+pub fn province_observer() -> Grant {
+    Grant::new().reads(PROVINCE_STREAM).inbox(&subjects::province_inbox(crate::roles::OBSERVER))
+}
+
 /// The hub's accounts: one per city with its leaf user (`leaf_users`, in the order of
 /// `cities`), and the province's with `province_users`.
 pub fn hub_accounts(cities: &[(City, User)], province_users: Vec<User>) -> Vec<Account> {

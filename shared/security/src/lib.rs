@@ -17,6 +17,8 @@
 //! - [`accounts`]: the `accounts` block of a server's config, its users and what accounts
 //!   export to each other;
 //! - [`roles`]: the grants of staff, provisioners and gateways, and a city server's accounts;
+//! - [`secrets`]: a province's CA, certificates, identities and accounts blocks, without
+//!   server configs (the deployment's, or a test's servers on ports of their own);
 //! - [`pki`]: a development certificate authority and the certificates a local deployment
 //!   needs (production takes the paths of the operator's PKI).
 
@@ -28,6 +30,7 @@ pub mod hub;
 pub mod keys;
 pub mod pki;
 pub mod roles;
+pub mod secrets;
 
 pub use connect::{CredentialFiles, Credentials};
 pub use grant::Grant;

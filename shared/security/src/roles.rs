@@ -18,6 +18,23 @@ pub fn provisioner(city: &City) -> Grant {
     Grant::new().provisions(&city.stream_name()).inbox(&subjects::city_inbox(city, "admin"))
 }
 
+/// An engineer's or auditor's view of the city (the lab's harnesses, a drill's scoring):
+/// reads the city's stream and hears its events as they are published, and files and shows
+/// cases as staff do; and measures the bare round trip through the server on a subject of its
+/// own (`afc-lab bench`'s floor). Changes nothing else.
+pub fn observer(city: &City) -> Grant {
+    Grant::new()
+        .publish(subjects::city_commands(city))
+        .reads(&city.stream_name())
+        .subscribe(subjects::city_events(city))
+        .publish(subjects::lab_round_trip())
+        .answers(subjects::lab_round_trip())
+        .inbox(&subjects::city_inbox(city, OBSERVER))
+}
+
+/// The name an observer goes by: `<city>-lab`, its inbox `_INBOX.<city>.lab`.
+pub const OBSERVER: &str = "lab";
+
 /// A bank's gateway: answers its own bank's verbs, once each, and publishes nothing else.
 pub fn bank_gateway(bank: &BankId) -> Grant {
     Grant::new().answers_only(subjects::bank_verbs(bank))

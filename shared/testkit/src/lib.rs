@@ -23,7 +23,9 @@ pub use binary::{NATS_SERVER_ENV, nats_server_binary};
 pub use error::TestkitError;
 pub use link::LeafLink;
 pub use poll::{POLL_INTERVAL, eventually};
-pub use province::{CityNode, HUB_DOMAIN, LEAF_WAIT_TIMEOUT, Province, ProvinceOptions};
+pub use province::{
+    CityNode, HUB_DOMAIN, LEAF_WAIT_TIMEOUT, NodeSecurity, Province, ProvinceOptions, ProvinceSecurity,
+};
 pub use server::{
     LAME_DUCK_DURATION, LEAF_RECONNECT, NatsServer, READY_TIMEOUT, STOP_TIMEOUT, ServerOptions, free_port_range,
 };

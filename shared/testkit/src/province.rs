@@ -24,6 +24,35 @@ pub const LEAF_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ProvinceOptions {
     /// `jetstream.sync_interval: always` on every server, as in production (slower writes).
     pub sync_always: bool,
+    /// TLS and accounts on every server (from a deployment's secrets, `security::secrets`);
+    /// `None`: anonymous clients and plain links.
+    pub security: Option<ProvinceSecurity>,
+}
+
+/// What secures a province's servers, as text of their configs: the testkit knows nothing
+/// of identities or certificates, only where their settings go.
+#[derive(Debug, Clone, Default)]
+pub struct ProvinceSecurity {
+    pub hub: NodeSecurity,
+    /// Every city's; a city missing here is refused at start.
+    pub cities: BTreeMap<City, NodeSecurity>,
+}
+
+/// One server's security settings.
+#[derive(Clone, Default)]
+pub struct NodeSecurity {
+    /// Top-level settings: the `tls` block and the `accounts` block.
+    pub config: String,
+    /// Inside the hub's `leafnodes` block (its `tls`, verifying the cities), or inside a
+    /// city's leaf remote (its account, nkey and `tls`).
+    pub leaf: String,
+}
+
+impl std::fmt::Debug for NodeSecurity {
+    /// Without the text: a city's holds its leaf seed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeSecurity").finish_non_exhaustive()
+    }
 }
 
 /// A city's leaf server and its link to the hub.
@@ -48,12 +77,15 @@ impl Province {
     /// [`LeafLink`], and waits until the hub sees every city's leaf connection (bounded by
     /// [`LEAF_WAIT_TIMEOUT`]).
     pub async fn start(cities: &[City], opts: ProvinceOptions) -> Result<Province, TestkitError> {
+        let security = opts.security.as_ref();
         let hub = NatsServer::start(ServerOptions {
             server_name: HUB_NAME.into(),
             jetstream_domain: Some(HUB_DOMAIN.into()),
             leaf_listen: true,
             leaf_remote: None,
             sync_always: opts.sync_always,
+            extra_config: security.map(|s| s.hub.config.clone()),
+            leaf_listen_extra: security.map(|s| s.hub.leaf.clone()),
             ..ServerOptions::default()
         })
         .await?;
@@ -64,6 +96,13 @@ impl Province {
 
         let mut nodes = BTreeMap::new();
         for city in cities.iter().collect::<BTreeSet<_>>() {
+            let secured = match security {
+                None => None,
+                Some(security) => Some(security.cities.get(city).ok_or_else(|| TestkitError::InvalidOption {
+                    what: "security",
+                    value: format!("no security settings for {city}"),
+                })?),
+            };
             let link = LeafLink::start(hub_leaf_port).await?;
             let server = NatsServer::start(ServerOptions {
                 server_name: city.as_str().into(),
@@ -71,6 +110,8 @@ impl Province {
                 leaf_listen: false,
                 leaf_remote: Some(link.leaf_url()),
                 sync_always: opts.sync_always,
+                extra_config: secured.map(|s| s.config.clone()),
+                leaf_remote_extra: secured.map(|s| s.leaf.clone()),
                 ..ServerOptions::default()
             })
             .await?;
