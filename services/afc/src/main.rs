@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use domain::{CaseId, City, DrillClock, Service};
+use domain::{CaseId, City, DrillClock};
 
-use afc::cli;
-use afc::host::{CityOptions, run_city};
+use afc::host::run_city;
+use afc::{cli, config};
 
 /// mimalloc instead of the system allocator: the services allocate and free many small,
 /// short-lived buffers (events, MessagePack, redb pages), where glibc's malloc spent about
@@ -18,9 +18,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser, Debug)]
 #[command(name = "afc", version, about = "Anti-fraud center node: intake, multi-hop tracing and freezing")]
 struct Cli {
-    /// Log lines as text (colours only on a terminal) or JSON objects, one a line.
-    #[arg(long, global = true, env = "AFC_LOG_FORMAT", value_enum, default_value_t = cli::LogFormat::Text)]
-    log_format: cli::LogFormat,
+    /// Log lines as text (colours only on a terminal; the default) or JSON objects, one a
+    /// line (`afc city`: key `logging.format`).
+    #[arg(long, global = true, env = "AFC_LOG_FORMAT", value_enum)]
+    log_format: Option<cli::LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,43 +29,19 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a city's services (or, `afc city provision`, create its stream). Exits non-zero
-    /// when a service fails, for its supervisor to restart it.
-    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    /// when a service fails, for its supervisor to restart it. Settings come from a flag,
+    /// else its environment variable, else the `--config` file, else the default.
+    #[command(args_conflicts_with_subcommands = true)]
     City {
         #[command(subcommand)]
         command: Option<CityCommand>,
-        #[arg(long, value_parser = City::parse, required = true)]
-        city: Option<City>,
-        #[arg(long, env = "AFC_NATS_URL", default_value = "nats://127.0.0.1:4222")]
-        nats: String,
-        /// Directory of the services' redb files.
-        #[arg(long, required = true)]
-        data: Option<PathBuf>,
-        /// Run only this service (intake, freezing).
-        #[arg(long, value_parser = parse_service)]
-        only: Option<Service>,
-        /// Delay from a stop-payment to its conversion into a freeze, in ms (must stay well
-        /// under the 48 h lapse).
-        #[arg(long, default_value_t = freezing::limits::DEFAULT_FREEZE_AFTER_MS)]
-        freeze_after_ms: u64,
-        /// How long before its last stop-payment lapses a claim not frozen yet raises the
-        /// `freeze_at_risk` alert, in ms.
-        #[arg(long, default_value_t = freezing::limits::DEFAULT_AT_RISK_MARGIN_MS)]
-        at_risk_margin_ms: u64,
-        /// How money leaving an account that holds several depositors' money is attributed
-        /// to the victims in it: pro-rata (each outflow takes every part of the balance in
-        /// proportion) or lowest-intermediate-balance (other money leaves first). See
-        /// docs/tracing-rule.md.
-        #[arg(long, default_value = "pro-rata")]
-        tracing_rule: freezing::rule::TracingRule,
-        /// Run on a drill's scaled clock instead of the wall clock (ORIGIN_MS:SCALE:ANCHOR_UNIX_MS,
-        /// from `afc-lab sim clock`), for `afc-lab sim run --nats`. Never in production.
-        #[arg(long, value_parser = DrillClock::parse)]
-        drill_clock: Option<DrillClock>,
-        /// The deployment's secrets directory (from `afc-lab secure`): each service connects
-        /// as `<city>-<service>` with its key in `keys/`, over TLS trusting `pki/ca.crt`.
-        #[arg(long, env = "AFC_CREDENTIALS")]
-        credentials: Option<PathBuf>,
+        #[command(flatten)]
+        run: Box<CityArgs>,
+    },
+    /// Check a node's configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// File or show cases.
     Case {
@@ -76,6 +53,65 @@ enum Command {
         #[command(subcommand)]
         command: ProvinceCommand,
     },
+}
+
+/// `afc city`'s settings; each overrides the same key of the `--config` file
+/// (docs/operations.md, "Configuration").
+#[derive(clap::Args, Debug)]
+struct CityArgs {
+    /// The node's TOML config file (deploy/afc/city.toml.example).
+    #[arg(long, env = "AFC_CONFIG")]
+    config: Option<PathBuf>,
+    /// The city (key `city`).
+    #[arg(long, env = "AFC_CITY")]
+    city: Option<String>,
+    /// The city's nats-server (key `nats_url`; default nats://127.0.0.1:4222).
+    #[arg(long, env = "AFC_NATS_URL")]
+    nats: Option<String>,
+    /// Directory of the services' redb files (key `data_dir`).
+    #[arg(long, env = "AFC_DATA")]
+    data: Option<PathBuf>,
+    /// Run only this service: intake or freezing (key `only`).
+    #[arg(long, env = "AFC_ONLY")]
+    only: Option<String>,
+    /// Delay from a stop-payment to its conversion into a freeze, in ms (key
+    /// `freeze_after_ms`; well under the 48 h lapse; default 600000).
+    #[arg(long, env = "AFC_FREEZE_AFTER_MS")]
+    freeze_after_ms: Option<u64>,
+    /// How long before its last stop-payment lapses a claim not frozen yet raises the
+    /// `freeze_at_risk` alert, in ms (key `at_risk_margin_ms`; default 43200000).
+    #[arg(long, env = "AFC_AT_RISK_MARGIN_MS")]
+    at_risk_margin_ms: Option<u64>,
+    /// How money leaving an account that holds several depositors' money is attributed to
+    /// the victims in it: pro-rata (each outflow takes every part of the balance in
+    /// proportion) or lowest-intermediate-balance (other money leaves first). Key
+    /// `tracing_rule`; see docs/tracing-rule.md.
+    #[arg(long, env = "AFC_TRACING_RULE")]
+    tracing_rule: Option<String>,
+    /// The deployment's secrets directory (from `afc-lab secure`): each service connects as
+    /// `<city>-<service>` with its key in `keys/`, over TLS trusting `pki/ca.crt` (key
+    /// `credentials.dir`).
+    #[arg(long, env = "AFC_CREDENTIALS")]
+    credentials: Option<PathBuf>,
+    /// The directory of the identities' seeds, instead of `<credentials>/keys` (key
+    /// `credentials.keys_dir`).
+    #[arg(long, env = "AFC_KEYS_DIR")]
+    keys_dir: Option<PathBuf>,
+    /// The CA certificate to trust, instead of `<credentials>/pki/ca.crt` (key
+    /// `credentials.ca_file`).
+    #[arg(long, env = "AFC_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// Run on a drill's scaled clock instead of the wall clock (ORIGIN_MS:SCALE:ANCHOR_UNIX_MS,
+    /// from `afc-lab sim clock`), for `afc-lab sim run --nats`. Never in production.
+    #[arg(long, value_parser = DrillClock::parse)]
+    drill_clock: Option<DrillClock>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Check a city node's config file alone (no environment, no flags): name every problem
+    /// with its key and exit non-zero, or print a summary.
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -144,34 +180,19 @@ enum CaseCommand {
     },
 }
 
-fn parse_service(name: &str) -> Result<Service, String> {
-    Service::parse(name).ok_or_else(|| {
-        let known: Vec<&str> = Service::ALL.iter().map(|s| s.as_str()).collect();
-        format!("{name:?} is not a service; the services are {}", known.join(", "))
-    })
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let log_format = cli.log_format.unwrap_or_default();
     match cli.command {
         Command::City { command: Some(CityCommand::Provision { city, nats, credentials }), .. } => {
-            afc::cli::init_logging("warn", cli.log_format);
+            afc::cli::init_logging("warn", log_format);
             cli::city::provision(&nats, credentials.as_deref(), &city).await
         }
-        Command::City {
-            command: None,
-            city: Some(city),
-            data: Some(data),
-            nats,
-            only,
-            freeze_after_ms,
-            at_risk_margin_ms,
-            tracing_rule,
-            drill_clock,
-            credentials,
-        } => {
-            afc::cli::init_logging("info", cli.log_format);
+        Command::City { command: None, run } => {
+            let drill_clock = run.drill_clock;
+            let settings = city_settings(*run, cli.log_format)?;
+            afc::cli::init_logging(&settings.log_level, settings.log_format);
             let clock: domain::SharedClock = match drill_clock {
                 Some(drill) => {
                     tracing::warn!(clock = %drill, "running on a drill clock: business time is simulated");
@@ -184,21 +205,11 @@ async fn main() -> anyhow::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
                 let _ = shutdown_tx.send(true);
             });
-            let options = CityOptions {
-                city,
-                nats_url: nats,
-                data_dir: data,
-                only,
-                freeze_after_ms,
-                at_risk_margin_ms,
-                tracing_rule,
-                credentials: credentials.as_deref().map(security::CredentialFiles::of_deployment),
-            };
-            Ok(run_city(options, clock, shutdown).await?)
+            Ok(run_city(settings.options, clock, shutdown).await?)
         }
-        Command::City { .. } => unreachable!("clap requires --city and --data without a subcommand"),
+        Command::Config { command: ConfigCommand::Check { file } } => cli::config::check(&file),
         Command::Case { command } => {
-            afc::cli::init_logging("warn", cli.log_format);
+            afc::cli::init_logging("warn", log_format);
             match command {
                 CaseCommand::Report { city, nats, file, credentials } => {
                     cli::case::report(&nats, credentials.as_deref(), &city, &file).await
@@ -209,8 +220,30 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Province { command: ProvinceCommand::Provision { hub, cities, credentials } } => {
-            afc::cli::init_logging("warn", cli.log_format);
+            afc::cli::init_logging("warn", log_format);
             cli::province::provision(&hub, credentials.as_deref(), &cities).await
         }
+    }
+}
+
+/// `afc city`'s settings: its flags and environment over its config file, checked.
+fn city_settings(run: CityArgs, log_format: Option<cli::LogFormat>) -> Result<config::CitySettings, config::Problems> {
+    let overrides = config::Overrides {
+        city: run.city,
+        nats_url: run.nats,
+        data_dir: run.data,
+        only: run.only,
+        freeze_after_ms: run.freeze_after_ms,
+        at_risk_margin_ms: run.at_risk_margin_ms,
+        tracing_rule: run.tracing_rule,
+        credentials_dir: run.credentials,
+        keys_dir: run.keys_dir,
+        ca_file: run.ca_file,
+        log_level: std::env::var("AFC_LOG").ok(),
+        log_format,
+    };
+    match &run.config {
+        Some(path) => config::load(path, overrides),
+        None => config::resolve(config::CityFile::default(), overrides),
     }
 }

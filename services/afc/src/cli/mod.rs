@@ -3,6 +3,7 @@
 
 pub mod case;
 pub mod city;
+pub mod config;
 pub mod province;
 
 use std::io::IsTerminal as _;

@@ -1,0 +1,204 @@
+//! The config file's checks, each on the problem it names.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+
+use super::*;
+
+/// The example an operator copies (deploy/afc/city.toml.example).
+const EXAMPLE: &str = include_str!("../../../../deploy/afc/city.toml.example");
+
+fn keys_of(problems: &[Problem]) -> Vec<&str> {
+    problems.iter().map(Problem::key).collect()
+}
+
+/// A deployment directory with the seeds of hangzhou's services and a CA file.
+fn credentials_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["hangzhou-intake", "hangzhou-freezing"] {
+        security::Identity::generate(name).unwrap().save(&dir.path().join("keys")).unwrap();
+    }
+    std::fs::create_dir_all(dir.path().join("pki")).unwrap();
+    std::fs::write(dir.path().join("pki/ca.crt"), "a CA").unwrap();
+    dir
+}
+
+fn file(city: &str, data: &Path, credentials: Option<&Path>) -> CityFile {
+    CityFile {
+        city: Some(city.into()),
+        data_dir: Some(data.to_owned()),
+        credentials: credentials.map(|dir| CredentialsSection { dir: Some(dir.to_owned()), ..Default::default() }),
+        ..CityFile::default()
+    }
+}
+
+#[test]
+fn the_example_file_sets_every_key_and_has_no_problem() {
+    let (parsed, problems) = parse(EXAMPLE).unwrap();
+    assert_eq!(problems, []);
+    assert_eq!(parsed.city.as_deref(), Some("hangzhou"));
+    assert_eq!(parsed.freeze_after_ms, Some(freezing::limits::DEFAULT_FREEZE_AFTER_MS));
+    assert_eq!(parsed.credentials.unwrap().dir, Some("/etc/afc/secrets".into()));
+    assert_eq!(parsed.logging.unwrap().format.as_deref(), Some("text"));
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_are_each_named_and_the_other_keys_still_read() {
+    let text = "city = \"hangzhou\"\ncolour = 1\nfreeze_after_ms = \"soon\"\n[credentials]\nkeyz = \"x\"\n[logging]\nlevel = 3\nformat = \"json\"\n";
+    let (parsed, problems) = parse(text).unwrap();
+    // In the order of the keys (a TOML table is sorted).
+    assert_eq!(keys_of(&problems), ["colour", "credentials.keyz", "freeze_after_ms", "logging.level"]);
+    assert!(matches!(&problems[0], Problem::Unknown { message, .. } if message.contains("`colour`")));
+    assert!(
+        matches!(&problems[1], Problem::Unknown { message, .. } if message.contains("keys_dir")),
+        "says what is accepted"
+    );
+    assert!(matches!(&problems[2], Problem::Type { message, .. } if message.contains("\"soon\"")));
+    assert_eq!(parsed.city.as_deref(), Some("hangzhou"), "the good keys are kept");
+    assert_eq!(parsed.logging.unwrap().format.as_deref(), Some("json"));
+}
+
+#[test]
+fn a_file_that_is_not_toml_names_the_line() {
+    let error = parse("city = \"hangzhou\"\nfreeze_after_ms = = 3\n").unwrap_err();
+    assert!(error.starts_with("line 2:"), "{error}");
+}
+
+#[test]
+fn bad_values_are_each_named_with_the_value_and_what_is_accepted() {
+    let data = tempfile::tempdir().unwrap();
+    let mut bad = file("Hang Zhou", data.path(), None);
+    bad.freeze_after_ms = Some(STOP_LAPSE_MS - 1);
+    bad.at_risk_margin_ms = Some(0);
+    bad.tracing_rule = Some("fifo".into());
+    bad.only = Some("blocking".into());
+    bad.nats_url = Some("hub:4222".into());
+    bad.logging = Some(LoggingSection { level: Some("freezing=loudest".into()), format: Some("xml".into()) });
+    let Problems(problems) = resolve(bad, Overrides::default()).unwrap_err();
+    let mut keys = keys_of(&problems);
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "at_risk_margin_ms",
+            "city",
+            "freeze_after_ms",
+            "logging.format",
+            "logging.level",
+            "nats_url",
+            "only",
+            "tracing_rule"
+        ]
+    );
+    let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(shown.iter().any(|p| p.starts_with("city: \"Hang Zhou\" is not a city name")), "{shown:?}");
+    assert!(
+        shown
+            .iter()
+            .any(|p| p.contains("freeze_after_ms: 172799999 is not well under") && p.contains("at most 43200000")),
+        "{shown:?}"
+    );
+    assert!(
+        shown.iter().any(|p| p.contains("\"fifo\"") && p.contains("pro-rata, lowest-intermediate-balance")),
+        "{shown:?}"
+    );
+    assert!(shown.iter().any(|p| p.contains("\"blocking\"") && p.contains("intake, freezing")), "{shown:?}");
+}
+
+#[test]
+fn freeze_after_is_accepted_up_to_a_quarter_of_the_lapse() {
+    assert_eq!(check::freeze_after(MAX_FREEZE_AFTER_MS), None);
+    assert!(check::freeze_after(MAX_FREEZE_AFTER_MS + 1).is_some());
+}
+
+#[test]
+fn the_city_and_the_data_directory_are_required() {
+    let Problems(problems) = resolve(CityFile::default(), Overrides::default()).unwrap_err();
+    assert_eq!(keys_of(&problems), ["city", "data_dir"]);
+    assert!(problems.iter().all(|p| matches!(p, Problem::Missing { .. })));
+}
+
+#[test]
+fn a_flag_or_variable_overrides_the_file_which_overrides_the_default() {
+    let data = tempfile::tempdir().unwrap();
+    let mut written = file("hangzhou", data.path(), None);
+    written.nats_url = Some("tls://file:4222".into());
+    written.freeze_after_ms = Some(1_000);
+    let overrides = Overrides { nats_url: Some("tls://flag:4222".into()), ..Overrides::default() };
+    let settings = resolve(written, overrides).unwrap();
+    assert_eq!(settings.options.nats_url, "tls://flag:4222", "the flag wins over the file");
+    assert_eq!(settings.options.freeze_after_ms, 1_000, "the file wins over the default");
+    assert_eq!(settings.options.at_risk_margin_ms, freezing::limits::DEFAULT_AT_RISK_MARGIN_MS, "the default");
+    assert_eq!((settings.log_level.as_str(), settings.log_format), (DEFAULT_LOG_LEVEL, LogFormat::Text));
+    assert_eq!(settings.options.credentials, None, "no credentials: anonymous");
+}
+
+#[test]
+fn the_credentials_directory_gives_the_paths_and_each_can_be_overridden() {
+    let secrets = credentials_dir();
+    let data = tempfile::tempdir().unwrap();
+    let settings = resolve(file("hangzhou", data.path(), Some(secrets.path())), Overrides::default()).unwrap();
+    assert_eq!(settings.options.credentials, Some(CredentialFiles::of_deployment(secrets.path())));
+
+    let ca = secrets.path().join("pki/ca.crt");
+    let overrides =
+        Overrides { keys_dir: Some(secrets.path().join("keys")), ca_file: Some(ca.clone()), ..Overrides::default() };
+    let settings = resolve(file("hangzhou", data.path(), None), overrides).unwrap();
+    assert_eq!(settings.options.credentials.unwrap().ca_file, ca);
+
+    let alone = Overrides { keys_dir: Some(secrets.path().join("keys")), ..Overrides::default() };
+    let Problems(problems) = resolve(file("hangzhou", data.path(), None), alone).unwrap_err();
+    assert_eq!(keys_of(&problems), ["credentials.ca_file"]);
+}
+
+#[test]
+fn a_missing_seed_a_seed_others_may_read_and_a_missing_ca_are_each_named() {
+    let secrets = credentials_dir();
+    let keys = secrets.path().join("keys");
+    std::fs::remove_file(keys.join("hangzhou-intake.nk")).unwrap();
+    std::fs::set_permissions(keys.join("hangzhou-freezing.nk"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::remove_file(secrets.path().join("pki/ca.crt")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let Problems(problems) =
+        resolve(file("hangzhou", data.path(), Some(secrets.path())), Overrides::default()).unwrap_err();
+    assert_eq!(keys_of(&problems), ["credentials.keys_dir", "credentials.keys_dir", "credentials.ca_file"]);
+    let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(shown[0].contains("hangzhou-intake.nk") && shown[0].contains("no seed"), "{shown:?}");
+    assert!(shown[1].contains("hangzhou-freezing") && shown[1].contains("mode 644"), "{shown:?}");
+    assert!(shown[2].contains("ca.crt"), "{shown:?}");
+    assert!(!shown.iter().any(|line| line.contains("SU")), "no seed is ever shown");
+
+    // A node running only freezing needs only freezing's seed.
+    std::fs::set_permissions(keys.join("hangzhou-freezing.nk"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(secrets.path().join("pki/ca.crt"), "a CA").unwrap();
+    let mut only = file("hangzhou", data.path(), Some(secrets.path()));
+    only.only = Some("freezing".into());
+    resolve(only, Overrides::default()).expect("freezing's seed is there");
+}
+
+#[test]
+fn a_data_directory_that_cannot_be_created_is_named_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let Problems(problems) = resolve(file("hangzhou", &blocker.join("data"), None), Overrides::default()).unwrap_err();
+    assert_eq!(keys_of(&problems), ["data_dir"]);
+    assert!(problems[0].to_string().contains("is not a directory"), "{}", problems[0]);
+
+    let fresh = dir.path().join("not-yet/data");
+    resolve(file("hangzhou", &fresh, None), Overrides::default()).expect("a directory that can be created");
+    assert!(!dir.path().join("not-yet").exists(), "checking creates nothing");
+    let Problems(problems) =
+        resolve(file("hangzhou", Path::new("relative/data"), None), Overrides::default()).unwrap_err();
+    assert_eq!(keys_of(&problems), ["data_dir"]);
+}
+
+#[test]
+fn a_key_refused_for_its_type_is_not_also_reported_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("city.toml");
+    std::fs::write(&path, format!("city = 5\ndata_dir = \"{}\"\n", dir.path().display())).unwrap();
+    let Problems(problems) = load(&path, Overrides::default()).unwrap_err();
+    assert_eq!(keys_of(&problems), ["city"]);
+    assert!(matches!(problems[0], Problem::Type { .. }));
+}
