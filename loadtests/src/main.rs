@@ -77,6 +77,10 @@ enum Command {
         /// Payment platforms each city serves, comma-separated.
         #[arg(long, value_delimiter = ',', value_parser = domain::PlatformId::parse, default_value = "alipay,wechatpay")]
         platforms: Vec<domain::PlatformId>,
+        /// Where each server keeps its JetStream store (`<data>/<node>`; default `<dir>/data`).
+        /// An installed node: `/var/lib/afc-nats` (the nats units' state directory).
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
 }
 
@@ -193,13 +197,13 @@ async fn main() -> anyhow::Result<()> {
                 drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet, target, tracing_rule };
             drill::run(options).await.map(|_| ())
         }
-        Command::Secure { cities, dir, host, address, base_port, banks, platforms } => {
+        Command::Secure { cities, dir, host, address, base_port, banks, platforms, data } => {
             let spec = security::deployment::DeploymentSpec {
                 cities,
                 host,
                 address,
                 base_port,
-                data: dir.join("data"),
+                data: data.unwrap_or_else(|| dir.join("data")),
                 banks,
                 platforms,
             };

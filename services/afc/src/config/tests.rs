@@ -38,7 +38,7 @@ fn the_example_file_sets_every_key_and_has_no_problem() {
     assert_eq!(problems, []);
     assert_eq!(parsed.city.as_deref(), Some("hangzhou"));
     assert_eq!(parsed.freeze_after_ms, Some(freezing::limits::DEFAULT_FREEZE_AFTER_MS));
-    assert_eq!(parsed.credentials.unwrap().dir, Some("/etc/afc/secrets".into()));
+    assert_eq!(parsed.credentials.unwrap().dir, Some("/etc/afc".into()));
     assert_eq!(parsed.logging.unwrap().format.as_deref(), Some("text"));
 }
 
