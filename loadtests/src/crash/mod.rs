@@ -4,10 +4,12 @@
 //! or do one thing twice.
 //!
 //! Each run starts a hub and one nats-server per city (the testkit's configs, which carry
-//! the settings of `deploy/nats/*.conf`: JetStream domains, leaf links, `sync_interval:
-//! always`), provisions the hub's province stream with `afc province provision`, and starts
-//! one `afc city` OS process per city on a [`DrillClock`]. The drill
-//! ([`drill::run_detailed`], `--nats` semantics) plays the scenario through the hub while
+//! the settings of a deployment's: JetStream domains, leaf links, `sync_interval: always`,
+//! TLS on every link, accounts and each identity's permissions from a province's secrets),
+//! provisions each city's stream with `afc city provision` and the hub's province stream
+//! with `afc province provision`, as an operator does, and starts one `afc city --credentials`
+//! OS process per city on a [`DrillClock`]. The drill ([`drill::run_detailed`], against a
+//! [`Target::Secured`] deployment) plays the scenario at each city's server while
 //! the killer sends SIGKILL to a city's process at each of `kills` moments drawn from the
 //! seed across the scenario's active period (its first report to its last one plus the
 //! delay to a freeze), waits until the process is reaped, starts it again on the same
@@ -42,6 +44,7 @@ use testkit::{Province, ProvinceOptions};
 
 use crate::deployment::READY_TIMEOUT;
 use crate::drill::{self, DrillOptions, DrillRun, Target};
+use crate::secured;
 use audit::StreamAudit;
 use node::CityNode;
 
@@ -176,11 +179,19 @@ async fn run_once(options: &CrashOptions, kills: u32, label: &str) -> anyhow::Re
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     eprintln!("afc-lab drill crash: {label} run, {kills} kills, cities {}", join(&cities));
 
-    let province = Province::start(&cities, ProvinceOptions { sync_always: true, security: None })
+    let data = tempfile::tempdir().context("creating the nodes' data directory")?;
+    let secrets_dir = data.path().join("secrets");
+    let secrets = secured::generate(&secrets_dir, &cities, &script.world.banks, &script.world.platforms)?;
+    let security = Some(secured::province_security(&secrets));
+    let province = Province::start(&cities, ProvinceOptions { sync_always: true, security })
         .await
         .context("starting the hub and city nats-servers")?;
-    provision(options, &province.hub_url(), &cities).await?;
-    let data = tempfile::tempdir().context("creating the nodes' data directory")?;
+    let connector = secured::Connector {
+        secrets: Some(secrets_dir.clone()),
+        hub_url: province.hub_url(),
+        city_urls: province.cities().map(|(city, node)| (city.clone(), node.server.url())).collect(),
+    };
+    provision(options, &connector, &cities).await?;
     let now = domain::SystemClock.now_ms();
     let start_in_ms = u64::try_from(options.start_in.as_millis()).context("start_in is too far away")?;
     let clock = DrillClock::new(script.origin_ms, scenario.time_scale, now + start_in_ms)?;
@@ -193,18 +204,21 @@ async fn run_once(options: &CrashOptions, kills: u32, label: &str) -> anyhow::Re
             &options.afc,
             url,
             data.path().join(city.as_str()),
-            clock,
+            (clock, secrets_dir.clone()),
             (log, options.log_filter.clone()),
         )?;
         nodes.insert(city.clone(), node);
     }
-    let hub = async_nats::connect(province.hub_url()).await.context("connecting to the hub")?;
+    let mut observers = BTreeMap::new();
+    for city in &cities {
+        observers.insert(city.clone(), connector.city(city).await?);
+    }
 
     let first_due = script.reports.iter().map(|r| r.due_at_ms).min().unwrap_or(script.origin_ms);
     let last_due = script.reports.iter().map(|r| r.due_at_ms).max().unwrap_or(script.origin_ms);
     let window = (first_due, last_due.saturating_add(freezing::limits::DEFAULT_FREEZE_AFTER_MS).min(script.horizon_ms));
     let schedule = kill_schedule(scenario.seed, kills, window, &cities);
-    let killer = tokio::spawn(kill_at(schedule, nodes, hub.clone(), clock, options.progress));
+    let killer = tokio::spawn(kill_at(schedule, nodes, observers.clone(), clock, options.progress));
 
     let drill_options = DrillOptions {
         scenario: options.scenario.clone(),
@@ -212,7 +226,7 @@ async fn run_once(options: &CrashOptions, kills: u32, label: &str) -> anyhow::Re
         seed: options.seed,
         time_scale: None,
         progress: options.progress,
-        target: Target::Existing { url: province.hub_url(), clock },
+        target: Target::Secured { connector: connector.clone(), clock },
         tracing_rule: freezing::rule::TracingRule::default(),
     };
     let drilled = drill::run_detailed(drill_options).await;
@@ -225,7 +239,7 @@ async fn run_once(options: &CrashOptions, kills: u32, label: &str) -> anyhow::Re
     };
     let (mut nodes, self_exits) = killer.await.context("the killer panicked")??;
 
-    let streams = settle(&hub, &cities, &drilled).await?;
+    let streams = settle(&observers, &drilled).await?;
     let mut unpublished = 0u64;
     let mut details = Vec::new();
     for (city, node) in &mut nodes {
@@ -245,23 +259,36 @@ async fn run_once(options: &CrashOptions, kills: u32, label: &str) -> anyhow::Re
     Ok(judge(kills, self_exits, &drilled, &streams, unpublished, details))
 }
 
-/// Creates the hub's province stream with `afc province provision`, as an operator does.
-async fn provision(options: &CrashOptions, hub_url: &str, cities: &[City]) -> anyhow::Result<()> {
+/// Creates each city's stream with `afc city provision` and the hub's province stream with
+/// `afc province provision`, as the provisioners' identities, as an operator does.
+async fn provision(options: &CrashOptions, connector: &secured::Connector, cities: &[City]) -> anyhow::Result<()> {
+    let secrets = connector.secrets.as_deref().context("the crash drill's deployment is secured")?;
+    let mut commands = Vec::new();
+    for city in cities {
+        let url = connector.city_urls.get(city).with_context(|| format!("no URL for {city}"))?;
+        let mut command = tokio::process::Command::new(&options.afc);
+        command.args(["city", "provision", "--city", city.as_str(), "--nats", url]);
+        commands.push((format!("afc city provision --city {city}"), command));
+    }
     let mut command = tokio::process::Command::new(&options.afc);
-    command.args(["province", "provision", "--hub", hub_url]);
+    command.args(["province", "provision", "--hub", &connector.hub_url]);
     for city in cities {
         command.args(["--city", city.as_str()]);
     }
-    let output = tokio::time::timeout(PROVISION_TIMEOUT, command.kill_on_drop(true).output())
-        .await
-        .context("afc province provision did not finish")?
-        .context("running afc province provision")?;
-    anyhow::ensure!(
-        output.status.success(),
-        "afc province provision failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    commands.push(("afc province provision".to_owned(), command));
+    for (what, mut command) in commands {
+        command.arg("--credentials").arg(secrets);
+        let output = tokio::time::timeout(PROVISION_TIMEOUT, command.kill_on_drop(true).output())
+            .await
+            .with_context(|| format!("{what} did not finish"))?
+            .with_context(|| format!("running {what}"))?;
+        anyhow::ensure!(
+            output.status.success(),
+            "{what} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     Ok(())
 }
 
@@ -281,7 +308,7 @@ pub fn kill_schedule(seed: u64, kills: u32, window: (TimeMs, TimeMs), cities: &[
 async fn kill_at(
     schedule: Vec<(TimeMs, City)>,
     mut nodes: BTreeMap<City, CityNode>,
-    hub: async_nats::Client,
+    observers: BTreeMap<City, async_nats::Client>,
     clock: DrillClock,
     progress: bool,
 ) -> anyhow::Result<(BTreeMap<City, CityNode>, u32)> {
@@ -302,7 +329,8 @@ async fn kill_at(
         node.restart_if_exited()?;
         let started = Instant::now();
         node.kill_and_restart().await?;
-        wait_answering(&hub, &city).await.with_context(|| format!("{city} after kill {}", index + 1))?;
+        let observer = observers.get(&city).context("a kill for a city without a connection")?;
+        wait_answering(observer, &city).await.with_context(|| format!("{city} after kill {}", index + 1))?;
         if progress {
             eprintln!(
                 "\nkill {}/{total}: {city} at {}, answering again after {:.1} s",
@@ -316,14 +344,14 @@ async fn kill_at(
     Ok((nodes, exits))
 }
 
-/// Waits until `city`'s intake answers through the hub, asking with a short timeout: a
+/// Waits until `city`'s intake answers on `client`, asking with a short timeout: a
 /// request can reach the killed process's subscription while the servers have not yet
 /// noticed it is gone, and then waits for no answer.
-async fn wait_answering(hub: &async_nats::Client, city: &City) -> anyhow::Result<()> {
+async fn wait_answering(client: &async_nats::Client, city: &City) -> anyhow::Result<()> {
     let probe = CaseId::derive(city, 0);
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
-        match tokio::time::timeout(PROBE_TIMEOUT, afc::client::show(hub, city, &probe)).await {
+        match tokio::time::timeout(PROBE_TIMEOUT, afc::client::show(client, city, &probe)).await {
             Ok(Ok(_)) => return Ok(()),
             _ if Instant::now() >= deadline => {
                 anyhow::bail!("{city}'s intake did not answer within {READY_TIMEOUT:?} of its restart")
@@ -337,15 +365,14 @@ async fn wait_answering(hub: &async_nats::Client, city: &City) -> anyhow::Result
 /// Reads every city's stream until every accepted case completed (bounded by
 /// [`SETTLE_TIMEOUT`]), and returns the last reading.
 async fn settle(
-    hub: &async_nats::Client,
-    cities: &[City],
+    observers: &BTreeMap<City, async_nats::Client>,
     drilled: &DrillRun,
 ) -> anyhow::Result<BTreeMap<City, StreamAudit>> {
     let deadline = Instant::now() + SETTLE_TIMEOUT;
     loop {
         let mut streams = BTreeMap::new();
-        for city in cities {
-            let js = async_nats::jetstream::with_domain(hub.clone(), city.as_str());
+        for (city, observer) in observers {
+            let js = async_nats::jetstream::new(observer.clone());
             streams.insert(city.clone(), audit::read_stream(&js, city).await?);
         }
         let open = unfinished(drilled, &streams).len();

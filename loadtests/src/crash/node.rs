@@ -31,6 +31,8 @@ pub struct CityNode {
     data: PathBuf,
     /// The clock every start gets: the same simulated time before and after a kill.
     clock: DrillClock,
+    /// The deployment's secrets directory: the services connect as their identities.
+    credentials: PathBuf,
     /// stdout and stderr of every start, appended.
     log: PathBuf,
     /// Its `AFC_LOG` filter.
@@ -48,7 +50,7 @@ impl CityNode {
         binary: &Path,
         nats_url: String,
         data: PathBuf,
-        clock: DrillClock,
+        (clock, credentials): (DrillClock, PathBuf),
         (log, log_filter): (PathBuf, String),
     ) -> anyhow::Result<CityNode> {
         let mut node = CityNode {
@@ -57,6 +59,7 @@ impl CityNode {
             nats_url,
             data,
             clock,
+            credentials,
             log,
             log_filter,
             child: None,
@@ -89,6 +92,8 @@ impl CityNode {
             .args(["--city", self.city.as_str(), "--nats", &self.nats_url, "--data"])
             .arg(&self.data)
             .args(["--drill-clock", &self.clock.to_string()])
+            .arg("--credentials")
+            .arg(&self.credentials)
             .env("AFC_LOG", &self.log_filter)
             .stdin(Stdio::null())
             .stdout(log)

@@ -25,6 +25,7 @@ mod observed;
 pub mod render;
 pub mod score;
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -71,6 +72,10 @@ pub enum Target {
     /// A running deployment reached through `url` (the province hub), whose cities run on
     /// `clock`. The drill plays the banks and payment platforms; nothing else may.
     Existing { url: String, clock: DrillClock },
+    /// A running secured deployment (`afc-lab up`, the crash drill's): each city reached at
+    /// its own server as the city's observer, the banks and platforms served as their
+    /// per-city gateways, the hub read as the province's observer. Its cities run on `clock`.
+    Secured { connector: crate::secured::Connector, clock: DrillClock },
 }
 
 /// Longest a drill against an existing deployment may start after its clock's anchor:
@@ -97,6 +102,9 @@ enum Deployment {
     Embedded(Embedded),
     Existing {
         hub: async_nats::Client,
+        /// Each city's own connection on a secured deployment; empty: every city through the
+        /// hub.
+        cities: BTreeMap<City, async_nats::Client>,
         world: Arc<std::sync::Mutex<simulator::world::World>>,
         banks: simulator::serve::ServeHandle,
         driver: simulator::schedule::DriverHandle,
@@ -108,7 +116,7 @@ impl Deployment {
     fn client(&self, city: &City) -> &async_nats::Client {
         match self {
             Deployment::Embedded(embedded) => embedded.client(city),
-            Deployment::Existing { hub, .. } => hub,
+            Deployment::Existing { hub, cities, .. } => cities.get(city).unwrap_or(hub),
         }
     }
 
@@ -116,7 +124,10 @@ impl Deployment {
     fn city_jetstream(&self, city: &City) -> jetstream::Context {
         match self {
             Deployment::Embedded(embedded) => jetstream::new(embedded.client(city).clone()),
-            Deployment::Existing { hub, .. } => jetstream::with_domain(hub.clone(), city.as_str()),
+            Deployment::Existing { hub, cities, .. } => match cities.get(city) {
+                Some(client) => jetstream::new(client.clone()),
+                None => jetstream::with_domain(hub.clone(), city.as_str()),
+            },
         }
     }
 
@@ -184,7 +195,7 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
     if let Some(scale) = options.time_scale {
         scenario.time_scale = scale;
     }
-    if let Target::Existing { clock, .. } = &options.target {
+    if let Target::Existing { clock, .. } | Target::Secured { clock, .. } = &options.target {
         // The cities run on the clock they were started with.
         scenario.time_scale = clock.scale;
     }
@@ -226,7 +237,7 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
             scaled.start();
             (deployment, clock, watches, Instant::now())
         }
-        Target::Existing { url, clock: drill_clock } => {
+        Target::Existing { clock: drill_clock, .. } | Target::Secured { clock: drill_clock, .. } => {
             anyhow::ensure!(
                 drill_clock.origin_ms == script.origin_ms,
                 "the drill clock starts at {} but the scenario at {}: make the clock with `afc-lab sim clock {}`",
@@ -235,22 +246,39 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
                 options.scenario.display()
             );
             let clock: SharedClock = Arc::new(*drill_clock);
-            let hub = async_nats::ConnectOptions::new()
-                .name("afc-sim")
-                .connect(url.as_str())
-                .await
-                .with_context(|| format!("connecting to {url}"))?;
             let world = Arc::new(std::sync::Mutex::new(script.world.clone()));
             let serve_options = simulator::serve::ServeOptions {
                 clock: clock.clone(),
                 latency: clock.real_duration(bank_answer_ms.round() as u64),
                 fail_every: None,
             };
-            let banks = simulator::serve::serve(world.clone(), vec![hub.clone()], serve_options)
+            let (hub, city_clients, gateways) = match &options.target {
+                Target::Secured { connector, .. } => {
+                    let dir = connector.secrets.as_deref().context("a secured target names its secrets")?;
+                    let (mut clients, mut gateways) = (BTreeMap::new(), Vec::new());
+                    for city in &cities {
+                        clients.insert(city.clone(), connector.city(city).await?);
+                        let url = connector.city_urls.get(city).with_context(|| format!("no URL for {city}"))?;
+                        let (banks, platforms) = (&script.world.banks, &script.world.platforms);
+                        gateways.extend(crate::secured::connect_gateways(dir, city, banks, platforms, url).await?);
+                    }
+                    (connector.hub().await?, clients, gateways)
+                }
+                Target::Existing { url, .. } => {
+                    let hub = async_nats::ConnectOptions::new()
+                        .name("afc-sim")
+                        .connect(url.as_str())
+                        .await
+                        .with_context(|| format!("connecting to {url}"))?;
+                    (hub.clone(), BTreeMap::new(), vec![(hub, simulator::Serves::All)])
+                }
+                Target::Embedded => anyhow::bail!("an embedded drill has no running deployment to reach"),
+            };
+            let banks = simulator::serve::serve_as(world.clone(), gateways, serve_options)
                 .await
-                .context("serving the simulated banks through the hub")?;
+                .context("serving the simulated banks")?;
             let driver = simulator::schedule::spawn_driver(world.clone(), clock.clone());
-            let deployment = Deployment::Existing { hub, world, banks, driver };
+            let deployment = Deployment::Existing { hub, cities: city_clients, world, banks, driver };
             for city in &cities {
                 wait_ready(deployment.client(city), city).await.context("reaching the deployment's cities")?;
             }
