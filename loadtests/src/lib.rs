@@ -13,6 +13,8 @@
 //! - [`crash`]: `afc-lab drill crash`, a drill whose `afc city` processes are killed and
 //!   restarted, judged on nothing lost or done twice.
 //! - [`harness`]: open-loop load measurement, independent of what is loaded.
+//! - [`up`]: `afc-lab up|down`, a local province as separate OS processes, with
+//!   [`sim_serve`] (`afc-lab sim serve`) playing its banks and payment platforms.
 
 pub mod bench;
 pub mod city_process;
@@ -26,5 +28,7 @@ pub mod load;
 pub mod probes;
 pub mod secured;
 pub mod setup;
+pub mod sim_serve;
 pub mod submit;
 pub mod targets;
+pub mod up;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use domain::DrillClock;
 
-use loadtests::{bench, crash, demo, drill, load};
+use loadtests::{bench, crash, demo, drill, load, sim_serve, up};
 
 /// The same allocator as `afc`, so that what the lab measures is what a node runs.
 #[global_allocator]
@@ -81,6 +81,34 @@ enum Command {
         /// An installed node: `/var/lib/afc-nats` (the nats units' state directory).
         #[arg(long)]
         data: Option<PathBuf>,
+    },
+    /// Start a local province as separate processes from generated configs (a hub and N city
+    /// nats-servers, N `afc city`, the simulated banks), with identities and TLS, detached;
+    /// print its URLs. Stop it with `afc-lab down`.
+    Up {
+        /// The first N of Zhejiang's cities (hangzhou, wenzhou, huzhou, ...).
+        #[arg(long, default_value_t = 2)]
+        cities: usize,
+        /// The deployment directory: secrets, configs, data, logs, pid files.
+        #[arg(long, default_value = "target/province")]
+        dir: PathBuf,
+        /// The hub takes this port and the next two; each city the next ten.
+        #[arg(long, default_value_t = 14222)]
+        base_port: u16,
+        /// The afc binary (default: the one beside afc-lab).
+        #[arg(long)]
+        afc: Option<PathBuf>,
+        /// The world the simulated banks serve (default: simulator/scenarios/lab-province.toml).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+    /// Stop a local province started by `afc-lab up`, in reverse order; its data stays.
+    Down {
+        #[arg(long, default_value = "target/province")]
+        dir: PathBuf,
+        /// Also remove its data (the servers' stores and the services' files).
+        #[arg(long)]
+        purge: bool,
     },
 }
 
@@ -173,6 +201,17 @@ enum SimCommand {
         #[arg(long, default_value_t = 60)]
         start_in: u64,
     },
+    /// Serve the simulated banks and payment platforms of a local province (`afc-lab up`
+    /// starts it) with each city's gateway identities, until SIGINT or SIGTERM; writes the
+    /// world's reports to `<deployment>/reports/`.
+    Serve {
+        /// The deployment directory (`afc-lab up --dir`).
+        #[arg(long)]
+        deployment: PathBuf,
+        /// The world to serve (default: simulator/scenarios/lab-province.toml, built in).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -207,14 +246,19 @@ async fn main() -> anyhow::Result<()> {
                 banks,
                 platforms,
             };
-            let deployment = security::deployment::generate(&spec, &dir, &afc::host::service_grants)?;
-            println!("hub: {} ({})", deployment.hub_config.display(), deployment.hub_client_url);
-            for ((city, config), (_, url)) in deployment.city_configs.iter().zip(&deployment.city_client_urls) {
-                println!("{city}: {} ({url})", config.display());
-            }
-            println!("identities (nkey seeds, 0600): {}", dir.join("keys").display());
-            println!("CA and certificates: {}", dir.join("pki").display());
-            Ok(())
+            up::secure(&spec, &dir)
+        }
+        Command::Up { cities, dir, base_port, afc, scenario } => {
+            let afc = match afc {
+                Some(path) => path,
+                None => up::afc_beside_this()?,
+            };
+            let lab = std::env::current_exe()?;
+            up::up(up::UpOptions { cities, dir, base_port, afc, lab, scenario }).await.map(|_| ())
+        }
+        Command::Down { dir, purge } => up::down(&dir, purge),
+        Command::Sim { command: SimCommand::Serve { deployment, scenario } } => {
+            sim_serve::serve(sim_serve::SimServeOptions { deployment, scenario }).await
         }
         Command::Drill {
             drill: DrillCommand::Crash { kills, scenario, seed, time_scale, out, afc, no_undisturbed, start_in, quiet },

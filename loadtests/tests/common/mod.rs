@@ -211,3 +211,30 @@ pub fn claims_frozen(events: &[FreezingEvent]) -> (Vec<AccountRef>, bool) {
     let all = !claimed.is_empty() && claimed.iter().all(|a| frozen.contains(a)) && !failed;
     (frozen.into_iter().cloned().collect(), all)
 }
+
+/// The `afc` binary: `AFC_BIN`, else the one built beside this test (`cargo nextest run
+/// --workspace` and `cargo xtask test` build it), else built now.
+pub fn afc_binary() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("AFC_BIN") {
+        return std::path::PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap();
+    // <target>/<profile>/deps/<test>-<hash> → <target>/<profile>/afc
+    let beside = exe.parent().and_then(|deps| deps.parent()).map(|profile| profile.join("afc"));
+    if let Some(path) = beside.filter(|p| p.is_file()) {
+        return path;
+    }
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = std::process::Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "-p", "afc", "--bin", "afc", "--message-format=json-render-diagnostics"])
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "building afc: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == "afc")
+        .find_map(|message| message["executable"].as_str().map(std::path::PathBuf::from))
+        .expect("cargo names the afc executable it built")
+}

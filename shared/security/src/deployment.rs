@@ -74,6 +74,12 @@ pub struct Deployment {
     pub city_configs: Vec<(City, PathBuf)>,
     pub hub_client_url: String,
     pub city_client_urls: Vec<(City, String)>,
+    /// The hub's monitoring port (HTTP on loopback: `/healthz`, `/leafz`).
+    pub hub_monitor_port: u16,
+    /// The port the hub takes the cities' leaf links on.
+    pub hub_leaf_port: u16,
+    /// Each city server's monitoring port, in city order.
+    pub city_monitor_ports: Vec<(City, u16)>,
 }
 
 impl DeploymentSpec {
@@ -114,6 +120,7 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
     let (hub_client, hub_leaf, hub_http) = spec.hub_ports();
     let mut city_configs = Vec::new();
     let mut city_client_urls = Vec::new();
+    let mut city_monitor_ports = Vec::new();
     for (index, city) in secrets.cities.iter().enumerate() {
         let name = &city.city;
         write(&nats.join(format!("{name}.accounts.conf")), &city.node.accounts, 0o644)?;
@@ -124,6 +131,7 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
         write(&path, &config, 0o644)?;
         city_configs.push((name.clone(), path));
         city_client_urls.push((name.clone(), format!("tls://{}:{client}", spec.host)));
+        city_monitor_ports.push((name.clone(), http));
     }
     write(&nats.join("hub.accounts.conf"), &secrets.hub.accounts, 0o644)?;
     let hub_config = nats.join("hub.conf");
@@ -134,6 +142,9 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
         city_configs,
         hub_client_url: format!("tls://{}:{hub_client}", spec.host),
         city_client_urls,
+        hub_monitor_port: hub_http,
+        hub_leaf_port: hub_leaf,
+        city_monitor_ports,
     })
 }
 

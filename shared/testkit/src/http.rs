@@ -41,6 +41,20 @@ async fn exchange(port: u16, path: &str) -> std::io::Result<Vec<u8>> {
     Ok(raw)
 }
 
+/// `GET http://127.0.0.1:{port}{path}` of a server's monitoring port and return the body of
+/// a 200 answer (e.g. `/leafz`, `/healthz`), for servers the kit did not start itself.
+pub async fn monitor_get(port: u16, path: &str) -> Result<String, TestkitError> {
+    let response = get(port, path).await?;
+    if response.status == 200 {
+        Ok(response.body)
+    } else {
+        Err(TestkitError::Monitoring {
+            url: format!("http://127.0.0.1:{port}{path}"),
+            detail: format!("HTTP {}: {}", response.status, response.body.trim()),
+        })
+    }
+}
+
 fn parse(raw: &[u8]) -> Result<Response, String> {
     let text = String::from_utf8_lossy(raw);
     let (head, body) = text.split_once("\r\n\r\n").ok_or("response has no header end")?;

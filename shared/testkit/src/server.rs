@@ -325,15 +325,7 @@ impl NatsServer {
 
     /// `GET` a monitoring path (e.g. `/leafz`) and return the body of a 200 answer.
     pub async fn monitor_get(&self, path: &str) -> Result<String, TestkitError> {
-        let response = http::get(self.monitor_port, path).await?;
-        if response.status == 200 {
-            Ok(response.body)
-        } else {
-            Err(TestkitError::Monitoring {
-                url: format!("http://{LOOPBACK}:{}{path}", self.monitor_port),
-                detail: format!("HTTP {}: {}", response.status, response.body.trim()),
-            })
-        }
+        http::monitor_get(self.monitor_port, path).await
     }
 }
 

@@ -1,0 +1,349 @@
+//! `afc-lab up` and `afc-lab down`: a real province on one machine, as separate OS
+//! processes started from the configs an installed deployment uses (`afc-lab secure`): a hub
+//! nats-server, one nats-server and one `afc city` per city, and the simulated banks and
+//! payment platforms (`afc-lab sim serve`), all with their own identities over TLS.
+//!
+//! Everything lives in one directory:
+//!
+//! ```text
+//! <dir>/pki/, keys/, nats/      the generated deployment (security::deployment)
+//! <dir>/data/nats/<node>/       each nats-server's JetStream store
+//! <dir>/data/<city>/            each city's services (afc city --data)
+//! <dir>/run/<name>.pid, .log    hub, nats-<city>, afc-<city>, sim
+//! <dir>/reports/<city>-<n>.json the served world's reports, to file with afc case report
+//! <dir>/deployment.json         URLs, ports, pids (record::Record)
+//! ```
+//!
+//! The processes are detached from the terminal and outlive `afc-lab up`; `afc-lab down`
+//! stops them in reverse order and keeps the data (unless `--purge`).
+
+pub mod process;
+mod ready;
+pub mod record;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use domain::City;
+use security::deployment::{Deployment, DeploymentSpec};
+
+use crate::deployment::CITIES;
+use crate::sim_serve;
+use process::Started;
+use record::{CityNode, Node, Record, StopSignal};
+
+/// Generates a deployment (`afc-lab secure`, `afc-lab up`): the CA, certificates,
+/// identities and nats-server configs, with the grants of afc's services.
+pub fn generate(spec: &DeploymentSpec, dir: &Path) -> anyhow::Result<Deployment> {
+    security::deployment::generate(spec, dir, &afc::host::service_grants)
+        .with_context(|| format!("generating the deployment in {}", dir.display()))
+}
+
+/// `afc-lab secure`: generates a deployment and prints where everything is.
+pub fn secure(spec: &DeploymentSpec, dir: &Path) -> anyhow::Result<()> {
+    let deployment = generate(spec, dir)?;
+    println!("hub: {} ({})", deployment.hub_config.display(), deployment.hub_client_url);
+    for ((city, config), (_, url)) in deployment.city_configs.iter().zip(&deployment.city_client_urls) {
+        println!("{city}: {} ({url})", config.display());
+    }
+    println!("identities (nkey seeds, 0600): {}", dir.join(security::connect::KEYS_DIR).display());
+    println!("CA and certificates: {}", dir.join(security::connect::PKI_DIR).display());
+    Ok(())
+}
+
+/// What `afc-lab up` starts.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// The first `cities` of [`CITIES`].
+    pub cities: usize,
+    pub dir: PathBuf,
+    /// The hub takes this port and the next two, each city the next ten.
+    pub base_port: u16,
+    /// The `afc` binary.
+    pub afc: PathBuf,
+    /// The `afc-lab` binary (for `afc-lab sim serve`).
+    pub lab: PathBuf,
+    /// The world the simulated banks serve (default: the built-in one).
+    pub scenario: Option<PathBuf>,
+}
+
+/// The `afc` binary beside the running executable (the same target directory).
+pub fn afc_beside_this() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("finding this executable")?;
+    Ok(exe.with_file_name(format!("afc{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// Starts a province in `options.dir` and prints how to use it. Refuses a directory whose
+/// deployment is up. On failure, stops what it started (the logs stay).
+pub async fn up(options: UpOptions) -> anyhow::Result<Record> {
+    anyhow::ensure!(
+        (1..=CITIES.len()).contains(&options.cities),
+        "--cities {}: a local province has 1 to {} cities",
+        options.cities,
+        CITIES.len()
+    );
+    anyhow::ensure!(
+        options.afc.is_file(),
+        "no afc binary at {}: build it (cargo build -p afc) or name it with --afc",
+        options.afc.display()
+    );
+    let nats_server = testkit::nats_server_binary().context("finding nats-server")?;
+    std::fs::create_dir_all(&options.dir).with_context(|| format!("creating {}", options.dir.display()))?;
+    let dir = options.dir.canonicalize().with_context(|| format!("resolving {}", options.dir.display()))?;
+    refuse_if_up(&dir)?;
+    let cities: Vec<City> = CITIES[..options.cities].iter().map(|name| City::parse(name)).collect::<Result<_, _>>()?;
+    // The world is checked (its cities, its banks) before anything starts.
+    let scenario = sim_serve::load_scenario(options.scenario.as_deref())?;
+    let script = sim_serve::lab_script(scenario, &cities, domain::Clock::now_ms(&domain::SystemClock))?;
+    let spec = DeploymentSpec {
+        cities: cities.clone(),
+        host: "localhost".into(),
+        address: std::net::Ipv4Addr::LOCALHOST.into(),
+        base_port: options.base_port,
+        data: dir.join("data").join("nats"),
+        banks: script.world.banks.clone(),
+        platforms: script.world.platforms.clone(),
+    };
+    let deployment = generate(&spec, &dir)?;
+    ports_free(&deployment)?;
+    let run = dir.join(record::RUN_DIR);
+    std::fs::create_dir_all(&run).with_context(|| format!("creating {}", run.display()))?;
+    let node = |url: &str, monitor_port: u16, config: &Path| Node {
+        url: url.to_owned(),
+        monitor_port,
+        config: config.to_owned(),
+    };
+    let mut record = Record {
+        dir: dir.clone(),
+        secrets: dir.clone(),
+        hub: node(&deployment.hub_client_url, deployment.hub_monitor_port, &deployment.hub_config),
+        cities: cities
+            .iter()
+            .enumerate()
+            .map(|(i, city)| CityNode {
+                city: city.clone(),
+                node: node(
+                    &deployment.city_client_urls[i].1,
+                    deployment.city_monitor_ports[i].1,
+                    &deployment.city_configs[i].1,
+                ),
+                data: dir.join("data").join(city.as_str()),
+            })
+            .collect(),
+        banks: spec.banks.clone(),
+        platforms: spec.platforms.clone(),
+        processes: Vec::new(),
+    };
+    record.save()?;
+    let mut started = Vec::new();
+    match start_all(&mut record, &mut started, &nats_server, &options).await {
+        Ok(()) => {
+            print_summary(&record);
+            Ok(record)
+        }
+        Err(error) => {
+            eprintln!("afc-lab up failed; stopping what it started (logs in {})", run.display());
+            if let Err(down) = stop_all(&record) {
+                eprintln!("afc-lab up: stopping: {down:#}");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Starts the servers, provisions the streams, starts the cities' services and the banks,
+/// recording each process as it starts.
+async fn start_all(
+    record: &mut Record,
+    started: &mut Vec<Started>,
+    nats_server: &Path,
+    options: &UpOptions,
+) -> anyhow::Result<()> {
+    let dir = record.dir.clone();
+    let config = record.hub.config.clone();
+    start(record, started, "hub", nats_server, &["-c".as_ref(), config.as_os_str()], StopSignal::Term)?;
+    for node in record.cities.clone() {
+        let name = format!("nats-{}", node.city);
+        start(record, started, &name, nats_server, &["-c".as_ref(), node.node.config.as_os_str()], StopSignal::Term)?;
+    }
+    ready::servers(record, started).await?;
+    ready::provision(record, &options.afc).await?;
+    let secrets = record.secrets.clone();
+    for node in record.cities.clone() {
+        let args: [&OsStr; 9] = [
+            "city".as_ref(),
+            "--city".as_ref(),
+            node.city.as_str().as_ref(),
+            "--nats".as_ref(),
+            node.node.url.as_ref(),
+            "--data".as_ref(),
+            node.data.as_os_str(),
+            "--credentials".as_ref(),
+            secrets.as_os_str(),
+        ];
+        start(record, started, &format!("afc-{}", node.city), &options.afc, &args, StopSignal::Int)?;
+    }
+    ready::cities(record, started).await?;
+    let mut args: Vec<&OsStr> = vec!["sim".as_ref(), "serve".as_ref(), "--deployment".as_ref(), dir.as_os_str()];
+    if let Some(scenario) = &options.scenario {
+        args.extend::<[&OsStr; 2]>(["--scenario".as_ref(), scenario.as_os_str()]);
+    }
+    let ready_file = dir.join(record::RUN_DIR).join(sim_serve::READY_FILE);
+    let _ = std::fs::remove_file(&ready_file);
+    start(record, started, "sim", &options.lab, &args, StopSignal::Term)?;
+    ready::file(&ready_file, started).await
+}
+
+/// Starts a process of the deployment, records it and saves the record.
+fn start(
+    record: &mut Record,
+    started: &mut Vec<Started>,
+    name: &str,
+    program: &Path,
+    args: &[&OsStr],
+    stop: StopSignal,
+) -> anyhow::Result<()> {
+    let process = process::spawn(&record.dir, name, program, args, stop)?;
+    record.processes.push(process.process.clone());
+    started.push(process);
+    record.save()
+}
+
+/// Fails, naming it, when a port the deployment's servers listen on is taken (a server
+/// that cannot bind exits, but a server already there would answer in its place).
+fn ports_free(deployment: &Deployment) -> anyhow::Result<()> {
+    let port_of = |url: &str| url.rsplit(':').next().and_then(|port| port.parse::<u16>().ok());
+    let mut ports = vec![
+        ("the hub's client port", port_of(&deployment.hub_client_url)),
+        ("the hub's leaf port", Some(deployment.hub_leaf_port)),
+        ("the hub's monitoring port", Some(deployment.hub_monitor_port)),
+    ];
+    for ((_, url), (_, monitor)) in deployment.city_client_urls.iter().zip(&deployment.city_monitor_ports) {
+        ports.push(("a city's client port", port_of(url)));
+        ports.push(("a city's monitoring port", Some(*monitor)));
+    }
+    for (what, port) in ports {
+        let port = port.with_context(|| format!("{what}: no port in the generated deployment"))?;
+        std::net::TcpListener::bind(("0.0.0.0", port))
+            .with_context(|| format!("{what} {port} is taken: choose another range with --base-port"))?;
+    }
+    Ok(())
+}
+
+/// Fails when a process of the deployment in `dir` is alive.
+fn refuse_if_up(dir: &Path) -> anyhow::Result<()> {
+    let run = dir.join(record::RUN_DIR);
+    let Ok(entries) = std::fs::read_dir(&run) else {
+        return Ok(());
+    };
+    let mut paths = entries
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("listing {}", run.display()))?;
+    paths.sort();
+    for path in paths {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".pid")) else {
+            continue;
+        };
+        if let Some(pid) = process::read_pid(dir, name)?
+            && process::is_ours(pid, dir)
+        {
+            anyhow::bail!(
+                "{} is already up ({name} runs as pid {pid}); stop it first with: afc-lab down --dir {}",
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Stops every process of `record` in reverse start order.
+fn stop_all(record: &Record) -> anyhow::Result<()> {
+    let mut failures = Vec::new();
+    for process in record.processes.iter().rev() {
+        match process::stop(&record.dir, process) {
+            Ok(process::Stopped::NotRunning) => {}
+            Ok(how) => eprintln!("{}: {} (pid {})", process.name, stopped_word(how), process.pid),
+            Err(error) => failures.push(format!("{}: {error:#}", process.name)),
+        }
+    }
+    anyhow::ensure!(failures.is_empty(), "could not stop everything: {}", failures.join("; "));
+    Ok(())
+}
+
+fn stopped_word(how: process::Stopped) -> &'static str {
+    match how {
+        process::Stopped::NotRunning => "not running",
+        process::Stopped::Stopped => "stopped",
+        process::Stopped::Killed => "killed (it did not stop in time)",
+    }
+}
+
+/// `afc-lab down`: stops the deployment in `dir` in reverse order; with `purge`, removes its
+/// data (the servers' stores and the services' files). The secrets, configs and logs stay.
+pub fn down(dir: &Path, purge: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        dir.join(record::RECORD_FILE).is_file(),
+        "nothing to stop: {} holds no {} (from afc-lab up)",
+        dir.display(),
+        record::RECORD_FILE
+    );
+    let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
+    let record = Record::load(&dir)?;
+    stop_all(&record)?;
+    let _ = std::fs::remove_file(dir.join(record::RUN_DIR).join(sim_serve::READY_FILE));
+    if purge {
+        let data = dir.join("data");
+        if data.exists() {
+            std::fs::remove_dir_all(&data).with_context(|| format!("removing {}", data.display()))?;
+        }
+        println!("{} is down; its data is removed", dir.display());
+    } else {
+        println!("{} is down; its data stays in {}", dir.display(), dir.join("data").display());
+    }
+    Ok(())
+}
+
+/// Prints the URLs, where the credentials are, how to file a report and how to stop.
+fn print_summary(record: &Record) {
+    let dir = record.dir.display();
+    println!("a province of {} cities is up in {dir}", record.cities.len());
+    println!("  hub        {}  (monitoring http://127.0.0.1:{})", record.hub.url, record.hub.monitor_port);
+    for node in &record.cities {
+        println!(
+            "  {:<10} {}  (monitoring http://127.0.0.1:{})",
+            node.city.as_str(),
+            node.node.url,
+            node.node.monitor_port
+        );
+    }
+    println!(
+        "credentials: {}  (CA and certificates in pki/, one nkey seed per identity in keys/)",
+        record.secrets.display()
+    );
+    println!(
+        "logs and pid files: {}; everything started: {}",
+        record.dir.join(record::RUN_DIR).display(),
+        record.dir.join(record::RECORD_FILE).display()
+    );
+    if let Some(node) = record.cities.first() {
+        let reports = record.dir.join(sim_serve::REPORTS_DIR);
+        println!("file a report (the served world's are in {}):", reports.display());
+        println!(
+            "  afc case report --city {} --nats {} --credentials {} --file {}",
+            node.city,
+            node.node.url,
+            record.secrets.display(),
+            reports.join(format!("{}-1.json", node.city)).display()
+        );
+        println!(
+            "  afc case show --city {} --nats {} --credentials {} CASE_ID",
+            node.city,
+            node.node.url,
+            record.secrets.display()
+        );
+    }
+    println!("stop it: afc-lab down --dir {dir}");
+}
