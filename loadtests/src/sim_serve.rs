@@ -164,3 +164,28 @@ async fn until_stopped() -> anyhow::Result<&'static str> {
         _ = terminate.recv() => "SIGTERM",
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cities(names: &[&str]) -> Vec<City> {
+        names.iter().map(|name| City::parse(name).unwrap()).collect()
+    }
+
+    #[test]
+    fn the_built_in_world_has_every_report_due_now_and_fits_one_city() {
+        let now = 1_800_000_000_000;
+        let script = lab_script(load_scenario(None).unwrap(), &cities(&["hangzhou"]), now).unwrap();
+        assert!(!script.reports.is_empty());
+        assert!(script.reports.iter().all(|report| report.due_at_ms <= now));
+        assert!(script.reports.iter().any(|report| report.city.as_str() == "hangzhou"));
+    }
+
+    #[test]
+    fn a_world_of_other_cities_is_refused_naming_both() {
+        let error = lab_script(load_scenario(None).unwrap(), &cities(&["lishui"]), 1_800_000_000_000).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("hangzhou, wenzhou") && message.contains("lishui"), "{message}");
+    }
+}

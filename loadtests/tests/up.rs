@@ -52,7 +52,7 @@ async fn a_local_province_runs_as_processes_traces_a_report_and_goes_down() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().canonicalize().unwrap();
     let afc = common::afc_binary();
-    // The hub takes 10 ports with its padding, each city 10.
+    // The hub takes the first ten ports (three of them used), each city the next ten.
     let base_port = testkit::free_port_range(30).to_string();
     let up_args: Vec<&OsStr> = vec![
         "up".as_ref(),
