@@ -11,16 +11,15 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream;
-use domain::{AccountRef, City, Clock, Service};
-use events::{FreezingEvent, Payload};
-use futures::StreamExt;
-use protocol::intake::{ReportResponse, VERB_REPORT};
+use common::Reply;
+use domain::{AccountRef, City, Clock};
+use events::FreezingEvent;
 use protocol::subjects::bank_verb;
 use simulator::World;
 use testkit::NatsServer;
@@ -60,74 +59,30 @@ async fn serve_bank(
     gate: oneshot::Sender<(String, City, AccountRef)>,
     restarted: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let banks = simulator::world::lock(&world).banks.clone();
-    let mut subscriptions = Vec::new();
-    for bank in &banks {
-        subscriptions.push(client.subscribe(protocol::subjects::bank(bank, "*")).await.unwrap());
-    }
-    client.flush().await.unwrap();
-    let mut requests = futures::stream::select_all(subscriptions);
-    tokio::spawn(async move {
-        let mut gate = Some(gate);
-        let mut held: Option<String> = None;
-        while let Some(message) = requests.next().await {
-            let now = domain::SystemClock.now_ms();
-            let body = simulator::answer(&world, message.subject.as_str(), &message.payload, now);
-            if message.subject.ends_with(bank_verb::STOP_PAYMENT) {
-                let request: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
-                let id = request["request_id"].as_str().unwrap().to_owned();
-                let after = *restarted.borrow();
-                {
-                    let mut seen = seen.lock().unwrap();
-                    if after { seen.after.push(id.clone()) } else { seen.before.push(id.clone()) }
-                }
-                if let Some(gate) = gate.take() {
-                    let center = City::parse(request["center"].as_str().unwrap()).unwrap();
-                    let account = AccountRef::parse(request["account"].as_str().unwrap()).unwrap();
-                    held = Some(id.clone());
-                    let _ = gate.send((id.clone(), center, account));
-                }
-                if !after && held.as_ref() == Some(&id) {
-                    // Applied, never answered: the node dies waiting for this answer.
-                    continue;
-                }
-            }
-            if let Some(reply) = message.reply {
-                client.publish(reply, body.into()).await.unwrap();
-            }
+    let mut gate = Some(gate);
+    let mut held: Option<String> = None;
+    common::serve_bank(client, world, move |request| {
+        if !request.is(bank_verb::STOP_PAYMENT) {
+            return Reply::Answer;
         }
-    })
-}
-
-/// Every event of the city's stream, by direct get.
-async fn stream_events(js: &jetstream::Context) -> Vec<events::Envelope> {
-    let mut stream = js.get_stream(city().stream_name()).await.unwrap();
-    let last = stream.info().await.unwrap().state.last_sequence;
-    let mut envelopes = Vec::new();
-    for seq in 1..=last {
-        let message = stream.get_raw_message(seq).await.unwrap();
-        envelopes.push(events::decode(&message.payload).unwrap());
-    }
-    envelopes
-}
-
-/// What makes a freezing event unique: a second one with the same key records one thing
-/// twice.
-fn logical_key(event: &FreezingEvent) -> Option<String> {
-    let name = event.name();
-    Some(match event {
-        FreezingEvent::TraceStarted { case_id, .. } | FreezingEvent::TraceCompleted { case_id, .. } => {
-            format!("{name} {case_id}")
+        let id = request.request_id().to_owned();
+        let after = *restarted.borrow();
+        {
+            let mut seen = seen.lock().unwrap();
+            if after { seen.after.push(id.clone()) } else { seen.before.push(id.clone()) }
         }
-        FreezingEvent::HopOpened { case_id, hop, .. }
-        | FreezingEvent::AccountStopped { case_id, hop, .. }
-        | FreezingEvent::OrderResolved { case_id, hop, .. }
-        | FreezingEvent::HopEnded { case_id, hop, .. } => format!("{name} {case_id} {hop}"),
-        FreezingEvent::AccountFrozen { case_id, account, .. }
-        | FreezingEvent::FreezeQueued { case_id, account, .. }
-        | FreezingEvent::FreezeFailed { case_id, account, .. } => format!("claim_settled {case_id} {account}"),
-        _ => return None,
+        if let Some(gate) = gate.take() {
+            let (center, account) = request.held();
+            held = Some(id.clone());
+            let _ = gate.send((id.clone(), center, account));
+        }
+        if !after && held.as_ref() == Some(&id) {
+            // Applied, never answered: the node dies waiting for this answer.
+            return Reply::Withhold;
+        }
+        Reply::Answer
     })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,43 +102,18 @@ async fn a_node_killed_while_a_bank_holds_its_stop_asks_again_with_the_same_id_a
 
     let mut node = start(&server, data.path());
     common::wait_ready(&client, &city(), BOUND).await;
-    let subject = protocol::subjects::command(&city(), Service::Intake, VERB_REPORT);
-    let answer = client.request(subject, report.into()).await.unwrap();
-    let ReportResponse::Ok(accepted) = serde_json::from_slice(&answer.payload).unwrap() else {
-        panic!("the report is accepted: {}", String::from_utf8_lossy(&answer.payload))
-    };
-    let case_id = accepted.case_id;
+    let case_id = common::report(&client, &city(), report).await;
 
     // The bank has applied the first stop and holds its answer: kill the node now.
     let (held_id, center, account) =
         tokio::time::timeout(BOUND, gated).await.expect("a stop-payment reaches the bank").unwrap();
-    node.start_kill().unwrap();
-    let status = tokio::time::timeout(BOUND, node.wait()).await.expect("the node dies").unwrap();
-    assert!(!status.success(), "SIGKILL: {status}");
+    common::kill(&mut node, BOUND).await;
     assert_eq!(simulator::world::lock(&world).ledger.stops_applied(&center, &account), 1);
 
     restarted_tx.send(true).unwrap();
     let _node = start(&server, data.path());
     let redelivery = bus::limits::CONSUMER_ACK_WAIT + BOUND;
-    let envelopes = testkit::eventually(redelivery, "the case completes with its freezes", || async {
-        let envelopes = stream_events(&js).await;
-        let freezing: Vec<&FreezingEvent> = envelopes
-            .iter()
-            .filter_map(|e| match &e.payload {
-                Payload::Freezing(event) if event.case_id() == &case_id => Some(event),
-                _ => None,
-            })
-            .collect();
-        let completed = freezing.iter().any(|e| matches!(e, FreezingEvent::TraceCompleted { .. }));
-        let claims = freezing
-            .iter()
-            .filter(|e| matches!(e, FreezingEvent::AccountStopped { claim_fen, .. } if !claim_fen.is_zero()))
-            .count();
-        let settled =
-            freezing.iter().filter(|e| logical_key(e).is_some_and(|k| k.starts_with("claim_settled"))).count();
-        (completed && settled >= claims).then_some(envelopes)
-    })
-    .await;
+    let envelopes = common::case_completed(&js, &city(), &case_id, redelivery).await;
 
     let seen = seen.lock().unwrap();
     assert!(seen.before.iter().all(|id| id == &held_id), "only the held stop left before the kill: {seen:?}");
@@ -197,18 +127,7 @@ async fn a_node_killed_while_a_bank_holds_its_stop_asks_again_with_the_same_id_a
     assert!(audit.freezes.values().all(|(n, _)| *n == 1), "a claim frozen twice: {audit:?}");
     assert!(audit.stops_beyond_limit.is_empty(), "{audit:?}");
 
-    let mut ids = BTreeSet::new();
-    let mut keys: BTreeMap<String, u32> = BTreeMap::new();
-    for envelope in &envelopes {
-        assert!(ids.insert(envelope.id.clone()), "{} published twice", envelope.id);
-        if let Payload::Freezing(event) = &envelope.payload
-            && let Some(key) = logical_key(event)
-        {
-            *keys.entry(key).or_default() += 1;
-        }
-    }
-    let doubled: Vec<_> = keys.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(doubled.is_empty(), "events recorded twice: {doubled:?}");
+    let keys = common::assert_each_event_once(&envelopes);
     let stopped = keys.keys().filter(|k| k.starts_with(FreezingEvent::ACCOUNT_STOPPED)).count();
     assert!(stopped > 1, "the trail went on past the held stop: {stopped} stops");
 }

@@ -12,6 +12,8 @@
 //! returns [`WriteError::Rejected`] it must not have written anything, because the rest of
 //! its batch still commits.
 
+#[cfg(feature = "crash-gates")]
+pub mod crash_gate;
 pub mod limits;
 mod tables;
 mod writer;
@@ -347,6 +349,10 @@ impl Store {
         &self,
         seqs: Vec<u64>,
     ) -> Result<Committed<(), std::convert::Infallible>, StoreError> {
+        #[cfg(feature = "crash-gates")]
+        if !seqs.is_empty() {
+            crash_gate::hold_task(crash_gate::Gate::BeforeOutboxConfirm, self.inner.producer.service).await;
+        }
         self.inner
             .writer
             .enqueue(Durability::Lazy, move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {

@@ -417,6 +417,10 @@ fn run_batch(
         drop(tx);
         return Err((completions, error));
     }
+    #[cfg(feature = "crash-gates")]
+    if appended && durable {
+        crate::crash_gate::hold_thread(crate::crash_gate::Gate::BeforeCommit, producer.service);
+    }
     match tx.commit() {
         Ok(()) => Ok((completions, appended, scheduled)),
         Err(e) => Err((completions, e.to_string())),
