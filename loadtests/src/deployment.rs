@@ -108,6 +108,7 @@ impl Embedded {
             ProvinceOptions {
                 sync_always: options.sync_always,
                 security: secrets.as_ref().map(secured::province_security),
+                ..ProvinceOptions::default()
             },
         )
         .await

@@ -38,11 +38,13 @@ pub fn generate(dir: &Path, cities: &[City], banks: &[BankId], platforms: &[Plat
 
 /// The settings of the testkit's servers for `secrets`: TLS on client connections and leaf
 /// links (the hub verifies each city's certificate), each server's accounts, each city's
-/// leaf link bound to its account on the hub.
+/// leaf link bound to its account on the hub, and a clustered hub's routes on TLS with the
+/// hub's certificate (pinned: only a hub node joins).
 pub fn province_security(secrets: &Secrets) -> ProvinceSecurity {
     let hub = NodeSecurity {
         config: format!("{}{}", secrets.tls_block("", &secrets.hub.cert, false), secrets.hub.accounts),
         leaf: secrets.tls_block("  ", &secrets.hub.cert, true),
+        cluster: secrets.cluster_tls_block("  "),
     };
     let cities: BTreeMap<City, NodeSecurity> = secrets
         .cities
@@ -51,6 +53,7 @@ pub fn province_security(secrets: &Secrets) -> ProvinceSecurity {
             let node = NodeSecurity {
                 config: format!("{}{}", secrets.tls_block("", &city.node.cert, false), city.node.accounts),
                 leaf: secrets.leaf_remote(city, "    ", &format!("\"{}\"", city.leaf_seed())),
+                cluster: String::new(),
             };
             (city.city.clone(), node)
         })

@@ -183,9 +183,10 @@ async fn run_once(options: &CrashOptions, kills: u32, label: &str) -> anyhow::Re
     let secrets_dir = data.path().join("secrets");
     let secrets = secured::generate(&secrets_dir, &cities, &script.world.banks, &script.world.platforms)?;
     let security = Some(secured::province_security(&secrets));
-    let province = Province::start(&cities, ProvinceOptions { sync_always: true, security })
-        .await
-        .context("starting the hub and city nats-servers")?;
+    let province =
+        Province::start(&cities, ProvinceOptions { sync_always: true, security, ..ProvinceOptions::default() })
+            .await
+            .context("starting the hub and city nats-servers")?;
     let connector = secured::Connector {
         secrets: Some(secrets_dir.clone()),
         hub_url: province.hub_url(),

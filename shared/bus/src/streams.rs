@@ -42,11 +42,33 @@ pub async fn ensure_city_stream(js: &jetstream::Context, city: &City) -> Result<
     js.create_or_update_stream(config).await.map_err(|e| BusError::Stream { stream: name, source: e.into() })
 }
 
-/// Creates or updates the province stream on the hub, sourcing the events of every city
-/// through the city's JetStream domain (`$JS.<city>.API`). Deduplication happens at each
-/// city stream; the province keeps no duplicate window of its own (a sourcing stream with
-/// one stalls when ids repeat, nats-server#4459).
+/// Creates or updates the province stream on the hub (see
+/// [`ensure_province_stream_replicated`]), keeping the replicas it has: one for a new stream.
 pub async fn ensure_province_stream(hub: &jetstream::Context, cities: &[City]) -> Result<stream::Info, BusError> {
+    use async_nats::jetstream::ErrorCode;
+    use async_nats::jetstream::context::GetStreamErrorKind;
+    let replicas = match hub.get_stream(subjects::PROVINCE_STREAM).await {
+        Ok(stream) => stream.cached_info().config.num_replicas.max(1),
+        Err(error) if matches!(error.kind(), GetStreamErrorKind::JetStream(e) if e.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
+            1
+        }
+        Err(error) => {
+            return Err(BusError::Stream { stream: subjects::PROVINCE_STREAM.to_owned(), source: error.into() });
+        }
+    };
+    ensure_province_stream_replicated(hub, cities, replicas).await
+}
+
+/// Creates or updates the province stream on the hub with `replicas` copies (3 on a 3-node
+/// hub: it goes on sourcing while one node is down; 1 on a hub of one server), sourcing the
+/// events of every city through the city's JetStream domain (`$JS.<city>.API`).
+/// Deduplication happens at each city stream; the province keeps no duplicate window of its
+/// own (a sourcing stream with one stalls when ids repeat, nats-server#4459).
+pub async fn ensure_province_stream_replicated(
+    hub: &jetstream::Context,
+    cities: &[City],
+    replicas: usize,
+) -> Result<stream::Info, BusError> {
     let sources = cities
         .iter()
         .map(|city| stream::Source {
@@ -67,6 +89,7 @@ pub async fn ensure_province_stream(hub: &jetstream::Context, cities: &[City]) -
         retention: stream::RetentionPolicy::Limits,
         max_age: CITY_STREAM_MAX_AGE,
         sources: Some(sources),
+        num_replicas: replicas.max(1),
         ..Default::default()
     };
     hub.create_or_update_stream(config)

@@ -75,6 +75,10 @@ pub struct Secrets {
     /// The CA certificate every node and process trusts.
     pub ca: PathBuf,
     pub hub: NodeSecrets,
+    /// The SHA-256 (hex) of the hub certificate's SubjectPublicKeyInfo: a clustered hub's
+    /// routes accept only a peer presenting it (`pinned_certs`), so no other certificate of
+    /// the CA (a city's) can join the hub as a route.
+    pub hub_pin: String,
     pub cities: Vec<CitySecrets>,
 }
 
@@ -163,7 +167,8 @@ pub fn generate(spec: &SecretsSpec, dir: &Path, services: &ServiceGrants) -> Res
     ];
     let accounts = accounts::render(&hub::hub_accounts(&leaves, province_users), None)?;
     let hub = NodeSecrets { cert: certificate("hub")?, accounts };
-    Ok(Secrets { dir: dir.to_owned(), ca: files.ca_file, hub, cities })
+    let hub_pin = public_key_pin(&hub.cert.cert)?;
+    Ok(Secrets { dir: dir.to_owned(), ca: files.ca_file, hub, hub_pin, cities })
 }
 
 impl Secrets {
@@ -176,6 +181,20 @@ impl Secrets {
     /// the peer must present a certificate of the CA.
     pub fn tls_block(&self, indent: &str, cert: &CertPaths, verify: bool) -> String {
         tls_block(indent, cert, &self.ca, verify)
+    }
+
+    /// The `tls` block of a clustered hub's `cluster` (indented by `indent`): the routes
+    /// present the hub's certificate, verify the peer's against the CA (nats-server always
+    /// does on routes) and accept only the hub's own key ([`Secrets::hub_pin`]). Every node
+    /// holds the same certificate, which names the host the routes dial.
+    pub fn cluster_tls_block(&self, indent: &str) -> String {
+        let block = self.tls_block(indent, &self.hub.cert, true);
+        let end = format!("{indent}}}\n");
+        let pinned = format!("{indent}  pinned_certs: [\"{}\"]\n", self.hub_pin);
+        match block.strip_suffix(&end) {
+            Some(open) => format!("{open}{pinned}{end}"),
+            None => block,
+        }
     }
 
     /// The lines of a city's leaf remote that bind it to its account on the hub and verify
@@ -199,4 +218,20 @@ pub fn tls_block(indent: &str, cert: &CertPaths, ca: &Path, verify: bool) -> Str
         cert.key.display(),
         ca.display()
     )
+}
+
+/// The SHA-256 (hex) of the SubjectPublicKeyInfo of the PEM certificate at `path`: what
+/// nats-server's `pinned_certs` lists.
+pub fn public_key_pin(path: &Path) -> Result<String, DeploymentError> {
+    use sha2::Digest as _;
+    let pem = std::fs::read_to_string(path).map_err(|source| DeploymentError::Io { path: path.to_owned(), source })?;
+    let bad = |detail: String| crate::pki::PkiError::Unreadable {
+        path: path.to_owned(),
+        expected: "PEM certificate",
+        detail,
+    };
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let cert = pem.parse_x509().map_err(|e| bad(e.to_string()))?;
+    let digest = sha2::Sha256::digest(cert.public_key().raw);
+    Ok(digest.iter().map(|byte| format!("{byte:02x}")).collect())
 }

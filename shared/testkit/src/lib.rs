@@ -25,10 +25,12 @@ pub use http::monitor_get;
 pub use link::LeafLink;
 pub use poll::{POLL_INTERVAL, eventually};
 pub use province::{
-    CityNode, HUB_DOMAIN, LEAF_WAIT_TIMEOUT, NodeSecurity, Province, ProvinceOptions, ProvinceSecurity,
+    CLUSTER_WAIT_TIMEOUT, CityNode, HUB_CLUSTER, HUB_DOMAIN, LEAF_WAIT_TIMEOUT, NodeSecurity, Province,
+    ProvinceOptions, ProvinceSecurity,
 };
 pub use server::{
-    LAME_DUCK_DURATION, LEAF_RECONNECT, NatsServer, READY_TIMEOUT, STOP_TIMEOUT, ServerOptions, free_port_range,
+    ClusterOptions, LAME_DUCK_DURATION, LEAF_RECONNECT, NatsServer, READY_TIMEOUT, STOP_TIMEOUT, ServerOptions,
+    free_port_range,
 };
 
 /// Result type of the test kit.

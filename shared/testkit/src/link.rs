@@ -1,5 +1,6 @@
-//! [`LeafLink`]: a TCP proxy between a city's leaf remote and the hub's leaf port, that a
-//! test can cut (to simulate a partition) and restore.
+//! [`LeafLink`]: a TCP proxy between a city's leaf remote and the hub's leaf port (one per
+//! hub node when the hub is a cluster), that a test can cut (to simulate a partition) and
+//! restore.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -14,15 +15,22 @@ const LOOPBACK: &str = "127.0.0.1";
 /// Back-off after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// A TCP proxy `127.0.0.1:<port>` → `127.0.0.1:<upstream>`, forwarding bytes both ways.
+/// TCP proxies `127.0.0.1:<port>` → `127.0.0.1:<upstream>`, one per upstream (a hub node),
+/// forwarding bytes both ways.
 ///
-/// [`cut`](LeafLink::cut) closes every proxied connection and makes the proxy close new ones
-/// at once, until [`restore`](LeafLink::restore). Dropping the link stops the proxy.
+/// [`cut`](LeafLink::cut) closes every proxied connection of every upstream and makes the
+/// proxies close new ones at once, until [`restore`](LeafLink::restore): the city is cut off
+/// the whole hub, whichever node it was linked to. Dropping the link stops the proxies.
 #[derive(Debug)]
 pub struct LeafLink {
+    proxies: Vec<Proxy>,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct Proxy {
     port: u16,
     upstream_port: u16,
-    state: Arc<Mutex<State>>,
     accept_task: JoinHandle<()>,
 }
 
@@ -40,27 +48,46 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 impl LeafLink {
     /// Starts a proxy on a free loopback port towards `127.0.0.1:upstream_port`.
     pub async fn start(upstream_port: u16) -> Result<LeafLink, TestkitError> {
-        let listener =
-            TcpListener::bind((LOOPBACK, 0)).await.map_err(TestkitError::io("binding the leaf link's port"))?;
-        let port = listener.local_addr().map_err(TestkitError::io("reading the leaf link's port"))?.port();
+        LeafLink::start_to(&[upstream_port]).await
+    }
+
+    /// Starts one proxy per upstream port (e.g. each hub node's leaf port), each on a free
+    /// loopback port, all cut and restored together.
+    pub async fn start_to(upstream_ports: &[u16]) -> Result<LeafLink, TestkitError> {
+        if upstream_ports.is_empty() {
+            return Err(TestkitError::InvalidOption { what: "upstream_ports", value: "none".into() });
+        }
         let state = Arc::new(Mutex::new(State::default()));
-        let accept_task = tokio::spawn(accept_loop(listener, upstream_port, Arc::clone(&state)));
-        Ok(LeafLink { port, upstream_port, state, accept_task })
+        let mut proxies = Vec::new();
+        for &upstream_port in upstream_ports {
+            let listener =
+                TcpListener::bind((LOOPBACK, 0)).await.map_err(TestkitError::io("binding the leaf link's port"))?;
+            let port = listener.local_addr().map_err(TestkitError::io("reading the leaf link's port"))?.port();
+            let accept_task = tokio::spawn(accept_loop(listener, upstream_port, Arc::clone(&state)));
+            proxies.push(Proxy { port, upstream_port, accept_task });
+        }
+        Ok(LeafLink { proxies, state })
     }
 
-    /// The port the proxy listens on.
+    /// The port the (first) proxy listens on.
     pub fn port(&self) -> u16 {
-        self.port
+        self.proxies[0].port
     }
 
-    /// The port the proxy forwards to.
+    /// The port the (first) proxy forwards to.
     pub fn upstream_port(&self) -> u16 {
-        self.upstream_port
+        self.proxies[0].upstream_port
     }
 
-    /// `nats-leaf://127.0.0.1:<port>`, for a leaf remote.
+    /// `nats-leaf://127.0.0.1:<port>` of the (first) proxy, for a leaf remote.
     pub fn leaf_url(&self) -> String {
-        format!("nats-leaf://{LOOPBACK}:{}", self.port)
+        format!("nats-leaf://{LOOPBACK}:{}", self.port())
+    }
+
+    /// `nats-leaf://127.0.0.1:<port>` of every proxy, in the order of the upstreams: the
+    /// `urls` of one leaf remote, which fails over from one to the next.
+    pub fn leaf_urls(&self) -> Vec<String> {
+        self.proxies.iter().map(|proxy| format!("nats-leaf://{LOOPBACK}:{}", proxy.port)).collect()
     }
 
     /// Whether the link is cut.
@@ -92,7 +119,9 @@ impl LeafLink {
 
 impl Drop for LeafLink {
     fn drop(&mut self) {
-        self.accept_task.abort();
+        for proxy in &self.proxies {
+            proxy.accept_task.abort();
+        }
         for connection in lock(&self.state).connections.drain(..) {
             connection.abort();
         }
@@ -196,5 +225,28 @@ mod tests {
         link.restore();
         let mut d = TcpStream::connect((LOOPBACK, link.port())).await.unwrap();
         assert_eq!(roundtrip(&mut d, b"again").await, b"again");
+    }
+
+    #[tokio::test]
+    async fn a_link_to_several_upstreams_is_cut_and_restored_as_one() {
+        let link = LeafLink::start_to(&[echo_server().await, echo_server().await]).await.unwrap();
+        let ports: Vec<u16> =
+            link.leaf_urls().iter().map(|url| url.rsplit(':').next().unwrap().parse().unwrap()).collect();
+        assert_eq!(ports.len(), 2);
+        let mut streams = Vec::new();
+        for port in &ports {
+            let mut stream = TcpStream::connect((LOOPBACK, *port)).await.unwrap();
+            assert_eq!(roundtrip(&mut stream, b"hello").await, b"hello");
+            streams.push(stream);
+        }
+        link.cut().await;
+        for stream in &mut streams {
+            assert_closed(stream).await;
+        }
+        link.restore();
+        for port in ports {
+            let mut stream = TcpStream::connect((LOOPBACK, port)).await.unwrap();
+            assert_eq!(roundtrip(&mut stream, b"again").await, b"again");
+        }
     }
 }

@@ -59,6 +59,11 @@ pub struct ServerOptions {
     pub leaf_listen: bool,
     /// Connect as a leaf to this URL, e.g. `nats-leaf://127.0.0.1:7422`.
     pub leaf_remote: Option<String>,
+    /// Further URLs of the same leaf remote (the other nodes of a clustered hub): the remote
+    /// lists them after `leaf_remote` in its `urls` and fails over to them.
+    pub leaf_remote_failover: Vec<String>,
+    /// Member of a cluster (`cluster { name, listen, routes }`), e.g. a node of a 3-node hub.
+    pub cluster: Option<ClusterOptions>,
     /// `jetstream.sync_interval: always` (fsync every write), as in production.
     pub sync_always: bool,
     /// Configuration appended as it is (e.g. the `accounts` block of a secured server,
@@ -69,6 +74,21 @@ pub struct ServerOptions {
     /// Lines added inside the leaf remote (e.g. the local `account`, the `nkey` seed and the
     /// `tls` of a city's link to the hub).
     pub leaf_remote_extra: Option<String>,
+}
+
+/// A server's `cluster` block: its name, the port it takes routes on and the route ports of
+/// every member (its own included: the server skips itself).
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// `cluster.name`. Letters, digits, `-` and `_`.
+    pub name: String,
+    /// The loopback port this server takes routes on (picked by the caller, who hands every
+    /// member's port to every member).
+    pub port: u16,
+    /// The route ports of the members, dialled as `nats-route://127.0.0.1:<port>`.
+    pub routes: Vec<u16>,
+    /// Lines added inside the `cluster` block (e.g. the `tls` of the routes).
+    pub extra: Option<String>,
 }
 
 impl ServerOptions {
@@ -346,10 +366,20 @@ fn validate(opts: &ServerOptions) -> Result<(), TestkitError> {
     }
     if let Some(url) = opts
         .leaf_remote
-        .as_deref()
-        .filter(|u| u.is_empty() || u.bytes().any(|b| b == b'"' || b == b'\\' || b.is_ascii_control()))
+        .iter()
+        .chain(&opts.leaf_remote_failover)
+        .find(|u| u.is_empty() || u.bytes().any(|b| b == b'"' || b == b'\\' || b.is_ascii_control()))
     {
-        return Err(TestkitError::InvalidOption { what: "leaf_remote", value: url.into() });
+        return Err(TestkitError::InvalidOption { what: "leaf_remote", value: url.clone() });
+    }
+    if opts.leaf_remote.is_none() && !opts.leaf_remote_failover.is_empty() {
+        return Err(TestkitError::InvalidOption {
+            what: "leaf_remote_failover",
+            value: "without a leaf_remote".into(),
+        });
+    }
+    if let Some(cluster) = opts.cluster.as_ref().filter(|c| !is_name(&c.name)) {
+        return Err(TestkitError::InvalidOption { what: "cluster.name", value: cluster.name.clone() });
     }
     Ok(())
 }
@@ -369,7 +399,7 @@ pub fn free_port_range(count: u16) -> u16 {
 }
 
 /// Picks `n` distinct free loopback ports by binding port 0 (all bound at once, then freed).
-fn free_ports(n: usize) -> Result<Vec<u16>, TestkitError> {
+pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>, TestkitError> {
     let listeners = (0..n)
         .map(|_| TcpListener::bind((LOOPBACK, 0)))
         .collect::<Result<Vec<_>, _>>()
@@ -419,14 +449,33 @@ fn render_config(
         }
         if let Some(url) = &opts.leaf_remote {
             let _ = writeln!(c, "  reconnect: \"{}s\"", LEAF_RECONNECT.as_secs());
+            let urls = if opts.leaf_remote_failover.is_empty() {
+                format!("url: \"{url}\"")
+            } else {
+                let all: Vec<String> =
+                    std::iter::once(url).chain(&opts.leaf_remote_failover).map(|u| format!("\"{u}\"")).collect();
+                format!("urls: [{}]", all.join(", "))
+            };
             match &opts.leaf_remote_extra {
                 None => {
-                    let _ = writeln!(c, "  remotes: [ {{ url: \"{url}\" }} ]");
+                    let _ = writeln!(c, "  remotes: [ {{ {urls} }} ]");
                 }
                 Some(extra) => {
-                    let _ = writeln!(c, "  remotes: [ {{\n    url: \"{url}\"\n{extra}  }} ]");
+                    let _ = writeln!(c, "  remotes: [ {{\n    {urls}\n{extra}  }} ]");
                 }
             }
+        }
+        let _ = writeln!(c, "}}");
+    }
+    if let Some(cluster) = &opts.cluster {
+        let _ = writeln!(c, "cluster {{");
+        let _ = writeln!(c, "  name: \"{}\"", cluster.name);
+        let _ = writeln!(c, "  listen: \"{LOOPBACK}:{}\"", cluster.port);
+        let routes: Vec<String> =
+            cluster.routes.iter().map(|port| format!("\"nats-route://{LOOPBACK}:{port}\"")).collect();
+        let _ = writeln!(c, "  routes: [{}]", routes.join(", "));
+        if let Some(extra) = &cluster.extra {
+            c.push_str(extra);
         }
         let _ = writeln!(c, "}}");
     }
@@ -490,7 +539,31 @@ mod tests {
             leaf_remote: Some("nats-leaf://127.0.0.1:7422".into()),
             ..ServerOptions::new("hangzhou")
         };
-        for (opts, leaf) in [(hub, Some(7422)), (city, None)] {
+        let hub_node = ServerOptions {
+            jetstream_domain: Some("province".into()),
+            leaf_listen: true,
+            cluster: Some(ClusterOptions {
+                name: "province".into(),
+                port: 6222,
+                routes: vec![6222, 6223, 6224],
+                extra: None,
+            }),
+            ..ServerOptions::new("hub-1")
+        };
+        let failover_city = ServerOptions {
+            jetstream_domain: Some("wenzhou".into()),
+            leaf_remote: Some("nats-leaf://127.0.0.1:7422".into()),
+            leaf_remote_failover: vec!["nats-leaf://127.0.0.1:7423".into(), "nats-leaf://127.0.0.1:7424".into()],
+            ..ServerOptions::new("wenzhou")
+        };
+        let clustered = render_config(&hub_node, dir.path(), 4222, 8222, Some(7422));
+        assert!(clustered.contains("routes: [\"nats-route://127.0.0.1:6222\", "), "{clustered}");
+        let failover = render_config(&failover_city, dir.path(), 4222, 8222, None);
+        assert!(
+            failover.contains("urls: [\"nats-leaf://127.0.0.1:7422\", \"nats-leaf://127.0.0.1:7423\""),
+            "{failover}"
+        );
+        for (opts, leaf) in [(hub, Some(7422)), (city, None), (hub_node, Some(7422)), (failover_city, None)] {
             let path = dir.path().join(format!("{}.conf", opts.server_name));
             std::fs::write(&path, render_config(&opts, dir.path(), 4222, 8222, leaf)).unwrap();
             let out = Command::new(&binary).arg("-c").arg(&path).arg("-t").output().unwrap();

@@ -124,7 +124,7 @@ async fn city_streams_source_into_province_and_catch_up_after_a_cut() {
     let hangzhou = city("hangzhou");
     let wenzhou = city("wenzhou");
     let cities = [hangzhou.clone(), wenzhou.clone()];
-    let province = Province::start(&cities, ProvinceOptions { sync_always: true, security: None })
+    let province = Province::start(&cities, ProvinceOptions { sync_always: true, ..ProvinceOptions::default() })
         .await
         .expect("province started");
 
