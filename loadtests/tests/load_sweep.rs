@@ -42,3 +42,50 @@ fn a_sweep_runs_each_point_in_a_process_of_its_own_and_tabulates_their_results()
     }
     assert!(out.path().join("sweep.svg").is_file());
 }
+
+/// `afc-lab load --security both` runs the point insecure, then secured, each in a process of
+/// its own, and prints one comparison stating both runs (no timing is judged here: speed is
+/// measured by the benchmark, not by tests).
+#[test]
+fn security_both_runs_the_point_insecure_and_secured_and_compares_them() {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_afc-lab"))
+        .args(["load", "--rate", "10", "--duration", "1", "--warmup", "0", "--security", "both", "--rounds", "1"])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "afc-lab load --security both ended with {}: {stdout}", output.status);
+
+    // Each run's own report, then the comparison with a row for each, in order.
+    let reports: Vec<&str> = stdout.lines().filter(|l| l.trim_start().starts_with("security ")).collect();
+    assert_eq!(reports.len(), 2, "{stdout}");
+    assert!(reports[0].contains("off: anonymous") && reports[1].contains("on: every process its own nkey identity"));
+    assert!(stdout.contains("afc-lab load: security on vs off"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("| 1 | off |")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("| 2 | on |")), "{stdout}");
+    assert!(stdout.contains("p99(on) / p99(off) ="), "{stdout}");
+    assert_eq!(std::fs::read_to_string(out.path().join("security.md")).unwrap().trim(), {
+        let start = stdout.find("## afc-lab load: security on vs off").unwrap();
+        stdout[start..].trim()
+    });
+
+    for (file, secure) in [("security-01-off.json", false), ("security-02-on.json", true)] {
+        let result: PointResult =
+            serde_json::from_str(&std::fs::read_to_string(out.path().join(file)).unwrap()).unwrap();
+        assert_eq!(result.config.secure, secure, "{file}");
+        assert_eq!((result.load.measured, result.load.incomplete, result.refused), (10, 0, 0), "{file}");
+    }
+}
+
+#[test]
+fn a_sweep_refuses_security_both_naming_what_to_do_instead() {
+    let output = Command::new(env!("CARGO_BIN_EXE_afc-lab"))
+        .args(["load", "--sweep", "--rates", "10", "--security", "both"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--security both compares one point"), "{stderr}");
+}

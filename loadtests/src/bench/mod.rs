@@ -18,9 +18,14 @@
 //! `Immediate` commit through [`store::Store::write`] (the services' path: group-commit
 //! writer, two-phase commit). The floor is `depth × (round trip p50 + commit p50)`; the
 //! targets are in [`crate::targets`].
+//!
+//! `--security on|off|both` ([`security`]): the deployment secured (the default) or not, or
+//! both alternately, each run in a process of its own, compared ([`compare`]).
 
+pub mod compare;
 pub mod floor;
 pub mod report;
+pub mod security;
 pub mod start;
 
 use std::collections::HashMap;
@@ -37,6 +42,7 @@ use crate::setup::Setup;
 use crate::submit::{self, Case};
 use crate::targets::{MAX_RATE_PER_S, MEASUREMENT_FREEZE_AFTER_MS};
 use report::Report;
+use security::Security;
 
 /// How long to wait for the last traces after the last submission was answered.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -59,6 +65,17 @@ pub struct FreezeBench {
     /// Run the nats-servers with `sync_interval: always` (fsync every JetStream write).
     #[arg(long)]
     pub sync_always: bool,
+    /// The deployment: secured (identities, permissions, TLS), insecure (anonymous, plain
+    /// text), or both alternately (off, on, off, on, ...) with a comparison of the two.
+    #[arg(long, value_enum, default_value_t = Security::On)]
+    pub security: Security,
+    /// With `--security both`: how many times each is run.
+    #[arg(long, default_value_t = security::DEFAULT_ROUNDS)]
+    pub rounds: u32,
+    /// Internal: also write the run's figures as JSON to this file (how `--security both`,
+    /// which runs each in a process of its own, reads them back).
+    #[arg(long, hide = true)]
+    pub result_json: Option<std::path::PathBuf>,
 }
 
 impl FreezeBench {
@@ -74,6 +91,11 @@ impl FreezeBench {
             total.is_some_and(|t| t <= MAX_CASES_PER_CITY),
             "--cases plus --warmup must be at most {MAX_CASES_PER_CITY}"
         );
+        security::validate_rounds(self.rounds).map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(
+            self.security != Security::Both || self.result_json.is_none(),
+            "--result-json takes one run: --security on or off"
+        );
         Ok(())
     }
 
@@ -85,6 +107,10 @@ impl FreezeBench {
 /// Runs the benchmark and prints its report on stdout.
 pub async fn freeze(options: FreezeBench) -> anyhow::Result<()> {
     options.validate()?;
+    if options.security == Security::Both {
+        return compare::run(&options).await;
+    }
+    let secure = options.security == Security::On;
     let setup = Setup::probe();
     let config = WaveConfig { cases_per_city: options.total(), ..WaveConfig::single_trail(options.seed) };
     let [city] = config.cities.as_slice() else {
@@ -99,7 +125,11 @@ pub async fn freeze(options: FreezeBench) -> anyhow::Result<()> {
         .map(|r| Ok(Case { city: r.city.clone(), body: serde_json::to_vec(&r.body)? }))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
-    eprintln!("afc-lab bench freeze: starting hub + {city} (sync_always {})", options.sync_always);
+    eprintln!(
+        "afc-lab bench freeze: starting hub + {city} (sync_always {}, security {})",
+        options.sync_always,
+        Security::flag(secure)
+    );
     let deployment = Embedded::start(
         std::slice::from_ref(&city),
         wave.world,
@@ -107,6 +137,7 @@ pub async fn freeze(options: FreezeBench) -> anyhow::Result<()> {
             freeze_after_ms: MEASUREMENT_FREEZE_AFTER_MS,
             bank_latency: Duration::ZERO,
             sync_always: options.sync_always,
+            secure,
             ..EmbeddedOptions::default()
         },
     )
@@ -132,6 +163,10 @@ pub async fn freeze(options: FreezeBench) -> anyhow::Result<()> {
 
     let report = Report::build(&options, &submissions, &observed, rtt, commit)?;
     report.print(&options, &setup);
+    if let Some(path) = &options.result_json {
+        let json = serde_json::to_string_pretty(&report.result(secure))?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
     anyhow::ensure!(
         report.missing == 0 && report.no_ttf == 0,
         "{} measured cases did not complete within {DRAIN_TIMEOUT:?}, {} completed without a time-to-freeze",

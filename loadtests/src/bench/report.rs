@@ -7,7 +7,9 @@ use hdrhistogram::Histogram;
 use simulator::wave::SINGLE_TRAIL_DEPTH;
 
 use super::FreezeBench;
+use super::security::{Security, describe};
 use crate::completions::Observed;
+use crate::harness::Percentiles;
 use crate::harness::limits::HISTOGRAM_SIGFIG;
 use crate::harness::recorder::{micros, millis};
 use crate::setup::{self, Setup};
@@ -15,13 +17,14 @@ use crate::submit::Submission;
 use crate::targets::{BENCH_RATE_PER_S, BENCH_TTF_P50_FLOOR_FACTOR, BENCH_TTF_P99_MS, KEPT_UP_SHARE};
 
 /// Percentiles of a histogram, in its own unit.
-struct Summary {
-    count: u64,
-    p50: u64,
-    p90: u64,
-    p99: u64,
-    p999: u64,
-    max: u64,
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub count: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
 }
 
 impl Summary {
@@ -34,6 +37,44 @@ impl Summary {
             p999: h.value_at_quantile(0.999),
             max: h.max(),
         }
+    }
+
+    /// As the harness's percentiles, each value times `scale` (1,000: ms as µs).
+    pub fn scaled(&self, scale: u64) -> Percentiles {
+        Percentiles {
+            count: self.count,
+            p50: self.p50 * scale,
+            p90: self.p90 * scale,
+            p99: self.p99 * scale,
+            p999: self.p999 * scale,
+            max: self.max * scale,
+            censored: 0,
+        }
+    }
+}
+
+/// A run's figures as `--security both` reads them back from the run's process.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FreezeResult {
+    /// Whether the deployment was secured.
+    pub secure: bool,
+    /// Cases per second the submitter reached.
+    pub achieved_rate: f64,
+    pub measured: usize,
+    pub missing: usize,
+    pub no_ttf: usize,
+    /// Time-to-freeze, ms.
+    pub ttf_ms: Summary,
+    /// The floor's NATS round trip, µs.
+    pub rtt_us: Summary,
+    /// The floor's redb commit, µs.
+    pub commit_us: Summary,
+}
+
+impl FreezeResult {
+    /// The floor: depth × (round trip p50 + commit p50), ms.
+    pub fn floor_ms(&self) -> f64 {
+        f64::from(SINGLE_TRAIL_DEPTH) * (self.rtt_us.p50 + self.commit_us.p50) as f64 / 1000.0
     }
 }
 
@@ -135,6 +176,20 @@ impl Report {
         })
     }
 
+    /// The figures `--security both` compares.
+    pub fn result(&self, secure: bool) -> FreezeResult {
+        FreezeResult {
+            secure,
+            achieved_rate: self.achieved_rate,
+            measured: self.measured,
+            missing: self.missing,
+            no_ttf: self.no_ttf,
+            ttf_ms: self.ttf,
+            rtt_us: self.rtt,
+            commit_us: self.commit,
+        }
+    }
+
     pub fn print(&self, options: &FreezeBench, setup: &Setup) {
         let floor_us = u64::from(SINGLE_TRAIL_DEPTH) * (self.rtt.p50 + self.commit.p50);
         let floor_ms = floor_us as f64 / 1000.0;
@@ -157,6 +212,7 @@ impl Report {
                 "default (JetStream fsyncs every 2 min)".to_owned()
             },
         );
+        row("security", describe(options.security == Security::On).to_owned());
         row("trail", format!("{}, banks answer at once", setup::trail()));
         row(
             "load",

@@ -15,9 +15,11 @@
 //! - [`options`]: the command line, checked into the points to run.
 //! - [`point`]: one point on a fresh deployment.
 //! - [`sweep`]: a point per child process, the sweep's table and chart.
+//! - [`compare`]: `--security both`, the point insecure and secured alternately, compared.
 //! - [`report`]: how a point prints.
 //! - here: [`run`], what a point measured ([`PointResult`]) and the target's [`Verdict`].
 
+pub mod compare;
 pub mod cpu;
 pub mod options;
 pub mod point;
@@ -35,6 +37,7 @@ pub use options::{LoadOptions, OptionError, PointConfig};
 pub use point::run_point;
 pub use streams::StreamUse;
 
+use crate::bench::security::Security;
 use crate::harness::{LoadResult, Percentiles};
 use crate::probes::StallProbe;
 use crate::setup::Setup;
@@ -149,23 +152,29 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<()> {
     let mut results = Vec::with_capacity(points.len());
     // A sweep's point process: the sweep says which point it is, and warns when disturbed.
     let point_of_sweep = options.result_json.is_some();
+    // `--security both` runs each point in a process of its own, as a sweep does.
+    let comparing = options.security == Security::Both;
+    let in_child = options.sweep || comparing;
     for (i, point) in points.iter().enumerate() {
         if !point_of_sweep {
             eprintln!(
-                "afc-lab load: point {}/{}: {} cases/s, {} cities, {} s + {} s warm-up",
+                "afc-lab load: point {}/{}: {} cases/s, {} cities, {} s + {} s warm-up, security {}",
                 i + 1,
                 points.len(),
                 point.rate,
                 point.cities,
                 point.duration.as_secs(),
-                point.warmup.as_secs()
+                point.warmup.as_secs(),
+                Security::flag(point.secure)
             );
         }
         let mut attempt = 0;
         let result = loop {
             cpu::wait_quiet(Duration::from_secs(options.quiet_wait)).await;
             let result = if options.sweep {
-                sweep::run_point_in_child(point, &sweep::point_path(&options.out, i, point)).await
+                sweep::run_point_in_child(point, &sweep::point_path(&options.out, i, point), false).await
+            } else if comparing {
+                sweep::run_point_in_child(point, &compare::point_path(&options.out, i, point), true).await
             } else {
                 run_point(point).await
             }
@@ -185,13 +194,16 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<()> {
         if let Some(path) = &options.result_json {
             write(path, &serde_json::to_string_pretty(&result)?)?;
         }
-        if !options.sweep {
+        if !in_child {
             report::print_point(&setup, &result);
         }
         results.push(result);
     }
     if options.sweep {
         sweep::write_report(&setup, &options, &results)?;
+    }
+    if comparing {
+        compare::write_report(&setup, &options, &results)?;
     }
     Ok(())
 }
@@ -216,6 +228,8 @@ pub(crate) mod tests {
             warmup: 5,
             seed: 1,
             sync_always: false,
+            security: Security::On,
+            rounds: crate::bench::security::DEFAULT_ROUNDS,
             quiet_wait: 0,
             retry_disturbed: 0,
             sweep: false,
@@ -237,6 +251,7 @@ pub(crate) mod tests {
                 warmup: Duration::from_secs(5),
                 seed: 1,
                 sync_always: false,
+                secure: true,
             },
             load: LoadResult {
                 offered_per_s: rate,

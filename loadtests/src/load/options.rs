@@ -7,6 +7,7 @@ use std::time::Duration;
 use simulator::limits::MAX_CASES_PER_CITY;
 use tokio::time::Instant;
 
+use crate::bench::security::{self, Security};
 use crate::deployment::CITIES;
 use crate::harness::Schedule;
 use crate::targets::MAX_RATE_PER_S;
@@ -61,7 +62,16 @@ pub struct LoadOptions {
     /// before or during it.
     #[arg(long, default_value_t = 0)]
     pub retry_disturbed: u32,
-    /// Directory the sweep writes sweep.md, sweep.svg and each point's result (JSON) into.
+    /// The deployment: secured (identities, permissions, TLS), insecure (anonymous, plain
+    /// text), or both alternately (off, on, off, on, ...; one point, not a sweep) with a
+    /// comparison of the two.
+    #[arg(long, value_enum, default_value_t = Security::On)]
+    pub security: Security,
+    /// With `--security both`: how many times each is run.
+    #[arg(long, default_value_t = security::DEFAULT_ROUNDS)]
+    pub rounds: u32,
+    /// Directory the sweep writes sweep.md, sweep.svg and each point's result (JSON) into;
+    /// `--security both` its runs' results and security.md.
     #[arg(long, default_value = "target/load")]
     pub out: PathBuf,
     /// Also write the point's result as JSON to this file: how a sweep, which runs each
@@ -85,6 +95,14 @@ pub enum OptionError {
     QuietWait { given: u64 },
     #[error("--retry-disturbed {given} is out of range: 0 to {MAX_RETRIES}")]
     Retries { given: u32 },
+    #[error("--rounds {given} is out of range: 1 to {}", security::MAX_ROUNDS)]
+    Rounds { given: u32 },
+    #[error(
+        "--security both compares one point (--rate), not a sweep: run the sweep once with --security on and once with --security off"
+    )]
+    SweepBoth,
+    #[error("--result-json takes one run: --security on or off, not both")]
+    ResultJsonBoth,
     #[error("--rates is empty: give at least one rate")]
     NoRates,
     #[error("--cities-list is empty: give at least one city count")]
@@ -113,6 +131,10 @@ pub struct PointConfig {
     pub seed: u64,
     /// `sync_interval: always` on every nats-server.
     pub sync_always: bool,
+    /// Identities, permissions and TLS on every server and connection. Results written
+    /// before this field was read back as insecure: most predate the secured deployment.
+    #[serde(default)]
+    pub secure: bool,
 }
 
 impl PointConfig {
@@ -162,15 +184,26 @@ impl LoadOptions {
         if self.retry_disturbed > MAX_RETRIES {
             return Err(OptionError::Retries { given: self.retry_disturbed });
         }
-        let point = |rate: f64, cities: usize| PointConfig {
+        if security::validate_rounds(self.rounds).is_err() {
+            return Err(OptionError::Rounds { given: self.rounds });
+        }
+        if self.security == Security::Both && self.sweep {
+            return Err(OptionError::SweepBoth);
+        }
+        if self.security == Security::Both && self.result_json.is_some() {
+            return Err(OptionError::ResultJsonBoth);
+        }
+        let runs = self.security.runs(self.rounds);
+        let point = |rate: f64, cities: usize, secure: bool| PointConfig {
             rate,
             cities,
             duration: Duration::from_secs(self.duration),
             warmup: Duration::from_secs(self.warmup),
             seed: self.seed,
             sync_always: self.sync_always,
+            secure,
         };
-        let points = if self.sweep {
+        let points: Vec<PointConfig> = if self.sweep {
             if self.rates.is_empty() {
                 return Err(OptionError::NoRates);
             }
@@ -181,12 +214,13 @@ impl LoadOptions {
             if count > MAX_SWEEP_POINTS {
                 return Err(OptionError::SweepPoints { given: count });
             }
+            let secure = self.security == Security::On;
             self.cities_list
                 .iter()
-                .flat_map(|&cities| self.rates.iter().map(move |&rate| point(rate, cities)))
+                .flat_map(|&cities| self.rates.iter().map(move |&rate| point(rate, cities, secure)))
                 .collect()
         } else {
-            vec![point(self.rate.unwrap_or(f64::NAN), self.cities)]
+            runs.into_iter().map(|secure| point(self.rate.unwrap_or(f64::NAN), self.cities, secure)).collect()
         };
         for p in &points {
             p.validate()?;
@@ -224,11 +258,34 @@ mod tests {
             (LoadOptions { sweep: true, rates: vec![1.0; 40], ..options() }, "--rates"),
             (LoadOptions { quiet_wait: MAX_QUIET_WAIT_S + 1, ..options() }, "--quiet-wait"),
             (LoadOptions { retry_disturbed: MAX_RETRIES + 1, ..options() }, "--retry-disturbed"),
+            (LoadOptions { rounds: 0, ..options() }, "--rounds"),
+            (LoadOptions { sweep: true, security: Security::Both, ..options() }, "not a sweep"),
+            (LoadOptions { security: Security::Both, result_json: Some("x".into()), ..options() }, "--result-json"),
         ];
         for (options, flag) in cases {
             let error = options.points().unwrap_err().to_string();
             assert!(error.contains(flag), "{error:?} should name {flag}");
         }
+    }
+
+    #[test]
+    fn both_runs_the_point_insecure_and_secured_alternately() {
+        let points = LoadOptions { security: Security::Both, rounds: 2, ..options() }.points().unwrap();
+        let secure: Vec<bool> = points.iter().map(|p| p.secure).collect();
+        assert_eq!(secure, [false, true, false, true]);
+        assert!(points.iter().all(|p| p.rate == 200.0));
+        let off = LoadOptions { security: Security::Off, ..options() }.points().unwrap();
+        assert_eq!(off.iter().map(|p| p.secure).collect::<Vec<_>>(), [false]);
+    }
+
+    #[test]
+    fn a_result_without_its_security_reads_as_insecure() {
+        let point = &options().points().unwrap()[0];
+        assert!(point.secure, "secured by default");
+        let mut json = serde_json::to_value(point).unwrap();
+        json.as_object_mut().unwrap().remove("secure");
+        let old: PointConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old, PointConfig { secure: false, ..point.clone() });
     }
 
     #[test]

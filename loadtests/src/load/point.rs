@@ -64,6 +64,7 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
             freeze_after_ms: MEASUREMENT_FREEZE_AFTER_MS,
             bank_latency: Duration::ZERO,
             sync_always: point.sync_always,
+            secure: point.secure,
             ..EmbeddedOptions::default()
         },
     )

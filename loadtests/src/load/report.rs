@@ -6,6 +6,7 @@ use simulator::wave::SINGLE_TRAIL_DEPTH;
 
 use super::PointResult;
 use super::point::COMPLETION_TIMEOUT;
+use crate::bench::security;
 use crate::deployment::CITIES;
 use crate::harness::Percentiles;
 use crate::setup::{self, Setup};
@@ -49,6 +50,7 @@ pub fn print_point(setup: &Setup, r: &PointResult) {
         "nats-server sync",
         if c.sync_always { "sync_interval: always".into() } else { "default (JetStream fsyncs every 2 min)".into() },
     );
+    row("security", security::describe(c.secure).to_owned());
     row("cities", format!("{} ({})", c.cities, city_names(c.cities)));
     row("trail", format!("{}, banks answer at once, no freeze in the run", setup::trail()));
     row(

@@ -14,6 +14,7 @@ use super::options::{LoadOptions, PointConfig};
 use super::point::COMPLETION_TIMEOUT;
 use super::report::{ms, percentile_cells};
 use super::{PointResult, Verdict, write};
+use crate::bench::security::{self, Security};
 use crate::harness::chart::{self, Panel, Scale, Series, Stroke};
 use crate::setup::Setup;
 use crate::targets::{LOAD_RATE_PER_S, LOAD_TTF_P99_MS};
@@ -36,8 +37,9 @@ pub fn write_report(setup: &Setup, options: &LoadOptions, results: &[PointResult
 
 /// Runs one point as `afc-lab load` in a process of its own (this executable), so that no point
 /// inherits another's heap, threads or page cache, and reads its result back from `path`.
-/// Its report goes nowhere (the sweep prints the table); its warnings to stderr.
-pub async fn run_point_in_child(point: &PointConfig, path: &Path) -> anyhow::Result<PointResult> {
+/// Its report goes to this process's stdout when `report` (`--security both`), else nowhere
+/// (the sweep prints the table); its warnings to stderr.
+pub async fn run_point_in_child(point: &PointConfig, path: &Path, report: bool) -> anyhow::Result<PointResult> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -50,18 +52,23 @@ pub async fn run_point_in_child(point: &PointConfig, path: &Path) -> anyhow::Res
         .args(["--duration", &point.duration.as_secs().to_string()])
         .args(["--warmup", &point.warmup.as_secs().to_string()])
         .args(["--seed", &point.seed.to_string()])
+        .args(["--security", Security::flag(point.secure)])
         .arg("--result-json")
         .arg(path)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
         .kill_on_drop(true);
+    if !report {
+        command.stdout(std::process::Stdio::null());
+    }
     if point.sync_always {
         command.arg("--sync-always");
     }
     let status = command.status().await.with_context(|| format!("running {}", exe.display()))?;
     anyhow::ensure!(status.success(), "the point's process ended with {status}");
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    let result: PointResult = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    anyhow::ensure!(result.config.secure == point.secure, "the point at {} was not the one asked for", path.display());
+    Ok(result)
 }
 
 /// The sweep's report: setup, one table row per point, the verdict.
@@ -70,7 +77,7 @@ pub fn sweep_markdown(setup: &Setup, options: &LoadOptions, results: &[PointResu
     let _ = writeln!(md, "# afc-lab load --sweep\n");
     let _ = writeln!(
         md,
-        "Machine: {} cpus; {}; nats-server sync {}. Trail: {SINGLE_TRAIL_DEPTH} levels, {SINGLE_TRAIL_ACCOUNTS} accounts, \
+        "Machine: {} cpus; {}; nats-server sync {}; security {}. Trail: {SINGLE_TRAIL_DEPTH} levels, {SINGLE_TRAIL_ACCOUNTS} accounts, \
          banks answer at once. Each point: a fresh deployment in a process of its own, {} s warm-up + {} s measured, open loop, \
          seed {}. Time-to-freeze (ttf, judged) = intended submission → last stop holding money \
          (CO-corrected); e2e = intended submission → TraceCompleted seen (CO-corrected); service ttf = \
@@ -80,6 +87,7 @@ pub fn sweep_markdown(setup: &Setup, options: &LoadOptions, results: &[PointResu
         setup.cpus,
         setup.nats_version,
         if options.sync_always { "always" } else { "default" },
+        security::describe(options.security == Security::On),
         options.warmup,
         options.duration,
         options.seed,
