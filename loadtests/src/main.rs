@@ -81,6 +81,10 @@ enum Command {
         /// An installed node: `/var/lib/afc-nats` (the nats units' state directory).
         #[arg(long)]
         data: Option<PathBuf>,
+        /// The hub as a JetStream cluster of this many nodes (nats/hub-1.conf …; 3 keeps the
+        /// province's stream going while one is down); 0 or 1: one server (nats/hub.conf).
+        #[arg(long, default_value_t = 0)]
+        hub_cluster: usize,
     },
     /// Start a local province as separate processes from generated configs (a hub and N city
     /// nats-servers, N `afc city`, the simulated banks), with identities and TLS, detached;
@@ -236,7 +240,7 @@ async fn main() -> anyhow::Result<()> {
                 drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet, target, tracing_rule };
             drill::run(options).await.map(|_| ())
         }
-        Command::Secure { cities, dir, host, address, base_port, banks, platforms, data } => {
+        Command::Secure { cities, dir, host, address, base_port, banks, platforms, data, hub_cluster } => {
             let spec = security::deployment::DeploymentSpec {
                 cities,
                 host,
@@ -245,6 +249,7 @@ async fn main() -> anyhow::Result<()> {
                 data: data.unwrap_or_else(|| dir.join("data")),
                 banks,
                 platforms,
+                hub_cluster,
             };
             up::secure(&spec, &dir)
         }

@@ -43,7 +43,9 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path) -> anyhow::Result<Deployment>
 /// `afc-lab secure`: generates a deployment and prints where everything is.
 pub fn secure(spec: &DeploymentSpec, dir: &Path) -> anyhow::Result<()> {
     let deployment = generate(spec, dir)?;
-    println!("hub: {} ({})", deployment.hub_config.display(), deployment.hub_client_url);
+    for node in &deployment.hub_nodes {
+        println!("{}: {} ({})", node.name, node.config.display(), node.client_url);
+    }
     for ((city, config), (_, url)) in deployment.city_configs.iter().zip(&deployment.city_client_urls) {
         println!("{city}: {} ({url})", config.display());
     }
@@ -104,6 +106,7 @@ pub async fn up(options: UpOptions) -> anyhow::Result<Record> {
         data: dir.join("data").join("nats"),
         banks: script.world.banks.clone(),
         platforms: script.world.platforms.clone(),
+        hub_cluster: 0,
     };
     let deployment = generate(&spec, &dir)?;
     ports_free(&deployment)?;

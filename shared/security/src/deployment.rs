@@ -6,7 +6,9 @@
 //! ```text
 //! <dir>/pki/ca.crt, ca.key, hub.crt, hub.key, <city>.crt, <city>.key
 //! <dir>/keys/<identity>.nk                      (0600: one per process)
-//! <dir>/nats/hub.conf, hub.accounts.conf
+//! <dir>/nats/hub.conf, hub.accounts.conf         (a hub of one server)
+//! <dir>/nats/hub-1.conf … hub-N.conf              (a hub cluster of N nodes, sharing
+//!                                                  hub.accounts.conf and the hub certificate)
 //! <dir>/nats/<city>.conf, <city>.accounts.conf, <city>.leaf.conf (0600: the leaf seed)
 //! ```
 //!
@@ -40,7 +42,16 @@ pub struct DeploymentSpec {
     /// Banks and payment platforms each city serves (gateways connect at the city).
     pub banks: Vec<BankId>,
     pub platforms: Vec<PlatformId>,
+    /// 0 or 1: the hub is one server (`hub.conf`). N > 1: a JetStream cluster
+    /// [`HUB_CLUSTER`] of N nodes (`hub-1.conf` …), routes on TLS with the hub's certificate
+    /// (pinned), every city's leaf remote listing every node. The first node takes the hub's
+    /// ports (and the next one for its routes), node k > 1 the [`PORTS_PER_CITY`] after the
+    /// last city's block plus (k - 2) blocks: client, leaf, monitoring, routes.
+    pub hub_cluster: usize,
 }
+
+/// The cluster name of a clustered hub.
+pub const HUB_CLUSTER: &str = "province";
 
 /// Ports a city's server takes (client, monitoring).
 pub const PORTS_PER_CITY: u16 = 10;
@@ -70,7 +81,10 @@ pub enum DeploymentError {
 #[derive(Debug, Clone)]
 pub struct Deployment {
     pub dir: PathBuf,
+    /// The hub's config (a clustered hub's first node's; every node in `hub_nodes`).
     pub hub_config: PathBuf,
+    /// Every node of the hub, one for a hub of one server.
+    pub hub_nodes: Vec<HubNode>,
     pub city_configs: Vec<(City, PathBuf)>,
     pub hub_client_url: String,
     pub city_client_urls: Vec<(City, String)>,
@@ -82,9 +96,36 @@ pub struct Deployment {
     pub city_monitor_ports: Vec<(City, u16)>,
 }
 
+/// One node of the hub.
+#[derive(Debug, Clone)]
+pub struct HubNode {
+    /// `province-hub`, or `province-hub-<k>` in a cluster.
+    pub name: String,
+    pub config: PathBuf,
+    pub client_url: String,
+    pub leaf_port: u16,
+    pub monitor_port: u16,
+    /// The port it takes routes on (a cluster's node).
+    pub route_port: Option<u16>,
+}
+
 impl DeploymentSpec {
     fn hub_ports(&self) -> (u16, u16, u16) {
         (self.base_port, self.base_port + 1, self.base_port + 2)
+    }
+
+    /// How many servers the hub is.
+    fn hub_size(&self) -> usize {
+        self.hub_cluster.max(1)
+    }
+
+    /// Node `index`'s (0-based) client, leaf, monitoring and route ports.
+    fn hub_node_ports(&self, index: usize) -> (u16, u16, u16, u16) {
+        let base = match index {
+            0 => self.base_port,
+            _ => self.base_port + PORTS_PER_CITY * (self.cities.len() + index) as u16,
+        };
+        (base, base + 1, base + 2, base + 3)
     }
 
     fn city_ports(&self, index: usize) -> (u16, u16) {
@@ -100,7 +141,8 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
     if spec.cities.is_empty() {
         return Err(DeploymentError::NoCity);
     }
-    let last = u32::from(spec.base_port) + u32::from(PORTS_PER_CITY) * (spec.cities.len() as u32 + 1);
+    let blocks = spec.cities.len() + spec.hub_size();
+    let last = u32::from(spec.base_port) + u32::from(PORTS_PER_CITY) * blocks as u32;
     if last > u32::from(u16::MAX) {
         return Err(DeploymentError::Ports(spec.base_port, spec.cities.len()));
     }
@@ -118,6 +160,7 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
     let nats = dir.join("nats");
     std::fs::create_dir_all(&nats).map_err(|source| DeploymentError::Io { path: nats.clone(), source })?;
     let (hub_client, hub_leaf, hub_http) = spec.hub_ports();
+    let hub_leaf_ports: Vec<u16> = (0..spec.hub_size()).map(|index| spec.hub_node_ports(index).1).collect();
     let mut city_configs = Vec::new();
     let mut city_client_urls = Vec::new();
     let mut city_monitor_ports = Vec::new();
@@ -126,7 +169,7 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
         write(&nats.join(format!("{name}.accounts.conf")), &city.node.accounts, 0o644)?;
         write(&nats.join(format!("{name}.leaf.conf")), &format!("LEAF_SEED: \"{}\"\n", city.leaf_seed()), 0o600)?;
         let (client, http) = spec.city_ports(index);
-        let config = city_config(spec, &secrets, city, client, http, hub_leaf);
+        let config = city_config(spec, &secrets, city, client, http, &hub_leaf_ports);
         let path = nats.join(format!("{name}.conf"));
         write(&path, &config, 0o644)?;
         city_configs.push((name.clone(), path));
@@ -134,11 +177,23 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
         city_monitor_ports.push((name.clone(), http));
     }
     write(&nats.join("hub.accounts.conf"), &secrets.hub.accounts, 0o644)?;
-    let hub_config = nats.join("hub.conf");
-    write(&hub_config, &hub_config_text(spec, &secrets, hub_client, hub_leaf, hub_http), 0o644)?;
+    let mut hub_nodes = Vec::new();
+    for index in 0..spec.hub_size() {
+        let (client, leaf, http, route) = spec.hub_node_ports(index);
+        let (name, file, route_port) = match spec.hub_cluster {
+            0 | 1 => ("province-hub".to_owned(), "hub".to_owned(), None),
+            _ => (format!("province-hub-{}", index + 1), format!("hub-{}", index + 1), Some(route)),
+        };
+        let config = nats.join(format!("{file}.conf"));
+        let text = hub_config_text(spec, &secrets, &name, &file, (client, leaf, http, route_port));
+        write(&config, &text, 0o644)?;
+        let client_url = format!("tls://{}:{client}", spec.host);
+        hub_nodes.push(HubNode { name, config, client_url, leaf_port: leaf, monitor_port: http, route_port });
+    }
     Ok(Deployment {
         dir: dir.to_owned(),
-        hub_config,
+        hub_config: hub_nodes[0].config.clone(),
+        hub_nodes,
         city_configs,
         hub_client_url: format!("tls://{}:{hub_client}", spec.host),
         city_client_urls,
@@ -156,10 +211,18 @@ fn common(name: &str, domain: &str, client: u16, http: u16, store: &Path) -> Str
     )
 }
 
-fn hub_config_text(spec: &DeploymentSpec, secrets: &Secrets, client: u16, leaf: u16, http: u16) -> String {
+/// A hub node's config: `ports` = client, leaf, monitoring and (a cluster's node) routes.
+fn hub_config_text(
+    spec: &DeploymentSpec,
+    secrets: &Secrets,
+    name: &str,
+    store: &str,
+    ports: (u16, u16, u16, Option<u16>),
+) -> String {
+    let (client, leaf, http, route) = ports;
     let cert = &secrets.hub.cert;
     let mut text = String::from("# afc province hub. Generated by the security crate; regenerate, do not edit.\n");
-    text.push_str(&common("province-hub", subjects::PROVINCE_DOMAIN, client, http, &spec.data.join("hub")));
+    text.push_str(&common(name, subjects::PROVINCE_DOMAIN, client, http, &spec.data.join(store)));
     text.push_str("# Clients use TLS and an nkey of hub.accounts.conf; there is no anonymous user.\n");
     text.push_str(&secrets.tls_block("", cert, false));
     text.push_str("\ninclude \"hub.accounts.conf\"\n\n");
@@ -168,6 +231,21 @@ fn hub_config_text(spec: &DeploymentSpec, secrets: &Secrets, client: u16, leaf: 
     text.push_str("  # it must present a certificate of the CA.\n");
     text.push_str(&secrets.tls_block("  ", cert, true));
     text.push_str("}\n");
+    if let Some(route) = route {
+        let routes: Vec<String> = (0..spec.hub_size())
+            .map(|index| spec.hub_node_ports(index).3)
+            .map(|port| format!("\"nats-route://{}:{port}\"", spec.host))
+            .collect();
+        text.push_str(&format!(
+            "\n# One of {} nodes: the province stream keeps a replica on each and goes on while one is down.\n",
+            spec.hub_size()
+        ));
+        text.push_str(&format!("cluster {{\n  name: \"{HUB_CLUSTER}\"\n  listen: \"0.0.0.0:{route}\"\n"));
+        text.push_str(&format!("  routes: [{}]\n", routes.join(", ")));
+        text.push_str("  # Routes present the hub's certificate, verify the peer's and accept only the hub's key.\n");
+        text.push_str(&secrets.cluster_tls_block("  "));
+        text.push_str("}\n");
+    }
     text
 }
 
@@ -177,7 +255,7 @@ fn city_config(
     node: &CitySecrets,
     client: u16,
     http: u16,
-    hub_leaf: u16,
+    hub_leaf_ports: &[u16],
 ) -> String {
     let city = &node.city;
     let mut text = format!("# afc city node {city}. Generated by the security crate; regenerate, do not edit.\n");
@@ -186,9 +264,13 @@ fn city_config(
     text.push_str(&secrets.tls_block("", &node.node.cert, false));
     text.push_str(&format!("\ninclude \"{city}.accounts.conf\"\n"));
     text.push_str(&format!("# LEAF_SEED: this city's identity on the hub (0600).\ninclude \"{city}.leaf.conf\"\n\n"));
+    let urls: Vec<String> = hub_leaf_ports.iter().map(|port| format!("\"tls://{}:{port}\"", spec.host)).collect();
+    if urls.len() > 1 {
+        text.push_str("# Every node of the hub: the link fails over to another when its node goes.\n");
+    }
     text.push_str(&format!(
-        "leafnodes {{\n  reconnect: \"1s\"\n  remotes: [\n    {{\n      urls: [\"tls://{}:{hub_leaf}\"]\n",
-        spec.host,
+        "leafnodes {{\n  reconnect: \"1s\"\n  remotes: [\n    {{\n      urls: [{}]\n",
+        urls.join(", ")
     ));
     text.push_str(&secrets.leaf_remote(node, "      ", "$LEAF_SEED"));
     text.push_str("    }\n  ]\n}\n");

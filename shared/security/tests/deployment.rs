@@ -19,6 +19,7 @@ fn spec(data: &std::path::Path) -> DeploymentSpec {
         data: data.to_owned(),
         banks: vec![domain::BankId::parse("icbc").unwrap()],
         platforms: vec![domain::PlatformId::parse("alipay").unwrap()],
+        hub_cluster: 0,
     }
 }
 
@@ -70,6 +71,53 @@ fn every_generated_config_passes_nats_server_t_and_every_secret_is_0600() {
 }
 
 #[test]
+fn a_hub_cluster_is_three_configs_with_pinned_tls_routes_and_every_city_lists_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = DeploymentSpec { hub_cluster: 3, ..spec(&dir.path().join("data")) };
+    let deployment = generate(&spec, dir.path(), &services).unwrap();
+    let binary = testkit::nats_server_binary().unwrap();
+    let names: Vec<&str> = deployment.hub_nodes.iter().map(|node| node.name.as_str()).collect();
+    assert_eq!(names, ["province-hub-1", "province-hub-2", "province-hub-3"]);
+    let mut ports = std::collections::BTreeSet::new();
+    for node in &deployment.hub_nodes {
+        assert!(node.config.ends_with(format!("nats/hub-{}.conf", &node.name["province-hub-".len()..])));
+        let output = Command::new(&binary).arg("-t").arg("-c").arg(&node.config).output().unwrap();
+        assert!(
+            output.status.success(),
+            "nats-server -t {}: {}",
+            node.config.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = std::fs::read_to_string(&node.config).unwrap();
+        assert!(text.contains("name: \"province\"") && text.contains("pinned_certs: [\""), "{text}");
+        assert_eq!(text.matches("nats-route://localhost:").count(), 3, "routes to every node: {text}");
+        assert!(text.contains("include \"hub.accounts.conf\""), "the same accounts on every node");
+        for port in [node.leaf_port, node.monitor_port, node.route_port.unwrap()] {
+            assert!(ports.insert(port), "port {port} given twice");
+        }
+    }
+    assert!(deployment.hub_config.ends_with("nats/hub-1.conf"), "the hub's config is its first node's");
+    for (_, config) in &deployment.city_configs {
+        let output = Command::new(&binary).arg("-t").arg("-c").arg(config).output().unwrap();
+        assert!(
+            output.status.success(),
+            "nats-server -t {}: {}",
+            config.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = std::fs::read_to_string(config).unwrap();
+        for node in &deployment.hub_nodes {
+            assert!(
+                text.contains(&format!("tls://localhost:{}", node.leaf_port)),
+                "{} lists {}",
+                config.display(),
+                node.name
+            );
+        }
+    }
+}
+
+#[test]
 fn a_config_naming_a_missing_file_fails_nats_server_t() {
     // The check is worth something: nats-server -t refuses a config whose include is gone.
     let dir = tempfile::tempdir().unwrap();
@@ -103,15 +151,30 @@ impl Drop for Servers {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_province_runs_and_sources_every_city_over_its_verified_links() {
+    run_generated_province(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_province_with_a_3_node_hub_runs_and_sources_into_3_replicas() {
+    run_generated_province(3).await;
+}
+
+/// Starts a generated deployment's servers as processes (the hub as `hub_cluster` nodes),
+/// makes the streams as the provisioners, and sees one event of each city in `AFC_PROVINCE`.
+async fn run_generated_province(hub_cluster: usize) {
     use async_nats::jetstream;
     use security::{Credentials, Identity};
 
     let dir = tempfile::tempdir().unwrap();
-    let spec = DeploymentSpec { base_port: testkit::free_port_range(40), ..spec(&dir.path().join("data")) };
+    let spec =
+        DeploymentSpec { base_port: testkit::free_port_range(60), hub_cluster, ..spec(&dir.path().join("data")) };
     let deployment = generate(&spec, dir.path(), &services).unwrap();
     let binary = testkit::nats_server_binary().unwrap();
     let log = |name: &str| std::fs::File::create(dir.path().join(format!("{name}.log"))).unwrap();
-    let configs = std::iter::once(("hub".to_owned(), deployment.hub_config.clone()))
+    let configs = deployment
+        .hub_nodes
+        .iter()
+        .map(|node| (node.name.clone(), node.config.clone()))
         .chain(deployment.city_configs.iter().map(|(city, path)| (city.to_string(), path.clone())));
     let _servers = Servers(
         configs
@@ -144,13 +207,26 @@ async fn a_generated_province_runs_and_sources_every_city_over_its_verified_link
     }
     // The province's stream is made once the hub sees both cities' leaf links (a source
     // made before its link is up retries only after the server's backoff).
-    let monitor = spec.base_port + 2;
-    testkit::eventually(std::time::Duration::from_secs(20), "the hub sees both cities' leaf links", || async move {
-        let leafz = http_get(monitor, "/leafz").await?;
-        (leafz.matches("\"account\"").count() == 2).then_some(())
+    let monitors: Vec<u16> = deployment.hub_nodes.iter().map(|node| node.monitor_port).collect();
+    testkit::eventually(std::time::Duration::from_secs(20), "the hub sees both cities' leaf links", || {
+        let monitors = monitors.clone();
+        async move {
+            let mut links = 0;
+            for monitor in monitors {
+                links += http_get(monitor, "/leafz").await?.matches("\"account\"").count();
+            }
+            (links == 2).then_some(())
+        }
     })
     .await;
-    bus::streams::ensure_province_stream(&hub, &spec.cities).await.unwrap();
+    let replicas = deployment.hub_nodes.len();
+    let created = testkit::eventually(std::time::Duration::from_secs(20), "the province stream made", || {
+        let hub = hub.clone();
+        let cities = spec.cities.clone();
+        async move { bus::streams::ensure_province_stream_replicated(&hub, &cities, replicas).await.ok() }
+    })
+    .await;
+    assert_eq!(created.config.num_replicas, replicas);
     for (city, url) in &deployment.city_client_urls {
         let intake =
             connect(credentials(&format!("{city}-intake"), subjects::city_inbox(city, "intake")), url.clone()).await;
