@@ -105,6 +105,10 @@ enum Command {
         /// The world the simulated banks serve (default: simulator/scenarios/lab-province.toml).
         #[arg(long)]
         scenario: Option<PathBuf>,
+        /// The hub as a JetStream cluster of this many nats-servers (3: the province's stream
+        /// with 3 replicas goes on while one is down); 0 or 1: one server.
+        #[arg(long, default_value_t = 0)]
+        hub_cluster: usize,
     },
     /// Stop a local province started by `afc-lab up`, in reverse order; its data stays.
     Down {
@@ -253,13 +257,13 @@ async fn main() -> anyhow::Result<()> {
             };
             up::secure(&spec, &dir)
         }
-        Command::Up { cities, dir, base_port, afc, scenario } => {
+        Command::Up { cities, dir, base_port, afc, scenario, hub_cluster } => {
             let afc = match afc {
                 Some(path) => path,
                 None => up::afc_beside_this()?,
             };
             let lab = std::env::current_exe()?;
-            up::up(up::UpOptions { cities, dir, base_port, afc, lab, scenario }).await.map(|_| ())
+            up::up(up::UpOptions { cities, dir, base_port, afc, lab, scenario, hub_cluster }).await.map(|_| ())
         }
         Command::Down { dir, purge } => up::down(&dir, purge),
         Command::Sim { command: SimCommand::Serve { deployment, scenario } } => {

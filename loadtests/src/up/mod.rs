@@ -1,6 +1,6 @@
 //! `afc-lab up` and `afc-lab down`: a real province on one machine, as separate OS
 //! processes started from the configs an installed deployment uses (`afc-lab secure`): a hub
-//! nats-server, one nats-server and one `afc city` per city, and the simulated banks and
+//! nats-server (or a cluster of them, `--hub-cluster 3`), one nats-server and one `afc city` per city, and the simulated banks and
 //! payment platforms (`afc-lab sim serve`), all with their own identities over TLS.
 //!
 //! Everything lives in one directory:
@@ -68,6 +68,9 @@ pub struct UpOptions {
     pub lab: PathBuf,
     /// The world the simulated banks serve (default: the built-in one).
     pub scenario: Option<PathBuf>,
+    /// 0 or 1: the hub is one nats-server; N > 1: a JetStream cluster of N (the province's
+    /// stream with N replicas).
+    pub hub_cluster: usize,
 }
 
 /// The `afc` binary beside the running executable (the same target directory).
@@ -106,7 +109,7 @@ pub async fn up(options: UpOptions) -> anyhow::Result<Record> {
         data: dir.join("data").join("nats"),
         banks: script.world.banks.clone(),
         platforms: script.world.platforms.clone(),
-        hub_cluster: 0,
+        hub_cluster: options.hub_cluster,
     };
     let deployment = generate(&spec, &dir)?;
     ports_free(&deployment)?;
@@ -121,6 +124,10 @@ pub async fn up(options: UpOptions) -> anyhow::Result<Record> {
         dir: dir.clone(),
         secrets: dir.clone(),
         hub: node(&deployment.hub_client_url, deployment.hub_monitor_port, &deployment.hub_config),
+        hub_peers: deployment.hub_nodes[1..]
+            .iter()
+            .map(|hub| node(&hub.client_url, hub.monitor_port, &hub.config))
+            .collect(),
         cities: cities
             .iter()
             .enumerate()
@@ -166,6 +173,10 @@ async fn start_all(
     let dir = record.dir.clone();
     let config = record.hub.config.clone();
     start(record, started, "hub", nats_server, &["-c".as_ref(), config.as_os_str()], StopSignal::Term)?;
+    for (index, peer) in record.hub_peers.clone().iter().enumerate() {
+        let name = format!("hub-{}", index + 2);
+        start(record, started, &name, nats_server, &["-c".as_ref(), peer.config.as_os_str()], StopSignal::Term)?;
+    }
     for node in record.cities.clone() {
         let name = format!("nats-{}", node.city);
         start(record, started, &name, nats_server, &["-c".as_ref(), node.node.config.as_os_str()], StopSignal::Term)?;
@@ -217,11 +228,15 @@ fn start(
 /// that cannot bind exits, but a server already there would answer in its place).
 fn ports_free(deployment: &Deployment) -> anyhow::Result<()> {
     let port_of = |url: &str| url.rsplit(':').next().and_then(|port| port.parse::<u16>().ok());
-    let mut ports = vec![
-        ("the hub's client port", port_of(&deployment.hub_client_url)),
-        ("the hub's leaf port", Some(deployment.hub_leaf_port)),
-        ("the hub's monitoring port", Some(deployment.hub_monitor_port)),
-    ];
+    let mut ports = Vec::new();
+    for hub in &deployment.hub_nodes {
+        ports.push(("a hub node's client port", port_of(&hub.client_url)));
+        ports.push(("a hub node's leaf port", Some(hub.leaf_port)));
+        ports.push(("a hub node's monitoring port", Some(hub.monitor_port)));
+        if let Some(route) = hub.route_port {
+            ports.push(("a hub node's route port", Some(route)));
+        }
+    }
     for ((_, url), (_, monitor)) in deployment.city_client_urls.iter().zip(&deployment.city_monitor_ports) {
         ports.push(("a city's client port", port_of(url)));
         ports.push(("a city's monitoring port", Some(*monitor)));
@@ -313,7 +328,10 @@ pub fn down(dir: &Path, purge: bool) -> anyhow::Result<()> {
 fn print_summary(record: &Record) {
     let dir = record.dir.display();
     println!("a province of {} cities is up in {dir}", record.cities.len());
-    println!("  hub        {}  (monitoring http://127.0.0.1:{})", record.hub.url, record.hub.monitor_port);
+    for (index, hub) in record.hub_nodes().enumerate() {
+        let name = if record.hub_peers.is_empty() { "hub".to_owned() } else { format!("hub-{}", index + 1) };
+        println!("  {name:<10} {}  (monitoring http://127.0.0.1:{})", hub.url, hub.monitor_port);
+    }
     for node in &record.cities {
         println!(
             "  {:<10} {}  (monitoring http://127.0.0.1:{})",

@@ -54,23 +54,27 @@ where
     }
 }
 
-/// Waits until every server is healthy and the hub has a leaf link from every city.
+/// Waits until every server is healthy and the hub (its nodes together) has a leaf link
+/// from every city.
 pub async fn servers(record: &Record, started: &mut [Started]) -> anyhow::Result<()> {
-    let mut ports = vec![("hub".to_owned(), record.hub.monitor_port)];
+    let hub_ports: Vec<u16> = record.hub_nodes().map(|node| node.monitor_port).collect();
+    let mut ports: Vec<(String, u16)> = hub_ports.iter().map(|port| (format!("hub (:{port})"), *port)).collect();
     ports.extend(record.cities.iter().map(|node| (node.city.to_string(), node.node.monitor_port)));
     let expected = record.cities.len();
-    let hub_port = record.hub.monitor_port;
     let what = format!("every nats-server healthy and {expected} leaf links on the hub");
     until(started, SERVERS_TIMEOUT, &what, || {
-        let ports = ports.clone();
+        let (ports, hub_ports) = (ports.clone(), hub_ports.clone());
         async move {
             for (name, port) in ports {
                 testkit::monitor_get(port, HEALTHZ).await.map_err(|e| format!("{name}: {e}"))?;
             }
-            let leafz = testkit::monitor_get(hub_port, LEAFZ).await.map_err(|e| format!("hub: {e}"))?;
-            let json: serde_json::Value = serde_json::from_str(&leafz).map_err(|e| format!("hub {LEAFZ}: {e}"))?;
-            // `leafs` is absent or null when there are none.
-            let links = json.get("leafs").and_then(serde_json::Value::as_array).map_or(0, Vec::len);
+            let mut links = 0;
+            for port in hub_ports {
+                let leafz = testkit::monitor_get(port, LEAFZ).await.map_err(|e| format!("hub: {e}"))?;
+                let json: serde_json::Value = serde_json::from_str(&leafz).map_err(|e| format!("hub {LEAFZ}: {e}"))?;
+                // `leafs` is absent or null when there are none.
+                links += json.get("leafs").and_then(serde_json::Value::as_array).map_or(0, Vec::len);
+            }
             if links == expected { Ok(()) } else { Err(format!("{links} leaf links on the hub")) }
         }
     })
@@ -78,7 +82,8 @@ pub async fn servers(record: &Record, started: &mut [Started]) -> anyhow::Result
 }
 
 /// Makes each city's stream (`afc city provision`, as `<city>-admin`), then the province's
-/// (`afc province provision`, as `province-admin`).
+/// (`afc province provision`, as `province-admin`; on a clustered hub, as `province-admin`
+/// from here, with one replica per node).
 pub async fn provision(record: &Record, afc: &Path) -> anyhow::Result<()> {
     let secrets = record.secrets.as_os_str();
     for node in &record.cities {
@@ -93,6 +98,18 @@ pub async fn provision(record: &Record, afc: &Path) -> anyhow::Result<()> {
             secrets,
         ];
         run(afc, &args, &format!("afc city provision --city {}", node.city)).await?;
+    }
+    if !record.hub_peers.is_empty() {
+        let replicas = 1 + record.hub_peers.len();
+        let cities: Vec<domain::City> = record.cities.iter().map(|node| node.city.clone()).collect();
+        let admin = secured::connect_province(&record.secrets, CityRole::Admin, &record.hub.url).await?;
+        let js = async_nats::jetstream::new(admin);
+        let provisioned = bus::streams::ensure_province_stream_replicated(&js, &cities, replicas);
+        tokio::time::timeout(PROVISION_TIMEOUT, provisioned)
+            .await
+            .with_context(|| format!("provisioning the province's stream: not done within {PROVISION_TIMEOUT:?}"))?
+            .with_context(|| format!("provisioning the province's stream with {replicas} replicas"))?;
+        return Ok(());
     }
     let mut args: Vec<&std::ffi::OsStr> =
         vec!["province".as_ref(), "provision".as_ref(), "--hub".as_ref(), record.hub.url.as_ref()];

@@ -20,7 +20,11 @@ pub struct Record {
     pub dir: PathBuf,
     /// The secrets directory (`--credentials` of `afc` and the lab): `pki/` and `keys/`.
     pub secrets: PathBuf,
+    /// The hub, or a clustered hub's first node.
     pub hub: Node,
+    /// A clustered hub's other nodes (`afc-lab up --hub-cluster N`).
+    #[serde(default)]
+    pub hub_peers: Vec<Node>,
     pub cities: Vec<CityNode>,
     /// Banks and payment platforms with a gateway identity at every city.
     pub banks: Vec<BankId>,
@@ -62,7 +66,8 @@ pub enum StopSignal {
 /// A process `up` started.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Process {
-    /// `hub`, `nats-<city>`, `afc-<city>`, `sim`: names its pid file and log.
+    /// `hub` (a cluster's `hub`, `hub-2`, …), `nats-<city>`, `afc-<city>`, `sim`: names its
+    /// pid file and log.
     pub name: String,
     pub pid: u32,
     pub stop: StopSignal,
@@ -87,6 +92,11 @@ impl Record {
         std::fs::write(&partial, serde_json::to_vec_pretty(self)?)
             .with_context(|| format!("writing {}", partial.display()))?;
         std::fs::rename(&partial, &path).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Every node of the hub, the first one first.
+    pub fn hub_nodes(&self) -> impl Iterator<Item = &Node> {
+        std::iter::once(&self.hub).chain(&self.hub_peers)
     }
 
     /// A city's node.
