@@ -8,7 +8,7 @@ use std::process::Command;
 use domain::{City, Service};
 use protocol::subjects;
 use security::Grant;
-use security::deployment::{DeploymentSpec, generate};
+use security::deployment::{DeploymentSpec, HubNode, generate};
 
 fn spec(data: &std::path::Path) -> DeploymentSpec {
     DeploymentSpec {
@@ -159,11 +159,55 @@ async fn a_generated_province_with_a_3_node_hub_runs_and_sources_into_3_replicas
     run_generated_province(3).await;
 }
 
+/// A server holding hangzhou's certificate (issued by the same CA) dials the routes of
+/// `hub`, a node of the running hub cluster in `dir`: the node refuses it (its routes are
+/// pinned to the hub's key) and it never becomes a route.
+async fn a_citys_certificate_cannot_join_the_hub_as_a_route(
+    dir: &std::path::Path,
+    hub: &HubNode,
+    servers: &mut Servers,
+) {
+    let binary = testkit::nats_server_binary().unwrap();
+    let free = || std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port();
+    let pki = dir.join("pki");
+    let rogue = dir.join("rogue.conf");
+    std::fs::write(
+        &rogue,
+        format!(
+            "server_name: \"rogue\"\nlisten: \"127.0.0.1:{}\"\nhttp: \"127.0.0.1:{}\"\ncluster {{\n  name: \"province\"\n  listen: \"127.0.0.1:{}\"\n  routes: [\"nats-route://localhost:{}\"]\n  tls {{\n    cert_file: \"{}\"\n    key_file: \"{}\"\n    ca_file: \"{}\"\n  }}\n}}\n",
+            free(),
+            free(),
+            free(),
+            hub.route_port.unwrap(),
+            pki.join("hangzhou.crt").display(),
+            pki.join("hangzhou.key").display(),
+            pki.join("ca.crt").display(),
+        ),
+    )
+    .unwrap();
+    let log = || std::fs::File::create(dir.join("rogue.log")).unwrap();
+    servers.0.push(Command::new(&binary).arg("-c").arg(&rogue).stdout(log()).stderr(log()).spawn().unwrap());
+    let hub_log = dir.join(format!("{}.log", hub.name));
+    testkit::eventually(std::time::Duration::from_secs(20), "the hub refusing the rogue route", || {
+        let hub_log = hub_log.clone();
+        async move { std::fs::read_to_string(&hub_log).ok()?.contains("certificate not pinned").then_some(()) }
+    })
+    .await;
+    let routez = http_get(hub.monitor_port, "/routez").await.expect("the hub's /routez");
+    assert!(!routez.contains("\"rogue\""), "the rogue is no route of the hub: {routez}");
+}
+
 /// Starts a generated deployment's servers as processes (the hub as `hub_cluster` nodes),
-/// makes the streams as the provisioners, and sees one event of each city in `AFC_PROVINCE`.
+/// makes the streams as the provisioners, and sees one event of each city in `AFC_PROVINCE`;
+/// on a hub cluster, a server with a city's certificate cannot join the hub's routes.
 async fn run_generated_province(hub_cluster: usize) {
     use async_nats::jetstream;
     use security::{Credentials, Identity};
+
+    // `free_port_range` starts from a point of the process: two runs at once would pick the
+    // same range.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
 
     let dir = tempfile::tempdir().unwrap();
     let spec =
@@ -176,7 +220,7 @@ async fn run_generated_province(hub_cluster: usize) {
         .iter()
         .map(|node| (node.name.clone(), node.config.clone()))
         .chain(deployment.city_configs.iter().map(|(city, path)| (city.to_string(), path.clone())));
-    let _servers = Servers(
+    let mut servers = Servers(
         configs
             .map(|(name, config)| {
                 Command::new(&binary).arg("-c").arg(config).stdout(log(&name)).stderr(log(&name)).spawn().unwrap()
@@ -241,6 +285,9 @@ async fn run_generated_province(hub_cluster: usize) {
         }
     })
     .await;
+    if hub_cluster > 1 {
+        a_citys_certificate_cannot_join_the_hub_as_a_route(dir.path(), &deployment.hub_nodes[0], &mut servers).await;
+    }
 }
 
 /// The body of `GET path` on the loopback monitoring port `port`, if it answers.
