@@ -82,8 +82,8 @@ pub async fn servers(record: &Record, started: &mut [Started]) -> anyhow::Result
 }
 
 /// Makes each city's stream (`afc city provision`, as `<city>-admin`), then the province's
-/// (`afc province provision`, as `province-admin`; on a clustered hub, as `province-admin`
-/// from here, with one replica per node).
+/// (`afc province provision`, as `province-admin`; on a clustered hub with `--replicas`, one
+/// copy per node), with the afc binary, as an operator does.
 pub async fn provision(record: &Record, afc: &Path) -> anyhow::Result<()> {
     let secrets = record.secrets.as_os_str();
     for node in &record.cities {
@@ -99,24 +99,16 @@ pub async fn provision(record: &Record, afc: &Path) -> anyhow::Result<()> {
         ];
         run(afc, &args, &format!("afc city provision --city {}", node.city)).await?;
     }
-    if !record.hub_peers.is_empty() {
-        let replicas = 1 + record.hub_peers.len();
-        let cities: Vec<domain::City> = record.cities.iter().map(|node| node.city.clone()).collect();
-        let admin = secured::connect_province(&record.secrets, CityRole::Admin, &record.hub.url).await?;
-        let js = async_nats::jetstream::new(admin);
-        let provisioned = bus::streams::ensure_province_stream_replicated(&js, &cities, replicas);
-        tokio::time::timeout(PROVISION_TIMEOUT, provisioned)
-            .await
-            .with_context(|| format!("provisioning the province's stream: not done within {PROVISION_TIMEOUT:?}"))?
-            .with_context(|| format!("provisioning the province's stream with {replicas} replicas"))?;
-        return Ok(());
-    }
     let mut args: Vec<&std::ffi::OsStr> =
         vec!["province".as_ref(), "provision".as_ref(), "--hub".as_ref(), record.hub.url.as_ref()];
     for node in &record.cities {
         args.extend::<[&std::ffi::OsStr; 2]>(["--city".as_ref(), node.city.as_str().as_ref()]);
     }
     args.extend::<[&std::ffi::OsStr; 2]>(["--credentials".as_ref(), secrets]);
+    let replicas = (1 + record.hub_peers.len()).to_string();
+    if !record.hub_peers.is_empty() {
+        args.extend::<[&std::ffi::OsStr; 2]>(["--replicas".as_ref(), replicas.as_ref()]);
+    }
     run(afc, &args, "afc province provision").await
 }
 

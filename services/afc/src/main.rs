@@ -146,6 +146,11 @@ enum ProvinceCommand {
         /// `keys/`, over TLS trusting `pki/ca.crt`. Without it: anonymously, without TLS.
         #[arg(long, env = "AFC_CREDENTIALS")]
         credentials: Option<PathBuf>,
+        /// Copies of the stream, one per hub node: 3 on a hub of three nodes, 1 on a hub of
+        /// one server (1 to 5). Without it: a new stream gets 1 and an existing one keeps
+        /// its own, so adding a city never shrinks a replicated stream.
+        #[arg(long, value_name = "N", value_parser = cli::province::parse_replicas)]
+        replicas: Option<usize>,
     },
 }
 
@@ -219,9 +224,9 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Province { command: ProvinceCommand::Provision { hub, cities, credentials } } => {
+        Command::Province { command: ProvinceCommand::Provision { hub, cities, credentials, replicas } } => {
             afc::cli::init_logging("warn", log_format);
-            cli::province::provision(&hub, credentials.as_deref(), &cities).await
+            cli::province::provision(&hub, credentials.as_deref(), &cities, replicas).await
         }
     }
 }
