@@ -109,6 +109,11 @@ enum Command {
         /// with 3 replicas goes on while one is down); 0 or 1: one server.
         #[arg(long, default_value_t = 0)]
         hub_cluster: usize,
+        /// Run the cities on a drill clock (from `afc-lab sim clock SCENARIO`) for `afc-lab sim
+        /// run SCENARIO --deployment DIR`, which plays the banks: none are started. Pass the
+        /// drill's scenario as --scenario, so its banks get their gateway identities.
+        #[arg(long, value_parser = DrillClock::parse)]
+        drill_clock: Option<DrillClock>,
     },
     /// Stop a local province started by `afc-lab up`, in reverse order; its data stays.
     Down {
@@ -188,13 +193,18 @@ enum SimCommand {
         /// lowest-intermediate-balance (docs/tracing-rule.md).
         #[arg(long, default_value = "pro-rata")]
         tracing_rule: freezing::rule::TracingRule,
-        /// Run against an existing deployment through this NATS URL (the province hub)
+        /// Run against an existing open deployment through this NATS URL (the province hub)
         /// instead of starting an embedded one. Needs --drill-clock.
-        #[arg(long, requires = "drill_clock")]
+        #[arg(long, requires = "drill_clock", conflicts_with = "deployment")]
         nats: Option<String>,
+        /// Run against a secured local province (`afc-lab up --drill-clock CLOCK --scenario
+        /// SCENARIO --dir DIR`): each city at its own server with the deployment's identities.
+        /// Needs --drill-clock.
+        #[arg(long, requires = "drill_clock")]
+        deployment: Option<PathBuf>,
         /// The clock the deployment's cities were started on (`afc-lab sim clock`); its
         /// scale is the drill's time scale.
-        #[arg(long, value_parser = DrillClock::parse, requires = "nats", conflicts_with = "time_scale")]
+        #[arg(long, value_parser = DrillClock::parse, conflicts_with = "time_scale")]
         drill_clock: Option<DrillClock>,
     },
     /// Print a drill clock for running a scenario against an existing deployment: start each
@@ -234,11 +244,19 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { bench: BenchCommand::Start(options) } => bench::start::start(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim {
-            command: SimCommand::Run { scenario, out, seed, time_scale, quiet, tracing_rule, nats, drill_clock },
+            command:
+                SimCommand::Run { scenario, out, seed, time_scale, quiet, tracing_rule, nats, deployment, drill_clock },
         } => {
-            let target = match (nats, drill_clock) {
-                (Some(url), Some(clock)) => drill::Target::Existing { url, clock },
-                _ => drill::Target::Embedded,
+            let target = match (nats, deployment, drill_clock) {
+                (Some(url), _, Some(clock)) => drill::Target::Existing { url, clock },
+                (_, Some(dir), Some(clock)) => {
+                    drill::Target::Secured { connector: up::record::Record::load(&dir)?.connector(), clock }
+                }
+                (None, None, None) => drill::Target::Embedded,
+                (_, _, Some(_)) => {
+                    anyhow::bail!("--drill-clock runs against a deployment: name it with --nats or --deployment")
+                }
+                (_, _, None) => anyhow::bail!("a drill against a deployment needs --drill-clock (afc-lab sim clock)"),
             };
             let options =
                 drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet, target, tracing_rule };
@@ -257,13 +275,14 @@ async fn main() -> anyhow::Result<()> {
             };
             up::secure(&spec, &dir)
         }
-        Command::Up { cities, dir, base_port, afc, scenario, hub_cluster } => {
+        Command::Up { cities, dir, base_port, afc, scenario, hub_cluster, drill_clock } => {
             let afc = match afc {
                 Some(path) => path,
                 None => up::afc_beside_this()?,
             };
             let lab = std::env::current_exe()?;
-            up::up(up::UpOptions { cities, dir, base_port, afc, lab, scenario, hub_cluster }).await.map(|_| ())
+            let options = up::UpOptions { cities, dir, base_port, afc, lab, scenario, hub_cluster, drill_clock };
+            up::up(options).await.map(|_| ())
         }
         Command::Down { dir, purge } => up::down(&dir, purge),
         Command::Sim { command: SimCommand::Serve { deployment, scenario } } => {

@@ -25,7 +25,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use domain::City;
+use domain::{City, DrillClock};
 use security::deployment::{Deployment, DeploymentSpec};
 
 use crate::deployment::CITIES;
@@ -71,6 +71,9 @@ pub struct UpOptions {
     /// 0 or 1: the hub is one nats-server; N > 1: a JetStream cluster of N (the province's
     /// stream with N replicas).
     pub hub_cluster: usize,
+    /// Run the cities on this drill clock (`afc-lab sim clock`) for a drill of the deployment
+    /// (`afc-lab sim run --deployment`): the drill plays the banks, so `up` starts none.
+    pub drill_clock: Option<DrillClock>,
 }
 
 /// The `afc` binary beside the running executable (the same target directory).
@@ -149,7 +152,7 @@ pub async fn up(options: UpOptions) -> anyhow::Result<Record> {
     let mut started = Vec::new();
     match start_all(&mut record, &mut started, &nats_server, &options).await {
         Ok(()) => {
-            print_summary(&record);
+            print_summary(&record, &options);
             Ok(record)
         }
         Err(error) => {
@@ -184,8 +187,9 @@ async fn start_all(
     ready::servers(record, started).await?;
     ready::provision(record, &options.afc).await?;
     let secrets = record.secrets.clone();
+    let clock = options.drill_clock.map(|clock| clock.to_string());
     for node in record.cities.clone() {
-        let args: [&OsStr; 9] = [
+        let mut args: Vec<&OsStr> = vec![
             "city".as_ref(),
             "--city".as_ref(),
             node.city.as_str().as_ref(),
@@ -196,9 +200,16 @@ async fn start_all(
             "--credentials".as_ref(),
             secrets.as_os_str(),
         ];
+        if let Some(clock) = &clock {
+            args.extend::<[&OsStr; 2]>(["--drill-clock".as_ref(), clock.as_ref()]);
+        }
         start(record, started, &format!("afc-{}", node.city), &options.afc, &args, StopSignal::Int)?;
     }
     ready::cities(record, started).await?;
+    if options.drill_clock.is_some() {
+        // The drill plays the banks and platforms, on its own world.
+        return Ok(());
+    }
     let mut args: Vec<&OsStr> = vec!["sim".as_ref(), "serve".as_ref(), "--deployment".as_ref(), dir.as_os_str()];
     if let Some(scenario) = &options.scenario {
         args.extend::<[&OsStr; 2]>(["--scenario".as_ref(), scenario.as_os_str()]);
@@ -325,7 +336,7 @@ pub fn down(dir: &Path, purge: bool) -> anyhow::Result<()> {
 }
 
 /// Prints the URLs, where the credentials are, how to file a report and how to stop.
-fn print_summary(record: &Record) {
+fn print_summary(record: &Record, options: &UpOptions) {
     let dir = record.dir.display();
     println!("a province of {} cities is up in {dir}", record.cities.len());
     for (index, hub) in record.hub_nodes().enumerate() {
@@ -349,7 +360,11 @@ fn print_summary(record: &Record) {
         record.dir.join(record::RUN_DIR).display(),
         record.dir.join(record::RECORD_FILE).display()
     );
-    if let Some(node) = record.cities.first() {
+    if let Some(clock) = &options.drill_clock {
+        let scenario = options.scenario.as_deref().map_or("SCENARIO".into(), |s| s.display().to_string());
+        println!("the cities run on the drill clock {clock}; no banks are served: the drill plays them:");
+        println!("  afc-lab sim run {scenario} --deployment {dir} --drill-clock {clock} --out DIR");
+    } else if let Some(node) = record.cities.first() {
         let reports = record.dir.join(sim_serve::REPORTS_DIR);
         println!("file a report (the served world's are in {}):", reports.display());
         println!(

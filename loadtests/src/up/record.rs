@@ -76,6 +76,15 @@ pub struct Process {
 }
 
 impl Record {
+    /// How the lab connects to this deployment's servers as its identities.
+    pub fn connector(&self) -> crate::secured::Connector {
+        crate::secured::Connector {
+            secrets: Some(self.secrets.clone()),
+            hub_url: self.hub.url.clone(),
+            city_urls: self.cities.iter().map(|node| (node.city.clone(), node.node.url.clone())).collect(),
+        }
+    }
+
     /// The record of the deployment in `dir`.
     pub fn load(dir: &Path) -> anyhow::Result<Record> {
         let path = dir.join(RECORD_FILE);
