@@ -51,7 +51,7 @@ fn systemd_analyze() -> PathBuf {
 fn every_unit_in_deploy_systemd_passes_systemd_analyze_verify_without_a_warning() {
     let units = units();
     let names: Vec<&str> = units.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names, ["afc-city@.service", "nats-city@.service", "nats-hub.service"]);
+    assert_eq!(names, ["afc-city@.service", "nats-city@.service", "nats-hub.service", "nats-hub@.service"]);
     let analyze = systemd_analyze();
     let nats = testkit::nats_server_binary().expect("a nats-server (cargo xtask install-nats)");
     let dir = tempfile::tempdir().unwrap();
@@ -66,7 +66,9 @@ fn every_unit_in_deploy_systemd_passes_systemd_analyze_verify_without_a_warning(
         // A template is verified as itself and as the instance an operator enables.
         let mut targets = vec![name.clone()];
         if name.ends_with("@.service") {
-            targets.push(name.replace("@.service", "@hangzhou.service"));
+            // A hub node is named by its number, a city by its name.
+            let instance = if name.starts_with("nats-hub@") { "2" } else { "hangzhou" };
+            targets.push(name.replace("@.service", &format!("@{instance}.service")));
         }
         for target in targets {
             let output = Command::new(&analyze)
@@ -121,4 +123,17 @@ fn every_unit_runs_as_a_dedicated_user_restarts_on_failure_and_is_hardened() {
     assert!(city.contains("After=nats-city@%i.service"), "afc starts after its city's nats-server");
     assert!(city.contains("KillSignal=SIGINT"), "afc stops gracefully on SIGINT only");
     assert!(city.contains("afc city --config /etc/afc/%i.toml"), "afc reads its city's config file");
+    let node = std::fs::read_to_string(units_dir().join("nats-hub@.service")).unwrap();
+    assert!(node.contains("-c /etc/afc/nats/hub-%i.conf"), "a hub node runs its own generated config");
+    let single = std::fs::read_to_string(units_dir().join("nats-hub.service")).unwrap();
+    // Apart from the config it runs (and what says so), a hub node is the hub's unit.
+    let settings = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| {
+                !line.starts_with('#') && !line.starts_with("Description=") && !line.starts_with("Conflicts=")
+            })
+            .map(|line| line.replace("hub-%i.conf", "hub.conf"))
+            .collect()
+    };
+    assert_eq!(settings(&node), settings(&single), "nats-hub@.service drifted from nats-hub.service");
 }
