@@ -29,6 +29,8 @@ const POLL: Duration = Duration::from_millis(100);
 const HEALTHZ: &str = "/healthz?js-enabled-only=true";
 /// The hub's leaf connections.
 const LEAFZ: &str = "/leafz";
+/// A server's JetStream, with a clustered hub's meta leader.
+const JSZ: &str = "/jsz";
 
 /// Polls `probe` until it returns `Ok(true)` or `timeout` passes, failing at once when a
 /// process of `started` exits. `what` and the last answer name what was not reached.
@@ -54,19 +56,37 @@ where
     }
 }
 
-/// Waits until every server is healthy and the hub (its nodes together) has a leaf link
-/// from every city.
+/// Waits until every server is healthy, a clustered hub's nodes all name the same JetStream
+/// meta leader (before that, making the province's stream times out), and the hub (its nodes
+/// together) has a leaf link from every city.
 pub async fn servers(record: &Record, started: &mut [Started]) -> anyhow::Result<()> {
     let hub_ports: Vec<u16> = record.hub_nodes().map(|node| node.monitor_port).collect();
     let mut ports: Vec<(String, u16)> = hub_ports.iter().map(|port| (format!("hub (:{port})"), *port)).collect();
     ports.extend(record.cities.iter().map(|node| (node.city.to_string(), node.node.monitor_port)));
     let expected = record.cities.len();
-    let what = format!("every nats-server healthy and {expected} leaf links on the hub");
+    let what = match hub_ports.len() {
+        1 => format!("every nats-server healthy and {expected} leaf links on the hub"),
+        nodes => {
+            format!("every nats-server healthy, the hub's {nodes} nodes agreeing on a leader, {expected} leaf links")
+        }
+    };
     until(started, SERVERS_TIMEOUT, &what, || {
         let (ports, hub_ports) = (ports.clone(), hub_ports.clone());
         async move {
             for (name, port) in ports {
                 testkit::monitor_get(port, HEALTHZ).await.map_err(|e| format!("{name}: {e}"))?;
+            }
+            if hub_ports.len() > 1 {
+                let mut leaders = std::collections::BTreeSet::new();
+                for port in &hub_ports {
+                    let jsz = testkit::monitor_get(*port, JSZ).await.map_err(|e| format!("hub (:{port}): {e}"))?;
+                    let json: serde_json::Value = serde_json::from_str(&jsz).map_err(|e| format!("hub {JSZ}: {e}"))?;
+                    let leader = json.pointer("/meta_cluster/leader").and_then(serde_json::Value::as_str);
+                    leaders.insert(leader.unwrap_or_default().to_owned());
+                }
+                if leaders.len() != 1 || leaders.contains("") {
+                    return Err(format!("the hub's nodes name the meta leaders {leaders:?}"));
+                }
             }
             let mut links = 0;
             for port in hub_ports {
