@@ -12,7 +12,8 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use simulator::{Outcome, Scenario, Script, Typology, generate_script};
 
-const FILES: [&str; 4] = ["single-case", "wenzhou-month", "province-surge", "third-party-payment-heavy"];
+const FILES: [&str; 5] =
+    ["single-case", "wenzhou-month", "province-surge", "third-party-payment-heavy", "lab-province"];
 
 fn load(name: &str) -> Scenario {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.toml"));
