@@ -85,6 +85,11 @@ enum Command {
         /// province's stream going while one is down); 0 or 1: one server (nats/hub.conf).
         #[arg(long, default_value_t = 0)]
         hub_cluster: usize,
+        /// The host of each hub node, comma-separated, when the nodes run on hosts of their own
+        /// (as many as --hub-cluster): the hub's certificate names each, the routes and the
+        /// cities' leaf remotes dial each node there. Default: every node on --host.
+        #[arg(long, value_delimiter = ',')]
+        hub_hosts: Vec<String>,
     },
     /// Start a local province as separate processes from generated configs (a hub and N city
     /// nats-servers, N `afc city`, the simulated banks), with identities and TLS, detached;
@@ -262,7 +267,7 @@ async fn main() -> anyhow::Result<()> {
                 drill::DrillOptions { scenario, out, seed, time_scale, progress: !quiet, target, tracing_rule };
             drill::run(options).await.map(|_| ())
         }
-        Command::Secure { cities, dir, host, address, base_port, banks, platforms, data, hub_cluster } => {
+        Command::Secure { cities, dir, host, address, base_port, banks, platforms, data, hub_cluster, hub_hosts } => {
             let spec = security::deployment::DeploymentSpec {
                 cities,
                 host,
@@ -272,6 +277,7 @@ async fn main() -> anyhow::Result<()> {
                 banks,
                 platforms,
                 hub_cluster,
+                hub_hosts,
             };
             up::secure(&spec, &dir)
         }

@@ -31,6 +31,7 @@ pub fn generate(dir: &Path, cities: &[City], banks: &[BankId], platforms: &[Plat
         address: std::net::Ipv4Addr::LOCALHOST.into(),
         banks: banks.to_vec(),
         platforms: platforms.to_vec(),
+        hub_hosts: Vec::new(),
     };
     secrets::generate(&spec, dir, &afc::host::service_grants)
         .with_context(|| format!("generating the province's secrets in {}", dir.display()))

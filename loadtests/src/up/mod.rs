@@ -113,6 +113,7 @@ pub async fn up(options: UpOptions) -> anyhow::Result<Record> {
         banks: script.world.banks.clone(),
         platforms: script.world.platforms.clone(),
         hub_cluster: options.hub_cluster,
+        hub_hosts: Vec::new(),
     };
     let deployment = generate(&spec, &dir)?;
     ports_free(&deployment)?;

@@ -46,6 +46,7 @@ async fn a_city_node_runs_its_services_as_their_own_identities_and_the_server_re
         banks: Vec::new(),
         platforms: Vec::new(),
         hub_cluster: 0,
+        hub_hosts: Vec::new(),
     };
     let services = |city: &City| vec![("intake", intake::grant(city)), ("freezing", freezing::grant(city))];
     let deployment = generate(&spec, &secrets, &services).unwrap();

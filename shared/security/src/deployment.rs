@@ -48,6 +48,10 @@ pub struct DeploymentSpec {
     /// ports (and the next one for its routes), node k > 1 the [`PORTS_PER_CITY`] after the
     /// last city's block plus (k - 2) blocks: client, leaf, monitoring, routes.
     pub hub_cluster: usize,
+    /// The host of each hub node, when the nodes run on hosts of their own (as many as the
+    /// nodes); empty: every node on `host`. The hub's certificate names each, routes and the
+    /// cities' leaf remotes dial each node at its host.
+    pub hub_hosts: Vec<String>,
 }
 
 /// The cluster name of a clustered hub.
@@ -75,6 +79,8 @@ pub enum DeploymentError {
     NoCity,
     #[error("base port {0} leaves no room for {1} cities below 65536")]
     Ports(u16, usize),
+    #[error("{hosts} hub hosts for a hub of {nodes} nodes: name one host per node, or none")]
+    HubHosts { hosts: usize, nodes: usize },
 }
 
 /// A generated deployment: where its files are.
@@ -119,6 +125,11 @@ impl DeploymentSpec {
         self.hub_cluster.max(1)
     }
 
+    /// The host hub node `index` (0-based) is reached at.
+    fn hub_host(&self, index: usize) -> &str {
+        self.hub_hosts.get(index).map_or(self.host.as_str(), String::as_str)
+    }
+
     /// Node `index`'s (0-based) client, leaf, monitoring and route ports.
     fn hub_node_ports(&self, index: usize) -> (u16, u16, u16, u16) {
         let base = match index {
@@ -146,6 +157,9 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
     if last > u32::from(u16::MAX) {
         return Err(DeploymentError::Ports(spec.base_port, spec.cities.len()));
     }
+    if !spec.hub_hosts.is_empty() && spec.hub_hosts.len() != spec.hub_size() {
+        return Err(DeploymentError::HubHosts { hosts: spec.hub_hosts.len(), nodes: spec.hub_size() });
+    }
     let secrets = secrets::generate(
         &SecretsSpec {
             cities: spec.cities.clone(),
@@ -153,6 +167,7 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
             address: spec.address,
             banks: spec.banks.clone(),
             platforms: spec.platforms.clone(),
+            hub_hosts: spec.hub_hosts.clone(),
         },
         dir,
         services,
@@ -160,7 +175,8 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
     let nats = dir.join("nats");
     std::fs::create_dir_all(&nats).map_err(|source| DeploymentError::Io { path: nats.clone(), source })?;
     let (hub_client, hub_leaf, hub_http) = spec.hub_ports();
-    let hub_leaf_ports: Vec<u16> = (0..spec.hub_size()).map(|index| spec.hub_node_ports(index).1).collect();
+    let hub_leaves: Vec<(&str, u16)> =
+        (0..spec.hub_size()).map(|index| (spec.hub_host(index), spec.hub_node_ports(index).1)).collect();
     let mut city_configs = Vec::new();
     let mut city_client_urls = Vec::new();
     let mut city_monitor_ports = Vec::new();
@@ -169,7 +185,7 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
         write(&nats.join(format!("{name}.accounts.conf")), &city.node.accounts, 0o644)?;
         write(&nats.join(format!("{name}.leaf.conf")), &format!("LEAF_SEED: \"{}\"\n", city.leaf_seed()), 0o600)?;
         let (client, http) = spec.city_ports(index);
-        let config = city_config(spec, &secrets, city, client, http, &hub_leaf_ports);
+        let config = city_config(spec, &secrets, city, client, http, &hub_leaves);
         let path = nats.join(format!("{name}.conf"));
         write(&path, &config, 0o644)?;
         city_configs.push((name.clone(), path));
@@ -187,7 +203,7 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
         let config = nats.join(format!("{file}.conf"));
         let text = hub_config_text(spec, &secrets, &name, &file, (client, leaf, http, route_port));
         write(&config, &text, 0o644)?;
-        let client_url = format!("tls://{}:{client}", spec.host);
+        let client_url = format!("tls://{}:{client}", spec.hub_host(index));
         hub_nodes.push(HubNode { name, config, client_url, leaf_port: leaf, monitor_port: http, route_port });
     }
     Ok(Deployment {
@@ -195,7 +211,7 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
         hub_config: hub_nodes[0].config.clone(),
         hub_nodes,
         city_configs,
-        hub_client_url: format!("tls://{}:{hub_client}", spec.host),
+        hub_client_url: format!("tls://{}:{hub_client}", spec.hub_host(0)),
         city_client_urls,
         hub_monitor_port: hub_http,
         hub_leaf_port: hub_leaf,
@@ -233,8 +249,8 @@ fn hub_config_text(
     text.push_str("}\n");
     if let Some(route) = route {
         let routes: Vec<String> = (0..spec.hub_size())
-            .map(|index| spec.hub_node_ports(index).3)
-            .map(|port| format!("\"nats-route://{}:{port}\"", spec.host))
+            .map(|index| (index, spec.hub_node_ports(index).3))
+            .map(|(index, port)| format!("\"nats-route://{}:{port}\"", spec.hub_host(index)))
             .collect();
         text.push_str(&format!(
             "\n# One of {} nodes: the province stream keeps a replica on each and goes on while one is down.\n",
@@ -255,7 +271,7 @@ fn city_config(
     node: &CitySecrets,
     client: u16,
     http: u16,
-    hub_leaf_ports: &[u16],
+    hub_leaves: &[(&str, u16)],
 ) -> String {
     let city = &node.city;
     let mut text = format!("# afc city node {city}. Generated by the security crate; regenerate, do not edit.\n");
@@ -264,7 +280,7 @@ fn city_config(
     text.push_str(&secrets.tls_block("", &node.node.cert, false));
     text.push_str(&format!("\ninclude \"{city}.accounts.conf\"\n"));
     text.push_str(&format!("# LEAF_SEED: this city's identity on the hub (0600).\ninclude \"{city}.leaf.conf\"\n\n"));
-    let urls: Vec<String> = hub_leaf_ports.iter().map(|port| format!("\"tls://{}:{port}\"", spec.host)).collect();
+    let urls: Vec<String> = hub_leaves.iter().map(|(host, port)| format!("\"tls://{host}:{port}\"")).collect();
     if urls.len() > 1 {
         text.push_str("# Every node of the hub: the link fails over to another when its node goes.\n");
     }

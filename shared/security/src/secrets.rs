@@ -36,6 +36,9 @@ pub struct SecretsSpec {
     /// Banks and payment platforms each city serves (gateways connect at the city).
     pub banks: Vec<BankId>,
     pub platforms: Vec<PlatformId>,
+    /// More names the hub's certificate carries: the hosts of a hub of several nodes, each
+    /// of which presents it (to clients, cities and the other nodes).
+    pub hub_hosts: Vec<String>,
 }
 
 /// One server's secrets: its certificate (also its leaf client certificate) and the
@@ -113,10 +116,12 @@ pub fn generate(spec: &SecretsSpec, dir: &Path, services: &ServiceGrants) -> Res
         }
         Err(error) => return Err(error.into()),
     };
-    let certificate = |name: &str| -> Result<CertPaths, DeploymentError> {
+    let certificate = |name: &str, more: &[String]| -> Result<CertPaths, DeploymentError> {
+        let mut dns_names = vec![spec.host.clone(), "localhost".into()];
+        dns_names.extend(more.iter().filter(|host| !dns_names.contains(host)).cloned().collect::<Vec<_>>());
         let cert = CertSpec {
             common_name: name.into(),
-            dns_names: vec![spec.host.clone(), "localhost".into()],
+            dns_names,
             ip_addresses: vec![spec.address],
             usage: CertUsage::ServerAndClient,
         };
@@ -158,7 +163,7 @@ pub fn generate(spec: &SecretsSpec, dir: &Path, services: &ServiceGrants) -> Res
                 leaf: false,
             },
         ));
-        let node = NodeSecrets { cert: certificate(city.as_str())?, accounts };
+        let node = NodeSecrets { cert: certificate(city.as_str(), &[])?, accounts };
         cities.push(CitySecrets { city: city.clone(), node, leaf });
     }
     let province_users = vec![
@@ -166,7 +171,7 @@ pub fn generate(spec: &SecretsSpec, dir: &Path, services: &ServiceGrants) -> Res
         user(&province_identity(roles::OBSERVER), hub::province_observer())?,
     ];
     let accounts = accounts::render(&hub::hub_accounts(&leaves, province_users), None)?;
-    let hub = NodeSecrets { cert: certificate("hub")?, accounts };
+    let hub = NodeSecrets { cert: certificate("hub", &spec.hub_hosts)?, accounts };
     let hub_pin = public_key_pin(&hub.cert.cert)?;
     Ok(Secrets { dir: dir.to_owned(), ca: files.ca_file, hub, hub_pin, cities })
 }

@@ -20,6 +20,7 @@ fn spec(data: &std::path::Path) -> DeploymentSpec {
         banks: vec![domain::BankId::parse("icbc").unwrap()],
         platforms: vec![domain::PlatformId::parse("alipay").unwrap()],
         hub_cluster: 0,
+        hub_hosts: Vec::new(),
     }
 }
 
@@ -298,4 +299,53 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
     let mut response = String::new();
     stream.read_to_string(&mut response).await.ok()?;
     response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
+
+#[test]
+fn a_hub_of_nodes_on_hosts_of_their_own_is_dialled_at_each_host_which_its_certificate_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = ["hub-a.afc.example", "hub-b.afc.example", "hub-c.afc.example"].map(String::from);
+    let spread = DeploymentSpec { hub_cluster: 3, hub_hosts: hosts.to_vec(), ..spec(&dir.path().join("data")) };
+    let deployment = generate(&spread, dir.path(), &services).unwrap();
+    let binary = testkit::nats_server_binary().unwrap();
+    for (node, host) in deployment.hub_nodes.iter().zip(&hosts) {
+        let output = Command::new(&binary).arg("-t").arg("-c").arg(&node.config).output().unwrap();
+        assert!(output.status.success(), "nats-server -t: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(node.client_url.starts_with(&format!("tls://{host}:")), "{}", node.client_url);
+        let text = std::fs::read_to_string(&node.config).unwrap();
+        for other in &hosts {
+            assert_eq!(text.matches(&format!("nats-route://{other}:")).count(), 1, "a route to {other}: {text}");
+        }
+    }
+    for (_, config) in &deployment.city_configs {
+        let text = std::fs::read_to_string(config).unwrap();
+        for (node, host) in deployment.hub_nodes.iter().zip(&hosts) {
+            assert!(text.contains(&format!("\"tls://{host}:{}\"", node.leaf_port)), "the city dials {host}: {text}");
+        }
+    }
+    // One certificate for every node: it names every host (clients, cities and the other
+    // nodes verify the name they dialled).
+    let pem = std::fs::read_to_string(dir.path().join("pki/hub.crt")).unwrap();
+    let der = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap().1.contents;
+    let (_, cert) =
+        <x509_parser::prelude::X509Certificate as x509_parser::prelude::FromDer<_>>::from_der(&der).unwrap();
+    let names: Vec<String> = cert
+        .subject_alternative_name()
+        .unwrap()
+        .unwrap()
+        .value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            x509_parser::prelude::GeneralName::DNSName(dns) => Some((*dns).to_owned()),
+            _ => None,
+        })
+        .collect();
+    for host in &hosts {
+        assert!(names.contains(host), "the hub's certificate names {host}: {names:?}");
+    }
+
+    let wrong = DeploymentSpec { hub_cluster: 3, hub_hosts: hosts[..2].to_vec(), ..spec(&dir.path().join("data")) };
+    let error = generate(&wrong, dir.path(), &services).unwrap_err().to_string();
+    assert!(error.contains("2 hub hosts for a hub of 3 nodes"), "{error}");
 }
