@@ -11,5 +11,7 @@
 //!
 //! The shell (NATS, redb, the carrier adapters) is not built yet; see docs/blocking.md.
 
+pub mod core;
+pub mod events;
 pub mod limits;
 pub mod normalize;

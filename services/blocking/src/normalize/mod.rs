@@ -227,6 +227,9 @@ pub enum Reason {
     BadAccountId,
     /// An identifier's text form whose value is not canonical.
     NotCanonical,
+    /// On the center's never-block list (a platform millions use, such as `qq.com`): a scam
+    /// page hosted there is taken down through the platform, not by blocking the platform.
+    Protected,
 }
 
 impl Reason {
@@ -251,6 +254,7 @@ impl Reason {
             Reason::UnknownPlatform => "unknown_platform",
             Reason::BadAccountId => "bad_account_id",
             Reason::NotCanonical => "not_canonical",
+            Reason::Protected => "protected",
         }
     }
 }
@@ -286,6 +290,7 @@ impl NormalizeError {
             Reason::UnknownPlatform => format!("a platform among {}", social::PLATFORM_LIST),
             Reason::PublicSuffix => "a host under a public suffix, not a suffix or a single label".to_owned(),
             Reason::NonPublicAddress => "a public IP address".to_owned(),
+            Reason::Protected => "an identifier not on the never-block list".to_owned(),
             _ => self.kind.expected().to_owned(),
         }
     }

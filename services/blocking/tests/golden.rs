@@ -1,0 +1,141 @@
+//! Golden bytes of every blocking event kind (MessagePack with named fields, as
+//! `shared/events` encodes payloads): a change that alters the bytes fails here, and the stored
+//! bytes must keep decoding. `AFC_BLESS=1` writes the file of a new sample and never rewrites
+//! one.
+
+use std::path::PathBuf;
+
+use blocking::events::{Appeal, BlockingEvent, Card, Carrier, Channel, HolderKey, OrderErrorKind, PoolSubject};
+use blocking::normalize::{ContactKind, Identifier, Reason};
+use domain::{AccountRef, CaseId, FraudType};
+
+fn case() -> CaseId {
+    CaseId::parse("huzhou-00000000deadbeef").unwrap()
+}
+
+fn phone() -> Identifier {
+    Identifier::parse("phone:+8617000000000").unwrap()
+}
+
+fn samples() -> Vec<BlockingEvent> {
+    const T: u64 = 1_763_946_000_000;
+    let request_id = "huzhou/ctcc/phone:+8617000000000/block1".to_owned();
+    let holder = HolderKey::parse("icbc:0123456789abcdef").unwrap();
+    let account = AccountRef::parse("icbc:6222020200001234").unwrap();
+    let appeal = Appeal { reason: "number reassigned".into(), operator: "huzhou-liaison-07".into() };
+    vec![
+        BlockingEvent::CaseScreened { case_id: case(), reported_at_ms: T, identifiers: 2, rejected: 1 },
+        BlockingEvent::IdentifierRejected {
+            case_id: case(),
+            kind: ContactKind::Url,
+            value: "javascript:alert(1)".into(),
+            reason: Reason::UnsupportedScheme,
+        },
+        BlockingEvent::IdentifierBlocked {
+            identifier: Identifier::parse("domain:xn--pple-43d.com").unwrap(),
+            generation: 1,
+            case_id: case(),
+            fraud_type: FraudType::FakeCustomerService,
+            blocked_at_ms: T,
+            expires_at_ms: T + 1,
+            carriers: Carrier::ALL.to_vec(),
+            looks_like: Some("аpple.com".into()),
+        },
+        BlockingEvent::BlockExtended {
+            identifier: phone(),
+            generation: 1,
+            case_id: case(),
+            fraud_type: FraudType::PigButchering,
+            extended_at_ms: T,
+            expires_at_ms: T + 2,
+        },
+        BlockingEvent::BlockExpired { identifier: phone(), generation: 1, expired_at_ms: T },
+        BlockingEvent::BlockLifted { identifier: phone(), generation: 2, lifted_at_ms: T, appeal: appeal.clone() },
+        BlockingEvent::OrderRetrying {
+            request_id: request_id.clone(),
+            attempt: 1,
+            retry_at_ms: T + 5_000,
+            error: OrderErrorKind::Timeout,
+        },
+        BlockingEvent::OrderResent { request_id: request_id.clone(), attempt: 2 },
+        BlockingEvent::OrderConfirmed { request_id: request_id.clone(), confirmed_at_ms: T },
+        BlockingEvent::OrderFailed { request_id, attempts: 20, error: OrderErrorKind::NoResponders },
+        BlockingEvent::HolderReported {
+            holder: holder.clone(),
+            case_id: case(),
+            phones: vec![phone()],
+            accounts: vec![account.clone()],
+        },
+        BlockingEvent::PoolEntered {
+            subject: PoolSubject::Holder(holder.clone()),
+            generation: 1,
+            case_id: case(),
+            entered_at_ms: T,
+            release_at_ms: T + 3,
+            channels: Channel::LOCAL_VOICE_ONLY.to_vec(),
+            cards: vec![Card { phone: phone(), carriers: vec![Carrier::Ctcc] }],
+        },
+        BlockingEvent::PoolInvolved {
+            subject: PoolSubject::Account(account.clone()),
+            generation: 1,
+            case_id: case(),
+            release_at_ms: T + 4,
+            cards: Vec::new(),
+        },
+        BlockingEvent::PoolReleased {
+            subject: PoolSubject::Account(account),
+            generation: 1,
+            released_at_ms: T,
+            appeal: Some(appeal),
+        },
+    ]
+}
+
+fn golden_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.hex"))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(hex: &str) -> Vec<u8> {
+    let hex = hex.trim();
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
+
+#[test]
+fn every_event_kind_encodes_to_its_golden_bytes_and_back() {
+    let bless = std::env::var_os("AFC_BLESS").is_some();
+    for event in samples() {
+        let bytes = rmp_serde::to_vec_named(&event).unwrap();
+        let path = golden_path(event.name());
+        if bless && !path.exists() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, to_hex(&bytes)).unwrap();
+        }
+        let golden =
+            std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {path:?}: run with AFC_BLESS=1"));
+        assert_eq!(to_hex(&bytes), golden.trim(), "{}: wire format changed", event.name());
+        let decoded: BlockingEvent = rmp_serde::from_slice(&from_hex(&golden)).unwrap();
+        assert_eq!(decoded, event);
+    }
+}
+
+#[test]
+fn every_kind_has_a_sample_tagged_on_the_wire_with_its_name() {
+    let samples = samples();
+    let names: Vec<&str> = samples.iter().map(BlockingEvent::name).collect();
+    assert_eq!(names, BlockingEvent::KINDS);
+    for event in &samples {
+        let json = serde_json::to_value(event).unwrap();
+        assert!(json.get(event.name()).is_some(), "{json}");
+    }
+}
+
+#[test]
+fn an_identifier_that_is_not_canonical_does_not_decode() {
+    let event = BlockingEvent::BlockExpired { identifier: phone(), generation: 1, expired_at_ms: 1 };
+    let json = serde_json::to_string(&event).unwrap().replace("+8617000000000", "17000000000");
+    assert!(serde_json::from_str::<BlockingEvent>(&json).is_err(), "{json}");
+}
