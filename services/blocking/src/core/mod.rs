@@ -12,6 +12,7 @@
 mod apply;
 pub mod carriers;
 mod decide;
+mod lookup;
 mod state;
 
 use std::collections::BTreeSet;
@@ -25,6 +26,7 @@ use crate::normalize::{ContactKind, Identifier, IdentifierKind, normalize};
 
 pub use apply::apply;
 pub use decide::decide;
+pub use lookup::{Answer, BlockedSince, lookup};
 pub use state::{Block, Deadline, Holder, InFlight, OrderStatus, PoolEntry, State};
 
 /// Rules the core applies.

@@ -230,3 +230,26 @@ fn an_answer_to_no_order_in_flight_is_refused() {
     assert!(matches!(refused(&mut world, answer, T0), Rejection::NotAwaited { .. }));
     let _ = OrderErrorKind::Timeout;
 }
+
+#[test]
+fn a_lookup_normalises_the_value_and_answers_since_when_and_why_without_personal_data() {
+    let mut world = World::new();
+    check(&mut world, reported(1, &["17000000000"], &[]), T0);
+    check(&mut world, reported(2, &["17000000000"], &[]), T0 + DAY_MS);
+    let answer = lookup(&world.state, ContactKind::Phone, "+86 170-0000-0000").unwrap();
+    let blocked = answer.blocked.unwrap();
+    assert_eq!((blocked.since_ms, blocked.case_count), (T0, 2));
+    assert_eq!(blocked.fraud_types, [FraudType::ImpersonatingAuthorities].into());
+    assert!(!answer.in_pool);
+    assert_eq!(lookup(&world.state, ContactKind::Phone, "13800138000").unwrap().blocked, None);
+    assert_eq!(lookup(&world.state, ContactKind::Url, "data:,x").unwrap_err().reason, Reason::UnsupportedScheme);
+}
+
+#[test]
+fn five_years_on_is_the_same_day_five_calendar_years_later() {
+    use super::decide::years_later;
+    let leap_day = domain::calendar::days_from_civil(2028, 2, 29) as u64 * DAY_MS + 3_600_000;
+    let march_first = domain::calendar::days_from_civil(2033, 3, 1) as u64 * DAY_MS + 3_600_000;
+    assert_eq!(years_later(leap_day, 5), march_first);
+    assert_eq!(years_later(T0, 5), T0 + (5 * 365 + 1) * DAY_MS);
+}
