@@ -20,7 +20,7 @@ use security::roles::OBSERVER;
 use security::secrets::{self, Secrets, SecretsSpec, city_identity, province_identity};
 use security::{CredentialFiles, Credentials};
 use simulator::Serves;
-use testkit::{NodeSecurity, ProvinceSecurity};
+use testkit::ProvinceSecurity;
 
 /// Generates a province's secrets for `cities` into `dir` (the CA there is kept), with
 /// gateways for `banks` and `platforms` at every city.
@@ -37,29 +37,9 @@ pub fn generate(dir: &Path, cities: &[City], banks: &[BankId], platforms: &[Plat
         .with_context(|| format!("generating the province's secrets in {}", dir.display()))
 }
 
-/// The settings of the testkit's servers for `secrets`: TLS on client connections and leaf
-/// links (the hub verifies each city's certificate), each server's accounts, each city's
-/// leaf link bound to its account on the hub, and a clustered hub's routes on TLS with the
-/// hub's certificate (pinned: only a hub node joins).
+/// The settings of the testkit's servers for `secrets` ([`ProvinceSecurity::from_secrets`]).
 pub fn province_security(secrets: &Secrets) -> ProvinceSecurity {
-    let hub = NodeSecurity {
-        config: format!("{}{}", secrets.tls_block("", &secrets.hub.cert, false), secrets.hub.accounts),
-        leaf: secrets.tls_block("  ", &secrets.hub.cert, true),
-        cluster: secrets.cluster_tls_block("  "),
-    };
-    let cities: BTreeMap<City, NodeSecurity> = secrets
-        .cities
-        .iter()
-        .map(|city| {
-            let node = NodeSecurity {
-                config: format!("{}{}", secrets.tls_block("", &city.node.cert, false), city.node.accounts),
-                leaf: secrets.leaf_remote(city, "    ", &format!("\"{}\"", city.leaf_seed())),
-                cluster: String::new(),
-            };
-            (city.city.clone(), node)
-        })
-        .collect();
-    ProvinceSecurity { hub, cities }
+    ProvinceSecurity::from_secrets(secrets)
 }
 
 /// Connects to `url` as `identity` of the deployment in `dir`, its replies under `inbox`.

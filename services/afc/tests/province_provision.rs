@@ -4,7 +4,6 @@
 //! `--replicas` (a city joins) keeps them. A count JetStream cannot keep is refused before
 //! anything connects, naming the flag, the value and what is accepted.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
@@ -13,8 +12,8 @@ use async_nats::jetstream;
 use domain::City;
 use protocol::subjects;
 use security::CredentialFiles;
-use security::secrets::{self, Secrets, SecretsSpec, province_identity};
-use testkit::{NodeSecurity, Province, ProvinceOptions, ProvinceSecurity};
+use security::secrets::{self, SecretsSpec, province_identity};
+use testkit::{Province, ProvinceOptions, ProvinceSecurity};
 
 /// Nodes of the hub, and copies of the province's stream.
 const HUB_NODES: usize = 3;
@@ -23,30 +22,6 @@ const BOUND: Duration = Duration::from_secs(30);
 
 fn city(name: &str) -> City {
     City::parse(name).unwrap()
-}
-
-/// The testkit servers' settings for `secrets`, as the lab's (loadtests/src/secured.rs):
-/// TLS on clients and leaf links, each server's accounts, a city's leaf link bound to its
-/// account, the hub's routes on TLS pinned to the hub's certificate.
-fn province_security(secrets: &Secrets) -> ProvinceSecurity {
-    let hub = NodeSecurity {
-        config: format!("{}{}", secrets.tls_block("", &secrets.hub.cert, false), secrets.hub.accounts),
-        leaf: secrets.tls_block("  ", &secrets.hub.cert, true),
-        cluster: secrets.cluster_tls_block("  "),
-    };
-    let cities: BTreeMap<City, NodeSecurity> = secrets
-        .cities
-        .iter()
-        .map(|city| {
-            let node = NodeSecurity {
-                config: format!("{}{}", secrets.tls_block("", &city.node.cert, false), city.node.accounts),
-                leaf: secrets.leaf_remote(city, "    ", &format!("\"{}\"", city.leaf_seed())),
-                cluster: String::new(),
-            };
-            (city.city.clone(), node)
-        })
-        .collect();
-    ProvinceSecurity { hub, cities }
 }
 
 /// Runs `afc province provision ARGS` to its end within [`BOUND`].
@@ -91,7 +66,7 @@ async fn province_provision_makes_the_stream_with_three_replicas_on_a_secured_hu
     };
     let secrets = secrets::generate(&spec, dir.path(), &afc::host::service_grants).unwrap();
     let options = ProvinceOptions {
-        security: Some(province_security(&secrets)),
+        security: Some(ProvinceSecurity::from_secrets(&secrets)),
         hub_cluster: HUB_NODES,
         ..ProvinceOptions::default()
     };

@@ -63,6 +63,33 @@ pub struct NodeSecurity {
     pub cluster: String,
 }
 
+impl ProvinceSecurity {
+    /// The settings for a province's secrets (`security::secrets`): TLS on client connections
+    /// and leaf links (the hub verifies each city's certificate), each server's accounts, each
+    /// city's leaf link bound to its account on the hub, and a clustered hub's routes on TLS
+    /// with the hub's certificate (pinned: only a hub node joins).
+    pub fn from_secrets(secrets: &security::secrets::Secrets) -> ProvinceSecurity {
+        let hub = NodeSecurity {
+            config: format!("{}{}", secrets.tls_block("", &secrets.hub.cert, false), secrets.hub.accounts),
+            leaf: secrets.tls_block("  ", &secrets.hub.cert, true),
+            cluster: secrets.cluster_tls_block("  "),
+        };
+        let cities = secrets
+            .cities
+            .iter()
+            .map(|city| {
+                let node = NodeSecurity {
+                    config: format!("{}{}", secrets.tls_block("", &city.node.cert, false), city.node.accounts),
+                    leaf: secrets.leaf_remote(city, "    ", &format!("\"{}\"", city.leaf_seed())),
+                    cluster: String::new(),
+                };
+                (city.city.clone(), node)
+            })
+            .collect();
+        ProvinceSecurity { hub, cities }
+    }
+}
+
 impl std::fmt::Debug for NodeSecurity {
     /// Without the text: a city's holds its leaf seed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
