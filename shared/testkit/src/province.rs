@@ -41,8 +41,8 @@ pub struct ProvinceOptions {
     pub hub_cluster: usize,
 }
 
-/// What secures a province's servers, as text of their configs: the testkit knows nothing
-/// of identities or certificates, only where their settings go.
+/// What secures a province's servers, as text of their configs ([`ProvinceSecurity::
+/// from_secrets`] renders a province's secrets; a test may write its own).
 #[derive(Debug, Clone, Default)]
 pub struct ProvinceSecurity {
     pub hub: NodeSecurity,
