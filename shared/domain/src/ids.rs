@@ -15,7 +15,7 @@ pub struct IdError {
     pub expected: &'static str,
 }
 
-fn id_error(kind: &'static str, value: &str, expected: &'static str) -> IdError {
+pub(crate) fn id_error(kind: &'static str, value: &str, expected: &'static str) -> IdError {
     // Bound the echoed value so a huge input does not produce a huge error.
     const ECHO_MAX_CHARS: usize = 80;
     let value: String = value.chars().take(ECHO_MAX_CHARS).collect();

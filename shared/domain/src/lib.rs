@@ -5,6 +5,7 @@
 //! account number, [`Fen`] arithmetic never wraps. Serde goes through the same parsers, so a
 //! decoded value is as valid as a constructed one.
 
+mod blocking;
 pub mod calendar;
 mod clock;
 mod ids;
@@ -13,6 +14,7 @@ mod personal;
 pub mod report;
 mod service;
 
+pub use blocking::{Carrier, Channel, HolderKey, IdentifierKind};
 pub use clock::{
     Clock, DrillClock, DrillClockError, MAX_TIME_SCALE, ScaledClock, SharedClock, SystemClock, TimeScaleError,
     system_clock,

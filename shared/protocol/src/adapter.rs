@@ -1,6 +1,6 @@
 //! Bank and payment-platform adapter protocols.
 //!
-//! Banks answer on `afc.bank.<bank>.{stop_payment,freeze,flows}`, payment platforms on
+//! Banks answer on `afc.bank.<bank>.{stop_payment,freeze,flows,restrict,unrestrict}`, payment platforms on
 //! `afc.pay.<platform>.resolve`. Requests that change state carry a `request_id`; a bank
 //! that sees the same `request_id` again answers with its first answer and does nothing
 //! more, so a request re-sent after a timeout or a crash is applied once.
@@ -147,7 +147,28 @@ pub struct ResolveOrderReply {
     pub transfer_id: String,
 }
 
-/// A typed failure from a bank or payment platform.
+/// Ask a bank to cut channels of an account (`restrict`: a pool account keeps only the
+/// counter), or to give them back (`unrestrict`: the same body, its own request id). The
+/// bank answers a [`crate::carrier::RestrictReply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountRestrictRequest {
+    pub request_id: crate::carrier::RequestId,
+    pub center: City,
+    pub account: AccountRef,
+    pub channels: crate::carrier::BankChannels,
+}
+
+/// `unrestrict` has the body of `restrict`.
+pub type AccountUnrestrictRequest = AccountRestrictRequest;
+
+impl crate::carrier::Order for AccountRestrictRequest {
+    fn request_id(&self) -> &crate::carrier::RequestId {
+        &self.request_id
+    }
+}
+
+/// A typed failure from a bank, payment platform or carrier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{kind}: {message}")]
 #[serde(deny_unknown_fields)]
@@ -167,6 +188,10 @@ pub enum AdapterErrorKind {
     StopLimitReached,
     /// Temporarily unable to answer; the request may be retried.
     Unavailable,
+    /// A carrier does not serve this phone number (another carrier's, or ported out).
+    NotOurs,
+    /// A carrier or bank knows no holder by this key.
+    UnknownHolder,
 }
 
 impl AdapterErrorKind {
@@ -184,6 +209,8 @@ impl std::fmt::Display for AdapterErrorKind {
             AdapterErrorKind::UnknownOrder => "unknown_order",
             AdapterErrorKind::StopLimitReached => "stop_limit_reached",
             AdapterErrorKind::Unavailable => "unavailable",
+            AdapterErrorKind::NotOurs => "not_ours",
+            AdapterErrorKind::UnknownHolder => "unknown_holder",
         };
         f.write_str(name)
     }
@@ -192,4 +219,5 @@ impl std::fmt::Display for AdapterErrorKind {
 pub type StopPaymentResponse = crate::Reply<StopPaymentReply, AdapterError>;
 pub type FreezeResponse = crate::Reply<FreezeReply, AdapterError>;
 pub type FlowsResponse = crate::Reply<FlowsReply, AdapterError>;
+pub type AccountRestrictResponse = crate::carrier::RestrictResponse;
 pub type ResolveOrderResponse = crate::Reply<ResolveOrderReply, AdapterError>;

@@ -2,6 +2,8 @@
 //!
 //! - [`adapter`]: what the freezing service asks banks and payment platforms, and what they
 //!   answer. The simulator serves the same types.
+//! - [`carrier`]: what blocking asks carriers (block, lift, restrict a phone card) and banks
+//!   (restrict an account), and what they answer.
 //! - [`command`]: the answer of any service to a command verb it does not know.
 //! - [`intake`]: the commands a center's staff (or the `afc` CLI) send to intake.
 //! - [`subjects`]: every NATS subject name, built in one place.
@@ -10,8 +12,10 @@
 //! NATS client can tell success from a typed failure without knowing Rust.
 
 pub mod adapter;
+pub mod carrier;
 pub mod command;
 pub mod intake;
+pub mod limits;
 pub mod subjects;
 
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! NATS subject names. Every subject afc uses is built here, so the scheme in
 //! docs/protocols.md has one implementation.
 
-use domain::{BankId, City, PlatformId, Service};
+use domain::{BankId, Carrier, City, PlatformId, Service};
 
 /// Events of one service of one city: `afc.<city>.evt.<service>.<event>`.
 pub fn event(city: &City, service: Service, event: &str) -> String {
@@ -51,6 +51,21 @@ pub fn bank(bank: &BankId, verb: &str) -> String {
 /// A payment-platform adapter verb: `afc.pay.<platform>.<verb>`.
 pub fn platform(platform: &PlatformId, verb: &str) -> String {
     format!("afc.pay.{platform}.{verb}")
+}
+
+/// A carrier adapter verb: `afc.carrier.<carrier>.<verb>`.
+pub fn carrier(carrier: Carrier, verb: &str) -> String {
+    format!("afc.carrier.{carrier}.{verb}")
+}
+
+/// Every verb of one carrier (what its gateway serves).
+pub fn carrier_verbs(carrier: Carrier) -> String {
+    format!("afc.carrier.{carrier}.*")
+}
+
+/// One verb at every carrier (what blocking may request).
+pub fn any_carrier(verb: &str) -> String {
+    format!("afc.carrier.*.{verb}")
 }
 
 /// The lab's round-trip probe: a core subject no service uses, so `afc-lab bench freeze`
@@ -197,6 +212,26 @@ pub mod bank_verb {
     pub const STOP_PAYMENT: &str = "stop_payment";
     pub const FREEZE: &str = "freeze";
     pub const FLOWS: &str = "flows";
+    /// Cut channels of an account (blocking's high-risk pool).
+    pub const RESTRICT: &str = "restrict";
+    /// Give them back.
+    pub const UNRESTRICT: &str = "unrestrict";
+    /// Every bank verb.
+    pub const ALL: [&str; 5] = [STOP_PAYMENT, FREEZE, FLOWS, RESTRICT, UNRESTRICT];
+}
+
+/// Carrier verbs.
+pub mod carrier_verb {
+    /// Block a phone number, domain or IP address for every subscriber.
+    pub const BLOCK: &str = "block";
+    /// Lift the center's block.
+    pub const LIFT: &str = "lift";
+    /// Cut channels of a phone card.
+    pub const RESTRICT: &str = "restrict";
+    /// Give them back.
+    pub const UNRESTRICT: &str = "unrestrict";
+    /// Every carrier verb.
+    pub const ALL: [&str; 4] = [BLOCK, LIFT, RESTRICT, UNRESTRICT];
 }
 
 /// Payment-platform verbs.
@@ -230,6 +265,10 @@ mod tests {
         assert_eq!(any_bank(bank_verb::FLOWS), "afc.bank.*.flows");
         assert_eq!(platform_verbs(&PlatformId::parse("alipay").unwrap()), "afc.pay.alipay.*");
         assert_eq!(any_platform(platform_verb::RESOLVE), "afc.pay.*.resolve");
+        assert_eq!(carrier(Carrier::Cmcc, carrier_verb::BLOCK), "afc.carrier.cmcc.block");
+        assert_eq!(carrier_verbs(Carrier::Ctcc), "afc.carrier.ctcc.*");
+        assert_eq!(any_carrier(carrier_verb::LIFT), "afc.carrier.*.lift");
+        assert_eq!(bank(&BankId::parse("icbc").unwrap(), bank_verb::RESTRICT), "afc.bank.icbc.restrict");
         assert_eq!(source_deliver_prefix(&city), "afc.hangzhou.src");
         assert_eq!(city_inbox(&city, "freezing"), "_INBOX.hangzhou.freezing");
         assert_eq!(province_inbox("reader"), "_INBOX.province.reader");

@@ -1,0 +1,20 @@
+//! Bounds of the wire types, in one place, each with its reason. (`MAX_BODY_BYTES`, the bound
+//! of any body, is in the crate root.)
+
+/// Longest `request_id` of a carrier or restriction order, in bytes. Blocking's ids are
+/// `<center>/<carrier or bank>/<target>/<verb><generation>`: a center (32), a counterparty (16),
+/// the longest target (a domain of 253 bytes with its `domain:` prefix), a verb and a
+/// generation come to under 340; the rest is headroom for another client's scheme. A longer id
+/// is not one of ours and is refused before a carrier stores it.
+pub const MAX_REQUEST_ID_BYTES: usize = 512;
+
+/// Longest identifier value a carrier is asked to block, in bytes: a host name's 253 (RFC
+/// 1035). E.164 numbers (at most 16 bytes) and IP addresses (at most 45) are shorter.
+pub const MAX_IDENTIFIER_VALUE_BYTES: usize = 253;
+
+/// Digits of an E.164 number after its `+` (ITU-T E.164: at most 15; the shortest numbering
+/// plans in use give 8 with their country code).
+pub const E164_DIGITS: std::ops::RangeInclusive<usize> = 8..=15;
+
+/// Characters of a refused value echoed in an error: enough to recognise it, never a page.
+pub const MAX_ECHO_CHARS: usize = 80;
