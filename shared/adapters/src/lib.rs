@@ -1,6 +1,7 @@
 //! Clients of the external systems a service asks over NATS request/reply: bank gateways
 //! (`afc.bank.<bank>.<verb>`) and payment platforms (`afc.pay.<platform>.<verb>`), with the
-//! JSON bodies of `protocol::adapter`.
+//! JSON bodies of `protocol::adapter`, and carriers (`afc.carrier.<carrier>.<verb>`,
+//! [`carrier::Carriers`]) with those of `protocol::carrier`.
 //!
 //! Every call has a timeout per attempt and retries a bounded number of times when asking
 //! again may help (no answer in time, nobody listening, a bank answering `unavailable`).
@@ -8,14 +9,17 @@
 //! says why — timeout, no responders, refused (with the bank's own kind), invalid reply — so
 //! a service's core can match on it.
 
+pub mod carrier;
 pub mod limits;
 
 use std::time::Duration;
 
 use protocol::adapter::{
-    AdapterError as WireError, AdapterErrorKind as RefusalKind, FlowsReply, FlowsRequest, FreezeReply, FreezeRequest,
-    ResolveOrderReply, ResolveOrderRequest, StopPaymentReply, StopPaymentRequest,
+    AccountRestrictRequest, AccountUnrestrictRequest, AdapterError as WireError, AdapterErrorKind as RefusalKind,
+    FlowsReply, FlowsRequest, FreezeReply, FreezeRequest, ResolveOrderReply, ResolveOrderRequest, StopPaymentReply,
+    StopPaymentRequest,
 };
+use protocol::carrier::{Answer, Order, RestrictReply};
 use protocol::subjects::{self, bank_verb, platform_verb};
 use protocol::{Reply, to_json};
 use serde::Serialize;
@@ -83,7 +87,7 @@ impl AdapterErrorKind {
     }
 }
 
-/// Talks to banks and payment platforms.
+/// Talks to banks and payment platforms (and, through [`carrier::Carriers`], to carriers).
 #[derive(Debug, Clone)]
 pub struct Adapters {
     client: async_nats::Client,
@@ -113,18 +117,57 @@ impl Adapters {
         self.call(subjects::bank(&request.account.bank(), bank_verb::FREEZE), request).await
     }
 
+    /// Cuts channels of an account (blocking's high-risk pool).
+    pub async fn restrict(&self, request: &AccountRestrictRequest) -> Result<RestrictReply, AdapterError> {
+        self.order(subjects::bank(&request.account.bank(), bank_verb::RESTRICT), request).await
+    }
+
+    /// Gives an account's channels back.
+    pub async fn unrestrict(&self, request: &AccountUnrestrictRequest) -> Result<RestrictReply, AdapterError> {
+        self.order(subjects::bank(&request.account.bank(), bank_verb::UNRESTRICT), request).await
+    }
+
     pub async fn resolve(&self, request: &ResolveOrderRequest) -> Result<ResolveOrderReply, AdapterError> {
         self.call(subjects::platform(&request.order.platform(), platform_verb::RESOLVE), request).await
     }
 
+    /// Asks an order (a request with an idempotent id) and takes only a reply that names it:
+    /// one naming another request is an invalid reply.
+    pub(crate) async fn order<Q: Serialize + Order, A: DeserializeOwned + Answer>(
+        &self,
+        subject: String,
+        request: &Q,
+    ) -> Result<A, AdapterError> {
+        let asked = request.request_id();
+        self.ask(subject, request, |answer: &A| {
+            let named = answer.request_id();
+            if named == asked { Ok(()) } else { Err(format!("the reply names request {named}, not {asked}")) }
+        })
+        .await
+    }
+
     async fn call<Q: Serialize, A: DeserializeOwned>(&self, subject: String, request: &Q) -> Result<A, AdapterError> {
+        self.ask(subject, request, |_: &A| Ok(())).await
+    }
+
+    /// Asks with bounded retries; `check` refuses an answer that is well-formed but not this
+    /// request's (an invalid reply).
+    async fn ask<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        subject: String,
+        request: &Q,
+        check: impl Fn(&A) -> Result<(), String>,
+    ) -> Result<A, AdapterError> {
         let body = bytes::Bytes::from(to_json(request));
         let mut backoff = ADAPTER_RETRY_BACKOFF;
         let mut attempts = 0;
         loop {
             attempts += 1;
             let kind = match self.attempt::<A>(&subject, body.clone()).await {
-                Ok(answer) => return Ok(answer),
+                Ok(answer) => match check(&answer) {
+                    Ok(()) => return Ok(answer),
+                    Err(why) => AdapterErrorKind::InvalidReply(why),
+                },
                 Err(kind) => kind,
             };
             if !kind.is_transient() || attempts > self.retries {
