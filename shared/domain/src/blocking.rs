@@ -9,6 +9,32 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{BankId, IdError, id_error};
 
+/// Mobile prefixes (the digits after +86) by issuing carrier. 192 is China Broadnet's, whose
+/// network China Mobile shares and runs: its blocks go to China Mobile.
+const MOBILE_PREFIXES: [(Carrier, &[&str]); 3] = [
+    (
+        Carrier::Cmcc,
+        &[
+            "134", "135", "136", "137", "138", "139", "147", "148", "150", "151", "152", "157", "158", "159", "165",
+            "172", "178", "182", "183", "184", "187", "188", "192", "195", "197", "198", "1703", "1705", "1706",
+        ],
+    ),
+    (
+        Carrier::Cucc,
+        &[
+            "130", "131", "132", "145", "146", "155", "156", "166", "167", "171", "175", "176", "185", "186", "196",
+            "1704", "1707", "1708", "1709",
+        ],
+    ),
+    (
+        Carrier::Ctcc,
+        &[
+            "133", "149", "153", "162", "173", "174", "177", "180", "181", "189", "190", "191", "193", "199", "1700",
+            "1701", "1702",
+        ],
+    ),
+];
+
 /// The three carriers of a Chinese center (`afc.carrier.<carrier>.…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -32,6 +58,22 @@ impl Carrier {
             Carrier::Cucc => "cucc",
             Carrier::Ctcc => "ctcc",
         }
+    }
+
+    /// The carrier that issued a Chinese mobile number in E.164 (`+86` and 11 digits
+    /// starting with 1), by its range; `None` for any other number or a range not in the
+    /// table. The longest prefix wins: 170x before any 3-digit entry.
+    pub fn issuing(e164: &str) -> Option<Carrier> {
+        let national = e164.strip_prefix("+86")?;
+        if national.len() != 11 || !national.starts_with('1') {
+            return None;
+        }
+        MOBILE_PREFIXES
+            .iter()
+            .flat_map(|(carrier, prefixes)| prefixes.iter().map(move |p| (*carrier, *p)))
+            .filter(|(_, prefix)| national.starts_with(prefix))
+            .max_by_key(|(_, prefix)| prefix.len())
+            .map(|(carrier, _)| carrier)
     }
 
     pub fn parse(s: &str) -> Result<Carrier, IdError> {
@@ -205,6 +247,11 @@ mod tests {
         let refused = Carrier::parse("att").unwrap_err();
         assert_eq!((refused.kind, refused.value.as_str(), refused.expected), ("carrier", "att", Carrier::EXPECTED));
         assert_eq!(serde_json::to_string(&Carrier::Cucc).unwrap(), r#""cucc""#);
+        assert_eq!(Carrier::issuing("+8613800138000"), Some(Carrier::Cmcc));
+        assert_eq!(Carrier::issuing("+8617040000000"), Some(Carrier::Cucc), "170x by its fourth digit");
+        assert_eq!(Carrier::issuing("+8617000000000"), Some(Carrier::Ctcc));
+        assert_eq!(Carrier::issuing("+862088888888"), None, "a landline");
+        assert_eq!(Carrier::issuing("+85291234567"), None, "not Chinese");
     }
 
     #[test]
