@@ -23,6 +23,8 @@ const RTT_WARMUP: usize = 100;
 const RTT_PAYLOAD_BYTES: usize = 256;
 /// Longest a single floor round trip may take before the floor measurement fails.
 const RTT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause between asks while the round trip's responder is not yet known to the server.
+const RTT_READY_POLL: Duration = Duration::from_millis(10);
 
 /// Sequential single-event commits measured for the floor.
 pub const COMMIT_SAMPLES: usize = 500;
@@ -53,6 +55,13 @@ pub async fn measure_rtt(connector: &Connector, city: &City) -> anyhow::Result<H
     let payload = vec![b'x'; RTT_PAYLOAD_BYTES];
     let mut histogram = Histogram::new(HISTOGRAM_SIGFIG)?;
     let measured = async {
+        // The responder's interest may reach the server a moment after its flush returns: ask
+        // until it answers once ("no responders" until then).
+        let ready_by = Instant::now() + RTT_TIMEOUT;
+        while let Err(error) = requester.request(subject.clone(), payload.clone().into()).await {
+            anyhow::ensure!(Instant::now() < ready_by, "the round trip's responder never answered: {error}");
+            tokio::time::sleep(RTT_READY_POLL).await;
+        }
         for i in 0..RTT_WARMUP + RTT_SAMPLES {
             let body = payload.clone().into();
             let started = Instant::now();

@@ -2,10 +2,9 @@
 //! off, on, … for `--rounds` rounds), each in a process of its own as a sweep's points are
 //! ([`super::sweep::run_point_in_child`], its full report on stdout as it goes), then one
 //! [`Comparison`] (printed, and written to `--out`/security.md): each run's CO-corrected
-//! time-to-freeze, what it reached, the CPU it took and the nats-servers' PING round trip
-//! (the load measures no floor of its own; the PING probe's connection is the harness's,
-//! over TLS with the observer's identity when secured), and p99(on) / p99(off) against the
-//! goal.
+//! time-to-freeze, what it reached, the CPU it took and the floor measured in it (the NATS
+//! round trip between two harness connections on the idle deployment, over TLS with the city
+//! observer's identity when secured), and p99(on) / p99(off) against the goal.
 
 use std::path::{Path, PathBuf};
 
@@ -42,9 +41,9 @@ pub fn comparison(setup: &Setup, options: &LoadOptions, results: &[PointResult])
                 if options.sync_always { "always" } else { "default" }
             ),
             "ttf: intended submission → the last stop holding money, coordinated-omission corrected (ms resolution)".into(),
-            "no floor is measured under load: PING p99 is the stall probe's round trip to each nats-server over the harness's own connection (TLS, the observer's identity, when secured), max over the servers; CPU in % of one core over the measured window (machine / afc process / nats-servers)".into(),
+            "floor, measured in each run on the idle deployment before its load: NATS round trip between two harness connections to the first city's server (the city observer's identity over TLS when secured); CPU in % of one core over the measured window (machine / afc process / nats-servers)".into(),
         ],
-        columns: ["completed /s", "not completed", "service ttf p99", "e2e p99", "PING p99 ms", "CPU machine / afc / nats", "busy before"]
+        columns: ["completed /s", "not completed", "service ttf p99", "e2e p99", "floor rtt p50 / p99 µs", "CPU machine / afc / nats", "busy before"]
             .map(String::from)
             .to_vec(),
         runs: results.iter().map(row).collect(),
@@ -53,13 +52,7 @@ pub fn comparison(setup: &Setup, options: &LoadOptions, results: &[PointResult])
 
 /// A run's row.
 fn row(r: &PointResult) -> Run {
-    let ping = r
-        .stalls
-        .iter()
-        .filter(|p| p.name.starts_with("nats-server"))
-        .map(|p| p.p99_us)
-        .max()
-        .map_or("-".to_owned(), |us| format!("{:.2}", ms(us)));
+    let floor = r.floor_rtt_us.map_or("-".to_owned(), |rtt| format!("{} / {}", rtt.p50, rtt.p99));
     let cpu = r.cpu.as_ref().map_or("-".to_owned(), |c| {
         let nats: f64 = c.servers_pct.iter().map(|(_, p)| p).sum();
         format!("{:.0} / {:.0} / {:.0}", c.machine_pct, c.afc_pct, nats)
@@ -73,7 +66,7 @@ fn row(r: &PointResult) -> Run {
             format!("{} of {}", r.load.incomplete + r.refused, r.load.measured),
             format!("{:.1}", ms(r.service_ttf_us.p99)),
             format!("{:.1}", ms(r.load.latency_us.p99)),
-            ping,
+            floor,
             cpu,
             before,
         ],

@@ -81,6 +81,11 @@ pub struct PointResult {
     pub refused: u64,
     /// Completed measured cases whose trace carried no time-to-freeze.
     pub without_ttf: u64,
+    /// The floor: NATS round trips (µs) between two connections of the harness to the first
+    /// city's server (the city observer's identity over TLS when secured), measured on the
+    /// idle deployment before the load. Missing in results written before it was measured.
+    #[serde(default)]
+    pub floor_rtt_us: Option<Percentiles>,
     /// CPU use over the measured window, if `/proc` could be read.
     pub cpu: Option<CpuUse>,
     /// JetStream traffic over the measured window, if the servers answered.
@@ -275,6 +280,7 @@ pub(crate) mod tests {
             stops_per_s: completed * f64::from(simulator::wave::SINGLE_TRAIL_ACCOUNTS),
             refused: 0,
             without_ttf: 0,
+            floor_rtt_us: None,
             cpu: None,
             streams: None,
             stalls: Vec::new(),

@@ -21,7 +21,7 @@ use super::streams::{self, StreamUse};
 use crate::completions::{Completions, Observed};
 use crate::deployment::{CITIES, Embedded, EmbeddedOptions};
 use crate::harness::recorder::millis;
-use crate::harness::{LoadResult, Recorder, Schedule, Warmup, Window};
+use crate::harness::{LoadResult, Percentiles, Recorder, Schedule, Warmup, Window};
 use crate::probes::{self, StallProbe};
 use crate::submit::{self, Case, Submission};
 use crate::targets::MEASUREMENT_FREEZE_AFTER_MS;
@@ -69,6 +69,14 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
         },
     )
     .await?;
+    // The floor, on the idle deployment before the load (as `bench freeze` measures it).
+    let floor_rtt_us = match crate::bench::floor::measure_rtt(&deployment.connector(), &cities[0]).await {
+        Ok(histogram) => Some(Percentiles::of(&histogram)),
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "measuring the round-trip floor failed");
+            None
+        }
+    };
     let mut completions = Completions::watch(&deployment, &cities).await?;
     let servers = cpu::server_processes(&deployment, &cities);
 
@@ -111,7 +119,7 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
     deployment.stop().await;
 
     let run = Run { point, schedule: &schedule, start_ms, window, sent: &sent, observed: &observed };
-    run.result(cpu, streams, stalls)
+    Ok(PointResult { floor_rtt_us, ..run.result(cpu, streams, stalls)? })
 }
 
 /// The stall probes of a point: the harness's runtime, an OS thread, the disk, each
@@ -253,6 +261,7 @@ impl Run<'_> {
             stops_per_s: self.window.weighted_rate(completions),
             refused,
             without_ttf,
+            floor_rtt_us: None,
             cpu,
             streams,
             stalls,

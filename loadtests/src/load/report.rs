@@ -142,6 +142,13 @@ pub fn print_point(setup: &Setup, r: &PointResult) {
             );
         }
     }
+    if let Some(rtt) = &r.floor_rtt_us {
+        println!("floor (idle deployment, before the load)");
+        row(
+            "NATS round trip, µs",
+            format!("p50 {} p90 {} p99 {} max {} µs (n={})", rtt.p50, rtt.p90, rtt.p99, rtt.max, rtt.count),
+        );
+    }
     println!("target");
     row(
         &format!("{LOAD_RATE_PER_S} cases/s, p99 < {LOAD_TTF_P99_MS} ms"),
