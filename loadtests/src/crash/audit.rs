@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use async_nats::jetstream;
 use domain::{AccountRef, CaseId, City, Fen, Service};
-use events::{Envelope, FreezingEvent, IntakeEvent, Payload};
+use events::{BlockingEvent, Envelope, FreezingEvent, IntakeEvent, Payload};
 use futures::StreamExt;
 
 /// Messages read back from one city's stream at most.
@@ -41,6 +41,8 @@ pub struct StreamAudit {
     pub completed: BTreeSet<CaseId>,
     /// What each case claims on each account (its `account_stopped` claims together).
     pub claims: BTreeMap<(CaseId, AccountRef), Fen>,
+    /// Blocks blocking started (`identifier_blocked`), each generation of an identifier once.
+    pub blocks: u64,
     /// A few of the findings, for the log.
     pub examples: Vec<String>,
 }
@@ -97,6 +99,19 @@ fn logical_key(envelope: &Envelope) -> Option<(&'static str, String)> {
                 (FreezingEvent::CLAIM_REVISED, format!("{case_id} {account} {by_case} {by_hop}"))
             }
             // Alerts and retries may repeat by design.
+            _ => return None,
+        },
+        Payload::Blocking(event) => match event {
+            BlockingEvent::CaseScreened { case_id, .. } => (BlockingEvent::CASE_SCREENED, case_id.to_string()),
+            BlockingEvent::IdentifierBlocked { identifier, generation, .. } => {
+                (BlockingEvent::IDENTIFIER_BLOCKED, format!("{identifier} {generation}"))
+            }
+            BlockingEvent::OrderConfirmed { request_id, .. } => (BlockingEvent::ORDER_CONFIRMED, request_id.clone()),
+            BlockingEvent::PoolEntered { subject, generation, .. } => {
+                (BlockingEvent::POOL_ENTERED, format!("{subject} {generation}"))
+            }
+            // Extensions, retries and the rest may repeat by design, or are keyed by what they
+            // follow (a case screened once is extended once per identifier).
             _ => return None,
         },
     };
@@ -169,7 +184,8 @@ fn count(
             let claim = audit.claims.entry((case_id.clone(), account.clone())).or_default();
             *claim = claim.saturating_add(*claim_fen);
         }
-        Payload::Freezing(_) => {}
+        Payload::Blocking(BlockingEvent::IdentifierBlocked { .. }) => audit.blocks += 1,
+        Payload::Freezing(_) | Payload::Blocking(_) => {}
     }
     if let Some(key) = logical_key(&envelope)
         && !keys.insert(key.clone())
@@ -182,7 +198,12 @@ fn count(
 /// The last sequence number of each service's log in `data` (a stopped node's directory).
 pub fn logged_seqs(data: &Path, city: &City) -> anyhow::Result<BTreeMap<Service, u64>> {
     let mut last = BTreeMap::new();
-    for (service, name) in [(Service::Intake, intake::RECORDS.name), (Service::Freezing, freezing::STORE.name)] {
+    let logs = [
+        (Service::Intake, intake::RECORDS.name),
+        (Service::Freezing, freezing::STORE.name),
+        (Service::Blocking, blocking::STORE.name),
+    ];
+    for (service, name) in logs {
         let path = data.join(format!("{name}.redb"));
         let producer = store::Producer { city: city.clone(), service };
         let store = store::Store::open(&path, producer, domain::system_clock())

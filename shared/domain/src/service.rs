@@ -12,16 +12,18 @@ use serde::{Deserialize, Serialize};
 pub enum Service {
     Intake,
     Freezing,
+    Blocking,
 }
 
 impl Service {
     /// Every service, in the order a node starts them.
-    pub const ALL: [Service; 2] = [Service::Intake, Service::Freezing];
+    pub const ALL: [Service; 3] = [Service::Intake, Service::Freezing, Service::Blocking];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Service::Intake => "intake",
             Service::Freezing => "freezing",
+            Service::Blocking => "blocking",
         }
     }
 
@@ -46,6 +48,6 @@ mod tests {
             assert_eq!(Service::parse(service.as_str()), Some(service));
             assert_eq!(serde_json::to_string(&service).unwrap(), format!("\"{service}\""));
         }
-        assert_eq!(Service::parse("blocking"), None);
+        assert_eq!(Service::parse("dissuasion"), None);
     }
 }

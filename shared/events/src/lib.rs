@@ -6,12 +6,14 @@
 //! MessagePack with named fields ([`encode`] / [`decode`]), so a field can be added without
 //! breaking older readers, and the golden-byte tests in `tests/golden.rs` pin the format.
 
+pub mod blocking;
 pub mod freezing;
 pub mod intake;
 
 use domain::{CaseId, City, TimeMs};
 use serde::{Deserialize, Serialize};
 
+pub use blocking::BlockingEvent;
 pub use domain::Service;
 pub use freezing::FreezingEvent;
 pub use intake::IntakeEvent;
@@ -49,6 +51,7 @@ pub struct Envelope {
 pub enum Payload {
     Intake(IntakeEvent),
     Freezing(FreezingEvent),
+    Blocking(BlockingEvent),
 }
 
 impl Payload {
@@ -57,6 +60,7 @@ impl Payload {
         match self {
             Payload::Intake(_) => Service::Intake,
             Payload::Freezing(_) => Service::Freezing,
+            Payload::Blocking(_) => Service::Blocking,
         }
     }
 
@@ -65,6 +69,7 @@ impl Payload {
         match self {
             Payload::Intake(event) => event.name(),
             Payload::Freezing(event) => event.name(),
+            Payload::Blocking(event) => event.name(),
         }
     }
 
@@ -73,6 +78,7 @@ impl Payload {
         match self {
             Payload::Intake(event) => Some(event.case_id()),
             Payload::Freezing(event) => Some(event.case_id()),
+            Payload::Blocking(event) => event.case_id(),
         }
     }
 }

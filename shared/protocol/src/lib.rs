@@ -4,6 +4,8 @@
 //!   answer. The simulator serves the same types.
 //! - [`carrier`]: what blocking asks carriers (block, lift, restrict a phone card) and banks
 //!   (restrict an account), and what they answer.
+//! - [`blocking`]: the commands staff and carriers send to blocking (`check`, `list`, `lift`,
+//!   `case`).
 //! - [`command`]: the answer of any service to a command verb it does not know.
 //! - [`intake`]: the commands a center's staff (or the `afc` CLI) send to intake.
 //! - [`subjects`]: every NATS subject name, built in one place.
@@ -12,6 +14,7 @@
 //! NATS client can tell success from a typed failure without knowing Rust.
 
 pub mod adapter;
+pub mod blocking;
 pub mod carrier;
 pub mod command;
 pub mod intake;

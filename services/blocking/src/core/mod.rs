@@ -108,7 +108,7 @@ pub enum Input {
 }
 
 /// What an order asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Verb {
     Block,
     Lift,
@@ -130,14 +130,14 @@ impl Verb {
 }
 
 /// Who an order goes to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Counterparty {
     Carrier(Carrier),
     Bank(BankId),
 }
 
 /// A request the shell must send (`afc.carrier.<carrier>.<verb>`, `afc.bank.<bank>.<verb>`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Order {
     /// Derived from what it acts on ([`request_id`]): the same on every retry and restart.
     pub request_id: String,

@@ -4,14 +4,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::{AccountRef, CaseId, FraudType, TimeMs};
+use serde::{Deserialize, Serialize};
 
 use super::Order;
 use crate::events::{Card, Carrier, HolderKey, PoolSubject};
 use crate::normalize::Identifier;
 
-/// Everything blocking knows. Not serialised: the log is the truth (a snapshot format comes
-/// with the shell).
-#[derive(Debug, Default, PartialEq)]
+/// Everything blocking knows. The log is the truth; the shell saves a snapshot of it now and
+/// then (`shell::snapshot`) so a start replays only what came after.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     /// Cases screened: a case is read once.
     pub cases: BTreeSet<CaseId>,
@@ -45,7 +46,7 @@ impl State {
 }
 
 /// Something the core must do at a time.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Deadline {
     Expiry(Identifier),
     Release(PoolSubject),
@@ -53,7 +54,7 @@ pub enum Deadline {
 }
 
 /// The block of one identifier.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Block {
     /// 1 for the first block; +1 each time it is blocked again after an expiry or a lift.
     pub generation: u32,
@@ -74,7 +75,7 @@ pub struct Block {
 }
 
 /// Where an order stands at its counterparty.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderStatus {
     /// Sent (or waiting to be sent again), not confirmed: shown as pending.
     Pending,
@@ -85,7 +86,7 @@ pub enum OrderStatus {
 }
 
 /// An order sent and not settled.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InFlight {
     pub order: Order,
     /// Attempts made, the first included.
@@ -97,7 +98,7 @@ pub struct InFlight {
 }
 
 /// A subject's place in the high-risk pool.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoolEntry {
     pub generation: u32,
     pub in_pool: bool,
@@ -110,7 +111,7 @@ pub struct PoolEntry {
 }
 
 /// A holder named by banks and carriers.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Holder {
     pub cases: BTreeSet<CaseId>,
     pub phones: BTreeSet<Identifier>,

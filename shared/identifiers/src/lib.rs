@@ -8,6 +8,10 @@
 //! What cannot be normalised is a [`NormalizeError`] naming the kind, the value (at most
 //! [`MAX_ECHO_CHARS`] characters of it) and what is accepted: it is recorded with the case,
 //! never dropped. The rules, and why, are in docs/blocking.md.
+//!
+//! A crate of its own because the identifiers are in blocking's events (`shared/events`) and
+//! in its lookups, and normalising is done in one place only: the blocking service and its
+//! events read them through the same parser.
 
 mod app;
 mod host;
@@ -19,6 +23,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
+
+pub mod limits;
 
 use crate::limits::{MAX_ECHO_CHARS, MAX_VALUE_BYTES};
 
@@ -75,55 +81,17 @@ impl fmt::Display for ContactKind {
     }
 }
 
-/// What is blocked: the kind of an [`Identifier`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentifierKind {
-    /// E.164, `+8617000000000`.
-    Phone,
-    /// A registrable domain in ASCII (punycode), `fake-bank.com.cn`.
-    Domain,
-    /// An IPv4 or IPv6 address a URL named instead of a host name.
-    Ip,
-    /// An app's package id, `com.example.loan`.
-    App,
-    /// `<platform>:<account id>`, `wechat:wxid_abc123`.
-    Social,
-}
+/// What is blocked: the kind of an [`Identifier`] (in `domain`, which the carriers' wire
+/// shares).
+pub use domain::IdentifierKind;
 
-impl IdentifierKind {
-    pub const ALL: [IdentifierKind; 5] = [
-        IdentifierKind::Phone,
-        IdentifierKind::Domain,
-        IdentifierKind::Ip,
-        IdentifierKind::App,
-        IdentifierKind::Social,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IdentifierKind::Phone => "phone",
-            IdentifierKind::Domain => "domain",
-            IdentifierKind::Ip => "ip",
-            IdentifierKind::App => "app",
-            IdentifierKind::Social => "social",
-        }
-    }
-
-    /// The contact kind whose normaliser reads a value of this kind back.
-    fn read_as(self) -> ContactKind {
-        match self {
-            IdentifierKind::Phone => ContactKind::Phone,
-            IdentifierKind::Domain | IdentifierKind::Ip => ContactKind::Domain,
-            IdentifierKind::App => ContactKind::App,
-            IdentifierKind::Social => ContactKind::Social,
-        }
-    }
-}
-
-impl fmt::Display for IdentifierKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// The contact kind whose normaliser reads a value of `kind` back.
+fn read_as(kind: IdentifierKind) -> ContactKind {
+    match kind {
+        IdentifierKind::Phone => ContactKind::Phone,
+        IdentifierKind::Domain | IdentifierKind::Ip => ContactKind::Domain,
+        IdentifierKind::App => ContactKind::App,
+        IdentifierKind::Social => ContactKind::Social,
     }
 }
 
@@ -155,9 +123,9 @@ impl Identifier {
             .into_iter()
             .find(|k| k.as_str() == kind)
             .ok_or_else(|| refused(Reason::NotCanonical))?;
-        let identifier = normalize(kind.read_as(), value)?;
+        let identifier = normalize(read_as(kind), value)?;
         if identifier.kind != kind || identifier.value != value {
-            return Err(NormalizeError::new(kind.read_as(), s, Reason::NotCanonical));
+            return Err(NormalizeError::new(read_as(kind), s, Reason::NotCanonical));
         }
         Ok(identifier)
     }

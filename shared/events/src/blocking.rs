@@ -1,128 +1,20 @@
 //! What blocking records: past tense, one enum, serde only here (the wire and the log).
 //!
-//! These live in the blocking crate until its shell is built; they move to `shared/events`
-//! (a `Payload::Blocking` variant, `domain::Service::Blocking`, a golden file per kind) with
-//! it. Their bytes are pinned already by `tests/golden.rs`.
-//!
 //! No victim's personal data is here: the identifiers are the scammer's (from the report's
 //! `contacts`), accounts are the mules' that held victim money, a card seller is a
 //! pseudonymous [`HolderKey`] from the bank, never a name; a lift names the operator (staff).
 
 use std::fmt;
 
-use domain::{AccountRef, BankId, CaseId, FraudType, TimeMs};
+use domain::{AccountRef, CaseId, FraudType, TimeMs};
 use serde::{Deserialize, Serialize};
 
-use crate::normalize::{ContactKind, Identifier, Reason};
+use identifiers::{ContactKind, Identifier, Reason};
 
-/// The three carriers of a Chinese center (`afc.carrier.<carrier>.…`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Carrier {
-    /// China Mobile.
-    Cmcc,
-    /// China Unicom.
-    Cucc,
-    /// China Telecom.
-    Ctcc,
-}
-
-impl Carrier {
-    pub const ALL: [Carrier; 3] = [Carrier::Cmcc, Carrier::Cucc, Carrier::Ctcc];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Carrier::Cmcc => "cmcc",
-            Carrier::Cucc => "cucc",
-            Carrier::Ctcc => "ctcc",
-        }
-    }
-}
-
-impl fmt::Display for Carrier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A service an order cuts (or, lifted, gives back).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// Bank: online banking.
-    OnlineBanking,
-    /// Bank: the mobile banking app.
-    MobileBanking,
-    /// Bank: payments through third-party platforms (WeChat Pay, Alipay).
-    ThirdPartyPayment,
-    /// Bank: cash machines.
-    Atm,
-    /// Phone card: mobile data.
-    Data,
-    /// Phone card: SMS.
-    Sms,
-    /// Phone card: voice calls outside the card's home area.
-    OutOfAreaVoice,
-    /// Phone card: international calls and roaming.
-    International,
-}
-
-impl Channel {
-    /// What a pool account loses: everything but the bank counter (Shenzhen's pool).
-    pub const BANK_POOL: [Channel; 4] =
-        [Channel::OnlineBanking, Channel::MobileBanking, Channel::ThirdPartyPayment, Channel::Atm];
-    /// What a card seller's phone card loses: everything but local voice.
-    pub const LOCAL_VOICE_ONLY: [Channel; 4] =
-        [Channel::Data, Channel::Sms, Channel::OutOfAreaVoice, Channel::International];
-}
-
-/// A person who holds accounts or phone cards, as the bank or carrier knows them: a
-/// pseudonymous key `<issuer>:<16-64 lower-case hex digits>` (the issuer's code, then a keyed
-/// hash of the person's identity the issuer computes), never a name or an ID number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct HolderKey(String);
-
-impl HolderKey {
-    pub const EXPECTED: &'static str =
-        "<issuer>:<16-64 lower-case hex digits>, issuer 2-16 lower-case letters or digits";
-
-    pub fn parse(s: &str) -> Result<HolderKey, domain::IdError> {
-        let valid = s.split_once(':').is_some_and(|(issuer, key)| {
-            BankId::parse(issuer).is_ok()
-                && (16..=64).contains(&key.len())
-                && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        });
-        if valid {
-            Ok(HolderKey(s.to_owned()))
-        } else {
-            Err(domain::IdError { kind: "holder key", value: crate::normalize::echo(s), expected: Self::EXPECTED })
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for HolderKey {
-    type Error = domain::IdError;
-    fn try_from(s: String) -> Result<Self, domain::IdError> {
-        HolderKey::parse(&s)
-    }
-}
-
-impl From<HolderKey> for String {
-    fn from(key: HolderKey) -> String {
-        key.0
-    }
-}
-
-impl fmt::Display for HolderKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+/// The carriers, the channels an order cuts and a card seller's pseudonymous key are the
+/// vocabulary blocking shares with the carriers' and banks' wire (`protocol::carrier`): they
+/// are `domain`'s.
+pub use domain::{Carrier, Channel, HolderKey};
 
 /// What is in the high-risk pool.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -130,7 +22,7 @@ impl fmt::Display for HolderKey {
 pub enum PoolSubject {
     /// A bank account that held victim money.
     Account(AccountRef),
-    /// A card seller: a holder named in [`crate::limits::CARD_SELLER_CASES`] cases or more.
+    /// A card seller: a holder named in two or more cases (blocking's `CARD_SELLER_CASES`).
     Holder(HolderKey),
 }
 
@@ -322,6 +214,31 @@ impl BlockingEvent {
         "pool_involved",
         "pool_released",
     ];
+
+    pub const CASE_SCREENED: &'static str = Self::KINDS[0];
+    pub const IDENTIFIER_BLOCKED: &'static str = Self::KINDS[2];
+    pub const ORDER_CONFIRMED: &'static str = Self::KINDS[8];
+    pub const POOL_ENTERED: &'static str = Self::KINDS[11];
+
+    /// The case the event belongs to, if it belongs to one (orders and expiries do not).
+    pub fn case_id(&self) -> Option<&CaseId> {
+        match self {
+            BlockingEvent::CaseScreened { case_id, .. }
+            | BlockingEvent::IdentifierRejected { case_id, .. }
+            | BlockingEvent::IdentifierBlocked { case_id, .. }
+            | BlockingEvent::BlockExtended { case_id, .. }
+            | BlockingEvent::HolderReported { case_id, .. }
+            | BlockingEvent::PoolEntered { case_id, .. }
+            | BlockingEvent::PoolInvolved { case_id, .. } => Some(case_id),
+            BlockingEvent::BlockExpired { .. }
+            | BlockingEvent::BlockLifted { .. }
+            | BlockingEvent::OrderRetrying { .. }
+            | BlockingEvent::OrderResent { .. }
+            | BlockingEvent::OrderConfirmed { .. }
+            | BlockingEvent::OrderFailed { .. }
+            | BlockingEvent::PoolReleased { .. } => None,
+        }
+    }
 
     pub fn name(&self) -> &'static str {
         let index = match self {

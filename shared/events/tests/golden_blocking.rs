@@ -1,13 +1,15 @@
-//! Golden bytes of every blocking event kind (MessagePack with named fields, as
-//! `shared/events` encodes payloads): a change that alters the bytes fails here, and the stored
-//! bytes must keep decoding. `AFC_BLESS=1` writes the file of a new sample and never rewrites
-//! one.
+//! Golden bytes of every blocking event kind: the payload (MessagePack with named fields, as
+//! `encode` writes it inside an envelope) is pinned by a file under `tests/golden/blocking/`,
+//! blessed when the events were in the blocking crate and moved here unchanged. A change that
+//! alters the bytes fails here, and the stored bytes must keep decoding. `AFC_BLESS=1` writes
+//! the file of a new sample and never rewrites one.
 
 use std::path::PathBuf;
 
-use blocking::events::{Appeal, BlockingEvent, Card, Carrier, Channel, HolderKey, OrderErrorKind, PoolSubject};
-use blocking::normalize::{ContactKind, Identifier, Reason};
-use domain::{AccountRef, CaseId, FraudType};
+use domain::{AccountRef, CaseId, City, FraudType};
+use events::blocking::{Appeal, BlockingEvent, Card, Carrier, Channel, HolderKey, OrderErrorKind, PoolSubject};
+use events::{Envelope, Payload, Service, decode, encode};
+use identifiers::{ContactKind, Identifier, Reason};
 
 fn case() -> CaseId {
     CaseId::parse("huzhou-00000000deadbeef").unwrap()
@@ -92,7 +94,7 @@ fn samples() -> Vec<BlockingEvent> {
 }
 
 fn golden_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.hex"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/blocking").join(format!("{name}.hex"))
 }
 
 fn to_hex(bytes: &[u8]) -> String {
@@ -138,4 +140,24 @@ fn an_identifier_that_is_not_canonical_does_not_decode() {
     let event = BlockingEvent::BlockExpired { identifier: phone(), generation: 1, expired_at_ms: 1 };
     let json = serde_json::to_string(&event).unwrap().replace("+8617000000000", "17000000000");
     assert!(serde_json::from_str::<BlockingEvent>(&json).is_err(), "{json}");
+}
+
+#[test]
+fn an_envelope_carries_the_pinned_payload_bytes_on_blockings_subject() {
+    let city = City::parse("huzhou").unwrap();
+    for (seq, event) in (1..).zip(samples()) {
+        let golden = std::fs::read_to_string(golden_path(event.name())).unwrap();
+        let envelope = Envelope::new(city.clone(), seq, 1_763_946_000_000, Payload::Blocking(event.clone()));
+        assert_eq!(envelope.service, Service::Blocking);
+        assert_eq!(envelope.id, format!("huzhou.blocking.{seq}"));
+        assert_eq!(envelope.correlation.as_ref(), event.case_id());
+        assert_eq!(envelope.subject(), protocol::subjects::event(&city, Service::Blocking, event.name()));
+        let bytes = encode(&envelope).unwrap();
+        assert!(
+            to_hex(&bytes).contains(golden.trim()),
+            "{}: the envelope's payload is not the pinned bytes",
+            event.name()
+        );
+        assert_eq!(decode(&bytes).unwrap(), envelope);
+    }
 }
