@@ -1,12 +1,15 @@
-//! A simulated world of banks and payment platforms for testing and drilling afc.
+//! A simulated world of banks, payment platforms and carriers for testing and drilling afc.
 //!
 //! - [`ledger`]: the pure world ledger: accounts of many banks, payment-platform orders,
 //!   transfers, stop-payments and freezes, answering the adapter protocol's requests.
 //! - [`schedule`]: mule transfers that will happen in the future unless the account is
 //!   stopped or frozen first, and a task that executes them when they fall due.
-//! - [`world`]: the ledger and the schedule together, with the banks and platforms served.
-//! - [`serve`](mod@serve): NATS request/reply servers answering `afc.bank.<bank>.*` and
-//!   `afc.pay.<platform>.resolve` from a shared [`World`].
+//! - [`telecom`]: the three simulated carriers: blocks of numbers, domains and IP addresses,
+//!   restrictions of phone cards, each center's apart, idempotent by request id.
+//! - [`world`]: the ledger, the schedule and the carriers together, with the banks,
+//!   platforms and carriers served.
+//! - [`serve`](mod@serve): NATS request/reply servers answering `afc.bank.<bank>.*`,
+//!   `afc.pay.<platform>.resolve` and `afc.carrier.<carrier>.*` from a shared [`World`].
 //! - [`wave`]: deterministic synthetic crime waves: victims, layered mule trails, intake
 //!   report bodies and the ground truth to score the freezing service against.
 //! - [`scenario`]: scenario files (TOML): cities, gangs, typologies of mule networks, and how
@@ -26,6 +29,7 @@ pub mod scenario;
 pub mod schedule;
 pub mod serve;
 mod synth;
+pub mod telecom;
 pub mod truth;
 pub mod wave;
 pub mod world;
@@ -35,6 +39,7 @@ pub use ledger::{BlockReason, FreezeClaimInfo, Ledger, LedgerError};
 pub use scenario::{Scenario, ScenarioError, Typology};
 pub use schedule::{DriverHandle, Outcome, Schedule, ScheduleError, ScheduleTotals, ScheduledTransfer, spawn_driver};
 pub use serve::{ServeError, ServeHandle, ServeOptions, ServeStats, Serves, answer, serve, serve_as};
+pub use telecom::{CarrierRecord, CarrierVerb, Telecom};
 pub use truth::{Attribution, AttributionError, CaseMoney, CaseOutcome, GroundTruth, Reach, ReplayError};
 pub use wave::{CaseTruth, Wave, WaveConfig, WaveError, WaveReport, generate, single_trail};
 pub use world::World;

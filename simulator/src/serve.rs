@@ -1,12 +1,13 @@
-//! NATS servers for the simulated banks and payment platforms.
+//! NATS servers for the simulated banks, payment platforms and carriers.
 //!
 //! [`serve`] subscribes, on every given client, to `afc.bank.<bank>.*` for each bank of the
-//! world and to `afc.pay.<platform>.*` for each platform, in the queue group
-//! `sim-bank-<bank>` / `sim-pay-<platform>`, so each request is answered once however many
-//! city servers carry the subscription (NATS prefers a queue member on the requester's own
-//! server, so a city cut off from the hub still reaches its banks). On a secured province each
-//! bank and platform has a gateway identity at each city, allowed its own verbs only:
-//! [`serve_as`] serves each connection as what it [`Serves`].
+//! world, to `afc.pay.<platform>.*` for each platform and to `afc.carrier.<carrier>.*` for
+//! each carrier, in the queue group `sim-bank-<bank>` / `sim-pay-<platform>` /
+//! `sim-carrier-<carrier>`, so each request is answered once however many city servers carry
+//! the subscription (NATS prefers a queue member on the requester's own server, so a city cut
+//! off from the hub still reaches its banks). On a secured province each bank, platform and
+//! carrier has a gateway identity at each city, allowed its own verbs only: [`serve_as`]
+//! serves each connection as what it [`Serves`].
 //!
 //! Each request is answered in its own task (at most [`limits::MAX_CONCURRENT_REQUESTS`] at
 //! once), after the configured latency, with a [`protocol::Reply`] JSON body. A body that does
@@ -18,11 +19,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::{BankId, PlatformId, SharedClock, TimeMs};
+use domain::{BankId, Carrier, PlatformId, SharedClock, TimeMs};
 use futures::StreamExt;
 use protocol::Reply;
 use protocol::adapter::{
-    AdapterError, AdapterErrorKind, FlowsRequest, FreezeRequest, ResolveOrderRequest, StopPaymentRequest,
+    AccountRestrictRequest, AdapterError, AdapterErrorKind, FlowsRequest, FreezeRequest, ResolveOrderRequest,
+    StopPaymentRequest,
 };
 use protocol::subjects::{bank_verb, platform_verb};
 use serde::Serialize;
@@ -155,7 +157,11 @@ pub enum Serves {
     Bank(BankId),
     /// One payment platform's verbs.
     Platform(PlatformId),
+    /// One carrier's verbs.
+    Carrier(Carrier),
 }
+
+mod carrier;
 
 /// Serves the world's banks and platforms on every client (one per city server) until the
 /// returned handle is dropped. Returns once every subscription is registered with its
@@ -184,16 +190,19 @@ pub async fn serve_as(
     if clients.len() > limits::MAX_SERVE_CLIENTS {
         return Err(ServeError::TooManyClients { given: clients.len(), max: limits::MAX_SERVE_CLIENTS });
     }
-    let (banks, platforms) = {
+    let (banks, platforms, carriers) = {
         let world = world::lock(&world);
-        (world.banks.clone(), world.platforms.clone())
+        (world.banks.clone(), world.platforms.clone(), world.carriers.clone())
     };
     let bank_group = |bank: &BankId| (protocol::subjects::bank(bank, "*"), format!("sim-bank-{bank}"));
     let platform_group =
         |platform: &PlatformId| (protocol::subjects::platform(platform, "*"), format!("sim-pay-{platform}"));
+    let carrier_group =
+        |carrier: &Carrier| (protocol::subjects::carrier_verbs(*carrier), format!("sim-carrier-{carrier}"));
     let mut everything = Vec::new();
     everything.extend(banks.iter().map(bank_group));
     everything.extend(platforms.iter().map(platform_group));
+    everything.extend(carriers.iter().map(carrier_group));
     let shared = Arc::new(Shared {
         world,
         opts,
@@ -206,6 +215,7 @@ pub async fn serve_as(
             Serves::All => everything.clone(),
             Serves::Bank(bank) => vec![bank_group(bank)],
             Serves::Platform(platform) => vec![platform_group(platform)],
+            Serves::Carrier(carrier) => vec![carrier_group(carrier)],
         };
         for (subject, group) in groups {
             let subscriber = client
@@ -219,7 +229,13 @@ pub async fn serve_as(
     for (client, _) in &clients {
         client.flush().await?;
     }
-    tracing::info!(banks = banks.len(), platforms = platforms.len(), clients = clients.len(), "simulator serving");
+    tracing::info!(
+        banks = banks.len(),
+        platforms = platforms.len(),
+        carriers = carriers.len(),
+        clients = clients.len(),
+        "simulator serving"
+    );
     Ok(handle)
 }
 
@@ -265,8 +281,8 @@ fn answer_counted(shared: &Shared, subject: &str, body: &[u8]) -> Vec<u8> {
     body
 }
 
-/// Answers one adapter request on `subject` (`afc.bank.<bank>.<verb>` or
-/// `afc.pay.<platform>.<verb>`) at `now`, as the NATS servers do, without latency or failure
+/// Answers one adapter request on `subject` (`afc.bank.<bank>.<verb>`,
+/// `afc.pay.<platform>.<verb>` or `afc.carrier.<carrier>.<verb>`) at `now`, as the NATS servers do, without latency or failure
 /// injection. Returns the JSON reply body.
 pub fn answer(world: &Mutex<World>, subject: &str, body: &[u8], now: TimeMs) -> Vec<u8> {
     dispatch(world, subject, body, now).0
@@ -282,6 +298,7 @@ fn dispatch(world: &Mutex<World>, subject: &str, body: &[u8], now: TimeMs) -> (V
     let result = match tokens.as_slice() {
         ["afc", "bank", bank, verb] => answer_bank(world, bank, verb, body, now),
         ["afc", "pay", platform, verb] => answer_platform(world, platform, verb, body),
+        ["afc", "carrier", carrier, verb] => carrier::answer_carrier(world, carrier, verb, body, now),
         _ => Err(invalid(format!("subject {subject} is not an adapter subject"))),
     };
     match result {
@@ -326,12 +343,17 @@ fn answer_bank(
             check_bank(&req.account)?;
             Ok(reply_body(world::lock(world).ledger.flows(&req)))
         }
-        _ => Err(invalid(format!(
-            "unknown bank verb {verb:?}: expected {}, {} or {}",
-            bank_verb::STOP_PAYMENT,
-            bank_verb::FREEZE,
-            bank_verb::FLOWS
-        ))),
+        bank_verb::RESTRICT => {
+            let req: AccountRestrictRequest = parse(verb, body)?;
+            check_bank(&req.account)?;
+            Ok(reply_body(world::lock(world).ledger.restrict(&req, now)))
+        }
+        bank_verb::UNRESTRICT => {
+            let req: AccountRestrictRequest = parse(verb, body)?;
+            check_bank(&req.account)?;
+            Ok(reply_body(world::lock(world).ledger.unrestrict(&req, now)))
+        }
+        _ => Err(invalid(format!("unknown bank verb {verb:?}: expected {}", bank_verb::ALL.join(", ")))),
     }
 }
 

@@ -1,12 +1,14 @@
 //! The simulated world: the ledger of every bank and platform, the mule transfers still to
-//! come, and which banks and platforms answer on the bus.
+//! come, the carriers' blocks and restrictions, and which banks, platforms and carriers
+//! answer on the bus.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use domain::{BankId, PlatformId, TimeMs};
+use domain::{BankId, Carrier, PlatformId, TimeMs};
 
 use crate::ledger::Ledger;
 use crate::schedule::{Outcome, Schedule};
+use crate::telecom::Telecom;
 
 /// The simulated world. Shared between the NATS servers and the schedule driver as
 /// `Arc<Mutex<World>>`; see [`lock`].
@@ -20,12 +22,23 @@ pub struct World {
     pub banks: Vec<BankId>,
     /// Payment platforms that answer `afc.pay.<platform>.resolve`.
     pub platforms: Vec<PlatformId>,
+    /// The carriers' blocks and restrictions.
+    pub telecom: Telecom,
+    /// Carriers that answer `afc.carrier.<carrier>.*`: the three, unless a test says otherwise.
+    pub carriers: Vec<Carrier>,
 }
 
 impl World {
-    /// An empty world with these banks and platforms.
+    /// An empty world with these banks and platforms, and the three carriers.
     pub fn new(banks: Vec<BankId>, platforms: Vec<PlatformId>) -> Self {
-        World { ledger: Ledger::new(), schedule: Schedule::new(), banks, platforms }
+        World {
+            ledger: Ledger::new(),
+            schedule: Schedule::new(),
+            banks,
+            platforms,
+            telecom: Telecom::new(),
+            carriers: Carrier::ALL.to_vec(),
+        }
     }
 
     /// Executes every scheduled transfer due at or before `now` (see

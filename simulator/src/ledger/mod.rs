@@ -13,12 +13,14 @@
 //! This module holds the ledger's state, its errors and what it reports; the operations are
 //! split by concern: `transfer` (opening accounts and orders, deposits and transfers),
 //! `holds` (stop-payments and freezes, and which of them hold an account at a moment),
-//! `adapter` (request ids, error replies, and the `flows` and `resolve` answers) and `audit`
-//! (what the banks applied, by request, for the crash drill to check).
+//! `adapter` (request ids, error replies, and the `flows` and `resolve` answers), `restrict`
+//! (blocking's restrictions of channels, which refuse the transfers that need them) and
+//! `audit` (what the banks applied, by request, for the crash drill to check).
 
 mod adapter;
 mod audit;
 mod holds;
+mod restrict;
 mod transfer;
 
 use std::collections::BTreeMap;
@@ -54,6 +56,14 @@ pub enum BlockReason {
         /// When the freeze lapses.
         until_ms: TimeMs,
     },
+    /// A center restricted the account (blocking's high-risk pool): the channels the transfer
+    /// needs are cut.
+    Restricted {
+        /// A center that cut them.
+        center: City,
+        /// The channels the transfer could have gone through, all cut.
+        channels: Vec<protocol::carrier::Channel>,
+    },
 }
 
 impl fmt::Display for BlockReason {
@@ -64,6 +74,10 @@ impl fmt::Display for BlockReason {
             }
             BlockReason::Frozen { center, frozen, until_ms } => {
                 write!(f, "{frozen} frozen by {center} until {until_ms}")
+            }
+            BlockReason::Restricted { center, channels } => {
+                let channels: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+                write!(f, "{} restricted by {center}", channels.join(" and "))
             }
         }
     }
@@ -140,6 +154,8 @@ struct Account {
     queued: Vec<FreezeClaim>,
     /// The stop-payment request ids that came to it, for the audit (`audit`).
     stop_requests: audit::AccountStops,
+    /// Channels each center cut (`restrict`).
+    restrictions: restrict::Cuts,
 }
 
 /// How a payment-platform order settled.
@@ -169,6 +185,7 @@ pub struct Ledger {
     // entries held the world lock (every bank's answers) for up to 90 ms.
     stop_replies: BTreeMap<Arc<str>, Result<StopPaymentReply, AdapterError>>,
     freeze_replies: BTreeMap<String, Result<FreezeReply, AdapterError>>,
+    restrict_replies: restrict::RestrictReplies,
     duplicates: u64,
     /// What the banks did, by request, for drills to check afterwards (`audit`).
     audit: audit::HoldRecord,

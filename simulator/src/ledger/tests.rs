@@ -351,3 +351,79 @@ proptest! {
         }
     }
 }
+
+mod restrictions {
+    //! Blocking's restrictions of an account: the transfers that need a cut channel are refused
+    //! as a hold refuses them; a repeat is answered once; the counter's cash stays.
+
+    use domain::{AccountRef, City, Fen};
+    use protocol::adapter::{AccountRestrictRequest, AdapterErrorKind, Counterparty};
+    use protocol::carrier::{BankChannels, Channel, RequestId};
+
+    use crate::ledger::{BlockReason, Ledger, LedgerError};
+
+    const T0: u64 = 1_763_700_000_000;
+
+    fn mule() -> AccountRef {
+        AccountRef::parse("icbc:6222020200001234").unwrap()
+    }
+
+    fn next() -> AccountRef {
+        AccountRef::parse("ccb:6217000011112222").unwrap()
+    }
+
+    fn ledger() -> Ledger {
+        let mut ledger = Ledger::new();
+        ledger.open_account(mule()).unwrap();
+        ledger.open_account(next()).unwrap();
+        ledger.deposit(&mule(), Fen::yuan(1_000), T0).unwrap();
+        ledger
+    }
+
+    fn request(id: &str, channels: &[Channel]) -> AccountRestrictRequest {
+        AccountRestrictRequest {
+            request_id: RequestId::parse(id).unwrap(),
+            center: City::parse("huzhou").unwrap(),
+            account: mule(),
+            channels: BankChannels::new(channels.to_vec()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_pool_account_cannot_forward_online_pay_or_cash_out() {
+        let mut ledger = ledger();
+        let reply = ledger.restrict(&request("r1", &Channel::BANK_POOL), T0 + 1).unwrap();
+        assert_eq!(reply.restricted, Channel::BANK_POOL);
+        assert_eq!(ledger.restrict(&request("r1", &Channel::BANK_POOL), T0 + 9).unwrap(), reply, "answered once");
+        for to in [Counterparty::Account(next()), Counterparty::CashOut("ATM".into())] {
+            let refused = ledger.transfer(&mule(), &to, Fen::yuan(10), T0 + 2).unwrap_err();
+            assert!(
+                matches!(&refused, LedgerError::Blocked { reason: BlockReason::Restricted { .. }, .. }),
+                "{refused}"
+            );
+            assert!(refused.to_string().contains("restricted by huzhou"), "{refused}");
+        }
+        assert_eq!(ledger.balance(&mule()), Some(Fen::yuan(1_000)), "nothing moved");
+
+        ledger.unrestrict(&request("u1", &Channel::BANK_POOL), T0 + 3).unwrap();
+        assert!(ledger.restricted(&mule()).is_empty());
+        ledger.transfer(&mule(), &Counterparty::Account(next()), Fen::yuan(10), T0 + 4).unwrap();
+    }
+
+    #[test]
+    fn a_mule_uses_whichever_online_channel_is_left() {
+        let mut ledger = ledger();
+        ledger.restrict(&request("r1", &[Channel::OnlineBanking]), T0).unwrap();
+        ledger.transfer(&mule(), &Counterparty::Account(next()), Fen::yuan(10), T0 + 1).unwrap();
+        ledger.restrict(&request("r2", &[Channel::MobileBanking]), T0 + 2).unwrap();
+        assert!(ledger.transfer(&mule(), &Counterparty::Account(next()), Fen::yuan(10), T0 + 3).is_err());
+    }
+
+    #[test]
+    fn an_unknown_account_is_refused_and_nothing_is_recorded() {
+        let mut ledger = Ledger::new();
+        let error = ledger.restrict(&request("r1", &Channel::BANK_POOL), T0).unwrap_err();
+        assert_eq!(error.kind, AdapterErrorKind::UnknownAccount);
+        assert!(ledger.restricted(&mule()).is_empty());
+    }
+}

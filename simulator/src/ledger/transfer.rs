@@ -58,8 +58,8 @@ impl Ledger {
     /// which both sides' statement entries carry.
     ///
     /// Refused, with nothing moved, when `from` is under a stop-payment in force, when the
-    /// transfer would take money a freeze holds ([`LedgerError::Blocked`]), or when `from`
-    /// lacks the balance.
+    /// channel the transfer needs is restricted, when the transfer would take money a freeze
+    /// holds ([`LedgerError::Blocked`]), or when `from` lacks the balance.
     pub fn transfer(
         &mut self,
         from: &AccountRef,
@@ -92,6 +92,9 @@ impl Ledger {
                 account: from.clone(),
                 reason: BlockReason::Stopped { center: center.clone(), until_ms: stop.expires_at_ms },
             });
+        }
+        if let Some(reason) = payer.restriction_refusal(to) {
+            return Err(LedgerError::Blocked { account: from.clone(), reason });
         }
         let payer_after = payer.balance.checked_sub(amount).map_err(|_| LedgerError::InsufficientFunds {
             account: from.clone(),
