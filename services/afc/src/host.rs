@@ -38,7 +38,12 @@ pub fn services(options: &CityOptions) -> Vec<Box<dyn Hosted>> {
         rule: options.tracing_rule,
         ..CoreConfig::default()
     });
-    vec![Box::new(intake::Intake), Box::new(freezing::Freezing::new(freezing))]
+    let blocking = blocking::Config::new(blocking::core::CoreConfig::new(options.city.clone()));
+    vec![
+        Box::new(intake::Intake),
+        Box::new(freezing::Freezing::new(freezing)),
+        Box::new(blocking::Blocking::new(blocking)),
+    ]
 }
 
 /// Runs the city's services (or only `options.only`) until shutdown or the first one fails.
@@ -56,10 +61,14 @@ pub async fn run_city(options: CityOptions, clock: SharedClock, shutdown: Shutdo
 }
 
 /// What each service of a city node may do on the city's server, by service name: each
-/// service states its own (`intake::grant`, `freezing::grant`); a deployment's accounts are
-/// generated from these.
+/// service states its own (`intake::grant`, `freezing::grant`, `blocking::grant`); a
+/// deployment's accounts are generated from these.
 pub fn service_grants(city: &City) -> Vec<(&'static str, security::Grant)> {
-    vec![(Service::Intake.as_str(), intake::grant(city)), (Service::Freezing.as_str(), freezing::grant(city))]
+    vec![
+        (Service::Intake.as_str(), intake::grant(city)),
+        (Service::Freezing.as_str(), freezing::grant(city)),
+        (Service::Blocking.as_str(), blocking::grant(city)),
+    ]
 }
 
 #[cfg(test)]

@@ -54,3 +54,21 @@ pub const TIMER_BATCH: usize = 1024;
 
 /// Longest reason or operator id a lift or appeal may carry, in characters.
 pub const MAX_STAFF_TEXT_CHARS: usize = 512;
+
+/// Inputs waiting for the engine (consumed events, order answers, staff's lifts): as
+/// freezing's, a burst of reports' worth; a full queue holds the consumers back.
+pub const ENGINE_QUEUE_DEPTH: usize = 4096;
+
+/// Carrier and bank orders in flight at once: a case names at most 128 identifiers, each
+/// ordered from up to three carriers; a burst of cases waits for a permit rather than opening
+/// thousands of requests on the carriers' gateways at once.
+pub const MAX_ORDERS_IN_FLIGHT: usize = 1024;
+
+/// Longest the engine sleeps before looking at its next deadline again (the clock may be
+/// scaled in drills, and a drill clock may jump).
+pub const TIMER_MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Events between two snapshots of the state: a start replays at most this many events after
+/// the last one. Not more often: the engine encodes the whole state (every block ever) and the
+/// writer commits it in one write; at 10 million blocks that is hundreds of megabytes.
+pub const SNAPSHOT_EVERY_EVENTS: u64 = 500_000;

@@ -1,0 +1,280 @@
+//! The engine: one task steps blocking's core. It takes each input (a consumed event, an
+//! order's answer, staff's lift, the deadline the core asked for), steps the core on the
+//! shared state, queues the events for the commit — with the consumed message's inbox row,
+//! each case's rows for `afc case show`, and now and then a snapshot — and sends the orders
+//! the core asked for.
+//!
+//! As in freezing: no order leaves before the events that call for it are applied in memory
+//! and queued, in order, for the commit; nothing else leaves before the commit (acks, events,
+//! staff's answers). Orders carry ids derived from what they act on, so one re-sent after a
+//! crash is applied once (docs/ARCHITECTURE.md, "Requests leave with the commit").
+
+use std::sync::Arc;
+
+use bus::Shutdown;
+use bus::consumer::HandleError;
+use domain::{Fen, SharedClock};
+use events::{Envelope, FreezingEvent, IntakeEvent, Payload};
+use store::{Store, StoreError, WriteError};
+use tokio::sync::{mpsc, oneshot};
+
+use super::Shared;
+use super::commands::CASE_ROWS;
+use super::orders::Orders;
+use super::snapshot::{self, SNAPSHOT};
+use crate::core::{self, CoreConfig, Input, Order, Rejection, Step};
+use crate::events::BlockingEvent;
+use crate::limits::TIMER_MAX_SLEEP;
+use crate::{BlockingError, Config};
+
+/// What staff's input came to: the events recorded (after their commit), or why not.
+pub(super) type StaffAnswer = Result<Vec<BlockingEvent>, StaffRefusal>;
+
+/// Why staff's input recorded nothing.
+#[derive(Debug)]
+pub(super) enum StaffRefusal {
+    Rejected(Rejection),
+    Unavailable(String),
+}
+
+/// What reaches the engine.
+pub(super) enum EngineMsg {
+    /// A consumed event, with where to report that its effects are committed.
+    Consumed(Box<Envelope>, oneshot::Sender<Result<(), HandleError>>),
+    /// A carrier or bank answered an order.
+    Answer(Input),
+    /// Staff's lift, answered once committed.
+    Staff(Input, oneshot::Sender<StaffAnswer>),
+}
+
+/// Who waits for an input's outcome.
+enum Waiter {
+    Nobody,
+    Consumer(oneshot::Sender<Result<(), HandleError>>),
+    Staff(oneshot::Sender<StaffAnswer>),
+}
+
+/// A message that can never be processed: dead-lettered with this reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Unusable(String);
+
+/// The input a consumed event is for blocking: `Ok(None)` when it concerns blocking not
+/// (a stop that held none of the case's money), `Err` when it is no event blocking reads.
+fn input_of(envelope: &Envelope) -> Result<Option<Input>, Unusable> {
+    match &envelope.payload {
+        Payload::Intake(IntakeEvent::CaseReported { case_id, received_at_ms, fraud_type, contacts, .. }) => {
+            Ok(Some(Input::CaseReported {
+                case_id: case_id.clone(),
+                reported_at_ms: *received_at_ms,
+                fraud_type: *fraud_type,
+                contacts: contacts.clone(),
+            }))
+        }
+        Payload::Freezing(FreezingEvent::AccountStopped { case_id, account, claim_fen, .. }) => Ok((*claim_fen
+            > Fen::ZERO)
+            .then(|| Input::MoneyHeld { case_id: case_id.clone(), account: account.clone() })),
+        other => Err(Unusable(format!(
+            "{} {} is not an event blocking reads (case_reported, account_stopped)",
+            other.service(),
+            other.name()
+        ))),
+    }
+}
+
+/// The engine and what it owns.
+pub(super) struct Engine {
+    config: CoreConfig,
+    state: Shared,
+    store: Store,
+    clock: SharedClock,
+    orders: Arc<Orders>,
+    snapshot_every: u64,
+    /// Events recorded since the last snapshot (the replayed ones included).
+    since_snapshot: u64,
+}
+
+impl Engine {
+    pub(super) fn new(
+        config: &Config,
+        state: Shared,
+        store: Store,
+        clock: SharedClock,
+        orders: Arc<Orders>,
+        replayed: u64,
+    ) -> Engine {
+        Engine {
+            config: config.core.clone(),
+            state,
+            store,
+            clock,
+            orders,
+            snapshot_every: config.snapshot_every_events,
+            since_snapshot: replayed,
+        }
+    }
+
+    fn next_deadline(&self) -> Option<u64> {
+        self.state.read().expect("the engine never panics holding the state").next_deadline()
+    }
+
+    /// Runs until shutdown, or until a commit fails: then memory is ahead of the log, and only
+    /// a restart (replaying the log) makes them agree again.
+    pub(super) async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<EngineMsg>,
+        mut shutdown: Shutdown,
+    ) -> Result<(), BlockingError> {
+        let (fatal_tx, mut fatal) = mpsc::channel::<StoreError>(1);
+        loop {
+            // The deadline first, every turn: a backlog of inputs must not hold an expiry or
+            // a retry back. The core works off at most `TIMER_BATCH` per firing.
+            let now = self.clock.now_ms();
+            let mut idle_due = false;
+            if self.next_deadline().is_some_and(|due| due <= now) {
+                let recorded = self.handle(Input::TimerFired, None, Waiter::Nobody, &fatal_tx).await?;
+                // A firing that recorded nothing leaves nothing due for now: sleep, do not spin.
+                idle_due = !recorded;
+                if recorded {
+                    continue;
+                }
+            }
+            let now = self.clock.now_ms();
+            let sleep = match self.next_deadline() {
+                Some(due) if due > now && !idle_due => self.clock.real_duration(due - now).min(TIMER_MAX_SLEEP),
+                Some(_) if !idle_due => std::time::Duration::ZERO,
+                _ => TIMER_MAX_SLEEP,
+            };
+            let message = tokio::select! {
+                biased;
+                Some(error) = fatal.recv() => return Err(BlockingError::CommitFailed(error)),
+                () = bus::stopped(&mut shutdown) => return Ok(()),
+                message = inbox.recv() => match message {
+                    Some(message) => message,
+                    None => return Ok(()),
+                },
+                () = tokio::time::sleep(sleep) => continue,
+            };
+            match message {
+                EngineMsg::Consumed(envelope, done) => match input_of(&envelope) {
+                    Ok(Some(input)) => {
+                        self.handle(input, Some(envelope.id.clone()), Waiter::Consumer(done), &fatal_tx).await?;
+                    }
+                    // Nothing to record, nothing to remember: a redelivery decides the same.
+                    Ok(None) => {
+                        let _ = done.send(Ok(()));
+                    }
+                    Err(unusable) => {
+                        tracing::warn!(id = %envelope.id, reason = %unusable, "event refused");
+                        let _ = done.send(Err(HandleError::poison(unusable)));
+                    }
+                },
+                EngineMsg::Answer(input) => {
+                    self.handle(input, None, Waiter::Nobody, &fatal_tx).await?;
+                }
+                EngineMsg::Staff(input, reply) => {
+                    self.handle(input, None, Waiter::Staff(reply), &fatal_tx).await?;
+                }
+            }
+        }
+    }
+
+    /// Steps the core with `input`, queues its events (with the consumed message's inbox
+    /// row) for the commit, then sends the orders. Returns whether it recorded events.
+    async fn handle(
+        &mut self,
+        input: Input,
+        consumed: Option<String>,
+        waiter: Waiter,
+        fatal: &mpsc::Sender<StoreError>,
+    ) -> Result<bool, BlockingError> {
+        let now = self.clock.now_ms();
+        let stepped = {
+            let mut state = self.state.write().expect("the engine never panics holding the state");
+            core::step(&mut state, &self.config, input, now)
+        };
+        let Step { events, orders } = match stepped {
+            Ok(step) => step,
+            Err(rejection) => {
+                match waiter {
+                    Waiter::Staff(reply) => {
+                        let _ = reply.send(Err(StaffRefusal::Rejected(rejection)));
+                        return Ok(false);
+                    }
+                    // A case screened before, an involvement known, an answer to an order
+                    // settled already: a repeat. The consumed message is recorded all the
+                    // same, so a redelivery stops at the inbox.
+                    Waiter::Consumer(_) | Waiter::Nobody => tracing::debug!(%rejection, "input refused"),
+                }
+                Step::default()
+            }
+        };
+        if events.is_empty() && consumed.is_none() {
+            self.send(orders);
+            if let Waiter::Staff(reply) = waiter {
+                let _ = reply.send(Ok(Vec::new()));
+            }
+            return Ok(false);
+        }
+        let recorded = !events.is_empty();
+        self.since_snapshot += events.len() as u64;
+        let snapshot = (self.since_snapshot >= self.snapshot_every).then(|| {
+            self.since_snapshot = 0;
+            snapshot::encode(&self.state.read().expect("the engine never panics holding the state"))
+        });
+        let staff_events = matches!(waiter, Waiter::Staff(_)).then(|| events.clone());
+        let causation = consumed.clone();
+        let write = self.store.enqueue(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+            if let Some(id) = &consumed {
+                ctx.mark_consumed(id)?;
+            }
+            for event in events {
+                let case_id = event.case_id().cloned();
+                let row = case_id.as_ref().map(|_| rmp_serde::to_vec_named(&event).expect("events encode"));
+                let envelope = ctx.append(case_id.clone(), causation.clone(), Payload::Blocking(event))?;
+                if let (Some(case_id), Some(row)) = (case_id, row) {
+                    let value = (envelope.time_ms, row);
+                    let bytes = rmp_serde::to_vec(&value).expect("rows encode");
+                    ctx.tx().open_table(CASE_ROWS)?.insert((case_id.as_str(), envelope.seq), bytes.as_slice())?;
+                }
+            }
+            if let Some(snapshot) = &snapshot {
+                ctx.save_snapshot(SNAPSHOT, snapshot)?;
+            }
+            Ok(())
+        });
+        let write = write.await.map_err(BlockingError::CommitFailed)?;
+        // The orders go out as soon as their events are queued, ahead of the commit (see the
+        // module documentation).
+        self.send(orders);
+        let fatal = fatal.clone();
+        tokio::spawn(async move {
+            let outcome = write.wait().await.map_err(StoreError::from);
+            match (waiter, &outcome) {
+                (Waiter::Consumer(done), Ok(())) => {
+                    let _ = done.send(Ok(()));
+                }
+                (Waiter::Consumer(done), Err(error)) => {
+                    let _ = done.send(Err(HandleError::transient(error.to_string())));
+                }
+                (Waiter::Staff(reply), Ok(())) => {
+                    let _ = reply.send(Ok(staff_events.unwrap_or_default()));
+                }
+                (Waiter::Staff(reply), Err(error)) => {
+                    let _ = reply.send(Err(StaffRefusal::Unavailable(error.to_string())));
+                }
+                (Waiter::Nobody, _) => {}
+            }
+            if let Err(error) = outcome {
+                let _ = fatal.try_send(error);
+            }
+        });
+        Ok(recorded)
+    }
+
+    fn send(&self, orders: Vec<Order>) {
+        for order in orders {
+            self.orders.clone().send(order);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The blocking shell: replays the log (from its last snapshot) into the core's state,
+//! re-sends the orders awaiting an answer, consumes intake's `case_reported` and freezing's
+//! `account_stopped`, and runs the engine ([`engine`]) that steps the core, commits its
+//! events with their inbox rows and case rows in one redb transaction, sends the carrier and
+//! bank orders the core asks for ([`orders`]) and wakes the core at its next deadline. The
+//! commands ([`commands`]) read the state the engine shares, and `lift` goes through the
+//! engine.
+
+mod commands;
+mod engine;
+mod orders;
+pub mod snapshot;
+
+use std::sync::{Arc, RwLock};
+
+use bus::consumer::HandleError;
+use domain::{City, Service};
+use events::{FreezingEvent, IntakeEvent};
+use protocol::subjects;
+use runtime::{Context, ServiceError};
+use store::Store;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::limits::ENGINE_QUEUE_DEPTH;
+use crate::{BlockingError, Config, core};
+use engine::{Engine, EngineMsg};
+use orders::Orders;
+
+pub use commands::CASE_ROWS;
+
+/// The durable consumer of intake's `case_reported`.
+pub const INTAKE_CONSUMER: &str = "blocking-intake";
+/// The durable consumer of freezing's `account_stopped`.
+pub const FREEZING_CONSUMER: &str = "blocking-freezing";
+
+/// What blocking reads of intake's events: the reported cases (their scammers' contacts).
+pub fn intake_filter(city: &City) -> String {
+    subjects::event(city, Service::Intake, IntakeEvent::CASE_REPORTED)
+}
+
+/// What blocking reads of freezing's events: the accounts stopped, which say how much of a
+/// case's money each held (a claim above zero is victim money: the account enters the pool).
+pub fn freezing_filter(city: &City) -> String {
+    subjects::event(city, Service::Freezing, FreezingEvent::ACCOUNT_STOPPED)
+}
+
+/// The state, shared: the engine writes it (the only writer), the commands read it.
+pub(crate) type Shared = Arc<RwLock<core::State>>;
+
+/// Runs blocking for one city until shutdown or its first failure.
+pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(), ServiceError> {
+    let started = std::time::Instant::now();
+    let (state, rebuilt) = snapshot::rebuild(&store)?;
+    let city = context.city().clone();
+    let clock = context.clock().clone();
+    let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE_DEPTH);
+    let orders = Arc::new(Orders::new(city.clone(), context.client().clone(), engine_tx.clone()));
+
+    // Orders sent before the last stop and not answered are sent again, under their ids: the
+    // counterparty applies each once.
+    let pending = core::pending_orders(&state);
+    tracing::info!(
+        %city,
+        blocks = state.blocks.len(),
+        pool = state.pool.len(),
+        snapshot_seq = rebuilt.snapshot_seq,
+        replayed = rebuilt.replayed,
+        resent_orders = pending.len(),
+        start_ms = started.elapsed().as_millis() as u64,
+        "blocking started"
+    );
+    for order in pending {
+        orders.clone().send(order);
+    }
+
+    let shared: Shared = Arc::new(RwLock::new(state));
+    context.start_producer(&store).await?;
+    context.prune_inbox(&store);
+    let engine = Engine::new(&config, shared.clone(), store.clone(), clock.clone(), orders, rebuilt.replayed);
+    let shutdown = context.shutdown();
+    context.spawn("engine", engine.run(engine_rx, shutdown));
+    for (durable, filter) in [(INTAKE_CONSUMER, intake_filter(&city)), (FREEZING_CONSUMER, freezing_filter(&city))] {
+        let engine = engine_tx.clone();
+        context.consume(durable, filter, move |envelope| {
+            let engine = engine.clone();
+            async move {
+                let stopped = || HandleError::transient(BlockingError::EngineStopped);
+                let (done, committed) = oneshot::channel();
+                engine.send(EngineMsg::Consumed(Box::new(envelope), done)).await.map_err(|_| stopped())?;
+                committed.await.map_err(|_| stopped())?
+            }
+        });
+    }
+    let router = commands::router(city, shared, store, engine_tx);
+    context.serve(router).await?;
+    context.run().await
+}

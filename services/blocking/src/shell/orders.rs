@@ -1,0 +1,127 @@
+//! Orders to carriers and banks: each in a task of its own (at most
+//! [`MAX_ORDERS_IN_FLIGHT`] at once), through `shared/adapters` (a timeout per attempt,
+//! bounded retries, typed errors); the answer goes back to the engine as
+//! [`Input::OrderAnswered`], where the core records it, or schedules the next attempt under
+//! the same request id.
+//!
+//! The core's [`Order`] names its target as text (an identifier's `<kind>:<value>`, or an
+//! account); here it becomes the wire's typed request. A target the wire refuses is an order
+//! that can never succeed: it is answered `refused` at once, and the core records it failed,
+//! for the liaison.
+
+use std::sync::Arc;
+
+use adapters::carrier::Carriers;
+use adapters::{AdapterError, AdapterErrorKind, Adapters};
+use domain::{AccountRef, City};
+use protocol::adapter::AccountRestrictRequest;
+use protocol::carrier::{
+    BankChannels, BlockRequest, BlockTarget, CardSubject, FieldError, Phone, PhoneChannels, RequestId, RestrictRequest,
+};
+use tokio::sync::{Semaphore, mpsc};
+
+use super::engine::EngineMsg;
+use crate::core::{Counterparty, Input, Order, Verb};
+use crate::events::OrderErrorKind;
+use crate::limits::MAX_ORDERS_IN_FLIGHT;
+use crate::normalize::Identifier;
+
+/// What the order tasks share.
+pub(super) struct Orders {
+    city: City,
+    carriers: Carriers,
+    banks: Adapters,
+    engine: mpsc::Sender<EngineMsg>,
+    in_flight: Semaphore,
+}
+
+impl Orders {
+    pub(super) fn new(city: City, client: async_nats::Client, engine: mpsc::Sender<EngineMsg>) -> Orders {
+        Orders {
+            city,
+            carriers: Carriers::new(client.clone()),
+            banks: Adapters::new(client),
+            engine,
+            in_flight: Semaphore::new(MAX_ORDERS_IN_FLIGHT),
+        }
+    }
+
+    /// Sends `order` in its own task; its answer goes back to the engine.
+    pub(super) fn send(self: Arc<Self>, order: Order) {
+        tokio::spawn(async move {
+            let permit = self.in_flight.acquire().await.expect("semaphore never closes");
+            let result = self.ask(&order).await;
+            drop(permit);
+            if let Err(kind) = &result {
+                tracing::info!(request_id = %order.request_id, error = ?kind, "order not confirmed");
+            }
+            let answer = Input::OrderAnswered { request_id: order.request_id, result };
+            let _ = self.engine.send(EngineMsg::Answer(answer)).await;
+        });
+    }
+
+    async fn ask(&self, order: &Order) -> Result<(), OrderErrorKind> {
+        let request_id = RequestId::parse(&order.request_id).map_err(unsendable)?;
+        let center = self.city.clone();
+        match (&order.to, order.verb) {
+            (Counterparty::Carrier(carrier), Verb::Block | Verb::Lift) => {
+                let identifier = Identifier::parse(&order.target).map_err(|e| {
+                    tracing::error!(target = %order.target, error = %e, "an order's target is not an identifier");
+                    OrderErrorKind::Refused
+                })?;
+                let target = BlockTarget::new(identifier.kind(), identifier.value()).map_err(unsendable)?;
+                let request = BlockRequest { request_id, center, identifier: target };
+                let reply = if order.verb == Verb::Block {
+                    self.carriers.block(*carrier, &request).await
+                } else {
+                    self.carriers.lift(*carrier, &request).await
+                };
+                reply.map(drop).map_err(kind_of)
+            }
+            (Counterparty::Carrier(carrier), _) => {
+                let phone = order.target.strip_prefix("phone:").unwrap_or(&order.target);
+                let subject = CardSubject::Phone(Phone::parse(phone).map_err(unsendable)?);
+                let channels = PhoneChannels::new(order.channels.clone()).map_err(unsendable)?;
+                let request = RestrictRequest { request_id, center, subject, channels };
+                let reply = if order.verb == Verb::Unrestrict {
+                    self.carriers.unrestrict(*carrier, &request).await
+                } else {
+                    self.carriers.restrict(*carrier, &request).await
+                };
+                reply.map(drop).map_err(kind_of)
+            }
+            (Counterparty::Bank(_), verb) => {
+                let account = AccountRef::parse(&order.target).map_err(|e| {
+                    tracing::error!(target = %order.target, error = %e, "a bank order's target is not an account");
+                    OrderErrorKind::Refused
+                })?;
+                let channels = BankChannels::new(order.channels.clone()).map_err(unsendable)?;
+                let request = AccountRestrictRequest { request_id, center, account, channels };
+                let reply = if verb == Verb::Unrestrict {
+                    self.banks.unrestrict(&request).await
+                } else {
+                    self.banks.restrict(&request).await
+                };
+                reply.map(drop).map_err(kind_of)
+            }
+        }
+    }
+}
+
+/// An order the wire refuses to carry can never succeed.
+fn unsendable(error: FieldError) -> OrderErrorKind {
+    tracing::error!(%error, "an order cannot be put on the wire");
+    OrderErrorKind::Refused
+}
+
+/// The core's kind of an adapter's failure: what it matches on to retry or give up.
+pub(super) fn kind_of(error: AdapterError) -> OrderErrorKind {
+    match error.kind {
+        AdapterErrorKind::Timeout(_) => OrderErrorKind::Timeout,
+        AdapterErrorKind::NoResponders => OrderErrorKind::NoResponders,
+        AdapterErrorKind::Transport(_) => OrderErrorKind::Transport,
+        AdapterErrorKind::InvalidReply(_) => OrderErrorKind::InvalidReply,
+        AdapterErrorKind::Refused(refusal) if refusal.kind.is_retryable() => OrderErrorKind::Unavailable,
+        AdapterErrorKind::Refused(_) | AdapterErrorKind::Unsendable(_) => OrderErrorKind::Refused,
+    }
+}
