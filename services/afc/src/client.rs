@@ -1,4 +1,5 @@
-//! The command-line client of intake: submit a report, show a case.
+//! The command-line client of intake (submit a report, show a case) and of blocking (check,
+//! list, lift, a case's blocks).
 
 use std::time::Duration;
 
@@ -11,7 +12,18 @@ use protocol::subjects;
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn request(client: &async_nats::Client, city: &City, verb: &str, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
-    let subject = subjects::command(city, Service::Intake, verb);
+    ask(client, city, Service::Intake, verb, body).await
+}
+
+/// Sends `body` to `service`'s command `verb` and returns the answer's bytes.
+pub async fn ask(
+    client: &async_nats::Client,
+    city: &City,
+    service: Service,
+    verb: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<Vec<u8>> {
+    let subject = subjects::command(city, service, verb);
     let answer = tokio::time::timeout(COMMAND_TIMEOUT, client.request(subject.clone(), body.into()))
         .await
         .with_context(|| format!("no answer on {subject} within {COMMAND_TIMEOUT:?}"))?
@@ -30,4 +42,15 @@ pub async fn show(client: &async_nats::Client, city: &City, case_id: &CaseId) ->
     let body = serde_json::to_vec(&ShowRequest { case_id: case_id.clone() })?;
     let answer = request(client, city, VERB_SHOW, body).await?;
     serde_json::from_slice(&answer).context("unreadable answer from intake")
+}
+
+/// Asks blocking's command `verb` with `request`, reading its typed answer.
+pub async fn blocking<Q: serde::Serialize, A: serde::de::DeserializeOwned>(
+    client: &async_nats::Client,
+    city: &City,
+    verb: &str,
+    request: &Q,
+) -> anyhow::Result<A> {
+    let answer = ask(client, city, Service::Blocking, verb, serde_json::to_vec(request)?).await?;
+    serde_json::from_slice(&answer).context("unreadable answer from blocking")
 }

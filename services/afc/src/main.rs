@@ -16,7 +16,7 @@ use afc::{cli, config};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
-#[command(name = "afc", version, about = "Anti-fraud center node: intake, multi-hop tracing and freezing")]
+#[command(name = "afc", version, about = "Anti-fraud center node: intake, multi-hop tracing and freezing, blocking")]
 struct Cli {
     /// Log lines as text (colours only on a terminal; the default) or JSON objects, one a
     /// line (`afc city`: key `logging.format`).
@@ -47,6 +47,11 @@ enum Command {
     Case {
         #[command(subcommand)]
         command: CaseCommand,
+    },
+    /// Check, list and lift blocks of scammers' numbers, sites, apps and accounts.
+    Block {
+        #[command(subcommand)]
+        command: BlockCommand,
     },
     /// Provincial hub administration.
     Province {
@@ -185,6 +190,56 @@ enum CaseCommand {
     },
 }
 
+/// Where a staff command connects: as for `afc case`.
+#[derive(clap::Args, Debug)]
+struct StaffArgs {
+    #[arg(long, value_parser = City::parse)]
+    city: City,
+    #[arg(long, env = "AFC_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    /// As for `afc case report`: connect as `<city>-staff`.
+    #[arg(long, env = "AFC_CREDENTIALS")]
+    credentials: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum BlockCommand {
+    /// Is VALUE blocked, since when, why (case count, fraud types), and in the pool?
+    Check {
+        #[command(flatten)]
+        staff: StaffArgs,
+        value: String,
+        /// phone, url, domain, app or social (guessed from VALUE when not given).
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The active blocks started at or after --since (ms since the epoch), oldest first.
+    List {
+        #[command(flatten)]
+        staff: StaffArgs,
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift VALUE's block (an appeal): the carriers are asked to lift it.
+    Lift {
+        #[command(flatten)]
+        staff: StaffArgs,
+        value: String,
+        #[arg(long)]
+        kind: Option<String>,
+        /// Why (the appeal's outcome).
+        #[arg(long)]
+        reason: String,
+        /// The operator deciding, as the center's staff directory names them.
+        #[arg(long)]
+        operator: String,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -221,6 +276,23 @@ async fn main() -> anyhow::Result<()> {
                 }
                 CaseCommand::Show { city, nats, case_id, json, credentials } => {
                     cli::case::show(&nats, credentials.as_deref(), &city, &case_id, json).await
+                }
+            }
+        }
+        Command::Block { command } => {
+            afc::cli::init_logging("warn", log_format);
+            match command {
+                BlockCommand::Check { staff, value, kind, json } => {
+                    let StaffArgs { city, nats, credentials } = staff;
+                    cli::block::check(&nats, credentials.as_deref(), &city, &value, kind.as_deref(), json).await
+                }
+                BlockCommand::List { staff, since, json } => {
+                    cli::block::list(&staff.nats, staff.credentials.as_deref(), &staff.city, since, json).await
+                }
+                BlockCommand::Lift { staff, value, kind, reason, operator } => {
+                    let StaffArgs { city, nats, credentials } = staff;
+                    let credentials = credentials.as_deref();
+                    cli::block::lift(&nats, credentials, &city, &value, kind.as_deref(), &reason, &operator).await
                 }
             }
         }

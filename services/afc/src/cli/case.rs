@@ -1,4 +1,5 @@
-//! `afc case report` and `afc case show`: file a report, print a case's timeline.
+//! `afc case report` and `afc case show`: file a report, print a case's timeline and what
+//! blocking did with its contacts and accounts.
 
 use std::path::Path;
 
@@ -49,12 +50,25 @@ pub async fn show(
 ) -> anyhow::Result<()> {
     let client = connect(nats, credentials, city).await?;
     match client::show(&client, city, case_id).await? {
-        Reply::Ok(timeline) if json => {
-            println!("{}", serde_json::to_string_pretty(&timeline)?);
-            Ok(())
-        }
         Reply::Ok(timeline) => {
-            print!("{}", render(&timeline));
+            // Blocking's part of the case is asked of blocking itself (its `case` command):
+            // the timeline stays intake's, and a case shows without blocking running.
+            let blocking = super::block::of_case(&client, city, case_id).await;
+            if json {
+                let mut value = serde_json::to_value(&timeline)?;
+                value["blocking"] = match &blocking {
+                    Ok(blocking) => serde_json::to_value(blocking)?,
+                    Err(reason) => serde_json::json!({"unavailable": reason}),
+                };
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print!("{}", render(&timeline));
+                match &blocking {
+                    Ok(blocking) if blocking.entries.is_empty() => println!("blocking: nothing blocked"),
+                    Ok(blocking) => print!("blocking:\n{}", super::block::render_case(blocking)),
+                    Err(reason) => println!("blocking: not available ({reason})"),
+                }
+            }
             Ok(())
         }
         Reply::Error(error) => {

@@ -1,6 +1,7 @@
-//! Staff and admin commands: `afc case …` (intake's client), `afc city provision` and
+//! Staff and admin commands: `afc case …` (intake's client), `afc block …` (blocking's), `afc city provision` and
 //! `afc province …` (stream administration), and how each connects.
 
+pub mod block;
 pub mod case;
 pub mod city;
 pub mod config;

@@ -1,0 +1,201 @@
+//! `afc block check|list|lift`: what a carrier liaison asks blocking every day — is this
+//! number or site blocked and why, what was blocked lately, and lift a block on appeal. Staff
+//! connect as `<city>-staff`, as for `afc case`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use domain::City;
+use protocol::Reply;
+use protocol::blocking::{
+    BlockSummary, BlockingError, CaseBlocking, CaseRequest, CaseResponse, CheckRequest, CheckResponse, LiftRequest,
+    LiftResponse, ListCursor, ListRequest, ListResponse, VERB_CASE, VERB_CHECK, VERB_LIFT, VERB_LIST,
+};
+use protocol::subjects;
+
+use super::case::EXIT_REFUSED;
+use crate::client;
+
+/// Connects as the city's staff (`<city>-staff`).
+async fn connect(nats: &str, credentials: Option<&Path>, city: &City) -> anyhow::Result<async_nats::Client> {
+    super::connect(nats, credentials, &format!("{city}-staff"), subjects::city_inbox(city, "staff")).await
+}
+
+fn refused(error: &BlockingError) -> ! {
+    eprintln!("refused ({:?}): {}", error.kind, error.message);
+    for problem in &error.problems {
+        eprintln!("  {problem}");
+    }
+    std::process::exit(EXIT_REFUSED);
+}
+
+/// The kind a bare value most likely is, when `--kind` is not given: a URL or host when it
+/// has a scheme, a slash or a dot followed by letters; a phone number otherwise.
+pub fn guess_kind(value: &str) -> &'static str {
+    let value = value.trim();
+    if value.contains("://") || value.contains('/') {
+        "url"
+    } else if value.chars().any(|c| c.is_alphabetic()) && value.contains('.') {
+        "domain"
+    } else if value.contains(':') && value.chars().any(|c| c.is_alphabetic()) {
+        "social"
+    } else {
+        "phone"
+    }
+}
+
+/// Prints whether `value` is blocked.
+pub async fn check(
+    nats: &str,
+    credentials: Option<&Path>,
+    city: &City,
+    value: &str,
+    kind: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let client = connect(nats, credentials, city).await?;
+    let kind = kind.unwrap_or_else(|| guess_kind(value)).to_owned();
+    let request = CheckRequest { kind, value: value.to_owned() };
+    let answer: CheckResponse = client::blocking(&client, city, VERB_CHECK, &request).await?;
+    match answer {
+        Reply::Ok(checked) if json => println!("{}", serde_json::to_string_pretty(&checked)?),
+        Reply::Ok(checked) => {
+            let mut line = format!("{}: ", checked.identifier);
+            match (checked.blocked, checked.since_ms, checked.expires_at_ms) {
+                (true, Some(since), Some(expires)) => {
+                    let _ = write!(line, "BLOCKED since {since}, until {expires}");
+                }
+                _ => line.push_str("not blocked"),
+            }
+            if checked.case_count > 0 {
+                let types: Vec<String> = checked.fraud_types.iter().map(|t| t.to_string()).collect();
+                let _ = write!(line, "; named in {} case(s) ({})", checked.case_count, types.join(", "));
+            }
+            if checked.in_pool {
+                line.push_str("; a card seller's card in the high-risk pool (local voice only)");
+            }
+            println!("{line}");
+        }
+        Reply::Error(error) => refused(&error),
+    }
+    Ok(())
+}
+
+/// One block as a line.
+pub fn render_block(block: &BlockSummary) -> String {
+    let carriers: Vec<String> =
+        block.carriers.iter().map(|c| format!("{}={}", c.carrier, format!("{:?}", c.status).to_lowercase())).collect();
+    let looks = block.looks_like.as_ref().map_or(String::new(), |l| format!(" looks like {l}"));
+    format!(
+        "{:>13}  {:<40} until {:>13}  cases {:>3}  [{}]{looks}",
+        block.blocked_at_ms,
+        block.identifier,
+        block.expires_at_ms,
+        block.case_count,
+        carriers.join(" ")
+    )
+}
+
+/// Prints the active blocks started at or after `since_ms`, every page.
+pub async fn list(
+    nats: &str,
+    credentials: Option<&Path>,
+    city: &City,
+    since_ms: u64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let client = connect(nats, credentials, city).await?;
+    let mut after: Option<ListCursor> = None;
+    loop {
+        let request = ListRequest { since_ms, after: after.take(), limit: None };
+        let answer: ListResponse = client::blocking(&client, city, VERB_LIST, &request).await?;
+        let page = match answer {
+            Reply::Ok(page) => page,
+            Reply::Error(error) => refused(&error),
+        };
+        for block in &page.blocks {
+            if json {
+                println!("{}", serde_json::to_string(block)?);
+            } else {
+                println!("{}", render_block(block));
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Lifts the block of `value` with staff's reason and operator id.
+pub async fn lift(
+    nats: &str,
+    credentials: Option<&Path>,
+    city: &City,
+    value: &str,
+    kind: Option<&str>,
+    reason: &str,
+    operator: &str,
+) -> anyhow::Result<()> {
+    let client = connect(nats, credentials, city).await?;
+    let kind = kind.unwrap_or_else(|| guess_kind(value)).to_owned();
+    let request =
+        LiftRequest { kind, value: value.to_owned(), reason: reason.to_owned(), operator: operator.to_owned() };
+    let answer: LiftResponse = client::blocking(&client, city, VERB_LIFT, &request).await?;
+    match answer {
+        Reply::Ok(lifted) => {
+            let carriers: Vec<&str> = lifted.carriers.iter().map(|c| c.as_str()).collect();
+            println!(
+                "{} lifted (block {}); asked [{}] to lift it",
+                lifted.identifier,
+                lifted.generation,
+                carriers.join(", ")
+            );
+            Ok(())
+        }
+        Reply::Error(error) => refused(&error),
+    }
+}
+
+/// Blocking's part of a case, or why it could not be had (blocking not running, or not
+/// answering): `afc case show` prints the timeline either way.
+pub async fn of_case(
+    client: &async_nats::Client,
+    city: &City,
+    case_id: &domain::CaseId,
+) -> Result<CaseBlocking, String> {
+    let request = CaseRequest { case_id: case_id.clone() };
+    match client::blocking::<_, CaseResponse>(client, city, VERB_CASE, &request).await {
+        Ok(Reply::Ok(blocking)) => Ok(blocking),
+        Ok(Reply::Error(error)) => Err(error.message),
+        Err(error) => Err(format!("{error:#}")),
+    }
+}
+
+/// A case's blocking entries as text.
+pub fn render_case(blocking: &CaseBlocking) -> String {
+    let mut out = String::new();
+    for entry in &blocking.entries {
+        let kind = format!("{:?}", entry.kind);
+        let _ = writeln!(out, "  {:>13}  {kind:<15} {:<40} {}", entry.at_ms, entry.subject, entry.detail);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_without_its_kind_is_read_as_what_it_looks_like() {
+        for (value, kind) in [
+            ("+86 170-0000-0000", "phone"),
+            ("170 0000 0000", "phone"),
+            ("https://m.fake-bank.com.cn/login", "url"),
+            ("fake-bank.com.cn", "domain"),
+            ("wechat:wxid_abc123", "social"),
+        ] {
+            assert_eq!(guess_kind(value), kind, "{value}");
+        }
+    }
+}
