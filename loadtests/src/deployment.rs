@@ -137,7 +137,7 @@ impl Embedded {
                     (client.clone(), client)
                 }
                 Some(dir) => {
-                    gateways.extend(secured::connect_gateways(dir, city, &banks, &platforms, &url).await?);
+                    gateways.extend(secured::connect_gateways(dir, city, &world, &url).await?);
                     (
                         secured::connect_city(dir, city, CityRole::Observer, &url).await?,
                         secured::connect_city(dir, city, CityRole::Admin, &url).await?,

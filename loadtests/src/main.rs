@@ -276,6 +276,7 @@ async fn main() -> anyhow::Result<()> {
                 data: data.unwrap_or_else(|| dir.join("data")),
                 banks,
                 platforms,
+                carriers: domain::Carrier::ALL.to_vec(),
                 hub_cluster,
                 hub_hosts,
             };

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use domain::{BankId, City, PlatformId};
+use domain::{BankId, Carrier, City, PlatformId};
 use protocol::subjects;
 use security::roles::OBSERVER;
 use security::secrets::{self, Secrets, SecretsSpec, city_identity, province_identity};
@@ -23,7 +23,7 @@ use simulator::Serves;
 use testkit::ProvinceSecurity;
 
 /// Generates a province's secrets for `cities` into `dir` (the CA there is kept), with
-/// gateways for `banks` and `platforms` at every city.
+/// gateways for `banks`, `platforms` and the three carriers at every city.
 pub fn generate(dir: &Path, cities: &[City], banks: &[BankId], platforms: &[PlatformId]) -> anyhow::Result<Secrets> {
     let spec = SecretsSpec {
         cities: cities.to_vec(),
@@ -31,6 +31,7 @@ pub fn generate(dir: &Path, cities: &[City], banks: &[BankId], platforms: &[Plat
         address: std::net::Ipv4Addr::LOCALHOST.into(),
         banks: banks.to_vec(),
         platforms: platforms.to_vec(),
+        carriers: Carrier::ALL.to_vec(),
         hub_hosts: Vec::new(),
     };
     secrets::generate(&spec, dir, &afc::host::service_grants)
@@ -75,14 +76,14 @@ pub async fn connect_province(dir: &Path, role: CityRole, url: &str) -> anyhow::
     connect(dir, &province_identity(who), subjects::province_inbox(who), url).await
 }
 
-/// Connects every gateway of `city` (one per bank and platform) to its server at `url`.
+/// Connects every gateway of `city` (one per bank, platform and carrier) to its server at `url`.
 pub async fn connect_gateways(
     dir: &Path,
     city: &City,
-    banks: &[BankId],
-    platforms: &[PlatformId],
+    world: &simulator::World,
     url: &str,
 ) -> anyhow::Result<Vec<(async_nats::Client, Serves)>> {
+    let (banks, platforms) = (&world.banks, &world.platforms);
     let mut gateways = Vec::new();
     for bank in banks {
         let who = format!("bank-{bank}");
@@ -93,6 +94,11 @@ pub async fn connect_gateways(
         let who = format!("pay-{platform}");
         let client = connect(dir, &city_identity(city, &who), subjects::city_inbox(city, &who), url).await?;
         gateways.push((client, Serves::Platform(platform.clone())));
+    }
+    for carrier in &world.carriers {
+        let who = format!("carrier-{carrier}");
+        let client = connect(dir, &city_identity(city, &who), subjects::city_inbox(city, &who), url).await?;
+        gateways.push((client, Serves::Carrier(*carrier)));
     }
     Ok(gateways)
 }

@@ -91,10 +91,9 @@ pub async fn serve(options: SimServeOptions) -> anyhow::Result<()> {
 
     let mut gateways = Vec::new();
     for node in &record.cities {
-        let connected =
-            secured::connect_gateways(&record.secrets, &node.city, &world.banks, &world.platforms, &node.node.url)
-                .await
-                .with_context(|| format!("connecting {}'s gateways", node.city))?;
+        let connected = secured::connect_gateways(&record.secrets, &node.city, world, &node.node.url)
+            .await
+            .with_context(|| format!("connecting {}'s gateways", node.city))?;
         gateways.extend(connected);
     }
     let world = Arc::new(Mutex::new(script.world.clone()));

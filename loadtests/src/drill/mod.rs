@@ -259,8 +259,7 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
                     for city in &cities {
                         clients.insert(city.clone(), connector.city(city).await?);
                         let url = connector.city_urls.get(city).with_context(|| format!("no URL for {city}"))?;
-                        let (banks, platforms) = (&script.world.banks, &script.world.platforms);
-                        gateways.extend(crate::secured::connect_gateways(dir, city, banks, platforms, url).await?);
+                        gateways.extend(crate::secured::connect_gateways(dir, city, &script.world, url).await?);
                     }
                     (connector.hub().await?, clients, gateways)
                 }

@@ -112,6 +112,7 @@ pub async fn up(options: UpOptions) -> anyhow::Result<Record> {
         data: dir.join("data").join("nats"),
         banks: script.world.banks.clone(),
         platforms: script.world.platforms.clone(),
+        carriers: script.world.carriers.clone(),
         hub_cluster: options.hub_cluster,
         hub_hosts: Vec::new(),
     };

@@ -62,6 +62,7 @@ async fn province_provision_makes_the_stream_with_three_replicas_on_a_secured_hu
         address: std::net::Ipv4Addr::LOCALHOST.into(),
         banks: Vec::new(),
         platforms: Vec::new(),
+        carriers: Vec::new(),
         hub_hosts: Vec::new(),
     };
     let secrets = secrets::generate(&spec, dir.path(), &afc::host::service_grants).unwrap();

@@ -45,6 +45,7 @@ async fn a_city_node_runs_its_services_as_their_own_identities_and_the_server_re
         data: dir.path().join("nats-data"),
         banks: Vec::new(),
         platforms: Vec::new(),
+        carriers: Vec::new(),
         hub_cluster: 0,
         hub_hosts: Vec::new(),
     };

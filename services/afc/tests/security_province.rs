@@ -104,8 +104,7 @@ async fn secured_province() -> SecuredProvince {
         let anything = Grant::new().publish(">").subscribe(">");
         let users =
             vec![user(&intake, intake::grant(&city)), user(&admin, roles::provisioner(&city)), user(&rogue, anything)];
-        let city_accounts =
-            accounts::render(&roles::city_accounts(&city, users, Vec::new(), Vec::new()), None).unwrap();
+        let city_accounts = accounts::render(&roles::city_accounts(&city, users, Default::default()), None).unwrap();
         let cert = issue(city.as_str());
         let remote = format!(
             "    account: \"{}\"\n    nkey: \"{}\"\n{}",

@@ -20,7 +20,7 @@ use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
-use domain::{BankId, City, PlatformId};
+use domain::{BankId, Carrier, City, PlatformId};
 use protocol::subjects;
 
 use crate::grant::Grant;
@@ -42,6 +42,8 @@ pub struct DeploymentSpec {
     /// Banks and payment platforms each city serves (gateways connect at the city).
     pub banks: Vec<BankId>,
     pub platforms: Vec<PlatformId>,
+    /// Carriers each city orders blocks from (gateways connect at the city).
+    pub carriers: Vec<Carrier>,
     /// 0 or 1: the hub is one server (`hub.conf`). N > 1: a JetStream cluster
     /// [`HUB_CLUSTER`] of N nodes (`hub-1.conf` …), routes on TLS with the hub's certificate
     /// (pinned), every city's leaf remote listing every node. The first node takes the hub's
@@ -167,6 +169,7 @@ pub fn generate(spec: &DeploymentSpec, dir: &Path, services: &ServiceGrants) -> 
             address: spec.address,
             banks: spec.banks.clone(),
             platforms: spec.platforms.clone(),
+            carriers: spec.carriers.clone(),
             hub_hosts: spec.hub_hosts.clone(),
         },
         dir,

@@ -1,7 +1,7 @@
 //! The grants of the identities that are not services (a service states its own: `intake::
 //! grant`, `freezing::grant`), and the accounts of a city's server.
 
-use domain::{BankId, City, PlatformId};
+use domain::{BankId, Carrier, City, PlatformId};
 use protocol::subjects;
 
 use crate::accounts::{Account, Export, Import, User};
@@ -45,6 +45,12 @@ pub fn platform_gateway(platform: &PlatformId) -> Grant {
     Grant::new().answers_only(subjects::platform_verbs(platform))
 }
 
+/// A carrier's gateway: answers its own carrier's verbs (`afc.carrier.<carrier>.*`), once
+/// each, and nothing else: not another carrier's orders.
+pub fn carrier_gateway(carrier: Carrier) -> Grant {
+    Grant::new().answers_only(subjects::carrier_verbs(carrier))
+}
+
 /// The account of `city`'s services on its server (and of the city's leaf link on the hub).
 pub fn city_account_name(city: &City) -> String {
     city.as_str().to_ascii_uppercase()
@@ -58,14 +64,23 @@ pub fn platform_account_name(platform: &PlatformId) -> String {
     format!("PAY_{}", platform.as_str().to_ascii_uppercase())
 }
 
+pub fn carrier_account_name(carrier: Carrier) -> String {
+    format!("CARRIER_{}", carrier.as_str().to_ascii_uppercase())
+}
+
+/// The gateways a city's server holds accounts for, each with its user.
+#[derive(Debug, Clone, Default)]
+pub struct Gateways {
+    pub banks: Vec<(BankId, User)>,
+    pub platforms: Vec<(PlatformId, User)>,
+    pub carriers: Vec<(Carrier, User)>,
+}
+
 /// The accounts of `city`'s server: the city's (JetStream on) with `users`, and one for each
-/// bank and platform gateway served there, exporting its verbs to the city account only.
-pub fn city_accounts(
-    city: &City,
-    users: Vec<User>,
-    banks: Vec<(BankId, User)>,
-    platforms: Vec<(PlatformId, User)>,
-) -> Vec<Account> {
+/// bank, platform and carrier gateway served there, exporting its verbs to the city account
+/// only.
+pub fn city_accounts(city: &City, users: Vec<User>, served: Gateways) -> Vec<Account> {
+    let Gateways { banks, platforms, carriers } = served;
     let city_name = city_account_name(city);
     let mut gateways = Vec::new();
     let mut imports = Vec::new();
@@ -82,6 +97,11 @@ pub fn city_accounts(
     }
     for (platform, user) in platforms {
         let (name, subject) = (platform_account_name(&platform), subjects::platform_verbs(&platform));
+        imports.push(Import::Service { from: name.clone(), subject: subject.clone() });
+        gateways.push(gateway(name, subject, user));
+    }
+    for (carrier, user) in carriers {
+        let (name, subject) = (carrier_account_name(carrier), subjects::carrier_verbs(carrier));
         imports.push(Import::Service { from: name.clone(), subject: subject.clone() });
         gateways.push(gateway(name, subject, user));
     }

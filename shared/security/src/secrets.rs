@@ -8,14 +8,14 @@
 //!
 //! Identities: per city `<city>-<service>` for each service, `<city>-staff`, `<city>-admin`
 //! (its provisioner), `<city>-lab` (its observer), `<city>-bank-<bank>` and
-//! `<city>-pay-<platform>` for the gateways served there, and `leaf-<city>` (its link to the
+//! `<city>-pay-<platform>` and `<city>-carrier-<carrier>` for the gateways served there, and `leaf-<city>` (its link to the
 //! hub, kept in the city's server config only); on the hub `province-admin` and
 //! `province-lab`.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use domain::{BankId, City, PlatformId};
+use domain::{BankId, Carrier, City, PlatformId};
 
 use crate::accounts::{self, User};
 use crate::connect::CredentialFiles;
@@ -36,6 +36,8 @@ pub struct SecretsSpec {
     /// Banks and payment platforms each city serves (gateways connect at the city).
     pub banks: Vec<BankId>,
     pub platforms: Vec<PlatformId>,
+    /// Carriers each city orders blocks from (gateways connect at the city).
+    pub carriers: Vec<Carrier>,
     /// More names the hub's certificate carries: the hosts of a hub of several nodes, each
     /// of which presents it (to clients, cities and the other nodes).
     pub hub_hosts: Vec<String>,
@@ -152,7 +154,13 @@ pub fn generate(spec: &SecretsSpec, dir: &Path, services: &ServiceGrants) -> Res
             let gateway = user(&city_identity(city, &format!("pay-{platform}")), roles::platform_gateway(platform))?;
             platforms.push((platform.clone(), gateway));
         }
-        let accounts = accounts::render(&roles::city_accounts(city, users, banks, platforms), None)?;
+        let mut carriers = Vec::new();
+        for carrier in &spec.carriers {
+            let gateway = user(&city_identity(city, &format!("carrier-{carrier}")), roles::carrier_gateway(*carrier))?;
+            carriers.push((*carrier, gateway));
+        }
+        let served = roles::Gateways { banks, platforms, carriers };
+        let accounts = accounts::render(&roles::city_accounts(city, users, served), None)?;
         let leaf = Identity::generate(&format!("leaf-{city}"))?;
         leaves.push((
             city.clone(),

@@ -19,6 +19,7 @@ fn spec(data: &std::path::Path) -> DeploymentSpec {
         data: data.to_owned(),
         banks: vec![domain::BankId::parse("icbc").unwrap()],
         platforms: vec![domain::PlatformId::parse("alipay").unwrap()],
+        carriers: domain::Carrier::ALL.to_vec(),
         hub_cluster: 0,
         hub_hosts: Vec::new(),
     }
@@ -66,9 +67,13 @@ fn every_generated_config_passes_nats_server_t_and_every_secret_is_0600() {
     assert_eq!(std::fs::metadata(&leaf).unwrap().permissions().mode() & 0o777, 0o600);
     let config = std::fs::read_to_string(&deployment.city_configs[0].1).unwrap();
     assert!(config.contains("nkey: $LEAF_SEED") && !config.contains("SU"), "the seed stays in the leaf file");
-    // Per city: intake, freezing, staff, admin, lab, the icbc and alipay gateways; and the
-    // province's admin and lab.
-    assert_eq!(std::fs::read_dir(dir.path().join("keys")).unwrap().count(), 2 * 7 + 2, "every identity has its key");
+    // Per city: intake, freezing, staff, admin, lab, the icbc and alipay gateways and the three
+    // carriers'; and the province's admin and lab.
+    assert_eq!(std::fs::read_dir(dir.path().join("keys")).unwrap().count(), 2 * 10 + 2, "every identity has its key");
+    for carrier in domain::Carrier::ALL {
+        let seed = dir.path().join("keys").join(format!("hangzhou-carrier-{carrier}.nk"));
+        assert!(seed.exists(), "{}", seed.display());
+    }
 }
 
 #[test]

@@ -58,7 +58,8 @@ pub async fn secured_city() -> SecuredCity {
         user(&admin, roles::provisioner(&city)),
     ];
     let banks = vec![(icbc(), user(&bank, roles::bank_gateway(&icbc())))];
-    let accounts = accounts::render(&roles::city_accounts(&city, users, banks, Vec::new()), None).unwrap();
+    let served = roles::Gateways { banks, ..roles::Gateways::default() };
+    let accounts = accounts::render(&roles::city_accounts(&city, users, served), None).unwrap();
     let pki = dir.path().join("pki");
     let ca = DevCa::generate("afc test CA").unwrap();
     let ca_paths = ca.save(&pki).unwrap();
