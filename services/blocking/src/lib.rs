@@ -14,6 +14,7 @@
 //! - [`limits`]: every bound, with its reason.
 
 pub mod core;
+pub mod index;
 pub mod limits;
 pub mod shell;
 

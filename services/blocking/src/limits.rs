@@ -55,6 +55,21 @@ pub const TIMER_BATCH: usize = 1024;
 /// Longest reason or operator id a lift or appeal may carry, in characters.
 pub const MAX_STAFF_TEXT_CHARS: usize = 512;
 
+/// Identifiers the blocked-identifier index holds at most (`index::Index`): a province's
+/// decade of blocks (Wuhan alone blocks ~300,000 numbers and domains a day, tens of millions a
+/// year) with room to spare, at ~50 bytes each 25 GiB; record numbers stay 32-bit. Past it a
+/// block is refused by the index (`IndexFull`), never silently unindexed.
+pub const MAX_INDEXED_IDENTIFIERS: usize = 1 << 29;
+
+/// Slots of the smallest index table: a few cache lines, so an empty index costs nothing and
+/// the first thousand blocks do not double it ten times.
+pub const INDEX_MIN_SLOTS: usize = 1024;
+
+/// Identifiers an index lookup of many (`Index::get_many`) reads the table for at once: enough
+/// cache misses in flight to keep one core's memory pipeline full (it holds 10-20), few enough
+/// that the batch's slots stay in the L1 cache until they are probed.
+pub const LOOKUP_BATCH: usize = 16;
+
 /// Inputs waiting for the engine (consumed events, order answers, staff's lifts): as
 /// freezing's, a burst of reports' worth; a full queue holds the consumers back.
 pub const ENGINE_QUEUE_DEPTH: usize = 4096;
