@@ -174,6 +174,9 @@ enum BenchCommand {
     Load(load::LoadOptions),
     /// Freezing's start time and state memory on a long log of closed cases.
     Start(bench::start::StartBench),
+    /// Lookups in blocking's index of blocked identifiers (10 million by default) on one
+    /// core, its memory and build time, against the floor.
+    Blocking(bench::blocking::BlockingBench),
 }
 
 #[derive(Subcommand, Debug)]
@@ -247,6 +250,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench { bench: BenchCommand::Freeze(options) } => bench::freeze(options).await,
         Command::Bench { bench: BenchCommand::Start(options) } => bench::start::start(options).await,
+        Command::Bench { bench: BenchCommand::Blocking(options) } => bench::blocking::run(options),
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim {
             command:

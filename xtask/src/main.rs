@@ -4,8 +4,8 @@
 //! - `install-nats`: make sure a nats-server >= 2.12 is available and print its path.
 //! - `test`: tidy, formatting, clippy and the whole test suite.
 //! - `demo [--keep] [args...]`: build and run `afc-lab demo`.
-//! - `bench <name> [args...]`: build and run `afc-lab bench <name>` (`freeze`, `load`, `start`),
-//!   the arguments passed through (e.g. `--security both`).
+//! - `bench <name> [args...]`: build and run `afc-lab bench <name>` (`freeze`, `load`, `start`,
+//!   `blocking`), the arguments passed through (e.g. `--security both`).
 //! - `drill <name> [args...]`: build and run `afc-lab drill <name>` (`crash`).
 //! - `tidy`: the workspace's style checks (see `tidy.rs`).
 //!
@@ -37,6 +37,7 @@ commands:
   demo [--keep] [args]   build release afc and afc-lab and run `afc-lab demo`
   bench <name> [args]    build release afc and afc-lab and run `afc-lab bench <name>`
                          (freeze: time-to-freeze; load: open-loop load, --sweep;
+                         blocking [--blocks N]: lookups in blocking's index;
                          --security on|off|both: the deployment secured, insecure, or
                          both alternately and compared)
   drill <name> [args]    build release afc and afc-lab and run `afc-lab drill <name>`

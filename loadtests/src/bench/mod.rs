@@ -22,6 +22,7 @@
 //! `--security on|off|both` ([`security`]): the deployment secured (the default) or not, or
 //! both alternately, each run in a process of its own, compared ([`compare`]).
 
+pub mod blocking;
 pub mod compare;
 pub mod floor;
 pub mod report;

@@ -1,0 +1,35 @@
+//! `afc-lab bench blocking` on a tiny index, run as a user runs it: it states its setup, the
+//! build, the memory, the lookups, the percentiles, the floor and the goals, and finds every
+//! blocked query and no other (it fails otherwise). No timing is judged here.
+
+use std::process::Command;
+
+#[test]
+fn a_tiny_run_states_setup_percentiles_floor_and_goals() {
+    let output = Command::new(env!("CARGO_BIN_EXE_afc-lab"))
+        .args(["bench", "blocking", "--blocks", "2000", "--queries", "512", "--passes", "2", "--rounds", "1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "afc-lab bench blocking ended with {}: {stdout}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "setup: ",
+        "2000 blocked identifiers (85% phone, 12% domain, 2% app, 1% social)",
+        "build: ",
+        "fingerprint and insert 2000 identifiers",
+        "memory: resident set",
+        "lookups one at a time (get, as a check asks): 1024 a round (50% hits)",
+        "lookups in lists of 256 (get_many, as a carrier's list): 1024 a round (50% hits)",
+        "latency of one lookup alone, ns (64 samples, one in 8): p50 ",
+        "floor: random 8-byte reads",
+        "goals (issue 14",
+        "check over NATS: not measured",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
+}
