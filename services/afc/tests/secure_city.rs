@@ -49,7 +49,7 @@ async fn a_city_node_runs_its_services_as_their_own_identities_and_the_server_re
         hub_cluster: 0,
         hub_hosts: Vec::new(),
     };
-    let services = |city: &City| vec![("intake", intake::grant(city)), ("freezing", freezing::grant(city))];
+    let services = afc::host::service_grants;
     let deployment = generate(&spec, &secrets, &services).unwrap();
     let url = deployment.city_client_urls[0].1.clone();
     let log = std::fs::File::create(dir.path().join("nats-server.log")).unwrap();
