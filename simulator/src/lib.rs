@@ -6,6 +6,8 @@
 //!   stopped or frozen first, and a task that executes them when they fall due.
 //! - [`telecom`]: the three simulated carriers: blocks of numbers, domains and IP addresses,
 //!   restrictions of phone cards, each center's apart, idempotent by request id.
+//! - [`contact`]: how gangs reach their victims through numbers and sites, who a block at
+//!   the carriers spares, and how a gang replaces a blocked line.
 //! - [`world`]: the ledger, the schedule and the carriers together, with the banks,
 //!   platforms and carriers served.
 //! - [`serve`](mod@serve): NATS request/reply servers answering `afc.bank.<bank>.*`,
@@ -22,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+pub mod contact;
 pub mod crime;
 pub mod ledger;
 pub mod limits;
@@ -34,7 +37,10 @@ pub mod truth;
 pub mod wave;
 pub mod world;
 
-pub use crime::{CaseInfo, GangInfo, Script, ScriptError, ScriptedReport, VictimPayment, generate_script};
+pub use contact::{Contacted, Contacts, LineKind};
+pub use crime::{
+    CaseInfo, FirstContact, GangInfo, Script, ScriptError, ScriptedReport, VictimPayment, generate_script,
+};
 pub use ledger::{BlockReason, FreezeClaimInfo, Ledger, LedgerError};
 pub use scenario::{Scenario, ScenarioError, Typology};
 pub use schedule::{DriverHandle, Outcome, Schedule, ScheduleError, ScheduleTotals, ScheduledTransfer, spawn_driver};

@@ -125,3 +125,16 @@ pub const MAX_BANK_ANSWER_MS: u64 = 60_000;
 
 /// Most mule networks one gang opens over a scenario.
 pub const MAX_NETWORKS_PER_GANG: u64 = 100_000;
+
+/// Shortest time from a block of a gang's number or site to the gang using a fresh one: a
+/// minute, as every delay of a scenario.
+pub const MIN_ADAPT_MS: u64 = MIN_SCENARIO_DELAY_MS;
+
+/// Longest time from a block to the gang using a fresh number or site: a year, the longest
+/// scenario, so that a file can say "never within the drill".
+pub const MAX_ADAPT_MS: u64 = MAX_SCENARIO_DURATION_MS;
+
+/// Most times one of a gang's numbers or sites is replaced after a block; past it the gang
+/// keeps the blocked one. Far above what a drill's blocks call for; it bounds the identifiers
+/// a run makes up.
+pub const MAX_LINE_GENERATIONS: usize = 64;

@@ -76,6 +76,9 @@ pub struct ScheduleTotals {
     pub blocked_fen: Fen,
     /// Transfers refused for another reason.
     pub failed: u64,
+    /// Transfers taken out before they fell due: the payments of a victim a block spared, and
+    /// the mule transfers that would have moved that money ([`Schedule::cancel_for`]).
+    pub cancelled: u64,
 }
 
 /// Why a transfer could not be scheduled.
@@ -99,6 +102,8 @@ pub enum ScheduleError {
 #[derive(Debug, Clone, Default)]
 pub struct Schedule {
     pending: BTreeMap<(TimeMs, u64), ScheduledTransfer>,
+    /// The keys of each victim's transfers ([`Schedule::push_for`]), pending or not.
+    by_victim: BTreeMap<AccountRef, Vec<(TimeMs, u64)>>,
     next_seq: u64,
     totals: ScheduleTotals,
 }
@@ -120,6 +125,25 @@ impl Schedule {
         self.pending.insert((transfer.due_at_ms, self.next_seq), transfer);
         self.next_seq += 1;
         Ok(())
+    }
+
+    /// Adds a transfer that moves `victim`'s money: their payment, or a mule's transfer of
+    /// it. [`Schedule::cancel_for`] takes them all out again.
+    pub fn push_for(&mut self, transfer: ScheduledTransfer, victim: &AccountRef) -> Result<(), ScheduleError> {
+        let key = (transfer.due_at_ms, self.next_seq);
+        self.push(transfer)?;
+        self.by_victim.entry(victim.clone()).or_default().push(key);
+        Ok(())
+    }
+
+    /// Takes every pending transfer of `victim`'s money out (a victim who never pays), and
+    /// returns them in due order.
+    pub fn cancel_for(&mut self, victim: &AccountRef) -> Vec<ScheduledTransfer> {
+        let mut keys = self.by_victim.remove(victim).unwrap_or_default();
+        keys.sort_unstable();
+        let cancelled: Vec<ScheduledTransfer> = keys.iter().filter_map(|key| self.pending.remove(key)).collect();
+        self.totals.cancelled += cancelled.len() as u64;
+        cancelled
     }
 
     /// When the next pending transfer falls due.

@@ -159,6 +159,12 @@ pub(crate) fn scam_phone(rng: &mut StdRng) -> String {
     format!("+86170{}", digits(rng, 8))
 }
 
+/// A scam site of a gang whose sites' hosts start with `host`: `https://<host><digits>.com.cn/`,
+/// each its own registrable domain (so a block of one leaves the others reachable).
+pub(crate) fn scam_site(rng: &mut StdRng, host: &str, n: usize) -> String {
+    format!("https://{host}{}.com.cn/", digits(rng, n))
+}
+
 /// Scam apps named in reports.
 pub(crate) const APPS: [&str; 4] = ["安心贷", "极速借", "财富通", "星链投资"];
 

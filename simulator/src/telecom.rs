@@ -124,6 +124,21 @@ impl Telecom {
         Carrier::ALL.into_iter().any(|carrier| self.blocked_since(carrier, target).is_some())
     }
 
+    /// Since when `center` holds a block of `target` at any carrier (its oldest standing), if
+    /// it does: the rule of a drill's victims, whom a block by their own city's center protects
+    /// (`crate::contact`).
+    pub fn blocked_by(&self, center: &City, target: &BlockTarget) -> Option<TimeMs> {
+        Carrier::ALL
+            .into_iter()
+            .filter_map(|carrier| self.blocks.get(&(carrier, target.clone()))?.get(center).copied())
+            .min()
+    }
+
+    /// Since when `target` is blocked anywhere (any carrier, any center), if it is.
+    pub fn first_blocked(&self, target: &BlockTarget) -> Option<TimeMs> {
+        Carrier::ALL.into_iter().filter_map(|carrier| self.blocked_since(carrier, target)).min()
+    }
+
     /// Every channel cut on `subject` at `carrier` now, by any center.
     pub fn restricted(&self, carrier: Carrier, subject: &CardSubject) -> BTreeSet<Channel> {
         self.restrictions

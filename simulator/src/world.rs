@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use domain::{BankId, Carrier, PlatformId, TimeMs};
 
+use crate::contact::Contacts;
 use crate::ledger::Ledger;
 use crate::schedule::{Outcome, Schedule};
 use crate::telecom::Telecom;
@@ -26,6 +27,9 @@ pub struct World {
     pub telecom: Telecom,
     /// Carriers that answer `afc.carrier.<carrier>.*`: the three, unless a test says otherwise.
     pub carriers: Vec<Carrier>,
+    /// How the gangs reach their victims, and who a block spared (empty outside a script's
+    /// world).
+    pub contacts: Contacts,
 }
 
 impl World {
@@ -38,12 +42,16 @@ impl World {
             platforms,
             telecom: Telecom::new(),
             carriers: Carrier::ALL.to_vec(),
+            contacts: Contacts::default(),
         }
     }
 
-    /// Executes every scheduled transfer due at or before `now` (see
+    /// Decides every victim's first contact due at or before `now` against the carriers'
+    /// blocks ([`Contacts::contact_due`]: a spared victim's transfers leave the schedule), then
+    /// executes every scheduled transfer due at or before `now` (see
     /// [`Schedule::execute_due`]).
     pub fn execute_due(&mut self, now: TimeMs) -> Vec<Outcome> {
+        self.contacts.contact_due(now, &self.telecom, &mut self.schedule);
         self.schedule.execute_due(&mut self.ledger, now)
     }
 }

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use super::draw::{draw_log_normal, draw_u32, draw_u64, sub_rng};
 use super::network::Network;
-use super::{CaseInfo, Draft, GangInfo, Generator, ScriptError, VictimPayment};
+use super::{CaseInfo, Draft, FirstContact, GangInfo, Generator, ScriptError, VictimPayment};
+use crate::contact::LineKind;
 use crate::limits;
 use crate::scenario::GangSpec;
 use crate::schedule::ScheduledTransfer;
@@ -29,7 +30,7 @@ const SAVINGS_AGE_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 const CONTACTS_PER_REPORT: u32 = 2;
 
 /// The hosts of a gang's sites, by the scam they serve.
-fn site_host(fraud_type: FraudType) -> &'static str {
+pub(super) fn site_host(fraud_type: FraudType) -> &'static str {
     match fraud_type {
         FraudType::OnlineLoan => "daikuan",
         FraudType::OrderBrushing => "jianzhi",
@@ -49,9 +50,10 @@ impl Generator<'_> {
         let phone_count = draw_u32(&mut rng, gang.phones);
         let phones = self.scam_phones(&mut rng, phone_count)?;
         let host = site_host(gang.fraud_type);
-        let sites: Vec<String> = (0..draw_u32(&mut rng, gang.sites))
-            .map(|_| format!("https://{host}{}.example.cn/", synth::digits(&mut rng, 3)))
-            .collect();
+        let sites: Vec<String> =
+            (0..draw_u32(&mut rng, gang.sites)).map(|_| synth::scam_site(&mut rng, host, 3)).collect();
+        let adapt_seed = domain::fnv1a64(format!("{}|adapt|{index}", scenario.seed).as_bytes());
+        self.world.contacts.add_gang(adapt_seed, host, gang.adapt_ms, &phones, &sites);
 
         // Victims in order of their first payment; consecutive victims share a network.
         let mut firsts: Vec<TimeMs> = (0..gang.victims)
@@ -116,6 +118,9 @@ impl Generator<'_> {
         // Validation bounds amounts by MAX_LOSS_YUAN, which fits u32.
         let loss = Fen::yuan(loss_yuan.min(f64::from(limits::MAX_LOSS_YUAN)) as u32);
         let victim_account = self.open_account(rng)?;
+        // Every transfer of this victim's money is tagged with their account, so that a
+        // block that spares them takes it all out of the schedule.
+        self.victim = Some(victim_account.clone());
         let savings = Fen::yuan(rng.random_range(VICTIM_SAVINGS_YUAN));
         self.world.ledger.deposit(
             &victim_account,
@@ -152,10 +157,31 @@ impl Generator<'_> {
             payments.push(VictimPayment { to, amount, at_ms });
             self.cascade(rng, network, entry, amount, at_ms, &mut mules, &mut orders)?;
         }
+        self.victim = None;
         let report_at_ms = at_ms + draw_log_normal(rng, &victims.report_delay_ms).round() as u64;
         self.horizon_ms = self.horizon_ms.max(report_at_ms);
 
-        let contacts = self.contacts(rng, phones, sites);
+        let (contacts, named_phones, named_sites) = self.contacts(rng, phones, sites);
+        // The first contact: a site for the scams that start online, when the victim names
+        // one; else the first number they name.
+        let online = matches!(
+            gang.fraud_type,
+            FraudType::OrderBrushing
+                | FraudType::PigButchering
+                | FraudType::StockTips
+                | FraudType::FakeEcommerce
+                | FraudType::LuxuryBait
+        );
+        let site_first = online || named_phones.is_empty();
+        let contact = match named_sites.first().filter(|_| site_first) {
+            Some(site) => FirstContact { at_ms: first_ms, via: site.clone(), kind: LineKind::Site },
+            None => FirstContact {
+                at_ms: first_ms,
+                via: named_phones.first().cloned().unwrap_or_default(),
+                kind: LineKind::Phone,
+            },
+        };
+        let named = named_phones.into_iter().chain(named_sites).collect();
         let listed: Vec<Payment> =
             payments.iter().map(|p| Payment { to: p.to.clone(), amount: p.amount, at_ms: p.at_ms }).collect();
         let body = synth::report_body(&identity, gang.fraud_type, &listed, contacts);
@@ -172,8 +198,9 @@ impl Generator<'_> {
             report_at_ms,
             mules,
             orders,
+            contact,
         };
-        Ok(Draft { case, body })
+        Ok(Draft { case, body, named })
     }
 
     /// A person of one of the gang's cities who was not a victim before: a city is chosen
@@ -233,13 +260,16 @@ impl Generator<'_> {
 
     pub(super) fn schedule(&mut self, transfer: ScheduledTransfer) -> Result<(), ScriptError> {
         self.horizon_ms = self.horizon_ms.max(transfer.due_at_ms);
-        self.world.schedule.push(transfer)?;
+        match &self.victim {
+            Some(victim) => self.world.schedule.push_for(transfer, victim)?,
+            None => self.world.schedule.push(transfer)?,
+        }
         Ok(())
     }
 
     /// The scam contacts a victim names: one or two of the gang's phones, up to two of its
-    /// sites, sometimes an app or a QQ account.
-    fn contacts(&mut self, rng: &mut StdRng, phones: &[String], sites: &[String]) -> Value {
+    /// sites, sometimes an app or a QQ account. Also the phones and the sites named.
+    fn contacts(&mut self, rng: &mut StdRng, phones: &[String], sites: &[String]) -> (Value, Vec<String>, Vec<String>) {
         let pick = |rng: &mut StdRng, from: &[String], min: u32| -> Vec<String> {
             let most = CONTACTS_PER_REPORT.min(from.len() as u32);
             let n = if most < min { most } else { rng.random_range(min..=most) };
@@ -251,6 +281,7 @@ impl Generator<'_> {
             (0..rng.random_range(0..=1)).map(|_| synth::APPS[rng.random_range(0..synth::APPS.len())]).collect();
         let social: Vec<String> =
             (0..rng.random_range(0..=1)).map(|_| format!("qq:{}", synth::digits(rng, 9))).collect();
-        json!({"phones": phones, "urls": urls, "apps": apps, "social": social})
+        let body = json!({"phones": phones, "urls": urls, "apps": apps, "social": social});
+        (body, phones, urls)
     }
 }

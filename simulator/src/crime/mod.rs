@@ -34,6 +34,7 @@ use domain::{AccountRef, City, Fen, FraudType, MoneyError, PaymentOrderRef, Time
 use protocol::adapter::Counterparty;
 use serde_json::Value;
 
+use crate::contact::{LineKind, PlannedContact};
 use crate::ledger::LedgerError;
 use crate::scenario::{Scenario, Typology};
 use crate::schedule::ScheduleError;
@@ -117,6 +118,22 @@ pub struct CaseInfo {
     /// Payment orders the plan pays this victim's money through (the victim's and the
     /// mules').
     pub orders: Vec<PaymentOrderRef>,
+    /// How the gang first reaches the victim: who would be reached, when, and through what
+    /// ([`crate::contact`]).
+    pub contact: FirstContact,
+}
+
+/// How a gang first reaches a victim, as the script plans it: a drill may find the
+/// identifier blocked by then (the victim is spared) or replaced (the victim is reached
+/// through the replacement).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstContact {
+    /// When: the victim's first payment.
+    pub at_ms: TimeMs,
+    /// The gang's number or site, as the victim's report names it.
+    pub via: String,
+    /// A number or a site.
+    pub kind: LineKind,
 }
 
 /// A report the runner files at `due_at_ms`.
@@ -220,6 +237,7 @@ pub fn generate_script(scenario: &Scenario) -> Result<Script, ScriptError> {
         orders: BTreeMap::new(),
         drafts: Vec::new(),
         horizon_ms: scenario.end_ms(),
+        victim: None,
     };
     let mut gangs = Vec::with_capacity(scenario.gangs.len());
     for (index, gang) in scenario.gangs.iter().enumerate() {
@@ -227,7 +245,7 @@ pub fn generate_script(scenario: &Scenario) -> Result<Script, ScriptError> {
     }
     generator.world.ledger.check_conservation()?;
 
-    let Generator { world, orders, mut drafts, horizon_ms, .. } = generator;
+    let Generator { mut world, orders, mut drafts, horizon_ms, .. } = generator;
     // Stable: ties keep generation order.
     drafts.sort_by_key(|draft| draft.case.report_at_ms);
     let reports = drafts
@@ -235,6 +253,21 @@ pub fn generate_script(scenario: &Scenario) -> Result<Script, ScriptError> {
         .enumerate()
         .map(|(case, mut draft)| {
             draft.case.case = case;
+            let info = &draft.case;
+            let contacts = &mut world.contacts;
+            let named: Vec<usize> = draft.named.iter().filter_map(|n| contacts.line_of(info.gang, n)).collect();
+            if let Some(line) = contacts.line_of(info.gang, &info.contact.via) {
+                contacts.plan(PlannedContact {
+                    case,
+                    at_ms: info.contact.at_ms,
+                    city: info.city.clone(),
+                    victim_account: info.victim_account.clone(),
+                    loss: info.loss,
+                    gang: info.gang,
+                    line,
+                    named,
+                });
+            }
             ScriptedReport {
                 due_at_ms: draft.case.report_at_ms,
                 city: draft.case.city.clone(),
@@ -261,6 +294,8 @@ pub fn generate_script(scenario: &Scenario) -> Result<Script, ScriptError> {
 struct Draft {
     case: CaseInfo,
     body: Value,
+    /// The gang's phones and sites the report names, as it names them.
+    named: Vec<String>,
 }
 
 /// The state of one generation: the world so far, and what must stay unique across gangs
@@ -275,4 +310,6 @@ struct Generator<'a> {
     orders: BTreeMap<PaymentOrderRef, AccountRef>,
     drafts: Vec<Draft>,
     horizon_ms: TimeMs,
+    /// The victim whose money the transfers scheduled now move.
+    victim: Option<AccountRef>,
 }

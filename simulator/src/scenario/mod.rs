@@ -85,6 +85,9 @@ pub struct GangSpec {
     pub sites: Span<u32>,
     /// When its victims make their first payment, in ms after the scenario's start.
     pub active_ms: Span<u64>,
+    /// How long after one of its numbers or sites is blocked the gang reaches victims through
+    /// a fresh one, in ms (drawn for each block).
+    pub adapt_ms: Span<u64>,
 }
 
 impl GangSpec {

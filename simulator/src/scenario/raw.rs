@@ -60,6 +60,7 @@ pub(super) struct RawGang {
     pub(super) phones: Option<Value>,
     pub(super) sites: Option<Value>,
     pub(super) active_hours: Option<[f64; 2]>,
+    pub(super) adapt_hours: Option<[f64; 2]>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -110,6 +111,10 @@ pub(super) mod defaults {
     pub const VICTIMS_PER_NETWORK: i64 = 4;
     pub const PHONES: [u32; 2] = [1, 3];
     pub const SITES: [u32; 2] = [0, 2];
+    /// Hours from a block of one of a gang's numbers or sites to the gang reaching victims
+    /// through a fresh one: an assumption (a new SIM card or domain costs a gang little, but
+    /// it notices a dead line only when calls stop connecting).
+    pub const ADAPT_HOURS: [f64; 2] = [2.0, 24.0];
 }
 
 /// Default loss distribution of each fraud type, in yuan: `(median, p90, min, max)`.

@@ -47,6 +47,7 @@ fn a_minimal_file_gets_the_defaults() {
     assert_eq!(gang.cities, vec![City::parse("wenzhou").unwrap()]);
     assert_eq!(gang.amount_yuan, default_amount_yuan(FraudType::PigButchering));
     assert_eq!(gang.active_ms, Span { min: 0, max: 24 * 3_600_000 });
+    assert_eq!(gang.adapt_ms, Span { min: 2 * 3_600_000, max: 24 * 3_600_000 });
     assert_eq!(scenario.hash, domain::fnv1a64(MINIMAL.as_bytes()));
     assert_eq!(scenario.hash_hex().len(), 16);
     assert_eq!(scenario.mules.forward_delay_ms, Span { min: 5 * 60_000, max: 60 * 60_000 });
@@ -131,6 +132,8 @@ fn bad_values_name_their_field() {
         (with("victims_per_network = 0\n"), "gangs[0].victims_per_network"),
         (with("active_hours = [10, 5]\n"), "gangs[0].active_hours"),
         (with("active_hours = [0, 25]\n"), "gangs[0].active_hours"),
+        (with("adapt_hours = [0, 1]\n"), "gangs[0].adapt_hours"),
+        (with("adapt_hours = [2, 1]\n"), "gangs[0].adapt_hours"),
         (with("\n[mules]\nmargin = [0.2, 0.1]\n"), "mules.margin"),
         (with("\n[mules]\nmargin = [-0.1, 0.1]\n"), "mules.margin"),
         (with("\n[mules]\nforward_delay_minutes = [0, 10]\n"), "mules.forward_delay_minutes"),

@@ -10,8 +10,8 @@ use domain::{City, FraudType};
 use super::error::invalid;
 use super::raw::{RawBanks, RawFile, RawGang, RawLogNormal, RawMules, RawVictims, default_amount_yuan, defaults};
 use super::values::{
-    count_span, expected_city, minutes_span, optional_count_span, parse_start, parse_time_scale, positive_ms, share,
-    show_widths,
+    count_span, expected_city, hours_span, minutes_span, optional_count_span, parse_start, parse_time_scale,
+    positive_ms, share, show_widths,
 };
 use super::{
     BankSpec, CitySpec, DAY_MS, GangSpec, HOUR_MS, LogNormal, MINUTE_MS, MuleSpec, Scenario, ScenarioError, Span,
@@ -243,6 +243,12 @@ impl RawGang {
                     Span { min: (from * HOUR_MS).round() as u64, max: (to * HOUR_MS).round() as u64 }
                 }
             },
+            adapt_ms: hours_span(
+                &at("adapt_hours"),
+                self.adapt_hours.unwrap_or(defaults::ADAPT_HOURS),
+                limits::MIN_ADAPT_MS,
+                limits::MAX_ADAPT_MS,
+            )?,
         };
         if gang.networks() > limits::MAX_NETWORKS_PER_GANG {
             return Err(invalid(

@@ -55,11 +55,31 @@ pub(super) fn positive_ms(field: &str, value: f64, unit_ms: f64) -> Result<u64, 
 /// A `[min, max]` range of minutes, in ms, within `floor_ms..=ceiling_ms`.
 pub(super) fn minutes_span(
     field: &str,
-    [lo, hi]: [f64; 2],
+    pair: [f64; 2],
     floor_ms: u64,
     ceiling_ms: u64,
 ) -> Result<Span<u64>, ScenarioError> {
-    let (lo_ms, hi_ms) = (lo * MINUTE_MS, hi * MINUTE_MS);
+    unit_span(field, pair, (MINUTE_MS, "minutes"), floor_ms, ceiling_ms)
+}
+
+/// A `[min, max]` range of hours, in ms, within `floor_ms..=ceiling_ms`.
+pub(super) fn hours_span(
+    field: &str,
+    pair: [f64; 2],
+    floor_ms: u64,
+    ceiling_ms: u64,
+) -> Result<Span<u64>, ScenarioError> {
+    unit_span(field, pair, (MINUTE_MS * 60.0, "hours"), floor_ms, ceiling_ms)
+}
+
+fn unit_span(
+    field: &str,
+    [lo, hi]: [f64; 2],
+    (unit_ms, unit): (f64, &str),
+    floor_ms: u64,
+    ceiling_ms: u64,
+) -> Result<Span<u64>, ScenarioError> {
+    let (lo_ms, hi_ms) = (lo * unit_ms, hi * unit_ms);
     if lo.is_finite() && hi.is_finite() && floor_ms as f64 <= lo_ms && lo_ms <= hi_ms && hi_ms <= ceiling_ms as f64 {
         Ok(Span { min: lo_ms.round() as u64, max: hi_ms.round() as u64 })
     } else {
@@ -67,9 +87,9 @@ pub(super) fn minutes_span(
             field,
             format!("[{lo}, {hi}]"),
             format!(
-                "[min, max] minutes with {} <= min <= max <= {}",
-                floor_ms as f64 / MINUTE_MS,
-                ceiling_ms as f64 / MINUTE_MS
+                "[min, max] {unit} with {} <= min <= max <= {}",
+                floor_ms as f64 / unit_ms,
+                ceiling_ms as f64 / unit_ms
             ),
         ))
     }
