@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use domain::{CaseId, City, Fen};
-use events::FreezingEvent;
+use events::{BlockingEvent, FreezingEvent, Payload};
 use hdrhistogram::Histogram;
 use protocol::Reply;
 use simulator::wave::{self, SINGLE_TRAIL_ACCOUNTS, SINGLE_TRAIL_DEPTH, WaveConfig, WaveReport};
@@ -31,7 +31,10 @@ const DEMO_TIMEOUT: Duration = Duration::from_secs(120);
 const DEMO_CITIES: usize = 3;
 /// Longest the demo waits for the province stream to catch up with the cities.
 const PROVINCE_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Pause between two looks at the province stream while it catches up.
+/// Longest the demo waits for blocking to screen every case and pool every account that held
+/// victim money.
+const BLOCKING_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between two looks at the province stream (or blocking's events) while it catches up.
 const PROVINCE_POLL: Duration = Duration::from_millis(200);
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
@@ -131,6 +134,21 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         ttf.value_at_quantile(0.99),
         ttf.max()
     );
+    for city in &cities {
+        let ids: Vec<&CaseId> = cases.iter().filter(|(_, r)| &r.city == city).map(|(c, _)| c).collect();
+        let pooled = ids
+            .iter()
+            .flat_map(|id| watches[city].events(id))
+            .filter_map(|e| match e {
+                FreezingEvent::AccountStopped { case_id, account, claim_fen, .. } if !claim_fen.is_zero() => {
+                    Some((case_id, account))
+                }
+                _ => None,
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        println!("{}", blocking_line(&deployment, city, ids.len(), pooled).await?);
+    }
     let province = province_count(&deployment).await?;
     println!("province stream AFC_PROVINCE holds {province} events sourced from the cities");
 
@@ -165,6 +183,36 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 
 fn percent(part: Fen, whole: Fen) -> f64 {
     if whole.is_zero() { 0.0 } else { part.get() as f64 * 100.0 / whole.get() as f64 }
+}
+
+/// What blocking did in `city`, once it has screened the city's `cases` and put the `pooled`
+/// (case, account) stops holding money in the pool (bounded wait): one line.
+async fn blocking_line(deployment: &Embedded, city: &City, cases: usize, pooled: usize) -> anyhow::Result<String> {
+    let js = async_nats::jetstream::new(deployment.client(city).clone());
+    let deadline = tokio::time::Instant::now() + BLOCKING_CATCH_UP_TIMEOUT;
+    loop {
+        let (mut screened, mut blocked, mut confirmed, mut entered, mut involved) = (0, 0, 0, 0, 0);
+        for envelope in crate::drill::streams::read_back(&js, city, events::Service::Blocking).await? {
+            match envelope.payload {
+                Payload::Blocking(BlockingEvent::CaseScreened { .. }) => screened += 1,
+                Payload::Blocking(BlockingEvent::IdentifierBlocked { .. }) => blocked += 1,
+                Payload::Blocking(BlockingEvent::OrderConfirmed { .. }) => confirmed += 1,
+                Payload::Blocking(BlockingEvent::PoolEntered { .. }) => entered += 1,
+                Payload::Blocking(BlockingEvent::PoolInvolved { .. }) => involved += 1,
+                _ => {}
+            }
+        }
+        let caught_up = screened >= cases && entered + involved >= pooled;
+        if caught_up || tokio::time::Instant::now() > deadline {
+            let late = if caught_up { "" } else { " (blocking had not caught up)" };
+            return Ok(format!(
+                "blocking  {:<9} {blocked} identifiers blocked at the carriers ({confirmed} carrier and bank orders confirmed), \
+                 {entered} accounts in the high-risk pool{late}",
+                city.as_str()
+            ));
+        }
+        tokio::time::sleep(PROVINCE_POLL).await;
+    }
 }
 
 /// Messages in the province stream, once it has caught up with the cities (bounded wait).

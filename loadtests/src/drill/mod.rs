@@ -20,10 +20,13 @@
 //! an agreed wall-clock instant (`afc-lab sim clock` prints one; each city runs
 //! `afc city --drill-clock`).
 
+pub mod blocking;
 mod claims;
 mod observed;
 pub mod render;
 pub mod score;
+mod spread;
+pub(crate) mod streams;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -35,7 +38,6 @@ use anyhow::Context;
 use async_nats::jetstream;
 use domain::{CaseId, City, Clock, DrillClock, ScaledClock, SharedClock};
 use events::{FreezingEvent, Payload};
-use futures::StreamExt;
 use protocol::Reply;
 use protocol::intake::ReportResponse;
 use simulator::crime::{Script, generate_script};
@@ -59,10 +61,6 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 pub const REPORT_RETRY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause before filing a report that was not answered again.
 const REPORT_RETRY_PAUSE: Duration = Duration::from_millis(200);
-/// Events read back from one city's stream at most.
-const MAX_EVENTS_READ: usize = 2_000_000;
-/// Longest wait for the next event when reading a stream back.
-const READ_BACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a drill runs.
 #[derive(Debug, Clone)]
@@ -306,12 +304,20 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
     let real_seconds = started.elapsed().as_secs_f64();
 
     let mut by_case: std::collections::BTreeMap<CaseId, Vec<FreezingEvent>> = Default::default();
+    let mut blocking_events = BTreeMap::new();
     for city in &cities {
-        for event in read_back(&deployment.city_jetstream(city), city).await? {
-            by_case.entry(event.case_id().clone()).or_default().push(event);
+        let js = deployment.city_jetstream(city);
+        for envelope in streams::read_back(&js, city, events::Service::Freezing).await? {
+            if let Payload::Freezing(event) = envelope.payload {
+                by_case.entry(event.case_id().clone()).or_default().push(event);
+            }
         }
+        blocking_events.insert(city.clone(), streams::read_back(&js, city, events::Service::Blocking).await?);
     }
-    let ledger = simulator::world::lock(deployment.world()).ledger.clone();
+    let (ledger, contacts) = {
+        let world = simulator::world::lock(deployment.world());
+        (world.ledger.clone(), world.contacts.clone())
+    };
     deployment.stop().await;
 
     let observed: Vec<Option<ObservedCase>> = case_ids
@@ -320,7 +326,8 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
         .map(|id| id.map(|case_id| ObservedCase { events: by_case.remove(&case_id).unwrap_or_default(), case_id }))
         .collect();
     let facts = RunFacts { time_scale: scenario.time_scale, bank_answer_ms, ended_at_ms, real_seconds };
-    let report = score::score(&script, &truth, &ledger, &observed, facts)?;
+    let mut report = score::score(&script, &truth, &ledger, &observed, &blocking::spared(&contacts), facts)?;
+    report.blocking = blocking::section(&blocking_events, &contacts, script.origin_ms, ended_at_ms);
     std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
     let json = options.out.join("report.json");
     std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
@@ -350,9 +357,21 @@ async fn file_reports(
             tokio::time::sleep(wait).await;
             progress.tick(clock.now_ms(), index, watches);
         }
+        // The victim files what happened to them: nothing when a block spared them, else the
+        // numbers and sites they were reached through (the world decides the contacts due).
+        let body = {
+            let mut guard = simulator::world::lock(deployment.world());
+            let world = &mut *guard;
+            world.contacts.contact_due(clock.now_ms(), &world.telecom, &mut world.schedule);
+            world.contacts.report_body(index, &report.body)
+        };
+        let Some(body) = body else {
+            progress.tick(clock.now_ms(), index + 1, watches);
+            continue;
+        };
         let permit = slots.clone().acquire_owned().await.expect("semaphore never closes");
         let client = deployment.client(&report.city).clone();
-        let (city, body) = (report.city.clone(), serde_json::to_vec(&report.body)?);
+        let (city, body) = (report.city.clone(), serde_json::to_vec(&body)?);
         filing.spawn(async move {
             let outcome = file_report(&client, &city, body).await;
             drop(permit);
@@ -439,44 +458,6 @@ async fn watch_cities(deployment: &Deployment, cities: &[City]) -> anyhow::Resul
         watches.push(Watch::start(deployment.client(city), city).await?);
     }
     Ok(watches)
-}
-
-/// Every freezing event in a city's stream, in stream order.
-async fn read_back(js: &jetstream::Context, city: &City) -> anyhow::Result<Vec<FreezingEvent>> {
-    let stream = js.get_stream(city.stream_name()).await.with_context(|| format!("opening {city}'s stream"))?;
-    let filter = protocol::subjects::service_events(city, events::Service::Freezing);
-    let consumer = stream
-        .create_consumer(jetstream::consumer::pull::OrderedConfig {
-            filter_subject: filter.clone(),
-            ..Default::default()
-        })
-        .await
-        .with_context(|| format!("reading {filter} back"))?;
-    let mut messages = consumer.messages().await?;
-    let mut seen = std::collections::HashSet::new();
-    let mut events = Vec::new();
-    let mut read = 0usize;
-    while read < MAX_EVENTS_READ {
-        let Ok(next) = tokio::time::timeout(READ_BACK_TIMEOUT, messages.next()).await else {
-            // Nothing at all within the timeout: the city published no freezing event.
-            anyhow::ensure!(read == 0, "reading {filter} back stalled after {read} messages");
-            break;
-        };
-        read += 1;
-        let Some(message) = next else { break };
-        let message = message.map_err(|e| anyhow::anyhow!("reading {filter} back: {e}"))?;
-        let pending = message.info().map_err(|e| anyhow::anyhow!("{e}"))?.pending;
-        if let Ok(envelope) = events::decode(&message.payload)
-            && seen.insert(envelope.id.clone())
-            && let Payload::Freezing(event) = envelope.payload
-        {
-            events.push(event);
-        }
-        if pending == 0 {
-            break;
-        }
-    }
-    Ok(events)
 }
 
 /// The progress line: simulated time, reports filed, accounts stopped and money held.

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use crate::harness::chart::{self, ChartError, Panel, Scale, Series, Stroke};
 use domain::{Fen, TimeMs, calendar};
 
+use super::blocking::BlockingSection;
 use super::score::{DrillReport, Spread, Tally};
 
 /// Most points of the time-to-freeze distribution line.
@@ -155,7 +156,41 @@ pub fn table(report: &DrillReport) -> String {
             spread(&row.ttf_account_ms)
         );
     }
+    blocking_rows(&mut out, &report.blocking);
     out
+}
+
+fn blocking_rows(out: &mut String, b: &BlockingSection) {
+    let _ = writeln!(out, "blocking (depends on timing)");
+    let kinds: Vec<String> = b.blocked_by_kind.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+    let kinds = if kinds.is_empty() { String::new() } else { format!(" ({})", kinds.join(", ")) };
+    let _ = writeln!(
+        out,
+        "  {:<38} {}{kinds}; {} extended",
+        "identifiers blocked", b.identifiers_blocked, b.blocks_extended
+    );
+    let c = &b.report_to_confirmed_ms;
+    let confirmed = if c.n == 0 { "-".into() } else { format!("{} / {}", duration(c.p50), duration(c.p99)) };
+    let _ = writeln!(
+        out,
+        "  {:<38} {confirmed} ({} blocks; {} not confirmed at the end)",
+        "report to carrier confirmation p50/p99", c.n, b.blocks_unconfirmed
+    );
+    let _ = writeln!(
+        out,
+        "  {:<38} {} of {} contacted, {} loss avoided",
+        "victims spared by blocks",
+        b.victims_spared,
+        b.victims_contacted,
+        Fen::new(b.loss_avoided_fen)
+    );
+    let _ = writeln!(
+        out,
+        "  {:<38} {} numbers and sites replaced, {} victims reached through them",
+        "gangs adapting", b.lines_replaced, b.reached_through_replacement
+    );
+    let last = b.pool_series.last().map_or(0, |p| p.size);
+    let _ = writeln!(out, "  {:<38} {} entered, {} in the pool at the end", "high-risk pool", b.pool_entered, last);
 }
 
 fn money_rows(out: &mut String, t: &Tally) {
@@ -233,7 +268,23 @@ pub fn chart(report: &DrillReport) -> Result<String, ChartError> {
             line("cashed out", 1, |p| p.cashed_out_fen),
         ],
     };
-    chart::render(&[distribution, money])
+    let mut panels = vec![distribution, money];
+    if report.blocking.pool_entered > 0 {
+        let pool = &report.blocking.pool_series;
+        panels.push(Panel {
+            title: format!("High-risk pool ({} entered)", report.blocking.pool_entered),
+            x_label: "hours since the scenario's start".into(),
+            y_label: "accounts and card sellers in the pool".into(),
+            y_scale: Scale::Linear,
+            series: vec![Series {
+                name: "in the pool".into(),
+                color: 3,
+                stroke: Stroke::Solid,
+                points: pool.iter().map(|p| (hours(p.at_ms), p.size as f64)).collect(),
+            }],
+        });
+    }
+    chart::render(&panels)
 }
 
 #[cfg(test)]

@@ -19,20 +19,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use domain::{AccountRef, CaseId, Fen, FraudType, TimeMs};
 use events::FreezingEvent;
-use hdrhistogram::Histogram;
 use serde::Serialize;
 use simulator::crime::Script;
 use simulator::ledger::Ledger;
 use simulator::truth::{Attribution, GroundTruth};
 
+use super::blocking::BlockingSection;
 use super::claims::claim_outcome;
 use super::claims::{ClaimLine, MAX_CLAIM_LINES};
 use super::observed::{SystemCase, system_case};
+pub use super::spread::Spread;
 
 /// Points of the money-over-time series.
 pub const SERIES_POINTS: usize = 120;
-/// Largest time-to-freeze the histograms hold, in ms (30 simulated days).
-const MAX_TTF_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 
 /// What the runner observed of one case.
 #[derive(Debug, Clone)]
@@ -54,35 +53,6 @@ pub struct RunFacts {
     pub ended_at_ms: TimeMs,
     /// Real seconds the run took.
     pub real_seconds: f64,
-}
-
-/// Percentiles of a distribution, in ms.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
-pub struct Spread {
-    pub n: u64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub max: u64,
-}
-
-impl Spread {
-    fn of(values: &[u64]) -> Spread {
-        let mut histogram = Histogram::<u64>::new_with_max(MAX_TTF_MS, 3).expect("valid histogram bounds");
-        for value in values {
-            histogram.saturating_record(*value);
-        }
-        if histogram.is_empty() {
-            return Spread::default();
-        }
-        Spread {
-            n: histogram.len(),
-            p50: histogram.value_at_quantile(0.50),
-            p90: histogram.value_at_quantile(0.90),
-            p99: histogram.value_at_quantile(0.99),
-            max: histogram.max(),
-        }
-    }
 }
 
 /// Money and accounts of a group of cases (all, one fraud type, ...).
@@ -224,10 +194,13 @@ pub struct DrillReport {
     /// The claims that over-claim or let money go, largest first (at most
     /// [`MAX_CLAIM_LINES`]): each with what the figures are made of.
     pub claims_not_backed: Vec<ClaimLine>,
+    /// What blocking did and whom it spared (`super::blocking`); empty in older reports.
+    #[serde(default)]
+    pub blocking: BlockingSection,
 }
 
 /// The report's figures that depend on how fast the system and the machine were.
-pub const TIMING_DEPENDENT: [&str; 11] = [
+pub const TIMING_DEPENDENT: [&str; 12] = [
     "total.frozen_fen",
     "total.claimed_fen",
     "total.over_claim_fen",
@@ -239,6 +212,7 @@ pub const TIMING_DEPENDENT: [&str; 11] = [
     "by_fraud_type and by_depth",
     "time_share",
     "series",
+    "blocking",
 ];
 
 /// Why a drill could not be scored.
@@ -253,12 +227,15 @@ pub enum ScoreError {
 }
 
 /// Scores a drill. `observed[i]` is what the system did with `script.reports[i]` (`None`
-/// when the report was refused or not answered).
+/// when the report was refused or not answered). The cases in `spared` (victims a block
+/// spared: they paid nothing and reported nothing) are left out of every tally; the report's
+/// `blocking` section, left empty here, counts them.
 pub fn score(
     script: &Script,
     truth: &GroundTruth,
     ledger: &Ledger,
     observed: &[Option<ObservedCase>],
+    spared: &BTreeSet<usize>,
     run: RunFacts,
 ) -> Result<DrillReport, ScoreError> {
     if observed.len() != script.reports.len() {
@@ -274,7 +251,12 @@ pub fn score(
         .reports
         .iter()
         .zip(&systems)
-        .map(|(report, system)| system.as_ref().map_or(report.due_at_ms, |s| s.reported_at_ms))
+        .enumerate()
+        .map(|(case, (report, system))| match system {
+            _ if spared.contains(&case) => TimeMs::MAX, // never reported
+            Some(s) => s.reported_at_ms,
+            None => report.due_at_ms,
+        })
         .collect();
     let mut by_time: Vec<usize> = (0..report_times.len()).collect();
     by_time.sort_by_key(|case| report_times[*case]);
@@ -330,7 +312,7 @@ pub fn score(
     let mut ttf_account: BTreeMap<Option<FraudType>, Vec<u64>> = BTreeMap::new();
     let mut time_share = TimeShare::default();
     let mut lines = Vec::new();
-    for (case, report) in script.reports.iter().enumerate() {
+    for (case, report) in script.reports.iter().enumerate().filter(|(case, _)| !spared.contains(case)) {
         let fraud_type = report.case.fraud_type;
         let money = attribution.case_money(case).unwrap_or_default();
         let held_now = attribution.held_by(case);
@@ -454,6 +436,7 @@ pub fn score(
         ttf_account_values_ms,
         timing_dependent: TIMING_DEPENDENT.to_vec(),
         claims_not_backed: ClaimLine::largest(lines, MAX_CLAIM_LINES),
+        blocking: BlockingSection::default(),
     })
 }
 
