@@ -250,7 +250,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench { bench: BenchCommand::Freeze(options) } => bench::freeze(options).await,
         Command::Bench { bench: BenchCommand::Start(options) } => bench::start::start(options).await,
-        Command::Bench { bench: BenchCommand::Blocking(options) } => bench::blocking::run(options),
+        Command::Bench { bench: BenchCommand::Blocking(options) } => bench::blocking::run(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim {
             command:

@@ -1,6 +1,7 @@
 //! `afc-lab bench blocking` on a tiny index, run as a user runs it: it states its setup, the
 //! build, the memory, the lookups, the percentiles, the floor and the goals, and finds every
-//! blocked query and no other (it fails otherwise). No timing is judged here.
+//! blocked query and no other (it fails otherwise); then `check` over NATS on an embedded
+//! node, beside its floor. No timing is judged here.
 
 use std::process::Command;
 
@@ -8,6 +9,7 @@ use std::process::Command;
 fn a_tiny_run_states_setup_percentiles_floor_and_goals() {
     let output = Command::new(env!("CARGO_BIN_EXE_afc-lab"))
         .args(["bench", "blocking", "--blocks", "2000", "--queries", "512", "--passes", "2", "--rounds", "1"])
+        .args(["--check-rate", "200", "--check-seconds", "1", "--check-cases", "5"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -28,7 +30,9 @@ fn a_tiny_run_states_setup_percentiles_floor_and_goals() {
         "latency of one lookup alone, ns (64 samples, one in 8): p50 ",
         "floor: random 8-byte reads",
         "goals (issue 14",
-        "check over NATS: not measured",
+        "check over NATS (secured hangzhou node, ",
+        "0 errors; latency from the due time, µs: p50 ",
+        "check floor (NATS request/reply to a bare responder, sequential, same run), µs: p50 ",
     ] {
         assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
     }

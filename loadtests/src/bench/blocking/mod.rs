@@ -16,10 +16,12 @@
 //! (the memory-bound cost any hash index pays at least once a lookup), and fingerprinting the
 //! queries without reading the table (the compute part of a lookup).
 //!
-//! Not measured yet: `check` over NATS — the blocking service has no `check` command so far.
+//! Then `check` over NATS ([`nats`]): p50/p99 at `--check-rate` a second against the NATS
+//! request/reply floor of the same run (`--check-rate 0` leaves it out).
 
 pub mod generate;
 mod measure;
+pub mod nats;
 
 use std::time::{Duration, Instant};
 
@@ -44,6 +46,10 @@ const BUILD_CHUNK: usize = 65_536;
 const GOAL_LOOKUPS_PER_S: f64 = 5e6;
 const GOAL_MEMORY_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
 const GOAL_START: Duration = Duration::from_secs(5);
+/// Issue goal: `check` over NATS at 20,000 a second, p99 within this factor of the floor's.
+const GOAL_CHECK_FLOOR_FACTOR: f64 = 1.2;
+/// Highest `--check-rate`: the harness's bound on an open-loop schedule.
+const MAX_CHECK_RATE: f64 = crate::harness::limits::MAX_RATE_PER_S;
 
 /// Options of `afc-lab bench blocking`.
 #[derive(Debug, Clone, clap::Args)]
@@ -63,9 +69,18 @@ pub struct BlockingBench {
     /// Rounds of lookups measured.
     #[arg(long, default_value_t = 3)]
     pub rounds: u32,
-    /// Seed of the queries.
+    /// Seed of the queries and of the reports filed for `check`.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// `check` commands a second over NATS (open loop); 0: no NATS measurement.
+    #[arg(long, default_value_t = 20_000.0)]
+    pub check_rate: f64,
+    /// Seconds of `check`s measured (after a second of warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub check_seconds: u64,
+    /// Reports filed before the `check`s, whose scammers' numbers blocking then holds.
+    #[arg(long, default_value_t = 200)]
+    pub check_cases: u32,
 }
 
 impl BlockingBench {
@@ -78,12 +93,23 @@ impl BlockingBench {
         anyhow::ensure!(self.queries >= SAMPLE_EVERY, "--queries must be at least {SAMPLE_EVERY}");
         anyhow::ensure!(self.hit_percent <= 100, "--hit-percent must be 0 to 100");
         anyhow::ensure!(self.passes >= 1 && self.rounds >= 1, "--passes and --rounds must be at least 1");
+        anyhow::ensure!(
+            self.check_rate == 0.0
+                || (self.check_rate.is_finite() && (1.0..=MAX_CHECK_RATE).contains(&self.check_rate)),
+            "--check-rate must be 0 or 1 to {MAX_CHECK_RATE}"
+        );
+        anyhow::ensure!((1..=600).contains(&self.check_seconds), "--check-seconds must be 1 to 600");
+        anyhow::ensure!(
+            (1..=simulator::limits::MAX_CASES_PER_CITY).contains(&self.check_cases),
+            "--check-cases must be 1 to {}",
+            simulator::limits::MAX_CASES_PER_CITY
+        );
         Ok(())
     }
 }
 
 /// Runs the benchmark and prints its report on stdout.
-pub fn run(options: BlockingBench) -> anyhow::Result<()> {
+pub async fn run(options: BlockingBench) -> anyhow::Result<()> {
     options.validate()?;
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
@@ -173,7 +199,34 @@ pub fn run(options: BlockingBench) -> anyhow::Result<()> {
         built.insert.as_secs_f64(),
         verdict(built.insert < GOAL_START)
     );
-    println!("check over NATS: not measured (the blocking service has no `check` command yet)");
+    drop(index);
+    drop(queries);
+    if options.check_rate == 0.0 {
+        println!("check over NATS: not measured (--check-rate 0)");
+        return Ok(());
+    }
+    let check = nats::measure(options.check_rate, options.check_seconds, options.check_cases, options.seed).await?;
+    let floor_p99 = check.floor_us.value_at_quantile(0.99);
+    println!(
+        "check over NATS (secured hangzhou node, {} report numbers blocked, half the checks on them): offered {}/s, answered {:.0}/s, {} errors; latency from the due time, µs: p50 {}, p90 {}, p99 {}, max {} ({} checks measured, send lateness p99 {} µs)",
+        check.blocked_numbers,
+        check.offered_per_s,
+        check.answered_per_s,
+        check.errors,
+        check.check_us.p50,
+        check.check_us.p90,
+        check.check_us.p99,
+        check.check_us.max,
+        check.check_us.count,
+        check.lateness_us_p99
+    );
+    println!(
+        "check floor (NATS request/reply to a bare responder, sequential, same run), µs: p50 {}, p99 {}; check p99 / floor p99 = {:.2} (goal <= {GOAL_CHECK_FLOOR_FACTOR} at 20,000/s: {})",
+        check.floor_us.value_at_quantile(0.5),
+        floor_p99,
+        check.check_us.p99 as f64 / floor_p99.max(1) as f64,
+        verdict(check.check_us.p99 as f64 <= GOAL_CHECK_FLOOR_FACTOR * floor_p99 as f64 && check.errors == 0)
+    );
     Ok(())
 }
 
