@@ -52,7 +52,7 @@ pub fn rebuild(store: &Store) -> Result<(State, Rebuilt), ServiceError> {
         source,
     };
     let (mut state, snapshot_seq) = match store.snapshot(SNAPSHOT).map_err(|e| failed("read its snapshot", e.into()))? {
-        Some((seq, bytes)) => match decode(&bytes) {
+        Some((seq, bytes)) => match identifiers::read_stored(|| decode(&bytes)) {
             Ok(state) => (state, seq),
             Err(reason) => {
                 tracing::warn!(%reason, "blocking's snapshot is not usable; replaying the whole log");
@@ -62,12 +62,13 @@ pub fn rebuild(store: &Store) -> Result<(State, Rebuilt), ServiceError> {
         None => (State::default(), 0),
     };
     let city = store.producer().city.clone();
-    let last = store
-        .replay_after(snapshot_seq, |envelope| {
+    let last = identifiers::read_stored(|| {
+        store.replay_after(snapshot_seq, |envelope| {
             if let Payload::Blocking(event) = &envelope.payload {
                 core::apply(&mut state, &city, event);
             }
         })
-        .map_err(|e| failed("replay its log", e.into()))?;
+    })
+    .map_err(|e| failed("replay its log", e.into()))?;
     Ok((state, Rebuilt { snapshot_seq, replayed: last.saturating_sub(snapshot_seq) }))
 }
