@@ -79,6 +79,8 @@ pub enum BlockingError {
     CommitFailed(#[source] store::StoreError),
     #[error("the blocking engine stopped")]
     EngineStopped,
+    #[error("a block could not be indexed: {0}")]
+    IndexFull(#[source] index::IndexFull),
 }
 
 /// Blocking, as a node hosts it.

@@ -1,9 +1,9 @@
-//! Blocking's commands (`protocol::blocking`): `check` and `list` read the state the engine
-//! shares (a read lock, no store), `lift` goes through the engine and is answered once
+//! Blocking's commands (`protocol::blocking`): `check` reads the blocked-identifier index and
+//! `list` the state the engine shares (a read lock, no store), `lift` goes through the engine and is answered once
 //! committed, and `case` reads the case's rows the engine wrote beside its events.
 
 use bytes::Bytes;
-use domain::{City, TimeMs};
+use domain::TimeMs;
 use protocol::blocking::{
     BlockSummary, BlockingError, BlockingErrorKind, CarrierStatus, CaseBlocking, CaseEntry, CaseEntryKind, CaseRequest,
     CheckReply, CheckRequest, LiftReply, LiftRequest, ListCursor, ListReply, ListRequest, MAX_LIST_PAGE, OrderState,
@@ -15,9 +15,9 @@ use store::redb::TableDefinition;
 use store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Shared;
 use super::engine::{EngineMsg, StaffRefusal};
-use crate::core::{self, Block, Input, OrderStatus, Rejection};
+use super::{Shared, SharedIndex};
+use crate::core::{Block, Input, OrderStatus, Rejection};
 use crate::events::{Appeal, BlockingEvent};
 use crate::normalize::{ContactKind, Identifier, NormalizeError, normalize};
 
@@ -54,13 +54,13 @@ fn invalid_value(e: NormalizeError) -> BlockingError {
     BlockingError { problems: vec![problem], ..error(BlockingErrorKind::Invalid, e.reason.to_string()) }
 }
 
-fn check(state: &Shared, body: &[u8]) -> Result<CheckReply, BlockingError> {
+/// The answer of the blocked-identifier index, which follows the state event by event (the
+/// rule is `core::lookup`'s; the index gives it without scanning the pool).
+fn check(index: &SharedIndex, body: &[u8]) -> Result<CheckReply, BlockingError> {
     let request: CheckRequest = parse(body, r#"{"kind": "phone|url|domain|app|social", "value": "..."}"#)?;
-    let Some(kind) = ContactKind::parse(&request.kind) else {
-        return Err(unknown_kind(&request.kind));
-    };
-    let state = state.read().expect("the engine never panics holding the state");
-    let answer = core::lookup(&state, kind, &request.value).map_err(invalid_value)?;
+    let identifier = identifier(&request.kind, &request.value)?;
+    let facts = index.read().expect("the engine never panics holding the index").get(&identifier);
+    let answer = facts.unwrap_or_default().answer(identifier);
     let blocked = answer.blocked.as_ref();
     Ok(CheckReply {
         identifier: answer.identifier.to_string(),
@@ -254,12 +254,12 @@ async fn case(store: &Store, body: &[u8]) -> Result<CaseBlocking, BlockingError>
 }
 
 /// Blocking's commands.
-pub(super) fn router(_city: City, state: Shared, store: Store, engine: mpsc::Sender<EngineMsg>) -> Router {
-    let (checked, listed, lifted) = (state.clone(), state.clone(), state);
+pub(super) fn router(state: Shared, index: SharedIndex, store: Store, engine: mpsc::Sender<EngineMsg>) -> Router {
+    let (checked, listed, lifted) = (index, state.clone(), state);
     Router::new()
         .verb(VERB_CHECK, move |body: Bytes| {
-            let state = checked.clone();
-            async move { check(&state, &body) }
+            let index = checked.clone();
+            async move { check(&index, &body) }
         })
         .verb(VERB_LIST, move |body: Bytes| {
             let state = listed.clone();

@@ -18,10 +18,10 @@ use events::{Envelope, FreezingEvent, IntakeEvent, Payload};
 use store::{Store, StoreError, WriteError};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Shared;
 use super::commands::CASE_ROWS;
 use super::orders::Orders;
 use super::snapshot::{self, SNAPSHOT};
+use super::{Shared, SharedIndex};
 use crate::core::{self, CoreConfig, Input, Order, Rejection, Step};
 use crate::events::BlockingEvent;
 use crate::limits::TIMER_MAX_SLEEP;
@@ -86,6 +86,7 @@ fn input_of(envelope: &Envelope) -> Result<Option<Input>, Unusable> {
 pub(super) struct Engine {
     config: CoreConfig,
     state: Shared,
+    index: SharedIndex,
     store: Store,
     clock: SharedClock,
     orders: Arc<Orders>,
@@ -97,7 +98,7 @@ pub(super) struct Engine {
 impl Engine {
     pub(super) fn new(
         config: &Config,
-        state: Shared,
+        (state, index): (Shared, SharedIndex),
         store: Store,
         clock: SharedClock,
         orders: Arc<Orders>,
@@ -106,6 +107,7 @@ impl Engine {
         Engine {
             config: config.core.clone(),
             state,
+            index,
             store,
             clock,
             orders,
@@ -191,7 +193,16 @@ impl Engine {
         let now = self.clock.now_ms();
         let stepped = {
             let mut state = self.state.write().expect("the engine never panics holding the state");
-            core::step(&mut state, &self.config, input, now)
+            let stepped = core::step(&mut state, &self.config, input, now);
+            if let Ok(step) = &stepped {
+                // The index follows the events applied, under the state's lock: a `check`
+                // never sees the index ahead of the state or behind it by more than a step.
+                let mut index = self.index.write().expect("the engine never panics holding the index");
+                for event in &step.events {
+                    index.follow(&state, event).map_err(BlockingError::IndexFull)?;
+                }
+            }
+            stepped
         };
         let Step { events, orders } = match stepped {
             Ok(step) => step,

@@ -2,8 +2,9 @@
 //! re-sends the orders awaiting an answer, consumes intake's `case_reported` and freezing's
 //! `account_stopped`, and runs the engine ([`engine`]) that steps the core, commits its
 //! events with their inbox rows and case rows in one redb transaction, sends the carrier and
-//! bank orders the core asks for ([`orders`]) and wakes the core at its next deadline. The
-//! commands ([`commands`]) read the state the engine shares, and `lift` goes through the
+//! bank orders the core asks for ([`orders`]) and wakes the core at its next deadline. It
+//! keeps the blocked-identifier index ([`crate::index`]) in step with the state. The commands
+//! ([`commands`]) read the state and the index the engine shares, and `lift` goes through the
 //! engine.
 
 mod commands;
@@ -21,6 +22,7 @@ use runtime::{Context, ServiceError};
 use store::Store;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::index::Index;
 use crate::limits::ENGINE_QUEUE_DEPTH;
 use crate::{BlockingError, Config, core};
 use engine::{Engine, EngineMsg};
@@ -46,6 +48,9 @@ pub fn freezing_filter(city: &City) -> String {
 
 /// The state, shared: the engine writes it (the only writer), the commands read it.
 pub(crate) type Shared = Arc<RwLock<core::State>>;
+/// The blocked-identifier index of the state ([`crate::index`]), kept by the engine beside
+/// it: what `check` reads.
+pub(crate) type SharedIndex = Arc<RwLock<Index>>;
 
 /// Runs blocking for one city until shutdown or its first failure.
 pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(), ServiceError> {
@@ -73,10 +78,17 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
         orders.clone().send(order);
     }
 
+    let index = Index::build(&state).map_err(|e| ServiceError::Start {
+        service: Service::Blocking,
+        step: "index its blocks".into(),
+        source: e.into(),
+    })?;
+    let index: SharedIndex = Arc::new(RwLock::new(index));
     let shared: Shared = Arc::new(RwLock::new(state));
     context.start_producer(&store).await?;
     context.prune_inbox(&store);
-    let engine = Engine::new(&config, shared.clone(), store.clone(), clock.clone(), orders, rebuilt.replayed);
+    let engine =
+        Engine::new(&config, (shared.clone(), index.clone()), store.clone(), clock.clone(), orders, rebuilt.replayed);
     let shutdown = context.shutdown();
     context.spawn("engine", engine.run(engine_rx, shutdown));
     for (durable, filter) in [(INTAKE_CONSUMER, intake_filter(&city)), (FREEZING_CONSUMER, freezing_filter(&city))] {
@@ -91,7 +103,7 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
             }
         });
     }
-    let router = commands::router(city, shared, store, engine_tx);
+    let router = commands::router(shared, index, store, engine_tx);
     context.serve(router).await?;
     context.run().await
 }
