@@ -121,6 +121,20 @@ async fn staff_file_a_report_and_read_its_case_through_a_secured_server() {
     assert!(shown.status.success(), "{}", text(&shown));
     let timeline: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(timeline["case_id"], case_id.as_str(), "{}", text(&shown));
+    assert!(timeline["blocking"].is_object(), "the case shows blocking's part: {}", text(&shown));
+
+    // Staff ask blocking too, as the same identity.
+    let check = ["block", "check", "--city", "hangzhou", "--nats", &url, "--credentials", &credentials];
+    let mut args: Vec<&str> = check.to_vec();
+    args.extend(["170 0000 0000", "--json"]);
+    let checked = afc(&args).await;
+    assert!(checked.status.success(), "{}", text(&checked));
+    let answer: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert_eq!(answer["identifier"], "phone:+8617000000000", "{}", text(&checked));
+    let mut args: Vec<&str> = check.to_vec();
+    args.extend(["javascript:alert(1)", "--kind", "url"]);
+    let refused = afc(&args).await;
+    assert_eq!(refused.status.code(), Some(afc::cli::case::EXIT_REFUSED), "{}", text(&refused));
 
     // Without credentials the server lets nobody in.
     let anonymous = afc(&["case", "show", "--city", "hangzhou", "--nats", &url, &case_id]).await;

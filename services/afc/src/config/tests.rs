@@ -15,7 +15,7 @@ fn keys_of(problems: &[Problem]) -> Vec<&str> {
 /// A deployment directory with the seeds of hangzhou's services and a CA file.
 fn credentials_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["hangzhou-intake", "hangzhou-freezing"] {
+    for name in ["hangzhou-intake", "hangzhou-freezing", "hangzhou-blocking"] {
         security::Identity::generate(name).unwrap().save(&dir.path().join("keys")).unwrap();
     }
     std::fs::create_dir_all(dir.path().join("pki")).unwrap();
@@ -71,7 +71,7 @@ fn bad_values_are_each_named_with_the_value_and_what_is_accepted() {
     bad.freeze_after_ms = Some(STOP_LAPSE_MS - 1);
     bad.at_risk_margin_ms = Some(0);
     bad.tracing_rule = Some("fifo".into());
-    bad.only = Some("blocking".into());
+    bad.only = Some("dissuasion".into());
     bad.nats_url = Some("hub:4222".into());
     bad.logging = Some(LoggingSection { level: Some("freezing=loudest".into()), format: Some("xml".into()) });
     let Problems(problems) = resolve(bad, Overrides::default()).unwrap_err();
@@ -102,7 +102,10 @@ fn bad_values_are_each_named_with_the_value_and_what_is_accepted() {
         shown.iter().any(|p| p.contains("\"fifo\"") && p.contains("pro-rata, lowest-intermediate-balance")),
         "{shown:?}"
     );
-    assert!(shown.iter().any(|p| p.contains("\"blocking\"") && p.contains("intake, freezing")), "{shown:?}");
+    assert!(
+        shown.iter().any(|p| p.contains("\"dissuasion\"") && p.contains("intake, freezing, blocking")),
+        "{shown:?}"
+    );
 }
 
 #[test]

@@ -19,7 +19,8 @@ pub fn icbc() -> BankId {
     BankId::parse("icbc").unwrap()
 }
 
-/// The city's server and its identities: intake, freezing, staff, admin, the icbc gateway.
+/// The city's server and its identities: intake, freezing, blocking, staff, admin, the icbc
+/// gateway.
 pub struct SecuredCity {
     pub server: NatsServer,
     pub intake: Identity,
@@ -43,10 +44,16 @@ impl SecuredCity {
 pub async fn secured_city() -> SecuredCity {
     let city = city();
     let dir = tempfile::tempdir().unwrap();
-    let [intake, freezing, staff, admin, bank] =
-        ["hangzhou-intake", "hangzhou-freezing", "hangzhou-staff", "hangzhou-admin", "hangzhou-bank-icbc"]
-            .map(|name| Identity::generate(name).unwrap());
-    for identity in [&intake, &freezing, &staff, &admin, &bank] {
+    let [intake, freezing, blocking, staff, admin, bank] = [
+        "hangzhou-intake",
+        "hangzhou-freezing",
+        "hangzhou-blocking",
+        "hangzhou-staff",
+        "hangzhou-admin",
+        "hangzhou-bank-icbc",
+    ]
+    .map(|name| Identity::generate(name).unwrap());
+    for identity in [&intake, &freezing, &blocking, &staff, &admin, &bank] {
         identity.save(&dir.path().join("keys")).unwrap();
     }
     let user =
@@ -54,6 +61,7 @@ pub async fn secured_city() -> SecuredCity {
     let users = vec![
         user(&intake, intake::grant(&city)),
         user(&freezing, freezing::grant(&city)),
+        user(&blocking, blocking::grant(&city)),
         user(&staff, roles::staff(&city)),
         user(&admin, roles::provisioner(&city)),
     ];
