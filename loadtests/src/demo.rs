@@ -206,7 +206,7 @@ async fn blocking_line(deployment: &Embedded, city: &City, cases: usize, pooled:
         if caught_up || tokio::time::Instant::now() > deadline {
             let late = if caught_up { "" } else { " (blocking had not caught up)" };
             return Ok(format!(
-                "blocking  {:<9} {blocked} identifiers blocked at the carriers ({confirmed} carrier and bank orders confirmed), \
+                "blocking  {:<9} {blocked} identifiers blocked ({confirmed} carrier and bank orders confirmed), \
                  {entered} accounts in the high-risk pool{late}",
                 city.as_str()
             ));
