@@ -180,8 +180,10 @@ pub struct DrillRun {
     /// The simulated banks' ledger at the end (their [`simulator::ledger::HoldAudit`]).
     pub ledger: simulator::Ledger,
     /// The case id intake gave each of the script's reports, in script order (`None`: refused,
-    /// or not answered within [`REPORT_RETRY_TIMEOUT`]).
+    /// or not answered within [`REPORT_RETRY_TIMEOUT`], or never filed: the victim was spared).
     pub case_ids: Vec<Option<CaseId>>,
+    /// The reports never filed because a block spared the victim (script order).
+    pub spared: std::collections::BTreeSet<usize>,
 }
 
 /// Runs a drill and writes its report without printing it.
@@ -326,7 +328,8 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
         .map(|id| id.map(|case_id| ObservedCase { events: by_case.remove(&case_id).unwrap_or_default(), case_id }))
         .collect();
     let facts = RunFacts { time_scale: scenario.time_scale, bank_answer_ms, ended_at_ms, real_seconds };
-    let mut report = score::score(&script, &truth, &ledger, &observed, &blocking::spared(&contacts), facts)?;
+    let spared = blocking::spared(&contacts);
+    let mut report = score::score(&script, &truth, &ledger, &observed, &spared, facts)?;
     report.blocking = blocking::section(&blocking_events, &contacts, script.origin_ms, ended_at_ms);
     std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
     let json = options.out.join("report.json");
@@ -334,7 +337,7 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
         .with_context(|| format!("writing {}", json.display()))?;
     let svg = options.out.join("report.svg");
     std::fs::write(&svg, render::chart(&report)?).with_context(|| format!("writing {}", svg.display()))?;
-    Ok(DrillRun { report, ledger, case_ids })
+    Ok(DrillRun { report, ledger, case_ids, spared })
 }
 
 /// Files every report at its due time; returns the case id of each (`None` when refused).
