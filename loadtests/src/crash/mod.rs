@@ -249,8 +249,13 @@ async fn run_once(options: &CrashOptions, kills: u32, label: &str) -> anyhow::Re
             details.push(format!("{city}: afc city exited {status} when told to stop"));
         }
         let logged = audit::logged_seqs(node.data(), node.city())?;
+        // The stream as the stopped node left it: its relays published what they had, and
+        // events recorded after the traces settled (blocking's order confirmations, a
+        // freeze) are in it now.
+        let js = async_nats::jetstream::new(observers[city].clone());
+        let left = audit::read_stream(&js, city).await?;
         for (service, last) in logged {
-            let published = streams[city].last_seq.get(&service).copied().unwrap_or(0);
+            let published = left.last_seq.get(&service).copied().unwrap_or(0);
             if last > published {
                 unpublished += last - published;
                 details.push(format!("{city} {service:?}: log holds seqs to {last}, the stream to {published}"));

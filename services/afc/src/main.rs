@@ -76,7 +76,7 @@ struct CityArgs {
     /// Directory of the services' redb files (key `data_dir`).
     #[arg(long, env = "AFC_DATA")]
     data: Option<PathBuf>,
-    /// Run only this service: intake or freezing (key `only`).
+    /// Run only this service: intake, freezing or blocking (key `only`).
     #[arg(long, env = "AFC_ONLY")]
     only: Option<String>,
     /// Delay from a stop-payment to its conversion into a freeze, in ms (key

@@ -16,7 +16,7 @@ pub fn check(file: &Path) -> anyhow::Result<()> {
 /// One line per setting that matters to an operator.
 pub fn summary(file: &Path, settings: &CitySettings) -> String {
     let o = &settings.options;
-    let services = o.only.map_or_else(|| "intake, freezing".to_owned(), |s| s.as_str().to_owned());
+    let services = o.only.map_or_else(|| "intake, freezing, blocking".to_owned(), |s| s.as_str().to_owned());
     let credentials = match &o.credentials {
         Some(files) => format!("keys in {}, CA {}", files.keys_dir.display(), files.ca_file.display()),
         None => "none: anonymous, without TLS (a development server only)".to_owned(),
