@@ -16,8 +16,9 @@ pub const VERB_LIST: &str = "list";
 pub const VERB_LIFT: &str = "lift";
 pub const VERB_CASE: &str = "case";
 
-/// Blocks one `list` answer holds at most: a page a liaison reads, a reply far under
-/// [`crate::MAX_BODY_BYTES`]-sized replies' bounds even with the longest domains.
+/// Blocks one `list` answer holds at most: a page a liaison reads, and a reply of at most
+/// ~150 KB (a block is under 700 bytes of JSON with a 253-byte domain, its look-alike form and
+/// three carriers), far under nats-server's 1 MiB payload bound.
 pub const MAX_LIST_PAGE: usize = 200;
 
 /// `check`: is `value`, read as a contact of `kind`, blocked?
@@ -194,3 +195,35 @@ pub type CheckResponse = crate::Reply<CheckReply, BlockingError>;
 pub type ListResponse = crate::Reply<ListReply, BlockingError>;
 pub type LiftResponse = crate::Reply<LiftReply, BlockingError>;
 pub type CaseResponse = crate::Reply<CaseBlocking, BlockingError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_refuse_unknown_fields_and_list_takes_an_empty_object() {
+        let refused = serde_json::from_str::<CheckRequest>(r#"{"kind":"phone","value":"1","case":"x"}"#).unwrap_err();
+        assert!(refused.to_string().contains("case"), "{refused}");
+        assert_eq!(serde_json::from_str::<ListRequest>("{}").unwrap(), ListRequest::default());
+        let lift = r#"{"kind":"phone","value":"1","reason":"r"}"#;
+        assert!(serde_json::from_str::<LiftRequest>(lift).is_err(), "the operator is required");
+    }
+
+    #[test]
+    fn a_check_reply_leaves_out_the_times_of_what_is_not_blocked() {
+        let reply = CheckReply {
+            identifier: "phone:+8617000000000".into(),
+            blocked: false,
+            since_ms: None,
+            expires_at_ms: None,
+            case_count: 0,
+            fraud_types: Vec::new(),
+            in_pool: false,
+        };
+        let json = serde_json::to_string(&CheckResponse::Ok(reply)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"ok":{"identifier":"phone:+8617000000000","blocked":false,"case_count":0,"fraud_types":[],"in_pool":false}}"#
+        );
+    }
+}
