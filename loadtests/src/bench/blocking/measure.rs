@@ -88,6 +88,14 @@ impl Floor {
     }
 }
 
+/// Time this thread has spent on a CPU, from `/proc/thread-self/schedstat` (ns): set against
+/// the wall time, it shows how much of a round other processes took on a busy machine.
+pub fn thread_cpu() -> anyhow::Result<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").context("reading schedstat (Linux only)")?;
+    let ns: u64 = stat.split_whitespace().next().context("schedstat has a run-time field")?.parse()?;
+    Ok(std::time::Duration::from_nanos(ns))
+}
+
 /// This process's resident set, from `/proc/self/statm`.
 pub fn resident_bytes() -> anyhow::Result<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").context("reading /proc/self/statm (Linux only)")?;

@@ -157,9 +157,13 @@ pub async fn run(options: BlockingBench) -> anyhow::Result<()> {
     let many = rounds(&options, lookups, expected, || lookup_batches(&index, &queries, options.passes))?;
     for (how, rates) in [("one at a time (get, as a check asks)", &one), (BATCHED, &many)] {
         println!(
-            "lookups {how}: {lookups} a round ({}% hits), one thread: {} lookups/s by round, median {:.2} M/s",
+            "lookups {how}: {lookups} a round ({}% hits), one thread: {} lookups/s by round (the thread on a CPU that share of the time), median {:.2} M/s",
             options.hit_percent,
-            rates.iter().map(|r| format!("{:.2} M", r / 1e6)).collect::<Vec<_>>().join(", "),
+            rates
+                .iter()
+                .map(|r| format!("{:.2} M ({:.0}%)", r.per_s / 1e6, 100.0 * r.on_cpu))
+                .collect::<Vec<_>>()
+                .join(", "),
             median(rates) / 1e6
         );
     }
@@ -300,20 +304,28 @@ fn rounds(
     lookups: u64,
     expected: u64,
     mut pass: impl FnMut() -> u64,
-) -> anyhow::Result<Vec<f64>> {
+) -> anyhow::Result<Vec<Round>> {
     (0..options.rounds)
         .map(|_| {
-            let began = Instant::now();
+            let (began, cpu) = (Instant::now(), measure::thread_cpu()?);
             let hits = pass();
-            let took = began.elapsed();
+            let (took, on_cpu) = (began.elapsed(), measure::thread_cpu()? - cpu);
             anyhow::ensure!(hits == expected, "{hits} hits where {expected} were blocked");
-            Ok(lookups as f64 / took.as_secs_f64())
+            Ok(Round { per_s: lookups as f64 / took.as_secs_f64(), on_cpu: on_cpu.as_secs_f64() / took.as_secs_f64() })
         })
         .collect()
 }
 
-fn median(rates: &[f64]) -> f64 {
-    let mut sorted = rates.to_vec();
+/// One round of lookups.
+struct Round {
+    /// Lookups a second of wall time.
+    per_s: f64,
+    /// Share of the wall time the thread was on a CPU (the rest, others ran on its core).
+    on_cpu: f64,
+}
+
+fn median(rounds: &[Round]) -> f64 {
+    let mut sorted: Vec<f64> = rounds.iter().map(|r| r.per_s).collect();
     sorted.sort_by(f64::total_cmp);
     sorted[sorted.len() / 2]
 }
