@@ -36,7 +36,13 @@ fn a_start_rebuilds_from_the_snapshot_and_the_events_after_it() {
                 fraud_type: FraudType::PigButchering,
                 contacts,
             };
-            events.extend(core::step(&mut state, &config, input, 1_763_946_000_000).unwrap().events);
+            let step = core::step(&mut state, &config, input, 1_763_946_000_000).unwrap();
+            events.extend(step.events);
+            // The carrier confirms, as it does within seconds: a start holds settled blocks.
+            for order in step.orders {
+                let answered = Input::OrderAnswered { request_id: order.request_id, result: Ok(()) };
+                events.extend(core::step(&mut state, &config, answered, 1_763_946_000_100).unwrap().events);
+            }
         }
         // Half way, a snapshot: the rest is replayed from the log.
         let snapshot = (chunk == (blocks.div_ceil(PER_WRITE) - 1) / 2).then(|| snapshot::encode(&state));
