@@ -69,7 +69,7 @@ async fn config_check_summarises_a_good_file_and_afc_city_runs_the_node_it_descr
     let output = afc(&["config", "check", config.to_str().unwrap()]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.starts_with("ok: ") && stdout.contains("city hangzhou (intake, freezing)"), "{stdout}");
+    assert!(stdout.starts_with("ok: ") && stdout.contains("city hangzhou (intake, freezing, blocking)"), "{stdout}");
     assert!(stdout.contains("freeze after 1000 ms"), "{stdout}");
 
     // The file names a port nobody listens on; the flag names the server, and wins.
