@@ -256,7 +256,8 @@ pub fn generate_script(scenario: &Scenario) -> Result<Script, ScriptError> {
             let info = &draft.case;
             let contacts = &mut world.contacts;
             let named: Vec<usize> = draft.named.iter().filter_map(|n| contacts.line_of(info.gang, n)).collect();
-            if let Some(line) = contacts.line_of(info.gang, &info.contact.via) {
+            let line = contacts.line_of(info.gang, &info.contact.via);
+            if let Some(line) = line.filter(|_| scenario.victims.spared_by_blocks) {
                 contacts.plan(PlannedContact {
                     case,
                     at_ms: info.contact.at_ms,

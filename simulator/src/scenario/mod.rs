@@ -128,6 +128,10 @@ pub struct VictimSpec {
     pub order_share: f64,
     /// Time from the last payment to the report, in ms.
     pub report_delay_ms: LogNormal,
+    /// Whether a victim first reached through a number or site their center has blocked is
+    /// spared ([`crate::contact`]); `false` plays every victim as planned, blocks or not (to
+    /// compare freezing's figures with drills from before blocking).
+    pub spared_by_blocks: bool,
 }
 
 /// How the simulated banks answer (read by the runner).

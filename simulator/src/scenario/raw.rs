@@ -88,6 +88,7 @@ pub(super) struct RawVictims {
     pub(super) payment_gap_minutes: Option<[f64; 2]>,
     pub(super) order_share: Option<f64>,
     pub(super) report_delay_minutes: Option<RawLogNormal>,
+    pub(super) spared_by_blocks: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

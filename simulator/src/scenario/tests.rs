@@ -48,6 +48,7 @@ fn a_minimal_file_gets_the_defaults() {
     assert_eq!(gang.amount_yuan, default_amount_yuan(FraudType::PigButchering));
     assert_eq!(gang.active_ms, Span { min: 0, max: 24 * 3_600_000 });
     assert_eq!(gang.adapt_ms, Span { min: 2 * 3_600_000, max: 24 * 3_600_000 });
+    assert!(scenario.victims.spared_by_blocks);
     assert_eq!(scenario.hash, domain::fnv1a64(MINIMAL.as_bytes()));
     assert_eq!(scenario.hash_hex().len(), 16);
     assert_eq!(scenario.mules.forward_delay_ms, Span { min: 5 * 60_000, max: 60 * 60_000 });

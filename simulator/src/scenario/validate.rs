@@ -327,6 +327,7 @@ impl RawVictims {
                 limits::MAX_PAYMENT_GAP_MS,
             )?,
             order_share: share("victims.order_share", self.order_share.unwrap_or(defaults::VICTIM_ORDER_SHARE))?,
+            spared_by_blocks: self.spared_by_blocks.unwrap_or(true),
             report_delay_ms: LogNormal {
                 median: minutes.median * MINUTE_MS,
                 p90: minutes.p90 * MINUTE_MS,
