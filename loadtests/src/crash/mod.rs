@@ -424,10 +424,12 @@ fn judge(
         .map(|((_, case, account), (n, frozen))| format!("{case} {account}: {n} freezes held {frozen}"))
         .collect();
     let accepted = drilled.case_ids.iter().flatten().count();
-    let refused = drilled.case_ids.len() - accepted;
+    // A victim a block spared files no report: not a refusal.
+    let spared = drilled.spared.len();
+    let refused = drilled.case_ids.len().saturating_sub(accepted).saturating_sub(spared);
     details.push(format!(
-        "reports: {} filed, {accepted} accepted, {refused} refused or never answered; {} cases not completed{}",
-        drilled.case_ids.len(),
+        "reports: {} filed, {accepted} accepted, {refused} refused or never answered, {spared} not filed (the victim spared by a block); {} cases not completed{}",
+        drilled.case_ids.len().saturating_sub(spared),
         open.len(),
         examples(open.iter())
     ));
