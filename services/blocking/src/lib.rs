@@ -28,8 +28,8 @@ use store::WriterPriority;
 
 use crate::core::CoreConfig;
 
-/// Blocking's store (`blocking.redb`): its log, outbox, inbox and snapshot, and each case's
-/// rows for `afc case show`. Nothing on the time-to-freeze path waits for its commits, and
+/// Blocking's store (`blocking.redb`): its log, outbox and inbox, the state's rows
+/// (`shell::rows`), and each case's rows for `afc case show`. Nothing on the time-to-freeze path waits for its commits, and
 /// its orders leave with them (not after): its writer runs in the background.
 pub const STORE: StoreSpec = StoreSpec { name: "blocking", priority: WriterPriority::Background };
 
@@ -61,14 +61,11 @@ pub fn grant(city: &City) -> security::Grant {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub core: CoreConfig,
-    /// Events between two snapshots of the state ([`shell::snapshot`]).
-    pub snapshot_every_events: u64,
 }
 
 impl Config {
-    /// `core`, with the default snapshot interval.
     pub fn new(core: CoreConfig) -> Config {
-        Config { core, snapshot_every_events: limits::SNAPSHOT_EVERY_EVENTS }
+        Config { core }
     }
 }
 

@@ -83,11 +83,6 @@ pub const MAX_ORDERS_IN_FLIGHT: usize = 1024;
 /// scaled in drills, and a drill clock may jump).
 pub const TIMER_MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Events between two snapshots of the state: a start replays at most this many events after
-/// the last one. Not more often: the engine encodes the whole state (every block ever) and the
-/// writer commits it in one write; at 10 million blocks that is hundreds of megabytes.
-pub const SNAPSHOT_EVERY_EVENTS: u64 = 500_000;
-
 /// Blocks one `list` answer holds at most (defined with the wire type, `protocol::blocking`):
 /// a page a liaison reads, ~150 KB of JSON at most, far under nats-server's 1 MiB payload
 /// bound; more come page by page after its cursor.

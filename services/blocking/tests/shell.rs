@@ -90,7 +90,7 @@ async fn a_reports_contacts_are_blocked_at_their_carriers_extended_checked_and_l
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_restart_replays_the_log_and_resends_the_orders_awaiting_an_answer() {
+async fn a_restart_opens_the_state_from_its_rows_and_resends_the_orders_awaiting_an_answer() {
     let harness = Harness::start().await;
     let carriers = Counterparties::start(&harness.client).await;
     carriers.silent.store(true, Ordering::SeqCst);
@@ -114,7 +114,7 @@ async fn a_restart_replays_the_log_and_resends_the_orders_awaiting_an_answer() {
     let asked = carriers.asked(carrier_verb::BLOCK);
     assert!(asked.len() >= 2, "{asked:?}");
     assert!(asked.iter().all(|(_, id, _)| id == "huzhou/cmcc/phone:+8613800138000/block1"), "{asked:?}");
-    // The state came back from the log: the block is there, and the same case is not read twice.
+    // The state came back from the store's rows: the block is there, and the case is not read twice.
     let checked = harness.command(VERB_CHECK, json!({"kind": "phone", "value": "13800138000"})).await;
     assert_eq!(checked["ok"]["blocked"], true, "{checked}");
     running.stop().await;

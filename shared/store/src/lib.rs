@@ -114,6 +114,8 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     db: Arc<Database>,
+    /// The store's file.
+    path: std::path::PathBuf,
     producer: Producer,
     writer: writer::WriterHandle,
     /// Signalled after every commit that appended events: the outbox relay wakes on it.
@@ -160,7 +162,8 @@ impl Store {
         let signals =
             writer::Signals { outbox_ready: outbox_ready.clone(), timers_changed: timers_changed.clone(), failure };
         let writer = writer::spawn(db.clone(), producer.clone(), clock, next_seq, signals, priority)?;
-        Ok(Store { inner: Arc::new(Inner { db, producer, writer, outbox_ready, timers_changed, failed }) })
+        let path = path.to_owned();
+        Ok(Store { inner: Arc::new(Inner { db, path, producer, writer, outbox_ready, timers_changed, failed }) })
     }
 
     /// Resolves once a batch has failed in storage, with why: the store takes no more writes
@@ -176,6 +179,11 @@ impl Store {
                 std::future::pending::<()>().await;
             }
         }
+    }
+
+    /// The store's file: a service keeps files of its own beside it (e.g. an index).
+    pub fn path(&self) -> &Path {
+        &self.inner.path
     }
 
     pub fn producer(&self) -> &Producer {

@@ -14,7 +14,7 @@ use crate::normalize::Identifier;
 pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<String> {
     match event {
         BlockingEvent::CaseScreened { case_id, .. } => {
-            state.cases.insert(case_id.clone());
+            state.cases.insert(case_id.clone(), ());
             Vec::new()
         }
         BlockingEvent::IdentifierRejected { .. } => Vec::new(),
@@ -28,7 +28,7 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
             carriers,
             looks_like,
         } => {
-            let block = state.blocks.entry(identifier.clone()).or_insert_with(|| Block {
+            let block = state.blocks.get_or_insert_with(identifier, || Block {
                 generation: 0,
                 active: false,
                 cases: Vec::new(),
@@ -47,6 +47,7 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
             block.blocked_at_ms = *blocked_at_ms;
             block.carriers = carriers.iter().map(|c| (*c, OrderStatus::Pending)).collect();
             named(block, case_id, *fraud_type, *blocked_at_ms);
+            state.active_by_time.insert((*blocked_at_ms, identifier.clone()), ());
             set_expiry(state, identifier, *expires_at_ms);
             let target = identifier.to_string();
             let orders = carriers.iter().map(|carrier| {
@@ -70,7 +71,9 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
             block.active = false;
             let carriers: Vec<_> = block.carriers.keys().copied().collect();
             let expiry = (block.expires_at_ms, Deadline::Expiry(identifier.clone()));
+            let listed = (block.blocked_at_ms, identifier.clone());
             state.deadlines.remove(&expiry);
+            state.active_by_time.remove(&listed);
             let target = identifier.to_string();
             // A block order still unconfirmed is not sent again: the lift supersedes it.
             for carrier in &carriers {
@@ -87,7 +90,7 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
             let in_flight = state.orders.get_mut(request_id).expect("a retried order is in flight");
             in_flight.attempt = *attempt;
             in_flight.retry_at_ms = Some(*retry_at_ms);
-            state.deadlines.insert((*retry_at_ms, Deadline::Retry(request_id.clone())));
+            state.deadlines.insert((*retry_at_ms, Deadline::Retry(request_id.clone())), ());
             Vec::new()
         }
         BlockingEvent::OrderResent { request_id, attempt } => {
@@ -107,14 +110,14 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
             Vec::new()
         }
         BlockingEvent::HolderReported { holder, case_id, phones, accounts } => {
-            let known = state.holders.entry(holder.clone()).or_default();
+            let known = state.holders.get_or_insert_with(holder, Default::default);
             known.cases.insert(case_id.clone());
             known.phones.extend(phones.iter().cloned());
             known.accounts.extend(accounts.iter().cloned());
             Vec::new()
         }
         BlockingEvent::PoolEntered { subject, generation, case_id, entered_at_ms, release_at_ms, channels, cards } => {
-            let entry = state.pool.entry(subject.clone()).or_insert_with(|| PoolEntry {
+            let entry = state.pool.get_or_insert_with(subject, || PoolEntry {
                 generation: 0,
                 in_pool: false,
                 entered_at_ms: *entered_at_ms,
@@ -128,6 +131,7 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
             entry.entered_at_ms = *entered_at_ms;
             entry.cases = [case_id.clone()].into();
             entry.cards = cards.clone();
+            count_cards(state, cards, true);
             set_release(state, subject, *release_at_ms);
             let orders = restrictions(city, subject, cards, channels, Verb::Restrict, *generation);
             send(state, orders)
@@ -138,6 +142,7 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
                 entry.cases.insert(case_id.clone());
             }
             entry.cards.extend(cards.iter().cloned());
+            count_cards(state, cards, true);
             set_release(state, subject, *release_at_ms);
             // A pool account is restricted already; a card seller's new cards are restricted now.
             match subject {
@@ -152,8 +157,10 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
         BlockingEvent::PoolReleased { subject, generation, .. } => {
             let entry = state.pool.get_mut(subject).expect("a released subject was in the pool");
             entry.in_pool = false;
-            state.deadlines.remove(&(entry.release_at_ms, Deadline::Release(subject.clone())));
+            let release = (entry.release_at_ms, Deadline::Release(subject.clone()));
             let (cards, channels) = (entry.cards.clone(), pool_channels(subject));
+            state.deadlines.remove(&release);
+            count_cards(state, &cards, false);
             for superseded in restrictions(city, subject, &cards, &channels, Verb::Restrict, *generation) {
                 settle(state, &superseded.0.request_id);
             }
@@ -205,6 +212,20 @@ fn restrictions(
     }
 }
 
+/// A card seller's phone cards entering (`true`) or leaving the pool: each card counts the
+/// pool entries that list it ([`State::pool_cards`]), and leaves the table at zero.
+fn count_cards(state: &mut State, cards: &[Card], entering: bool) {
+    for card in cards {
+        let count = state.pool_cards.get(&card.phone).map_or(0, |n| *n);
+        let count = if entering { count.saturating_add(1) } else { count.saturating_sub(1) };
+        if count == 0 {
+            state.pool_cards.remove(&card.phone);
+        } else {
+            state.pool_cards.insert(card.phone.clone(), count);
+        }
+    }
+}
+
 fn send(state: &mut State, orders: Vec<Sent>) -> Vec<String> {
     orders
         .into_iter()
@@ -218,7 +239,7 @@ fn send(state: &mut State, orders: Vec<Sent>) -> Vec<String> {
 
 /// Removes an order from those in flight, with its retry deadline.
 fn settle(state: &mut State, request_id: &str) -> Option<InFlight> {
-    let in_flight = state.orders.remove(request_id)?;
+    let in_flight = state.orders.remove(&request_id.to_owned())?;
     if let Some(at) = in_flight.retry_at_ms {
         state.deadlines.remove(&(at, Deadline::Retry(request_id.to_owned())));
     }
@@ -245,14 +266,16 @@ fn named(block: &mut Block, case_id: &domain::CaseId, fraud_type: domain::FraudT
 
 fn set_expiry(state: &mut State, identifier: &Identifier, expires_at_ms: domain::TimeMs) {
     let block = state.blocks.get_mut(identifier).expect("the block exists");
-    state.deadlines.remove(&(block.expires_at_ms, Deadline::Expiry(identifier.clone())));
+    let before = (block.expires_at_ms, Deadline::Expiry(identifier.clone()));
     block.expires_at_ms = expires_at_ms;
-    state.deadlines.insert((expires_at_ms, Deadline::Expiry(identifier.clone())));
+    state.deadlines.remove(&before);
+    state.deadlines.insert((expires_at_ms, Deadline::Expiry(identifier.clone())), ());
 }
 
 fn set_release(state: &mut State, subject: &PoolSubject, release_at_ms: domain::TimeMs) {
     let entry = state.pool.get_mut(subject).expect("the entry exists");
-    state.deadlines.remove(&(entry.release_at_ms, Deadline::Release(subject.clone())));
+    let before = (entry.release_at_ms, Deadline::Release(subject.clone()));
     entry.release_at_ms = release_at_ms;
-    state.deadlines.insert((release_at_ms, Deadline::Release(subject.clone())));
+    state.deadlines.remove(&before);
+    state.deadlines.insert((release_at_ms, Deadline::Release(subject.clone())), ());
 }

@@ -21,7 +21,7 @@ use crate::normalize::{ContactKind, Identifier, NormalizeError, Reason, looks_li
 pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Result<Vec<BlockingEvent>, Rejection> {
     match input {
         Input::CaseReported { case_id, reported_at_ms, fraud_type, contacts } => {
-            if state.cases.contains(&case_id) {
+            if state.cases.contains_key(&case_id) {
                 return Err(Rejection::CaseKnown { case_id });
             }
             Ok(case_reported(state, config, case_id, reported_at_ms, fraud_type, &contacts, now))
@@ -182,6 +182,7 @@ fn holder_reported(
     now: TimeMs,
 ) -> Result<Vec<BlockingEvent>, Rejection> {
     let known = state.holders.get(&holder);
+    let known = known.as_deref();
     let mut events = Vec::new();
     let mut new_phones = Vec::new();
     let room = MAX_CARDS_PER_HOLDER.saturating_sub(known.map_or(0, |h| h.phones.len()));
@@ -271,12 +272,16 @@ fn order_answered(
 
 /// Every deadline that has come (at most `TIMER_BATCH`): expiries, releases, retries.
 fn timers(state: &State, now: TimeMs) -> Vec<BlockingEvent> {
-    state
-        .deadlines
-        .iter()
-        .take_while(|(at, _)| *at <= now)
-        .take(TIMER_BATCH)
-        .map(|(_, deadline)| match deadline {
+    let mut due = Vec::new();
+    state.deadlines.scan(None, |(at, deadline), ()| {
+        let take = *at <= now && due.len() < TIMER_BATCH;
+        if take {
+            due.push(deadline.clone());
+        }
+        take
+    });
+    due.iter()
+        .map(|deadline| match deadline {
             Deadline::Expiry(identifier) => {
                 let block = state.blocks.get(identifier).expect("an expiry is of a block");
                 BlockingEvent::BlockExpired {

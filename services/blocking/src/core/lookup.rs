@@ -29,8 +29,7 @@ pub struct BlockedSince {
 }
 
 /// Looks `value`, given as a contact of `kind`, up in `state`. The rule, not the index: the
-/// pool is scanned here; the shell answers `check` at millions a second from a compact index
-/// of the same facts.
+/// shell answers `check` at millions a second from a compact index of the same facts.
 pub fn lookup(state: &State, kind: ContactKind, value: &str) -> Result<Answer, NormalizeError> {
     let identifier = normalize(kind, value)?;
     let blocked = state.active_block(&identifier).map(|block| BlockedSince {
@@ -39,7 +38,6 @@ pub fn lookup(state: &State, kind: ContactKind, value: &str) -> Result<Answer, N
         case_count: block.case_count,
         fraud_types: block.fraud_types.clone(),
     });
-    let in_pool =
-        state.pool.values().any(|entry| entry.in_pool && entry.cards.iter().any(|card| card.phone == identifier));
+    let in_pool = state.pool_cards.contains_key(&identifier);
     Ok(Answer { identifier, blocked, in_pool })
 }

@@ -13,6 +13,7 @@ mod apply;
 pub mod carriers;
 mod decide;
 mod lookup;
+pub mod rows;
 mod state;
 
 use std::collections::BTreeSet;
@@ -27,6 +28,7 @@ use crate::normalize::{ContactKind, Identifier, IdentifierKind, normalize};
 pub use apply::apply;
 pub use decide::decide;
 pub use lookup::{Answer, BlockedSince, lookup};
+pub use rows::{RowSource, RowTable, RowWrite, Rows};
 pub use state::{Block, Deadline, Holder, InFlight, OrderStatus, PoolEntry, State};
 
 /// Rules the core applies.
@@ -201,7 +203,14 @@ pub fn step(state: &mut State, config: &CoreConfig, input: Input, now: TimeMs) -
 /// Every order awaiting an answer (not waiting for its retry time): what a restart sends
 /// again, under the same request ids.
 pub fn pending_orders(state: &State) -> Vec<Order> {
-    state.orders.values().filter(|o| o.retry_at_ms.is_none()).map(|o| o.order.clone()).collect()
+    let mut orders = Vec::new();
+    state.orders.scan(None, |_, in_flight| {
+        if in_flight.retry_at_ms.is_none() {
+            orders.push(in_flight.order.clone());
+        }
+        true
+    });
+    orders
 }
 
 #[cfg(test)]

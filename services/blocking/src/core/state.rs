@@ -1,47 +1,123 @@
-//! What blocking knows, rebuilt from its log at start: the blocks, the pool, the holders
-//! seen, the orders in flight and the deadlines the shell's timer waits for.
+//! What blocking knows: the blocks, the pool, the holders seen, the orders in flight and the
+//! deadlines the shell's timer waits for.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use domain::{AccountRef, CaseId, FraudType, TimeMs};
 use serde::{Deserialize, Serialize};
 
 use super::Order;
+use super::rows::{RowSource, RowTable, RowWrite, Rows};
 use crate::events::{Card, Carrier, HolderKey, PoolSubject};
 use crate::normalize::Identifier;
 
-/// Everything blocking knows. The log is the truth; the shell saves a snapshot of it now and
-/// then (`shell::snapshot`) so a start replays only what came after.
-#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Everything blocking knows, as rows ([`Rows`]): in memory in the core's tests, in
+/// blocking's store in the service (written with the events that change them, so the store
+/// holds the fold of the committed log and a start reads it as it is).
+#[derive(Debug, PartialEq)]
 pub struct State {
     /// Cases screened: a case is read once.
-    pub cases: BTreeSet<CaseId>,
+    pub cases: Rows<CaseId, ()>,
     /// One block per identifier ever blocked, active or not (its history and generation).
-    pub blocks: BTreeMap<Identifier, Block>,
+    pub blocks: Rows<Identifier, Block>,
+    /// The active blocks by the time they were blocked: what `list` pages through.
+    pub active_by_time: Rows<(TimeMs, Identifier), ()>,
     /// Subjects ever in the high-risk pool.
-    pub pool: BTreeMap<PoolSubject, PoolEntry>,
+    pub pool: Rows<PoolSubject, PoolEntry>,
+    /// Phone cards of card sellers in the pool, with the number of pool entries listing each.
+    pub pool_cards: Rows<Identifier, u32>,
     /// Holders named by banks and carriers, with the cases that named them.
-    pub holders: BTreeMap<HolderKey, Holder>,
+    pub holders: Rows<HolderKey, Holder>,
     /// Orders sent and not yet confirmed or failed, by request id.
-    pub orders: BTreeMap<String, InFlight>,
+    pub orders: Rows<String, InFlight>,
     /// When the core must be woken, and why: the shell sleeps until the first.
-    pub deadlines: BTreeSet<(TimeMs, Deadline)>,
+    pub deadlines: Rows<(TimeMs, Deadline), ()>,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            cases: Rows::new(RowTable::Cases),
+            blocks: Rows::new(RowTable::Blocks),
+            active_by_time: Rows::new(RowTable::ActiveByTime),
+            pool: Rows::new(RowTable::Pool),
+            pool_cards: Rows::new(RowTable::PoolCards),
+            holders: Rows::new(RowTable::Holders),
+            orders: Rows::new(RowTable::Orders),
+            deadlines: Rows::new(RowTable::Deadlines),
+        }
+    }
 }
 
 impl State {
+    /// The state whose rows `source` holds.
+    pub fn in_store(source: Arc<dyn RowSource>) -> State {
+        let s = || source.clone();
+        State {
+            cases: Rows::in_store(RowTable::Cases, s()),
+            blocks: Rows::in_store(RowTable::Blocks, s()),
+            active_by_time: Rows::in_store(RowTable::ActiveByTime, s()),
+            pool: Rows::in_store(RowTable::Pool, s()),
+            pool_cards: Rows::in_store(RowTable::PoolCards, s()),
+            holders: Rows::in_store(RowTable::Holders, s()),
+            orders: Rows::in_store(RowTable::Orders, s()),
+            deadlines: Rows::in_store(RowTable::Deadlines, s()),
+        }
+    }
+
     /// The earliest time the core needs an [`super::Input::TimerFired`], if any.
     pub fn next_deadline(&self) -> Option<TimeMs> {
-        self.deadlines.first().map(|(at, _)| *at)
+        self.deadlines.first(1).first().map(|((at, _), ())| *at)
     }
 
     /// The active block of `identifier`, if it is blocked now.
-    pub fn active_block(&self, identifier: &Identifier) -> Option<&Block> {
+    pub fn active_block(&self, identifier: &Identifier) -> Option<Cow<'_, Block>> {
         self.blocks.get(identifier).filter(|block| block.active)
     }
 
     /// Whether `subject` is in the pool now.
     pub fn in_pool(&self, subject: &PoolSubject) -> bool {
         self.pool.get(subject).is_some_and(|entry| entry.in_pool)
+    }
+
+    /// The rows changed since the last take, for the write numbered `write` (see [`Rows::take`]).
+    pub fn take_rows(&mut self, write: u64) -> Vec<RowWrite> {
+        let mut rows = Vec::new();
+        self.cases.take(write, &mut rows);
+        self.blocks.take(write, &mut rows);
+        self.active_by_time.take(write, &mut rows);
+        self.pool.take(write, &mut rows);
+        self.pool_cards.take(write, &mut rows);
+        self.holders.take(write, &mut rows);
+        self.orders.take(write, &mut rows);
+        self.deadlines.take(write, &mut rows);
+        rows
+    }
+
+    /// Writes up to `write` are committed (see [`Rows::committed`]).
+    pub fn committed(&mut self, write: u64) {
+        self.cases.committed(write);
+        self.blocks.committed(write);
+        self.active_by_time.committed(write);
+        self.pool.committed(write);
+        self.pool_cards.committed(write);
+        self.holders.committed(write);
+        self.orders.committed(write);
+        self.deadlines.committed(write);
+    }
+
+    /// Rows held in memory, all parts together (changed or not known committed).
+    pub fn rows_in_memory(&self) -> usize {
+        self.cases.in_memory_len()
+            + self.blocks.in_memory_len()
+            + self.active_by_time.in_memory_len()
+            + self.pool.in_memory_len()
+            + self.pool_cards.in_memory_len()
+            + self.holders.in_memory_len()
+            + self.orders.in_memory_len()
+            + self.deadlines.in_memory_len()
     }
 }
 

@@ -45,6 +45,15 @@ pub struct Key(Fingerprint);
 #[error("the blocked-identifier index holds {MAX_INDEXED_IDENTIFIERS} identifiers, its bound")]
 pub struct IndexFull;
 
+/// What the index keeps of `identifier` for `state`: its active block, and the pool entries
+/// listing it as a card seller's phone card.
+pub fn facts_of(state: &State, identifier: &Identifier) -> Facts {
+    Facts {
+        blocked: state.active_block(identifier).map(|block| Blocked::of(&block)),
+        pool_cards: state.pool_cards.get(identifier).map_or(0, |n| u16::try_from(*n).unwrap_or(u16::MAX)),
+    }
+}
+
 /// Blocked identifiers and pool cards by fingerprint, with what a lookup answers.
 pub struct Index {
     /// The fingerprint's keys, drawn at random when the index is made.
@@ -80,16 +89,23 @@ impl Index {
     }
 
     /// The index of `state`: its active blocks and the phone cards of the pool's card sellers.
+    /// Reads every block the state holds (a start without an index file: see `shell::start`).
     pub fn build(state: &State) -> Result<Index, IndexFull> {
-        let mut index = Index::with_capacity(state.blocks.len());
-        for (identifier, block) in state.blocks.iter().filter(|(_, block)| block.active) {
-            index.insert(index.key(identifier), Facts { blocked: Some(Blocked::of(block)), pool_cards: 0 })?;
-        }
-        for entry in state.pool.values().filter(|entry| entry.in_pool) {
-            for card in &entry.cards {
-                index.add_pool_card(index.key(&card.phone))?;
+        let mut index = Index::with_capacity(0);
+        let mut outcome = Ok(());
+        state.blocks.scan(None, |identifier, block| {
+            if block.active {
+                outcome =
+                    index.insert(index.key(identifier), Facts { blocked: Some(Blocked::of(block)), pool_cards: 0 });
             }
-        }
+            outcome.is_ok()
+        });
+        outcome.clone()?;
+        state.pool_cards.scan(None, |phone, _| {
+            outcome = index.insert(index.key(phone), facts_of(state, phone));
+            outcome.is_ok()
+        });
+        outcome?;
         Ok(index)
     }
 
@@ -174,32 +190,26 @@ impl Index {
     }
 
     /// Updates the index after `event` was applied to `state` ([`crate::core::apply`]): a block
-    /// started, extended or ended; a card seller's cards entering or leaving the pool.
+    /// started, extended or ended; a card seller's cards entering or leaving the pool. The
+    /// facts of each identifier the event touches are read again from `state`, so following
+    /// events onto a state that is already past them (a start catching an index file up with
+    /// the store) ends where the state is.
     pub fn follow(&mut self, state: &State, event: &BlockingEvent) -> Result<(), IndexFull> {
+        let refresh = |index: &mut Index, identifier: &Identifier| {
+            let key = index.key(identifier);
+            index.insert(key, facts_of(state, identifier))
+        };
         match event {
-            BlockingEvent::IdentifierBlocked { identifier, .. } | BlockingEvent::BlockExtended { identifier, .. } => {
-                let block = state.active_block(identifier).expect("a block started or extended is active");
-                let key = self.key(identifier);
-                let pool_cards = self.get_key(key).map_or(0, |facts| facts.pool_cards);
-                self.insert(key, Facts { blocked: Some(Blocked::of(block)), pool_cards })
-            }
-            BlockingEvent::BlockExpired { identifier, .. } | BlockingEvent::BlockLifted { identifier, .. } => {
-                let key = self.key(identifier);
-                let pool_cards = self.get_key(key).map_or(0, |facts| facts.pool_cards);
-                self.insert(key, Facts { blocked: None, pool_cards })
-            }
+            BlockingEvent::IdentifierBlocked { identifier, .. }
+            | BlockingEvent::BlockExtended { identifier, .. }
+            | BlockingEvent::BlockExpired { identifier, .. }
+            | BlockingEvent::BlockLifted { identifier, .. } => refresh(self, identifier),
             BlockingEvent::PoolEntered { cards, .. } | BlockingEvent::PoolInvolved { cards, .. } => {
-                cards.iter().try_for_each(|card| self.add_pool_card(self.key(&card.phone)))
+                cards.iter().try_for_each(|card| refresh(self, &card.phone))
             }
             BlockingEvent::PoolReleased { subject, .. } => {
                 let entry = state.pool.get(subject).expect("a released subject has its entry");
-                for card in &entry.cards {
-                    let key = self.key(&card.phone);
-                    let mut facts = self.get_key(key).expect("a released card was in the index");
-                    facts.pool_cards = facts.pool_cards.saturating_sub(1);
-                    self.insert(key, facts)?;
-                }
-                Ok(())
+                entry.cards.iter().try_for_each(|card| refresh(self, &card.phone))
             }
             BlockingEvent::CaseScreened { .. }
             | BlockingEvent::IdentifierRejected { .. }
@@ -209,12 +219,6 @@ impl Index {
             | BlockingEvent::OrderFailed { .. }
             | BlockingEvent::HolderReported { .. } => Ok(()),
         }
-    }
-
-    fn add_pool_card(&mut self, key: Key) -> Result<(), IndexFull> {
-        let mut facts = self.get_key(key).unwrap_or_default();
-        facts.pool_cards = facts.pool_cards.saturating_add(1);
-        self.insert(key, facts)
     }
 
     /// Identifiers held.

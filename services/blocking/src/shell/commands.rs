@@ -2,6 +2,8 @@
 //! `list` the state the engine shares (a read lock, no store), `lift` goes through the engine and is answered once
 //! committed, and `case` reads the case's rows the engine wrote beside its events.
 
+use std::ops::Bound;
+
 use bytes::Bytes;
 use domain::TimeMs;
 use protocol::blocking::{
@@ -99,8 +101,8 @@ fn summary(identifier: &Identifier, block: &Block) -> BlockSummary {
     }
 }
 
-/// Active blocks started at or after `since_ms` (and after the cursor), oldest first. A scan
-/// of every block: a first version, bounded by the page it returns, not by the blocks held.
+/// Active blocks started at or after `since_ms` (and after the cursor), oldest first: a page
+/// costs the rows it returns, however many blocks the center holds.
 fn list(state: &Shared, body: &[u8]) -> Result<ListReply, BlockingError> {
     let request: ListRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ListRequest::default()
@@ -116,24 +118,33 @@ fn list(state: &Shared, body: &[u8]) -> Result<ListReply, BlockingError> {
             ..error(BlockingErrorKind::Invalid, "limit out of range")
         });
     }
-    let after = request.after.map(|cursor| (cursor.blocked_at_ms, cursor.identifier));
+    // From the cursor when there is one (past `since`), else from `since`: the active blocks
+    // by their time, read page by page from the store (`State::active_by_time`).
+    let since = request.since_ms.to_be_bytes().to_vec();
+    let from = match request.after {
+        Some(cursor) => {
+            let mut key = cursor.blocked_at_ms.to_be_bytes().to_vec();
+            key.extend_from_slice(cursor.identifier.as_bytes());
+            if key >= since { Bound::Excluded(key) } else { Bound::Included(since) }
+        }
+        None => Bound::Included(since),
+    };
     let state = state.read().expect("the engine never panics holding the state");
-    let mut page: Vec<((TimeMs, String), &Identifier, &Block)> = state
-        .blocks
-        .iter()
-        .filter(|(_, block)| block.active && block.blocked_at_ms >= request.since_ms)
-        .map(|(identifier, block)| ((block.blocked_at_ms, identifier.to_string()), identifier, block))
-        .filter(|(key, _, _)| after.as_ref().is_none_or(|after| key > after))
-        .collect();
-    page.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut page: Vec<(TimeMs, Identifier)> = Vec::new();
+    state.active_by_time.scan_from(from, |listed, ()| {
+        page.push(listed.clone());
+        page.len() <= limit
+    });
     let more = page.len() > limit;
     page.truncate(limit);
-    let next =
-        more.then(|| page.last().map(|((at, id), _, _)| ListCursor { blocked_at_ms: *at, identifier: id.clone() }));
-    Ok(ListReply {
-        blocks: page.iter().map(|(_, identifier, block)| summary(identifier, block)).collect(),
-        next: next.flatten(),
-    })
+    let next = more
+        .then(|| page.last().map(|(at, id)| ListCursor { blocked_at_ms: *at, identifier: id.to_string() }))
+        .flatten();
+    let blocks = page
+        .iter()
+        .filter_map(|(_, identifier)| state.blocks.get(identifier).map(|block| summary(identifier, &block)))
+        .collect();
+    Ok(ListReply { blocks, next })
 }
 
 async fn lift(state: &Shared, engine: &mpsc::Sender<EngineMsg>, body: &[u8]) -> Result<LiftReply, BlockingError> {

@@ -1,8 +1,8 @@
 //! The engine: one task steps blocking's core. It takes each input (a consumed event, an
 //! order's answer, staff's lift, the deadline the core asked for), steps the core on the
 //! shared state, queues the events for the commit — with the consumed message's inbox row,
-//! each case's rows for `afc case show`, and now and then a snapshot — and sends the orders
-//! the core asked for.
+//! each case's rows for `afc case show`, and the state's rows the step changed — and sends
+//! the orders the core asked for.
 //!
 //! As in freezing: no order leaves before the events that call for it are applied in memory
 //! and queued, in order, for the commit; nothing else leaves before the commit (acks, events,
@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::commands::CASE_ROWS;
 use super::orders::Orders;
-use super::snapshot::{self, SNAPSHOT};
+use super::rows::{self, StoreRows};
 use super::{Shared, SharedIndex};
 use crate::core::{self, CoreConfig, Input, Order, Rejection, Step};
 use crate::events::BlockingEvent;
@@ -90,30 +90,21 @@ pub(super) struct Engine {
     store: Store,
     clock: SharedClock,
     orders: Arc<Orders>,
-    snapshot_every: u64,
-    /// Events recorded since the last snapshot (the replayed ones included).
-    since_snapshot: u64,
+    /// The store's rows of the state: told when a write is committed.
+    rows: Arc<StoreRows>,
+    /// Writes queued so far: tags the rows each one carries (`core::rows`).
+    writes: u64,
 }
 
 impl Engine {
     pub(super) fn new(
         config: &Config,
         (state, index): (Shared, SharedIndex),
-        store: Store,
+        (store, rows): (Store, Arc<StoreRows>),
         clock: SharedClock,
         orders: Arc<Orders>,
-        replayed: u64,
     ) -> Engine {
-        Engine {
-            config: config.core.clone(),
-            state,
-            index,
-            store,
-            clock,
-            orders,
-            snapshot_every: config.snapshot_every_events,
-            since_snapshot: replayed,
-        }
+        Engine { config: config.core.clone(), state, index, store, clock, orders, rows, writes: 0 }
     }
 
     fn next_deadline(&self) -> Option<u64> {
@@ -191,7 +182,8 @@ impl Engine {
         fatal: &mpsc::Sender<StoreError>,
     ) -> Result<bool, BlockingError> {
         let now = self.clock.now_ms();
-        let stepped = {
+        let write_no = self.writes + 1;
+        let (stepped, changed) = {
             let mut state = self.state.write().expect("the engine never panics holding the state");
             let stepped = core::step(&mut state, &self.config, input, now);
             if let Ok(step) = &stepped {
@@ -202,8 +194,10 @@ impl Engine {
                     index.follow(&state, event).map_err(BlockingError::IndexFull)?;
                 }
             }
-            stepped
+            // The rows the step changed go with its events, in their transaction.
+            (stepped, state.take_rows(write_no))
         };
+        self.writes = write_no;
         let Step { events, orders } = match stepped {
             Ok(step) => step,
             Err(rejection) => {
@@ -220,6 +214,7 @@ impl Engine {
                 Step::default()
             }
         };
+        assert!(!events.is_empty() || changed.is_empty(), "rows change only with events");
         if events.is_empty() && consumed.is_none() {
             self.send(orders);
             if let Waiter::Staff(reply) = waiter {
@@ -228,11 +223,6 @@ impl Engine {
             return Ok(false);
         }
         let recorded = !events.is_empty();
-        self.since_snapshot += events.len() as u64;
-        let snapshot = (self.since_snapshot >= self.snapshot_every).then(|| {
-            self.since_snapshot = 0;
-            snapshot::encode(&self.state.read().expect("the engine never panics holding the state"))
-        });
         let staff_events = matches!(waiter, Waiter::Staff(_)).then(|| events.clone());
         let causation = consumed.clone();
         let write = self.store.enqueue(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
@@ -249,8 +239,8 @@ impl Engine {
                     ctx.tx().open_table(CASE_ROWS)?.insert((case_id.as_str(), envelope.seq), bytes.as_slice())?;
                 }
             }
-            if let Some(snapshot) = &snapshot {
-                ctx.save_snapshot(SNAPSHOT, snapshot)?;
+            if recorded {
+                rows::write(ctx.tx(), &changed, ctx.last_seq())?;
             }
             Ok(())
         });
@@ -258,9 +248,14 @@ impl Engine {
         // The orders go out as soon as their events are queued, ahead of the commit (see the
         // module documentation).
         self.send(orders);
-        let fatal = fatal.clone();
+        let (fatal, state, rows) = (fatal.clone(), self.state.clone(), self.rows.clone());
         tokio::spawn(async move {
             let outcome = write.wait().await.map_err(StoreError::from);
+            if outcome.is_ok() {
+                // Reads see the commit before memory lets its rows go.
+                rows.refresh();
+                state.write().expect("the engine never panics holding the state").committed(write_no);
+            }
             match (waiter, &outcome) {
                 (Waiter::Consumer(done), Ok(())) => {
                     let _ = done.send(Ok(()));

@@ -1,5 +1,5 @@
-//! The blocking shell: replays the log (from its last snapshot) into the core's state,
-//! re-sends the orders awaiting an answer, consumes intake's `case_reported` and freezing's
+//! The blocking shell: opens the core's state in its store ([`start`], [`rows`]), re-sends
+//! the orders awaiting an answer, consumes intake's `case_reported` and freezing's
 //! `account_stopped`, and runs the engine ([`engine`]) that steps the core, commits its
 //! events with their inbox rows and case rows in one redb transaction, sends the carrier and
 //! bank orders the core asks for ([`orders`]) and wakes the core at its next deadline. It
@@ -10,7 +10,8 @@
 mod commands;
 mod engine;
 mod orders;
-pub mod snapshot;
+pub mod rows;
+pub mod start;
 
 use std::sync::{Arc, RwLock};
 
@@ -55,7 +56,7 @@ pub(crate) type SharedIndex = Arc<RwLock<Index>>;
 /// Runs blocking for one city until shutdown or its first failure.
 pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(), ServiceError> {
     let started = std::time::Instant::now();
-    let (state, rebuilt) = snapshot::rebuild(&store)?;
+    let start::Started { state, rows, index, seq, refolded } = start::open(&store).await?;
     let city = context.city().clone();
     let clock = context.clock().clone();
     let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE_DEPTH);
@@ -66,10 +67,9 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
     let pending = core::pending_orders(&state);
     tracing::info!(
         %city,
-        blocks = state.blocks.len(),
-        pool = state.pool.len(),
-        snapshot_seq = rebuilt.snapshot_seq,
-        replayed = rebuilt.replayed,
+        indexed = index.len(),
+        seq,
+        refolded,
         resent_orders = pending.len(),
         start_ms = started.elapsed().as_millis() as u64,
         "blocking started"
@@ -77,18 +77,11 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
     for order in pending {
         orders.clone().send(order);
     }
-
-    let index = Index::build(&state).map_err(|e| ServiceError::Start {
-        service: Service::Blocking,
-        step: "index its blocks".into(),
-        source: e.into(),
-    })?;
     let index: SharedIndex = Arc::new(RwLock::new(index));
     let shared: Shared = Arc::new(RwLock::new(state));
     context.start_producer(&store).await?;
     context.prune_inbox(&store);
-    let engine =
-        Engine::new(&config, (shared.clone(), index.clone()), store.clone(), clock.clone(), orders, rebuilt.replayed);
+    let engine = Engine::new(&config, (shared.clone(), index.clone()), (store.clone(), rows), clock.clone(), orders);
     let shutdown = context.shutdown();
     context.spawn("engine", engine.run(engine_rx, shutdown));
     for (durable, filter) in [(INTAKE_CONSUMER, intake_filter(&city)), (FREEZING_CONSUMER, freezing_filter(&city))] {

@@ -133,7 +133,10 @@ fn given_a_block_when_its_expiry_comes_then_it_expires_and_the_carriers_are_aske
     assert!(matches!(&events[..], [BlockingEvent::BlockExpired { generation: 1, .. }]), "{events:?}");
     let [lift] = &orders[..] else { panic!("{orders:?}") };
     assert_eq!((lift.verb, lift.request_id.as_str()), (Verb::Lift, "huzhou/ctcc/phone:+8617000000000/lift1"));
-    assert!(world.state.orders.keys().all(|id| !id.ends_with("/block1")), "the unconfirmed block is not sent again");
+    assert!(
+        world.state.orders.keys().iter().all(|id| !id.ends_with("/block1")),
+        "the unconfirmed block is not sent again"
+    );
     // A new report blocks it again, as a new generation with new request ids.
     let (events, orders) = check(&mut world, reported(2, &["17000000000"], &[]), expiry + DAY_MS);
     assert!(matches!(events[1], BlockingEvent::IdentifierBlocked { generation: 2, .. }), "{events:?}");

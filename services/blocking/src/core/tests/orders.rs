@@ -11,7 +11,7 @@ fn answered(result: Result<(), OrderErrorKind>) -> Input {
 }
 
 fn status(world: &World) -> OrderStatus {
-    world.state.blocks[&id("phone:+8613800138000")].carriers[&Carrier::Cmcc]
+    world.state.blocks.get(&id("phone:+8613800138000")).unwrap().carriers[&Carrier::Cmcc]
 }
 
 #[test]
@@ -97,6 +97,6 @@ fn a_lift_while_the_block_order_waits_for_its_retry_cancels_the_retry() {
     let lift = Input::Lift { identifier: id("phone:+8613800138000"), appeal: staff("wrong number") };
     let (_, orders) = check(&mut world, lift, T0 + 1);
     assert_eq!(orders[0].verb, Verb::Lift);
-    assert!(!world.state.orders.contains_key(BLOCK));
+    assert!(!world.state.orders.contains_key(&BLOCK.to_owned()));
     assert_eq!(world.state.next_deadline(), None, "no retry and no expiry left");
 }

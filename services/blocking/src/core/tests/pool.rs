@@ -58,7 +58,7 @@ fn given_a_pool_account_when_five_years_pass_without_new_involvement_then_it_is_
     );
     assert!(!world.state.in_pool(&PoolSubject::Account(mule())));
     assert!(
-        world.state.orders.keys().all(|id| !id.ends_with("/restrict1")),
+        world.state.orders.keys().iter().all(|id| !id.ends_with("/restrict1")),
         "an unconfirmed restriction is not sent again"
     );
 }

@@ -55,7 +55,7 @@ proptest! {
                     accounts: Vec::new(),
                 },
                 Op::Answer { pick, result } => {
-                    let ids: Vec<&String> = world.state.orders.keys().collect();
+                    let ids: Vec<String> = world.state.orders.keys();
                     if ids.is_empty() { continue; }
                     Input::OrderAnswered { request_id: ids[pick % ids.len()].clone(), result }
                 }
@@ -71,10 +71,10 @@ proptest! {
             if let Ok(Step { events, .. }) = step(&mut world.state, &world.config, input, now) {
                 world.log.extend(events);
             }
-            let phone_blocks = world.state.blocks.keys().filter(|id| id.kind() == IdentifierKind::Phone).count();
+            let phone_blocks = world.state.blocks.keys().iter().filter(|id| id.kind() == IdentifierKind::Phone).count();
             prop_assert!(phone_blocks <= 3, "three numbers, one block each, however spelled");
             if let Some(next) = world.state.next_deadline() {
-                prop_assert!(world.state.deadlines.iter().all(|(at, _)| *at >= next));
+                prop_assert!(world.state.deadlines.keys().iter().all(|(at, _)| *at >= next));
             }
         }
         let mut replayed = State::default();

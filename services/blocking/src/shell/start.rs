@@ -1,0 +1,85 @@
+//! What a start reads before blocking serves: the state's rows as the store holds them (built
+//! again from the log when they are of another format), and the index of blocked identifiers.
+//!
+//! The rows are the fold of the committed log (`shell::rows`), so a start reads nothing of
+//! the log in the normal case: it opens the tables and builds the index. A store without rows
+//! of this format (a store from before them, or after [`super::rows::ROWS_FORMAT`] changed) is
+//! folded again from the whole log first, into memory, and written in one write: the log is
+//! the truth, the rows a view of it.
+
+use std::sync::Arc;
+
+use domain::Service;
+use events::Payload;
+use runtime::ServiceError;
+use store::{Store, StoreError, WriteError};
+
+use super::rows::{self, ROWS_FORMAT, StoreRows};
+use crate::core::{self, State};
+use crate::index::Index;
+
+/// What a start found.
+pub struct Started {
+    pub state: State,
+    pub rows: Arc<StoreRows>,
+    pub index: Index,
+    /// The last event of the log (and of the rows).
+    pub seq: u64,
+    /// Events folded again into rows of this format (none: the rows were there).
+    pub refolded: Option<u64>,
+}
+
+fn failed(step: &str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ServiceError {
+    ServiceError::Start { service: Service::Blocking, step: step.into(), source: source.into() }
+}
+
+/// Opens the state's rows in `store` (folding the log again when they are not of this format)
+/// and builds its index.
+pub async fn open(store: &Store) -> Result<Started, ServiceError> {
+    let rows = Arc::new(StoreRows::new(store.clone()));
+    let meta = rows::meta(store).map_err(|e| failed("read its rows' format", e))?;
+    let (mut seq, refold) = match meta {
+        Some((ROWS_FORMAT, seq)) => (seq, false),
+        other => {
+            tracing::warn!(found = ?other.map(|(format, _)| format), expected = ROWS_FORMAT,
+                "blocking's rows are not of this build's format; folding them again from the log");
+            store
+                .write(|ctx| -> Result<(), WriteError<std::convert::Infallible>> { Ok(rows::clear(ctx.tx())?) })
+                .await
+                .map_err(|e| failed("clear its rows", StoreError::from(e)))?;
+            rows.refresh();
+            (0, true)
+        }
+    };
+    let mut state = State::in_store(rows.clone());
+    // Events after the rows' last: only when the rows are folded again (the rows are written
+    // in their events' transaction, so otherwise there are none).
+    let city = store.producer().city.clone();
+    let mut folded = 0u64;
+    let last = identifiers::read_stored(|| {
+        store.replay_after(seq, |envelope| {
+            if let Payload::Blocking(event) = &envelope.payload {
+                core::apply(&mut state, &city, event);
+            }
+            folded += 1;
+        })
+    })
+    .map_err(|e| failed("read its log", e))?;
+    if last != seq {
+        let changed = state.take_rows(1);
+        store
+            .write(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+                Ok(rows::write(ctx.tx(), &changed, last)?)
+            })
+            .await
+            .map_err(|e| failed("write its rows", StoreError::from(e)))?;
+        rows.refresh();
+        state.committed(1);
+        if !refold {
+            tracing::warn!(rows_seq = seq, log_seq = last, "blocking's rows were behind its log; folded the rest");
+        }
+        seq = last;
+    }
+    let index = Index::build(&state).map_err(|e| failed("index its blocks", e))?;
+    Ok(Started { state, rows, index, seq, refolded: (refold || folded > 0).then_some(folded) })
+}
