@@ -99,4 +99,10 @@ async fn a_gang_that_moved_to_a_new_number_defrauds_the_later_victim() {
     let paid = run.report.total.loss_fen - run.report.total.unpaid_fen;
     assert_eq!(paid, run.report.total.loss_fen, "the later victim was defrauded");
     assert_eq!(json["blocking"]["victims_spared"], 0);
+    // Both victims pay into one network: its mule holders are the plan's card sellers.
+    // Blocking sees a holder in a case only where freezing stopped their account holding the
+    // case's money, so it may find fewer.
+    assert!(blocking.card_sellers_truth > 0 && blocking.seller_cards > 0, "{blocking:?}");
+    assert!(blocking.card_sellers_found_true <= blocking.card_sellers_truth, "{blocking:?}");
+    assert!(blocking.seller_cards_restricted <= blocking.seller_cards, "{blocking:?}");
 }

@@ -8,6 +8,8 @@
 //!   restrictions of phone cards, each center's apart, idempotent by request id.
 //! - [`contact`]: how gangs reach their victims through numbers and sites, who a block at
 //!   the carriers spares, and how a gang replaces a blocked line.
+//! - [`holders`]: who holds the mule accounts (card sellers hold several), as the banks name
+//!   them in their answers to `restrict`, and the card sellers of a plan's ground truth.
 //! - [`world`]: the ledger, the schedule and the carriers together, with the banks,
 //!   platforms and carriers served.
 //! - [`serve`](mod@serve): NATS request/reply servers answering `afc.bank.<bank>.*`,
@@ -26,6 +28,7 @@
 
 pub mod contact;
 pub mod crime;
+pub mod holders;
 pub mod ledger;
 pub mod limits;
 pub mod scenario;

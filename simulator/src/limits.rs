@@ -138,3 +138,12 @@ pub const MAX_ADAPT_MS: u64 = MAX_SCENARIO_DURATION_MS;
 /// keeps the blocked one. Far above what a drill's blocks call for; it bounds the identifiers
 /// a run makes up.
 pub const MAX_LINE_GENERATIONS: usize = 64;
+
+/// Most mule accounts one card seller holds at one bank: what a bank lists of a holder's
+/// accounts in its `restrict` answer (`protocol::limits::MAX_HOLDER_ACCOUNTS`, the other
+/// accounts, plus the one restricted).
+pub const MAX_SELLER_ACCOUNTS: u32 = protocol::limits::MAX_HOLDER_ACCOUNTS as u32 + 1;
+
+/// Most phone numbers a mule holder has on record at their bank (what a bank's holder record
+/// lists at most, `protocol::limits::MAX_HOLDER_PHONES`).
+pub const MAX_HOLDER_PHONES: u32 = protocol::limits::MAX_HOLDER_PHONES as u32;

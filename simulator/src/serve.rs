@@ -26,6 +26,7 @@ use protocol::adapter::{
     AccountRestrictRequest, AdapterError, AdapterErrorKind, FlowsRequest, FreezeRequest, ResolveOrderRequest,
     StopPaymentRequest,
 };
+use protocol::holder::AccountRestrictReply;
 use protocol::subjects::{bank_verb, platform_verb};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -346,7 +347,11 @@ fn answer_bank(
         bank_verb::RESTRICT => {
             let req: AccountRestrictRequest = parse(verb, body)?;
             check_bank(&req.account)?;
-            Ok(reply_body(world::lock(world).ledger.restrict(&req, now)))
+            let mut world = world::lock(world);
+            // The bank names the account's holder when it has one on file (a mule account).
+            let reply = world.ledger.restrict(&req, now);
+            let holder = world.holders.record(&req.account);
+            Ok(reply_body(reply.map(|reply| AccountRestrictReply::new(reply, holder))))
         }
         bank_verb::UNRESTRICT => {
             let req: AccountRestrictRequest = parse(verb, body)?;

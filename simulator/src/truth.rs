@@ -19,6 +19,9 @@
 //! first time and the depth (1 = paid by the victim, one more per hop after that; the first
 //! arrival counts).
 //!
+//! The card sellers of a plan (holders whose accounts carry money of two or more cases) are
+//! [`crate::holders::card_sellers`].
+//!
 //! [`Script::unimpeded_truth`] replays a script's whole plan with no intervention and
 //! returns the per-case totals: the same scenario and seed always give the same figures.
 

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use domain::{BankId, Carrier, PlatformId, TimeMs};
 
 use crate::contact::Contacts;
+use crate::holders::Holders;
 use crate::ledger::Ledger;
 use crate::schedule::{Outcome, Schedule};
 use crate::telecom::Telecom;
@@ -27,6 +28,8 @@ pub struct World {
     pub telecom: Telecom,
     /// Carriers that answer `afc.carrier.<carrier>.*`: the three, unless a test says otherwise.
     pub carriers: Vec<Carrier>,
+    /// Who holds the mule accounts, as their banks know them.
+    pub holders: Holders,
     /// How the gangs reach their victims, and who a block spared (empty outside a script's
     /// world).
     pub contacts: Contacts,
@@ -42,6 +45,7 @@ impl World {
             platforms,
             telecom: Telecom::new(),
             carriers: Carrier::ALL.to_vec(),
+            holders: Holders::default(),
             contacts: Contacts::default(),
         }
     }

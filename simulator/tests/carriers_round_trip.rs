@@ -11,6 +11,7 @@ use protocol::carrier::{
     BankChannels, BlockReply, BlockRequest, BlockTarget, CardSubject, Carrier, Channel, Phone, PhoneChannels,
     RequestId, RestrictReply, RestrictRequest,
 };
+use protocol::holder::AccountRestrictReply;
 use protocol::subjects::{self, bank_verb, carrier_verb};
 use protocol::{Reply, to_json};
 use serde::Serialize;
@@ -109,9 +110,16 @@ async fn carriers_block_lift_and_restrict_and_banks_restrict_over_nats() {
         account: mule(),
         channels: BankChannels::new(Channel::BANK_POOL.to_vec()).unwrap(),
     };
-    let restricted: RestrictReply =
+    // The mule's holder on file at the bank is named in the answer, with their other account.
+    let key = domain::HolderKey::parse("icbc:0123456789abcdef").unwrap();
+    let phones = vec![Phone::parse("+8613800138000").unwrap()];
+    let holder = simulator::holders::Holder { key: key.clone(), phones, accounts: vec![mule(), next()] };
+    simulator::world::lock(&world).holders.add(holder);
+    let restricted: AccountRestrictReply =
         ask(&client, subjects::bank(&mule().bank(), bank_verb::RESTRICT), &pool).await.expect("the bank restricts");
     assert_eq!(restricted.restricted, Channel::BANK_POOL);
+    let named = restricted.holder.expect("the bank names the holder");
+    assert_eq!((named.key(), named.accounts(), named.phones().len()), (&key, [next()].as_slice(), 1));
 
     {
         let mut world = simulator::world::lock(&world);

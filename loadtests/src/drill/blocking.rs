@@ -8,15 +8,23 @@
 //!   simulated ms. Blocks not confirmed by every carrier at the end are counted as pending.
 //! - **Victims spared**: victims whose first contact came through an identifier their city's
 //!   center had blocked by then ([`simulator::contact`]); their loss is the loss avoided.
+//! - **Card sellers**: holders blocking put in the pool (a holder's `pool_entered`) against
+//!   the plan's card sellers (holders whose accounts carried money of two or more cases), and
+//!   how many of those sellers' phone cards the simulated carriers restrict at the end.
 //! - **Pool size over time**: `pool_entered` less `pool_released`, every city together, at the
 //!   report's series times.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use domain::{Carrier, HolderKey};
 use domain::{CaseId, City, TimeMs};
+use events::blocking::PoolSubject;
 use events::{BlockingEvent, Envelope, Payload};
+use protocol::carrier::CardSubject;
 use serde::{Deserialize, Serialize};
+use simulator::Telecom;
 use simulator::contact::Contacts;
+use simulator::holders::CardSeller;
 
 use super::score::{SERIES_POINTS, Spread};
 
@@ -67,6 +75,17 @@ pub struct BlockingSection {
     pub pool_entered: u64,
     /// The pool's size over simulated time.
     pub pool_series: Vec<PoolPoint>,
+    /// Card sellers of the plan: holders whose accounts carried money of two or more cases
+    /// (`simulator::holders::card_sellers`).
+    pub card_sellers_truth: u64,
+    /// Holders blocking put in the pool as card sellers, every city (distinct holders).
+    pub card_sellers_found: u64,
+    /// Of those, card sellers of the plan.
+    pub card_sellers_found_true: u64,
+    /// Phone cards of the plan's card sellers.
+    pub seller_cards: u64,
+    /// Of those, restricted at their carrier at the end (by any center).
+    pub seller_cards_restricted: u64,
     /// Per city.
     pub by_city: BTreeMap<String, CityBlocking>,
 }
@@ -166,6 +185,37 @@ pub fn section(
     out
 }
 
+/// The card-seller figures of the section: the plan's card sellers (`sellers`), the holders
+/// blocking put in the pool (`pool_entered` of a holder, every city), and which of the plan's
+/// sellers' phone cards the carriers restrict at the end.
+pub fn card_sellers(
+    out: &mut BlockingSection,
+    events: &BTreeMap<City, Vec<Envelope>>,
+    sellers: &[CardSeller],
+    telecom: &Telecom,
+) {
+    let found: BTreeSet<&HolderKey> = events
+        .values()
+        .flatten()
+        .filter_map(|envelope| match &envelope.payload {
+            Payload::Blocking(BlockingEvent::PoolEntered { subject: PoolSubject::Holder(holder), .. }) => Some(holder),
+            _ => None,
+        })
+        .collect();
+    let truth: BTreeSet<&HolderKey> = sellers.iter().map(|s| &s.key).collect();
+    out.card_sellers_truth = truth.len() as u64;
+    out.card_sellers_found = found.len() as u64;
+    out.card_sellers_found_true = found.intersection(&truth).count() as u64;
+    for phone in sellers.iter().flat_map(|s| &s.phones) {
+        out.seller_cards += 1;
+        let card = CardSubject::Phone(phone.clone());
+        let carriers = Carrier::issuing(phone.as_str()).map_or(Carrier::ALL.to_vec(), |c| vec![c]);
+        if carriers.into_iter().any(|carrier| !telecom.restricted(carrier, &card).is_empty()) {
+            out.seller_cards_restricted += 1;
+        }
+    }
+}
+
 /// The case numbers (script order) of the victims a block spared.
 pub fn spared(contacts: &Contacts) -> BTreeSet<usize> {
     contacts.outcomes().filter(|c| c.spared()).map(|c| c.case).collect()
@@ -242,5 +292,49 @@ mod tests {
     fn an_old_report_without_the_section_reads_with_an_empty_one() {
         let section: BlockingSection = serde_json::from_str("{}").unwrap();
         assert_eq!(section, BlockingSection::default());
+    }
+
+    #[test]
+    fn card_sellers_found_are_counted_against_the_plans_and_their_cards_at_the_carriers() {
+        use protocol::carrier::{Phone, PhoneChannels, RequestId, RestrictRequest};
+        let city = City::parse("huzhou").unwrap();
+        let seller = |key: &str, phones: &[&str]| CardSeller {
+            key: HolderKey::parse(key).unwrap(),
+            cases: 2,
+            accounts: 3,
+            phones: phones.iter().map(|p| Phone::parse(p).unwrap()).collect(),
+        };
+        let sellers = [
+            seller("icbc:0123456789abcdef", &["+8613800138000", "+8618900000000"]),
+            seller("ccb:0123456789abcdef", &["+8613900139000"]),
+        ];
+        let entered = |seq, key: &str| {
+            let event = BlockingEvent::PoolEntered {
+                subject: PoolSubject::Holder(HolderKey::parse(key).unwrap()),
+                generation: 1,
+                case_id: CaseId::derive(&city, seq),
+                entered_at_ms: 1,
+                release_at_ms: 2,
+                channels: domain::Channel::LOCAL_VOICE_ONLY.to_vec(),
+                cards: Vec::new(),
+            };
+            envelope(&city, seq, event)
+        };
+        let events = BTreeMap::from([(
+            city.clone(),
+            vec![entered(1, "icbc:0123456789abcdef"), entered(2, "abc:0123456789abcdef0123")],
+        )]);
+        let mut telecom = Telecom::new();
+        let request = RestrictRequest {
+            request_id: RequestId::parse("huzhou/cmcc/phone:+8613800138000/restrict1").unwrap(),
+            center: city.clone(),
+            subject: CardSubject::Phone(Phone::parse("+8613800138000").unwrap()),
+            channels: PhoneChannels::new(domain::Channel::LOCAL_VOICE_ONLY.to_vec()).unwrap(),
+        };
+        telecom.restrict(Carrier::Cmcc, &request, 1).unwrap();
+        let mut out = BlockingSection::default();
+        card_sellers(&mut out, &events, &sellers, &telecom);
+        assert_eq!((out.card_sellers_truth, out.card_sellers_found, out.card_sellers_found_true), (2, 2, 1));
+        assert_eq!((out.seller_cards, out.seller_cards_restricted), (3, 1));
     }
 }

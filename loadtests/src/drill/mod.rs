@@ -316,9 +316,9 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
         }
         blocking_events.insert(city.clone(), streams::read_back(&js, city, events::Service::Blocking).await?);
     }
-    let (ledger, contacts) = {
+    let (ledger, contacts, telecom) = {
         let world = simulator::world::lock(deployment.world());
-        (world.ledger.clone(), world.contacts.clone())
+        (world.ledger.clone(), world.contacts.clone(), world.telecom.clone())
     };
     deployment.stop().await;
 
@@ -331,6 +331,8 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
     let spared = blocking::spared(&contacts);
     let mut report = score::score(&script, &truth, &ledger, &observed, &spared, facts)?;
     report.blocking = blocking::section(&blocking_events, &contacts, script.origin_ms, ended_at_ms);
+    let sellers = simulator::holders::card_sellers(&script);
+    blocking::card_sellers(&mut report.blocking, &blocking_events, &sellers, &telecom);
     std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
     let json = options.out.join("report.json");
     std::fs::write(&json, serde_json::to_vec_pretty(&report)?)

@@ -191,6 +191,16 @@ fn blocking_rows(out: &mut String, b: &BlockingSection) {
     );
     let last = b.pool_series.last().map_or(0, |p| p.size);
     let _ = writeln!(out, "  {:<38} {} entered, {} in the pool at the end", "high-risk pool", b.pool_entered, last);
+    let _ = writeln!(
+        out,
+        "  {:<38} {} found ({} of the plan's {}); {} of their {} cards restricted",
+        "card sellers",
+        b.card_sellers_found,
+        b.card_sellers_found_true,
+        b.card_sellers_truth,
+        b.seller_cards_restricted,
+        b.seller_cards
+    );
 }
 
 fn money_rows(out: &mut String, t: &Tally) {

@@ -20,6 +20,7 @@ use protocol::adapter::{
     StopPaymentRequest,
 };
 use protocol::carrier::{Answer, Order, RestrictReply};
+use protocol::holder::{AccountHolder, AccountRestrictAnswer};
 use protocol::subjects::{self, bank_verb, platform_verb};
 use protocol::{Reply, to_json};
 use serde::Serialize;
@@ -87,6 +88,16 @@ impl AdapterErrorKind {
     }
 }
 
+/// A bank's confirmation of `restrict`, and the account's holder if it named one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountRestricted {
+    pub reply: RestrictReply,
+    /// `None`: the bank named no holder. `Err`: it named one the protocol refuses (an
+    /// [`AdapterErrorKind::InvalidReply`] naming the field, never a phone number): the caller
+    /// logs it; the restriction in `reply` holds all the same.
+    pub holder: Option<Result<AccountHolder, AdapterError>>,
+}
+
 /// Talks to banks and payment platforms (and, through [`carrier::Carriers`], to carriers).
 #[derive(Debug, Clone)]
 pub struct Adapters {
@@ -117,9 +128,21 @@ impl Adapters {
         self.call(subjects::bank(&request.account.bank(), bank_verb::FREEZE), request).await
     }
 
-    /// Cuts channels of an account (blocking's high-risk pool).
-    pub async fn restrict(&self, request: &AccountRestrictRequest) -> Result<RestrictReply, AdapterError> {
-        self.order(subjects::bank(&request.account.bank(), bank_verb::RESTRICT), request).await
+    /// Cuts channels of an account (blocking's high-risk pool). The bank may name the
+    /// account's holder: a malformed holder is an invalid reply of its own
+    /// ([`AccountRestricted::holder`]), and the restriction is confirmed all the same.
+    pub async fn restrict(&self, request: &AccountRestrictRequest) -> Result<AccountRestricted, AdapterError> {
+        let subject = subjects::bank(&request.account.bank(), bank_verb::RESTRICT);
+        let answer: AccountRestrictAnswer = self.order(subject.clone(), request).await?;
+        let (reply, holder) = answer.split(&request.account);
+        let holder = holder.map(|read| {
+            read.map_err(|error| AdapterError {
+                subject,
+                kind: AdapterErrorKind::InvalidReply(error.to_string()),
+                attempts: 1,
+            })
+        });
+        Ok(AccountRestricted { reply, holder })
     }
 
     /// Gives an account's channels back.

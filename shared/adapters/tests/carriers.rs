@@ -145,7 +145,16 @@ async fn a_bank_restricts_an_account_on_its_own_subject_and_names_the_request() 
     let adapters = Adapters::new(client.clone()).with_limits(TIMEOUT, RETRIES);
     let bank = AccountRef::parse("icbc:6222020200001234").unwrap().bank();
     stub(&client, subjects::bank(&bank, bank_verb::RESTRICT), |_, body| {
-        let json = serde_json::json!({"ok": {"request_id": body["request_id"], "restricted": body["channels"], "applied_at_ms": 9}});
+        let mut json = serde_json::json!({"ok": {"request_id": body["request_id"], "restricted": body["channels"], "applied_at_ms": 9}});
+        // Another account's owner is named; a third's holder is malformed.
+        let holder = match body["account"].as_str() {
+            Some("icbc:6222020200005678") => serde_json::json!({"key": "icbc:0123456789abcdef", "phones": ["+8613800138000"], "accounts": ["icbc:6222020200001234"]}),
+            Some("icbc:6222020200009999") => serde_json::json!({"key": "icbc:0123456789abcdef", "phones": ["13800138000"]}),
+            _ => serde_json::Value::Null,
+        };
+        if !holder.is_null() {
+            json["ok"]["holder"] = holder;
+        }
         Some(json.to_string())
     })
     .await;
@@ -159,8 +168,20 @@ async fn a_bank_restricts_an_account_on_its_own_subject_and_names_the_request() 
         account: AccountRef::parse("icbc:6222020200001234").unwrap(),
         channels: BankChannels::new(Channel::BANK_POOL.to_vec()).unwrap(),
     };
-    let reply = adapters.restrict(&request).await.unwrap();
-    assert_eq!(reply.restricted, Channel::BANK_POOL);
+    let restricted = adapters.restrict(&request).await.unwrap();
+    assert_eq!((restricted.reply.restricted.as_slice(), restricted.holder), (Channel::BANK_POOL.as_slice(), None));
+    let named =
+        AccountRestrictRequest { account: AccountRef::parse("icbc:6222020200005678").unwrap(), ..request.clone() };
+    let holder = adapters.restrict(&named).await.unwrap().holder.unwrap().unwrap();
+    assert_eq!((holder.key().as_str(), holder.phones().len()), ("icbc:0123456789abcdef", 1));
+    assert_eq!(holder.accounts(), std::slice::from_ref(&request.account));
+    let malformed =
+        AccountRestrictRequest { account: AccountRef::parse("icbc:6222020200009999").unwrap(), ..request.clone() };
+    let restricted = adapters.restrict(&malformed).await.unwrap();
+    assert_eq!(restricted.reply.restricted, Channel::BANK_POOL, "the restriction is confirmed all the same");
+    let error = restricted.holder.unwrap().unwrap_err();
+    assert!(matches!(&error.kind, AdapterErrorKind::InvalidReply(why) if why.contains("holder.phones")), "{error}");
+    assert!(!error.to_string().contains("13800138000"), "{error}: no phone number in the error");
     let error = adapters.unrestrict(&request).await.unwrap_err();
     assert!(matches!(error.kind, AdapterErrorKind::InvalidReply(_)), "{error}");
 }

@@ -149,7 +149,7 @@ pub struct ResolveOrderReply {
 
 /// Ask a bank to cut channels of an account (`restrict`: a pool account keeps only the
 /// counter), or to give them back (`unrestrict`: the same body, its own request id). The
-/// bank answers a [`crate::carrier::RestrictReply`].
+/// bank answers a [`crate::holder::AccountRestrictReply`], naming the account's holder if it knows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountRestrictRequest {
@@ -219,5 +219,5 @@ impl std::fmt::Display for AdapterErrorKind {
 pub type StopPaymentResponse = crate::Reply<StopPaymentReply, AdapterError>;
 pub type FreezeResponse = crate::Reply<FreezeReply, AdapterError>;
 pub type FlowsResponse = crate::Reply<FlowsReply, AdapterError>;
-pub type AccountRestrictResponse = crate::carrier::RestrictResponse;
+pub type AccountRestrictResponse = crate::Reply<crate::holder::AccountRestrictReply, AdapterError>;
 pub type ResolveOrderResponse = crate::Reply<ResolveOrderReply, AdapterError>;

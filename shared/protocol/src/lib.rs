@@ -17,6 +17,7 @@ pub mod adapter;
 pub mod blocking;
 pub mod carrier;
 pub mod command;
+pub mod holder;
 pub mod intake;
 pub mod limits;
 pub mod subjects;

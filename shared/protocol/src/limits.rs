@@ -18,3 +18,13 @@ pub const E164_DIGITS: std::ops::RangeInclusive<usize> = 8..=15;
 
 /// Characters of a refused value echoed in an error: enough to recognise it, never a page.
 pub const MAX_ECHO_CHARS: usize = 80;
+
+/// Phone numbers a bank's holder record lists at most (`holder.phones` of a `restrict`
+/// answer): a person's KYC numbers on record. Kaifeng's traders held ~16 cards each; a
+/// record with more is not one person's and is refused as an invalid reply.
+pub const MAX_HOLDER_PHONES: usize = 32;
+
+/// Other accounts of the holder a bank lists at most (`holder.accounts`): a card seller's
+/// cards at one bank (Kaifeng: 4,497 bank cards from 1,293 traders, ~3.5 each) with room to
+/// spare. A longer list is refused as an invalid reply.
+pub const MAX_HOLDER_ACCOUNTS: usize = 32;

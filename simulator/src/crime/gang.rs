@@ -62,7 +62,7 @@ impl Generator<'_> {
             })
             .collect();
         firsts.sort_unstable();
-        let mut networks = Vec::new();
+        let mut networks: Vec<Vec<AccountRef>> = Vec::new();
         for (n, chunk) in firsts.chunks(gang.victims_per_network as usize).enumerate() {
             let network = self.network(&mut rng, gang)?;
             networks.push(network.mules.iter().map(|m| m.account.clone()).collect());
@@ -70,6 +70,12 @@ impl Generator<'_> {
                 let draft = self.victim(&mut rng, index, n, gang, &network, first_ms, &phones, &sites)?;
                 self.drafts.push(draft);
             }
+        }
+        // From a generator of their own: holders change nothing else of the script.
+        let mut holders_rng = sub_rng(scenario.seed, "holders", index as u64);
+        let accounts: Vec<AccountRef> = networks.iter().flatten().cloned().collect();
+        for holder in crate::holders::draw(&mut holders_rng, &scenario.mules, &accounts) {
+            self.world.holders.add(holder);
         }
         Ok(GangInfo {
             name: gang.name.clone(),

@@ -115,6 +115,13 @@ pub struct MuleSpec {
     /// Share of mule-to-mule forwards made through a payment-platform order (the ring of a
     /// cycle always is).
     pub order_share: f64,
+    /// Share of a gang's mule accounts at one bank held by a card seller, who holds several
+    /// of them; every other mule account has a holder of its own (`crate::holders`).
+    pub seller_share: f64,
+    /// Accounts a card seller holds at one bank.
+    pub seller_accounts: Span<u32>,
+    /// Phone numbers each mule holder has on record at the bank.
+    pub holder_phones: Span<u32>,
 }
 
 /// How victims pay and report.

@@ -301,6 +301,21 @@ impl RawMules {
             )?,
             cash_out_share: share("mules.cash_out_share", self.cash_out_share.unwrap_or(defaults::CASH_OUT_SHARE))?,
             order_share: share("mules.order_share", self.order_share.unwrap_or(defaults::MULE_ORDER_SHARE))?,
+            seller_share: share("mules.seller_share", self.seller_share.unwrap_or(defaults::SELLER_SHARE))?,
+            seller_accounts: optional_count_span(
+                "mules.seller_accounts",
+                self.seller_accounts.as_ref(),
+                defaults::SELLER_ACCOUNTS,
+                2,
+                limits::MAX_SELLER_ACCOUNTS,
+            )?,
+            holder_phones: optional_count_span(
+                "mules.holder_phones",
+                self.holder_phones.as_ref(),
+                defaults::HOLDER_PHONES,
+                0,
+                limits::MAX_HOLDER_PHONES,
+            )?,
         })
     }
 }

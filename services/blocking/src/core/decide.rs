@@ -145,11 +145,34 @@ fn money_held(
     account: AccountRef,
     now: TimeMs,
 ) -> Result<Vec<BlockingEvent>, Rejection> {
-    let subject = PoolSubject::Account(account);
+    let subject = PoolSubject::Account(account.clone());
     if state.pool.get(&subject).is_some_and(|e| e.in_pool && e.cases.contains(&case_id)) {
         return Err(Rejection::AlreadyInvolved { subject: subject.to_string(), case_id });
     }
-    Ok(vec![involve(state, subject, case_id, Vec::new(), now)])
+    // An account in the pool is restricted already: no order goes to its bank, whose answer
+    // would name its holder. The holder its bank named before is named in this case too, so
+    // one account in two cases makes a card seller as two accounts in two cases do. (An
+    // account entering the pool is ordered restricted, and its bank's answer names the holder.)
+    let holders: Vec<HolderKey> = if state.in_pool(&subject) {
+        state.holders.iter().filter(|(_, h)| h.accounts.contains(&account)).map(|(key, _)| key.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let mut involved = BTreeSet::from([subject.clone()]);
+    let mut events = vec![involve(state, subject, case_id.clone(), Vec::new(), now)];
+    for holder in holders {
+        // A holder named in this case already adds nothing.
+        let Ok(named) = holder_reported(state, case_id.clone(), holder, &[], Vec::new(), now) else { continue };
+        // Two holders listing one other account (a bank's inconsistent records) put it in the
+        // pool once.
+        events.extend(named.into_iter().filter(|event| match event {
+            BlockingEvent::PoolEntered { subject, .. } | BlockingEvent::PoolInvolved { subject, .. } => {
+                involved.insert(subject.clone())
+            }
+            _ => true,
+        }));
+    }
+    Ok(events)
 }
 
 /// `pool_entered` for a subject not in the pool, `pool_involved` for one in it.

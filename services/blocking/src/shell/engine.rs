@@ -45,6 +45,8 @@ pub(super) enum EngineMsg {
     Answer(Input),
     /// Staff's lift, answered once committed.
     Staff(Input, oneshot::Sender<StaffAnswer>),
+    /// A bank named the holder of an account it restricted ([`super::holders`]).
+    Holder(super::holders::Named),
 }
 
 /// Who waits for an input's outcome.
@@ -167,6 +169,15 @@ impl Engine {
                 }
                 EngineMsg::Staff(input, reply) => {
                     self.handle(input, None, Waiter::Staff(reply), &fatal_tx).await?;
+                }
+                EngineMsg::Holder(named) => {
+                    let inputs = {
+                        let state = self.state.read().expect("the engine never panics holding the state");
+                        super::holders::inputs(&state, named)
+                    };
+                    for input in inputs {
+                        self.handle(input, None, Waiter::Nobody, &fatal_tx).await?;
+                    }
                 }
             }
         }

@@ -9,6 +9,7 @@
 
 mod commands;
 mod engine;
+mod holders;
 mod orders;
 pub mod rows;
 pub mod start;

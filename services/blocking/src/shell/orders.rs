@@ -21,6 +21,7 @@ use protocol::carrier::{
 use tokio::sync::{Semaphore, mpsc};
 
 use super::engine::EngineMsg;
+use super::holders::Named;
 use crate::core::{Counterparty, Input, Order, Verb};
 use crate::events::OrderErrorKind;
 use crate::limits::MAX_ORDERS_IN_FLIGHT;
@@ -52,15 +53,29 @@ impl Orders {
             let permit = self.in_flight.acquire().await.expect("semaphore never closes");
             let result = self.ask(&order).await;
             drop(permit);
-            if let Err(kind) = &result {
-                tracing::info!(request_id = %order.request_id, error = ?kind, "order not confirmed");
-            }
+            let result = match result {
+                Ok(named) => {
+                    // The holder first: should the engine stop between the two, the order is
+                    // sent again (it is not confirmed), and the bank's first answer names the
+                    // holder again.
+                    if let Some(named) = named {
+                        let _ = self.engine.send(EngineMsg::Holder(named)).await;
+                    }
+                    Ok(())
+                }
+                Err(kind) => {
+                    tracing::info!(request_id = %order.request_id, error = ?kind, "order not confirmed");
+                    Err(kind)
+                }
+            };
             let answer = Input::OrderAnswered { request_id: order.request_id, result };
             let _ = self.engine.send(EngineMsg::Answer(answer)).await;
         });
     }
 
-    async fn ask(&self, order: &Order) -> Result<(), OrderErrorKind> {
+    /// Asks the order's counterparty; a bank's confirmation of `restrict` may name the
+    /// account's holder.
+    async fn ask(&self, order: &Order) -> Result<Option<Named>, OrderErrorKind> {
         let request_id = RequestId::parse(&order.request_id).map_err(unsendable)?;
         let center = self.city.clone();
         match (&order.to, order.verb) {
@@ -76,7 +91,7 @@ impl Orders {
                 } else {
                     self.carriers.lift(*carrier, &request).await
                 };
-                reply.map(drop).map_err(kind_of)
+                reply.map(|_| None).map_err(kind_of)
             }
             (Counterparty::Carrier(carrier), _) => {
                 let phone = order.target.strip_prefix("phone:").unwrap_or(&order.target);
@@ -88,7 +103,7 @@ impl Orders {
                 } else {
                     self.carriers.restrict(*carrier, &request).await
                 };
-                reply.map(drop).map_err(kind_of)
+                reply.map(|_| None).map_err(kind_of)
             }
             (Counterparty::Bank(_), verb) => {
                 let account = AccountRef::parse(&order.target).map_err(|e| {
@@ -97,12 +112,19 @@ impl Orders {
                 })?;
                 let channels = BankChannels::new(order.channels.clone()).map_err(unsendable)?;
                 let request = AccountRestrictRequest { request_id, center, account, channels };
-                let reply = if verb == Verb::Unrestrict {
-                    self.banks.unrestrict(&request).await
-                } else {
-                    self.banks.restrict(&request).await
-                };
-                reply.map(drop).map_err(kind_of)
+                if verb == Verb::Unrestrict {
+                    return self.banks.unrestrict(&request).await.map(|_| None).map_err(kind_of);
+                }
+                let restricted = self.banks.restrict(&request).await.map_err(kind_of)?;
+                match restricted.holder {
+                    None => Ok(None),
+                    Some(Ok(holder)) => Ok(Some(Named { account: request.account, holder })),
+                    // The bank applied the restriction: it is confirmed; only the holder is lost.
+                    Some(Err(error)) => {
+                        tracing::warn!(request_id = %order.request_id, %error, "the bank's holder refused; the restriction is confirmed");
+                        Ok(None)
+                    }
+                }
             }
         }
     }

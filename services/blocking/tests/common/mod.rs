@@ -166,6 +166,9 @@ impl Watch {
     }
 }
 
+/// Holder records (`protocol::holder`'s JSON) the stub banks name, by account.
+pub type Holders = Arc<Mutex<std::collections::BTreeMap<String, serde_json::Value>>>;
+
 /// What the stub carriers and banks were asked: (subject, request id, target).
 pub type Asked = Arc<Mutex<Vec<(String, String, String)>>>;
 
@@ -174,6 +177,8 @@ pub type Asked = Arc<Mutex<Vec<(String, String, String)>>>;
 pub struct Counterparties {
     pub asked: Asked,
     pub silent: Arc<AtomicBool>,
+    /// The holder record a bank names in its answer to `restrict`, by account.
+    pub holders: Holders,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -181,6 +186,7 @@ impl Counterparties {
     pub async fn start(client: &async_nats::Client) -> Counterparties {
         let asked: Asked = Arc::default();
         let silent = Arc::new(AtomicBool::new(false));
+        let holders: Holders = Arc::default();
         let mut tasks = Vec::new();
         let mut subscriptions = Vec::new();
         for verb in carrier_verb::ALL {
@@ -191,7 +197,7 @@ impl Counterparties {
         }
         client.flush().await.unwrap();
         for mut subscription in subscriptions {
-            let (client, asked, silent) = (client.clone(), asked.clone(), silent.clone());
+            let (client, asked, silent, holders) = (client.clone(), asked.clone(), silent.clone(), holders.clone());
             tasks.push(tokio::spawn(async move {
                 while let Some(message) = subscription.next().await {
                     let Some(reply_to) = message.reply.clone() else { continue };
@@ -219,12 +225,13 @@ impl Counterparties {
                         (request.subject.to_string(), to_json(&Reply::<_, ()>::Ok(reply)))
                     } else {
                         let account = body["account"].as_str().unwrap_or_default().to_owned();
-                        let reply = RestrictReply {
-                            request_id: protocol::carrier::RequestId::parse(&request_id).unwrap(),
-                            restricted: Vec::new(),
-                            applied_at_ms: 1,
-                        };
-                        (account, to_json(&Reply::<_, ()>::Ok(reply)))
+                        let mut reply =
+                            serde_json::json!({"request_id": request_id, "restricted": [], "applied_at_ms": 1});
+                        let holder = holders.lock().unwrap().get(&account).cloned();
+                        if let Some(holder) = holder.filter(|_| subject.ends_with(bank_verb::RESTRICT)) {
+                            reply["holder"] = holder;
+                        }
+                        (account, to_json(&serde_json::json!({"ok": reply})))
                     };
                     asked.lock().unwrap().push((subject, request_id, answer.0));
                     if !silent.load(Ordering::SeqCst) {
@@ -233,7 +240,7 @@ impl Counterparties {
                 }
             }));
         }
-        Counterparties { asked, silent, tasks }
+        Counterparties { asked, silent, holders, tasks }
     }
 
     /// The orders asked so far whose subject ends with `verb`.

@@ -135,3 +135,29 @@ fn given_a_holder_named_in_one_case_when_a_second_case_names_them_then_their_car
     assert_eq!(orders[0].request_id, "huzhou/ctcc/phone:+8613300000000/restrict1");
     assert!(matches!(refused(&mut world, holder_named(3, &["13300000000"]), T0), Rejection::AlreadyInvolved { .. }));
 }
+
+#[test]
+fn given_a_pool_account_whose_holder_its_bank_named_when_a_second_case_reaches_it_then_the_holder_is_a_card_seller() {
+    let mut world = World::new();
+    check(&mut world, held(1), T0);
+    // The bank's answer to the restriction named the holder, in the account's case.
+    check(&mut world, holder_named(1, &["13800138000"]), T0 + 1);
+    // No order goes to the bank for a second case (the account is restricted already): the
+    // holder it named is named in this case too.
+    let (events, orders) = check(&mut world, held(2), T0 + DAY_MS);
+    assert!(matches!(events[0], BlockingEvent::PoolInvolved { .. }), "{events:?}");
+    assert!(
+        matches!(&events[1], BlockingEvent::HolderReported { case_id, phones, .. } if *case_id == case(2) && phones.is_empty())
+    );
+    assert!(
+        matches!(&events[2], BlockingEvent::PoolEntered { subject: PoolSubject::Holder(h), cards, .. } if *h == holder() && cards.len() == 1)
+    );
+    assert_eq!(events.len(), 3, "the account is in the pool already: {events:?}");
+    let [order] = &orders[..] else { panic!("{orders:?}") };
+    assert_eq!(
+        (order.request_id.as_str(), order.channels.as_slice()),
+        ("huzhou/cmcc/phone:+8613800138000/restrict1", Channel::LOCAL_VOICE_ONLY.as_slice())
+    );
+    // The holder's first case again changes nothing more.
+    assert!(matches!(refused(&mut world, held(2), T0 + DAY_MS), Rejection::AlreadyInvolved { .. }));
+}
