@@ -114,6 +114,9 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
             known.cases.insert(case_id.clone());
             known.phones.extend(phones.iter().cloned());
             known.accounts.extend(accounts.iter().cloned());
+            for account in accounts {
+                state.account_holders.get_or_insert_with(account, Default::default).insert(holder.clone());
+            }
             Vec::new()
         }
         BlockingEvent::PoolEntered { subject, generation, case_id, entered_at_ms, release_at_ms, channels, cards } => {

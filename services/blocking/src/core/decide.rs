@@ -154,7 +154,7 @@ fn money_held(
     // one account in two cases makes a card seller as two accounts in two cases do. (An
     // account entering the pool is ordered restricted, and its bank's answer names the holder.)
     let holders: Vec<HolderKey> = if state.in_pool(&subject) {
-        state.holders.iter().filter(|(_, h)| h.accounts.contains(&account)).map(|(key, _)| key.clone()).collect()
+        state.account_holders.get(&account).map(|holders| holders.iter().cloned().collect()).unwrap_or_default()
     } else {
         Vec::new()
     };

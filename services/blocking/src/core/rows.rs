@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use domain::{CaseId, TimeMs};
+use domain::{AccountRef, CaseId, TimeMs};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -43,18 +43,20 @@ pub enum RowTable {
     Pool,
     PoolCards,
     Holders,
+    AccountHolders,
     Orders,
     Deadlines,
 }
 
 impl RowTable {
-    pub const ALL: [RowTable; 8] = [
+    pub const ALL: [RowTable; 9] = [
         RowTable::Cases,
         RowTable::Blocks,
         RowTable::ActiveByTime,
         RowTable::Pool,
         RowTable::PoolCards,
         RowTable::Holders,
+        RowTable::AccountHolders,
         RowTable::Orders,
         RowTable::Deadlines,
     ];
@@ -68,6 +70,7 @@ impl RowTable {
             RowTable::Pool => "blocking.rows.pool",
             RowTable::PoolCards => "blocking.rows.pool_cards",
             RowTable::Holders => "blocking.rows.holders",
+            RowTable::AccountHolders => "blocking.rows.account_holders",
             RowTable::Orders => "blocking.rows.orders",
             RowTable::Deadlines => "blocking.rows.deadlines",
         }
@@ -102,6 +105,12 @@ impl RowKey for CaseId {
 }
 
 impl RowKey for PoolSubject {
+    fn row_key(&self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+}
+
+impl RowKey for AccountRef {
     fn row_key(&self) -> Vec<u8> {
         self.to_string().into_bytes()
     }

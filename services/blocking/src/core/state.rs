@@ -30,6 +30,9 @@ pub struct State {
     pub pool_cards: Rows<Identifier, u32>,
     /// Holders named by banks and carriers, with the cases that named them.
     pub holders: Rows<HolderKey, Holder>,
+    /// The holders named for each account (one in practice), so a case reaching an account
+    /// names its holder without a scan of every holder.
+    pub account_holders: Rows<AccountRef, BTreeSet<HolderKey>>,
     /// Orders sent and not yet confirmed or failed, by request id.
     pub orders: Rows<String, InFlight>,
     /// When the core must be woken, and why: the shell sleeps until the first.
@@ -45,6 +48,7 @@ impl Default for State {
             pool: Rows::new(RowTable::Pool),
             pool_cards: Rows::new(RowTable::PoolCards),
             holders: Rows::new(RowTable::Holders),
+            account_holders: Rows::new(RowTable::AccountHolders),
             orders: Rows::new(RowTable::Orders),
             deadlines: Rows::new(RowTable::Deadlines),
         }
@@ -62,6 +66,7 @@ impl State {
             pool: Rows::in_store(RowTable::Pool, s()),
             pool_cards: Rows::in_store(RowTable::PoolCards, s()),
             holders: Rows::in_store(RowTable::Holders, s()),
+            account_holders: Rows::in_store(RowTable::AccountHolders, s()),
             orders: Rows::in_store(RowTable::Orders, s()),
             deadlines: Rows::in_store(RowTable::Deadlines, s()),
         }
@@ -91,6 +96,7 @@ impl State {
         self.pool.take(write, &mut rows);
         self.pool_cards.take(write, &mut rows);
         self.holders.take(write, &mut rows);
+        self.account_holders.take(write, &mut rows);
         self.orders.take(write, &mut rows);
         self.deadlines.take(write, &mut rows);
         rows
@@ -104,6 +110,7 @@ impl State {
         self.pool.committed(write);
         self.pool_cards.committed(write);
         self.holders.committed(write);
+        self.account_holders.committed(write);
         self.orders.committed(write);
         self.deadlines.committed(write);
     }
@@ -116,6 +123,7 @@ impl State {
             + self.pool.in_memory_len()
             + self.pool_cards.in_memory_len()
             + self.holders.in_memory_len()
+            + self.account_holders.in_memory_len()
             + self.orders.in_memory_len()
             + self.deadlines.in_memory_len()
     }
