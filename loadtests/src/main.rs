@@ -177,6 +177,9 @@ enum BenchCommand {
     /// Lookups in blocking's index of blocked identifiers (10 million by default) on one
     /// core, its memory and build time, against the floor.
     Blocking(bench::blocking::BlockingBench),
+    /// From a report to blocking's carrier block orders, open loop (200 cases/s), against
+    /// issue 14's goal: p99 ≤ 20 ms; every order checked against the contacts submitted.
+    BlockingOrders(bench::orders::OrdersBench),
 }
 
 #[derive(Subcommand, Debug)]
@@ -251,6 +254,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { bench: BenchCommand::Freeze(options) } => bench::freeze(options).await,
         Command::Bench { bench: BenchCommand::Start(options) } => bench::start::start(options).await,
         Command::Bench { bench: BenchCommand::Blocking(options) } => bench::blocking::run(options).await,
+        Command::Bench { bench: BenchCommand::BlockingOrders(options) } => bench::orders::run(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim {
             command:

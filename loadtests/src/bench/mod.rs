@@ -25,6 +25,7 @@
 pub mod blocking;
 pub mod compare;
 pub mod floor;
+pub mod orders;
 pub mod report;
 pub mod security;
 pub mod start;
