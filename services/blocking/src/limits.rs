@@ -74,6 +74,11 @@ pub const LOOKUP_BATCH: usize = 16;
 /// freezing's, a burst of reports' worth; a full queue holds the consumers back.
 pub const ENGINE_QUEUE_DEPTH: usize = 4096;
 
+/// Urgent inputs (reports, carriers' answers, staff) the engine takes in a row while routine
+/// ones (freezing's stops, banks' answers) wait: one routine input after each such streak, so
+/// a burst of reports delays the pool by a bounded share and never starves it.
+pub const URGENT_STREAK: usize = 32;
+
 /// Carrier and bank orders in flight at once: a case names at most 128 identifiers, each
 /// ordered from up to three carriers; a burst of cases waits for a permit rather than opening
 /// thousands of requests on the carriers' gateways at once.

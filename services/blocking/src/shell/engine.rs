@@ -24,7 +24,7 @@ use super::rows::{self, StoreRows};
 use super::{Shared, SharedIndex};
 use crate::core::{self, CoreConfig, Input, Order, Rejection, Step};
 use crate::events::BlockingEvent;
-use crate::limits::TIMER_MAX_SLEEP;
+use crate::limits::{ENGINE_QUEUE_DEPTH, TIMER_MAX_SLEEP, URGENT_STREAK};
 use crate::{BlockingError, Config};
 
 /// What staff's input came to: the events recorded (after their commit), or why not.
@@ -47,6 +47,60 @@ pub(super) enum EngineMsg {
     Staff(Input, oneshot::Sender<StaffAnswer>),
     /// A bank named the holder of an account it restricted ([`super::holders`]).
     Holder(super::holders::Named),
+}
+
+/// The engine's two queues. **Urgent:** reports (a scammer's number to block), the carriers'
+/// answers, staff. **Routine:** freezing's stops (an account entering the high-risk pool,
+/// already stopped at its bank by freezing) and the banks' answers to restrictions. A case's
+/// 25 stops must not hold its numbers' blocks back: the engine takes the urgent queue first,
+/// and one routine input after every [`URGENT_STREAK`] urgent ones so neither starves.
+#[derive(Clone)]
+pub(super) struct EngineTx {
+    pub urgent: mpsc::Sender<EngineMsg>,
+    pub routine: mpsc::Sender<EngineMsg>,
+}
+
+pub(super) struct EngineRx {
+    urgent: mpsc::Receiver<EngineMsg>,
+    routine: mpsc::Receiver<EngineMsg>,
+    /// Urgent inputs taken since the last routine one.
+    streak: usize,
+}
+
+/// The engine's queues, each of [`ENGINE_QUEUE_DEPTH`].
+pub(super) fn queues() -> (EngineTx, EngineRx) {
+    let (urgent_tx, urgent) = mpsc::channel(ENGINE_QUEUE_DEPTH);
+    let (routine_tx, routine) = mpsc::channel(ENGINE_QUEUE_DEPTH);
+    (EngineTx { urgent: urgent_tx, routine: routine_tx }, EngineRx { urgent, routine, streak: 0 })
+}
+
+impl EngineRx {
+    /// The next input, urgent first (see [`EngineTx`]); `None` once every sender is gone.
+    /// Cancel-safe: it awaits only the queues' own (cancel-safe) `recv`.
+    async fn recv(&mut self) -> Option<EngineMsg> {
+        if self.streak >= URGENT_STREAK
+            && let Ok(message) = self.routine.try_recv()
+        {
+            self.streak = 0;
+            return Some(message);
+        }
+        if let Ok(message) = self.urgent.try_recv() {
+            self.streak += 1;
+            return Some(message);
+        }
+        tokio::select! {
+            biased;
+            Some(message) = self.urgent.recv() => {
+                self.streak += 1;
+                Some(message)
+            }
+            Some(message) = self.routine.recv() => {
+                self.streak = 0;
+                Some(message)
+            }
+            else => None,
+        }
+    }
 }
 
 /// Who waits for an input's outcome.
@@ -115,11 +169,7 @@ impl Engine {
 
     /// Runs until shutdown, or until a commit fails: then memory is ahead of the log, and only
     /// a restart (replaying the log) makes them agree again.
-    pub(super) async fn run(
-        mut self,
-        mut inbox: mpsc::Receiver<EngineMsg>,
-        mut shutdown: Shutdown,
-    ) -> Result<(), BlockingError> {
+    pub(super) async fn run(mut self, mut inbox: EngineRx, mut shutdown: Shutdown) -> Result<(), BlockingError> {
         let (fatal_tx, mut fatal) = mpsc::channel::<StoreError>(1);
         loop {
             // The deadline first, every turn: a backlog of inputs must not hold an expiry or
@@ -293,5 +343,44 @@ impl Engine {
         for order in orders {
             self.orders.clone().send(order);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(n: usize) -> EngineMsg {
+        EngineMsg::Answer(Input::OrderAnswered { request_id: n.to_string(), result: Ok(()) })
+    }
+
+    fn number(message: EngineMsg) -> usize {
+        match message {
+            EngineMsg::Answer(Input::OrderAnswered { request_id, .. }) => request_id.parse().unwrap(),
+            _ => unreachable!("the test sends answers only"),
+        }
+    }
+
+    /// Urgent inputs first, one routine input after every `URGENT_STREAK` urgent ones, and
+    /// everything taken once the queues are closed.
+    #[tokio::test]
+    async fn the_urgent_queue_goes_first_and_the_routine_one_is_not_starved() {
+        let (tx, mut rx) = queues();
+        for n in 0..3 {
+            tx.routine.send(answer(1000 + n)).await.unwrap();
+        }
+        for n in 0..URGENT_STREAK + 8 {
+            tx.urgent.send(answer(n)).await.unwrap();
+        }
+        drop(tx);
+        let mut order = Vec::new();
+        while let Some(message) = rx.recv().await {
+            order.push(number(message));
+        }
+        let mut expected: Vec<usize> = (0..URGENT_STREAK).collect();
+        expected.push(1000);
+        expected.extend(URGENT_STREAK..URGENT_STREAK + 8);
+        expected.extend([1001, 1002]);
+        assert_eq!(order, expected);
     }
 }

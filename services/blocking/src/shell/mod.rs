@@ -22,10 +22,9 @@ use events::{FreezingEvent, IntakeEvent};
 use protocol::subjects;
 use runtime::{Context, ServiceError};
 use store::Store;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::index::Index;
-use crate::limits::ENGINE_QUEUE_DEPTH;
 use crate::{BlockingError, Config, core};
 use engine::{Engine, EngineMsg};
 use orders::Orders;
@@ -60,7 +59,7 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
     let start::Started { state, rows, index, seq, refolded } = start::open(&store).await?;
     let city = context.city().clone();
     let clock = context.clock().clone();
-    let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE_DEPTH);
+    let (engine_tx, engine_rx) = engine::queues();
     let orders = Arc::new(Orders::new(city.clone(), context.client().clone(), engine_tx.clone()));
 
     // Orders sent before the last stop and not answered are sent again, under their ids: the
@@ -85,8 +84,11 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
     let engine = Engine::new(&config, (shared.clone(), index.clone()), (store.clone(), rows), clock.clone(), orders);
     let shutdown = context.shutdown();
     context.spawn("engine", engine.run(engine_rx, shutdown));
-    for (durable, filter) in [(INTAKE_CONSUMER, intake_filter(&city)), (FREEZING_CONSUMER, freezing_filter(&city))] {
-        let engine = engine_tx.clone();
+    let consumers = [
+        (INTAKE_CONSUMER, intake_filter(&city), engine_tx.urgent.clone()),
+        (FREEZING_CONSUMER, freezing_filter(&city), engine_tx.routine.clone()),
+    ];
+    for (durable, filter, engine) in consumers {
         context.consume(durable, filter, move |envelope| {
             let engine = engine.clone();
             async move {
@@ -97,7 +99,7 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
             }
         });
     }
-    let router = commands::router(shared, index, store, engine_tx);
+    let router = commands::router(shared, index, store, engine_tx.urgent);
     context.serve(router).await?;
     context.run().await
 }

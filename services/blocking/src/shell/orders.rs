@@ -18,9 +18,9 @@ use protocol::adapter::AccountRestrictRequest;
 use protocol::carrier::{
     BankChannels, BlockRequest, BlockTarget, CardSubject, FieldError, Phone, PhoneChannels, RequestId, RestrictRequest,
 };
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
-use super::engine::EngineMsg;
+use super::engine::{EngineMsg, EngineTx};
 use super::holders::Named;
 use crate::core::{Counterparty, Input, Order, Verb};
 use crate::events::OrderErrorKind;
@@ -32,12 +32,12 @@ pub(super) struct Orders {
     city: City,
     carriers: Carriers,
     banks: Adapters,
-    engine: mpsc::Sender<EngineMsg>,
+    engine: EngineTx,
     in_flight: Semaphore,
 }
 
 impl Orders {
-    pub(super) fn new(city: City, client: async_nats::Client, engine: mpsc::Sender<EngineMsg>) -> Orders {
+    pub(super) fn new(city: City, client: async_nats::Client, engine: EngineTx) -> Orders {
         Orders {
             city,
             carriers: Carriers::new(client.clone()),
@@ -50,6 +50,11 @@ impl Orders {
     /// Sends `order` in its own task; its answer goes back to the engine.
     pub(super) fn send(self: Arc<Self>, order: Order) {
         tokio::spawn(async move {
+            // A carrier's answer settles a block: urgent; a bank's settles a pool restriction.
+            let queue = match order.to {
+                Counterparty::Carrier(_) => &self.engine.urgent,
+                Counterparty::Bank(_) => &self.engine.routine,
+            };
             let permit = self.in_flight.acquire().await.expect("semaphore never closes");
             let result = self.ask(&order).await;
             drop(permit);
@@ -59,7 +64,7 @@ impl Orders {
                     // sent again (it is not confirmed), and the bank's first answer names the
                     // holder again.
                     if let Some(named) = named {
-                        let _ = self.engine.send(EngineMsg::Holder(named)).await;
+                        let _ = queue.send(EngineMsg::Holder(named)).await;
                     }
                     Ok(())
                 }
@@ -69,7 +74,7 @@ impl Orders {
                 }
             };
             let answer = Input::OrderAnswered { request_id: order.request_id, result };
-            let _ = self.engine.send(EngineMsg::Answer(answer)).await;
+            let _ = queue.send(EngineMsg::Answer(answer)).await;
         });
     }
 
