@@ -57,9 +57,21 @@ pub const MAX_STAFF_TEXT_CHARS: usize = 512;
 
 /// Identifiers the blocked-identifier index holds at most (`index::Index`): a province's
 /// decade of blocks (Wuhan alone blocks ~300,000 numbers and domains a day, tens of millions a
-/// year) with room to spare, at ~50 bytes each 25 GiB; record numbers stay 32-bit. Past it a
-/// block is refused by the index (`IndexFull`), never silently unindexed.
+/// year) with room to spare, in a table of 2^30 32-byte slots (32 GiB), the largest a saved
+/// index file may name. Past it a block is refused by the index (`IndexFull`), never silently
+/// unindexed.
 pub const MAX_INDEXED_IDENTIFIERS: usize = 1 << 29;
+
+/// Latest time the index holds to the millisecond (a block's start and expiry, ms since 1970):
+/// 2^48 - 1, in the year 10889, so that a time takes 48 bits of a slot. A later time (only an
+/// expiry set absurdly far could be) is held as this one: the block still reads as lasting
+/// for millennia, the same answer.
+pub const INDEX_MAX_TIME_MS: u64 = (1 << 48) - 1;
+
+/// Bytes of a saved index file encoded or decoded at a time (`Index::save`, `Index::load`):
+/// large enough that one write or read call moves them at the disk's speed, small enough to
+/// stay a few megabytes beside the half-gigabyte table, and a whole number of slots.
+pub const INDEX_FILE_CHUNK_BYTES: usize = 4 << 20;
 
 /// Slots of the smallest index table: a few cache lines, so an empty index costs nothing and
 /// the first thousand blocks do not double it ten times.

@@ -1,8 +1,8 @@
 //! The measurements of `afc-lab bench blocking` besides throughput: one lookup's latency
-//! (sampled, hdrhistogram), the floor, and the resident set.
+//! (sampled, hdrhistogram), the floor, saving and loading the index, and the resident set.
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use blocking::index::Index;
@@ -85,6 +85,44 @@ impl Floor {
         }
         let keys_per_s = (passes * queries.len() as u64) as f64 / began.elapsed().as_secs_f64();
         Ok(Floor { reads_per_s, keys_per_s })
+    }
+}
+
+/// The index saved to a file and loaded back (what a start would read instead of
+/// fingerprinting the store's rows).
+pub struct Saved {
+    /// Writing the file: encoding, writing, fsync, rename, directory fsync.
+    pub save: Duration,
+    pub file_bytes: u64,
+    /// Reading it back from the page cache (it was just written) and checking it whole.
+    pub load: Duration,
+    /// Queries looked up in both indexes, all alike.
+    pub checked: usize,
+}
+
+/// The log sequence the benchmark saves its index with (and checks it gets back).
+const SAVED_SEQ: u64 = 0x5eed;
+
+impl Saved {
+    /// Saves `index` in a new temporary directory, loads it back, and checks that the loaded
+    /// index answers every `every`-th of `queries` as `index` does.
+    pub fn measure(index: &Index, queries: &[Identifier], every: usize) -> anyhow::Result<Saved> {
+        let dir = tempfile::tempdir().context("a temporary directory for the index file")?;
+        let path = dir.path().join("blocking.index");
+        let began = Instant::now();
+        index.save(&path, SAVED_SEQ).context("saving the index")?;
+        let save = began.elapsed();
+        let file_bytes = std::fs::metadata(&path)?.len();
+        let began = Instant::now();
+        let (loaded, seq) = Index::load(&path).context("loading the index")?;
+        let load = began.elapsed();
+        anyhow::ensure!(seq == SAVED_SEQ && loaded.len() == index.len(), "the loaded index is not the saved one");
+        let mut checked = 0;
+        for query in queries.iter().step_by(every) {
+            anyhow::ensure!(loaded.get(query) == index.get(query), "the loaded index answers {query} otherwise");
+            checked += 1;
+        }
+        Ok(Saved { save, file_bytes, load, checked })
     }
 }
 

@@ -16,6 +16,10 @@
 //! (the memory-bound cost any hash index pays at least once a lookup), and fingerprinting the
 //! queries without reading the table (the compute part of a lookup).
 //!
+//! The index is then saved to a file in a temporary directory and loaded back
+//! ([`Index::save`], [`Index::load`]): the time of each, the file's size, and a sample of
+//! lookups answered alike by both.
+//!
 //! Then `check` over NATS ([`nats`]): p50/p99 at `--check-rate` a second against the NATS
 //! request/reply floor of the same run (`--check-rate 0` leaves it out).
 
@@ -30,7 +34,7 @@ use blocking::index::{Facts, Index};
 use blocking::normalize::{Identifier, IdentifierKind};
 use rand::{Rng, SeedableRng};
 
-use measure::{Floor, Latency};
+use measure::{Floor, Latency, Saved};
 
 /// Lookups timed alone in the latency pass: one in this many (timing each would measure the
 /// clock as much as the lookup).
@@ -188,6 +192,15 @@ pub async fn run(options: BlockingBench) -> anyhow::Result<()> {
         1e9 / many,
         1e9 / floor.reads_per_s,
         1e9 / floor.keys_per_s
+    );
+    let saved = Saved::measure(&index, &queries, SAMPLE_EVERY)?;
+    println!(
+        "index file: saved in {:.2} s ({:.0} MiB, {:.0} MiB/s, fsync included), loaded back in {:.2} s from the page cache, checked whole (target < 1 s); {} lookups sampled answer alike",
+        saved.save.as_secs_f64(),
+        saved.file_bytes as f64 / 1048576.0,
+        saved.file_bytes as f64 / 1048576.0 / saved.save.as_secs_f64(),
+        saved.load.as_secs_f64(),
+        saved.checked
     );
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let memory = resident.max(owned);

@@ -1,38 +1,47 @@
 //! The blocked-identifier index: what the `check` command and carriers' lookups read, at
-//! millions of lookups a second with ten million identifiers, in about half a gigabyte.
+//! millions of lookups a second with ten million identifiers, in half a gigabyte.
 //!
-//! An identifier is kept as a 96-bit fingerprint of its text form `<kind>:<value>`, not as
-//! text: two keyed SipHash-1-3 outputs (std's `RandomState`, keys drawn at random per
-//! process, the two separated by a domain byte), 64 bits of the first and 32 of the second.
-//! The fingerprint sits in an open-addressing table ([`table`]: 16-byte slots, linear
-//! probing, at most 3/4 full) beside the number of its record ([`Facts`], 24 bytes: the
-//! block's start, expiry, case count, fraud types, and whether it is a pool card).
+//! An identifier is kept as a 96-bit fingerprint of its kind and canonical value, not as
+//! text: one keyed SipHash-1-3 pass with 128-bit output (`siphasher`, keys drawn at random
+//! when an index is made), of the kind's name and `:` padded with zeros to 8 bytes, then the
+//! value; 64 bits of the output and 32 of the other half are kept. The fingerprint sits in an
+//! open-addressing table ([`table`]: 32-byte slots, two to a cache line, linear probing, at
+//! most 3/4 full) with its [`Facts`] beside it (the block's start, expiry, case count, fraud
+//! types, and how many pool entries list it as a card), so a lookup that finds it in its home
+//! slot makes one memory read.
 //!
 //! **False positives.** A lookup compares the fingerprints on its probe path, and a value
-//! not in the index is reported blocked only if one of them equals its own: with `n`
-//! identifiers indexed the chance is at most `n / 2^96` per lookup (1.3·10⁻²² at ten
-//! million; 2·10⁻⁸ over a year of lookups at 5 million a second). The keys are secret and
-//! new at each start, so no one can craft a value that collides with a blocked one, and two
-//! indexed identifiers colliding (n²/2⁹⁷, 6·10⁻¹⁶ at ten million) would last one start only.
-//! A hit is taken as found on the fingerprint alone: carriers block on it, and staff who open
-//! the block read its record, keyed by the identifier's full text, from the state.
+//! not in the index is reported blocked only if one of them equals its own: SipHash is a
+//! pseudo-random function of its 128-bit key, so with `n` identifiers indexed the chance is
+//! at most `n / 2^96` per lookup (1.3·10⁻²² at ten million; 2·10⁻⁸ over a year of lookups at
+//! 5 million a second). The keys are secret, so no one can craft a value that collides with
+//! a blocked one; two indexed identifiers colliding (n²/2⁹⁷, 6·10⁻¹⁶ at ten million) would
+//! merge their facts for as long as the keys live: an index made anew at a start draws new
+//! ones, one loaded from a file ([`Index::load`]) keeps the saved ones, so the file is as
+//! secret as the keys (mode 0600, refused otherwise). A hit is taken as found on the
+//! fingerprint alone: carriers block on it, and staff who open the block read its record,
+//! keyed by the identifier's full text, from the state.
 //!
 //! The index follows the core's events ([`Index::follow`], after [`crate::core::apply`]) and
 //! is built at start from the state ([`Index::build`]) or from the store's rows
-//! ([`Index::stored_key`]).
+//! ([`Index::stored_key`]), or loaded from a file saved at a known log sequence
+//! ([`Index::save`], [`Index::load`]).
 
 mod facts;
+mod file;
 mod table;
 
-use std::hash::{BuildHasher, Hasher, RandomState};
+use siphasher::sip128::SipHasher13;
+use std::hash::Hasher as _;
 
 use crate::core::State;
 use crate::events::BlockingEvent;
 use crate::limits::{LOOKUP_BATCH, MAX_INDEXED_IDENTIFIERS};
 use crate::normalize::{Identifier, IdentifierKind};
 
-use facts::Record;
+use facts::Packed;
 pub use facts::{Blocked, Facts, FraudTypes};
+pub use file::IndexFileError;
 use table::{Fingerprint, Table};
 
 /// An identifier's fingerprint in one index: compute it once, look it up or change it.
@@ -56,12 +65,12 @@ pub fn facts_of(state: &State, identifier: &Identifier) -> Facts {
 
 /// Blocked identifiers and pool cards by fingerprint, with what a lookup answers.
 pub struct Index {
-    /// The fingerprint's keys, drawn at random when the index is made.
-    keys: RandomState,
+    /// The fingerprint's SipHash keys, drawn at random when the index is made (saved with it).
+    keys: (u64, u64),
+    /// For each kind (by its place in [`IdentifierKind::ALL`]), a hasher with `keys` that has
+    /// taken the kind's 8-byte prefix: a fingerprint is then one pass over the value alone.
+    kinds: [SipHasher13; IdentifierKind::ALL.len()],
     table: Table,
-    /// Facts by record number; a removed identifier's number is reused ([`Index::free`]).
-    records: Vec<Record>,
-    free: Vec<u32>,
 }
 
 impl std::fmt::Debug for Index {
@@ -76,16 +85,33 @@ impl Default for Index {
     }
 }
 
+/// The 8 bytes a kind's values are fingerprinted after: its name, `:`, zeros. Fixed length,
+/// so that kind and value never run into each other; the names (as the store spells them)
+/// are what the saved files' fingerprints were made with, never the kinds' order.
+fn kind_prefix(kind: IdentifierKind) -> [u8; 8] {
+    let name = kind.as_str().as_bytes();
+    assert!(name.len() < 8, "a kind's name and ':' fit 8 bytes");
+    let mut prefix = [0; 8];
+    prefix[..name.len()].copy_from_slice(name);
+    prefix[name.len()] = b':';
+    prefix
+}
+
 impl Index {
     /// An empty index that holds `identifiers` without growing (what a start knows from its
-    /// store's count).
+    /// store's count), with new keys.
     pub fn with_capacity(identifiers: usize) -> Index {
-        Index {
-            keys: RandomState::new(),
-            table: Table::with_capacity(identifiers),
-            records: Vec::with_capacity(identifiers.min(MAX_INDEXED_IDENTIFIERS)),
-            free: Vec::new(),
-        }
+        Index::with_table((rand::random(), rand::random()), Table::with_capacity(identifiers))
+    }
+
+    fn with_table(keys: (u64, u64), table: Table) -> Index {
+        let kinds = IdentifierKind::ALL.map(|kind| {
+            let mut hasher = SipHasher13::new_with_keys(keys.0, keys.1);
+            hasher.write(&kind_prefix(kind));
+            hasher
+        });
+        assert!(IdentifierKind::ALL.iter().enumerate().all(|(at, kind)| *kind as usize == at));
+        Index { keys, kinds, table }
     }
 
     /// The index of `state`: its active blocks and the phone cards of the pool's card sellers.
@@ -109,84 +135,70 @@ impl Index {
         Ok(index)
     }
 
+    #[inline]
     pub fn key(&self, identifier: &Identifier) -> Key {
         self.stored_key(identifier.kind(), identifier.value())
     }
 
     /// The key of an identifier as the store holds it, kind and canonical value, without
     /// normalising it again (a start reads millions): `value` must be an [`Identifier`]'s.
+    #[inline]
     pub fn stored_key(&self, kind: IdentifierKind, value: &str) -> Key {
-        let half = |domain: u8| {
-            let mut hasher = self.keys.build_hasher();
-            hasher.write_u8(domain);
-            hasher.write(kind.as_str().as_bytes());
-            hasher.write_u8(b':');
-            hasher.write(value.as_bytes());
-            hasher.finish()
-        };
-        Key(Fingerprint { hi: half(1), lo: half(2) as u32 })
+        let hash = self.kinds[kind as usize].hash(value.as_bytes());
+        // Zero marks an empty slot: the first 64 bits take one value of 2^64 less.
+        Key(Fingerprint { hi: hash.h1.max(1), lo: hash.h2 as u32 })
     }
 
     /// What the index holds of `identifier`: `None` when it is neither blocked nor a pool card.
+    #[inline]
     pub fn get(&self, identifier: &Identifier) -> Option<Facts> {
         self.get_key(self.key(identifier))
     }
 
     #[inline]
     pub fn get_key(&self, key: Key) -> Option<Facts> {
-        self.table.get(key.0).map(|record| self.records[record as usize].unpack())
+        self.table.find(key.0).unpack()
     }
 
     /// Looks `identifiers` up at once (a carrier's list, a batch of `check`s): `facts[i]` is
     /// what `get(&identifiers[i])` gives. Faster than one `get` after another: each batch of
-    /// [`LOOKUP_BATCH`] is fingerprinted, then its table reads are made together, then its
-    /// records read together, so the memory waits of a batch overlap.
+    /// [`LOOKUP_BATCH`] is fingerprinted, then its home slots are read together, so the memory
+    /// waits of a batch overlap.
     pub fn get_many(&self, identifiers: &[Identifier], facts: &mut Vec<Option<Facts>>) {
         facts.clear();
         let mut fingerprints = [Fingerprint { hi: 0, lo: 0 }; LOOKUP_BATCH];
-        let mut records = [None; LOOKUP_BATCH];
+        let mut found = [None; LOOKUP_BATCH];
         for batch in identifiers.chunks(LOOKUP_BATCH) {
             for (fingerprint, identifier) in fingerprints.iter_mut().zip(batch) {
                 *fingerprint = self.key(identifier).0;
             }
-            let records = &mut records[..batch.len()];
-            self.table.get_many(&fingerprints[..batch.len()], records);
-            facts.extend(records.iter().map(|record| record.map(|r| self.records[r as usize].unpack())));
+            let found = &mut found[..batch.len()];
+            self.table.get_many(&fingerprints[..batch.len()], found);
+            facts.extend(found.iter().map(|packed| packed.and_then(Packed::unpack)));
         }
     }
 
-    /// Sets the facts of `key`; empty facts take it out.
+    /// Sets the facts of `key`; empty facts take it out. Times past
+    /// [`crate::limits::INDEX_MAX_TIME_MS`] are held as it.
     pub fn insert(&mut self, key: Key, facts: Facts) -> Result<(), IndexFull> {
         if facts.is_empty() {
             self.remove(key);
             return Ok(());
         }
-        if let Some(record) = self.table.get(key.0) {
-            self.records[record as usize] = Record::pack(facts);
+        let packed = Packed::pack(facts);
+        if self.table.update(key.0, packed) {
             return Ok(());
         }
         if self.table.len() >= MAX_INDEXED_IDENTIFIERS {
             return Err(IndexFull);
         }
-        let record = match self.free.pop() {
-            Some(record) => {
-                self.records[record as usize] = Record::pack(facts);
-                record
-            }
-            None => {
-                self.records.push(Record::pack(facts));
-                u32::try_from(self.records.len() - 1).expect("MAX_INDEXED_IDENTIFIERS fits a record number")
-            }
-        };
-        self.table.insert_new(key.0, record);
+        self.table.insert_new(key.0, packed);
         Ok(())
     }
 
     /// Takes `key` out; returns what it held.
     pub fn remove(&mut self, key: Key) -> Option<Facts> {
-        let record = self.table.remove(key.0)?;
-        self.free.push(record);
-        Some(self.records[record as usize].unpack())
+        self.table.remove(key.0).and_then(Packed::unpack)
     }
 
     /// Updates the index after `event` was applied to `state` ([`crate::core::apply`]): a block
@@ -230,12 +242,9 @@ impl Index {
         self.len() == 0
     }
 
-    /// Bytes the index owns on the heap: its table, its records (allocated capacity) and its
-    /// list of free record numbers.
+    /// Bytes the index owns on the heap: its table.
     pub fn bytes(&self) -> usize {
         self.table.bytes()
-            + self.records.capacity() * std::mem::size_of::<Record>()
-            + self.free.capacity() * std::mem::size_of::<u32>()
     }
 
     /// The longest probe in the table, in slots (for the benchmark's report).
