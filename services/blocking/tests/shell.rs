@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use blocking::events::BlockingEvent;
+use blocking::shell::start::Indexed;
 use common::{BOUND, Counterparties, Harness, contacts, count};
 use domain::{AccountRef, Service};
 use futures::StreamExt;
@@ -107,6 +108,11 @@ async fn a_restart_opens_the_state_from_its_rows_and_resends_the_orders_awaiting
     .await
     .unwrap();
     running.stop().await;
+    // A clean stop saved the index as of the log's last event: a start loads it as it is.
+    let opened = blocking::shell::start::open(&harness.store).await.unwrap();
+    assert!(matches!(opened.indexed, Indexed::File { followed: 0, .. }), "{:?}", opened.indexed);
+    assert_eq!(opened.index.len(), 1);
+    drop(opened);
 
     carriers.silent.store(false, Ordering::SeqCst);
     let running = harness.run().await;

@@ -6,8 +6,10 @@
 use std::time::Instant;
 
 use blocking::core::{self, CoreConfig, Input, State};
+use blocking::index::Index;
+use blocking::normalize::{ContactKind, normalize};
 use blocking::shell::rows::{self, ROWS_META};
-use blocking::shell::start;
+use blocking::shell::start::{self, Indexed};
 use domain::report::Contacts;
 use domain::{CaseId, City, FraudType, Service, system_clock};
 use events::Payload;
@@ -86,12 +88,65 @@ fn a_start_opens_the_rows_its_events_wrote_and_a_refold_gives_the_same_state() {
     let reopened = runtime.block_on(start::open(&store)).unwrap();
     eprintln!("started in {:?}, {} identifiers indexed", started.elapsed(), reopened.index.len());
     assert_eq!(reopened.refolded, None, "a start reads no event when the rows are there");
+    assert!(matches!(reopened.indexed, Indexed::Rows { .. }), "no index file yet: {:?}", reopened.indexed);
     assert_eq!(reopened.index.len(), blocks - blocks / 10);
     assert!(reopened.state == expected, "the reopened state differs from the one that wrote the log");
     let pending = core::pending_orders(&reopened.state);
     assert_eq!(pending.len(), core::pending_orders(&expected).len());
     assert!(!pending.is_empty());
-    drop(reopened);
+
+    // The index saved as of the last event: a start loads it and follows nothing.
+    let path = start::index_path(&store);
+    reopened.index.save(&path, reopened.seq).unwrap();
+    let started = Instant::now();
+    let loaded = runtime.block_on(start::open(&store)).unwrap();
+    eprintln!("started from the index file in {:?}", started.elapsed());
+    assert_eq!(loaded.indexed, Indexed::File { saved_at: reopened.seq, followed: 0 });
+    drop(loaded);
+
+    // Cases after the save: a start follows their events onto the file's index, and it
+    // answers as one built from the rows does (a lift, an extension, new blocks).
+    let (mut state, source) = (reopened.state, reopened.rows);
+    let mut events = Vec::new();
+    let lifted = normalize(ContactKind::Phone, "+8613800000030").unwrap();
+    let appeal = blocking::events::Appeal { reason: "number reassigned".into(), operator: "officer-7".into() };
+    let mut inputs = vec![Input::Lift { identifier: lifted.clone(), appeal }];
+    for n in blocks..blocks + 50 {
+        let contacts = Contacts { phones: vec![format!("+86138{:08}", n % (blocks + 25))], ..Contacts::default() };
+        inputs.push(Input::CaseReported {
+            case_id: CaseId::derive(&city, n as u64),
+            reported_at_ms: T0,
+            fraud_type: FraudType::FakeCustomerService,
+            contacts,
+        });
+    }
+    for input in inputs {
+        let at = T0 + 10_000_000;
+        let step = core::step(&mut state, &config, input.clone(), at).unwrap();
+        assert_eq!(step, core::step(&mut expected, &config, input, at).unwrap());
+        events.extend(step.events);
+    }
+    let followed = events.len() as u64;
+    write(&runtime, &store, events, state.take_rows(1_000_000));
+    source.refresh();
+    state.committed(1_000_000);
+    let caught_up = runtime.block_on(start::open(&store)).unwrap();
+    assert_eq!(caught_up.indexed, Indexed::File { saved_at: caught_up.seq - followed, followed });
+    let built = Index::build(&caught_up.state).unwrap();
+    assert_eq!(caught_up.index.len(), built.len());
+    for n in 0..blocks + 50 {
+        let phone = normalize(ContactKind::Phone, &format!("+86138{n:08}")).unwrap();
+        assert_eq!(caught_up.index.get(&phone), built.get(&phone), "{phone}");
+    }
+    assert_eq!(caught_up.index.get(&lifted).and_then(|facts| facts.blocked), None);
+    drop(caught_up);
+
+    // A file ahead of the store (a store restored from an older copy): built from the rows.
+    Index::default().save(&path, 1 << 40).unwrap();
+    let rebuilt = runtime.block_on(start::open(&store)).unwrap();
+    assert!(matches!(rebuilt.indexed, Indexed::Rows { .. }), "{:?}", rebuilt.indexed);
+    assert_eq!(rebuilt.index.len(), built.len());
+    drop(rebuilt);
 
     // Rows of another format: folded again from the log.
     runtime

@@ -64,6 +64,7 @@ pub fn facts_of(state: &State, identifier: &Identifier) -> Facts {
 }
 
 /// Blocked identifiers and pool cards by fingerprint, with what a lookup answers.
+#[derive(Clone)]
 pub struct Index {
     /// The fingerprint's SipHash keys, drawn at random when the index is made (saved with it).
     keys: (u64, u64),

@@ -90,6 +90,7 @@ impl Slot {
     }
 }
 
+#[derive(Clone)]
 pub(super) struct Table {
     slots: Box<[Slot]>,
     /// `slots.len() - 1`: the length is a power of two.

@@ -9,7 +9,8 @@
 //! staff's answers). Orders carry ids derived from what they act on, so one re-sent after a
 //! crash is applied once (docs/ARCHITECTURE.md, "Requests leave with the commit").
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use bus::Shutdown;
 use bus::consumer::HandleError;
@@ -24,7 +25,7 @@ use super::rows::{self, StoreRows};
 use super::{Shared, SharedIndex};
 use crate::core::{self, CoreConfig, Input, Order, Rejection, Step};
 use crate::events::BlockingEvent;
-use crate::limits::{ENGINE_QUEUE_DEPTH, TIMER_MAX_SLEEP, URGENT_STREAK};
+use crate::limits::{ENGINE_QUEUE_DEPTH, INDEX_SAVE_EVERY_EVENTS, TIMER_MAX_SLEEP, URGENT_STREAK};
 use crate::{BlockingError, Config};
 
 /// What staff's input came to: the events recorded (after their commit), or why not.
@@ -150,17 +151,68 @@ pub(super) struct Engine {
     rows: Arc<StoreRows>,
     /// Writes queued so far: tags the rows each one carries (`core::rows`).
     writes: u64,
+    /// Where the index is saved (`shell::start`), and events recorded since the last save.
+    index_file: PathBuf,
+    since_index_save: u64,
+    /// Held while the index file is written: one save at a time.
+    saving: Arc<Mutex<()>>,
 }
 
 impl Engine {
     pub(super) fn new(
         config: &Config,
-        (state, index): (Shared, SharedIndex),
+        (state, index, index_file): (Shared, SharedIndex, PathBuf),
         (store, rows): (Store, Arc<StoreRows>),
         clock: SharedClock,
         orders: Arc<Orders>,
     ) -> Engine {
-        Engine { config: config.core.clone(), state, index, store, clock, orders, rows, writes: 0 }
+        Engine {
+            config: config.core.clone(),
+            state,
+            index,
+            store,
+            clock,
+            orders,
+            rows,
+            writes: 0,
+            index_file,
+            since_index_save: 0,
+            saving: Arc::default(),
+        }
+    }
+
+    /// Saves the index to its file as of the log's last event, once every write queued before
+    /// is committed (a write of its own after them says when, and which event that is): the
+    /// index then holds exactly what the log holds, since only this task changes it. At a stop
+    /// the save is awaited, under the index's read lock; otherwise a copy is saved in the
+    /// background. A save that fails is logged: the next start builds the index from the rows.
+    async fn save_index(&mut self, at_stop: bool) {
+        self.since_index_save = 0;
+        let barrier = self.store.write(|ctx| Ok::<u64, WriteError<std::convert::Infallible>>(ctx.last_seq()));
+        let seq = match barrier.await {
+            Ok(seq) => seq,
+            Err(error) => {
+                tracing::warn!(%error, "blocking's index not saved: the store did not commit");
+                return;
+            }
+        };
+        let (path, saving, index) = (self.index_file.clone(), self.saving.clone(), self.index.clone());
+        let copy = (!at_stop).then(|| index.read().expect("the engine never panics holding the index").clone());
+        let save = tokio::task::spawn_blocking(move || {
+            let _one_at_a_time = saving.lock().expect("no save panics");
+            let started = std::time::Instant::now();
+            let saved = match &copy {
+                Some(copy) => copy.save(&path, seq),
+                None => index.read().expect("the engine never panics holding the index").save(&path, seq),
+            };
+            match saved {
+                Ok(()) => tracing::info!(seq, ms = started.elapsed().as_millis() as u64, "blocking's index saved"),
+                Err(error) => tracing::warn!(%error, path = %path.display(), "blocking's index not saved"),
+            }
+        });
+        if at_stop {
+            let _ = save.await;
+        }
     }
 
     fn next_deadline(&self) -> Option<u64> {
@@ -172,6 +224,9 @@ impl Engine {
     pub(super) async fn run(mut self, mut inbox: EngineRx, mut shutdown: Shutdown) -> Result<(), BlockingError> {
         let (fatal_tx, mut fatal) = mpsc::channel::<StoreError>(1);
         loop {
+            if self.since_index_save >= INDEX_SAVE_EVERY_EVENTS {
+                self.save_index(false).await;
+            }
             // The deadline first, every turn: a backlog of inputs must not hold an expiry or
             // a retry back. The core works off at most `TIMER_BATCH` per firing.
             let now = self.clock.now_ms();
@@ -193,7 +248,10 @@ impl Engine {
             let message = tokio::select! {
                 biased;
                 Some(error) = fatal.recv() => return Err(BlockingError::CommitFailed(error)),
-                () = bus::stopped(&mut shutdown) => return Ok(()),
+                () = bus::stopped(&mut shutdown) => {
+                    self.save_index(true).await;
+                    return Ok(());
+                }
                 message = inbox.recv() => match message {
                     Some(message) => message,
                     None => return Ok(()),
@@ -284,6 +342,7 @@ impl Engine {
             return Ok(false);
         }
         let recorded = !events.is_empty();
+        self.since_index_save += events.len() as u64;
         let staff_events = matches!(waiter, Waiter::Staff(_)).then(|| events.clone());
         let causation = consumed.clone();
         let write = self.store.enqueue(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {

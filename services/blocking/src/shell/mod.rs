@@ -56,7 +56,7 @@ pub(crate) type SharedIndex = Arc<RwLock<Index>>;
 /// Runs blocking for one city until shutdown or its first failure.
 pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(), ServiceError> {
     let started = std::time::Instant::now();
-    let start::Started { state, rows, index, seq, refolded } = start::open(&store).await?;
+    let start::Started { state, rows, index, seq, refolded, indexed } = start::open(&store).await?;
     let city = context.city().clone();
     let clock = context.clock().clone();
     let (engine_tx, engine_rx) = engine::queues();
@@ -70,6 +70,7 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
         indexed = index.len(),
         seq,
         refolded,
+        ?indexed,
         resent_orders = pending.len(),
         start_ms = started.elapsed().as_millis() as u64,
         "blocking started"
@@ -81,7 +82,9 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
     let shared: Shared = Arc::new(RwLock::new(state));
     context.start_producer(&store).await?;
     context.prune_inbox(&store);
-    let engine = Engine::new(&config, (shared.clone(), index.clone()), (store.clone(), rows), clock.clone(), orders);
+    let index_file = start::index_path(&store);
+    let engine =
+        Engine::new(&config, (shared.clone(), index.clone(), index_file), (store.clone(), rows), clock.clone(), orders);
     let shutdown = context.shutdown();
     context.spawn("engine", engine.run(engine_rx, shutdown));
     let consumers = [
