@@ -180,6 +180,9 @@ enum BenchCommand {
     /// From a report to blocking's carrier block orders, open loop (200 cases/s), against
     /// issue 14's goal: p99 ≤ 20 ms; every order checked against the contacts submitted.
     BlockingOrders(bench::orders::OrdersBench),
+    /// Blocking's start with 10 million blocks in its store (written through the core), with
+    /// its index file and without, against issue 14's goal: < 5 s.
+    BlockingStart(bench::blocking::start::StartBench),
 }
 
 #[derive(Subcommand, Debug)]
@@ -255,6 +258,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { bench: BenchCommand::Start(options) } => bench::start::start(options).await,
         Command::Bench { bench: BenchCommand::Blocking(options) } => bench::blocking::run(options).await,
         Command::Bench { bench: BenchCommand::BlockingOrders(options) } => bench::orders::run(options).await,
+        Command::Bench { bench: BenchCommand::BlockingStart(options) } => bench::blocking::start::run(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim {
             command:

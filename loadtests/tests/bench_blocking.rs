@@ -37,3 +37,32 @@ fn a_tiny_run_states_setup_percentiles_floor_and_goals() {
         assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
     }
 }
+
+/// `afc-lab bench blocking-start` on a small store: every start loads the index file and
+/// indexes every block, the one without it builds the same index from the rows (it fails
+/// otherwise), and it states setup, starts, floor and goal. No timing is judged here.
+#[test]
+fn a_small_start_bench_states_its_starts_floor_and_goal() {
+    let output = Command::new(env!("CARGO_BIN_EXE_afc-lab"))
+        .args(["bench", "blocking-start", "--blocks", "3000", "--rounds", "2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "afc-lab bench blocking-start ended with {}: {stdout}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "store                   3000 blocks, each reported by a case of its own",
+        "index file              saved as a clean stop saves it; 3000 identifiers",
+        "with the index file     p50 ",
+        "over 2 starts",
+        "without it (from rows)  ",
+        "Index::load alone       ",
+        "goal (issue 14): start with 10 million blocks in the store < 5 s: ",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}

@@ -5,7 +5,7 @@
 //! - `test`: tidy, formatting, clippy and the whole test suite.
 //! - `demo [--keep] [args...]`: build and run `afc-lab demo`.
 //! - `bench <name> [args...]`: build and run `afc-lab bench <name>` (`freeze`, `load`, `start`,
-//!   `blocking`, `blocking-orders`), the arguments passed through (e.g. `--security both`).
+//!   `blocking`, `blocking-orders`, `blocking-start`), the arguments passed through (e.g. `--security both`).
 //! - `drill <name> [args...]`: build and run `afc-lab drill <name>` (`crash`).
 //! - `tidy`: the workspace's style checks (see `tidy.rs`).
 //!
@@ -39,6 +39,7 @@ commands:
                          (freeze: time-to-freeze; load: open-loop load, --sweep;
                          blocking [--blocks N]: lookups in blocking's index;
                          blocking-orders [--rate N]: report to carrier block order;
+                         blocking-start [--blocks N]: blocking's start, 10 M blocks;
                          --security on|off|both: the deployment secured, insecure, or
                          both alternately and compared)
   drill <name> [args]    build release afc and afc-lab and run `afc-lab drill <name>`

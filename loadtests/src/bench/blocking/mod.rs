@@ -26,6 +26,7 @@
 pub mod generate;
 mod measure;
 pub mod nats;
+pub mod start;
 
 use std::time::{Duration, Instant};
 
