@@ -25,7 +25,7 @@ use crate::limits::{MAX_CONTACT_DURATION_S, MAX_ECHO_CHARS, MAX_SIGNAL_FUTURE_MS
 pub struct Subscriber(String);
 
 impl Subscriber {
-    pub const EXPECTED: &'static str = "a phone number a carrier serves (e.g. +8613800138000)";
+    pub const EXPECTED: &'static str = "a phone number a carrier serves, in any spelling (+86 1xx xxxx xxxx)";
 
     /// Normalises a phone number as blocking does (libphonenumber, China by default).
     pub fn parse(raw: &str) -> Result<Subscriber, Reason> {
