@@ -200,8 +200,8 @@ fn admit(state: &State, config: &CoreConfig, batch: &mut Batch, queue: TaskKind,
     let day = config.day(now);
     let used = state.admitted.get(&(queue, day)).copied().unwrap_or(0);
     let left = config.capacity.for_kind(queue).saturating_sub(used) as usize;
-    let waiting =
-        state.waiting.get(&queue).map(|w| w.iter().map(|(_, _, id)| *id).collect()).unwrap_or(Vec::<_>::new());
+    let waiting: Vec<TaskId> =
+        state.waiting.get(&queue).map(|w| w.iter().map(|(_, _, id)| *id).collect()).unwrap_or_default();
     let due_at_ms = now.saturating_add(config.deadlines.for_kind(queue));
     for task in waiting.iter().take(left) {
         batch.events.push(DissuasionEvent::TaskAdmitted { task: *task, day, due_at_ms });

@@ -7,8 +7,11 @@ use domain::FraudType;
 use super::*;
 use crate::core::grading::points;
 
-/// Evidence from `(identifier, contacts, longest_s, fraud type)` rows.
-fn evidence(rows: &[(&str, u32, u32, FraudType)]) -> Evidence {
+/// A row of evidence: identifier, contacts, the longest in seconds, fraud type.
+type Row<'a> = (&'a str, u32, u32, FraudType);
+
+/// Evidence from rows.
+fn evidence(rows: &[Row]) -> Evidence {
     let mut evidence = Evidence::default();
     for (identifier, contacts, longest_s, fraud_type) in rows {
         let types: BTreeSet<FraudType> = [*fraud_type].into();
@@ -29,7 +32,7 @@ const THIRD: &str = "domain:fake-bank.com.cn";
 fn grading_table() {
     let config = GradingConfig::default();
     #[rustfmt::skip]
-    let table: [(&str, Vec<(&str, u32, u32, FraudType)>, u32, Grade); 9] = [
+    let table: [(&str, Vec<Row>, u32, Grade); 9] = [
         ("one short contact, slow type", vec![(FAKE_SHOP, 1, 10, PIG)], 1, Grade::Low),
         ("one short contact, fast type", vec![(FAKE_POLICE, 1, 10, POLICE)], 2, Grade::Medium),
         ("one long call, slow type", vec![(FAKE_SHOP, 1, 300, PIG)], 2, Grade::Medium),
