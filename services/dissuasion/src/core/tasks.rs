@@ -198,12 +198,14 @@ pub(super) fn timers(state: &State, config: &CoreConfig, now: TimeMs) -> Result<
 /// Admits `queue`'s waiting tasks, in queue order, up to the day's capacity left.
 fn admit(state: &State, config: &CoreConfig, batch: &mut Batch, queue: TaskKind, now: TimeMs) {
     let day = config.day(now);
-    let used = state.admitted.get(&(queue, day)).copied().unwrap_or(0);
-    let left = config.capacity.for_kind(queue).saturating_sub(used) as usize;
     let waiting: Vec<TaskId> =
         state.waiting.get(&queue).map(|w| w.iter().map(|(_, _, id)| *id).collect()).unwrap_or_default();
+    let taken = batch.admitted.entry((queue, day)).or_insert(0);
+    let used = state.admitted.get(&(queue, day)).copied().unwrap_or(0).saturating_add(*taken);
+    let left = (config.capacity.for_kind(queue).saturating_sub(used) as usize).min(waiting.len());
+    *taken = taken.saturating_add(u32::try_from(left).unwrap_or(u32::MAX));
     let due_at_ms = now.saturating_add(config.deadlines.for_kind(queue));
-    for task in waiting.iter().take(left) {
+    for task in &waiting[..left] {
         batch.events.push(DissuasionEvent::TaskAdmitted { task: *task, day, due_at_ms });
     }
     if waiting.len() > left {
