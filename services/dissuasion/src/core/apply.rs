@@ -1,0 +1,248 @@
+//! How each event changes the state: the fold replay uses. It takes no configuration: every
+//! time it needs (a deadline, the window's edge, the next admission) is in the event.
+
+use domain::TimeMs;
+use identifiers::Identifier;
+
+use super::grading::Grade;
+use super::signal::{SignalKey, Subscriber};
+use super::state::{Deadline, Kept, Period, State, Status, Task};
+use crate::events::{Admission, Closure, Clue, DissuasionEvent, SignalBody, TaskId, TaskKind, TransferKind};
+use crate::limits::{MAX_PERIODS_PER_IDENTIFIER, MAX_SIGNALS_PER_IDENTIFIER, MAX_TASK_STEPS};
+
+/// Applies `event` to `state`.
+pub fn apply(state: &mut State, event: &DissuasionEvent) {
+    match event {
+        DissuasionEvent::ScamIdentifierKnown { identifier, since_ms, fraud_types, .. } => {
+            let scam = state.scam.entry(identifier.clone()).or_default();
+            if !scam.is_active() {
+                scam.periods.push(Period { since_ms: *since_ms, until_ms: None });
+                if scam.periods.len() > MAX_PERIODS_PER_IDENTIFIER {
+                    scam.periods.remove(0);
+                }
+            }
+            scam.fraud_types.extend(fraud_types.iter().copied());
+        }
+        DissuasionEvent::ScamIdentifierEnded { identifier, until_ms } => {
+            let scam = state.scam.get_mut(identifier).expect("an ended identifier is known");
+            let period = scam.periods.last_mut().expect("an active identifier has a period");
+            period.until_ms = Some(*until_ms);
+        }
+        DissuasionEvent::CaseMatched { case_id, .. } => {
+            state.cases.insert(case_id.clone());
+        }
+        DissuasionEvent::SignalRecorded { key, subscriber, at_ms, body, forget_before_ms, .. } => {
+            forget(state, *forget_before_ms);
+            record(state, key, subscriber, *at_ms, body);
+        }
+        DissuasionEvent::EvidenceAdded { subscriber, clue } => {
+            state.people.entry(subscriber.clone()).or_default().evidence.add_clue(clue);
+            match clue {
+                Clue::Contact { signal, identifier, at_ms, .. } | Clue::ScamApp { signal, app: identifier, at_ms } => {
+                    mark_matched(state, identifier, signal, *at_ms);
+                }
+                Clue::TransferInstructions { .. } => {}
+            }
+        }
+        DissuasionEvent::TaskOpened {
+            task,
+            subscriber,
+            grade,
+            kind,
+            opened_at_ms,
+            first_contact_ms,
+            admission,
+            sms_request,
+        } => {
+            assert_eq!(task.0, state.next_task, "tasks open in order");
+            state.next_task += 1;
+            let person = state.people.entry(subscriber.clone()).or_default();
+            assert!(person.open_task.is_none(), "one open task per person");
+            person.open_task = Some(*task);
+            state.tasks.insert(
+                *task,
+                Task {
+                    id: *task,
+                    subscriber: subscriber.clone(),
+                    grade: *grade,
+                    kind: *kind,
+                    status: Status::Waiting { day: 0 },
+                    opened_at_ms: *opened_at_ms,
+                    first_contact_ms: *first_contact_ms,
+                    claimed_by: None,
+                    overdue: false,
+                    steps: 1,
+                    sms_request: sms_request.clone(),
+                },
+            );
+            if let Some(request_id) = sms_request {
+                state.sms_requests.insert(request_id.clone(), *task);
+            }
+            enter(state, *task, *admission);
+        }
+        DissuasionEvent::TaskEscalated { task, grade, to, admission, .. } => {
+            leave(state, *task);
+            let entry = state.tasks.get_mut(task).expect("an escalated task exists");
+            assert!(entry.is_open(), "only an open task escalates");
+            entry.kind = *to;
+            entry.grade = *grade;
+            entry.claimed_by = None;
+            entry.steps += 1;
+            assert!(entry.steps as usize <= MAX_TASK_STEPS, "escalation ends at the last level");
+            enter(state, *task, *admission);
+        }
+        DissuasionEvent::TaskAdmitted { task, day, due_at_ms } => {
+            leave(state, *task);
+            enter(state, *task, Admission::Ready { day: *day, due_at_ms: *due_at_ms });
+        }
+        DissuasionEvent::QueueWaiting { queue, until_ms, .. } => set_admit_at(state, *queue, Some(*until_ms)),
+        DissuasionEvent::TaskOverdue { task, .. } => {
+            let entry = state.tasks.get_mut(task).expect("an overdue task exists");
+            entry.overdue = true;
+            if let Status::Ready { due_at_ms } = entry.status {
+                state.deadlines.remove(&(due_at_ms, Deadline::Task(*task)));
+            }
+        }
+        DissuasionEvent::TaskClaimed { task, operator, .. }
+        | DissuasionEvent::TaskReassigned { task, to: operator, .. } => {
+            state.tasks.get_mut(task).expect("a claimed task exists").claimed_by = Some(operator.clone());
+        }
+        DissuasionEvent::TaskClosed { task, closure, .. } => close(state, *task, *closure),
+        DissuasionEvent::ReportRequested { .. } => {}
+    }
+}
+
+/// Forgets the signals older than `before_ms` (out of the retention window).
+fn forget(state: &mut State, before_ms: TimeMs) {
+    while let Some((at_ms, key)) = state.seen_by_time.first().cloned() {
+        if at_ms >= before_ms {
+            break;
+        }
+        state.seen_by_time.pop_first();
+        let Some((_, Some(identifier))) = state.seen.remove(&key) else { continue };
+        if let Some(kept) = state.signals.get_mut(&identifier) {
+            while kept.front().is_some_and(|k| k.at_ms < before_ms) {
+                kept.pop_front();
+            }
+            if kept.is_empty() {
+                state.signals.remove(&identifier);
+            }
+        }
+    }
+}
+
+/// Keeps a signal: its key for deduplication, and a contact or install under its identifier,
+/// in time order (a late signal goes in its place).
+fn record(state: &mut State, key: &SignalKey, subscriber: &Subscriber, at_ms: TimeMs, body: &SignalBody) {
+    let filed: Option<(Identifier, u32, bool)> = match body {
+        SignalBody::Contact { identifier, duration_s } => Some((identifier.clone(), *duration_s, false)),
+        SignalBody::Transfer { kind: TransferKind::AppInstalled { app } } => Some((app.clone(), 0, true)),
+        SignalBody::Transfer { kind: TransferKind::TransferInstructions } => None,
+    };
+    state.seen.insert(key.clone(), (at_ms, filed.as_ref().map(|(id, _, _)| id.clone())));
+    state.seen_by_time.insert((at_ms, key.clone()));
+    let Some((identifier, duration_s, install)) = filed else { return };
+    let kept = state.signals.entry(identifier).or_default();
+    let at = kept.partition_point(|k| k.at_ms <= at_ms);
+    let signal = Kept { key: key.clone(), subscriber: subscriber.clone(), at_ms, duration_s, matched: false, install };
+    kept.insert(at, signal);
+    if kept.len() > MAX_SIGNALS_PER_IDENTIFIER {
+        kept.pop_front();
+    }
+}
+
+fn mark_matched(state: &mut State, identifier: &Identifier, key: &SignalKey, at_ms: TimeMs) {
+    let Some(kept) = state.signals.get_mut(identifier) else { return };
+    let from = kept.partition_point(|k| k.at_ms < at_ms);
+    if let Some(signal) = kept.range_mut(from..).take_while(|k| k.at_ms == at_ms).find(|k| &k.key == key) {
+        signal.matched = true;
+    }
+}
+
+/// Puts an open task in its queue: ready with its deadline (counted in the day's capacity),
+/// or waiting.
+fn enter(state: &mut State, id: TaskId, admission: Admission) {
+    let task = state.tasks.get_mut(&id).expect("an entering task exists");
+    let kind = task.kind;
+    state.open.entry(kind).or_default().insert(id);
+    match admission {
+        Admission::Ready { day, due_at_ms } => {
+            task.status = Status::Ready { due_at_ms };
+            state.deadlines.insert((due_at_ms, Deadline::Task(id)));
+            if kind.is_staffed() {
+                *state.admitted.entry((kind, day)).or_insert(0) += 1;
+                state.admitted.retain(|(_, d), _| *d + 1 >= day);
+            }
+        }
+        Admission::Waiting { day, until_ms } => {
+            task.status = Status::Waiting { day };
+            let key = task.queue_key();
+            state.waiting.entry(kind).or_default().insert(key);
+            if !state.admit_at.contains_key(&kind) {
+                set_admit_at(state, kind, Some(until_ms));
+            }
+        }
+    }
+}
+
+/// Takes an open task out of its queue (before it moves on or closes).
+fn leave(state: &mut State, id: TaskId) {
+    let task = state.tasks.get_mut(&id).expect("a leaving task exists");
+    let (kind, key) = (task.kind, task.queue_key());
+    match task.status {
+        Status::Ready { due_at_ms } => {
+            state.deadlines.remove(&(due_at_ms, Deadline::Task(id)));
+        }
+        Status::Waiting { .. } => {
+            let waiting = state.waiting.get_mut(&kind).expect("a waiting task is in its queue");
+            waiting.remove(&key);
+            if waiting.is_empty() {
+                state.waiting.remove(&kind);
+                set_admit_at(state, kind, None);
+            }
+        }
+        Status::Closed(_) => unreachable!("a closed task is in no queue"),
+    }
+    if let Some(request_id) = state.tasks.get_mut(&id).and_then(|t| t.sms_request.take()) {
+        state.sms_requests.remove(&request_id);
+    }
+    if let Some(open) = state.open.get_mut(&kind) {
+        open.remove(&id);
+        if open.is_empty() {
+            state.open.remove(&kind);
+        }
+    }
+}
+
+/// Moves (or removes) the deadline at which `queue`'s waiting tasks are admitted.
+fn set_admit_at(state: &mut State, queue: TaskKind, at_ms: Option<TimeMs>) {
+    if let Some(before) = state.admit_at.remove(&queue) {
+        state.deadlines.remove(&(before, Deadline::Admit(queue)));
+    }
+    if let Some(at) = at_ms {
+        state.admit_at.insert(queue, at);
+        state.deadlines.insert((at, Deadline::Admit(queue)));
+    }
+}
+
+/// Closes a task; what it dealt with is remembered on the person.
+fn close(state: &mut State, id: TaskId, closure: Closure) {
+    leave(state, id);
+    let task = state.tasks.get_mut(&id).expect("a closed task exists");
+    assert!(task.is_open(), "a task closes once");
+    task.status = Status::Closed(closure);
+    let (subscriber, grade) = (task.subscriber.clone(), task.grade);
+    let person = state.people.get_mut(&subscriber).expect("a task's person is known");
+    person.open_task = None;
+    match closure {
+        Closure::FalsePositive => {
+            person.evidence = Default::default();
+            person.handled = None;
+        }
+        Closure::AlreadyPaid => person.handled = Some(Grade::High),
+        Closure::SmsDelivered => person.handled = person.handled.max(Some(Grade::Low)),
+        Closure::Persuaded | Closure::Refused | Closure::Unreachable => {
+            person.handled = person.handled.max(Some(grade));
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Carriers' and platforms' signals, validated: who was reached by what, and when.
+//!
+//! A signal arrives as text from a carrier (`RawSignal`) and becomes a [`Signal`] only through
+//! [`validate`], which names the field, the value and what is accepted when it refuses. The
+//! subscriber is personal data: a [`Subscriber`] never prints its number (`Debug` and
+//! `Display` are masked, and a refused subscriber is never echoed); logs name a person by
+//! their [`Pseudonym`], a keyed hash that is stable for the node and reveals nothing without
+//! the key.
+
+use std::fmt;
+use std::hash::Hasher;
+
+use domain::{Carrier, PlatformId, TimeMs};
+use identifiers::{ContactKind, Identifier, IdentifierKind, Reason, normalize};
+use serde::{Deserialize, Serialize};
+use siphasher::sip::SipHasher13;
+
+use crate::events::SignalBody;
+use crate::limits::{MAX_CONTACT_DURATION_S, MAX_ECHO_CHARS, MAX_SIGNAL_FUTURE_MS, MAX_SIGNAL_ID_BYTES};
+
+/// A subscriber a signal names: a phone number in its canonical (E.164) form. Built only by
+/// [`Subscriber::parse`]; never shown in clear by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Subscriber(String);
+
+impl Subscriber {
+    pub const EXPECTED: &'static str = "a phone number a carrier serves, in any spelling (+86 1xx xxxx xxxx)";
+
+    /// Normalises a phone number as blocking does (libphonenumber, China by default).
+    pub fn parse(raw: &str) -> Result<Subscriber, Reason> {
+        let identifier = normalize(ContactKind::Phone, raw).map_err(|problem| problem.reason)?;
+        Ok(Subscriber(identifier.value().to_owned()))
+    }
+
+    /// The number in clear, for the SMS order and the report filed for an already-paid
+    /// victim: every caller is a place personal data leaves the core.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The carrier that issued the number, if it is a Chinese mobile number: the one asked to
+    /// send it an SMS.
+    pub fn carrier(&self) -> Option<Carrier> {
+        Carrier::issuing(&self.0)
+    }
+
+    /// A stable pseudonym under `key`, for logs and for staff to name a person without the
+    /// number.
+    pub fn pseudonym(&self, key: &PseudonymKey) -> Pseudonym {
+        let mut hasher = SipHasher13::new_with_keys(key.0, key.1);
+        hasher.write(self.0.as_bytes());
+        Pseudonym(hasher.finish())
+    }
+}
+
+impl fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Subscriber(<redacted>)")
+    }
+}
+
+impl fmt::Display for Subscriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl TryFrom<String> for Subscriber {
+    type Error = String;
+    fn try_from(s: String) -> Result<Subscriber, String> {
+        Subscriber::parse(&s).map_err(|reason| format!("invalid subscriber <redacted>: {}", reason.as_str()))
+    }
+}
+
+impl From<Subscriber> for String {
+    fn from(subscriber: Subscriber) -> String {
+        subscriber.0
+    }
+}
+
+/// The node's secret key for pseudonyms (drawn at provisioning, kept with the store).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PseudonymKey(pub u64, pub u64);
+
+impl fmt::Debug for PseudonymKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PseudonymKey(<secret>)")
+    }
+}
+
+/// A person's name in logs: `p-<16 hex digits>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pseudonym(pub u64);
+
+impl fmt::Display for Pseudonym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p-{:016x}", self.0)
+    }
+}
+
+/// Who sent a signal: a carrier (calls and SMS) or a platform (apps, social accounts).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Carrier(Carrier),
+    Platform(PlatformId),
+}
+
+impl Source {
+    pub const EXPECTED: &'static str = "cmcc, cucc, ctcc, or platform:<2-16 lower-case letters or digits>";
+
+    pub fn parse(s: &str) -> Option<Source> {
+        match s.strip_prefix("platform:") {
+            Some(platform) => PlatformId::parse(platform).ok().map(Source::Platform),
+            None => Carrier::parse(s).ok().map(Source::Carrier),
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Carrier(carrier) => write!(f, "{carrier}"),
+            Source::Platform(platform) => write!(f, "platform:{platform}"),
+        }
+    }
+}
+
+/// A signal's identity: its source and the source's id for it. A re-sent signal has the same
+/// key and is deduplicated.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SignalKey {
+    pub source: Source,
+    pub id: String,
+}
+
+/// What a transfer signal says happened to the subscriber.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    /// The carrier saw instructions to move money reach the subscriber (a call script, an SMS
+    /// with an account number): the person is about to pay.
+    TransferInstructions,
+    /// The subscriber installed an app (a scam app, if it is known as one).
+    AppInstalled { app: Identifier },
+}
+
+/// A signal as a carrier sends it, unchecked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawSignal {
+    pub source: String,
+    pub signal_id: String,
+    /// The subscriber's number as the carrier writes it (personal data: never echoed).
+    pub subscriber: String,
+    pub at_ms: TimeMs,
+    pub what: RawWhat,
+}
+
+/// The body of a raw signal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawWhat {
+    /// `identifier` (`<kind>:<value>`, any spelling of the value) reached the subscriber for
+    /// `duration_s` seconds (0 for an SMS or a page visit).
+    Contact {
+        identifier: String,
+        duration_s: u32,
+    },
+    TransferInstructions,
+    AppInstalled {
+        app: String,
+    },
+}
+
+/// A validated signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signal {
+    pub key: SignalKey,
+    pub subscriber: Subscriber,
+    pub at_ms: TimeMs,
+    pub body: SignalBody,
+}
+
+/// Why a signal was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalReason {
+    UnknownSource,
+    BadSignalId,
+    MalformedSubscriber,
+    UnknownIdentifierKind,
+    MalformedIdentifier,
+    NotAnApp,
+    TooFarInFuture,
+    TooOld,
+    TooLong,
+}
+
+/// A refused signal: the field, the value (never a subscriber's number) and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid signal {field} {value:?}: expected {expected}")]
+pub struct SignalProblem {
+    pub reason: SignalReason,
+    pub field: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+fn problem(reason: SignalReason, field: &'static str, value: &str, expected: impl Into<String>) -> SignalProblem {
+    SignalProblem { reason, field, value: value.chars().take(MAX_ECHO_CHARS).collect(), expected: expected.into() }
+}
+
+/// Checks `raw` at `now`: a signal older than `retention_ms` could no longer be back-matched
+/// and is refused as too old.
+pub fn validate(raw: &RawSignal, now: TimeMs, retention_ms: u64) -> Result<Signal, SignalProblem> {
+    let source = Source::parse(&raw.source)
+        .ok_or_else(|| problem(SignalReason::UnknownSource, "source", &raw.source, Source::EXPECTED))?;
+    let id = &raw.signal_id;
+    if id.is_empty() || id.len() > MAX_SIGNAL_ID_BYTES || id.chars().any(char::is_control) {
+        let expected = format!("1-{MAX_SIGNAL_ID_BYTES} bytes without control characters");
+        return Err(problem(SignalReason::BadSignalId, "signal_id", id, expected));
+    }
+    let subscriber = Subscriber::parse(&raw.subscriber).map_err(|reason| {
+        let expected = format!("{} ({})", Subscriber::EXPECTED, reason.as_str());
+        problem(SignalReason::MalformedSubscriber, "subscriber", "<redacted>", expected)
+    })?;
+    check_time(raw.at_ms, now, retention_ms)?;
+    let body = match &raw.what {
+        RawWhat::Contact { identifier, duration_s } => {
+            if *duration_s > MAX_CONTACT_DURATION_S {
+                let expected = format!("at most {MAX_CONTACT_DURATION_S} seconds");
+                return Err(problem(SignalReason::TooLong, "duration_s", &duration_s.to_string(), expected));
+            }
+            SignalBody::Contact { identifier: read_identifier(identifier, "identifier")?, duration_s: *duration_s }
+        }
+        RawWhat::TransferInstructions => SignalBody::Transfer { kind: TransferKind::TransferInstructions },
+        RawWhat::AppInstalled { app } => {
+            let app_id = read_identifier(app, "app")?;
+            if app_id.kind() != IdentifierKind::App {
+                return Err(problem(SignalReason::NotAnApp, "app", app, ContactKind::App.expected()));
+            }
+            SignalBody::Transfer { kind: TransferKind::AppInstalled { app: app_id } }
+        }
+    };
+    Ok(Signal { key: SignalKey { source, id: id.clone() }, subscriber, at_ms: raw.at_ms, body })
+}
+
+fn check_time(at_ms: TimeMs, now: TimeMs, retention_ms: u64) -> Result<(), SignalProblem> {
+    if at_ms > now.saturating_add(MAX_SIGNAL_FUTURE_MS) {
+        let expected = format!("at most {MAX_SIGNAL_FUTURE_MS} ms after {now}");
+        return Err(problem(SignalReason::TooFarInFuture, "at_ms", &at_ms.to_string(), expected));
+    }
+    if at_ms < now.saturating_sub(retention_ms) {
+        let expected = format!("at least {}, within the {retention_ms} ms kept", now.saturating_sub(retention_ms));
+        return Err(problem(SignalReason::TooOld, "at_ms", &at_ms.to_string(), expected));
+    }
+    Ok(())
+}
+
+/// Reads `<kind>:<value>`, normalising the value by its kind (a carrier may send any spelling).
+fn read_identifier(text: &str, field: &'static str) -> Result<Identifier, SignalProblem> {
+    const KINDS: &str = "<kind>:<value>, kind one of phone, domain, ip, app, social";
+    let kind = text.split_once(':').and_then(|(kind, _)| IdentifierKind::parse(kind));
+    let (Some(kind), Some((_, value))) = (kind, text.split_once(':')) else {
+        return Err(problem(SignalReason::UnknownIdentifierKind, field, text, KINDS));
+    };
+    let as_contact = match kind {
+        IdentifierKind::Phone => ContactKind::Phone,
+        IdentifierKind::Domain | IdentifierKind::Ip => ContactKind::Domain,
+        IdentifierKind::App => ContactKind::App,
+        IdentifierKind::Social => ContactKind::Social,
+    };
+    normalize(as_contact, value).map_err(|e| {
+        let expected = format!("{} ({})", as_contact.expected(), e.reason.as_str());
+        problem(SignalReason::MalformedIdentifier, field, text, expected)
+    })
+}

@@ -1,0 +1,82 @@
+//! Bounds of the dissuasion service, in one place, each with its reason.
+
+/// A day in milliseconds.
+pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+/// An hour in milliseconds.
+pub const HOUR_MS: u64 = 60 * 60 * 1000;
+/// A minute in milliseconds.
+pub const MINUTE_MS: u64 = 60 * 1000;
+
+/// Identifiers read from one case: blocking's bound (four kinds of 32), so a case blocking
+/// screened is never refused here for its size.
+pub use identifiers::limits::MAX_IDENTIFIERS_PER_CASE;
+
+/// Days of signals kept for back-matching a new case (issue 15: "the signals of the last N
+/// days"), by default. A gang works a number for days before a victim reports it; past a week
+/// the people it reached have paid or hung up, and a carrier's signal stream keeps days, not
+/// months.
+pub const DEFAULT_SIGNAL_RETENTION_DAYS: u64 = 7;
+
+/// Longest retention a configuration may ask for: the store and memory hold every signal of
+/// the window (10 million for 7 days at a large city, issue 15's benchmark); a month is four
+/// times that, the most a node is sized for.
+pub const MAX_SIGNAL_RETENTION_DAYS: u64 = 31;
+
+/// How far past `now` a signal's time may be: a carrier's clock a few minutes fast is normal;
+/// an hour ahead is a broken clock whose signals would sort ahead of every real one.
+pub const MAX_SIGNAL_FUTURE_MS: u64 = 5 * MINUTE_MS;
+
+/// Longest contact a signal may report, in seconds: one day. A longer call is a carrier's
+/// error (a line left open); it would make any number look like a long contact.
+pub const MAX_CONTACT_DURATION_S: u32 = 24 * 60 * 60;
+
+/// Signals kept per identifier: a robocaller dials ~10,000 numbers a day, 70,000 a week; past
+/// the bound the oldest are dropped (counted), so one number cannot take the node's memory.
+pub const MAX_SIGNALS_PER_IDENTIFIER: usize = 1 << 17;
+
+/// Distinct scam identifiers kept in one person's evidence: three already grade High by
+/// default; 64 is for the record of a person a whole gang worked, not for the grade.
+pub const MAX_IDENTIFIERS_PER_PERSON: usize = 64;
+
+/// Known periods kept per scam identifier (known, ended, known again): a number reassigned
+/// and reported again a few times; older periods are forgotten, oldest first.
+pub const MAX_PERIODS_PER_IDENTIFIER: usize = 16;
+
+/// Longest carrier signal id, in bytes: carriers' ids are UUIDs or sequence numbers; a longer
+/// one is refused rather than kept in the deduplication table.
+pub const MAX_SIGNAL_ID_BYTES: usize = 64;
+
+/// Characters of a refused value echoed back in a problem (never a subscriber's number).
+pub const MAX_ECHO_CHARS: usize = 80;
+
+/// Open tasks (waiting, ready or claimed) in one queue at most. Foshan handled 2.2 million
+/// warnings in a year (~6,000 a day); a queue of 100,000 is weeks of a surge. Past it a new
+/// task is refused (`Rejection::QueueFull`) and its input is redelivered later, never dropped.
+pub const MAX_TASKS_PER_QUEUE: usize = 100_000;
+
+/// Levels a visit escalates through (Wuhan: city bureau → district bureau → police station →
+/// community).
+pub const ESCALATION_LEVELS: usize = 4;
+
+/// Steps a task can take from its first kind to its last: SMS, call, then the four visit
+/// levels. Escalation stops at the last level, so a task escalates at most this many times
+/// less one (property-tested).
+pub const MAX_TASK_STEPS: usize = 2 + ESCALATION_LEVELS;
+
+/// SMS warnings one task sends at most: one, under one request id the shell may retry. A
+/// warning that is not confirmed escalates to a call rather than being sent again.
+pub const MAX_SMS_PER_TASK: u32 = 1;
+
+/// Longest operator id, in characters: a staff directory's login, not free text.
+pub const MAX_OPERATOR_CHARS: usize = 64;
+
+/// Longest note staff attach to an outcome, in characters: a paragraph an officer types
+/// after a visit, short enough to keep in every task's record.
+pub const MAX_NOTE_CHARS: usize = 1024;
+
+/// Deadlines handled per timer firing: the rest are due at once again, so a backlog (a
+/// night's deadlines at a restart) is worked through in bounded steps, as blocking does.
+pub const TIMER_BATCH: usize = 1024;
+
+/// Tasks one `list` answer holds at most: a page an operator reads.
+pub const MAX_LIST_PAGE: usize = 200;
