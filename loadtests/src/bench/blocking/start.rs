@@ -130,7 +130,7 @@ fn write_store(path: &Path, city: &City, blocks: u64, runtime: &tokio::runtime::
         source.refresh();
         state.committed(write_no);
         let done = (first + CASES_PER_WRITE).min(blocks);
-        if done % 1_000_000 == 0 || done == blocks {
+        if done.is_multiple_of(1_000_000) || done == blocks {
             eprintln!("  {done} blocks written ({:.0} s)", started.elapsed().as_secs_f64());
         }
     }
