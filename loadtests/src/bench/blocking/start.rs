@@ -69,6 +69,8 @@ pub struct Measured {
     pub without_file: Duration,
     pub load_alone: Duration,
     pub resident_added: u64,
+    /// Bytes the started index owns (`Index::bytes`).
+    pub index_bytes: usize,
 }
 
 fn open(path: &Path, city: &City) -> anyhow::Result<Store> {
@@ -140,19 +142,26 @@ fn write_store(path: &Path, city: &City, blocks: u64, runtime: &tokio::runtime::
     Ok(events_written)
 }
 
-/// Opens the store and starts on it, timed; the start's index source and the resident set added.
-fn timed_start(
-    path: &Path,
-    city: &City,
-    runtime: &tokio::runtime::Runtime,
-) -> anyhow::Result<(Duration, Indexed, usize, u64)> {
+/// One start, timed.
+struct Started {
+    took: Duration,
+    indexed: Indexed,
+    /// Identifiers indexed, and the bytes the index owns.
+    len: usize,
+    bytes: usize,
+    /// The resident set the start added to the process.
+    added: u64,
+}
+
+/// Opens the store and starts on it, timed.
+fn timed_start(path: &Path, city: &City, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Started> {
     let before = resident_bytes()?;
     let started = Instant::now();
     let store = open(path, city)?;
     let opened = runtime.block_on(start::open(&store)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let took = started.elapsed();
     let added = resident_bytes()?.saturating_sub(before);
-    Ok((took, opened.indexed, opened.index.len(), added))
+    Ok(Started { took, indexed: opened.indexed, len: opened.index.len(), added, bytes: opened.index.bytes() })
 }
 
 /// Writes the store, then measures the starts (see the module documentation).
@@ -183,14 +192,15 @@ pub fn measure(options: &StartBench) -> anyhow::Result<Measured> {
         std::fs::write("/proc/sys/vm/drop_caches", "3").context("drop the page cache (root only)")?;
     }
     let mut starts = Vec::new();
-    let (mut indexed, mut resident_added) = (0, 0);
+    let (mut indexed, mut resident_added, mut index_bytes) = (0, 0, 0);
     for round in 0..options.rounds {
-        let (took, from, len, added) = timed_start(&path, &city, &runtime)?;
+        let started = timed_start(&path, &city, &runtime)?;
+        let from = &started.indexed;
         anyhow::ensure!(matches!(from, Indexed::File { followed: 0, .. }), "the start did not load the file: {from:?}");
-        starts.push(took);
-        indexed = len;
+        starts.push(started.took);
+        (indexed, index_bytes) = (started.len, started.bytes);
         if round == 0 {
-            resident_added = added;
+            resident_added = started.added;
         }
     }
     let loaded = Instant::now();
@@ -201,9 +211,20 @@ pub fn measure(options: &StartBench) -> anyhow::Result<Measured> {
     std::fs::rename(&index_file, &aside)?;
     let built = timed_start(&path, &city, &runtime);
     std::fs::rename(&aside, &index_file)?;
-    let (without_file, from, len, _) = built?;
+    let built = built?;
+    let (from, len) = (&built.indexed, built.len);
     anyhow::ensure!(matches!(from, Indexed::Rows { .. }) && len == indexed, "{from:?}, {len} against {indexed}");
-    Ok(Measured { blocks: options.blocks, events, indexed, starts, without_file, load_alone, resident_added })
+    let without_file = built.took;
+    Ok(Measured {
+        blocks: options.blocks,
+        events,
+        indexed,
+        starts,
+        without_file,
+        load_alone,
+        resident_added,
+        index_bytes,
+    })
 }
 
 pub async fn run(options: StartBench) -> anyhow::Result<()> {
@@ -227,9 +248,10 @@ pub async fn run(options: StartBench) -> anyhow::Result<()> {
     println!("start (store opened + blocking::shell::start::open)");
     let cache = if drop_caches { "page cache emptied before it" } else { "page cache as the run left it" };
     println!(
-        "  first, fresh memory     {:.0} ms ({cache}); resident set added {} MiB",
+        "  first start             {:.0} ms ({cache}); resident set added {} MiB (less when the process reuses memory it freed), the index owns {} MiB",
         ms(&first),
-        measured.resident_added >> 20
+        measured.resident_added >> 20,
+        measured.index_bytes >> 20
     );
     println!(
         "  with the index file     p50 {:.0} ms, max {:.0} ms over {} starts",
