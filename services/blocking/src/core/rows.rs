@@ -254,16 +254,23 @@ where
     /// Rows from the key bytes `from` on, in key order, while `each` says go on: the store's
     /// rows with memory's changes over them.
     pub fn scan_from(&self, from: Bound<Vec<u8>>, mut each: impl FnMut(&K, &V) -> bool) {
-        let bound = from.clone();
-        // Memory's view: changed over staged.
-        let mut memory: BTreeMap<&[u8], Option<&(K, V)>> = BTreeMap::new();
-        for (key, (_, row)) in self.staged.range((bound.clone(), Bound::Unbounded)) {
-            memory.insert(key, row.as_ref());
-        }
-        for (key, row) in self.changed.range((bound, Bound::Unbounded)) {
-            memory.insert(key, row.as_ref());
-        }
-        let mut memory = memory.into_iter().peekable();
+        // Memory's view, changed over staged, merged lazily: a scan that stops at its first
+        // row (the next deadline) reads one row of each, not every row staged.
+        let bound = (from.clone(), Bound::Unbounded);
+        let mut staged =
+            self.staged.range(bound.clone()).map(|(key, (_, row))| (key.as_slice(), row.as_ref())).peekable();
+        let mut changed = self.changed.range(bound).map(|(key, row)| (key.as_slice(), row.as_ref())).peekable();
+        let mut memory = std::iter::from_fn(move || match (staged.peek(), changed.peek()) {
+            (Some((s, _)), Some((c, _))) if c <= s => {
+                if c == s {
+                    staged.next();
+                }
+                changed.next()
+            }
+            (Some(_), _) => staged.next(),
+            (None, _) => changed.next(),
+        })
+        .peekable();
         let mut going = true;
         if let Some(source) = &self.source {
             source.scan(self.table, from.as_ref().map(Vec::as_slice), &mut |key, bytes| {
