@@ -114,6 +114,8 @@ fn logical_key(envelope: &Envelope) -> Option<(&'static str, String)> {
             // follow (a case screened once is extended once per identifier).
             _ => return None,
         },
+        // No node runs dissuasion yet: none is published.
+        Payload::Dissuasion(_) => return None,
     };
     Some(key)
 }
@@ -185,7 +187,7 @@ fn count(
             *claim = claim.saturating_add(*claim_fen);
         }
         Payload::Blocking(BlockingEvent::IdentifierBlocked { .. }) => audit.blocks += 1,
-        Payload::Freezing(_) | Payload::Blocking(_) => {}
+        Payload::Freezing(_) | Payload::Blocking(_) | Payload::Dissuasion(_) => {}
     }
     if let Some(key) = logical_key(&envelope)
         && !keys.insert(key.clone())

@@ -6,11 +6,13 @@
 //!   identifiers both ways (a signal against the identifiers, a new case against the signals
 //!   of the retention window), a risk grade per person, and graded tasks with deadlines that
 //!   escalate through a call and four visit levels, within each queue's daily capacity.
-//! - [`events`]: what dissuasion records (here until they move to `shared/events`).
+//! - [`events`]: what dissuasion records, `shared/events`' `dissuasion` module (golden bytes
+//!   there), re-exported.
 //! - [`limits`]: every bound, with its reason.
 //!
 //! Not built yet: the shell (store, NATS, the signal stream, commands), see the doc.
 
 pub mod core;
-pub mod events;
 pub mod limits;
+
+pub use ::events::dissuasion as events;

@@ -7,6 +7,7 @@
 //! breaking older readers, and the golden-byte tests in `tests/golden.rs` pin the format.
 
 pub mod blocking;
+pub mod dissuasion;
 pub mod freezing;
 pub mod intake;
 
@@ -14,6 +15,7 @@ use domain::{CaseId, City, TimeMs};
 use serde::{Deserialize, Serialize};
 
 pub use blocking::BlockingEvent;
+pub use dissuasion::DissuasionEvent;
 pub use domain::Service;
 pub use freezing::FreezingEvent;
 pub use intake::IntakeEvent;
@@ -52,6 +54,7 @@ pub enum Payload {
     Intake(IntakeEvent),
     Freezing(FreezingEvent),
     Blocking(BlockingEvent),
+    Dissuasion(DissuasionEvent),
 }
 
 impl Payload {
@@ -61,6 +64,7 @@ impl Payload {
             Payload::Intake(_) => Service::Intake,
             Payload::Freezing(_) => Service::Freezing,
             Payload::Blocking(_) => Service::Blocking,
+            Payload::Dissuasion(_) => Service::Dissuasion,
         }
     }
 
@@ -70,6 +74,7 @@ impl Payload {
             Payload::Intake(event) => event.name(),
             Payload::Freezing(event) => event.name(),
             Payload::Blocking(event) => event.name(),
+            Payload::Dissuasion(event) => event.name(),
         }
     }
 
@@ -79,6 +84,7 @@ impl Payload {
             Payload::Intake(event) => Some(event.case_id()),
             Payload::Freezing(event) => Some(event.case_id()),
             Payload::Blocking(event) => event.case_id(),
+            Payload::Dissuasion(event) => event.case_id(),
         }
     }
 }

@@ -5,32 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use domain::{FraudType, TimeMs};
 use identifiers::Identifier;
-use serde::{Deserialize, Serialize};
 
 use crate::events::Clue;
 use crate::limits::MAX_IDENTIFIERS_PER_PERSON;
 
-/// How likely a person is to pay soon, and so which step warns them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Grade {
-    /// An SMS warning.
-    Low,
-    /// A call-back.
-    Medium,
-    /// A visit.
-    High,
-}
-
-impl Grade {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Grade::Low => "low",
-            Grade::Medium => "medium",
-            Grade::High => "high",
-        }
-    }
-}
+pub use crate::events::Grade;
 
 /// The thresholds of the grading rule.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,7 +23,10 @@ pub use apply::apply;
 pub use decide::decide;
 pub use grading::{Evidence, Exposure, Grade, GradingConfig, grade};
 pub use queue::{next, queue};
-pub use signal::{PseudonymKey, RawSignal, RawWhat, Signal, SignalProblem, SignalReason, Subscriber, validate};
+pub use signal::{
+    Pseudonym, PseudonymKey, Pseudonymous, RawSignal, RawWhat, Signal, SignalProblem, SignalReason, Subscriber,
+    validate,
+};
 pub use state::{Deadline, Kept, Period, Person, Scam, State, Status, Task};
 
 /// Rules the core applies.

@@ -10,72 +10,30 @@
 use std::fmt;
 use std::hash::Hasher;
 
-use domain::{Carrier, PlatformId, TimeMs};
-use identifiers::{ContactKind, Identifier, IdentifierKind, Reason, normalize};
+use domain::TimeMs;
+use identifiers::{ContactKind, Identifier, IdentifierKind, normalize};
 use serde::{Deserialize, Serialize};
 use siphasher::sip::SipHasher13;
 
 use crate::events::SignalBody;
 use crate::limits::{MAX_CONTACT_DURATION_S, MAX_ECHO_CHARS, MAX_SIGNAL_FUTURE_MS, MAX_SIGNAL_ID_BYTES};
 
-/// A subscriber a signal names: a phone number in its canonical (E.164) form. Built only by
-/// [`Subscriber::parse`]; never shown in clear by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Subscriber(String);
+/// The subscriber, its source and key and a transfer's kind are in the events
+/// (`events::dissuasion`).
+pub use crate::events::{SignalKey, Source, Subscriber, TransferKind};
 
-impl Subscriber {
-    pub const EXPECTED: &'static str = "a phone number a carrier serves, in any spelling (+86 1xx xxxx xxxx)";
-
-    /// Normalises a phone number as blocking does (libphonenumber, China by default).
-    pub fn parse(raw: &str) -> Result<Subscriber, Reason> {
-        let identifier = normalize(ContactKind::Phone, raw).map_err(|problem| problem.reason)?;
-        Ok(Subscriber(identifier.value().to_owned()))
-    }
-
-    /// The number in clear, for the SMS order and the report filed for an already-paid
-    /// victim: every caller is a place personal data leaves the core.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The carrier that issued the number, if it is a Chinese mobile number: the one asked to
-    /// send it an SMS.
-    pub fn carrier(&self) -> Option<Carrier> {
-        Carrier::issuing(&self.0)
-    }
-
+/// A person's [`Pseudonym`] under the node's key.
+pub trait Pseudonymous {
     /// A stable pseudonym under `key`, for logs and for staff to name a person without the
     /// number.
-    pub fn pseudonym(&self, key: &PseudonymKey) -> Pseudonym {
+    fn pseudonym(&self, key: &PseudonymKey) -> Pseudonym;
+}
+
+impl Pseudonymous for Subscriber {
+    fn pseudonym(&self, key: &PseudonymKey) -> Pseudonym {
         let mut hasher = SipHasher13::new_with_keys(key.0, key.1);
-        hasher.write(self.0.as_bytes());
+        hasher.write(self.expose().as_bytes());
         Pseudonym(hasher.finish())
-    }
-}
-
-impl fmt::Debug for Subscriber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Subscriber(<redacted>)")
-    }
-}
-
-impl fmt::Display for Subscriber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl TryFrom<String> for Subscriber {
-    type Error = String;
-    fn try_from(s: String) -> Result<Subscriber, String> {
-        Subscriber::parse(&s).map_err(|reason| format!("invalid subscriber <redacted>: {}", reason.as_str()))
-    }
-}
-
-impl From<Subscriber> for String {
-    fn from(subscriber: Subscriber) -> String {
-        subscriber.0
     }
 }
 
@@ -97,53 +55,6 @@ impl fmt::Display for Pseudonym {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "p-{:016x}", self.0)
     }
-}
-
-/// Who sent a signal: a carrier (calls and SMS) or a platform (apps, social accounts).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    Carrier(Carrier),
-    Platform(PlatformId),
-}
-
-impl Source {
-    pub const EXPECTED: &'static str = "cmcc, cucc, ctcc, or platform:<2-16 lower-case letters or digits>";
-
-    pub fn parse(s: &str) -> Option<Source> {
-        match s.strip_prefix("platform:") {
-            Some(platform) => PlatformId::parse(platform).ok().map(Source::Platform),
-            None => Carrier::parse(s).ok().map(Source::Carrier),
-        }
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::Carrier(carrier) => write!(f, "{carrier}"),
-            Source::Platform(platform) => write!(f, "platform:{platform}"),
-        }
-    }
-}
-
-/// A signal's identity: its source and the source's id for it. A re-sent signal has the same
-/// key and is deduplicated.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct SignalKey {
-    pub source: Source,
-    pub id: String,
-}
-
-/// What a transfer signal says happened to the subscriber.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransferKind {
-    /// The carrier saw instructions to move money reach the subscriber (a call script, an SMS
-    /// with an account number): the person is about to pay.
-    TransferInstructions,
-    /// The subscriber installed an app (a scam app, if it is known as one).
-    AppInstalled { app: Identifier },
 }
 
 /// A signal as a carrier sends it, unchecked.

@@ -1,20 +1,143 @@
 //! What dissuasion records: past tense, one enum, serde only here (the log and, later, the
-//! wire). A later step moves these to `shared/events` with golden bytes, as blocking's are.
+//! wire). Moved from the dissuasion crate unchanged, with golden bytes
+//! (`tests/golden_dissuasion.rs`), as blocking's were.
 //!
 //! Personal data: [`DissuasionEvent::SignalRecorded`], [`DissuasionEvent::EvidenceAdded`],
 //! [`DissuasionEvent::TaskOpened`] and [`DissuasionEvent::ReportRequested`] hold a
-//! [`Subscriber`]. They stay in dissuasion's own store (its log); none may be published
-//! beyond the city as they are: the province's view drops the subscriber.
+//! [`Subscriber`] (a phone number; `Debug` and `Display` masked). They stay in dissuasion's
+//! own store (its log); none may be published beyond the city as they are: no node runs
+//! dissuasion yet ([`domain::Service::ALL`] leaves it out), and before its shell publishes
+//! them, the subscriber is replaced by a pseudonymous person key (docs/dissuasion.md,
+//! "Personal data").
 
 use std::collections::BTreeSet;
 use std::fmt;
 
-use domain::{CaseId, FraudType, TimeMs};
-use identifiers::Identifier;
+use domain::{Carrier, CaseId, FraudType, PlatformId, TimeMs};
+use identifiers::{ContactKind, Identifier, Reason, normalize};
 use serde::{Deserialize, Serialize};
 
-pub use crate::core::grading::Grade;
-pub use crate::core::signal::{SignalKey, Source, Subscriber, TransferKind};
+/// A subscriber a signal names: a phone number in its canonical (E.164) form. Built only by
+/// [`Subscriber::parse`]; never shown in clear by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Subscriber(String);
+
+impl Subscriber {
+    pub const EXPECTED: &'static str = "a phone number a carrier serves, in any spelling (+86 1xx xxxx xxxx)";
+
+    /// Normalises a phone number as blocking does (libphonenumber, China by default).
+    pub fn parse(raw: &str) -> Result<Subscriber, Reason> {
+        let identifier = normalize(ContactKind::Phone, raw).map_err(|problem| problem.reason)?;
+        Ok(Subscriber(identifier.value().to_owned()))
+    }
+
+    /// The number in clear, for the SMS order and the report filed for an already-paid
+    /// victim: every caller is a place personal data leaves the core.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The carrier that issued the number, if it is a Chinese mobile number: the one asked to
+    /// send it an SMS.
+    pub fn carrier(&self) -> Option<Carrier> {
+        Carrier::issuing(&self.0)
+    }
+}
+
+impl fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Subscriber(<redacted>)")
+    }
+}
+
+impl fmt::Display for Subscriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl TryFrom<String> for Subscriber {
+    type Error = String;
+    fn try_from(s: String) -> Result<Subscriber, String> {
+        Subscriber::parse(&s).map_err(|reason| format!("invalid subscriber <redacted>: {}", reason.as_str()))
+    }
+}
+
+impl From<Subscriber> for String {
+    fn from(subscriber: Subscriber) -> String {
+        subscriber.0
+    }
+}
+
+/// Who sent a signal: a carrier (calls and SMS) or a platform (apps, social accounts).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Carrier(Carrier),
+    Platform(PlatformId),
+}
+
+impl Source {
+    pub const EXPECTED: &'static str = "cmcc, cucc, ctcc, or platform:<2-16 lower-case letters or digits>";
+
+    pub fn parse(s: &str) -> Option<Source> {
+        match s.strip_prefix("platform:") {
+            Some(platform) => PlatformId::parse(platform).ok().map(Source::Platform),
+            None => Carrier::parse(s).ok().map(Source::Carrier),
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Carrier(carrier) => write!(f, "{carrier}"),
+            Source::Platform(platform) => write!(f, "platform:{platform}"),
+        }
+    }
+}
+
+/// A signal's identity: its source and the source's id for it. A re-sent signal has the same
+/// key and is deduplicated.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SignalKey {
+    pub source: Source,
+    pub id: String,
+}
+
+/// What a transfer signal says happened to the subscriber.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    /// The carrier saw instructions to move money reach the subscriber (a call script, an SMS
+    /// with an account number): the person is about to pay.
+    TransferInstructions,
+    /// The subscriber installed an app (a scam app, if it is known as one).
+    AppInstalled { app: Identifier },
+}
+
+/// How likely a person is to pay soon, and so which step warns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grade {
+    /// An SMS warning.
+    Low,
+    /// A call-back.
+    Medium,
+    /// A visit.
+    High,
+}
+
+impl Grade {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grade::Low => "low",
+            Grade::Medium => "medium",
+            Grade::High => "high",
+        }
+    }
+}
 
 /// A task: one person's dissuasion, from the first warning to its close. Numbered by the
 /// core in the order tasks open (`t<n>`), so the id says nothing about the person.
@@ -214,7 +337,6 @@ pub enum DissuasionEvent {
         reported_at_ms: TimeMs,
         identifiers: u32,
     },
-    /// A signal was kept for matching (for the retention window).
     /// A signal was kept for matching; signals older than `forget_before_ms` (the
     /// retention window) are forgotten.
     SignalRecorded {
@@ -302,4 +424,65 @@ pub enum DissuasionEvent {
         first_contact_ms: TimeMs,
         at_ms: TimeMs,
     },
+}
+
+impl DissuasionEvent {
+    /// Every kind, in declaration order: the last token of its subject.
+    pub const KINDS: [&'static str; 14] = [
+        "scam_identifier_known",
+        "scam_identifier_ended",
+        "case_matched",
+        "signal_recorded",
+        "evidence_added",
+        "task_opened",
+        "task_escalated",
+        "queue_waiting",
+        "task_admitted",
+        "task_overdue",
+        "task_claimed",
+        "task_reassigned",
+        "task_closed",
+        "report_requested",
+    ];
+
+    /// The case the event belongs to, if it belongs to one (a case's match, and an identifier
+    /// a case named).
+    pub fn case_id(&self) -> Option<&CaseId> {
+        match self {
+            DissuasionEvent::ScamIdentifierKnown { case_id, .. } => case_id.as_ref(),
+            DissuasionEvent::CaseMatched { case_id, .. } => Some(case_id),
+            DissuasionEvent::ScamIdentifierEnded { .. }
+            | DissuasionEvent::SignalRecorded { .. }
+            | DissuasionEvent::EvidenceAdded { .. }
+            | DissuasionEvent::TaskOpened { .. }
+            | DissuasionEvent::TaskEscalated { .. }
+            | DissuasionEvent::QueueWaiting { .. }
+            | DissuasionEvent::TaskAdmitted { .. }
+            | DissuasionEvent::TaskOverdue { .. }
+            | DissuasionEvent::TaskClaimed { .. }
+            | DissuasionEvent::TaskReassigned { .. }
+            | DissuasionEvent::TaskClosed { .. }
+            | DissuasionEvent::ReportRequested { .. } => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        let index = match self {
+            DissuasionEvent::ScamIdentifierKnown { .. } => 0,
+            DissuasionEvent::ScamIdentifierEnded { .. } => 1,
+            DissuasionEvent::CaseMatched { .. } => 2,
+            DissuasionEvent::SignalRecorded { .. } => 3,
+            DissuasionEvent::EvidenceAdded { .. } => 4,
+            DissuasionEvent::TaskOpened { .. } => 5,
+            DissuasionEvent::TaskEscalated { .. } => 6,
+            DissuasionEvent::QueueWaiting { .. } => 7,
+            DissuasionEvent::TaskAdmitted { .. } => 8,
+            DissuasionEvent::TaskOverdue { .. } => 9,
+            DissuasionEvent::TaskClaimed { .. } => 10,
+            DissuasionEvent::TaskReassigned { .. } => 11,
+            DissuasionEvent::TaskClosed { .. } => 12,
+            DissuasionEvent::ReportRequested { .. } => 13,
+        };
+        DissuasionEvent::KINDS[index]
+    }
 }
