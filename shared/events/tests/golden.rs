@@ -4,6 +4,10 @@
 //! writes the file of a new sample and never rewrites an existing one; a change that is not
 //! backward compatible bumps `SCHEMA_VERSION` and keeps decoding the old files.
 
+mod common;
+
+use common::{from_hex, to_hex};
+
 use std::path::PathBuf;
 
 use domain::report::{Contacts, Destination, Transfer};
@@ -323,16 +327,7 @@ fn samples() -> Vec<(&'static str, Envelope)> {
 }
 
 fn golden_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.hex"))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn from_hex(hex: &str) -> Vec<u8> {
-    let hex = hex.trim();
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+    common::golden_path("", name)
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! alters the bytes fails here, and the stored bytes must keep decoding. `AFC_BLESS=1` writes
 //! the file of a new sample and never rewrites one.
 
-use std::path::PathBuf;
+mod common;
 
 use domain::{AccountRef, CaseId, City, FraudType};
 use events::blocking::{Appeal, BlockingEvent, Card, Carrier, Channel, HolderKey, OrderErrorKind, PoolSubject};
@@ -93,34 +93,10 @@ fn samples() -> Vec<BlockingEvent> {
     ]
 }
 
-fn golden_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/blocking").join(format!("{name}.hex"))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn from_hex(hex: &str) -> Vec<u8> {
-    let hex = hex.trim();
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
-}
-
 #[test]
 fn every_event_kind_encodes_to_its_golden_bytes_and_back() {
-    let bless = std::env::var_os("AFC_BLESS").is_some();
     for event in samples() {
-        let bytes = rmp_serde::to_vec_named(&event).unwrap();
-        let path = golden_path(event.name());
-        if bless && !path.exists() {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, to_hex(&bytes)).unwrap();
-        }
-        let golden =
-            std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {path:?}: run with AFC_BLESS=1"));
-        assert_eq!(to_hex(&bytes), golden.trim(), "{}: wire format changed", event.name());
-        let decoded: BlockingEvent = rmp_serde::from_slice(&from_hex(&golden)).unwrap();
-        assert_eq!(decoded, event);
+        common::check_payload("blocking", event.name(), &event);
     }
 }
 
@@ -146,7 +122,7 @@ fn an_identifier_that_is_not_canonical_does_not_decode() {
 fn an_envelope_carries_the_pinned_payload_bytes_on_blockings_subject() {
     let city = City::parse("huzhou").unwrap();
     for (seq, event) in (1..).zip(samples()) {
-        let golden = std::fs::read_to_string(golden_path(event.name())).unwrap();
+        let golden = std::fs::read_to_string(common::golden_path("blocking", event.name())).unwrap();
         let envelope = Envelope::new(city.clone(), seq, 1_763_946_000_000, Payload::Blocking(event.clone()));
         assert_eq!(envelope.service, Service::Blocking);
         assert_eq!(envelope.id, format!("huzhou.blocking.{seq}"));
@@ -154,7 +130,7 @@ fn an_envelope_carries_the_pinned_payload_bytes_on_blockings_subject() {
         assert_eq!(envelope.subject(), protocol::subjects::event(&city, Service::Blocking, event.name()));
         let bytes = encode(&envelope).unwrap();
         assert!(
-            to_hex(&bytes).contains(golden.trim()),
+            common::to_hex(&bytes).contains(golden.trim()),
             "{}: the envelope's payload is not the pinned bytes",
             event.name()
         );

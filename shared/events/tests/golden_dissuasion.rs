@@ -4,8 +4,9 @@
 //! alters the bytes fails here, and the stored bytes must keep decoding. `AFC_BLESS=1` writes
 //! the file of a new sample and never rewrites one.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use domain::{Carrier, CaseId, City, FraudType, PlatformId};
 use events::dissuasion::{
@@ -151,34 +152,10 @@ fn other_shapes() -> Vec<DissuasionEvent> {
     ]
 }
 
-fn golden_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/dissuasion").join(format!("{name}.hex"))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn from_hex(hex: &str) -> Vec<u8> {
-    let hex = hex.trim();
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
-}
-
 #[test]
 fn every_event_kind_encodes_to_its_golden_bytes_and_back() {
-    let bless = std::env::var_os("AFC_BLESS").is_some();
     for event in samples() {
-        let bytes = rmp_serde::to_vec_named(&event).unwrap();
-        let path = golden_path(event.name());
-        if bless && !path.exists() {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, to_hex(&bytes)).unwrap();
-        }
-        let golden =
-            std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {path:?}: run with AFC_BLESS=1"));
-        assert_eq!(to_hex(&bytes), golden.trim(), "{}: wire format changed", event.name());
-        let decoded: DissuasionEvent = rmp_serde::from_slice(&from_hex(&golden)).unwrap();
-        assert_eq!(decoded, event);
+        common::check_payload("dissuasion", event.name(), &event);
     }
 }
 
@@ -217,7 +194,7 @@ fn a_subscriber_that_is_not_canonical_does_not_decode_and_is_never_echoed() {
 fn an_envelope_carries_the_pinned_payload_bytes_on_dissuasions_subject() {
     let city = City::parse("wuhan").unwrap();
     for (seq, event) in (1..).zip(samples()) {
-        let golden = std::fs::read_to_string(golden_path(event.name())).unwrap();
+        let golden = std::fs::read_to_string(common::golden_path("dissuasion", event.name())).unwrap();
         let envelope = Envelope::new(city.clone(), seq, T, Payload::Dissuasion(event.clone()));
         assert_eq!(envelope.service, Service::Dissuasion);
         assert_eq!(envelope.id, format!("wuhan.dissuasion.{seq}"));
@@ -225,7 +202,7 @@ fn an_envelope_carries_the_pinned_payload_bytes_on_dissuasions_subject() {
         assert_eq!(envelope.subject(), protocol::subjects::event(&city, Service::Dissuasion, event.name()));
         let bytes = encode(&envelope).unwrap();
         assert!(
-            to_hex(&bytes).contains(golden.trim()),
+            common::to_hex(&bytes).contains(golden.trim()),
             "{}: the envelope's payload is not the pinned bytes",
             event.name()
         );
