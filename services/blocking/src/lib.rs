@@ -51,7 +51,8 @@ pub fn grant(city: &City) -> security::Grant {
         .consumes(&stream, shell::INTAKE_CONSUMER, &shell::intake_filter(city))
         .consumes(&stream, shell::FREEZING_CONSUMER, &shell::freezing_filter(city))
         .inbox(&subjects::city_inbox(city, Service::Blocking.as_str()));
-    for verb in carrier_verb::ALL {
+    // Not `sms`: warning subscribers is dissuasion's.
+    for verb in [carrier_verb::BLOCK, carrier_verb::LIFT, carrier_verb::RESTRICT, carrier_verb::UNRESTRICT] {
         grant = grant.publish(subjects::any_carrier(verb));
     }
     grant

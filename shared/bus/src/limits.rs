@@ -57,3 +57,13 @@ pub const CONSUMER_PULL_GIVE_UP: Duration = Duration::from_secs(5 * 60);
 /// consumer look whether it still exists on the server (a consumer deleted between two pulls
 /// gets no deletion notice; the library's default of 15 s would take 30 s to notice).
 pub const CONSUMER_IDLE_HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// How long a city's signal stream keeps carriers' contact signals: dissuasion's retention
+/// window (7 days by default) and a day to spare for a node catching up. Subscribers are
+/// personal data: kept days, not months.
+pub const SIGNAL_STREAM_MAX_AGE: Duration = Duration::from_secs(8 * 24 * 3600);
+
+/// How long the signal stream remembers a signal's id (`<source>/<signal_id>`) to drop a
+/// carrier's re-send. Dissuasion deduplicates over its whole window besides; this window is
+/// kept short because at tens of thousands of signals a second the ids are the stream's memory.
+pub const SIGNAL_STREAM_DUPLICATE_WINDOW: Duration = Duration::from_secs(2 * 60);

@@ -6,7 +6,9 @@ use domain::City;
 use protocol::subjects;
 
 use crate::BusError;
-use crate::limits::{CITY_STREAM_DUPLICATE_WINDOW, CITY_STREAM_MAX_AGE};
+use crate::limits::{
+    CITY_STREAM_DUPLICATE_WINDOW, CITY_STREAM_MAX_AGE, SIGNAL_STREAM_DUPLICATE_WINDOW, SIGNAL_STREAM_MAX_AGE,
+};
 
 /// The city's stream as a service starting in the city finds it: used as it is when it exists
 /// (a provisioner made it and owns its configuration: in a secured deployment a service's
@@ -37,6 +39,37 @@ pub async fn ensure_city_stream(js: &jetstream::Context, city: &City) -> Result<
         max_age: CITY_STREAM_MAX_AGE,
         duplicate_window: CITY_STREAM_DUPLICATE_WINDOW,
         allow_direct: true,
+        ..Default::default()
+    };
+    js.create_or_update_stream(config).await.map_err(|e| BusError::Stream { stream: name, source: e.into() })
+}
+
+/// The city's signal stream as dissuasion starting in the city finds it: used as it is when it
+/// exists (a provisioner's), created only when it does not (the embedded demo, tests).
+pub async fn signal_stream(js: &jetstream::Context, city: &City) -> Result<(), BusError> {
+    use async_nats::jetstream::ErrorCode;
+    use async_nats::jetstream::context::GetStreamErrorKind;
+    let name = city.signal_stream_name();
+    match js.get_stream(&name).await {
+        Ok(_) => Ok(()),
+        Err(error) if matches!(error.kind(), GetStreamErrorKind::JetStream(e) if e.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
+            ensure_signal_stream(js, city).await.map(|_| ())
+        }
+        Err(error) => Err(BusError::Stream { stream: name, source: error.into() }),
+    }
+}
+
+/// Creates or updates the city's signal stream `AFC_<CITY>_SIG` on `afc.<city>.sig.>` (a
+/// provisioner's call): days of retention, no province source.
+pub async fn ensure_signal_stream(js: &jetstream::Context, city: &City) -> Result<stream::Info, BusError> {
+    let name = city.signal_stream_name();
+    let config = stream::Config {
+        name: name.clone(),
+        subjects: vec![subjects::city_signals(city)],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        max_age: SIGNAL_STREAM_MAX_AGE,
+        duplicate_window: SIGNAL_STREAM_DUPLICATE_WINDOW,
         ..Default::default()
     };
     js.create_or_update_stream(config).await.map_err(|e| BusError::Stream { stream: name, source: e.into() })

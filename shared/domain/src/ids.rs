@@ -118,6 +118,12 @@ impl City {
     pub fn stream_name(&self) -> String {
         format!("AFC_{}", self.0.to_ascii_uppercase())
     }
+
+    /// The city's stream of carriers' and platforms' contact signals, `AFC_<CITY>_SIG`: kept
+    /// days, not months, and never sourced by the province (subscribers are personal data).
+    pub fn signal_stream_name(&self) -> String {
+        format!("AFC_{}_SIG", self.0.to_ascii_uppercase())
+    }
 }
 
 impl BankId {

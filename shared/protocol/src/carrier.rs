@@ -318,6 +318,43 @@ pub struct RestrictReply {
     pub applied_at_ms: TimeMs,
 }
 
+/// Ask a carrier to send one of its subscribers the center's fraud warning by SMS (`sms`,
+/// dissuasion's lowest step). Idempotent: the carrier sends it once per `request_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsRequest {
+    pub request_id: RequestId,
+    /// The center warning: the carrier signs the text with its name (96110).
+    pub center: City,
+    /// The subscriber, in E.164 (`+8613800138000`): personal data, a carrier's own subscriber.
+    pub to: String,
+}
+
+/// A carrier's answer to `sms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsReply {
+    /// The request answered.
+    pub request_id: RequestId,
+    /// Whether the warning reached the handset (`false`: switched off, out of service, not
+    /// the carrier's number): dissuasion calls instead.
+    pub delivered: bool,
+    /// When the carrier handled it (the first time, for a repeated request).
+    pub at_ms: TimeMs,
+}
+
+impl Answer for SmsReply {
+    fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+}
+
+impl Order for SmsRequest {
+    fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+}
+
 /// A reply that names the request it answers: the client refuses one naming another request
 /// as an invalid reply.
 pub trait Answer {
@@ -355,6 +392,7 @@ impl Order for RestrictRequest {
 
 pub type BlockResponse = crate::Reply<BlockReply, crate::adapter::AdapterError>;
 pub type RestrictResponse = crate::Reply<RestrictReply, crate::adapter::AdapterError>;
+pub type SmsResponse = crate::Reply<SmsReply, crate::adapter::AdapterError>;
 
 #[cfg(test)]
 mod tests;

@@ -6,8 +6,11 @@
 //!   (restrict an account), and what they answer.
 //! - [`blocking`]: the commands staff and carriers send to blocking (`check`, `list`, `lift`,
 //!   `case`).
+//! - [`dissuasion`]: the commands call-back operators and community officers work their
+//!   queues with (`next`, `claim`, `complete`, `reassign`, `list`).
 //! - [`command`]: the answer of any service to a command verb it does not know.
 //! - [`intake`]: the commands a center's staff (or the `afc` CLI) send to intake.
+//! - [`signal`]: the contact signals carriers and platforms publish for dissuasion.
 //! - [`subjects`]: every NATS subject name, built in one place.
 //!
 //! Every reply is `{"ok": …}` or `{"error": {"kind": …, "message": …}}` ([`Reply`]), so any
@@ -17,9 +20,11 @@ pub mod adapter;
 pub mod blocking;
 pub mod carrier;
 pub mod command;
+pub mod dissuasion;
 pub mod holder;
 pub mod intake;
 pub mod limits;
+pub mod signal;
 pub mod subjects;
 
 use serde::{Deserialize, Serialize};

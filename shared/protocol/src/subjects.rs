@@ -201,6 +201,29 @@ pub mod js_api {
     pub const INFO: &str = "$JS.API.INFO";
 }
 
+/// Where `source` (`cmcc`, `cucc`, `ctcc` or `platform:<id>`) publishes its contact signals
+/// for `city`: `afc.<city>.sig.<carrier>` or `afc.<city>.sig.platform.<id>`. Dissuasion
+/// refuses a signal whose `source` is not the one its subject names (a carrier's account may
+/// publish under its own token only).
+pub fn signals(city: &City, source: &str) -> String {
+    format!("afc.{city}.sig.{}", source.replace(':', "."))
+}
+
+/// Every signal of `city`: what its signal stream holds.
+pub fn city_signals(city: &City) -> String {
+    format!("afc.{city}.sig.>")
+}
+
+/// The source a signal subject of `city` names (`cmcc`, `platform:<id>`), if it is one.
+pub fn signal_source(city: &City, subject: &str) -> Option<String> {
+    let prefix = format!("afc.{city}.sig.");
+    let rest = subject.strip_prefix(prefix.as_str())?;
+    Some(match rest.strip_prefix("platform.") {
+        Some(platform) => format!("platform:{platform}"),
+        None => rest.to_owned(),
+    })
+}
+
 /// Name of the province stream on the hub.
 pub const PROVINCE_STREAM: &str = "AFC_PROVINCE";
 
@@ -230,8 +253,10 @@ pub mod carrier_verb {
     pub const RESTRICT: &str = "restrict";
     /// Give them back.
     pub const UNRESTRICT: &str = "unrestrict";
+    /// Send a subscriber the center's fraud warning by SMS (dissuasion).
+    pub const SMS: &str = "sms";
     /// Every carrier verb.
-    pub const ALL: [&str; 4] = [BLOCK, LIFT, RESTRICT, UNRESTRICT];
+    pub const ALL: [&str; 5] = [BLOCK, LIFT, RESTRICT, UNRESTRICT, SMS];
 }
 
 /// Payment-platform verbs.
