@@ -94,12 +94,11 @@ fn already_paid_closes_and_asks_for_a_report_linked_to_the_task() {
     let [DissuasionEvent::TaskClosed { closure: Closure::AlreadyPaid, .. }, report] = &events[..] else {
         panic!("{events:?}")
     };
-    let DissuasionEvent::ReportRequested { task, subscriber: who, identifiers, fraud_types, first_contact_ms, .. } =
-        report
+    let DissuasionEvent::ReportRequested { task, person: who, identifiers, fraud_types, first_contact_ms, .. } = report
     else {
         panic!("{report:?}")
     };
-    assert_eq!((*task, who.expose(), *first_contact_ms), (TaskId(0), ALICE, T0));
+    assert_eq!((*task, *who, *first_contact_ms), (TaskId(0), person(ALICE), T0));
     assert_eq!((identifiers.clone(), fraud_types.clone()), (vec![id(FAKE_POLICE)], [POLICE].into()));
     let signal = transfer(&mut world, ALICE, T0 + 2 * HOUR_MS);
     check(&mut world, signal, T0 + 2 * HOUR_MS);
@@ -110,7 +109,7 @@ fn already_paid_closes_and_asks_for_a_report_linked_to_the_task() {
 fn a_false_positive_clears_the_evidence() {
     let mut world = called(ALICE);
     check(&mut world, complete(0, "caller-9", Outcome::FalsePositive), T0 + HOUR_MS);
-    assert!(world.state.people[&subscriber(ALICE)].evidence.is_empty());
+    assert!(world.state.people[&person(ALICE)].evidence.is_empty());
     let next = contact(&mut world, ALICE, FAKE_POLICE, T0 + 2 * HOUR_MS, 30);
     check(&mut world, next, T0 + 2 * HOUR_MS);
     assert_eq!(open_task(&world, ALICE).map(|t| t.id), Some(TaskId(1)), "new evidence is graded afresh");
@@ -145,7 +144,7 @@ fn more_evidence_raises_an_open_task_to_the_step_of_its_new_grade() {
     assert_eq!(task(&world, 0).kind, TaskKind::Sms);
     let long = contact(&mut world, ALICE, FAKE_SHOP, T0 + 60_000, 900);
     let (events, _) = check(&mut world, long, T0 + 60_000);
-    let DissuasionEvent::TaskEscalated { to: TaskKind::Call, reason: Escalation::Regraded, grade, .. } = &events[2]
+    let DissuasionEvent::TaskEscalated { to: TaskKind::Call, reason: Escalation::Regraded, grade, .. } = &events[1]
     else {
         panic!("{events:?}")
     };
@@ -207,7 +206,7 @@ fn over_capacity_tasks_wait_for_the_next_day_and_enter_it_in_queue_order() {
     let late = contact(&mut world, bob, FAKE_POLICE, T0 + HOUR_MS, 30);
     let (events, _) = check(&mut world, late, T0 + HOUR_MS);
     assert!(matches!(
-        events[2],
+        events[1],
         DissuasionEvent::TaskOpened { admission: crate::events::Admission::Waiting { .. }, .. }
     ));
     assert!(matches!(refused(&mut world, claim(1, "caller-1"), T0), Rejection::NotReady { task: TaskId(1), .. }));
