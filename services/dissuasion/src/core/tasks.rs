@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use domain::TimeMs;
+use domain::{CaseId, TimeMs};
 
 use super::grading::{Evidence, Grade, grade};
 use super::state::{Deadline, State, Status, Task};
@@ -238,7 +238,9 @@ fn closed(task: TaskId, closure: Closure, operator: Option<String>, note: String
 }
 
 /// The open, staffed, ready task `id` for `operator`, or why staff cannot act on it.
-fn workable<'s>(state: &'s State, id: TaskId, operator: &str) -> Result<&'s Task, Rejection> {
+/// The task `operator` may work (claim, complete): open, ready, staffed, and not claimed by
+/// someone else.
+pub fn workable<'s>(state: &'s State, id: TaskId, operator: &str) -> Result<&'s Task, Rejection> {
     let task = state.tasks.get(&id).ok_or(Rejection::TaskUnknown { task: id })?;
     match task.status {
         Status::Closed(_) => return Err(Rejection::AlreadyClosed { task: id }),
@@ -313,6 +315,7 @@ pub(super) fn complete(
     operator: String,
     outcome: Outcome,
     note: String,
+    case_id: Option<CaseId>,
     now: TimeMs,
 ) -> Result<Vec<DissuasionEvent>, Rejection> {
     check_operator("operator", &operator)?;
@@ -323,11 +326,13 @@ pub(super) fn complete(
         Outcome::Persuaded => Closure::Persuaded,
         Outcome::FalsePositive => Closure::FalsePositive,
         Outcome::AlreadyPaid => {
+            let case_id = case_id.ok_or(Rejection::NoReport { task: id })?;
             let evidence = state.people.get(&task.person).map(|p| p.evidence.clone()).unwrap_or_default();
             return Ok(vec![
                 closed(id, Closure::AlreadyPaid, by, note, now),
-                DissuasionEvent::ReportRequested {
+                DissuasionEvent::ReportFiled {
                     task: id,
+                    case_id,
                     person: task.person,
                     identifiers: evidence.exposures.keys().cloned().collect(),
                     fraud_types: evidence.fraud_types(),
