@@ -55,7 +55,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
         Input::TimerFired => tasks::timers(state, config, now),
         Input::Claim { task, operator } => tasks::claim(state, task, operator, now),
         Input::Complete { task, operator, outcome, note, case_id } => {
-            tasks::complete(state, config, task, operator, outcome, note, case_id, now)
+            tasks::complete(state, config, task, (operator, outcome, note, case_id), now)
         }
         Input::Reassign { task, by, to } => tasks::reassign(state, task, by, to, now),
     };

@@ -312,10 +312,7 @@ pub(super) fn complete(
     state: &State,
     config: &CoreConfig,
     id: TaskId,
-    operator: String,
-    outcome: Outcome,
-    note: String,
-    case_id: Option<CaseId>,
+    (operator, outcome, note, case_id): (String, Outcome, String, Option<CaseId>),
     now: TimeMs,
 ) -> Result<Vec<DissuasionEvent>, Rejection> {
     check_operator("operator", &operator)?;
