@@ -12,7 +12,9 @@ pub async fn provision(nats: &str, credentials: Option<&Path>, city: &City) -> a
     let client =
         super::connect(nats, credentials, &format!("{city}-admin"), subjects::city_inbox(city, "admin")).await?;
     let js = async_nats::jetstream::new(client);
-    for info in [bus::streams::ensure_city_stream(&js, city).await?, bus::streams::ensure_signal_stream(&js, city).await?] {
+    for info in
+        [bus::streams::ensure_city_stream(&js, city).await?, bus::streams::ensure_signal_stream(&js, city).await?]
+    {
         let subjects = info.config.subjects.join(", ");
         println!("{} on {nats} holds {subjects}", info.config.name);
     }

@@ -61,7 +61,13 @@ pub async fn open(store: &Store) -> Result<Started, ServiceError> {
         let mut state = State::default();
         let kept = store_for_read.read_blocking(|tx| {
             let mut kept = 0;
-            for row in tx.open_table(SIGNALS)?.iter()? {
+            let table = match tx.open_table(SIGNALS) {
+                Ok(table) => table,
+                // A new store: no signal kept yet.
+                Err(store::redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+                Err(e) => return Err(e.into()),
+            };
+            for row in table.iter()? {
                 let (_, bytes) = row?;
                 let record: SignalRecord = rmp_serde::from_slice(bytes.value())
                     .map_err(|e| StoreError::Corrupt(format!("a signal row does not decode: {e}")))?;
