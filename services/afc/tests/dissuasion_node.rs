@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream;
-use domain::{City, Clock, Service, system_clock};
+use domain::{City, Service, system_clock};
 use events::Payload;
 use events::dissuasion::{Closure, DissuasionEvent};
 use futures::StreamExt;
