@@ -188,13 +188,15 @@ mod tests {
     #[test]
     fn a_signal_must_come_from_the_source_its_subject_names_and_refusals_never_echo_the_number() {
         let body = br#"{"source":"cmcc","signal_id":"s1","subscriber":"+8613800138000","at_ms":1,"what":"transfer_instructions"}"#;
-        assert!(read(&city(), "afc.wuhan.sig.cmcc", body).is_ok());
-        let forged = read(&city(), "afc.wuhan.sig.cucc", body).unwrap_err();
-        assert!(forged.contains("\"cmcc\" is not the one its subject afc.wuhan.sig.cucc names"), "{forged}");
-        let other_city = read(&city(), "afc.hangzhou.sig.cmcc", body).unwrap_err();
+        let wuhan = |source: &str| subjects::signals(&city(), source);
+        assert!(read(&city(), &wuhan("cmcc"), body).is_ok());
+        let forged = read(&city(), &wuhan("cucc"), body).unwrap_err();
+        assert!(forged.contains(&format!("\"cmcc\" is not the one its subject {} names", wuhan("cucc"))), "{forged}");
+        let hangzhou = subjects::signals(&City::parse("hangzhou").unwrap(), "cmcc");
+        let other_city = read(&city(), &hangzhou, body).unwrap_err();
         assert!(other_city.contains("is not the one"), "{other_city}");
         let bad = br#"{"source":"cmcc","signal_id":"s1","subscriber":13800138000,"at_ms":1,"what":"x"}"#;
-        let refused = read(&city(), "afc.wuhan.sig.cmcc", bad).unwrap_err();
+        let refused = read(&city(), &wuhan("cmcc"), bad).unwrap_err();
         assert!(!refused.contains("13800138000"), "{refused}");
         assert!(!String::from_utf8(redacted(body)).unwrap().contains("13800138000"));
         assert!(!String::from_utf8(redacted(b"13800138000 not json")).unwrap().contains("13800138000"));
@@ -203,7 +205,7 @@ mod tests {
     #[test]
     fn platforms_publish_under_their_own_token() {
         let body = br#"{"source":"platform:alipay","signal_id":"a","subscriber":"+8613800138000","at_ms":1,"what":{"app_installed":{"app":"app:com.x"}}}"#;
-        assert!(read(&city(), "afc.wuhan.sig.platform.alipay", body).is_ok());
-        assert!(read(&city(), "afc.wuhan.sig.platform.douyin", body).is_err());
+        assert!(read(&city(), &subjects::signals(&city(), "platform:alipay"), body).is_ok());
+        assert!(read(&city(), &subjects::signals(&city(), "platform:douyin"), body).is_err());
     }
 }
