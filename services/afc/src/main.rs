@@ -314,8 +314,8 @@ enum TaskCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Tasks in task order, one line each (a page; --all for every page), then the backlog
-    /// per queue. Never prints a number.
+    /// Tasks, oldest first (by id), one line each (a page; --all for every page), then the
+    /// backlog per queue. Never prints a person's number.
     List {
         #[command(flatten)]
         staff: StaffArgs,
