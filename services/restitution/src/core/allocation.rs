@@ -60,7 +60,9 @@ impl std::str::FromStr for Rule {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Rule::ALL.into_iter().find(|rule| rule.name() == s).ok_or_else(|| {
-            format!("allocation rule {s:?}: accepted are timestamp-trace, pro-rata, fifo and lowest-intermediate-balance")
+            format!(
+                "allocation rule {s:?}: accepted are timestamp-trace, pro-rata, fifo and lowest-intermediate-balance"
+            )
         })
     }
 }
@@ -179,7 +181,10 @@ pub enum Step {
     ProRata,
     LowestIntermediateBalance,
     /// FIFO: a lot of the victim's money still in the account (newest first).
-    Fifo { entry: Option<u32>, at_ms: TimeMs },
+    Fifo {
+        entry: Option<u32>,
+        at_ms: TimeMs,
+    },
 }
 
 /// Allocates the money frozen on `account` by `rule`, at `now` (times past it are refused).
@@ -278,7 +283,16 @@ pub fn allocate(account: &FrozenAccount, rule: Rule, now: TimeMs) -> Result<Allo
         closing_balance_fen: s.balances[s.balances.len() - 1],
     });
     let account = account.account.clone();
-    Ok(Allocation { account, rule, frozen_fen: frozen, allocated_fen: allocated, unallocated, statement, fallback, shares })
+    Ok(Allocation {
+        account,
+        rule,
+        frozen_fen: frozen,
+        allocated_fen: allocated,
+        unallocated,
+        statement,
+        fallback,
+        shares,
+    })
 }
 
 /// What a step of a rule is, before it knows how each victim's part came out.
@@ -296,7 +310,8 @@ fn steps(checked: &Checked<'_>, found: &[Vec<Found>], rule: Rule) -> Vec<(StepKi
     let statement = checked.statement.as_ref();
     match rule {
         Rule::ProRata => {
-            let items = victims.iter().enumerate().map(|(victim, v)| Item { victim, limit: v.traced, weight: v.traced });
+            let items =
+                victims.iter().enumerate().map(|(victim, v)| Item { victim, limit: v.traced, weight: v.traced });
             vec![(StepKind::ProRata, items.collect())]
         }
         Rule::LowestIntermediateBalance => {

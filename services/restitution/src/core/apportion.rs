@@ -103,12 +103,16 @@ pub(crate) fn apportion(pool: Fen, items: &[Item], caps_left: &mut [Fen], first_
     let rest = &active[whole..];
     if !rest.is_empty() {
         let of = left;
-        let mut parts: Vec<(usize, u128, u128, u128)> =
-            rest.iter().map(|&(victim, _, weight, _)| (victim, weight, of * weight / weights, of * weight % weights)).collect();
+        let mut parts: Vec<(usize, u128, u128, u128)> = rest
+            .iter()
+            .map(|&(victim, _, weight, _)| (victim, weight, of * weight / weights, of * weight % weights))
+            .collect();
         let mut over = of - parts.iter().map(|p| p.2).sum::<u128>();
         // Largest remainder first, then the earlier first deposit, then the lower case id.
         let mut order: Vec<usize> = (0..parts.len()).collect();
-        order.sort_by(|&a, &b| tie_break((parts[a].3, first_at[parts[a].0], parts[a].0), (parts[b].3, first_at[parts[b].0], parts[b].0)));
+        order.sort_by(|&a, &b| {
+            tie_break((parts[a].3, first_at[parts[a].0], parts[a].0), (parts[b].3, first_at[parts[b].0], parts[b].0))
+        });
         let mut leftover = vec![0u128; parts.len()];
         for &p in &order {
             if over == 0 {

@@ -10,8 +10,6 @@
 //! (`transfer_id`); `trace_started` gives the victim's loss; a `stop_payment` or `flows`
 //! reply's statement gives the [`Entry`]s ([`Entry::from`] a `StatementEntry`).
 
-use std::collections::BTreeMap;
-
 use domain::{AccountRef, CaseId, Fen, TimeMs};
 use protocol::adapter::{Direction, StatementEntry};
 use serde::{Deserialize, Serialize};
@@ -121,7 +119,12 @@ pub struct Refusal {
     pub expected: String,
 }
 
-pub(crate) fn refuse(reason: Reason, field: impl Into<String>, value: impl ToString, expected: impl Into<String>) -> Refusal {
+pub(crate) fn refuse(
+    reason: Reason,
+    field: impl Into<String>,
+    value: impl ToString,
+    expected: impl Into<String>,
+) -> Refusal {
     let value = value.to_string().chars().take(MAX_ECHO_CHARS).collect();
     Refusal { reason, field: field.into(), value, expected: expected.into() }
 }
@@ -172,18 +175,18 @@ pub(crate) fn check(account: &FrozenAccount, now: TimeMs) -> Result<Checked<'_>,
         return Err(refuse(Reason::TooManyVictims, "claims", claims.len(), expected));
     }
     let latest = now.saturating_add(MAX_CLOCK_SKEW_MS);
-    let mut cases: BTreeMap<&CaseId, usize> = BTreeMap::new();
-    let mut transfers: BTreeMap<&str, String> = BTreeMap::new();
     let mut victims = Vec::with_capacity(claims.len());
+    let mut transfers: Vec<(&str, usize, usize)> = Vec::new();
     let mut all_traced = Fen::ZERO;
     for (c, claim) in claims.iter().enumerate() {
         let field = |name: &str| format!("claims[{c}].{name}");
-        if let Some(first) = cases.insert(&claim.case_id, c) {
-            let expected = format!("each case once (claims[{first}] is the same case)");
-            return Err(refuse(Reason::DuplicateCase, field("case_id"), &claim.case_id, expected));
-        }
         if claim.deposits.is_empty() {
-            return Err(refuse(Reason::NoDeposits, field("deposits"), "[]", "the victim's money traced into the account"));
+            return Err(refuse(
+                Reason::NoDeposits,
+                field("deposits"),
+                "[]",
+                "the victim's money traced into the account",
+            ));
         }
         if claim.deposits.len() > MAX_DEPOSITS_PER_CLAIM {
             let expected = format!("at most {MAX_DEPOSITS_PER_CLAIM} deposits");
@@ -200,27 +203,50 @@ pub(crate) fn check(account: &FrozenAccount, now: TimeMs) -> Result<Checked<'_>,
             }
             if let Some(id) = &deposit.transfer_id {
                 check_transfer_id(id, || field("transfer_id"))?;
-                if let Some(first) = transfers.insert(id, field("transfer_id")) {
-                    let expected = format!("each transfer claimed once ({first} claims it too)");
-                    return Err(refuse(Reason::DuplicateTransfer, field("transfer_id"), id, expected));
-                }
+                transfers.push((id, c, d));
             }
-            traced = traced.checked_add(deposit.amount_fen).map_err(|_| overflow(field("amount_fen"), deposit.amount_fen))?;
+            traced = traced
+                .checked_add(deposit.amount_fen)
+                .map_err(|_| overflow(field("amount_fen"), deposit.amount_fen))?;
         }
         all_traced = all_traced.checked_add(traced).map_err(|_| overflow(field("deposits"), traced))?;
         if claim.traced_loss_fen.is_zero() {
-            return Err(refuse(Reason::NoLoss, field("traced_loss_fen"), 0, "the victim's traced loss (at least 1 fen)"));
+            return Err(refuse(
+                Reason::NoLoss,
+                field("traced_loss_fen"),
+                0,
+                "the victim's traced loss (at least 1 fen)",
+            ));
         }
         let cap = claim.traced_loss_fen.checked_sub(claim.allocated_elsewhere_fen).map_err(|_| {
             let expected = format!("at most the traced loss, {} fen", claim.traced_loss_fen.get());
-            refuse(Reason::ElsewhereExceedsLoss, field("allocated_elsewhere_fen"), claim.allocated_elsewhere_fen.get(), expected)
+            refuse(
+                Reason::ElsewhereExceedsLoss,
+                field("allocated_elsewhere_fen"),
+                claim.allocated_elsewhere_fen.get(),
+                expected,
+            )
         })?;
         let mut deposits: Vec<&Deposit> = claim.deposits.iter().collect();
         deposits.sort_by(|a, b| (a.at_ms, a.amount_fen, &a.transfer_id).cmp(&(b.at_ms, b.amount_fen, &b.transfer_id)));
         let first_at_ms = deposits[0].at_ms;
-        victims.push(Victim { case_id: &claim.case_id, deposits, traced, cap, first_at_ms });
+        victims.push((c, Victim { case_id: &claim.case_id, deposits, traced, cap, first_at_ms }));
     }
-    victims.sort_by(|a, b| a.case_id.cmp(b.case_id));
+    // Each case once, each transfer once: the later of two is named, the earlier in what is
+    // expected.
+    victims.sort_by(|a, b| a.1.case_id.cmp(b.1.case_id).then(a.0.cmp(&b.0)));
+    if let Some(pair) = victims.windows(2).filter(|p| p[0].1.case_id == p[1].1.case_id).min_by_key(|p| p[1].0) {
+        let (first, again) = (pair[0].0, pair[1].0);
+        let expected = format!("each case once (claims[{first}] is the same case)");
+        return Err(refuse(Reason::DuplicateCase, format!("claims[{again}].case_id"), pair[1].1.case_id, expected));
+    }
+    transfers.sort_unstable();
+    if let Some(pair) = transfers.windows(2).filter(|p| p[0].0 == p[1].0).min_by_key(|p| (p[1].1, p[1].2)) {
+        let ((id, c0, d0), (_, c, d)) = (pair[0], pair[1]);
+        let expected = format!("each transfer claimed once (claims[{c0}].deposits[{d0}] claims it too)");
+        return Err(refuse(Reason::DuplicateTransfer, format!("claims[{c}].deposits[{d}].transfer_id"), id, expected));
+    }
+    let victims = victims.into_iter().map(|(_, victim)| victim).collect();
     let statement = match &account.statement {
         None => None,
         Some(entries) => Some(check_statement(entries, latest, now)?),
@@ -243,7 +269,10 @@ fn check_statement(entries: &[Entry], latest: TimeMs, now: TimeMs) -> Result<Sta
         Direction::Out => first.balance_after_fen.checked_add(first.amount_fen),
     }
     .map_err(|_| {
-        let expected = format!("a balance after the first entry that leaves a balance before it ({} fen in)", first.amount_fen.get());
+        let expected = format!(
+            "a balance after the first entry that leaves a balance before it ({} fen in)",
+            first.amount_fen.get()
+        );
         refuse(Reason::BalanceMismatch, "statement[0].balance_after_fen", first.balance_after_fen.get(), expected)
     })?;
     let mut balances = Vec::with_capacity(entries.len() + 1);
@@ -267,10 +296,21 @@ fn check_statement(entries: &[Entry], latest: TimeMs, now: TimeMs) -> Result<Sta
         };
         if after != Some(entry.balance_after_fen) {
             let expected = match after {
-                Some(after) => format!("{} fen: the balance before it, {} fen, {:?} {} fen", after.get(), before.get(), entry.direction, entry.amount_fen.get()),
+                Some(after) => format!(
+                    "{} fen: the balance before it, {} fen, {:?} {} fen",
+                    after.get(),
+                    before.get(),
+                    entry.direction,
+                    entry.amount_fen.get()
+                ),
                 None => format!("a balance the {} fen before it allows", before.get()),
             };
-            return Err(refuse(Reason::BalanceMismatch, field("balance_after_fen"), entry.balance_after_fen.get(), expected));
+            return Err(refuse(
+                Reason::BalanceMismatch,
+                field("balance_after_fen"),
+                entry.balance_after_fen.get(),
+                expected,
+            ));
         }
         balances.push(entry.balance_after_fen);
     }

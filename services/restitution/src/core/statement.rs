@@ -5,7 +5,7 @@
 //! Everything here works on the checked input ([`Checked`]), whose victims and deposits are
 //! in canonical order, so what it finds does not depend on the order the input was given in.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use domain::{Fen, TimeMs};
 use protocol::adapter::Direction;
@@ -45,43 +45,43 @@ pub(crate) fn find(victims: &[Victim<'_>], statement: Option<&Statement<'_>>) ->
     let mut found: Vec<Vec<Found>> = victims.iter().map(|v| vec![Found::NoStatement; v.deposits.len()]).collect();
     let Some(statement) = statement else { return found };
     let entries = statement.entries;
-    let mut by_id: BTreeMap<&str, VecDeque<usize>> = BTreeMap::new();
-    let mut by_amount: BTreeMap<Fen, BTreeSet<(TimeMs, usize)>> = BTreeMap::new();
-    for (index, entry) in entries.iter().enumerate().filter(|(_, e)| e.direction == Direction::In) {
-        by_id.entry(&entry.transfer_id).or_default().push_back(index);
-        by_amount.entry(entry.amount_fen).or_default().insert((entry.at_ms, index));
-    }
-    let take = |index: usize, by_amount: &mut BTreeMap<Fen, BTreeSet<(TimeMs, usize)>>| {
-        let entry = &entries[index];
-        by_amount.get_mut(&entry.amount_fen).map(|set| set.remove(&(entry.at_ms, index)));
+    let incoming = || entries.iter().enumerate().filter(|(_, e)| e.direction == Direction::In);
+    let mut by_id: Vec<(&str, usize)> = incoming().map(|(index, e)| (e.transfer_id.as_str(), index)).collect();
+    by_id.sort_unstable();
+    let mut by_amount: Vec<(Fen, TimeMs, usize)> =
+        incoming().map(|(index, e)| (e.amount_fen, e.at_ms, index)).collect();
+    by_amount.sort_unstable();
+    let mut taken = vec![false; entries.len()];
+    let found_at = |index: usize, taken: &mut [bool]| {
+        taken[index] = true;
         Found::Entry { index: u32::try_from(index).expect("statements are bounded far below u32") }
     };
     let mut without_id = Vec::new();
     for (v, victim) in victims.iter().enumerate() {
         for (d, deposit) in victim.deposits.iter().enumerate() {
-            match &deposit.transfer_id {
-                Some(id) => {
-                    if let Some(index) = by_id.get_mut(id.as_str()).and_then(VecDeque::pop_front) {
-                        found[v][d] = take(index, &mut by_amount);
-                    }
-                }
-                None => without_id.push((deposit.at_ms, deposit.amount_fen, v, d)),
+            let Some(id) = &deposit.transfer_id else {
+                without_id.push((deposit.at_ms, deposit.amount_fen, v, d));
+                continue;
+            };
+            let start = by_id.partition_point(|(other, _)| *other < id.as_str());
+            let mut same = by_id[start..].iter().take_while(|(other, _)| *other == id.as_str());
+            if let Some(&(_, index)) = same.find(|(_, index)| !taken[*index]) {
+                found[v][d] = found_at(index, &mut taken);
             }
         }
     }
-    without_id.sort();
+    without_id.sort_unstable();
     for (at_ms, amount, v, d) in without_id {
-        let Some(set) = by_amount.get(&amount) else { continue };
         let low = at_ms.saturating_sub(ARRIVAL_WINDOW_MS);
         let high = at_ms.saturating_add(ARRIVAL_WINDOW_MS);
-        // The latest entry at or before the time (the earliest index of its time), and the
-        // earliest at or after it.
-        let before = set.range((low, 0)..=(at_ms, usize::MAX)).next_back().map(|(t, _)| *t);
-        let before = before.and_then(|t| set.range((t, 0)..).next().copied());
-        let after = set.range((at_ms, 0)..=(high, usize::MAX)).next().copied();
-        let nearest = [before, after].into_iter().flatten().min_by_key(|(t, index)| (t.abs_diff(at_ms), *index));
-        if let Some((_, index)) = nearest {
-            found[v][d] = take(index, &mut by_amount);
+        let start = by_amount.partition_point(|&(a, t, _)| (a, t) < (amount, low));
+        let nearest = by_amount[start..]
+            .iter()
+            .take_while(|&&(a, t, _)| a == amount && t <= high)
+            .filter(|(_, _, index)| !taken[*index])
+            .min_by_key(|&&(_, t, index)| (t.abs_diff(at_ms), index));
+        if let Some(&(_, _, index)) = nearest {
+            found[v][d] = found_at(index, &mut taken);
         }
     }
     let first_at = entries.first().map_or(0, |e| e.at_ms);
@@ -175,13 +175,13 @@ pub(crate) struct Lot {
 pub(crate) fn fifo_lots(victims: &[Victim<'_>], found: &[Vec<Found>], statement: Option<&Statement<'_>>) -> Vec<Lot> {
     let mut before = Vec::new();
     let mut after = Vec::new();
-    let mut at_entry: BTreeMap<u32, (usize, Fen)> = BTreeMap::new();
+    let mut at_entry: Vec<Option<(usize, Fen)>> = vec![None; statement.map_or(0, |s| s.entries.len())];
     for (v, (victim, found)) in victims.iter().zip(found).enumerate() {
         for (deposit, found) in victim.deposits.iter().zip(found) {
             let lot = |place| Lot { victim: v, amount: deposit.amount_fen, entry: None, at_ms: deposit.at_ms, place };
             match found {
                 Found::Entry { index } => {
-                    at_entry.insert(*index, (v, deposit.amount_fen));
+                    at_entry[*index as usize] = Some((v, deposit.amount_fen));
                 }
                 Found::BeforeStatement => before.push(lot((0, deposit.at_ms))),
                 Found::NoStatement => before.push(lot((0, deposit.at_ms))),
@@ -211,20 +211,25 @@ pub(crate) fn fifo_lots(victims: &[Victim<'_>], found: &[Vec<Found>], statement:
         let index32 = u32::try_from(index).expect("statements are bounded far below u32");
         match entry.direction {
             Direction::In => {
-                let mine = at_entry.get(&index32).map(|(v, amount)| (*v, (*amount).min(entry.amount_fen)));
-                let theirs = entry.amount_fen.checked_sub(mine.map_or(Fen::ZERO, |(_, a)| a)).expect("at most the entry");
+                let mine = at_entry[index].map(|(v, amount)| (v, amount.min(entry.amount_fen)));
+                let theirs =
+                    entry.amount_fen.checked_sub(mine.map_or(Fen::ZERO, |(_, a)| a)).expect("at most the entry");
                 if !theirs.is_zero() {
                     queue.push_back((None, theirs));
                 }
                 if let Some((victim, amount)) = mine {
                     let place = (index + 1, entry.at_ms);
-                    queue.push_back((Some(Lot { victim, amount, entry: Some(index32), at_ms: entry.at_ms, place }), amount));
+                    queue.push_back((
+                        Some(Lot { victim, amount, entry: Some(index32), at_ms: entry.at_ms, place }),
+                        amount,
+                    ));
                 }
             }
             Direction::Out => {
                 let mut out = entry.amount_fen;
                 while !out.is_zero() {
-                    let front = queue.front_mut().expect("the statement's balances were checked: lots hold the balance");
+                    let front =
+                        queue.front_mut().expect("the statement's balances were checked: lots hold the balance");
                     let taken = front.1.min(out);
                     front.1 = front.1.checked_sub(taken).expect("at most the lot");
                     out = out.checked_sub(taken).expect("at most what leaves");
@@ -235,10 +240,8 @@ pub(crate) fn fifo_lots(victims: &[Victim<'_>], found: &[Vec<Found>], statement:
             }
         }
     }
-    let mut lots: Vec<Lot> = queue
-        .into_iter()
-        .filter_map(|(lot, left)| lot.map(|lot| Lot { amount: left, ..lot }))
-        .collect();
+    let mut lots: Vec<Lot> =
+        queue.into_iter().filter_map(|(lot, left)| lot.map(|lot| Lot { amount: left, ..lot })).collect();
     lots.extend(after);
     lots
 }
