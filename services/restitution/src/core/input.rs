@@ -10,6 +10,8 @@
 //! (`transfer_id`); `trace_started` gives the victim's loss; a `stop_payment` or `flows`
 //! reply's statement gives the [`Entry`]s ([`Entry::from`] a `StatementEntry`).
 
+use std::collections::HashMap;
+
 use domain::{AccountRef, CaseId, Fen, TimeMs};
 use protocol::adapter::{Direction, StatementEntry};
 use serde::{Deserialize, Serialize};
@@ -47,7 +49,7 @@ pub struct Claim {
 }
 
 /// One arrival of a victim's money in the account (freezing's `rule::Arrival`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deposit {
     pub amount_fen: Fen,
     /// When it arrived: the time the victim gave (typed by staff) or the bank booked.
@@ -176,7 +178,7 @@ pub(crate) fn check(account: &FrozenAccount, now: TimeMs) -> Result<Checked<'_>,
     }
     let latest = now.saturating_add(MAX_CLOCK_SKEW_MS);
     let mut victims = Vec::with_capacity(claims.len());
-    let mut transfers: Vec<(&str, usize, usize)> = Vec::new();
+    let mut transfers: HashMap<&str, (usize, usize)> = HashMap::new();
     let mut all_traced = Fen::ZERO;
     for (c, claim) in claims.iter().enumerate() {
         let field = |name: &str| format!("claims[{c}].{name}");
@@ -203,7 +205,10 @@ pub(crate) fn check(account: &FrozenAccount, now: TimeMs) -> Result<Checked<'_>,
             }
             if let Some(id) = &deposit.transfer_id {
                 check_transfer_id(id, || field("transfer_id"))?;
-                transfers.push((id, c, d));
+                if let Some((c0, d0)) = transfers.insert(id, (c, d)) {
+                    let expected = format!("each transfer claimed once (claims[{c0}].deposits[{d0}] claims it too)");
+                    return Err(refuse(Reason::DuplicateTransfer, field("transfer_id"), id, expected));
+                }
             }
             traced = traced
                 .checked_add(deposit.amount_fen)
@@ -232,19 +237,12 @@ pub(crate) fn check(account: &FrozenAccount, now: TimeMs) -> Result<Checked<'_>,
         let first_at_ms = deposits[0].at_ms;
         victims.push((c, Victim { case_id: &claim.case_id, deposits, traced, cap, first_at_ms }));
     }
-    // Each case once, each transfer once: the later of two is named, the earlier in what is
-    // expected.
+    // Each case once: the later of two is named, the earlier in what is expected.
     victims.sort_by(|a, b| a.1.case_id.cmp(b.1.case_id).then(a.0.cmp(&b.0)));
     if let Some(pair) = victims.windows(2).filter(|p| p[0].1.case_id == p[1].1.case_id).min_by_key(|p| p[1].0) {
         let (first, again) = (pair[0].0, pair[1].0);
         let expected = format!("each case once (claims[{first}] is the same case)");
         return Err(refuse(Reason::DuplicateCase, format!("claims[{again}].case_id"), pair[1].1.case_id, expected));
-    }
-    transfers.sort_unstable();
-    if let Some(pair) = transfers.windows(2).filter(|p| p[0].0 == p[1].0).min_by_key(|p| (p[1].1, p[1].2)) {
-        let ((id, c0, d0), (_, c, d)) = (pair[0], pair[1]);
-        let expected = format!("each transfer claimed once (claims[{c0}].deposits[{d0}] claims it too)");
-        return Err(refuse(Reason::DuplicateTransfer, format!("claims[{c}].deposits[{d}].transfer_id"), id, expected));
     }
     let victims = victims.into_iter().map(|(_, victim)| victim).collect();
     let statement = match &account.statement {

@@ -5,7 +5,7 @@
 //! Everything here works on the checked input ([`Checked`]), whose victims and deposits are
 //! in canonical order, so what it finds does not depend on the order the input was given in.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use domain::{Fen, TimeMs};
 use protocol::adapter::Direction;
@@ -46,8 +46,14 @@ pub(crate) fn find(victims: &[Victim<'_>], statement: Option<&Statement<'_>>) ->
     let Some(statement) = statement else { return found };
     let entries = statement.entries;
     let incoming = || entries.iter().enumerate().filter(|(_, e)| e.direction == Direction::In);
-    let mut by_id: Vec<(&str, usize)> = incoming().map(|(index, e)| (e.transfer_id.as_str(), index)).collect();
-    by_id.sort_unstable();
+    // Incoming entries by transfer id: the first of each id, and each one's next of the same
+    // id (a map read per deposit; a binary search over the ids missed the cache at every
+    // probe).
+    let mut first_with_id: HashMap<&str, usize> = HashMap::new();
+    let mut next_with_id = vec![usize::MAX; entries.len()];
+    for (index, entry) in incoming().collect::<Vec<_>>().into_iter().rev() {
+        next_with_id[index] = first_with_id.insert(&entry.transfer_id, index).unwrap_or(usize::MAX);
+    }
     let mut by_amount: Vec<(Fen, TimeMs, usize)> =
         incoming().map(|(index, e)| (e.amount_fen, e.at_ms, index)).collect();
     by_amount.sort_unstable();
@@ -63,9 +69,11 @@ pub(crate) fn find(victims: &[Victim<'_>], statement: Option<&Statement<'_>>) ->
                 without_id.push((deposit.at_ms, deposit.amount_fen, v, d));
                 continue;
             };
-            let start = by_id.partition_point(|(other, _)| *other < id.as_str());
-            let mut same = by_id[start..].iter().take_while(|(other, _)| *other == id.as_str());
-            if let Some(&(_, index)) = same.find(|(_, index)| !taken[*index]) {
+            let mut index = first_with_id.get(id.as_str()).copied().unwrap_or(usize::MAX);
+            while index != usize::MAX && taken[index] {
+                index = next_with_id[index];
+            }
+            if index != usize::MAX {
                 found[v][d] = found_at(index, &mut taken);
             }
         }
