@@ -135,7 +135,8 @@ pub struct Share {
     /// The victim's money traced into the account (the deposits' sum).
     pub traced_in_fen: Fen,
     /// What the rule weighs the victim by: the traced money (pro rata, timestamp trace), the
-    /// bound (lowest intermediate balance), the lots left (FIFO).
+    /// bound (lowest intermediate balance), the lots left (FIFO); 0 when the victim took part
+    /// in no step (by timestamp trace, none of their money can be left).
     pub basis_fen: Fen,
     /// The most of the account's money the rule finds can be the victim's.
     pub bound_fen: Fen,

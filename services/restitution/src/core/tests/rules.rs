@@ -26,6 +26,10 @@ fn given_a_victims_money_drained_to_zero_before_anothers_arrived_when_traced_by_
     assert_eq!(allocation.allocated_fen, Fen::new(400_000));
     // Pro rata does not read the statement: A's 300,000 weighs as much as if it were there.
     assert_eq!(shares(&check(&drained_then_b(), Rule::ProRata)), [150_000, 250_000]);
+    // FIFO: the 300,000 out took A's lot, the 100,000 out 100,000 of B's. LIBR: bounds 0 and
+    // 400,000.
+    assert_eq!(shares(&check(&drained_then_b(), Rule::Fifo)), [0, 400_000]);
+    assert_eq!(shares(&check(&drained_then_b(), Rule::LowestIntermediateBalance)), [0, 400_000]);
 }
 
 /// Example 2: three victims whose money may all still be there.
@@ -86,6 +90,15 @@ fn given_three_victims_when_shared_by_lowest_intermediate_balance_then_pro_rata_
     // 28,235.29…, 141,176.47…, 70,588.23…: remainders 100,000, 160,000, 80,000 of 340,000.
     assert_eq!(shares(&allocation), [28_235, 141_177, 70_588]);
     assert!(allocation.shares.iter().all(|s| s.basis_fen == s.bound_fen));
+}
+
+#[test]
+fn given_three_victims_when_allocated_first_in_first_out_then_the_newest_money_is_frozen() {
+    // Lots: A's 100,000 less the 60,000 out: 40,000; B's 200,000; C's 100,000. The 100,000
+    // out takes A's 40,000 and 60,000 of B's. Newest first: C's 100,000, B's 140,000.
+    let allocation = check(&three_mixed(), Rule::Fifo);
+    assert_eq!(shares(&allocation), [0, 140_000, 100_000]);
+    assert_eq!(allocation.shares[0].bound_fen, Fen::ZERO, "none of A's lots is left");
 }
 
 /// Example 3: FIFO — others' money first, A, B, then A again.
