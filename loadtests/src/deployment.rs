@@ -144,7 +144,9 @@ impl Embedded {
                     )
                 }
             };
-            bus::streams::ensure_city_stream(&jetstream::new(admin), city).await?;
+            let admin = jetstream::new(admin);
+            bus::streams::ensure_city_stream(&admin, city).await?;
+            bus::streams::ensure_signal_stream(&admin, city).await?;
             clients.insert(city.clone(), client);
         }
         bus::streams::ensure_province_stream(&jetstream::new(hub_admin), cities).await?;

@@ -43,6 +43,7 @@ pub fn services(options: &CityOptions) -> Vec<Box<dyn Hosted>> {
         Box::new(intake::Intake),
         Box::new(freezing::Freezing::new(freezing)),
         Box::new(blocking::Blocking::new(blocking)),
+        Box::new(dissuasion::Dissuasion::new(dissuasion::Config::new(options.city.clone()))),
     ]
 }
 
@@ -68,6 +69,7 @@ pub fn service_grants(city: &City) -> Vec<(&'static str, security::Grant)> {
         (Service::Intake.as_str(), intake::grant(city)),
         (Service::Freezing.as_str(), freezing::grant(city)),
         (Service::Blocking.as_str(), blocking::grant(city)),
+        (Service::Dissuasion.as_str(), dissuasion::grant(city)),
     ]
 }
 

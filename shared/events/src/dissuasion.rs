@@ -2,13 +2,13 @@
 //! wire). Moved from the dissuasion crate unchanged, with golden bytes
 //! (`tests/golden_dissuasion.rs`), as blocking's were.
 //!
-//! Personal data: [`DissuasionEvent::SignalRecorded`], [`DissuasionEvent::EvidenceAdded`],
-//! [`DissuasionEvent::TaskOpened`] and [`DissuasionEvent::ReportRequested`] hold a
-//! [`Subscriber`] (a phone number; `Debug` and `Display` masked). They stay in dissuasion's
-//! own store (its log); none may be published beyond the city as they are: no node runs
-//! dissuasion yet ([`domain::Service::ALL`] leaves it out), and before its shell publishes
-//! them, the subscriber is replaced by a pseudonymous person key (docs/dissuasion.md,
-//! "Personal data").
+//! Personal data: no event holds a subscriber's number. A person is named by a [`PersonId`]:
+//! a keyed hash of the number under the node's secret (stable for the node, meaningless
+//! without the key) and the carrier that serves it. The number is kept in dissuasion's own
+//! store only: in each kept signal's [`SignalRecord`] (a row of that store, never an event:
+//! at tens of thousands of signals a second the log and the city stream would hold every one)
+//! and its table of numbers by person, which the SMS order and the report filed for a person
+//! who has paid read.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -68,6 +68,75 @@ impl From<Subscriber> for String {
     fn from(subscriber: Subscriber) -> String {
         subscriber.0
     }
+}
+
+/// A person reached, as dissuasion's events name them: [`PersonKey`] and the carrier that
+/// serves their number (the one asked to send them an SMS), never the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PersonId {
+    pub key: PersonKey,
+    pub carrier: Option<Carrier>,
+}
+
+impl fmt::Display for PersonId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.key.fmt(f)
+    }
+}
+
+/// A keyed 128-bit hash of a person's number (`p-<32 hex digits>`): what logs, events and
+/// staff's lists name a person by. Computed by dissuasion under its node secret.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PersonKey(pub u128);
+
+impl PersonKey {
+    pub const EXPECTED: &'static str = "p- and 32 lower-case hexadecimal digits";
+
+    pub fn parse(s: &str) -> Option<PersonKey> {
+        let hex = s.strip_prefix("p-")?;
+        let valid = hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        valid.then(|| u128::from_str_radix(hex, 16).ok()).flatten().map(PersonKey)
+    }
+}
+
+impl fmt::Display for PersonKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p-{:032x}", self.0)
+    }
+}
+
+impl fmt::Debug for PersonKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl TryFrom<String> for PersonKey {
+    type Error = String;
+    fn try_from(s: String) -> Result<PersonKey, String> {
+        PersonKey::parse(&s).ok_or_else(|| format!("invalid person key {s:?}: expected {}", PersonKey::EXPECTED))
+    }
+}
+
+impl From<PersonKey> for String {
+    fn from(key: PersonKey) -> String {
+        key.to_string()
+    }
+}
+
+/// A signal dissuasion keeps for matching: a row of its own store, never an event (see the
+/// module's doc). `subscriber` is the number, in clear in that store only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalRecord {
+    pub key: SignalKey,
+    pub person: PersonId,
+    pub subscriber: Subscriber,
+    pub at_ms: TimeMs,
+    pub received_at_ms: TimeMs,
+    pub body: SignalBody,
+    /// Signals older than this (the retention window at `received_at_ms`) are forgotten.
+    pub forget_before_ms: TimeMs,
 }
 
 /// Who sent a signal: a carrier (calls and SMS) or a platform (apps, social accounts).
@@ -337,25 +406,15 @@ pub enum DissuasionEvent {
         reported_at_ms: TimeMs,
         identifiers: u32,
     },
-    /// A signal was kept for matching; signals older than `forget_before_ms` (the
-    /// retention window) are forgotten.
-    SignalRecorded {
-        key: SignalKey,
-        subscriber: Subscriber,
-        at_ms: TimeMs,
-        received_at_ms: TimeMs,
-        body: SignalBody,
-        forget_before_ms: TimeMs,
-    },
-    /// Evidence against `subscriber`.
+    /// Evidence against `person`.
     EvidenceAdded {
-        subscriber: Subscriber,
+        person: PersonId,
         clue: Clue,
     },
-    /// A task opened for `subscriber` at `kind`.
+    /// A task opened for `person` at `kind`.
     TaskOpened {
         task: TaskId,
-        subscriber: Subscriber,
+        person: PersonId,
         grade: Grade,
         kind: TaskKind,
         opened_at_ms: TimeMs,
@@ -414,11 +473,14 @@ pub enum DissuasionEvent {
         note: String,
         at_ms: TimeMs,
     },
-    /// The person of `task` has paid: the shell files an intake report with what is known,
-    /// linked to the task.
-    ReportRequested {
+    /// The person of `task` had paid already: the report the operator took on the call, with
+    /// what dissuasion knew (the number, the scam identifiers, the fraud type), was filed with
+    /// intake as `case_id` before the task closed.
+    ReportFiled {
         task: TaskId,
-        subscriber: Subscriber,
+        /// The case intake recorded for them: the task and the case are linked.
+        case_id: CaseId,
+        person: PersonId,
         identifiers: Vec<Identifier>,
         fraud_types: BTreeSet<FraudType>,
         first_contact_ms: TimeMs,
@@ -428,11 +490,10 @@ pub enum DissuasionEvent {
 
 impl DissuasionEvent {
     /// Every kind, in declaration order: the last token of its subject.
-    pub const KINDS: [&'static str; 14] = [
+    pub const KINDS: [&'static str; 13] = [
         "scam_identifier_known",
         "scam_identifier_ended",
         "case_matched",
-        "signal_recorded",
         "evidence_added",
         "task_opened",
         "task_escalated",
@@ -442,7 +503,7 @@ impl DissuasionEvent {
         "task_claimed",
         "task_reassigned",
         "task_closed",
-        "report_requested",
+        "report_filed",
     ];
 
     /// The case the event belongs to, if it belongs to one (a case's match, and an identifier
@@ -450,9 +511,10 @@ impl DissuasionEvent {
     pub fn case_id(&self) -> Option<&CaseId> {
         match self {
             DissuasionEvent::ScamIdentifierKnown { case_id, .. } => case_id.as_ref(),
-            DissuasionEvent::CaseMatched { case_id, .. } => Some(case_id),
+            DissuasionEvent::CaseMatched { case_id, .. } | DissuasionEvent::ReportFiled { case_id, .. } => {
+                Some(case_id)
+            }
             DissuasionEvent::ScamIdentifierEnded { .. }
-            | DissuasionEvent::SignalRecorded { .. }
             | DissuasionEvent::EvidenceAdded { .. }
             | DissuasionEvent::TaskOpened { .. }
             | DissuasionEvent::TaskEscalated { .. }
@@ -461,8 +523,7 @@ impl DissuasionEvent {
             | DissuasionEvent::TaskOverdue { .. }
             | DissuasionEvent::TaskClaimed { .. }
             | DissuasionEvent::TaskReassigned { .. }
-            | DissuasionEvent::TaskClosed { .. }
-            | DissuasionEvent::ReportRequested { .. } => None,
+            | DissuasionEvent::TaskClosed { .. } => None,
         }
     }
 
@@ -471,17 +532,16 @@ impl DissuasionEvent {
             DissuasionEvent::ScamIdentifierKnown { .. } => 0,
             DissuasionEvent::ScamIdentifierEnded { .. } => 1,
             DissuasionEvent::CaseMatched { .. } => 2,
-            DissuasionEvent::SignalRecorded { .. } => 3,
-            DissuasionEvent::EvidenceAdded { .. } => 4,
-            DissuasionEvent::TaskOpened { .. } => 5,
-            DissuasionEvent::TaskEscalated { .. } => 6,
-            DissuasionEvent::QueueWaiting { .. } => 7,
-            DissuasionEvent::TaskAdmitted { .. } => 8,
-            DissuasionEvent::TaskOverdue { .. } => 9,
-            DissuasionEvent::TaskClaimed { .. } => 10,
-            DissuasionEvent::TaskReassigned { .. } => 11,
-            DissuasionEvent::TaskClosed { .. } => 12,
-            DissuasionEvent::ReportRequested { .. } => 13,
+            DissuasionEvent::EvidenceAdded { .. } => 3,
+            DissuasionEvent::TaskOpened { .. } => 4,
+            DissuasionEvent::TaskEscalated { .. } => 5,
+            DissuasionEvent::QueueWaiting { .. } => 6,
+            DissuasionEvent::TaskAdmitted { .. } => 7,
+            DissuasionEvent::TaskOverdue { .. } => 8,
+            DissuasionEvent::TaskClaimed { .. } => 9,
+            DissuasionEvent::TaskReassigned { .. } => 10,
+            DissuasionEvent::TaskClosed { .. } => 11,
+            DissuasionEvent::ReportFiled { .. } => 12,
         };
         DissuasionEvent::KINDS[index]
     }

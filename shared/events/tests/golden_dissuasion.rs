@@ -1,6 +1,7 @@
 //! Golden bytes of every dissuasion event kind: the payload (MessagePack with named fields, as
 //! `encode` writes it inside an envelope) is pinned by a file under `tests/golden/dissuasion/`,
-//! blessed when the events moved here from the dissuasion crate, unchanged. A change that
+//! blessed when the events moved here from the dissuasion crate, and again when a person key
+//! replaced the subscriber's number and `signal_recorded` left the log (no store held them yet). A change that
 //! alters the bytes fails here, and the stored bytes must keep decoding. `AFC_BLESS=1` writes
 //! the file of a new sample and never rewrites one.
 
@@ -10,8 +11,8 @@ use std::collections::BTreeSet;
 
 use domain::{Carrier, CaseId, City, FraudType, PlatformId};
 use events::dissuasion::{
-    Admission, Closure, Clue, DissuasionEvent, Escalation, Grade, Level, SignalBody, SignalKey, Source, Subscriber,
-    TaskId, TaskKind, TransferKind,
+    Admission, Closure, Clue, DissuasionEvent, Escalation, Grade, Level, PersonId, PersonKey, SignalBody, SignalKey,
+    SignalRecord, Source, Subscriber, TaskId, TaskKind,
 };
 use events::{Envelope, Payload, Service, decode, encode};
 use identifiers::Identifier;
@@ -26,8 +27,8 @@ fn scam_phone() -> Identifier {
     Identifier::parse("phone:+8617000000000").unwrap()
 }
 
-fn subscriber() -> Subscriber {
-    Subscriber::parse("+8613800138000").unwrap()
+fn person() -> PersonId {
+    PersonId { key: PersonKey(0x0123_4567_89ab_cdef_0011_2233_4455_6677), carrier: Some(Carrier::Cmcc) }
 }
 
 fn key(id: &str) -> SignalKey {
@@ -55,16 +56,8 @@ fn samples() -> Vec<DissuasionEvent> {
             reported_at_ms: T,
             identifiers: 2,
         },
-        DissuasionEvent::SignalRecorded {
-            key: key("cmcc-0001"),
-            subscriber: subscriber(),
-            at_ms: T,
-            received_at_ms: T + 2,
-            body: SignalBody::Contact { identifier: scam_phone(), duration_s: 1_260 },
-            forget_before_ms: T - 604_800_000,
-        },
         DissuasionEvent::EvidenceAdded {
-            subscriber: subscriber(),
+            person: person(),
             clue: Clue::Contact {
                 signal: key("cmcc-0001"),
                 identifier: scam_phone(),
@@ -75,7 +68,7 @@ fn samples() -> Vec<DissuasionEvent> {
         },
         DissuasionEvent::TaskOpened {
             task: TaskId(1),
-            subscriber: subscriber(),
+            person: person(),
             grade: Grade::Low,
             kind: TaskKind::Sms,
             opened_at_ms: T,
@@ -110,9 +103,10 @@ fn samples() -> Vec<DissuasionEvent> {
             note: "app installed".into(),
             at_ms: T + 7,
         },
-        DissuasionEvent::ReportRequested {
+        DissuasionEvent::ReportFiled {
             task: TaskId(4),
-            subscriber: subscriber(),
+            case_id: case(),
+            person: person(),
             identifiers: vec![scam_phone(), app.clone()],
             fraud_types: types(),
             first_contact_ms: T - 5,
@@ -127,20 +121,12 @@ fn other_shapes() -> Vec<DissuasionEvent> {
     let platform = SignalKey { source: Source::Platform(PlatformId::parse("douyin").unwrap()), id: "d-9".into() };
     let app = Identifier::parse("app:com.fake.loan").unwrap();
     vec![
-        DissuasionEvent::SignalRecorded {
-            key: platform.clone(),
-            subscriber: subscriber(),
-            at_ms: T,
-            received_at_ms: T,
-            body: SignalBody::Transfer { kind: TransferKind::AppInstalled { app: app.clone() } },
-            forget_before_ms: T,
-        },
         DissuasionEvent::EvidenceAdded {
-            subscriber: subscriber(),
+            person: person(),
             clue: Clue::ScamApp { signal: platform.clone(), app, at_ms: T },
         },
         DissuasionEvent::EvidenceAdded {
-            subscriber: subscriber(),
+            person: person(),
             clue: Clue::TransferInstructions { signal: platform, at_ms: T },
         },
         DissuasionEvent::ScamIdentifierKnown {
@@ -178,16 +164,50 @@ fn the_other_shapes_round_trip() {
     }
 }
 
+/// A kept signal (a row of dissuasion's store, never an event) holds the number.
+fn record() -> SignalRecord {
+    SignalRecord {
+        key: key("cmcc-0001"),
+        person: person(),
+        subscriber: Subscriber::parse("+86 138 0013 8000").unwrap(),
+        at_ms: T,
+        received_at_ms: T + 2,
+        body: SignalBody::Contact { identifier: scam_phone(), duration_s: 1_260 },
+        forget_before_ms: T - 604_800_000,
+    }
+}
+
 #[test]
-fn a_subscriber_that_is_not_canonical_does_not_decode_and_is_never_echoed() {
+fn a_kept_signal_round_trips_and_a_subscriber_that_is_not_canonical_does_not_decode_and_is_never_echoed() {
+    let record = record();
+    let bytes = rmp_serde::to_vec_named(&record).unwrap();
+    assert_eq!(rmp_serde::from_slice::<SignalRecord>(&bytes).unwrap(), record);
+    let json = serde_json::to_string(&record).unwrap().replace("+8613800138000", "1380013");
+    let error = serde_json::from_str::<SignalRecord>(&json).unwrap_err().to_string();
+    assert!(!error.contains("1380013"), "{error}");
+    assert_eq!(format!("{record:?}").matches("13800138000").count(), 0, "Debug masks the subscriber");
+}
+
+#[test]
+fn a_person_key_reads_only_in_its_canonical_form() {
+    let person_key = person().key;
+    assert_eq!(person_key.to_string(), "p-0123456789abcdef0011223344556677");
+    assert_eq!(PersonKey::parse(&person_key.to_string()), Some(person_key));
+    for bad in [
+        "p-0123456789ABCDEF0011223344556677",
+        "p-0123",
+        "0123456789abcdef0011223344556677",
+        "p-+123456789abcdef0011223344556677",
+    ] {
+        assert_eq!(PersonKey::parse(bad), None, "{bad}");
+    }
     let event = DissuasionEvent::EvidenceAdded {
-        subscriber: subscriber(),
+        person: person(),
         clue: Clue::TransferInstructions { signal: key("cmcc-0002"), at_ms: T },
     };
-    let json = serde_json::to_string(&event).unwrap().replace("+8613800138000", "1380013");
+    let json = serde_json::to_string(&event).unwrap().replace("p-0123456789abcdef", "p-0123456789ABCDEF");
     let error = serde_json::from_str::<DissuasionEvent>(&json).unwrap_err().to_string();
-    assert!(!error.contains("1380013"), "{error}");
-    assert_eq!(format!("{event:?}").matches("13800138000").count(), 0, "Debug masks the subscriber");
+    assert!(error.contains("invalid person key"), "{error}");
 }
 
 #[test]

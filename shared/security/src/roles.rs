@@ -13,9 +13,13 @@ pub fn staff(city: &City) -> Grant {
 }
 
 /// The city's provisioner (`afc-lab up`, an operator's set-up): creates and updates the city's
-/// stream and its consumers. The services only read the stream's information.
+/// streams (its events, its signals) and their consumers. The services only read the streams'
+/// information.
 pub fn provisioner(city: &City) -> Grant {
-    Grant::new().provisions(&city.stream_name()).inbox(&subjects::city_inbox(city, "admin"))
+    Grant::new()
+        .provisions(&city.stream_name())
+        .provisions(&city.signal_stream_name())
+        .inbox(&subjects::city_inbox(city, "admin"))
 }
 
 /// An engineer's or auditor's view of the city (the lab's harnesses, a drill's scoring):

@@ -30,7 +30,6 @@ pub(super) fn city(name: &str) -> Result<City, Problem> {
 }
 
 pub(super) fn service(name: &str) -> Result<Service, Problem> {
-    // Only a service a node runs (`Service::ALL`): dissuasion parses but is not hosted yet.
     Service::parse(name).filter(|service| Service::ALL.contains(service)).ok_or_else(|| {
         let known: Vec<&str> = Service::ALL.iter().map(|s| s.as_str()).collect();
         invalid("only", name, format!("is not a service; accepted: {}", known.join(", ")))

@@ -71,7 +71,7 @@ fn bad_values_are_each_named_with_the_value_and_what_is_accepted() {
     bad.freeze_after_ms = Some(STOP_LAPSE_MS - 1);
     bad.at_risk_margin_ms = Some(0);
     bad.tracing_rule = Some("fifo".into());
-    bad.only = Some("dissuasion".into());
+    bad.only = Some("warning".into());
     bad.nats_url = Some("hub:4222".into());
     bad.logging = Some(LoggingSection { level: Some("freezing=loudest".into()), format: Some("xml".into()) });
     let Problems(problems) = resolve(bad, Overrides::default()).unwrap_err();
@@ -103,7 +103,7 @@ fn bad_values_are_each_named_with_the_value_and_what_is_accepted() {
         "{shown:?}"
     );
     assert!(
-        shown.iter().any(|p| p.contains("\"dissuasion\"") && p.contains("intake, freezing, blocking")),
+        shown.iter().any(|p| p.contains("\"warning\"") && p.contains("intake, freezing, blocking, dissuasion")),
         "{shown:?}"
     );
 }

@@ -5,9 +5,11 @@ use domain::TimeMs;
 use identifiers::Identifier;
 
 use super::grading::Grade;
-use super::signal::{SignalKey, Subscriber};
+use super::signal::SignalKey;
 use super::state::{Deadline, Kept, Period, State, Status, Task};
-use crate::events::{Admission, Closure, Clue, DissuasionEvent, SignalBody, TaskId, TaskKind, TransferKind};
+use crate::events::{
+    Admission, Closure, Clue, DissuasionEvent, PersonId, SignalBody, SignalRecord, TaskId, TaskKind, TransferKind,
+};
 use crate::limits::{MAX_PERIODS_PER_IDENTIFIER, MAX_SIGNALS_PER_IDENTIFIER, MAX_TASK_STEPS};
 
 /// Applies `event` to `state`.
@@ -31,12 +33,8 @@ pub fn apply(state: &mut State, event: &DissuasionEvent) {
         DissuasionEvent::CaseMatched { case_id, .. } => {
             state.cases.insert(case_id.clone());
         }
-        DissuasionEvent::SignalRecorded { key, subscriber, at_ms, body, forget_before_ms, .. } => {
-            forget(state, *forget_before_ms);
-            record(state, key, subscriber, *at_ms, body);
-        }
-        DissuasionEvent::EvidenceAdded { subscriber, clue } => {
-            state.people.entry(subscriber.clone()).or_default().evidence.add_clue(clue);
+        DissuasionEvent::EvidenceAdded { person, clue } => {
+            state.people.entry(*person).or_default().evidence.add_clue(clue);
             match clue {
                 Clue::Contact { signal, identifier, at_ms, .. } | Clue::ScamApp { signal, app: identifier, at_ms } => {
                     mark_matched(state, identifier, signal, *at_ms);
@@ -46,7 +44,7 @@ pub fn apply(state: &mut State, event: &DissuasionEvent) {
         }
         DissuasionEvent::TaskOpened {
             task,
-            subscriber,
+            person: who,
             grade,
             kind,
             opened_at_ms,
@@ -56,14 +54,14 @@ pub fn apply(state: &mut State, event: &DissuasionEvent) {
         } => {
             assert_eq!(task.0, state.next_task, "tasks open in order");
             state.next_task += 1;
-            let person = state.people.entry(subscriber.clone()).or_default();
+            let person = state.people.entry(*who).or_default();
             assert!(person.open_task.is_none(), "one open task per person");
             person.open_task = Some(*task);
             state.tasks.insert(
                 *task,
                 Task {
                     id: *task,
-                    subscriber: subscriber.clone(),
+                    person: *who,
                     grade: *grade,
                     kind: *kind,
                     status: Status::Waiting { day: 0 },
@@ -108,11 +106,19 @@ pub fn apply(state: &mut State, event: &DissuasionEvent) {
             state.tasks.get_mut(task).expect("a claimed task exists").claimed_by = Some(operator.clone());
         }
         DissuasionEvent::TaskClosed { task, closure, .. } => close(state, *task, *closure),
-        DissuasionEvent::ReportRequested { .. } => {}
+        DissuasionEvent::ReportFiled { .. } => {}
     }
 }
 
 /// Forgets the signals older than `before_ms` (out of the retention window).
+/// Keeps a signal for matching: the window moves to its `forget_before_ms` first. Signals
+/// are not events (see [`SignalRecord`]): the shell keeps each record as a row and, at start,
+/// keeps every row again before it replays the log.
+pub fn keep(state: &mut State, record: &SignalRecord) {
+    forget(state, record.forget_before_ms);
+    self::record(state, &record.key, record.person, record.at_ms, &record.body);
+}
+
 fn forget(state: &mut State, before_ms: TimeMs) {
     while let Some((at_ms, key)) = state.seen_by_time.first().cloned() {
         if at_ms >= before_ms {
@@ -133,7 +139,7 @@ fn forget(state: &mut State, before_ms: TimeMs) {
 
 /// Keeps a signal: its key for deduplication, and a contact or install under its identifier,
 /// in time order (a late signal goes in its place).
-fn record(state: &mut State, key: &SignalKey, subscriber: &Subscriber, at_ms: TimeMs, body: &SignalBody) {
+fn record(state: &mut State, key: &SignalKey, person: PersonId, at_ms: TimeMs, body: &SignalBody) {
     let filed: Option<(Identifier, u32, bool)> = match body {
         SignalBody::Contact { identifier, duration_s } => Some((identifier.clone(), *duration_s, false)),
         SignalBody::Transfer { kind: TransferKind::AppInstalled { app } } => Some((app.clone(), 0, true)),
@@ -143,8 +149,9 @@ fn record(state: &mut State, key: &SignalKey, subscriber: &Subscriber, at_ms: Ti
     state.seen_by_time.insert((at_ms, key.clone()));
     let Some((identifier, duration_s, install)) = filed else { return };
     let kept = state.signals.entry(identifier).or_default();
-    let at = kept.partition_point(|k| k.at_ms <= at_ms);
-    let signal = Kept { key: key.clone(), subscriber: subscriber.clone(), at_ms, duration_s, matched: false, install };
+    // In (time, key) order, as the shell's rows are: a start keeps them in the same order.
+    let at = kept.partition_point(|k| (k.at_ms, &k.key) <= (at_ms, key));
+    let signal = Kept { key: key.clone(), person, at_ms, duration_s, matched: false, install };
     kept.insert(at, signal);
     if kept.len() > MAX_SIGNALS_PER_IDENTIFIER {
         kept.pop_front();
@@ -231,8 +238,8 @@ fn close(state: &mut State, id: TaskId, closure: Closure) {
     let task = state.tasks.get_mut(&id).expect("a closed task exists");
     assert!(task.is_open(), "a task closes once");
     task.status = Status::Closed(closure);
-    let (subscriber, grade) = (task.subscriber.clone(), task.grade);
-    let person = state.people.get_mut(&subscriber).expect("a task's person is known");
+    let (who, grade) = (task.person, task.grade);
+    let person = state.people.get_mut(&who).expect("a task's person is known");
     person.open_task = None;
     match closure {
         Closure::FalsePositive => {

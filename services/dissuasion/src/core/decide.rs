@@ -10,18 +10,13 @@ use identifiers::Identifier;
 use super::signal::validate;
 use super::state::{Period, Scam, State};
 use super::tasks::{self, Batch};
-use super::{CoreConfig, Input, Rejection};
-use crate::events::{Clue, DissuasionEvent, SignalBody, TransferKind};
+use super::{CoreConfig, Decision, Input, Rejection};
+use crate::events::{Clue, DissuasionEvent, SignalBody, SignalRecord, TransferKind};
 use crate::limits::MAX_IDENTIFIERS_PER_CASE;
 
 /// The events `input` causes at `now`.
-pub fn decide(
-    state: &State,
-    config: &CoreConfig,
-    input: Input,
-    now: TimeMs,
-) -> Result<Vec<DissuasionEvent>, Rejection> {
-    match input {
+pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Result<Decision, Rejection> {
+    let events = match input {
         Input::ScamIdentifierKnown { identifier, since_ms, fraud_types } => {
             let mut batch = Batch::new(state);
             known(state, config, &mut batch, identifier, since_ms, fraud_types.into_iter().collect(), None);
@@ -39,29 +34,32 @@ pub fn decide(
             if state.seen.contains_key(&signal.key) {
                 return Err(Rejection::DuplicateSignal { from: signal.key.source, id: signal.key.id });
             }
+            let person = config.person_secret.person(&signal.subscriber);
             let mut batch = Batch::new(state);
-            let clue = match_signal(state, config, &signal.key, signal.at_ms, &signal.body);
-            batch.events.push(DissuasionEvent::SignalRecorded {
+            if let Some(clue) = match_signal(state, config, &signal.key, signal.at_ms, &signal.body) {
+                batch.clue(state, &person, clue);
+            }
+            let events = batch.finish(state, config, now)?;
+            let record = SignalRecord {
                 key: signal.key,
-                subscriber: signal.subscriber.clone(),
+                person,
+                subscriber: signal.subscriber,
                 at_ms: signal.at_ms,
                 received_at_ms: now,
                 body: signal.body,
                 forget_before_ms: now.saturating_sub(config.signal_retention_ms),
-            });
-            if let Some(clue) = clue {
-                batch.clue(state, &signal.subscriber, clue);
-            }
-            batch.finish(state, config, now)
+            };
+            return Ok(Decision { events, signal: Some(record) });
         }
         Input::SmsAnswered { request_id, delivered } => tasks::sms_answered(state, config, request_id, delivered, now),
         Input::TimerFired => tasks::timers(state, config, now),
         Input::Claim { task, operator } => tasks::claim(state, task, operator, now),
-        Input::Complete { task, operator, outcome, note } => {
-            tasks::complete(state, config, task, operator, outcome, note, now)
+        Input::Complete { task, operator, outcome, note, case_id } => {
+            tasks::complete(state, config, task, (operator, outcome, note, case_id), now)
         }
         Input::Reassign { task, by, to } => tasks::reassign(state, task, by, to, now),
-    }
+    };
+    Ok(Decision { events: events?, signal: None })
 }
 
 /// A case: recorded once, then each of its identifiers is known from the report's time and
@@ -143,7 +141,7 @@ fn known(
                 fraud_types: after.fraud_types.clone(),
             }
         };
-        batch.clue(state, &kept.subscriber, clue);
+        batch.clue(state, &kept.person, clue);
     }
 }
 

@@ -13,20 +13,19 @@ pub mod signal;
 mod state;
 mod tasks;
 
+pub use tasks::workable;
+
 use domain::{Carrier, CaseId, City, FraudType, TimeMs};
 use identifiers::Identifier;
 
-use crate::events::{DissuasionEvent, Level, Outcome, TaskId, TaskKind};
+use crate::events::{DissuasionEvent, Level, Outcome, PersonKey, SignalRecord, TaskId, TaskKind};
 use crate::limits::{DAY_MS, DEFAULT_SIGNAL_RETENTION_DAYS, HOUR_MS, MINUTE_MS};
 
-pub use apply::apply;
+pub use apply::{apply, keep};
 pub use decide::decide;
 pub use grading::{Evidence, Exposure, Grade, GradingConfig, grade};
 pub use queue::{next, queue};
-pub use signal::{
-    Pseudonym, PseudonymKey, Pseudonymous, RawSignal, RawWhat, Signal, SignalProblem, SignalReason, Subscriber,
-    validate,
-};
+pub use signal::{PersonSecret, RawSignal, RawWhat, Signal, SignalProblem, SignalReason, Subscriber, validate};
 pub use state::{Deadline, Kept, Period, Person, Scam, State, Status, Task};
 
 /// Rules the core applies.
@@ -42,10 +41,12 @@ pub struct CoreConfig {
     pub capacity: CapacityConfig,
     /// The city's offset from UTC, for the day a capacity counts (Beijing: +8 h).
     pub utc_offset_ms: u64,
+    /// The node's secret that names people ([`PersonSecret::person`]).
+    pub person_secret: PersonSecret,
 }
 
 impl CoreConfig {
-    pub fn new(city: City) -> CoreConfig {
+    pub fn new(city: City, person_secret: PersonSecret) -> CoreConfig {
         CoreConfig {
             city,
             signal_retention_ms: DEFAULT_SIGNAL_RETENTION_DAYS * DAY_MS,
@@ -53,6 +54,7 @@ impl CoreConfig {
             deadlines: DeadlineConfig::default(),
             capacity: CapacityConfig::default(),
             utc_offset_ms: 8 * HOUR_MS,
+            person_secret,
         }
     }
 
@@ -161,6 +163,9 @@ pub enum Input {
         operator: String,
         outcome: Outcome,
         note: String,
+        /// For [`Outcome::AlreadyPaid`]: the case the shell filed with intake for the person
+        /// (the report the operator took on the call) before this input.
+        case_id: Option<CaseId>,
     },
     /// `by` (a supervisor) gives the task to `to`.
     Reassign {
@@ -177,7 +182,8 @@ pub enum Order {
         /// Derived from the task it warns for ([`sms_request_id`]): the same on every retry.
         request_id: String,
         carrier: Carrier,
-        subscriber: Subscriber,
+        /// The person to warn: the shell reads their number from its store.
+        person: PersonKey,
     },
 }
 
@@ -205,6 +211,8 @@ pub enum Rejection {
     ClaimedByOther { task: TaskId, operator: String },
     #[error("task {task} is closed already")]
     AlreadyClosed { task: TaskId },
+    #[error("task {task}: already paid needs the report taken on the call (victim's name, id number, transfers)")]
+    NoReport { task: TaskId },
     #[error("task {task} is an SMS warning: no staff work it")]
     NotForStaff { task: TaskId },
     #[error("task {task} waits for the capacity of day {day}")]
@@ -217,9 +225,18 @@ pub enum Rejection {
     QueueFull { queue: TaskKind, limit: usize },
 }
 
-/// What [`step`] did: the events applied (to record, in order) and the orders to send.
+/// What an input causes: the events to record and, for a new signal, the record to keep.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decision {
+    pub events: Vec<DissuasionEvent>,
+    pub signal: Option<SignalRecord>,
+}
+
+/// What [`step`] did: the signal kept (a row of the shell's store, not an event), the events
+/// applied (to record, in order) and the orders to send.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Step {
+    pub signal: Option<SignalRecord>,
     pub events: Vec<DissuasionEvent>,
     pub orders: Vec<Order>,
 }
@@ -227,13 +244,17 @@ pub struct Step {
 /// Decides `input` at `now`, applies its events to `state` and returns them with the orders
 /// they send.
 pub fn step(state: &mut State, config: &CoreConfig, input: Input, now: TimeMs) -> Result<Step, Rejection> {
-    let events = decide(state, config, input, now)?;
+    let Decision { events, signal } = decide(state, config, input, now)?;
+    // The signal first: evidence it is marks it matched.
+    if let Some(record) = &signal {
+        keep(state, record);
+    }
     let mut orders = Vec::new();
     for event in &events {
         apply(state, event);
         orders.extend(order_for(state, config, event));
     }
-    Ok(Step { events, orders })
+    Ok(Step { signal, events, orders })
 }
 
 /// The SMS order an applied event sends, if any.
@@ -242,11 +263,11 @@ fn order_for(state: &State, config: &CoreConfig, event: &DissuasionEvent) -> Opt
         DissuasionEvent::TaskOpened { task, kind: TaskKind::Sms, .. } => state.tasks.get(task)?,
         _ => return None,
     };
-    let carrier = task.subscriber.carrier()?;
+    let carrier = task.person.carrier?;
     Some(Order::Sms {
         request_id: task.sms_request.clone().unwrap_or_else(|| sms_request_id(&config.city, carrier, task.id)),
         carrier,
-        subscriber: task.subscriber.clone(),
+        person: task.person.key,
     })
 }
 
@@ -254,9 +275,9 @@ fn order_for(state: &State, config: &CoreConfig, event: &DissuasionEvent) -> Opt
 pub fn pending_orders(state: &State) -> Vec<Order> {
     let open = state.sms_requests.values().filter_map(|id| state.tasks.get(id));
     open.filter_map(|task| {
-        let carrier = task.subscriber.carrier()?;
+        let carrier = task.person.carrier?;
         let request_id = task.sms_request.clone()?;
-        Some(Order::Sms { request_id, carrier, subscriber: task.subscriber.clone() })
+        Some(Order::Sms { request_id, carrier, person: task.person.key })
     })
     .collect()
 }

@@ -3,86 +3,47 @@
 //! A signal arrives as text from a carrier (`RawSignal`) and becomes a [`Signal`] only through
 //! [`validate`], which names the field, the value and what is accepted when it refuses. The
 //! subscriber is personal data: a [`Subscriber`] never prints its number (`Debug` and
-//! `Display` are masked, and a refused subscriber is never echoed); logs name a person by
-//! their [`Pseudonym`], a keyed hash that is stable for the node and reveals nothing without
-//! the key.
+//! `Display` are masked, and a refused subscriber is never echoed); events and logs name a
+//! person by their [`PersonId`], a keyed hash of the number under the node's [`PersonSecret`].
 
 use std::fmt;
-use std::hash::Hasher;
 
 use domain::TimeMs;
 use identifiers::{ContactKind, Identifier, IdentifierKind, normalize};
 use serde::{Deserialize, Serialize};
-use siphasher::sip::SipHasher13;
+use siphasher::sip128::{Hasher128, SipHasher13};
+use std::hash::Hasher;
 
 use crate::events::SignalBody;
 use crate::limits::{MAX_CONTACT_DURATION_S, MAX_ECHO_CHARS, MAX_SIGNAL_FUTURE_MS, MAX_SIGNAL_ID_BYTES};
 
 /// The subscriber, its source and key and a transfer's kind are in the events
 /// (`events::dissuasion`).
-pub use crate::events::{SignalKey, Source, Subscriber, TransferKind};
+pub use crate::events::{PersonId, PersonKey, SignalKey, Source, Subscriber, TransferKind};
 
-/// A person's [`Pseudonym`] under the node's key.
-pub trait Pseudonymous {
-    /// A stable pseudonym under `key`, for logs and for staff to name a person without the
-    /// number.
-    fn pseudonym(&self, key: &PseudonymKey) -> Pseudonym;
-}
-
-impl Pseudonymous for Subscriber {
-    fn pseudonym(&self, key: &PseudonymKey) -> Pseudonym {
-        let mut hasher = SipHasher13::new_with_keys(key.0, key.1);
-        hasher.write(self.expose().as_bytes());
-        Pseudonym(hasher.finish())
-    }
-}
-
-/// The node's secret key for pseudonyms (drawn at provisioning, kept with the store).
+/// The node's secret that names people: a [`PersonKey`] is the SipHash-1-3-128 of the
+/// number under it. Drawn when dissuasion's store is created and kept in it; without it a key
+/// says nothing about the number.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct PseudonymKey(pub u64, pub u64);
+pub struct PersonSecret(pub u64, pub u64);
 
-impl fmt::Debug for PseudonymKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PseudonymKey(<secret>)")
+impl PersonSecret {
+    /// The person `subscriber` is, under this secret.
+    pub fn person(&self, subscriber: &Subscriber) -> PersonId {
+        let mut hasher = SipHasher13::new_with_keys(self.0, self.1);
+        hasher.write(subscriber.expose().as_bytes());
+        PersonId { key: PersonKey(hasher.finish128().as_u128()), carrier: subscriber.carrier() }
     }
 }
 
-/// A person's name in logs: `p-<16 hex digits>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Pseudonym(pub u64);
-
-impl fmt::Display for Pseudonym {
+impl fmt::Debug for PersonSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "p-{:016x}", self.0)
+        f.write_str("PersonSecret(<secret>)")
     }
 }
 
-/// A signal as a carrier sends it, unchecked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RawSignal {
-    pub source: String,
-    pub signal_id: String,
-    /// The subscriber's number as the carrier writes it (personal data: never echoed).
-    pub subscriber: String,
-    pub at_ms: TimeMs,
-    pub what: RawWhat,
-}
-
-/// The body of a raw signal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RawWhat {
-    /// `identifier` (`<kind>:<value>`, any spelling of the value) reached the subscriber for
-    /// `duration_s` seconds (0 for an SMS or a page visit).
-    Contact {
-        identifier: String,
-        duration_s: u32,
-    },
-    TransferInstructions,
-    AppInstalled {
-        app: String,
-    },
-}
+/// A signal as a carrier sends it, unchecked: the wire form (`protocol::signal`).
+pub use protocol::signal::{SignalMessage as RawSignal, SignalWhat as RawWhat};
 
 /// A validated signal.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use domain::{CaseId, FraudType, TimeMs};
 use identifiers::Identifier;
 
 use super::grading::{Evidence, Grade};
-use super::signal::{SignalKey, Subscriber};
-use crate::events::{Closure, TaskId, TaskKind};
+use super::signal::SignalKey;
+use crate::events::{Closure, PersonId, TaskId, TaskKind};
 
 /// Everything dissuasion knows. Internal: rebuilt by replaying the log ([`super::apply`]).
 #[derive(Debug, Default, PartialEq)]
@@ -32,7 +32,7 @@ pub struct State {
     /// The same keys by time, to forget them as the window moves.
     pub seen_by_time: BTreeSet<(TimeMs, SignalKey)>,
     /// Evidence and task of each person with evidence.
-    pub people: BTreeMap<Subscriber, Person>,
+    pub people: BTreeMap<PersonId, Person>,
     /// Every task, open or closed.
     pub tasks: BTreeMap<TaskId, Task>,
     /// The id the next task takes.
@@ -100,7 +100,7 @@ impl Scam {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kept {
     pub key: SignalKey,
-    pub subscriber: Subscriber,
+    pub person: PersonId,
     pub at_ms: TimeMs,
     pub duration_s: u32,
     /// Whether it is evidence already (matched when it came, or back-matched since).
@@ -137,7 +137,7 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     pub id: TaskId,
-    pub subscriber: Subscriber,
+    pub person: PersonId,
     pub grade: Grade,
     pub kind: TaskKind,
     pub status: Status,

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use domain::TimeMs;
+use domain::{CaseId, TimeMs};
 
 use super::grading::{Evidence, Grade, grade};
-use super::signal::Subscriber;
 use super::state::{Deadline, State, Status, Task};
 use super::{CoreConfig, Rejection, sms_request_id};
+use crate::events::PersonId;
 use crate::events::{Admission, Closure, Clue, DissuasionEvent, Escalation, Outcome, TaskId, TaskKind};
 use crate::limits::{MAX_NOTE_CHARS, MAX_OPERATOR_CHARS, MAX_TASKS_PER_QUEUE, TIMER_BATCH};
 
@@ -19,7 +19,7 @@ pub(super) struct Batch {
     pub events: Vec<DissuasionEvent>,
     /// Evidence as it will stand, for each person this decision adds to; and whether an
     /// alarm (transfer instructions, a scam app) is among the new clues.
-    evidence: BTreeMap<Subscriber, (Evidence, bool)>,
+    evidence: BTreeMap<PersonId, (Evidence, bool)>,
     admitted: BTreeMap<(TaskKind, u64), u32>,
     opened: BTreeMap<TaskKind, usize>,
     next_task: u64,
@@ -36,15 +36,15 @@ impl Batch {
         }
     }
 
-    /// Records `clue` against `subscriber`.
-    pub fn clue(&mut self, state: &State, subscriber: &Subscriber, clue: Clue) {
+    /// Records `clue` against `person`.
+    pub fn clue(&mut self, state: &State, person: &PersonId, clue: Clue) {
         let (evidence, alarm) = self
             .evidence
-            .entry(subscriber.clone())
-            .or_insert_with(|| (state.people.get(subscriber).map(|p| p.evidence.clone()).unwrap_or_default(), false));
+            .entry(*person)
+            .or_insert_with(|| (state.people.get(person).map(|p| p.evidence.clone()).unwrap_or_default(), false));
         evidence.add_clue(&clue);
         *alarm |= !matches!(clue, Clue::Contact { .. });
-        self.events.push(DissuasionEvent::EvidenceAdded { subscriber: subscriber.clone(), clue });
+        self.events.push(DissuasionEvent::EvidenceAdded { person: *person, clue });
     }
 
     /// Grades every person this decision added evidence to, and opens or escalates their task.
@@ -54,8 +54,8 @@ impl Batch {
         config: &CoreConfig,
         now: TimeMs,
     ) -> Result<Vec<DissuasionEvent>, Rejection> {
-        for (subscriber, (evidence, alarm)) in std::mem::take(&mut self.evidence) {
-            graded(state, config, &mut self, &subscriber, &evidence, alarm, now)?;
+        for (person, (evidence, alarm)) in std::mem::take(&mut self.evidence) {
+            graded(state, config, &mut self, &person, &evidence, alarm, now)?;
         }
         Ok(self.events)
     }
@@ -90,9 +90,9 @@ pub(super) fn rank(kind: TaskKind) -> usize {
 }
 
 /// The first step for `grade`; a Low person no carrier can send an SMS to is called.
-fn first_kind(grade: Grade, subscriber: &Subscriber) -> TaskKind {
+fn first_kind(grade: Grade, person: &PersonId) -> TaskKind {
     match TaskKind::for_grade(grade) {
-        TaskKind::Sms if subscriber.carrier().is_none() => TaskKind::Call,
+        TaskKind::Sms if person.carrier.is_none() => TaskKind::Call,
         kind => kind,
     }
 }
@@ -103,14 +103,14 @@ fn graded(
     state: &State,
     config: &CoreConfig,
     batch: &mut Batch,
-    subscriber: &Subscriber,
+    who: &PersonId,
     evidence: &Evidence,
     alarm: bool,
     now: TimeMs,
 ) -> Result<(), Rejection> {
     let Some(grade) = grade(evidence, &config.grading) else { return Ok(()) };
-    let wanted = first_kind(grade, subscriber);
-    let person = state.people.get(subscriber);
+    let wanted = first_kind(grade, who);
+    let person = state.people.get(who);
     match person.and_then(|p| p.open_task).and_then(|id| state.tasks.get(&id)) {
         Some(task) if rank(wanted) > rank(task.kind) => {
             let grade = grade.max(task.grade);
@@ -127,10 +127,10 @@ fn graded(
             batch.next_task += 1;
             *batch.opened.entry(wanted).or_insert(0) += 1;
             let admission = batch.admission(state, config, wanted, now);
-            let sms_request = subscriber.carrier().filter(|_| wanted == TaskKind::Sms);
+            let sms_request = who.carrier.filter(|_| wanted == TaskKind::Sms);
             batch.events.push(DissuasionEvent::TaskOpened {
                 task,
-                subscriber: subscriber.clone(),
+                person: *who,
                 grade,
                 kind: wanted,
                 opened_at_ms: now,
@@ -238,7 +238,9 @@ fn closed(task: TaskId, closure: Closure, operator: Option<String>, note: String
 }
 
 /// The open, staffed, ready task `id` for `operator`, or why staff cannot act on it.
-fn workable<'s>(state: &'s State, id: TaskId, operator: &str) -> Result<&'s Task, Rejection> {
+/// The task `operator` may work (claim, complete): open, ready, staffed, and not claimed by
+/// someone else.
+pub fn workable<'s>(state: &'s State, id: TaskId, operator: &str) -> Result<&'s Task, Rejection> {
     let task = state.tasks.get(&id).ok_or(Rejection::TaskUnknown { task: id })?;
     match task.status {
         Status::Closed(_) => return Err(Rejection::AlreadyClosed { task: id }),
@@ -310,9 +312,7 @@ pub(super) fn complete(
     state: &State,
     config: &CoreConfig,
     id: TaskId,
-    operator: String,
-    outcome: Outcome,
-    note: String,
+    (operator, outcome, note, case_id): (String, Outcome, String, Option<CaseId>),
     now: TimeMs,
 ) -> Result<Vec<DissuasionEvent>, Rejection> {
     check_operator("operator", &operator)?;
@@ -323,12 +323,14 @@ pub(super) fn complete(
         Outcome::Persuaded => Closure::Persuaded,
         Outcome::FalsePositive => Closure::FalsePositive,
         Outcome::AlreadyPaid => {
-            let evidence = state.people.get(&task.subscriber).map(|p| p.evidence.clone()).unwrap_or_default();
+            let case_id = case_id.ok_or(Rejection::NoReport { task: id })?;
+            let evidence = state.people.get(&task.person).map(|p| p.evidence.clone()).unwrap_or_default();
             return Ok(vec![
                 closed(id, Closure::AlreadyPaid, by, note, now),
-                DissuasionEvent::ReportRequested {
+                DissuasionEvent::ReportFiled {
                     task: id,
-                    subscriber: task.subscriber.clone(),
+                    case_id,
+                    person: task.person,
                     identifiers: evidence.exposures.keys().cloned().collect(),
                     fraud_types: evidence.fraud_types(),
                     first_contact_ms: task.first_contact_ms,

@@ -12,7 +12,7 @@ use domain::{CaseId, City, FraudType, TimeMs};
 use identifiers::Identifier;
 
 use super::*;
-use crate::events::{DissuasionEvent, TaskId};
+use crate::events::{DissuasionEvent, PersonId, SignalRecord, TaskId};
 
 pub(super) const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 pub(super) const HOUR_MS: u64 = 60 * 60 * 1000;
@@ -35,13 +35,21 @@ pub(super) struct World {
     pub state: State,
     pub config: CoreConfig,
     pub log: Vec<DissuasionEvent>,
+    /// The signals kept (the shell's rows), in the order they came.
+    pub kept: Vec<SignalRecord>,
     /// Signal ids handed out.
     pub signals: u64,
 }
 
 impl World {
     pub fn new() -> World {
-        World { state: State::default(), config: CoreConfig::new(city()), log: Vec::new(), signals: 0 }
+        World {
+            state: State::default(),
+            config: CoreConfig::new(city(), SECRET),
+            log: Vec::new(),
+            kept: Vec::new(),
+            signals: 0,
+        }
     }
 }
 
@@ -57,21 +65,38 @@ pub(super) fn id(text: &str) -> Identifier {
     Identifier::parse(text).unwrap()
 }
 
+/// The node secret of the tests.
+pub(super) const SECRET: PersonSecret = PersonSecret(7, 11);
+
 pub(super) fn subscriber(number: &str) -> Subscriber {
     Subscriber::parse(number).unwrap()
 }
 
+/// The person `number` is under the tests' secret.
+pub(super) fn person(number: &str) -> PersonId {
+    SECRET.person(&subscriber(number))
+}
+
 /// Steps the core with `input` at `now`: the events and the orders. Panics on a rejection,
-/// and unless the log replayed from nothing gives the live state.
+/// and unless the signals kept and the log replayed from nothing give the live state.
 pub(super) fn check(world: &mut World, input: Input, now: TimeMs) -> (Vec<DissuasionEvent>, Vec<Order>) {
-    let Step { events, orders } = step(&mut world.state, &world.config, input, now).unwrap();
+    let Step { signal, events, orders } = step(&mut world.state, &world.config, input, now).unwrap();
+    world.kept.extend(signal);
     world.log.extend(events.iter().cloned());
-    assert_eq!(replay(&world.log), world.state, "the log replays to the live state");
+    assert_eq!(replay(&world.kept, &world.log), world.state, "the rows and the log replay to the live state");
     (events, orders)
 }
 
-pub(super) fn replay(log: &[DissuasionEvent]) -> State {
+/// What a start does: every signal still kept (the rows left after the window moved), then
+/// the log.
+pub(super) fn replay(kept: &[SignalRecord], log: &[DissuasionEvent]) -> State {
     let mut replayed = State::default();
+    let edge = kept.iter().map(|r| r.forget_before_ms).max().unwrap_or(0);
+    let mut rows: Vec<&SignalRecord> = kept.iter().filter(|r| r.at_ms >= edge).collect();
+    rows.sort_by_key(|r| (r.at_ms, r.key.clone()));
+    for record in rows {
+        keep(&mut replayed, record);
+    }
     for event in log {
         apply(&mut replayed, event);
     }
@@ -81,7 +106,7 @@ pub(super) fn replay(log: &[DissuasionEvent]) -> State {
 /// `step` expecting a rejection; the state must not change.
 pub(super) fn refused(world: &mut World, input: Input, now: TimeMs) -> Rejection {
     let rejection = step(&mut world.state, &world.config, input, now).unwrap_err();
-    assert_eq!(replay(&world.log), world.state, "a rejection changes nothing");
+    assert_eq!(replay(&world.kept, &world.log), world.state, "a rejection changes nothing");
     rejection
 }
 
@@ -121,7 +146,7 @@ pub(super) fn known(identifier: &str, since_ms: TimeMs, fraud_type: FraudType) -
 
 /// The task open for `who`, if any.
 pub(super) fn open_task<'w>(world: &'w World, who: &str) -> Option<&'w Task> {
-    let person = world.state.people.get(&subscriber(who))?;
+    let person = world.state.people.get(&person(who))?;
     world.state.tasks.get(&person.open_task?)
 }
 
@@ -130,19 +155,23 @@ pub(super) fn task(world: &World, n: u64) -> &Task {
 }
 
 #[test]
-fn a_subscriber_never_prints_its_number() {
+fn a_subscriber_never_prints_its_number_and_no_event_holds_it() {
     let alice = subscriber("138 0013 8000");
     assert_eq!(format!("{alice:?} {alice}"), "Subscriber(<redacted>) <redacted>");
     assert_eq!(alice.expose(), ALICE);
-    let key = PseudonymKey(7, 11);
-    assert_eq!(alice.pseudonym(&key), subscriber(ALICE).pseudonym(&key), "stable across spellings");
-    assert_ne!(alice.pseudonym(&key), alice.pseudonym(&PseudonymKey(7, 12)), "keyed");
-    assert!(!alice.pseudonym(&key).to_string().contains("138"));
+    assert_eq!(SECRET.person(&alice), person(ALICE), "stable across spellings");
+    assert_ne!(SECRET.person(&alice), PersonSecret(7, 12).person(&alice), "keyed");
+    assert!(!SECRET.person(&alice).to_string().contains("138"));
+    assert_eq!(SECRET.person(&alice).carrier, Some(domain::Carrier::Cmcc));
+    assert_eq!(person(ABROAD).carrier, None);
     let task = {
         let mut world = World::new();
         check(&mut world, known(FAKE_POLICE, T0, FraudType::PigButchering), T0);
         let input = contact(&mut world, ALICE, FAKE_POLICE, T0, 10);
         check(&mut world, input, T0);
+        let log = serde_json::to_string(&world.log).unwrap();
+        assert!(log.contains("task_opened") && !log.contains("13800138000"), "no event holds the number: {log}");
+        assert!(world.kept.iter().all(|r| r.subscriber.expose() == ALICE), "the kept signal (a row) does");
         format!("{:?}", world.state)
     };
     assert!(!task.contains("13800138000"), "no state dump shows a number");

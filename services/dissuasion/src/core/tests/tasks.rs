@@ -19,7 +19,15 @@ fn called(who: &str) -> World {
 }
 
 fn complete(task: u64, operator: &str, outcome: Outcome) -> Input {
-    Input::Complete { task: TaskId(task), operator: operator.into(), outcome, note: "explained the trick".into() }
+    // An already-paid outcome comes with the case the shell filed for the person.
+    let case_id = (outcome == Outcome::AlreadyPaid).then(|| case(99));
+    Input::Complete {
+        task: TaskId(task),
+        operator: operator.into(),
+        outcome,
+        note: "explained the trick".into(),
+        case_id,
+    }
 }
 
 fn claim(task: u64, operator: &str) -> Input {
@@ -88,18 +96,26 @@ fn persuaded_closes_and_contacts_the_person_was_warned_about_open_nothing_new() 
 }
 
 #[test]
-fn already_paid_closes_and_asks_for_a_report_linked_to_the_task() {
+fn already_paid_needs_the_filed_case_and_closes_the_task_linked_to_it() {
     let mut world = called(ALICE);
+    let without = Input::Complete {
+        task: TaskId(0),
+        operator: "caller-9".into(),
+        outcome: Outcome::AlreadyPaid,
+        note: String::new(),
+        case_id: None,
+    };
+    assert_eq!(refused(&mut world, without, T0 + HOUR_MS), Rejection::NoReport { task: TaskId(0) });
     let (events, _) = check(&mut world, complete(0, "caller-9", Outcome::AlreadyPaid), T0 + HOUR_MS);
     let [DissuasionEvent::TaskClosed { closure: Closure::AlreadyPaid, .. }, report] = &events[..] else {
         panic!("{events:?}")
     };
-    let DissuasionEvent::ReportRequested { task, subscriber: who, identifiers, fraud_types, first_contact_ms, .. } =
+    let DissuasionEvent::ReportFiled { task, case_id, person: who, identifiers, fraud_types, first_contact_ms, .. } =
         report
     else {
         panic!("{report:?}")
     };
-    assert_eq!((*task, who.expose(), *first_contact_ms), (TaskId(0), ALICE, T0));
+    assert_eq!((*task, case_id, *who, *first_contact_ms), (TaskId(0), &case(99), person(ALICE), T0));
     assert_eq!((identifiers.clone(), fraud_types.clone()), (vec![id(FAKE_POLICE)], [POLICE].into()));
     let signal = transfer(&mut world, ALICE, T0 + 2 * HOUR_MS);
     check(&mut world, signal, T0 + 2 * HOUR_MS);
@@ -110,7 +126,7 @@ fn already_paid_closes_and_asks_for_a_report_linked_to_the_task() {
 fn a_false_positive_clears_the_evidence() {
     let mut world = called(ALICE);
     check(&mut world, complete(0, "caller-9", Outcome::FalsePositive), T0 + HOUR_MS);
-    assert!(world.state.people[&subscriber(ALICE)].evidence.is_empty());
+    assert!(world.state.people[&person(ALICE)].evidence.is_empty());
     let next = contact(&mut world, ALICE, FAKE_POLICE, T0 + 2 * HOUR_MS, 30);
     check(&mut world, next, T0 + 2 * HOUR_MS);
     assert_eq!(open_task(&world, ALICE).map(|t| t.id), Some(TaskId(1)), "new evidence is graded afresh");
@@ -145,7 +161,7 @@ fn more_evidence_raises_an_open_task_to_the_step_of_its_new_grade() {
     assert_eq!(task(&world, 0).kind, TaskKind::Sms);
     let long = contact(&mut world, ALICE, FAKE_SHOP, T0 + 60_000, 900);
     let (events, _) = check(&mut world, long, T0 + 60_000);
-    let DissuasionEvent::TaskEscalated { to: TaskKind::Call, reason: Escalation::Regraded, grade, .. } = &events[2]
+    let DissuasionEvent::TaskEscalated { to: TaskKind::Call, reason: Escalation::Regraded, grade, .. } = &events[1]
     else {
         panic!("{events:?}")
     };
@@ -177,12 +193,18 @@ fn staff_commands_on_tasks_that_cannot_take_them_are_refused_with_a_type() {
             operator: operator.into(),
             outcome: Outcome::Persuaded,
             note: note.into(),
+            case_id: None,
         };
         assert!(matches!(refused(&mut world, input, T0), Rejection::InvalidText { .. }), "{operator:?} {note:?}");
     }
     let long = "x".repeat(crate::limits::MAX_NOTE_CHARS + 1);
-    let input =
-        Input::Complete { task: TaskId(0), operator: "caller-1".into(), outcome: Outcome::Persuaded, note: long };
+    let input = Input::Complete {
+        task: TaskId(0),
+        operator: "caller-1".into(),
+        outcome: Outcome::Persuaded,
+        note: long,
+        case_id: None,
+    };
     assert!(matches!(refused(&mut world, input, T0), Rejection::InvalidText { field: "note", .. }));
     let reassign = Input::Reassign { task: TaskId(0), by: "supervisor".into(), to: "caller-2".into() };
     check(&mut world, reassign, T0);
@@ -207,7 +229,7 @@ fn over_capacity_tasks_wait_for_the_next_day_and_enter_it_in_queue_order() {
     let late = contact(&mut world, bob, FAKE_POLICE, T0 + HOUR_MS, 30);
     let (events, _) = check(&mut world, late, T0 + HOUR_MS);
     assert!(matches!(
-        events[2],
+        events[1],
         DissuasionEvent::TaskOpened { admission: crate::events::Admission::Waiting { .. }, .. }
     ));
     assert!(matches!(refused(&mut world, claim(1, "caller-1"), T0), Rejection::NotReady { task: TaskId(1), .. }));
