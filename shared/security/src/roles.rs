@@ -49,10 +49,20 @@ pub fn platform_gateway(platform: &PlatformId) -> Grant {
     Grant::new().answers_only(subjects::platform_verbs(platform))
 }
 
-/// A carrier's gateway: answers its own carrier's verbs (`afc.carrier.<carrier>.*`), once
-/// each, and nothing else: not another carrier's orders.
-pub fn carrier_gateway(carrier: Carrier) -> Grant {
-    Grant::new().answers_only(subjects::carrier_verbs(carrier))
+/// A carrier's gateway at `city`: answers its own carrier's verbs (`afc.carrier.<carrier>.*`),
+/// once each, and publishes its own contact signals for the city (`afc.<city>.sig.<carrier>`,
+/// acknowledged by the city's signal stream through the city account's export, replies under
+/// its own inbox), and nothing else: not another carrier's orders or signals.
+pub fn carrier_gateway(city: &City, carrier: Carrier) -> Grant {
+    Grant::new()
+        .answers(subjects::carrier_verbs(carrier))
+        .publish(subjects::signals(city, carrier.as_str()))
+        .inbox(&subjects::city_inbox(city, &carrier_gateway_name(carrier)))
+}
+
+/// The name a carrier's gateway goes by at a city: `carrier-<carrier>` (`<city>-carrier-…`).
+pub fn carrier_gateway_name(carrier: Carrier) -> String {
+    format!("carrier-{carrier}")
 }
 
 /// The account of `city`'s services on its server (and of the city's leaf link on the hub).
@@ -82,7 +92,8 @@ pub struct Gateways {
 
 /// The accounts of `city`'s server: the city's (JetStream on) with `users`, and one for each
 /// bank, platform and carrier gateway served there, exporting its verbs to the city account
-/// only.
+/// only; the city account exports each carrier its own signal subject
+/// (`afc.<city>.sig.<carrier>`) as a service.
 pub fn city_accounts(city: &City, users: Vec<User>, served: Gateways) -> Vec<Account> {
     let Gateways { banks, platforms, carriers } = served;
     let city_name = city_account_name(city);
@@ -104,12 +115,20 @@ pub fn city_accounts(city: &City, users: Vec<User>, served: Gateways) -> Vec<Acc
         imports.push(Import::Service { from: name.clone(), subject: subject.clone() });
         gateways.push(gateway(name, subject, user));
     }
+    // A carrier's signals for the city reach the city's signal stream as a service the city
+    // exports to the carrier alone, so that the stream's acknowledgement finds its way back.
+    let mut exports = Vec::new();
     for (carrier, user) in carriers {
         let (name, subject) = (carrier_account_name(carrier), subjects::carrier_verbs(carrier));
         imports.push(Import::Service { from: name.clone(), subject: subject.clone() });
-        gateways.push(gateway(name, subject, user));
+        let signals = subjects::signals(city, carrier.as_str());
+        exports.push(Export::Service { subject: signals.clone(), to: vec![name.clone()] });
+        let mut account = gateway(name, subject, user);
+        account.imports.push(Import::Service { from: city_name.clone(), subject: signals });
+        gateways.push(account);
     }
-    let mut accounts = vec![Account { name: city_name, jetstream: true, users, imports, ..Account::default() }];
+    let mut accounts =
+        vec![Account { name: city_name, jetstream: true, users, imports, exports, ..Account::default() }];
     accounts.extend(gateways);
     accounts
 }

@@ -1,7 +1,8 @@
 //! The gateways of a generated city server, live: each carrier's gateway (`<city>-carrier-
 //! <carrier>`) answers its own carrier's verbs and may not even listen to another's, a bank's
-//! gateway hears its new `restrict` verb, and a city identity granted to order blocks reaches
-//! the carrier through the carrier's account.
+//! gateway hears its new `restrict` verb, a city identity granted to order blocks reaches
+//! the carrier through the carrier's account, and a carrier's gateway publishes its own
+//! contact signals into the city's signal stream (acknowledged), not another carrier's.
 
 use std::path::Path;
 use std::time::Duration;
@@ -107,8 +108,11 @@ async fn answer_once(client: async_nats::Client, subject: String, answer: &'stat
 
 #[test]
 fn a_carriers_gateway_is_granted_its_own_verbs_only() {
-    let grant = roles::carrier_gateway(Carrier::Cmcc);
+    let grant = roles::carrier_gateway(&city(), Carrier::Cmcc);
     assert!(grant.may_subscribe(&subjects::carrier(Carrier::Cmcc, carrier_verb::BLOCK)));
+    assert!(grant.may_publish(&subjects::signals(&city(), "cmcc")));
+    assert!(!grant.may_publish(&subjects::signals(&city(), "cucc")));
+    assert!(!grant.may_publish(&subjects::signals(&City::parse("wenzhou").unwrap(), "cmcc")));
     for carrier in [Carrier::Cucc, Carrier::Ctcc] {
         assert!(!grant.may_subscribe(&subjects::carrier(carrier, carrier_verb::BLOCK)), "{carrier}");
     }
@@ -146,5 +150,28 @@ async fn a_carriers_gateway_answers_its_orders_and_cannot_listen_to_another_carr
     let (ctcc, mut ctcc_errors) = connect(dir.path(), &server, "carrier-ctcc").await;
     ctcc.publish(subjects::carrier(Carrier::Cmcc, carrier_verb::LIFT), "lift".into()).await.unwrap();
     let error = refusal(&mut ctcc_errors).await;
+    assert!(error.contains("Permissions Violation for Publish"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carriers_gateway_publishes_its_own_signals_into_the_citys_signal_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_secrets, server) = city_server(dir.path()).await;
+    let (admin, _) = connect(dir.path(), &server, "admin").await;
+    bus::streams::ensure_signal_stream(&async_nats::jetstream::new(admin), &city()).await.unwrap();
+
+    let (cmcc, mut cmcc_errors) = connect(dir.path(), &server, "carrier-cmcc").await;
+    let js = async_nats::jetstream::new(cmcc.clone());
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(async_nats::header::NATS_MESSAGE_ID, "cmcc/c-1");
+    let signal = subjects::signals(&city(), "cmcc");
+    let publish = js.publish_with_headers(signal.clone(), headers.clone(), "{}".into());
+    let ack = tokio::time::timeout(BOUND, async { publish.await.unwrap().await.unwrap() }).await.unwrap();
+    assert_eq!((ack.stream.as_str(), ack.sequence, ack.duplicate), ("AFC_HUZHOU_SIG", 1, false));
+    let again = js.publish_with_headers(signal, headers, "{}".into()).await.unwrap().await.unwrap();
+    assert!(again.duplicate, "a re-sent signal is dropped by its id");
+
+    cmcc.publish(subjects::signals(&city(), "cucc"), "{}".into()).await.unwrap();
+    let error = refusal(&mut cmcc_errors).await;
     assert!(error.contains("Permissions Violation for Publish"), "{error}");
 }
