@@ -127,8 +127,7 @@ pub fn city_accounts(city: &City, users: Vec<User>, served: Gateways) -> Vec<Acc
         account.imports.push(Import::Service { from: city_name.clone(), subject: signals });
         gateways.push(account);
     }
-    let mut accounts =
-        vec![Account { name: city_name, jetstream: true, users, imports, exports, ..Account::default() }];
+    let mut accounts = vec![Account { name: city_name, jetstream: true, users, imports, exports }];
     accounts.extend(gateways);
     accounts
 }
