@@ -26,7 +26,8 @@
 
 use std::collections::BTreeMap;
 
-use domain::{Carrier, City, Fen, FraudType, MoneyError, TimeMs};
+use domain::{AccountRef, Carrier, City, Fen, FraudType, MoneyError, TimeMs};
+use protocol::dissuasion::PaidReport;
 use protocol::signal::{SignalMessage, SignalWhat};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -36,12 +37,15 @@ use crate::scenario::PopulationSpec;
 use crate::telecom::Telecom;
 
 /// What a person would pay, and when, if nobody warned them effectively before.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
     /// When.
     pub at_ms: TimeMs,
     /// How much.
     pub amount: Fen,
+    /// Into which account: the gang's account for the people it reaches, opened empty (the
+    /// payment is not booked: it is what the person tells the operator who calls them).
+    pub to: AccountRef,
 }
 
 /// One person a gang's campaign reaches.
@@ -49,6 +53,10 @@ pub struct Payment {
 pub struct Person {
     /// Their mobile number, E.164 (personal data: never logged).
     pub phone: String,
+    /// Their name (personal data), for the report an operator takes when they have paid.
+    pub name: String,
+    /// Their ID number (personal data), likewise.
+    pub id_number: String,
     /// The carrier that issued it: the one that signals their contacts.
     pub carrier: Carrier,
     /// Where they live: the center whose blocks protect them and whose staff warn them.
@@ -63,6 +71,27 @@ pub struct Person {
     pub pays: Option<Payment>,
     /// An SMS or a call does not reach them.
     pub handset_off: bool,
+}
+
+impl Person {
+    /// The report an operator takes from them once they have paid (dissuasion's `complete`
+    /// with `already_paid`): who they are, and their payment as they tell it. `None` for
+    /// someone who would not pay.
+    pub fn paid_report(&self) -> Option<PaidReport> {
+        let pays = self.pays.as_ref()?;
+        let transfer = serde_json::json!({
+            "account": pays.to.as_str(),
+            "amount_fen": pays.amount.get(),
+            "at_ms": pays.at_ms,
+        });
+        Some(PaidReport {
+            name: self.name.clone(),
+            id_number: self.id_number.clone(),
+            transfers: vec![transfer],
+            fraud_type: Some(self.fraud_type.as_str().to_owned()),
+            narrative: "Paid the caller before anybody warned me.".into(),
+        })
+    }
 }
 
 /// Something the gang does to a person.
@@ -258,7 +287,7 @@ impl Population {
     /// The last moment a touch or signal is planned for, `None` for nobody.
     pub fn last_planned_ms(&self) -> Option<TimeMs> {
         let touches = self.touches.iter().map(|((at, _, _), planned)| at.saturating_add(planned.delay_ms));
-        let payments = self.people.iter().filter_map(|p| p.pays.map(|pay| pay.at_ms));
+        let payments = self.people.iter().filter_map(|p| p.pays.as_ref().map(|pay| pay.at_ms));
         touches.chain(payments).max()
     }
 
@@ -341,7 +370,7 @@ impl Population {
     /// When the person paid, if they had by `now`: they would pay, were reached, and no
     /// warning stopped them before.
     pub fn paid_at(&self, person: usize, now: TimeMs) -> Option<TimeMs> {
-        let pays = self.people.get(person)?.pays?;
+        let pays = self.people.get(person)?.pays.as_ref()?;
         let stopped = self.warned.get(&person).is_some_and(|(when, _)| *when < pays.at_ms);
         (pays.at_ms <= now && self.fate(person) == Fate::Reached && !stopped).then_some(pays.at_ms)
     }
@@ -435,7 +464,7 @@ impl Population {
             }
             let warned = self.warned(index);
             truth.warned += u64::from(warned.is_some());
-            let Some(pays) = person.pays.filter(|_| self.fate(index) == Fate::Reached) else { continue };
+            let Some(pays) = person.pays.as_ref().filter(|_| self.fate(index) == Fate::Reached) else { continue };
             truth.would_pay += 1;
             would = would.checked_add(pays.amount)?;
             match warned {

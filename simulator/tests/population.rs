@@ -56,12 +56,17 @@ fn each_gang_reaches_per_victim_people_through_its_own_lines() {
         assert!(gang.cities.contains(&person.city));
         let since_start = person.first_contact_ms - scenario.start_ms;
         assert!((gang.active_ms.min..=gang.active_ms.max).contains(&since_start));
-        if let Some(pay) = person.pays {
+        if let Some(pay) = &person.pays {
             let delay = pay.at_ms - person.first_contact_ms;
             assert!((3_600_000..=48 * 3_600_000).contains(&delay), "{delay}");
             assert!(script.horizon_ms >= pay.at_ms, "the drill lasts until every payment is due");
         }
         assert_eq!(script.world.telecom.is_off(&person.phone), person.handset_off);
+        if let Some(report) = person.paid_report() {
+            let account = report.transfers[0]["account"].as_str().unwrap().to_owned();
+            let account = domain::AccountRef::parse(&account).unwrap();
+            assert_eq!(script.world.ledger.balance(&account), Some(domain::Fen::ZERO), "opened empty");
+        }
     }
     let payers = people.iter().filter(|p| p.pays.is_some()).count();
     assert!((110..=190).contains(&payers), "a quarter of 600 would pay: {payers}");

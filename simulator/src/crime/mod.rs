@@ -250,9 +250,8 @@ pub fn generate_script(scenario: &Scenario) -> Result<Script, ScriptError> {
     }
     generator.world.ledger.check_conservation()?;
     if let Some(spec) = &scenario.population {
-        let world = &mut generator.world;
-        world.population = people::population(scenario, spec, &world.contacts, &mut world.telecom)?;
-        let last = world.population.last_planned_ms().unwrap_or(0);
+        generator.population(spec)?;
+        let last = generator.world.population.last_planned_ms().unwrap_or(0);
         generator.horizon_ms = generator.horizon_ms.max(last);
     }
 

@@ -6,18 +6,17 @@
 
 use std::ops::RangeInclusive;
 
-use domain::{Carrier, City, Fen, FraudType, TimeMs};
+use domain::{AccountRef, Carrier, City, Fen, FraudType, TimeMs};
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::ScriptError;
 use super::draw::{draw_log_normal, draw_u32, draw_u64, sub_rng};
-use crate::contact::{Contacts, LineKind};
+use super::{Generator, ScriptError};
+use crate::contact::LineKind;
 use crate::limits;
 use crate::population::{Effects, Payment, Person, Planned, Population, Touch};
 use crate::scenario::{GangSpec, PopulationSpec, Scenario};
 use crate::synth;
-use crate::telecom::Telecom;
 
 /// Seconds of a gang's call with someone it hooks: from a minute to a half-hour script
 /// (an impersonation script runs 20 minutes and more).
@@ -39,37 +38,47 @@ fn starts_online(fraud_type: FraudType) -> bool {
     )
 }
 
-/// The population of `scenario` with `spec`, from the gangs' lines in `contacts`; the
-/// handsets drawn off are switched off at `telecom`.
-pub(super) fn population(
-    scenario: &Scenario,
-    spec: &PopulationSpec,
-    contacts: &Contacts,
-    telecom: &mut Telecom,
-) -> Result<Population, ScriptError> {
-    let mut population = Population::new(scenario.seed, Effects::of(spec));
-    for (index, gang) in scenario.gangs.iter().enumerate() {
-        let mut rng = sub_rng(scenario.seed, "population", index as u64);
-        let lines = contacts.line_count(index);
-        let kinds: Vec<LineKind> = (0..lines).filter_map(|line| contacts.line_kind(index, line)).collect();
-        let phones: Vec<usize> = (0..kinds.len()).filter(|l| kinds[*l] == LineKind::Phone).collect();
-        let sites: Vec<usize> = (0..kinds.len()).filter(|l| kinds[*l] == LineKind::Site).collect();
-        if phones.is_empty() && sites.is_empty() {
-            continue;
-        }
-        for _ in 0..u64::from(gang.victims) * u64::from(spec.per_victim) {
-            let (person, touches) = draw_person(&mut rng, scenario, spec, index, gang, &phones, &sites)?;
-            let phone = person.phone.clone();
-            let off = person.handset_off;
-            if population.add(person, &touches).is_none() {
-                return Err(ScriptError::IdsExhausted("population phone number"));
+impl Generator<'_> {
+    /// The population of the scenario with `spec`, from the gangs' lines in the world's
+    /// contacts, into the world: each gang's account for the people it reaches opened empty,
+    /// the handsets drawn off switched off at the carriers.
+    pub(super) fn population(&mut self, spec: &PopulationSpec) -> Result<(), ScriptError> {
+        let scenario = self.scenario;
+        let mut population = Population::new(scenario.seed, Effects::of(spec));
+        for (index, gang) in scenario.gangs.iter().enumerate() {
+            let contacts = &self.world.contacts;
+            let kinds: Vec<LineKind> =
+                (0..contacts.line_count(index)).filter_map(|line| contacts.line_kind(index, line)).collect();
+            let phones: Vec<usize> = (0..kinds.len()).filter(|l| kinds[*l] == LineKind::Phone).collect();
+            let sites: Vec<usize> = (0..kinds.len()).filter(|l| kinds[*l] == LineKind::Site).collect();
+            let people = u64::from(gang.victims) * u64::from(spec.per_victim);
+            if people == 0 || (phones.is_empty() && sites.is_empty()) {
+                continue;
             }
-            if off {
-                telecom.switch_off(&phone);
+            let account = self.open_account(&mut sub_rng(scenario.seed, "population-account", index as u64))?;
+            let mut rng = sub_rng(scenario.seed, "population", index as u64);
+            let lines = Lines { phones: &phones, sites: &sites, account: &account };
+            for _ in 0..people {
+                let (person, touches) = draw_person(&mut rng, scenario, spec, index, gang, &lines)?;
+                let (phone, off) = (person.phone.clone(), person.handset_off);
+                if population.add(person, &touches).is_none() {
+                    return Err(ScriptError::IdsExhausted("population phone number"));
+                }
+                if off {
+                    self.world.telecom.switch_off(&phone);
+                }
             }
         }
+        self.world.population = population;
+        Ok(())
     }
-    Ok(population)
+}
+
+/// A gang's lines by kind, and its account for the people it reaches.
+struct Lines<'a> {
+    phones: &'a [usize],
+    sites: &'a [usize],
+    account: &'a AccountRef,
 }
 
 /// One person of gang `index` and what the gang does to them.
@@ -79,10 +88,11 @@ fn draw_person(
     spec: &PopulationSpec,
     index: usize,
     gang: &GangSpec,
-    phones: &[usize],
-    sites: &[usize],
+    lines: &Lines<'_>,
 ) -> Result<(Person, Vec<Planned>), ScriptError> {
+    let (phones, sites) = (lines.phones, lines.sites);
     let city = pick_city(rng, scenario, gang);
+    let (name, id_number) = (synth::name(rng), synth::id_number(rng, &city));
     let (phone, carrier) = (0..limits::MAX_ID_ATTEMPTS)
         .map(|_| format!("+86{}", synth::phone(rng)))
         .find_map(|phone| Carrier::issuing(&phone).map(|carrier| (phone, carrier)))
@@ -92,7 +102,7 @@ fn draw_person(
     let delay_ms = draw_u64(rng, spec.pay_delay_ms).max(1);
     let pays = rng.random_bool(spec.pay_share).then(|| {
         let yuan = draw_log_normal(rng, &gang.amount_yuan).round().clamp(1.0, f64::from(limits::MAX_LOSS_YUAN));
-        Payment { at_ms: first_ms + delay_ms, amount: Fen::yuan(yuan as u32) }
+        Payment { at_ms: first_ms + delay_ms, amount: Fen::yuan(yuan as u32), to: lines.account.clone() }
     });
     let handset_off = rng.random_bool(spec.handset_off_share);
 
@@ -119,13 +129,15 @@ fn draw_person(
         let signal_ms = draw_u64(rng, spec.signal_delay_ms);
         touches.push(Planned { at_ms, delay_ms: signal_ms, touch: Touch::Contact { line, duration_s } });
     }
-    if let Some(pay) = pays.filter(|_| rng.random_bool(spec.instructions_share)) {
+    if let Some(pay) = pays.as_ref().filter(|_| rng.random_bool(spec.instructions_share)) {
         let at_ms = pay.at_ms.saturating_sub(rng.random_range(INSTRUCTIONS_BEFORE_MS)).max(first_ms);
         let signal_ms = draw_u64(rng, spec.signal_delay_ms);
         touches.push(Planned { at_ms, delay_ms: signal_ms, touch: Touch::Instructions });
     }
     let person = Person {
         phone,
+        name,
+        id_number,
         carrier,
         city,
         gang: index,

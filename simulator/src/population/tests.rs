@@ -3,7 +3,7 @@
 //! payment avoiding the loss and after it finding the person already paid, and outcomes
 //! drawn from the seed.
 
-use domain::{City, Fen, FraudType, IdentifierKind};
+use domain::{AccountRef, City, Fen, FraudType, IdentifierKind};
 use protocol::carrier::{BlockRequest, BlockTarget, RequestId};
 use protocol::signal::SignalWhat;
 
@@ -35,12 +35,18 @@ fn all_or_nothing(effect: f64) -> Effects {
 fn person(phone: &str, home: &str) -> (Person, Vec<Planned>) {
     let person = Person {
         phone: phone.to_owned(),
+        name: "李娜".into(),
+        id_number: "33050219800101002X".into(),
         carrier: Carrier::issuing(phone).unwrap(),
         city: city(home),
         gang: 0,
         fraud_type: FraudType::FakeCustomerService,
         first_contact_ms: T0,
-        pays: Some(Payment { at_ms: T0 + 6 * HOUR, amount: Fen::yuan(5_000) }),
+        pays: Some(Payment {
+            at_ms: T0 + 6 * HOUR,
+            amount: Fen::yuan(5_000),
+            to: AccountRef::parse("icbc:6222020200009999").unwrap(),
+        }),
         handset_off: false,
     };
     let touches = vec![
@@ -166,6 +172,11 @@ fn a_call_after_the_payment_finds_them_already_paid() {
     assert_eq!((truth.paid, truth.warned_before_paying), (1, 0));
     let outcomes: Vec<StaffOutcome> = population.steps().iter().map(|s| s.outcome).collect();
     assert_eq!(outcomes, [StaffOutcome::AlreadyPaid, StaffOutcome::AlreadyPaid]);
+    let report = population.people()[0].paid_report().unwrap();
+    assert_eq!((report.name.as_str(), report.fraud_type.as_deref()), ("李娜", Some("fake_customer_service")));
+    assert_eq!(report.transfers[0]["account"], "icbc:6222020200009999");
+    assert_eq!(report.transfers[0]["amount_fen"], 500_000);
+    assert_eq!(report.transfers[0]["at_ms"], T0 + 6 * HOUR);
 }
 
 #[test]

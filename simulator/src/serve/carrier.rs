@@ -140,6 +140,8 @@ mod tests {
         let mut population = Population::new(1, Effects { sms: 1.0, ..Effects::default() });
         let person = Person {
             phone: "+8613800138000".into(),
+            name: "李娜".into(),
+            id_number: "33050219800101002X".into(),
             carrier: Carrier::Cmcc,
             city: domain::City::parse("huzhou").unwrap(),
             gang: 0,
