@@ -454,9 +454,18 @@ impl Population {
 
     /// The ground truth at `end_ms`.
     pub fn truth(&self, end_ms: TimeMs) -> Result<PopulationTruth, MoneyError> {
-        let mut truth = PopulationTruth { people: self.people.len() as u64, ..PopulationTruth::default() };
+        self.truth_in(end_ms, None)
+    }
+
+    /// The ground truth at `end_ms` of the people of `city` (every city: `None`).
+    pub fn truth_in(&self, end_ms: TimeMs, city: Option<&City>) -> Result<PopulationTruth, MoneyError> {
+        let mut truth = PopulationTruth::default();
         let (mut avoided, mut lost, mut would) = (Fen::ZERO, Fen::ZERO, Fen::ZERO);
         for (index, person) in self.people.iter().enumerate() {
+            if city.is_some_and(|c| &person.city != c) {
+                continue;
+            }
+            truth.people += 1;
             match self.fate(index) {
                 Fate::Pending => truth.not_reached_yet += 1,
                 Fate::Spared => truth.spared_by_blocks += 1,
