@@ -216,6 +216,7 @@ impl Embedded {
             freeze_after_ms: self.options.freeze_after_ms,
             at_risk_margin_ms: freezing::limits::DEFAULT_AT_RISK_MARGIN_MS,
             tracing_rule: self.options.tracing_rule,
+            dissuasion: dissuasion::Tuning::default(),
             credentials: self.secrets.as_deref().map(security::CredentialFiles::of_deployment),
         };
         anyhow::ensure!(!self.cities.contains_key(city), "{city} is already running");

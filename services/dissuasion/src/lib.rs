@@ -61,6 +61,34 @@ impl Config {
     pub fn new(city: City) -> Config {
         Config { core: CoreConfig::new(city, core::PersonSecret(0, 0)) }
     }
+
+    /// With a center's own thresholds, capacities and retention (the node's config file).
+    pub fn tuned(city: City, tuning: Tuning) -> Config {
+        let mut config = Config::new(city);
+        config.core.grading = tuning.grading;
+        config.core.capacity = tuning.capacity;
+        config.core.signal_retention_ms = tuning.retention_days * limits::DAY_MS;
+        config
+    }
+}
+
+/// What a center sets of dissuasion in its config file (`[dissuasion]`): the grading rule's
+/// thresholds, each staffed queue's daily capacity, how long signals are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tuning {
+    pub grading: core::GradingConfig,
+    pub capacity: core::CapacityConfig,
+    pub retention_days: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            grading: core::GradingConfig::default(),
+            capacity: core::CapacityConfig::default(),
+            retention_days: limits::DEFAULT_SIGNAL_RETENTION_DAYS,
+        }
+    }
 }
 
 /// Why dissuasion's engine or signal consumer stopped.
