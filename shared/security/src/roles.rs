@@ -50,9 +50,9 @@ pub fn platform_gateway(platform: &PlatformId) -> Grant {
 }
 
 /// A carrier's gateway at `city`: answers its own carrier's verbs (`afc.carrier.<carrier>.*`),
-/// once each, and publishes its own contact signals for the city (`afc.<city>.sig.<carrier>`,
-/// acknowledged by the city's signal stream through the city account's export, replies under
-/// its own inbox), and nothing else: not another carrier's orders or signals.
+/// once each, and publishes its contact signals for the city (`afc.<city>.sig.<carrier>`,
+/// imported from the city's account into its signal stream, the stream's acknowledgements
+/// coming back under its own inbox); nothing else: not another carrier's orders or signals.
 pub fn carrier_gateway(city: &City, carrier: Carrier) -> Grant {
     Grant::new()
         .answers(subjects::carrier_verbs(carrier))
@@ -60,7 +60,7 @@ pub fn carrier_gateway(city: &City, carrier: Carrier) -> Grant {
         .inbox(&subjects::city_inbox(city, &carrier_gateway_name(carrier)))
 }
 
-/// The name a carrier's gateway goes by at a city: `carrier-<carrier>` (`<city>-carrier-…`).
+/// The name a carrier's gateway goes by at a city: `<city>-carrier-<carrier>`.
 pub fn carrier_gateway_name(carrier: Carrier) -> String {
     format!("carrier-{carrier}")
 }
@@ -92,13 +92,13 @@ pub struct Gateways {
 
 /// The accounts of `city`'s server: the city's (JetStream on) with `users`, and one for each
 /// bank, platform and carrier gateway served there, exporting its verbs to the city account
-/// only; the city account exports each carrier its own signal subject
-/// (`afc.<city>.sig.<carrier>`) as a service.
+/// only.
 pub fn city_accounts(city: &City, users: Vec<User>, served: Gateways) -> Vec<Account> {
     let Gateways { banks, platforms, carriers } = served;
     let city_name = city_account_name(city);
     let mut gateways = Vec::new();
     let mut imports = Vec::new();
+    let mut exports = Vec::new();
     let gateway = |name: String, subject: String, user: User| Account {
         name,
         users: vec![user],
@@ -115,12 +115,11 @@ pub fn city_accounts(city: &City, users: Vec<User>, served: Gateways) -> Vec<Acc
         imports.push(Import::Service { from: name.clone(), subject: subject.clone() });
         gateways.push(gateway(name, subject, user));
     }
-    // A carrier's signals for the city reach the city's signal stream as a service the city
-    // exports to the carrier alone, so that the stream's acknowledgement finds its way back.
-    let mut exports = Vec::new();
     for (carrier, user) in carriers {
         let (name, subject) = (carrier_account_name(carrier), subjects::carrier_verbs(carrier));
         imports.push(Import::Service { from: name.clone(), subject: subject.clone() });
+        // Its signals go the other way: a service of the city's account (its signal stream
+        // answers with the acknowledgement), for this carrier's account and subject only.
         let signals = subjects::signals(city, carrier.as_str());
         exports.push(Export::Service { subject: signals.clone(), to: vec![name.clone()] });
         let mut account = gateway(name, subject, user);

@@ -1,8 +1,7 @@
 //! The gateways of a generated city server, live: each carrier's gateway (`<city>-carrier-
 //! <carrier>`) answers its own carrier's verbs and may not even listen to another's, a bank's
-//! gateway hears its new `restrict` verb, a city identity granted to order blocks reaches
-//! the carrier through the carrier's account, and a carrier's gateway publishes its own
-//! contact signals into the city's signal stream (acknowledged), not another carrier's.
+//! gateway hears its new `restrict` verb, and a city identity granted to order blocks reaches
+//! the carrier through the carrier's account.
 
 use std::path::Path;
 use std::time::Duration;
@@ -154,7 +153,7 @@ async fn a_carriers_gateway_answers_its_orders_and_cannot_listen_to_another_carr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_carriers_gateway_publishes_its_own_signals_into_the_citys_signal_stream() {
+async fn a_carriers_gateway_puts_its_signals_into_the_citys_signal_stream_and_no_other_carriers() {
     let dir = tempfile::tempdir().unwrap();
     let (_secrets, server) = city_server(dir.path()).await;
     let (admin, _) = connect(dir.path(), &server, "admin").await;
@@ -162,16 +161,14 @@ async fn a_carriers_gateway_publishes_its_own_signals_into_the_citys_signal_stre
 
     let (cmcc, mut cmcc_errors) = connect(dir.path(), &server, "carrier-cmcc").await;
     let js = async_nats::jetstream::new(cmcc.clone());
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert(async_nats::header::NATS_MESSAGE_ID, "cmcc/c-1");
-    let signal = subjects::signals(&city(), "cmcc");
-    let publish = js.publish_with_headers(signal.clone(), headers.clone(), "{}".into());
-    let ack = tokio::time::timeout(BOUND, async { publish.await.unwrap().await.unwrap() }).await.unwrap();
-    assert_eq!((ack.stream.as_str(), ack.sequence, ack.duplicate), ("AFC_HUZHOU_SIG", 1, false));
-    let again = js.publish_with_headers(signal, headers, "{}".into()).await.unwrap().await.unwrap();
-    assert!(again.duplicate, "a re-sent signal is dropped by its id");
+    let signal =
+        r#"{"source":"cmcc","signal_id":"s-1","subscriber":"+8613800138000","at_ms":1,"what":"transfer_instructions"}"#;
+    let ack = js.publish(subjects::signals(&city(), "cmcc"), signal.into()).await.unwrap();
+    let ack = tokio::time::timeout(BOUND, ack).await.expect("the stream acknowledges").unwrap();
+    assert_eq!(ack.stream, city().signal_stream_name());
 
-    cmcc.publish(subjects::signals(&city(), "cucc"), "{}".into()).await.unwrap();
+    cmcc.publish(subjects::signals(&city(), "cucc"), signal.into()).await.unwrap();
     let error = refusal(&mut cmcc_errors).await;
     assert!(error.contains("Permissions Violation for Publish"), "{error}");
+    assert!(error.contains(&subjects::signals(&city(), "cucc")), "{error}");
 }
