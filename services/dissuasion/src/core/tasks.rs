@@ -60,6 +60,30 @@ impl Batch {
         Ok(self.events)
     }
 
+    /// The step a task wanting `kind` at `now` enters, and how: a visit whose level has no
+    /// room today goes down to the first later level that has (a person about to pay is better
+    /// visited today by the district bureau than in days by the city bureau); only when no
+    /// level has room does it wait at `kind` for the next day.
+    fn placement(&mut self, state: &State, config: &CoreConfig, kind: TaskKind, now: TimeMs) -> (TaskKind, Admission) {
+        let mut level = kind;
+        while matches!(level, TaskKind::Visit(_)) && !self.has_room(state, config, level, now) {
+            match level.next() {
+                Some(next) => level = next,
+                None => return (kind, self.admission(state, config, kind, now)),
+            }
+        }
+        (level, self.admission(state, config, level, now))
+    }
+
+    /// Whether `kind`'s queue can take a task today without anyone waiting ahead of it.
+    fn has_room(&self, state: &State, config: &CoreConfig, kind: TaskKind, now: TimeMs) -> bool {
+        let day = config.day(now);
+        let taken = self.admitted.get(&(kind, day)).copied().unwrap_or(0);
+        let used = state.admitted.get(&(kind, day)).copied().unwrap_or(0).saturating_add(taken);
+        let queued = state.waiting.get(&kind).is_some_and(|w| !w.is_empty());
+        used < config.capacity.for_kind(kind) && !queued
+    }
+
     /// Where a task entering `kind` at `now` goes: ready if the day's capacity allows and
     /// nobody waits ahead of it, else waiting for the next day.
     fn admission(&mut self, state: &State, config: &CoreConfig, kind: TaskKind, now: TimeMs) -> Admission {
@@ -125,8 +149,8 @@ fn graded(
             }
             let task = TaskId(batch.next_task);
             batch.next_task += 1;
+            let (wanted, admission) = batch.placement(state, config, wanted, now);
             *batch.opened.entry(wanted).or_insert(0) += 1;
-            let admission = batch.admission(state, config, wanted, now);
             let sms_request = who.carrier.filter(|_| wanted == TaskKind::Sms);
             batch.events.push(DissuasionEvent::TaskOpened {
                 task,
@@ -158,7 +182,7 @@ fn escalate(
     note: String,
     now: TimeMs,
 ) {
-    let admission = batch.admission(state, config, to, now);
+    let (to, admission) = batch.placement(state, config, to, now);
     batch.events.push(DissuasionEvent::TaskEscalated {
         task: task.id,
         grade,

@@ -253,6 +253,24 @@ fn over_capacity_tasks_wait_for_the_next_day_and_enter_it_in_queue_order() {
 }
 
 #[test]
+fn a_visit_the_city_bureau_has_no_room_for_today_goes_down_to_the_first_level_that_has() {
+    let mut world = World::new();
+    world.config.capacity.visits_per_day = [1, 1, 0, 5];
+    check(&mut world, known(FAKE_POLICE, T0, POLICE), T0);
+    let visit = |task: &Task| (task.kind, matches!(task.status, Status::Ready { .. }));
+    let (city, district, community) = (Level::CityBureau, Level::DistrictBureau, Level::Community);
+    for (n, who) in [ALICE, BOB, CAROL].into_iter().enumerate() {
+        // A 20-minute fake-police call: High, a visit.
+        let input = contact(&mut world, who, FAKE_POLICE, T0 + n as u64, 1_200);
+        check(&mut world, input, T0 + n as u64);
+    }
+    assert_eq!(visit(open_task(&world, ALICE).unwrap()), (TaskKind::Visit(city), true));
+    assert_eq!(visit(open_task(&world, BOB).unwrap()), (TaskKind::Visit(district), true), "the district has room");
+    // The police station has none today: the community goes.
+    assert_eq!(visit(open_task(&world, CAROL).unwrap()), (TaskKind::Visit(community), true));
+}
+
+#[test]
 fn the_queue_orders_by_risk_then_the_earliest_contact() {
     let mut world = World::new();
     check(&mut world, known(FAKE_POLICE, T0, POLICE), T0);
