@@ -396,7 +396,7 @@ pub fn back_matching(
         let began = Instant::now();
         let mut read = 0u64;
         for identifier in &identifiers {
-            for kept in state.signals.get(identifier).into_iter().flatten() {
+            for kept in state.seen.filed_under(identifier) {
                 read = read.wrapping_add(kept.at_ms ^ u64::from(kept.matched));
             }
         }

@@ -126,7 +126,7 @@ fn known(
         return;
     }
     let window = config.signal_retention_ms;
-    for kept in state.signals.get(&identifier).into_iter().flatten() {
+    for kept in state.seen.filed_under(&identifier) {
         if kept.matched || !after.matches(kept.at_ms, window) {
             continue;
         }

@@ -12,6 +12,7 @@ mod queue;
 pub mod signal;
 mod state;
 mod tasks;
+mod window;
 
 use domain::{Carrier, CaseId, City, FraudType, TimeMs};
 use identifiers::Identifier;
@@ -25,6 +26,7 @@ pub use grading::{Evidence, Exposure, Grade, GradingConfig, grade};
 pub use queue::{next, queue};
 pub use signal::{PersonSecret, RawSignal, RawWhat, Signal, SignalProblem, SignalReason, Subscriber, validate};
 pub use state::{Deadline, Kept, Period, Person, Scam, State, Status, Task};
+pub use window::Window;
 
 /// Rules the core applies.
 #[derive(Debug, Clone)]
