@@ -2,7 +2,7 @@
 //! grade, escalation by deadline, by outcome and by a higher grade, admission within each
 //! queue's daily capacity, and the typed refusals of staff commands.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use domain::TimeMs;
 
@@ -18,8 +18,9 @@ use crate::limits::{MAX_NOTE_CHARS, MAX_OPERATOR_CHARS, MAX_TASKS_PER_QUEUE, TIM
 pub(super) struct Batch {
     pub events: Vec<DissuasionEvent>,
     /// Evidence as it will stand, for each person this decision adds to; and whether an
-    /// alarm (transfer instructions, a scam app) is among the new clues.
-    evidence: BTreeMap<PersonId, (Evidence, bool)>,
+    /// alarm (transfer instructions, a scam app) is among the new clues. A hash map (a case
+    /// can reach tens of thousands of people); [`Batch::finish`] takes them in person order.
+    evidence: HashMap<PersonId, (Evidence, bool)>,
     admitted: BTreeMap<(TaskKind, u64), u32>,
     opened: BTreeMap<TaskKind, usize>,
     next_task: u64,
@@ -29,11 +30,18 @@ impl Batch {
     pub fn new(state: &State) -> Batch {
         Batch {
             events: Vec::new(),
-            evidence: BTreeMap::new(),
+            evidence: HashMap::new(),
             admitted: BTreeMap::new(),
             opened: BTreeMap::new(),
             next_task: state.next_task,
         }
+    }
+
+    /// Makes room for `clues` more clues (a case's back-matching knows how many signals it
+    /// reads): the events and the people grow once, not by doubling.
+    pub fn expect(&mut self, clues: usize) {
+        self.events.reserve(clues);
+        self.evidence.reserve(clues);
     }
 
     /// Records `clue` against `person`.
@@ -54,7 +62,11 @@ impl Batch {
         config: &CoreConfig,
         now: TimeMs,
     ) -> Result<Vec<DissuasionEvent>, Rejection> {
-        for (person, (evidence, alarm)) in std::mem::take(&mut self.evidence) {
+        let mut people: Vec<(PersonId, (Evidence, bool))> = std::mem::take(&mut self.evidence).into_iter().collect();
+        people.sort_unstable_by_key(|(person, _)| *person);
+        // At most a task opened or moved on for each.
+        self.events.reserve(people.len());
+        for (person, (evidence, alarm)) in people {
             graded(state, config, &mut self, &person, &evidence, alarm, now)?;
         }
         Ok(self.events)

@@ -95,6 +95,11 @@ impl Window {
         list.into_iter().flatten().map(|slot| &self.slot(*slot).kept)
     }
 
+    /// How many signals are filed under `identifier`.
+    pub fn filed_len(&self, identifier: &Identifier) -> usize {
+        self.filed_number(identifier).map_or(0, |n| self.filed.get(n).list.len())
+    }
+
     /// Holds a signal: by key, by time and, when `identifier` is given, filed under it in
     /// its (time, key) place. The oldest filed under it goes past
     /// [`MAX_SIGNALS_PER_IDENTIFIER`] (it stays held as a duplicate).
@@ -143,10 +148,10 @@ impl Window {
     /// still listed there).
     pub fn mark_matched(&mut self, identifier: &Identifier, key: &SignalKey, at_ms: TimeMs) {
         let Some(slot) = self.slot_of(key) else { return };
-        let Some(number) = self.filed_number(identifier) else { return };
-        let held = self.slots.get_mut(slot);
-        if held.listed && held.identifier == number && held.kept.at_ms == at_ms {
-            held.kept.matched = true;
+        let held = self.slots.get(slot);
+        let filed_there = held.listed && self.filed.get(held.identifier).identifier == *identifier;
+        if filed_there && held.kept.at_ms == at_ms {
+            self.slots.get_mut(slot).kept.matched = true;
         }
     }
 
