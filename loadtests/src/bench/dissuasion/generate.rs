@@ -65,8 +65,12 @@ pub struct World {
     pub suspect_apps: Vec<usize>,
     /// The identifiers the back-matching cases name, none known before its case.
     pub targets: Vec<Identifier>,
-    /// People of the kept signals (their key under the benchmark's secret).
+    /// People of the kept signals (their key under the benchmark's secret): the suspects'
+    /// first, then `reach` for each target.
     pub people: Vec<PersonId>,
+    /// How many of `people` the suspects reach.
+    pub background: usize,
+    pub reach: u64,
     /// One subscriber for the kept rows: [`dissuasion::core::keep`] does not read the number
     /// (the store's row holds it), so every row carries this one.
     pub row_subscriber: Subscriber,
@@ -77,7 +81,11 @@ pub struct Sizes {
     pub known: u64,
     pub suspects: u64,
     pub targets: u64,
+    /// People the suspects' signals reach.
     pub people: u64,
+    /// People each target reached, none reached by another target (so every case finds as
+    /// many new people as its identifiers have signals).
+    pub reach: u64,
 }
 
 /// The node secret of the benchmark.
@@ -109,9 +117,10 @@ impl World {
         let apps = |list: &[Identifier]| -> Vec<usize> {
             list.iter().enumerate().filter(|(_, id)| id.kind() == IdentifierKind::App).map(|(n, _)| n).collect()
         };
-        let mut people = Vec::with_capacity(sizes.people as usize);
+        let all_people = sizes.people + sizes.targets * sizes.reach;
+        let mut people = Vec::with_capacity(all_people as usize);
         let mut text = String::new();
-        for n in 0..sizes.people {
+        for n in 0..all_people {
             text.clear();
             subscriber(n, &mut text);
             let subscriber = Subscriber::parse(&text).map_err(|r| anyhow::anyhow!("subscriber {n}: {r:?}"))?;
@@ -129,6 +138,8 @@ impl World {
             suspects,
             targets,
             people,
+            background: sizes.people as usize,
+            reach: sizes.reach,
             row_subscriber,
         })
     }
@@ -184,14 +195,15 @@ fn duration(rng: &mut StdRng) -> u32 {
 }
 
 /// The signals kept over the window, oldest first, as rows a start keeps: `kept` of them
-/// evenly over `[from_ms, to_ms)`, `per_target` for each of the world's targets (spread over
-/// the window, each reaching a random person), the rest contacts and app installs from
-/// random suspects. Calls `keep_row` with each; the record is reused, so it is passed by
-/// reference.
+/// evenly over `[from_ms, to_ms)`, the world's `reach` for each of its targets (spread over
+/// `[targets_from_ms, to_ms)`, each reaching a person of its own: the window forgets the
+/// oldest rows while the benchmark runs, never a target's), the rest contacts and app
+/// installs from random suspects reaching random people. Calls `keep_row` with each; the
+/// record is reused, so it is passed by reference.
 pub struct KeptRows {
     pub kept: u64,
-    pub per_target: u64,
     pub from_ms: TimeMs,
+    pub targets_from_ms: TimeMs,
     pub to_ms: TimeMs,
     pub retention_ms: u64,
     pub seed: u64,
@@ -200,8 +212,14 @@ pub struct KeptRows {
 impl KeptRows {
     pub fn each(&self, world: &World, mut keep_row: impl FnMut(&SignalRecord)) {
         let mut rng = StdRng::seed_from_u64(self.seed ^ 0x6b65_7074);
-        let targeted = (world.targets.len() as u64 * self.per_target).min(self.kept);
         let span = self.to_ms.saturating_sub(self.from_ms).max(1);
+        // The first row at or after `targets_from_ms`: the targets' rows are among the rest.
+        let first_targeted = (u128::from(self.targets_from_ms.saturating_sub(self.from_ms)) * u128::from(self.kept))
+            .div_ceil(u128::from(span))
+            .min(u128::from(self.kept)) as u64;
+        let eligible = self.kept - first_targeted;
+        let targets = world.targets.len() as u64;
+        let targeted = (targets * world.reach).min(eligible);
         let mut record = SignalRecord {
             key: SignalKey { source: Source::Carrier(Carrier::Cmcc), id: String::new() },
             person: world.people[0],
@@ -214,12 +232,19 @@ impl KeptRows {
         let mut last_slot = u64::MAX;
         for j in 0..self.kept {
             let at_ms = self.from_ms + (u128::from(j) * u128::from(span) / u128::from(self.kept)) as u64;
-            let person = world.people[rng.random_range(0..world.people.len())];
-            // The targets' signals spread evenly among the others, each target in turn.
-            let slot = u128::from(j) * u128::from(targeted) / u128::from(self.kept);
-            let identifier = if targeted > 0 && slot as u64 != last_slot {
-                last_slot = slot as u64;
-                Some(&world.targets[(slot as u64 % world.targets.len() as u64) as usize])
+            let mut person = world.people[rng.random_range(0..world.background)];
+            // The targets' signals spread evenly among the others, each target in turn, its
+            // n-th signal reaching its n-th person.
+            let slot = if j < first_targeted {
+                u64::MAX
+            } else {
+                (u128::from(j - first_targeted) * u128::from(targeted) / u128::from(eligible)) as u64
+            };
+            let identifier = if targeted > 0 && slot != u64::MAX && slot != last_slot {
+                last_slot = slot;
+                let (target, nth) = (slot % targets, slot / targets);
+                person = world.people[world.background + (target * world.reach + nth) as usize];
+                Some(&world.targets[target as usize])
             } else {
                 None
             };

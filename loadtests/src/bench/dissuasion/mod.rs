@@ -56,6 +56,9 @@ pub const ENDED_EVERY: u64 = 20;
 const T_BASE: TimeMs = 1_763_946_000_000;
 /// How long before [`T_BASE`] the known identifiers became known: blocks last months.
 const KNOWN_SPAN_MS: u64 = 180 * DAY_MS;
+/// How far past the window's edge at the end of the stream the cases' signals start, so the
+/// window has forgotten none of them when the cases come.
+const TARGETS_AFTER_EDGE_MS: u64 = 60_000;
 /// Fresh signals made at most (closed and open loop together): bounds the memory of the
 /// generated stream (~200 B a signal).
 const MAX_STREAM_SIGNALS: u64 = 50_000_000;
@@ -75,7 +78,8 @@ pub struct DissuasionBench {
     /// Suspects the kept and fresh signals name (identifiers nobody has reported).
     #[arg(long, default_value_t = 1_000_000)]
     pub suspects: u64,
-    /// People the kept signals reached.
+    /// People the suspects' kept signals reach (each identifier a case names reaches `--reach`
+    /// people of its own besides).
     #[arg(long, default_value_t = 1_000_000)]
     pub people: u64,
     /// Fresh signals stepped closed loop (one after another, as fast as one thread goes).
@@ -127,8 +131,8 @@ impl DissuasionBench {
             "--reach must be 1 to {MAX_SIGNALS_PER_IDENTIFIER} (signals kept per identifier)"
         );
         anyhow::ensure!(
-            self.targets() * self.reach <= self.kept,
-            "--kept must hold the cases' signals: --cases × (1 + --case-identifiers) × --reach = {}",
+            self.targets() * self.reach <= self.kept / 2,
+            "--kept must be at least twice the cases' signals: --cases × (1 + --case-identifiers) × --reach = {}",
             self.targets() * self.reach
         );
         Ok(())
@@ -179,7 +183,7 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
     let retention_ms = config.signal_retention_ms;
     println!("afc-lab bench dissuasion");
     println!(
-        "setup: {} cores, load average {} before the run, machine busy {} over the second before; one thread (the core is one `&mut State`); {} known identifiers ({}; 1 in {ENDED_EVERY} ended); {} signals kept over {} days ({} of them reaching {} people through the {} identifiers the cases name, {} each), naming {} suspects and reaching {} people; seed {}",
+        "setup: {} cores, load average {} before the run, machine busy {} over the second before; one thread (the core is one `&mut State`); {} known identifiers ({}; 1 in {ENDED_EVERY} ended); {} signals kept over {} days ({} of them from the {} identifiers the cases name, {} each, each reaching people of its own), the rest naming {} suspects and reaching {} people; seed {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load.join(" "),
         busy_before.map_or("unknown".into(), |b| format!("{b:.0}% of one core")),
@@ -192,7 +196,6 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
         options.kept,
         retention_ms / DAY_MS,
         options.targets() * options.reach,
-        options.reach,
         options.targets(),
         options.reach,
         options.suspects,
@@ -203,13 +206,18 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
     let resident = || resident_bytes().map(|b| b as i64);
     let start_rss = resident()?;
     let began = Instant::now();
-    let sizes =
-        Sizes { known: options.known, suspects: options.suspects, targets: options.targets(), people: options.people };
+    let sizes = Sizes {
+        known: options.known,
+        suspects: options.suspects,
+        targets: options.targets(),
+        people: options.people,
+        reach: options.reach,
+    };
     let world = World::make(&sizes)?;
     println!(
         "world: {} identifiers normalised and {} people named in {:.1} s (resident set +{:.0} MiB: the benchmark's, not the core's)",
         options.known + options.suspects + options.targets(),
-        options.people,
+        world.people.len(),
         began.elapsed().as_secs_f64(),
         mib(resident()? - start_rss)
     );
@@ -243,8 +251,9 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
 
     let rows = KeptRows {
         kept: options.kept,
-        per_target: options.reach,
-        from_ms: T_BASE - retention_ms + stream_span_ms(&options) + 60_000,
+        // The window's edge when the stream starts: it forgets the oldest as it goes.
+        from_ms: T_BASE - retention_ms,
+        targets_from_ms: T_BASE - retention_ms + stream_span_ms(&options) + TARGETS_AFTER_EDGE_MS,
         to_ms: T_BASE,
         retention_ms,
         seed: options.seed,
@@ -372,7 +381,7 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
         );
         worst_ms = worst_ms.max(cases.case_ns.max() as f64 / 1e6);
         println!(
-            "back-matching, {} cases naming {per_case} identifier(s) of {} kept signals each ({} evidence, {:.0} tasks opened a case): one case's step, ms: p50 {:.2}, p99 {:.2}, max {:.2}; reading those signals alone (the floor): p50 {:.3} ms, max {:.3}",
+            "back-matching, {} cases naming {per_case} identifier(s) of {} kept signals each ({} evidence, {:.0} tasks opened a case): one case's step, ms: p50 {:.2}, p99 {:.2}, max {:.2} ({:.1} µs a person found, at p50); reading those signals alone (the floor): p50 {:.3} ms, max {:.3}",
             options.cases,
             options.reach,
             expected,
@@ -380,6 +389,7 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
             ms(&cases.case_ns, 0.5),
             ms(&cases.case_ns, 0.99),
             cases.case_ns.max() as f64 / 1e6,
+            ms(&cases.case_ns, 0.5) * 1e3 / expected as f64,
             ms(&cases.scan_ns, 0.5),
             cases.scan_ns.max() as f64 / 1e6
         );
