@@ -75,6 +75,9 @@ pub struct Embedded {
     pub world: Arc<Mutex<World>>,
     pub clock: SharedClock,
     clients: BTreeMap<City, async_nats::Client>,
+    /// Each city's carriers' connections (their gateways on a secured deployment), which
+    /// publish the city's contact signals.
+    carriers: BTreeMap<(City, domain::Carrier), async_nats::Client>,
     pub hub: async_nats::Client,
     banks: Option<ServeHandle>,
     _driver: DriverHandle,
@@ -128,23 +131,35 @@ impl Embedded {
         };
         let mut clients = BTreeMap::new();
         let mut gateways = Vec::new();
+        let mut carriers = BTreeMap::new();
         for city in cities {
             let url = province.city(city)?.server.url();
             let (client, admin) = match &secrets {
                 None => {
                     let client = plain(url).await?;
                     gateways.push((client.clone(), simulator::Serves::All));
+                    for carrier in &world.carriers {
+                        carriers.insert((city.clone(), *carrier), client.clone());
+                    }
                     (client.clone(), client)
                 }
                 Some(dir) => {
-                    gateways.extend(secured::connect_gateways(dir, city, &world, &url).await?);
+                    let connected = secured::connect_gateways(dir, city, &world, &url).await?;
+                    for (client, serves) in &connected {
+                        if let simulator::Serves::Carrier(carrier) = serves {
+                            carriers.insert((city.clone(), *carrier), client.clone());
+                        }
+                    }
+                    gateways.extend(connected);
                     (
                         secured::connect_city(dir, city, CityRole::Observer, &url).await?,
                         secured::connect_city(dir, city, CityRole::Admin, &url).await?,
                     )
                 }
             };
-            bus::streams::ensure_city_stream(&jetstream::new(admin), city).await?;
+            let admin = jetstream::new(admin);
+            bus::streams::ensure_city_stream(&admin, city).await?;
+            bus::streams::ensure_signal_stream(&admin, city).await?;
             clients.insert(city.clone(), client);
         }
         bus::streams::ensure_province_stream(&jetstream::new(hub_admin), cities).await?;
@@ -162,6 +177,7 @@ impl Embedded {
             world,
             clock,
             clients,
+            carriers,
             hub,
             banks: Some(banks),
             _driver: driver,
@@ -177,6 +193,11 @@ impl Embedded {
             embedded.wait_ready(city).await?;
         }
         Ok(embedded)
+    }
+
+    /// Each city's carriers' connections: they publish the city's contact signals.
+    pub fn carrier_clients(&self) -> &BTreeMap<(City, domain::Carrier), async_nats::Client> {
+        &self.carriers
     }
 
     /// Waits until the city's intake answers commands (bounded by [`READY_TIMEOUT`]).
@@ -195,6 +216,7 @@ impl Embedded {
             freeze_after_ms: self.options.freeze_after_ms,
             at_risk_margin_ms: freezing::limits::DEFAULT_AT_RISK_MARGIN_MS,
             tracing_rule: self.options.tracing_rule,
+            dissuasion: dissuasion::Tuning::default(),
             credentials: self.secrets.as_deref().map(security::CredentialFiles::of_deployment),
         };
         anyhow::ensure!(!self.cities.contains_key(city), "{city} is already running");

@@ -175,6 +175,36 @@ impl Contacts {
         lines.iter().position(|line| line.generations.first().is_some_and(|g| g.named == named))
     }
 
+    /// How many lines (phones, then sites) a gang has.
+    pub(crate) fn line_count(&self, gang: usize) -> usize {
+        self.gangs.get(gang).map_or(0, |g| g.lines.len())
+    }
+
+    /// What a gang's line is.
+    pub(crate) fn line_kind(&self, gang: usize, line: usize) -> Option<LineKind> {
+        Some(self.gangs.get(gang)?.lines.get(line)?.kind)
+    }
+
+    /// A contact of someone else than a victim (`crate::population`) through a gang's line at
+    /// `at_ms`: the identifier in force then as carriers write it (`phone:+86…`,
+    /// `domain:…`; the line replaced first as its blocks call for), and whether `city`'s
+    /// center had it blocked since before then (the contact does not get through).
+    pub(crate) fn reach(
+        &mut self,
+        gang: usize,
+        line: usize,
+        at_ms: TimeMs,
+        city: &City,
+        telecom: &Telecom,
+    ) -> Option<(String, bool)> {
+        self.adapt(gang, line, at_ms, telecom);
+        let generations = &self.gangs.get(gang)?.lines.get(line)?.generations;
+        // The one in force at `at_ms`, whatever order contacts are decided in.
+        let current = generations.iter().rev().find(|g| g.from_ms <= at_ms).or(generations.first())?;
+        let blocked = telecom.blocked_by(city, &current.target).is_some_and(|since| since <= at_ms);
+        Some((current.target.to_string(), blocked))
+    }
+
     /// When the next contact is due.
     pub fn next_due_ms(&self) -> Option<TimeMs> {
         self.pending.keys().next().map(|(at, _)| *at)

@@ -10,6 +10,8 @@
 //!   the carriers spares, and how a gang replaces a blocked line.
 //! - [`holders`]: who holds the mule accounts (card sellers hold several), as the banks name
 //!   them in their answers to `restrict`, and the card sellers of a plan's ground truth.
+//! - [`population`]: the people gangs reach besides their victims, the carriers' signals of
+//!   their contacts, and who would have paid, who was warned in time and what it saved.
 //! - [`world`]: the ledger, the schedule and the carriers together, with the banks,
 //!   platforms and carriers served.
 //! - [`serve`](mod@serve): NATS request/reply servers answering `afc.bank.<bank>.*`,
@@ -31,6 +33,7 @@ pub mod crime;
 pub mod holders;
 pub mod ledger;
 pub mod limits;
+pub mod population;
 pub mod scenario;
 pub mod schedule;
 pub mod serve;

@@ -147,3 +147,23 @@ pub const MAX_SELLER_ACCOUNTS: u32 = protocol::limits::MAX_HOLDER_ACCOUNTS as u3
 /// Most phone numbers a mule holder has on record at their bank (what a bank's holder record
 /// lists at most, `protocol::limits::MAX_HOLDER_PHONES`).
 pub const MAX_HOLDER_PHONES: u32 = protocol::limits::MAX_HOLDER_PHONES as u32;
+
+/// Most people a gang's campaign reaches per victim of the gang (`[population] per_victim`):
+/// Foshan warned about 130 people per reported case; ten times that bounds a drill's people.
+pub const MAX_REACHED_PER_VICTIM: u32 = 1_000;
+
+/// Most people reached besides the victims in one scenario, all gangs together.
+pub const MAX_SCENARIO_PEOPLE: u64 = 1_000_000;
+
+/// Most contacts a gang makes with one person (each a signal).
+pub const MAX_CONTACTS_PER_PERSON: u32 = 32;
+
+/// Longest time from a person's first contact to their payment: 30 days.
+pub const MAX_PAY_DELAY_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Longest time from a contact to the carrier's signal of it: a day.
+pub const MAX_SIGNAL_DELAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Most calls, or visits of one level, a center's staff make in a day: fifty times Wuhan's
+/// 500 face-to-face a day.
+pub const MAX_STAFF_PER_DAY: u32 = 25_000;

@@ -8,6 +8,12 @@
 //! the same way. Every request is answered once: a repeated `request_id` (for the same carrier
 //! and verb) gets the first answer again, error included, and changes nothing. Every request
 //! applied is recorded with its time ([`Telecom::log`]).
+//!
+//! A carrier also sends the centers' SMS warnings to its own subscribers (`sms`, dissuasion's
+//! first step), once per request id: delivered unless the number is another carrier's (or no
+//! mobile number) or the handset is off ([`Telecom::switch_off`], drawn from the scenario's
+//! seed). Every SMS asked for is recorded, delivered or not, with its time
+//! ([`Telecom::sms_log`]): the ground truth of who was warned and when.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +21,7 @@ use domain::{City, IdentifierKind, TimeMs};
 use protocol::adapter::{AdapterError, AdapterErrorKind};
 use protocol::carrier::{
     BlockReply, BlockRequest, BlockTarget, CardSubject, Carrier, Channel, RequestId, RestrictReply, RestrictRequest,
+    SmsReply, SmsRequest,
 };
 
 /// What a carrier was asked.
@@ -47,6 +54,23 @@ pub struct CarrierRecord {
     pub at_ms: TimeMs,
 }
 
+/// An SMS warning a carrier was asked to send (a repeat is not recorded again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsRecord {
+    /// The carrier asked.
+    pub carrier: Carrier,
+    /// The request's id.
+    pub request_id: RequestId,
+    /// The center warning.
+    pub center: City,
+    /// The subscriber (personal data: never logged).
+    pub to: String,
+    /// When the carrier handled it.
+    pub at_ms: TimeMs,
+    /// Whether it reached the handset.
+    pub delivered: bool,
+}
+
 type Cuts = BTreeMap<City, BTreeSet<Channel>>;
 
 /// The three carriers' blocks and restrictions. See the module documentation.
@@ -60,6 +84,10 @@ pub struct Telecom {
     restrict_replies: BTreeMap<(Carrier, CarrierVerb, RequestId), Result<RestrictReply, AdapterError>>,
     log: Vec<CarrierRecord>,
     duplicates: u64,
+    /// Subscribers whose handset is off: an SMS does not reach them.
+    handsets_off: BTreeSet<String>,
+    sms_replies: BTreeMap<(Carrier, RequestId), SmsReply>,
+    sms: Vec<SmsRecord>,
 }
 
 fn refusal(kind: AdapterErrorKind, message: String) -> AdapterError {
@@ -112,6 +140,45 @@ impl Telecom {
         now: TimeMs,
     ) -> Result<RestrictReply, AdapterError> {
         self.restriction(carrier, CarrierVerb::Unrestrict, req, now)
+    }
+
+    /// Sends `req.center`'s SMS warning to `req.to`, as a carrier answers `sms`: delivered
+    /// when the number is one `carrier` issued and its handset is on. Answered once per
+    /// request id: a repeat gets the first answer (its time included) and sends nothing.
+    pub fn sms(&mut self, carrier: Carrier, req: &SmsRequest, now: TimeMs) -> SmsReply {
+        let key = (carrier, req.request_id.clone());
+        if let Some(first) = self.sms_replies.get(&key) {
+            self.duplicates += 1;
+            return first.clone();
+        }
+        let ours = Carrier::issuing(&req.to) == Some(carrier);
+        let delivered = ours && !self.handsets_off.contains(&req.to);
+        self.sms.push(SmsRecord {
+            carrier,
+            request_id: req.request_id.clone(),
+            center: req.center.clone(),
+            to: req.to.clone(),
+            at_ms: now,
+            delivered,
+        });
+        let reply = SmsReply { request_id: req.request_id.clone(), delivered, at_ms: now };
+        self.sms_replies.insert(key, reply.clone());
+        reply
+    }
+
+    /// Turns a subscriber's handset off (E.164): no SMS reaches it from now on.
+    pub fn switch_off(&mut self, phone: &str) {
+        self.handsets_off.insert(phone.to_owned());
+    }
+
+    /// Whether a subscriber's handset is off.
+    pub fn is_off(&self, phone: &str) -> bool {
+        self.handsets_off.contains(phone)
+    }
+
+    /// Every SMS warning asked for, in order, delivered or not.
+    pub fn sms_log(&self) -> &[SmsRecord] {
+        &self.sms
     }
 
     /// Since when `target` is blocked at `carrier` (its oldest block standing), if it is.

@@ -9,6 +9,7 @@ use domain::{BankId, Carrier, PlatformId, TimeMs};
 use crate::contact::Contacts;
 use crate::holders::Holders;
 use crate::ledger::Ledger;
+use crate::population::Population;
 use crate::schedule::{Outcome, Schedule};
 use crate::telecom::Telecom;
 
@@ -33,6 +34,8 @@ pub struct World {
     /// How the gangs reach their victims, and who a block spared (empty outside a script's
     /// world).
     pub contacts: Contacts,
+    /// The people the gangs reach besides their victims (empty without a `[population]`).
+    pub population: Population,
 }
 
 impl World {
@@ -47,6 +50,7 @@ impl World {
             carriers: Carrier::ALL.to_vec(),
             holders: Holders::default(),
             contacts: Contacts::default(),
+            population: Population::default(),
         }
     }
 

@@ -12,8 +12,8 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use simulator::{Outcome, Scenario, Script, Typology, generate_script};
 
-const FILES: [&str; 5] =
-    ["single-case", "wenzhou-month", "province-surge", "third-party-payment-heavy", "lab-province"];
+const FILES: [&str; 6] =
+    ["single-case", "wenzhou-month", "province-surge", "third-party-payment-heavy", "lab-province", "dissuasion-day"];
 
 fn load(name: &str) -> Scenario {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.toml"));

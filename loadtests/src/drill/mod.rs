@@ -22,7 +22,9 @@
 
 pub mod blocking;
 mod claims;
+pub mod dissuasion;
 mod observed;
+pub mod people;
 pub mod render;
 pub mod score;
 mod spread;
@@ -106,6 +108,8 @@ enum Deployment {
         world: Arc<std::sync::Mutex<simulator::world::World>>,
         banks: simulator::serve::ServeHandle,
         driver: simulator::schedule::DriverHandle,
+        /// Who publishes each city's signals.
+        signallers: people::Signallers,
     },
 }
 
@@ -126,6 +130,17 @@ impl Deployment {
                 Some(client) => jetstream::new(client.clone()),
                 None => jetstream::with_domain(hub.clone(), city.as_str()),
             },
+        }
+    }
+
+    /// Who publishes each city's contact signals: its carriers' gateways, or (on an open
+    /// deployment reached through its hub) the hub.
+    fn signallers(&self) -> people::Signallers {
+        match self {
+            Deployment::Embedded(embedded) => {
+                people::Signallers { by_carrier: embedded.carrier_clients().clone(), ..Default::default() }
+            }
+            Deployment::Existing { signallers, .. } => signallers.clone(),
         }
     }
 
@@ -252,6 +267,7 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
                 latency: clock.real_duration(bank_answer_ms.round() as u64),
                 fail_every: None,
             };
+            let mut signallers = people::Signallers::default();
             let (hub, city_clients, gateways) = match &options.target {
                 Target::Secured { connector, .. } => {
                     let dir = connector.secrets.as_deref().context("a secured target names its secrets")?;
@@ -259,7 +275,13 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
                     for city in &cities {
                         clients.insert(city.clone(), connector.city(city).await?);
                         let url = connector.city_urls.get(city).with_context(|| format!("no URL for {city}"))?;
-                        gateways.extend(crate::secured::connect_gateways(dir, city, &script.world, url).await?);
+                        let connected = crate::secured::connect_gateways(dir, city, &script.world, url).await?;
+                        for (client, serves) in &connected {
+                            if let simulator::Serves::Carrier(carrier) = serves {
+                                signallers.by_carrier.insert((city.clone(), *carrier), client.clone());
+                            }
+                        }
+                        gateways.extend(connected);
                     }
                     (connector.hub().await?, clients, gateways)
                 }
@@ -269,6 +291,9 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
                         .connect(url.as_str())
                         .await
                         .with_context(|| format!("connecting to {url}"))?;
+                    for city in &cities {
+                        signallers.fallback.insert(city.clone(), hub.clone());
+                    }
                     (hub.clone(), BTreeMap::new(), vec![(hub, simulator::Serves::All)])
                 }
                 Target::Embedded => anyhow::bail!("an embedded drill has no running deployment to reach"),
@@ -277,7 +302,7 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
                 .await
                 .context("serving the simulated banks")?;
             let driver = simulator::schedule::spawn_driver(world.clone(), clock.clone());
-            let deployment = Deployment::Existing { hub, cities: city_clients, world, banks, driver };
+            let deployment = Deployment::Existing { hub, cities: city_clients, world, banks, driver, signallers };
             for city in &cities {
                 wait_ready(deployment.client(city), city).await.context("reaching the deployment's cities")?;
             }
@@ -298,15 +323,25 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
         }
     };
 
+    let staff = cities.iter().map(|city| (city.clone(), deployment.client(city).clone())).collect();
+    let people = people::People::start(
+        deployment.world().clone(),
+        clock.clone(),
+        deployment.signallers(),
+        staff,
+        &scenario.staff,
+    );
     let mut progress = Progress::new(options.progress, &script);
     let case_ids = file_reports(&deployment, &script, &clock, &watches, &mut progress).await?;
     wait_for_settling(&script, &clock, &watches, &case_ids, &mut progress).await;
     progress.finish(clock.now_ms(), &watches);
+    let people = people.stop().await?;
     let ended_at_ms = clock.now_ms();
     let real_seconds = started.elapsed().as_secs_f64();
 
     let mut by_case: std::collections::BTreeMap<CaseId, Vec<FreezingEvent>> = Default::default();
     let mut blocking_events = BTreeMap::new();
+    let mut dissuasion_events = BTreeMap::new();
     for city in &cities {
         let js = deployment.city_jetstream(city);
         for envelope in streams::read_back(&js, city, events::Service::Freezing).await? {
@@ -315,11 +350,14 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
             }
         }
         blocking_events.insert(city.clone(), streams::read_back(&js, city, events::Service::Blocking).await?);
+        if !script.world.population.people().is_empty() {
+            dissuasion_events.insert(city.clone(), streams::read_back(&js, city, events::Service::Dissuasion).await?);
+        }
     }
-    let (ledger, contacts, telecom) = {
-        let world = simulator::world::lock(deployment.world());
-        (world.ledger.clone(), world.contacts.clone(), world.telecom.clone())
-    };
+    let world_at_end = simulator::world::lock(deployment.world()).clone();
+    let dissuasion_section =
+        dissuasion::section(&dissuasion_events, &world_at_end, &people, script.origin_ms, ended_at_ms)?;
+    let simulator::World { ledger, contacts, telecom, .. } = world_at_end;
     deployment.stop().await;
 
     let observed: Vec<Option<ObservedCase>> = case_ids
@@ -333,6 +371,7 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
     report.blocking = blocking::section(&blocking_events, &contacts, script.origin_ms, ended_at_ms);
     let sellers = simulator::holders::card_sellers(&script);
     blocking::card_sellers(&mut report.blocking, &blocking_events, &sellers, &telecom);
+    report.dissuasion = dissuasion_section;
     std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
     let json = options.out.join("report.json");
     std::fs::write(&json, serde_json::to_vec_pretty(&report)?)

@@ -1,6 +1,7 @@
 //! The drill report as a table for the terminal and as an SVG chart: the distribution of
-//! time-to-freeze per account, and money frozen against money cashed out over simulated
-//! time.
+//! time-to-freeze per account, money frozen against money cashed out over simulated time,
+//! and (when the scenario has them) the high-risk pool and dissuasion's open tasks per queue
+//! over simulated time.
 
 use std::fmt::Write;
 
@@ -8,6 +9,7 @@ use crate::harness::chart::{self, ChartError, Panel, Scale, Series, Stroke};
 use domain::{Fen, TimeMs, calendar};
 
 use super::blocking::BlockingSection;
+use super::dissuasion::{BACKLOG_QUEUES, DissuasionSection};
 use super::score::{DrillReport, Spread, Tally};
 
 /// Most points of the time-to-freeze distribution line.
@@ -157,7 +159,78 @@ pub fn table(report: &DrillReport) -> String {
         );
     }
     blocking_rows(&mut out, &report.blocking);
+    if report.dissuasion.people > 0 {
+        dissuasion_rows(&mut out, &report.dissuasion);
+    }
     out
+}
+
+fn dissuasion_rows(out: &mut String, d: &DissuasionSection) {
+    let _ = writeln!(
+        out,
+        "dissuasion (the population is the same for every run with this seed; the rest depends on timing)"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<38} {} of {} ({} spared by blocks); {} would pay {}",
+        "people reached",
+        d.reached,
+        d.people,
+        d.spared_by_blocks,
+        d.would_pay,
+        Fen::new(d.would_pay_fen)
+    );
+    let stopped: Vec<String> = d.stopped_by.iter().map(|(step, n)| format!("{n} by {step}")).collect();
+    let stopped = if stopped.is_empty() { String::new() } else { format!(" ({})", stopped.join(", ")) };
+    let _ = writeln!(
+        out,
+        "  {:<38} {} of {} ({}){stopped}",
+        "warned before paying",
+        d.warned_before_paying,
+        d.would_pay,
+        percent(d.warned_before_paying_share)
+    );
+    let _ = writeln!(
+        out,
+        "  {:<38} {} ({} paid {}; {} not due yet)",
+        "loss avoided",
+        Fen::new(d.loss_avoided_fen),
+        d.paid,
+        Fen::new(d.lost_fen),
+        d.not_paid_yet
+    );
+    let _ = writeln!(
+        out,
+        "  {:<38} {} SMS ({} delivered), {} calls, {} visits; {} signals ({} lost)",
+        "warnings given", d.sms_sent, d.sms_delivered, d.calls, d.visits, d.signals_published, d.signals_lost
+    );
+    let outcomes: Vec<String> = d.outcomes.iter().map(|(outcome, n)| format!("{n} {outcome}")).collect();
+    let _ = writeln!(out, "  {:<38} {}", "outcomes of calls and visits", outcomes.join(", "));
+    let misses: Vec<String> = d.deadline_misses_by_queue.iter().map(|(queue, n)| format!("{n} {queue}")).collect();
+    let misses = if misses.is_empty() { String::new() } else { format!(" ({})", misses.join(", ")) };
+    let _ = writeln!(
+        out,
+        "  {:<38} {}{misses}; {} overdue at the last level",
+        "deadline misses", d.deadline_misses, d.overdue
+    );
+    let peaks: Vec<String> =
+        BACKLOG_QUEUES.iter().zip(d.peak_backlog).filter(|(_, n)| *n > 0).map(|(q, n)| format!("{q} {n}")).collect();
+    let _ = writeln!(
+        out,
+        "  {:<38} {} opened, {} closed; peak open: {}",
+        "tasks",
+        d.tasks_opened,
+        d.tasks_closed,
+        if peaks.is_empty() { "-".to_owned() } else { peaks.join(", ") }
+    );
+    let _ = writeln!(
+        out,
+        "  {:<38} {} found paid, {} reports filed with intake{}",
+        "already paid",
+        d.already_paid,
+        d.reports_filed,
+        if d.staff_errors > 0 { format!("; {} staff commands failed", d.staff_errors) } else { String::new() }
+    );
 }
 
 fn blocking_rows(out: &mut String, b: &BlockingSection) {
@@ -292,6 +365,29 @@ pub fn chart(report: &DrillReport) -> Result<String, ChartError> {
                 stroke: Stroke::Solid,
                 points: pool.iter().map(|p| (hours(p.at_ms), p.size as f64)).collect(),
             }],
+        });
+    }
+    if report.dissuasion.tasks_opened > 0 {
+        let d = &report.dissuasion;
+        let series = BACKLOG_QUEUES
+            .iter()
+            .enumerate()
+            .map(|(q, name)| Series {
+                name: (*name).into(),
+                color: q,
+                stroke: Stroke::Solid,
+                points: d.backlog_series.iter().map(|p| (hours(p.at_ms), p.open[q] as f64)).collect(),
+            })
+            .collect();
+        panels.push(Panel {
+            title: format!(
+                "Dissuasion: open tasks per queue ({} opened, {} deadline misses)",
+                d.tasks_opened, d.deadline_misses
+            ),
+            x_label: "hours since the scenario's start".into(),
+            y_label: "open tasks, every city".into(),
+            y_scale: Scale::Linear,
+            series,
         });
     }
     chart::render(&panels)

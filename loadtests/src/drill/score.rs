@@ -27,6 +27,7 @@ use simulator::truth::{Attribution, GroundTruth};
 use super::blocking::BlockingSection;
 use super::claims::claim_outcome;
 use super::claims::{ClaimLine, MAX_CLAIM_LINES};
+use super::dissuasion::DissuasionSection;
 use super::observed::{SystemCase, system_case};
 pub use super::spread::Spread;
 
@@ -197,10 +198,14 @@ pub struct DrillReport {
     /// What blocking did and whom it spared (`super::blocking`); empty in older reports.
     #[serde(default)]
     pub blocking: BlockingSection,
+    /// Whom dissuasion warned before they paid, and what it saved (`super::dissuasion`);
+    /// empty without a population and in older reports.
+    #[serde(default)]
+    pub dissuasion: DissuasionSection,
 }
 
 /// The report's figures that depend on how fast the system and the machine were.
-pub const TIMING_DEPENDENT: [&str; 12] = [
+pub const TIMING_DEPENDENT: [&str; 13] = [
     "total.frozen_fen",
     "total.claimed_fen",
     "total.over_claim_fen",
@@ -213,6 +218,7 @@ pub const TIMING_DEPENDENT: [&str; 12] = [
     "time_share",
     "series",
     "blocking",
+    "dissuasion",
 ];
 
 /// Why a drill could not be scored.
@@ -437,6 +443,7 @@ pub fn score(
         timing_dependent: TIMING_DEPENDENT.to_vec(),
         claims_not_backed: ClaimLine::largest(lines, MAX_CLAIM_LINES),
         blocking: BlockingSection::default(),
+        dissuasion: DissuasionSection::default(),
     })
 }
 

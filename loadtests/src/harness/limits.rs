@@ -1,4 +1,5 @@
-//! Every bound of the load harness, in one place.
+//! Every bound of the load harness, and of the drills' simulated carriers and staff, in one
+//! place.
 
 use std::time::Duration;
 
@@ -27,3 +28,27 @@ pub const MAX_CHART_POINTS: usize = 1_000;
 
 /// Most panels in one chart.
 pub const MAX_CHART_PANELS: usize = 8;
+
+/// Most contact signals the drill's carriers publish at once (then wait for their streams'
+/// acknowledgements before the next batch).
+pub const MAX_SIGNALS_IN_FLIGHT: usize = 256;
+
+/// Times one signal is published (the same message id: the stream drops a repeat) before it
+/// is counted lost.
+pub const SIGNAL_PUBLISH_ATTEMPTS: u32 = 5;
+
+/// Pause before a signal not acknowledged is published again, or a `complete` not answered
+/// is sent again.
+pub const PEOPLE_RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+/// Longest the carriers' signal emitter and the simulated staff wait, in real time, before
+/// looking at the clock again (a time scale's simulated minutes are real milliseconds).
+pub const PEOPLE_MAX_IDLE: Duration = Duration::from_millis(250);
+
+/// Simulated time an idle operator waits before asking their queue again: ten minutes, well
+/// within every deadline (the shortest, a visit's dispatch, is two hours).
+pub const STAFF_IDLE_POLL_MS: u64 = 10 * 60 * 1000;
+
+/// Times a `complete` the service answered `unavailable` (or not at all) is sent again before
+/// the operator gives the task up (it stays claimed; its deadline moves it on).
+pub const STAFF_COMPLETE_ATTEMPTS: u32 = 5;

@@ -1,5 +1,5 @@
-//! The command-line client of intake (submit a report, show a case) and of blocking (check,
-//! list, lift, a case's blocks).
+//! The command-line client of intake (submit a report, show a case), of blocking (check,
+//! list, lift, a case's blocks) and of dissuasion (`afc task …`, through [`ask_within`]).
 
 use std::time::Duration;
 
@@ -23,10 +23,22 @@ pub async fn ask(
     verb: &str,
     body: Vec<u8>,
 ) -> anyhow::Result<Vec<u8>> {
+    ask_within(client, city, service, verb, body, COMMAND_TIMEOUT).await
+}
+
+/// As [`ask`], waiting at most `timeout` (a command that waits on another service itself).
+pub async fn ask_within(
+    client: &async_nats::Client,
+    city: &City,
+    service: Service,
+    verb: &str,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> anyhow::Result<Vec<u8>> {
     let subject = subjects::command(city, service, verb);
-    let answer = tokio::time::timeout(COMMAND_TIMEOUT, client.request(subject.clone(), body.into()))
+    let answer = tokio::time::timeout(timeout, client.request(subject.clone(), body.into()))
         .await
-        .with_context(|| format!("no answer on {subject} within {COMMAND_TIMEOUT:?}"))?
+        .with_context(|| format!("no answer on {subject} within {timeout:?}"))?
         .with_context(|| format!("request on {subject}"))?;
     Ok(answer.payload.to_vec())
 }

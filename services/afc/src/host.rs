@@ -24,6 +24,8 @@ pub struct CityOptions {
     pub at_risk_margin_ms: u64,
     /// How money leaving a mixed account is attributed to the victims in it.
     pub tracing_rule: TracingRule,
+    /// Dissuasion's thresholds, capacities and retention.
+    pub dissuasion: dissuasion::Tuning,
     /// Where the identities' keys and the CA are (`afc-lab secure` writes a directory of
     /// them): each service connects with its own identity over TLS. `None`: anonymous and
     /// without TLS.
@@ -43,6 +45,10 @@ pub fn services(options: &CityOptions) -> Vec<Box<dyn Hosted>> {
         Box::new(intake::Intake),
         Box::new(freezing::Freezing::new(freezing)),
         Box::new(blocking::Blocking::new(blocking)),
+        Box::new(dissuasion::Dissuasion::new(dissuasion::Config::tuned(
+            options.city.clone(),
+            options.dissuasion.clone(),
+        ))),
     ]
 }
 
@@ -68,6 +74,7 @@ pub fn service_grants(city: &City) -> Vec<(&'static str, security::Grant)> {
         (Service::Intake.as_str(), intake::grant(city)),
         (Service::Freezing.as_str(), freezing::grant(city)),
         (Service::Blocking.as_str(), blocking::grant(city)),
+        (Service::Dissuasion.as_str(), dissuasion::grant(city)),
     ]
 }
 
@@ -85,6 +92,7 @@ mod tests {
             freeze_after_ms: 1,
             at_risk_margin_ms: 1,
             tracing_rule: TracingRule::default(),
+            dissuasion: dissuasion::Tuning::default(),
             credentials: None,
         };
         let hosted: Vec<Service> = services(&options).iter().map(|s| s.service()).collect();

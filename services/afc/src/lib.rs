@@ -1,9 +1,10 @@
 //! The `afc` binary's library: what a node runs and what staff use.
 //!
 //! - [`host`]: the services of a city node, in one list, run on the service runtime.
-//! - [`client`]: intake's command-line client (`afc case …`).
+//! - [`client`]: the staff commands' client of intake, blocking and dissuasion.
 //! - [`config`]: a node's config file, merged with the environment and the flags, checked.
-//! - [`cli`]: the `afc case`, `afc city provision` and `afc province` commands.
+//! - [`cli`]: the `afc case`, `afc block`, `afc task`, `afc city provision` and `afc province`
+//!   commands.
 //!
 //! The engineers' tools (demo, benchmarks, load, drills) are in the `afc-lab` binary
 //! (`loadtests`), which depends on this crate, never the reverse.

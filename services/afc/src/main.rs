@@ -1,5 +1,6 @@
-//! The `afc` command: run a city's services, file and show cases, administer the province
-//! hub. Argument parsing only; the work is in the library.
+//! The `afc` command: run a city's services, file and show cases, check and lift blocks,
+//! work the dissuasion queues, administer the province hub. Argument parsing only; the work
+//! is in the library.
 
 use std::path::PathBuf;
 
@@ -16,7 +17,7 @@ use afc::{cli, config};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
-#[command(name = "afc", version, about = "Anti-fraud center node: intake, multi-hop tracing and freezing, blocking")]
+#[command(name = "afc", version, about = "Anti-fraud center node: intake, tracing and freezing, blocking, dissuasion")]
 struct Cli {
     /// Log lines as text (colours only on a terminal; the default) or JSON objects, one a
     /// line (`afc city`: key `logging.format`).
@@ -52,6 +53,12 @@ enum Command {
     Block {
         #[command(subcommand)]
         command: BlockCommand,
+    },
+    /// Work the dissuasion queues: take the next person to call back or visit, report the
+    /// outcome, list the tasks and the backlog.
+    Task {
+        #[command(subcommand)]
+        command: TaskCommand,
     },
     /// Provincial hub administration.
     Province {
@@ -240,6 +247,102 @@ enum BlockCommand {
     },
 }
 
+/// The outcomes of a call or a visit (docs/dissuasion.md, "Tasks").
+const OUTCOMES: [&str; 5] = ["persuaded", "refused", "unreachable", "already_paid", "false_positive"];
+
+/// Times print on the city's clock (UTC+8) with how far from now; `--json` prints the
+/// service's answer as it is. Only `next` and `claim` print the person's number.
+#[derive(Subcommand, Debug)]
+enum TaskCommand {
+    /// Take the head of a queue (or the task you hold there already) and print who to call or
+    /// visit: the number, the scam identifiers and fraud types, how soon; or "queue empty".
+    Next {
+        #[command(flatten)]
+        staff: StaffArgs,
+        /// call, visit.city_bureau, visit.district_bureau, visit.police_station or
+        /// visit.community.
+        #[arg(long)]
+        queue: String,
+        /// You, as the center's staff directory names you.
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take TASK (e.g. t42) and print it with the number to call.
+    Claim {
+        #[command(flatten)]
+        staff: StaffArgs,
+        task: String,
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Report the outcome of TASK's call or visit: refused and unreachable move it to the next
+    /// step, the others close it.
+    Complete {
+        #[command(flatten)]
+        staff: StaffArgs,
+        task: String,
+        #[arg(long)]
+        operator: String,
+        #[arg(long, value_parser = OUTCOMES)]
+        outcome: String,
+        /// What happened (up to 1,024 characters).
+        #[arg(long, default_value = "")]
+        note: String,
+        /// For already_paid: the victim's report taken on the call (JSON: name, id_number,
+        /// transfers, optional fraud_type and narrative); it is filed with intake and the case
+        /// id printed.
+        #[arg(long, value_name = "FILE.json")]
+        report: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A supervisor gives TASK to another operator.
+    Reassign {
+        #[command(flatten)]
+        staff: StaffArgs,
+        task: String,
+        /// The supervisor.
+        #[arg(long)]
+        by: String,
+        /// The operator who takes it.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tasks, oldest first (by id), one line each (a page; --all for every page), then the
+    /// backlog per queue. Never prints a person's number.
+    List {
+        #[command(flatten)]
+        staff: StaffArgs,
+        /// sms, call or visit.<level> (every queue when not given).
+        #[arg(long)]
+        queue: Option<String>,
+        /// open (ready and waiting: the default), ready, waiting, overdue or closed.
+        #[arg(long, value_parser = ["open", "ready", "waiting", "overdue", "closed"])]
+        status: Option<String>,
+        /// Only the tasks this operator holds.
+        #[arg(long)]
+        operator: Option<String>,
+        /// Start after this task (the `more: --after` of the previous page).
+        #[arg(long, value_name = "TASK")]
+        after: Option<String>,
+        /// Tasks a page (at most 200, the default).
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+        /// Every page to the end.
+        #[arg(long)]
+        all: bool,
+        /// Each page's answer as one JSON line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -296,9 +399,41 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Task { command } => {
+            afc::cli::init_logging("warn", log_format);
+            task(command).await
+        }
         Command::Province { command: ProvinceCommand::Provision { hub, cities, credentials, replicas } } => {
             afc::cli::init_logging("warn", log_format);
             cli::province::provision(&hub, credentials.as_deref(), &cities, replicas).await
+        }
+    }
+}
+
+/// Runs an `afc task` command.
+async fn task(command: TaskCommand) -> anyhow::Result<()> {
+    use cli::task::{Completion, Staff};
+    fn staff_of(s: &StaffArgs) -> Staff<'_> {
+        Staff { nats: &s.nats, credentials: s.credentials.as_deref(), city: &s.city }
+    }
+    match &command {
+        TaskCommand::Next { staff, queue, operator, json } => {
+            cli::task::next(staff_of(staff), queue, operator, *json).await
+        }
+        TaskCommand::Claim { staff, task, operator, json } => {
+            cli::task::claim(staff_of(staff), task, operator, *json).await
+        }
+        TaskCommand::Complete { staff, task, operator, outcome, note, report, json } => {
+            let completion = Completion { task, operator, outcome, note, report: report.as_deref() };
+            cli::task::complete(staff_of(staff), completion, *json).await
+        }
+        TaskCommand::Reassign { staff, task, by, to, json } => {
+            cli::task::reassign(staff_of(staff), task, by, to, *json).await
+        }
+        TaskCommand::List { staff, queue, status, operator, after, limit, all, json } => {
+            let (queue, status, operator, after) = (queue.clone(), status.clone(), operator.clone(), after.clone());
+            let request = protocol::dissuasion::ListRequest { queue, status, operator, after, limit: *limit };
+            cli::task::list(staff_of(staff), request, *all, *json).await
         }
     }
 }

@@ -96,11 +96,11 @@ async fn afc_city_refuses_to_start_on_a_bad_config_naming_the_key() {
     let config = dir.path().join("city.toml");
     std::fs::write(
         &config,
-        format!("city = \"hangzhou\"\ndata_dir = \"{}\"\nonly = \"dissuasion\"\n", dir.path().display()),
+        format!("city = \"hangzhou\"\ndata_dir = \"{}\"\nonly = \"warning\"\n", dir.path().display()),
     )
     .unwrap();
     let output = afc(&["city", "--config", config.to_str().unwrap()]).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
-    assert!(stderr.contains("only: \"dissuasion\" is not a service"), "{stderr}");
+    assert!(stderr.contains("only: \"warning\" is not a service"), "{stderr}");
 }

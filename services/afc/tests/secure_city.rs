@@ -66,6 +66,7 @@ async fn a_city_node_runs_its_services_as_their_own_identities_and_the_server_re
     let admin = connect(credentials(&secrets, "hangzhou-admin", subjects::city_inbox(&city(), "admin")), &url).await;
     let admin = jetstream::new(admin);
     bus::streams::ensure_city_stream(&admin, &city()).await.unwrap();
+    bus::streams::ensure_signal_stream(&admin, &city()).await.unwrap();
 
     let data = dir.path().join("data");
     let mut node = tokio::process::Command::new(env!("CARGO_BIN_EXE_afc"))

@@ -80,3 +80,35 @@ pub const TIMER_BATCH: usize = 1024;
 
 /// Tasks one `list` answer holds at most: a page an operator reads.
 pub const MAX_LIST_PAGE: usize = 200;
+
+// The shell's bounds.
+
+/// Inputs waiting for the engine per queue (urgent: cases, blocks, staff, carriers' answers;
+/// routine: signal batches). A full queue holds its consumer back (JetStream keeps the rest).
+pub const ENGINE_QUEUE_DEPTH: usize = 256;
+
+/// Signals taken from the signal stream in one pull and recorded in one write: one redb
+/// commit per batch keeps ingest at tens of thousands a second; the batch is acknowledged
+/// (ack-all) once committed.
+pub const SIGNAL_BATCH: usize = 1_000;
+
+/// Signals delivered and not yet acknowledged: a few batches in flight, no more.
+pub const SIGNAL_MAX_ACK_PENDING: i64 = 8 * SIGNAL_BATCH as i64;
+
+/// How long JetStream waits for a batch's acknowledgement before it delivers it again: well
+/// above a batch's commit (tens of ms), so only a stopped node sees redeliveries.
+pub const SIGNAL_ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long the engine sleeps at most with no input and no deadline due: it looks at the
+/// clock again (a drill's clock may jump).
+pub const TIMER_MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// SMS orders and report filings in flight at once.
+pub const MAX_ORDERS_IN_FLIGHT: usize = 64;
+
+/// Numbers of people whose signals all left the window, forgotten per write: the sweep goes
+/// on at the next write.
+pub const NUMBER_SWEEP_BATCH: usize = 1_000;
+
+/// Rows of signals that left the window, deleted per write (the rest at the next one).
+pub const FORGET_BATCH: usize = 10_000;

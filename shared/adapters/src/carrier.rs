@@ -1,4 +1,4 @@
-//! The carrier client: blocking's orders to the three carriers (`afc.carrier.<carrier>.<verb>`,
+//! The carrier client: blocking's orders and dissuasion's SMS warnings to the three carriers (`afc.carrier.<carrier>.<verb>`,
 //! `protocol::carrier`), with the bank client's timeout per attempt, bounded retries and
 //! error kinds ([`crate::AdapterError`]). A carrier's reply must name the request it answers;
 //! one naming another is an invalid reply. A carrier's own refusals (`not_ours`,
@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use protocol::carrier::{
-    BlockReply, BlockRequest, Carrier, LiftRequest, RestrictReply, RestrictRequest, UnrestrictRequest,
+    BlockReply, BlockRequest, Carrier, LiftRequest, RestrictReply, RestrictRequest, SmsReply, SmsRequest,
+    UnrestrictRequest,
 };
 use protocol::subjects::{self, carrier_verb};
 
@@ -51,5 +52,10 @@ impl Carriers {
         request: &UnrestrictRequest,
     ) -> Result<RestrictReply, AdapterError> {
         self.adapters.order(subjects::carrier(carrier, carrier_verb::UNRESTRICT), request).await
+    }
+
+    /// Sends a subscriber the center's fraud warning (dissuasion).
+    pub async fn sms(&self, carrier: Carrier, request: &SmsRequest) -> Result<SmsReply, AdapterError> {
+        self.adapters.order(subjects::carrier(carrier, carrier_verb::SMS), request).await
     }
 }

@@ -13,17 +13,13 @@ pub enum Service {
     Intake,
     Freezing,
     Blocking,
-    /// Not run by a node yet (its shell is not built): outside [`Service::ALL`].
     Dissuasion,
 }
 
 impl Service {
     /// Every service a node runs, in the order it starts them: what a node hosts, provisions
     /// (streams, consumers, grants, deployment units) and accepts as `only`.
-    /// [`Service::Dissuasion`] is not among them until its shell is built.
-    pub const ALL: [Service; 3] = [Service::Intake, Service::Freezing, Service::Blocking];
-    /// Every service, run by a node or not: the names [`Service::parse`] reads.
-    pub const EVERY: [Service; 4] = [Service::Intake, Service::Freezing, Service::Blocking, Service::Dissuasion];
+    pub const ALL: [Service; 4] = [Service::Intake, Service::Freezing, Service::Blocking, Service::Dissuasion];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,7 +31,7 @@ impl Service {
     }
 
     pub fn parse(s: &str) -> Option<Service> {
-        Service::EVERY.into_iter().find(|service| service.as_str() == s)
+        Service::ALL.into_iter().find(|service| service.as_str() == s)
     }
 }
 
@@ -51,16 +47,10 @@ mod tests {
 
     #[test]
     fn every_service_parses_back_from_its_name_and_serializes_as_it() {
-        for service in Service::EVERY {
+        for service in Service::ALL {
             assert_eq!(Service::parse(service.as_str()), Some(service));
             assert_eq!(serde_json::to_string(&service).unwrap(), format!("\"{service}\""));
         }
         assert_eq!(Service::parse("warning"), None);
-    }
-
-    #[test]
-    fn a_node_runs_every_service_but_dissuasion_whose_shell_is_not_built() {
-        assert_eq!(Service::EVERY[..Service::ALL.len()], Service::ALL);
-        assert!(!Service::ALL.contains(&Service::Dissuasion));
     }
 }

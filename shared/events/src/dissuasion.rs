@@ -473,10 +473,13 @@ pub enum DissuasionEvent {
         note: String,
         at_ms: TimeMs,
     },
-    /// The person of `task` has paid: the shell files an intake report with what is known,
-    /// linked to the task.
-    ReportRequested {
+    /// The person of `task` had paid already: the report the operator took on the call, with
+    /// what dissuasion knew (the number, the scam identifiers, the fraud type), was filed with
+    /// intake as `case_id` before the task closed.
+    ReportFiled {
         task: TaskId,
+        /// The case intake recorded for them: the task and the case are linked.
+        case_id: CaseId,
         person: PersonId,
         identifiers: Vec<Identifier>,
         fraud_types: BTreeSet<FraudType>,
@@ -500,7 +503,7 @@ impl DissuasionEvent {
         "task_claimed",
         "task_reassigned",
         "task_closed",
-        "report_requested",
+        "report_filed",
     ];
 
     /// The case the event belongs to, if it belongs to one (a case's match, and an identifier
@@ -508,7 +511,9 @@ impl DissuasionEvent {
     pub fn case_id(&self) -> Option<&CaseId> {
         match self {
             DissuasionEvent::ScamIdentifierKnown { case_id, .. } => case_id.as_ref(),
-            DissuasionEvent::CaseMatched { case_id, .. } => Some(case_id),
+            DissuasionEvent::CaseMatched { case_id, .. } | DissuasionEvent::ReportFiled { case_id, .. } => {
+                Some(case_id)
+            }
             DissuasionEvent::ScamIdentifierEnded { .. }
             | DissuasionEvent::EvidenceAdded { .. }
             | DissuasionEvent::TaskOpened { .. }
@@ -518,8 +523,7 @@ impl DissuasionEvent {
             | DissuasionEvent::TaskOverdue { .. }
             | DissuasionEvent::TaskClaimed { .. }
             | DissuasionEvent::TaskReassigned { .. }
-            | DissuasionEvent::TaskClosed { .. }
-            | DissuasionEvent::ReportRequested { .. } => None,
+            | DissuasionEvent::TaskClosed { .. } => None,
         }
     }
 
@@ -537,7 +541,7 @@ impl DissuasionEvent {
             DissuasionEvent::TaskClaimed { .. } => 9,
             DissuasionEvent::TaskReassigned { .. } => 10,
             DissuasionEvent::TaskClosed { .. } => 11,
-            DissuasionEvent::ReportRequested { .. } => 12,
+            DissuasionEvent::ReportFiled { .. } => 12,
         };
         DissuasionEvent::KINDS[index]
     }

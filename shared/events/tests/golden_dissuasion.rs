@@ -103,8 +103,9 @@ fn samples() -> Vec<DissuasionEvent> {
             note: "app installed".into(),
             at_ms: T + 7,
         },
-        DissuasionEvent::ReportRequested {
+        DissuasionEvent::ReportFiled {
             task: TaskId(4),
+            case_id: case(),
             person: person(),
             identifiers: vec![scam_phone(), app.clone()],
             fraud_types: types(),

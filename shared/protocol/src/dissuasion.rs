@@ -42,8 +42,10 @@ pub struct ClaimRequest {
 }
 
 /// `complete`: the outcome of `operator`'s call or visit: `persuaded`, `refused`,
-/// `unreachable`, `already_paid` or `false_positive`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `unreachable`, `already_paid` or `false_positive`. `already_paid` needs `report`: the
+/// operator takes the victim's report on the call, and dissuasion files it with intake with
+/// what it knows (the number, the scam identifiers, the fraud type) before the task closes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
     pub task: String,
@@ -51,6 +53,34 @@ pub struct CompleteRequest {
     pub outcome: String,
     #[serde(default)]
     pub note: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<PaidReport>,
+}
+
+/// What the operator took on the call from a person who has paid: intake validates it as any
+/// report (`victim.name`, `victim.id_number`, `transfers[i]…`: docs/protocols.md, `report`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaidReport {
+    pub name: String,
+    pub id_number: String,
+    /// Intake's transfers, as a report lists them.
+    pub transfers: Vec<serde_json::Value>,
+    /// The fraud type, when the call told it; else the one the scam identifiers are known for.
+    #[serde(default)]
+    pub fraud_type: Option<String>,
+    /// What the victim said.
+    #[serde(default)]
+    pub narrative: String,
+}
+
+/// What `complete` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompleteReply {
+    pub task: TaskView,
+    /// The case filed for an already-paid person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<CaseId>,
 }
 
 /// `reassign`: supervisor `by` gives `task` to `to`.
@@ -131,3 +161,37 @@ pub struct TaskView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_id: Option<CaseId>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct DissuasionError {
+    pub kind: DissuasionErrorKind,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DissuasionErrorKind {
+    /// The body is not the request's JSON.
+    NotJson,
+    /// A field's value is not accepted (`problems` names each; intake's problems for a
+    /// report).
+    Invalid,
+    /// No such task.
+    TaskUnknown,
+    /// Claimed by another operator.
+    ClaimedByOther,
+    AlreadyClosed,
+    /// An SMS task (nobody works it), or one waiting for its day's capacity.
+    NotWorkable,
+    /// The service cannot answer now (its store, its engine, intake); asking again later may
+    /// succeed.
+    Unavailable,
+}
+
+pub type NextResponse = crate::Reply<Option<TaskView>, DissuasionError>;
+pub type TaskResponse = crate::Reply<TaskView, DissuasionError>;
+pub type CompleteResponse = crate::Reply<CompleteReply, DissuasionError>;
+pub type ListResponse = crate::Reply<ListReply, DissuasionError>;

@@ -13,9 +13,13 @@ pub fn staff(city: &City) -> Grant {
 }
 
 /// The city's provisioner (`afc-lab up`, an operator's set-up): creates and updates the city's
-/// stream and its consumers. The services only read the stream's information.
+/// streams (its events, its signals) and their consumers. The services only read the streams'
+/// information.
 pub fn provisioner(city: &City) -> Grant {
-    Grant::new().provisions(&city.stream_name()).inbox(&subjects::city_inbox(city, "admin"))
+    Grant::new()
+        .provisions(&city.stream_name())
+        .provisions(&city.signal_stream_name())
+        .inbox(&subjects::city_inbox(city, "admin"))
 }
 
 /// An engineer's or auditor's view of the city (the lab's harnesses, a drill's scoring):
@@ -45,10 +49,20 @@ pub fn platform_gateway(platform: &PlatformId) -> Grant {
     Grant::new().answers_only(subjects::platform_verbs(platform))
 }
 
-/// A carrier's gateway: answers its own carrier's verbs (`afc.carrier.<carrier>.*`), once
-/// each, and nothing else: not another carrier's orders.
-pub fn carrier_gateway(carrier: Carrier) -> Grant {
-    Grant::new().answers_only(subjects::carrier_verbs(carrier))
+/// A carrier's gateway at `city`: answers its own carrier's verbs (`afc.carrier.<carrier>.*`),
+/// once each, and publishes its contact signals for the city (`afc.<city>.sig.<carrier>`,
+/// imported from the city's account into its signal stream, the stream's acknowledgements
+/// coming back under its own inbox); nothing else: not another carrier's orders or signals.
+pub fn carrier_gateway(city: &City, carrier: Carrier) -> Grant {
+    Grant::new()
+        .answers(subjects::carrier_verbs(carrier))
+        .publish(subjects::signals(city, carrier.as_str()))
+        .inbox(&subjects::city_inbox(city, &carrier_gateway_name(carrier)))
+}
+
+/// The name a carrier's gateway goes by at a city: `<city>-carrier-<carrier>`.
+pub fn carrier_gateway_name(carrier: Carrier) -> String {
+    format!("carrier-{carrier}")
 }
 
 /// The account of `city`'s services on its server (and of the city's leaf link on the hub).
@@ -84,6 +98,7 @@ pub fn city_accounts(city: &City, users: Vec<User>, served: Gateways) -> Vec<Acc
     let city_name = city_account_name(city);
     let mut gateways = Vec::new();
     let mut imports = Vec::new();
+    let mut exports = Vec::new();
     let gateway = |name: String, subject: String, user: User| Account {
         name,
         users: vec![user],
@@ -103,9 +118,15 @@ pub fn city_accounts(city: &City, users: Vec<User>, served: Gateways) -> Vec<Acc
     for (carrier, user) in carriers {
         let (name, subject) = (carrier_account_name(carrier), subjects::carrier_verbs(carrier));
         imports.push(Import::Service { from: name.clone(), subject: subject.clone() });
-        gateways.push(gateway(name, subject, user));
+        // Its signals go the other way: a service of the city's account (its signal stream
+        // answers with the acknowledgement), for this carrier's account and subject only.
+        let signals = subjects::signals(city, carrier.as_str());
+        exports.push(Export::Service { subject: signals.clone(), to: vec![name.clone()] });
+        let mut account = gateway(name, subject, user);
+        account.imports.push(Import::Service { from: city_name.clone(), subject: signals });
+        gateways.push(account);
     }
-    let mut accounts = vec![Account { name: city_name, jetstream: true, users, imports, ..Account::default() }];
+    let mut accounts = vec![Account { name: city_name, jetstream: true, users, imports, exports }];
     accounts.extend(gateways);
     accounts
 }

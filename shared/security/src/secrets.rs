@@ -156,7 +156,8 @@ pub fn generate(spec: &SecretsSpec, dir: &Path, services: &ServiceGrants) -> Res
         }
         let mut carriers = Vec::new();
         for carrier in &spec.carriers {
-            let gateway = user(&city_identity(city, &format!("carrier-{carrier}")), roles::carrier_gateway(*carrier))?;
+            let name = city_identity(city, &roles::carrier_gateway_name(*carrier));
+            let gateway = user(&name, roles::carrier_gateway(city, *carrier))?;
             carriers.push((*carrier, gateway));
         }
         let served = roles::Gateways { banks, platforms, carriers };

@@ -107,8 +107,11 @@ async fn answer_once(client: async_nats::Client, subject: String, answer: &'stat
 
 #[test]
 fn a_carriers_gateway_is_granted_its_own_verbs_only() {
-    let grant = roles::carrier_gateway(Carrier::Cmcc);
+    let grant = roles::carrier_gateway(&city(), Carrier::Cmcc);
     assert!(grant.may_subscribe(&subjects::carrier(Carrier::Cmcc, carrier_verb::BLOCK)));
+    assert!(grant.may_publish(&subjects::signals(&city(), "cmcc")));
+    assert!(!grant.may_publish(&subjects::signals(&city(), "cucc")));
+    assert!(!grant.may_publish(&subjects::signals(&City::parse("wenzhou").unwrap(), "cmcc")));
     for carrier in [Carrier::Cucc, Carrier::Ctcc] {
         assert!(!grant.may_subscribe(&subjects::carrier(carrier, carrier_verb::BLOCK)), "{carrier}");
     }
@@ -147,4 +150,25 @@ async fn a_carriers_gateway_answers_its_orders_and_cannot_listen_to_another_carr
     ctcc.publish(subjects::carrier(Carrier::Cmcc, carrier_verb::LIFT), "lift".into()).await.unwrap();
     let error = refusal(&mut ctcc_errors).await;
     assert!(error.contains("Permissions Violation for Publish"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carriers_gateway_puts_its_signals_into_the_citys_signal_stream_and_no_other_carriers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_secrets, server) = city_server(dir.path()).await;
+    let (admin, _) = connect(dir.path(), &server, "admin").await;
+    bus::streams::ensure_signal_stream(&async_nats::jetstream::new(admin), &city()).await.unwrap();
+
+    let (cmcc, mut cmcc_errors) = connect(dir.path(), &server, "carrier-cmcc").await;
+    let js = async_nats::jetstream::new(cmcc.clone());
+    let signal =
+        r#"{"source":"cmcc","signal_id":"s-1","subscriber":"+8613800138000","at_ms":1,"what":"transfer_instructions"}"#;
+    let ack = js.publish(subjects::signals(&city(), "cmcc"), signal.into()).await.unwrap();
+    let ack = tokio::time::timeout(BOUND, ack).await.expect("the stream acknowledges").unwrap();
+    assert_eq!(ack.stream, city().signal_stream_name());
+
+    cmcc.publish(subjects::signals(&city(), "cucc"), signal.into()).await.unwrap();
+    let error = refusal(&mut cmcc_errors).await;
+    assert!(error.contains("Permissions Violation for Publish"), "{error}");
+    assert!(error.contains(&subjects::signals(&city(), "cucc")), "{error}");
 }

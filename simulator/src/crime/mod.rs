@@ -27,6 +27,7 @@
 mod draw;
 mod gang;
 mod network;
+mod people;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -222,6 +223,10 @@ impl Script {
         for transfer in self.world.schedule.pending() {
             text.push_str(&format!("{transfer:?}\n"));
         }
+        // Nothing without a population: older scripts keep their fingerprints.
+        for person in self.world.population.people() {
+            text.push_str(&format!("{person:?}\n"));
+        }
         domain::fnv1a64(text.as_bytes())
     }
 }
@@ -244,6 +249,11 @@ pub fn generate_script(scenario: &Scenario) -> Result<Script, ScriptError> {
         gangs.push(generator.gang(index, gang)?);
     }
     generator.world.ledger.check_conservation()?;
+    if let Some(spec) = &scenario.population {
+        generator.population(spec)?;
+        let last = generator.world.population.last_planned_ms().unwrap_or(0);
+        generator.horizon_ms = generator.horizon_ms.max(last);
+    }
 
     let Generator { mut world, orders, mut drafts, horizon_ms, .. } = generator;
     // Stable: ties keep generation order.

@@ -3,8 +3,10 @@
 //! A file has a `[scenario]` header (name, seed, start, duration, time scale), the cities
 //! whose centers take reports (`[[cities]]`), the gangs that work them (`[[gangs]]`: fraud
 //! type, victims, amounts, the typology of their mule networks), and the behaviour of
-//! mules, victims and banks (`[mules]`, `[victims]`, `[banks]`). docs/scenarios.md
-//! describes every field with its unit, default and accepted values.
+//! mules, victims and banks (`[mules]`, `[victims]`, `[banks]`), and, when the file has a
+//! `[population]`, the people the gangs' campaigns reach besides their victims and the staff
+//! who warn them (`[staff]`). docs/scenarios.md describes every field with its unit, default
+//! and accepted values.
 //!
 //! Parsing goes in two steps. serde reads the file into raw structs that refuse unknown
 //! fields (the error names the key, its line and the table it is in); then every value is
@@ -20,11 +22,13 @@
 //! - `typology`: [`Typology`], the shapes of mule networks and the widths each accepts.
 //! - `raw`: the file as serde reads it, and the defaults of what it may leave out.
 //! - `validate`: from the raw file to the model, table by table, with every bound checked.
+//! - `people`: the `[population]` and `[staff]` tables, validated the same way.
 //! - `values`: readers of single values (counts or ranges, minutes, shares, the start).
 //! - `error`: [`ScenarioError`], and the field path of a TOML reader's error.
 
 mod distribution;
 mod error;
+mod people;
 mod raw;
 mod typology;
 mod validate;
@@ -148,6 +152,46 @@ pub struct BankSpec {
     pub answer_ms: Span<u64>,
 }
 
+/// The people a gang's contact campaign reaches besides its victims (`[population]`): each
+/// would pay the gang after a delay unless a warning reaches them first
+/// ([`crate::population`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopulationSpec {
+    /// People reached per victim of each gang.
+    pub per_victim: u32,
+    /// Share of them who pay if nobody warns them in time.
+    pub pay_share: f64,
+    /// From a person's first contact to their payment, ms.
+    pub pay_delay_ms: Span<u64>,
+    /// Contacts (calls, page visits) the gang makes with each person.
+    pub contacts: Span<u32>,
+    /// Share of those who pay who receive money-transfer instructions before they pay (a
+    /// signal of its own).
+    pub instructions_share: f64,
+    /// From a contact to the carrier's signal of it, ms.
+    pub signal_delay_ms: Span<u64>,
+    /// Share of people whose handset is off: an SMS warning does not reach them, nor a call.
+    pub handset_off_share: f64,
+    /// Chance that an SMS warning delivered stops a person from paying.
+    pub sms_effect: f64,
+    /// Chance that a call-back that reaches a person persuades them.
+    pub call_effect: f64,
+    /// Chance that a visit that reaches a person persuades them.
+    pub visit_effect: f64,
+    /// Of the people a call or visit does not persuade, the share it does not reach (the
+    /// others refuse to believe it).
+    pub unreachable_share: f64,
+}
+
+/// What the simulated staff of each city's center work a day (`[staff]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffSpec {
+    /// Call-backs a day.
+    pub calls_per_day: u32,
+    /// Visits a day at each level: city bureau, district bureau, police station, community.
+    pub visits_per_day: [u32; 4],
+}
+
 /// A validated scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -173,6 +217,10 @@ pub struct Scenario {
     pub victims: VictimSpec,
     /// Bank behaviour.
     pub banks: BankSpec,
+    /// The people reached besides the victims; `None` (no `[population]`): nobody.
+    pub population: Option<PopulationSpec>,
+    /// The centers' dissuasion staff (used only with a population).
+    pub staff: StaffSpec,
     /// FNV-1a 64 of the file's bytes: identifies the exact file a run used.
     pub hash: u64,
 }

@@ -24,6 +24,9 @@ pub(super) struct RawFile {
     pub(super) victims: RawVictims,
     #[serde(default)]
     pub(super) banks: RawBanks,
+    pub(super) population: Option<RawPopulation>,
+    #[serde(default)]
+    pub(super) staff: RawStaff,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +101,29 @@ pub(super) struct RawVictims {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawBanks {
     pub(super) answer_ms: Option<[f64; 2]>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPopulation {
+    pub(super) per_victim: Option<i64>,
+    pub(super) pay_share: Option<f64>,
+    pub(super) pay_delay_hours: Option<[f64; 2]>,
+    pub(super) contacts: Option<Value>,
+    pub(super) instructions_share: Option<f64>,
+    pub(super) signal_delay_minutes: Option<[f64; 2]>,
+    pub(super) handset_off_share: Option<f64>,
+    pub(super) sms_effect: Option<f64>,
+    pub(super) call_effect: Option<f64>,
+    pub(super) visit_effect: Option<f64>,
+    pub(super) unreachable_share: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStaff {
+    pub(super) calls_per_day: Option<i64>,
+    pub(super) visits_per_day: Option<Vec<i64>>,
 }
 
 /// Defaults of the `[mules]`, `[victims]` and gang fields, in the file's units.

@@ -194,3 +194,64 @@ fn widths_take_counts_and_ranges() {
         assert_eq!(gang.widths, typology.default_widths(), "{typology}");
     }
 }
+
+#[test]
+fn a_file_without_a_population_reaches_nobody_and_an_empty_one_gets_the_defaults() {
+    let scenario = Scenario::parse(MINIMAL).unwrap();
+    assert_eq!(scenario.population, None);
+    let population = Scenario::parse(&with("\n[population]\n")).unwrap().population.unwrap();
+    assert_eq!(population.per_victim, 10);
+    assert_eq!(population.pay_share, 0.1);
+    assert_eq!(population.pay_delay_ms, Span { min: 3_600_000, max: 48 * 3_600_000 });
+    assert_eq!(population.contacts, Span { min: 1, max: 4 });
+    assert_eq!(population.signal_delay_ms, Span { min: 60_000, max: 600_000 });
+    assert_eq!((population.sms_effect, population.call_effect, population.visit_effect), (0.1, 0.4, 0.8));
+    assert_eq!(scenario.staff, StaffSpec { calls_per_day: 2_000, visits_per_day: [50, 150, 300, 500] });
+
+    let text = with(
+        "\n[population]\nper_victim = 3\npay_share = 0.5\npay_delay_hours = [2, 4]\ncontacts = 2\n\
+         signal_delay_minutes = [0, 0]\nhandset_off_share = 0\nsms_effect = 1\n\
+         \n[staff]\ncalls_per_day = 10\nvisits_per_day = [1, 2, 3, 0]\n",
+    );
+    let scenario = Scenario::parse(&text).unwrap();
+    let population = scenario.population.unwrap();
+    assert_eq!((population.per_victim, population.pay_share, population.sms_effect), (3, 0.5, 1.0));
+    assert_eq!(population.contacts, Span::exactly(2));
+    assert_eq!(population.signal_delay_ms, Span::exactly(0));
+    assert_eq!(scenario.staff, StaffSpec { calls_per_day: 10, visits_per_day: [1, 2, 3, 0] });
+}
+
+#[test]
+fn bad_population_and_staff_values_name_their_field() {
+    let population = |line: &str| with(&format!("\n[population]\n{line}\n"));
+    let staff = |line: &str| with(&format!("\n[staff]\n{line}\n"));
+    let cases = [
+        (population("per_victim = -1"), "population.per_victim"),
+        (population("per_victim = 1001"), "population.per_victim"),
+        (population("pay_share = 1.5"), "population.pay_share"),
+        (population("pay_delay_hours = [0, 1]"), "population.pay_delay_hours"),
+        (population("pay_delay_hours = [5, 2]"), "population.pay_delay_hours"),
+        (population("pay_delay_hours = [1, 1000]"), "population.pay_delay_hours"),
+        (population("contacts = 0"), "population.contacts"),
+        (population("contacts = [3, 40]"), "population.contacts"),
+        (population("instructions_share = -0.5"), "population.instructions_share"),
+        (population("signal_delay_minutes = [10, 1]"), "population.signal_delay_minutes"),
+        (population("signal_delay_minutes = [1, 2000]"), "population.signal_delay_minutes"),
+        (population("handset_off_share = 2"), "population.handset_off_share"),
+        (population("sms_effect = -0.1"), "population.sms_effect"),
+        (population("call_effect = 1.1"), "population.call_effect"),
+        (population("visit_effect = 7"), "population.visit_effect"),
+        (population("unreachable_share = -1"), "population.unreachable_share"),
+        (population("people = 5"), "population.people"),
+        (staff("calls_per_day = -3"), "staff.calls_per_day"),
+        (staff("calls_per_day = 25001"), "staff.calls_per_day"),
+        (staff("visits_per_day = [1, 2, 3]"), "staff.visits_per_day"),
+        (staff("visits_per_day = [1, 2, -3, 4]"), "staff.visits_per_day[2]"),
+        (staff("calls = 5"), "staff.calls"),
+    ];
+    for (text, field) in cases {
+        assert_eq!(error_field(&text), field, "{text}");
+    }
+    let error = Scenario::parse(&population("per_victim = 1001")).unwrap_err();
+    assert!(error.to_string().contains("is 1001, expected 0 to 1000"), "{error}");
+}

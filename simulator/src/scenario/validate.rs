@@ -94,6 +94,8 @@ impl RawFile {
             mules: self.mules.validate()?,
             victims: self.victims.validate()?,
             banks: self.banks.validate()?,
+            population: self.population.as_ref().map(|raw| raw.validate(victims)).transpose()?,
+            staff: self.staff.validate()?,
             hash: 0,
         })
     }

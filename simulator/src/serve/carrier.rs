@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use domain::{Carrier, TimeMs};
 use protocol::adapter::{AdapterError, AdapterErrorKind};
-use protocol::carrier::{BlockRequest, RestrictRequest};
+use protocol::carrier::{BlockRequest, RestrictRequest, SmsRequest};
 use protocol::subjects::carrier_verb;
 
 use super::{invalid, parse, reply_body};
@@ -20,7 +20,8 @@ pub(super) fn answer_carrier(
     now: TimeMs,
 ) -> Result<Vec<u8>, AdapterError> {
     let carrier = Carrier::parse(carrier).map_err(|error| invalid(format!("{error}")))?;
-    let mut world = world::lock(world);
+    let mut guard = world::lock(world);
+    let world = &mut *guard;
     if !world.carriers.contains(&carrier) {
         return Err(AdapterError {
             kind: AdapterErrorKind::Unavailable,
@@ -36,6 +37,16 @@ pub(super) fn answer_carrier(
         }
         carrier_verb::UNRESTRICT => {
             Ok(reply_body(telecom.unrestrict(carrier, &parse::<RestrictRequest>(verb, body)?, now)))
+        }
+        carrier_verb::SMS => {
+            let request = parse::<SmsRequest>(verb, body)?;
+            let repeat = telecom.sms_log().len();
+            let reply = telecom.sms(carrier, &request, now);
+            // A first delivery reaches the person (a repeat warns nobody again).
+            if reply.delivered && telecom.sms_log().len() > repeat {
+                world.population.sms_delivered(&request.to, now);
+            }
+            Ok(reply_body(Ok::<_, AdapterError>(reply)))
         }
         _ => Err(invalid(format!("unknown carrier verb {verb:?}: expected {}", carrier_verb::ALL.join(", ")))),
     }
@@ -118,5 +129,39 @@ mod tests {
         let outcomes = world.execute_due(T0 + 10);
         assert!(matches!(&outcomes[..], [Outcome::Blocked { reason: BlockReason::Restricted { .. }, .. }]));
         assert_eq!(world.ledger.balance(&mule()), Some(Fen::yuan(500)));
+    }
+
+    #[test]
+    fn a_carrier_sends_an_sms_once_and_the_person_it_reaches_is_warned() {
+        use crate::population::{Effects, Person, Population, Step};
+        use protocol::carrier::SmsResponse;
+
+        let world = world();
+        let mut population = Population::new(1, Effects { sms: 1.0, ..Effects::default() });
+        let person = Person {
+            phone: "+8613800138000".into(),
+            name: "李娜".into(),
+            id_number: "33050219800101002X".into(),
+            carrier: Carrier::Cmcc,
+            city: domain::City::parse("huzhou").unwrap(),
+            gang: 0,
+            fraud_type: domain::FraudType::OnlineLoan,
+            first_contact_ms: T0,
+            pays: None,
+            handset_off: false,
+        };
+        population.add(person, &[]).unwrap();
+        world::lock(&world).population = population;
+        let body = br#"{"request_id":"huzhou/cmcc/sms/t1","center":"huzhou","to":"+8613800138000"}"#;
+        let subject = subjects::carrier(Carrier::Cmcc, carrier_verb::SMS);
+        let reply: SmsResponse = serde_json::from_slice(&answer(&world, &subject, body, T0)).unwrap();
+        let reply = reply.into_result().unwrap();
+        assert!(reply.delivered);
+        let again: SmsResponse = serde_json::from_slice(&answer(&world, &subject, body, T0 + 9)).unwrap();
+        assert_eq!(again.into_result().unwrap(), reply, "a repeat is answered as the first");
+        let world = world::lock(&world);
+        assert_eq!(world.telecom.sms_log().len(), 1);
+        assert_eq!(world.population.steps().len(), 1, "the person was warned once");
+        assert_eq!(world.population.warned(0), Some((T0, Step::Sms)));
     }
 }

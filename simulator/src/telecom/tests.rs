@@ -1,9 +1,12 @@
 //! The simulated carriers: blocks and lifts per center, restrictions, refusals of numbers
-//! another carrier issued, and a repeated request answered once.
+//! another carrier issued, a repeated request answered once, and SMS warnings delivered to the
+//! carrier's own handsets that are on.
 
 use domain::{City, HolderKey, IdentifierKind};
 use protocol::adapter::AdapterErrorKind;
-use protocol::carrier::{BlockRequest, BlockTarget, CardSubject, Phone, PhoneChannels, RequestId, RestrictRequest};
+use protocol::carrier::{
+    BlockRequest, BlockTarget, CardSubject, Phone, PhoneChannels, RequestId, RestrictRequest, SmsRequest,
+};
 
 use super::*;
 
@@ -109,4 +112,44 @@ fn a_holder_is_known_by_the_carriers_own_key_only() {
     let banks = CardSubject::Holder(HolderKey::parse("icbc:0123456789abcdef").unwrap());
     let error = telecom.restrict(Carrier::Cmcc, &restriction("huzhou", "h2", banks), T0).unwrap_err();
     assert_eq!(error.kind, AdapterErrorKind::UnknownHolder);
+}
+
+fn sms(id: &str, to: &str) -> SmsRequest {
+    SmsRequest { request_id: RequestId::parse(id).unwrap(), center: city("huzhou"), to: to.to_owned() }
+}
+
+#[test]
+fn an_sms_is_sent_once_per_request_and_recorded_with_its_time() {
+    let mut telecom = Telecom::new();
+    let request = sms("huzhou/cmcc/sms/t1", "+8613800138000");
+    let first = telecom.sms(Carrier::Cmcc, &request, T0);
+    assert_eq!((first.delivered, first.at_ms, &first.request_id), (true, T0, &request.request_id));
+    let again = telecom.sms(Carrier::Cmcc, &request, T0 + 5_000);
+    assert_eq!(again, first, "a repeat gets the first answer, its time included");
+    assert_eq!(telecom.duplicates(), 1);
+    assert_eq!(telecom.sms_log().len(), 1, "and sends nothing more");
+    let record = &telecom.sms_log()[0];
+    assert_eq!((record.to.as_str(), record.at_ms, record.delivered), ("+8613800138000", T0, true));
+    assert_eq!((record.carrier, record.center.as_str()), (Carrier::Cmcc, "huzhou"));
+    assert!(telecom.log().is_empty(), "an SMS is no block");
+    let other = telecom.sms(Carrier::Cmcc, &sms("huzhou/cmcc/sms/t2", "+8613800138000"), T0 + 1);
+    assert!(other.delivered, "another request is another SMS");
+    assert_eq!(telecom.sms_log().len(), 2);
+}
+
+#[test]
+fn an_sms_reaches_only_the_carriers_own_handsets_that_are_on() {
+    let mut telecom = Telecom::new();
+    let not_ours = telecom.sms(Carrier::Cucc, &sms("huzhou/cucc/sms/t1", "+8613800138000"), T0);
+    assert!(!not_ours.delivered, "a China Mobile number through Unicom");
+    let landline = telecom.sms(Carrier::Cucc, &sms("huzhou/cucc/sms/t2", "+862088888888"), T0);
+    assert!(!landline.delivered, "no carrier's mobile number");
+    telecom.switch_off("+8618900000000");
+    assert!(telecom.is_off("+8618900000000"));
+    let off = telecom.sms(Carrier::Ctcc, &sms("huzhou/ctcc/sms/t3", "+8618900000000"), T0);
+    assert!(!off.delivered, "the handset is off");
+    let again = telecom.sms(Carrier::Ctcc, &sms("huzhou/ctcc/sms/t3", "+8618900000000"), T0 + 1);
+    assert_eq!(again, off, "a refusal is answered once too");
+    let delivered: Vec<bool> = telecom.sms_log().iter().map(|r| r.delivered).collect();
+    assert_eq!(delivered, [false, false, false], "every SMS asked for is recorded");
 }

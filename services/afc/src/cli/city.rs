@@ -1,5 +1,6 @@
-//! `afc city provision`: creates or updates a city's stream, as the city's provisioner
-//! (`<city>-admin`). The services only find the stream; they may not make or change it.
+//! `afc city provision`: creates or updates a city's streams (its events, its carriers'
+//! signals), as the city's provisioner (`<city>-admin`). The services only find the streams;
+//! they may not make or change them.
 
 use std::path::Path;
 
@@ -10,8 +11,12 @@ use protocol::subjects;
 pub async fn provision(nats: &str, credentials: Option<&Path>, city: &City) -> anyhow::Result<()> {
     let client =
         super::connect(nats, credentials, &format!("{city}-admin"), subjects::city_inbox(city, "admin")).await?;
-    let info = bus::streams::ensure_city_stream(&async_nats::jetstream::new(client), city).await?;
-    let subjects = info.config.subjects.join(", ");
-    println!("{} on {nats} holds {subjects}", info.config.name);
+    let js = async_nats::jetstream::new(client);
+    for info in
+        [bus::streams::ensure_city_stream(&js, city).await?, bus::streams::ensure_signal_stream(&js, city).await?]
+    {
+        let subjects = info.config.subjects.join(", ");
+        println!("{} on {nats} holds {subjects}", info.config.name);
+    }
     Ok(())
 }

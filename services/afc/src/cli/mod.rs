@@ -1,11 +1,13 @@
-//! Staff and admin commands: `afc case …` (intake's client), `afc block …` (blocking's), `afc city provision` and
-//! `afc province …` (stream administration), and how each connects.
+//! Staff and admin commands: `afc case …` (intake's client), `afc block …` (blocking's),
+//! `afc task …` (dissuasion's), `afc city provision` and `afc province …` (stream
+//! administration), and how each connects.
 
 pub mod block;
 pub mod case;
 pub mod city;
 pub mod config;
 pub mod province;
+pub mod task;
 
 use std::io::IsTerminal as _;
 use std::path::Path;

@@ -30,11 +30,49 @@ pub(super) fn city(name: &str) -> Result<City, Problem> {
 }
 
 pub(super) fn service(name: &str) -> Result<Service, Problem> {
-    // Only a service a node runs (`Service::ALL`): dissuasion parses but is not hosted yet.
     Service::parse(name).filter(|service| Service::ALL.contains(service)).ok_or_else(|| {
         let known: Vec<&str> = Service::ALL.iter().map(|s| s.as_str()).collect();
         invalid("only", name, format!("is not a service; accepted: {}", known.join(", ")))
     })
+}
+
+/// `[dissuasion]` over dissuasion's defaults: thresholds that order (Medium below High, at
+/// least one point), a call capacity and visit capacities above zero, a retention within
+/// `MAX_SIGNAL_RETENTION_DAYS`.
+pub(super) fn dissuasion(section: super::DissuasionSection) -> Result<dissuasion::Tuning, Vec<Problem>> {
+    use dissuasion::limits::MAX_SIGNAL_RETENTION_DAYS;
+    let mut tuning = dissuasion::Tuning::default();
+    let grading = &mut tuning.grading;
+    grading.medium_points = section.medium_points.unwrap_or(grading.medium_points);
+    grading.high_points = section.high_points.unwrap_or(grading.high_points);
+    grading.repeat_contacts = section.repeat_contacts.unwrap_or(grading.repeat_contacts);
+    grading.long_contact_s = section.long_contact_s.unwrap_or(grading.long_contact_s);
+    tuning.capacity.calls_per_day = section.calls_per_day.unwrap_or(tuning.capacity.calls_per_day);
+    tuning.capacity.visits_per_day = section.visits_per_day.unwrap_or(tuning.capacity.visits_per_day);
+    tuning.retention_days = section.retention_days.unwrap_or(tuning.retention_days);
+    let mut problems = Vec::new();
+    let (grading, capacity) = (&tuning.grading, &tuning.capacity);
+    if grading.medium_points == 0 || grading.medium_points >= grading.high_points {
+        let value = (grading.medium_points, grading.high_points);
+        problems.push(invalid("dissuasion.medium_points", value, "must be at least 1 and below high_points"));
+    }
+    if grading.repeat_contacts < 2 {
+        problems.push(invalid("dissuasion.repeat_contacts", grading.repeat_contacts, "must be at least 2"));
+    }
+    if grading.long_contact_s == 0 {
+        problems.push(invalid("dissuasion.long_contact_s", grading.long_contact_s, "must be at least 1"));
+    }
+    if capacity.calls_per_day == 0 {
+        problems.push(invalid("dissuasion.calls_per_day", capacity.calls_per_day, "must be at least 1"));
+    }
+    if capacity.visits_per_day.contains(&0) {
+        problems.push(invalid("dissuasion.visits_per_day", capacity.visits_per_day, "must each be at least 1"));
+    }
+    if !(1..=MAX_SIGNAL_RETENTION_DAYS).contains(&tuning.retention_days) {
+        let expected = format!("must be 1 to {MAX_SIGNAL_RETENTION_DAYS} days");
+        problems.push(invalid("dissuasion.retention_days", tuning.retention_days, expected));
+    }
+    if problems.is_empty() { Ok(tuning) } else { Err(problems) }
 }
 
 pub(super) fn tracing_rule(name: &str) -> Result<TracingRule, Problem> {

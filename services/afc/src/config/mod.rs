@@ -62,6 +62,22 @@ pub struct CityFile {
     pub tracing_rule: Option<String>,
     pub credentials: Option<CredentialsSection>,
     pub logging: Option<LoggingSection>,
+    pub dissuasion: Option<DissuasionSection>,
+}
+
+/// `[dissuasion]`: the grading rule's thresholds (docs/dissuasion.md, "Grading"), each staffed
+/// queue's daily capacity, and how long signals are kept.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DissuasionSection {
+    pub medium_points: Option<u32>,
+    pub high_points: Option<u32>,
+    pub repeat_contacts: Option<u32>,
+    pub long_contact_s: Option<u32>,
+    pub calls_per_day: Option<u32>,
+    /// City bureau, district bureau, police station, community.
+    pub visits_per_day: Option<[u32; 4]>,
+    pub retention_days: Option<u64>,
 }
 
 /// `[credentials]`: where the identities' seeds and the CA are.
@@ -201,7 +217,7 @@ pub fn parse(text: &str) -> Result<(CityFile, Vec<Problem>), String> {
     let mut problems = Vec::new();
     let keys: Vec<String> = table.keys().cloned().collect();
     for key in keys {
-        let is_section = matches!(key.as_str(), "credentials" | "logging");
+        let is_section = matches!(key.as_str(), "credentials" | "logging" | "dissuasion");
         if let (true, Some(toml::Value::Table(section))) = (is_section, table.get_mut(&key)) {
             let inner_keys: Vec<String> = section.keys().cloned().collect();
             for inner in inner_keys {
@@ -304,8 +320,9 @@ pub fn resolve(file: CityFile, overrides: Overrides) -> Result<CitySettings, Pro
     if let Some(dir) = &data_dir {
         problems.extend(check::data_dir(dir));
     }
-    match (city, data_dir, tracing_rule, log_format) {
-        (Some(city), Some(data_dir), Some(tracing_rule), Some(log_format)) if problems.is_empty() => {
+    let dissuasion = check::dissuasion(file.dissuasion.unwrap_or_default()).map_err(|p| problems.extend(p)).ok();
+    match (city, data_dir, tracing_rule, log_format, dissuasion) {
+        (Some(city), Some(data_dir), Some(tracing_rule), Some(log_format), Some(dissuasion)) if problems.is_empty() => {
             let options = CityOptions {
                 city,
                 nats_url,
@@ -314,6 +331,7 @@ pub fn resolve(file: CityFile, overrides: Overrides) -> Result<CitySettings, Pro
                 freeze_after_ms,
                 at_risk_margin_ms,
                 tracing_rule,
+                dissuasion,
                 credentials,
             };
             Ok(CitySettings { options, log_level, log_format })

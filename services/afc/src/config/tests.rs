@@ -15,7 +15,7 @@ fn keys_of(problems: &[Problem]) -> Vec<&str> {
 /// A deployment directory with the seeds of hangzhou's services and a CA file.
 fn credentials_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["hangzhou-intake", "hangzhou-freezing", "hangzhou-blocking"] {
+    for name in ["hangzhou-intake", "hangzhou-freezing", "hangzhou-blocking", "hangzhou-dissuasion"] {
         security::Identity::generate(name).unwrap().save(&dir.path().join("keys")).unwrap();
     }
     std::fs::create_dir_all(dir.path().join("pki")).unwrap();
@@ -40,6 +40,33 @@ fn the_example_file_sets_every_key_and_has_no_problem() {
     assert_eq!(parsed.freeze_after_ms, Some(freezing::limits::DEFAULT_FREEZE_AFTER_MS));
     assert_eq!(parsed.credentials.unwrap().dir, Some("/etc/afc".into()));
     assert_eq!(parsed.logging.unwrap().format.as_deref(), Some("text"));
+    assert_eq!(parsed.dissuasion.unwrap().visits_per_day, Some([50, 150, 300, 500]));
+}
+
+#[test]
+fn dissuasion_tuning_reads_over_the_defaults_and_bad_values_are_each_named() {
+    let data = tempfile::tempdir().unwrap();
+    let mut good = file("hangzhou", data.path(), None);
+    good.dissuasion = Some(DissuasionSection { calls_per_day: Some(300), high_points: Some(4), ..Default::default() });
+    let tuning = resolve(good, Overrides::default()).unwrap().options.dissuasion;
+    assert_eq!((tuning.capacity.calls_per_day, tuning.grading.high_points), (300, 4));
+    assert_eq!(tuning.grading.medium_points, 2, "the rest keeps its default");
+    let mut bad = file("hangzhou", data.path(), None);
+    bad.dissuasion = Some(DissuasionSection {
+        medium_points: Some(3),
+        high_points: Some(3),
+        visits_per_day: Some([50, 0, 300, 500]),
+        retention_days: Some(90),
+        ..Default::default()
+    });
+    let Problems(problems) = resolve(bad, Overrides::default()).unwrap_err();
+    assert_eq!(
+        keys_of(&problems),
+        ["dissuasion.medium_points", "dissuasion.visits_per_day", "dissuasion.retention_days"]
+    );
+    let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(shown[0].contains("(3, 3)") && shown[0].contains("below high_points"), "{shown:?}");
+    assert!(shown[2].contains("90") && shown[2].contains("1 to 31 days"), "{shown:?}");
 }
 
 #[test]
@@ -71,7 +98,7 @@ fn bad_values_are_each_named_with_the_value_and_what_is_accepted() {
     bad.freeze_after_ms = Some(STOP_LAPSE_MS - 1);
     bad.at_risk_margin_ms = Some(0);
     bad.tracing_rule = Some("fifo".into());
-    bad.only = Some("dissuasion".into());
+    bad.only = Some("warning".into());
     bad.nats_url = Some("hub:4222".into());
     bad.logging = Some(LoggingSection { level: Some("freezing=loudest".into()), format: Some("xml".into()) });
     let Problems(problems) = resolve(bad, Overrides::default()).unwrap_err();
@@ -103,7 +130,7 @@ fn bad_values_are_each_named_with_the_value_and_what_is_accepted() {
         "{shown:?}"
     );
     assert!(
-        shown.iter().any(|p| p.contains("\"dissuasion\"") && p.contains("intake, freezing, blocking")),
+        shown.iter().any(|p| p.contains("\"warning\"") && p.contains("intake, freezing, blocking, dissuasion")),
         "{shown:?}"
     );
 }

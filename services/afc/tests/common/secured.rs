@@ -19,7 +19,7 @@ pub fn icbc() -> BankId {
     BankId::parse("icbc").unwrap()
 }
 
-/// The city's server and its identities: intake, freezing, blocking, staff, admin, the icbc
+/// The city's server and its identities: intake, freezing, blocking, dissuasion, staff, admin, the icbc
 /// gateway.
 pub struct SecuredCity {
     pub server: NatsServer,
@@ -44,16 +44,17 @@ impl SecuredCity {
 pub async fn secured_city() -> SecuredCity {
     let city = city();
     let dir = tempfile::tempdir().unwrap();
-    let [intake, freezing, blocking, staff, admin, bank] = [
+    let [intake, freezing, blocking, dissuasion, staff, admin, bank] = [
         "hangzhou-intake",
         "hangzhou-freezing",
         "hangzhou-blocking",
+        "hangzhou-dissuasion",
         "hangzhou-staff",
         "hangzhou-admin",
         "hangzhou-bank-icbc",
     ]
     .map(|name| Identity::generate(name).unwrap());
-    for identity in [&intake, &freezing, &blocking, &staff, &admin, &bank] {
+    for identity in [&intake, &freezing, &blocking, &dissuasion, &staff, &admin, &bank] {
         identity.save(&dir.path().join("keys")).unwrap();
     }
     let user =
@@ -62,6 +63,7 @@ pub async fn secured_city() -> SecuredCity {
         user(&intake, intake::grant(&city)),
         user(&freezing, freezing::grant(&city)),
         user(&blocking, blocking::grant(&city)),
+        user(&dissuasion, dissuasion::grant(&city)),
         user(&staff, roles::staff(&city)),
         user(&admin, roles::provisioner(&city)),
     ];

@@ -106,7 +106,7 @@ pub fn apply(state: &mut State, event: &DissuasionEvent) {
             state.tasks.get_mut(task).expect("a claimed task exists").claimed_by = Some(operator.clone());
         }
         DissuasionEvent::TaskClosed { task, closure, .. } => close(state, *task, *closure),
-        DissuasionEvent::ReportRequested { .. } => {}
+        DissuasionEvent::ReportFiled { .. } => {}
     }
 }
 

@@ -54,8 +54,8 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
         Input::SmsAnswered { request_id, delivered } => tasks::sms_answered(state, config, request_id, delivered, now),
         Input::TimerFired => tasks::timers(state, config, now),
         Input::Claim { task, operator } => tasks::claim(state, task, operator, now),
-        Input::Complete { task, operator, outcome, note } => {
-            tasks::complete(state, config, task, operator, outcome, note, now)
+        Input::Complete { task, operator, outcome, note, case_id } => {
+            tasks::complete(state, config, task, (operator, outcome, note, case_id), now)
         }
         Input::Reassign { task, by, to } => tasks::reassign(state, task, by, to, now),
     };

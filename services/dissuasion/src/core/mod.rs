@@ -14,6 +14,8 @@ mod state;
 mod tasks;
 mod window;
 
+pub use tasks::workable;
+
 use domain::{Carrier, CaseId, City, FraudType, TimeMs};
 use identifiers::Identifier;
 
@@ -163,6 +165,9 @@ pub enum Input {
         operator: String,
         outcome: Outcome,
         note: String,
+        /// For [`Outcome::AlreadyPaid`]: the case the shell filed with intake for the person
+        /// (the report the operator took on the call) before this input.
+        case_id: Option<CaseId>,
     },
     /// `by` (a supervisor) gives the task to `to`.
     Reassign {
@@ -208,6 +213,8 @@ pub enum Rejection {
     ClaimedByOther { task: TaskId, operator: String },
     #[error("task {task} is closed already")]
     AlreadyClosed { task: TaskId },
+    #[error("task {task}: already paid needs the report taken on the call (victim's name, id number, transfers)")]
+    NoReport { task: TaskId },
     #[error("task {task} is an SMS warning: no staff work it")]
     NotForStaff { task: TaskId },
     #[error("task {task} waits for the capacity of day {day}")]

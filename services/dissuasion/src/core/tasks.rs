@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use domain::TimeMs;
+use domain::{CaseId, TimeMs};
 
 use super::grading::{Evidence, Grade, grade};
 use super::state::{Deadline, State, Status, Task};
@@ -72,6 +72,30 @@ impl Batch {
         Ok(self.events)
     }
 
+    /// The step a task wanting `kind` at `now` enters, and how: a visit whose level has no
+    /// room today goes down to the first later level that has (a person about to pay is better
+    /// visited today by the district bureau than in days by the city bureau); only when no
+    /// level has room does it wait at `kind` for the next day.
+    fn placement(&mut self, state: &State, config: &CoreConfig, kind: TaskKind, now: TimeMs) -> (TaskKind, Admission) {
+        let mut level = kind;
+        while matches!(level, TaskKind::Visit(_)) && !self.has_room(state, config, level, now) {
+            match level.next() {
+                Some(next) => level = next,
+                None => return (kind, self.admission(state, config, kind, now)),
+            }
+        }
+        (level, self.admission(state, config, level, now))
+    }
+
+    /// Whether `kind`'s queue can take a task today without anyone waiting ahead of it.
+    fn has_room(&self, state: &State, config: &CoreConfig, kind: TaskKind, now: TimeMs) -> bool {
+        let day = config.day(now);
+        let taken = self.admitted.get(&(kind, day)).copied().unwrap_or(0);
+        let used = state.admitted.get(&(kind, day)).copied().unwrap_or(0).saturating_add(taken);
+        let queued = state.waiting.get(&kind).is_some_and(|w| !w.is_empty());
+        used < config.capacity.for_kind(kind) && !queued
+    }
+
     /// Where a task entering `kind` at `now` goes: ready if the day's capacity allows and
     /// nobody waits ahead of it, else waiting for the next day.
     fn admission(&mut self, state: &State, config: &CoreConfig, kind: TaskKind, now: TimeMs) -> Admission {
@@ -137,8 +161,8 @@ fn graded(
             }
             let task = TaskId(batch.next_task);
             batch.next_task += 1;
+            let (wanted, admission) = batch.placement(state, config, wanted, now);
             *batch.opened.entry(wanted).or_insert(0) += 1;
-            let admission = batch.admission(state, config, wanted, now);
             let sms_request = who.carrier.filter(|_| wanted == TaskKind::Sms);
             batch.events.push(DissuasionEvent::TaskOpened {
                 task,
@@ -170,7 +194,7 @@ fn escalate(
     note: String,
     now: TimeMs,
 ) {
-    let admission = batch.admission(state, config, to, now);
+    let (to, admission) = batch.placement(state, config, to, now);
     batch.events.push(DissuasionEvent::TaskEscalated {
         task: task.id,
         grade,
@@ -250,7 +274,9 @@ fn closed(task: TaskId, closure: Closure, operator: Option<String>, note: String
 }
 
 /// The open, staffed, ready task `id` for `operator`, or why staff cannot act on it.
-fn workable<'s>(state: &'s State, id: TaskId, operator: &str) -> Result<&'s Task, Rejection> {
+/// The task `operator` may work (claim, complete): open, ready, staffed, and not claimed by
+/// someone else.
+pub fn workable<'s>(state: &'s State, id: TaskId, operator: &str) -> Result<&'s Task, Rejection> {
     let task = state.tasks.get(&id).ok_or(Rejection::TaskUnknown { task: id })?;
     match task.status {
         Status::Closed(_) => return Err(Rejection::AlreadyClosed { task: id }),
@@ -322,9 +348,7 @@ pub(super) fn complete(
     state: &State,
     config: &CoreConfig,
     id: TaskId,
-    operator: String,
-    outcome: Outcome,
-    note: String,
+    (operator, outcome, note, case_id): (String, Outcome, String, Option<CaseId>),
     now: TimeMs,
 ) -> Result<Vec<DissuasionEvent>, Rejection> {
     check_operator("operator", &operator)?;
@@ -335,11 +359,13 @@ pub(super) fn complete(
         Outcome::Persuaded => Closure::Persuaded,
         Outcome::FalsePositive => Closure::FalsePositive,
         Outcome::AlreadyPaid => {
+            let case_id = case_id.ok_or(Rejection::NoReport { task: id })?;
             let evidence = state.people.get(&task.person).map(|p| p.evidence.clone()).unwrap_or_default();
             return Ok(vec![
                 closed(id, Closure::AlreadyPaid, by, note, now),
-                DissuasionEvent::ReportRequested {
+                DissuasionEvent::ReportFiled {
                     task: id,
+                    case_id,
                     person: task.person,
                     identifiers: evidence.exposures.keys().cloned().collect(),
                     fraud_types: evidence.fraud_types(),

@@ -91,6 +91,7 @@ fn input(world: &mut World, op: Op, now: &mut TimeMs) -> Option<Input> {
             operator: format!("op-{operator}"),
             outcome: OUTCOMES[outcome],
             note: String::new(),
+            case_id: (OUTCOMES[outcome] == Outcome::AlreadyPaid).then(|| case(1)),
         },
         Op::Reassign { pick, operator } => {
             Input::Reassign { task: pick_task(world, pick)?, by: "supervisor".into(), to: format!("op-{operator}") }

@@ -19,7 +19,15 @@ fn called(who: &str) -> World {
 }
 
 fn complete(task: u64, operator: &str, outcome: Outcome) -> Input {
-    Input::Complete { task: TaskId(task), operator: operator.into(), outcome, note: "explained the trick".into() }
+    // An already-paid outcome comes with the case the shell filed for the person.
+    let case_id = (outcome == Outcome::AlreadyPaid).then(|| case(99));
+    Input::Complete {
+        task: TaskId(task),
+        operator: operator.into(),
+        outcome,
+        note: "explained the trick".into(),
+        case_id,
+    }
 }
 
 fn claim(task: u64, operator: &str) -> Input {
@@ -88,17 +96,26 @@ fn persuaded_closes_and_contacts_the_person_was_warned_about_open_nothing_new() 
 }
 
 #[test]
-fn already_paid_closes_and_asks_for_a_report_linked_to_the_task() {
+fn already_paid_needs_the_filed_case_and_closes_the_task_linked_to_it() {
     let mut world = called(ALICE);
+    let without = Input::Complete {
+        task: TaskId(0),
+        operator: "caller-9".into(),
+        outcome: Outcome::AlreadyPaid,
+        note: String::new(),
+        case_id: None,
+    };
+    assert_eq!(refused(&mut world, without, T0 + HOUR_MS), Rejection::NoReport { task: TaskId(0) });
     let (events, _) = check(&mut world, complete(0, "caller-9", Outcome::AlreadyPaid), T0 + HOUR_MS);
     let [DissuasionEvent::TaskClosed { closure: Closure::AlreadyPaid, .. }, report] = &events[..] else {
         panic!("{events:?}")
     };
-    let DissuasionEvent::ReportRequested { task, person: who, identifiers, fraud_types, first_contact_ms, .. } = report
+    let DissuasionEvent::ReportFiled { task, case_id, person: who, identifiers, fraud_types, first_contact_ms, .. } =
+        report
     else {
         panic!("{report:?}")
     };
-    assert_eq!((*task, *who, *first_contact_ms), (TaskId(0), person(ALICE), T0));
+    assert_eq!((*task, case_id, *who, *first_contact_ms), (TaskId(0), &case(99), person(ALICE), T0));
     assert_eq!((identifiers.clone(), fraud_types.clone()), (vec![id(FAKE_POLICE)], [POLICE].into()));
     let signal = transfer(&mut world, ALICE, T0 + 2 * HOUR_MS);
     check(&mut world, signal, T0 + 2 * HOUR_MS);
@@ -176,12 +193,18 @@ fn staff_commands_on_tasks_that_cannot_take_them_are_refused_with_a_type() {
             operator: operator.into(),
             outcome: Outcome::Persuaded,
             note: note.into(),
+            case_id: None,
         };
         assert!(matches!(refused(&mut world, input, T0), Rejection::InvalidText { .. }), "{operator:?} {note:?}");
     }
     let long = "x".repeat(crate::limits::MAX_NOTE_CHARS + 1);
-    let input =
-        Input::Complete { task: TaskId(0), operator: "caller-1".into(), outcome: Outcome::Persuaded, note: long };
+    let input = Input::Complete {
+        task: TaskId(0),
+        operator: "caller-1".into(),
+        outcome: Outcome::Persuaded,
+        note: long,
+        case_id: None,
+    };
     assert!(matches!(refused(&mut world, input, T0), Rejection::InvalidText { field: "note", .. }));
     let reassign = Input::Reassign { task: TaskId(0), by: "supervisor".into(), to: "caller-2".into() };
     check(&mut world, reassign, T0);
@@ -227,6 +250,24 @@ fn over_capacity_tasks_wait_for_the_next_day_and_enter_it_in_queue_order() {
     assert_eq!(admitted, [TaskId(2)], "{events:?}");
     assert!(events.iter().any(|e| matches!(e, DissuasionEvent::QueueWaiting { waiting: 1, .. })), "the core says so");
     assert_eq!(next(&world.state, TaskKind::Call, "caller-1").map(|t| t.id), Some(TaskId(2)));
+}
+
+#[test]
+fn a_visit_the_city_bureau_has_no_room_for_today_goes_down_to_the_first_level_that_has() {
+    let mut world = World::new();
+    world.config.capacity.visits_per_day = [1, 1, 0, 5];
+    check(&mut world, known(FAKE_POLICE, T0, POLICE), T0);
+    let visit = |task: &Task| (task.kind, matches!(task.status, Status::Ready { .. }));
+    let (city, district, community) = (Level::CityBureau, Level::DistrictBureau, Level::Community);
+    for (n, who) in [ALICE, BOB, CAROL].into_iter().enumerate() {
+        // A 20-minute fake-police call: High, a visit.
+        let input = contact(&mut world, who, FAKE_POLICE, T0 + n as u64, 1_200);
+        check(&mut world, input, T0 + n as u64);
+    }
+    assert_eq!(visit(open_task(&world, ALICE).unwrap()), (TaskKind::Visit(city), true));
+    assert_eq!(visit(open_task(&world, BOB).unwrap()), (TaskKind::Visit(district), true), "the district has room");
+    // The police station has none today: the community goes.
+    assert_eq!(visit(open_task(&world, CAROL).unwrap()), (TaskKind::Visit(community), true));
 }
 
 #[test]

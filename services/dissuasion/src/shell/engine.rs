@@ -1,0 +1,326 @@
+//! The engine: one task steps dissuasion's core. It takes each input (a consumed event, a
+//! batch of signals, a carrier's answer to an SMS, staff's command, the deadline the core
+//! asked for), steps the core on the shared state, and records what the step caused in one
+//! redb transaction: the events (log and outbox), the kept signals and the numbers (rows of
+//! [`super::store`]), the consumed message's inbox row. Nothing leaves before its commit: the
+//! SMS orders, the answers to staff, the acknowledgements of consumed messages.
+//!
+//! Two queues: urgent (cases, blocks, carriers' answers, staff) is always taken first;
+//! routine carries the signal batches, which may be many. A signal batch is one write.
+
+use std::sync::Arc;
+
+use bus::Shutdown;
+use bus::consumer::HandleError;
+use domain::SharedClock;
+use events::blocking::BlockingEvent;
+use events::dissuasion::{DissuasionEvent, SignalRecord};
+use events::{Envelope, IntakeEvent, Payload};
+use store::{Store, StoreError, WriteError};
+use tokio::sync::{mpsc, oneshot};
+
+use super::orders::Orders;
+use super::signals::{Batch, BatchOutcome};
+use super::{Shared, store as tables};
+use crate::DissuasionError;
+use crate::core::{self, CoreConfig, Input, Order, Rejection, Step};
+use crate::events::{TaskId, TaskKind};
+use crate::limits::{ENGINE_QUEUE_DEPTH, TIMER_MAX_SLEEP};
+
+/// What staff's command came to: the events recorded (after their commit), or why not.
+pub(super) type StaffAnswer = Result<Vec<DissuasionEvent>, StaffRefusal>;
+
+#[derive(Debug)]
+pub(super) enum StaffRefusal {
+    Rejected(Rejection),
+    Unavailable(String),
+}
+
+pub(super) enum EngineMsg {
+    /// A consumed event (intake's case, blocking's block), answered once committed.
+    Consumed(Box<Envelope>, oneshot::Sender<Result<(), HandleError>>),
+    /// Signals from the signal stream, answered once committed.
+    Signals(Batch, oneshot::Sender<BatchOutcome>),
+    /// A carrier answered an SMS order.
+    Answer(Input),
+    /// Staff's claim, completion or reassignment.
+    Staff(Input, oneshot::Sender<StaffAnswer>),
+    /// `next`: the head of a queue claimed for the operator in one step.
+    Next(TaskKind, String, oneshot::Sender<Result<Option<TaskId>, StaffRefusal>>),
+}
+
+#[derive(Clone)]
+pub(super) struct EngineTx {
+    pub urgent: mpsc::Sender<EngineMsg>,
+    pub routine: mpsc::Sender<EngineMsg>,
+}
+
+pub(super) struct EngineRx {
+    urgent: mpsc::Receiver<EngineMsg>,
+    routine: mpsc::Receiver<EngineMsg>,
+}
+
+pub(super) fn queues() -> (EngineTx, EngineRx) {
+    let (urgent_tx, urgent) = mpsc::channel(ENGINE_QUEUE_DEPTH);
+    let (routine_tx, routine) = mpsc::channel(ENGINE_QUEUE_DEPTH);
+    (EngineTx { urgent: urgent_tx, routine: routine_tx }, EngineRx { urgent, routine })
+}
+
+/// A message that can never be processed: dead-lettered with this reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Unusable(String);
+
+/// The input a consumed event is for dissuasion: `Ok(None)` when it changes nothing here (a
+/// blocking event about orders or the pool), `Err` when it is no event dissuasion reads.
+fn input_of(envelope: &Envelope) -> Result<Option<Input>, Unusable> {
+    match &envelope.payload {
+        Payload::Intake(IntakeEvent::CaseReported { case_id, received_at_ms, fraud_type, contacts, .. }) => {
+            let identifiers = scam_identifiers(contacts);
+            Ok(Some(Input::CaseReported {
+                case_id: case_id.clone(),
+                fraud_type: *fraud_type,
+                reported_at_ms: *received_at_ms,
+                identifiers,
+            }))
+        }
+        Payload::Blocking(BlockingEvent::IdentifierBlocked { identifier, blocked_at_ms, fraud_type, .. }) => {
+            Ok(Some(Input::ScamIdentifierKnown {
+                identifier: identifier.clone(),
+                since_ms: *blocked_at_ms,
+                fraud_types: vec![*fraud_type],
+            }))
+        }
+        Payload::Blocking(BlockingEvent::BlockExtended { identifier, extended_at_ms, fraud_type, .. }) => {
+            Ok(Some(Input::ScamIdentifierKnown {
+                identifier: identifier.clone(),
+                since_ms: *extended_at_ms,
+                fraud_types: vec![*fraud_type],
+            }))
+        }
+        Payload::Blocking(
+            BlockingEvent::BlockExpired { identifier, expired_at_ms: until_ms, .. }
+            | BlockingEvent::BlockLifted { identifier, lifted_at_ms: until_ms, .. },
+        ) => Ok(Some(Input::ScamIdentifierEnded { identifier: identifier.clone(), until_ms: *until_ms })),
+        Payload::Blocking(_) => Ok(None),
+        other => Err(Unusable(format!(
+            "{} {} is not an event dissuasion reads (case_reported, blocking's blocks)",
+            other.service(),
+            other.name()
+        ))),
+    }
+}
+
+/// A report's contacts as the identifiers blocking knows them by: those that do not normalise
+/// are blocking's to reject (it records why); here they match nothing.
+fn scam_identifiers(contacts: &domain::report::Contacts) -> Vec<identifiers::Identifier> {
+    use identifiers::{ContactKind, normalize};
+    let lists = [
+        (ContactKind::Phone, &contacts.phones),
+        (ContactKind::Url, &contacts.urls),
+        (ContactKind::App, &contacts.apps),
+        (ContactKind::Social, &contacts.social),
+    ];
+    lists
+        .into_iter()
+        .flat_map(|(kind, values)| values.iter().filter_map(move |value| normalize(kind, value).ok()))
+        .collect()
+}
+
+/// What one step (or a batch of signal steps) records.
+#[derive(Default)]
+struct Recorded {
+    records: Vec<SignalRecord>,
+    events: Vec<DissuasionEvent>,
+    orders: Vec<Order>,
+}
+
+impl Recorded {
+    fn add(&mut self, step: Step) {
+        self.records.extend(step.signal);
+        self.events.extend(step.events);
+        self.orders.extend(step.orders);
+    }
+}
+
+pub(super) struct Engine {
+    pub config: CoreConfig,
+    pub state: Shared,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub orders: Arc<Orders>,
+}
+
+impl Engine {
+    fn next_deadline(&self) -> Option<u64> {
+        self.state.read().expect("the engine never panics holding the state").next_deadline()
+    }
+
+    fn step(&self, input: Input) -> Result<Step, Rejection> {
+        let now = self.clock.now_ms();
+        let mut state = self.state.write().expect("the engine never panics holding the state");
+        core::step(&mut state, &self.config, input, now)
+    }
+
+    /// Runs until shutdown, or until a commit fails (memory is then ahead of the log, and only
+    /// a restart makes them agree again).
+    pub(super) async fn run(self, mut inbox: EngineRx, mut shutdown: Shutdown) -> Result<(), DissuasionError> {
+        loop {
+            let now = self.clock.now_ms();
+            if self.next_deadline().is_some_and(|due| due <= now) {
+                match self.step(Input::TimerFired) {
+                    Ok(step) if !step.events.is_empty() => {
+                        let mut recorded = Recorded::default();
+                        recorded.add(step);
+                        self.commit(None, recorded).await?;
+                        continue;
+                    }
+                    Ok(_) | Err(_) => {}
+                }
+            }
+            let now = self.clock.now_ms();
+            let sleep = match self.next_deadline() {
+                Some(due) if due > now => self.clock.real_duration(due - now).min(TIMER_MAX_SLEEP),
+                _ => TIMER_MAX_SLEEP,
+            };
+            let message = tokio::select! {
+                biased;
+                () = bus::stopped(&mut shutdown) => return Ok(()),
+                Some(message) = inbox.urgent.recv() => message,
+                Some(message) = inbox.routine.recv() => message,
+                () = tokio::time::sleep(sleep) => continue,
+            };
+            self.take(message).await?;
+        }
+    }
+
+    async fn take(&self, message: EngineMsg) -> Result<(), DissuasionError> {
+        match message {
+            EngineMsg::Consumed(envelope, done) => match input_of(&envelope) {
+                Ok(Some(input)) => {
+                    let mut recorded = Recorded::default();
+                    match self.step(input) {
+                        Ok(step) => recorded.add(step),
+                        // A case matched before, a block known already: a repeat. The message
+                        // is recorded consumed all the same.
+                        Err(rejection) => tracing::debug!(%rejection, id = %envelope.id, "event changes nothing"),
+                    }
+                    let outcome = self.commit(Some(envelope.id.clone()), recorded).await;
+                    let _ = done.send(outcome.as_ref().map(|_| ()).map_err(|e| HandleError::transient(e.to_string())));
+                    outcome.map(|_| ())
+                }
+                Ok(None) => {
+                    let _ = done.send(Ok(()));
+                    Ok(())
+                }
+                Err(unusable) => {
+                    tracing::warn!(id = %envelope.id, reason = %unusable, "event refused");
+                    let _ = done.send(Err(HandleError::poison(unusable)));
+                    Ok(())
+                }
+            },
+            EngineMsg::Signals(batch, done) => {
+                let mut recorded = Recorded::default();
+                let mut outcome = BatchOutcome::default();
+                for (index, input) in batch.inputs {
+                    match self.step(input) {
+                        Ok(step) => recorded.add(step),
+                        Err(Rejection::DuplicateSignal { .. }) => outcome.duplicates += 1,
+                        Err(Rejection::Signal(problem)) => outcome.refused.push((index, problem.to_string())),
+                        Err(rejection) => outcome.refused.push((index, rejection.to_string())),
+                    }
+                }
+                outcome.kept = recorded.records.len();
+                let committed = self.commit(None, recorded).await;
+                outcome.committed = committed.as_ref().map(|_| ()).map_err(|e| e.to_string());
+                let _ = done.send(outcome);
+                committed.map(|_| ())
+            }
+            EngineMsg::Answer(input) => match self.step(input) {
+                Ok(step) => {
+                    let mut recorded = Recorded::default();
+                    recorded.add(step);
+                    self.commit(None, recorded).await.map(|_| ())
+                }
+                Err(rejection) => {
+                    tracing::debug!(%rejection, "carrier's answer changes nothing");
+                    Ok(())
+                }
+            },
+            EngineMsg::Staff(input, reply) => self.staff(input, reply).await,
+            EngineMsg::Next(kind, operator, reply) => {
+                let head = {
+                    let state = self.state.read().expect("the engine never panics holding the state");
+                    core::next(&state, kind, &operator).map(|task| task.id)
+                };
+                let Some(task) = head else {
+                    let _ = reply.send(Ok(None));
+                    return Ok(());
+                };
+                let (answer, answered) = oneshot::channel();
+                self.staff(Input::Claim { task, operator }, answer).await?;
+                let outcome = answered.await.unwrap_or_else(|_| Err(StaffRefusal::Unavailable("engine".into())));
+                let _ = reply.send(outcome.map(|_| Some(task)));
+                Ok(())
+            }
+        }
+    }
+
+    async fn staff(&self, input: Input, reply: oneshot::Sender<StaffAnswer>) -> Result<(), DissuasionError> {
+        match self.step(input) {
+            Ok(step) => {
+                let events = step.events.clone();
+                let mut recorded = Recorded::default();
+                recorded.add(step);
+                match self.commit(None, recorded).await {
+                    Ok(()) => {
+                        let _ = reply.send(Ok(events));
+                        Ok(())
+                    }
+                    Err(error) => {
+                        let _ = reply.send(Err(StaffRefusal::Unavailable(error.to_string())));
+                        Err(error)
+                    }
+                }
+            }
+            Err(rejection) => {
+                let _ = reply.send(Err(StaffRefusal::Rejected(rejection)));
+                Ok(())
+            }
+        }
+    }
+
+    /// Records what was stepped in one transaction and, once committed, sends its orders.
+    async fn commit(&self, consumed: Option<String>, recorded: Recorded) -> Result<(), DissuasionError> {
+        let Recorded { records, events, orders } = recorded;
+        if records.is_empty() && events.is_empty() && consumed.is_none() {
+            return Ok(());
+        }
+        let edge = records.iter().map(|r| r.forget_before_ms).max();
+        let state = self.state.clone();
+        let write = self.store.write(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+            if let Some(id) = &consumed {
+                ctx.mark_consumed(id)?;
+            }
+            for record in &records {
+                tables::write_signal(ctx.tx(), record)?;
+            }
+            for event in events {
+                let case_id = event.case_id().cloned();
+                ctx.append(case_id, consumed.clone(), Payload::Dissuasion(event))?;
+            }
+            if let Some(edge) = edge {
+                let now = ctx.now_ms();
+                let state = state.read().expect("the engine never panics holding the state");
+                let open = |person| state.people.get(&person).is_some_and(|p| p.open_task.is_some());
+                tables::forget(ctx.tx(), edge, now, open)?;
+            }
+            Ok(())
+        });
+        write.await.map_err(|e| DissuasionError::CommitFailed(StoreError::from(e)))?;
+        for order in orders {
+            self.orders.clone().send(order);
+        }
+        Ok(())
+    }
+}
