@@ -316,7 +316,10 @@ impl Stream {
             let pick = pick - MIX_RESEND;
             let (source, what) = if pick < MIX_KNOWN_CONTACT {
                 let known = &world.known_text[rng.random_range(0..world.known_text.len())];
-                (carrier.as_str().to_owned(), RawWhat::Contact { identifier: known.clone(), duration_s: duration(&mut rng) })
+                (
+                    carrier.as_str().to_owned(),
+                    RawWhat::Contact { identifier: known.clone(), duration_s: duration(&mut rng) },
+                )
             } else if pick < MIX_KNOWN_CONTACT + MIX_APP_INSTALL {
                 let app = if rng.random_range(0..KNOWN_APP_EVERY) == 0 && !world.known_apps.is_empty() {
                     &world.known_text[world.known_apps[rng.random_range(0..world.known_apps.len())]]
@@ -330,7 +333,10 @@ impl Stream {
                 (carrier.as_str().to_owned(), RawWhat::TransferInstructions)
             } else {
                 let suspect = &world.suspects_text[rng.random_range(0..world.suspects_text.len())];
-                (carrier.as_str().to_owned(), RawWhat::Contact { identifier: suspect.clone(), duration_s: duration(&mut rng) })
+                (
+                    carrier.as_str().to_owned(),
+                    RawWhat::Contact { identifier: suspect.clone(), duration_s: duration(&mut rng) },
+                )
             };
             let mut signal_id = String::new();
             self::signal_id(self.first_id + i, &mut signal_id);

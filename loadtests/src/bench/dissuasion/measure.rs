@@ -295,9 +295,9 @@ pub fn open_loop(
         let on_cpu = (thread_cpu()? - cpu_before).as_secs_f64();
         run.on_cpu = on_cpu / wall;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        run.others_pct = machine_before.zip(cpu::machine_ticks()).map(|(before, after)| {
-            (cpu::busy_pct(before, after, cores) - 100.0 * on_cpu / wall).max(0.0)
-        });
+        run.others_pct = machine_before
+            .zip(cpu::machine_ticks())
+            .map(|(before, after)| (cpu::busy_pct(before, after, cores) - 100.0 * on_cpu / wall).max(0.0));
     }
     Ok(run)
 }

@@ -110,7 +110,10 @@ pub struct DissuasionBench {
 
 impl DissuasionBench {
     fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.known >= 1 && self.suspects >= 1 && self.people >= 1, "--known, --suspects and --people must be at least 1");
+        anyhow::ensure!(
+            self.known >= 1 && self.suspects >= 1 && self.people >= 1,
+            "--known, --suspects and --people must be at least 1"
+        );
         anyhow::ensure!(
             self.rate.is_finite() && self.rate > 0.0 && self.rate <= MAX_RATE,
             "--rate must be above 0 and at most {MAX_RATE}"
@@ -230,11 +233,17 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
         let n = n as u64;
         let since_ms = setup_now - KNOWN_SPAN_MS + n * KNOWN_SPAN_MS / options.known;
         let fraud_type = FraudType::ALL[(n % FraudType::ALL.len() as u64) as usize];
-        let input = Input::ScamIdentifierKnown { identifier: identifier.clone(), since_ms, fraud_types: vec![fraud_type] };
+        let input =
+            Input::ScamIdentifierKnown { identifier: identifier.clone(), since_ms, fraud_types: vec![fraud_type] };
         core::step(&mut state, &config, input, setup_now)?;
         if n % ENDED_EVERY == ENDED_EVERY - 1 {
             let until_ms = since_ms + (setup_now - since_ms) / 2;
-            core::step(&mut state, &config, Input::ScamIdentifierEnded { identifier: identifier.clone(), until_ms }, setup_now)?;
+            core::step(
+                &mut state,
+                &config,
+                Input::ScamIdentifierEnded { identifier: identifier.clone(), until_ms },
+                setup_now,
+            )?;
         }
     }
     let known_took = began.elapsed();

@@ -177,7 +177,8 @@ impl Window {
         let number = match self.filed_number(identifier) {
             Some(number) => number,
             None => {
-                let number = self.filed.insert(Filed { identifier: identifier.clone(), list: VecDeque::new(), slots: 0 });
+                let number =
+                    self.filed.insert(Filed { identifier: identifier.clone(), list: VecDeque::new(), slots: 0 });
                 self.by_identifier.insert(self.hash(identifier), number);
                 number
             }
