@@ -26,6 +26,7 @@ fn a_tiny_run_states_setup_floor_percentiles_cases_and_goals() {
         "2000 known identifiers (85% phone, 12% domain, 2% app, 1% social; 1 in 20 ended)",
         "known: 2000 identifiers stepped in",
         "kept: 40000 rows kept (`core::keep`",
+        "measuring: machine busy ",
         "floor (what any state must do",
         "closed loop: 2000 signals in ",
         "open loop: 5000 signals/s offered, 5000 measured over ",

@@ -359,6 +359,8 @@ pub struct Cases {
     pub per_case: usize,
     /// One case's step (decide and apply), ns.
     pub case_ns: Histogram<u64>,
+    /// The thread's time on a CPU during it, ns: the rest, others had its core.
+    pub case_cpu_ns: Histogram<u64>,
     /// Reading the named identifiers' kept signals alone (no evidence made), ns: the floor.
     pub scan_ns: Histogram<u64>,
     pub evidence_per_case: f64,
@@ -383,6 +385,7 @@ pub fn back_matching(
     let mut run = Cases {
         per_case,
         case_ns: histogram()?,
+        case_cpu_ns: histogram()?,
         scan_ns: histogram()?,
         evidence_per_case: 0.0,
         tasks_per_case: 0.0,
@@ -408,9 +411,10 @@ pub fn back_matching(
             reported_at_ms: now_ms,
             identifiers,
         };
-        let began = Instant::now();
+        let (began, cpu) = (Instant::now(), thread_cpu()?);
         let step = core::step(state, config, input, now_ms);
         record(&mut run.case_ns, began.elapsed());
+        record(&mut run.case_cpu_ns, thread_cpu()? - cpu);
         if let Ok(step) = &step {
             answers.ordered(&step.orders, now_ms);
         }

@@ -40,6 +40,7 @@ use domain::{City, FraudType, TimeMs};
 use hdrhistogram::Histogram;
 
 use crate::bench::blocking::measure::resident_bytes;
+use crate::load::options::MAX_QUIET_WAIT_S;
 use generate::{KeptRows, Sizes, Stream, World};
 use measure::Answers;
 
@@ -106,6 +107,10 @@ pub struct DissuasionBench {
     /// Seed of the signals.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// After the setup, wait up to this many seconds for the machine to be idle (busy under
+    /// 25% of one core for a second) before measuring; 0 measures at once.
+    #[arg(long, default_value_t = 0)]
+    pub quiet_wait: u64,
 }
 
 impl DissuasionBench {
@@ -125,6 +130,7 @@ impl DissuasionBench {
             "--closed plus --rate × (--warmup + --duration) must be at most {MAX_STREAM_SIGNALS} signals"
         );
         anyhow::ensure!(self.cases >= 1, "--cases must be at least 1");
+        anyhow::ensure!(self.quiet_wait <= MAX_QUIET_WAIT_S, "--quiet-wait must be at most {MAX_QUIET_WAIT_S} seconds");
         anyhow::ensure!(
             (1..=MAX_IDENTIFIERS_PER_CASE).contains(&self.case_identifiers),
             "--case-identifiers must be 1 to {MAX_IDENTIFIERS_PER_CASE}"
@@ -296,6 +302,17 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
     };
     let open_arrivals = open_stream.make(&world, options.open_signals());
 
+    crate::load::cpu::wait_quiet(Duration::from_secs(options.quiet_wait)).await;
+    let busy = crate::load::cpu::machine_busy_before(Duration::from_secs(1)).await;
+    println!(
+        "measuring: machine busy {} over the second before{}",
+        busy.map_or("unknown".into(), |b| format!("{b:.0}% of one core")),
+        if options.quiet_wait > 0 {
+            format!(" (waited up to {} s for it to be idle)", options.quiet_wait)
+        } else {
+            String::new()
+        }
+    );
     let floor = measure::floor(&state, &config, &closed_arrivals)?;
     println!(
         "floor (what any state must do, over the closed loop's {} signals): validate p50 {:.2} µs, p99 {:.2} µs, mean {:.2} µs; naming the person (keyed SipHash) {:.0} ns; the state's first reads: the signal's key in the dedup table {:.0} ns, its identifier among the known {:.0} ns",
@@ -390,7 +407,7 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
         );
         worst_ms = worst_ms.max(cases.case_ns.max() as f64 / 1e6);
         println!(
-            "back-matching, {} cases naming {per_case} identifier(s) of {} kept signals each ({} evidence, {:.0} tasks opened a case): one case's step, ms: p50 {:.2}, p99 {:.2}, max {:.2} ({:.1} µs a person found, at p50); reading those signals alone (the floor): p50 {:.3} ms, max {:.3}",
+            "back-matching, {} cases naming {per_case} identifier(s) of {} kept signals each ({} evidence, {:.0} tasks opened a case): one case's step, ms: p50 {:.2}, p99 {:.2}, max {:.2} ({:.1} µs a person found, at p50), of which the thread on a CPU p50 {:.2}, max {:.2}; reading those signals alone (the floor): p50 {:.3} ms, max {:.3}",
             options.cases,
             options.reach,
             expected,
@@ -399,6 +416,8 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
             ms(&cases.case_ns, 0.99),
             cases.case_ns.max() as f64 / 1e6,
             ms(&cases.case_ns, 0.5) * 1e3 / expected as f64,
+            ms(&cases.case_cpu_ns, 0.5),
+            cases.case_cpu_ns.max() as f64 / 1e6,
             ms(&cases.scan_ns, 0.5),
             cases.scan_ns.max() as f64 / 1e6
         );
