@@ -224,6 +224,10 @@ pub struct OpenLoop {
     pub on_cpu: f64,
     /// Others' use of the machine during the measured window, % of one core.
     pub others_pct: Option<f64>,
+    /// Direct compactions the kernel stalled an allocation for during the window, on the
+    /// whole machine (`compact_stall` of /proc/vmstat): a huge page found only by moving
+    /// others can stop a thread for tens of ms.
+    pub compaction_stalls: Option<u64>,
     pub elapsed: Duration,
     pub tally: Tally,
 }
@@ -251,11 +255,12 @@ pub fn open_loop(
         busy: 0.0,
         on_cpu: 0.0,
         others_pct: None,
+        compaction_stalls: None,
         elapsed: Duration::ZERO,
         tally: Tally::default(),
     };
     let mut busy = Duration::ZERO;
-    let mut window_start: Option<(Instant, Duration, Option<(u64, u64)>)> = None;
+    let mut window_start: Option<(Instant, Duration, Option<(u64, u64)>, Option<u64>)> = None;
     let start = Instant::now() + Duration::from_millis(10);
     for (i, Arrival { now_ms, signal }) in arrivals.into_iter().enumerate() {
         let due = start + Duration::from_secs_f64(i as f64 / rate);
@@ -264,7 +269,7 @@ pub fn open_loop(
         }
         let measured = i as u64 >= warmup;
         if measured && window_start.is_none() {
-            window_start = Some((Instant::now(), thread_cpu()?, cpu::machine_ticks()));
+            window_start = Some((Instant::now(), thread_cpu()?, cpu::machine_ticks(), compaction_stalls()));
         }
         let began = Instant::now();
         if measured {
@@ -288,7 +293,8 @@ pub fn open_loop(
             }
         }
     }
-    if let Some((began, cpu_before, machine_before)) = window_start {
+    if let Some((began, cpu_before, machine_before, stalls_before)) = window_start {
+        run.compaction_stalls = stalls_before.zip(compaction_stalls()).map(|(b, a)| a.saturating_sub(b));
         run.elapsed = began.elapsed();
         let wall = run.elapsed.as_secs_f64();
         run.busy = busy.as_secs_f64() / wall;
@@ -300,6 +306,12 @@ pub fn open_loop(
             .map(|(before, after)| (cpu::busy_pct(before, after, cores) - 100.0 * on_cpu / wall).max(0.0));
     }
     Ok(run)
+}
+
+/// The machine's `compact_stall` count (/proc/vmstat), if it can be read.
+fn compaction_stalls() -> Option<u64> {
+    let vmstat = std::fs::read_to_string("/proc/vmstat").ok()?;
+    vmstat.lines().find_map(|line| line.strip_prefix("compact_stall ")).and_then(|n| n.trim().parse().ok())
 }
 
 /// What a step must do whatever the state: validate the signal (two numbers normalised by

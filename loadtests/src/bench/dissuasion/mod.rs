@@ -53,6 +53,9 @@ pub const GOAL_BACK_MATCH_MS: f64 = 100.0;
 /// One known identifier in this many is ended after it is known (a block lifted or expired):
 /// contacts after the end are nobody's evidence.
 pub const ENDED_EVERY: u64 = 20;
+/// Share of the open loop's window the spinning thread must be on a CPU for its latencies to
+/// be the core's: below it, others took its core for a noticeable share of the window.
+const UNDISTURBED_ON_CPU: f64 = 0.95;
 /// When the benchmark's world stands: a Monday in November 2025, 09:00 in Beijing.
 const T_BASE: TimeMs = 1_763_946_000_000;
 /// How long before [`T_BASE`] the known identifiers became known: blocks last months.
@@ -369,10 +372,11 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
         percentiles_us(&open.answer_ns)
     );
     println!(
-        "open loop, the thread: stepping {:.0}% of the window (the core's share of one core at this rate), on a CPU {:.0}% (it spins between signals); others used {} of the machine meanwhile; caused {} evidence, {} tasks opened, {} escalated, {} closed; refused: {}",
+        "open loop, the thread: stepping {:.0}% of the window (the core's share of one core at this rate), on a CPU {:.0}% (it spins between signals); others used {} of the machine meanwhile, {} compaction stalls on the machine; caused {} evidence, {} tasks opened, {} escalated, {} closed; refused: {}",
         100.0 * open.busy,
         100.0 * open.on_cpu,
         open.others_pct.map_or("unknown".into(), |p| format!("{p:.0}% of one core")),
+        open.compaction_stalls.map_or("unknown".into(), |n| n.to_string()),
         open.tally.evidence,
         open.tally.opened,
         open.tally.escalated,
@@ -449,6 +453,13 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
         worst_ms,
         verdict(worst_ms <= GOAL_BACK_MATCH_MS)
     );
+    if open.on_cpu < UNDISTURBED_ON_CPU {
+        println!(
+            "disturbed: the stepping thread was on a CPU {:.0}% of the open loop's window (others used {}): its latencies are the machine's as much as the core's",
+            100.0 * open.on_cpu,
+            open.others_pct.map_or("unknown".into(), |p| format!("{p:.0}% of one core"))
+        );
+    }
     println!(
         "not measured here: the shell's part of a signal (the NATS consumer, the row's write to redb, the events' append) on the node's other core"
     );
