@@ -32,6 +32,7 @@ fn a_tiny_run_states_setup_floor_percentiles_cases_and_goals() {
         "open loop: 5000 signals/s offered, 5000 measured over ",
         "latency from the due time (CO-corrected), µs: p50 ",
         "open loop, signal to task opened (",
+        "ready but waiting for a CPU ",
         "back-matching, 2 cases naming 1 identifier(s) of 300 kept signals each (300 evidence, ",
         "back-matching, 2 cases naming 2 identifier(s) of 300 kept signals each (600 evidence, ",
         "state at the end: ",
