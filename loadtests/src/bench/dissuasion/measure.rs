@@ -218,12 +218,18 @@ pub struct OpenLoop {
     pub answer_ns: Histogram<u64>,
     /// Start of the step after its due time, ns (the lateness the steps before caused).
     pub late_ns: Histogram<u64>,
-    /// Of the measured window's wall time: stepping (signals and answers), and the thread on
-    /// a CPU (it spins between signals, so this is 100% unless others took its core).
+    /// Of the measured window's wall time: stepping (signals and answers), the thread on a
+    /// CPU (stepping, and waking from its sleeps), and the thread ready to run but waiting
+    /// for a CPU others had (the run delay of /proc/thread-self/schedstat).
     pub busy: f64,
     pub on_cpu: f64,
+    pub waiting: f64,
     /// Others' use of the machine during the measured window, % of one core.
     pub others_pct: Option<f64>,
+    /// Direct compactions the kernel stalled an allocation for during the window, on the
+    /// whole machine (`compact_stall` of /proc/vmstat): a huge page found only by moving
+    /// others can stop a thread for tens of ms.
+    pub compaction_stalls: Option<u64>,
     pub elapsed: Duration,
     pub tally: Tally,
 }
@@ -250,21 +256,24 @@ pub fn open_loop(
         late_ns: histogram()?,
         busy: 0.0,
         on_cpu: 0.0,
+        waiting: 0.0,
         others_pct: None,
+        compaction_stalls: None,
         elapsed: Duration::ZERO,
         tally: Tally::default(),
     };
     let mut busy = Duration::ZERO;
-    let mut window_start: Option<(Instant, Duration, Option<(u64, u64)>)> = None;
+    let mut window_start: Option<(Instant, Schedstat, Option<(u64, u64)>, Option<u64>)> = None;
     let start = Instant::now() + Duration::from_millis(10);
     for (i, Arrival { now_ms, signal }) in arrivals.into_iter().enumerate() {
         let due = start + Duration::from_secs_f64(i as f64 / rate);
-        while Instant::now() < due {
-            std::hint::spin_loop();
+        let now = Instant::now();
+        if now < due {
+            std::thread::sleep((due - now).max(IDLE_SLEEP));
         }
         let measured = i as u64 >= warmup;
         if measured && window_start.is_none() {
-            window_start = Some((Instant::now(), thread_cpu()?, cpu::machine_ticks()));
+            window_start = Some((Instant::now(), Schedstat::read()?, cpu::machine_ticks(), compaction_stalls()));
         }
         let began = Instant::now();
         if measured {
@@ -288,18 +297,53 @@ pub fn open_loop(
             }
         }
     }
-    if let Some((began, cpu_before, machine_before)) = window_start {
+    if let Some((began, sched_before, machine_before, stalls_before)) = window_start {
+        run.compaction_stalls = stalls_before.zip(compaction_stalls()).map(|(b, a)| a.saturating_sub(b));
         run.elapsed = began.elapsed();
         let wall = run.elapsed.as_secs_f64();
         run.busy = busy.as_secs_f64() / wall;
-        let on_cpu = (thread_cpu()? - cpu_before).as_secs_f64();
+        let sched = Schedstat::read()?;
+        let on_cpu = (sched.on_cpu - sched_before.on_cpu).as_secs_f64();
         run.on_cpu = on_cpu / wall;
+        run.waiting = (sched.waiting - sched_before.waiting).as_secs_f64() / wall;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         run.others_pct = machine_before
             .zip(cpu::machine_ticks())
             .map(|(before, after)| (cpu::busy_pct(before, after, cores) - 100.0 * on_cpu / wall).max(0.0));
     }
     Ok(run)
+}
+
+/// When no signal is due, the stepping thread sleeps at least this long, as an engine
+/// waits for its next batch: what comes meanwhile is stepped when it wakes, and the wait
+/// counts in those signals' latency. Sleeping rather than spinning leaves the core to others
+/// while there is nothing to do (a spinning thread is the first the scheduler takes a shared
+/// core from); a shorter sleep would be within the timer's slack (50 µs) anyway.
+pub const IDLE_SLEEP: Duration = Duration::from_micros(500);
+
+/// This thread's time on a CPU and time ready but waiting for one, from
+/// /proc/thread-self/schedstat (Linux).
+#[derive(Clone, Copy)]
+struct Schedstat {
+    on_cpu: Duration,
+    waiting: Duration,
+}
+
+impl Schedstat {
+    fn read() -> anyhow::Result<Schedstat> {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+        let mut fields = stat.split_whitespace().map(str::parse::<u64>);
+        let mut next = || -> anyhow::Result<Duration> {
+            Ok(Duration::from_nanos(fields.next().ok_or_else(|| anyhow::anyhow!("a short schedstat"))??))
+        };
+        Ok(Schedstat { on_cpu: next()?, waiting: next()? })
+    }
+}
+
+/// The machine's `compact_stall` count (/proc/vmstat), if it can be read.
+fn compaction_stalls() -> Option<u64> {
+    let vmstat = std::fs::read_to_string("/proc/vmstat").ok()?;
+    vmstat.lines().find_map(|line| line.strip_prefix("compact_stall ")).and_then(|n| n.trim().parse().ok())
 }
 
 /// What a step must do whatever the state: validate the signal (two numbers normalised by
@@ -359,6 +403,8 @@ pub struct Cases {
     pub per_case: usize,
     /// One case's step (decide and apply), ns.
     pub case_ns: Histogram<u64>,
+    /// The thread's time on a CPU during it, ns: the rest, others had its core.
+    pub case_cpu_ns: Histogram<u64>,
     /// Reading the named identifiers' kept signals alone (no evidence made), ns: the floor.
     pub scan_ns: Histogram<u64>,
     pub evidence_per_case: f64,
@@ -383,6 +429,7 @@ pub fn back_matching(
     let mut run = Cases {
         per_case,
         case_ns: histogram()?,
+        case_cpu_ns: histogram()?,
         scan_ns: histogram()?,
         evidence_per_case: 0.0,
         tasks_per_case: 0.0,
@@ -408,9 +455,10 @@ pub fn back_matching(
             reported_at_ms: now_ms,
             identifiers,
         };
-        let began = Instant::now();
+        let (began, cpu) = (Instant::now(), thread_cpu()?);
         let step = core::step(state, config, input, now_ms);
         record(&mut run.case_ns, began.elapsed());
+        record(&mut run.case_cpu_ns, thread_cpu()? - cpu);
         if let Ok(step) = &step {
             answers.ordered(&step.orders, now_ms);
         }

@@ -16,7 +16,8 @@
 //! - `--closed` fresh signals stepped one after another as fast as the thread goes: the
 //!   core's throughput;
 //! - `--warmup` + `--duration` s of fresh signals open loop at `--rate`: signal `i` due at
-//!   `start + i / rate`, the thread spinning until then, each measured from its due time
+//!   `start + i / rate`, the thread sleeping when none is due (at least
+//!   [`measure::IDLE_SLEEP`], as an engine waits for a batch), each measured from its due time
 //!   (coordinated-omission corrected: a slow step makes the next ones late and their
 //!   lateness counts), for every signal and for those whose step opened a task;
 //! - back-matching ([`measure::back_matching`]): `--cases` cases naming one identifier, then
@@ -40,6 +41,7 @@ use domain::{City, FraudType, TimeMs};
 use hdrhistogram::Histogram;
 
 use crate::bench::blocking::measure::resident_bytes;
+use crate::load::options::MAX_QUIET_WAIT_S;
 use generate::{KeptRows, Sizes, Stream, World};
 use measure::Answers;
 
@@ -52,6 +54,10 @@ pub const GOAL_BACK_MATCH_MS: f64 = 100.0;
 /// One known identifier in this many is ended after it is known (a block lifted or expired):
 /// contacts after the end are nobody's evidence.
 pub const ENDED_EVERY: u64 = 20;
+/// Share of the open loop's window the stepping thread may wait for a CPU others have before
+/// the run says it was disturbed: past it, its latencies are the machine's as much as the
+/// core's (1% of the signals may have come during a wait: a p99 may be the waits' alone).
+const DISTURBED_WAITING: f64 = 0.01;
 /// When the benchmark's world stands: a Monday in November 2025, 09:00 in Beijing.
 const T_BASE: TimeMs = 1_763_946_000_000;
 /// How long before [`T_BASE`] the known identifiers became known: blocks last months.
@@ -62,8 +68,8 @@ const TARGETS_AFTER_EDGE_MS: u64 = 60_000;
 /// Fresh signals made at most (closed and open loop together): bounds the memory of the
 /// generated stream (~200 B a signal).
 const MAX_STREAM_SIGNALS: u64 = 50_000_000;
-/// Highest `--rate`: one thread spinning on the clock between signals schedules at best a
-/// signal every ~100 ns.
+/// Highest `--rate`: one thread reading the clock between signals schedules at best a signal
+/// every ~100 ns.
 const MAX_RATE: f64 = 5_000_000.0;
 
 /// Options of `afc-lab bench dissuasion`.
@@ -106,6 +112,10 @@ pub struct DissuasionBench {
     /// Seed of the signals.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// After the setup, wait up to this many seconds for the machine to be idle (busy under
+    /// 25% of one core for a second) before measuring; 0 measures at once.
+    #[arg(long, default_value_t = 0)]
+    pub quiet_wait: u64,
 }
 
 impl DissuasionBench {
@@ -125,6 +135,7 @@ impl DissuasionBench {
             "--closed plus --rate × (--warmup + --duration) must be at most {MAX_STREAM_SIGNALS} signals"
         );
         anyhow::ensure!(self.cases >= 1, "--cases must be at least 1");
+        anyhow::ensure!(self.quiet_wait <= MAX_QUIET_WAIT_S, "--quiet-wait must be at most {MAX_QUIET_WAIT_S} seconds");
         anyhow::ensure!(
             (1..=MAX_IDENTIFIERS_PER_CASE).contains(&self.case_identifiers),
             "--case-identifiers must be 1 to {MAX_IDENTIFIERS_PER_CASE}"
@@ -296,6 +307,17 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
     };
     let open_arrivals = open_stream.make(&world, options.open_signals());
 
+    crate::load::cpu::wait_quiet(Duration::from_secs(options.quiet_wait)).await;
+    let busy = crate::load::cpu::machine_busy_before(Duration::from_secs(1)).await;
+    println!(
+        "measuring: machine busy {} over the second before{}",
+        busy.map_or("unknown".into(), |b| format!("{b:.0}% of one core")),
+        if options.quiet_wait > 0 {
+            format!(" (waited up to {} s for it to be idle)", options.quiet_wait)
+        } else {
+            String::new()
+        }
+    );
     let floor = measure::floor(&state, &config, &closed_arrivals)?;
     println!(
         "floor (what any state must do, over the closed loop's {} signals): validate p50 {:.2} µs, p99 {:.2} µs, mean {:.2} µs; naming the person (keyed SipHash) {:.0} ns; the state's first reads: the signal's key in the dedup table {:.0} ns, its identifier among the known {:.0} ns",
@@ -352,10 +374,13 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
         percentiles_us(&open.answer_ns)
     );
     println!(
-        "open loop, the thread: stepping {:.0}% of the window (the core's share of one core at this rate), on a CPU {:.0}% (it spins between signals); others used {} of the machine meanwhile; caused {} evidence, {} tasks opened, {} escalated, {} closed; refused: {}",
+        "open loop, the thread: stepping {:.0}% of the window (the core's share of one core at this rate), on a CPU {:.0}% (it sleeps at least {} µs when nothing is due), ready but waiting for a CPU {:.1}%; others used {} of the machine meanwhile, {} compaction stalls on the machine; caused {} evidence, {} tasks opened, {} escalated, {} closed; refused: {}",
         100.0 * open.busy,
         100.0 * open.on_cpu,
+        measure::IDLE_SLEEP.as_micros(),
+        100.0 * open.waiting,
         open.others_pct.map_or("unknown".into(), |p| format!("{p:.0}% of one core")),
+        open.compaction_stalls.map_or("unknown".into(), |n| n.to_string()),
         open.tally.evidence,
         open.tally.opened,
         open.tally.escalated,
@@ -390,7 +415,7 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
         );
         worst_ms = worst_ms.max(cases.case_ns.max() as f64 / 1e6);
         println!(
-            "back-matching, {} cases naming {per_case} identifier(s) of {} kept signals each ({} evidence, {:.0} tasks opened a case): one case's step, ms: p50 {:.2}, p99 {:.2}, max {:.2} ({:.1} µs a person found, at p50); reading those signals alone (the floor): p50 {:.3} ms, max {:.3}",
+            "back-matching, {} cases naming {per_case} identifier(s) of {} kept signals each ({} evidence, {:.0} tasks opened a case): one case's step, ms: p50 {:.2}, p99 {:.2}, max {:.2} ({:.1} µs a person found, at p50), of which the thread on a CPU p50 {:.2}, max {:.2}; reading those signals alone (the floor): p50 {:.3} ms, max {:.3}",
             options.cases,
             options.reach,
             expected,
@@ -399,6 +424,8 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
             ms(&cases.case_ns, 0.99),
             cases.case_ns.max() as f64 / 1e6,
             ms(&cases.case_ns, 0.5) * 1e3 / expected as f64,
+            ms(&cases.case_cpu_ns, 0.5),
+            cases.case_cpu_ns.max() as f64 / 1e6,
             ms(&cases.scan_ns, 0.5),
             cases.scan_ns.max() as f64 / 1e6
         );
@@ -430,6 +457,13 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
         worst_ms,
         verdict(worst_ms <= GOAL_BACK_MATCH_MS)
     );
+    if open.waiting > DISTURBED_WAITING {
+        println!(
+            "disturbed: the stepping thread waited for a CPU {:.1}% of the open loop's window (others used {}): its latencies are the machine's as much as the core's",
+            100.0 * open.waiting,
+            open.others_pct.map_or("unknown".into(), |p| format!("{p:.0}% of one core"))
+        );
+    }
     println!(
         "not measured here: the shell's part of a signal (the NATS consumer, the row's write to redb, the events' append) on the node's other core"
     );
