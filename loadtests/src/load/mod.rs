@@ -342,6 +342,8 @@ pub(crate) mod tests {
             transfers: 5_000,
             pending_at_end: vec![("hangzhou".into(), pending)],
             kept_up: (pending as f64) < signals_per_s,
+            consumed_per_s: Some(achieved),
+            events_pending_at_end: Vec::new(),
             drained_after_ms: Some(100),
             tasks_opened: 7_000,
         });

@@ -168,6 +168,16 @@ pub fn print_point(setup: &Setup, r: &PointResult) {
             },
         );
         row(
+            "dissuasion consumed (acknowledged in the window)",
+            s.consumed_per_s.map_or("unread".to_owned(), |per_s| format!("{per_s:.0} signals/s")),
+        );
+        for (city, intake, blocking) in &s.events_pending_at_end {
+            row(
+                &format!("  its event consumers, {city}"),
+                format!("intake's cases {intake}, blocking's events {blocking} messages (taken before signals)"),
+            );
+        }
+        row(
             "  drained (nothing pending)",
             s.drained_after_ms.map_or_else(
                 || format!("not within {} s after the publisher finished", SIGNAL_DRAIN_TIMEOUT.as_secs()),

@@ -7,8 +7,8 @@
 //!   round robin over its cities. Each is published to JetStream (`Nats-Msg-Id` its
 //!   `source/signal_id`) and its acknowledgement awaited asynchronously; at most
 //!   [`MAX_SIGNALS_IN_FLIGHT`] are unacknowledged at once, beyond which the publisher waits
-//!   and sends late (its lateness is reported). What the window's end finds unsent is counted,
-//!   never sent after it.
+//!   and sends late (its lateness is reported). What is still unsent [`SEND_GRACE`] after the
+//!   window's end is counted, never sent.
 //! - **As the carriers send them.** Each signal goes out on a connection of its carrier at its
 //!   city: in a secured deployment the carrier's gateway identity (`<city>-carrier-<carrier>`,
 //!   allowed to publish `afc.<city>.sig.<carrier>` only), in an insecure one an anonymous
@@ -19,9 +19,11 @@
 //! - **Did dissuasion keep up?** At the window's end, the backlog of its durable
 //!   ([`dissuasion::shell::SIGNAL_CONSUMER`]) on each city's signal stream (`num_pending` +
 //!   `num_ack_pending`, read as the city's provisioner); it kept up when the backlog is under
-//!   one second of signals. Then, once the publisher is done, how long the backlog took to
-//!   reach 0 (at most [`SIGNAL_DRAIN_TIMEOUT`]). And the tasks it opened (its `task_opened`
-//!   events, heard as the city's observer).
+//!   one second of signals. Beside it, the backlog of its consumers of the city's events
+//!   (intake's reported cases, blocking's blocks), which its engine takes before any signal.
+//!   Then, once the publisher is done, how long the signal backlog took to reach 0 (at most
+//!   [`SIGNAL_DRAIN_TIMEOUT`]). And the tasks it opened (its `task_opened` events, heard as
+//!   the city's observer).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -55,6 +57,10 @@ pub const PUBLISHER_THREAD: &str = "lab-signals";
 /// failed.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How late after the window's end a signal due in it is still sent: the timer wakes the
+/// publisher on whole milliseconds, so the last ones due go a little after it.
+pub const SEND_GRACE: Duration = Duration::from_millis(100);
+
 /// How often the consumer's backlog is read while it drains.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
 
@@ -87,6 +93,15 @@ pub struct SignalLoad {
     /// Whether dissuasion kept up: the backlog at the window's end was read and under one
     /// second of signals.
     pub kept_up: bool,
+    /// Signals dissuasion acknowledged in the measured window, per second (its consumers' ack
+    /// floors at the window's start and end); `None` when they could not be read.
+    #[serde(default)]
+    pub consumed_per_s: Option<f64>,
+    /// Per city at the measured window's end: the backlog of dissuasion's consumers of the
+    /// city's events, (intake's reported cases, blocking's events); its engine takes them
+    /// before signals. Empty when it could not be read.
+    #[serde(default)]
+    pub events_pending_at_end: Vec<(String, u64, u64)>,
     /// From the window's end until nothing was pending any more (read once the publisher was
     /// done), ms; `None`: still pending after [`SIGNAL_DRAIN_TIMEOUT`].
     pub drained_after_ms: Option<u64>,
@@ -213,11 +228,32 @@ impl SignalRun {
         let (tasks_opened, counter) = count_tasks_opened(&cities, &observers).await?;
         plan_tx.send(plan).map_err(|_| anyhow::anyhow!("the signal publisher's thread ended before the start"))?;
 
+        let read = |admins| async move {
+            backlog(admins)
+                .await
+                .inspect_err(|error| {
+                    tracing::warn!(error = format!("{error:#}"), "reading dissuasion's signal backlog failed");
+                })
+                .ok()
+        };
+        tokio::time::sleep_until(plan.window.start).await;
+        let at_start = read(&admins).await;
         tokio::time::sleep_until(plan.window.end).await;
-        let pending_at_end = match backlog(&admins).await {
+        let at_end = read(&admins).await;
+        let length = plan.window.length().as_secs_f64();
+        let consumed_per_s = match (&at_start, &at_end) {
+            (Some(start), Some(end)) if length > 0.0 => {
+                let acked = |state: &[Backlog]| state.iter().map(|b| b.acked).sum::<u64>();
+                Some(acked(end).saturating_sub(acked(start)) as f64 / length)
+            }
+            _ => None,
+        };
+        let pending_at_end: Vec<(String, u64)> =
+            at_end.unwrap_or_default().into_iter().map(|b| (b.city, b.pending)).collect();
+        let events_pending_at_end = match events_backlog(&admins).await {
             Ok(pending) => pending,
             Err(error) => {
-                tracing::warn!(error = format!("{error:#}"), "reading dissuasion's signal backlog failed");
+                tracing::warn!(error = format!("{error:#}"), "reading dissuasion's event backlog failed");
                 Vec::new()
             }
         };
@@ -227,7 +263,6 @@ impl SignalRun {
 
         let total: u64 = pending_at_end.iter().map(|(_, n)| n).sum();
         let kept_up = !pending_at_end.is_empty() && (total as f64) < rate_per_s;
-        let length = plan.window.length().as_secs_f64();
         Ok(SignalLoad {
             offered_per_s: rate_per_s,
             scheduled: published.scheduled,
@@ -241,6 +276,8 @@ impl SignalRun {
             transfers: published.transfers,
             pending_at_end,
             kept_up,
+            consumed_per_s,
+            events_pending_at_end,
             drained_after_ms,
             tasks_opened: tasks_opened.load(Ordering::Relaxed),
         })
@@ -294,7 +331,7 @@ impl Publishers {
                 published.acked(acked, &window);
             }
             let now = Instant::now();
-            if now >= window.end {
+            if now >= window.end + SEND_GRACE {
                 published.not_sent = count - index;
                 break;
             }
@@ -337,12 +374,40 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Dissuasion's signal backlog on each city's signal stream.
-async fn backlog(admins: &[(City, jetstream::Context)]) -> anyhow::Result<Vec<(String, u64)>> {
+/// Dissuasion's signal consumer on a city's signal stream, at one moment.
+struct Backlog {
+    city: String,
+    /// Signals not yet delivered or not yet acknowledged.
+    pending: u64,
+    /// The stream sequence of its ack floor: every signal up to it is acknowledged.
+    acked: u64,
+}
+
+/// Dissuasion's signal consumer on each city's signal stream.
+async fn backlog(admins: &[(City, jetstream::Context)]) -> anyhow::Result<Vec<Backlog>> {
+    let mut state = Vec::with_capacity(admins.len());
+    for (city, js) in admins {
+        let stream = city.signal_stream_name();
+        let stream = js.get_stream(&stream).await.with_context(|| format!("looking up {stream}"))?;
+        let consumer = dissuasion::shell::SIGNAL_CONSUMER;
+        let info = stream.consumer_info(consumer).await.with_context(|| format!("consumer {consumer}"))?;
+        state.push(Backlog {
+            city: city.to_string(),
+            pending: info.num_pending + u64::try_from(info.num_ack_pending).unwrap_or(0),
+            acked: info.ack_floor.stream_sequence,
+        });
+    }
+    Ok(state)
+}
+
+/// The backlog of dissuasion's consumers of each city's events: (city, intake's, blocking's).
+async fn events_backlog(admins: &[(City, jetstream::Context)]) -> anyhow::Result<Vec<(String, u64, u64)>> {
     let mut pending = Vec::with_capacity(admins.len());
     for (city, js) in admins {
-        let n = consumer_backlog(js, &city.signal_stream_name(), dissuasion::shell::SIGNAL_CONSUMER).await?;
-        pending.push((city.to_string(), n));
+        let stream = city.stream_name();
+        let intake = consumer_backlog(js, &stream, dissuasion::shell::INTAKE_CONSUMER).await?;
+        let blocking = consumer_backlog(js, &stream, dissuasion::shell::BLOCKING_CONSUMER).await?;
+        pending.push((city.to_string(), intake, blocking));
     }
     Ok(pending)
 }
@@ -353,7 +418,7 @@ async fn drain(admins: &[(City, jetstream::Context)], since: Instant) -> Option<
     let deadline = Instant::now() + SIGNAL_DRAIN_TIMEOUT;
     loop {
         match backlog(admins).await {
-            Ok(pending) if pending.iter().all(|(_, n)| *n == 0) => {
+            Ok(state) if state.iter().all(|b| b.pending == 0) => {
                 return Some(millis(Instant::now().saturating_duration_since(since)));
             }
             Ok(_) => {}
