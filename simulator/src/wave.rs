@@ -414,7 +414,7 @@ impl Generator<'_> {
             let share = cfg.platform_share;
             let to = self.destination(target, share, &mut orders)?;
             self.world.ledger.transfer(&victim, &to, amount, at_ms)?;
-            payments.push(Payment { to, amount, at_ms });
+            payments.push(Payment { to, amount, at_ms, from: victim.clone() });
         }
 
         // Down the levels: keep a margin, split the rest among the children; leaves keep
