@@ -672,7 +672,7 @@ mod tests {
                     assert!(transfer.get("from_account").is_none());
                     let asked = protocol::adapter::ResolveOrderRequest { request_id: "t".into(), order };
                     let resolved = wave.world.ledger.resolve(&asked).unwrap();
-                    assert_eq!(resolved.payer.as_ref(), Some(&report.truth.victim_account));
+                    assert_eq!(resolved.payer.as_ref().map(|p| p.expose()), Some(&report.truth.victim_account));
                 } else {
                     assert!(AccountRef::parse(transfer["account"].as_str().unwrap()).is_ok());
                     // The victim's own account, the one that paid.

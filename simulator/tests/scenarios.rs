@@ -543,7 +543,10 @@ fn reports_name_the_victims_paying_account_and_the_platforms_name_the_payers_of_
                     // The victim names none; the platform names the payer.
                     assert!(transfer.get("from_account").is_none(), "{transfer}");
                     let asked = ResolveOrderRequest { request_id: format!("t/{order}"), order: order.clone() };
-                    assert_eq!(script.world.ledger.resolve(&asked).unwrap().payer.as_ref(), Some(victim));
+                    assert_eq!(
+                        script.world.ledger.resolve(&asked).unwrap().payer.as_ref().map(|p| p.expose()),
+                        Some(victim)
+                    );
                 }
                 Counterparty::CashOut(_) => unreachable!("a victim pays an account or an order"),
             }

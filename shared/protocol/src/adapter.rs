@@ -5,7 +5,7 @@
 //! that sees the same `request_id` again answers with its first answer and does nothing
 //! more, so a request re-sent after a timeout or a crash is applied once.
 
-use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, TimeMs};
+use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, Sensitive, TimeMs};
 use serde::{Deserialize, Serialize};
 
 /// Ask a bank to stop payments out of an account (止付) and to return its statement since the
@@ -150,14 +150,16 @@ pub struct ResolveOrderReply {
     /// of the victim's: freezing does not record it (docs/protocols.md, `resolve`). Absent
     /// in replies of platforms that do not give it; one that is not an account is read as
     /// absent, so that it never fails the resolution freezing needs within the golden half
-    /// hour.
+    /// hour. Masked when formatted, so a logged reply shows no number.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_account")]
-    pub payer: Option<AccountRef>,
+    pub payer: Option<Sensitive<AccountRef>>,
 }
 
 /// An optional account that is absent when it is not an account (see
 /// [`ResolveOrderReply::payer`]).
-fn lenient_account<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<AccountRef>, D::Error> {
+fn lenient_account<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Sensitive<AccountRef>>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Loose {
@@ -165,7 +167,7 @@ fn lenient_account<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
         Other(serde::de::IgnoredAny),
     }
     Ok(match Option::<Loose>::deserialize(deserializer)? {
-        Some(Loose::Text(text)) => AccountRef::parse(&text).ok(),
+        Some(Loose::Text(text)) => AccountRef::parse(&text).ok().map(Sensitive::new),
         Some(Loose::Other(_)) | None => None,
     })
 }
@@ -263,7 +265,8 @@ mod tests {
     #[test]
     fn a_resolution_names_its_payer_and_one_without_or_with_a_bad_payer_still_resolves() {
         let named: ResolveOrderReply = serde_json::from_value(reply("ccb:6217000011112222".into())).unwrap();
-        assert_eq!(named.payer, Some(AccountRef::parse("ccb:6217000011112222").unwrap()));
+        assert_eq!(named.payer.as_ref().map(|p| p.expose().as_str()), Some("ccb:6217000011112222"));
+        assert!(!format!("{named:?}").contains("6217000011112222"), "masked when formatted");
         assert_eq!(serde_json::to_value(&named).unwrap(), reply("ccb:6217000011112222".into()));
         let before: ResolveOrderReply = serde_json::from_value(reply(serde_json::Value::Null)).unwrap();
         assert_eq!(before.payer, None);

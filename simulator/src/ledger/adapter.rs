@@ -2,7 +2,7 @@
 //! statement as the protocol lists it, and the two read-only answers, `flows` (a bank's) and
 //! `resolve` (a payment platform's).
 
-use domain::TimeMs;
+use domain::{Sensitive, TimeMs};
 use protocol::adapter::{
     AdapterError, AdapterErrorKind, FlowsReply, FlowsRequest, ResolveOrderReply, ResolveOrderRequest, StatementEntry,
 };
@@ -57,7 +57,7 @@ impl Ledger {
             amount_fen: settlement.amount,
             settled_at_ms: settlement.settled_at_ms,
             transfer_id: settlement.transfer_id.clone(),
-            payer: Some(settlement.payer.clone()),
+            payer: Some(Sensitive::new(settlement.payer.clone())),
         })
     }
 }
