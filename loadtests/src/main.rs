@@ -183,6 +183,10 @@ enum BenchCommand {
     /// Blocking's start with 10 million blocks in its store (written through the core), with
     /// its index file and without, against issue 14's goal: < 5 s.
     BlockingStart(bench::blocking::start::StartBench),
+    /// Dissuasion's core with 1 million known identifiers and 10 million kept signals:
+    /// signals stepped closed and open loop (50,000/s), back-matching cases, against issue
+    /// 15's goals.
+    Dissuasion(bench::dissuasion::DissuasionBench),
 }
 
 #[derive(Subcommand, Debug)]
@@ -259,6 +263,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { bench: BenchCommand::Blocking(options) } => bench::blocking::run(options).await,
         Command::Bench { bench: BenchCommand::BlockingOrders(options) } => bench::orders::run(options).await,
         Command::Bench { bench: BenchCommand::BlockingStart(options) } => bench::blocking::start::run(options).await,
+        Command::Bench { bench: BenchCommand::Dissuasion(options) } => bench::dissuasion::run(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim {
             command:

@@ -5,7 +5,8 @@
 //! - `test`: tidy, formatting, clippy and the whole test suite.
 //! - `demo [--keep] [args...]`: build and run `afc-lab demo`.
 //! - `bench <name> [args...]`: build and run `afc-lab bench <name>` (`freeze`, `load`, `start`,
-//!   `blocking`, `blocking-orders`, `blocking-start`), the arguments passed through (e.g. `--security both`).
+//!   `blocking`, `blocking-orders`, `blocking-start`, `dissuasion`), the arguments passed through (e.g.
+//!   `--security both`).
 //! - `drill <name> [args...]`: build and run `afc-lab drill <name>` (`crash`).
 //! - `tidy`: the workspace's style checks (see `tidy.rs`).
 //!
@@ -40,6 +41,8 @@ commands:
                          blocking [--blocks N]: lookups in blocking's index;
                          blocking-orders [--rate N]: report to carrier block order;
                          blocking-start [--blocks N]: blocking's start, 10 M blocks;
+                         dissuasion [--known N --kept N --rate R]: dissuasion's core,
+                         1 M identifiers, 10 M kept signals, 50,000 signals/s, back-matching;
                          --security on|off|both: the deployment secured, insecure, or
                          both alternately and compared)
   drill <name> [args]    build release afc and afc-lab and run `afc-lab drill <name>`

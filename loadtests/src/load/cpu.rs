@@ -179,7 +179,7 @@ pub async fn machine_busy_before(span: Duration) -> Option<f64> {
 }
 
 /// (busy, total) ticks of all cores, from /proc/stat's `cpu` line.
-fn machine_ticks() -> Option<(u64, u64)> {
+pub fn machine_ticks() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let cpu: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
     // user nice system idle iowait irq softirq steal ...; idle and iowait are not busy.
@@ -188,7 +188,7 @@ fn machine_ticks() -> Option<(u64, u64)> {
     Some((total.saturating_sub(idle), total))
 }
 
-fn busy_pct(before: (u64, u64), after: (u64, u64), cores: usize) -> f64 {
+pub fn busy_pct(before: (u64, u64), after: (u64, u64), cores: usize) -> f64 {
     let (busy, total) = (after.0.saturating_sub(before.0), after.1.saturating_sub(before.1));
     if total == 0 { 0.0 } else { busy as f64 / total as f64 * 100.0 * cores as f64 }
 }

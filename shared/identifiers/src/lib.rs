@@ -320,7 +320,9 @@ pub fn normalize(kind: ContactKind, raw: &str) -> Result<Identifier, NormalizeEr
     if raw.len() > MAX_VALUE_BYTES {
         return Err(NormalizeError::new(kind, raw, Reason::TooLong));
     }
-    let text: String = raw.nfkc().collect();
+    // ASCII is its own NFKC form: no ASCII character decomposes and no two compose.
+    let text: std::borrow::Cow<'_, str> =
+        if raw.is_ascii() { raw.into() } else { raw.nfkc().collect::<String>().into() };
     let text = text.trim();
     if text.is_empty() {
         return Err(NormalizeError::new(kind, raw, Reason::Empty));

@@ -63,11 +63,7 @@ pub fn value(i: u64, value: &mut String) -> IdentifierKind {
     value.clear();
     let kind = kind(i);
     match kind {
-        IdentifierKind::Phone => {
-            let scattered = (i % MOBILE_SPACE) * SCATTER % MOBILE_SPACE;
-            let prefix = MOBILE_PREFIXES[(scattered % MOBILE_PREFIXES.len() as u64) as usize];
-            let _ = write!(value, "+86{prefix}{:08}", scattered / MOBILE_PREFIXES.len() as u64);
-        }
+        IdentifierKind::Phone => mobile(i, value),
         IdentifierKind::Domain => {
             let word = WORDS[(i % WORDS.len() as u64) as usize];
             let tld = TLDS[(i / 7 % TLDS.len() as u64) as usize];
@@ -83,6 +79,14 @@ pub fn value(i: u64, value: &mut String) -> IdentifierKind {
         }
     }
     kind
+}
+
+/// Appends the `i`-th Chinese mobile number in E.164 (`+86` and 11 digits, in a range
+/// libphonenumber knows); distinct `i` below [`MAX_GENERATED`] give distinct numbers.
+pub fn mobile(i: u64, value: &mut String) {
+    let scattered = (i % MOBILE_SPACE) * SCATTER % MOBILE_SPACE;
+    let prefix = MOBILE_PREFIXES[(scattered % MOBILE_PREFIXES.len() as u64) as usize];
+    let _ = write!(value, "+86{prefix}{:08}", scattered / MOBILE_PREFIXES.len() as u64);
 }
 
 /// Identifiers the generator makes without repeating one: phone numbers are the 85% and

@@ -24,7 +24,7 @@
 //! request/reply floor of the same run (`--check-rate 0` leaves it out).
 
 pub mod generate;
-mod measure;
+pub(crate) mod measure;
 pub mod nats;
 pub mod start;
 

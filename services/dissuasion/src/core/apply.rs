@@ -10,7 +10,7 @@ use super::state::{Deadline, Kept, Period, State, Status, Task};
 use crate::events::{
     Admission, Closure, Clue, DissuasionEvent, PersonId, SignalBody, SignalRecord, TaskId, TaskKind, TransferKind,
 };
-use crate::limits::{MAX_PERIODS_PER_IDENTIFIER, MAX_SIGNALS_PER_IDENTIFIER, MAX_TASK_STEPS};
+use crate::limits::{MAX_PERIODS_PER_IDENTIFIER, MAX_TASK_STEPS};
 
 /// Applies `event` to `state`.
 pub fn apply(state: &mut State, event: &DissuasionEvent) {
@@ -110,60 +110,28 @@ pub fn apply(state: &mut State, event: &DissuasionEvent) {
     }
 }
 
-/// Forgets the signals older than `before_ms` (out of the retention window).
 /// Keeps a signal for matching: the window moves to its `forget_before_ms` first. Signals
 /// are not events (see [`SignalRecord`]): the shell keeps each record as a row and, at start,
 /// keeps every row again before it replays the log.
 pub fn keep(state: &mut State, record: &SignalRecord) {
-    forget(state, record.forget_before_ms);
+    state.seen.forget(record.forget_before_ms);
     self::record(state, &record.key, record.person, record.at_ms, &record.body);
-}
-
-fn forget(state: &mut State, before_ms: TimeMs) {
-    while let Some((at_ms, key)) = state.seen_by_time.first().cloned() {
-        if at_ms >= before_ms {
-            break;
-        }
-        state.seen_by_time.pop_first();
-        let Some((_, Some(identifier))) = state.seen.remove(&key) else { continue };
-        if let Some(kept) = state.signals.get_mut(&identifier) {
-            while kept.front().is_some_and(|k| k.at_ms < before_ms) {
-                kept.pop_front();
-            }
-            if kept.is_empty() {
-                state.signals.remove(&identifier);
-            }
-        }
-    }
 }
 
 /// Keeps a signal: its key for deduplication, and a contact or install under its identifier,
 /// in time order (a late signal goes in its place).
 fn record(state: &mut State, key: &SignalKey, person: PersonId, at_ms: TimeMs, body: &SignalBody) {
-    let filed: Option<(Identifier, u32, bool)> = match body {
-        SignalBody::Contact { identifier, duration_s } => Some((identifier.clone(), *duration_s, false)),
-        SignalBody::Transfer { kind: TransferKind::AppInstalled { app } } => Some((app.clone(), 0, true)),
-        SignalBody::Transfer { kind: TransferKind::TransferInstructions } => None,
+    let (filed, duration_s, install) = match body {
+        SignalBody::Contact { identifier, duration_s } => (Some(identifier), *duration_s, false),
+        SignalBody::Transfer { kind: TransferKind::AppInstalled { app } } => (Some(app), 0, true),
+        SignalBody::Transfer { kind: TransferKind::TransferInstructions } => (None, 0, false),
     };
-    state.seen.insert(key.clone(), (at_ms, filed.as_ref().map(|(id, _, _)| id.clone())));
-    state.seen_by_time.insert((at_ms, key.clone()));
-    let Some((identifier, duration_s, install)) = filed else { return };
-    let kept = state.signals.entry(identifier).or_default();
-    // In (time, key) order, as the shell's rows are: a start keeps them in the same order.
-    let at = kept.partition_point(|k| (k.at_ms, &k.key) <= (at_ms, key));
-    let signal = Kept { key: key.clone(), person, at_ms, duration_s, matched: false, install };
-    kept.insert(at, signal);
-    if kept.len() > MAX_SIGNALS_PER_IDENTIFIER {
-        kept.pop_front();
-    }
+    let kept = Kept { key: key.clone(), person, at_ms, duration_s, matched: false, install };
+    state.seen.hold(kept, filed);
 }
 
 fn mark_matched(state: &mut State, identifier: &Identifier, key: &SignalKey, at_ms: TimeMs) {
-    let Some(kept) = state.signals.get_mut(identifier) else { return };
-    let from = kept.partition_point(|k| k.at_ms < at_ms);
-    if let Some(signal) = kept.range_mut(from..).take_while(|k| k.at_ms == at_ms).find(|k| &k.key == key) {
-        signal.matched = true;
-    }
+    state.seen.mark_matched(identifier, key, at_ms);
 }
 
 /// Puts an open task in its queue: ready with its deadline (counted in the day's capacity),

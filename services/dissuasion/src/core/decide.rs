@@ -126,7 +126,9 @@ fn known(
         return;
     }
     let window = config.signal_retention_ms;
-    for kept in state.signals.get(&identifier).into_iter().flatten() {
+    // At most a clue for each signal filed under it.
+    batch.expect(state.seen.filed_len(&identifier));
+    for kept in state.seen.filed_under(&identifier) {
         if kept.matched || !after.matches(kept.at_ms, window) {
             continue;
         }

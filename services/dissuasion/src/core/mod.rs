@@ -12,6 +12,7 @@ mod queue;
 pub mod signal;
 mod state;
 mod tasks;
+mod window;
 
 pub use tasks::workable;
 
@@ -27,6 +28,7 @@ pub use grading::{Evidence, Exposure, Grade, GradingConfig, grade};
 pub use queue::{next, queue};
 pub use signal::{PersonSecret, RawSignal, RawWhat, Signal, SignalProblem, SignalReason, Subscriber, validate};
 pub use state::{Deadline, Kept, Period, Person, Scam, State, Status, Task};
+pub use window::Window;
 
 /// Rules the core applies.
 #[derive(Debug, Clone)]

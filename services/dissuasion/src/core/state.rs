@@ -3,34 +3,33 @@
 //! deadlines the shell's timer waits for.
 //!
 //! Laid out so both directions of matching are cheap: a signal looks its identifier up in
-//! [`State::scam`] (one map read); a newly known identifier reads its own time-ordered list
-//! in [`State::signals`] (one map read, then the list). Evidence is kept by person
+//! [`State::scam`] (one hash-map read); a newly known identifier reads its own time-ordered
+//! list in [`State::seen`] (one hash-table read, then the list). Evidence is kept by person
 //! ([`State::people`]), so grading a person reads one entry.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use domain::{CaseId, FraudType, TimeMs};
 use identifiers::Identifier;
 
 use super::grading::{Evidence, Grade};
 use super::signal::SignalKey;
+use super::window::Window;
 use crate::events::{Closure, PersonId, TaskId, TaskKind};
 
 /// Everything dissuasion knows. Internal: rebuilt by replaying the log ([`super::apply`]).
 #[derive(Debug, Default, PartialEq)]
 pub struct State {
-    /// Scam identifiers, with the periods they were known.
-    pub scam: BTreeMap<Identifier, Scam>,
+    /// Scam identifiers, with the periods they were known (a hash map: a signal reads it,
+    /// nothing walks it in order).
+    pub scam: HashMap<Identifier, Scam>,
     /// Cases read: a case is matched once.
     pub cases: BTreeSet<CaseId>,
-    /// Contacts (and app installs) of the retention window by identifier, oldest first.
-    pub signals: BTreeMap<Identifier, VecDeque<Kept>>,
-    /// Every signal of the window by key: its time and the identifier it is filed under
-    /// (none for a transfer instruction). A key here is a duplicate.
-    pub seen: BTreeMap<SignalKey, (TimeMs, Option<Identifier>)>,
-    /// The same keys by time, to forget them as the window moves.
-    pub seen_by_time: BTreeSet<(TimeMs, SignalKey)>,
+    /// Every signal of the retention window, held once: by key (a key here is a duplicate),
+    /// contacts and app installs by identifier in (time, key) order (back-matching), and by
+    /// time (forgotten as the window moves).
+    pub seen: Window,
     /// Evidence and task of each person with evidence.
     pub people: BTreeMap<PersonId, Person>,
     /// Every task, open or closed.

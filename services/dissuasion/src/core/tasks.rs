@@ -2,7 +2,7 @@
 //! grade, escalation by deadline, by outcome and by a higher grade, admission within each
 //! queue's daily capacity, and the typed refusals of staff commands.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use domain::{CaseId, TimeMs};
 
@@ -17,33 +17,55 @@ use crate::limits::{MAX_NOTE_CHARS, MAX_OPERATOR_CHARS, MAX_TASKS_PER_QUEUE, TIM
 /// decision must see: people's evidence, tasks opened, capacity taken.
 pub(super) struct Batch {
     pub events: Vec<DissuasionEvent>,
-    /// Evidence as it will stand, for each person this decision adds to; and whether an
-    /// alarm (transfer instructions, a scam app) is among the new clues.
-    evidence: BTreeMap<PersonId, (Evidence, bool)>,
+    /// Each person this decision adds evidence to. A hash map (a case can reach tens of
+    /// thousands of people); [`Batch::finish`] takes them in person order.
+    evidence: HashMap<PersonId, Pending>,
     admitted: BTreeMap<(TaskKind, u64), u32>,
     opened: BTreeMap<TaskKind, usize>,
     next_task: u64,
+}
+
+/// A person's evidence as it will stand, whether an alarm (transfer instructions, a scam app)
+/// is among the new clues, and what the state holds of them besides (read once, with their
+/// evidence).
+struct Pending {
+    evidence: Evidence,
+    alarm: bool,
+    open_task: Option<TaskId>,
+    handled: Option<Grade>,
 }
 
 impl Batch {
     pub fn new(state: &State) -> Batch {
         Batch {
             events: Vec::new(),
-            evidence: BTreeMap::new(),
+            evidence: HashMap::new(),
             admitted: BTreeMap::new(),
             opened: BTreeMap::new(),
             next_task: state.next_task,
         }
     }
 
+    /// Makes room for `clues` more clues (a case's back-matching knows how many signals it
+    /// reads): the events and the people grow once, not by doubling.
+    pub fn expect(&mut self, clues: usize) {
+        self.events.reserve(clues);
+        self.evidence.reserve(clues);
+    }
+
     /// Records `clue` against `person`.
     pub fn clue(&mut self, state: &State, person: &PersonId, clue: Clue) {
-        let (evidence, alarm) = self
-            .evidence
-            .entry(*person)
-            .or_insert_with(|| (state.people.get(person).map(|p| p.evidence.clone()).unwrap_or_default(), false));
-        evidence.add_clue(&clue);
-        *alarm |= !matches!(clue, Clue::Contact { .. });
+        let pending = self.evidence.entry(*person).or_insert_with(|| {
+            let known = state.people.get(person);
+            Pending {
+                evidence: known.map(|p| p.evidence.clone()).unwrap_or_default(),
+                alarm: false,
+                open_task: known.and_then(|p| p.open_task),
+                handled: known.and_then(|p| p.handled),
+            }
+        });
+        pending.evidence.add_clue(&clue);
+        pending.alarm |= !matches!(clue, Clue::Contact { .. });
         self.events.push(DissuasionEvent::EvidenceAdded { person: *person, clue });
     }
 
@@ -54,8 +76,12 @@ impl Batch {
         config: &CoreConfig,
         now: TimeMs,
     ) -> Result<Vec<DissuasionEvent>, Rejection> {
-        for (person, (evidence, alarm)) in std::mem::take(&mut self.evidence) {
-            graded(state, config, &mut self, &person, &evidence, alarm, now)?;
+        let mut people: Vec<(PersonId, Pending)> = std::mem::take(&mut self.evidence).into_iter().collect();
+        people.sort_unstable_by_key(|(person, _)| *person);
+        // At most a task opened or moved on for each.
+        self.events.reserve(people.len());
+        for (person, pending) in people {
+            graded(state, config, &mut self, &person, &pending, now)?;
         }
         Ok(self.events)
     }
@@ -128,20 +154,19 @@ fn graded(
     config: &CoreConfig,
     batch: &mut Batch,
     who: &PersonId,
-    evidence: &Evidence,
-    alarm: bool,
+    pending: &Pending,
     now: TimeMs,
 ) -> Result<(), Rejection> {
+    let Pending { evidence, alarm, open_task, handled } = pending;
     let Some(grade) = grade(evidence, &config.grading) else { return Ok(()) };
     let wanted = first_kind(grade, who);
-    let person = state.people.get(who);
-    match person.and_then(|p| p.open_task).and_then(|id| state.tasks.get(&id)) {
+    match open_task.and_then(|id| state.tasks.get(&id)) {
         Some(task) if rank(wanted) > rank(task.kind) => {
             let grade = grade.max(task.grade);
             escalate(state, config, batch, task, wanted, grade, Escalation::Regraded, None, String::new(), now);
         }
         Some(_) => {}
-        None if alarm || person.and_then(|p| p.handled).is_none_or(|handled| grade > handled) => {
+        None if *alarm || handled.is_none_or(|handled| grade > handled) => {
             if state.open_in(wanted).saturating_add(batch.opened.get(&wanted).copied().unwrap_or(0))
                 >= MAX_TASKS_PER_QUEUE
             {
