@@ -234,6 +234,10 @@ pub struct OpenLoop {
     pub tally: Tally,
 }
 
+/// When the measured window began: the time, the thread's schedstat, the machine's CPU ticks
+/// and the compaction stalls then.
+type WindowStart = (Instant, Schedstat, Option<(u64, u64)>, Option<u64>);
+
 /// Steps `arrivals` at `rate` a second from now, signal `i` due at `start + i / rate`, each
 /// measured from its due time (a step that runs late makes the next ones late, and their
 /// lateness counts); the first `warmup` are stepped but not recorded.
@@ -263,7 +267,7 @@ pub fn open_loop(
         tally: Tally::default(),
     };
     let mut busy = Duration::ZERO;
-    let mut window_start: Option<(Instant, Schedstat, Option<(u64, u64)>, Option<u64>)> = None;
+    let mut window_start: Option<WindowStart> = None;
     let start = Instant::now() + Duration::from_millis(10);
     for (i, Arrival { now_ms, signal }) in arrivals.into_iter().enumerate() {
         let due = start + Duration::from_secs_f64(i as f64 / rate);
