@@ -18,7 +18,8 @@ use anyhow::Context as _;
 use async_nats::jetstream;
 use domain::{Carrier, City, Service, SharedClock};
 use protocol::dissuasion::{
-    CompleteRequest, CompleteResponse, DissuasionErrorKind, NextRequest, NextResponse, VERB_COMPLETE, VERB_NEXT,
+    CompleteRequest, CompleteResponse, DissuasionErrorKind, ListRequest, ListResponse, NextRequest, NextResponse,
+    VERB_COMPLETE, VERB_LIST, VERB_NEXT,
 };
 use protocol::{Reply, subjects};
 use simulator::population::{StaffOutcome, Step};
@@ -136,6 +137,9 @@ impl People {
 }
 
 /// Waits up to `wait` (at most [`PEOPLE_MAX_IDLE`]) or until stopped; `true` when stopped.
+/// How often staff ask whether dissuasion serves yet, at the drill's start (real time).
+const STAFF_READY_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 async fn pause(stopped: &mut watch::Receiver<bool>, wait: std::time::Duration) -> bool {
     if *stopped.borrow() {
         return true;
@@ -225,6 +229,13 @@ impl Operator {
 
     async fn work(self, mut stopped: watch::Receiver<bool>) -> PeopleStats {
         let mut stats = PeopleStats::default();
+        // The drill may start before dissuasion serves its commands: staff begin once it
+        // answers (a `list`), and only then count what it refuses.
+        while self.ask::<ListResponse>(VERB_LIST, &ListRequest::default()).await.is_none() {
+            if pause(&mut stopped, STAFF_READY_POLL).await {
+                return stats;
+            }
+        }
         let mut free_at = self.clock.now_ms();
         loop {
             let now = self.clock.now_ms();
