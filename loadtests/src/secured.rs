@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::Context;
 use domain::{BankId, Carrier, City, PlatformId};
 use protocol::subjects;
-use security::roles::OBSERVER;
+use security::roles::{OBSERVER, carrier_gateway_name};
 use security::secrets::{self, Secrets, SecretsSpec, city_identity, province_identity};
 use security::{CredentialFiles, Credentials};
 use simulator::Serves;
@@ -96,7 +96,7 @@ pub async fn connect_gateways(
         gateways.push((client, Serves::Platform(platform.clone())));
     }
     for carrier in &world.carriers {
-        let who = format!("carrier-{carrier}");
+        let who = carrier_gateway_name(*carrier);
         let client = connect(dir, &city_identity(city, &who), subjects::city_inbox(city, &who), url).await?;
         gateways.push((client, Serves::Carrier(*carrier)));
     }
@@ -119,6 +119,30 @@ impl Connector {
         let url = self.city_urls.get(city).with_context(|| format!("{city} is not in the deployment"))?;
         match &self.secrets {
             Some(dir) => connect_city(dir, city, CityRole::Observer, url).await,
+            None => async_nats::connect(url).await.with_context(|| format!("connecting to {city} at {url}")),
+        }
+    }
+
+    /// A new connection to `city`'s server as its provisioner (reads the state of its streams
+    /// and their consumers), anonymous on an open deployment.
+    pub async fn city_admin(&self, city: &City) -> anyhow::Result<async_nats::Client> {
+        let url = self.city_urls.get(city).with_context(|| format!("{city} is not in the deployment"))?;
+        match &self.secrets {
+            Some(dir) => connect_city(dir, city, CityRole::Admin, url).await,
+            None => async_nats::connect(url).await.with_context(|| format!("connecting to {city} at {url}")),
+        }
+    }
+
+    /// A new connection to `city`'s server as `carrier`'s gateway there (publishes the
+    /// carrier's contact signals for the city, `afc.<city>.sig.<carrier>`, and nothing of
+    /// another carrier's), anonymous on an open deployment.
+    pub async fn carrier(&self, city: &City, carrier: Carrier) -> anyhow::Result<async_nats::Client> {
+        let url = self.city_urls.get(city).with_context(|| format!("{city} is not in the deployment"))?;
+        match &self.secrets {
+            Some(dir) => {
+                let who = carrier_gateway_name(carrier);
+                connect(dir, &city_identity(city, &who), subjects::city_inbox(city, &who), url).await
+            }
             None => async_nats::connect(url).await.with_context(|| format!("connecting to {city} at {url}")),
         }
     }

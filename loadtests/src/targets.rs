@@ -36,3 +36,26 @@ pub const MAX_RATE_PER_S: f64 = 10.0 * LOAD_RATE_PER_S;
 /// Delay from a stop-payment to its freeze in a measurement run: 24 h, far beyond any run,
 /// so freezes do not compete with the traces being measured.
 pub const MEASUREMENT_FREEZE_AFTER_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Issue 15's third performance goal: freezing's load at this many cases per second...
+pub const SIGNALS_GOAL_CASE_RATE_PER_S: f64 = 400.0;
+
+/// ...keeps its time-to-freeze p99 (CO-corrected) under this many ms...
+pub const SIGNALS_GOAL_TTF_P99_MS: u64 = 50;
+
+/// ...with dissuasion consuming this many contact signals per second beside it (the whole
+/// deployment's, `afc-lab load --signals`).
+pub const SIGNALS_GOAL_PER_S: f64 = 10_000.0;
+
+/// Highest `--signals` rate `load` accepts, signals per second: ten times the goal's, and the
+/// harness schedule's own ceiling.
+pub const MAX_SIGNAL_RATE_PER_S: f64 = 10.0 * SIGNALS_GOAL_PER_S;
+
+/// Signals published and not yet acknowledged by the signal stream, at most, over the whole
+/// deployment: beyond it the publisher waits for an acknowledgement and sends late (its
+/// lateness is reported). At the goal's rate it is 0.4 s of signals.
+pub const MAX_SIGNALS_IN_FLIGHT: usize = 4_096;
+
+/// After the measured window, how long a point waits for dissuasion's signal consumer to
+/// catch up (nothing pending), at most.
+pub const SIGNAL_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

@@ -51,7 +51,8 @@ async fn a_city_killed_three_times_loses_nothing_and_does_nothing_twice() {
     assert!(run.recall > 0.0, "{details}");
     assert!(verdict.line().starts_with("kills 3: lost 0, doubled 0, "), "{}", verdict.line());
 
-    // No victim's name, id number or phone in any line the nodes logged, at debug level.
+    // No victim's name, id number, phone or paying account in any line the nodes logged, at
+    // debug level.
     let scenario = simulator::scenario::Scenario::load(&fixture()).unwrap();
     let script = simulator::crime::generate_script(&scenario).unwrap();
     let personal: Vec<String> = script
@@ -61,6 +62,14 @@ async fn a_city_killed_three_times_loses_nothing_and_does_nothing_twice() {
         .map(|value| value.as_str().expect("the victim's fields are text").to_owned())
         .collect();
     assert!(personal.len() >= 3, "the fixture has victims");
+    let paid_from: Vec<String> = script
+        .reports
+        .iter()
+        .flat_map(|report| report.body["transfers"].as_array().cloned().unwrap_or_default())
+        .filter_map(|transfer| transfer["from_account"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!paid_from.is_empty(), "the fixture's victims name their paying accounts");
+    let personal: Vec<String> = personal.into_iter().chain(paid_from).collect();
     let mut logged = 0;
     for entry in std::fs::read_dir(out.path().join("crashed")).unwrap() {
         let path = entry.unwrap().path();

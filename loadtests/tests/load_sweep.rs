@@ -44,13 +44,14 @@ fn a_sweep_runs_each_point_in_a_process_of_its_own_and_tabulates_their_results()
 }
 
 /// `afc-lab load --security both` runs the point insecure, then secured, each in a process of
-/// its own, and prints one comparison stating both runs (no timing is judged here: speed is
-/// measured by the benchmark, not by tests).
+/// its own (with the options given, `--signals` here), and prints one comparison stating both
+/// runs (no timing is judged here: speed is measured by the benchmark, not by tests).
 #[test]
 fn security_both_runs_the_point_insecure_and_secured_and_compares_them() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_afc-lab"))
         .args(["load", "--rate", "10", "--duration", "1", "--warmup", "0", "--security", "both", "--rounds", "1"])
+        .args(["--signals", "100"])
         .arg("--out")
         .arg(out.path())
         .output()
@@ -66,6 +67,7 @@ fn security_both_runs_the_point_insecure_and_secured_and_compares_them() {
     assert!(stdout.lines().any(|l| l.starts_with("| 1 | off |")), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("| 2 | on |")), "{stdout}");
     assert!(stdout.contains("p99(on) / p99(off) ="), "{stdout}");
+    assert!(stdout.contains("| signals achieved /s, backlog at the end |"), "{stdout}");
     assert_eq!(std::fs::read_to_string(out.path().join("security.md")).unwrap().trim(), {
         let start = stdout.find("## afc-lab load: security on vs off").unwrap();
         stdout[start..].trim()
@@ -76,6 +78,9 @@ fn security_both_runs_the_point_insecure_and_secured_and_compares_them() {
             serde_json::from_str(&std::fs::read_to_string(out.path().join(file)).unwrap()).unwrap();
         assert_eq!(result.config.secure, secure, "{file}");
         assert_eq!((result.load.measured, result.load.incomplete, result.refused), (10, 0, 0), "{file}");
+        // --signals went to each run's process: 100 signals/s for its 1 s, each acknowledged.
+        let signals = result.signals.unwrap_or_else(|| panic!("{file} has no signals"));
+        assert_eq!((result.config.signals_per_s, signals.published, signals.failed), (100.0, 100, 0), "{file}");
     }
 }
 

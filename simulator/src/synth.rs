@@ -218,6 +218,9 @@ pub(crate) struct Payment {
     pub(crate) amount: Fen,
     /// When.
     pub(crate) at_ms: TimeMs,
+    /// The victim's own account it left from: the report names it for a bank transfer
+    /// (`from_account`); for a payment order the platform names the payer (`resolve`).
+    pub(crate) from: AccountRef,
 }
 
 /// The victim as the report names them.
@@ -246,9 +249,12 @@ pub(crate) fn report_body(victim: &Identity, fraud_type: FraudType, payments: &[
             Counterparty::Order(order) => {
                 json!({"order": order.as_str(), "amount_fen": p.amount.get(), "at_ms": p.at_ms})
             }
-            Counterparty::Account(account) => {
-                json!({"account": account.as_str(), "amount_fen": p.amount.get(), "at_ms": p.at_ms})
-            }
+            Counterparty::Account(account) => json!({
+                "account": account.as_str(),
+                "from_account": p.from.as_str(),
+                "amount_fen": p.amount.get(),
+                "at_ms": p.at_ms,
+            }),
             Counterparty::CashOut(_) => Value::Null,
         })
         .collect();

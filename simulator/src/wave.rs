@@ -414,7 +414,7 @@ impl Generator<'_> {
             let share = cfg.platform_share;
             let to = self.destination(target, share, &mut orders)?;
             self.world.ledger.transfer(&victim, &to, amount, at_ms)?;
-            payments.push(Payment { to, amount, at_ms });
+            payments.push(Payment { to, amount, at_ms, from: victim.clone() });
         }
 
         // Down the levels: keep a margin, split the rest among the children; leaves keep
@@ -667,9 +667,16 @@ mod tests {
             for transfer in body["transfers"].as_array().unwrap() {
                 if let Some(order) = transfer["order"].as_str() {
                     orders_seen = true;
-                    assert!(PaymentOrderRef::parse(order).is_ok());
+                    let order = PaymentOrderRef::parse(order).unwrap();
+                    // The victim names no paying account; the platform names it.
+                    assert!(transfer.get("from_account").is_none());
+                    let asked = protocol::adapter::ResolveOrderRequest { request_id: "t".into(), order };
+                    let resolved = wave.world.ledger.resolve(&asked).unwrap();
+                    assert_eq!(resolved.payer.as_ref().map(|p| p.expose()), Some(&report.truth.victim_account));
                 } else {
                     assert!(AccountRef::parse(transfer["account"].as_str().unwrap()).is_ok());
+                    // The victim's own account, the one that paid.
+                    assert_eq!(transfer["from_account"].as_str(), Some(report.truth.victim_account.as_str()));
                 }
                 assert!(transfer["at_ms"].as_u64().unwrap() < NOW);
             }

@@ -512,3 +512,45 @@ fn typologies_listed_in_the_docs_are_all_parsed() {
         assert!(docs.contains(&format!("`{typology}`")), "docs/scenarios.md does not describe {typology}");
     }
 }
+
+#[test]
+fn reports_name_the_victims_paying_account_and_the_platforms_name_the_payers_of_orders() {
+    use protocol::adapter::{Direction, ResolveOrderRequest};
+    let scenario = load("third-party-payment-heavy");
+    let mut script = script(&scenario);
+    // Everything played at once (booked then, not at its time): who paid whom is what counts.
+    let horizon = script.horizon_ms;
+    script.world.execute_due(horizon);
+    let (mut accounts, mut orders) = (0, 0);
+    for report in &script.reports {
+        let victim = &report.case.victim_account;
+        let transfers = report.body["transfers"].as_array().unwrap();
+        for (transfer, payment) in transfers.iter().zip(&report.case.payments) {
+            match &payment.to {
+                Counterparty::Account(mule) => {
+                    accounts += 1;
+                    // The report names the account the money left from: the mule's statement
+                    // shows that payment coming from it.
+                    assert_eq!(transfer["from_account"].as_str(), Some(victim.as_str()));
+                    assert_eq!(transfer["account"].as_str(), Some(mule.as_str()));
+                    let statement = script.world.ledger.statement(mule).unwrap();
+                    assert!(statement.iter().any(|e| e.direction == Direction::In
+                        && e.counterparty == Counterparty::Account(victim.clone())
+                        && e.amount_fen == payment.amount));
+                }
+                Counterparty::Order(order) => {
+                    orders += 1;
+                    // The victim names none; the platform names the payer.
+                    assert!(transfer.get("from_account").is_none(), "{transfer}");
+                    let asked = ResolveOrderRequest { request_id: format!("t/{order}"), order: order.clone() };
+                    assert_eq!(
+                        script.world.ledger.resolve(&asked).unwrap().payer.as_ref().map(|p| p.expose()),
+                        Some(victim)
+                    );
+                }
+                Counterparty::CashOut(_) => unreachable!("a victim pays an account or an order"),
+            }
+        }
+    }
+    assert!(accounts > 0 && orders > 0, "{accounts} bank transfers, {orders} orders");
+}

@@ -269,8 +269,12 @@ impl LogWriter {
         let amount = 10_000 + (n % 97) * 1_000;
         let balance = self.balances.entry(mule).or_insert(0);
         *balance += amount;
-        let transfers =
-            vec![Transfer { to: Destination::Account(account.clone()), amount: Fen::new(amount), at_ms: now - 60_000 }];
+        let transfers = vec![Transfer {
+            from_account: None,
+            to: Destination::Account(account.clone()),
+            amount: Fen::new(amount),
+            at_ms: now - 60_000,
+        }];
         let reported = Input::CaseReported {
             case_id: case_id.clone(),
             reported_at_ms: now,

@@ -251,7 +251,13 @@ impl Operator {
         let task = match answer {
             Some(Reply::Ok(Some(task))) => task,
             Some(Reply::Ok(None)) => return false,
-            Some(Reply::Error(_)) | None => {
+            Some(Reply::Error(error)) => {
+                tracing::warn!(queue = self.queue, kind = ?error.kind, message = %error.message, "dissuasion refused next");
+                stats.staff_errors += 1;
+                return false;
+            }
+            None => {
+                tracing::warn!(queue = self.queue, "dissuasion did not answer next");
                 stats.staff_errors += 1;
                 return false;
             }

@@ -27,12 +27,16 @@ pub fn comparison(setup: &Setup, options: &LoadOptions, results: &[PointResult])
     let first = results.first().map(|r| &r.config);
     let (rate, cities) = first.map_or((0.0, 0), |c| (c.rate, c.cities));
     let cities = if cities == 1 { "1 city".to_owned() } else { format!("{cities} cities") };
+    let signals = match options.signals > 0.0 {
+        true => format!(" with {} contact signals/s for dissuasion beside them", options.signals),
+        false => String::new(),
+    };
     Comparison {
         title: "afc-lab load".into(),
         setup: vec![
             format!("machine: {} cpus; {}", setup.cpus, setup.nats_version),
             format!(
-                "load: {}, banks answer at once ({} stop-payments a case); open loop, {rate} cases/s round robin over {cities}, {} s warm-up + {} s measured, seed {}; nats-server sync {}",
+                "load: {}, banks answer at once ({} stop-payments a case); open loop, {rate} cases/s round robin over {cities}{signals}, {} s warm-up + {} s measured, seed {}; nats-server sync {}",
                 setup::trail(),
                 SINGLE_TRAIL_ACCOUNTS,
                 options.warmup,
@@ -44,20 +48,25 @@ pub fn comparison(setup: &Setup, options: &LoadOptions, results: &[PointResult])
             "floor, measured in each run on the idle deployment before its load: NATS round trip between two harness connections to the first city's server (the city observer's identity over TLS when secured); CPU in % of one core over the measured window (machine / afc process / nats-servers)".into(),
         ],
         columns: ["completed /s", "not completed", "service ttf p99", "e2e p99", "floor rtt p50 / p99 µs", "CPU machine / afc / nats", "busy before"]
+            .into_iter()
+            .chain((options.signals > 0.0).then_some("signals achieved /s, backlog at the end"))
             .map(String::from)
-            .to_vec(),
-        runs: results.iter().map(row).collect(),
+            .collect(),
+        runs: results.iter().map(|r| row(r, options.signals > 0.0)).collect(),
     }
 }
 
-/// A run's row.
-fn row(r: &PointResult) -> Run {
+/// A run's row; with `signals`, the signals' cell last.
+fn row(r: &PointResult, signals: bool) -> Run {
     let floor = r.floor_rtt_us.map_or("-".to_owned(), |rtt| format!("{} / {}", rtt.p50, rtt.p99));
     let cpu = r.cpu.as_ref().map_or("-".to_owned(), |c| {
         let nats: f64 = c.servers_pct.iter().map(|(_, p)| p).sum();
         format!("{:.0} / {:.0} / {:.0}", c.machine_pct, c.afc_pct, nats)
     });
     let before = r.cpu.as_ref().and_then(|c| c.busy_before_pct).map_or("-".to_owned(), |b| format!("{b:.0}%"));
+    let signal_cell = r.signals.as_ref().map_or("-".to_owned(), |s| {
+        format!("{:.0} / {}{}", s.achieved_per_s, s.pending_total(), if s.kept_up { "" } else { " (behind)" })
+    });
     Run {
         secure: r.config.secure,
         ttf_us: r.ttf_us,
@@ -69,7 +78,10 @@ fn row(r: &PointResult) -> Run {
             floor,
             cpu,
             before,
-        ],
+        ]
+        .into_iter()
+        .chain(signals.then_some(signal_cell))
+        .collect(),
     }
 }
 

@@ -140,10 +140,12 @@ fn thread_group(comm: &str) -> String {
     } else if comm.starts_with("afc-load") {
         // The stall probes' own threads (`afc-load-probe`, `afc-load-disk`), not a city.
         "stall probe threads".into()
+    } else if comm == super::signals::PUBLISHER_THREAD {
+        "signal publisher (the lab's carriers)".into()
     } else if comm == LAB_MAIN_THREAD {
         "main thread".into()
     } else if let Some(city) = comm.strip_prefix("afc-") {
-        format!("{city} runtime (intake, freezing)")
+        format!("{city} runtime (its services)")
     } else if comm.starts_with("tokio-r") {
         "main runtime (banks, leaf links, harness)".into()
     } else {
@@ -261,11 +263,12 @@ mod tests {
     #[test]
     fn threads_group_by_what_runs_on_them() {
         assert_eq!(thread_group("store-intake"), "redb writer threads");
-        assert_eq!(thread_group("afc-hangzhou"), "hangzhou runtime (intake, freezing)");
+        assert_eq!(thread_group("afc-hangzhou"), "hangzhou runtime (its services)");
         assert_eq!(thread_group("tokio-runtime-w"), "main runtime (banks, leaf links, harness)");
         assert_eq!(thread_group("nats-probe"), "nats-probe");
         assert_eq!(thread_group("afc-load-disk"), "stall probe threads", "a probe is not a city");
         assert_eq!(thread_group("afc-lab"), "main thread", "nor is the main thread");
+        assert_eq!(thread_group("lab-signals"), "signal publisher (the lab's carriers)");
     }
 
     #[test]

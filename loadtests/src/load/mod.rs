@@ -16,6 +16,8 @@
 //! - [`point`]: one point on a fresh deployment.
 //! - [`sweep`]: a point per child process, the sweep's table and chart.
 //! - [`compare`]: `--security both`, the point insecure and secured alternately, compared.
+//! - [`signals`]: `--signals`, carriers' contact signals for dissuasion beside the cases,
+//!   with what they say in [`signal_content`].
 //! - [`report`]: how a point prints.
 //! - here: [`run`], what a point measured ([`PointResult`]) and the target's [`Verdict`].
 
@@ -24,6 +26,8 @@ pub mod cpu;
 pub mod options;
 pub mod point;
 pub mod report;
+pub mod signal_content;
+pub mod signals;
 pub mod streams;
 pub mod sweep;
 
@@ -35,13 +39,17 @@ use anyhow::Context;
 pub use cpu::CpuUse;
 pub use options::{LoadOptions, OptionError, PointConfig};
 pub use point::run_point;
+pub use signals::SignalLoad;
 pub use streams::StreamUse;
 
 use crate::bench::security::Security;
 use crate::harness::{LoadResult, Percentiles};
 use crate::probes::StallProbe;
 use crate::setup::Setup;
-use crate::targets::{KEPT_UP_SHARE, LOAD_RATE_PER_S, LOAD_TTF_P99_MS};
+use crate::targets::{
+    KEPT_UP_SHARE, LOAD_RATE_PER_S, LOAD_TTF_P99_MS, SIGNALS_GOAL_CASE_RATE_PER_S, SIGNALS_GOAL_PER_S,
+    SIGNALS_GOAL_TTF_P99_MS,
+};
 
 /// What one point measured.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -92,12 +100,39 @@ pub struct PointResult {
     pub streams: Option<StreamUse>,
     /// What the stall probes saw over the measured window.
     pub stalls: Vec<StallProbe>,
+    /// The contact signals published for dissuasion beside the cases (`--signals`), and how
+    /// far behind dissuasion was. `None` without them, and in results written before them.
+    #[serde(default)]
+    pub signals: Option<SignalLoad>,
 }
 
 impl PointResult {
     /// Whether the point sustained its rate: completions kept up and every case completed.
     fn sustained(&self) -> bool {
         self.load.completed_per_s >= self.config.rate * KEPT_UP_SHARE && self.load.incomplete == 0 && self.refused == 0
+    }
+
+    /// Issue 15's goal for freezing beside dissuasion: at [`SIGNALS_GOAL_CASE_RATE_PER_S`]
+    /// cases/s or more with [`SIGNALS_GOAL_PER_S`] signals/s or more, the cases sustained with
+    /// a time-to-freeze p99 under [`SIGNALS_GOAL_TTF_P99_MS`] ms, the signals published at their
+    /// rate (none failed, the achieved rate within [`KEPT_UP_SHARE`]) and dissuasion keeping up
+    /// with them. Judged as a failure only at the goal's rates themselves.
+    pub fn signals_verdict(&self) -> Verdict {
+        let c = &self.config;
+        if c.rate < SIGNALS_GOAL_CASE_RATE_PER_S || c.signals_per_s < SIGNALS_GOAL_PER_S {
+            return Verdict::NotJudged;
+        }
+        let signals_ok = self.signals.as_ref().is_some_and(|s| {
+            s.failed == 0 && s.not_sent == 0 && s.achieved_per_s >= s.offered_per_s * KEPT_UP_SHARE && s.kept_up
+        });
+        let pass = signals_ok && self.sustained() && self.ttf_us.p99 < SIGNALS_GOAL_TTF_P99_MS * 1_000;
+        if pass {
+            Verdict::Pass
+        } else if c.rate == SIGNALS_GOAL_CASE_RATE_PER_S && c.signals_per_s == SIGNALS_GOAL_PER_S {
+            Verdict::Fail
+        } else {
+            Verdict::NotJudged
+        }
     }
 
     /// The target's verdict at this point: judged as a pass at or above the target rate, as
@@ -234,6 +269,7 @@ pub(crate) mod tests {
             seed: 1,
             sync_always: false,
             security: Security::On,
+            signals: 0.0,
             rounds: crate::bench::security::DEFAULT_ROUNDS,
             quiet_wait: 0,
             retry_disturbed: 0,
@@ -257,6 +293,7 @@ pub(crate) mod tests {
                 seed: 1,
                 sync_always: false,
                 secure: true,
+                signals_per_s: 0.0,
             },
             load: LoadResult {
                 offered_per_s: rate,
@@ -284,7 +321,33 @@ pub(crate) mod tests {
             cpu: None,
             streams: None,
             stalls: Vec::new(),
+            signals: None,
         }
+    }
+
+    /// `result` with `signals_per_s` signals/s published at `achieved` /s, `pending` left at
+    /// the window's end.
+    pub(crate) fn with_signals(mut r: PointResult, signals_per_s: f64, achieved: f64, pending: u64) -> PointResult {
+        r.config.signals_per_s = signals_per_s;
+        r.signals = Some(SignalLoad {
+            offered_per_s: signals_per_s,
+            scheduled: 250_000,
+            published: 250_000,
+            failed: 0,
+            first_failure: None,
+            not_sent: 0,
+            achieved_per_s: achieved,
+            lateness_us: Percentiles::default(),
+            matching: 2_450,
+            transfers: 5_000,
+            pending_at_end: vec![("hangzhou".into(), pending)],
+            kept_up: (pending as f64) < signals_per_s,
+            consumed_per_s: Some(achieved),
+            events_pending_at_end: Vec::new(),
+            drained_after_ms: Some(100),
+            tasks_opened: 7_000,
+        });
+        r
     }
 
     #[test]
@@ -301,5 +364,19 @@ pub(crate) mod tests {
         assert_eq!(Verdict::overall(&sweep[..1]), Verdict::Fail);
         assert_eq!(Verdict::overall(&sweep[1..]), Verdict::Pass);
         assert_eq!(Verdict::overall(&[result(100.0, 10, 100.0, 0)]), Verdict::NotJudged);
+    }
+
+    #[test]
+    fn the_signals_goal_needs_freezing_fast_and_dissuasion_keeping_up() {
+        let goal = |p99, achieved, pending| with_signals(result(400.0, p99, 400.0, 0), 10_000.0, achieved, pending);
+        assert_eq!(goal(40, 10_000.0, 50).signals_verdict(), Verdict::Pass);
+        assert_eq!(goal(60, 10_000.0, 50).signals_verdict(), Verdict::Fail, "freezing too slow");
+        assert_eq!(goal(40, 10_000.0, 20_000).signals_verdict(), Verdict::Fail, "dissuasion behind");
+        assert_eq!(goal(40, 8_000.0, 50).signals_verdict(), Verdict::Fail, "signals not published at rate");
+        assert_eq!(result(400.0, 40, 400.0, 0).signals_verdict(), Verdict::NotJudged, "no signals");
+        let fewer = with_signals(result(400.0, 40, 400.0, 0), 1_000.0, 1_000.0, 0);
+        assert_eq!(fewer.signals_verdict(), Verdict::NotJudged);
+        let more = with_signals(result(400.0, 60, 400.0, 0), 20_000.0, 20_000.0, 0);
+        assert_eq!(more.signals_verdict(), Verdict::NotJudged, "a failure above the goal says nothing of it");
     }
 }

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use crate::bench::security::{self, Security};
 use crate::deployment::CITIES;
 use crate::harness::Schedule;
-use crate::targets::MAX_RATE_PER_S;
+use crate::targets::{MAX_RATE_PER_S, MAX_SIGNAL_RATE_PER_S};
 
 /// Longest measured duration, in seconds.
 pub const MAX_DURATION_S: u64 = 600;
@@ -39,9 +39,14 @@ pub struct LoadOptions {
     /// Seconds of load before the measured window; cases intended in them are left out.
     #[arg(long, default_value_t = 5)]
     pub warmup: u64,
-    /// Seed of the generated trails.
+    /// Seed of the generated trails and signals.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Carriers' contact signals per second for dissuasion, over the whole deployment (spread
+    /// over its cities), open loop from the warm-up's start to the end of the measured window;
+    /// 0: none.
+    #[arg(long, default_value_t = 0.0)]
+    pub signals: f64,
     /// Run the nats-servers with `sync_interval: always` (fsync every JetStream write).
     #[arg(long)]
     pub sync_always: bool,
@@ -95,6 +100,8 @@ pub enum OptionError {
     QuietWait { given: u64 },
     #[error("--retry-disturbed {given} is out of range: 0 to {MAX_RETRIES}")]
     Retries { given: u32 },
+    #[error("--signals {given} is out of range: 0 to {MAX_SIGNAL_RATE_PER_S} signals/s")]
+    Signals { given: f64 },
     #[error("--rounds {given} is out of range: 1 to {}", security::MAX_ROUNDS)]
     Rounds { given: u32 },
     #[error(
@@ -127,7 +134,7 @@ pub struct PointConfig {
     pub duration: Duration,
     /// Load before the measured window, left out of every figure.
     pub warmup: Duration,
-    /// Seed of the generated trails.
+    /// Seed of the generated trails and signals.
     pub seed: u64,
     /// `sync_interval: always` on every nats-server.
     pub sync_always: bool,
@@ -135,6 +142,10 @@ pub struct PointConfig {
     /// before this field was read back as insecure: most predate the secured deployment.
     #[serde(default)]
     pub secure: bool,
+    /// Contact signals per second published for dissuasion beside the cases (0: none).
+    /// Results written before this field read back as 0.
+    #[serde(default)]
+    pub signals_per_s: f64,
 }
 
 impl PointConfig {
@@ -152,6 +163,9 @@ impl PointConfig {
         }
         if self.cities == 0 || self.cities > CITIES.len() {
             return Err(OptionError::Cities { given: self.cities });
+        }
+        if !(self.signals_per_s.is_finite() && (0.0..=MAX_SIGNAL_RATE_PER_S).contains(&self.signals_per_s)) {
+            return Err(OptionError::Signals { given: self.signals_per_s });
         }
         let cases = self.cases();
         let per_city = cases.div_ceil(self.cities as u64);
@@ -202,6 +216,7 @@ impl LoadOptions {
             seed: self.seed,
             sync_always: self.sync_always,
             secure,
+            signals_per_s: self.signals,
         };
         let points: Vec<PointConfig> = if self.sweep {
             if self.rates.is_empty() {
@@ -259,6 +274,10 @@ mod tests {
             (LoadOptions { quiet_wait: MAX_QUIET_WAIT_S + 1, ..options() }, "--quiet-wait"),
             (LoadOptions { retry_disturbed: MAX_RETRIES + 1, ..options() }, "--retry-disturbed"),
             (LoadOptions { rounds: 0, ..options() }, "--rounds"),
+            (LoadOptions { signals: -1.0, ..options() }, "--signals"),
+            (LoadOptions { signals: MAX_SIGNAL_RATE_PER_S + 1.0, ..options() }, "--signals"),
+            (LoadOptions { signals: f64::NAN, ..options() }, "--signals"),
+            (LoadOptions { sweep: true, signals: f64::INFINITY, ..options() }, "--signals"),
             (LoadOptions { sweep: true, security: Security::Both, ..options() }, "not a sweep"),
             (LoadOptions { security: Security::Both, result_json: Some("x".into()), ..options() }, "--result-json"),
         ];
@@ -286,6 +305,20 @@ mod tests {
         json.as_object_mut().unwrap().remove("secure");
         let old: PointConfig = serde_json::from_value(json).unwrap();
         assert_eq!(old, PointConfig { secure: false, ..point.clone() });
+    }
+
+    #[test]
+    fn signals_go_to_every_point_and_a_result_without_them_had_none() {
+        let both = LoadOptions { security: Security::Both, signals: 10_000.0, ..options() }.points().unwrap();
+        assert!(both.iter().all(|p| p.signals_per_s == 10_000.0));
+        let sweep = LoadOptions { sweep: true, rate: None, signals: 500.0, ..options() }.points().unwrap();
+        assert!(sweep.iter().all(|p| p.signals_per_s == 500.0));
+        assert_eq!(options().points().unwrap()[0].signals_per_s, 0.0, "none by default");
+        let point = PointConfig { signals_per_s: 10_000.0, ..options().points().unwrap()[0].clone() };
+        let mut json = serde_json::to_value(&point).unwrap();
+        json.as_object_mut().unwrap().remove("signals_per_s");
+        let old: PointConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old, PointConfig { signals_per_s: 0.0, ..point });
     }
 
     #[test]

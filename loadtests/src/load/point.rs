@@ -3,7 +3,8 @@
 //! single-trail cases spread round robin over the cities, submitted open loop
 //! ([`crate::submit`]) for the warm-up and the measured window while the completion watcher
 //! ([`crate::completions`]), the CPU and JetStream samplers and the stall probes run beside
-//! them. Then every measured case's figures go into CO-corrected recorders.
+//! them. With `--signals`, carriers' contact signals go to dissuasion beside the cases
+//! ([`super::signals`]). Then every measured case's figures go into CO-corrected recorders.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -17,6 +18,8 @@ use tokio::time::Instant;
 use super::PointResult;
 use super::cpu::{self, CpuUse, QUIET_SAMPLE};
 use super::options::PointConfig;
+use super::signal_content::SignalContent;
+use super::signals::{Plan, SignalRun};
 use super::streams::{self, StreamUse};
 use crate::completions::{Completions, Observed};
 use crate::deployment::{CITIES, Embedded, EmbeddedOptions};
@@ -56,6 +59,10 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
         let body = by_city[slot].pop_front().context("the wave has fewer cases than the schedule")?;
         cases.push(Case { city: cities[slot].clone(), body });
     }
+    let content = match point.signals_per_s > 0.0 {
+        true => Some(SignalContent::new(point.seed, &cities, &wave.reports)?),
+        false => None,
+    };
 
     let deployment = Embedded::start(
         &cities,
@@ -79,6 +86,12 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
     };
     let mut completions = Completions::watch(&deployment, &cities).await?;
     let servers = cpu::server_processes(&deployment, &cities);
+    let signals = match content {
+        Some(content) => {
+            Some(SignalRun::connect(&deployment.connector(), &cities, content, point.signals_per_s).await?)
+        }
+        None => None,
+    };
 
     let schedule = submit::schedule(point.rate)?;
     let start = schedule.start();
@@ -92,9 +105,21 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
         cities.iter().map(|c| (c.clone(), deployment.client(c).clone())).collect(),
         deployment.hub.clone(),
     ));
+    let signals = match signals {
+        Some(run) => {
+            let plan = Plan { schedule: Schedule::new(start, point.signals_per_s)?, start_ms, window };
+            Some(tokio::spawn(run.run(plan)))
+        }
+        None => None,
+    };
     let clients: HashMap<City, async_nats::Client> =
         cities.iter().map(|c| (c.clone(), deployment.client(c).clone())).collect();
     let sent = submit::submit(&schedule, cases, &clients).await?;
+    // The signals end with the window, and their backlog drains (or not) soon after.
+    let signals = match signals {
+        Some(task) => Some(task.await.context("the signals' task")?.context("publishing the signals")?),
+        None => None,
+    };
 
     // Wait for every accepted case, at most COMPLETION_TIMEOUT after the last one was due.
     let accepted = sent.iter().filter(|s| s.outcome.is_ok()).count();
@@ -119,7 +144,7 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
     deployment.stop().await;
 
     let run = Run { point, schedule: &schedule, start_ms, window, sent: &sent, observed: &observed };
-    Ok(PointResult { floor_rtt_us, ..run.result(cpu, streams, stalls)? })
+    Ok(PointResult { floor_rtt_us, signals, ..run.result(cpu, streams, stalls)? })
 }
 
 /// The stall probes of a point: the harness's runtime, an OS thread, the disk, each
@@ -137,7 +162,7 @@ fn start_probes(deployment: &Embedded, cities: &[City], window: Window) -> anyho
     ));
     for city in cities {
         if let Some(runtime) = deployment.city_runtime(city) {
-            let name = format!("{city} runtime (intake, freezing)");
+            let name = format!("{city} runtime (its services)");
             probes.push(tokio::spawn(probes::probe_runtime_on(runtime, name, window)));
         }
         let (connector, city) = (connector.clone(), city.clone());
@@ -265,6 +290,7 @@ impl Run<'_> {
             cpu,
             streams,
             stalls,
+            signals: None,
         })
     }
 }

@@ -10,7 +10,10 @@ use crate::bench::security;
 use crate::deployment::CITIES;
 use crate::harness::Percentiles;
 use crate::setup::{self, Setup};
-use crate::targets::{LOAD_RATE_PER_S, LOAD_TTF_P99_MS};
+use crate::targets::{
+    LOAD_RATE_PER_S, LOAD_TTF_P99_MS, SIGNAL_DRAIN_TIMEOUT, SIGNALS_GOAL_CASE_RATE_PER_S, SIGNALS_GOAL_PER_S,
+    SIGNALS_GOAL_TTF_P99_MS,
+};
 
 /// µs as ms.
 pub fn ms(us: u64) -> f64 {
@@ -63,6 +66,15 @@ pub fn print_point(setup: &Setup, r: &PointResult) {
             c.seed
         ),
     );
+    if c.signals_per_s > 0.0 {
+        row(
+            "signals",
+            format!(
+                "open loop, {} contact signals/s round robin over the cities for dissuasion, through each city's carriers",
+                c.signals_per_s
+            ),
+        );
+    }
     row("cases", format!("{} measured + {} warm-up", l.measured, l.warmup_excluded));
     println!("throughput (measured window)");
     row("offered", format!("{:.1} cases/s", l.offered_per_s));
@@ -123,6 +135,57 @@ pub fn print_point(setup: &Setup, r: &PointResult) {
             );
         }
     }
+    if let Some(s) = &r.signals {
+        println!("signals for dissuasion (from the warm-up's start to the window's end)");
+        row("offered", format!("{:.0} signals/s", s.offered_per_s));
+        row(
+            "published (acknowledged)",
+            format!(
+                "{} of {} scheduled; failed {}, unsent at the window's end {}",
+                s.published, s.scheduled, s.failed, s.not_sent
+            ),
+        );
+        if let Some(failure) = &s.first_failure {
+            row("  first failure", failure.clone());
+        }
+        row("achieved (acknowledged in the window)", format!("{:.0} signals/s", s.achieved_per_s));
+        row("send lateness (sent - due)", percentiles_ms(&s.lateness_us));
+        row(
+            "what they said",
+            format!("{} named the reports' identifiers, {} transfer instructions", s.matching, s.transfers),
+        );
+        let per_city: Vec<String> = s.pending_at_end.iter().map(|(city, n)| format!("{city} {n}")).collect();
+        row(
+            "dissuasion's backlog at the window's end",
+            match per_city.is_empty() {
+                true => "unread".to_owned(),
+                false => format!(
+                    "{} signals ({}): {}",
+                    s.pending_total(),
+                    per_city.join(", "),
+                    if s.kept_up { "kept up (under 1 s of signals)" } else { "BEHIND (1 s of signals or more)" }
+                ),
+            },
+        );
+        row(
+            "dissuasion consumed (acknowledged in the window)",
+            s.consumed_per_s.map_or("unread".to_owned(), |per_s| format!("{per_s:.0} signals/s")),
+        );
+        for (city, intake, blocking) in &s.events_pending_at_end {
+            row(
+                &format!("  its event consumers, {city}"),
+                format!("intake's cases {intake}, blocking's events {blocking} messages (taken before signals)"),
+            );
+        }
+        row(
+            "  drained (nothing pending)",
+            s.drained_after_ms.map_or_else(
+                || format!("not within {} s after the publisher finished", SIGNAL_DRAIN_TIMEOUT.as_secs()),
+                |ms| format!("{:.1} s after the window's end", ms as f64 / 1_000.0),
+            ),
+        );
+        row("tasks dissuasion opened", s.tasks_opened.to_string());
+    }
     if !r.stalls.is_empty() {
         println!(
             "stall probes over the measured window (late wake-ups every 2 ms; PING round trips; disk write + sync every 10 ms)"
@@ -162,4 +225,25 @@ pub fn print_point(setup: &Setup, r: &PointResult) {
             l.incomplete
         ),
     );
+    if let Some(s) = &r.signals {
+        row(
+            &format!(
+                "issue 15: {SIGNALS_GOAL_CASE_RATE_PER_S} cases/s, p99 < {SIGNALS_GOAL_TTF_P99_MS} ms beside {SIGNALS_GOAL_PER_S} signals/s"
+            ),
+            format!(
+                "{} (time-to-freeze p99 {:.1} ms at {} cases/s; signals {:.0}/s of {:.0}, {}, backlog {})",
+                r.signals_verdict().as_str(),
+                ms(r.ttf_us.p99),
+                c.rate,
+                s.achieved_per_s,
+                s.offered_per_s,
+                if s.failed + s.not_sent == 0 {
+                    "all sent".to_owned()
+                } else {
+                    format!("{} failed or unsent", s.failed + s.not_sent)
+                },
+                if s.kept_up { "kept up" } else { "behind" }
+            ),
+        );
+    }
 }

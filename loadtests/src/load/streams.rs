@@ -28,7 +28,11 @@ async fn stream_messages(js: &async_nats::jetstream::Context, stream: &str) -> a
 }
 
 /// Undelivered plus unacknowledged messages of a durable consumer.
-async fn consumer_backlog(js: &async_nats::jetstream::Context, stream: &str, consumer: &str) -> anyhow::Result<u64> {
+pub(crate) async fn consumer_backlog(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+    consumer: &str,
+) -> anyhow::Result<u64> {
     let stream = js.get_stream(stream).await.with_context(|| format!("looking up {stream}"))?;
     let info = stream.consumer_info(consumer).await.with_context(|| format!("consumer {consumer}"))?;
     Ok(info.num_pending + u64::try_from(info.num_ack_pending).unwrap_or(0))

@@ -53,6 +53,7 @@ pub async fn run_point_in_child(point: &PointConfig, path: &Path, report: bool) 
         .args(["--warmup", &point.warmup.as_secs().to_string()])
         .args(["--seed", &point.seed.to_string()])
         .args(["--security", Security::flag(point.secure)])
+        .args(["--signals", &point.signals_per_s.to_string()])
         .arg("--result-json")
         .arg(path)
         .stdin(std::process::Stdio::null())
@@ -93,11 +94,24 @@ pub fn sweep_markdown(setup: &Setup, options: &LoadOptions, results: &[PointResu
         options.seed,
         COMPLETION_TIMEOUT.as_secs()
     );
+    let signals = options.signals > 0.0;
+    if signals {
+        let _ = writeln!(
+            md,
+            "Signals: {} contact signals/s for dissuasion beside the cases, open loop; \"signals\": achieved /s,              dissuasion's backlog at the window's end (signals).\n",
+            options.signals
+        );
+    }
     let _ = writeln!(
         md,
-        "| cities | offered /s | submitted /s | completed /s | stops /s | ttf p50 | p90 | p99 | p99.9 | max | e2e p50 | e2e p99 | service ttf p99 | not completed | intake timeline backlog | CPU before / machine / afc / nats / others | target |"
+        "| cities | offered /s | submitted /s | completed /s | stops /s | ttf p50 | p90 | p99 | p99.9 | max | e2e p50 | e2e p99 | service ttf p99 | not completed | intake timeline backlog | CPU before / machine / afc / nats / others |{} target |",
+        if signals { " signals |" } else { "" }
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|{}---|",
+        if signals { "---|" } else { "" }
+    );
     for r in results {
         let l = &r.load;
         let t = percentile_cells(&r.ttf_us);
@@ -111,9 +125,14 @@ pub fn sweep_markdown(setup: &Setup, options: &LoadOptions, results: &[PointResu
         let backlog = r.streams.as_ref().map_or("-".to_owned(), |s| {
             s.backlog_at_end.iter().map(|(_, _, timeline)| timeline).sum::<u64>().to_string()
         });
+        let signal_cell = match (signals, &r.signals) {
+            (false, _) => String::new(),
+            (true, Some(s)) => format!(" {:.0} / {} |", s.achieved_per_s, s.pending_total()),
+            (true, None) => " - |".to_owned(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {:.0} | {:.1} | {:.1} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} of {} | {} | {} | {} |",
+            "| {} | {:.0} | {:.1} | {:.1} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} of {} | {} | {} |{} {} |",
             r.config.cities,
             l.offered_per_s,
             l.submitted_per_s,
@@ -131,6 +150,7 @@ pub fn sweep_markdown(setup: &Setup, options: &LoadOptions, results: &[PointResu
             l.measured,
             backlog,
             cpu,
+            signal_cell,
             r.verdict().as_str()
         );
     }
@@ -206,6 +226,18 @@ pub fn sweep_chart(results: &[PointResult]) -> anyhow::Result<String> {
 mod tests {
     use super::*;
     use crate::load::tests::{options, result};
+
+    #[test]
+    fn a_sweep_with_signals_has_their_column() {
+        use crate::load::tests::with_signals;
+        let results = [with_signals(result(400.0, 40, 400.0, 0), 10_000.0, 9_990.0, 1_234)];
+        let setup = Setup { cpus: 2, nats_version: "v".into() };
+        let md = sweep_markdown(&setup, &LoadOptions { signals: 10_000.0, ..options() }, &results);
+        assert!(md.contains("| signals | target |"), "{md}");
+        assert!(md.contains("| 9990 / 1234 | PASS |"), "{md}");
+        let plain = sweep_markdown(&setup, &options(), &[result(50.0, 10, 50.0, 0)]);
+        assert!(!plain.contains("signals"), "{plain}");
+    }
 
     #[test]
     fn the_sweep_chart_has_a_line_per_city_count_and_percentile() {

@@ -85,8 +85,12 @@ async fn play(n: u64, wave: &mut Wave, store: &Store, upkeep: &mut Upkeep, state
         balance_after_fen: Fen::new(wave.balances[m]),
     });
     let mut log = Vec::new();
-    let transfers =
-        vec![Transfer { to: Destination::Account(account.clone()), amount: Fen::new(amount), at_ms: now - 1_000 }];
+    let transfers = vec![Transfer {
+        from_account: None,
+        to: Destination::Account(account.clone()),
+        amount: Fen::new(amount),
+        at_ms: now - 1_000,
+    }];
     let report = Input::CaseReported {
         case_id: case_id.clone(),
         reported_at_ms: now,

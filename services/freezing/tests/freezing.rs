@@ -171,6 +171,7 @@ async fn an_inconsistent_report_is_dead_lettered_and_the_next_one_traced() {
             received_at_ms: 1,
             fraud_type: domain::FraudType::OnlineLoan,
             transfers: vec![domain::report::Transfer {
+                from_account: None,
                 to: domain::report::Destination::Account(account),
                 amount: Fen::new(u64::MAX),
                 at_ms: 1,

@@ -7,7 +7,9 @@
 //! and is written by a background writer. Folding an event in is one insert of a key the
 //! event decides, so a redelivery rewrites the same row and needs no inbox row, and nothing
 //! is read back; `show` builds the timeline from the report and those events. The two files
-//! need no common commit.
+//! need no common commit. The records store also keeps the secret that names the victims'
+//! paying accounts in events ([`META`], drawn in the transaction of the first report), and
+//! `payers` reads the accounts back from the reports.
 
 use bus::consumer::HandleError;
 use bytes::Bytes;
@@ -15,14 +17,15 @@ use domain::report::Report;
 use domain::{City, Service, SharedClock, TimeMs};
 use events::{Envelope, FreezingEvent, Payload};
 use protocol::intake::{
-    CaseTimeline, IntakeError, IntakeErrorKind, ReportAccepted, ShowRequest, VERB_REPORT, VERB_SHOW,
+    CasePayers, CaseTimeline, IntakeError, IntakeErrorKind, PayersRequest, ReportAccepted, ShowRequest, VERB_PAYERS,
+    VERB_REPORT, VERB_SHOW,
 };
 use protocol::subjects;
 use runtime::{Context, Router, ServiceError, Stores};
-use store::redb::{ReadTransaction, ReadableTable, TableDefinition};
+use store::redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use store::{Store, StoreError, WriteError};
 
-use crate::core::{self, Decision};
+use crate::core::{self, Decision, PayerSecret};
 use crate::{RECORDS, TIMELINE};
 
 /// case id → the canonical report bytes (MessagePack, victim included). Primary data, never
@@ -30,6 +33,12 @@ use crate::{RECORDS, TIMELINE};
 pub const REPORTS: TableDefinition<&str, &[u8]> = TableDefinition::new("reports");
 /// case id → when intake received the report (ms). Beside [`REPORTS`] in the records store.
 pub const RECEIVED_AT: TableDefinition<&str, u64> = TableDefinition::new("received_at");
+/// Intake's own settings in the records store: [`PAYER_SECRET`].
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Key in [`META`] of the [`PayerSecret`] (16 bytes), drawn in the transaction that records
+/// the first report and kept for good: a reference published once must keep naming the same
+/// account. It never leaves this store.
+pub const PAYER_SECRET: &str = "payer_secret";
 /// (case id, event time, freezing's sequence number) → the freezing event (MessagePack). In
 /// the timeline store: the timeline's source.
 pub const CASE_EVENTS: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("case_events");
@@ -69,9 +78,17 @@ pub async fn submit_report(
     let written = store
         .write(move |ctx| -> Result<ReportAccepted, WriteError<IntakeError>> {
             let recorded = ctx.tx().open_table(REPORTS)?.get(submission.case_id.as_str())?.map(|v| v.value().to_vec());
-            match core::decide(recorded.as_deref(), submission, ctx.now_ms()).map_err(WriteError::Rejected)? {
+            // Drawn now if there is none yet, and kept only with the report it serves.
+            let (secret, drawn) = match stored_secret(ctx.tx())? {
+                Some(secret) => (secret, false),
+                None => (PayerSecret::from_bytes(rand::random()), true),
+            };
+            match core::decide(recorded.as_deref(), submission, &secret, ctx.now_ms()).map_err(WriteError::Rejected)? {
                 Decision::Duplicate { case_id } => Ok(ReportAccepted { case_id, duplicate: true }),
                 Decision::Record { case_id, canonical, received_at_ms, event } => {
+                    if drawn {
+                        ctx.tx().open_table(META)?.insert(PAYER_SECRET, secret.to_bytes().as_slice())?;
+                    }
                     ctx.tx().open_table(REPORTS)?.insert(case_id.as_str(), canonical.as_slice())?;
                     ctx.tx().open_table(RECEIVED_AT)?.insert(case_id.as_str(), received_at_ms)?;
                     ctx.append(Some(case_id.clone()), None, Payload::Intake(event))?;
@@ -84,6 +101,59 @@ pub async fn submit_report(
         Ok(accepted) => Ok(accepted),
         Err(WriteError::Rejected(refusal)) => Err(refusal),
         Err(WriteError::Store(error)) => Err(unavailable(error)),
+    }
+}
+
+/// The payer secret a write transaction sees, if one was drawn.
+fn stored_secret(tx: &WriteTransaction) -> Result<Option<PayerSecret>, StoreError> {
+    let meta = tx.open_table(META)?;
+    let stored = meta.get(PAYER_SECRET)?;
+    stored.map(|bytes| secret_from(bytes.value())).transpose()
+}
+
+fn secret_from(bytes: &[u8]) -> Result<PayerSecret, StoreError> {
+    let bytes: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("the payer secret is {} bytes, not 16", bytes.len())))?;
+    Ok(PayerSecret::from_bytes(bytes))
+}
+
+/// The victim's paying accounts of the case a `payers` body names, with the references its
+/// event carries (restitution returns money to them). Personal data: answered, never logged.
+pub async fn payers(store: &Store, body: &[u8]) -> Result<CasePayers, IntakeError> {
+    let request: PayersRequest = serde_json::from_slice(body).map_err(|e| IntakeError {
+        kind: IntakeErrorKind::NotJson,
+        message: format!("expected {{\"case_id\": \"<city>-<16 hex>\"}}: {e}"),
+        problems: Vec::new(),
+    })?;
+    let case_id = request.case_id;
+    let key = case_id.to_string();
+    let read = store
+        .read(move |tx| {
+            let secret = match read_table(tx, META)? {
+                Some(meta) => meta.get(PAYER_SECRET)?.map(|bytes| secret_from(bytes.value())).transpose()?,
+                None => None,
+            };
+            Ok((report_of(tx, &key)?, secret))
+        })
+        .await
+        .map_err(unavailable)?;
+    let (Some((report, _)), secret) = read else {
+        return Err(IntakeError {
+            kind: IntakeErrorKind::UnknownCase,
+            message: format!("no case {case_id}"),
+            problems: Vec::new(),
+        });
+    };
+    match secret {
+        Some(secret) => Ok(core::payer::payers(case_id, &report, &secret)),
+        // Reports recorded before the secret existed name no paying account.
+        None if report.transfers.iter().all(|t| t.from_account.is_none()) => {
+            Ok(CasePayers { case_id, transfers: Vec::new() })
+        }
+        None => Err(unavailable(StoreError::Corrupt(format!(
+            "case {case_id} names paying accounts but the store has no payer secret"
+        )))),
     }
 }
 
@@ -222,6 +292,23 @@ fn router(city: City, stores: IntakeStores, clock: SharedClock) -> Router {
                     Err(e) => tracing::info!(kind = ?e.kind, problems = e.problems.len(), "report refused"),
                 }
                 result
+            }
+        })
+        .verb(VERB_PAYERS, {
+            let store = stores.records.clone();
+            move |body: Bytes| {
+                let store = store.clone();
+                async move {
+                    let result = payers(&store, &body).await;
+                    match &result {
+                        // The case and how many accounts were read; never the accounts.
+                        Ok(read) => {
+                            tracing::info!(case_id = %read.case_id, accounts = read.transfers.len(), "payers read")
+                        }
+                        Err(e) => tracing::info!(kind = ?e.kind, "payers refused"),
+                    }
+                    result
+                }
             }
         })
         .verb(VERB_SHOW, move |body: Bytes| {

@@ -1,8 +1,9 @@
 //! Intake alone on a real nats-server and real redb files: the same report twice is one
 //! case with one `case_reported` event, bad input is refused with a typed error naming
 //! each offending field and nothing recorded, an unknown command lists the known ones, a
-//! case's timeline folds freezing's events, and a freezing event for a case intake never
-//! recorded is dead-lettered.
+//! case's timeline folds freezing's events, a freezing event for a case intake never
+//! recorded is dead-lettered, and the victim's paying accounts are published by reference
+//! only and read back with `payers`.
 
 use std::time::Duration;
 
@@ -11,7 +12,9 @@ use domain::{AccountRef, CaseId, City, Fen, Service, system_clock};
 use events::{Envelope, FreezingEvent, IntakeEvent, Payload};
 use protocol::Reply;
 use protocol::command::{CommandErrorKind, CommandResponse};
-use protocol::intake::{IntakeErrorKind, ReportResponse, ShowResponse, TimelineKind, VERB_REPORT, VERB_SHOW};
+use protocol::intake::{
+    IntakeErrorKind, PayersResponse, ReportResponse, ShowResponse, TimelineKind, VERB_PAYERS, VERB_REPORT, VERB_SHOW,
+};
 use runtime::{NodeOptions, run_node};
 use serde_json::{Value, json};
 use testkit::NatsServer;
@@ -85,17 +88,26 @@ impl Intake {
         serde_json::from_slice(&self.ask(VERB_SHOW, body).await.expect("intake answers")).unwrap()
     }
 
-    /// Case ids of the `case_reported` events in the city stream, in order.
-    async fn case_reported(&self) -> Vec<CaseId> {
+    async fn payers(&self, body: Vec<u8>) -> PayersResponse {
+        serde_json::from_slice(&self.ask(VERB_PAYERS, body).await.expect("intake answers")).unwrap()
+    }
+
+    /// The `case_reported` events in the city stream, in order, with their raw bytes.
+    async fn case_reported_events(&self) -> Vec<(Envelope, Vec<u8>)> {
         let subject = protocol::subjects::event(&city(), Service::Intake, IntakeEvent::CASE_REPORTED);
         let stream = self.js.get_stream(city().stream_name()).await.unwrap();
-        let mut ids = Vec::new();
+        let mut found = Vec::new();
         let mut next = 1;
         while let Ok(message) = stream.direct_get_next_for_subject(&subject, Some(next)).await {
             next = message.sequence + 1;
-            ids.extend(events::decode(&message.payload).unwrap().payload.case_id().cloned());
+            found.push((events::decode(&message.payload).unwrap(), message.payload.to_vec()));
         }
-        ids
+        found
+    }
+
+    /// Case ids of the `case_reported` events in the city stream, in order.
+    async fn case_reported(&self) -> Vec<CaseId> {
+        self.case_reported_events().await.iter().filter_map(|(e, _)| e.payload.case_id().cloned()).collect()
     }
 
     /// Waits until `case_id`'s `case_reported` is in the stream: then so is everything intake
@@ -153,6 +165,16 @@ async fn bad_reports_are_refused_with_every_problem_named_and_nothing_recorded()
         ("negative amount", with(&|b| b["transfers"][0]["amount_fen"] = json!(-500)), "transfers[0].amount_fen"),
         ("amount beyond 64 bits", with(&|b| b["transfers"][0]["amount_fen"] = json!(1e30)), "transfers[0].amount_fen"),
         ("malformed account", with(&|b| b["transfers"][0]["account"] = json!("icbc:12")), "transfers[0].account"),
+        (
+            "malformed paying account",
+            with(&|b| b["transfers"][0]["from_account"] = json!("ccb:12")),
+            "transfers[0].from_account",
+        ),
+        (
+            "paid from the account paid into",
+            with(&|b| b["transfers"][0]["from_account"] = b["transfers"][0]["account"].clone()),
+            "transfers[0].from_account",
+        ),
         ("no transfers", with(&|b| b["transfers"] = json!([])), "transfers"),
         (
             "transfer in the future",
@@ -189,7 +211,7 @@ async fn an_unknown_command_is_answered_with_the_commands_intake_knows() {
     let answer = intake.ask("reprot", b"{}".to_vec()).await.expect("intake answers");
     let CommandResponse::Error(error) = serde_json::from_slice(&answer).unwrap() else { panic!("an error") };
     assert_eq!(error.kind, CommandErrorKind::UnknownVerb);
-    assert_eq!(error.verbs, [VERB_REPORT, VERB_SHOW]);
+    assert_eq!(error.verbs, [VERB_PAYERS, VERB_REPORT, VERB_SHOW]);
     assert!(error.message.contains("\"reprot\""), "{}", error.message);
     intake.stop().await;
 }
@@ -248,5 +270,57 @@ async fn a_case_shows_freezings_events_and_an_event_of_an_unknown_case_is_dead_l
     .await;
     let reason = letter.headers.get(bus::HEADER_DLQ_REASON).map(|v| v.as_str().to_owned()).unwrap_or_default();
     assert!(reason.contains(&format!("unknown case {stranger}")), "{reason}");
+    intake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paying_accounts_are_published_by_reference_only_and_read_back_with_payers() {
+    let intake = Intake::start().await;
+    let paid_from = "ccb:6217000011112222";
+    let mut first = report(500_000);
+    first["transfers"][0]["from_account"] = json!(paid_from);
+    first["transfers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"order": "alipay:2025ABCDEF01", "amount_fen": 7_000, "at_ms": now_ms() - 30_000}));
+    // A second victim's report from the same account (another case), and one of the old
+    // kind, naming no paying account.
+    let mut second = report(40_000);
+    second["transfers"][0]["from_account"] = json!(paid_from);
+    let first = accepted(intake.report(serde_json::to_vec(&first).unwrap()).await).case_id;
+    let second = accepted(intake.report(serde_json::to_vec(&second).unwrap()).await).case_id;
+    let old = accepted(intake.report(serde_json::to_vec(&report(9_000)).unwrap()).await).case_id;
+    intake.published(&old).await;
+
+    let published = intake.case_reported_events().await;
+    let reference = |case: &CaseId, index: usize| {
+        let (envelope, bytes) = published.iter().find(|(e, _)| e.payload.case_id() == Some(case)).unwrap();
+        assert_eq!(envelope.schema, events::SCHEMA_VERSION);
+        assert!(!String::from_utf8_lossy(bytes).contains("6217000011112222"), "the account is not in the event");
+        let Payload::Intake(IntakeEvent::CaseReported { transfers, .. }) = &envelope.payload else { unreachable!() };
+        transfers[index].from_account.clone()
+    };
+    let payer = reference(&first, 0).expect("named by reference");
+    assert_eq!(payer.bank().as_str(), "ccb");
+    assert_eq!(reference(&first, 1), None, "the order names none");
+    assert_eq!(reference(&second, 0), Some(payer.clone()), "one account, one reference");
+    assert_eq!(reference(&old, 0), None);
+
+    let Reply::Ok(payers) = intake.payers(serde_json::to_vec(&json!({"case_id": first})).unwrap()).await else {
+        panic!("payers refused")
+    };
+    assert_eq!(payers.case_id, first);
+    assert_eq!(payers.transfers.len(), 1);
+    assert_eq!((payers.transfers[0].index, payers.transfers[0].from_account.expose().as_str()), (0, paid_from));
+    assert_eq!(payers.transfers[0].payer, payer);
+    let Reply::Ok(none) = intake.payers(serde_json::to_vec(&json!({"case_id": old})).unwrap()).await else {
+        panic!("payers refused")
+    };
+    assert!(none.transfers.is_empty());
+    let unknown = serde_json::to_vec(&json!({"case_id": CaseId::derive(&city(), 3)})).unwrap();
+    let Reply::Error(error) = intake.payers(unknown).await else { panic!("an unknown case answered") };
+    assert_eq!(error.kind, IntakeErrorKind::UnknownCase);
+    let Reply::Error(error) = intake.payers(br#"{"case":"x"}"#.to_vec()).await else { panic!("a bad body answered") };
+    assert_eq!(error.kind, IntakeErrorKind::NotJson);
     intake.stop().await;
 }

@@ -94,6 +94,16 @@ string_id!(
     PaymentOrderRef
 );
 string_id!(
+    /// A victim's paying account as every service but intake sees it: `<bank>:<32 lower-case
+    /// hex digits>`, the account's bank and a keyed hash of the whole account (intake's
+    /// `PayerSecret`: SipHash-1-3-128 under a secret drawn with intake's store, which never
+    /// leaves it). The same account gives the same reference within a city; without the
+    /// secret the reference says nothing of the number, so events may carry it where they
+    /// may not carry the account (the province sources every event). Intake's `payers`
+    /// command gives the account back.
+    PayerRef
+);
+string_id!(
     /// A case: `<city>-<16 hex digits>`, derived from the report's content so the same
     /// report submitted twice gets the same id.
     CaseId
@@ -139,7 +149,7 @@ impl PlatformId {
 }
 
 impl AccountRef {
-    const EXPECTED: &'static str = "<bank>:<6-32 digits>, bank 2-16 lower-case letters or digits";
+    pub const EXPECTED: &'static str = "<bank>:<6-32 digits>, bank 2-16 lower-case letters or digits";
 
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let valid = s.split_once(':').is_some_and(|(bank, number)| {
@@ -159,6 +169,28 @@ impl AccountRef {
 
     pub fn number(&self) -> &str {
         self.0.split_once(':').expect("validated on parse").1
+    }
+}
+
+impl PayerRef {
+    pub const EXPECTED: &'static str = "<bank>:<32 lower-case hex digits>, bank 2-16 lower-case letters or digits";
+
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let valid = s.split_once(':').is_some_and(|(bank, key)| {
+            is_code(bank) && key.len() == 32 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        if valid { Ok(PayerRef(s.to_owned())) } else { Err(id_error("payer reference", s, Self::EXPECTED)) }
+    }
+
+    /// The reference of an account at `bank` whose keyed hash is `key`.
+    pub fn new(bank: &BankId, key: u128) -> Self {
+        PayerRef(format!("{bank}:{key:032x}"))
+    }
+
+    /// The paying account's bank.
+    pub fn bank(&self) -> BankId {
+        let (bank, _) = self.0.split_once(':').expect("validated on parse");
+        BankId(bank.to_owned())
     }
 }
 
@@ -275,6 +307,25 @@ mod tests {
         assert_eq!(account.number(), "6222020200001234");
         for bad in ["icbc", "icbc:", "icbc:12345", "ICBC:6222020200001234", "icbc:62220202x0001234", ":6222020200"] {
             assert!(AccountRef::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn payer_ref_names_a_bank_and_a_key_and_parses_back() {
+        let bank = BankId::parse("icbc").unwrap();
+        let payer = PayerRef::new(&bank, 0xdead_beef);
+        assert_eq!(payer.as_str(), "icbc:000000000000000000000000deadbeef");
+        assert_eq!(payer.bank(), bank);
+        assert_eq!(PayerRef::parse(payer.as_str()).unwrap(), payer);
+        let json = serde_json::to_string(&payer).unwrap();
+        assert_eq!(serde_json::from_str::<PayerRef>(&json).unwrap(), payer);
+        for bad in [
+            "icbc:6222020200001234",
+            "icbc:000000000000000000000000DEADBEEF",
+            "icbc:",
+            "000000000000000000000000deadbeef",
+        ] {
+            assert_eq!(PayerRef::parse(bad).unwrap_err().expected, PayerRef::EXPECTED, "{bad} accepted");
         }
     }
 

@@ -19,7 +19,7 @@ pub use clock::{
     Clock, DrillClock, DrillClockError, MAX_TIME_SCALE, ScaledClock, SharedClock, SystemClock, TimeScaleError,
     system_clock,
 };
-pub use ids::{AccountRef, BankId, CaseId, City, FraudType, IdError, PaymentOrderRef, PlatformId};
+pub use ids::{AccountRef, BankId, CaseId, City, FraudType, IdError, PayerRef, PaymentOrderRef, PlatformId};
 pub use money::{Fen, MoneyError};
 pub use personal::Sensitive;
 pub use service::Service;

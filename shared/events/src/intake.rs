@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum IntakeEvent {
     /// A new, valid report became a case. The victim's personal data is not in the event:
-    /// it stays in intake's own store and is never published.
+    /// it stays in intake's own store and is never published. Each transfer names the
+    /// victim's paying account only by its keyed reference (`from_account`, from schema 2;
+    /// intake's `payers` command gives the account).
     CaseReported {
         case_id: CaseId,
         received_at_ms: TimeMs,

@@ -22,7 +22,11 @@ pub use intake::IntakeEvent;
 
 /// Current schema version written by this build. Decoding accepts every version from
 /// [`OLDEST_SCHEMA`] up to this one.
-pub const SCHEMA_VERSION: u16 = 1;
+///
+/// - 1: the first.
+/// - 2: a `case_reported` transfer may name the victim's paying account by reference
+///   (`from_account`, a [`domain::PayerRef`]). Schema 1 bytes decode as schema 2 without it.
+pub const SCHEMA_VERSION: u16 = 2;
 /// Oldest schema version this build still decodes.
 pub const OLDEST_SCHEMA: u16 = 1;
 /// Largest encoded envelope. Well under nats-server's default 1 MiB `max_payload`; a

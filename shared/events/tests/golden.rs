@@ -11,11 +11,19 @@ use common::{from_hex, to_hex};
 use std::path::PathBuf;
 
 use domain::report::{Contacts, Destination, Transfer};
-use domain::{AccountRef, CaseId, City, Fen, FraudType, PaymentOrderRef};
+use domain::{AccountRef, CaseId, City, Fen, FraudType, PayerRef, PaymentOrderRef};
 use events::freezing::{HopEnd, OnwardLeg};
 use events::{Envelope, FreezingEvent, IntakeEvent, Payload, SCHEMA_VERSION, Service, decode, encode, event_id};
 
+/// The schema the samples below were blessed under: their files are what logs of schema 1
+/// hold, and must keep decoding as they are.
+const SCHEMA_1: u16 = 1;
+
 fn envelope(service: Service, seq: u64, payload: Payload) -> Envelope {
+    envelope_of_schema(SCHEMA_1, service, seq, payload)
+}
+
+fn envelope_of_schema(schema: u16, service: Service, seq: u64, payload: Payload) -> Envelope {
     let city = City::parse("hangzhou").unwrap();
     Envelope {
         id: event_id(&city, service, seq),
@@ -25,13 +33,17 @@ fn envelope(service: Service, seq: u64, payload: Payload) -> Envelope {
         time_ms: 1_763_700_000_000 + seq,
         correlation: Some(case()),
         causation: Some("hangzhou.intake.1".into()),
-        schema: SCHEMA_VERSION,
+        schema,
         payload,
     }
 }
 
 fn case() -> CaseId {
     CaseId::parse("hangzhou-00000000deadbeef").unwrap()
+}
+
+fn payer() -> PayerRef {
+    PayerRef::parse("ccb:5f0c6e1d2a9b8c7d5f0c6e1d2a9b8c7d").unwrap()
 }
 
 fn account(n: &str) -> AccountRef {
@@ -56,12 +68,49 @@ fn samples() -> Vec<(&'static str, Envelope)> {
                             to: Destination::Account(account("6222020200001234")),
                             amount: Fen::new(500_000),
                             at_ms: 1,
+                            from_account: None,
                         },
-                        Transfer { to: Destination::Order(order.clone()), amount: Fen::new(20_000), at_ms: 2 },
+                        Transfer {
+                            to: Destination::Order(order.clone()),
+                            amount: Fen::new(20_000),
+                            at_ms: 2,
+                            from_account: None,
+                        },
                     ],
                     contacts: Contacts { phones: vec!["+8617000000000".into()], ..Contacts::default() },
                     reported_loss_fen: Fen::new(520_000),
                 },
+            ),
+        ),
+        // Schema 2: the transfers name the victim's paying account by reference (the bank
+        // transfer's; the order's payer is the platform's to say, so none here).
+        (
+            "case_reported_v2",
+            envelope_of_schema(
+                2,
+                Service::Intake,
+                19,
+                Payload::Intake(IntakeEvent::CaseReported {
+                    case_id: case(),
+                    received_at_ms: 1_763_700_000_000,
+                    fraud_type: FraudType::PigButchering,
+                    transfers: vec![
+                        Transfer {
+                            to: Destination::Account(account("6222020200001234")),
+                            amount: Fen::new(500_000),
+                            at_ms: 1,
+                            from_account: Some(payer()),
+                        },
+                        Transfer {
+                            to: Destination::Order(order.clone()),
+                            amount: Fen::new(20_000),
+                            at_ms: 2,
+                            from_account: None,
+                        },
+                    ],
+                    contacts: Contacts { phones: vec!["+8617000000000".into()], ..Contacts::default() },
+                    reported_loss_fen: Fen::new(520_000),
+                }),
             ),
         ),
         (
@@ -422,4 +471,28 @@ fn every_sample_is_tagged_on_the_wire_with_its_kind_constant_and_the_kinds_are_d
     kinds.sort_unstable();
     kinds.dedup();
     assert_eq!(kinds.len(), count, "every kind has one name");
+}
+
+#[test]
+fn a_case_reported_of_schema_1_decodes_with_no_paying_account_and_one_of_schema_2_names_it() {
+    let before = decode(&from_hex(&std::fs::read_to_string(golden_path("case_reported")).unwrap())).unwrap();
+    assert_eq!(before.schema, 1);
+    let Payload::Intake(IntakeEvent::CaseReported { transfers, .. }) = &before.payload else { panic!("case_reported") };
+    assert_eq!(transfers.len(), 2);
+    assert!(transfers.iter().all(|t| t.from_account.is_none()), "schema 1 had no paying account");
+
+    let now = decode(&from_hex(&std::fs::read_to_string(golden_path("case_reported_v2")).unwrap())).unwrap();
+    assert_eq!(now.schema, SCHEMA_VERSION, "the newest sample is of the schema this build writes");
+    let Payload::Intake(IntakeEvent::CaseReported { transfers, .. }) = &now.payload else { panic!("case_reported") };
+    assert_eq!(transfers[0].from_account, Some(payer()));
+    assert_eq!(transfers[1].from_account, None);
+    // Only the reference is on the wire, never an account number of the victim's.
+    let wire = String::from_utf8_lossy(&from_hex(&std::fs::read_to_string(golden_path("case_reported_v2")).unwrap()))
+        .into_owned();
+    assert!(wire.contains("from_account") && wire.contains(payer().as_str()));
+
+    // A new envelope is written in the current schema, which this build reads.
+    let written = Envelope::new(City::parse("hangzhou").unwrap(), 1, 1, now.payload.clone());
+    assert_eq!(written.schema, SCHEMA_VERSION);
+    assert_eq!(decode(&encode(&written).unwrap()).unwrap(), written);
 }

@@ -5,7 +5,7 @@
 //! that sees the same `request_id` again answers with its first answer and does nothing
 //! more, so a request re-sent after a timeout or a crash is applied once.
 
-use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, TimeMs};
+use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, Sensitive, TimeMs};
 use serde::{Deserialize, Serialize};
 
 /// Ask a bank to stop payments out of an account (止付) and to return its statement since the
@@ -145,6 +145,31 @@ pub struct ResolveOrderReply {
     pub settled_at_ms: TimeMs,
     /// The bank transfer that settled the order.
     pub transfer_id: String,
+    /// The account that paid the order, if the platform says: for the victim's own payment,
+    /// the victim's account, which restitution returns the money to (原路返还). Personal data
+    /// of the victim's: freezing does not record it (docs/protocols.md, `resolve`). Absent
+    /// in replies of platforms that do not give it; one that is not an account is read as
+    /// absent, so that it never fails the resolution freezing needs within the golden half
+    /// hour. Masked when formatted, so a logged reply shows no number.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_account")]
+    pub payer: Option<Sensitive<AccountRef>>,
+}
+
+/// An optional account that is absent when it is not an account (see
+/// [`ResolveOrderReply::payer`]).
+fn lenient_account<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Sensitive<AccountRef>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Loose {
+        Text(String),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Option::<Loose>::deserialize(deserializer)? {
+        Some(Loose::Text(text)) => AccountRef::parse(&text).ok().map(Sensitive::new),
+        Some(Loose::Other(_)) | None => None,
+    })
 }
 
 /// Ask a bank to cut channels of an account (`restrict`: a pool account keeps only the
@@ -221,3 +246,37 @@ pub type FreezeResponse = crate::Reply<FreezeReply, AdapterError>;
 pub type FlowsResponse = crate::Reply<FlowsReply, AdapterError>;
 pub type AccountRestrictResponse = crate::Reply<crate::holder::AccountRestrictReply, AdapterError>;
 pub type ResolveOrderResponse = crate::Reply<ResolveOrderReply, AdapterError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(payer: serde_json::Value) -> serde_json::Value {
+        let mut reply = serde_json::json!({
+            "order": "alipay:2025ABCDEF01", "account": "icbc:6222020200001234", "amount_fen": 7000,
+            "settled_at_ms": 1_763_700_000_000u64, "transfer_id": "t-1",
+        });
+        if !payer.is_null() {
+            reply["payer"] = payer;
+        }
+        reply
+    }
+
+    #[test]
+    fn a_resolution_names_its_payer_and_one_without_or_with_a_bad_payer_still_resolves() {
+        let named: ResolveOrderReply = serde_json::from_value(reply("ccb:6217000011112222".into())).unwrap();
+        assert_eq!(named.payer.as_ref().map(|p| p.expose().as_str()), Some("ccb:6217000011112222"));
+        assert!(!format!("{named:?}").contains("6217000011112222"), "masked when formatted");
+        assert_eq!(serde_json::to_value(&named).unwrap(), reply("ccb:6217000011112222".into()));
+        let before: ResolveOrderReply = serde_json::from_value(reply(serde_json::Value::Null)).unwrap();
+        assert_eq!(before.payer, None);
+        assert!(!serde_json::to_string(&before).unwrap().contains("payer"), "left out when absent");
+        for bad in [serde_json::json!("ccb:12"), serde_json::json!(6217000011112222u64), serde_json::json!({"x": 1})] {
+            let read: ResolveOrderReply = serde_json::from_value(reply(bad.clone())).unwrap();
+            assert_eq!((read.payer, read.account.as_str()), (None, "icbc:6222020200001234"), "{bad}");
+        }
+        let mut unknown = reply(serde_json::Value::Null);
+        unknown["payee"] = "x".into();
+        assert!(serde_json::from_value::<ResolveOrderReply>(unknown).is_err(), "other fields are still refused");
+    }
+}

@@ -1,13 +1,15 @@
-//! Intake commands: `afc.<city>.cmd.intake.report` and `afc.<city>.cmd.intake.show`.
+//! Intake commands: `afc.<city>.cmd.intake.report`, `afc.<city>.cmd.intake.show` and
+//! `afc.<city>.cmd.intake.payers`.
 //!
 //! The report body is documented field by field in docs/protocols.md; intake parses it
 //! itself (from a JSON value) so that it can list every problem at once.
 
-use domain::{AccountRef, CaseId, City, Fen, FraudType, TimeMs};
+use domain::{AccountRef, CaseId, City, Fen, FraudType, PayerRef, Sensitive, TimeMs};
 use serde::{Deserialize, Serialize};
 
 pub const VERB_REPORT: &str = "report";
 pub const VERB_SHOW: &str = "show";
+pub const VERB_PAYERS: &str = "payers";
 
 /// A report was recorded (or had been recorded before: `duplicate`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,3 +138,33 @@ pub struct CaseSummary {
 }
 
 pub type ShowResponse = crate::Reply<CaseTimeline, IntakeError>;
+
+/// Ask for the victim's paying accounts of a case: what restitution returns the money to
+/// (原路返还). The answer is personal data; see [`CasePayers`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayersRequest {
+    pub case_id: CaseId,
+}
+
+/// The paying accounts a case's report named, each with the reference events carry for it.
+/// Transfers whose report named none are not listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CasePayers {
+    pub case_id: CaseId,
+    pub transfers: Vec<TransferPayer>,
+}
+
+/// One transfer's paying account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferPayer {
+    /// The transfer's position in the report (and in `case_reported`), from 0.
+    pub index: u32,
+    /// The victim's account the money left from, in clear on the wire; masked when
+    /// formatted, so a log of this answer shows no number.
+    pub from_account: Sensitive<AccountRef>,
+    /// The reference `case_reported` names it by (`transfers[index].from_account`).
+    pub payer: PayerRef,
+}
+
+pub type PayersResponse = crate::Reply<CasePayers, IntakeError>;

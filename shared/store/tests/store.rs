@@ -18,6 +18,7 @@ fn reported(n: u64) -> Payload {
         received_at_ms: n,
         fraud_type: FraudType::OnlineLoan,
         transfers: vec![Transfer {
+            from_account: None,
             to: Destination::Account(AccountRef::parse("icbc:622202020000").unwrap()),
             amount: Fen::new(n + 1),
             at_ms: n,

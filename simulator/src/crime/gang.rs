@@ -188,8 +188,10 @@ impl Generator<'_> {
             },
         };
         let named = named_phones.into_iter().chain(named_sites).collect();
-        let listed: Vec<Payment> =
-            payments.iter().map(|p| Payment { to: p.to.clone(), amount: p.amount, at_ms: p.at_ms }).collect();
+        let listed: Vec<Payment> = payments
+            .iter()
+            .map(|p| Payment { to: p.to.clone(), amount: p.amount, at_ms: p.at_ms, from: victim_account.clone() })
+            .collect();
         let body = synth::report_body(&identity, gang.fraud_type, &listed, contacts);
         let case = CaseInfo {
             case: 0,

@@ -2,7 +2,7 @@
 //! statement as the protocol lists it, and the two read-only answers, `flows` (a bank's) and
 //! `resolve` (a payment platform's).
 
-use domain::TimeMs;
+use domain::{Sensitive, TimeMs};
 use protocol::adapter::{
     AdapterError, AdapterErrorKind, FlowsReply, FlowsRequest, ResolveOrderReply, ResolveOrderRequest, StatementEntry,
 };
@@ -44,8 +44,9 @@ impl Ledger {
         Ok(FlowsReply { balance_fen: account.balance, statement: account.statement_since(req.since_ms) })
     }
 
-    /// Which account a paid order settled into, as a payment platform answers `resolve`.
-    /// An order that does not exist or has not been paid yet is `unknown_order`.
+    /// Which account a paid order settled into, and which account paid it, as a payment
+    /// platform answers `resolve`. An order that does not exist or has not been paid yet is
+    /// `unknown_order`.
     pub fn resolve(&self, req: &ResolveOrderRequest) -> Result<ResolveOrderReply, AdapterError> {
         let unknown = || adapter_error(AdapterErrorKind::UnknownOrder, format!("no paid order {}", req.order));
         let order = self.orders.get(&req.order).ok_or_else(unknown)?;
@@ -56,6 +57,7 @@ impl Ledger {
             amount_fen: settlement.amount,
             settled_at_ms: settlement.settled_at_ms,
             transfer_id: settlement.transfer_id.clone(),
+            payer: Some(Sensitive::new(settlement.payer.clone())),
         })
     }
 }

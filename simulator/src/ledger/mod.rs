@@ -164,6 +164,8 @@ struct Settlement {
     amount: Fen,
     settled_at_ms: TimeMs,
     transfer_id: String,
+    /// The account that paid it: what the platform names as the payer in `resolve`.
+    payer: AccountRef,
 }
 
 /// A payment-platform order: which account it pays into, and its payment once made.

@@ -96,6 +96,7 @@ fn orders_settle_into_the_receiving_account_and_resolve() {
     assert_eq!(reply.amount_fen, Fen::yuan(200));
     assert_eq!(reply.settled_at_ms, T0 + 5);
     assert_eq!(reply.transfer_id, id);
+    assert_eq!(reply.payer.map(|p| p.expose().clone()), Some(acct(1)), "the platform names the account that paid");
     assert_eq!(ledger.balance(&acct(2)), Some(Fen::yuan(200)));
     let err = ledger.transfer(&acct(1), &Counterparty::Order(order.clone()), Fen::yuan(1), T0 + 6).unwrap_err();
     assert_eq!(err, LedgerError::OrderAlreadyPaid(order));

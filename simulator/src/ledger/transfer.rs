@@ -159,7 +159,12 @@ impl Ledger {
         if let Counterparty::Order(order) = to
             && let Some(record) = self.orders.get_mut(order)
         {
-            record.settlement = Some(Settlement { amount, settled_at_ms: at_ms, transfer_id: transfer_id.clone() });
+            record.settlement = Some(Settlement {
+                amount,
+                settled_at_ms: at_ms,
+                transfer_id: transfer_id.clone(),
+                payer: from.clone(),
+            });
         }
         Ok(transfer_id)
     }

@@ -234,6 +234,10 @@ pub struct OpenLoop {
     pub tally: Tally,
 }
 
+/// When the measured window began: the time, the thread's schedstat, the machine's CPU ticks
+/// and the compaction stalls then.
+type WindowStart = (Instant, Schedstat, Option<(u64, u64)>, Option<u64>);
+
 /// Steps `arrivals` at `rate` a second from now, signal `i` due at `start + i / rate`, each
 /// measured from its due time (a step that runs late makes the next ones late, and their
 /// lateness counts); the first `warmup` are stepped but not recorded.
@@ -273,12 +277,7 @@ pub fn open_loop(
         }
         let measured = i as u64 >= warmup;
         if measured && window_start.is_none() {
-            window_start = Some(WindowStart {
-                at: Instant::now(),
-                sched: Schedstat::read()?,
-                machine: cpu::machine_ticks(),
-                stalls: compaction_stalls(),
-            });
+            window_start = Some((Instant::now(), Schedstat::read()?, cpu::machine_ticks(), compaction_stalls()));
         }
         let began = Instant::now();
         if measured {
@@ -302,9 +301,7 @@ pub fn open_loop(
             }
         }
     }
-    if let Some(WindowStart { at: began, sched: sched_before, machine: machine_before, stalls: stalls_before }) =
-        window_start
-    {
+    if let Some((began, sched_before, machine_before, stalls_before)) = window_start {
         run.compaction_stalls = stalls_before.zip(compaction_stalls()).map(|(b, a)| a.saturating_sub(b));
         run.elapsed = began.elapsed();
         let wall = run.elapsed.as_secs_f64();
@@ -319,16 +316,6 @@ pub fn open_loop(
             .map(|(before, after)| (cpu::busy_pct(before, after, cores) - 100.0 * on_cpu / wall).max(0.0));
     }
     Ok(run)
-}
-
-/// What is read when the open loop's measured window starts, to take from what is read at
-/// its end.
-struct WindowStart {
-    at: Instant,
-    sched: Schedstat,
-    /// The machine's (busy, total) CPU ticks.
-    machine: Option<(u64, u64)>,
-    stalls: Option<u64>,
 }
 
 /// When no signal is due, the stepping thread sleeps at least this long, as an engine

@@ -376,7 +376,12 @@ mod tests {
     fn holding(config: &CoreConfig) -> State {
         let mut state = State::default();
         let case_id = CaseId::derive(&city(), 0);
-        let transfers = vec![Transfer { to: Destination::Account(account()), amount: Fen::new(10_000), at_ms: 1 }];
+        let transfers = vec![Transfer {
+            from_account: None,
+            to: Destination::Account(account()),
+            amount: Fen::new(10_000),
+            at_ms: 1,
+        }];
         let reported = Input::CaseReported {
             case_id: case_id.clone(),
             reported_at_ms: 2,

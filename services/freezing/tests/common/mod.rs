@@ -83,7 +83,9 @@ impl Harness {
     pub async fn report(&self, seq: u64, body: &serde_json::Value) -> CaseId {
         let now = self.clock.now_ms();
         let submission = intake::core::prepare(&self.city, &serde_json::to_vec(body).unwrap(), now).unwrap();
-        let Decision::Record { case_id, event, .. } = intake::core::decide(None, submission, now).unwrap() else {
+        let Decision::Record { case_id, event, .. } =
+            intake::core::decide(None, submission, &intake::core::PayerSecret(1, 2), now).unwrap()
+        else {
             panic!("a new case")
         };
         let envelope = Envelope::new(self.city.clone(), seq, now, Payload::Intake(event));

@@ -7,11 +7,13 @@
 //!   and keys given twice: [`strict`]).
 //! - [`decide`]: given what intake recorded under that case id (nothing, or a report), the
 //!   submission is a new case (its `case_reported` event and its record), a duplicate, or a
-//!   conflict.
+//!   conflict. The event names the victim's paying accounts only by reference ([`payer`]).
+//! - [`payer::payers`]: the paying accounts of a case, for restitution (`payers`).
 //! - [`project`]: a freezing event becomes a row of its case's timeline, or is refused.
 //! - [`timeline`]: the case timeline folded from the report and those rows.
 
 pub mod normalize;
+pub mod payer;
 pub mod strict;
 pub mod timeline;
 pub mod validate;
@@ -23,6 +25,8 @@ use protocol::MAX_BODY_BYTES;
 
 use crate::limits::MAX_CASE_LOSS_FEN;
 use protocol::intake::{CaseTimeline, IntakeError, IntakeErrorKind, Problem};
+
+pub use payer::PayerSecret;
 
 /// A valid report about to be recorded: its case id, its canonical bytes (what the id is
 /// derived from, victim included) and the report.
@@ -97,9 +101,14 @@ pub fn prepare(city: &City, body: &[u8], now: TimeMs) -> Result<Submission, Inta
     Ok(Submission { case_id, canonical, report })
 }
 
-/// Decides a submission, given the canonical bytes recorded under its case id (if any) and
-/// the receipt time.
-pub fn decide(recorded: Option<&[u8]>, submission: Submission, now: TimeMs) -> Result<Decision, IntakeError> {
+/// Decides a submission, given the canonical bytes recorded under its case id (if any), the
+/// secret that names paying accounts in events, and the receipt time.
+pub fn decide(
+    recorded: Option<&[u8]>,
+    submission: Submission,
+    secret: &PayerSecret,
+    now: TimeMs,
+) -> Result<Decision, IntakeError> {
     let Submission { case_id, canonical, report } = submission;
     match recorded {
         Some(existing) if existing == canonical.as_slice() => Ok(Decision::Duplicate { case_id }),
@@ -113,7 +122,7 @@ pub fn decide(recorded: Option<&[u8]>, submission: Submission, now: TimeMs) -> R
                 received_at_ms: now,
                 fraud_type: report.fraud_type,
                 reported_loss_fen: report.reported_loss(),
-                transfers: report.transfers,
+                transfers: report.transfers.iter().map(|t| t.published(|a| secret.reference(a))).collect(),
                 contacts: report.contacts,
             };
             Ok(Decision::Record { case_id, canonical, received_at_ms: now, event })

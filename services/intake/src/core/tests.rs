@@ -8,6 +8,7 @@ use serde_json::json;
 use super::*;
 
 const NOW: TimeMs = 1_763_700_000_000;
+const SECRET: PayerSecret = PayerSecret(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210);
 
 fn city() -> City {
     City::parse("huzhou").unwrap()
@@ -43,7 +44,8 @@ fn frozen(seq: u64, case_id: &CaseId, fen: u64, at_ms: TimeMs) -> Envelope {
 fn given_nothing_recorded_when_a_report_comes_then_it_is_recorded_with_a_case_reported_event() {
     let submission = prepare(&city(), &body(500_000), NOW).unwrap();
     let expected_id = submission.case_id.clone();
-    let Decision::Record { case_id, canonical, received_at_ms, event } = decide(None, submission, NOW + 5).unwrap()
+    let Decision::Record { case_id, canonical, received_at_ms, event } =
+        decide(None, submission, &SECRET, NOW + 5).unwrap()
     else {
         panic!("a new case")
     };
@@ -62,13 +64,16 @@ fn given_the_same_report_recorded_when_it_comes_again_then_it_is_a_duplicate() {
     let recorded = first.canonical.clone();
     let again = prepare(&city(), &body(500_000), NOW + 1_000).unwrap();
     assert_eq!(again.case_id, first.case_id, "the content decides the case id");
-    assert_eq!(decide(Some(&recorded), again, NOW + 1_000).unwrap(), Decision::Duplicate { case_id: first.case_id });
+    assert_eq!(
+        decide(Some(&recorded), again, &SECRET, NOW + 1_000).unwrap(),
+        Decision::Duplicate { case_id: first.case_id }
+    );
 }
 
 #[test]
 fn given_another_report_under_the_same_id_when_one_comes_then_it_is_a_conflict() {
     let submission = prepare(&city(), &body(500_000), NOW).unwrap();
-    let refused = decide(Some(b"a different report"), submission, NOW).unwrap_err();
+    let refused = decide(Some(b"a different report"), submission, &SECRET, NOW).unwrap_err();
     assert_eq!(refused.kind, IntakeErrorKind::Conflict);
 }
 
@@ -235,6 +240,65 @@ fn a_case_id_derivation_stability_vector() {
     });
     let submission = prepare(&city(), body.to_string().as_bytes(), NOW).unwrap();
     assert_eq!(submission.case_id.as_str(), "huzhou-0be8f4e9b10d81c4");
+}
+
+/// A report naming the victim's paying accounts: its case id is derived the same way, the
+/// accounts included (a report with them is another report than one without).
+#[test]
+fn a_case_id_derivation_stability_vector_with_paying_accounts() {
+    let body = json!({
+        "victim": {"name": "张三", "id_number": "33010219900101123X", "phone": "13800138000"},
+        "fraud_type": "pig_butchering",
+        "transfers": [{"account": "icbc:6222020200001234", "from_account": "ccb:6217000011112222",
+                       "amount_fen": 500000, "at_ms": 1_763_600_000_000_u64}],
+        "contacts": {"phones": ["+8617000000000"], "urls": ["https://x.example.cn"]},
+        "narrative": "met online"
+    });
+    let submission = prepare(&city(), body.to_string().as_bytes(), NOW).unwrap();
+    assert_eq!(submission.case_id.as_str(), "huzhou-02f1eb91167951f4");
+}
+
+#[test]
+fn given_a_report_with_paying_accounts_when_recorded_then_the_event_names_them_by_reference_only() {
+    let body = with(|b| {
+        b["transfers"][0]["from_account"] = json!("ccb:6217000011112222");
+        b["transfers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"order": "alipay:2025ABCDEF01", "amount_fen": 7_000, "at_ms": NOW - 1_000}));
+    });
+    let submission = prepare(&city(), &body, NOW).unwrap();
+    let report = submission.report.clone();
+    let Decision::Record { case_id, canonical, event, .. } = decide(None, submission, &SECRET, NOW).unwrap() else {
+        panic!("a new case")
+    };
+    // The record keeps the account; the event carries its reference.
+    let kept: domain::report::Report = rmp_serde::from_slice(&canonical).unwrap();
+    assert_eq!(kept, report);
+    assert_eq!(kept.transfers[0].from_account.as_ref().unwrap().expose().as_str(), "ccb:6217000011112222");
+    let IntakeEvent::CaseReported { transfers, .. } = &event;
+    let account = AccountRef::parse("ccb:6217000011112222").unwrap();
+    assert_eq!(transfers[0].from_account, Some(SECRET.reference(&account)));
+    assert_eq!(transfers[1].from_account, None, "the order's payer is the platform's to say");
+    let wire = String::from_utf8_lossy(&rmp_serde::to_vec_named(&event).unwrap()).into_owned();
+    assert!(!wire.contains("6217000011112222") && !format!("{event:?}").contains("6217000011112222"));
+    assert!(wire.contains(SECRET.reference(&account).as_str()));
+    // And `payers` gives the account back under the same reference.
+    let payers = payer::payers(case_id.clone(), &report, &SECRET);
+    assert_eq!(payers.case_id, case_id);
+    assert_eq!(payers.transfers.len(), 1);
+    let first = &payers.transfers[0];
+    assert_eq!((first.index, first.from_account.expose(), &first.payer), (0, &account, &SECRET.reference(&account)));
+}
+
+#[test]
+fn a_report_without_paying_accounts_publishes_none_and_keeps_its_case_id() {
+    let submission = prepare(&city(), &body(500_000), NOW).unwrap();
+    let report = submission.report.clone();
+    let Decision::Record { event, .. } = decide(None, submission, &SECRET, NOW).unwrap() else { panic!("a new case") };
+    let IntakeEvent::CaseReported { transfers, .. } = &event;
+    assert!(transfers.iter().all(|t| t.from_account.is_none()));
+    assert!(payer::payers(CaseId::derive(&city(), 1), &report, &SECRET).transfers.is_empty());
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! in it is refused.
 
 use domain::report::{
-    Contacts, Destination, MAX_CONTACTS_PER_KIND, MAX_TEXT_BYTES, MAX_TRANSFERS, Report, Transfer, Victim,
+    Contacts, Destination, MAX_CONTACTS_PER_KIND, MAX_TEXT_BYTES, MAX_TRANSFERS, Report, ReportedTransfer, Victim,
 };
 use domain::{AccountRef, Fen, FraudType, PaymentOrderRef, Sensitive, TimeMs};
 use protocol::intake::Problem;
@@ -18,6 +18,7 @@ use crate::limits::{MAX_AMOUNT_FEN, MAX_CLOCK_SKEW_MS, MAX_CONTACT_CHARS, MAX_EC
 
 const TOP_LEVEL: [&str; 5] = ["victim", "fraud_type", "transfers", "contacts", "narrative"];
 const CONTACT_KINDS: [&str; 4] = ["phones", "urls", "apps", "social"];
+const TRANSFER_FIELDS: [&str; 5] = ["account", "order", "from_account", "amount_fen", "at_ms"];
 
 struct Problems(Vec<Problem>);
 
@@ -150,7 +151,7 @@ fn is_phone(s: &str) -> bool {
     (5..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn transfers(value: Option<&Value>, now: TimeMs, problems: &mut Problems) -> Option<Vec<Transfer>> {
+fn transfers(value: Option<&Value>, now: TimeMs, problems: &mut Problems) -> Option<Vec<ReportedTransfer>> {
     let expected = format!("a list of 1-{MAX_TRANSFERS} transfers");
     let list = match value {
         Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_TRANSFERS => list,
@@ -176,14 +177,15 @@ fn transfers(value: Option<&Value>, now: TimeMs, problems: &mut Problems) -> Opt
             problems.push(
                 format!("transfers[{index}]"),
                 echo(item),
-                "an object with account or order, amount_fen, at_ms",
+                "an object with account or order, from_account, amount_fen, at_ms",
             );
             continue;
         };
-        for key in item.keys().filter(|k| !["account", "order", "amount_fen", "at_ms"].contains(&k.as_str())) {
-            problems.push(at(key), "present", "no such field; fields are account, order, amount_fen, at_ms");
+        for key in item.keys().filter(|k| !TRANSFER_FIELDS.contains(&k.as_str())) {
+            problems.push(at(key), "present", format!("no such field; fields are {}", TRANSFER_FIELDS.join(", ")));
         }
         let to = destination(item, index, problems);
+        let from_account = from_account(item, index, to.as_ref(), problems);
         let amount = match item.get("amount_fen") {
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(fen) if fen > 0 && fen <= MAX_AMOUNT_FEN => Some(Fen::new(fen)),
@@ -228,8 +230,8 @@ fn transfers(value: Option<&Value>, now: TimeMs, problems: &mut Problems) -> Opt
                 }
             }
         }
-        if let (Some(to), Some(amount), Some(at_ms)) = (to, amount, at_ms) {
-            transfers.push(Transfer { to, amount, at_ms });
+        if let (Some(to), Some(amount), Some(at_ms), Ok(from_account)) = (to, amount, at_ms, from_account) {
+            transfers.push(ReportedTransfer { to, amount, at_ms, from_account });
         }
     }
     (problems.0.len() == before).then_some(transfers)
@@ -263,6 +265,38 @@ fn destination(item: &Map<String, Value>, index: usize, problems: &mut Problems)
             );
             None
         }
+    }
+}
+
+/// The victim's own account the money left from (`from_account`): optional, for a bank
+/// transfer and a payment order alike; absent or `null` means not given. It is the victim's
+/// personal data, so a bad one is described by its length, never echoed (as a victim field).
+/// The account the money went to is refused: the money is returned to this account, and must
+/// not go back to the mule.
+fn from_account(
+    item: &Map<String, Value>,
+    index: usize,
+    to: Option<&Destination>,
+    problems: &mut Problems,
+) -> Result<Option<Sensitive<AccountRef>>, ()> {
+    let field = format!("transfers[{index}].from_account");
+    let expected = || format!("the victim's own account the money left from: {}", AccountRef::EXPECTED);
+    let refuse = |problems: &mut Problems, value: String, expected: String| {
+        problems.push(field.clone(), value, expected);
+        Err(())
+    };
+    match item.get("from_account") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => match AccountRef::parse(s) {
+            Ok(account) if to.is_some_and(|to| *to == Destination::Account(account.clone())) => refuse(
+                problems,
+                format!("<redacted, the same as transfers[{index}].account>"),
+                "the victim's own account the money left from, not the account it was paid into".into(),
+            ),
+            Ok(account) => Ok(Some(Sensitive::new(account))),
+            Err(_) => refuse(problems, format!("<redacted, {} chars>", s.chars().count()), expected()),
+        },
+        Some(_) => refuse(problems, "<redacted, not a string>".into(), expected()),
     }
 }
 
@@ -402,6 +436,62 @@ mod tests {
             assert!(problem.value.starts_with("<redacted"), "{problem:?}");
             assert!(!problem.value.contains("123456") && !problem.value.contains("138"));
         }
+    }
+
+    #[test]
+    fn the_victims_paying_account_is_kept_for_a_bank_transfer_and_a_payment_order() {
+        let mut body = valid();
+        body["transfers"][0]["from_account"] = json!("ccb:6217000011112222");
+        body["transfers"][1]["from_account"] = json!("abc:6228480000000001");
+        let report = validate(&body, NOW).unwrap();
+        let from: Vec<_> =
+            report.transfers.iter().map(|t| t.from_account.as_ref().map(|a| a.expose().as_str())).collect();
+        assert_eq!(from, vec![Some("ccb:6217000011112222"), Some("abc:6228480000000001")]);
+        let printed = format!("{report:?}");
+        assert!(!printed.contains("6217000011112222") && !printed.contains("6228480000000001"), "masked: {printed}");
+    }
+
+    #[test]
+    fn a_report_without_paying_accounts_is_accepted_as_before() {
+        // Reports and clients from before `from_account` send none; `null` is none too.
+        let report = validate(&valid(), NOW).unwrap();
+        assert!(report.transfers.iter().all(|t| t.from_account.is_none()));
+        let mut body = valid();
+        body["transfers"][0]["from_account"] = Value::Null;
+        assert!(validate(&body, NOW).unwrap().transfers[0].from_account.is_none());
+    }
+
+    #[test]
+    fn a_malformed_paying_account_is_named_described_and_never_echoed() {
+        for (bad, value) in [
+            (json!("6217000011112222"), "<redacted, 16 chars>"),
+            (json!("ccb:62170000x1112222"), "<redacted, 20 chars>"),
+            (json!("CCB:6217000011112222"), "<redacted, 20 chars>"),
+            (json!(6217000011112222u64), "<redacted, not a string>"),
+        ] {
+            let mut body = valid();
+            body["transfers"][1]["from_account"] = bad.clone();
+            let problems = validate(&body, NOW).unwrap_err();
+            assert_eq!(problems.len(), 1, "{bad}: {problems:?}");
+            assert_eq!(problems[0].field, "transfers[1].from_account");
+            assert_eq!(problems[0].value, value);
+            assert!(problems[0].expected.contains(AccountRef::EXPECTED), "{}", problems[0].expected);
+            assert!(!problems[0].to_string().contains("11112222"), "never echoed: {}", problems[0]);
+        }
+    }
+
+    #[test]
+    fn a_paying_account_that_is_the_account_paid_into_is_refused() {
+        let mut body = valid();
+        body["transfers"][0]["from_account"] = json!("icbc:6222020200001234");
+        let problems = validate(&body, NOW).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].field, "transfers[0].from_account");
+        assert_eq!(problems[0].value, "<redacted, the same as transfers[0].account>");
+        assert!(problems[0].expected.contains("not the account it was paid into"));
+        // With other problems in the same transfer, each is listed.
+        body["transfers"][0]["amount_fen"] = json!(0);
+        assert_eq!(fields(body), vec!["transfers[0].from_account", "transfers[0].amount_fen"]);
     }
 
     #[test]

@@ -49,7 +49,8 @@ fn victim(n: u64) -> CaseId {
 }
 
 fn report(n: u64, to: &AccountRef, amount: u64, at_ms: TimeMs) -> Input {
-    let transfers = vec![Transfer { to: Destination::Account(to.clone()), amount: Fen::new(amount), at_ms }];
+    let transfers =
+        vec![Transfer { from_account: None, to: Destination::Account(to.clone()), amount: Fen::new(amount), at_ms }];
     Input::CaseReported { case_id: victim(n), reported_at_ms: at_ms, transfers, reported_loss: Fen::new(amount) }
 }
 

@@ -370,7 +370,12 @@ fn given_an_account_frozen_for_one_case_when_new_money_reaches_it_after_the_stop
     // A day after the stop lapsed, with the freeze in force, another victim pays 5,000 in.
     let (other, paid) = (CaseId::derive(&City::parse("huzhou").unwrap(), 2), LAPSE + 24 * HOUR);
     let reported_at_ms = paid + HOUR;
-    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(5_000), at_ms: paid }];
+    let transfers = vec![Transfer {
+        from_account: None,
+        to: Destination::Account(account(1)),
+        amount: Fen::new(5_000),
+        at_ms: paid,
+    }];
     let report =
         Input::CaseReported { case_id: other.clone(), reported_at_ms, transfers, reported_loss: Fen::new(5_000) };
     let Step { actions, .. } = step(&mut state, &config, report, reported_at_ms).unwrap();
@@ -404,7 +409,12 @@ fn given_an_account_frozen_for_one_case_when_new_money_reaches_it_after_the_stop
     // Once both stops are spent and the second lapsed, nothing is left but a read.
     let third = CaseId::derive(&City::parse("huzhou").unwrap(), 3);
     let late = answered_at + 49 * HOUR;
-    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(2_000), at_ms: late }];
+    let transfers = vec![Transfer {
+        from_account: None,
+        to: Destination::Account(account(1)),
+        amount: Fen::new(2_000),
+        at_ms: late,
+    }];
     let report =
         Input::CaseReported { case_id: third, reported_at_ms: late, transfers, reported_loss: Fen::new(2_000) };
     let Step { actions, .. } = step(&mut state, &config, report, late).unwrap();

@@ -10,15 +10,16 @@ use crate::rule::TracingRule;
 fn two_victims(state: &mut State, config: &CoreConfig) -> (CaseId, CaseId) {
     let (a, b) = (case(), CaseId::derive(&City::parse("huzhou").unwrap(), 2));
     let transfers = vec![
-        Transfer { to: Destination::Account(account(1)), amount: Fen::new(1_000), at_ms: 10 },
-        Transfer { to: Destination::Account(account(2)), amount: Fen::new(2_000), at_ms: 10 },
+        Transfer { from_account: None, to: Destination::Account(account(1)), amount: Fen::new(1_000), at_ms: 10 },
+        Transfer { from_account: None, to: Destination::Account(account(2)), amount: Fen::new(2_000), at_ms: 10 },
     ];
     check(
         state,
         config,
         Input::CaseReported { case_id: a.clone(), reported_at_ms: 900, transfers, reported_loss: Fen::new(3_000) },
     );
-    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(3_000), at_ms: 10 }];
+    let transfers =
+        vec![Transfer { from_account: None, to: Destination::Account(account(1)), amount: Fen::new(3_000), at_ms: 10 }];
     check(
         state,
         config,
@@ -100,7 +101,12 @@ fn a_reading_asks_for_the_statement_from_the_earliest_arrival_of_every_case_in_t
     let config = CoreConfig::default();
     let mut state = State::default();
     let a = case();
-    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(1_000), at_ms: 10 * HOUR }];
+    let transfers = vec![Transfer {
+        from_account: None,
+        to: Destination::Account(account(1)),
+        amount: Fen::new(1_000),
+        at_ms: 10 * HOUR,
+    }];
     check(
         &mut state,
         &config,
@@ -116,7 +122,12 @@ fn a_reading_asks_for_the_statement_from_the_earliest_arrival_of_every_case_in_t
         Statement { stop_no: 1, held: Fen::new(1_000), expires_at_ms: 60 * HOUR, since_ms: 9 * HOUR, entries };
     check(&mut state, &config, Input::AccountAnswered { case_id: a, hop: 1, asked_at_ms: 0, result: Ok(statement) });
     let b = CaseId::derive(&City::parse("huzhou").unwrap(), 2);
-    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(500), at_ms: 20 * HOUR }];
+    let transfers = vec![Transfer {
+        from_account: None,
+        to: Destination::Account(account(1)),
+        amount: Fen::new(500),
+        at_ms: 20 * HOUR,
+    }];
     let Step { actions, .. } = step(
         &mut state,
         &config,
@@ -313,7 +324,7 @@ mod many_victims {
             let config = if lowest { libr() } else { CoreConfig::default() };
             let mut state = State::default();
             for (i, amount) in amounts.iter().enumerate() {
-                let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(*amount), at_ms: arrival_at(i) }];
+                let transfers = vec![Transfer { from_account: None, to: Destination::Account(account(1)), amount: Fen::new(*amount), at_ms: arrival_at(i) }];
                 let report = Input::CaseReported { case_id: victim(i), reported_at_ms: 900, transfers, reported_loss: Fen::new(*amount) };
                 check(&mut state, &config, report);
             }

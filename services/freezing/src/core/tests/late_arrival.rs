@@ -11,8 +11,8 @@ fn first_account_answered(config: &CoreConfig) -> State {
         case_id: case(),
         reported_at_ms: 900,
         transfers: vec![
-            Transfer { to: Destination::Account(account(1)), amount: Fen::new(10_000), at_ms: 5 },
-            Transfer { to: Destination::Account(account(2)), amount: Fen::new(5_000), at_ms: 6 },
+            Transfer { from_account: None, to: Destination::Account(account(1)), amount: Fen::new(10_000), at_ms: 5 },
+            Transfer { from_account: None, to: Destination::Account(account(2)), amount: Fen::new(5_000), at_ms: 6 },
         ],
         reported_loss: Fen::new(15_000),
     };

@@ -65,7 +65,12 @@ pub(super) fn reported(amount: u64) -> Input {
     Input::CaseReported {
         case_id: case(),
         reported_at_ms: 900,
-        transfers: vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(amount), at_ms: 5 }],
+        transfers: vec![Transfer {
+            from_account: None,
+            to: Destination::Account(account(1)),
+            amount: Fen::new(amount),
+            at_ms: 5,
+        }],
         reported_loss: Fen::new(amount),
     }
 }
@@ -111,7 +116,12 @@ fn the_statement_is_asked_for_from_the_arrival_window_before_the_payment_staff_t
     const HOUR: u64 = 60 * 60 * 1000;
     let mut state = State::default();
     let paid_at = 10 * HOUR;
-    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(10_000), at_ms: paid_at }];
+    let transfers = vec![Transfer {
+        from_account: None,
+        to: Destination::Account(account(1)),
+        amount: Fen::new(10_000),
+        at_ms: paid_at,
+    }];
     let reported =
         Input::CaseReported { case_id: case(), reported_at_ms: 11 * HOUR, transfers, reported_loss: Fen::new(10_000) };
     let Step { actions, .. } = step(&mut state, &CoreConfig::default(), reported, 11 * HOUR).unwrap();
@@ -311,7 +321,8 @@ fn given_an_account_held_for_one_case_when_another_case_reads_it_then_it_claims_
     check(&mut state, &config, answered(1, 10_000, first));
     // A second victim's money arrives in the held account afterwards.
     let other = CaseId::derive(&City::parse("huzhou").unwrap(), 2);
-    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(5_000), at_ms: 20 }];
+    let transfers =
+        vec![Transfer { from_account: None, to: Destination::Account(account(1)), amount: Fen::new(5_000), at_ms: 20 }];
     let report =
         Input::CaseReported { case_id: other.clone(), reported_at_ms: 950, transfers, reported_loss: Fen::new(5_000) };
     let events = decided(&state, &config, report, 1_000);
@@ -361,8 +372,8 @@ fn given_two_payments_into_one_account_then_one_stop_follows_both() {
         case_id: case(),
         reported_at_ms: 900,
         transfers: vec![
-            Transfer { to: Destination::Account(account(1)), amount: Fen::new(500), at_ms: 5 },
-            Transfer { to: Destination::Account(account(1)), amount: Fen::new(700), at_ms: 6 },
+            Transfer { from_account: None, to: Destination::Account(account(1)), amount: Fen::new(500), at_ms: 5 },
+            Transfer { from_account: None, to: Destination::Account(account(1)), amount: Fen::new(700), at_ms: 6 },
         ],
         reported_loss: Fen::new(1_200),
     };
@@ -378,7 +389,12 @@ fn a_payment_order_is_resolved_with_an_id_derived_from_the_case_and_the_order() 
     let input = Input::CaseReported {
         case_id: case(),
         reported_at_ms: 900,
-        transfers: vec![Transfer { to: Destination::Order(order.clone()), amount: Fen::new(5_000), at_ms: 5 }],
+        transfers: vec![Transfer {
+            from_account: None,
+            to: Destination::Order(order.clone()),
+            amount: Fen::new(5_000),
+            at_ms: 5,
+        }],
         reported_loss: Fen::new(5_000),
     };
     let (_, actions) = check(&mut state, &CoreConfig::default(), input);
@@ -409,7 +425,12 @@ fn a_resolution_that_answers_about_another_order_ends_the_hop_failed() {
     let input = Input::CaseReported {
         case_id: case(),
         reported_at_ms: 900,
-        transfers: vec![Transfer { to: Destination::Order(order), amount: Fen::new(5_000), at_ms: 5 }],
+        transfers: vec![Transfer {
+            from_account: None,
+            to: Destination::Order(order),
+            amount: Fen::new(5_000),
+            at_ms: 5,
+        }],
         reported_loss: Fen::new(5_000),
     };
     check(&mut state, &CoreConfig::default(), input);
@@ -420,6 +441,7 @@ fn a_resolution_that_answers_about_another_order_ends_the_hop_failed() {
         amount_fen: Fen::new(5_000),
         settled_at_ms: 6,
         transfer_id: "t7".into(),
+        payer: None,
     };
     let answered = Input::OrderResolved { case_id: case(), hop: 1, asked_at_ms: 0, result: Ok(reply) };
     let (events, actions) = check(&mut state, &CoreConfig::default(), answered);
@@ -492,7 +514,8 @@ fn other_case() -> CaseId {
 }
 
 fn reported_by(case_id: CaseId, amount: u64, at_ms: TimeMs) -> Input {
-    let transfers = vec![Transfer { to: Destination::Account(account(1)), amount: Fen::new(amount), at_ms }];
+    let transfers =
+        vec![Transfer { from_account: None, to: Destination::Account(account(1)), amount: Fen::new(amount), at_ms }];
     Input::CaseReported { case_id, reported_at_ms: 900, transfers, reported_loss: Fen::new(amount) }
 }
 

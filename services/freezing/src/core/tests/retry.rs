@@ -80,7 +80,8 @@ fn an_order_not_settled_yet_is_asked_about_again_for_a_while() {
     let config = CoreConfig::default();
     let mut state = State::default();
     let order = PaymentOrderRef::parse("wechatpay:4200001234ABC").unwrap();
-    let transfers = vec![Transfer { to: Destination::Order(order), amount: Fen::new(5_000), at_ms: 5 }];
+    let transfers =
+        vec![Transfer { from_account: None, to: Destination::Order(order), amount: Fen::new(5_000), at_ms: 5 }];
     let report =
         Input::CaseReported { case_id: case(), reported_at_ms: 900, transfers, reported_loss: Fen::new(5_000) };
     check(&mut state, &config, report);

@@ -9,7 +9,12 @@ fn a_report_whose_transfers_do_not_add_up_to_its_loss_is_refused_for_good() {
     let transfers = |amounts: &[u64]| {
         amounts
             .iter()
-            .map(|&a| Transfer { to: Destination::Account(account(1)), amount: Fen::new(a), at_ms: 5 })
+            .map(|&a| Transfer {
+                from_account: None,
+                to: Destination::Account(account(1)),
+                amount: Fen::new(a),
+                at_ms: 5,
+            })
             .collect()
     };
     let cases = [
@@ -44,6 +49,7 @@ mod properties {
         proptest::collection::vec((1u32..4, any::<u64>()), 1..6).prop_map(|legs| {
             legs.into_iter()
                 .map(|(n, amount)| Transfer {
+                    from_account: None,
                     to: Destination::Account(account(n)),
                     amount: Fen::new(amount),
                     at_ms: 5,

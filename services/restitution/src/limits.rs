@@ -1,0 +1,39 @@
+//! Bounds of the restitution service, in one place, each with its reason.
+
+/// A minute in milliseconds.
+pub const MINUTE_MS: u64 = 60 * 1000;
+
+/// Victims (cases) whose claims one allocation shares an account among. Issue 16's benchmark
+/// allocates one account among 1,000 victims; a mule account a whole gang paid ten times as
+/// many into is still allocated, past that the input is refused (`TooManyVictims`) rather
+/// than held in memory and written into one report.
+pub const MAX_VICTIMS_PER_ACCOUNT: usize = 10_000;
+
+/// Deposits one victim made into one account: a pig-butchering victim pays the same account
+/// dozens to hundreds of times over months; 10,000 is far past any report and still small.
+pub const MAX_DEPOSITS_PER_CLAIM: usize = 10_000;
+
+/// Entries of one account's statement: issue 16's benchmark reads 100,000; a busy mule
+/// account over the six months a freeze lasts stays below a million (~80 MB in memory).
+pub const MAX_STATEMENT_ENTRIES: usize = 1_000_000;
+
+/// Longest transfer id of a deposit or a statement entry, in bytes: banks' and platforms'
+/// references are tens of characters; a longer one is a broken input, refused before it is
+/// kept in the allocation's report.
+pub const MAX_TRANSFER_ID_BYTES: usize = 256;
+
+/// How far from the time it was said to arrive a deposit without a transfer id is looked for
+/// in the statement: the same window as freezing's tracing rule (`ARRIVAL_WINDOW_MS`, 1 h:
+/// staff type the victim's times by hand, banks book a leg earlier or later than the payer's
+/// app shows it), so a deposit is found where freezing found it. A deposit that far before
+/// the statement's first entry (or after its last) is outside the statement, not missing
+/// from it.
+pub const ARRIVAL_WINDOW_MS: u64 = 60 * MINUTE_MS;
+
+/// How far past `now` a time in the input may be: a bank's or a reporter's clock a few
+/// minutes fast is normal; beyond that the time is wrong, and money cannot have been traced
+/// from a deposit that has not happened (refused as `InTheFuture`).
+pub const MAX_CLOCK_SKEW_MS: u64 = 5 * MINUTE_MS;
+
+/// Characters of a refused value echoed back in a refusal.
+pub const MAX_ECHO_CHARS: usize = 80;
