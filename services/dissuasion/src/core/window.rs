@@ -23,8 +23,8 @@ use crate::limits::MAX_SIGNALS_PER_IDENTIFIER;
 
 /// Tables each index is split into, by the top bits of a key's hash. A hash table grows by
 /// doubling and moves every entry when it does: one table of ten million entries would stall
-/// the core ~100 ms (the p99 budget of a signal is 50 ms); split in 256, the largest move is
-/// ~40,000 entries, well under a millisecond.
+/// the core tens of ms (the p99 budget of a signal is 50 ms); split in 256, the largest move
+/// is ~40,000 entries, well under a millisecond.
 const SHARDS: usize = 256;
 /// Bits of a hash that pick the shard.
 const SHARD_BITS: u32 = SHARDS.trailing_zeros();
