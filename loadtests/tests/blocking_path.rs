@@ -76,10 +76,21 @@ async fn a_reported_scam_number_and_site_are_blocked_at_the_carriers_and_the_mul
     .await
     .unwrap();
 
-    let case: CaseResponse =
-        afc::client::blocking(&client, &center, VERB_CASE, &CaseRequest { case_id: case_id.clone() }).await.unwrap();
-    let Reply::Ok(case) = case else { panic!("{case:?}") };
-    let kinds: Vec<String> = case.entries.iter().map(|e| format!("{:?}", e.kind)).collect();
+    // Blocking sends its orders as soon as their events are queued, before the commit: the
+    // bank may restrict an account before `pool_entered` is in the case's rows.
+    let kinds: Vec<String> = poll(TRACE_TIMEOUT, "the case's rows name every pool entry", || {
+        let (client, center, case_id, expected) = (client.clone(), center.clone(), case_id.clone(), holders.len());
+        async move {
+            let request = CaseRequest { case_id };
+            let case: CaseResponse = afc::client::blocking(&client, &center, VERB_CASE, &request).await?;
+            let Reply::Ok(case) = case else { anyhow::bail!("{case:?}") };
+            let kinds: Vec<String> = case.entries.iter().map(|e| format!("{:?}", e.kind)).collect();
+            let pooled = kinds.iter().filter(|k| *k == "PoolEntered").count();
+            Ok(if pooled == expected { Ok(kinds) } else { Err(format!("{pooled} of {expected} pooled: {kinds:?}")) })
+        }
+    })
+    .await
+    .unwrap();
     assert!(kinds.contains(&"Refused".to_owned()), "{kinds:?}");
     assert_eq!(kinds.iter().filter(|k| *k == "Blocked").count(), 2, "{kinds:?}");
     assert_eq!(kinds.iter().filter(|k| *k == "PoolEntered").count(), holders.len(), "{kinds:?}");
