@@ -16,3 +16,4 @@
 
 pub mod core;
 pub mod limits;
+pub mod report;

@@ -37,3 +37,9 @@ pub const MAX_CLOCK_SKEW_MS: u64 = 5 * MINUTE_MS;
 
 /// Characters of a refused value echoed back in a refusal.
 pub const MAX_ECHO_CHARS: usize = 80;
+
+/// Places (accounts, orders, cash-outs, victims) the fund-flow report's graph draws: a
+/// 4-level, 25-account trail of a few victims is tens; past 500 the drawing is too dense to
+/// read and too large to open, so the rest are left out of the drawing (the report says how
+/// many) and stay in the table of hops, which lists every one.
+pub const MAX_GRAPH_NODES: usize = 500;
