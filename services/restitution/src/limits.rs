@@ -2,6 +2,17 @@
 
 /// A minute in milliseconds.
 pub const MINUTE_MS: u64 = 60 * 1000;
+/// An hour in milliseconds.
+pub const HOUR_MS: u64 = 60 * MINUTE_MS;
+/// A day in milliseconds.
+pub const DAY_MS: u64 = 24 * HOUR_MS;
+
+/// Longest objection or dismissal reason, in characters: a paragraph a victim or an officer
+/// writes; a page of it is kept in the log and printed in the fund-flow report.
+pub const MAX_REASON_CHARS: usize = 2_000;
+
+/// Longest name of the staff member or victim objecting, in characters.
+pub const MAX_STAFF_NAME_CHARS: usize = 100;
 
 /// Victims (cases) whose claims one allocation shares an account among. Issue 16's benchmark
 /// allocates one account among 1,000 victims; a mule account a whole gang paid ten times as
