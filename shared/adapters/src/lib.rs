@@ -150,6 +150,10 @@ impl Adapters {
         self.order(subjects::bank(&request.account.bank(), bank_verb::UNRESTRICT), request).await
     }
 
+    pub async fn return_money(&self, request: &protocol::adapter::ReturnRequest) -> Result<protocol::adapter::ReturnReply, AdapterError> {
+        self.call(subjects::bank(&request.account.bank(), bank_verb::RETURN), request).await
+    }
+
     pub async fn resolve(&self, request: &ResolveOrderRequest) -> Result<ResolveOrderReply, AdapterError> {
         self.call(subjects::platform(&request.order.platform(), platform_verb::RESOLVE), request).await
     }

@@ -193,6 +193,37 @@ impl crate::carrier::Order for AccountRestrictRequest {
     }
 }
 
+/// Ask a bank to pay money frozen for this center on `account` back to a victim's account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnRequest {
+    pub request_id: String,
+    pub center: City,
+    pub case_id: CaseId,
+    pub account: AccountRef,
+    pub to_account: Sensitive<AccountRef>,
+    pub amount_fen: Fen,
+    pub allocation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnReply {
+    pub status: ReturnStatus,
+    pub amount_fen: Fen,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executed_at_ms: Option<TimeMs>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnStatus {
+    Accepted,
+    Executed,
+}
+
 /// A typed failure from a bank, payment platform or carrier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{kind}: {message}")]

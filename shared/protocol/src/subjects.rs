@@ -239,8 +239,10 @@ pub mod bank_verb {
     pub const RESTRICT: &str = "restrict";
     /// Give them back.
     pub const UNRESTRICT: &str = "unrestrict";
+    /// Return frozen money to a victim's account (restitution).
+    pub const RETURN: &str = "return";
     /// Every bank verb.
-    pub const ALL: [&str; 5] = [STOP_PAYMENT, FREEZE, FLOWS, RESTRICT, UNRESTRICT];
+    pub const ALL: [&str; 6] = [STOP_PAYMENT, FREEZE, FLOWS, RESTRICT, UNRESTRICT, RETURN];
 }
 
 /// Carrier verbs.
