@@ -14,7 +14,9 @@ use domain::{AccountRef, CaseId, City, Fen, PayerRef, Sensitive, Service, Shared
 use events::restitution::RestitutionEvent;
 use events::{Envelope, FreezingEvent, Payload};
 use futures::StreamExt;
-use protocol::adapter::{Counterparty, Direction, FlowsReply, ReturnReply, ReturnRequest, ReturnStatus, StatementEntry};
+use protocol::adapter::{
+    Counterparty, Direction, FlowsReply, ReturnReply, ReturnRequest, ReturnStatus, StatementEntry,
+};
 use protocol::intake::{CasePayers, PayersRequest, TransferPayer};
 use protocol::restitution::{
     AllocationResponse, AllocationView, ApproveRequest, ObjectRequest, RestitutionErrorKind, Signed, VERB_APPROVE,
@@ -71,7 +73,8 @@ impl Harness {
         bus::streams::ensure_city_stream(&js, &city()).await.unwrap();
         let data = tempfile::tempdir().unwrap();
         let producer = Producer { city: city(), service: Service::Restitution };
-        let store = Stores::open(data.path(), &[restitution::STORE], &producer, &clock).unwrap().get(&restitution::STORE);
+        let store =
+            Stores::open(data.path(), &[restitution::STORE], &producer, &clock).unwrap().get(&restitution::STORE);
         let t0 = clock.now_ms() - 3_600_000;
         let bank = Bank::default();
         serve_bank(&client, bank.clone(), t0).await;
@@ -106,8 +109,11 @@ impl Harness {
     async fn victim(&self, n: u64, fen: u64) {
         let case_id = case(n);
         let seq = n * 10;
-        let started =
-            FreezingEvent::TraceStarted { case_id: case_id.clone(), reported_at_ms: self.t0, reported_loss_fen: Fen::new(fen) };
+        let started = FreezingEvent::TraceStarted {
+            case_id: case_id.clone(),
+            reported_at_ms: self.t0,
+            reported_loss_fen: Fen::new(fen),
+        };
         self.publish(seq, started).await;
         let hop = FreezingEvent::HopOpened {
             case_id: case_id.clone(),
@@ -132,7 +138,8 @@ impl Harness {
 
     async fn ask<T: serde::Serialize>(&self, verb: &str, body: &T) -> AllocationResponse {
         let subject = subjects::command(&city(), Service::Restitution, verb);
-        let answer = tokio::time::timeout(BOUND, self.client.request(subject, to_json(body).into())).await.unwrap().unwrap();
+        let answer =
+            tokio::time::timeout(BOUND, self.client.request(subject, to_json(body).into())).await.unwrap().unwrap();
         serde_json::from_slice(&answer.payload).unwrap()
     }
 
@@ -140,12 +147,14 @@ impl Harness {
         let (name, pair) = &self.approvers[who];
         let said = statement(&city(), VERB_APPROVE, allocation, None);
         let signature = pair.sign(said.as_bytes()).unwrap().iter().map(|b| format!("{b:02x}")).collect();
-        let request = ApproveRequest { allocation: allocation.into(), signed: Signed { approver: name.clone(), signature } };
+        let request =
+            ApproveRequest { allocation: allocation.into(), signed: Signed { approver: name.clone(), signature } };
         self.ask(VERB_APPROVE, &request).await
     }
 
     async fn watch(&self) -> Watch {
-        let subscription = self.client.subscribe(subjects::service_events(&city(), Service::Restitution)).await.unwrap();
+        let subscription =
+            self.client.subscribe(subjects::service_events(&city(), Service::Restitution)).await.unwrap();
         self.client.flush().await.unwrap();
         Watch { subscription, seen: Vec::new() }
     }
@@ -172,7 +181,10 @@ async fn serve_bank(client: &async_nats::Client, bank: Bank, t0: u64) {
                 counterparty: Counterparty::Account(victim_account(n)),
                 balance_after_fen: Fen::new(balance),
             };
-            let reply = FlowsReply { balance_fen: Fen::new(100_000), statement: vec![entry(1, 60_000, 60_000), entry(2, 40_000, 100_000)] };
+            let reply = FlowsReply {
+                balance_fen: Fen::new(100_000),
+                statement: vec![entry(1, 60_000, 60_000), entry(2, 40_000, 100_000)],
+            };
             answering.publish(message.reply.unwrap(), to_json(&Reply::<_, ()>::Ok(reply)).into()).await.unwrap();
         }
     });
@@ -295,9 +307,18 @@ async fn frozen_money_goes_back_to_each_victims_own_account_once_after_notice_an
     let object = ObjectRequest { allocation: "a99".into(), case_id: None, by: "x".into(), reason: "y".into() };
     assert_eq!(refused(harness.ask(VERB_OBJECT, &object).await), RestitutionErrorKind::UnknownAllocation);
     watch.until("the notice ends", |seen| count(seen, "notice_ended") == 1).await;
-    let late = ObjectRequest { allocation: allocation.clone(), case_id: Some(case(2)), by: "victim".into(), reason: "late".into() };
+    let late = ObjectRequest {
+        allocation: allocation.clone(),
+        case_id: Some(case(2)),
+        by: "victim".into(),
+        reason: "late".into(),
+    };
     assert_eq!(refused(harness.ask(VERB_OBJECT, &late).await), RestitutionErrorKind::WrongPhase);
-    assert_eq!(refused(harness.approve(&allocation, 2).await), RestitutionErrorKind::NotAnApprover, "zhao is not in the roster");
+    assert_eq!(
+        refused(harness.approve(&allocation, 2).await),
+        RestitutionErrorKind::NotAnApprover,
+        "zhao is not in the roster"
+    );
     let view = ok(harness.approve(&allocation, 0).await);
     assert_eq!(view.approvals.len(), 1);
     assert_eq!(refused(harness.approve(&allocation, 0).await), RestitutionErrorKind::AlreadyApproved);

@@ -87,7 +87,12 @@ fn samples() -> Vec<RestitutionEvent> {
             executed_at_ms: T + 2_600_000_000,
             at_ms: T + 2_600_000_100,
         },
-        RestitutionEvent::ReturnOverdue { allocation: 3, case_id: case(1), due_ms: T + 2_851_200_001, at_ms: T + 2_851_200_002 },
+        RestitutionEvent::ReturnOverdue {
+            allocation: 3,
+            case_id: case(1),
+            due_ms: T + 2_851_200_001,
+            at_ms: T + 2_851_200_002,
+        },
         RestitutionEvent::ReturnFailed {
             allocation: 3,
             case_id: case(1),
@@ -95,8 +100,17 @@ fn samples() -> Vec<RestitutionEvent> {
             detail: "instructed ¥600.00, the bank confirmed ¥599.99".into(),
             at_ms: T + 2_600_000_100,
         },
-        RestitutionEvent::AllocationCompleted { allocation: 3, returned_fen: Fen::new(60_000), at_ms: T + 2_600_000_100 },
-        RestitutionEvent::ClaimAfterExecution { account: mule(), case_id: case(2), allocation: 3, at_ms: T + 2_700_000_000 },
+        RestitutionEvent::AllocationCompleted {
+            allocation: 3,
+            returned_fen: Fen::new(60_000),
+            at_ms: T + 2_600_000_100,
+        },
+        RestitutionEvent::ClaimAfterExecution {
+            account: mule(),
+            case_id: case(2),
+            allocation: 3,
+            at_ms: T + 2_700_000_000,
+        },
     ]
 }
 
@@ -109,11 +123,13 @@ fn other_shapes() -> Vec<RestitutionEvent> {
         detail: String::new(),
         at_ms: T,
     };
-    let mut shapes = vec![
-        failed(ReturnProblem::NoPayingAccount),
-        failed(ReturnProblem::Refused { kind: "not_frozen".into() }),
-    ];
-    for (cause, rule) in [(Cause::Frozen, Rule::ProRata), (Cause::Reproposed { by: "zhao".into() }, Rule::Fifo), (Cause::Remainder, Rule::LowestIntermediateBalance)] {
+    let mut shapes =
+        vec![failed(ReturnProblem::NoPayingAccount), failed(ReturnProblem::Refused { kind: "not_frozen".into() })];
+    for (cause, rule) in [
+        (Cause::Frozen, Rule::ProRata),
+        (Cause::Reproposed { by: "zhao".into() }, Rule::Fifo),
+        (Cause::Remainder, Rule::LowestIntermediateBalance),
+    ] {
         shapes.push(RestitutionEvent::AllocationProposed {
             allocation: 1,
             account: mule(),

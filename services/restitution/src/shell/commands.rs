@@ -69,11 +69,19 @@ pub type Roster = BTreeMap<String, String>;
 /// Checks `signed` is the signature of `statement` by the roster's key for its approver.
 pub fn verify(roster: &Roster, signed: &Signed, statement: &str) -> Result<Approver, RestitutionError> {
     let key = roster.get(&signed.approver).ok_or_else(|| {
-        error(RestitutionErrorKind::NotAnApprover, format!("{:?} is not in the center's roster of approvers", signed.approver))
+        error(
+            RestitutionErrorKind::NotAnApprover,
+            format!("{:?} is not in the center's roster of approvers", signed.approver),
+        )
     })?;
     let signature = hex(&signed.signature)
         .ok_or_else(|| invalid("signed.signature", &signed.signature, "the signature in lower-case hexadecimal"))?;
-    let bad = || error(RestitutionErrorKind::BadSignature, format!("the signature is not {}'s of {statement:?}", signed.approver));
+    let bad = || {
+        error(
+            RestitutionErrorKind::BadSignature,
+            format!("the signature is not {}'s of {statement:?}", signed.approver),
+        )
+    };
     let pair = nkeys::KeyPair::from_public_key(key).map_err(|_| bad())?;
     pair.verify(statement.as_bytes(), &signature).map_err(|_| bad())?;
     Ok(Approver { name: signed.approver.clone(), key: key.clone() })
@@ -104,14 +112,8 @@ pub(super) fn router(
     orders: Arc<Orders>,
 ) -> Router {
     let commands = Commands { city, state, roster: Arc::new(roster), engine, orders };
-    let (list, show, object, dismiss, approve, propose) = (
-        commands.clone(),
-        commands.clone(),
-        commands.clone(),
-        commands.clone(),
-        commands.clone(),
-        commands,
-    );
+    let (list, show, object, dismiss, approve, propose) =
+        (commands.clone(), commands.clone(), commands.clone(), commands.clone(), commands.clone(), commands);
     Router::new()
         .verb(VERB_LIST, move |body: Bytes| {
             let commands = list.clone();
@@ -181,7 +183,8 @@ impl Commands {
     }
 
     async fn approve(&self, body: &[u8]) -> Result<AllocationView, RestitutionError> {
-        let request: ApproveRequest = parse(body, r#"{"allocation": "a1", "signed": {"approver": "…", "signature": "…"}}"#)?;
+        let request: ApproveRequest =
+            parse(body, r#"{"allocation": "a1", "signed": {"approver": "…", "signature": "…"}}"#)?;
         let allocation = allocation_no(&request.allocation)?;
         let said = statement(&self.city, VERB_APPROVE, &request.allocation, None);
         let by = verify(&self.roster, &request.signed, &said)?;
@@ -204,8 +207,12 @@ impl Commands {
             first.saturating_sub(crate::limits::ARRIVAL_WINDOW_MS)
         };
         let statement = self.orders.statement(&request.account, since_ms).await;
-        let input =
-            Input::StatementRead { account: request.account.clone(), statement, rule: Some(rule), by: Some(request.by) };
+        let input = Input::StatementRead {
+            account: request.account.clone(),
+            statement,
+            rule: Some(rule),
+            by: Some(request.by),
+        };
         let events = self.staff(input).await?;
         let proposed = events.iter().find_map(|e| match e {
             events::restitution::RestitutionEvent::AllocationProposed { allocation, .. } => Some(*allocation),

@@ -64,7 +64,11 @@ impl Engine {
 
     /// Runs until shutdown, or until a commit fails (memory is then ahead of the log, and only
     /// a restart makes them agree again).
-    pub(super) async fn run(self, mut inbox: mpsc::Receiver<EngineMsg>, mut shutdown: Shutdown) -> Result<(), RestitutionError> {
+    pub(super) async fn run(
+        self,
+        mut inbox: mpsc::Receiver<EngineMsg>,
+        mut shutdown: Shutdown,
+    ) -> Result<(), RestitutionError> {
         loop {
             let now = self.clock.now_ms();
             if self.next_deadline().is_some_and(|due| due <= now)
@@ -92,7 +96,11 @@ impl Engine {
         match message {
             EngineMsg::Consumed(envelope, done) => {
                 let Payload::Freezing(event) = &envelope.payload else {
-                    let why = format!("{} {} is not an event restitution reads (freezing's)", envelope.service, envelope.payload.name());
+                    let why = format!(
+                        "{} {} is not an event restitution reads (freezing's)",
+                        envelope.service,
+                        envelope.payload.name()
+                    );
                     tracing::warn!(id = %envelope.id, reason = %why, "event refused");
                     let _ = done.send(Err(HandleError::poison(why)));
                     return Ok(());

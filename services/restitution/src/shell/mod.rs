@@ -53,13 +53,20 @@ pub async fn run(config: Config, mut context: Context, store: ::store::Store) ->
     let state: Shared = Arc::new(RwLock::new(started.state));
     let (engine_tx, engine_rx) = engine::queue();
     let clock = context.clock().clone();
-    let orders = Arc::new(Orders::new(city.clone(), context.client().clone(), state.clone(), clock.clone(), engine_tx.clone()));
+    let orders =
+        Arc::new(Orders::new(city.clone(), context.client().clone(), state.clone(), clock.clone(), engine_tx.clone()));
     for order in pending {
         orders.clone().send(order);
     }
     context.start_producer(&store).await?;
     context.prune_inbox(&store);
-    let engine = Engine { config: config.process.clone(), state: state.clone(), store: store.clone(), clock, orders: orders.clone() };
+    let engine = Engine {
+        config: config.process.clone(),
+        state: state.clone(),
+        store: store.clone(),
+        clock,
+        orders: orders.clone(),
+    };
     let shutdown = context.shutdown();
     context.spawn("engine", engine.run(engine_rx, shutdown));
     let engine = engine_tx.clone();

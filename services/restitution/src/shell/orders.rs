@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use adapters::Adapters;
 use domain::report::Destination;
-use domain::{AccountRef, CaseId, City, Service, Sensitive, SharedClock};
+use domain::{AccountRef, CaseId, City, Sensitive, Service, SharedClock};
 use events::restitution::{AllocationNo, ReturnProblem};
 use protocol::adapter::{FlowsRequest, ResolveOrderRequest, ReturnRequest, ReturnStatus};
 use protocol::intake::{PayersRequest, PayersResponse, VERB_PAYERS};
@@ -168,9 +168,10 @@ impl Orders {
     /// Whether the core still awaits this return (not settled, allocation executing).
     fn awaited(&self, allocation: AllocationNo, case_id: &CaseId) -> bool {
         let state = self.state.read().expect("the engine never panics holding the state");
-        state.allocations.get(&allocation).is_some_and(|a| {
-            a.phase == Phase::Executing && a.returns.get(case_id).is_some_and(|r| r.outcome.is_none())
-        })
+        state
+            .allocations
+            .get(&allocation)
+            .is_some_and(|a| a.phase == Phase::Executing && a.returns.get(case_id).is_some_and(|r| r.outcome.is_none()))
     }
 
     /// The victim's paying account: the first the report named (intake's `payers`), else the

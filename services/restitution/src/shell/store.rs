@@ -130,21 +130,11 @@ pub fn write_rows(
 pub type Rows = (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>, Vec<(u64, Vec<u8>)>);
 
 /// The rows of what `touched` names, encoded from `state`.
-pub fn encode_rows(
-    state: &State,
-    touched: &process::Touched,
-    details: &[(u64, Allocation)],
-) -> Rows {
-    let cases = touched
-        .cases
-        .iter()
-        .filter_map(|c| state.cases.get(c).map(|row| (c.to_string(), encode(row))))
-        .collect();
-    let books = touched
-        .books
-        .iter()
-        .filter_map(|a| state.books.get(a).map(|row| (a.to_string(), encode(row))))
-        .collect();
+pub fn encode_rows(state: &State, touched: &process::Touched, details: &[(u64, Allocation)]) -> Rows {
+    let cases =
+        touched.cases.iter().filter_map(|c| state.cases.get(c).map(|row| (c.to_string(), encode(row)))).collect();
+    let books =
+        touched.books.iter().filter_map(|a| state.books.get(a).map(|row| (a.to_string(), encode(row)))).collect();
     let details = details.iter().map(|(no, allocation)| (*no, encode(allocation))).collect();
     (cases, books, details)
 }

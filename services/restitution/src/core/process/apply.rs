@@ -66,7 +66,10 @@ pub fn apply(state: &mut State, event: &RestitutionEvent) {
             }
         }
         RestitutionEvent::ObjectionDismissed { allocation, objection, by, reason, at_ms } => {
-            let found = state.allocations.get_mut(allocation).and_then(|a| a.objections.iter_mut().find(|o| o.no == *objection));
+            let found = state
+                .allocations
+                .get_mut(allocation)
+                .and_then(|a| a.objections.iter_mut().find(|o| o.no == *objection));
             if let Some(o) = found {
                 o.dismissed = Some((by.clone(), reason.clone(), *at_ms));
             }
@@ -98,10 +101,12 @@ pub fn apply(state: &mut State, event: &RestitutionEvent) {
             }
         }
         RestitutionEvent::ReturnConfirmed { allocation, case_id, transfer_id, executed_at_ms, .. } => {
-            settle(state, *allocation, case_id, ReturnOutcome::Confirmed {
-                transfer_id: transfer_id.clone(),
-                executed_at_ms: *executed_at_ms,
-            });
+            settle(
+                state,
+                *allocation,
+                case_id,
+                ReturnOutcome::Confirmed { transfer_id: transfer_id.clone(), executed_at_ms: *executed_at_ms },
+            );
         }
         RestitutionEvent::ReturnFailed { allocation, case_id, problem, .. } => {
             settle(state, *allocation, case_id, ReturnOutcome::Failed { problem: problem.clone() });

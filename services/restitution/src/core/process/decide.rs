@@ -31,7 +31,12 @@ pub fn decide(state: &mut State, config: &ProcessConfig, input: Input, now: Time
             propose(state, config, &account, statement, rule, by, now, &mut step)?;
         }
         Input::Object { allocation, case_id, by, reason } => {
-            let a = in_phase(state, allocation, Phase::Notice, "in its notice period (objections are heard until it ends)")?;
+            let a = in_phase(
+                state,
+                allocation,
+                Phase::Notice,
+                "in its notice period (objections are heard until it ends)",
+            )?;
             check_text("by", &by, MAX_STAFF_NAME_CHARS)?;
             check_text("reason", &reason, MAX_REASON_CHARS)?;
             if let Some(case_id) = &case_id
@@ -44,7 +49,14 @@ pub fn decide(state: &mut State, config: &ProcessConfig, input: Input, now: Time
                 });
             }
             let objection = u32::try_from(a.objections.len()).unwrap_or(u32::MAX).saturating_add(1);
-            step.events.push(RestitutionEvent::ObjectionRaised { allocation, objection, case_id, by, reason, at_ms: now });
+            step.events.push(RestitutionEvent::ObjectionRaised {
+                allocation,
+                objection,
+                case_id,
+                by,
+                reason,
+                at_ms: now,
+            });
         }
         Input::Dismiss { allocation, objection, by, reason } => {
             let a = known(state, allocation)?;
@@ -313,7 +325,11 @@ fn approve(
         });
     }
     if a.shares.iter().all(|s| s.fen.is_zero()) {
-        step.events.push(RestitutionEvent::AllocationCompleted { allocation, returned_fen: domain::Fen::ZERO, at_ms: now });
+        step.events.push(RestitutionEvent::AllocationCompleted {
+            allocation,
+            returned_fen: domain::Fen::ZERO,
+            at_ms: now,
+        });
     }
     Ok(())
 }
@@ -340,7 +356,11 @@ fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), 
     let trimmed = value.trim();
     if trimmed.is_empty() || value.chars().count() > max_chars || value.chars().any(char::is_control) {
         let shown: String = value.chars().take(max_chars.min(80)).collect();
-        return Err(Rejection::Invalid { field, value: shown, expected: "text of 1 to its limit of characters, without control characters" });
+        return Err(Rejection::Invalid {
+            field,
+            value: shown,
+            expected: "text of 1 to its limit of characters, without control characters",
+        });
     }
     Ok(())
 }
@@ -412,4 +432,3 @@ pub fn working_days_after(at_ms: TimeMs, days: u32, utc_offset_ms: u64) -> TimeM
     }
     t
 }
-

@@ -70,10 +70,28 @@ pub enum Input {
     Freezing(Box<FreezingEvent>),
     /// The statement of `account` the shell read for a proposal (`None`: it could not be read;
     /// the allocation says so and the timestamp rule falls back).
-    StatementRead { account: AccountRef, statement: Option<Vec<Entry>>, rule: Option<Rule>, by: Option<String> },
-    Object { allocation: AllocationNo, case_id: Option<CaseId>, by: String, reason: String },
-    Dismiss { allocation: AllocationNo, objection: ObjectionNo, by: Approver, reason: String },
-    Approve { allocation: AllocationNo, by: Approver },
+    StatementRead {
+        account: AccountRef,
+        statement: Option<Vec<Entry>>,
+        rule: Option<Rule>,
+        by: Option<String>,
+    },
+    Object {
+        allocation: AllocationNo,
+        case_id: Option<CaseId>,
+        by: String,
+        reason: String,
+    },
+    Dismiss {
+        allocation: AllocationNo,
+        objection: ObjectionNo,
+        by: Approver,
+        reason: String,
+    },
+    Approve {
+        allocation: AllocationNo,
+        by: Approver,
+    },
     /// The bank answered a return: `executed` (with what it executed) or still `accepted`.
     ReturnAnswered {
         allocation: AllocationNo,
@@ -81,7 +99,12 @@ pub enum Input {
         executed: Option<(Fen, String, TimeMs)>,
     },
     /// The return cannot go through without staff.
-    ReturnImpossible { allocation: AllocationNo, case_id: CaseId, problem: ReturnProblem, detail: String },
+    ReturnImpossible {
+        allocation: AllocationNo,
+        case_id: CaseId,
+        problem: ReturnProblem,
+        detail: String,
+    },
     TimerFired,
 }
 

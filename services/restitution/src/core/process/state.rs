@@ -284,7 +284,15 @@ impl State {
                 touched.cases.insert(case_id.clone());
             }
             FreezingEvent::HopOpened {
-                case_id, hop, parent, depth, target, traced_fen, since_ms, arrival_transfer_id, ..
+                case_id,
+                hop,
+                parent,
+                depth,
+                target,
+                traced_fen,
+                since_ms,
+                arrival_transfer_id,
+                ..
             } => {
                 let hop_row = Hop {
                     parent: *parent,
@@ -339,11 +347,19 @@ impl State {
         changed
     }
 
-    fn open_hop(&mut self, case_id: &CaseId, hop: HopId, row: Hop, touched: &mut Touched, changed: &mut BTreeSet<AccountRef>) {
+    fn open_hop(
+        &mut self,
+        case_id: &CaseId,
+        hop: HopId,
+        row: Hop,
+        touched: &mut Touched,
+        changed: &mut BTreeSet<AccountRef>,
+    ) {
         let deposit = match &row.target {
-            Destination::Account(account) => {
-                Some((account.clone(), Deposit { amount_fen: row.fen, at_ms: row.at_ms, transfer_id: row.transfer_id.clone() }))
-            }
+            Destination::Account(account) => Some((
+                account.clone(),
+                Deposit { amount_fen: row.fen, at_ms: row.at_ms, transfer_id: row.transfer_id.clone() },
+            )),
             Destination::Order(_) => None,
         };
         self.cases.entry(case_id.clone()).or_default().hops.insert(hop, row);

@@ -122,7 +122,9 @@ impl World {
 /// The allocation a proposal makes and when its notice ends.
 fn proposed(event: &RestitutionEvent) -> Option<(u64, TimeMs)> {
     match event {
-        RestitutionEvent::AllocationProposed { allocation, notice_ends_at_ms, .. } => Some((*allocation, *notice_ends_at_ms)),
+        RestitutionEvent::AllocationProposed { allocation, notice_ends_at_ms, .. } => {
+            Some((*allocation, *notice_ends_at_ms))
+        }
         _ => None,
     }
 }
@@ -149,7 +151,10 @@ fn money_frozen_is_read_then_proposed_with_a_notice_of_thirty_days() {
     assert_eq!(shares(&proposal), [(case(1), 30_000)]);
     assert_eq!(proposed(&proposal.events[0]), Some((1, T0 + 30 * DAY_MS)));
     assert_eq!(proposal.details.len(), 1, "the reason for every fen is kept with the proposal");
-    assert!(matches!(&proposal.events[0], RestitutionEvent::AllocationProposed { cause: Cause::Frozen, replaces: None, rule: Rule::TimestampTrace, .. }));
+    assert!(matches!(
+        &proposal.events[0],
+        RestitutionEvent::AllocationProposed { cause: Cause::Frozen, replaces: None, rule: Rule::TimestampTrace, .. }
+    ));
 }
 
 #[test]
@@ -161,8 +166,10 @@ fn a_second_victim_before_execution_reopens_the_allocation_and_the_notice_starts
     let second = world.victim(2, 40_000, 40_000);
     let reproposal = world.read(&second);
     assert_eq!(shares(&reproposal), [(case(1), 60_000), (case(2), 40_000)]);
-    assert!(matches!(&reproposal.events[0], RestitutionEvent::AllocationProposed { allocation: 2, replaces: Some(1), cause: Cause::Reopened, notice_ends_at_ms, .. }
-        if *notice_ends_at_ms == T0 + 40 * DAY_MS));
+    assert!(
+        matches!(&reproposal.events[0], RestitutionEvent::AllocationProposed { allocation: 2, replaces: Some(1), cause: Cause::Reopened, notice_ends_at_ms, .. }
+        if *notice_ends_at_ms == T0 + 40 * DAY_MS)
+    );
     assert_eq!(world.state.allocations[&1].phase, Phase::Superseded);
     world.at(T0 + 40 * DAY_MS).unwrap();
     assert_eq!(
@@ -203,17 +210,23 @@ fn approval_waits_for_the_notice_and_needs_two_distinct_approvers() {
     assert!(first.orders.is_empty(), "one approval instructs nothing");
     assert_eq!(world.when(approve("li")).unwrap_err(), Rejection::AlreadyApproved { allocation: 1, by: "li".into() });
     let same_key = Approver { name: "li-2".into(), key: approver("li").key };
-    assert!(matches!(world.when(Input::Approve { allocation: 1, by: same_key }), Err(Rejection::AlreadyApproved { .. })));
+    assert!(matches!(
+        world.when(Input::Approve { allocation: 1, by: same_key }),
+        Err(Rejection::AlreadyApproved { .. })
+    ));
     let second = world.when(approve("wang")).unwrap();
     let request = request_id(&city(), 1, &case(1));
     assert_eq!(request, format!("wuhan/restitution/a1/{}", case(1)));
-    assert_eq!(second.orders, [Order::Return {
-        allocation: 1,
-        case_id: case(1),
-        request_id: request,
-        account: mule(),
-        amount_fen: Fen::new(50_000)
-    }]);
+    assert_eq!(
+        second.orders,
+        [Order::Return {
+            allocation: 1,
+            case_id: case(1),
+            request_id: request,
+            account: mule(),
+            amount_fen: Fen::new(50_000)
+        }]
+    );
     assert_eq!(world.state.allocations[&1].phase, Phase::Executing);
     assert!(matches!(world.when(approve("zhao")), Err(Rejection::WrongPhase { phase: "executing", .. })));
 }
@@ -223,15 +236,24 @@ fn an_objection_holds_the_notice_until_an_approver_dismisses_it() {
     let mut world = World::new();
     let step = world.victim(1, 50_000, 50_000);
     world.read(&step);
-    let object = |reason: &str| Input::Object { allocation: 1, case_id: Some(case(1)), by: "victim".into(), reason: reason.into() };
+    let object = |reason: &str| Input::Object {
+        allocation: 1,
+        case_id: Some(case(1)),
+        by: "victim".into(),
+        reason: reason.into(),
+    };
     assert!(matches!(world.when(object("  ")), Err(Rejection::Invalid { field: "reason", .. })));
     world.when(object("my second transfer is missing")).unwrap();
     assert_eq!(world.at(T0 + 31 * DAY_MS).unwrap_err(), Rejection::NothingChanged, "the notice does not end");
     assert_eq!(next_deadline(&world.state), None);
-    let dismiss = |objection| Input::Dismiss { allocation: 1, objection, by: approver("li"), reason: "checked: included".into() };
+    let dismiss =
+        |objection| Input::Dismiss { allocation: 1, objection, by: approver("li"), reason: "checked: included".into() };
     assert_eq!(world.when(dismiss(2)).unwrap_err(), Rejection::UnknownObjection { allocation: 1, objection: 2 });
     let dismissed = world.when(dismiss(1)).unwrap();
-    assert!(matches!(&dismissed.events[..], [RestitutionEvent::ObjectionDismissed { .. }, RestitutionEvent::NoticeEnded { .. }]));
+    assert!(matches!(
+        &dismissed.events[..],
+        [RestitutionEvent::ObjectionDismissed { .. }, RestitutionEvent::NoticeEnded { .. }]
+    ));
     assert_eq!(world.when(dismiss(1)).unwrap_err(), Rejection::AlreadyDismissed { allocation: 1, objection: 1 });
 }
 
@@ -259,12 +281,18 @@ fn a_confirmation_for_another_amount_is_not_taken_as_returned() {
     assert_eq!(world.when(accepted).unwrap_err(), Rejection::NotExecuted);
     let wrong = Input::ReturnAnswered { allocation, case_id: case(1), executed: Some((Fen::new(1), "x1".into(), T0)) };
     let step = world.when(wrong).unwrap();
-    assert!(matches!(&step.events[..], [RestitutionEvent::ReturnFailed { problem: ReturnProblem::AmountMismatch { confirmed_fen }, .. }] if confirmed_fen.get() == 1));
-    let again = Input::ReturnAnswered { allocation, case_id: case(1), executed: Some((Fen::new(60_000), "x2".into(), T0)) };
+    assert!(
+        matches!(&step.events[..], [RestitutionEvent::ReturnFailed { problem: ReturnProblem::AmountMismatch { confirmed_fen }, .. }] if confirmed_fen.get() == 1)
+    );
+    let again =
+        Input::ReturnAnswered { allocation, case_id: case(1), executed: Some((Fen::new(60_000), "x2".into(), T0)) };
     assert!(matches!(world.when(again), Err(Rejection::ReturnSettled { .. })));
-    let other = Input::ReturnAnswered { allocation, case_id: case(2), executed: Some((Fen::new(40_000), "x3".into(), T0)) };
+    let other =
+        Input::ReturnAnswered { allocation, case_id: case(2), executed: Some((Fen::new(40_000), "x3".into(), T0)) };
     let done = world.when(other).unwrap();
-    assert!(matches!(done.events.last(), Some(RestitutionEvent::AllocationCompleted { returned_fen, .. }) if returned_fen.get() == 40_000));
+    assert!(
+        matches!(done.events.last(), Some(RestitutionEvent::AllocationCompleted { returned_fen, .. }) if returned_fen.get() == 40_000)
+    );
 }
 
 #[test]
@@ -276,11 +304,17 @@ fn a_claim_after_execution_waits_and_gets_what_remains_once_the_allocation_compl
     assert!(matches!(&world.log[logged..], [RestitutionEvent::ClaimAfterExecution { allocation: 2, .. }]), "{late:?}");
     assert!(late.orders.is_empty(), "nothing is proposed while the returns run");
     for (n, fen) in [(1, 60_000), (2, 40_000)] {
-        let answer = Input::ReturnAnswered { allocation: 2, case_id: case(n), executed: Some((Fen::new(fen), format!("r{n}"), T0)) };
+        let answer = Input::ReturnAnswered {
+            allocation: 2,
+            case_id: case(n),
+            executed: Some((Fen::new(fen), format!("r{n}"), T0)),
+        };
         let step = world.when(answer).unwrap();
         if n == 2 {
             let remainder = world.read(&step);
-            assert!(matches!(&remainder.events[0], RestitutionEvent::AllocationProposed { cause: Cause::Remainder, frozen_fen, replaces: None, .. } if frozen_fen.get() == 10_000));
+            assert!(
+                matches!(&remainder.events[0], RestitutionEvent::AllocationProposed { cause: Cause::Remainder, frozen_fen, replaces: None, .. } if frozen_fen.get() == 10_000)
+            );
             assert_eq!(shares(&remainder).iter().map(|(_, f)| f).sum::<u64>(), 10_000, "only what remains");
         }
     }
@@ -290,21 +324,39 @@ fn a_claim_after_execution_waits_and_gets_what_remains_once_the_allocation_compl
 fn a_start_resends_every_unsettled_return_under_its_first_request_id_and_instructs_nothing_twice() {
     let mut world = World::new();
     let instructed = world.executed();
-    let mut restarted = State { cases: world.state.cases.clone(), books: world.state.books.clone(), details: world.state.details.clone(), ..State::default() };
+    let mut restarted = State {
+        cases: world.state.cases.clone(),
+        books: world.state.books.clone(),
+        details: world.state.details.clone(),
+        ..State::default()
+    };
     for event in &world.log {
         apply(&mut restarted, event);
     }
     assert_eq!(pending_orders(&restarted), instructed.orders);
-    let step = world.when(Input::ReturnImpossible { allocation: 2, case_id: case(1), problem: ReturnProblem::NoPayingAccount, detail: "none named".into() }).unwrap();
+    let step = world
+        .when(Input::ReturnImpossible {
+            allocation: 2,
+            case_id: case(1),
+            problem: ReturnProblem::NoPayingAccount,
+            detail: "none named".into(),
+        })
+        .unwrap();
     assert!(matches!(&step.events[..], [RestitutionEvent::ReturnFailed { .. }]));
     assert_eq!(pending_orders(&world.state).len(), 1, "the failed return is not sent again");
-    assert!(matches!(world.when(Input::Approve { allocation: 2, by: approver("zhao") }), Err(Rejection::WrongPhase { .. })));
+    assert!(matches!(
+        world.when(Input::Approve { allocation: 2, by: approver("zhao") }),
+        Err(Rejection::WrongPhase { .. })
+    ));
 }
 
 #[test]
 fn unknown_allocations_are_refused_by_name() {
     let mut world = World::new();
-    assert_eq!(world.when(Input::Approve { allocation: 9, by: approver("li") }).unwrap_err(), Rejection::UnknownAllocation(9));
+    assert_eq!(
+        world.when(Input::Approve { allocation: 9, by: approver("li") }).unwrap_err(),
+        Rejection::UnknownAllocation(9)
+    );
     let object = Input::Object { allocation: 9, case_id: None, by: "x".into(), reason: "y".into() };
     assert_eq!(world.when(object).unwrap_err(), Rejection::UnknownAllocation(9));
     assert_eq!(Rejection::UnknownAllocation(9).to_string(), "allocation a9 does not exist");
