@@ -53,6 +53,9 @@ pub struct EmbeddedOptions {
     /// Where the province's secrets are generated (`keys/`, `pki/`; a CA there is kept);
     /// `None`: in the deployment's temporary data directory.
     pub secrets_dir: Option<std::path::PathBuf>,
+    /// Restitution's notice period and approvers in every city (drills shorten the notice and
+    /// name the lab's approvers).
+    pub restitution: restitution::Tuning,
 }
 
 impl Default for EmbeddedOptions {
@@ -65,6 +68,7 @@ impl Default for EmbeddedOptions {
             tracing_rule: TracingRule::default(),
             secure: true,
             secrets_dir: None,
+            restitution: restitution::Tuning::default(),
         }
     }
 }
@@ -217,6 +221,7 @@ impl Embedded {
             at_risk_margin_ms: freezing::limits::DEFAULT_AT_RISK_MARGIN_MS,
             tracing_rule: self.options.tracing_rule,
             dissuasion: dissuasion::Tuning::default(),
+            restitution: self.options.restitution.clone(),
             credentials: self.secrets.as_deref().map(security::CredentialFiles::of_deployment),
         };
         anyhow::ensure!(!self.cities.contains_key(city), "{city} is already running");

@@ -107,6 +107,7 @@ async fn a_drill_against_a_running_city_through_the_hub_gives_full_recall() {
             at_risk_margin_ms: freezing::limits::DEFAULT_AT_RISK_MARGIN_MS,
             tracing_rule: freezing::rule::TracingRule::default(),
             dissuasion: dissuasion::Tuning::default(),
+            restitution: restitution::Tuning::default(),
             credentials: None,
         },
         Arc::new(clock),

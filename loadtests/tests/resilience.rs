@@ -161,16 +161,16 @@ async fn a_city_cut_off_from_the_province_keeps_freezing_and_the_province_catche
 
     deployment.province.city_mut(&cut_off).unwrap().link.restore();
     deployment.province.wait_leaf_count(2).await.unwrap();
+    // The city keeps recording after its traces complete (restitution proposes allocations of
+    // the frozen accounts once it has read their statements), so the province has caught up
+    // when it holds, subject by subject, what the city's stream holds at that moment.
     let caught_up = poll(CATCH_UP_TIMEOUT, "the province catching up", || async {
-        let seen = count(&hub_js, province, &city_filter).await?;
-        Ok(if seen >= local_total { Ok(seen) } else { Err(format!("{seen} of {local_total} events")) })
+        let local = subject_counts(&city_js, &cut_off.stream_name(), &city_filter).await?;
+        let remote = subject_counts(&hub_js, province, &city_filter).await?;
+        Ok(if remote == local { Ok(local) } else { Err(format!("{remote:?} of {local:?}")) })
     })
     .await
     .unwrap();
-    assert_eq!(caught_up, local_total);
-    let remote = subject_counts(&hub_js, province, &city_filter).await.unwrap();
-    assert_eq!(remote, local, "per-subject counts, province vs city");
-    // The city's own stream did not change meanwhile.
-    assert_eq!(count(&city_js, &cut_off.stream_name(), &city_filter).await.unwrap(), local_total);
+    assert!(caught_up.values().sum::<usize>() >= local_total, "nothing of the city's stream was lost");
     deployment.stop().await;
 }

@@ -16,6 +16,13 @@ pub const MAX_STATEMENT_ENTRIES: usize = 512;
 /// Longest accepted `request_id`, in bytes.
 pub const MAX_REQUEST_ID_BYTES: usize = 256;
 
+/// Longest accepted `allocation` of a return, in bytes: an id, like a request id.
+pub const MAX_ALLOCATION_BYTES: usize = MAX_REQUEST_ID_BYTES;
+
+/// Longest a simulated bank takes from accepting a return to executing it: 5 days (3
+/// working days and a weekend).
+pub const MAX_RETURN_DELAY_MS: u64 = 5 * 24 * 60 * 60 * 1000;
+
 /// Most transfers a [`crate::Schedule`] holds pending at once.
 pub const MAX_SCHEDULED_TRANSFERS: usize = 1_000_000;
 

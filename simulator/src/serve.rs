@@ -24,7 +24,7 @@ use futures::StreamExt;
 use protocol::Reply;
 use protocol::adapter::{
     AccountRestrictRequest, AdapterError, AdapterErrorKind, FlowsRequest, FreezeRequest, ResolveOrderRequest,
-    StopPaymentRequest,
+    ReturnRequest, StopPaymentRequest,
 };
 use protocol::holder::AccountRestrictReply;
 use protocol::subjects::{bank_verb, platform_verb};
@@ -357,6 +357,11 @@ fn answer_bank(
             let req: AccountRestrictRequest = parse(verb, body)?;
             check_bank(&req.account)?;
             Ok(reply_body(world::lock(world).ledger.unrestrict(&req, now)))
+        }
+        bank_verb::RETURN => {
+            let req: ReturnRequest = parse(verb, body)?;
+            check_bank(&req.account)?;
+            Ok(reply_body(world::lock(world).return_money(&req, now)))
         }
         _ => Err(invalid(format!("unknown bank verb {verb:?}: expected {}", bank_verb::ALL.join(", ")))),
     }

@@ -5,6 +5,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use domain::{BankId, Carrier, PlatformId, TimeMs};
+use protocol::adapter::{AdapterError, AdapterErrorKind, ReturnReply, ReturnRequest};
 
 use crate::contact::Contacts;
 use crate::holders::Holders;
@@ -55,12 +56,28 @@ impl World {
     }
 
     /// Decides every victim's first contact due at or before `now` against the carriers'
-    /// blocks ([`Contacts::contact_due`]: a spared victim's transfers leave the schedule), then
-    /// executes every scheduled transfer due at or before `now` (see
-    /// [`Schedule::execute_due`]).
+    /// blocks ([`Contacts::contact_due`]: a spared victim's transfers leave the schedule),
+    /// executes the returns the banks accepted that are due ([`Ledger::execute_due_returns`]),
+    /// then every scheduled transfer due at or before `now` (see [`Schedule::execute_due`]).
     pub fn execute_due(&mut self, now: TimeMs) -> Vec<Outcome> {
         self.contacts.contact_due(now, &self.telecom, &mut self.schedule);
+        self.ledger.execute_due_returns(now);
         self.schedule.execute_due(&mut self.ledger, now)
+    }
+
+    /// Answers a bank's `return` at `now` ([`Ledger::return_money`]). A victim's account at
+    /// one of the world's banks that the ledger does not hold does not exist: the simulator
+    /// holds every account of its banks. One at a bank outside the world is paid out of it.
+    pub fn return_money(&mut self, req: &ReturnRequest, now: TimeMs) -> Result<ReturnReply, AdapterError> {
+        let to = req.to_account.expose();
+        if self.banks.contains(&to.bank()) && !self.ledger.has_account(to) {
+            return Err(AdapterError {
+                kind: AdapterErrorKind::UnknownAccount,
+                // The victim's account is personal data: the message names its bank only.
+                message: format!("the victim's account is not an account of {}", to.bank()),
+            });
+        }
+        self.ledger.return_money(req, now)
     }
 }
 

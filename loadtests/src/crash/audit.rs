@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use async_nats::jetstream;
 use domain::{AccountRef, CaseId, City, Fen, Service};
-use events::{BlockingEvent, Envelope, FreezingEvent, IntakeEvent, Payload};
+use events::{BlockingEvent, Envelope, FreezingEvent, IntakeEvent, Payload, RestitutionEvent};
 use futures::StreamExt;
 
 /// Messages read back from one city's stream at most.
@@ -114,8 +114,19 @@ fn logical_key(envelope: &Envelope) -> Option<(&'static str, String)> {
             // follow (a case screened once is extended once per identifier).
             _ => return None,
         },
-        // No node runs dissuasion yet: none is published.
+        // Dissuasion's events are keyed by task and step, which the audit does not score.
         Payload::Dissuasion(_) => return None,
+        // A return instructed or confirmed twice would be money paid twice.
+        Payload::Restitution(event) => match event {
+            RestitutionEvent::AllocationProposed { allocation, .. } => ("allocation_proposed", allocation.to_string()),
+            RestitutionEvent::ReturnInstructed { allocation, case_id, .. } => {
+                ("return_instructed", format!("{allocation} {case_id}"))
+            }
+            RestitutionEvent::ReturnConfirmed { allocation, case_id, .. } => {
+                ("return_confirmed", format!("{allocation} {case_id}"))
+            }
+            _ => return None,
+        },
     };
     Some(key)
 }
@@ -187,7 +198,7 @@ fn count(
             *claim = claim.saturating_add(*claim_fen);
         }
         Payload::Blocking(BlockingEvent::IdentifierBlocked { .. }) => audit.blocks += 1,
-        Payload::Freezing(_) | Payload::Blocking(_) | Payload::Dissuasion(_) => {}
+        Payload::Freezing(_) | Payload::Blocking(_) | Payload::Dissuasion(_) | Payload::Restitution(_) => {}
     }
     if let Some(key) = logical_key(&envelope)
         && !keys.insert(key.clone())

@@ -26,6 +26,8 @@ pub struct CityOptions {
     pub tracing_rule: TracingRule,
     /// Dissuasion's thresholds, capacities and retention.
     pub dissuasion: dissuasion::Tuning,
+    /// Restitution's notice period and roster of approvers.
+    pub restitution: restitution::Tuning,
     /// Where the identities' keys and the CA are (`afc-lab secure` writes a directory of
     /// them): each service connects with its own identity over TLS. `None`: anonymous and
     /// without TLS.
@@ -48,6 +50,10 @@ pub fn services(options: &CityOptions) -> Vec<Box<dyn Hosted>> {
         Box::new(dissuasion::Dissuasion::new(dissuasion::Config::tuned(
             options.city.clone(),
             options.dissuasion.clone(),
+        ))),
+        Box::new(restitution::Restitution::new(restitution::Config::tuned(
+            options.city.clone(),
+            options.restitution.clone(),
         ))),
     ]
 }
@@ -75,6 +81,7 @@ pub fn service_grants(city: &City) -> Vec<(&'static str, security::Grant)> {
         (Service::Freezing.as_str(), freezing::grant(city)),
         (Service::Blocking.as_str(), blocking::grant(city)),
         (Service::Dissuasion.as_str(), dissuasion::grant(city)),
+        (Service::Restitution.as_str(), restitution::grant(city)),
     ]
 }
 
@@ -93,6 +100,7 @@ mod tests {
             at_risk_margin_ms: 1,
             tracing_rule: TracingRule::default(),
             dissuasion: dissuasion::Tuning::default(),
+            restitution: restitution::Tuning::default(),
             credentials: None,
         };
         let hosted: Vec<Service> = services(&options).iter().map(|s| s.service()).collect();

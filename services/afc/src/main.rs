@@ -17,7 +17,11 @@ use afc::{cli, config};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
-#[command(name = "afc", version, about = "Anti-fraud center node: intake, tracing and freezing, blocking, dissuasion")]
+#[command(
+    name = "afc",
+    version,
+    about = "Anti-fraud center node: intake, tracing and freezing, blocking, dissuasion, restitution"
+)]
 struct Cli {
     /// Log lines as text (colours only on a terminal; the default) or JSON objects, one a
     /// line (`afc city`: key `logging.format`).
@@ -59,6 +63,12 @@ enum Command {
     Task {
         #[command(subcommand)]
         command: TaskCommand,
+    },
+    /// Return frozen money to victims: list and show allocations, object, approve (signed),
+    /// allocate an account again by another rule.
+    Restitution {
+        #[command(subcommand)]
+        command: cli::restitution::Command,
     },
     /// Provincial hub administration.
     Province {
@@ -402,6 +412,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Task { command } => {
             afc::cli::init_logging("warn", log_format);
             task(command).await
+        }
+        Command::Restitution { command } => {
+            afc::cli::init_logging("warn", log_format);
+            cli::restitution::run(command).await
         }
         Command::Province { command: ProvinceCommand::Provision { hub, cities, credentials, replicas } } => {
             afc::cli::init_logging("warn", log_format);

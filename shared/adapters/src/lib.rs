@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use protocol::adapter::{
     AccountRestrictRequest, AccountUnrestrictRequest, AdapterError as WireError, AdapterErrorKind as RefusalKind,
-    FlowsReply, FlowsRequest, FreezeReply, FreezeRequest, ResolveOrderReply, ResolveOrderRequest, StopPaymentReply,
-    StopPaymentRequest,
+    FlowsReply, FlowsRequest, FreezeReply, FreezeRequest, ResolveOrderReply, ResolveOrderRequest, ReturnReply,
+    ReturnRequest, ReturnStatus, StopPaymentReply, StopPaymentRequest,
 };
 use protocol::carrier::{Answer, Order, RestrictReply};
 use protocol::holder::{AccountHolder, AccountRestrictAnswer};
@@ -150,6 +150,16 @@ impl Adapters {
         self.order(subjects::bank(&request.account.bank(), bank_verb::UNRESTRICT), request).await
     }
 
+    /// Asks the bank holding `request.account` to pay money frozen there for the center back
+    /// to the victim's account. The request is idempotent: asking again with the same request
+    /// (after a timeout, or to learn whether an `accepted` return was executed) answers the
+    /// return's state and moves no money twice. A reply for another amount, or `executed`
+    /// without its transfer, is an invalid reply.
+    pub async fn return_money(&self, request: &ReturnRequest) -> Result<ReturnReply, AdapterError> {
+        let subject = subjects::bank(&request.account.bank(), bank_verb::RETURN);
+        self.ask(subject, request, |reply: &ReturnReply| check_return(request, reply)).await
+    }
+
     pub async fn resolve(&self, request: &ResolveOrderRequest) -> Result<ResolveOrderReply, AdapterError> {
         self.call(subjects::platform(&request.order.platform(), platform_verb::RESOLVE), request).await
     }
@@ -222,5 +232,19 @@ impl Adapters {
             Ok(Reply::Error(refusal)) => Err(AdapterErrorKind::Refused(refusal)),
             Err(error) => Err(AdapterErrorKind::InvalidReply(error.to_string())),
         }
+    }
+}
+
+/// Whether `reply` answers `request`: the instruction's amount, and an executed return names
+/// its transfer and time.
+fn check_return(request: &ReturnRequest, reply: &ReturnReply) -> Result<(), String> {
+    if reply.amount_fen != request.amount_fen {
+        return Err(format!("the reply is for {}, the return asked {}", reply.amount_fen, request.amount_fen));
+    }
+    match (reply.status, &reply.transfer_id, reply.executed_at_ms) {
+        (ReturnStatus::Executed, None, _) | (ReturnStatus::Executed, _, None) => {
+            Err("an executed return names its transfer_id and executed_at_ms".to_owned())
+        }
+        _ => Ok(()),
     }
 }

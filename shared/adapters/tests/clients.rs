@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use adapters::{AdapterErrorKind, Adapters};
-use domain::{AccountRef, CaseId, City, Fen};
+use domain::{AccountRef, CaseId, City, Fen, Sensitive};
 use futures::StreamExt;
-use protocol::adapter::{AdapterErrorKind as Refusal, FreezeRequest};
+use protocol::adapter::{AdapterErrorKind as Refusal, FreezeRequest, ReturnRequest, ReturnStatus};
 use protocol::subjects::{self, bank_verb};
 use testkit::NatsServer;
 
@@ -32,7 +32,16 @@ fn freeze_subject() -> String {
 
 /// Answers every freeze on icbc with `answer(attempt)` (1-based); counts the attempts.
 async fn bank(client: &async_nats::Client, answer: fn(u32) -> Option<&'static str>) -> Arc<AtomicU32> {
-    let mut requests = client.subscribe(freeze_subject()).await.unwrap();
+    bank_on(client, freeze_subject(), answer).await
+}
+
+/// Answers every request on `subject` with `answer(attempt)` (1-based); counts the attempts.
+async fn bank_on(
+    client: &async_nats::Client,
+    subject: String,
+    answer: fn(u32) -> Option<&'static str>,
+) -> Arc<AtomicU32> {
+    let mut requests = client.subscribe(subject).await.unwrap();
     client.flush().await.unwrap();
     let attempts = Arc::new(AtomicU32::new(0));
     let (counted, client) = (attempts.clone(), client.clone());
@@ -106,4 +115,85 @@ async fn a_reply_outside_the_protocol_is_invalid_and_not_retried() {
     let error = adapters.freeze(&request()).await.unwrap_err();
     assert!(matches!(error.kind, AdapterErrorKind::InvalidReply(_)), "{error}");
     assert_eq!((error.attempts, attempts.load(Ordering::SeqCst)), (1, 1));
+}
+
+fn return_request() -> ReturnRequest {
+    let center = City::parse("huzhou").unwrap();
+    let case_id = CaseId::derive(&center, 1);
+    ReturnRequest {
+        request_id: format!("{case_id}/a1/v1/return"),
+        allocation: format!("{case_id}/a1"),
+        center,
+        case_id,
+        account: AccountRef::parse("icbc:00000001").unwrap(),
+        to_account: Sensitive::new(AccountRef::parse("ccb:00000002").unwrap()),
+        amount_fen: Fen::new(10_000),
+    }
+}
+
+fn return_subject() -> String {
+    subjects::bank(&return_request().account.bank(), bank_verb::RETURN)
+}
+
+const ACCEPTED: &str = r#"{"ok":{"status":"accepted","amount_fen":10000}}"#;
+const EXECUTED: &str =
+    r#"{"ok":{"status":"executed","amount_fen":10000,"transfer_id":"t-9","executed_at_ms":1763960000000}}"#;
+
+#[tokio::test]
+async fn a_return_goes_to_the_bank_of_the_frozen_account_and_is_asked_again_until_executed() {
+    let (_server, client, adapters) = setup().await;
+    let attempts = bank_on(&client, return_subject(), |attempt| {
+        Some(match attempt {
+            1 => r#"{"error":{"kind":"unavailable","message":"maintenance"}}"#,
+            2 => ACCEPTED,
+            _ => EXECUTED,
+        })
+    })
+    .await;
+    let first = adapters.return_money(&return_request()).await.unwrap();
+    assert_eq!((first.status, first.transfer_id), (ReturnStatus::Accepted, None));
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "unavailable was asked again");
+    let polled = adapters.return_money(&return_request()).await.unwrap();
+    assert_eq!(polled.status, ReturnStatus::Executed);
+    assert_eq!((polled.transfer_id.as_deref(), polled.executed_at_ms), (Some("t-9"), Some(1_763_960_000_000)));
+}
+
+#[tokio::test]
+async fn a_return_refused_not_frozen_is_not_asked_again() {
+    let (_server, client, adapters) = setup().await;
+    let attempts = bank_on(&client, return_subject(), |_| {
+        Some(r#"{"error":{"kind":"not_frozen","message":"huzhou holds 50.00 frozen on icbc:00000001"}}"#)
+    })
+    .await;
+    let error = adapters.return_money(&return_request()).await.unwrap_err();
+    assert_eq!(error.kind.refusal(), Some(Refusal::NotFrozen));
+    assert!(!error.kind.is_transient());
+    assert_eq!((error.attempts, attempts.load(Ordering::SeqCst)), (1, 1));
+    assert_eq!(error.subject, return_subject());
+}
+
+#[tokio::test]
+async fn a_return_reply_for_another_amount_or_executed_without_its_transfer_is_invalid() {
+    for reply in [
+        r#"{"ok":{"status":"accepted","amount_fen":9999}}"#,
+        r#"{"ok":{"status":"executed","amount_fen":10000}}"#,
+        r#"{"ok":{"status":"executed","amount_fen":10000,"transfer_id":"t-9"}}"#,
+    ] {
+        let (_server, client, adapters) = setup().await;
+        // Answered by hand: `bank_on` takes a fn pointer, which cannot capture `reply`.
+        let mut requests = client.subscribe(return_subject()).await.unwrap();
+        client.flush().await.unwrap();
+        let answering = tokio::spawn({
+            let client = client.clone();
+            async move {
+                let request = requests.next().await.unwrap();
+                client.publish(request.reply.unwrap(), reply.into()).await.unwrap();
+                client.flush().await.unwrap();
+            }
+        });
+        let error = adapters.return_money(&return_request()).await.unwrap_err();
+        assert!(matches!(error.kind, AdapterErrorKind::InvalidReply(_)), "{reply}: {error}");
+        assert_eq!(error.attempts, 1, "{reply}");
+        answering.await.unwrap();
+    }
 }

@@ -14,12 +14,14 @@ pub enum Service {
     Freezing,
     Blocking,
     Dissuasion,
+    Restitution,
 }
 
 impl Service {
     /// Every service a node runs, in the order it starts them: what a node hosts, provisions
     /// (streams, consumers, grants, deployment units) and accepts as `only`.
-    pub const ALL: [Service; 4] = [Service::Intake, Service::Freezing, Service::Blocking, Service::Dissuasion];
+    pub const ALL: [Service; 5] =
+        [Service::Intake, Service::Freezing, Service::Blocking, Service::Dissuasion, Service::Restitution];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +29,7 @@ impl Service {
             Service::Freezing => "freezing",
             Service::Blocking => "blocking",
             Service::Dissuasion => "dissuasion",
+            Service::Restitution => "restitution",
         }
     }
 

@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod dissuasion;
 pub mod freezing;
 pub mod intake;
+pub mod restitution;
 
 use domain::{CaseId, City, TimeMs};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ pub use dissuasion::DissuasionEvent;
 pub use domain::Service;
 pub use freezing::FreezingEvent;
 pub use intake::IntakeEvent;
+pub use restitution::RestitutionEvent;
 
 /// Current schema version written by this build. Decoding accepts every version from
 /// [`OLDEST_SCHEMA`] up to this one.
@@ -59,6 +61,7 @@ pub enum Payload {
     Freezing(FreezingEvent),
     Blocking(BlockingEvent),
     Dissuasion(DissuasionEvent),
+    Restitution(RestitutionEvent),
 }
 
 impl Payload {
@@ -69,6 +72,7 @@ impl Payload {
             Payload::Freezing(_) => Service::Freezing,
             Payload::Blocking(_) => Service::Blocking,
             Payload::Dissuasion(_) => Service::Dissuasion,
+            Payload::Restitution(_) => Service::Restitution,
         }
     }
 
@@ -79,6 +83,7 @@ impl Payload {
             Payload::Freezing(event) => event.name(),
             Payload::Blocking(event) => event.name(),
             Payload::Dissuasion(event) => event.name(),
+            Payload::Restitution(event) => event.name(),
         }
     }
 
@@ -89,6 +94,7 @@ impl Payload {
             Payload::Freezing(event) => Some(event.case_id()),
             Payload::Blocking(event) => event.case_id(),
             Payload::Dissuasion(event) => event.case_id(),
+            Payload::Restitution(event) => event.case_id(),
         }
     }
 }

@@ -455,16 +455,18 @@ fn every_sample_is_tagged_on_the_wire_with_its_kind_constant_and_the_kinds_are_d
             Payload::Freezing(_) => FreezingEvent::KINDS.as_slice(),
             Payload::Blocking(_) => events::BlockingEvent::KINDS.as_slice(),
             Payload::Dissuasion(_) => events::DissuasionEvent::KINDS.as_slice(),
+            Payload::Restitution(_) => events::RestitutionEvent::KINDS.as_slice(),
         };
         assert!(listed.contains(&kind), "{name}: {kind} is not among its service's KINDS");
     }
-    // Blocking's and dissuasion's kinds too (sampled in golden_blocking.rs and
-    // golden_dissuasion.rs): a kind names one event in the city.
+    // Blocking's, dissuasion's and restitution's kinds too (sampled in golden_blocking.rs,
+    // golden_dissuasion.rs and golden_restitution.rs): a kind names one event in the city.
     let mut kinds: Vec<&str> = FreezingEvent::KINDS
         .iter()
         .chain(IntakeEvent::KINDS.iter())
         .chain(events::BlockingEvent::KINDS.iter())
         .chain(events::DissuasionEvent::KINDS.iter())
+        .chain(events::RestitutionEvent::KINDS.iter())
         .copied()
         .collect();
     let count = kinds.len();

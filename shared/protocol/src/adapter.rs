@@ -1,9 +1,10 @@
 //! Bank and payment-platform adapter protocols.
 //!
-//! Banks answer on `afc.bank.<bank>.{stop_payment,freeze,flows,restrict,unrestrict}`, payment platforms on
-//! `afc.pay.<platform>.resolve`. Requests that change state carry a `request_id`; a bank
-//! that sees the same `request_id` again answers with its first answer and does nothing
-//! more, so a request re-sent after a timeout or a crash is applied once.
+//! Banks answer on `afc.bank.<bank>.{stop_payment,freeze,flows,restrict,unrestrict,return}`,
+//! payment platforms on `afc.pay.<platform>.resolve`. Requests that change state carry a
+//! `request_id`; a bank that sees the same `request_id` again answers with its first answer
+//! (for `return`, the return's state now) and does nothing more, so a request re-sent after a
+//! timeout or a crash is applied once.
 
 use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, Sensitive, TimeMs};
 use serde::{Deserialize, Serialize};
@@ -193,6 +194,52 @@ impl crate::carrier::Order for AccountRestrictRequest {
     }
 }
 
+/// Ask a bank to pay money frozen for this center on `account` back to a victim's account
+/// (资金返还, 原路返还). The bank pays at most what this center's freezes hold there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnRequest {
+    /// Idempotency key: restitution derives it from the allocation and the victim; the same
+    /// id again is answered with the return's state now and moves no money.
+    pub request_id: String,
+    /// The center whose freezes hold the money.
+    pub center: City,
+    pub case_id: CaseId,
+    /// The frozen account the money leaves.
+    pub account: AccountRef,
+    /// The victim's account it goes back to. Personal data: masked when formatted.
+    pub to_account: Sensitive<AccountRef>,
+    pub amount_fen: Fen,
+    /// The allocation that is the legal basis (its id), for the bank's records.
+    pub allocation: String,
+}
+
+/// The bank's answer to a return: accepted, to be executed within 3 working days, or
+/// executed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnReply {
+    pub status: ReturnStatus,
+    /// The amount the bank accepted or executed: the instruction's.
+    pub amount_fen: Fen,
+    /// The transfer that returned the money, once executed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_id: Option<String>,
+    /// When the bank booked the transfer, once executed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executed_at_ms: Option<TimeMs>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnStatus {
+    /// The bank took the money out of the freeze and will pay it within 3 working days: ask
+    /// again with the same request to learn when it has.
+    Accepted,
+    /// The money left the account for the victim's.
+    Executed,
+}
+
 /// A typed failure from a bank, payment platform or carrier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{kind}: {message}")]
@@ -217,6 +264,8 @@ pub enum AdapterErrorKind {
     NotOurs,
     /// A carrier or bank knows no holder by this key.
     UnknownHolder,
+    /// A return: the account holds less money frozen for this center than asked.
+    NotFrozen,
 }
 
 impl AdapterErrorKind {
@@ -236,6 +285,7 @@ impl std::fmt::Display for AdapterErrorKind {
             AdapterErrorKind::Unavailable => "unavailable",
             AdapterErrorKind::NotOurs => "not_ours",
             AdapterErrorKind::UnknownHolder => "unknown_holder",
+            AdapterErrorKind::NotFrozen => "not_frozen",
         };
         f.write_str(name)
     }
@@ -246,6 +296,7 @@ pub type FreezeResponse = crate::Reply<FreezeReply, AdapterError>;
 pub type FlowsResponse = crate::Reply<FlowsReply, AdapterError>;
 pub type AccountRestrictResponse = crate::Reply<crate::holder::AccountRestrictReply, AdapterError>;
 pub type ResolveOrderResponse = crate::Reply<ResolveOrderReply, AdapterError>;
+pub type ReturnResponse = crate::Reply<ReturnReply, AdapterError>;
 
 #[cfg(test)]
 mod tests {
@@ -278,5 +329,66 @@ mod tests {
         let mut unknown = reply(serde_json::Value::Null);
         unknown["payee"] = "x".into();
         assert!(serde_json::from_value::<ResolveOrderReply>(unknown).is_err(), "other fields are still refused");
+    }
+
+    const RETURN: &str = r#"{"request_id":"hangzhou-3f9a1c27b04e8d51/a7/v2/return","center":"hangzhou","case_id":"hangzhou-3f9a1c27b04e8d51","account":"icbc:6222020200001234","to_account":"ccb:6217000011112222","amount_fen":100000,"allocation":"hangzhou-3f9a1c27b04e8d51/a7"}"#;
+
+    fn return_request() -> ReturnRequest {
+        let city = City::parse("hangzhou").unwrap();
+        ReturnRequest {
+            request_id: "hangzhou-3f9a1c27b04e8d51/a7/v2/return".into(),
+            center: city,
+            case_id: CaseId::parse("hangzhou-3f9a1c27b04e8d51").unwrap(),
+            account: AccountRef::parse("icbc:6222020200001234").unwrap(),
+            to_account: Sensitive::new(AccountRef::parse("ccb:6217000011112222").unwrap()),
+            amount_fen: Fen::new(100_000),
+            allocation: "hangzhou-3f9a1c27b04e8d51/a7".into(),
+        }
+    }
+
+    #[test]
+    fn a_return_is_the_documented_json_and_back_and_the_victims_account_is_masked() {
+        assert_eq!(serde_json::to_string(&return_request()).unwrap(), RETURN);
+        assert_eq!(serde_json::from_str::<ReturnRequest>(RETURN).unwrap(), return_request());
+        assert!(!format!("{:?}", return_request()).contains("6217000011112222"), "masked when formatted");
+        let unknown = RETURN.replace(r#""amount_fen""#, r#""fee_fen":1,"amount_fen""#);
+        assert!(serde_json::from_str::<ReturnRequest>(&unknown).unwrap_err().to_string().contains("fee_fen"));
+        let bad_victim = RETURN.replace("ccb:6217000011112222\",", "ccb:12\",");
+        assert!(serde_json::from_str::<ReturnRequest>(&bad_victim).is_err(), "the victim's account must parse");
+    }
+
+    #[test]
+    fn a_return_is_accepted_then_executed_and_the_reply_leaves_out_what_is_not_there_yet() {
+        let accepted = ReturnReply {
+            status: ReturnStatus::Accepted,
+            amount_fen: Fen::new(100_000),
+            transfer_id: None,
+            executed_at_ms: None,
+        };
+        let json = r#"{"ok":{"status":"accepted","amount_fen":100000}}"#;
+        assert_eq!(String::from_utf8(crate::to_json(&ReturnResponse::Ok(accepted.clone()))).unwrap(), json);
+        assert_eq!(serde_json::from_str::<ReturnResponse>(json).unwrap().into_result().unwrap(), accepted);
+        let executed = ReturnReply {
+            status: ReturnStatus::Executed,
+            transfer_id: Some("t-2001".into()),
+            executed_at_ms: Some(1_763_960_000_000),
+            ..accepted
+        };
+        let json =
+            r#"{"ok":{"status":"executed","amount_fen":100000,"transfer_id":"t-2001","executed_at_ms":1763960000000}}"#;
+        assert_eq!(String::from_utf8(crate::to_json(&ReturnResponse::Ok(executed.clone()))).unwrap(), json);
+        assert_eq!(serde_json::from_str::<ReturnResponse>(json).unwrap().into_result().unwrap(), executed);
+        let melted = r#"{"ok":{"status":"melted","amount_fen":1}}"#;
+        assert!(serde_json::from_str::<ReturnResponse>(melted).is_err());
+    }
+
+    #[test]
+    fn not_frozen_is_a_kind_of_its_own_and_asking_again_does_not_cure_it() {
+        let json = r#"{"error":{"kind":"not_frozen","message":"hangzhou holds 500 frozen on icbc:6222020200001234"}}"#;
+        let refusal = serde_json::from_str::<ReturnResponse>(json).unwrap().into_result().unwrap_err();
+        assert_eq!(refusal.kind, AdapterErrorKind::NotFrozen);
+        assert_eq!(refusal.kind.to_string(), "not_frozen");
+        assert_eq!(serde_json::to_string(&refusal.kind).unwrap(), r#""not_frozen""#);
+        assert!(!refusal.kind.is_retryable());
     }
 }

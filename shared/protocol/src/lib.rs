@@ -24,6 +24,7 @@ pub mod dissuasion;
 pub mod holder;
 pub mod intake;
 pub mod limits;
+pub mod restitution;
 pub mod signal;
 pub mod subjects;
 

@@ -239,8 +239,10 @@ pub mod bank_verb {
     pub const RESTRICT: &str = "restrict";
     /// Give them back.
     pub const UNRESTRICT: &str = "unrestrict";
+    /// Pay money frozen for a center back to a victim's account (restitution's).
+    pub const RETURN: &str = "return";
     /// Every bank verb.
-    pub const ALL: [&str; 5] = [STOP_PAYMENT, FREEZE, FLOWS, RESTRICT, UNRESTRICT];
+    pub const ALL: [&str; 6] = [STOP_PAYMENT, FREEZE, FLOWS, RESTRICT, UNRESTRICT, RETURN];
 }
 
 /// Carrier verbs.
@@ -294,6 +296,7 @@ mod tests {
         assert_eq!(carrier_verbs(Carrier::Ctcc), "afc.carrier.ctcc.*");
         assert_eq!(any_carrier(carrier_verb::LIFT), "afc.carrier.*.lift");
         assert_eq!(bank(&BankId::parse("icbc").unwrap(), bank_verb::RESTRICT), "afc.bank.icbc.restrict");
+        assert_eq!(bank(&BankId::parse("icbc").unwrap(), bank_verb::RETURN), "afc.bank.icbc.return");
         assert_eq!(source_deliver_prefix(&city), "afc.hangzhou.src");
         assert_eq!(city_inbox(&city, "freezing"), "_INBOX.hangzhou.freezing");
         assert_eq!(province_inbox("reader"), "_INBOX.province.reader");

@@ -256,6 +256,9 @@ pub fn generate_script(scenario: &Scenario) -> Result<Script, ScriptError> {
     }
 
     let Generator { mut world, orders, mut drafts, horizon_ms, .. } = generator;
+    for bank in world.banks.clone() {
+        world.ledger.set_return_delay(bank, scenario.banks.return_ms);
+    }
     // Stable: ties keep generation order.
     drafts.sort_by_key(|draft| draft.case.report_at_ms);
     let reports = drafts

@@ -8,7 +8,8 @@
 //! freeze more of an account for a case than the case claims there (a freeze sent twice),
 //! or a third stop-payment by one center on one account. This record keeps what a drill
 //! needs to see either: the stop-payment ids per center and account, and the freezes and
-//! the money they held per center, case and account.
+//! the money they held per center, case and account. Returns keep their own record, one
+//! entry per request id (`returns`); the audit counts them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -93,6 +94,9 @@ pub struct HoldAudit {
     /// again: for the rest of a claim frozen in part, or under a renewed stop) and the money
     /// they held together when applied.
     pub freezes: BTreeMap<(City, CaseId, AccountRef), (u32, Fen)>,
+    /// Returns of frozen money to victims, accepted and executed (each listed by
+    /// [`Ledger::returns_executed`]), and the requests that repeated one's id.
+    pub returns: super::ReturnCounts,
 }
 
 impl Ledger {
@@ -125,6 +129,7 @@ impl Ledger {
             freezes_applied: record.freezes.values().map(|(n, _)| u64::from(*n)).sum(),
             stops_beyond_limit,
             freezes: record.freezes.clone(),
+            returns: self.return_counts(),
         }
     }
 }

@@ -48,9 +48,14 @@ impl Account {
         self.freezes.iter().fold(Fen::ZERO, |total, freeze| total.checked_add(freeze.frozen).unwrap_or(self.balance))
     }
 
-    /// What no freeze holds.
+    /// What the freezes hold and what accepted returns are about to pay: no transfer may take it.
+    pub(super) fn held(&self) -> Fen {
+        self.frozen().saturating_add(self.returning)
+    }
+
+    /// What no freeze holds and no return is about to pay.
     pub(super) fn free(&self) -> Fen {
-        self.balance.saturating_sub(self.frozen())
+        self.balance.saturating_sub(self.held())
     }
 
     /// Lets lapsed freezes and claims go, and gives what they left free to the oldest queued

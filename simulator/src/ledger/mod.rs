@@ -3,8 +3,9 @@
 //!
 //! The ledger is pure: no I/O, no clock. Every operation takes the time it happens at, so the
 //! same calls give the same ledger. Money is only created by [`Ledger::deposit`] (a victim's
-//! savings) and only leaves by a cash-out, so the sum of all balances plus everything cashed
-//! out always equals everything deposited ([`Ledger::check_conservation`]).
+//! savings) and only leaves by a cash-out or a return to an account outside the simulated
+//! banks, so the sum of all balances plus everything cashed out and paid out always equals
+//! everything deposited ([`Ledger::check_conservation`]).
 //!
 //! The adapter methods ([`Ledger::stop_payment`], [`Ledger::freeze`], [`Ledger::flows`],
 //! [`Ledger::resolve`]) answer exactly what a bank or platform answers on the bus, including
@@ -14,13 +15,15 @@
 //! split by concern: `transfer` (opening accounts and orders, deposits and transfers),
 //! `holds` (stop-payments and freezes, and which of them hold an account at a moment),
 //! `adapter` (request ids, error replies, and the `flows` and `resolve` answers), `restrict`
-//! (blocking's restrictions of channels, which refuse the transfers that need them) and
-//! `audit` (what the banks applied, by request, for the crash drill to check).
+//! (blocking's restrictions of channels, which refuse the transfers that need them),
+//! `returns` (restitution's returns of frozen money to victims) and `audit` (what the banks
+//! applied, by request, for the crash drill to check).
 
 mod adapter;
 mod audit;
 mod holds;
 mod restrict;
+mod returns;
 mod transfer;
 
 use std::collections::BTreeMap;
@@ -33,6 +36,7 @@ use protocol::adapter::{AdapterError, FreezeReply, StatementEntry, StopPaymentRe
 pub use audit::HoldAudit;
 pub use holds::FreezeClaimInfo;
 use holds::{FreezeClaim, Stop};
+pub use returns::{ExecutedReturn, ReturnCounts};
 
 /// What a cash deposit's statement entry names as its counterparty.
 pub const DEPOSIT_COUNTERPARTY: &str = "cash deposit";
@@ -64,6 +68,12 @@ pub enum BlockReason {
         /// The channels the transfer could have gone through, all cut.
         channels: Vec<protocol::carrier::Channel>,
     },
+    /// The bank accepted a return of money from the account to a victim and has not paid it
+    /// yet: the transfer would dip into that money.
+    Returning {
+        /// The amount being returned.
+        amount: Fen,
+    },
 }
 
 impl fmt::Display for BlockReason {
@@ -79,6 +89,7 @@ impl fmt::Display for BlockReason {
                 let channels: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
                 write!(f, "{} restricted by {center}", channels.join(" and "))
             }
+            BlockReason::Returning { amount } => write!(f, "{amount} being returned to a victim"),
         }
     }
 }
@@ -129,12 +140,16 @@ pub enum LedgerError {
     #[error(transparent)]
     Money(#[from] MoneyError),
     /// The ledger does not add up: a bug in the ledger.
-    #[error("ledger does not add up: balances {balances} + cashed out {cashed_out} != minted {minted}")]
+    #[error(
+        "ledger does not add up: balances {balances} + cashed out {cashed_out} + paid out {paid_out} != minted {minted}"
+    )]
     Unbalanced {
         /// Sum of all balances.
         balances: Fen,
         /// Everything cashed out.
         cashed_out: Fen,
+        /// Everything returns paid to accounts outside the ledger.
+        paid_out: Fen,
         /// Everything deposited.
         minted: Fen,
     },
@@ -156,6 +171,9 @@ struct Account {
     stop_requests: audit::AccountStops,
     /// Channels each center cut (`restrict`).
     restrictions: restrict::Cuts,
+    /// Money of accepted returns not paid yet (`returns`): out of the freezes, still in the
+    /// balance, and held for the victims.
+    returning: Fen,
 }
 
 /// How a payment-platform order settled.
@@ -191,6 +209,8 @@ pub struct Ledger {
     duplicates: u64,
     /// What the banks did, by request, for drills to check afterwards (`audit`).
     audit: audit::HoldRecord,
+    /// Returns accepted and executed (`returns`).
+    returns: returns::Returns,
 }
 
 impl Ledger {
@@ -244,14 +264,15 @@ impl Ledger {
         Fen::sum(self.accounts.values().map(|a| a.balance))
     }
 
-    /// Checks that money is conserved: all balances plus everything cashed out equal
-    /// everything deposited. An error is a bug in the ledger.
+    /// Checks that money is conserved: all balances plus everything cashed out and paid out
+    /// equal everything deposited. An error is a bug in the ledger.
     pub fn check_conservation(&self) -> Result<(), LedgerError> {
         let balances = self.total_balances()?;
-        if balances.checked_add(self.cashed_out)? == self.minted {
+        let paid_out = self.paid_out();
+        if balances.checked_add(self.cashed_out)?.checked_add(paid_out)? == self.minted {
             Ok(())
         } else {
-            Err(LedgerError::Unbalanced { balances, cashed_out: self.cashed_out, minted: self.minted })
+            Err(LedgerError::Unbalanced { balances, cashed_out: self.cashed_out, paid_out, minted: self.minted })
         }
     }
 }

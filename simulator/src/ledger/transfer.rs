@@ -101,15 +101,18 @@ impl Ledger {
             balance: payer.balance,
             amount,
         })?;
-        // The freezes in force (lapsed ones went above) hold their amounts together.
-        let frozen = payer.frozen();
-        if payer_after < frozen
-            && let Some(first) = payer.freezes.first()
-        {
-            return Err(LedgerError::Blocked {
-                account: from.clone(),
-                reason: BlockReason::Frozen { center: first.center.clone(), frozen, until_ms: first.expires_at_ms },
-            });
+        // The freezes in force (lapsed ones went above) hold their amounts together, and the
+        // money of accepted returns waits to leave for the victims.
+        if payer_after < payer.held() {
+            let reason = match payer.freezes.first() {
+                Some(first) => BlockReason::Frozen {
+                    center: first.center.clone(),
+                    frozen: payer.frozen(),
+                    until_ms: first.expires_at_ms,
+                },
+                None => BlockReason::Returning { amount: payer.returning },
+            };
+            return Err(LedgerError::Blocked { account: from.clone(), reason });
         }
         let receiver_after = match &receiving {
             Some(account) => {
@@ -169,7 +172,7 @@ impl Ledger {
         Ok(transfer_id)
     }
 
-    fn next_transfer_id(&self) -> String {
+    pub(super) fn next_transfer_id(&self) -> String {
         format!("SIM{:013}", self.transfers_booked + 1)
     }
 }

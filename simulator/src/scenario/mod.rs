@@ -150,6 +150,9 @@ pub struct VictimSpec {
 pub struct BankSpec {
     /// Time a bank takes to answer a stop-payment, freeze or flows request, in simulated ms.
     pub answer_ms: Span<u64>,
+    /// Time a bank takes from accepting a return to a victim to executing it, in simulated
+    /// ms (0: executed at once). Every bank of the script's world takes it.
+    pub return_ms: u64,
 }
 
 /// The people a gang's contact campaign reaches besides its victims (`[population]`): each

@@ -101,6 +101,7 @@ pub(super) struct RawVictims {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawBanks {
     pub(super) answer_ms: Option<[f64; 2]>,
+    pub(super) return_ms: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -147,6 +147,8 @@ fn bad_values_name_their_field() {
         (with("\n[victims]\nreport_delay_minutes = { median = 0, p90 = 10 }\n"), "victims.report_delay_minutes"),
         (with("\n[victims]\norder_share = 2\n"), "victims.order_share"),
         (with("\n[banks]\nanswer_ms = [500, 100]\n"), "banks.answer_ms"),
+        (with("\n[banks]\nreturn_ms = -1\n"), "banks.return_ms"),
+        (with("\n[banks]\nreturn_ms = 432000001\n"), "banks.return_ms"),
         (MINIMAL.replace("duration_hours = 24", "duration_hours = 0"), "scenario.duration_hours"),
         (MINIMAL.replace("duration_hours = 24", "duration_hours = -3"), "scenario.duration_hours"),
         (MINIMAL.replace("duration_hours = 24", "duration_days = 400"), "scenario.duration_days"),

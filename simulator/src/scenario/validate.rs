@@ -366,6 +366,14 @@ impl RawBanks {
                 format!("[min, max] with 0 <= min <= max <= {max}"),
             ));
         }
-        Ok(BankSpec { answer_ms: Span { min: lo.round() as u64, max: hi.round() as u64 } })
+        let return_ms = self.return_ms.unwrap_or(0.0);
+        let max = limits::MAX_RETURN_DELAY_MS as f64;
+        if !(return_ms.is_finite() && (0.0..=max).contains(&return_ms)) {
+            return Err(invalid("banks.return_ms", format!("{return_ms}"), format!("0 to {max} simulated ms")));
+        }
+        Ok(BankSpec {
+            answer_ms: Span { min: lo.round() as u64, max: hi.round() as u64 },
+            return_ms: return_ms.round() as u64,
+        })
     }
 }

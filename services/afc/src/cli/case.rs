@@ -54,10 +54,15 @@ pub async fn show(
             // Blocking's part of the case is asked of blocking itself (its `case` command):
             // the timeline stays intake's, and a case shows without blocking running.
             let blocking = super::block::of_case(&client, city, case_id).await;
+            let returns = super::restitution::of_case(&client, city, case_id).await;
             if json {
                 let mut value = serde_json::to_value(&timeline)?;
                 value["blocking"] = match &blocking {
                     Ok(blocking) => serde_json::to_value(blocking)?,
+                    Err(reason) => serde_json::json!({"unavailable": reason}),
+                };
+                value["returns"] = match &returns {
+                    Ok(returns) => serde_json::to_value(returns)?,
                     Err(reason) => serde_json::json!({"unavailable": reason}),
                 };
                 println!("{}", serde_json::to_string_pretty(&value)?);
@@ -67,6 +72,10 @@ pub async fn show(
                     Ok(blocking) if blocking.entries.is_empty() => println!("blocking: nothing blocked"),
                     Ok(blocking) => print!("blocking:\n{}", super::block::render_case(blocking)),
                     Err(reason) => println!("blocking: not available ({reason})"),
+                }
+                match &returns {
+                    Ok(returns) => print!("{}", super::restitution::render_case(case_id, returns)),
+                    Err(reason) => println!("returns: not available ({reason})"),
                 }
             }
             Ok(())

@@ -1,5 +1,5 @@
 //! Staff and admin commands: `afc case …` (intake's client), `afc block …` (blocking's),
-//! `afc task …` (dissuasion's), `afc city provision` and `afc province …` (stream
+//! `afc task …` (dissuasion's), `afc restitution …` (restitution's), `afc city provision` and `afc province …` (stream
 //! administration), and how each connects.
 
 pub mod block;
@@ -7,6 +7,7 @@ pub mod case;
 pub mod city;
 pub mod config;
 pub mod province;
+pub mod restitution;
 pub mod task;
 
 use std::io::IsTerminal as _;

@@ -74,7 +74,7 @@ fn refused(error: &DissuasionError) -> ! {
 
 /// Writes to stdout, locked, through `write`. A reader that went away (a closed pipe) ends
 /// the command cleanly with exit 0: what it would have printed has nobody to read it.
-fn print(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
+pub(crate) fn print(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
     let mut out = io::stdout().lock();
     match write(&mut out).and_then(|()| out.flush()) {
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
@@ -83,7 +83,7 @@ fn print(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result
 }
 
 /// Prints `value` as pretty JSON.
-fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     print(|out| writeln!(out, "{text}"))
 }

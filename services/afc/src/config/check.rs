@@ -75,6 +75,50 @@ pub(super) fn dissuasion(section: super::DissuasionSection) -> Result<dissuasion
     if problems.is_empty() { Ok(tuning) } else { Err(problems) }
 }
 
+/// `[restitution]` over restitution's defaults: a notice period of 1 to 365 days (or, for
+/// drills, 1 minute and up, never both), and approvers each named by 1 to 64 letters, digits,
+/// `-` or `_` with a user public key (`U…`, 56 characters).
+pub(super) fn restitution(section: super::RestitutionSection) -> Result<restitution::Tuning, Vec<Problem>> {
+    use restitution::limits::{DAY_MS, MINUTE_MS};
+    let mut tuning = restitution::Tuning::default();
+    let mut problems = Vec::new();
+    match (section.notice_days, section.notice_minutes) {
+        (Some(_), Some(_)) => problems.push(invalid(
+            "restitution.notice_minutes",
+            section.notice_minutes,
+            "give notice_days or notice_minutes, not both",
+        )),
+        (Some(days), None) if (1..=365).contains(&days) => tuning.notice_ms = days * DAY_MS,
+        (Some(days), None) => problems.push(invalid("restitution.notice_days", days, "must be 1 to 365")),
+        (None, Some(minutes)) if (1..=365 * 24 * 60).contains(&minutes) => tuning.notice_ms = minutes * MINUTE_MS,
+        (None, Some(minutes)) => problems.push(invalid("restitution.notice_minutes", minutes, "must be 1 to 525600")),
+        (None, None) => {}
+    }
+    for (name, key) in section.approvers.unwrap_or_default() {
+        let name_ok =
+            (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            problems.push(invalid(
+                "restitution.approvers",
+                &name,
+                "an approver's name is 1 to 64 letters, digits, - or _",
+            ));
+            continue;
+        }
+        if !(key.len() == 56 && key.starts_with('U') && nkeys::KeyPair::from_public_key(&key).is_ok()) {
+            let shown = format!("restitution.approvers.{name}");
+            problems.push(invalid(
+                &shown,
+                &key,
+                "a user public key: U and 55 more characters, as `afc-lab secure` writes",
+            ));
+            continue;
+        }
+        tuning.approvers.insert(name, key);
+    }
+    if problems.is_empty() { Ok(tuning) } else { Err(problems) }
+}
+
 pub(super) fn tracing_rule(name: &str) -> Result<TracingRule, Problem> {
     name.parse().map_err(|_| {
         invalid("tracing_rule", name, "is not a tracing rule; accepted: pro-rata, lowest-intermediate-balance")

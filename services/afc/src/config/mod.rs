@@ -63,6 +63,19 @@ pub struct CityFile {
     pub credentials: Option<CredentialsSection>,
     pub logging: Option<LoggingSection>,
     pub dissuasion: Option<DissuasionSection>,
+    pub restitution: Option<RestitutionSection>,
+}
+
+/// `[restitution]`: the notice period in which victims may object to an allocation
+/// (docs/restitution.md, "The process"), and the center's roster of approvers: each name with
+/// the public key (`U…`, an nkey) their signed approvals are checked against.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestitutionSection {
+    pub notice_days: Option<u64>,
+    /// The notice in minutes instead of days: drills and demos, whose time runs fast.
+    pub notice_minutes: Option<u64>,
+    pub approvers: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `[dissuasion]`: the grading rule's thresholds (docs/dissuasion.md, "Grading"), each staffed
@@ -217,7 +230,7 @@ pub fn parse(text: &str) -> Result<(CityFile, Vec<Problem>), String> {
     let mut problems = Vec::new();
     let keys: Vec<String> = table.keys().cloned().collect();
     for key in keys {
-        let is_section = matches!(key.as_str(), "credentials" | "logging" | "dissuasion");
+        let is_section = matches!(key.as_str(), "credentials" | "logging" | "dissuasion" | "restitution");
         if let (true, Some(toml::Value::Table(section))) = (is_section, table.get_mut(&key)) {
             let inner_keys: Vec<String> = section.keys().cloned().collect();
             for inner in inner_keys {
@@ -321,8 +334,11 @@ pub fn resolve(file: CityFile, overrides: Overrides) -> Result<CitySettings, Pro
         problems.extend(check::data_dir(dir));
     }
     let dissuasion = check::dissuasion(file.dissuasion.unwrap_or_default()).map_err(|p| problems.extend(p)).ok();
-    match (city, data_dir, tracing_rule, log_format, dissuasion) {
-        (Some(city), Some(data_dir), Some(tracing_rule), Some(log_format), Some(dissuasion)) if problems.is_empty() => {
+    let restitution = check::restitution(file.restitution.unwrap_or_default()).map_err(|p| problems.extend(p)).ok();
+    match (city, data_dir, tracing_rule, log_format, dissuasion, restitution) {
+        (Some(city), Some(data_dir), Some(tracing_rule), Some(log_format), Some(dissuasion), Some(restitution))
+            if problems.is_empty() =>
+        {
             let options = CityOptions {
                 city,
                 nats_url,
@@ -332,6 +348,7 @@ pub fn resolve(file: CityFile, overrides: Overrides) -> Result<CitySettings, Pro
                 at_risk_margin_ms,
                 tracing_rule,
                 dissuasion,
+                restitution,
                 credentials,
             };
             Ok(CitySettings { options, log_level, log_format })

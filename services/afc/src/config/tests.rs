@@ -15,8 +15,8 @@ fn keys_of(problems: &[Problem]) -> Vec<&str> {
 /// A deployment directory with the seeds of hangzhou's services and a CA file.
 fn credentials_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["hangzhou-intake", "hangzhou-freezing", "hangzhou-blocking", "hangzhou-dissuasion"] {
-        security::Identity::generate(name).unwrap().save(&dir.path().join("keys")).unwrap();
+    for service in domain::Service::ALL {
+        security::Identity::generate(&format!("hangzhou-{service}")).unwrap().save(&dir.path().join("keys")).unwrap();
     }
     std::fs::create_dir_all(dir.path().join("pki")).unwrap();
     std::fs::write(dir.path().join("pki/ca.crt"), "a CA").unwrap();
@@ -41,6 +41,26 @@ fn the_example_file_sets_every_key_and_has_no_problem() {
     assert_eq!(parsed.credentials.unwrap().dir, Some("/etc/afc".into()));
     assert_eq!(parsed.logging.unwrap().format.as_deref(), Some("text"));
     assert_eq!(parsed.dissuasion.unwrap().visits_per_day, Some([50, 150, 300, 500]));
+    assert_eq!(parsed.restitution.unwrap().notice_days, Some(30));
+}
+
+#[test]
+fn restitution_reads_the_notice_and_the_roster_and_bad_values_are_each_named() {
+    let data = tempfile::tempdir().unwrap();
+    let key = security::Identity::generate("approver").unwrap().public_key().to_owned();
+    let mut good = file("hangzhou", data.path(), None);
+    let approvers = [("li".to_owned(), key.clone())].into_iter().collect();
+    good.restitution =
+        Some(RestitutionSection { notice_minutes: Some(5), approvers: Some(approvers), ..Default::default() });
+    let tuning = resolve(good, Overrides::default()).unwrap().options.restitution;
+    assert_eq!(tuning.notice_ms, 5 * 60_000);
+    assert_eq!(tuning.approvers.get("li"), Some(&key));
+    let mut bad = file("hangzhou", data.path(), None);
+    let approvers = [("li wang".to_owned(), key), ("zhao".to_owned(), "SUAKEYSEED".to_owned())].into_iter().collect();
+    bad.restitution =
+        Some(RestitutionSection { notice_days: Some(0), notice_minutes: None, approvers: Some(approvers) });
+    let Problems(problems) = resolve(bad, Overrides::default()).unwrap_err();
+    assert_eq!(keys_of(&problems), ["restitution.notice_days", "restitution.approvers", "restitution.approvers.zhao"]);
 }
 
 #[test]
@@ -130,7 +150,9 @@ fn bad_values_are_each_named_with_the_value_and_what_is_accepted() {
         "{shown:?}"
     );
     assert!(
-        shown.iter().any(|p| p.contains("\"warning\"") && p.contains("intake, freezing, blocking, dissuasion")),
+        shown
+            .iter()
+            .any(|p| p.contains("\"warning\"") && p.contains("intake, freezing, blocking, dissuasion, restitution")),
         "{shown:?}"
     );
 }

@@ -44,17 +44,18 @@ impl SecuredCity {
 pub async fn secured_city() -> SecuredCity {
     let city = city();
     let dir = tempfile::tempdir().unwrap();
-    let [intake, freezing, blocking, dissuasion, staff, admin, bank] = [
+    let [intake, freezing, blocking, dissuasion, restitution, staff, admin, bank] = [
         "hangzhou-intake",
         "hangzhou-freezing",
         "hangzhou-blocking",
         "hangzhou-dissuasion",
+        "hangzhou-restitution",
         "hangzhou-staff",
         "hangzhou-admin",
         "hangzhou-bank-icbc",
     ]
     .map(|name| Identity::generate(name).unwrap());
-    for identity in [&intake, &freezing, &blocking, &dissuasion, &staff, &admin, &bank] {
+    for identity in [&intake, &freezing, &blocking, &dissuasion, &restitution, &staff, &admin, &bank] {
         identity.save(&dir.path().join("keys")).unwrap();
     }
     let user =
@@ -64,6 +65,7 @@ pub async fn secured_city() -> SecuredCity {
         user(&freezing, freezing::grant(&city)),
         user(&blocking, blocking::grant(&city)),
         user(&dissuasion, dissuasion::grant(&city)),
+        user(&restitution, restitution::grant(&city)),
         user(&staff, roles::staff(&city)),
         user(&admin, roles::provisioner(&city)),
     ];

@@ -21,51 +21,7 @@ use super::apportion::{Item, Limit, Portion, apportion};
 use super::input::{Checked, FrozenAccount, Reason, Refusal, check, refuse};
 use super::statement::{Found, Lot, fifo_lots, find, lowest_balance_bounds};
 
-/// How the frozen money of a mixed account is shared among its victims.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Rule {
-    /// What the statement's times and balances prove goes where it belongs — a victim whose
-    /// money the statement shows is all that can be left gets it; no victim gets more than
-    /// the lowest balance since their deposits allows — and where they do not decide, pro
-    /// rata by the money each victim traced into the account (the regulations' rule).
-    #[default]
-    TimestampTrace,
-    /// Pro rata by the money each victim traced into the account; the statement is not read.
-    ProRata,
-    /// First in, first out: the earliest money left first, so what is frozen is the latest
-    /// victims' money, newest lot first.
-    Fifo,
-    /// Each victim's lowest-intermediate-balance bound (other money leaves first) is the most
-    /// of theirs that can be there; the frozen money is shared pro rata by these bounds.
-    /// Needs the statement.
-    LowestIntermediateBalance,
-}
-
-impl Rule {
-    pub const ALL: [Rule; 4] = [Rule::TimestampTrace, Rule::ProRata, Rule::Fifo, Rule::LowestIntermediateBalance];
-
-    /// Its name on the command line and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Rule::TimestampTrace => "timestamp-trace",
-            Rule::ProRata => "pro-rata",
-            Rule::Fifo => "fifo",
-            Rule::LowestIntermediateBalance => "lowest-intermediate-balance",
-        }
-    }
-}
-
-impl std::str::FromStr for Rule {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Rule::ALL.into_iter().find(|rule| rule.name() == s).ok_or_else(|| {
-            format!(
-                "allocation rule {s:?}: accepted are timestamp-trace, pro-rata, fifo and lowest-intermediate-balance"
-            )
-        })
-    }
-}
+pub use events::restitution::Rule;
 
 /// An account's frozen money, allocated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,6 +12,7 @@
 pub mod allocation;
 pub mod apportion;
 pub mod input;
+pub mod process;
 pub mod statement;
 
 pub use allocation::{

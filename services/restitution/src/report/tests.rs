@@ -166,9 +166,9 @@ fn a_report_without_allocations_highlights_the_frozen_accounts() {
 }
 
 mod from_freezing_events {
+    use ::events::freezing::{FreezingEvent, HopEnd, OnwardLeg};
     use domain::report::Destination;
     use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef};
-    use events::freezing::{FreezingEvent, HopEnd, OnwardLeg};
 
     use super::super::trail::from_events;
     use super::super::*;

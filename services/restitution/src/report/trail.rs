@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use ::events::freezing::{FreezingEvent, HopEnd};
 use domain::report::Destination;
 use domain::{CaseId, Fen};
-use events::freezing::{FreezingEvent, HopEnd};
 
 use super::model::{HopState, TrailHop};
 
