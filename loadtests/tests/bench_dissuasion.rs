@@ -11,7 +11,7 @@ fn a_tiny_run_states_setup_floor_percentiles_cases_and_goals() {
     let output = Command::new(env!("CARGO_BIN_EXE_afc-lab"))
         .args(["bench", "dissuasion", "--known", "2000", "--kept", "40000", "--suspects", "2000", "--people", "2000"])
         .args(["--closed", "2000", "--rate", "5000", "--duration", "1", "--warmup", "1"])
-        .args(["--cases", "2", "--case-identifiers", "2", "--reach", "300"])
+        .args(["--cases", "2", "--case-identifiers", "2", "--reach", "300", "--small-reach", "100"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -33,6 +33,7 @@ fn a_tiny_run_states_setup_floor_percentiles_cases_and_goals() {
         "latency from the due time (CO-corrected), µs: p50 ",
         "open loop, signal to task opened (",
         "ready but waiting for a CPU ",
+        "back-matching, 2 cases naming 1 identifier(s) of 100 kept signals each (100 evidence, ",
         "back-matching, 2 cases naming 1 identifier(s) of 300 kept signals each (300 evidence, ",
         "back-matching, 2 cases naming 2 identifier(s) of 300 kept signals each (600 evidence, ",
         "state at the end: ",

@@ -66,11 +66,12 @@ pub struct World {
     /// The identifiers the back-matching cases name, none known before its case.
     pub targets: Vec<Identifier>,
     /// People of the kept signals (their key under the benchmark's secret): the suspects'
-    /// first, then `reach` for each target.
+    /// first, then each target's reach in turn.
     pub people: Vec<PersonId>,
     /// How many of `people` the suspects reach.
     pub background: usize,
-    pub reach: u64,
+    /// The kept signals of each target, one person each.
+    pub reach: Vec<u64>,
     /// One subscriber for the kept rows: [`dissuasion::core::keep`] does not read the number
     /// (the store's row holds it), so every row carries this one.
     pub row_subscriber: Subscriber,
@@ -80,12 +81,23 @@ pub struct World {
 pub struct Sizes {
     pub known: u64,
     pub suspects: u64,
-    pub targets: u64,
     /// People the suspects' signals reach.
     pub people: u64,
-    /// People each target reached, none reached by another target (so every case finds as
-    /// many new people as its identifiers have signals).
-    pub reach: u64,
+    /// People each target reached (one a target), none reached by another target (so every
+    /// case finds as many new people as its identifiers have signals).
+    pub reach: Vec<u64>,
+}
+
+impl Sizes {
+    /// Identifiers the cases name.
+    pub fn targets(&self) -> u64 {
+        self.reach.len() as u64
+    }
+
+    /// Signals the targets hold together.
+    pub fn targeted(&self) -> u64 {
+        self.reach.iter().sum()
+    }
 }
 
 /// The node secret of the benchmark.
@@ -104,10 +116,10 @@ impl World {
             suspects.push(identifier(i)?);
         }
         let first_target = sizes.known + sizes.suspects;
-        let mut targets = Vec::with_capacity(sizes.targets as usize);
+        let mut targets = Vec::with_capacity(sizes.targets() as usize);
         // Phone numbers: a gang's numbers that reached thousands of people.
         let mut i = first_target;
-        while (targets.len() as u64) < sizes.targets {
+        while (targets.len() as u64) < sizes.targets() {
             if ids::kind(i) == IdentifierKind::Phone {
                 targets.push(identifier(i)?);
             }
@@ -117,7 +129,7 @@ impl World {
         let apps = |list: &[Identifier]| -> Vec<usize> {
             list.iter().enumerate().filter(|(_, id)| id.kind() == IdentifierKind::App).map(|(n, _)| n).collect()
         };
-        let all_people = sizes.people + sizes.targets * sizes.reach;
+        let all_people = sizes.people + sizes.targeted();
         let mut people = Vec::with_capacity(all_people as usize);
         let mut text = String::new();
         for n in 0..all_people {
@@ -139,9 +151,32 @@ impl World {
             targets,
             people,
             background: sizes.people as usize,
-            reach: sizes.reach,
+            reach: sizes.reach.clone(),
             row_subscriber,
         })
+    }
+}
+
+impl World {
+    /// The targets' kept signals in the order rows name them: each target in turn while it has
+    /// signals left, as (target, its person's place in `people`).
+    fn targeted_order(&self) -> Vec<(usize, usize)> {
+        let mut first = Vec::with_capacity(self.reach.len());
+        let mut next = self.background;
+        for reach in &self.reach {
+            first.push(next);
+            next += *reach as usize;
+        }
+        let most = self.reach.iter().copied().max().unwrap_or(0);
+        let mut order = Vec::with_capacity(next - self.background);
+        for nth in 0..most {
+            for (target, reach) in self.reach.iter().enumerate() {
+                if nth < *reach {
+                    order.push((target, first[target] + nth as usize));
+                }
+            }
+        }
+        order
     }
 }
 
@@ -218,8 +253,8 @@ impl KeptRows {
             .div_ceil(u128::from(span))
             .min(u128::from(self.kept)) as u64;
         let eligible = self.kept - first_targeted;
-        let targets = world.targets.len() as u64;
-        let targeted = (targets * world.reach).min(eligible);
+        let order = world.targeted_order();
+        let targeted = (order.len() as u64).min(eligible);
         let mut record = SignalRecord {
             key: SignalKey { source: Source::Carrier(Carrier::Cmcc), id: String::new() },
             person: world.people[0],
@@ -233,8 +268,8 @@ impl KeptRows {
         for j in 0..self.kept {
             let at_ms = self.from_ms + (u128::from(j) * u128::from(span) / u128::from(self.kept)) as u64;
             let mut person = world.people[rng.random_range(0..world.background)];
-            // The targets' signals spread evenly among the others, each target in turn, its
-            // n-th signal reaching its n-th person.
+            // The targets' signals spread evenly among the others, each target in turn (while
+            // it has signals left), its n-th signal reaching its n-th person.
             let slot = if j < first_targeted {
                 u64::MAX
             } else {
@@ -242,9 +277,9 @@ impl KeptRows {
             };
             let identifier = if targeted > 0 && slot != u64::MAX && slot != last_slot {
                 last_slot = slot;
-                let (target, nth) = (slot % targets, slot / targets);
-                person = world.people[world.background + (target * world.reach + nth) as usize];
-                Some(&world.targets[target as usize])
+                let (target, person_at) = order[slot as usize];
+                person = world.people[person_at];
+                Some(&world.targets[target])
             } else {
                 None
             };

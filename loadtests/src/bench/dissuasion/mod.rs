@@ -20,7 +20,8 @@
 //!   [`measure::IDLE_SLEEP`], as an engine waits for a batch), each measured from its due time
 //!   (coordinated-omission corrected: a slow step makes the next ones late and their
 //!   lateness counts), for every signal and for those whose step opened a task;
-//! - back-matching ([`measure::back_matching`]): `--cases` cases naming one identifier, then
+//! - back-matching ([`measure::back_matching`]): `--cases` cases naming one identifier with
+//!   `--small-reach` kept signals (unless 0), then `--cases` naming one identifier, then
 //!   `--cases` naming `--case-identifiers`, each identifier with `--reach` kept signals; each
 //!   case's step timed, against reading those signals alone. Every kept signal of a named
 //!   identifier must become evidence, or the run fails.
@@ -109,6 +110,10 @@ pub struct DissuasionBench {
     /// Kept signals of each identifier a case names: the people it reached in the window.
     #[arg(long, default_value_t = 10_000)]
     pub reach: u64,
+    /// Kept signals of the identifier a first, smaller shape of case names (a gang number that
+    /// reached fewer people); 0 leaves that shape out.
+    #[arg(long, default_value_t = 1_000)]
+    pub small_reach: u64,
     /// Seed of the signals.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -145,9 +150,13 @@ impl DissuasionBench {
             "--reach must be 1 to {MAX_SIGNALS_PER_IDENTIFIER} (signals kept per identifier)"
         );
         anyhow::ensure!(
-            self.targets() * self.reach <= self.kept / 2,
-            "--kept must be at least twice the cases' signals: --cases × (1 + --case-identifiers) × --reach = {}",
-            self.targets() * self.reach
+            self.small_reach <= MAX_SIGNALS_PER_IDENTIFIER as u64,
+            "--small-reach must be 0 to {MAX_SIGNALS_PER_IDENTIFIER} (signals kept per identifier)"
+        );
+        let targeted: u64 = self.target_reach().iter().sum();
+        anyhow::ensure!(
+            targeted <= self.kept / 2,
+            "--kept must be at least twice the cases' signals: --cases × (--small-reach + (1 + --case-identifiers) × --reach) = {targeted}"
         );
         Ok(())
     }
@@ -156,9 +165,22 @@ impl DissuasionBench {
         (self.rate * (self.warmup + self.duration) as f64).round() as u64
     }
 
+    /// The shapes of case, in the order they run: identifiers a case names, and the kept
+    /// signals of each.
+    fn shapes(&self) -> Vec<(usize, u64)> {
+        let small = (self.small_reach > 0).then_some((1, self.small_reach));
+        small.into_iter().chain([(1, self.reach), (self.case_identifiers, self.reach)]).collect()
+    }
+
+    /// The kept signals of each identifier the cases name, in the order the cases name them.
+    fn target_reach(&self) -> Vec<u64> {
+        let cases = self.cases as usize;
+        self.shapes().into_iter().flat_map(|(per_case, reach)| std::iter::repeat_n(reach, cases * per_case)).collect()
+    }
+
     /// Identifiers the cases name.
     fn targets(&self) -> u64 {
-        u64::from(self.cases) * (1 + self.case_identifiers as u64)
+        self.target_reach().len() as u64
     }
 }
 
@@ -209,9 +231,9 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
             .join(", "),
         options.kept,
         retention_ms / DAY_MS,
-        options.targets() * options.reach,
+        options.target_reach().iter().sum::<u64>(),
         options.targets(),
-        options.reach,
+        options.shapes().iter().map(|(_, reach)| reach.to_string()).collect::<Vec<_>>().join(" or "),
         options.suspects,
         options.people,
         options.seed
@@ -223,9 +245,8 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
     let sizes = Sizes {
         known: options.known,
         suspects: options.suspects,
-        targets: options.targets(),
         people: options.people,
-        reach: options.reach,
+        reach: options.target_reach(),
     };
     let world = World::make(&sizes)?;
     println!(
@@ -394,8 +415,8 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
     answers.drain(&mut state, &config, now_ms, &mut drained);
     let mut targets = world.targets.clone().into_iter();
     let mut worst_ms = 0.0f64;
-    for (shape, per_case) in [(0u64, 1usize), (1, options.case_identifiers)] {
-        let first_case = shape * u64::from(options.cases);
+    for (shape, (per_case, reach)) in options.shapes().into_iter().enumerate() {
+        let first_case = shape as u64 * u64::from(options.cases);
         let cases = measure::back_matching(
             &mut state,
             &config,
@@ -406,7 +427,7 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
             now_ms,
             &mut answers,
         )?;
-        let expected = per_case as u64 * options.reach;
+        let expected = per_case as u64 * reach;
         anyhow::ensure!(
             cases.tally.evidence == expected * u64::from(options.cases),
             "back-matching made {} evidence where the named identifiers kept {} signals",
@@ -417,7 +438,7 @@ pub async fn run(options: DissuasionBench) -> anyhow::Result<()> {
         println!(
             "back-matching, {} cases naming {per_case} identifier(s) of {} kept signals each ({} evidence, {:.0} tasks opened a case): one case's step, ms: p50 {:.2}, p99 {:.2}, max {:.2} ({:.1} µs a person found, at p50), of which the thread on a CPU p50 {:.2}, max {:.2}; reading those signals alone (the floor): p50 {:.3} ms, max {:.3}",
             options.cases,
-            options.reach,
+            reach,
             expected,
             cases.tasks_per_case,
             ms(&cases.case_ns, 0.5),

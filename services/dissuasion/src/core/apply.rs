@@ -7,6 +7,7 @@ use identifiers::Identifier;
 use super::grading::Grade;
 use super::signal::SignalKey;
 use super::state::{Deadline, Kept, Period, State, Status, Task};
+use super::tasks::Prepared;
 use crate::events::{
     Admission, Closure, Clue, DissuasionEvent, PersonId, SignalBody, SignalRecord, TaskId, TaskKind, TransferKind,
 };
@@ -34,7 +35,7 @@ pub fn apply(state: &mut State, event: &DissuasionEvent) {
             state.cases.insert(case_id.clone());
         }
         DissuasionEvent::EvidenceAdded { person, clue } => {
-            state.people.entry(*person).or_default().evidence.add_clue(clue);
+            state.people.get_or_default(*person).evidence.add_clue(clue);
             match clue {
                 Clue::Contact { signal, identifier, at_ms, .. } | Clue::ScamApp { signal, app: identifier, at_ms } => {
                     mark_matched(state, identifier, signal, *at_ms);
@@ -42,41 +43,11 @@ pub fn apply(state: &mut State, event: &DissuasionEvent) {
                 Clue::TransferInstructions { .. } => {}
             }
         }
-        DissuasionEvent::TaskOpened {
-            task,
-            person: who,
-            grade,
-            kind,
-            opened_at_ms,
-            first_contact_ms,
-            admission,
-            sms_request,
-        } => {
-            assert_eq!(task.0, state.next_task, "tasks open in order");
-            state.next_task += 1;
-            let person = state.people.entry(*who).or_default();
+        DissuasionEvent::TaskOpened { task, person: who, .. } => {
+            let person = state.people.get_or_default(*who);
             assert!(person.open_task.is_none(), "one open task per person");
             person.open_task = Some(*task);
-            state.tasks.insert(
-                *task,
-                Task {
-                    id: *task,
-                    person: *who,
-                    grade: *grade,
-                    kind: *kind,
-                    status: Status::Waiting { day: 0 },
-                    opened_at_ms: *opened_at_ms,
-                    first_contact_ms: *first_contact_ms,
-                    claimed_by: None,
-                    overdue: false,
-                    steps: 1,
-                    sms_request: sms_request.clone(),
-                },
-            );
-            if let Some(request_id) = sms_request {
-                state.sms_requests.insert(request_id.clone(), *task);
-            }
-            enter(state, *task, *admission);
+            task_opened(state, event);
         }
         DissuasionEvent::TaskEscalated { task, grade, to, admission, .. } => {
             leave(state, *task);
@@ -108,6 +79,81 @@ pub fn apply(state: &mut State, event: &DissuasionEvent) {
         DissuasionEvent::TaskClosed { task, closure, .. } => close(state, *task, *closure),
         DissuasionEvent::ReportFiled { .. } => {}
     }
+}
+
+/// Applies a decision's `events` as [`apply`] would one by one, with what the decision
+/// `prepared`: each person's evidence and task set once (not folded clue by clue, reading the
+/// person again for each) and the signals matched by their slots (not found by key again).
+/// `applied` is called after each event, as a caller of [`apply`] would.
+pub(super) fn apply_prepared(
+    state: &mut State,
+    events: &[DissuasionEvent],
+    prepared: Prepared,
+    mut applied: impl FnMut(&State, &DissuasionEvent),
+) {
+    state.people.reserve_for(prepared.people.iter().map(|(who, ..)| who));
+    for (who, evidence, opened) in prepared.people {
+        let person = state.people.get_or_default(who);
+        person.evidence = evidence;
+        if let Some(task) = opened {
+            assert!(person.open_task.is_none(), "one open task per person");
+            person.open_task = Some(task);
+        }
+    }
+    let matched = prepared.matched.len();
+    for slot in prepared.matched {
+        state.seen.mark_slot_matched(slot);
+    }
+    let mut evidence = 0;
+    for event in events {
+        match event {
+            DissuasionEvent::EvidenceAdded { .. } => evidence += 1,
+            DissuasionEvent::TaskOpened { .. } => task_opened(state, event),
+            // Nothing else in a decision that adds evidence reads or writes a person.
+            _ => apply(state, event),
+        }
+        applied(state, event);
+    }
+    assert_eq!(evidence, matched, "each evidence_added prepared is a kept signal matched");
+}
+
+/// A task opened: the task in its queue; the person's part is the caller's.
+fn task_opened(state: &mut State, event: &DissuasionEvent) {
+    let DissuasionEvent::TaskOpened {
+        task,
+        person: who,
+        grade,
+        kind,
+        opened_at_ms,
+        first_contact_ms,
+        admission,
+        sms_request,
+    } = event
+    else {
+        unreachable!("a task_opened event")
+    };
+    assert_eq!(task.0, state.next_task, "tasks open in order");
+    state.next_task += 1;
+    state.tasks.insert(
+        *task,
+        Task {
+            id: *task,
+            person: *who,
+            grade: *grade,
+            kind: *kind,
+            status: Status::Waiting { day: 0 },
+            opened_at_ms: *opened_at_ms,
+            first_contact_ms: *first_contact_ms,
+            claimed_by: None,
+            overdue: false,
+            steps: 1,
+            sms_request: sms_request.clone(),
+        },
+    );
+    if let Some(request_id) = sms_request {
+        state.sms_requests.insert(request_id.clone(), *task);
+    }
+    enter(state, *task, *admission);
 }
 
 /// Keeps a signal for matching: the window moves to its `forget_before_ms` first. Signals

@@ -9,25 +9,39 @@ use identifiers::Identifier;
 
 use super::signal::validate;
 use super::state::{Period, Scam, State};
-use super::tasks::{self, Batch};
+use super::tasks::{self, Batch, Prepared};
 use super::{CoreConfig, Decision, Input, Rejection};
 use crate::events::{Clue, DissuasionEvent, SignalBody, SignalRecord, TransferKind};
 use crate::limits::MAX_IDENTIFIERS_PER_CASE;
 
 /// The events `input` causes at `now`.
 pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Result<Decision, Rejection> {
+    decide_prepared(state, config, input, now).map(|(decision, _)| decision)
+}
+
+/// [`decide`], with what the events of an identifier newly known (a block, a case) leave of
+/// the people they reach and the kept signals they match, for [`super::step`].
+pub(super) fn decide_prepared(
+    state: &State,
+    config: &CoreConfig,
+    input: Input,
+    now: TimeMs,
+) -> Result<(Decision, Option<Prepared>), Rejection> {
     let events = match input {
         Input::ScamIdentifierKnown { identifier, since_ms, fraud_types } => {
             let mut batch = Batch::new(state);
             known(state, config, &mut batch, identifier, since_ms, fraud_types.into_iter().collect(), None);
-            batch.finish(state, config, now)
+            let (events, prepared) = batch.finish_prepared(state, config, now)?;
+            return Ok((Decision { events, signal: None }, Some(prepared)));
         }
         Input::ScamIdentifierEnded { identifier, until_ms } => match state.scam.get(&identifier) {
             Some(scam) if scam.is_active() => Ok(vec![DissuasionEvent::ScamIdentifierEnded { identifier, until_ms }]),
             _ => Err(Rejection::NotKnown { identifier }),
         },
         Input::CaseReported { case_id, fraud_type, reported_at_ms, identifiers } => {
-            case_reported(state, config, case_id, fraud_type, reported_at_ms, identifiers, now)
+            let (events, prepared) =
+                case_reported(state, config, case_id, fraud_type, reported_at_ms, identifiers, now)?;
+            return Ok((Decision { events, signal: None }, Some(prepared)));
         }
         Input::Signal(raw) => {
             let signal = validate(&raw, now, config.signal_retention_ms)?;
@@ -49,7 +63,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 body: signal.body,
                 forget_before_ms: now.saturating_sub(config.signal_retention_ms),
             };
-            return Ok(Decision { events, signal: Some(record) });
+            return Ok((Decision { events, signal: Some(record) }, None));
         }
         Input::SmsAnswered { request_id, delivered } => tasks::sms_answered(state, config, request_id, delivered, now),
         Input::TimerFired => tasks::timers(state, config, now),
@@ -59,7 +73,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
         }
         Input::Reassign { task, by, to } => tasks::reassign(state, task, by, to, now),
     };
-    Ok(Decision { events: events?, signal: None })
+    Ok((Decision { events: events?, signal: None }, None))
 }
 
 /// A case: recorded once, then each of its identifiers is known from the report's time and
@@ -72,7 +86,7 @@ fn case_reported(
     reported_at_ms: TimeMs,
     identifiers: Vec<Identifier>,
     now: TimeMs,
-) -> Result<Vec<DissuasionEvent>, Rejection> {
+) -> Result<(Vec<DissuasionEvent>, Prepared), Rejection> {
     if state.cases.contains(&case_id) {
         return Err(Rejection::CaseKnown { case_id });
     }
@@ -91,7 +105,7 @@ fn case_reported(
     for identifier in distinct {
         known(state, config, &mut batch, identifier, reported_at_ms, [fraud_type].into(), Some(case_id.clone()));
     }
-    batch.finish(state, config, now)
+    batch.finish_prepared(state, config, now)
 }
 
 /// `identifier` is known as a scam identifier from `since_ms`. If it was not known already,
@@ -128,7 +142,7 @@ fn known(
     let window = config.signal_retention_ms;
     // At most a clue for each signal filed under it.
     batch.expect(state.seen.filed_len(&identifier));
-    for kept in state.seen.filed_under(&identifier) {
+    for (slot, kept) in state.seen.filed_slots(&identifier) {
         if kept.matched || !after.matches(kept.at_ms, window) {
             continue;
         }
@@ -143,7 +157,7 @@ fn known(
                 fraud_types: after.fraud_types.clone(),
             }
         };
-        batch.clue(state, &kept.person, clue);
+        batch.back_matched(state, &kept.person, clue, slot);
     }
 }
 

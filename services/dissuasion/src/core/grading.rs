@@ -1,7 +1,8 @@
 //! A person's risk grade from their evidence: a pure function, its thresholds configuration.
 //! The rule and why are in docs/dissuasion.md ("Grading").
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::fmt;
 
 use domain::{FraudType, TimeMs};
 use identifiers::Identifier;
@@ -53,11 +54,69 @@ pub struct Exposure {
     pub fraud_types: BTreeSet<FraudType>,
 }
 
+/// What reached a person, by scam identifier, in identifier order: a small sorted vector
+/// (most people have one to three; a map's first node takes ~900 bytes, and a case that finds
+/// 50,000 people makes 50,000 of them).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Exposures(Vec<(Identifier, Exposure)>);
+
+impl Exposures {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, identifier: &Identifier) -> Option<&Exposure> {
+        self.place(identifier).ok().map(|at| &self.0[at].1)
+    }
+
+    pub fn contains_key(&self, identifier: &Identifier) -> bool {
+        self.place(identifier).is_ok()
+    }
+
+    /// The identifiers, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &Identifier> {
+        self.0.iter().map(|(identifier, _)| identifier)
+    }
+
+    /// The exposures, in their identifiers' order.
+    pub fn values(&self) -> impl Iterator<Item = &Exposure> {
+        self.0.iter().map(|(_, exposure)| exposure)
+    }
+
+    /// Each identifier with its exposure, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Identifier, &Exposure)> {
+        self.0.iter().map(|(identifier, exposure)| (identifier, exposure))
+    }
+
+    /// Where `identifier` is, or where it would go.
+    fn place(&self, identifier: &Identifier) -> Result<usize, usize> {
+        self.0.binary_search_by(|(held, _)| held.cmp(identifier))
+    }
+}
+
+impl std::ops::Index<&Identifier> for Exposures {
+    type Output = Exposure;
+
+    fn index(&self, identifier: &Identifier) -> &Exposure {
+        self.get(identifier).unwrap_or_else(|| panic!("no exposure to {identifier}"))
+    }
+}
+
+impl fmt::Debug for Exposures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
 /// Everything known against one person since their evidence was last cleared.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {
     /// By scam identifier (at most `MAX_IDENTIFIERS_PER_PERSON`).
-    pub exposures: BTreeMap<Identifier, Exposure>,
+    pub exposures: Exposures,
     /// When a carrier saw transfer instructions reach them, last.
     pub transfer_at_ms: Option<TimeMs>,
     /// When they installed a known scam app, last.
@@ -73,13 +132,18 @@ impl Evidence {
         duration_s: u32,
         types: &BTreeSet<FraudType>,
     ) {
-        let exposure = self.exposures.entry(identifier.clone()).or_insert_with(|| Exposure {
-            contacts: 0,
-            longest_s: 0,
-            first_at_ms: at_ms,
-            last_at_ms: at_ms,
-            fraud_types: BTreeSet::new(),
+        let at = self.exposures.place(identifier).unwrap_or_else(|at| {
+            let exposure = Exposure {
+                contacts: 0,
+                longest_s: 0,
+                first_at_ms: at_ms,
+                last_at_ms: at_ms,
+                fraud_types: BTreeSet::new(),
+            };
+            self.exposures.0.insert(at, (identifier.clone(), exposure));
+            at
         });
+        let exposure = &mut self.exposures.0[at].1;
         exposure.contacts = exposure.contacts.saturating_add(1);
         exposure.longest_s = exposure.longest_s.max(duration_s);
         exposure.first_at_ms = exposure.first_at_ms.min(at_ms);

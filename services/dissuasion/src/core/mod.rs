@@ -8,6 +8,7 @@
 mod apply;
 mod decide;
 pub mod grading;
+mod people;
 mod queue;
 pub mod signal;
 mod state;
@@ -24,7 +25,8 @@ use crate::limits::{DAY_MS, DEFAULT_SIGNAL_RETENTION_DAYS, HOUR_MS, MINUTE_MS};
 
 pub use apply::{apply, keep};
 pub use decide::decide;
-pub use grading::{Evidence, Exposure, Grade, GradingConfig, grade};
+pub use grading::{Evidence, Exposure, Exposures, Grade, GradingConfig, grade};
+pub use people::People;
 pub use queue::{next, queue};
 pub use signal::{PersonSecret, RawSignal, RawWhat, Signal, SignalProblem, SignalReason, Subscriber, validate};
 pub use state::{Deadline, Kept, Period, Person, Scam, State, Status, Task};
@@ -246,15 +248,25 @@ pub struct Step {
 /// Decides `input` at `now`, applies its events to `state` and returns them with the orders
 /// they send.
 pub fn step(state: &mut State, config: &CoreConfig, input: Input, now: TimeMs) -> Result<Step, Rejection> {
-    let Decision { events, signal } = decide(state, config, input, now)?;
+    let (Decision { events, signal }, prepared) = decide::decide_prepared(state, config, input, now)?;
     // The signal first: evidence it is marks it matched.
     if let Some(record) = &signal {
         keep(state, record);
     }
     let mut orders = Vec::new();
-    for event in &events {
-        apply(state, event);
-        orders.extend(order_for(state, config, event));
+    match prepared {
+        Some(prepared) => {
+            assert!(signal.is_none(), "a decision that prepares keeps no signal: its slots stay");
+            apply::apply_prepared(state, &events, prepared, |state, event| {
+                orders.extend(order_for(state, config, event));
+            });
+        }
+        None => {
+            for event in &events {
+                apply(state, event);
+                orders.extend(order_for(state, config, event));
+            }
+        }
     }
     Ok(Step { signal, events, orders })
 }

@@ -14,6 +14,7 @@ use domain::{CaseId, FraudType, TimeMs};
 use identifiers::Identifier;
 
 use super::grading::{Evidence, Grade};
+use super::people::People;
 use super::signal::SignalKey;
 use super::window::Window;
 use crate::events::{Closure, PersonId, TaskId, TaskKind};
@@ -30,8 +31,9 @@ pub struct State {
     /// contacts and app installs by identifier in (time, key) order (back-matching), and by
     /// time (forgotten as the window moves).
     pub seen: Window,
-    /// Evidence and task of each person with evidence.
-    pub people: BTreeMap<PersonId, Person>,
+    /// Evidence and task of each person with evidence (a hash map by the person's key: a
+    /// case reads and writes each person it finds; nothing walks them in order).
+    pub people: People,
     /// Every task, open or closed.
     pub tasks: BTreeMap<TaskId, Task>,
     /// The id the next task takes.

@@ -3,10 +3,12 @@
 //! queue's daily capacity, and the typed refusals of staff commands.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 
 use domain::{CaseId, TimeMs};
 
 use super::grading::{Evidence, Grade, grade};
+use super::people::KeyBits;
 use super::state::{Deadline, State, Status, Task};
 use super::{CoreConfig, Rejection, sms_request_id};
 use crate::events::PersonId;
@@ -19,27 +21,43 @@ pub(super) struct Batch {
     pub events: Vec<DissuasionEvent>,
     /// Each person this decision adds evidence to. A hash map (a case can reach tens of
     /// thousands of people); [`Batch::finish`] takes them in person order.
-    evidence: HashMap<PersonId, Pending>,
+    evidence: HashMap<PersonId, Pending, BuildHasherDefault<KeyBits>>,
+    /// The kept signals (slots of `State::seen`) this decision makes evidence of.
+    matched: Vec<u32>,
     admitted: BTreeMap<(TaskKind, u64), u32>,
     opened: BTreeMap<TaskKind, usize>,
     next_task: u64,
 }
 
 /// A person's evidence as it will stand, whether an alarm (transfer instructions, a scam app)
-/// is among the new clues, and what the state holds of them besides (read once, with their
-/// evidence).
+/// is among the new clues, what the state holds of them besides (read once, with their
+/// evidence), and the task this decision opens for them.
 struct Pending {
     evidence: Evidence,
     alarm: bool,
     open_task: Option<TaskId>,
     handled: Option<Grade>,
+    opened: Option<TaskId>,
+}
+
+/// What a decision's events leave of the people it adds evidence to, and the kept signals it
+/// makes evidence of: what [`super::step`] applies in place of folding every clue again
+/// (the events' fold, [`super::apply`], gives the same; every core test replays the log to
+/// check it).
+pub(super) struct Prepared {
+    /// In person order: each person's evidence after the decision, and the task it opens for
+    /// them.
+    pub people: Vec<(PersonId, Evidence, Option<TaskId>)>,
+    /// Slots of `State::seen`, one for each `evidence_added` (a back-matched signal).
+    pub matched: Vec<u32>,
 }
 
 impl Batch {
     pub fn new(state: &State) -> Batch {
         Batch {
             events: Vec::new(),
-            evidence: HashMap::new(),
+            evidence: HashMap::default(),
+            matched: Vec::new(),
             admitted: BTreeMap::new(),
             opened: BTreeMap::new(),
             next_task: state.next_task,
@@ -51,6 +69,13 @@ impl Batch {
     pub fn expect(&mut self, clues: usize) {
         self.events.reserve(clues);
         self.evidence.reserve(clues);
+        self.matched.reserve(clues);
+    }
+
+    /// Records `clue` against `person`: the kept signal in `slot` is evidence.
+    pub fn back_matched(&mut self, state: &State, person: &PersonId, clue: Clue, slot: u32) {
+        self.clue(state, person, clue);
+        self.matched.push(slot);
     }
 
     /// Records `clue` against `person`.
@@ -62,6 +87,7 @@ impl Batch {
                 alarm: false,
                 open_task: known.and_then(|p| p.open_task),
                 handled: known.and_then(|p| p.handled),
+                opened: None,
             }
         });
         pending.evidence.add_clue(&clue);
@@ -70,20 +96,26 @@ impl Batch {
     }
 
     /// Grades every person this decision added evidence to, and opens or escalates their task.
-    pub fn finish(
+    pub fn finish(self, state: &State, config: &CoreConfig, now: TimeMs) -> Result<Vec<DissuasionEvent>, Rejection> {
+        self.finish_prepared(state, config, now).map(|(events, _)| events)
+    }
+
+    /// [`Batch::finish`], with what the events leave of the people and the signals matched.
+    pub fn finish_prepared(
         mut self,
         state: &State,
         config: &CoreConfig,
         now: TimeMs,
-    ) -> Result<Vec<DissuasionEvent>, Rejection> {
+    ) -> Result<(Vec<DissuasionEvent>, Prepared), Rejection> {
         let mut people: Vec<(PersonId, Pending)> = std::mem::take(&mut self.evidence).into_iter().collect();
         people.sort_unstable_by_key(|(person, _)| *person);
         // At most a task opened or moved on for each.
         self.events.reserve(people.len());
-        for (person, pending) in people {
-            graded(state, config, &mut self, &person, &pending, now)?;
+        for (person, pending) in &mut people {
+            graded(state, config, &mut self, person, pending, now)?;
         }
-        Ok(self.events)
+        let people = people.into_iter().map(|(person, pending)| (person, pending.evidence, pending.opened)).collect();
+        Ok((self.events, Prepared { people, matched: self.matched }))
     }
 
     /// The step a task wanting `kind` at `now` enters, and how: a visit whose level has no
@@ -154,10 +186,10 @@ fn graded(
     config: &CoreConfig,
     batch: &mut Batch,
     who: &PersonId,
-    pending: &Pending,
+    pending: &mut Pending,
     now: TimeMs,
 ) -> Result<(), Rejection> {
-    let Pending { evidence, alarm, open_task, handled } = pending;
+    let Pending { evidence, alarm, open_task, handled, opened } = pending;
     let Some(grade) = grade(evidence, &config.grading) else { return Ok(()) };
     let wanted = first_kind(grade, who);
     match open_task.and_then(|id| state.tasks.get(&id)) {
@@ -176,6 +208,7 @@ fn graded(
             batch.next_task += 1;
             let (wanted, admission) = batch.placement(state, config, wanted, now);
             *batch.opened.entry(wanted).or_insert(0) += 1;
+            *opened = Some(task);
             let sms_request = who.carrier.filter(|_| wanted == TaskKind::Sms);
             batch.events.push(DissuasionEvent::TaskOpened {
                 task,

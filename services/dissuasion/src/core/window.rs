@@ -95,6 +95,13 @@ impl Window {
         list.into_iter().flatten().map(|slot| &self.slot(*slot).kept)
     }
 
+    /// The signals filed under `identifier` with their slots, in (time, key) order: a slot
+    /// names the signal to [`Window::mark_slot_matched`] until the window next changes.
+    pub(super) fn filed_slots(&self, identifier: &Identifier) -> impl Iterator<Item = (u32, &Kept)> {
+        let list = self.filed_number(identifier).map(|n| &self.filed.get(n).list);
+        list.into_iter().flatten().map(|slot| (*slot, &self.slot(*slot).kept))
+    }
+
     /// How many signals are filed under `identifier`.
     pub fn filed_len(&self, identifier: &Identifier) -> usize {
         self.filed_number(identifier).map_or(0, |n| self.filed.get(n).list.len())
@@ -153,6 +160,14 @@ impl Window {
         if filed_there && held.kept.at_ms == at_ms {
             self.slots.get_mut(slot).kept.matched = true;
         }
+    }
+
+    /// Marks the signal in `slot` as evidence: what [`Window::mark_matched`] does for a signal
+    /// [`Window::filed_slots`] gave, without finding it by key again.
+    pub(super) fn mark_slot_matched(&mut self, slot: u32) {
+        let held = self.slots.get_mut(slot);
+        assert!(held.listed, "a slot filed_slots gave is listed");
+        held.kept.matched = true;
     }
 
     fn slot(&self, slot: u32) -> &Slot {
