@@ -187,6 +187,10 @@ enum BenchCommand {
     /// signals stepped closed and open loop (50,000/s), back-matching cases, against issue
     /// 15's goals.
     Dissuasion(bench::dissuasion::DissuasionBench),
+    /// Restitution's allocation of one account with 1,000 victims and a 100,000-entry
+    /// statement, by every rule, against its floor, and the fund-flow report of a 4-level,
+    /// 25-account case, against issue 16's goals.
+    Restitution(bench::restitution::RestitutionBench),
 }
 
 #[derive(Subcommand, Debug)]
@@ -264,6 +268,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { bench: BenchCommand::BlockingOrders(options) } => bench::orders::run(options).await,
         Command::Bench { bench: BenchCommand::BlockingStart(options) } => bench::blocking::start::run(options).await,
         Command::Bench { bench: BenchCommand::Dissuasion(options) } => bench::dissuasion::run(options).await,
+        Command::Bench { bench: BenchCommand::Restitution(options) } => bench::restitution::run(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim {
             command:

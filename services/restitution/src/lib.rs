@@ -16,6 +16,7 @@
 
 pub mod core;
 pub mod limits;
+pub mod report;
 pub mod shell;
 
 pub use ::events::restitution as events;

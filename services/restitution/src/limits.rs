@@ -79,3 +79,9 @@ pub const RETURN_RETRY_BACKOFF: std::time::Duration = std::time::Duration::from_
 /// Statement reads for one proposal before it is proposed without the statement (the rule
 /// then says it fell back); the accountant can propose it again once the bank answers.
 pub const STATEMENT_READ_ATTEMPTS: u32 = 3;
+
+/// Places (accounts, orders, cash-outs, victims) the fund-flow report's graph draws: a
+/// 4-level, 25-account trail of a few victims is tens; past 500 the drawing is too dense to
+/// read and too large to open, so the rest are left out of the drawing (the report says how
+/// many) and stay in the table of hops, which lists every one.
+pub const MAX_GRAPH_NODES: usize = 500;

@@ -1,0 +1,121 @@
+//! How the report prints what it shows: every text HTML-escaped ([`escape`]), money as yuan
+//! to the fen with thousands separators ([`yuan`]), times in Beijing time ([`local`]).
+//!
+//! Beijing time is UTC+8 all year (China has kept no daylight saving time since 1991), so
+//! the conversion is an addition and a civil date (`domain::calendar`): no time-zone
+//! database is needed, and the same millisecond prints the same on every machine.
+
+use std::fmt::Write as _;
+
+use domain::calendar::civil_from_days;
+use domain::{Fen, TimeMs};
+
+/// Beijing time's offset from UTC, ms.
+const UTC_OFFSET_MS: u64 = 8 * 60 * 60 * 1000;
+/// A day, ms.
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// `text` safe in HTML text and in a double- or single-quoted attribute value.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
+/// Appends `text` to `out`, escaped as [`escape`] does.
+pub fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `¥1,234.56`: whole yuan with a comma every three digits, then the fen.
+pub fn yuan(fen: Fen) -> String {
+    let fen = fen.get();
+    let digits = (fen / 100).to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 5);
+    out.push('¥');
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    let _ = write!(out, ".{:02}", fen % 100);
+    out
+}
+
+/// The parts of a time in Beijing time: (year, month, day, hour, minute, second).
+fn civil(at_ms: TimeMs) -> (i64, u32, u32, u64, u64, u64) {
+    let local = at_ms.saturating_add(UTC_OFFSET_MS);
+    let days = i64::try_from(local / DAY_MS).expect("u64 ms / a day fits in i64");
+    let (year, month, day) = civil_from_days(days);
+    let seconds = (local % DAY_MS) / 1000;
+    (year, month, day, seconds / 3600, seconds / 60 % 60, seconds % 60)
+}
+
+/// `2025-11-24 09:03:12`, Beijing time.
+pub fn local(at_ms: TimeMs) -> String {
+    let (year, month, day, hour, minute, second) = civil(at_ms);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+}
+
+/// `11-24 09:03`, Beijing time: an edge's label, where the year is in the table.
+pub fn local_short(at_ms: TimeMs) -> String {
+    let (_, month, day, hour, minute, _) = civil(at_ms);
+    format!("{month:02}-{day:02} {hour:02}:{minute:02}")
+}
+
+/// `2025-11-24T09:03:12+08:00`: the machine-readable form, for `<time datetime>`.
+pub fn iso(at_ms: TimeMs) -> String {
+    let (year, month, day, hour, minute, second) = civil(at_ms);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}+08:00")
+}
+
+/// `<time datetime="…+08:00">2025-11-24 09:03:12</time>`.
+pub fn time_element(at_ms: TimeMs) -> String {
+    format!("<time datetime=\"{}\">{}</time>", iso(at_ms), local(at_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_both_quotes() {
+        assert_eq!(escape("<script>alert(\"x\")</script>"), "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
+        assert_eq!(escape("a' onmouseover='b"), "a&#39; onmouseover=&#39;b");
+        assert_eq!(escape("Tom & Jerry 资金"), "Tom &amp; Jerry 资金");
+        assert_eq!(escape(""), "");
+    }
+
+    #[test]
+    fn prints_yuan_to_the_fen_with_separators() {
+        assert_eq!(yuan(Fen::new(0)), "¥0.00");
+        assert_eq!(yuan(Fen::new(5)), "¥0.05");
+        assert_eq!(yuan(Fen::new(99_999)), "¥999.99");
+        assert_eq!(yuan(Fen::new(123_456)), "¥1,234.56");
+        assert_eq!(yuan(Fen::new(100_000_000)), "¥1,000,000.00");
+        assert_eq!(yuan(Fen::new(u64::MAX)), "¥184,467,440,737,095,516.15");
+    }
+
+    #[test]
+    fn prints_beijing_time() {
+        // 2025-11-24 01:00:00 UTC is 09:00 in Beijing.
+        let at = 1_763_946_000_000;
+        assert_eq!(local(at), "2025-11-24 09:00:00");
+        assert_eq!(iso(at + 3_723_000), "2025-11-24T10:02:03+08:00");
+        assert_eq!(local_short(at), "11-24 09:00");
+        // 16:00 UTC on New Year's Eve is already the new year in Beijing.
+        assert_eq!(local(1_767_196_800_000), "2026-01-01 00:00:00");
+        assert_eq!(local(0), "1970-01-01 08:00:00");
+        assert_eq!(time_element(at), "<time datetime=\"2025-11-24T09:00:00+08:00\">2025-11-24 09:00:00</time>");
+    }
+}
