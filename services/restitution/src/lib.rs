@@ -12,6 +12,9 @@
 //! - [`shell`]: the engine on the service runtime — its redb store (the log, the books kept
 //!   from freezing's events, each allocation's details), the consumer of freezing's events,
 //!   the timers, the banks' `flows` and `return`, and the commands.
+//! - [`report`] (pure): the fund-flow report (资金流向分析报告) of a case or an allocation —
+//!   the money trail as a graph, every hop, each allocation's rule, shares and why, approvals,
+//!   objections and returns — as one self-contained HTML page and as JSON.
 //! - [`limits`]: every bound, with its reason.
 
 pub mod core;

@@ -336,6 +336,20 @@ async fn frozen_money_goes_back_to_each_victims_own_account_once_after_notice_an
         executed.values().map(|r| (r.to_account.expose().to_string(), r.amount_fen.get())).collect();
     assert_eq!(paid.values().sum::<u64>(), 100_000);
     assert!(paid.keys().all(|to| to.starts_with("boc:")), "each back to the victim's own account: {paid:?}");
+
+    // The fund-flow report of the allocation: both trails, the shares, the returns.
+    let subject = subjects::command(&city(), Service::Restitution, protocol::restitution::VERB_REPORT);
+    let body = to_json(&protocol::restitution::ReportRequest { case_id: None, allocation: Some(allocation.clone()) });
+    let answer = harness.client.request(subject, body.into()).await.unwrap();
+    let report: Reply<restitution::report::FundFlow, protocol::restitution::RestitutionError> =
+        serde_json::from_slice(&answer.payload).unwrap();
+    let Reply::Ok(report) = report else { panic!("no report: {report:?}") };
+    assert_eq!(report.trail.len(), 2, "one hop a victim: {:?}", report.trail);
+    let [section] = report.allocations.as_slice() else { panic!("one allocation") };
+    assert!(section.totals().adds_up);
+    assert_eq!(section.returns.iter().filter(|r| r.state == "confirmed").count(), 2);
+    let html = restitution::report::render_html(&report);
+    assert!(html.contains("<svg") && !html.contains("62170000000"), "a graph, and no victim's account number");
     running.stop().await;
 }
 

@@ -19,6 +19,13 @@ pub const VERB_OBJECT: &str = "object";
 pub const VERB_DISMISS: &str = "dismiss";
 pub const VERB_APPROVE: &str = "approve";
 pub const VERB_PROPOSE: &str = "propose";
+pub const VERB_REPORT: &str = "report";
+
+/// Largest fund-flow report `report` answers, in bytes of JSON: under nats-server's default
+/// 1 MiB payload with room for the envelope. A report of a 25-account trail is tens of KB;
+/// one of an allocation among thousands of victims may not fit, and is refused as
+/// `too_large` rather than cut.
+pub const MAX_REPORT_BYTES: usize = 900 * 1024;
 
 /// Allocations one `list` answer holds at most.
 pub const MAX_LIST_PAGE: usize = 100;
@@ -115,6 +122,17 @@ pub struct ProposeRequest {
     pub account: AccountRef,
     pub rule: String,
     pub by: String,
+}
+
+/// `report`: the fund-flow report (资金流向分析报告) of a case or of an allocation, as its data
+/// (`restitution::report::FundFlow`, JSON); `afc restitution report` renders it as HTML.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    #[serde(default)]
+    pub case_id: Option<CaseId>,
+    #[serde(default)]
+    pub allocation: Option<String>,
 }
 
 /// An allocation as staff see it.
@@ -215,6 +233,8 @@ pub enum RestitutionErrorKind {
     BadSignature,
     /// The allocation refused the account's input by this rule.
     Refused,
+    /// The report does not fit in one answer ([`MAX_REPORT_BYTES`]).
+    TooLarge,
     /// The service cannot answer now; asking again later may succeed.
     Unavailable,
 }

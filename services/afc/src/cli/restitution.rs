@@ -19,6 +19,7 @@ use protocol::restitution::{
     ProposeRequest, RestitutionError, ShowRequest, Signed, VERB_APPROVE, VERB_DISMISS, VERB_LIST, VERB_OBJECT,
     VERB_PROPOSE, VERB_SHOW, statement,
 };
+use protocol::restitution::{ReportRequest, VERB_REPORT};
 use protocol::subjects;
 use serde::Serialize;
 
@@ -120,6 +121,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the fund-flow report (资金流向分析报告) of a case or an allocation: one
+    /// self-contained HTML page (the money trail as a graph, every hop, each allocation's
+    /// rule, shares, approvals, objections and returns), or its data as JSON.
+    Report {
+        #[command(flatten)]
+        staff: Staff,
+        /// A case id, or an allocation (a3).
+        subject: String,
+        /// Where to write it.
+        #[arg(long, value_name = "FILE.html")]
+        out: PathBuf,
+        /// Write the data as JSON instead of HTML.
+        #[arg(long)]
+        json: bool,
+    },
     /// Allocate ACCOUNT again by another rule (timestamp-trace, pro-rata, fifo,
     /// lowest-intermediate-balance): the notice period starts again.
     Propose {
@@ -166,6 +182,33 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             let signed = sign(&approver, &statement(&staff.city, VERB_APPROVE, &allocation, None))?;
             let request = ApproveRequest { allocation, signed };
             show(&answered(ask(&staff, VERB_APPROVE, &request).await?), json)
+        }
+        Command::Report { staff, subject, out, json } => {
+            let request = match CaseId::parse(&subject) {
+                Ok(case_id) => ReportRequest { case_id: Some(case_id), allocation: None },
+                Err(_) => ReportRequest { case_id: None, allocation: Some(subject) },
+            };
+            let answer: Reply<restitution::report::FundFlow, RestitutionError> =
+                ask(&staff, VERB_REPORT, &request).await?;
+            let report = answered(answer);
+            let text =
+                if json { restitution::report::to_json(&report) } else { restitution::report::render_html(&report) };
+            std::fs::write(&out, &text).with_context(|| format!("writing {}", out.display()))?;
+            let totals = report.allocations.iter().map(|a| a.totals()).filter(|t| !t.adds_up).count();
+            print(|o| {
+                writeln!(
+                    o,
+                    "{}: {} hops, {} allocation(s), {} bytes",
+                    out.display(),
+                    report.trail.len(),
+                    report.allocations.len(),
+                    text.len()
+                )?;
+                if totals > 0 {
+                    writeln!(o, "warning: {totals} allocation(s) whose totals do not add up (shown in red)")?;
+                }
+                Ok(())
+            })
         }
         Command::Propose { staff, account, rule, by, json } => {
             let request = ProposeRequest { account, rule, by };

@@ -95,7 +95,7 @@ pub enum Reason {
     ZeroAmount,
     InTheFuture,
     BadTransferId,
-    /// Two deposits name the same transfer: one arrival claimed twice.
+    /// Two deposits of one victim name the same transfer: one arrival claimed twice.
     DuplicateTransfer,
     NoLoss,
     ElsewhereExceedsLoss,
@@ -178,7 +178,7 @@ pub(crate) fn check(account: &FrozenAccount, now: TimeMs) -> Result<Checked<'_>,
     }
     let latest = now.saturating_add(MAX_CLOCK_SKEW_MS);
     let mut victims = Vec::with_capacity(claims.len());
-    let mut transfers: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut transfers: HashMap<(&str, usize), (usize, usize)> = HashMap::new();
     let mut all_traced = Fen::ZERO;
     for (c, claim) in claims.iter().enumerate() {
         let field = |name: &str| format!("claims[{c}].{name}");
@@ -205,8 +205,12 @@ pub(crate) fn check(account: &FrozenAccount, now: TimeMs) -> Result<Checked<'_>,
             }
             if let Some(id) = &deposit.transfer_id {
                 check_transfer_id(id, || field("transfer_id"))?;
-                if let Some((c0, d0)) = transfers.insert(id, (c, d)) {
-                    let expected = format!("each transfer claimed once (claims[{c0}].deposits[{d0}] claims it too)");
+                // One transfer may carry several victims' money (a mule forwarding mixed
+                // money): each victim claims their part of it. A victim claiming one
+                // transfer twice is one arrival counted twice.
+                if let Some((c0, d0)) = transfers.insert((id, c), (c, d)) {
+                    let expected =
+                        format!("each transfer claimed once by a victim (claims[{c0}].deposits[{d0}] claims it too)");
                     return Err(refuse(Reason::DuplicateTransfer, field("transfer_id"), id, expected));
                 }
             }

@@ -38,9 +38,11 @@ pub enum Found {
 /// deposits' canonical order.
 ///
 /// Deposits with a transfer id are found first, by id (the first incoming entry with it not
-/// yet found for another deposit). Then those without, in order of time, amount and case id:
-/// each is the not yet found incoming entry of its amount nearest its time within the window
-/// (the earlier entry on a tie). Each entry is found for one deposit at most.
+/// yet found for another deposit of the same victim: one transfer may carry several victims'
+/// money, each victim's part found at its entry). Then those without, in order of time,
+/// amount and case id: each is the not yet found incoming entry of its amount nearest its time
+/// within the window (the earlier entry on a tie). An entry found by amount is found for one
+/// deposit only.
 pub(crate) fn find(victims: &[Victim<'_>], statement: Option<&Statement<'_>>) -> Vec<Vec<Found>> {
     let mut found: Vec<Vec<Found>> = victims.iter().map(|v| vec![Found::NoStatement; v.deposits.len()]).collect();
     let Some(statement) = statement else { return found };
@@ -64,16 +66,20 @@ pub(crate) fn find(victims: &[Victim<'_>], statement: Option<&Statement<'_>>) ->
     };
     let mut without_id = Vec::new();
     for (v, victim) in victims.iter().enumerate() {
+        // Entries this victim's deposits were found at (another victim's part of the same
+        // transfer may be found there too).
+        let mut mine: Vec<usize> = Vec::new();
         for (d, deposit) in victim.deposits.iter().enumerate() {
             let Some(id) = &deposit.transfer_id else {
                 without_id.push((deposit.at_ms, deposit.amount_fen, v, d));
                 continue;
             };
             let mut index = first_with_id.get(id.as_str()).copied().unwrap_or(usize::MAX);
-            while index != usize::MAX && taken[index] {
+            while index != usize::MAX && mine.contains(&index) {
                 index = next_with_id[index];
             }
             if index != usize::MAX {
+                mine.push(index);
                 found[v][d] = found_at(index, &mut taken);
             }
         }
@@ -183,13 +189,14 @@ pub(crate) struct Lot {
 pub(crate) fn fifo_lots(victims: &[Victim<'_>], found: &[Vec<Found>], statement: Option<&Statement<'_>>) -> Vec<Lot> {
     let mut before = Vec::new();
     let mut after = Vec::new();
-    let mut at_entry: Vec<Option<(usize, Fen)>> = vec![None; statement.map_or(0, |s| s.entries.len())];
+    // The victims' parts found at each entry, in the victims' canonical order.
+    let mut at_entry: Vec<Vec<(usize, Fen)>> = vec![Vec::new(); statement.map_or(0, |s| s.entries.len())];
     for (v, (victim, found)) in victims.iter().zip(found).enumerate() {
         for (deposit, found) in victim.deposits.iter().zip(found) {
             let lot = |place| Lot { victim: v, amount: deposit.amount_fen, entry: None, at_ms: deposit.at_ms, place };
             match found {
                 Found::Entry { index } => {
-                    at_entry[*index as usize] = Some((v, deposit.amount_fen));
+                    at_entry[*index as usize].push((v, deposit.amount_fen));
                 }
                 Found::BeforeStatement => before.push(lot((0, deposit.at_ms))),
                 Found::NoStatement => before.push(lot((0, deposit.at_ms))),
@@ -219,13 +226,20 @@ pub(crate) fn fifo_lots(victims: &[Victim<'_>], found: &[Vec<Found>], statement:
         let index32 = u32::try_from(index).expect("statements are bounded far below u32");
         match entry.direction {
             Direction::In => {
-                let mine = at_entry[index].map(|(v, amount)| (v, amount.min(entry.amount_fen)));
-                let theirs =
-                    entry.amount_fen.checked_sub(mine.map_or(Fen::ZERO, |(_, a)| a)).expect("at most the entry");
-                if !theirs.is_zero() {
-                    queue.push_back((None, theirs));
+                // The victims' parts, each at most what the entry has left for it.
+                let mut rest = entry.amount_fen;
+                let mut parts = Vec::new();
+                for &(victim, amount) in &at_entry[index] {
+                    let part = amount.min(rest);
+                    rest = rest.checked_sub(part).expect("at most the entry");
+                    if !part.is_zero() {
+                        parts.push((victim, part));
+                    }
                 }
-                if let Some((victim, amount)) = mine {
+                if !rest.is_zero() {
+                    queue.push_back((None, rest));
+                }
+                for (victim, amount) in parts {
                     let place = (index + 1, entry.at_ms);
                     queue.push_back((
                         Some(Lot { victim, amount, entry: Some(index32), at_ms: entry.at_ms, place }),

@@ -18,6 +18,7 @@ use protocol::restitution::{
     ProposeRequest, RestitutionError, RestitutionErrorKind, ShowRequest, Signed, VERB_APPROVE, VERB_DISMISS, VERB_LIST,
     VERB_OBJECT, VERB_PROPOSE, VERB_SHOW, statement,
 };
+use protocol::restitution::{MAX_REPORT_BYTES, ReportRequest, VERB_REPORT};
 use runtime::Router;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
@@ -99,22 +100,35 @@ fn hex(text: &str) -> Option<Vec<u8>> {
 struct Commands {
     city: City,
     state: Shared,
+    store: store::Store,
+    clock: domain::SharedClock,
     roster: Arc<Roster>,
     engine: mpsc::Sender<EngineMsg>,
     orders: Arc<Orders>,
 }
 
-pub(super) fn router(
-    city: City,
-    state: Shared,
-    roster: Roster,
-    engine: mpsc::Sender<EngineMsg>,
-    orders: Arc<Orders>,
-) -> Router {
-    let commands = Commands { city, state, roster: Arc::new(roster), engine, orders };
+/// What the commands are given.
+pub(super) struct Parts {
+    pub city: City,
+    pub state: Shared,
+    pub store: store::Store,
+    pub clock: domain::SharedClock,
+    pub roster: Roster,
+    pub engine: mpsc::Sender<EngineMsg>,
+    pub orders: Arc<Orders>,
+}
+
+pub(super) fn router(parts: Parts) -> Router {
+    let Parts { city, state, store, clock, roster, engine, orders } = parts;
+    let commands = Commands { city, state, store, clock, roster: Arc::new(roster), engine, orders };
+    let report = commands.clone();
     let (list, show, object, dismiss, approve, propose) =
         (commands.clone(), commands.clone(), commands.clone(), commands.clone(), commands.clone(), commands);
     Router::new()
+        .verb(VERB_REPORT, move |body: Bytes| {
+            let commands = report.clone();
+            async move { commands.report(&body).await }
+        })
         .verb(VERB_LIST, move |body: Bytes| {
             let commands = list.clone();
             async move { commands.list(&body) }
@@ -145,6 +159,30 @@ pub(super) fn router(
 }
 
 impl Commands {
+    /// The fund-flow report's data of a case or an allocation.
+    async fn report(&self, body: &[u8]) -> Result<crate::report::FundFlow, RestitutionError> {
+        use super::report::{About, ReportError, build};
+        let request: ReportRequest = parse(body, r#"{"case_id": "…"} or {"allocation": "a1"}"#)?;
+        let about = match (request.case_id, request.allocation.as_deref()) {
+            (Some(case_id), None) => About::Case(case_id),
+            (None, Some(allocation)) => About::Allocation(allocation_no(allocation)?),
+            _ => return Err(invalid("case_id", "", "a case_id or an allocation, one of them")),
+        };
+        let now = self.clock.now_ms();
+        let report = build(&self.city, &self.state, &self.store, about, now).await.map_err(|e| match e {
+            ReportError::Unknown(what) => {
+                error(RestitutionErrorKind::UnknownAllocation, format!("nothing is known of {what}"))
+            }
+            ReportError::Store(e) => error(RestitutionErrorKind::Unavailable, e.to_string()),
+        })?;
+        let size = crate::report::to_json(&report).len();
+        if size > MAX_REPORT_BYTES {
+            let message = format!("the report is {size} bytes of JSON; one answer holds {MAX_REPORT_BYTES} at most");
+            return Err(error(RestitutionErrorKind::TooLarge, message));
+        }
+        Ok(report)
+    }
+
     async fn staff(&self, input: Input) -> Result<Vec<events::restitution::RestitutionEvent>, RestitutionError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || error(RestitutionErrorKind::Unavailable, "the restitution engine stopped");

@@ -107,7 +107,8 @@ impl Engine {
                 };
                 // An event that changes nothing here is recorded consumed all the same.
                 let step = self.step(Input::Freezing(Box::new(event.clone()))).unwrap_or_default();
-                let outcome = self.commit(Some(envelope.id.clone()), step).await;
+                let trail = Some((event.case_id().clone(), envelope.seq, event.clone()));
+                let outcome = self.commit_with(Some(envelope.id.clone()), step, trail).await;
                 let _ = done.send(outcome.as_ref().map(|_| ()).map_err(|e| HandleError::transient(e.to_string())));
                 outcome
             }
@@ -138,6 +139,16 @@ impl Engine {
 
     /// Records what was stepped in one transaction and, once committed, sends its orders.
     async fn commit(&self, consumed: Option<String>, step: Step) -> Result<(), RestitutionError> {
+        self.commit_with(consumed, step, None).await
+    }
+
+    /// [`Self::commit`], keeping a consumed freezing event in its case's trail.
+    async fn commit_with(
+        &self,
+        consumed: Option<String>,
+        step: Step,
+        trail: Option<(domain::CaseId, u64, events::FreezingEvent)>,
+    ) -> Result<(), RestitutionError> {
         let Step { events, details, touched, orders } = step;
         let (cases, books, details) = {
             let state = self.state.read().expect("the engine never panics holding the state");
@@ -154,6 +165,9 @@ impl Engine {
                 ctx.mark_consumed(id)?;
             }
             tables::write_rows(ctx.tx(), &cases, &books, &details)?;
+            if let Some((case_id, seq, event)) = &trail {
+                tables::write_trail(ctx.tx(), case_id, *seq, event)?;
+            }
             for event in events {
                 let case_id = event.case_id().cloned();
                 ctx.append(case_id, consumed.clone(), Payload::Restitution(event))?;

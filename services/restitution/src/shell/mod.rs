@@ -8,6 +8,7 @@
 pub mod commands;
 mod engine;
 mod orders;
+mod report;
 pub mod store;
 mod views;
 
@@ -79,7 +80,15 @@ pub async fn run(config: Config, mut context: Context, store: ::store::Store) ->
             committed.await.map_err(|_| stopped())?
         }
     });
-    let router = commands::router(city, state, config.approvers.clone(), engine_tx, orders);
+    let router = commands::router(commands::Parts {
+        city,
+        state,
+        store: store.clone(),
+        clock: context.clock().clone(),
+        roster: config.approvers.clone(),
+        engine: engine_tx,
+        orders,
+    });
     context.serve(router).await?;
     context.run().await
 }

@@ -8,7 +8,10 @@
 //! - [`DETAILS`]: each proposal's [`Allocation`] (the reason for every fen: the fund-flow
 //!   report's content), by allocation, written with its `allocation_proposed` event.
 //!
-//! A start reads every row, then replays the log (`core::process::tests` proves this gives
+//! - [`TRAILS`]: each case's freezing events as consumed, the fund-flow report's trail; not
+//!   read at start.
+//!
+//! A start reads every row but the trails, then replays the log (`core::process::tests` proves this gives
 //! the live state after every step).
 
 use std::time::Instant;
@@ -28,6 +31,9 @@ pub const CASES: TableDefinition<&str, &[u8]> = TableDefinition::new("restitutio
 pub const BOOKS: TableDefinition<&str, &[u8]> = TableDefinition::new("restitution_books");
 /// Allocation number → [`Allocation`], MessagePack.
 pub const DETAILS: TableDefinition<u64, &[u8]> = TableDefinition::new("restitution_details");
+/// (case id, freezing's sequence number) → the freezing event, MessagePack: each case's trail
+/// as freezing recorded it, read only when a fund-flow report is written (never at start).
+pub const TRAILS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("restitution_trails");
 
 fn failed(step: &str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ServiceError {
     ServiceError::Start { service: Service::Restitution, step: step.into(), source: source.into() }
@@ -142,4 +148,33 @@ pub fn encode_rows(state: &State, touched: &process::Touched, details: &[(u64, A
 /// A row's MessagePack, named fields.
 fn encode<T: serde::Serialize>(row: &T) -> Vec<u8> {
     rmp_serde::to_vec_named(row).expect("rows encode")
+}
+
+/// Keeps one of freezing's events in its case's trail (in the transaction that consumes it).
+pub fn write_trail(
+    tx: &WriteTransaction,
+    case_id: &domain::CaseId,
+    seq: u64,
+    event: &events::FreezingEvent,
+) -> Result<(), StoreError> {
+    tx.open_table(TRAILS)?.insert((case_id.as_str(), seq), encode(event).as_slice())?;
+    Ok(())
+}
+
+/// `case_id`'s freezing events, in the order freezing recorded them.
+pub fn trail(
+    tx: &store::redb::ReadTransaction,
+    case_id: &domain::CaseId,
+) -> Result<Vec<events::FreezingEvent>, StoreError> {
+    let table = match tx.open_table(TRAILS) {
+        Ok(table) => table,
+        Err(store::redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut events = Vec::new();
+    for row in table.range((case_id.as_str(), 0)..=(case_id.as_str(), u64::MAX))? {
+        let (_, bytes) = row?;
+        events.push(decode("trail", bytes.value())?);
+    }
+    Ok(events)
 }

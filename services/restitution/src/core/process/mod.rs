@@ -22,7 +22,8 @@ use events::restitution::{AllocationNo, ObjectionNo, RestitutionEvent, ReturnPro
 pub use apply::apply;
 pub use decide::{decide, pending_orders, working_days_after};
 pub use state::{
-    AllocationState, Approval, Basis, Book, CaseBook, Hop, Objection, Phase, Return, ReturnOutcome, State, Touched,
+    AllocationState, Approval, Basis, Book, CaseBook, Hop, Objection, Phase, Resolution, Return, ReturnOutcome, State,
+    Touched,
 };
 
 use crate::core::{Allocation, Entry};

@@ -54,6 +54,18 @@ pub struct CaseBook {
     pub loss_fen: Fen,
     pub reported_at_ms: TimeMs,
     pub hops: BTreeMap<HopId, Hop>,
+    /// Orders resolved before the hop that follows them was taken in: freezing's events are
+    /// consumed several at a time, so one may arrive before the event it follows.
+    #[serde(default)]
+    pub resolutions: BTreeMap<HopId, Resolution>,
+}
+
+/// Where an order's money settled (`order_resolved`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub account: AccountRef,
+    pub settled_at_ms: TimeMs,
+    pub transfer_id: String,
 }
 
 /// A place the case's money was followed to.
@@ -322,14 +334,18 @@ impl State {
                 }
             }
             FreezingEvent::OrderResolved { case_id, hop, account, settled_at_ms, transfer_id, .. } => {
-                let Some(row) = self.cases.get_mut(case_id).and_then(|c| c.hops.get_mut(hop)) else {
-                    return changed;
+                let resolution = Resolution {
+                    account: account.clone(),
+                    settled_at_ms: *settled_at_ms,
+                    transfer_id: transfer_id.clone(),
                 };
-                row.settled_into = Some(account.clone());
-                let deposit =
-                    Deposit { amount_fen: row.fen, at_ms: *settled_at_ms, transfer_id: Some(transfer_id.clone()) };
                 touched.cases.insert(case_id.clone());
-                self.deposit(account, case_id, *hop, deposit, touched, &mut changed);
+                let case = self.cases.entry(case_id.clone()).or_default();
+                if !case.hops.contains_key(hop) {
+                    case.resolutions.insert(*hop, resolution);
+                    return changed;
+                }
+                self.resolve(case_id, *hop, resolution, touched, &mut changed);
             }
             FreezingEvent::AccountFrozen { case_id, account, frozen_fen, .. } => {
                 let book = self.books.entry(account.clone()).or_default();
@@ -362,11 +378,32 @@ impl State {
             )),
             Destination::Order(_) => None,
         };
-        self.cases.entry(case_id.clone()).or_default().hops.insert(hop, row);
+        let case = self.cases.entry(case_id.clone()).or_default();
+        case.hops.insert(hop, row);
+        let resolved = case.resolutions.remove(&hop);
         touched.cases.insert(case_id.clone());
         if let Some((account, deposit)) = deposit {
             self.deposit(&account, case_id, hop, deposit, touched, changed);
         }
+        if let Some(resolution) = resolved {
+            self.resolve(case_id, hop, resolution, touched, changed);
+        }
+    }
+
+    /// The order followed by `hop` settled into an account: the victim's money arrived there.
+    fn resolve(
+        &mut self,
+        case_id: &CaseId,
+        hop: HopId,
+        resolution: Resolution,
+        touched: &mut Touched,
+        changed: &mut BTreeSet<AccountRef>,
+    ) {
+        let Some(row) = self.cases.get_mut(case_id).and_then(|c| c.hops.get_mut(&hop)) else { return };
+        row.settled_into = Some(resolution.account.clone());
+        let deposit =
+            Deposit { amount_fen: row.fen, at_ms: resolution.settled_at_ms, transfer_id: Some(resolution.transfer_id) };
+        self.deposit(&resolution.account, case_id, hop, deposit, touched, changed);
     }
 
     fn deposit(

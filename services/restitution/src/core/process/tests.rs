@@ -361,3 +361,36 @@ fn unknown_allocations_are_refused_by_name() {
     assert_eq!(world.when(object).unwrap_err(), Rejection::UnknownAllocation(9));
     assert_eq!(Rejection::UnknownAllocation(9).to_string(), "allocation a9 does not exist");
 }
+
+#[test]
+fn an_order_resolved_before_its_hop_is_taken_in_still_brings_the_victims_deposit() {
+    let mut world = World::new();
+    let order = domain::PaymentOrderRef::parse("alipay:2025112400001").unwrap();
+    world
+        .freezing(FreezingEvent::OrderResolved {
+            case_id: case(1),
+            hop: 1,
+            order: order.clone(),
+            account: mule(),
+            settled_at_ms: T0 + MINUTE_MS,
+            transfer_id: "s1".into(),
+            answered_in_ms: None,
+        })
+        .unwrap();
+    assert!(world.state.books.get(&mule()).is_none_or(|b| b.deposits.is_empty()), "not before its hop");
+    world
+        .freezing(FreezingEvent::HopOpened {
+            case_id: case(1),
+            hop: 1,
+            parent: None,
+            depth: 1,
+            target: Destination::Order(order),
+            traced_fen: Fen::new(30_000),
+            since_ms: T0,
+            arrival_transfer_id: None,
+        })
+        .unwrap();
+    let deposits = &world.state.books[&mule()].deposits[&case(1)];
+    assert_eq!(deposits[&1].amount_fen, Fen::new(30_000));
+    assert_eq!(deposits[&1].transfer_id.as_deref(), Some("s1"));
+}

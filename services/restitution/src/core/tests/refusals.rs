@@ -62,13 +62,29 @@ fn a_case_claimed_twice_is_refused() {
 }
 
 #[test]
-fn one_transfer_claimed_by_two_deposits_is_refused() {
-    let claims = vec![claim(1, vec![deposit(1_000, 0, Some("t-1"))]), claim(2, vec![deposit(1_000, 0, Some("t-1"))])];
+fn one_transfer_claimed_twice_by_one_victim_is_refused() {
+    let claims = vec![claim(1, vec![deposit(1_000, 0, Some("t-1")), deposit(500, 1, Some("t-1"))])];
     let refusal = refused(&frozen(1_000, None, claims), Rule::ProRata);
     assert_eq!(
         (refusal.reason, refusal.field.as_str()),
-        (Reason::DuplicateTransfer, "claims[1].deposits[0].transfer_id")
+        (Reason::DuplicateTransfer, "claims[0].deposits[1].transfer_id")
     );
+}
+
+#[test]
+fn one_transfer_carrying_two_victims_money_is_each_victims_part_by_every_rule() {
+    // A mule forwarded 1,500 fen in one transfer: 1,000 of victim 1's money, 500 of victim 2's.
+    let statement = statement(0, &[(10, Direction::In, 1_500, "t-1")]);
+    let claims = vec![claim(1, vec![deposit(1_000, 10, Some("t-1"))]), claim(2, vec![deposit(500, 10, Some("t-1"))])];
+    let account = frozen(1_500, Some(statement), claims);
+    for rule in Rule::ALL {
+        let allocation = check(&account, rule);
+        let shares: Vec<u64> = allocation.shares.iter().map(|s| s.fen.get()).collect();
+        assert_eq!(shares, [1_000, 500], "{rule:?}");
+        for share in &allocation.shares {
+            assert!(matches!(share.deposits[0].found, Found::Entry { index: 0 }), "{rule:?}: found at the one entry");
+        }
+    }
 }
 
 #[test]
