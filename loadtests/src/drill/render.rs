@@ -214,10 +214,17 @@ fn restitution_rows(out: &mut String, r: &RestitutionSection) {
     let w = &r.freeze_to_return_ms;
     let wait = if w.n == 0 { "-".to_owned() } else { format!("{} / {} / {}", days(w.p50), days(w.p90), days(w.max)) };
     let _ = writeln!(out, "  {:<38} {wait}", "freeze to return, simulated (p50/p90/max)");
+    if r.allocations_refused > 0 {
+        let mut fields: Vec<(&String, &u64)> = r.refused_by_field.iter().collect();
+        fields.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
+        let fields: Vec<String> = fields.iter().take(3).map(|(field, n)| format!("{n} {field}")).collect();
+        let _ = writeln!(out, "  {:<38} {}", "allocations refused, by field", fields.join(", "));
+    }
     let worst = match r.errors.first() {
         Some(e) => format!(
-            "; worst {} ({} on {}: owed {}, returned {})",
-            e.error_fen,
+            "; worst {}{} ({} on {}: owed {}, returned {})",
+            if e.error_fen < 0 { "-" } else { "+" },
+            Fen::new(e.error_fen.unsigned_abs()),
             e.case_id,
             e.account,
             Fen::new(e.owed_fen),

@@ -58,8 +58,10 @@ pub struct RestitutionSection {
     pub allocations_proposed: u64,
     pub reopened: u64,
     pub remainders: u64,
-    /// `allocation_refused`: accounts whose input the allocation refused.
+    /// `allocation_refused`: accounts whose input the allocation refused; by the field its
+    /// reason names, indices left out (`claims[].deposits[].at_ms`).
     pub allocations_refused: u64,
+    pub refused_by_field: BTreeMap<String, u64>,
     /// `objection_raised` and `objection_dismissed`.
     pub objections: u64,
     pub objections_dismissed: u64,
@@ -226,6 +228,24 @@ fn owed(held: &BTreeMap<usize, Fen>, amount: Fen) -> BTreeMap<usize, u64> {
     shares.into_iter().map(|(case, share, _)| (case, u64::try_from(share).unwrap_or(u64::MAX))).collect()
 }
 
+/// The field a refusal's reason (`claims[2].deposits[0].at_ms = …: expected …`) names, its
+/// indices left out.
+fn refused_field(reason: &str) -> String {
+    let field = reason.split(" = ").next().unwrap_or(reason);
+    let mut out = String::with_capacity(field.len());
+    let mut in_index = false;
+    for c in field.chars() {
+        match c {
+            '[' => in_index = true,
+            ']' => in_index = false,
+            _ if in_index => continue,
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A return: its center, allocation (`a<n>`) and case.
 type ReturnKey = (City, String, CaseId);
 
@@ -270,7 +290,10 @@ pub fn section(
                         open.remove(&key(replaced));
                     }
                 }
-                RestitutionEvent::AllocationRefused { .. } => out.allocations_refused += 1,
+                RestitutionEvent::AllocationRefused { reason, .. } => {
+                    out.allocations_refused += 1;
+                    *out.refused_by_field.entry(refused_field(reason)).or_default() += 1;
+                }
                 RestitutionEvent::ObjectionRaised { .. } => out.objections += 1,
                 RestitutionEvent::ObjectionDismissed { .. } => out.objections_dismissed += 1,
                 RestitutionEvent::NoticeEnded { .. } => out.notices_ended += 1,

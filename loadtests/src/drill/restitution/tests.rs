@@ -203,3 +203,25 @@ fn what_is_owed_is_what_was_held_unless_more_than_was_frozen() {
     let even = BTreeMap::from([(0, Fen::new(1)), (1, Fen::new(1))]);
     assert_eq!(owed(&even, Fen::new(1)), BTreeMap::from([(0, 1), (1, 0)]), "a tie goes to the lower case");
 }
+
+#[test]
+fn refusals_are_counted_by_the_field_they_name() {
+    let refused = |reason: &str| RestitutionEvent::AllocationRefused {
+        account: mule(1),
+        rule: Rule::TimestampTrace,
+        reason: reason.into(),
+        traced: Vec::new(),
+        frozen_fen: Fen::new(1),
+        at_ms: T0,
+    };
+    let events = envelopes(vec![
+        refused("claims[2].deposits[0].at_ms = 1764810000000: expected a time at most 300000 ms after now"),
+        refused("claims[0].deposits[11].at_ms = 1: expected …"),
+        refused("statement[3].balance_after_fen = 5: expected 7"),
+    ]);
+    let r = section(&events, &[], &[], &Holdings::new(), &ApproverStats::default()).unwrap();
+    assert_eq!(r.allocations_refused, 3);
+    let fields =
+        BTreeMap::from([("claims[].deposits[].at_ms".to_owned(), 2), ("statement[].balance_after_fen".to_owned(), 1)]);
+    assert_eq!(r.refused_by_field, fields);
+}
