@@ -1,6 +1,9 @@
 //! `afc-lab demo`: a province hub and three city nodes with simulated banks; a small wave of
 //! reports with layered money trails; per case the accounts stopped and frozen, the money
-//! held and the time-to-freeze; then a summary.
+//! held and the time-to-freeze; then a summary. Then the frozen money goes back: restitution
+//! runs with a notice of [`DEMO_NOTICE_MS`] (real time), two lab approvers approve every
+//! allocation once it ends, and the banks return each victim's share; per case the money
+//! returned and the (masked) account it went to.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,6 +16,8 @@ use protocol::Reply;
 use simulator::wave::{self, SINGLE_TRAIL_ACCOUNTS, SINGLE_TRAIL_DEPTH, WaveConfig, WaveReport};
 
 use crate::deployment::{CITIES, Embedded, EmbeddedOptions, Watch, freezes_settled};
+use crate::drill::restitution::watch::RestitutionWatch;
+use crate::drill::restitution::{Approvers, LabApprovers};
 use crate::harness::limits::HISTOGRAM_SIGFIG;
 use afc::client;
 
@@ -36,6 +41,10 @@ const PROVINCE_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
 const BLOCKING_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between two looks at the province stream (or blocking's events) while it catches up.
 const PROVINCE_POLL: Duration = Duration::from_millis(200);
+/// Restitution's notice period in the demo, in real ms: the rules' 30 days, shortened to a
+/// few seconds so that the returns show (an allocation reopened by a later freeze waits it
+/// again).
+pub const DEMO_NOTICE_MS: u64 = 3_000;
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let cities: Vec<City> =
@@ -49,7 +58,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         wave.reports.len(),
         options.seed
     );
-    let deployment = Embedded::start(&cities, wave.world.clone(), EmbeddedOptions::default()).await?;
+    let approvers = std::sync::Arc::new(LabApprovers::generate());
+    let embedded = EmbeddedOptions { restitution: approvers.tuning(DEMO_NOTICE_MS), ..EmbeddedOptions::default() };
+    let deployment = Embedded::start(&cities, wave.world.clone(), embedded).await?;
     if let Some(secrets) = deployment.secrets_dir() {
         println!(
             "security on: every process connects with its own nkey identity over TLS; the servers enforce each one's \
@@ -61,6 +72,11 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     for city in &cities {
         watches.insert(city.clone(), Watch::start(deployment.client(city), city).await?);
     }
+    let desks: BTreeMap<City, async_nats::Client> =
+        cities.iter().map(|city| (city.clone(), deployment.client(city).clone())).collect();
+    let sources: Vec<_> = desks.iter().map(|(city, client)| (client.clone(), city.clone())).collect();
+    let returns = RestitutionWatch::start(&sources).await?;
+    let approving = Approvers::start(approvers, desks, deployment.clock.clone(), 0);
 
     let mut cases: Vec<(CaseId, &WaveReport)> = Vec::new();
     for report in &wave.reports {
@@ -149,6 +165,14 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             .len();
         println!("{}", blocking_line(&deployment, city, ids.len(), pooled).await?);
     }
+    returns.until_settled(&watches.iter().collect::<Vec<_>>()).await;
+    let approved = approving.stop().await?;
+    let frozen =
+        cases.iter().flat_map(|(case_id, report)| watches[&report.city].events(case_id)).filter_map(|e| match e {
+            FreezingEvent::AccountFrozen { frozen_fen, .. } => Some(frozen_fen),
+            _ => None,
+        });
+    returns_table(&deployment, &cases, approved.approvals, Fen::sum(frozen)?)?;
     let province = province_count(&deployment).await?;
     println!("province stream AFC_PROVINCE holds {province} events sourced from the cities");
 
@@ -179,6 +203,50 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     }
     deployment.stop().await;
     Ok(())
+}
+
+/// Per case, what the banks returned to the victim and into which of their accounts (masked);
+/// then the total against what was frozen.
+fn returns_table(
+    deployment: &Embedded,
+    cases: &[(CaseId, &WaveReport)],
+    approvals: u64,
+    frozen: Fen,
+) -> anyhow::Result<()> {
+    let executed = simulator::world::lock(&deployment.world).ledger.returns_executed();
+    println!();
+    println!(
+        "returns: restitution's notice {} s, {approvals} approvals signed by two lab approvers, banks returning at once",
+        DEMO_NOTICE_MS / 1_000
+    );
+    println!("{:<26} {:<9} {:>13} {:>8}  to the victim's own account", "case", "city", "returned", "returns");
+    let mut total = Fen::ZERO;
+    for (case_id, report) in cases {
+        let mine: Vec<_> = executed.iter().filter(|r| &r.case_id == case_id).collect();
+        let returned = Fen::sum(mine.iter().map(|r| r.amount))?;
+        total = total.checked_add(returned)?;
+        let mut to: Vec<String> = mine.iter().map(|r| masked(&r.to)).collect();
+        to.dedup();
+        let own = if mine.iter().all(|r| r.to == report.truth.victim_account) { "" } else { " (not the victim's!)" };
+        println!(
+            "{:<26} {:<9} {:>13} {:>8}  {}{own}",
+            case_id.as_str(),
+            report.city.as_str(),
+            returned.to_string(),
+            mine.len(),
+            if to.is_empty() { "-".to_owned() } else { to.join(", ") }
+        );
+    }
+    println!("returned {total} of {frozen} frozen ({:.1}%) in {} returns", percent(total, frozen), executed.len());
+    Ok(())
+}
+
+/// An account as a statement prints it: the bank and the last four digits.
+fn masked(account: &domain::AccountRef) -> String {
+    let text = account.to_string();
+    let (bank, number) = text.split_once(':').unwrap_or(("", text.as_str()));
+    let shown = number.len().saturating_sub(4);
+    format!("{bank}:{}{}", "*".repeat(shown), &number[shown..])
 }
 
 fn percent(part: Fen, whole: Fen) -> f64 {

@@ -23,6 +23,10 @@ pub const MAX_ALLOCATION_BYTES: usize = MAX_REQUEST_ID_BYTES;
 /// working days and a weekend).
 pub const MAX_RETURN_DELAY_MS: u64 = 5 * 24 * 60 * 60 * 1000;
 
+/// Longest notice period, or approvers' delay, a drill's restitution may have, in minutes:
+/// 365 days, as a node's `[restitution] notice_minutes` accepts.
+pub const MAX_NOTICE_MINUTES: f64 = 525_600.0;
+
 /// Most transfers a [`crate::Schedule`] holds pending at once.
 pub const MAX_SCHEDULED_TRANSFERS: usize = 1_000_000;
 

@@ -382,10 +382,22 @@ pub struct BookedTransfer {
 
 /// Every transfer `ledger` booked, in booking order, read from the accounts' statements.
 pub fn booked_transfers(ledger: &Ledger) -> Vec<BookedTransfer> {
+    booked(ledger, &std::collections::BTreeSet::new())
+}
+
+/// Every transfer `ledger` booked except restitution's returns to victims
+/// ([`Ledger::returns_executed`]), in booking order: where the money would be had nothing been
+/// returned. A drill scores what the freezes held against it, and the returns apart.
+pub fn booked_transfers_before_returns(ledger: &Ledger) -> Vec<BookedTransfer> {
+    let returns = ledger.returns_executed().into_iter().map(|r| r.transfer_id).collect();
+    booked(ledger, &returns)
+}
+
+fn booked(ledger: &Ledger, leave_out: &std::collections::BTreeSet<String>) -> Vec<BookedTransfer> {
     let mut booked: Vec<(&str, BookedTransfer)> = Vec::new();
     for account in ledger.accounts() {
         for entry in ledger.statement(account).unwrap_or_default() {
-            if entry.direction == Direction::Out {
+            if entry.direction == Direction::Out && !leave_out.contains(&entry.transfer_id) {
                 let transfer = BookedTransfer {
                     from: account.clone(),
                     to: entry.counterparty.clone(),

@@ -104,6 +104,11 @@ async fn a_return_is_executed_at_once_and_answered_again_without_moving_money_tw
             (&victim(), Fen::yuan(400), reply.transfer_id.as_deref().unwrap())
         );
         world.ledger.check_conservation().unwrap();
+        // A drill attributes the money as it was before any return: the payment only.
+        assert_eq!(simulator::truth::booked_transfers(&world.ledger).len(), 2);
+        let before = simulator::truth::booked_transfers_before_returns(&world.ledger);
+        assert_eq!(before.len(), 1);
+        assert_eq!((&before[0].from, before[0].amount), (&victim(), Fen::yuan(600)));
     }
 
     let refused = adapters.return_money(&request("r2", Fen::yuan(101))).await.unwrap_err();

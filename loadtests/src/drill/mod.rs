@@ -25,13 +25,14 @@ mod claims;
 pub mod dissuasion;
 mod observed;
 pub mod people;
+mod progress;
 pub mod render;
+pub mod restitution;
 pub mod score;
 mod spread;
 pub(crate) mod streams;
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +50,7 @@ use tokio::task::JoinSet;
 
 use crate::deployment::{Embedded, EmbeddedOptions, Watch, freezes_settled, trace_completed, wait_ready};
 use afc::client;
+use progress::Progress;
 use score::{DrillReport, ObservedCase, RunFacts};
 
 /// Reports being filed at once.
@@ -229,6 +231,10 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
     );
     let cities: Vec<City> = scenario.cities.iter().map(|c| c.city.clone()).collect();
     let bank_answer_ms = (scenario.banks.answer_ms.min + scenario.banks.answer_ms.max) as f64 / 2.0;
+    // The lab's approvers are in the roster of a deployment the drill starts; an existing one
+    // runs restitution with its own notice and approvers.
+    let approvers = matches!(options.target, Target::Embedded).then(|| Arc::new(restitution::LabApprovers::generate()));
+    let mut returns = None;
     let (deployment, clock, watches, started) = match &options.target {
         Target::Embedded => {
             let scaled = Arc::new(ScaledClock::paused(script.origin_ms, scenario.time_scale)?);
@@ -242,6 +248,10 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
                     bank_latency: clock.real_duration(bank_answer_ms.round() as u64),
                     clock: clock.clone(),
                     tracing_rule: options.tracing_rule,
+                    restitution: approvers
+                        .as_ref()
+                        .map(|a| a.tuning(scenario.restitution.notice_ms))
+                        .unwrap_or_default(),
                     ..EmbeddedOptions::default()
                 },
             )
@@ -249,6 +259,7 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
             .context("starting the embedded deployment")?;
             let deployment = Deployment::Embedded(deployment);
             let watches = watch_cities(&deployment, &cities).await?;
+            returns = Some(watch_returns(&deployment, &cities).await?);
             scaled.start();
             (deployment, clock, watches, Instant::now())
         }
@@ -323,7 +334,12 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
         }
     };
 
-    let staff = cities.iter().map(|city| (city.clone(), deployment.client(city).clone())).collect();
+    let staff: BTreeMap<City, async_nats::Client> =
+        cities.iter().map(|city| (city.clone(), deployment.client(city).clone())).collect();
+    let approving = approvers.map(|keys| {
+        let approve_after_ms = scenario.restitution.approve_after_ms;
+        restitution::Approvers::start(keys, staff.clone(), clock.clone(), approve_after_ms)
+    });
     let people = people::People::start(
         deployment.world().clone(),
         clock.clone(),
@@ -334,6 +350,13 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
     let mut progress = Progress::new(options.progress, &script);
     let case_ids = file_reports(&deployment, &script, &clock, &watches, &mut progress).await?;
     wait_for_settling(&script, &clock, &watches, &case_ids, &mut progress).await;
+    if let Some(returns) = &returns {
+        returns.until_settled(&cities.iter().zip(&watches).collect::<Vec<_>>()).await;
+    }
+    let approved = match approving {
+        Some(approving) => approving.stop().await?,
+        None => restitution::ApproverStats::default(),
+    };
     progress.finish(clock.now_ms(), &watches);
     let people = people.stop().await?;
     let ended_at_ms = clock.now_ms();
@@ -342,6 +365,7 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
     let mut by_case: std::collections::BTreeMap<CaseId, Vec<FreezingEvent>> = Default::default();
     let mut blocking_events = BTreeMap::new();
     let mut dissuasion_events = BTreeMap::new();
+    let mut restitution_events = BTreeMap::new();
     for city in &cities {
         let js = deployment.city_jetstream(city);
         for envelope in streams::read_back(&js, city, events::Service::Freezing).await? {
@@ -350,6 +374,7 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
             }
         }
         blocking_events.insert(city.clone(), streams::read_back(&js, city, events::Service::Blocking).await?);
+        restitution_events.insert(city.clone(), streams::read_back(&js, city, events::Service::Restitution).await?);
         if !script.world.population.people().is_empty() {
             dissuasion_events.insert(city.clone(), streams::read_back(&js, city, events::Service::Dissuasion).await?);
         }
@@ -367,7 +392,12 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
         .collect();
     let facts = RunFacts { time_scale: scenario.time_scale, bank_answer_ms, ended_at_ms, real_seconds };
     let spared = blocking::spared(&contacts);
+    let filed = restitution::FiledCase::of_drill(&script, &observed);
+    let holdings = restitution::holdings_at_freezes(&script, &ledger, &restitution::freeze_points(&filed)?)?;
+    let executed = ledger.returns_executed();
+    let returned = restitution::section(&restitution_events, &filed, &executed, &holdings, &approved)?;
     let mut report = score::score(&script, &truth, &ledger, &observed, &spared, facts)?;
+    report.restitution = returned;
     report.blocking = blocking::section(&blocking_events, &contacts, script.origin_ms, ended_at_ms);
     let sellers = simulator::holders::card_sellers(&script);
     blocking::card_sellers(&mut report.blocking, &blocking_events, &sellers, &telecom);
@@ -495,6 +525,15 @@ async fn wait_for_settling(
     eprintln!("afc-lab sim run: {open} cases still open after {SETTLE_TIMEOUT:?}; they are scored as they stand");
 }
 
+/// Follows every city's restitution.
+async fn watch_returns(
+    deployment: &Deployment,
+    cities: &[City],
+) -> anyhow::Result<restitution::watch::RestitutionWatch> {
+    let sources: Vec<_> = cities.iter().map(|city| (deployment.client(city).clone(), city.clone())).collect();
+    restitution::watch::RestitutionWatch::start(&sources).await
+}
+
 /// Watches every city's freezing events.
 async fn watch_cities(deployment: &Deployment, cities: &[City]) -> anyhow::Result<Vec<Watch>> {
     let mut watches = Vec::new();
@@ -502,73 +541,4 @@ async fn watch_cities(deployment: &Deployment, cities: &[City]) -> anyhow::Resul
         watches.push(Watch::start(deployment.client(city), city).await?);
     }
     Ok(watches)
-}
-
-/// The progress line: simulated time, reports filed, accounts stopped and money held.
-struct Progress {
-    enabled: bool,
-    terminal: bool,
-    total: usize,
-    last: Instant,
-    ticks: u64,
-}
-
-impl Progress {
-    fn new(enabled: bool, script: &Script) -> Progress {
-        Progress {
-            enabled,
-            terminal: std::io::stderr().is_terminal(),
-            total: script.reports.len(),
-            last: Instant::now(),
-            ticks: 0,
-        }
-    }
-
-    fn tick(&mut self, now_ms: u64, filed: usize, watches: &[Watch]) {
-        if !self.enabled || self.last.elapsed() < PROGRESS_EVERY {
-            return;
-        }
-        self.last = Instant::now();
-        self.ticks += 1;
-        if self.terminal {
-            eprint!("\r{}", self.line(now_ms, filed, watches));
-        } else if self.ticks.is_multiple_of(10) {
-            eprintln!("{}", self.line(now_ms, filed, watches));
-        }
-    }
-
-    fn finish(&mut self, now_ms: u64, watches: &[Watch]) {
-        if self.enabled {
-            let line = self.line(now_ms, self.total, watches);
-            if self.terminal { eprintln!("\r{line}") } else { eprintln!("{line}") }
-        }
-    }
-
-    fn line(&self, now_ms: u64, filed: usize, watches: &[Watch]) -> String {
-        let (mut stops, mut frozen, mut held) = (0u64, 0u64, 0u64);
-        for watch in watches {
-            for events in watch.all().values() {
-                for event in events {
-                    match event {
-                        FreezingEvent::AccountStopped { claim_fen, .. } if !claim_fen.is_zero() => {
-                            stops += 1;
-                            held = held.saturating_add(claim_fen.get());
-                        }
-                        FreezingEvent::AccountFrozen { .. } | FreezingEvent::FreezeQueued { .. } => frozen += 1,
-                        _ => {}
-                    }
-                }
-            }
-        }
-        let bar_width = 24;
-        let done = (filed * bar_width).checked_div(self.total).unwrap_or(bar_width);
-        format!(
-            "[{}{}] {} | reports {filed}/{} | stopped {stops} | frozen {frozen} | held {}",
-            "#".repeat(done),
-            " ".repeat(bar_width - done),
-            render::sim_time(now_ms),
-            self.total,
-            domain::Fen::new(held)
-        )
-    }
 }

@@ -10,6 +10,7 @@ use domain::{Fen, TimeMs, calendar};
 
 use super::blocking::BlockingSection;
 use super::dissuasion::{BACKLOG_QUEUES, DissuasionSection};
+use super::restitution::RestitutionSection;
 use super::score::{DrillReport, Spread, Tally};
 
 /// Most points of the time-to-freeze distribution line.
@@ -162,7 +163,93 @@ pub fn table(report: &DrillReport) -> String {
     if report.dissuasion.people > 0 {
         dissuasion_rows(&mut out, &report.dissuasion);
     }
+    restitution_rows(&mut out, &report.restitution);
     out
+}
+
+/// A simulated wait in days once it is one, else as [`duration`].
+fn days(ms: u64) -> String {
+    const DAY_MS: u64 = 86_400_000;
+    if ms >= DAY_MS { format!("{:.1} d", ms as f64 / DAY_MS as f64) } else { duration(ms) }
+}
+
+fn restitution_rows(out: &mut String, r: &RestitutionSection) {
+    let _ = writeln!(out, "restitution (depends on timing)");
+    let _ = writeln!(
+        out,
+        "  {:<38} {} ({} reopened, {} of remainders, {} refused); {} objections; {} executed, {} completed, {} open",
+        "allocations proposed",
+        r.allocations_proposed,
+        r.reopened,
+        r.remainders,
+        r.allocations_refused,
+        r.objections,
+        r.allocations_executed,
+        r.allocations_completed,
+        r.allocations_open
+    );
+    let agree = if r.returned_fen == r.returned_ledger_fen && r.returns_unmatched == 0 {
+        "the banks' ledger agrees".to_owned()
+    } else {
+        format!("the banks' ledger: {}, {} returns unmatched", Fen::new(r.returned_ledger_fen), r.returns_unmatched)
+    };
+    let _ = writeln!(
+        out,
+        "  {:<38} {} of {} frozen ({}); {agree}",
+        "returned",
+        Fen::new(r.returned_fen),
+        Fen::new(r.frozen_fen),
+        percent(r.returned_share)
+    );
+    let _ = writeln!(
+        out,
+        "  {:<38} {} instructed, {} confirmed, {} failed, {} overdue; {} to an account not the victim's",
+        "returns",
+        r.returns_instructed,
+        r.returns_confirmed,
+        r.returns_failed,
+        r.returns_overdue,
+        r.returns_to_other_accounts
+    );
+    let w = &r.freeze_to_return_ms;
+    let wait = if w.n == 0 { "-".to_owned() } else { format!("{} / {} / {}", days(w.p50), days(w.p90), days(w.max)) };
+    let _ = writeln!(out, "  {:<38} {wait}", "freeze to return, simulated (p50/p90/max)");
+    if r.allocations_refused > 0 {
+        let mut fields: Vec<(&String, &u64)> = r.refused_by_field.iter().collect();
+        fields.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
+        let fields: Vec<String> = fields.iter().take(3).map(|(field, n)| format!("{n} {field}")).collect();
+        let _ = writeln!(out, "  {:<38} {}", "allocations refused, by field", fields.join(", "));
+    }
+    let worst = match r.errors.first() {
+        Some(e) => format!(
+            "; worst {}{} ({} on {}: owed {}, returned {})",
+            if e.error_fen < 0 { "-" } else { "+" },
+            Fen::new(e.error_fen.unsigned_abs()),
+            e.case_id,
+            e.account,
+            Fen::new(e.owed_fen),
+            Fen::new(e.returned_fen)
+        ),
+        None => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "  {:<38} {} of {} exact; |error| {} of {} owed ({} over, {} short){worst}",
+        "per victim and account vs ground truth",
+        r.victims_exact,
+        r.victims_scored,
+        Fen::new(r.error_abs_fen),
+        Fen::new(r.owed_fen),
+        Fen::new(r.over_returned_fen),
+        Fen::new(r.under_returned_fen)
+    );
+    if r.approver_errors > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<38} {} of {} sent",
+            "approvals refused or unanswered", r.approver_errors, r.approvals_sent
+        );
+    }
 }
 
 fn dissuasion_rows(out: &mut String, d: &DissuasionSection) {

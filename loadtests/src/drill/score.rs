@@ -29,6 +29,7 @@ use super::claims::claim_outcome;
 use super::claims::{ClaimLine, MAX_CLAIM_LINES};
 use super::dissuasion::DissuasionSection;
 use super::observed::{SystemCase, system_case};
+use super::restitution::RestitutionSection;
 pub use super::spread::Spread;
 
 /// Points of the money-over-time series.
@@ -202,10 +203,13 @@ pub struct DrillReport {
     /// empty without a population and in older reports.
     #[serde(default)]
     pub dissuasion: DissuasionSection,
+    /// What restitution returned, and to whom against the ground truth (`super::restitution`).
+    #[serde(default)]
+    pub restitution: RestitutionSection,
 }
 
 /// The report's figures that depend on how fast the system and the machine were.
-pub const TIMING_DEPENDENT: [&str; 13] = [
+pub const TIMING_DEPENDENT: [&str; 14] = [
     "total.frozen_fen",
     "total.claimed_fen",
     "total.over_claim_fen",
@@ -219,6 +223,7 @@ pub const TIMING_DEPENDENT: [&str; 13] = [
     "series",
     "blocking",
     "dissuasion",
+    "restitution",
 ];
 
 /// Why a drill could not be scored.
@@ -250,8 +255,9 @@ pub fn score(
     let systems: Vec<Option<SystemCase>> = observed.iter().map(|o| o.as_ref().and_then(system_case)).collect();
 
     // Replay what really happened, snapshotting each case's holdings when it was reported
-    // and the money totals at the series' points.
-    let booked = simulator::truth::booked_transfers(ledger);
+    // and the money totals at the series' points. Returns to victims are left out: frozen
+    // money returned still counts as frozen (the `restitution` section scores the returns).
+    let booked = simulator::truth::booked_transfers_before_returns(ledger);
     let mut attribution = script.attribution();
     let report_times: Vec<TimeMs> = script
         .reports
@@ -444,6 +450,7 @@ pub fn score(
         claims_not_backed: ClaimLine::largest(lines, MAX_CLAIM_LINES),
         blocking: BlockingSection::default(),
         dissuasion: DissuasionSection::default(),
+        restitution: RestitutionSection::default(),
     })
 }
 

@@ -162,7 +162,10 @@ impl Account {
             }
         }
         assert!(left.is_zero(), "a return took {amount} from freezes that held {} less", left);
-        for index in emptied.into_iter().rev() {
+        // Highest index first, so that each removal leaves the others' indices as they were
+        // (the case's own freezes were taken first, wherever they are in the list).
+        emptied.sort_unstable_by(|a, b| b.cmp(a));
+        for index in emptied {
             self.freezes.remove(index);
         }
     }

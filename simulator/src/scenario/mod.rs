@@ -195,6 +195,18 @@ pub struct StaffSpec {
     pub visits_per_day: [u32; 4],
 }
 
+/// How restitution plays in a drill (`[restitution]`): the notice period the centers run
+/// with, and how long the lab's simulated approvers take to approve once it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestitutionSpec {
+    /// The notice period of every city's restitution, in simulated ms (the rules' 30 days,
+    /// shortened so that a drill sees its returns).
+    pub notice_ms: u64,
+    /// From the end of an allocation's notice to the simulated approvers' two approvals, in
+    /// simulated ms.
+    pub approve_after_ms: u64,
+}
+
 /// A validated scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -224,6 +236,8 @@ pub struct Scenario {
     pub population: Option<PopulationSpec>,
     /// The centers' dissuasion staff (used only with a population).
     pub staff: StaffSpec,
+    /// Restitution's notice and the simulated approvers.
+    pub restitution: RestitutionSpec,
     /// FNV-1a 64 of the file's bytes: identifies the exact file a run used.
     pub hash: u64,
 }

@@ -27,6 +27,8 @@ pub(super) struct RawFile {
     pub(super) population: Option<RawPopulation>,
     #[serde(default)]
     pub(super) staff: RawStaff,
+    #[serde(default)]
+    pub(super) restitution: RawRestitution,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +127,13 @@ pub(super) struct RawPopulation {
 pub(super) struct RawStaff {
     pub(super) calls_per_day: Option<i64>,
     pub(super) visits_per_day: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRestitution {
+    pub(super) notice_minutes: Option<f64>,
+    pub(super) approve_after_minutes: Option<f64>,
 }
 
 /// Defaults of the `[mules]`, `[victims]` and gang fields, in the file's units.

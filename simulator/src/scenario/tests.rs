@@ -257,3 +257,22 @@ fn bad_population_and_staff_values_name_their_field() {
     let error = Scenario::parse(&population("per_victim = 1001")).unwrap_err();
     assert!(error.to_string().contains("is 1001, expected 0 to 1000"), "{error}");
 }
+
+#[test]
+fn restitution_plays_an_hours_notice_by_default_and_bad_values_name_their_field() {
+    let spec = Scenario::parse(MINIMAL).unwrap().restitution;
+    assert_eq!(spec, RestitutionSpec { notice_ms: 3_600_000, approve_after_ms: 600_000 });
+    let text = with("\n[restitution]\nnotice_minutes = 0.5\napprove_after_minutes = 0\n");
+    let spec = Scenario::parse(&text).unwrap().restitution;
+    assert_eq!(spec, RestitutionSpec { notice_ms: 30_000, approve_after_ms: 0 });
+    let restitution = |line: &str| with(&format!("\n[restitution]\n{line}\n"));
+    let cases = [
+        (restitution("notice_minutes = 0"), "restitution.notice_minutes"),
+        (restitution("notice_minutes = 525601"), "restitution.notice_minutes"),
+        (restitution("approve_after_minutes = -1"), "restitution.approve_after_minutes"),
+        (restitution("notice_days = 30"), "restitution.notice_days"),
+    ];
+    for (text, field) in cases {
+        assert_eq!(error_field(&text), field, "{text}");
+    }
+}

@@ -96,6 +96,7 @@ impl RawFile {
             banks: self.banks.validate()?,
             population: self.population.as_ref().map(|raw| raw.validate(victims)).transpose()?,
             staff: self.staff.validate()?,
+            restitution: self.restitution.validate()?,
             hash: 0,
         })
     }

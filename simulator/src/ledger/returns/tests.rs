@@ -257,3 +257,26 @@ fn a_return_takes_the_cases_own_freeze_first_and_ends_a_freeze_it_empties() {
     assert_eq!(claims.len(), 1, "the case's emptied freeze ended: {claims:?}");
     assert_eq!((&claims[0].case_id, claims[0].amount), (&other_case.case_id, Fen::yuan(100)));
 }
+
+#[test]
+fn a_return_that_empties_the_cases_freeze_and_an_earlier_one_of_another_case_ends_both() {
+    let mut ledger = Ledger::new();
+    ledger.open_account(victim()).unwrap();
+    ledger.open_account(mule()).unwrap();
+    ledger.deposit(&victim(), Fen::yuan(1_000), T0).unwrap();
+    ledger.transfer(&victim(), &Counterparty::Account(mule()), Fen::yuan(600), T0 + 1).unwrap();
+    // Another case of hangzhou froze 100 first; the case's own 500 comes second in the list.
+    let other_case = FreezeRequest {
+        request_id: "f0".into(),
+        center: city("hangzhou"),
+        case_id: CaseId::derive(&city("hangzhou"), 8),
+        account: mule(),
+        amount_fen: Fen::yuan(100),
+    };
+    ledger.freeze(&other_case, T0 + 2).unwrap();
+    freeze(&mut ledger, "hangzhou", "f1", Fen::yuan(500));
+    ledger.return_money(&request("r1", Fen::yuan(600)), T0 + 10).unwrap();
+    assert!(ledger.freeze_claims(&mule()).is_empty(), "both freezes emptied and ended");
+    assert_eq!(ledger.balance(&victim()), Some(Fen::yuan(1_000)));
+    ledger.check_conservation().unwrap();
+}
