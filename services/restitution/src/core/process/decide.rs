@@ -164,8 +164,16 @@ fn needs_proposal(state: &State, account: &AccountRef) -> bool {
     match state.live(account) {
         None => true,
         Some(live) if live.phase.is_open() => Basis::of(&live.shares, live.frozen_fen) != basis,
-        Some(live) => live.phase == Phase::Completed && !live.late_claims.is_empty(),
+        Some(live) => live.phase == Phase::Completed && (!live.late_claims.is_empty() || frozen_since(state, live)),
     }
+}
+
+/// Whether money was frozen on the allocation's account after it was proposed (a case's
+/// freeze completed in parts): it is allocated once the allocation completes.
+fn frozen_since(state: &State, live: &AllocationState) -> bool {
+    let Some(book) = state.books.get(&live.account) else { return false };
+    let returned_before = state.returned_from(&live.account).saturating_sub(live.returned_fen());
+    book.frozen_fen() > live.frozen_fen.saturating_add(returned_before)
 }
 
 /// The claims of `account` that came after its allocation was executed, each recorded once.
@@ -389,7 +397,7 @@ fn complete_if_settled(state: &State, allocation: AllocationNo, case_id: &CaseId
     });
     let returned = a.returned_fen().saturating_add(confirmed_now.unwrap_or(domain::Fen::ZERO));
     step.events.push(RestitutionEvent::AllocationCompleted { allocation, returned_fen: returned, at_ms: now });
-    if !a.late_claims.is_empty() {
+    if !a.late_claims.is_empty() || frozen_since(state, a) {
         step.orders.push(read_statement(state, &a.account, None, None));
     }
 }

@@ -394,3 +394,33 @@ fn an_order_resolved_before_its_hop_is_taken_in_still_brings_the_victims_deposit
     assert_eq!(deposits[&1].amount_fen, Fen::new(30_000));
     assert_eq!(deposits[&1].transfer_id.as_deref(), Some("s1"));
 }
+
+#[test]
+fn money_frozen_for_a_victim_after_execution_is_allocated_once_the_allocation_completes() {
+    let mut world = World::new();
+    world.executed();
+    // Victim 1's claim was frozen in part; the rest is frozen while the returns run.
+    let more = FreezingEvent::AccountFrozen {
+        case_id: case(1),
+        account: mule(),
+        frozen_fen: Fen::new(70_000),
+        frozen_at_ms: T0 + DAY_MS,
+        expires_at_ms: T0 + 180 * DAY_MS,
+    };
+    let step = world.freezing(more).unwrap();
+    assert!(step.orders.is_empty(), "nothing is proposed while the returns run");
+    world
+        .when(Input::ReturnAnswered {
+            allocation: 2,
+            case_id: case(1),
+            executed: Some((Fen::new(60_000), "r1".into(), T0)),
+        })
+        .unwrap();
+    let last =
+        Input::ReturnAnswered { allocation: 2, case_id: case(2), executed: Some((Fen::new(40_000), "r2".into(), T0)) };
+    let completed = world.when(last).unwrap();
+    let remainder = world.read(&completed);
+    assert!(
+        matches!(&remainder.events[0], RestitutionEvent::AllocationProposed { cause: Cause::Remainder, frozen_fen, .. } if frozen_fen.get() == 10_000)
+    );
+}
