@@ -76,23 +76,29 @@ pub(super) fn dissuasion(section: super::DissuasionSection) -> Result<dissuasion
 }
 
 /// `[restitution]` over restitution's defaults: a notice period of 1 to 365 days (or, for
-/// drills, 1 minute and up, never both), and approvers each named by 1 to 64 letters, digits,
+/// drills, in minutes or seconds: one of the three), and approvers each named by 1 to 64 letters, digits,
 /// `-` or `_` with a user public key (`U…`, 56 characters).
 pub(super) fn restitution(section: super::RestitutionSection) -> Result<restitution::Tuning, Vec<Problem>> {
     use restitution::limits::{DAY_MS, MINUTE_MS};
     let mut tuning = restitution::Tuning::default();
     let mut problems = Vec::new();
-    match (section.notice_days, section.notice_minutes) {
-        (Some(_), Some(_)) => problems.push(invalid(
-            "restitution.notice_minutes",
-            section.notice_minutes,
-            "give notice_days or notice_minutes, not both",
+    match (section.notice_days, section.notice_minutes, section.notice_seconds) {
+        (Some(days), None, None) if (1..=365).contains(&days) => tuning.notice_ms = days * DAY_MS,
+        (Some(days), None, None) => problems.push(invalid("restitution.notice_days", days, "must be 1 to 365")),
+        (None, Some(minutes), None) if (1..=365 * 24 * 60).contains(&minutes) => tuning.notice_ms = minutes * MINUTE_MS,
+        (None, Some(minutes), None) => {
+            problems.push(invalid("restitution.notice_minutes", minutes, "must be 1 to 525600"))
+        }
+        (None, None, Some(seconds)) if (1..=86_400).contains(&seconds) => tuning.notice_ms = seconds * 1_000,
+        (None, None, Some(seconds)) => {
+            problems.push(invalid("restitution.notice_seconds", seconds, "must be 1 to 86400"))
+        }
+        (None, None, None) => {}
+        _ => problems.push(invalid(
+            "restitution.notice_days",
+            (section.notice_days, section.notice_minutes, section.notice_seconds),
+            "one of notice_days, notice_minutes and notice_seconds, not more",
         )),
-        (Some(days), None) if (1..=365).contains(&days) => tuning.notice_ms = days * DAY_MS,
-        (Some(days), None) => problems.push(invalid("restitution.notice_days", days, "must be 1 to 365")),
-        (None, Some(minutes)) if (1..=365 * 24 * 60).contains(&minutes) => tuning.notice_ms = minutes * MINUTE_MS,
-        (None, Some(minutes)) => problems.push(invalid("restitution.notice_minutes", minutes, "must be 1 to 525600")),
-        (None, None) => {}
     }
     for (name, key) in section.approvers.unwrap_or_default() {
         let name_ok =

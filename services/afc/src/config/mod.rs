@@ -75,6 +75,8 @@ pub struct RestitutionSection {
     pub notice_days: Option<u64>,
     /// The notice in minutes instead of days: drills and demos, whose time runs fast.
     pub notice_minutes: Option<u64>,
+    /// The notice in seconds: a drill on the wall clock (a test, a demo).
+    pub notice_seconds: Option<u64>,
     pub approvers: Option<std::collections::BTreeMap<String, String>>,
 }
 

@@ -58,7 +58,7 @@ fn restitution_reads_the_notice_and_the_roster_and_bad_values_are_each_named() {
     let mut bad = file("hangzhou", data.path(), None);
     let approvers = [("li wang".to_owned(), key), ("zhao".to_owned(), "SUAKEYSEED".to_owned())].into_iter().collect();
     bad.restitution =
-        Some(RestitutionSection { notice_days: Some(0), notice_minutes: None, approvers: Some(approvers) });
+        Some(RestitutionSection { notice_days: Some(0), approvers: Some(approvers), ..Default::default() });
     let Problems(problems) = resolve(bad, Overrides::default()).unwrap_err();
     assert_eq!(keys_of(&problems), ["restitution.notice_days", "restitution.approvers", "restitution.approvers.zhao"]);
 }
