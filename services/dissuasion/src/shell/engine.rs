@@ -71,6 +71,14 @@ pub(super) fn queues() -> (EngineTx, EngineRx) {
 #[error("{0}")]
 struct Unusable(String);
 
+/// Whether the engine must take this consumed event: not one of blocking's events that
+/// change nothing here (its orders, confirmations and pool: ~50 a case, against the four
+/// kinds that start and end a scam identifier). Those are acknowledged by the consumer
+/// itself, so that they never queue before the signals.
+pub(super) fn engine_takes(envelope: &Envelope) -> bool {
+    !matches!(input_of(envelope), Ok(None))
+}
+
 /// The input a consumed event is for dissuasion: `Ok(None)` when it changes nothing here (a
 /// blocking event about orders or the pool), `Err` when it is no event dissuasion reads.
 fn input_of(envelope: &Envelope) -> Result<Option<Input>, Unusable> {

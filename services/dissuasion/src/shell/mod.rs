@@ -88,6 +88,9 @@ pub async fn run(mut config: Config, mut context: Context, store: ::store::Store
         context.consume(durable, filter, move |envelope| {
             let engine = engine.clone();
             async move {
+                if !engine::engine_takes(&envelope) {
+                    return Ok(());
+                }
                 let stopped = || HandleError::transient(DissuasionError::EngineStopped);
                 let (done, committed) = oneshot::channel();
                 engine.send(EngineMsg::Consumed(Box::new(envelope), done)).await.map_err(|_| stopped())?;
