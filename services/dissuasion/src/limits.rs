@@ -112,3 +112,8 @@ pub const NUMBER_SWEEP_BATCH: usize = 1_000;
 
 /// Rows of signals that left the window, deleted per write (the rest at the next one).
 pub const FORGET_BATCH: usize = 10_000;
+
+/// Urgent inputs (cases, blocks, answers, staff) the engine takes in a row before it takes a
+/// waiting batch of signals: urgent first, but a steady stream of cases (each a commit of its
+/// own) must not keep the signals waiting for as long as it lasts.
+pub const URGENT_BEFORE_ROUTINE: u32 = 16;

@@ -5,8 +5,9 @@
 //! [`super::store`]), the consumed message's inbox row. Nothing leaves before its commit: the
 //! SMS orders, the answers to staff, the acknowledgements of consumed messages.
 //!
-//! Two queues: urgent (cases, blocks, carriers' answers, staff) is always taken first;
-//! routine carries the signal batches, which may be many. A signal batch is one write.
+//! Two queues: urgent (cases, blocks, carriers' answers, staff) is taken first, but after
+//! `URGENT_BEFORE_ROUTINE` urgent inputs in a row a waiting signal batch goes next; routine
+//! carries the signal batches, which may be many. A signal batch is one write.
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use super::{Shared, store as tables};
 use crate::DissuasionError;
 use crate::core::{self, CoreConfig, Input, Order, Rejection, Step};
 use crate::events::{TaskId, TaskKind};
-use crate::limits::{ENGINE_QUEUE_DEPTH, TIMER_MAX_SLEEP};
+use crate::limits::{ENGINE_QUEUE_DEPTH, TIMER_MAX_SLEEP, URGENT_BEFORE_ROUTINE};
 
 /// What staff's command came to: the events recorded (after their commit), or why not.
 pub(super) type StaffAnswer = Result<Vec<DissuasionEvent>, StaffRefusal>;
@@ -173,6 +174,7 @@ impl Engine {
     /// Runs until shutdown, or until a commit fails (memory is then ahead of the log, and only
     /// a restart makes them agree again).
     pub(super) async fn run(self, mut inbox: EngineRx, mut shutdown: Shutdown) -> Result<(), DissuasionError> {
+        let mut urgent_streak: u32 = 0;
         loop {
             let now = self.clock.now_ms();
             if self.next_deadline().is_some_and(|due| due <= now) {
@@ -191,13 +193,23 @@ impl Engine {
                 Some(due) if due > now => self.clock.real_duration(due - now).min(TIMER_MAX_SLEEP),
                 _ => TIMER_MAX_SLEEP,
             };
-            let message = tokio::select! {
+            // Urgent first, but after URGENT_BEFORE_ROUTINE of them in a row a waiting batch of
+            // signals goes next.
+            if urgent_streak >= URGENT_BEFORE_ROUTINE
+                && let Ok(message) = inbox.routine.try_recv()
+            {
+                urgent_streak = 0;
+                self.take(message).await?;
+                continue;
+            }
+            let (message, urgent) = tokio::select! {
                 biased;
                 () = bus::stopped(&mut shutdown) => return Ok(()),
-                Some(message) = inbox.urgent.recv() => message,
-                Some(message) = inbox.routine.recv() => message,
+                Some(message) = inbox.urgent.recv() => (message, true),
+                Some(message) = inbox.routine.recv() => (message, false),
                 () = tokio::time::sleep(sleep) => continue,
             };
+            urgent_streak = if urgent { urgent_streak.saturating_add(1) } else { 0 };
             self.take(message).await?;
         }
     }
