@@ -279,7 +279,7 @@ impl Commands {
         let state = self.state.read().expect("the engine never panics holding the state");
         let mut allocations = Vec::new();
         let mut next = None;
-        for (no, a) in state.allocations.range(..before.unwrap_or(AllocationNo::MAX)).rev() {
+        for a in state.allocations.range(..before.unwrap_or(AllocationNo::MAX)).rev().map(|(_, a)| a) {
             if !wanted(a.phase)
                 || request.account.as_ref().is_some_and(|acc| acc != &a.account)
                 || request.case_id.as_ref().is_some_and(|c| !a.shares.iter().any(|s| &s.case_id == c))
@@ -290,7 +290,6 @@ impl Commands {
                 next = allocations.last().map(|v: &AllocationView| v.allocation.clone());
                 break;
             }
-            let _ = no;
             allocations.push(views::allocation(a));
         }
         Ok(ListReply { allocations, next })

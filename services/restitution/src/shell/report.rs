@@ -11,7 +11,7 @@ use store::{Store, StoreError};
 
 use super::Shared;
 use super::store as tables;
-use crate::core::process::{AllocationState, Phase, ReturnOutcome};
+use crate::core::process::{AllocationState, Phase};
 use crate::report::{AllocationSection, Answer, Approval, FundFlow, Objection, ReturnLine, Subject, trail};
 
 /// What a report is about.
@@ -129,14 +129,7 @@ fn section(
             .returns
             .iter()
             .map(|(case_id, r)| {
-                let (state, transfer_id, executed_at_ms) = match &r.outcome {
-                    None if r.overdue => ("overdue", None, None),
-                    None => ("instructed", None, None),
-                    Some(ReturnOutcome::Confirmed { transfer_id, executed_at_ms }) => {
-                        ("confirmed", Some(transfer_id.clone()), Some(*executed_at_ms))
-                    }
-                    Some(ReturnOutcome::Failed { .. }) => ("failed", None, None),
-                };
+                let (state, confirmed) = r.state();
                 ReturnLine {
                     case_id: case_id.clone(),
                     amount_fen: r.amount_fen,
@@ -144,8 +137,8 @@ fn section(
                     // the report names the victim's own account, not its number.
                     to_account_masked: "the victim's paying account (原路返还)".into(),
                     state: state.into(),
-                    transfer_id,
-                    executed_at_ms,
+                    transfer_id: confirmed.map(|(id, _)| id.to_owned()),
+                    executed_at_ms: confirmed.map(|(_, at)| at),
                 }
             })
             .collect(),

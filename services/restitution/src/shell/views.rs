@@ -25,13 +25,10 @@ pub fn allocation(a: &AllocationState) -> AllocationView {
                 fen: s.fen,
                 traced_in_fen: s.traced_in_fen,
                 r#return: a.returns.get(&s.case_id).map(|r| {
-                    let (state, transfer_id, executed_at_ms, problem) = match &r.outcome {
-                        None if r.overdue => ("overdue", None, None, None),
-                        None => ("instructed", None, None, None),
-                        Some(ReturnOutcome::Confirmed { transfer_id, executed_at_ms }) => {
-                            ("confirmed", Some(transfer_id.clone()), Some(*executed_at_ms), None)
-                        }
-                        Some(ReturnOutcome::Failed { problem: p }) => ("failed", None, None, Some(problem(p))),
+                    let (state, confirmed) = r.state();
+                    let problem = match &r.outcome {
+                        Some(ReturnOutcome::Failed { problem: p }) => Some(problem(p)),
+                        _ => None,
                     };
                     ReturnView {
                         state: state.into(),
@@ -39,8 +36,8 @@ pub fn allocation(a: &AllocationState) -> AllocationView {
                         request_id: r.request_id.clone(),
                         instructed_at_ms: r.instructed_at_ms,
                         due_ms: r.due_ms,
-                        transfer_id,
-                        executed_at_ms,
+                        transfer_id: confirmed.map(|(id, _)| id.to_owned()),
+                        executed_at_ms: confirmed.map(|(_, at)| at),
                         problem,
                     }
                 }),

@@ -213,6 +213,21 @@ pub struct Return {
     pub outcome: Option<ReturnOutcome>,
 }
 
+impl Return {
+    /// Where it stands, as staff and the report name it (`instructed`, `overdue`, `confirmed`,
+    /// `failed`), and the bank's transfer and its time once confirmed.
+    pub fn state(&self) -> (&'static str, Option<(&str, TimeMs)>) {
+        match &self.outcome {
+            None if self.overdue => ("overdue", None),
+            None => ("instructed", None),
+            Some(ReturnOutcome::Confirmed { transfer_id, executed_at_ms }) => {
+                ("confirmed", Some((transfer_id.as_str(), *executed_at_ms)))
+            }
+            Some(ReturnOutcome::Failed { .. }) => ("failed", None),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum ReturnOutcome {
