@@ -87,8 +87,9 @@ pub struct Hop {
 pub struct Book {
     /// Each arrival of a victim's money, by case and hop.
     pub deposits: BTreeMap<CaseId, BTreeMap<HopId, Deposit>>,
-    /// The center's freezes on the account, by case (`account_frozen`).
-    pub frozen: BTreeMap<CaseId, Fen>,
+    /// The center's freezes on the account, by case and the time the bank froze each part
+    /// (`account_frozen`: a claim frozen in parts has one event per part).
+    pub frozen: BTreeMap<CaseId, BTreeMap<TimeMs, Fen>>,
     /// Cases whose freeze queues behind another center's (轮候冻结): victims with money
     /// here whose claim this center did not freeze.
     pub queued: BTreeSet<CaseId>,
@@ -97,7 +98,7 @@ pub struct Book {
 impl Book {
     /// Money frozen on the account for the center's cases.
     pub fn frozen_fen(&self) -> Fen {
-        Fen::sum(self.frozen.values().copied()).unwrap_or(Fen::new(u64::MAX))
+        Fen::sum(self.frozen.values().flat_map(|parts| parts.values().copied())).unwrap_or(Fen::new(u64::MAX))
     }
 
     /// What each victim traced into the account (what a proposal's basis is compared with).
@@ -362,9 +363,10 @@ impl State {
                 }
                 self.resolve(case_id, *hop, resolution, touched, &mut changed);
             }
-            FreezingEvent::AccountFrozen { case_id, account, frozen_fen, .. } => {
+            FreezingEvent::AccountFrozen { case_id, account, frozen_fen, frozen_at_ms, .. } => {
                 let book = self.books.entry(account.clone()).or_default();
-                if book.frozen.insert(case_id.clone(), *frozen_fen) != Some(*frozen_fen) {
+                let parts = book.frozen.entry(case_id.clone()).or_default();
+                if parts.insert(*frozen_at_ms, *frozen_fen) != Some(*frozen_fen) {
                     changed.insert(account.clone());
                 }
                 touched.books.insert(account.clone());

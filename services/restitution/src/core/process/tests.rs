@@ -403,7 +403,7 @@ fn money_frozen_for_a_victim_after_execution_is_allocated_once_the_allocation_co
     let more = FreezingEvent::AccountFrozen {
         case_id: case(1),
         account: mule(),
-        frozen_fen: Fen::new(70_000),
+        frozen_fen: Fen::new(10_000),
         frozen_at_ms: T0 + DAY_MS,
         expires_at_ms: T0 + 180 * DAY_MS,
     };
@@ -423,4 +423,22 @@ fn money_frozen_for_a_victim_after_execution_is_allocated_once_the_allocation_co
     assert!(
         matches!(&remainder.events[0], RestitutionEvent::AllocationProposed { cause: Cause::Remainder, frozen_fen, .. } if frozen_fen.get() == 10_000)
     );
+}
+
+#[test]
+fn a_claim_frozen_in_parts_counts_every_part_once() {
+    let mut world = World::new();
+    world.victim(1, 50_000, 30_000);
+    let part = |at| FreezingEvent::AccountFrozen {
+        case_id: case(1),
+        account: mule(),
+        frozen_fen: Fen::new(20_000),
+        frozen_at_ms: at,
+        expires_at_ms: T0 + 180 * DAY_MS,
+    };
+    world.freezing(part(T0 + HOUR_MS)).unwrap();
+    assert_eq!(world.state.books[&mule()].frozen_fen(), Fen::new(50_000), "the second part adds to the first");
+    let again = world.freezing(part(T0 + HOUR_MS)).unwrap();
+    assert!(again.events.is_empty() && again.orders.is_empty(), "a part delivered twice counts once");
+    assert_eq!(world.state.books[&mule()].frozen_fen(), Fen::new(50_000));
 }
