@@ -106,12 +106,21 @@ pub const TIMER_MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(
 /// SMS orders and report filings in flight at once.
 pub const MAX_ORDERS_IN_FLIGHT: usize = 64;
 
-/// Numbers of people whose signals all left the window, forgotten per write: the sweep goes
-/// on at the next write.
-pub const NUMBER_SWEEP_BATCH: usize = 1_000;
+/// Numbers of people whose signals all left the window, looked at per forget pass: the sweep
+/// goes on at the next pass.
+pub const NUMBER_SWEEP_BATCH: usize = 5_000;
 
-/// Rows of signals that left the window, deleted per write (the rest at the next one).
-pub const FORGET_BATCH: usize = 10_000;
+/// Rows of signals that left the window, deleted per forget pass (the rest at the next one):
+/// with a pass every [`FORGET_EVERY`], up to 80,000 signals a second leave the window.
+pub const FORGET_BATCH: usize = 20_000;
+
+/// How often the engine forgets what left the window while signals come in: a write of its
+/// own, waited for (it reads the people's open tasks from memory as it runs).
+pub const FORGET_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Signal batches the consumer has in the engine at once: the next batch is stepped while
+/// the last one commits.
+pub const SIGNAL_BATCHES_IN_FLIGHT: usize = 4;
 
 /// Urgent inputs (cases, blocks, answers, staff) the engine takes in a row before it takes a
 /// waiting batch of signals: urgent first, but a steady stream of cases (each a commit of its

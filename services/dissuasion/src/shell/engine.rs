@@ -9,15 +9,21 @@
 //! order the state was changed in) and the engine goes on to the next input while a task
 //! waits for the commit and then sends what it caused; the store's group commit shares one
 //! fsync among the queued writes. A case is one step, and at 150 cases/s one fsync each left
-//! no time for the signals. A signal batch is the exception: its write also forgets numbers
-//! whose people have no open task, read from memory when the write runs, so the engine waits
-//! for that commit before stepping on (memory is then exactly the batch's state).
+//! no time for the signals; a signal batch is stepped while the one before it commits.
+//!
+//! What left the retention window (signal rows; numbers of people with no signal since and
+//! no open task) is forgotten by a write of its own every [`FORGET_EVERY`] while signals come
+//! in. It reads the people's open tasks from memory as it runs, so the engine waits for it
+//! before stepping on: memory is then exactly the state of the writes queued before it, and a
+//! task closed by a step not yet committed cannot lose its person's number.
 //!
 //! Two queues: urgent (cases, blocks, carriers' answers, staff) is taken first, but after
 //! `URGENT_BEFORE_ROUTINE` urgent inputs in a row a waiting signal batch goes next; routine
 //! carries the signal batches, which may be many. A signal batch is one write.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use bus::Shutdown;
 use bus::consumer::HandleError;
@@ -34,7 +40,7 @@ use super::{Shared, store as tables};
 use crate::DissuasionError;
 use crate::core::{self, CoreConfig, Input, Order, Rejection, Step};
 use crate::events::{TaskId, TaskKind};
-use crate::limits::{ENGINE_QUEUE_DEPTH, TIMER_MAX_SLEEP, URGENT_BEFORE_ROUTINE};
+use crate::limits::{ENGINE_QUEUE_DEPTH, FORGET_EVERY, TIMER_MAX_SLEEP, URGENT_BEFORE_ROUTINE};
 
 /// What staff's command came to: the events recorded (after their commit), or why not.
 pub(super) type StaffAnswer = Result<Vec<DissuasionEvent>, StaffRefusal>;
@@ -167,6 +173,8 @@ enum Waiter {
     Consumer(oneshot::Sender<Result<(), HandleError>>),
     /// Staff, with the events their command recorded.
     Staff(oneshot::Sender<StaffAnswer>, Vec<DissuasionEvent>),
+    /// The signal consumer, which then dead-letters the refused and acknowledges the batch.
+    Signals(oneshot::Sender<BatchOutcome>, BatchOutcome),
 }
 
 impl Waiter {
@@ -185,6 +193,10 @@ impl Waiter {
             (Waiter::Staff(reply, _), Err(error)) => {
                 let _ = reply.send(Err(StaffRefusal::Unavailable(error.to_string())));
             }
+            (Waiter::Signals(done, mut outcome), outcome_of_commit) => {
+                outcome.committed = outcome_of_commit.as_ref().map_err(ToString::to_string).copied();
+                let _ = done.send(outcome);
+            }
         }
     }
 }
@@ -198,6 +210,14 @@ pub(super) struct Engine {
     pub store: Store,
     pub clock: SharedClock,
     pub orders: Arc<Orders>,
+    /// The retention window's edge the latest kept signal set: what is older is forgotten.
+    pub forget_edge: AtomicU64,
+}
+
+/// When the engine last forgot, and up to which edge it has forgotten everything.
+struct Forgetting {
+    last: Instant,
+    done_edge: u64,
 }
 
 impl Engine {
@@ -216,7 +236,9 @@ impl Engine {
     pub(super) async fn run(self, mut inbox: EngineRx, mut shutdown: Shutdown) -> Result<(), DissuasionError> {
         let (fatal_tx, mut fatal) = mpsc::channel::<StoreError>(1);
         let mut urgent_streak: u32 = 0;
+        let mut forgetting = Forgetting { last: Instant::now(), done_edge: 0 };
         loop {
+            self.forget(&mut forgetting).await?;
             let now = self.clock.now_ms();
             if self.next_deadline().is_some_and(|due| due <= now) {
                 match self.step(Input::TimerFired) {
@@ -291,18 +313,10 @@ impl Engine {
                     }
                 }
                 outcome.kept = recorded.records.len();
-                // Awaited here, not in a task of its own: see the module's documentation.
-                let committed = match self.enqueue(None, &mut recorded).await {
-                    Ok(Some(write)) => write.wait().await.map_err(StoreError::from),
-                    Ok(None) => Ok(()),
-                    Err(error) => Err(error),
-                };
-                if committed.is_ok() {
-                    self.send(recorded.orders);
+                if let Some(edge) = recorded.records.iter().map(|r| r.forget_before_ms).max() {
+                    self.forget_edge.fetch_max(edge, Ordering::Relaxed);
                 }
-                outcome.committed = committed.as_ref().map_err(ToString::to_string).copied();
-                let _ = done.send(outcome);
-                committed.map_err(DissuasionError::CommitFailed)
+                self.commit(None, recorded, Waiter::Signals(done, outcome), fatal).await
             }
             EngineMsg::Answer(input) => match self.step(input) {
                 Ok(step) => {
@@ -336,7 +350,12 @@ impl Engine {
         }
     }
 
-    async fn staff(&self, input: Input, reply: oneshot::Sender<StaffAnswer>, fatal: &Fatal) -> Result<(), DissuasionError> {
+    async fn staff(
+        &self,
+        input: Input,
+        reply: oneshot::Sender<StaffAnswer>,
+        fatal: &Fatal,
+    ) -> Result<(), DissuasionError> {
         match self.step(input) {
             Ok(step) => {
                 let events = step.events.clone();
@@ -360,20 +379,10 @@ impl Engine {
         waiter: Waiter,
         fatal: &Fatal,
     ) -> Result<(), DissuasionError> {
-        // Kept signals forget numbers as they are written: waited for here (module docs).
-        let barrier = !recorded.records.is_empty();
         let Some(write) = self.enqueue(consumed, &mut recorded).await.map_err(DissuasionError::CommitFailed)? else {
             waiter.answer(&Ok(()));
             return Ok(());
         };
-        if barrier {
-            let outcome = write.wait().await.map_err(StoreError::from);
-            if outcome.is_ok() {
-                self.send(std::mem::take(&mut recorded.orders));
-            }
-            waiter.answer(&outcome);
-            return outcome.map_err(DissuasionError::CommitFailed);
-        }
         let (orders, fatal) = (self.orders.clone(), fatal.clone());
         tokio::spawn(async move {
             let outcome = write.wait().await.map_err(StoreError::from);
@@ -402,33 +411,43 @@ impl Engine {
         if records.is_empty() && events.is_empty() && consumed.is_none() {
             return Ok(None);
         }
-        let edge = records.iter().map(|r| r.forget_before_ms).max();
-        let state = self.state.clone();
         let write = self.store.enqueue(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
             if let Some(id) = &consumed {
                 ctx.mark_consumed(id)?;
             }
-            for record in &records {
-                tables::write_signal(ctx.tx(), record)?;
-            }
+            tables::write_signals(ctx.tx(), &records)?;
             for event in events {
                 let case_id = event.case_id().cloned();
                 ctx.append(case_id, consumed.clone(), Payload::Dissuasion(event))?;
-            }
-            if let Some(edge) = edge {
-                let now = ctx.now_ms();
-                let state = state.read().expect("the engine never panics holding the state");
-                let open = |person| state.people.get(&person).is_some_and(|p| p.open_task.is_some());
-                tables::forget(ctx.tx(), edge, now, open)?;
             }
             Ok(())
         });
         write.await.map(Some)
     }
 
-    fn send(&self, orders: Vec<Order>) {
-        for order in orders {
-            self.orders.clone().send(order);
+    /// Every [`FORGET_EVERY`], while something is left to forget, forgets what left the
+    /// window in a write of its own, and waits for it (see the module's documentation).
+    async fn forget(&self, forgetting: &mut Forgetting) -> Result<(), DissuasionError> {
+        let edge = self.forget_edge.load(Ordering::Relaxed);
+        if edge <= forgetting.done_edge || forgetting.last.elapsed() < FORGET_EVERY {
+            return Ok(());
         }
+        forgetting.last = Instant::now();
+        let state = self.state.clone();
+        let forgotten = self
+            .store
+            .write(move |ctx| -> Result<_, WriteError<std::convert::Infallible>> {
+                let now = ctx.now_ms();
+                let state = state.read().expect("the engine never panics holding the state");
+                let open = |person| state.people.get(&person).is_some_and(|p| p.open_task.is_some());
+                Ok(tables::forget(ctx.tx(), edge, now, open)?)
+            })
+            .await
+            .map_err(|e| DissuasionError::CommitFailed(StoreError::from(e)))?;
+        if forgotten.complete {
+            forgetting.done_edge = edge;
+        }
+        tracing::debug!(?forgotten, "forgot what left the window");
+        Ok(())
     }
 }

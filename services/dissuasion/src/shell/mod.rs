@@ -80,6 +80,7 @@ pub async fn run(mut config: Config, mut context: Context, store: ::store::Store
         store: store.clone(),
         clock: context.clock().clone(),
         orders,
+        forget_edge: Default::default(),
     };
     let shutdown = context.shutdown();
     context.spawn("engine", engine.run(engine_rx, shutdown));

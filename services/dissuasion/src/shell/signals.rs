@@ -2,7 +2,9 @@
 //! (`AFC_<CITY>_SIG`, `afc.<city>.sig.>`), a batch at a time.
 //!
 //! Each pull takes what is ready (at most [`SIGNAL_BATCH`]); the engine steps the core on
-//! every signal and records the batch in one write; then the refused ones are dead-lettered
+//! every signal and records the batch in one write. Up to [`SIGNAL_BATCHES_IN_FLIGHT`]
+//! batches are in the engine at once (the next is stepped while one commits), and they are
+//! finished in the order they were pulled: once a batch is committed the refused ones are dead-lettered
 //! (on `afc.<city>.dlq.dissuasion`, with their reason, the subscriber redacted: the original
 //! stays in the signal stream for its days, named by its stream sequence) and the batch is
 //! acknowledged at once (ack-all on its last message). A crash before the acknowledgement
@@ -28,7 +30,7 @@ use tokio::sync::oneshot;
 use super::engine::{EngineMsg, EngineTx};
 use crate::DissuasionError;
 use crate::core::Input;
-use crate::limits::{SIGNAL_ACK_WAIT, SIGNAL_BATCH, SIGNAL_MAX_ACK_PENDING};
+use crate::limits::{SIGNAL_ACK_WAIT, SIGNAL_BATCH, SIGNAL_BATCHES_IN_FLIGHT, SIGNAL_MAX_ACK_PENDING};
 
 /// The durable consumer of the city's signals.
 pub const SIGNAL_CONSUMER: &str = "dissuasion-signals";
@@ -119,10 +121,17 @@ pub(super) async fn run(
     let mut batches = messages.ready_chunks(SIGNAL_BATCH);
     let dead_letters = subjects::dead_letter(&city, Service::Dissuasion);
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut in_flight = futures::stream::FuturesOrdered::new();
     loop {
         let pulled = tokio::select! {
-            pulled = batches.next() => pulled,
+            biased;
             () = bus::stopped(&mut shutdown) => return Ok(()),
+            Some(finished) = in_flight.next(), if !in_flight.is_empty() => {
+                let Some(finished) = finished else { return Ok(()) };
+                finish(&js, &dead_letters, finished, &mut counts).await?;
+                continue;
+            }
+            pulled = batches.next(), if in_flight.len() < SIGNAL_BATCHES_IN_FLIGHT => pulled,
         };
         let Some(pulled) = pulled else { return Err(fail("pull signals", &"the consumer ended")) };
         let mut messages = Vec::with_capacity(pulled.len());
@@ -147,34 +156,54 @@ pub(super) async fn run(
         if engine.routine.send(EngineMsg::Signals(Batch { inputs }, done)).await.is_err() {
             return Ok(());
         }
-        let Ok(outcome) = outcome.await else { return Ok(()) };
-        outcome.committed.map_err(|e| fail("record signals", &e))?;
-        refused.extend(outcome.refused);
-        for (index, reason) in &refused {
-            let message = &messages[*index];
-            let stream_seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
-            let mut headers = HeaderMap::new();
-            headers.insert(HEADER_DLQ_REASON, reason.as_str());
-            headers.insert(HEADER_DLQ_SUBJECT, message.subject.as_str());
-            headers.insert(HEADER_DLQ_STREAM_SEQ, stream_seq.to_string().as_str());
-            let published = js.publish_with_headers(dead_letters.clone(), headers, redacted(&message.payload).into());
-            // Stored before the batch is acknowledged: a crash in between sends it again.
-            published
-                .await
-                .map_err(|e| fail("dead-letter a signal", &e))?
-                .await
-                .map_err(|e| fail("dead-letter a signal", &e))?;
-        }
-        let last = messages.last().expect("a batch has a message");
-        last.ack().await.map_err(|e| fail("acknowledge signals", &e))?;
-        *counts.entry("kept").or_default() += outcome.kept as u64;
-        *counts.entry("duplicate").or_default() += outcome.duplicates as u64;
-        *counts.entry("refused").or_default() += refused.len() as u64;
-        if !refused.is_empty() {
-            tracing::info!(refused = refused.len(), first = %refused[0].1, ?counts, "signals refused");
-        }
-        tracing::debug!(batch = messages.len(), ?counts, "signals recorded");
+        // `None`: the engine stopped.
+        in_flight.push_back(async move { outcome.await.ok().map(|outcome| InFlight { messages, refused, outcome }) });
     }
+}
+
+/// A batch handed to the engine: its messages, those refused before it, and its outcome.
+struct InFlight {
+    messages: Vec<jetstream::Message>,
+    refused: Vec<(usize, String)>,
+    outcome: BatchOutcome,
+}
+
+/// Once its batch is committed: dead-letters the refused signals, then acknowledges the batch.
+async fn finish(
+    js: &jetstream::Context,
+    dead_letters: &str,
+    batch: InFlight,
+    counts: &mut BTreeMap<&'static str, u64>,
+) -> Result<(), DissuasionError> {
+    let fail = |step: &str, e: &dyn std::fmt::Display| DissuasionError::Signals(format!("{step}: {e}"));
+    let InFlight { messages, mut refused, outcome } = batch;
+    outcome.committed.map_err(|e| fail("record signals", &e))?;
+    refused.extend(outcome.refused);
+    for (index, reason) in &refused {
+        let message = &messages[*index];
+        let stream_seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
+        let mut headers = HeaderMap::new();
+        headers.insert(HEADER_DLQ_REASON, reason.as_str());
+        headers.insert(HEADER_DLQ_SUBJECT, message.subject.as_str());
+        headers.insert(HEADER_DLQ_STREAM_SEQ, stream_seq.to_string().as_str());
+        let published = js.publish_with_headers(dead_letters.to_owned(), headers, redacted(&message.payload).into());
+        // Stored before the batch is acknowledged: a crash in between sends it again.
+        published
+            .await
+            .map_err(|e| fail("dead-letter a signal", &e))?
+            .await
+            .map_err(|e| fail("dead-letter a signal", &e))?;
+    }
+    let last = messages.last().expect("a batch has a message");
+    last.ack().await.map_err(|e| fail("acknowledge signals", &e))?;
+    *counts.entry("kept").or_default() += outcome.kept as u64;
+    *counts.entry("duplicate").or_default() += outcome.duplicates as u64;
+    *counts.entry("refused").or_default() += refused.len() as u64;
+    if !refused.is_empty() {
+        tracing::info!(refused = refused.len(), first = %refused[0].1, ?counts, "signals refused");
+    }
+    tracing::debug!(batch = messages.len(), ?counts, "signals recorded");
+    Ok(())
 }
 
 #[cfg(test)]

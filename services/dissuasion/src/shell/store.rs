@@ -123,36 +123,54 @@ async fn secret(store: &Store) -> Result<PersonSecret, ServiceError> {
     ))
 }
 
-/// Writes a kept signal and its person's number (in the transaction of its events).
-pub fn write_signal(tx: &WriteTransaction, record: &SignalRecord) -> Result<(), StoreError> {
-    let bytes = rmp_serde::to_vec_named(record).expect("records encode");
-    let source = record.key.source.to_string();
-    tx.open_table(SIGNALS)?.insert((record.at_ms, source.as_str(), record.key.id.as_str()), bytes.as_slice())?;
-    let person = record.person.key.0;
+/// Writes kept signals and their people's numbers (in the transaction of their events), each
+/// table opened once for the lot.
+pub fn write_signals(tx: &WriteTransaction, records: &[SignalRecord]) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut signals = tx.open_table(SIGNALS)?;
     let mut numbers = tx.open_table(NUMBERS)?;
     let mut by_time = tx.open_table(NUMBERS_BY_TIME)?;
-    let last = numbers.get(person)?.map(|v| v.value().1);
-    let seen = last.map_or(record.at_ms, |last| last.max(record.at_ms));
-    if last != Some(seen) {
-        if let Some(last) = last {
-            by_time.remove((last, person))?;
+    let mut bytes = Vec::new();
+    for record in records {
+        bytes.clear();
+        rmp_serde::encode::write_named(&mut bytes, record).expect("records encode");
+        let source = record.key.source.to_string();
+        signals.insert((record.at_ms, source.as_str(), record.key.id.as_str()), bytes.as_slice())?;
+        let person = record.person.key.0;
+        let last = numbers.get(person)?.map(|v| v.value().1);
+        let seen = last.map_or(record.at_ms, |last| last.max(record.at_ms));
+        if last != Some(seen) {
+            if let Some(last) = last {
+                by_time.remove((last, person))?;
+            }
+            by_time.insert((seen, person), ())?;
         }
-        by_time.insert((seen, person), ())?;
+        numbers.insert(person, (record.subscriber.expose(), seen))?;
     }
-    numbers.insert(person, (record.subscriber.expose(), seen))?;
     Ok(())
+}
+
+/// What one [`forget`] pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forgotten {
+    pub signals: usize,
+    pub numbers: usize,
+    /// Nothing older than the edge is left: the pass stayed under both batch bounds.
+    pub complete: bool,
 }
 
 /// Deletes the signal rows older than `before_ms` and the numbers of people with no signal
 /// since (at most [`FORGET_BATCH`] and [`NUMBER_SWEEP_BATCH`] per call: the rest at the next
-/// write). The number of a person with an open task is kept: its time becomes `now_ms`, so
-/// it is looked at again a window later. Returns how many of each were forgotten.
+/// pass). The number of a person with an open task is kept: its time becomes `now_ms`, so
+/// it is looked at again a window later.
 pub fn forget(
     tx: &WriteTransaction,
     before_ms: TimeMs,
     now_ms: TimeMs,
     has_open_task: impl Fn(PersonId) -> bool,
-) -> Result<(usize, usize), StoreError> {
+) -> Result<Forgotten, StoreError> {
     use crate::limits::{FORGET_BATCH, NUMBER_SWEEP_BATCH};
     let mut signals = tx.open_table(SIGNALS)?;
     let old: Vec<(u64, String, String)> = signals
@@ -174,6 +192,7 @@ pub fn forget(
         .take(NUMBER_SWEEP_BATCH)
         .map(|row| row.map(|(k, _)| k.value()))
         .collect::<Result<_, _>>()?;
+    let complete = old.len() < FORGET_BATCH && leaving.len() < NUMBER_SWEEP_BATCH;
     let mut numbers = tx.open_table(NUMBERS)?;
     let mut forgotten = 0;
     for (seen, person) in leaving {
@@ -188,7 +207,7 @@ pub fn forget(
         numbers.remove(person)?;
         forgotten += 1;
     }
-    Ok((old.len(), forgotten))
+    Ok(Forgotten { signals: old.len(), numbers: forgotten, complete })
 }
 
 /// The number of `person`, if it is kept.
