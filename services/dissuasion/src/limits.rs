@@ -114,6 +114,16 @@ pub const NUMBER_SWEEP_BATCH: usize = 5_000;
 /// with a pass every [`FORGET_EVERY`], up to 80,000 signals a second leave the window.
 pub const FORGET_BATCH: usize = 20_000;
 
+/// How often the core forgets people and closed tasks with nothing recent (a scan of every
+/// person and task: once a day).
+pub const FORGET_PEOPLE_EVERY_MS: u64 = DAY_MS;
+
+/// How long a person with no open task, and a closed task, stay in memory after their last
+/// evidence or closing: at least this, and at least the signal retention window (a person
+/// whose contacts are still kept for back-matching keeps their evidence). About 1.5 KB each:
+/// at 100,000 new people a day, ~4.5 GB for the month.
+pub const PEOPLE_KEPT_MS: u64 = 30 * DAY_MS;
+
 /// How often the engine forgets what left the window while signals come in: a write of its
 /// own, waited for (it reads the people's open tasks from memory as it runs).
 pub const FORGET_EVERY: std::time::Duration = std::time::Duration::from_millis(250);

@@ -486,11 +486,21 @@ pub enum DissuasionEvent {
         first_contact_ms: TimeMs,
         at_ms: TimeMs,
     },
+    /// People and closed tasks with nothing since `before_ms` left the service's memory (which
+    /// must not grow with everyone ever reached): each person with no open task whose last
+    /// evidence is older, each task closed before it. What they were stays in the log; a person
+    /// reached again starts afresh.
+    PeopleForgotten {
+        before_ms: TimeMs,
+        people: u64,
+        tasks: u64,
+        at_ms: TimeMs,
+    },
 }
 
 impl DissuasionEvent {
     /// Every kind, in declaration order: the last token of its subject.
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 14] = [
         "scam_identifier_known",
         "scam_identifier_ended",
         "case_matched",
@@ -504,6 +514,7 @@ impl DissuasionEvent {
         "task_reassigned",
         "task_closed",
         "report_filed",
+        "people_forgotten",
     ];
 
     /// The case the event belongs to, if it belongs to one (a case's match, and an identifier
@@ -523,7 +534,8 @@ impl DissuasionEvent {
             | DissuasionEvent::TaskOverdue { .. }
             | DissuasionEvent::TaskClaimed { .. }
             | DissuasionEvent::TaskReassigned { .. }
-            | DissuasionEvent::TaskClosed { .. } => None,
+            | DissuasionEvent::TaskClosed { .. }
+            | DissuasionEvent::PeopleForgotten { .. } => None,
         }
     }
 
@@ -542,6 +554,7 @@ impl DissuasionEvent {
             DissuasionEvent::TaskReassigned { .. } => 10,
             DissuasionEvent::TaskClosed { .. } => 11,
             DissuasionEvent::ReportFiled { .. } => 12,
+            DissuasionEvent::PeopleForgotten { .. } => 13,
         };
         DissuasionEvent::KINDS[index]
     }

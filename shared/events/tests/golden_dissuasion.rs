@@ -112,6 +112,7 @@ fn samples() -> Vec<DissuasionEvent> {
             first_contact_ms: T - 5,
             at_ms: T + 8,
         },
+        DissuasionEvent::PeopleForgotten { before_ms: T - 30, people: 1_200, tasks: 340, at_ms: T + 9 },
     ]
 }
 

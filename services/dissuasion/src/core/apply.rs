@@ -11,7 +11,7 @@ use super::tasks::Prepared;
 use crate::events::{
     Admission, Closure, Clue, DissuasionEvent, PersonId, SignalBody, SignalRecord, TaskId, TaskKind, TransferKind,
 };
-use crate::limits::{MAX_PERIODS_PER_IDENTIFIER, MAX_TASK_STEPS};
+use crate::limits::{FORGET_PEOPLE_EVERY_MS, MAX_PERIODS_PER_IDENTIFIER, MAX_TASK_STEPS};
 
 /// Applies `event` to `state`.
 pub fn apply(state: &mut State, event: &DissuasionEvent) {
@@ -25,6 +25,7 @@ pub fn apply(state: &mut State, event: &DissuasionEvent) {
                 }
             }
             scam.fraud_types.extend(fraud_types.iter().copied());
+            schedule_forgetting(state, *since_ms);
         }
         DissuasionEvent::ScamIdentifierEnded { identifier, until_ms } => {
             let scam = state.scam.get_mut(identifier).expect("an ended identifier is known");
@@ -76,8 +77,16 @@ pub fn apply(state: &mut State, event: &DissuasionEvent) {
         | DissuasionEvent::TaskReassigned { task, to: operator, .. } => {
             state.tasks.get_mut(task).expect("a claimed task exists").claimed_by = Some(operator.clone());
         }
-        DissuasionEvent::TaskClosed { task, closure, .. } => close(state, *task, *closure),
+        DissuasionEvent::TaskClosed { task, closure, at_ms, .. } => close(state, *task, *closure, *at_ms),
         DissuasionEvent::ReportFiled { .. } => {}
+        DissuasionEvent::PeopleForgotten { before_ms, people, tasks, at_ms } => {
+            let (forgot_people, forgot_tasks) = forget_people(state, *before_ms);
+            debug_assert_eq!((forgot_people, forgot_tasks), (*people, *tasks), "the decision counted the same");
+            if let Some(at) = state.forget_people_at.take() {
+                state.deadlines.remove(&(at, Deadline::ForgetPeople));
+            }
+            schedule_forgetting(state, *at_ms);
+        }
     }
 }
 
@@ -133,6 +142,7 @@ fn task_opened(state: &mut State, event: &DissuasionEvent) {
         unreachable!("a task_opened event")
     };
     assert_eq!(task.0, state.next_task, "tasks open in order");
+    schedule_forgetting(state, *opened_at_ms);
     state.next_task += 1;
     state.tasks.insert(
         *task,
@@ -148,6 +158,7 @@ fn task_opened(state: &mut State, event: &DissuasionEvent) {
             overdue: false,
             steps: 1,
             sms_request: sms_request.clone(),
+            closed_at_ms: None,
         },
     );
     if let Some(request_id) = sms_request {
@@ -235,6 +246,25 @@ fn leave(state: &mut State, id: TaskId) {
     }
 }
 
+/// The first time anything is known, people begin to be forgotten a period later; after each
+/// forgetting, the next is a period after it.
+fn schedule_forgetting(state: &mut State, from_ms: TimeMs) {
+    if state.forget_people_at.is_none() {
+        let at = from_ms.saturating_add(FORGET_PEOPLE_EVERY_MS);
+        state.forget_people_at = Some(at);
+        state.deadlines.insert((at, Deadline::ForgetPeople));
+    }
+}
+
+/// Removes the people and closed tasks with nothing at or after `before_ms` (see
+/// [`DissuasionEvent::PeopleForgotten`]); returns how many of each.
+pub(super) fn forget_people(state: &mut State, before_ms: TimeMs) -> (u64, u64) {
+    let people = state.people.retain(|person| !person.forgettable(before_ms));
+    let before = state.tasks.len();
+    state.tasks.retain(|_, task| task.is_open() || task.closed_at_ms.is_none_or(|at| at >= before_ms));
+    (people as u64, (before - state.tasks.len()) as u64)
+}
+
 /// Moves (or removes) the deadline at which `queue`'s waiting tasks are admitted.
 fn set_admit_at(state: &mut State, queue: TaskKind, at_ms: Option<TimeMs>) {
     if let Some(before) = state.admit_at.remove(&queue) {
@@ -247,14 +277,16 @@ fn set_admit_at(state: &mut State, queue: TaskKind, at_ms: Option<TimeMs>) {
 }
 
 /// Closes a task; what it dealt with is remembered on the person.
-fn close(state: &mut State, id: TaskId, closure: Closure) {
+fn close(state: &mut State, id: TaskId, closure: Closure, at_ms: TimeMs) {
     leave(state, id);
     let task = state.tasks.get_mut(&id).expect("a closed task exists");
     assert!(task.is_open(), "a task closes once");
     task.status = Status::Closed(closure);
+    task.closed_at_ms = Some(at_ms);
     let (who, grade) = (task.person, task.grade);
     let person = state.people.get_mut(&who).expect("a task's person is known");
     person.open_task = None;
+    person.closed_at_ms = Some(at_ms);
     match closure {
         Closure::FalsePositive => {
             person.evidence = Default::default();

@@ -124,6 +124,12 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// The time of the latest evidence, if any.
+    pub fn last_at_ms(&self) -> Option<TimeMs> {
+        let contacts = self.exposures.values().map(|e| e.last_at_ms).max();
+        [contacts, self.transfer_at_ms, self.scam_app_at_ms].into_iter().flatten().max()
+    }
+
     /// Adds one contact from `identifier`.
     pub fn add_contact(
         &mut self,

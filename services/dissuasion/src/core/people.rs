@@ -62,6 +62,16 @@ impl People {
         }
     }
 
+    /// Keeps the people `keep` says to; returns how many left.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Person) -> bool) -> usize {
+        let before = self.len;
+        for shard in &mut self.shards {
+            shard.retain(|_, person| keep(person));
+        }
+        self.len = self.shards.iter().map(HashMap::len).sum();
+        before - self.len
+    }
+
     /// Every person, in no order.
     pub fn iter(&self) -> impl Iterator<Item = (&PersonId, &Person)> {
         self.shards.iter().flatten()

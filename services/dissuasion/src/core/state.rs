@@ -50,6 +50,9 @@ pub struct State {
     pub sms_requests: BTreeMap<String, TaskId>,
     /// When the core must be woken, and why.
     pub deadlines: BTreeSet<(TimeMs, Deadline)>,
+    /// When people and closed tasks with nothing recent are next forgotten (set by the first
+    /// scam identifier or task, then every [`crate::limits::FORGET_PEOPLE_EVERY_MS`]).
+    pub forget_people_at: Option<TimeMs>,
 }
 
 /// Something the core must do at a time.
@@ -59,6 +62,8 @@ pub enum Deadline {
     Task(TaskId),
     /// A queue's waiting tasks may be admitted (a new day's capacity).
     Admit(TaskKind),
+    /// People and closed tasks with nothing recent leave memory.
+    ForgetPeople,
 }
 
 /// A task's place in its queue: higher risk first, then the person reached earliest, then
@@ -118,6 +123,18 @@ pub struct Person {
     /// The highest grade a closed task dealt with (an SMS delivered is Low, a persuaded call
     /// Medium…): evidence that does not grade higher opens no new task.
     pub handled: Option<Grade>,
+    /// When their last task closed.
+    pub closed_at_ms: Option<TimeMs>,
+}
+
+impl Person {
+    /// Whether the person may leave memory: no open task, and nothing (evidence, a task
+    /// closed) at or after `before_ms`.
+    pub fn forgettable(&self, before_ms: TimeMs) -> bool {
+        self.open_task.is_none()
+            && self.closed_at_ms.is_none_or(|at| at < before_ms)
+            && self.evidence.last_at_ms().is_none_or(|at| at < before_ms)
+    }
 }
 
 /// Where a task stands.
@@ -152,6 +169,8 @@ pub struct Task {
     pub steps: u32,
     /// The SMS warning's request id while one is awaited.
     pub sms_request: Option<String>,
+    /// When it closed.
+    pub closed_at_ms: Option<TimeMs>,
 }
 
 impl Task {

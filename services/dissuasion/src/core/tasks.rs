@@ -13,7 +13,7 @@ use super::state::{Deadline, State, Status, Task};
 use super::{CoreConfig, Rejection, sms_request_id};
 use crate::events::PersonId;
 use crate::events::{Admission, Closure, Clue, DissuasionEvent, Escalation, Outcome, TaskId, TaskKind};
-use crate::limits::{MAX_NOTE_CHARS, MAX_OPERATOR_CHARS, MAX_TASKS_PER_QUEUE, TIMER_BATCH};
+use crate::limits::{MAX_NOTE_CHARS, MAX_OPERATOR_CHARS, MAX_TASKS_PER_QUEUE, PEOPLE_KEPT_MS, TIMER_BATCH};
 
 /// The events of one decision, with what they will change that later parts of the same
 /// decision must see: people's evidence, tasks opened, capacity taken.
@@ -272,6 +272,18 @@ pub(super) fn timers(state: &State, config: &CoreConfig, now: TimeMs) -> Result<
                 }
             }
             Deadline::Admit(queue) => admit(state, config, &mut batch, queue, now),
+            Deadline::ForgetPeople => {
+                let before_ms = now.saturating_sub(PEOPLE_KEPT_MS.max(config.signal_retention_ms));
+                let people = state.people.iter().filter(|(_, person)| person.forgettable(before_ms)).count();
+                let closed = |task: &&Task| !task.is_open() && task.closed_at_ms.is_some_and(|at| at < before_ms);
+                let tasks = state.tasks.values().filter(closed).count();
+                batch.events.push(DissuasionEvent::PeopleForgotten {
+                    before_ms,
+                    people: people as u64,
+                    tasks: tasks as u64,
+                    at_ms: now,
+                });
+            }
         }
     }
     Ok(batch.events)

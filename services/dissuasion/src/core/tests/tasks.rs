@@ -50,13 +50,57 @@ fn a_task_nobody_works_escalates_by_deadline_through_the_four_levels_then_is_fla
     let levels: Vec<TaskKind> = Level::ALL.into_iter().map(TaskKind::Visit).collect();
     assert_eq!(kinds, levels);
     assert_eq!(now, T0 + (4 + 2 + 4 + 12) * HOUR_MS, "each step's deadline from the last");
+    // A day after the first scam identifier, the daily forgetting: a person with an open task
+    // stays.
+    now = world.state.next_deadline().unwrap();
+    assert_eq!(now, T0 + DAY_MS);
+    let (events, _) = check(&mut world, Input::TimerFired, now);
+    assert!(matches!(events[..], [DissuasionEvent::PeopleForgotten { people: 0, tasks: 0, .. }]), "{events:?}");
     now = world.state.next_deadline().unwrap();
     assert_eq!(now, T0 + (4 + 2 + 4 + 12 + 24) * HOUR_MS);
     let (events, _) = check(&mut world, Input::TimerFired, now);
     assert!(matches!(events[..], [DissuasionEvent::TaskOverdue { .. }]), "nobody further to send: {events:?}");
     assert_eq!(task(&world, 0).kind, TaskKind::Visit(Level::Community));
     assert!(task(&world, 0).overdue && task(&world, 0).is_open());
-    assert_eq!(world.state.next_deadline(), None, "an overdue task waits for staff, no timer spins");
+    let tasks_due = world.state.deadlines.iter().filter(|(_, d)| !matches!(d, Deadline::ForgetPeople)).count();
+    assert_eq!(tasks_due, 0, "an overdue task waits for staff, no timer spins");
+}
+
+#[test]
+fn people_and_closed_tasks_with_nothing_for_a_month_leave_memory_and_open_tasks_stay() {
+    // Given Alice persuaded on a call, Bob's call still open, and Carol reached again later.
+    let mut world = called(ALICE);
+    let bob = contact(&mut world, BOB, FAKE_POLICE, T0 + 1, 30);
+    check(&mut world, bob, T0 + 1);
+    check(&mut world, claim(0, "op-1"), T0 + 2);
+    check(&mut world, complete(0, "op-1", Outcome::Persuaded), T0 + 3);
+    let carol = contact(&mut world, CAROL, FAKE_POLICE, T0 + 20 * DAY_MS, 30);
+    check(&mut world, carol, T0 + 20 * DAY_MS);
+    let people = world.state.people.len();
+    assert_eq!(people, 3);
+    // When the daily forgetting fires 31 days on (a month after Alice's call closed).
+    let mut now = T0 + 31 * DAY_MS;
+    let mut forgotten = Vec::new();
+    while let Some(at) = world.state.next_deadline().filter(|at| *at <= now) {
+        now = now.max(at);
+        let (events, _) = check(&mut world, Input::TimerFired, at);
+        forgotten.extend(events.into_iter().filter(|e| matches!(e, DissuasionEvent::PeopleForgotten { .. })));
+    }
+    // Then Alice and her closed task are gone; Bob (open task) and Carol (recent) stay, and
+    // the log replays to the same state (`check`).
+    let counted: (u64, u64) = forgotten.iter().fold((0, 0), |(p, t), e| match e {
+        DissuasionEvent::PeopleForgotten { people, tasks, .. } => (p + people, t + tasks),
+        _ => unreachable!(),
+    });
+    assert_eq!(counted, (1, 1), "{forgotten:?}");
+    assert!(world.state.people.get(&person(ALICE)).is_none());
+    assert!(!world.state.tasks.contains_key(&TaskId(0)));
+    assert!(world.state.people.get(&person(BOB)).is_some_and(|p| p.open_task.is_some()));
+    assert!(world.state.people.get(&person(CAROL)).is_some());
+    // And Alice reached again starts afresh: a new task.
+    let again = contact(&mut world, ALICE, FAKE_POLICE, now, 30);
+    check(&mut world, again, now);
+    assert!(open_task(&world, ALICE).is_some());
 }
 
 #[test]
