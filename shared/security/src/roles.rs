@@ -44,9 +44,25 @@ pub fn bank_gateway(bank: &BankId) -> Grant {
     Grant::new().answers_only(subjects::bank_verbs(bank))
 }
 
-/// A payment platform's gateway: answers its own verbs, once each, and nothing else.
-pub fn platform_gateway(platform: &PlatformId) -> Grant {
-    Grant::new().answers_only(subjects::platform_verbs(platform))
+/// A payment platform's gateway at `city`: answers its own verbs (`afc.pay.<platform>.*`),
+/// once each, and publishes its contact signals for the city (`afc.<city>.sig.platform.<id>`:
+/// a scam app installed, transfer instructions seen), as a carrier's gateway does; nothing
+/// else.
+pub fn platform_gateway(city: &City, platform: &PlatformId) -> Grant {
+    Grant::new()
+        .answers(subjects::platform_verbs(platform))
+        .publish(subjects::signals(city, &platform_source(platform)))
+        .inbox(&subjects::city_inbox(city, &platform_gateway_name(platform)))
+}
+
+/// The name a platform's gateway goes by at a city: `<city>-pay-<platform>`.
+pub fn platform_gateway_name(platform: &PlatformId) -> String {
+    format!("pay-{platform}")
+}
+
+/// A platform as the source of a signal: `platform:<id>`.
+fn platform_source(platform: &PlatformId) -> String {
+    format!("platform:{platform}")
 }
 
 /// A carrier's gateway at `city`: answers its own carrier's verbs (`afc.carrier.<carrier>.*`),
@@ -113,7 +129,12 @@ pub fn city_accounts(city: &City, users: Vec<User>, served: Gateways) -> Vec<Acc
     for (platform, user) in platforms {
         let (name, subject) = (platform_account_name(&platform), subjects::platform_verbs(&platform));
         imports.push(Import::Service { from: name.clone(), subject: subject.clone() });
-        gateways.push(gateway(name, subject, user));
+        // Its signals, as a carrier's below.
+        let signals = subjects::signals(city, &platform_source(&platform));
+        exports.push(Export::Service { subject: signals.clone(), to: vec![name.clone()] });
+        let mut account = gateway(name, subject, user);
+        account.imports.push(Import::Service { from: city_name.clone(), subject: signals });
+        gateways.push(account);
     }
     for (carrier, user) in carriers {
         let (name, subject) = (carrier_account_name(carrier), subjects::carrier_verbs(carrier));

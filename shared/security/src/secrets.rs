@@ -151,7 +151,8 @@ pub fn generate(spec: &SecretsSpec, dir: &Path, services: &ServiceGrants) -> Res
         }
         let mut platforms = Vec::new();
         for platform in &spec.platforms {
-            let gateway = user(&city_identity(city, &format!("pay-{platform}")), roles::platform_gateway(platform))?;
+            let name = city_identity(city, &roles::platform_gateway_name(platform));
+            let gateway = user(&name, roles::platform_gateway(city, platform))?;
             platforms.push((platform.clone(), gateway));
         }
         let mut carriers = Vec::new();

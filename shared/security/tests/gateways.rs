@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use domain::{BankId, Carrier, City};
+use domain::{BankId, Carrier, City, PlatformId};
 use futures::StreamExt as _;
 use protocol::subjects::{self, bank_verb, carrier_verb};
 use security::secrets::{self, Secrets, SecretsSpec, city_identity};
@@ -19,6 +19,10 @@ const BOUND: Duration = Duration::from_secs(10);
 
 fn city() -> City {
     City::parse("huzhou").unwrap()
+}
+
+fn alipay() -> PlatformId {
+    PlatformId::parse("alipay").unwrap()
 }
 
 fn icbc() -> BankId {
@@ -42,7 +46,7 @@ async fn city_server(dir: &Path) -> (Secrets, NatsServer) {
         host: "localhost".into(),
         address: std::net::Ipv4Addr::LOCALHOST.into(),
         banks: vec![icbc()],
-        platforms: Vec::new(),
+        platforms: vec![alipay()],
         carriers: Carrier::ALL.to_vec(),
         hub_hosts: Vec::new(),
     };
@@ -171,4 +175,27 @@ async fn a_carriers_gateway_puts_its_signals_into_the_citys_signal_stream_and_no
     let error = refusal(&mut cmcc_errors).await;
     assert!(error.contains("Permissions Violation for Publish"), "{error}");
     assert!(error.contains(&subjects::signals(&city(), "cucc")), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platforms_gateway_puts_its_signals_into_the_citys_signal_stream_and_no_other_platforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_secrets, server) = city_server(dir.path()).await;
+    let (admin, _) = connect(dir.path(), &server, "admin").await;
+    bus::streams::ensure_signal_stream(&async_nats::jetstream::new(admin), &city()).await.unwrap();
+
+    let who = roles::platform_gateway_name(&alipay());
+    let (alipay, mut errors) = connect(dir.path(), &server, &who).await;
+    let js = async_nats::jetstream::new(alipay.clone());
+    let signal = r#"{"source":"platform:alipay","signal_id":"a-1","subscriber":"+8613800138000","at_ms":1,"what":{"app_installed":{"app":"app:com.fake.loan"}}}"#;
+    let ack = js.publish(subjects::signals(&city(), "platform:alipay"), signal.into()).await.unwrap();
+    let ack = tokio::time::timeout(BOUND, ack).await.expect("the stream acknowledges").unwrap();
+    assert_eq!(ack.stream, city().signal_stream_name());
+
+    for other in [subjects::signals(&city(), "platform:douyin"), subjects::signals(&city(), "cmcc")] {
+        alipay.publish(other.clone(), signal.into()).await.unwrap();
+        let error = refusal(&mut errors).await;
+        assert!(error.contains("Permissions Violation for Publish"), "{error}");
+        assert!(error.contains(&other), "{error}");
+    }
 }
