@@ -226,9 +226,9 @@ where
         };
         failing_since = None;
         let permit = slots.clone().acquire_owned().await.expect("semaphore never closes");
-        let (js, handler, spec) = (js.clone(), handler.clone(), spec.clone());
+        let (js, handler, spec, stopping) = (js.clone(), handler.clone(), spec.clone(), shutdown.clone());
         tokio::spawn(async move {
-            handle_one(&js, &spec, handler.as_ref(), message).await;
+            handle_one(&js, &spec, handler.as_ref(), message, &stopping).await;
             drop(permit);
         });
     };
@@ -238,8 +238,13 @@ where
     outcome
 }
 
-async fn handle_one<H, Fut>(js: &jetstream::Context, spec: &ConsumerSpec, handler: &H, message: jetstream::Message)
-where
+async fn handle_one<H, Fut>(
+    js: &jetstream::Context,
+    spec: &ConsumerSpec,
+    handler: &H,
+    message: jetstream::Message,
+    stopping: &Shutdown,
+) where
     H: Fn(Envelope) -> Fut,
     Fut: Future<Output = Result<(), HandleError>>,
 {
@@ -253,7 +258,13 @@ where
         // recognises and acknowledges again without effect.
         Ok(()) => message.ack().await,
         Err(error @ HandleError::Transient(_)) if delivered < spec.redelivery.max_deliver => {
-            tracing::warn!(consumer = %spec.durable, reason = error.reason(), delivered, "handler failed; will redeliver");
+            // A handler in flight when the service stops finds its engine gone: expected, and
+            // the message is delivered again at the next start.
+            if *stopping.borrow() {
+                tracing::debug!(consumer = %spec.durable, reason = error.reason(), delivered, "stopping; will redeliver");
+            } else {
+                tracing::warn!(consumer = %spec.durable, reason = error.reason(), delivered, "handler failed; will redeliver");
+            }
             message.ack_with(AckKind::Nak(Some(spec.redelivery.nak_delay(delivered)))).await
         }
         Err(error @ HandleError::Transient(_)) => {
