@@ -142,9 +142,11 @@ fn row(city: Option<City>, tally: &Tally) -> Row {
 fn flags(rows: &[Row], FlagMargin(margin): FlagMargin) -> Vec<Flag> {
     let margin = u128::from(margin);
     let mut flagged = Vec::new();
-    let figures: [(FlagFigure, fn(&Row) -> Option<u64>); 2] =
-        [(FlagFigure::FrozenShare, |r| r.frozen_share_bp), (FlagFigure::TimeToFreezeP90, |r| r.time_to_freeze_s_p90)];
-    for (figure, value_of) in figures {
+    for figure in [FlagFigure::FrozenShare, FlagFigure::TimeToFreezeP90] {
+        let value_of = |r: &Row| match figure {
+            FlagFigure::FrozenShare => r.frozen_share_bp,
+            FlagFigure::TimeToFreezeP90 => r.time_to_freeze_s_p90,
+        };
         let values: Vec<(City, u64)> = rows.iter().filter_map(|r| Some((r.city.clone()?, value_of(r)?))).collect();
         let Some(median) = median(values.iter().map(|(_, v)| *v).collect()) else { continue };
         for (city, value) in values {

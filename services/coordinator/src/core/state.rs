@@ -94,7 +94,7 @@ pub enum Notice {
 /// Why an envelope was refused (a dead letter with this reason); nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("event {id:?} of unknown city {city:?}: the province's cities are {known}")]
+    #[error("event {id:?} of unknown city \"{city}\": the province's cities are {known}")]
     UnknownCity { id: String, city: City, known: String },
     #[error("inconsistent envelope {id:?}: {detail}")]
     Inconsistent { id: String, detail: String },
