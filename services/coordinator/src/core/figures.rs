@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::limits::{MAX_TIME_TO_FREEZE_S, TIME_TO_FREEZE_SIGFIG};
 
 /// The counters of one city (or the province) over one period.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Figures {
     pub reports: u64,
     pub reported_loss: Fen,
@@ -85,11 +85,36 @@ pub struct Contribution {
 }
 
 /// The figures and the time-to-freeze samples of one city (or the province) over one period.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct Tally {
     pub figures: Figures,
     /// Made with the first sample: most city-days of a drill have none.
+    #[serde(with = "samples")]
     pub time_to_freeze_s: Option<Histogram<u32>>,
+}
+
+/// A time-to-freeze histogram in a snapshot: its recorded buckets as (value, count), each
+/// value the highest of its bucket, so recording it again lands in the same bucket.
+mod samples {
+    use hdrhistogram::Histogram;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(histogram: &Option<Histogram<u32>>, to: S) -> Result<S::Ok, S::Error> {
+        let buckets: Option<Vec<(u64, u64)>> = histogram
+            .as_ref()
+            .map(|h| h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value().into())).collect());
+        buckets.serialize(to)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Option<Histogram<u32>>, D::Error> {
+        let Some(buckets) = Option::<Vec<(u64, u64)>>::deserialize(from)? else { return Ok(None) };
+        let mut histogram = super::new_histogram();
+        for (value, count) in buckets {
+            let count = u32::try_from(count).map_err(serde::de::Error::custom)?;
+            histogram.record_n(value, count).map_err(serde::de::Error::custom)?;
+        }
+        Ok(Some(histogram))
+    }
 }
 
 impl Tally {

@@ -48,7 +48,7 @@ pub struct ProvinceBlock {
 }
 
 /// One account's claims by city.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 struct AccountLine {
     claims: BTreeMap<City, (CaseId, TimeMs)>,
     /// The latest stop seen on it: the account is forgotten a year after.
@@ -56,7 +56,7 @@ struct AccountLine {
 }
 
 /// One identifier's blocks by city.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 struct IdentifierLine {
     cities: BTreeMap<City, TimeMs>,
     decided: bool,
@@ -64,7 +64,7 @@ struct IdentifierLine {
 }
 
 /// The cross-city memory.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Links {
     accounts: BTreeMap<AccountRef, AccountLine>,
     identifiers: BTreeMap<Identifier, IdentifierLine>,

@@ -177,3 +177,11 @@ fn month_length(year: i32, month: u8) -> u8 {
     let next = if month == 12 { (i64::from(year) + 1, 1) } else { (i64::from(year), u32::from(month) + 1) };
     (days_from_civil(next.0, next.1, 1) - days_from_civil(i64::from(year), u32::from(month), 1)) as u8
 }
+
+/// A period reads as it prints (`2025-03`, `2025-W10`, `2025-03-14`; see [`Period::parse`]).
+impl<'de> serde::Deserialize<'de> for Period {
+    fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Period, D::Error> {
+        let text = String::deserialize(from)?;
+        Period::parse(&text).map_err(serde::de::Error::custom)
+    }
+}

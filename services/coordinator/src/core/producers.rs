@@ -13,7 +13,7 @@ use domain::{City, Service};
 use crate::limits::{HASH_WINDOW, MAX_GAP_RANGES, MAX_SEQ_AHEAD};
 
 /// A producer of events: one service of one city, numbering its events from 1.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Producer {
     pub city: City,
     pub service: Service,
@@ -44,7 +44,7 @@ pub enum Seen {
 }
 
 /// One producer's seqs.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct SeqTrack {
     /// The highest seq held; 0 before the first.
     pub highest: u64,

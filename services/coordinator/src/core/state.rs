@@ -26,7 +26,7 @@ pub enum ConfigError {
 }
 
 /// Everything the coordinator knows, built only from the province stream.
-#[derive(Debug)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct State {
     /// The province's cities: events of any other are refused.
     cities: BTreeSet<City>,

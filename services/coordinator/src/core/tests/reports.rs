@@ -80,3 +80,23 @@ fn margins_past_100_percent_are_refused_and_medians_are_exact() {
     assert_eq!(report::median(vec![u64::MAX, u64::MAX]), Some(u64::MAX));
     assert_eq!(report::median(vec![u64::MAX, u64::MAX - 2]), Some(u64::MAX - 1));
 }
+
+#[test]
+fn given_three_cities_when_the_state_goes_through_a_snapshot_then_it_reports_and_recognises_the_same() {
+    let all = three_cities();
+    let (last, given) = all.split_last().unwrap();
+    check(given, last, |_, state| {
+        let bytes = rmp_serde::to_vec_named(state).unwrap();
+        let mut back: State = rmp_serde::from_slice(&bytes).unwrap();
+        for text in ["2025-03", "2025-W11", "2025-03-14"] {
+            let period = Period::parse(text).unwrap();
+            assert_eq!(report(&back, period, margin(20)), report(state, period, margin(20)), "{text}");
+        }
+        assert_eq!(gaps(&back), gaps(state));
+        // The content hashes came through: a redelivery is a duplicate, a changed one a conflict.
+        assert_eq!(absorb(&mut back, last), Ok(Absorbed::Duplicate));
+        let mut changed = last.clone();
+        changed.time_ms += 1;
+        assert!(matches!(absorb(&mut back, &changed), Err(Refusal::Conflict { .. })));
+    });
+}
