@@ -71,3 +71,19 @@ pub const MAX_TIME_TO_FREEZE_S: u64 = 30 * 24 * 60 * 60;
 /// about 9 KiB per city and period with a sample (in seconds, up to
 /// [`MAX_TIME_TO_FREEZE_S`]); a year's days, weeks and months of 11 cities stay under 45 MB.
 pub const TIME_TO_FREEZE_SIGFIG: u8 = 2;
+
+/// The shell writes a snapshot of the state after this many absorbed messages…
+pub const SNAPSHOT_EVERY_MESSAGES: u64 = 100_000;
+
+/// …or this long after the last one, if anything was absorbed since: a restart re-reads at
+/// most this much of the province stream.
+pub const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Commands answered at once.
+pub const COMMANDS_IN_FLIGHT: usize = 16;
+
+/// The latest notices `status` shows (older ones are in the log lines).
+pub const NOTICES_KEPT: usize = 256;
+
+/// Longest request body read.
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024;

@@ -20,6 +20,7 @@ pub mod adapter;
 pub mod blocking;
 pub mod carrier;
 pub mod command;
+pub mod coordinator;
 pub mod dissuasion;
 pub mod holder;
 pub mod intake;

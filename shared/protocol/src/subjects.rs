@@ -124,6 +124,21 @@ pub fn city_inbox(city: &City, who: &str) -> String {
     format!("_INBOX.{city}.{who}")
 }
 
+/// A command of the province coordinator: `afc.province.cmd.coordinator.<verb>`.
+pub fn coordinator_command(verb: &str) -> String {
+    format!("afc.province.cmd.coordinator.{verb}")
+}
+
+/// Every command of the province coordinator (what it serves).
+pub fn coordinator_commands() -> String {
+    coordinator_command("*")
+}
+
+/// Where the province coordinator dead-letters what it refuses from the province stream.
+pub fn coordinator_dead_letter() -> String {
+    "afc.province.dlq.coordinator".to_owned()
+}
+
 /// The inbox prefix of one identity of the province (`_INBOX.province.<who>`).
 pub fn province_inbox(who: &str) -> String {
     format!("_INBOX.{PROVINCE_DOMAIN}.{who}")

@@ -30,7 +30,7 @@ pub use links::{Claim, CrossCity, ProvinceBlock};
 pub use period::{PERIOD_EXPECTED, Period, PeriodError};
 pub use producers::{Producer, SeqTrack};
 pub use report::{Flag, FlagFigure, FlagMargin, Report, ReportError, Row, report};
-pub use state::{Absorbed, ConfigError, Notice, Refusal, State, absorb, content_hash, forget_before, gaps};
+pub use state::{Absorbed, ConfigError, Notice, Refusal, State, absorb, content_hash, forget_before, gaps, producers};
 
 #[cfg(test)]
 mod tests;

@@ -25,7 +25,7 @@ use super::period::Period;
 use super::state::State;
 
 /// One city's figures over the period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Row {
     /// The city; `None` for the province's totals.
     pub city: Option<City>,
@@ -38,7 +38,7 @@ pub struct Row {
 }
 
 /// A figure cities are ranked on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FlagFigure {
     FrozenShare,
@@ -46,7 +46,7 @@ pub enum FlagFigure {
 }
 
 /// A city to be called in: its value of `figure` and the province's median.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Flag {
     pub city: City,
     pub figure: FlagFigure,
@@ -55,7 +55,7 @@ pub struct Flag {
 }
 
 /// The report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Report {
     pub period: Period,
     /// One per configured city, in the cities' order; zeros for a city with nothing counted.

@@ -60,6 +60,18 @@ impl State {
         })
     }
 
+    /// Adds `cities` to the province's (a city joins; none leaves: what it sent stays
+    /// counted). For a state read back from a snapshot when the configuration names more.
+    pub fn admit_cities(&mut self, cities: impl IntoIterator<Item = City>) -> Result<(), ConfigError> {
+        let mut all = self.cities.clone();
+        all.extend(cities);
+        if all.len() > MAX_CITIES {
+            return Err(ConfigError::TooManyCities { count: all.len() });
+        }
+        self.cities = all;
+        Ok(())
+    }
+
     /// The configured cities, in order.
     pub fn cities(&self) -> impl Iterator<Item = &City> {
         self.cities.iter()
@@ -211,6 +223,11 @@ fn link(links: &mut Links, envelope: &Envelope) -> Vec<Notice> {
         _ => None,
     };
     notice.into_iter().collect()
+}
+
+/// Every producer the province heard from, with its track, in producer order.
+pub fn producers(state: &State) -> impl Iterator<Item = (&Producer, &SeqTrack)> {
+    state.producers.iter()
 }
 
 /// What a `resend` should ask for: every producer's missing ranges, by producer, lowest

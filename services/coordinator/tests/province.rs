@@ -1,0 +1,182 @@
+//! The coordinator on a real hub with two cities (real nats-servers, leaf links, the
+//! province stream sourcing each city's stream, a real redb file): it counts what the
+//! cities publish, tells a cross-city account, dead-letters an event of a city the province
+//! does not have, and after a restart resumes from its snapshot without counting anything
+//! twice.
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream;
+use coordinator::core::Report;
+use coordinator::shell::{self, Options};
+use domain::{AccountRef, CaseId, City, Fen, FraudType, TimeMs};
+use events::{Envelope, FreezingEvent, IntakeEvent, Payload};
+use futures::StreamExt as _;
+use protocol::coordinator::{CoordinatorError, Status};
+use protocol::{Reply, subjects};
+use testkit::{Province, ProvinceOptions, eventually};
+use tokio::sync::watch;
+
+/// Bound on the province seeing what a city published, and on the coordinator's answers.
+const BOUND: Duration = Duration::from_secs(30);
+
+/// 09:00 on 14 March 2025, Beijing time.
+const AT: TimeMs = 1_741_914_000_000;
+
+fn city(name: &str) -> City {
+    City::parse(name).unwrap()
+}
+
+fn reported(case_id: &CaseId, loss: u64) -> Payload {
+    Payload::Intake(IntakeEvent::CaseReported {
+        case_id: case_id.clone(),
+        received_at_ms: AT,
+        fraud_type: FraudType::PigButchering,
+        transfers: Vec::new(),
+        contacts: Default::default(),
+        reported_loss_fen: Fen::new(loss),
+    })
+}
+
+fn stopped(case_id: &CaseId, account: &AccountRef, claim: u64, at: TimeMs) -> Payload {
+    Payload::Freezing(FreezingEvent::AccountStopped {
+        case_id: case_id.clone(),
+        hop: 1,
+        account: account.clone(),
+        stop_no: 1,
+        held_fen: Fen::new(claim),
+        claim_fen: Fen::new(claim),
+        onward: Vec::new(),
+        cashed_out_fen: Fen::ZERO,
+        stopped_at_ms: at,
+        expires_at_ms: at + 48 * 3_600_000,
+        answered_in_ms: Some(40),
+        first_onward_hop: None,
+        depth: Some(1),
+    })
+}
+
+/// Publishes `envelope` into `into`'s city stream as the outbox relay does.
+async fn publish(js: &jetstream::Context, into: &City, envelope: &Envelope) {
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", envelope.id.as_str());
+    let subject = subjects::event(into, envelope.service, envelope.payload.name());
+    let bytes = events::encode(envelope).unwrap();
+    let ack = js.publish_with_headers(subject, headers, bytes.into()).await.unwrap().await.unwrap();
+    assert_eq!(ack.stream, into.stream_name());
+}
+
+/// The coordinator's answer; `None` while nobody answers (it is starting).
+async fn try_ask<T: serde::de::DeserializeOwned>(
+    hub: &async_nats::Client,
+    verb: &str,
+    body: &str,
+) -> Option<Result<T, CoordinatorError>> {
+    let answer = hub.request(subjects::coordinator_command(verb), body.to_owned().into()).await.ok()?;
+    Some(serde_json::from_slice::<Reply<T, CoordinatorError>>(&answer.payload).unwrap().into_result())
+}
+
+async fn ask<T: serde::de::DeserializeOwned>(
+    hub: &async_nats::Client,
+    verb: &str,
+    body: &str,
+) -> Result<T, CoordinatorError> {
+    try_ask(hub, verb, body).await.expect("the coordinator answers")
+}
+
+/// The month's report once its totals count `reports` reports.
+async fn report_with(hub: &async_nats::Client, reports: u64) -> Report {
+    eventually(BOUND, "the coordinator counts the reports", || async {
+        match tokio::time::timeout(BOUND, try_ask::<Report>(hub, "report", r#"{"period":"2025-03"}"#)).await {
+            Ok(Some(Ok(report))) if report.totals.figures.reports == reports => Some(report),
+            _ => None,
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coordinator_counts_each_city_once_tells_a_shared_account_and_resumes_after_a_restart() {
+    let (hangzhou, wenzhou) = (city("hangzhou"), city("wenzhou"));
+    let cities = [hangzhou.clone(), wenzhou.clone()];
+    let province = Province::start(&cities, ProvinceOptions::default()).await.unwrap();
+    let mut js = Vec::new();
+    for c in &cities {
+        let client = async_nats::connect(province.city(c).unwrap().server.url()).await.unwrap();
+        let city_js = jetstream::new(client);
+        bus::streams::city_stream(&city_js, c).await.unwrap();
+        js.push(city_js);
+    }
+    let hub = async_nats::connect(province.hub_url()).await.unwrap();
+    bus::streams::ensure_province_stream(&jetstream::new(hub.clone()), &cities).await.unwrap();
+    let mut dead_letters = hub.subscribe(subjects::coordinator_dead_letter()).await.unwrap();
+    hub.flush().await.unwrap();
+
+    let data = tempfile::tempdir().unwrap();
+    let options = Options { cities: cities.to_vec(), data_dir: data.path().to_owned() };
+    let (stop, shutdown) = watch::channel(false);
+    let running = tokio::spawn(shell::run(hub.clone(), options.clone(), shutdown));
+
+    // Given a case in each city whose money reached the same mule account.
+    let mule = AccountRef::parse("icbc:6222020000000001").unwrap();
+    let (h1, w1) = (CaseId::derive(&hangzhou, 1), CaseId::derive(&wenzhou, 1));
+    publish(&js[0], &hangzhou, &Envelope::new(hangzhou.clone(), 1, AT, reported(&h1, 1_000_000))).await;
+    publish(&js[0], &hangzhou, &Envelope::new(hangzhou.clone(), 1, AT, stopped(&h1, &mule, 600_000, AT + 60_000)))
+        .await;
+    publish(&js[1], &wenzhou, &Envelope::new(wenzhou.clone(), 1, AT, reported(&w1, 500_000))).await;
+    publish(&js[1], &wenzhou, &Envelope::new(wenzhou.clone(), 1, AT, stopped(&w1, &mule, 300_000, AT + 30_000))).await;
+    // And an event naming a city the province does not have, in Hangzhou's stream.
+    let ningbo = city("ningbo");
+    let forged = Envelope::new(ningbo.clone(), 1, AT, reported(&CaseId::derive(&ningbo, 1), 1));
+    publish(&js[0], &hangzhou, &forged).await;
+
+    // Then the month's report counts each city once.
+    let report = report_with(&hub, 2).await;
+    let row = |of: &City| report.rows.iter().find(|r| r.city.as_ref() == Some(of)).unwrap().figures;
+    assert_eq!(row(&hangzhou).reported_loss, Fen::new(1_000_000));
+    assert_eq!(row(&wenzhou).money_stopped, Fen::new(300_000));
+    assert_eq!(report.totals.figures.money_stopped, Fen::new(900_000));
+    assert_eq!(report.totals.figures.accounts_stopped, 2);
+    // The forged event is dead-lettered with its reason, counted, and counts nowhere.
+    let letter = tokio::time::timeout(BOUND, dead_letters.next()).await.unwrap().unwrap();
+    let reason = letter.headers.as_ref().and_then(|h| h.get(bus::HEADER_DLQ_REASON)).unwrap().to_string();
+    assert!(reason.contains("unknown city \"ningbo\""), "{reason}");
+    let status: Status = ask(&hub, "status", "{}").await.unwrap();
+    assert_eq!(status.refused, vec![("unknown_city".to_owned(), 1)]);
+    // The shared account is told, Wenzhou's earlier stop first.
+    let notice = serde_json::to_string(&status.notices).unwrap();
+    assert!(notice.contains("cross_city") && notice.contains("6222020000000001"), "{notice}");
+    assert!(notice.find("wenzhou").unwrap() < notice.find("hangzhou").unwrap(), "{notice}");
+    // A bad period and an unknown city are refused with what is accepted.
+    let bad = ask::<Report>(&hub, "report", r#"{"period":"2025-13"}"#).await.unwrap_err();
+    assert!(matches!(&bad, CoordinatorError::BadRequest { field, .. } if field == "period"), "{bad:?}");
+    let nobody = ask::<Report>(&hub, "city", r#"{"period":"2025-03","city":"ningbo"}"#).await.unwrap_err();
+    assert!(matches!(nobody, CoordinatorError::UnknownCity { .. }), "{nobody:?}");
+    let empty = ask::<Report>(&hub, "report", r#"{"period":"2024-03"}"#).await.unwrap_err();
+    assert!(matches!(empty, CoordinatorError::NoData { .. }), "{empty:?}");
+
+    // When the coordinator stops (a snapshot) and starts again, and Wenzhou reports again.
+    stop.send(true).unwrap();
+    running.await.unwrap().unwrap();
+    // Its store holds a snapshot of all five messages, which reports the same month.
+    let store = shell::store::SnapshotStore::open(&data.path().join("coordinator.redb")).unwrap();
+    let (snapshot, covered) = store.load().unwrap().expect("a snapshot at the stop");
+    assert_eq!(covered, 5, "the province stream's five messages");
+    let period = coordinator::core::Period::parse("2025-03").unwrap();
+    let margin = coordinator::core::FlagMargin::percent(20).unwrap();
+    assert_eq!(coordinator::core::report(&snapshot, period, margin).unwrap(), report);
+    drop(store);
+    let (_stop, shutdown) = watch::channel(false);
+    let _running = tokio::spawn(shell::run(hub.clone(), options, shutdown));
+    let w2 = CaseId::derive(&wenzhou, 2);
+    publish(&js[1], &wenzhou, &Envelope::new(wenzhou.clone(), 2, AT, reported(&w2, 200_000))).await;
+
+    // Then it counts the new report, and nothing it had counted before twice.
+    let report = report_with(&hub, 3).await;
+    assert_eq!(report.totals.figures.reported_loss, Fen::new(1_700_000));
+    assert_eq!(report.totals.figures.money_stopped, Fen::new(900_000));
+    let wenzhou_row = ask::<Report>(&hub, "city", r#"{"period":"2025-03-14","city":"wenzhou"}"#).await.unwrap();
+    assert_eq!(wenzhou_row.rows.len(), 1);
+    assert_eq!(wenzhou_row.rows[0].figures.reports, 2);
+}
