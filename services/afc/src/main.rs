@@ -174,6 +174,42 @@ enum ProvinceCommand {
         #[arg(long, value_name = "N", value_parser = cli::province::parse_replicas)]
         replicas: Option<usize>,
     },
+    /// Run the province coordinator on the hub until Ctrl-C: it reads AFC_PROVINCE, keeps
+    /// the provincial view in its store and answers `afc province report`.
+    Coordinator {
+        #[arg(long, env = "AFC_HUB_URL", default_value = "nats://127.0.0.1:4222")]
+        hub: String,
+        /// A city of the province (repeat for each city).
+        #[arg(long = "city", value_parser = City::parse, required = true)]
+        cities: Vec<City>,
+        /// Where its store is kept.
+        #[arg(long, env = "AFC_DATA_DIR", default_value = "data/province")]
+        data_dir: PathBuf,
+        /// The deployment's secrets directory: connect as `province-coordinator`.
+        #[arg(long, env = "AFC_CREDENTIALS")]
+        credentials: Option<PathBuf>,
+    },
+    /// The joint meeting's report: every city's figures over a period, the province's
+    /// totals, and the cities to call in.
+    Report {
+        #[arg(long, env = "AFC_HUB_URL", default_value = "nats://127.0.0.1:4222")]
+        hub: String,
+        /// `2025-03` (a month), `2025-W10` (an ISO week) or `2025-03-14` (a day), Beijing
+        /// time; the current month when absent.
+        #[arg(long)]
+        period: Option<String>,
+        /// Only this city's row.
+        #[arg(long, value_parser = City::parse)]
+        city: Option<City>,
+        /// How far below the province's median (percent) calls a city in.
+        #[arg(long, default_value_t = protocol::coordinator::DEFAULT_MARGIN_PERCENT)]
+        margin: u8,
+        #[arg(long, value_enum, default_value_t = cli::province::Format::Table)]
+        format: cli::province::Format,
+        /// The deployment's secrets directory: connect as `province-lab`.
+        #[arg(long, env = "AFC_CREDENTIALS")]
+        credentials: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -420,6 +456,20 @@ async fn main() -> anyhow::Result<()> {
         Command::Province { command: ProvinceCommand::Provision { hub, cities, credentials, replicas } } => {
             afc::cli::init_logging("warn", log_format);
             cli::province::provision(&hub, credentials.as_deref(), &cities, replicas).await
+        }
+        Command::Province { command: ProvinceCommand::Coordinator { hub, cities, data_dir, credentials } } => {
+            afc::cli::init_logging("info", log_format);
+            let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = shutdown_tx.send(true);
+            });
+            cli::province::coordinator(&hub, credentials.as_deref(), cities, data_dir, shutdown).await
+        }
+        Command::Province { command: ProvinceCommand::Report { hub, period, city, margin, format, credentials } } => {
+            afc::cli::init_logging("warn", log_format);
+            let request = cli::province::ReportArgs { period, city, margin, format };
+            cli::province::report(&hub, credentials.as_deref(), request).await
         }
     }
 }

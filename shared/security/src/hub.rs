@@ -51,9 +51,25 @@ pub fn province_provisioner() -> Grant {
 }
 
 /// The province's observer (engineers' harnesses, the joint meeting's auditors): reads
-/// `AFC_PROVINCE`, changes nothing.
+/// `AFC_PROVINCE` and asks the coordinator for its reports, changes nothing.
 pub fn province_observer() -> Grant {
-    Grant::new().reads(PROVINCE_STREAM).inbox(&subjects::province_inbox(crate::roles::OBSERVER))
+    Grant::new()
+        .reads(PROVINCE_STREAM)
+        .publish(subjects::coordinator_commands())
+        .inbox(&subjects::province_inbox(crate::roles::OBSERVER))
+}
+
+/// The name the province coordinator goes by (`province-coordinator`).
+pub const COORDINATOR: &str = "coordinator";
+
+/// The province coordinator: reads `AFC_PROVINCE` in order, answers its commands, and
+/// dead-letters what it refuses.
+pub fn province_coordinator() -> Grant {
+    Grant::new()
+        .reads(PROVINCE_STREAM)
+        .answers(subjects::coordinator_commands())
+        .publish(subjects::coordinator_dead_letter())
+        .inbox(&subjects::province_inbox(COORDINATOR))
 }
 
 /// The hub's accounts: one per city with its leaf user (`leaf_users`, in the order of

@@ -179,6 +179,7 @@ pub fn generate(spec: &SecretsSpec, dir: &Path, services: &ServiceGrants) -> Res
     let province_users = vec![
         user(&province_identity("admin"), hub::province_provisioner())?,
         user(&province_identity(roles::OBSERVER), hub::province_observer())?,
+        user(&province_identity(hub::COORDINATOR), hub::province_coordinator())?,
     ];
     let accounts = accounts::render(&hub::hub_accounts(&leaves, province_users), None)?;
     let hub = NodeSecrets { cert: certificate("hub", &spec.hub_hosts)?, accounts };

@@ -39,3 +39,179 @@ pub async fn provision(
     println!("{} on {hub} sources {} ({} replicas)", info.config.name, names.join(", "), info.config.num_replicas);
     Ok(())
 }
+
+/// Runs the province coordinator until `shutdown`.
+pub async fn coordinator(
+    hub: &str,
+    credentials: Option<&Path>,
+    cities: Vec<City>,
+    data_dir: std::path::PathBuf,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let who = security::hub::COORDINATOR;
+    let name = format!("{}-{who}", subjects::PROVINCE_DOMAIN);
+    let client = super::connect(hub, credentials, &name, subjects::province_inbox(who)).await?;
+    let options = coordinator::shell::Options { cities, data_dir };
+    coordinator::shell::run(client, options, shutdown).await?;
+    Ok(())
+}
+
+/// How `afc province report` prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns, amounts in yuan, then the cities to call in.
+    #[default]
+    Table,
+    /// One line a city and one for the province, amounts in fen.
+    Csv,
+    /// The coordinator's answer as it is.
+    Json,
+}
+
+/// What `afc province report` asks.
+#[derive(Debug, Clone)]
+pub struct ReportArgs {
+    pub period: Option<String>,
+    pub city: Option<City>,
+    pub margin: u8,
+    pub format: Format,
+}
+
+/// Asks the coordinator for a period's report and prints it.
+pub async fn report(hub: &str, credentials: Option<&Path>, args: ReportArgs) -> anyhow::Result<()> {
+    use protocol::coordinator::{CoordinatorError, ReportRequest, verb};
+    let who = security::roles::OBSERVER;
+    let name = format!("{}-{who}", subjects::PROVINCE_DOMAIN);
+    let client = super::connect(hub, credentials, &name, subjects::province_inbox(who)).await?;
+    let period = args.period.unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        coordinator::core::Period::month_of(now.as_millis() as u64).to_string()
+    });
+    let request = ReportRequest {
+        period,
+        margin_percent: Some(args.margin),
+        city: args.city.as_ref().map(|c| c.as_str().to_owned()),
+    };
+    let verb = if args.city.is_some() { verb::CITY } else { verb::REPORT };
+    let answer = client
+        .request(subjects::coordinator_command(verb), protocol::to_json(&request).into())
+        .await
+        .map_err(|e| anyhow::anyhow!("asking the province coordinator on {hub}: {e}"))?;
+    let reply: protocol::Reply<coordinator::core::Report, CoordinatorError> = serde_json::from_slice(&answer.payload)?;
+    let report = reply.into_result().map_err(|e| anyhow::anyhow!("{e}"))?;
+    match args.format {
+        Format::Json => super::task::print_json(&report),
+        Format::Csv => super::task::print(|out| write_csv(out, &report)),
+        Format::Table => super::task::print(|out| write_table(out, &report)),
+    }
+}
+
+/// The figures of a row, in the columns' order, amounts in fen.
+fn columns(row: &coordinator::core::Row) -> [String; 15] {
+    let f = &row.figures;
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    [
+        f.reports.to_string(),
+        f.reported_loss.get().to_string(),
+        f.accounts_stopped.to_string(),
+        f.money_stopped.get().to_string(),
+        f.money_frozen.get().to_string(),
+        opt(row.frozen_share_bp),
+        opt(row.time_to_freeze_s_p50),
+        opt(row.time_to_freeze_s_p90),
+        f.blocks.to_string(),
+        f.pool_entries.to_string(),
+        f.sms_warnings.to_string(),
+        f.calls.to_string(),
+        f.visits.to_string(),
+        f.persuaded.to_string(),
+        f.money_returned.get().to_string(),
+    ]
+}
+
+const HEADERS: [&str; 15] = [
+    "reports",
+    "reported_loss_fen",
+    "accounts_stopped",
+    "money_stopped_fen",
+    "money_frozen_fen",
+    "frozen_share_bp",
+    "ttf_p50_s",
+    "ttf_p90_s",
+    "blocks",
+    "pool_entries",
+    "sms",
+    "calls",
+    "visits",
+    "persuaded",
+    "money_returned_fen",
+];
+
+fn row_name(row: &coordinator::core::Row) -> &str {
+    row.city.as_ref().map_or("province", City::as_str)
+}
+
+fn write_csv(out: &mut dyn std::io::Write, report: &coordinator::core::Report) -> std::io::Result<()> {
+    writeln!(out, "period,city,{}", HEADERS.join(","))?;
+    for row in report.rows.iter().chain(std::iter::once(&report.totals)) {
+        writeln!(out, "{},{},{}", report.period, row_name(row), columns(row).join(","))?;
+    }
+    Ok(())
+}
+
+fn write_table(out: &mut dyn std::io::Write, report: &coordinator::core::Report) -> std::io::Result<()> {
+    let yuan = |fen: domain::Fen| format!("{:.2}", fen.get() as f64 / 100.0);
+    let share = |bp: Option<u64>| bp.map_or("-".to_owned(), |bp| format!("{}.{:02}%", bp / 100, bp % 100));
+    let secs = |s: Option<u64>| s.map_or("-".to_owned(), |s| format!("{s} s"));
+    writeln!(out, "province report {} (Beijing time)", report.period)?;
+    writeln!(
+        out,
+        "{:<12} {:>8} {:>16} {:>9} {:>16} {:>16} {:>8} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>16}",
+        "city",
+        "reports",
+        "loss ¥",
+        "stopped",
+        "stopped ¥",
+        "frozen ¥",
+        "frozen",
+        "ttf p50",
+        "ttf p90",
+        "blocks",
+        "sms",
+        "calls",
+        "visits",
+        "returned ¥"
+    )?;
+    for row in report.rows.iter().chain(std::iter::once(&report.totals)) {
+        let f = &row.figures;
+        writeln!(
+            out,
+            "{:<12} {:>8} {:>16} {:>9} {:>16} {:>16} {:>8} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>16}",
+            row_name(row),
+            f.reports,
+            yuan(f.reported_loss),
+            f.accounts_stopped,
+            yuan(f.money_stopped),
+            yuan(f.money_frozen),
+            share(row.frozen_share_bp),
+            secs(row.time_to_freeze_s_p50),
+            secs(row.time_to_freeze_s_p90),
+            f.blocks,
+            f.sms_warnings,
+            f.calls,
+            f.visits,
+            yuan(f.money_returned),
+        )?;
+    }
+    if report.flagged.is_empty() {
+        writeln!(out, "no city to call in")?;
+    }
+    for flag in &report.flagged {
+        writeln!(
+            out,
+            "to be called in: {} ({:?} {} against the median {})",
+            flag.city, flag.figure, flag.value, flag.median
+        )?;
+    }
+    Ok(())
+}
