@@ -175,6 +175,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     returns_table(&deployment, &cases, approved.approvals, Fen::sum(frozen)?)?;
     let province = province_count(&deployment).await?;
     println!("province stream AFC_PROVINCE holds {province} events sourced from the cities");
+    println!();
+    let month = coordinator::core::Period::month_of(domain::system_clock().now_ms()).to_string();
+    let report = deployment.province_report(&month).await?;
+    let mut out = std::io::stdout().lock();
+    afc::cli::province::write_table(&mut out, &report)?;
+    drop(out);
 
     if options.keep {
         println!();

@@ -56,6 +56,9 @@ pub struct EmbeddedOptions {
     /// Restitution's notice period and approvers in every city (drills shorten the notice and
     /// name the lab's approvers).
     pub restitution: restitution::Tuning,
+    /// The province coordinator on the hub, as in a province. Off in the load benchmarks,
+    /// whose figures are the city's path on a machine the hub's process shares.
+    pub coordinator: bool,
 }
 
 impl Default for EmbeddedOptions {
@@ -69,6 +72,7 @@ impl Default for EmbeddedOptions {
             secure: true,
             secrets_dir: None,
             restitution: restitution::Tuning::default(),
+            coordinator: true,
         }
     }
 }
@@ -90,6 +94,11 @@ pub struct Embedded {
     /// The secrets directory of a secured deployment.
     secrets: Option<std::path::PathBuf>,
     options: EmbeddedOptions,
+    /// The province coordinator's stop signal and task, when it runs.
+    coordinator: Option<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<Result<(), coordinator::shell::CoordinatorError>>,
+    )>,
 }
 
 impl std::fmt::Debug for Embedded {
@@ -167,6 +176,20 @@ impl Embedded {
             clients.insert(city.clone(), client);
         }
         bus::streams::ensure_province_stream(&jetstream::new(hub_admin), cities).await?;
+        let coordinator = match options.coordinator {
+            false => None,
+            true => {
+                let client = match &secrets {
+                    None => plain(province.hub_url()).await?,
+                    Some(dir) => secured::connect_coordinator(dir, &province.hub_url()).await?,
+                };
+                let shell =
+                    coordinator::shell::Options { cities: cities.to_vec(), data_dir: data.path().join("province") };
+                let (stop, shutdown) = tokio::sync::watch::channel(false);
+                let running = tokio::spawn(coordinator::shell::run(client, shell, shutdown));
+                Some((stop, running))
+            }
+        };
         let world = Arc::new(Mutex::new(world));
         let banks = serve_as(
             world.clone(),
@@ -189,6 +212,7 @@ impl Embedded {
             data,
             secrets,
             options,
+            coordinator,
         };
         for city in cities {
             embedded.start_city(city)?;
@@ -282,8 +306,53 @@ impl Embedded {
         &self.clients[city]
     }
 
-    /// Stops the services and the banks.
+    /// The province coordinator's report of `period`, once it has absorbed everything the
+    /// province stream holds now (bounded by [`READY_TIMEOUT`]).
+    pub async fn province_report(&self, period: &str) -> anyhow::Result<coordinator::core::Report> {
+        use protocol::coordinator::{CoordinatorError, ReportRequest, Status, verb};
+        let js = jetstream::new(self.hub.clone());
+        let held = js.get_stream(protocol::subjects::PROVINCE_STREAM).await?.info().await?.state.last_sequence;
+        let ask = |verb: &'static str, body: Vec<u8>| {
+            let hub = self.hub.clone();
+            async move {
+                let answer = hub.request(protocol::subjects::coordinator_command(verb), body.into()).await?;
+                anyhow::Ok(answer.payload)
+            }
+        };
+        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+        loop {
+            let absorbed = match ask(verb::STATUS, b"{}".to_vec()).await {
+                Ok(payload) => serde_json::from_slice::<protocol::Reply<Status, CoordinatorError>>(&payload)?
+                    .into_result()
+                    .map(|status| status.absorbed_stream_seq)
+                    .unwrap_or(0),
+                Err(_) => 0,
+            };
+            if absorbed >= held {
+                break;
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the province coordinator absorbed {absorbed} of {held} messages within {READY_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let request = ReportRequest { period: period.to_owned(), margin_percent: None, city: None };
+        let payload = ask(verb::REPORT, protocol::to_json(&request)).await?;
+        let reply: protocol::Reply<coordinator::core::Report, CoordinatorError> = serde_json::from_slice(&payload)?;
+        reply.into_result().map_err(|e| anyhow::anyhow!("the province report: {e}"))
+    }
+
+    /// Stops the services, the coordinator and the banks.
     pub async fn stop(mut self) {
+        if let Some((stop, running)) = self.coordinator.take() {
+            let _ = stop.send(true);
+            match running.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "the province coordinator stopped with an error"),
+                Err(error) => tracing::warn!(%error, "the province coordinator's task failed"),
+            }
+        }
         for (city, process) in std::mem::take(&mut self.cities) {
             if let Err(error) = process.stop().await {
                 tracing::warn!(%city, error = format!("{error:#}"), "city did not stop cleanly");

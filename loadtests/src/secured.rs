@@ -76,6 +76,12 @@ pub async fn connect_province(dir: &Path, role: CityRole, url: &str) -> anyhow::
     connect(dir, &province_identity(who), subjects::province_inbox(who), url).await
 }
 
+/// Connects to the hub at `url` as the province coordinator.
+pub async fn connect_coordinator(dir: &Path, url: &str) -> anyhow::Result<async_nats::Client> {
+    let who = security::hub::COORDINATOR;
+    connect(dir, &province_identity(who), subjects::province_inbox(who), url).await
+}
+
 /// Connects every gateway of `city` (one per bank, platform and carrier) to its server at `url`.
 pub async fn connect_gateways(
     dir: &Path,

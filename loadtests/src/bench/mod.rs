@@ -142,6 +142,7 @@ pub async fn freeze(options: FreezeBench) -> anyhow::Result<()> {
             bank_latency: Duration::ZERO,
             sync_always: options.sync_always,
             secure,
+            coordinator: false,
             ..EmbeddedOptions::default()
         },
     )

@@ -72,6 +72,7 @@ pub async fn run_point(point: &PointConfig) -> anyhow::Result<PointResult> {
             bank_latency: Duration::ZERO,
             sync_always: point.sync_always,
             secure: point.secure,
+            coordinator: false,
             ..EmbeddedOptions::default()
         },
     )

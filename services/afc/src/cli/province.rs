@@ -159,10 +159,16 @@ fn write_csv(out: &mut dyn std::io::Write, report: &coordinator::core::Report) -
     Ok(())
 }
 
-fn write_table(out: &mut dyn std::io::Write, report: &coordinator::core::Report) -> std::io::Result<()> {
+/// The report as the joint meeting reads it (`afc province report`; the lab's demo prints it).
+pub fn write_table(out: &mut dyn std::io::Write, report: &coordinator::core::Report) -> std::io::Result<()> {
     let yuan = |fen: domain::Fen| format!("{:.2}", fen.get() as f64 / 100.0);
     let share = |bp: Option<u64>| bp.map_or("-".to_owned(), |bp| format!("{}.{:02}%", bp / 100, bp % 100));
-    let secs = |s: Option<u64>| s.map_or("-".to_owned(), |s| format!("{s} s"));
+    // The coordinator keeps time to freeze in whole seconds, at least 1.
+    let secs = |s: Option<u64>| match s {
+        None => "-".to_owned(),
+        Some(0 | 1) => "≤1 s".to_owned(),
+        Some(s) => format!("{s} s"),
+    };
     writeln!(out, "province report {} (Beijing time)", report.period)?;
     writeln!(
         out,
