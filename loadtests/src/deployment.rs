@@ -77,6 +77,10 @@ impl Default for EmbeddedOptions {
     }
 }
 
+/// The province coordinator's stop signal and task.
+type Coordinator =
+    (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<Result<(), coordinator::shell::CoordinatorError>>);
+
 /// A running embedded deployment. Dropping it stops everything.
 pub struct Embedded {
     pub province: Province,
@@ -95,10 +99,7 @@ pub struct Embedded {
     secrets: Option<std::path::PathBuf>,
     options: EmbeddedOptions,
     /// The province coordinator's stop signal and task, when it runs.
-    coordinator: Option<(
-        tokio::sync::watch::Sender<bool>,
-        tokio::task::JoinHandle<Result<(), coordinator::shell::CoordinatorError>>,
-    )>,
+    coordinator: Option<Coordinator>,
 }
 
 impl std::fmt::Debug for Embedded {
