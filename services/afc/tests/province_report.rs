@@ -80,6 +80,10 @@ async fn the_joint_meetings_report_is_printed_as_a_table_and_as_csv_and_a_bad_pe
     let one = String::from_utf8(one.stdout).unwrap();
     assert!(one.lines().nth(1).unwrap().starts_with("2025-03-14,wenzhou,1,"), "{one}");
 
+    let svg = afc(&["province", "report", "--hub", &url, "--period", "2025-03", "--format", "svg"]);
+    let svg = String::from_utf8(svg.stdout).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains(r#"data-city="wenzhou""#), "{svg}");
+
     let bad = afc(&["province", "report", "--hub", &url, "--period", "2025-3"]);
     assert!(!bad.status.success());
     let error = String::from_utf8(bad.stderr).unwrap();

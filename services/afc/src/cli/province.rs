@@ -66,6 +66,9 @@ pub enum Format {
     Csv,
     /// The coordinator's answer as it is.
     Json,
+    /// The ranking chart (money frozen of reported loss, the cities to call in red), an SVG
+    /// document: `--format svg > ranking.svg`.
+    Svg,
 }
 
 /// What `afc province report` asks.
@@ -101,6 +104,7 @@ pub async fn report(hub: &str, credentials: Option<&Path>, args: ReportArgs) -> 
     let report = reply.into_result().map_err(|e| anyhow::anyhow!("{e}"))?;
     match args.format {
         Format::Json => super::task::print_json(&report),
+        Format::Svg => super::task::print(|out| writeln!(out, "{}", coordinator::core::ranking_svg(&report))),
         Format::Csv => super::task::print(|out| write_csv(out, &report)),
         Format::Table => super::task::print(|out| write_table(out, &report)),
     }

@@ -18,6 +18,7 @@
 //! an event that may carry a person (a payer reference, a dissuasion person key, an
 //! operator's name or note, an appeal, a rejected contact's text, a report's contacts).
 
+pub mod chart;
 pub mod figures;
 pub mod links;
 pub mod period;
@@ -25,6 +26,7 @@ pub mod producers;
 pub mod report;
 pub mod state;
 
+pub use chart::ranking_svg;
 pub use figures::{Figures, FiguresError};
 pub use links::{Claim, CrossCity, ProvinceBlock};
 pub use period::{PERIOD_EXPECTED, Period, PeriodError};

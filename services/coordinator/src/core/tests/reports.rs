@@ -100,3 +100,30 @@ fn given_three_cities_when_the_state_goes_through_a_snapshot_then_it_reports_and
         assert!(matches!(absorb(&mut back, &changed), Err(Refusal::Conflict { .. })));
     });
 }
+
+#[test]
+fn given_three_cities_when_the_ranking_is_drawn_then_the_best_comes_first_and_the_city_called_in_is_red() {
+    let all = three_cities();
+    let (last, given) = all.split_last().unwrap();
+    check(given, last, |_, state| {
+        let report = report(state, Period::parse("2025-03").unwrap(), margin(20)).unwrap();
+        let svg = ranking_svg(&report);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(!svg.contains("<script"), "no script in the chart");
+        let order: Vec<usize> = ["hangzhou", "ningbo", "wenzhou"]
+            .iter()
+            .map(|city| svg.find(&format!(r#"data-city="{city}""#)).unwrap())
+            .collect();
+        assert!(order[0] < order[1] && order[1] < order[2], "80% before 70% before 20%: {svg}");
+        let wenzhou = &svg[order[2]..];
+        assert!(wenzhou[..wenzhou.find("/>").unwrap()].contains("#c62828"), "Wenzhou is called in: {svg}");
+        let hangzhou = &svg[order[0]..];
+        assert!(hangzhou[..hangzhou.find("/>").unwrap()].contains("#1565c0"));
+        assert!(svg.contains(r#"class="median""#) && svg.contains("median 70.00%"), "{svg}");
+    });
+}
+
+#[test]
+fn chart_text_is_escaped() {
+    assert_eq!(chart::escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+}
