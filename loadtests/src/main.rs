@@ -191,6 +191,10 @@ enum BenchCommand {
     /// statement, by every rule, against its floor, and the fund-flow report of a 4-level,
     /// 25-account case, against issue 16's goals.
     Restitution(bench::restitution::RestitutionBench),
+    /// The province coordinator: its core absorbing 10 million envelopes of 11 cities, the
+    /// month's, a week's and a day's report over them, and the shell reading a real stream,
+    /// against issue 17's goals.
+    Province(bench::province::ProvinceBench),
 }
 
 #[derive(Subcommand, Debug)]
@@ -269,6 +273,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { bench: BenchCommand::BlockingStart(options) } => bench::blocking::start::run(options).await,
         Command::Bench { bench: BenchCommand::Dissuasion(options) } => bench::dissuasion::run(options).await,
         Command::Bench { bench: BenchCommand::Restitution(options) } => bench::restitution::run(options).await,
+        Command::Bench { bench: BenchCommand::Province(options) } => bench::province::run(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim {
             command:

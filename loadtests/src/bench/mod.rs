@@ -27,6 +27,7 @@ pub mod compare;
 pub mod dissuasion;
 pub mod floor;
 pub mod orders;
+pub mod province;
 pub mod report;
 pub mod restitution;
 pub mod security;

@@ -72,6 +72,17 @@ impl State {
         Ok(())
     }
 
+    /// The state as a snapshot: named MessagePack (time-to-freeze histograms as their
+    /// buckets, periods as their text).
+    pub fn to_snapshot(&self) -> Vec<u8> {
+        rmp_serde::to_vec_named(self).expect("the state serializes")
+    }
+
+    /// A state read back from [`State::to_snapshot`]'s bytes.
+    pub fn from_snapshot(bytes: &[u8]) -> Result<State, rmp_serde::decode::Error> {
+        rmp_serde::from_slice(bytes)
+    }
+
     /// The configured cities, in order.
     pub fn cities(&self) -> impl Iterator<Item = &City> {
         self.cities.iter()

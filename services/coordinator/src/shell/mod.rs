@@ -227,7 +227,7 @@ async fn snapshot(shared: &Arc<Shared>, store: &Arc<SnapshotStore>) -> Result<u6
         let (seq, bytes) = {
             let state = shared.state.read().expect("no panic holds the state");
             let seq = shared.progress.lock().expect("no panic holds the progress").absorbed_seq;
-            (seq, rmp_serde::to_vec_named(&*state).expect("the state serializes"))
+            (seq, state.to_snapshot())
         };
         store.save(seq, &bytes).map(|()| seq)
     });

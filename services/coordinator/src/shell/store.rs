@@ -49,7 +49,7 @@ impl SnapshotStore {
         let Some(row) = table.get(KEY).map_err(|e| self.failed(e))? else { return Ok(None) };
         let (seq, bytes) = row.value();
         let state =
-            rmp_serde::from_slice(bytes).map_err(|source| StoreError::Corrupt { path: self.path.clone(), source })?;
+            State::from_snapshot(bytes).map_err(|source| StoreError::Corrupt { path: self.path.clone(), source })?;
         Ok(Some((state, seq)))
     }
 
