@@ -148,6 +148,15 @@ async fn the_coordinator_counts_each_city_once_tells_a_shared_account_and_resume
     let notice = serde_json::to_string(&status.notices).unwrap();
     assert!(notice.contains("cross_city") && notice.contains("6222020000000001"), "{notice}");
     assert!(notice.find("wenzhou").unwrap() < notice.find("hangzhou").unwrap(), "{notice}");
+    // Each case names the account it shares, with both cities' claims.
+    let shared: Vec<coordinator::core::CrossCity> =
+        ask(&hub, "case", &format!(r#"{{"case_id":"{h1}"}}"#)).await.unwrap();
+    assert_eq!(shared.len(), 1);
+    assert_eq!(shared[0].account, mule);
+    let claimed: Vec<&str> = shared[0].claims.iter().map(|c| c.city.as_str()).collect();
+    assert_eq!(claimed, ["wenzhou", "hangzhou"]);
+    let malformed = ask::<Vec<coordinator::core::CrossCity>>(&hub, "case", r#"{"case_id":"x"}"#).await.unwrap_err();
+    assert!(matches!(&malformed, CoordinatorError::BadRequest { field, .. } if field == "case_id"), "{malformed:?}");
     // A bad period and an unknown city are refused with what is accepted.
     let bad = ask::<Report>(&hub, "report", r#"{"period":"2025-13"}"#).await.unwrap_err();
     assert!(matches!(&bad, CoordinatorError::BadRequest { field, .. } if field == "period"), "{bad:?}");

@@ -14,7 +14,9 @@ pub mod verb {
     /// What the coordinator holds: the province stream's last sequence absorbed, each
     /// producer's highest sequence and gaps, refusals and the latest cross-city notices.
     pub const STATUS: &str = "status";
-    pub const ALL: [&str; 3] = [REPORT, CITY, STATUS];
+    /// The accounts a case shares with cases of other cities, with every city's claim.
+    pub const CASE: &str = "case";
+    pub const ALL: [&str; 4] = [REPORT, CITY, STATUS, CASE];
 }
 
 /// `report` and `city`: the period (`2025-03`, `2025-W10`, `2025-03-14`, Beijing time), the
@@ -27,6 +29,12 @@ pub struct ReportRequest {
     pub margin_percent: Option<u8>,
     #[serde(default)]
     pub city: Option<String>,
+}
+
+/// `case`: a case id (`<city>-<16 hex>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRequest {
+    pub case_id: String,
 }
 
 /// The margin when a request names none.

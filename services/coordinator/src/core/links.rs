@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::limits::{MAX_TRACKED_ACCOUNTS, MAX_TRACKED_IDENTIFIERS};
 
 /// A city's claim on an account: its first case stopped there, and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Claim {
     pub city: City,
     pub case: CaseId,
@@ -31,14 +31,14 @@ pub struct Claim {
 }
 
 /// Cases of two or more cities reached the same account: every claim, earliest stop first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CrossCity {
     pub account: AccountRef,
     pub claims: Vec<Claim>,
 }
 
 /// An identifier blocked in two or more cities is to be blocked in every city.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ProvinceBlock {
     pub identifier: Identifier,
     /// The cities that blocked it, earliest first.
@@ -105,6 +105,17 @@ impl Links {
     /// The claims on `account` now, earliest first; empty when it is not remembered.
     pub fn claims_on(&self, account: &AccountRef) -> Vec<Claim> {
         self.accounts.get(account).map(claims).unwrap_or_default()
+    }
+
+    /// The accounts `case` claims (as its city's first case there) that cases of other cities
+    /// claim too, each with every claim, earliest first; in account order. A walk of every
+    /// account remembered (at most `MAX_TRACKED_ACCOUNTS`): for a query, not for absorbing.
+    pub fn cross_city_of(&self, case: &CaseId) -> Vec<CrossCity> {
+        self.accounts
+            .iter()
+            .filter(|(_, line)| line.claims.len() >= 2 && line.claims.values().any(|(claimed, _)| claimed == case))
+            .map(|(account, line)| CrossCity { account: account.clone(), claims: claims(line) })
+            .collect()
     }
 
     /// `city` blocked `identifier` at `at_ms`: the decision, if this is the second city.

@@ -14,6 +14,7 @@ pub(super) fn answer(shared: &Shared, verb: &str, body: &[u8]) -> Vec<u8> {
         verb::REPORT => to_json(&Reply::from(province_report(shared, body))),
         verb::CITY => to_json(&Reply::from(city_report(shared, body))),
         verb::STATUS => to_json(&Reply::<Status, CoordinatorError>::Ok(status(shared))),
+        verb::CASE => to_json(&Reply::from(case(shared, body))),
         other => to_json(&Reply::<(), _>::Error(CoordinatorError::UnknownVerb {
             verb: other.chars().take(64).collect(),
             known: verb::ALL.join(", "),
@@ -71,6 +72,20 @@ fn city_report(shared: &Shared, body: &[u8]) -> Result<crate::core::Report, Coor
     full.flagged.retain(|flag| flag.city.as_str() == name);
     full.rows = vec![row];
     Ok(full)
+}
+
+/// The accounts a case shares with other cities' cases.
+fn case(shared: &Shared, body: &[u8]) -> Result<Vec<crate::core::CrossCity>, CoordinatorError> {
+    if body.len() > MAX_REQUEST_BYTES {
+        return Err(bad("request", format!("{} bytes", body.len()), format!("at most {MAX_REQUEST_BYTES} bytes")));
+    }
+    let request: protocol::coordinator::CaseRequest = serde_json::from_slice(body)
+        .map_err(|e| bad("request", format!("line {} column {}", e.line(), e.column()), "JSON {\"case_id\": …}"))?;
+    let case_id = domain::CaseId::parse(&request.case_id).map_err(|_| {
+        bad("case_id", request.case_id.chars().take(64).collect::<String>(), "a case id, <city>-<16 hex digits>")
+    })?;
+    let state = shared.state.read().expect("no panic holds the state");
+    Ok(state.links.cross_city_of(&case_id))
 }
 
 fn status(shared: &Shared) -> Status {
