@@ -191,6 +191,10 @@ enum BenchCommand {
     /// statement, by every rule, against its floor, and the fund-flow report of a 4-level,
     /// 25-account case, against issue 16's goals.
     Restitution(bench::restitution::RestitutionBench),
+    /// How soon the province holds what a city published while cut off, after the leaf link
+    /// is restored and after a hub restart, with the province's link watcher and without
+    /// (nats-server's source retry), against issue 17's goal: p99 ≤ 5 s.
+    Convergence(bench::convergence::ConvergenceBench),
 }
 
 #[derive(Subcommand, Debug)]
@@ -269,6 +273,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { bench: BenchCommand::BlockingStart(options) } => bench::blocking::start::run(options).await,
         Command::Bench { bench: BenchCommand::Dissuasion(options) } => bench::dissuasion::run(options).await,
         Command::Bench { bench: BenchCommand::Restitution(options) } => bench::restitution::run(options).await,
+        Command::Bench { bench: BenchCommand::Convergence(options) } => bench::convergence::convergence(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim {
             command:
