@@ -62,14 +62,18 @@ struct Run {
 impl Run {
     async fn start(watch: bool) -> anyhow::Result<Run> {
         let cities = vec![City::parse("hangzhou")?, City::parse("wenzhou")?];
-        let province = Province::start(&cities, ProvinceOptions { sync_always: true, ..ProvinceOptions::default() }).await?;
+        let province =
+            Province::start(&cities, ProvinceOptions { sync_always: true, ..ProvinceOptions::default() }).await?;
         let mut city_js = Vec::new();
         for city in &cities {
             let js = jetstream::new(async_nats::connect(province.city(city)?.server.url()).await?);
             bus::streams::ensure_city_stream(&js, city).await?;
             city_js.push(js);
         }
-        let client = async_nats::connect(province.hub_url()).await?;
+        let client = async_nats::ConnectOptions::new()
+            .reconnect_delay_callback(bus::province::reconnect_delay)
+            .connect(province.hub_url())
+            .await?;
         let hub = jetstream::new(client.clone());
         bus::streams::ensure_province_stream(&hub, &cities).await?;
         let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -126,7 +130,12 @@ impl Run {
             let key = (fields.next().unwrap_or_default().to_owned(), fields.next().unwrap_or_default().to_owned());
             anyhow::ensure!(sourced.insert(key), "a city sequence sourced twice: {source}");
         }
-        anyhow::ensure!(ids.len() as u64 == self.published, "AFC_PROVINCE holds {} of {} events", ids.len(), self.published);
+        anyhow::ensure!(
+            ids.len() as u64 == self.published,
+            "AFC_PROVINCE holds {} of {} events",
+            ids.len(),
+            self.published
+        );
         Ok(())
     }
 }
@@ -153,20 +162,29 @@ impl Samples {
             return "no samples".into();
         }
         let rank = |q: f64| ms[((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
-        let censored = if self.censored > 0 { format!(" ({} timed out: lower bounds)", self.censored) } else { String::new() };
+        let censored =
+            if self.censored > 0 { format!(" ({} timed out: lower bounds)", self.censored) } else { String::new() };
         let secs = |v: u64| format!("{:.2} s", v as f64 / 1000.0);
         format!("n={} p50 {} p99 {} max {}{censored}", ms.len(), secs(rank(0.5)), secs(rank(0.99)), secs(rank(1.0)))
     }
 }
 
-async fn run(watch: bool, cycles: u32, restarts: u32, options: &ConvergenceBench) -> anyhow::Result<(Samples, Samples)> {
+async fn run(
+    watch: bool,
+    cycles: u32,
+    restarts: u32,
+    options: &ConvergenceBench,
+) -> anyhow::Result<(Samples, Samples)> {
     let timeout = Duration::from_secs(options.timeout_secs);
     let mut run = Run::start(watch).await?;
     let label = if watch { "with the watcher" } else { "baseline (nats-server alone)" };
     for index in 0..run.cities.len() {
         run.publish(index, options.per_cut).await?;
     }
-    anyhow::ensure!(run.converge(Instant::now(), timeout).await?.is_ok(), "the first events never reached the province");
+    anyhow::ensure!(
+        run.converge(Instant::now(), timeout).await?.is_ok(),
+        "the first events never reached the province"
+    );
 
     let (mut cuts, mut hub_restarts) = (Samples::default(), Samples::default());
     for cycle in 0..cycles {

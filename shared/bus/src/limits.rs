@@ -81,8 +81,11 @@ pub const CITY_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// A city's source is restarted at most once in this time: a restarted source needs a
 /// round trip to the city to create its consumer, and one that then fails again is
 /// restarted again after this.
-pub const PROVINCE_SOURCE_RESTART_COOLDOWN: Duration = Duration::from_secs(5);
+pub const PROVINCE_SOURCE_RESTART_COOLDOWN: Duration = Duration::from_secs(2);
 /// Tries at adding a city's source back to `AFC_PROVINCE` after removing it, and the pause
 /// between two: the hub answered the removal, so a failure here is transient.
 pub const PROVINCE_SOURCE_READD_ATTEMPTS: u32 = 10;
 pub const PROVINCE_SOURCE_READD_PAUSE: Duration = Duration::from_millis(500);
+/// Longest pause between reconnection attempts of the watcher's connection
+/// (`province::reconnect_delay`): a restarted hub is seen within this of its return.
+pub const PROVINCE_WATCHER_RECONNECT_MAX: Duration = Duration::from_millis(250);

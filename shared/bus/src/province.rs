@@ -60,7 +60,7 @@ use tokio::time::Instant;
 
 use crate::limits::{
     CITY_PROBE_TIMEOUT, PROVINCE_SOURCE_READD_ATTEMPTS, PROVINCE_SOURCE_READD_PAUSE, PROVINCE_SOURCE_RESTART_COOLDOWN,
-    PROVINCE_SOURCE_SILENT_AFTER, PROVINCE_WATCH_INTERVAL,
+    PROVINCE_SOURCE_SILENT_AFTER, PROVINCE_WATCH_INTERVAL, PROVINCE_WATCHER_RECONNECT_MAX,
 };
 use crate::{BusError, Shutdown, error_chain};
 
@@ -74,8 +74,7 @@ fn stream_error(source: impl Into<crate::BoxError>) -> BusError {
 pub async fn silent_sources(hub: &jetstream::Context) -> Result<Vec<String>, BusError> {
     let mut province = hub.get_stream(subjects::PROVINCE_STREAM).await.map_err(stream_error)?;
     let info = province.info().await.map_err(stream_error)?;
-    let configured: Vec<String> =
-        info.config.sources.iter().flatten().map(|source| source.name.clone()).collect();
+    let configured: Vec<String> = info.config.sources.iter().flatten().map(|source| source.name.clone()).collect();
     Ok(configured
         .into_iter()
         .filter(|name| {
@@ -180,7 +179,12 @@ pub async fn check_sources(
 /// reach `AFC_PROVINCE` within about a second of its JetStream answering again, instead of
 /// after nats-server's source retry backoff. Failures (the hub restarting, a city flapping)
 /// are logged and looked at again on the next round.
-pub async fn watch_links(client: async_nats::Client, hub: jetstream::Context, cities: Vec<City>, mut shutdown: Shutdown) {
+pub async fn watch_links(
+    client: async_nats::Client,
+    hub: jetstream::Context,
+    cities: Vec<City>,
+    mut shutdown: Shutdown,
+) {
     let mut restarted = BTreeMap::new();
     loop {
         match check_sources(&client, &hub, &cities, &mut restarted).await {
@@ -198,3 +202,11 @@ pub async fn watch_links(client: async_nats::Client, hub: jetstream::Context, ci
     }
 }
 
+/// The reconnect delay for the connection [`watch_links`] runs on
+/// (`ConnectOptions::reconnect_delay_callback`): 50 ms more an attempt, at most
+/// [`PROVINCE_WATCHER_RECONNECT_MAX`]. The client's default doubles up to 4 s, which after a
+/// hub restart of a few seconds alone costs the watcher up to 4 s.
+pub fn reconnect_delay(attempts: usize) -> std::time::Duration {
+    let step = std::time::Duration::from_millis(50);
+    step.saturating_mul(u32::try_from(attempts).unwrap_or(u32::MAX)).min(PROVINCE_WATCHER_RECONNECT_MAX)
+}

@@ -51,11 +51,17 @@ async fn setup() -> Setup {
         bus::streams::ensure_city_stream(&js, c).await.expect("city stream");
         city_js.push(js);
     }
-    let hub = async_nats::connect(province.hub_url()).await.expect("connect to hub");
+    let hub = async_nats::ConnectOptions::new()
+        .reconnect_delay_callback(bus::province::reconnect_delay)
+        .connect(province.hub_url())
+        .await
+        .expect("connect to hub");
     let hub_js = jetstream::new(hub.clone());
     bus::streams::ensure_province_stream(&hub_js, &cities).await.expect("province stream");
     let (stop_watcher, shutdown) = tokio::sync::watch::channel(false);
-    if std::env::var("NO_WATCH").is_err() { tokio::spawn(bus::province::watch_links(hub, hub_js.clone(), cities.clone(), shutdown)); }
+    if std::env::var("NO_WATCH").is_err() {
+        tokio::spawn(bus::province::watch_links(hub, hub_js.clone(), cities.clone(), shutdown));
+    }
     Setup { province, cities, city_js, hub_js, stop_watcher }
 }
 
@@ -141,7 +147,8 @@ async fn a_healed_leaf_link_converges_at_once_with_nothing_lost_or_doubled() {
     s.province.wait_leaf_count(1).await.expect("the hub lost hangzhou's leaf");
     publish(&s.city_js[0], hangzhou, BEFORE..BEFORE + DURING).await;
     eventually(CUT_SILENCE_TIMEOUT, "hangzhou's source silent long enough", || async {
-        let silence = source_silence(&s.hub_js, hangzhou).await?; eprintln!("silence {silence:?}");
+        let silence = source_silence(&s.hub_js, hangzhou).await?;
+        eprintln!("silence {silence:?}");
         silence.is_none_or(|silent| silent >= CUT_SILENCE).then_some(())
     })
     .await;

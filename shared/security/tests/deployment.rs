@@ -68,8 +68,8 @@ fn every_generated_config_passes_nats_server_t_and_every_secret_is_0600() {
     let config = std::fs::read_to_string(&deployment.city_configs[0].1).unwrap();
     assert!(config.contains("nkey: $LEAF_SEED") && !config.contains("SU"), "the seed stays in the leaf file");
     // Per city: intake, freezing, staff, admin, lab, the icbc and alipay gateways and the three
-    // carriers'; and the province's admin and lab.
-    assert_eq!(std::fs::read_dir(dir.path().join("keys")).unwrap().count(), 2 * 10 + 2, "every identity has its key");
+    // carriers'; and the province's admin, lab and coordinator.
+    assert_eq!(std::fs::read_dir(dir.path().join("keys")).unwrap().count(), 2 * 10 + 3, "every identity has its key");
     for carrier in domain::Carrier::ALL {
         let seed = dir.path().join("keys").join(format!("hangzhou-carrier-{carrier}.nk"));
         assert!(seed.exists(), "{}", seed.display());
