@@ -195,6 +195,10 @@ enum BenchCommand {
     /// month's, a week's and a day's report over them, and the shell reading a real stream,
     /// against issue 17's goals.
     Province(bench::province::ProvinceBench),
+    /// How soon the province holds what a city published while cut off, after the leaf link
+    /// is restored and after a hub restart, with the province's link watcher and without
+    /// (nats-server's source retry), against issue 17's goal: p99 ≤ 5 s.
+    Convergence(bench::convergence::ConvergenceBench),
 }
 
 #[derive(Subcommand, Debug)]
@@ -274,6 +278,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { bench: BenchCommand::Dissuasion(options) } => bench::dissuasion::run(options).await,
         Command::Bench { bench: BenchCommand::Restitution(options) } => bench::restitution::run(options).await,
         Command::Bench { bench: BenchCommand::Province(options) } => bench::province::run(options).await,
+        Command::Bench { bench: BenchCommand::Convergence(options) } => bench::convergence::convergence(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim {
             command:

@@ -7,7 +7,7 @@
 //! - `test`: tidy, formatting, clippy and the whole test suite.
 //! - `demo [--keep] [args...]`: build and run `afc-lab demo`.
 //! - `bench <name> [args...]`: build and run `afc-lab bench <name>` (`freeze`, `load`, `start`,
-//!   `blocking`, `blocking-orders`, `blocking-start`, `dissuasion`, `restitution`), the arguments passed through (e.g.
+//!   `blocking`, `blocking-orders`, `blocking-start`, `dissuasion`, `restitution`, `convergence`), the arguments passed through (e.g.
 //!   `--security both`).
 //! - `drill <name> [args...]`: build and run `afc-lab drill <name>` (`crash`).
 //! - `tidy`: the workspace's style checks (see `tidy.rs`).

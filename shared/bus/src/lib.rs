@@ -6,6 +6,8 @@
 //!   and removes them from the outbox only once JetStream acknowledged them.
 //! - [`consumer`]: durable pull consumers that hand each event to a handler, acknowledge only
 //!   after the handler committed, and move poison messages to the dead-letter subject.
+//! - [`province`]: the province's link watcher, restarting a city's source in
+//!   `AFC_PROVINCE` as soon as the city answers again after a cut or a hub restart.
 //! - [`inbox`]: removal of inbox rows older than anything JetStream can still redeliver.
 //!
 //! Services do not call these directly: the service runtime (`runtime` crate) starts them
@@ -14,6 +16,7 @@
 pub mod consumer;
 pub mod inbox;
 pub mod limits;
+pub mod province;
 pub mod relay;
 pub mod streams;
 

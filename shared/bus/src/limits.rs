@@ -67,3 +67,27 @@ pub const SIGNAL_STREAM_MAX_AGE: Duration = Duration::from_secs(8 * 24 * 3600);
 /// carrier's re-send. Dissuasion deduplicates over its whole window besides; this window is
 /// kept short because at tens of thousands of signals a second the ids are the stream's memory.
 pub const SIGNAL_STREAM_DUPLICATE_WINDOW: Duration = Duration::from_secs(2 * 60);
+
+/// How often the province's link watcher (`province::watch_links`) looks at
+/// `AFC_PROVINCE`'s sources: one stream-information request each time.
+pub const PROVINCE_WATCH_INTERVAL: Duration = Duration::from_millis(500);
+/// A province source not heard from this long is silent. A live one hears its consumer's
+/// idle heartbeat every second (nats-server's `sourceHealthHB`), so three seconds is three
+/// heartbeats missed.
+pub const PROVINCE_SOURCE_SILENT_AFTER: Duration = Duration::from_secs(3);
+/// How long the watcher waits for a city's JetStream to answer across its leaf link. A
+/// link that is down fails at once (no responders); this bounds a slow one.
+pub const CITY_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A city's source is restarted at most once in this time: a restarted source needs a
+/// round trip to the city to create its consumer (well under a second), and one still silent
+/// after this is restarted again. After a hub restart the first restart of a source does not
+/// take (measured, cause not known) and the second does, so this bounds that convergence
+/// (~2 s, `afc-lab bench convergence`; 5 s here measured ~5 s).
+pub const PROVINCE_SOURCE_RESTART_COOLDOWN: Duration = Duration::from_secs(2);
+/// Tries at adding a city's source back to `AFC_PROVINCE` after removing it, and the pause
+/// between two: the hub answered the removal, so a failure here is transient.
+pub const PROVINCE_SOURCE_READD_ATTEMPTS: u32 = 10;
+pub const PROVINCE_SOURCE_READD_PAUSE: Duration = Duration::from_millis(500);
+/// Longest pause between reconnection attempts of the watcher's connection
+/// (`province::reconnect_delay`): a restarted hub is seen within this of its return.
+pub const PROVINCE_WATCHER_RECONNECT_MAX: Duration = Duration::from_millis(250);

@@ -80,6 +80,19 @@ pub fn domain_api(domain: &str) -> String {
     format!("$JS.{domain}.API")
 }
 
+/// The JetStream account information of a domain (`$JS.<domain>.API.INFO`): it answers
+/// once the domain's server is reachable again (the province probing a city across its leaf
+/// link before restarting the city's source).
+pub fn domain_api_info(domain: &str) -> String {
+    format!("{}.INFO", domain_api(domain))
+}
+
+/// The JetStream account information of every domain (`$JS.*.API.INFO`): what the
+/// province's link watcher may ask (only the cities' are imported into its account).
+pub fn any_domain_api_info() -> String {
+    domain_api_info("*")
+}
+
 /// The advisory nats-server publishes when a message of `stream` reached the most
 /// deliveries `consumer` allows without being acknowledged or terminated.
 pub fn max_deliveries_advisory(stream: &str, consumer: &str) -> String {

@@ -25,7 +25,8 @@ pub const PROVINCE_ACCOUNT: &str = "PROVINCE";
 /// platform requests, and replies to the requests the hub forwards to it (`_R_.>`: the
 /// source consumer's creation is answered on one); to the city, its JetStream API (the
 /// whole mapping, or the city drops it and sourcing stops), flow control of its stream, and
-/// replies to its own identities.
+/// replies to its own identities, and the province's probe of its JetStream
+/// (`$JS.<city>.API.INFO`, asked before restarting its source: `bus::province`).
 pub fn leaf_link(city: &City) -> Grant {
     let stream = city.stream_name();
     Grant::new()
@@ -36,6 +37,7 @@ pub fn leaf_link(city: &City) -> Grant {
         .publish(subjects::any_platform(platform_verb::RESOLVE))
         .publish("_R_.>")
         .subscribe(format!("{}.CONSUMER.>", subjects::domain_api(city.as_str())))
+        .subscribe(subjects::domain_api_info(city.as_str()))
         .subscribe(js_api::flow_control(&stream))
         .subscribe(format!("_INBOX.{city}.>"))
 }
@@ -63,10 +65,16 @@ pub fn province_observer() -> Grant {
 pub const COORDINATOR: &str = "coordinator";
 
 /// The province coordinator: reads `AFC_PROVINCE` in order, answers its commands, and
-/// dead-letters what it refuses.
+/// dead-letters what it refuses. It also runs the link watcher (`bus::province::
+/// watch_links`): it asks each city's JetStream whether it answers (`$JS.<city>.API.INFO`,
+/// imported from each city's account) and restarts a silent city source by updating
+/// `AFC_PROVINCE` (without the source, then with it again), so it may update that stream.
 pub fn province_coordinator() -> Grant {
     Grant::new()
         .reads(PROVINCE_STREAM)
+        .publish(js_api::stream_info(PROVINCE_STREAM))
+        .publish(js_api::stream_update(PROVINCE_STREAM))
+        .publish(subjects::any_domain_api_info())
         .answers(subjects::coordinator_commands())
         .publish(subjects::coordinator_dead_letter())
         .inbox(&subjects::province_inbox(COORDINATOR))
@@ -83,6 +91,7 @@ pub fn hub_accounts(cities: &[(City, User)], province_users: Vec<User>) -> Vec<A
         let create = source_consumer_create(city);
         let deliveries = format!("{}.>", subjects::source_deliver_prefix(city));
         let flow = js_api::flow_control(&stream);
+        let probe = subjects::domain_api_info(city.as_str());
         let to = vec![PROVINCE_ACCOUNT.to_owned()];
         accounts.push(Account {
             name: name.clone(),
@@ -90,12 +99,14 @@ pub fn hub_accounts(cities: &[(City, User)], province_users: Vec<User>) -> Vec<A
             exports: vec![
                 Export::Service { subject: create.clone(), to: to.clone() },
                 Export::Service { subject: flow.clone(), to: to.clone() },
+                Export::Service { subject: probe.clone(), to: to.clone() },
                 Export::Stream { subject: deliveries.clone(), to },
             ],
             ..Account::default()
         });
         imports.push(Import::Service { from: name.clone(), subject: create });
         imports.push(Import::Service { from: name.clone(), subject: flow });
+        imports.push(Import::Service { from: name.clone(), subject: probe });
         imports.push(Import::Stream { from: name, subject: deliveries });
     }
     accounts.push(Account {

@@ -35,6 +35,30 @@ pub async fn connect(
     options.name(format!("afc {name}")).connect(nats).await.with_context(|| format!("connecting to {nats} as {name}"))
 }
 
+/// [`connect`], reconnecting within [`bus::limits::PROVINCE_WATCHER_RECONNECT_MAX`] of the
+/// server coming back (the province's link watcher, which must see a restarted hub at once;
+/// the client's default waits up to 4 s between attempts).
+pub async fn connect_watcher(
+    nats: &str,
+    credentials: Option<&Path>,
+    name: &str,
+    inbox: String,
+) -> anyhow::Result<async_nats::Client> {
+    let options = match credentials {
+        None => async_nats::ConnectOptions::new(),
+        Some(dir) => CredentialFiles::of_deployment(dir)
+            .credentials(name, inbox)
+            .with_context(|| format!("the identity {name} in {}", dir.display()))?
+            .options(),
+    };
+    options
+        .name(format!("afc {name}"))
+        .reconnect_delay_callback(bus::province::reconnect_delay)
+        .connect(nats)
+        .await
+        .with_context(|| format!("connecting to {nats} as {name}"))
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
