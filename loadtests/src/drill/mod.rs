@@ -205,6 +205,27 @@ pub struct DrillRun {
 
 /// Runs a drill and writes its report without printing it.
 pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
+    run_drill(options, async |_: &Embedded| Ok(())).await
+}
+
+/// Runs a drill on a deployment it starts ([`Target::Embedded`]) as [`run_detailed`] does,
+/// and hands the deployment to `inspect` once the drill is over (events read back, the
+/// staff and approvers stopped) and before it stops: a test's look at what the servers and
+/// the nodes' files hold then (the province's stream, a city's stores). An error of
+/// `inspect` fails the run.
+pub async fn run_inspected(
+    options: DrillOptions,
+    inspect: impl AsyncFnOnce(&Embedded) -> anyhow::Result<()>,
+) -> anyhow::Result<DrillRun> {
+    anyhow::ensure!(matches!(options.target, Target::Embedded), "only a deployment the drill starts is inspected");
+    run_drill(options, inspect).await
+}
+
+/// [`run_detailed`], calling `inspect` before an embedded deployment stops.
+async fn run_drill(
+    options: DrillOptions,
+    inspect: impl AsyncFnOnce(&Embedded) -> anyhow::Result<()>,
+) -> anyhow::Result<DrillRun> {
     let mut scenario = Scenario::load(&options.scenario)?;
     if let Some(seed) = options.seed {
         scenario.seed = seed;
@@ -383,7 +404,12 @@ pub async fn run_detailed(options: DrillOptions) -> anyhow::Result<DrillRun> {
     let dissuasion_section =
         dissuasion::section(&dissuasion_events, &world_at_end, &people, script.origin_ms, ended_at_ms)?;
     let simulator::World { ledger, contacts, telecom, .. } = world_at_end;
+    let inspected = match &deployment {
+        Deployment::Embedded(embedded) => inspect(embedded).await.context("inspecting the deployment"),
+        Deployment::Existing { .. } => Ok(()),
+    };
     deployment.stop().await;
+    inspected?;
 
     let observed: Vec<Option<ObservedCase>> = case_ids
         .iter()
