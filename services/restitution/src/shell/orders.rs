@@ -158,7 +158,9 @@ impl Orders {
                 }
                 Err(error) => {
                     let kind = error.kind().refusal().map_or_else(|| "invalid_reply".to_owned(), |k| k.to_string());
-                    return impossible(ReturnProblem::Refused { kind }, error.to_string());
+                    // The bank's words go into an event the province receives: no account
+                    // number it may quote (the victim's own) goes with them.
+                    return impossible(ReturnProblem::Refused { kind }, without_numbers(&error.to_string()));
                 }
             };
             tokio::time::sleep(wait.min(Duration::from_secs(3600))).await;
@@ -207,5 +209,62 @@ impl Orders {
             Err(error) if error.kind().is_transient() => Err(error.to_string()),
             Err(_) => Ok(None),
         }
+    }
+}
+
+/// Digits in a row, possibly split by spaces or dashes, from which a run is taken for an
+/// account or card number (bank accounts have 10–19 digits; a phone 11).
+const NUMBER_RUN_DIGITS: usize = 6;
+
+/// `text` with every run of [`NUMBER_RUN_DIGITS`] or more digits (spaces and dashes between
+/// them allowed) replaced by `[number]`: what a bank's refusal may quote of an account or a
+/// phone stays out of the events.
+pub(super) fn without_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            // The run: digits, with single spaces or dashes between them.
+            let (mut end, mut digits) = (i, 0);
+            let mut j = i;
+            while j < chars.len() {
+                if chars[j].is_ascii_digit() {
+                    digits += 1;
+                    end = j + 1;
+                    j += 1;
+                } else if matches!(chars[j], ' ' | '-') && chars.get(j + 1).is_some_and(char::is_ascii_digit) {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            if digits >= NUMBER_RUN_DIGITS {
+                out.push_str("[number]");
+            } else {
+                out.extend(&chars[i..end]);
+            }
+            i = end;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_numbers;
+
+    #[test]
+    fn a_banks_refusal_loses_every_account_or_phone_number_it_quotes_and_keeps_the_rest() {
+        assert_eq!(
+            without_numbers("account 6222 0200 0000 0001 is closed (code 41); call 138-0013-8000"),
+            "account [number] is closed (code 41); call [number]"
+        );
+        assert_eq!(without_numbers("to_account icbc:6222020000000001 refused"), "to_account icbc:[number] refused");
+        assert_eq!(without_numbers("limit 50000 fen, 2 tries"), "limit 50000 fen, 2 tries");
+        assert_eq!(without_numbers("账户6222020000000001已销户"), "账户[number]已销户");
     }
 }
