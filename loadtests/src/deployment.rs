@@ -307,6 +307,24 @@ impl Embedded {
         &self.clients[city]
     }
 
+    /// Waits until the province stream holds at least `events` messages (bounded by
+    /// [`READY_TIMEOUT`]).
+    pub async fn wait_province_holds(&self, events: u64) -> anyhow::Result<()> {
+        let js = jetstream::new(self.hub.clone());
+        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+        loop {
+            let held = js.get_stream(protocol::subjects::PROVINCE_STREAM).await?.info().await?.state.messages;
+            if held >= events {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the province holds {held} of the cities' {events} events after {READY_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The province coordinator's report of `period`, once it has absorbed everything the
     /// province stream holds now (bounded by [`READY_TIMEOUT`]).
     pub async fn province_report(&self, period: &str) -> anyhow::Result<coordinator::core::Report> {

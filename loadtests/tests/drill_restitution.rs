@@ -59,6 +59,17 @@ async fn frozen_money_goes_back_to_each_victims_own_account_as_the_ground_truth_
     }
     assert_eq!(r.returns_to_other_accounts, 0);
 
+    // The province coordinator counted every city's events once: its per-city table is the
+    // one each city's own stream gives, and it holds the drill's reports and returns.
+    let p = &run.report.province;
+    assert!(p.measured && p.matches_cities, "{:?}", p.differences);
+    let reports: u64 = p.rows.iter().map(|row| row.coordinator.reports).sum();
+    let filed: u64 = p.rows.iter().map(|row| row.filed_by_victims).sum();
+    assert_eq!(filed, run.case_ids.iter().flatten().count() as u64);
+    assert!(reports >= filed, "every filed report reached the province: {reports} < {filed}");
+    let returned: u64 = p.rows.iter().map(|row| row.coordinator.money_returned.get()).sum();
+    assert_eq!(returned, r.returned_fen, "the province's money returned is the banks'");
+
     // The per-victim error is against the ground truth: an account that held one victim's
     // money only (a network of its own; nothing moved after the freezes) gave that victim
     // back all of it, to the fen.

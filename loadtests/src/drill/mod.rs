@@ -26,6 +26,7 @@ pub mod dissuasion;
 mod observed;
 pub mod people;
 mod progress;
+pub mod province;
 pub mod render;
 pub mod restitution;
 pub mod score;
@@ -387,8 +388,16 @@ async fn run_drill(
     let mut blocking_events = BTreeMap::new();
     let mut dissuasion_events = BTreeMap::new();
     let mut restitution_events = BTreeMap::new();
+    let mut recorded: BTreeMap<City, Vec<events::Envelope>> = BTreeMap::new();
     for city in &cities {
         let js = deployment.city_jetstream(city);
+        if matches!(deployment, Deployment::Embedded(_)) {
+            let mut all = Vec::new();
+            for service in domain::Service::ALL {
+                all.extend(streams::read_back(&js, city, service).await?);
+            }
+            recorded.insert(city.clone(), all);
+        }
         for envelope in streams::read_back(&js, city, events::Service::Freezing).await? {
             if let Payload::Freezing(event) = envelope.payload {
                 by_case.entry(event.case_id().clone()).or_default().push(event);
@@ -404,6 +413,19 @@ async fn run_drill(
     let dissuasion_section =
         dissuasion::section(&dissuasion_events, &world_at_end, &people, script.origin_ms, ended_at_ms)?;
     let simulator::World { ledger, contacts, telecom, .. } = world_at_end;
+    let filed: Vec<(u64, City)> = script
+        .reports
+        .iter()
+        .zip(&case_ids)
+        .filter(|(_, id)| id.is_some())
+        .map(|(r, _)| (r.due_at_ms, r.city.clone()))
+        .collect();
+    let province_section = match &deployment {
+        Deployment::Embedded(embedded) => {
+            province::section(embedded, &cities, &recorded, &filed, script.origin_ms, ended_at_ms).await?
+        }
+        Deployment::Existing { .. } => province::ProvinceSection::default(),
+    };
     let inspected = match &deployment {
         Deployment::Embedded(embedded) => inspect(embedded).await.context("inspecting the deployment"),
         Deployment::Existing { .. } => Ok(()),
@@ -428,6 +450,7 @@ async fn run_drill(
     let sellers = simulator::holders::card_sellers(&script);
     blocking::card_sellers(&mut report.blocking, &blocking_events, &sellers, &telecom);
     report.dissuasion = dissuasion_section;
+    report.province = province_section;
     std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
     let json = options.out.join("report.json");
     std::fs::write(&json, serde_json::to_vec_pretty(&report)?)

@@ -164,6 +164,7 @@ pub fn table(report: &DrillReport) -> String {
         dissuasion_rows(&mut out, &report.dissuasion);
     }
     restitution_rows(&mut out, &report.restitution);
+    super::province::rows(&mut out, &report.province);
     out
 }
 

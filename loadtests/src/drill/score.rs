@@ -206,6 +206,9 @@ pub struct DrillReport {
     /// What restitution returned, and to whom against the ground truth (`super::restitution`).
     #[serde(default)]
     pub restitution: RestitutionSection,
+    /// The province coordinator's figures against each city's own (`super::province`).
+    #[serde(default)]
+    pub province: super::province::ProvinceSection,
 }
 
 /// The report's figures that depend on how fast the system and the machine were.
@@ -451,6 +454,7 @@ pub fn score(
         blocking: BlockingSection::default(),
         dissuasion: DissuasionSection::default(),
         restitution: RestitutionSection::default(),
+        province: Default::default(),
     })
 }
 
