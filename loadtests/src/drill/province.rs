@@ -123,10 +123,11 @@ pub fn rows(out: &mut String, section: &ProvinceSection) {
         return;
     }
     let _ = writeln!(out, "province (the coordinator on the hub, against each city's own stream)");
+    let h = ["month", "city", "filed", "reports", "stopped ¥", "frozen ¥", "returned ¥", "= city's own"];
     let _ = writeln!(
         out,
         "  {:<8} {:<12} {:>8} {:>8} {:>14} {:>14} {:>14}  {}",
-        "month", "city", "filed", "reports", "stopped ¥", "frozen ¥", "returned ¥", "= city's own"
+        h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]
     );
     for row in &section.rows {
         let f = &row.coordinator;
