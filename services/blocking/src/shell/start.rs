@@ -66,8 +66,15 @@ pub async fn open(store: &Store) -> Result<Started, ServiceError> {
     let (mut seq, refold) = match meta {
         Some((ROWS_FORMAT, seq)) => (seq, false),
         other => {
-            tracing::warn!(found = ?other.map(|(format, _)| format), expected = ROWS_FORMAT,
-                "blocking's rows are not of this build's format; folding them again from the log");
+            match other {
+                // A new store: its rows start with its log, nothing to warn of.
+                None => tracing::debug!(expected = ROWS_FORMAT, "blocking's rows are new"),
+                Some((found, _)) => tracing::warn!(
+                    found,
+                    expected = ROWS_FORMAT,
+                    "blocking's rows are not of this build's format; folding them again from the log"
+                ),
+            }
             store
                 .write(|ctx| -> Result<(), WriteError<std::convert::Infallible>> { Ok(rows::clear(ctx.tx())?) })
                 .await
