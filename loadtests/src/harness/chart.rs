@@ -5,6 +5,7 @@
 //! It is enough for the knee of a load curve (latency and throughput against offered rate);
 //! a plotting crate would bring a font rasterizer and dozens of dependencies for that.
 
+use domain::markup::escape;
 use std::fmt::Write;
 
 use super::limits::{MAX_CHART_PANELS, MAX_CHART_POINTS, MAX_CHART_SERIES};
@@ -199,10 +200,6 @@ fn label(value: f64) -> String {
     let text = format!("{value:.3}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     if text == "-0" { "0".to_owned() } else { text.to_owned() }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn draw_panel(svg: &mut String, panel: &Panel, top: f64) {

@@ -9,6 +9,7 @@ mod blocking;
 pub mod calendar;
 mod clock;
 mod ids;
+pub mod markup;
 mod money;
 mod personal;
 pub mod report;

@@ -25,14 +25,8 @@ pub async fn connect(
     name: &str,
     inbox: String,
 ) -> anyhow::Result<async_nats::Client> {
-    let options = match credentials {
-        None => async_nats::ConnectOptions::new(),
-        Some(dir) => CredentialFiles::of_deployment(dir)
-            .credentials(name, inbox)
-            .with_context(|| format!("the identity {name} in {}", dir.display()))?
-            .options(),
-    };
-    options.name(format!("afc {name}")).connect(nats).await.with_context(|| format!("connecting to {nats} as {name}"))
+    let options = options(credentials, name, inbox)?;
+    options.connect(nats).await.with_context(|| format!("connecting to {nats} as {name}"))
 }
 
 /// [`connect`], reconnecting within [`bus::limits::PROVINCE_WATCHER_RECONNECT_MAX`] of the
@@ -44,6 +38,12 @@ pub async fn connect_watcher(
     name: &str,
     inbox: String,
 ) -> anyhow::Result<async_nats::Client> {
+    let options = options(credentials, name, inbox)?.reconnect_delay_callback(bus::province::reconnect_delay);
+    options.connect(nats).await.with_context(|| format!("connecting to {nats} as {name}"))
+}
+
+/// The connection options of identity `name` (see [`connect`]).
+fn options(credentials: Option<&Path>, name: &str, inbox: String) -> anyhow::Result<async_nats::ConnectOptions> {
     let options = match credentials {
         None => async_nats::ConnectOptions::new(),
         Some(dir) => CredentialFiles::of_deployment(dir)
@@ -51,12 +51,7 @@ pub async fn connect_watcher(
             .with_context(|| format!("the identity {name} in {}", dir.display()))?
             .options(),
     };
-    options
-        .name(format!("afc {name}"))
-        .reconnect_delay_callback(bus::province::reconnect_delay)
-        .connect(nats)
-        .await
-        .with_context(|| format!("connecting to {nats} as {name}"))
+    Ok(options.name(format!("afc {name}")))
 }
 
 /// How log lines are written.

@@ -1,9 +1,11 @@
 //! The joint meeting's ranking chart: one bar per city, its share of reported loss frozen,
 //! best first, the province's median as a line, the cities to be called in drawn red. A
 //! self-contained SVG document (no script, no external reference); every text from the
-//! report goes through [`escape`].
+//! report goes through `domain::markup::escape`.
 
 use std::fmt::Write as _;
+
+use domain::markup::escape;
 
 use super::report::{FlagFigure, Report};
 
@@ -92,20 +94,4 @@ pub fn ranking_svg(report: &Report) -> String {
     }
     svg.push_str("</svg>");
     svg
-}
-
-/// Text made safe inside an SVG element or attribute.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

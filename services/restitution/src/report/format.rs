@@ -15,26 +15,8 @@ const UTC_OFFSET_MS: u64 = 8 * 60 * 60 * 1000;
 /// A day, ms.
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
-/// `text` safe in HTML text and in a double- or single-quoted attribute value.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    escape_into(&mut out, text);
-    out
-}
-
-/// Appends `text` to `out`, escaped as [`escape`] does.
-pub fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
+/// Every text of the report goes through the product's one escape (`domain::markup`).
+pub use domain::markup::{escape, escape_into};
 
 /// `¥1,234.56`: whole yuan with a comma every three digits, then the fen.
 pub fn yuan(fen: Fen) -> String {

@@ -122,8 +122,3 @@ fn given_three_cities_when_the_ranking_is_drawn_then_the_best_comes_first_and_th
         assert!(svg.contains(r#"class="median""#) && svg.contains("median 70.00%"), "{svg}");
     });
 }
-
-#[test]
-fn chart_text_is_escaped() {
-    assert_eq!(chart::escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-}
