@@ -31,6 +31,7 @@ pub fn grant(city: &domain::City) -> security::Grant {
         .publish(subjects::service_events(city, Service::Freezing))
         .publish(subjects::dead_letter(city, Service::Freezing))
         .produces_into(&stream)
+        .answers(subjects::province_notices(city, Service::Freezing))
         .publish(subjects::any_bank(bank_verb::STOP_PAYMENT))
         .publish(subjects::any_bank(bank_verb::FREEZE))
         .publish(subjects::any_bank(bank_verb::FLOWS))

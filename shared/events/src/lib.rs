@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod dissuasion;
 pub mod freezing;
 pub mod intake;
+pub mod province;
 pub mod restitution;
 
 use domain::{CaseId, City, TimeMs};

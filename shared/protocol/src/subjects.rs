@@ -152,6 +152,29 @@ pub fn coordinator_dead_letter() -> String {
     "afc.province.dlq.coordinator".to_owned()
 }
 
+/// A notice of the province coordinator to one service of a city:
+/// `afc.<city>.province.<service>.<kind>` (`events::province`). Outside the city's commands
+/// (`afc.<city>.cmd.>`), so that no identity of the city can forge one: only the hub sends
+/// them.
+pub fn province_notice(city: &City, service: Service, kind: &str) -> String {
+    format!("afc.{city}.province.{service}.{kind}")
+}
+
+/// Every notice of the province to one service of a city (what the service answers).
+pub fn province_notices(city: &City, service: Service) -> String {
+    province_notice(city, service, "*")
+}
+
+/// Every notice of the province to a city (what the hub may send down its leaf link).
+pub fn city_province_notices(city: &City) -> String {
+    format!("afc.{city}.province.>")
+}
+
+/// One kind of notice to one service in any city (what the coordinator may send).
+pub fn any_province_notice(service: Service, kind: &str) -> String {
+    format!("afc.*.province.{service}.{kind}")
+}
+
 /// The inbox prefix of one identity of the province (`_INBOX.province.<who>`).
 pub fn province_inbox(who: &str) -> String {
     format!("_INBOX.{PROVINCE_DOMAIN}.{who}")
@@ -273,6 +296,15 @@ pub mod bank_verb {
     pub const ALL: [&str; 6] = [STOP_PAYMENT, FREEZE, FLOWS, RESTRICT, UNRESTRICT, RETURN];
 }
 
+/// The kinds of the province coordinator's notices, the last token of their subjects
+/// (`events::province`).
+pub mod notice_kind {
+    /// To freezing: cases of two or more cities stopped one account.
+    pub const CROSS_CITY: &str = "cross_city";
+    /// To blocking: an identifier blocked in two or more cities is blocked in every city.
+    pub const PROVINCE_BLOCK: &str = "province_block";
+}
+
 /// Carrier verbs.
 pub mod carrier_verb {
     /// Block a phone number, domain or IP address for every subscriber.
@@ -328,6 +360,13 @@ mod tests {
         assert_eq!(source_deliver_prefix(&city), "afc.hangzhou.src");
         assert_eq!(city_inbox(&city, "freezing"), "_INBOX.hangzhou.freezing");
         assert_eq!(province_inbox("reader"), "_INBOX.province.reader");
+        assert_eq!(
+            province_notice(&city, Service::Freezing, "cross_city"),
+            "afc.hangzhou.province.freezing.cross_city"
+        );
+        assert_eq!(province_notices(&city, Service::Blocking), "afc.hangzhou.province.blocking.*");
+        assert_eq!(city_province_notices(&city), "afc.hangzhou.province.>");
+        assert_eq!(any_province_notice(Service::Blocking, "province_block"), "afc.*.province.blocking.province_block");
         assert_eq!(
             js_api::consumer_create("AFC_HANGZHOU", "freezing", &service_events(&city, intake)),
             "$JS.API.CONSUMER.CREATE.AFC_HANGZHOU.freezing.afc.hangzhou.evt.intake.>"

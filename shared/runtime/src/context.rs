@@ -8,6 +8,7 @@ use async_nats::jetstream;
 use bus::consumer::{ConsumerSpec, HandleError, Redelivery, run_consumer};
 use domain::{City, Service, SharedClock};
 use events::Envelope;
+use protocol::subjects;
 use store::Store;
 use tokio::sync::watch;
 use tokio::task::{Id, JoinError, JoinSet};
@@ -260,11 +261,24 @@ impl Context {
 
     /// Answers the service's commands (`afc.<city>.cmd.<service>.<verb>`) with `router`.
     pub async fn serve(&mut self, router: Router) -> Result<(), ServiceError> {
-        let serving = router.subscribe(&self.client, &self.city, self.service).await.map_err(|source| {
-            ServiceError::Start { service: self.service, step: "subscribe to its commands".into(), source }
+        let subject = subjects::service_commands(&self.city, self.service);
+        self.serve_on(router, subject, "commands").await
+    }
+
+    /// Answers the province coordinator's notices to the service
+    /// (`afc.<city>.province.<service>.<kind>`, `events::province`) with `router`, one verb
+    /// per kind. Only the hub can send them.
+    pub async fn serve_province(&mut self, router: Router) -> Result<(), ServiceError> {
+        let subject = subjects::province_notices(&self.city, self.service);
+        self.serve_on(router, subject, "province notices").await
+    }
+
+    async fn serve_on(&mut self, router: Router, subject: String, what: &str) -> Result<(), ServiceError> {
+        let serving = router.subscribe(&self.client, &self.city, self.service, subject).await.map_err(|source| {
+            ServiceError::Start { service: self.service, step: format!("subscribe to its {what}"), source }
         })?;
         let shutdown = self.shutdown();
-        self.spawn("command router", async move { serving.run(shutdown).await });
+        self.spawn(format!("{what} router"), async move { serving.run(shutdown).await });
         Ok(())
     }
 

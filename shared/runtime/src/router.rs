@@ -86,14 +86,15 @@ impl Router {
         }
     }
 
-    /// Subscribes (queue group = the service) to the service's commands.
+    /// Subscribes (queue group = the service) to `subject`: the service's commands, or the
+    /// province's notices to it.
     pub(crate) async fn subscribe(
         self,
         client: &async_nats::Client,
         city: &City,
         service: Service,
+        subject: String,
     ) -> Result<Serving, BoxError> {
-        let subject = subjects::service_commands(city, service);
         let subscription = client.queue_subscribe(subject.clone(), service.as_str().to_owned()).await?;
         tracing::info!(%city, %service, %subject, verbs = ?self.verbs(), "serving commands");
         Ok(Serving { router: Arc::new(self), client: client.clone(), service, subscription })

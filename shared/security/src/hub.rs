@@ -11,8 +11,8 @@
 //! a stream export). The leaf user's permissions are seen from the city: `publish` is what
 //! the city may send into the hub.
 
-use domain::City;
-use protocol::subjects::{self, PROVINCE_STREAM, bank_verb, js_api, platform_verb};
+use domain::{City, Service};
+use protocol::subjects::{self, PROVINCE_STREAM, bank_verb, js_api, notice_kind, platform_verb};
 
 use crate::accounts::{Account, Export, Import, User};
 use crate::grant::Grant;
@@ -25,8 +25,9 @@ pub const PROVINCE_ACCOUNT: &str = "PROVINCE";
 /// platform requests, and replies to the requests the hub forwards to it (`_R_.>`: the
 /// source consumer's creation is answered on one); to the city, its JetStream API (the
 /// whole mapping, or the city drops it and sourcing stops), flow control of its stream, and
-/// replies to its own identities, and the province's probe of its JetStream
-/// (`$JS.<city>.API.INFO`, asked before restarting its source: `bus::province`).
+/// replies to its own identities, the province's probe of its JetStream
+/// (`$JS.<city>.API.INFO`, asked before restarting its source: `bus::province`), and the
+/// coordinator's notices to the city (`afc.<city>.province.>`).
 pub fn leaf_link(city: &City) -> Grant {
     let stream = city.stream_name();
     Grant::new()
@@ -40,6 +41,7 @@ pub fn leaf_link(city: &City) -> Grant {
         .subscribe(subjects::domain_api_info(city.as_str()))
         .subscribe(js_api::flow_control(&stream))
         .subscribe(format!("_INBOX.{city}.>"))
+        .subscribe(subjects::city_province_notices(city))
 }
 
 /// The province's provisioner: creates and updates `AFC_PROVINCE`.
@@ -69,6 +71,9 @@ pub const COORDINATOR: &str = "coordinator";
 /// watch_links`): it asks each city's JetStream whether it answers (`$JS.<city>.API.INFO`,
 /// imported from each city's account) and restarts a silent city source by updating
 /// `AFC_PROVINCE` (without the source, then with it again), so it may update that stream.
+/// And it sends its notices to the cities: cross-city accounts to each claiming city's
+/// freezing, province-wide blocks to every city's blocking (`events::province`; imported
+/// from each city's account).
 pub fn province_coordinator() -> Grant {
     Grant::new()
         .reads(PROVINCE_STREAM)
@@ -77,6 +82,8 @@ pub fn province_coordinator() -> Grant {
         .publish(subjects::any_domain_api_info())
         .answers(subjects::coordinator_commands())
         .publish(subjects::coordinator_dead_letter())
+        .publish(subjects::any_province_notice(Service::Freezing, notice_kind::CROSS_CITY))
+        .publish(subjects::any_province_notice(Service::Blocking, notice_kind::PROVINCE_BLOCK))
         .inbox(&subjects::province_inbox(COORDINATOR))
 }
 
@@ -92,6 +99,7 @@ pub fn hub_accounts(cities: &[(City, User)], province_users: Vec<User>) -> Vec<A
         let deliveries = format!("{}.>", subjects::source_deliver_prefix(city));
         let flow = js_api::flow_control(&stream);
         let probe = subjects::domain_api_info(city.as_str());
+        let notices = subjects::city_province_notices(city);
         let to = vec![PROVINCE_ACCOUNT.to_owned()];
         accounts.push(Account {
             name: name.clone(),
@@ -100,6 +108,7 @@ pub fn hub_accounts(cities: &[(City, User)], province_users: Vec<User>) -> Vec<A
                 Export::Service { subject: create.clone(), to: to.clone() },
                 Export::Service { subject: flow.clone(), to: to.clone() },
                 Export::Service { subject: probe.clone(), to: to.clone() },
+                Export::Service { subject: notices.clone(), to: to.clone() },
                 Export::Stream { subject: deliveries.clone(), to },
             ],
             ..Account::default()
@@ -107,6 +116,7 @@ pub fn hub_accounts(cities: &[(City, User)], province_users: Vec<User>) -> Vec<A
         imports.push(Import::Service { from: name.clone(), subject: create });
         imports.push(Import::Service { from: name.clone(), subject: flow });
         imports.push(Import::Service { from: name.clone(), subject: probe });
+        imports.push(Import::Service { from: name.clone(), subject: notices });
         imports.push(Import::Stream { from: name, subject: deliveries });
     }
     accounts.push(Account {

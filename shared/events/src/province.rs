@@ -1,0 +1,73 @@
+//! What the province coordinator tells the cities: its notices, on
+//! `afc.<city>.province.<service>.<kind>` (JSON requests, answered `{"ok": NoticeTaken}` or
+//! `{"error": NoticeError}`).
+//!
+//! - [`CrossCityNotice`] (`afc.<city>.province.freezing.cross_city`): cases of two or more
+//!   cities stopped the same account; every claiming city's freezing hears who else claims
+//!   it and in what order (each city's first stop there, earliest first). Freezing records
+//!   it as `cross_city_claims` on the account it holds; restitution reads that event.
+//! - [`ProvinceBlockNotice`] (`afc.<city>.province.blocking.province_block`): an identifier
+//!   blocked in two or more cities is blocked in every city; each city's blocking blocks it
+//!   (`identifier_blocked` with its `province` field) unless it blocks it already.
+//!
+//! Only the hub can send on these subjects: a city's staff may send the city's commands
+//! (`afc.<city>.cmd.>`), not these, and the hub's grants let the coordinator alone send them
+//! (docs/ARCHITECTURE.md, "Security"). The coordinator sends each notice until the city
+//! answers (an outbox in its state), so a city hears it once its link is back; a notice
+//! heard twice changes nothing the second time (`recorded: false`).
+
+use domain::{AccountRef, CaseId, City, FraudType, TimeMs};
+use identifiers::Identifier;
+use serde::{Deserialize, Serialize};
+
+pub use protocol::subjects::notice_kind as kind;
+
+/// One city's claim on an account: its first case stopped there, and when.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CrossCityClaim {
+    pub city: City,
+    pub case_id: CaseId,
+    pub first_stop_at_ms: TimeMs,
+}
+
+/// Cases of two or more cities stopped `account`: every city's claim, earliest stop first
+/// (ties by city). The set of cities only grows; each new city sends the notice again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrossCityNotice {
+    pub account: AccountRef,
+    pub claims: Vec<CrossCityClaim>,
+    /// When the coordinator absorbed the stop that made it cross-city.
+    pub decided_at_ms: TimeMs,
+}
+
+/// `identifier` was blocked in two or more cities: every city blocks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvinceBlockNotice {
+    pub identifier: Identifier,
+    /// The cities that blocked it, earliest first.
+    pub cities: Vec<City>,
+    /// The first city's block: its case, the fraud, and when.
+    pub case_id: CaseId,
+    pub fraud_type: FraudType,
+    pub first_reported_at_ms: TimeMs,
+    /// When the coordinator absorbed the second city's block.
+    pub decided_at_ms: TimeMs,
+}
+
+/// A notice taken: `recorded` when it changed what the city knew (an event was recorded),
+/// false when the city knew it already (a notice heard again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeTaken {
+    pub recorded: bool,
+}
+
+/// Why a city did not take a notice. `Refused` is final (the coordinator stops sending it
+/// and records why); `Unavailable` is asked again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NoticeError {
+    #[error("notice refused: {message}")]
+    Refused { message: String },
+    #[error("notice not taken now: {message}")]
+    Unavailable { message: String },
+}
