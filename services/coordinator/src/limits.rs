@@ -95,3 +95,24 @@ pub const FORGET_EVERY: std::time::Duration = std::time::Duration::from_secs(3_6
 /// waits at least this many times as long as the last took (at most ~5% of the time spent
 /// on snapshots; a 98 MB snapshot at 10 million envelopes takes ~1.7 s, so one every ~34 s).
 pub const SNAPSHOT_COST_RATIO: u32 = 20;
+
+/// Notices pending (a city and an account or identifier each) before a new one is dropped
+/// (counted in `dropped`, which `status` shows). A notice is ~300 bytes: 100,000 is ~30 MB.
+/// A city cut off for a day in a busy province gathers a few thousand.
+pub const MAX_PENDING_NOTICES: usize = 100_000;
+
+/// Notices sent at once, to all cities together.
+pub const NOTICES_IN_FLIGHT: usize = 64;
+
+/// Pending notices taken from the outbox per pass of the sender.
+pub const NOTICE_BATCH: usize = 256;
+
+/// How long a city has to answer a notice before it is asked again (its engine answers once
+/// the notice's event is committed: milliseconds).
+pub const NOTICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The first wait before asking a city that did not answer again, doubled at each miss up to
+/// [`NOTICE_RETRY_MAX`]: a city cut off is asked every 2 s, so it hears what is pending
+/// within about 2 s of its link coming back (the goal is 5 s).
+pub const NOTICE_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+pub const NOTICE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);

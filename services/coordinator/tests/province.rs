@@ -189,3 +189,117 @@ async fn the_coordinator_counts_each_city_once_tells_a_shared_account_and_resume
     assert_eq!(wenzhou_row.rows.len(), 1);
     assert_eq!(wenzhou_row.rows[0].figures.reports, 2);
 }
+
+/// Answers the province's notices of one kind on `at` (a city's server) as a city's service
+/// would, passing each notice on; `refuse` answers every one refused instead.
+async fn answer_notices(
+    at: &async_nats::Client,
+    subject: String,
+    refuse: bool,
+) -> tokio::sync::mpsc::UnboundedReceiver<serde_json::Value> {
+    use events::province::{NoticeError, NoticeTaken};
+    let mut notices = at.subscribe(subject).await.unwrap();
+    at.flush().await.unwrap();
+    let (heard, hear) = tokio::sync::mpsc::unbounded_channel();
+    let at = at.clone();
+    tokio::spawn(async move {
+        while let Some(message) = notices.next().await {
+            let answer: Reply<NoticeTaken, NoticeError> = if refuse {
+                Reply::Error(NoticeError::Refused { message: "never_block".into() })
+            } else {
+                Reply::Ok(NoticeTaken { recorded: true })
+            };
+            let _ = heard.send(serde_json::from_slice(&message.payload).unwrap());
+            at.publish(message.reply.unwrap(), serde_json::to_vec(&answer).unwrap().into()).await.unwrap();
+        }
+    });
+    hear
+}
+
+/// The coordinator's status once `done` says it is what the test waits for.
+async fn status_when(hub: &async_nats::Client, what: &str, done: impl Fn(&Status) -> bool) -> Status {
+    eventually(BOUND, what, || async {
+        match tokio::time::timeout(BOUND, try_ask::<Status>(hub, "status", "{}")).await {
+            Ok(Some(Ok(status))) if done(&status) => Some(status),
+            _ => None,
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_claiming_city_hears_a_cross_city_account_and_every_city_a_province_block_once_it_answers() {
+    use events::province::kind;
+    let (hangzhou, wenzhou, ningbo) = (city("hangzhou"), city("wenzhou"), city("ningbo"));
+    let cities = [hangzhou.clone(), wenzhou.clone(), ningbo.clone()];
+    let province = Province::start(&cities, ProvinceOptions::default()).await.unwrap();
+    let mut at = Vec::new();
+    for c in &cities {
+        let client = async_nats::connect(province.city(c).unwrap().server.url()).await.unwrap();
+        bus::streams::city_stream(&jetstream::new(client.clone()), c).await.unwrap();
+        at.push(client);
+    }
+    let js: Vec<_> = at.iter().map(|c| jetstream::new(c.clone())).collect();
+    let hub = async_nats::connect(province.hub_url()).await.unwrap();
+    bus::streams::ensure_province_stream(&jetstream::new(hub.clone()), &cities).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let options = Options { cities: cities.to_vec(), data_dir: data.path().to_owned() };
+    let (_stop, shutdown) = watch::channel(false);
+    let _running = tokio::spawn(shell::run(hub.clone(), options, shutdown));
+
+    // Given Hangzhou's freezing answering, and Wenzhou's not running yet.
+    let freezing = |c: &City| subjects::province_notice(c, domain::Service::Freezing, kind::CROSS_CITY);
+    let mut hangzhou_hears = answer_notices(&at[0], freezing(&hangzhou), false).await;
+    // When cases of both stop one account.
+    let mule = AccountRef::parse("icbc:6222020000000001").unwrap();
+    let (h1, w1) = (CaseId::derive(&hangzhou, 1), CaseId::derive(&wenzhou, 1));
+    publish(&js[0], &hangzhou, &Envelope::new(hangzhou.clone(), 1, AT, stopped(&h1, &mule, 600_000, AT + 60_000)))
+        .await;
+    publish(&js[1], &wenzhou, &Envelope::new(wenzhou.clone(), 1, AT, stopped(&w1, &mule, 300_000, AT + 30_000))).await;
+
+    // Then Hangzhou hears both claims, Wenzhou's earlier stop first; Wenzhou's notice waits.
+    let heard = tokio::time::timeout(BOUND, hangzhou_hears.recv()).await.unwrap().unwrap();
+    assert_eq!(heard["account"], "icbc:6222020000000001");
+    assert_eq!(heard["claims"][0]["city"], "wenzhou");
+    assert_eq!(heard["claims"][1]["case_id"], h1.as_str());
+    let waiting = status_when(&hub, "Hangzhou's notice taken", |s| s.notices_taken == 1).await;
+    assert_eq!(waiting.notices_pending, vec![("wenzhou".to_owned(), 1)], "Ningbo claims nothing: no notice");
+    // And once Wenzhou's freezing answers, it hears the same notice.
+    let mut wenzhou_hears = answer_notices(&at[1], freezing(&wenzhou), false).await;
+    let heard_late = tokio::time::timeout(BOUND, wenzhou_hears.recv()).await.unwrap().unwrap();
+    assert_eq!(heard_late, heard);
+    status_when(&hub, "Wenzhou's notice taken", |s| s.notices_taken == 2 && s.notices_pending.is_empty()).await;
+
+    // Given every city's blocking answering, Ningbo's refusing (the number is on its
+    // never-block list).
+    let blocking = |c: &City| subjects::province_notice(c, domain::Service::Blocking, kind::PROVINCE_BLOCK);
+    let mut hears = Vec::new();
+    for (i, c) in cities.iter().enumerate() {
+        hears.push(answer_notices(&at[i], blocking(c), *c == ningbo).await);
+    }
+    // When Hangzhou and Wenzhou block the same number.
+    let number = identifiers::Identifier::parse("phone:+8617000000000").unwrap();
+    for (i, c) in [&hangzhou, &wenzhou].into_iter().enumerate() {
+        let payload = Payload::Blocking(events::BlockingEvent::IdentifierBlocked {
+            identifier: number.clone(),
+            generation: 1,
+            case_id: CaseId::derive(c, 9),
+            fraud_type: FraudType::ImpersonatingAuthorities,
+            blocked_at_ms: AT + u64::try_from(i).unwrap(),
+            expires_at_ms: AT + 90 * 86_400_000,
+            carriers: Vec::new(),
+            looks_like: None,
+        });
+        publish(&js[i], c, &Envelope::new(c.clone(), 1, AT, payload)).await;
+    }
+    // Then every city hears it, naming Hangzhou's case as the first; Ningbo's refusal is
+    // counted, not asked again.
+    for hear in &mut hears {
+        let heard = tokio::time::timeout(BOUND, hear.recv()).await.unwrap().unwrap();
+        assert_eq!(heard["identifier"], "phone:+8617000000000");
+        assert_eq!(heard["cities"], serde_json::json!(["hangzhou", "wenzhou"]));
+        assert_eq!(heard["case_id"], CaseId::derive(&hangzhou, 9).as_str());
+    }
+    let done = status_when(&hub, "every city answered", |s| s.notices_taken == 4 && s.notices_refused == 1).await;
+    assert!(done.notices_pending.is_empty(), "{:?}", done.notices_pending);
+}

@@ -77,4 +77,14 @@ pub struct Status {
     pub refused: Vec<(String, u64)>,
     /// The latest notices (cross-city accounts, province-wide blocks), newest last, as JSON.
     pub notices: Vec<serde_json::Value>,
+    /// Notices each city is still to hear (a city cut off gathers them), by city.
+    #[serde(default)]
+    pub notices_pending: Vec<(String, u64)>,
+    /// Notices the cities took, refused, and those dropped because too many were pending.
+    #[serde(default)]
+    pub notices_taken: u64,
+    #[serde(default)]
+    pub notices_refused: u64,
+    #[serde(default)]
+    pub notices_dropped: u64,
 }

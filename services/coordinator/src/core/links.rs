@@ -1,5 +1,6 @@
 //! What crosses city lines: accounts stopped for cases of two or more cities
-//! ([`CrossCity`]), and identifiers blocked in two or more cities ([`ProvinceBlock`]).
+//! ([`CrossCityNotice`]), and identifiers blocked in two or more cities
+//! ([`ProvinceBlockNotice`]) — the notices the cities hear (`events::province`).
 //!
 //! Cross-city accounts: per account, each claiming city's first stop (the case and the stop's
 //! time; a later-arriving earlier stop of the same city replaces it). A notice goes out when
@@ -16,35 +17,19 @@
 
 use std::collections::BTreeMap;
 
-use domain::{AccountRef, CaseId, City, TimeMs};
+use domain::{AccountRef, CaseId, City, FraudType, TimeMs};
+use events::province::{CrossCityClaim, CrossCityNotice, ProvinceBlockNotice};
 use identifiers::Identifier;
 use serde::Serialize;
 
 use crate::limits::{MAX_TRACKED_ACCOUNTS, MAX_TRACKED_IDENTIFIERS};
 
-/// A city's claim on an account: its first case stopped there, and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Claim {
-    pub city: City,
-    pub case: CaseId,
-    pub first_stop_at_ms: TimeMs,
-}
-
-/// Cases of two or more cities reached the same account: every claim, earliest stop first.
+/// An account cases of two or more cities stopped, with every claim, earliest stop first:
+/// what the `case` command answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CrossCity {
     pub account: AccountRef,
-    pub claims: Vec<Claim>,
-}
-
-/// An identifier blocked in two or more cities is to be blocked in every city.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ProvinceBlock {
-    pub identifier: Identifier,
-    /// The cities that blocked it, earliest first.
-    pub cities: Vec<City>,
-    /// When the first of them blocked it.
-    pub first_reported_at_ms: TimeMs,
+    pub claims: Vec<CrossCityClaim>,
 }
 
 /// One account's claims by city.
@@ -55,10 +40,18 @@ struct AccountLine {
     last_at_ms: TimeMs,
 }
 
+/// A city's first block of an identifier: when, for which case and fraud.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+struct CityBlock {
+    at_ms: TimeMs,
+    case_id: CaseId,
+    fraud_type: FraudType,
+}
+
 /// One identifier's blocks by city.
 #[derive(Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 struct IdentifierLine {
-    cities: BTreeMap<City, TimeMs>,
+    cities: BTreeMap<City, CityBlock>,
     decided: bool,
     last_at_ms: TimeMs,
 }
@@ -75,9 +68,16 @@ pub struct Links {
 }
 
 impl Links {
-    /// `city`'s case `case` stopped `account` at `at_ms`: the notice, if the account's set of
-    /// claiming cities grew to two or more.
-    pub fn stopped(&mut self, account: &AccountRef, city: &City, case: &CaseId, at_ms: TimeMs) -> Option<CrossCity> {
+    /// `city`'s case `case` stopped `account` at `at_ms` (recorded at `decided_at_ms`): the
+    /// notice, if the account's set of claiming cities grew to two or more.
+    pub fn stopped(
+        &mut self,
+        account: &AccountRef,
+        city: &City,
+        case: &CaseId,
+        at_ms: TimeMs,
+        decided_at_ms: TimeMs,
+    ) -> Option<CrossCityNotice> {
         if !self.accounts.contains_key(account) {
             if self.accounts.len() >= MAX_TRACKED_ACCOUNTS {
                 self.untracked_accounts += 1;
@@ -99,11 +99,15 @@ impl Links {
                 true
             }
         };
-        (new_city && line.claims.len() >= 2).then(|| CrossCity { account: account.clone(), claims: claims(line) })
+        (new_city && line.claims.len() >= 2).then(|| CrossCityNotice {
+            account: account.clone(),
+            claims: claims(line),
+            decided_at_ms,
+        })
     }
 
     /// The claims on `account` now, earliest first; empty when it is not remembered.
-    pub fn claims_on(&self, account: &AccountRef) -> Vec<Claim> {
+    pub fn claims_on(&self, account: &AccountRef) -> Vec<CrossCityClaim> {
         self.accounts.get(account).map(claims).unwrap_or_default()
     }
 
@@ -118,8 +122,17 @@ impl Links {
             .collect()
     }
 
-    /// `city` blocked `identifier` at `at_ms`: the decision, if this is the second city.
-    pub fn blocked(&mut self, identifier: &Identifier, city: &City, at_ms: TimeMs) -> Option<ProvinceBlock> {
+    /// `city` blocked `identifier` at `at_ms` for `case_id` (recorded at `decided_at_ms`): the
+    /// decision, if this is the second city.
+    pub fn blocked(
+        &mut self,
+        identifier: &Identifier,
+        city: &City,
+        case_id: &CaseId,
+        fraud_type: FraudType,
+        at_ms: TimeMs,
+        decided_at_ms: TimeMs,
+    ) -> Option<ProvinceBlockNotice> {
         if !self.identifiers.contains_key(identifier) {
             if self.identifiers.len() >= MAX_TRACKED_IDENTIFIERS {
                 self.untracked_identifiers += 1;
@@ -129,18 +142,25 @@ impl Links {
         }
         let line = self.identifiers.get_mut(identifier).expect("inserted above");
         line.last_at_ms = line.last_at_ms.max(at_ms);
-        let first = line.cities.entry(city.clone()).or_insert(at_ms);
-        *first = (*first).min(at_ms);
+        let this = CityBlock { at_ms, case_id: case_id.clone(), fraud_type };
+        let first = line.cities.entry(city.clone()).or_insert_with(|| this.clone());
+        if at_ms < first.at_ms {
+            *first = this;
+        }
         if line.decided || line.cities.len() < 2 {
             return None;
         }
         line.decided = true;
-        let mut cities: Vec<(TimeMs, City)> = line.cities.iter().map(|(city, &at)| (at, city.clone())).collect();
-        cities.sort();
-        Some(ProvinceBlock {
+        let mut cities: Vec<(&CityBlock, &City)> = line.cities.iter().map(|(city, block)| (block, city)).collect();
+        cities.sort_by(|a, b| (a.0.at_ms, a.1).cmp(&(b.0.at_ms, b.1)));
+        let earliest = cities[0].0.clone();
+        Some(ProvinceBlockNotice {
             identifier: identifier.clone(),
-            first_reported_at_ms: cities[0].0,
-            cities: cities.into_iter().map(|(_, city)| city).collect(),
+            cities: cities.into_iter().map(|(_, city)| city.clone()).collect(),
+            case_id: earliest.case_id,
+            fraud_type: earliest.fraud_type,
+            first_reported_at_ms: earliest.at_ms,
+            decided_at_ms,
         })
     }
 
@@ -162,11 +182,11 @@ impl Links {
 }
 
 /// An account's claims, earliest stop first (ties by city).
-fn claims(line: &AccountLine) -> Vec<Claim> {
-    let mut claims: Vec<Claim> = line
+fn claims(line: &AccountLine) -> Vec<CrossCityClaim> {
+    let mut claims: Vec<CrossCityClaim> = line
         .claims
         .iter()
-        .map(|(city, (case, at))| Claim { city: city.clone(), case: case.clone(), first_stop_at_ms: *at })
+        .map(|(city, (case, at))| CrossCityClaim { city: city.clone(), case_id: case.clone(), first_stop_at_ms: *at })
         .collect();
     claims.sort_by(|a, b| (a.first_stop_at_ms, &a.city).cmp(&(b.first_stop_at_ms, &b.city)));
     claims

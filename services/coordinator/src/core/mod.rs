@@ -10,8 +10,9 @@
 //!   projection, with a time-to-freeze histogram per city and period;
 //! - [`report`]: a period's rows, the province's totals (checked against a projection kept
 //!   apart) and the cities to be called in;
-//! - [`links`]: cross-city accounts ([`CrossCity`]) and province-wide blocks
-//!   ([`ProvinceBlock`]).
+//! - [`links`]: cross-city accounts and province-wide blocks, the [`Notice`]s the cities
+//!   hear (`events::province`);
+//! - [`outbox`]: the notices each city is still to hear, kept until it answers.
 //!
 //! Personal data: the state holds cities, case ids, the mule accounts freezing stopped, the
 //! scammers' identifiers blocking blocked, counts, amounts and histograms — never a field of
@@ -21,6 +22,7 @@
 pub mod chart;
 pub mod figures;
 pub mod links;
+pub mod outbox;
 pub mod period;
 pub mod producers;
 pub mod report;
@@ -28,7 +30,8 @@ pub mod state;
 
 pub use chart::ranking_svg;
 pub use figures::{Figures, FiguresError};
-pub use links::{Claim, CrossCity, ProvinceBlock};
+pub use links::CrossCity;
+pub use outbox::{Delivery, Outbox, Settled};
 pub use period::{PERIOD_EXPECTED, Period, PeriodError};
 pub use producers::{Producer, SeqTrack};
 pub use report::{Flag, FlagFigure, FlagMargin, Report, ReportError, Row, report};

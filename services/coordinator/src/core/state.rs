@@ -7,11 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
 use domain::{City, TimeMs};
+use events::province::{CrossCityNotice, ProvinceBlockNotice};
 use events::{BlockingEvent, Envelope, FreezingEvent, Payload};
 use serde::Serialize;
 
 use super::figures::{Contribution, Figures, FiguresError, Tally, contribution};
-use super::links::{CrossCity, Links, ProvinceBlock};
+use super::links::Links;
+use super::outbox::Outbox;
 use super::period::Period;
 use super::producers::{Producer, Seen, SeqTrack};
 use crate::limits::{ACCOUNT_MEMORY_MS, IDENTIFIER_MEMORY_MS, MAX_CITIES};
@@ -39,6 +41,8 @@ pub struct State {
     pub(crate) province: BTreeMap<Period, Figures>,
     /// Accounts and identifiers across cities.
     pub links: Links,
+    /// The notices the cities are still to hear.
+    pub outbox: Outbox,
 }
 
 impl State {
@@ -57,6 +61,7 @@ impl State {
             tallies: BTreeMap::new(),
             province: BTreeMap::new(),
             links: Links::default(),
+            outbox: Outbox::default(),
         })
     }
 
@@ -106,12 +111,13 @@ pub enum Absorbed {
     Unverified,
 }
 
-/// A decision for the cities, raised by an event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A decision for the cities, raised by an event: to each claiming city's freezing, to every
+/// city's blocking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Notice {
-    CrossCity(CrossCity),
-    ProvinceBlock(ProvinceBlock),
+    CrossCity(CrossCityNotice),
+    ProvinceBlock(ProvinceBlockNotice),
 }
 
 /// Why an envelope was refused (a dead letter with this reason); nothing changed.
@@ -195,6 +201,12 @@ pub fn absorb(state: &mut State, envelope: &Envelope) -> Result<Absorbed, Refusa
         commit(state, &envelope.city, &contribution, sums);
     }
     let notices = link(&mut state.links, envelope);
+    for notice in &notices {
+        match notice {
+            Notice::CrossCity(cross) => state.outbox.push(notice, cross.claims.iter().map(|claim| &claim.city)),
+            Notice::ProvinceBlock(_) => state.outbox.push(notice, state.cities.iter()),
+        }
+    }
     Ok(Absorbed::New { filled_gap, notices })
 }
 
@@ -226,10 +238,15 @@ fn commit(state: &mut State, city: &City, contribution: &Contribution, sums: Sum
 fn link(links: &mut Links, envelope: &Envelope) -> Vec<Notice> {
     let notice = match &envelope.payload {
         Payload::Freezing(FreezingEvent::AccountStopped { case_id, account, stopped_at_ms, .. }) => {
-            links.stopped(account, &envelope.city, case_id, *stopped_at_ms).map(Notice::CrossCity)
+            links.stopped(account, &envelope.city, case_id, *stopped_at_ms, envelope.time_ms).map(Notice::CrossCity)
         }
-        Payload::Blocking(BlockingEvent::IdentifierBlocked { identifier, blocked_at_ms, .. }) => {
-            links.blocked(identifier, &envelope.city, *blocked_at_ms).map(Notice::ProvinceBlock)
+        Payload::Blocking(BlockingEvent::IdentifierBlocked {
+            identifier, case_id, fraud_type, blocked_at_ms, ..
+        }) => {
+            let at = *blocked_at_ms;
+            links
+                .blocked(identifier, &envelope.city, case_id, *fraud_type, at, envelope.time_ms)
+                .map(Notice::ProvinceBlock)
         }
         _ => None,
     };

@@ -106,5 +106,9 @@ fn status(shared: &Shared) -> Status {
         producers,
         refused: progress.refused.iter().map(|(kind, n)| ((*kind).to_owned(), *n)).collect(),
         notices: progress.notices.iter().map(|n| serde_json::to_value(n).expect("notices serialize")).collect(),
+        notices_pending: state.outbox.pending_by_city().into_iter().map(|(c, n)| (c.as_str().to_owned(), n)).collect(),
+        notices_taken: state.outbox.taken,
+        notices_refused: state.outbox.refused,
+        notices_dropped: state.outbox.dropped,
     }
 }

@@ -9,11 +9,13 @@
 //! Accounts and identifiers with nothing for a year leave the cross-city memory once an hour
 //! (`core::forget_before`, by the wall clock; the figures stay).
 //!
-//! Not built yet (issue 17): the notices reaching the cities (freezing's ordering of claims,
-//! blocking's province-wide blocks), `resend`, the nudge that makes the province converge
-//! after a heal.
+//! The notices the core raises wait in the state's outbox (so in the snapshot) until their
+//! city answers; [`deliver`] sends them.
+//!
+//! Not built yet (issue 17): `resend`.
 
 mod commands;
+mod deliver;
 pub mod store;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -27,7 +29,7 @@ use bus::{HEADER_DLQ_REASON, HEADER_DLQ_STREAM_SEQ, HEADER_DLQ_SUBJECT, Shutdown
 use domain::City;
 use futures::StreamExt;
 use protocol::subjects;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::core::{self, Absorbed, Notice, State};
 use crate::limits::{
@@ -75,7 +77,17 @@ pub async fn run(client: async_nats::Client, options: Options, mut shutdown: Shu
     std::fs::create_dir_all(&options.data_dir)
         .map_err(|e| StoreError::Redb { path: options.data_dir.display().to_string(), source: e.into() })?;
     let store = Arc::new(SnapshotStore::open(&options.data_dir.join("coordinator.redb"))?);
-    let (state, seq) = match store.load()? {
+    let loaded = match store.load() {
+        Ok(loaded) => loaded,
+        // The province stream is the log: a snapshot this build cannot read (written by an
+        // older one) is rebuilt from it.
+        Err(StoreError::Corrupt { source, .. }) => {
+            tracing::warn!(error = %source, "the snapshot does not decode; the state is rebuilt from the province stream");
+            None
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let (state, seq) = match loaded {
         Some((mut state, seq)) => {
             state.admit_cities(options.cities.iter().cloned())?;
             (state, seq)
@@ -88,8 +100,11 @@ pub async fn run(client: async_nats::Client, options: Options, mut shutdown: Shu
         progress: Mutex::new(Progress { absorbed_seq: seq, ..Progress::default() }),
     });
     let commands = serve(client.clone(), shared.clone(), shutdown.clone()).await?;
-    let consumed = consume(client, shared, store, seq, &mut shutdown).await;
+    let wake = Arc::new(Notify::new());
+    let sender = tokio::spawn(deliver::run(client.clone(), shared.clone(), wake.clone(), shutdown.clone()));
+    let consumed = consume(client, shared, store, seq, &wake, &mut shutdown).await;
     commands.abort();
+    sender.abort();
     consumed
 }
 
@@ -134,6 +149,7 @@ async fn consume(
     shared: Arc<Shared>,
     store: Arc<SnapshotStore>,
     after: u64,
+    wake: &Notify,
     shutdown: &mut Shutdown,
 ) -> Result<(), CoordinatorError> {
     let js = jetstream::new(client.clone());
@@ -180,7 +196,9 @@ async fn consume(
         };
         let stream_seq =
             message.info().map(|info| info.stream_sequence).map_err(|e| failed("read a message's sequence", &e))?;
-        absorb(&client, &shared, &message, stream_seq).await;
+        if absorb(&client, &shared, &message, stream_seq).await {
+            wake.notify_one();
+        }
         since_snapshot += 1;
         if since_snapshot >= SNAPSHOT_EVERY_MESSAGES && snapshot_at.elapsed() >= snapshot_gap {
             let took;
@@ -195,8 +213,9 @@ async fn consume(
     Ok(())
 }
 
-/// Absorbs one message of the province stream; a refusal is dead-lettered.
-async fn absorb(client: &async_nats::Client, shared: &Shared, message: &jetstream::Message, stream_seq: u64) {
+/// Absorbs one message of the province stream; a refusal is dead-lettered. Whether it raised
+/// notices.
+async fn absorb(client: &async_nats::Client, shared: &Shared, message: &jetstream::Message, stream_seq: u64) -> bool {
     let outcome = match events::decode(&message.payload) {
         Ok(envelope) => {
             let absorbed = core::absorb(&mut shared.state.write().expect("no panic holds the state"), &envelope);
@@ -204,12 +223,14 @@ async fn absorb(client: &async_nats::Client, shared: &Shared, message: &jetstrea
         }
         Err(error) => Err(("undecodable", format!("not an event envelope: {error}"))),
     };
+    let mut raised = false;
     let refused = {
         let mut progress = shared.progress.lock().expect("no panic holds the progress");
         progress.absorbed_seq = stream_seq;
         match outcome {
             Ok(Absorbed::New { notices, .. }) => {
                 for notice in notices {
+                    raised = true;
                     tracing::info!(notice = ?notice, "cross-city notice");
                     if progress.notices.len() == NOTICES_KEPT {
                         progress.notices.pop_front();
@@ -236,6 +257,7 @@ async fn absorb(client: &async_nats::Client, shared: &Shared, message: &jetstrea
             tracing::warn!(%error, stream_seq, "a refused message was not dead-lettered (it stays in the province stream)");
         }
     }
+    raised
 }
 
 /// Writes the state's snapshot with the stream sequence it covers; returns that sequence and

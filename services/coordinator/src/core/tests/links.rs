@@ -1,6 +1,8 @@
 //! Cross-city accounts (a notice per new claiming city) and province-wide blocks (one
 //! decision, at the second city).
 
+use events::province::{CrossCityClaim, CrossCityNotice, ProvinceBlockNotice};
+
 use super::*;
 
 fn mule() -> AccountRef {
@@ -20,10 +22,11 @@ fn given_a_stop_in_hangzhou_when_wenzhou_stops_the_same_account_then_both_claims
     let given = [stop(&hangzhou(), 1, 1, MARCH_14 + HOUR_MS)];
     check(&given, &stop(&wenzhou(), 1, 7, MARCH_14 + 2 * HOUR_MS), |answer, _| {
         let claims = vec![
-            Claim { city: hangzhou(), case: case(&hangzhou(), 1), first_stop_at_ms: MARCH_14 + HOUR_MS },
-            Claim { city: wenzhou(), case: case(&wenzhou(), 7), first_stop_at_ms: MARCH_14 + 2 * HOUR_MS },
+            CrossCityClaim { city: hangzhou(), case_id: case(&hangzhou(), 1), first_stop_at_ms: MARCH_14 + HOUR_MS },
+            CrossCityClaim { city: wenzhou(), case_id: case(&wenzhou(), 7), first_stop_at_ms: MARCH_14 + 2 * HOUR_MS },
         ];
-        assert_eq!(notices(answer), vec![Notice::CrossCity(CrossCity { account: mule(), claims })]);
+        let notice = CrossCityNotice { account: mule(), claims, decided_at_ms: MARCH_14 + 2 * HOUR_MS };
+        assert_eq!(notices(answer), vec![Notice::CrossCity(notice)]);
     });
 }
 
@@ -46,7 +49,7 @@ fn given_two_cities_on_an_account_when_a_third_stops_it_then_all_three_are_annou
     assert_eq!(notices(absorb(&mut state, &stop(&ningbo(), 2, 2, MARCH_14))), vec![]);
     assert_eq!(absorb(&mut state, &stop(&ningbo(), 1, 1, MARCH_14 + 5)), Ok(Absorbed::Duplicate));
     // An earlier stop of a city already claiming replaces its first claim, silently.
-    assert_eq!(state.links.claims_on(&mule())[0].case, case(&ningbo(), 2));
+    assert_eq!(state.links.claims_on(&mule())[0].case_id, case(&ningbo(), 2));
 }
 
 #[test]
@@ -54,10 +57,13 @@ fn given_a_block_in_one_city_when_a_second_city_blocks_the_same_number_then_the_
     let number = "phone:+8617000000000";
     let given = [block(&hangzhou(), 1, number, MARCH_14), block(&hangzhou(), 2, "phone:+8617000000001", MARCH_14)];
     let mut state = check(&given, &block(&wenzhou(), 1, number, MARCH_14 + HOUR_MS), |answer, state| {
-        let decision = ProvinceBlock {
+        let decision = ProvinceBlockNotice {
             identifier: identifier(number),
             cities: vec![hangzhou(), wenzhou()],
+            case_id: case(&hangzhou(), 1),
+            fraud_type: FraudType::ImpersonatingAuthorities,
             first_reported_at_ms: MARCH_14,
+            decided_at_ms: MARCH_14 + HOUR_MS,
         };
         assert_eq!(notices(answer), vec![Notice::ProvinceBlock(decision)]);
         assert!(state.links.province_blocked(&identifier(number)));
@@ -88,4 +94,49 @@ fn given_remembered_accounts_when_a_year_passes_without_a_stop_then_they_are_for
     // Forgotten, a second city's stop is a first claim again: no notice.
     assert_eq!(notices(absorb(&mut state, &stop(&wenzhou(), 2, 1, MARCH_14 + 400 * DAY_MS))), vec![]);
     assert_eq!(set(&state.links.claims_on(&mule()).into_iter().map(|c| c.city).collect::<Vec<_>>()), set(&[wenzhou()]));
+}
+
+#[test]
+fn given_a_cross_city_account_then_each_claiming_city_is_to_hear_it_and_an_answer_settles_only_its_own() {
+    let given = [stop(&hangzhou(), 1, 1, MARCH_14)];
+    let mut state = check(&given, &stop(&wenzhou(), 1, 1, MARCH_14 + 1), |_, state| {
+        let pending = state.outbox.pending_by_city();
+        assert_eq!(pending.into_iter().collect::<Vec<_>>(), vec![(hangzhou(), 1), (wenzhou(), 1)], "not Ningbo");
+    });
+    let due = state.outbox.due(|_| true, 10);
+    let (to_hangzhou, sent) = due.iter().find(|(d, _)| d.city == hangzhou()).cloned().unwrap();
+    // Ningbo joins while Hangzhou's notice is on its way: the newer set replaces it, and the
+    // answer to the older one leaves the newer pending.
+    absorb(&mut state, &stop(&ningbo(), 1, 1, MARCH_14 + 2)).unwrap();
+    assert!(!state.outbox.settle(&to_hangzhou, &sent, Settled::Taken { recorded: true }));
+    let [(_, Notice::CrossCity(newest))] = &state.outbox.due(|d| d.city == hangzhou(), 10)[..] else { panic!() };
+    assert_eq!(newest.claims.len(), 3);
+    let (delivery, newest) = state.outbox.due(|d| d.city == hangzhou(), 1).remove(0);
+    assert!(state.outbox.settle(&delivery, &newest, Settled::Taken { recorded: true }));
+    assert_eq!(state.outbox.pending_by_city().get(&hangzhou()), None);
+    assert_eq!((state.outbox.len(), state.outbox.taken), (2, 1), "Wenzhou's and Ningbo's still pending");
+}
+
+#[test]
+fn given_a_province_block_then_every_city_is_to_hear_it_and_the_outbox_survives_a_snapshot() {
+    let number = "phone:+8617000000000";
+    let given = [block(&hangzhou(), 1, number, MARCH_14)];
+    let state = check(&given, &block(&wenzhou(), 1, number, MARCH_14 + 1), |_, state| {
+        assert_eq!(state.outbox.len(), 3, "Hangzhou, Ningbo and Wenzhou");
+    });
+    let back = State::from_snapshot(&state.to_snapshot()).unwrap();
+    assert_eq!(back.outbox, state.outbox);
+    let due = back.outbox.due(|_| true, 10);
+    assert!(due.iter().all(|(_, n)| n.addressee() == (domain::Service::Blocking, "province_block")));
+}
+
+#[test]
+fn given_a_refusal_then_the_notice_leaves_the_outbox_counted_as_refused() {
+    let given = [stop(&hangzhou(), 1, 1, MARCH_14)];
+    let mut state = check(&given, &stop(&wenzhou(), 1, 1, MARCH_14 + 1), |_, _| {});
+    for (delivery, notice) in state.outbox.due(|_| true, 10) {
+        assert!(state.outbox.settle(&delivery, &notice, Settled::Refused));
+    }
+    assert!(state.outbox.is_empty());
+    assert_eq!((state.outbox.taken, state.outbox.refused), (0, 2));
 }

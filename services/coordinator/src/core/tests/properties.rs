@@ -26,7 +26,7 @@ fn stream() -> Vec<Envelope> {
 }
 
 /// What must not depend on the order: every report, the gaps, the claims on the mule.
-type Outcome = (Vec<Report>, Vec<(Producer, std::ops::RangeInclusive<u64>)>, Vec<Claim>);
+type Outcome = (Vec<Report>, Vec<(Producer, std::ops::RangeInclusive<u64>)>, Vec<events::province::CrossCityClaim>);
 
 fn outcome(state: &State) -> Outcome {
     let reports = ["2025-03-13", "2025-03-14", "2025-W11", "2025-03"]
