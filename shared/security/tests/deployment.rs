@@ -33,6 +33,7 @@ fn services(city: &City) -> Vec<(&'static str, Grant)> {
             let grant = Grant::new()
                 .publish(subjects::service_events(city, service))
                 .produces_into(&city.stream_name())
+                .answers(subjects::province_notices(city, service))
                 .inbox(&subjects::city_inbox(city, name));
             (name, grant)
         })
@@ -292,6 +293,33 @@ async fn run_generated_province(hub_cluster: usize) {
         }
     })
     .await;
+    // The coordinator's notice reaches a city's freezing across the accounts and the leaf
+    // link, and its answer comes back.
+    let hangzhou = &spec.cities[0];
+    let (_, url) = deployment.city_client_urls.iter().find(|(city, _)| city == hangzhou).unwrap();
+    let freezing =
+        connect(credentials(&format!("{hangzhou}-freezing"), subjects::city_inbox(hangzhou, "freezing")), url.clone())
+            .await;
+    let notice = subjects::province_notice(hangzhou, Service::Freezing, subjects::notice_kind::CROSS_CITY);
+    let mut notices = freezing.subscribe(subjects::province_notices(hangzhou, Service::Freezing)).await.unwrap();
+    freezing.flush().await.unwrap();
+    let answering = tokio::spawn(async move {
+        let request = futures::StreamExt::next(&mut notices).await.expect("a notice");
+        freezing.publish(request.reply.expect("a reply subject"), "{\"ok\":{\"recorded\":true}}".into()).await.unwrap();
+        freezing.flush().await.unwrap();
+    });
+    let coordinator = connect(
+        credentials("province-coordinator", subjects::province_inbox(security::hub::COORDINATOR)),
+        deployment.hub_client_url.clone(),
+    )
+    .await;
+    let answer = testkit::eventually(std::time::Duration::from_secs(20), "the city's freezing answers", || {
+        let (coordinator, notice) = (coordinator.clone(), notice.clone());
+        async move { coordinator.request(notice, "{}".into()).await.ok() }
+    })
+    .await;
+    assert_eq!(&answer.payload[..], b"{\"ok\":{\"recorded\":true}}");
+    answering.await.unwrap();
     if hub_cluster > 1 {
         a_citys_certificate_cannot_join_the_hub_as_a_route(dir.path(), &deployment.hub_nodes[0], &mut servers).await;
     }
