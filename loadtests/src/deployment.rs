@@ -184,8 +184,7 @@ impl Embedded {
                     None => plain(province.hub_url()).await?,
                     Some(dir) => secured::connect_coordinator(dir, &province.hub_url()).await?,
                 };
-                let shell =
-                    coordinator::shell::Options { cities: cities.to_vec(), data_dir: data.path().join("province") };
+                let shell = coordinator::shell::Options::new(cities.to_vec(), data.path().join("province"));
                 let (stop, shutdown) = tokio::sync::watch::channel(false);
                 let running = tokio::spawn(coordinator::shell::run(client, shell, shutdown));
                 Some((stop, running))

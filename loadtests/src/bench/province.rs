@@ -327,7 +327,7 @@ async fn shell(cities: &[City], count: u64) -> anyhow::Result<f64> {
         started.elapsed().as_secs_f64()
     );
     let data = tempfile::tempdir()?;
-    let options = coordinator::shell::Options { cities: cities.to_vec(), data_dir: data.path().to_owned() };
+    let options = coordinator::shell::Options::new(cities.to_vec(), data.path().to_owned());
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let started = Instant::now();
     tokio::spawn(coordinator::shell::run(client.clone(), options, shutdown));

@@ -53,7 +53,7 @@ async fn the_joint_meetings_report_is_printed_as_a_table_and_as_csv_and_a_bad_pe
     }
     bus::streams::ensure_province_stream(&jetstream::new(hub.clone()), &cities).await.unwrap();
     let data = tempfile::tempdir().unwrap();
-    let options = coordinator::shell::Options { cities: cities.to_vec(), data_dir: data.path().to_owned() };
+    let options = coordinator::shell::Options::new(cities.to_vec(), data.path().to_owned());
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(coordinator::shell::run(hub.clone(), options, shutdown));
 

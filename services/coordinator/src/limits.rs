@@ -116,3 +116,13 @@ pub const NOTICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2
 /// within about 2 s of its link coming back (the goal is 5 s).
 pub const NOTICE_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
 pub const NOTICE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How often the coordinator looks for what to ask producers to re-send: a gap must outlive
+/// a whole pass (a source re-sending out of order fills it within seconds), and a producer's
+/// highest must stand still for one, before it asks. A gap is mended within two passes.
+pub const RESEND_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Producers' ranges asked for per pass (each at most `events::province::MAX_RESEND_EVENTS`):
+/// 55 producers (11 cities × 5 services) each with a tail ask fit, with room for gaps; the
+/// rest wait for the next pass.
+pub const RESEND_ASKS_PER_PASS: usize = 128;

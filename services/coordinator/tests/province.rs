@@ -114,7 +114,7 @@ async fn the_coordinator_counts_each_city_once_tells_a_shared_account_and_resume
     hub.flush().await.unwrap();
 
     let data = tempfile::tempdir().unwrap();
-    let options = Options { cities: cities.to_vec(), data_dir: data.path().to_owned() };
+    let options = Options::new(cities.to_vec(), data.path().to_owned());
     let (stop, shutdown) = watch::channel(false);
     let running = tokio::spawn(shell::run(hub.clone(), options.clone(), shutdown));
 
@@ -243,7 +243,7 @@ async fn each_claiming_city_hears_a_cross_city_account_and_every_city_a_province
     let hub = async_nats::connect(province.hub_url()).await.unwrap();
     bus::streams::ensure_province_stream(&jetstream::new(hub.clone()), &cities).await.unwrap();
     let data = tempfile::tempdir().unwrap();
-    let options = Options { cities: cities.to_vec(), data_dir: data.path().to_owned() };
+    let options = Options::new(cities.to_vec(), data.path().to_owned());
     let (_stop, shutdown) = watch::channel(false);
     let _running = tokio::spawn(shell::run(hub.clone(), options, shutdown));
 

@@ -43,6 +43,7 @@ pub fn grant(city: &City) -> security::Grant {
         .publish(subjects::dead_letter(city, Service::Dissuasion))
         .produces_into(&stream)
         .answers(subjects::service_commands(city, Service::Dissuasion))
+        .answers(subjects::province_notices(city, Service::Dissuasion))
         .publish(subjects::any_carrier(carrier_verb::SMS))
         .publish(subjects::command(city, Service::Intake, protocol::intake::VERB_REPORT))
         .consumes(&stream, shell::INTAKE_CONSUMER, &shell::intake_filter(city))

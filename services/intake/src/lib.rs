@@ -30,6 +30,7 @@ pub fn grant(city: &domain::City) -> security::Grant {
         .publish(subjects::dead_letter(city, Service::Intake))
         .produces_into(&stream)
         .answers(subjects::service_commands(city, Service::Intake))
+        .answers(subjects::province_notices(city, Service::Intake))
         .consumes(&stream, shell::TIMELINE_CONSUMER, &subjects::service_events(city, Service::Freezing))
         .inbox(&subjects::city_inbox(city, Service::Intake.as_str()))
 }

@@ -50,6 +50,7 @@ pub fn grant(city: &City) -> security::Grant {
         .publish(subjects::dead_letter(city, Service::Restitution))
         .produces_into(&stream)
         .answers(subjects::service_commands(city, Service::Restitution))
+        .answers(subjects::province_notices(city, Service::Restitution))
         .publish(subjects::any_bank(bank_verb::FLOWS))
         .publish(subjects::any_bank(bank_verb::RETURN))
         .publish(subjects::any_platform(platform_verb::RESOLVE))

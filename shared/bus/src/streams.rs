@@ -118,6 +118,8 @@ pub async fn ensure_province_stream_replicated(
         .collect();
     let config = stream::Config {
         name: subjects::PROVINCE_STREAM.to_owned(),
+        // Beside the sources: the events the coordinator had a producer re-send from its log.
+        subjects: vec![subjects::province_resent_all()],
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::Limits,
         max_age: CITY_STREAM_MAX_AGE,

@@ -10,6 +10,10 @@
 //!   blocked in two or more cities is blocked in every city; each city's blocking blocks it
 //!   (`identifier_blocked` with its `province` field) unless it blocks it already.
 //!
+//! - [`ResendRequest`] (`afc.<city>.province.<service>.resend`, any service with a log,
+//!   served by the shared runtime): the events of a range of the service's sequence
+//!   numbers, read from its redb log, for the province to fill a gap with ([`Resent`]).
+//!
 //! Only the hub can send on these subjects: a city's staff may send the city's commands
 //! (`afc.<city>.cmd.>`), not these, and the hub's grants let the coordinator alone send them
 //! (docs/ARCHITECTURE.md, "Security"). The coordinator sends each notice until the city
@@ -70,4 +74,60 @@ pub enum NoticeError {
     Refused { message: String },
     #[error("notice not taken now: {message}")]
     Unavailable { message: String },
+}
+
+/// Most events a `resend` asks for at once.
+pub const MAX_RESEND_EVENTS: u64 = 1_000;
+
+/// Most bytes of events (encoded) one answer to a `resend` carries: a quarter of
+/// nats-server's default 1 MiB payload, twice over in hex. An event is at most
+/// [`crate::MAX_EVENT_BYTES`], so an answer always carries at least the first one asked for.
+pub const MAX_RESEND_BYTES: usize = 256 * 1024;
+
+/// `resend`: the events `from_seq..=to_seq` of the service's log (at most
+/// [`MAX_RESEND_EVENTS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResendRequest {
+    pub from_seq: u64,
+    pub to_seq: u64,
+}
+
+/// The answer to a `resend`: the events found, in order (each an encoded envelope, in hex),
+/// where to go on from when [`MAX_RESEND_BYTES`] cut the answer short, and the log's highest
+/// sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resent {
+    pub events_hex: Vec<String>,
+    pub next_seq: Option<u64>,
+    pub highest_seq: u64,
+}
+
+/// Lower-case hex of `bytes`.
+pub fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// The bytes of `text`, hex; `None` when it is not.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_goes_there_and_back_and_refuses_what_is_not_hex() {
+        let bytes = [0u8, 1, 0xab, 0xff];
+        assert_eq!(super::to_hex(&bytes), "0001abff");
+        assert_eq!(super::from_hex("0001abff").unwrap(), bytes);
+        assert_eq!(super::from_hex("abc"), None);
+        assert_eq!(super::from_hex("zz"), None);
+        assert_eq!(super::from_hex("é0"), None);
+    }
 }

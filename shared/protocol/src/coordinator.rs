@@ -87,4 +87,8 @@ pub struct Status {
     pub notices_refused: u64,
     #[serde(default)]
     pub notices_dropped: u64,
+    /// Events producers re-sent from their logs (gaps, a stalled tail), put back into
+    /// `AFC_PROVINCE`.
+    #[serde(default)]
+    pub events_resent: u64,
 }

@@ -175,6 +175,22 @@ pub fn any_province_notice(service: Service, kind: &str) -> String {
     format!("afc.*.province.{service}.{kind}")
 }
 
+/// Where the coordinator puts back into `AFC_PROVINCE` the events a producer re-sent from its
+/// log: `afc.province.resent.<city>.<service>`.
+pub fn province_resent(city: &City, service: Service) -> String {
+    format!("afc.province.resent.{city}.{service}")
+}
+
+/// Every re-sent event (a subject of `AFC_PROVINCE` beside its sources).
+pub fn province_resent_all() -> String {
+    "afc.province.resent.>".to_owned()
+}
+
+/// One kind of notice to any service in any city.
+pub fn any_province_notice_of_any_service(kind: &str) -> String {
+    format!("afc.*.province.*.{kind}")
+}
+
 /// The inbox prefix of one identity of the province (`_INBOX.province.<who>`).
 pub fn province_inbox(who: &str) -> String {
     format!("_INBOX.{PROVINCE_DOMAIN}.{who}")
@@ -303,6 +319,9 @@ pub mod notice_kind {
     pub const CROSS_CITY: &str = "cross_city";
     /// To blocking: an identifier blocked in two or more cities is blocked in every city.
     pub const PROVINCE_BLOCK: &str = "province_block";
+    /// To any service: the events of a range of its sequence numbers, from its own log (the
+    /// province misses them).
+    pub const RESEND: &str = "resend";
 }
 
 /// Carrier verbs.
@@ -366,6 +385,7 @@ mod tests {
         );
         assert_eq!(province_notices(&city, Service::Blocking), "afc.hangzhou.province.blocking.*");
         assert_eq!(city_province_notices(&city), "afc.hangzhou.province.>");
+        assert_eq!(province_resent(&city, Service::Freezing), "afc.province.resent.hangzhou.freezing");
         assert_eq!(any_province_notice(Service::Blocking, "province_block"), "afc.*.province.blocking.province_block");
         assert_eq!(
             js_api::consumer_create("AFC_HANGZHOU", "freezing", &service_events(&city, intake)),

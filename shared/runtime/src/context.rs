@@ -8,6 +8,7 @@ use async_nats::jetstream;
 use bus::consumer::{ConsumerSpec, HandleError, Redelivery, run_consumer};
 use domain::{City, Service, SharedClock};
 use events::Envelope;
+use events::province::kind;
 use protocol::subjects;
 use store::Store;
 use tokio::sync::watch;
@@ -141,6 +142,10 @@ pub struct Context {
     stop_relays: watch::Sender<bool>,
     parts: Parts,
     relays: Parts,
+    /// The store whose log the service produces from: it answers the province's `resend`.
+    producer: Option<Store>,
+    /// The service's answers to the province's notices, subscribed when it runs.
+    province: Option<Router>,
 }
 
 impl std::fmt::Debug for Context {
@@ -169,6 +174,8 @@ impl Context {
             stop_relays: watch::channel(false).0,
             parts: Parts::default(),
             relays: Parts::default(),
+            producer: None,
+            province: None,
         }
     }
 
@@ -208,6 +215,7 @@ impl Context {
             step: format!("find the stream {}", self.city.stream_name()),
             source: e.into(),
         })?;
+        self.producer = Some(store.clone());
         let relay = bus::relay::run_relay(self.js.clone(), store.clone(), self.stop_relays.subscribe());
         self.relays.spawn("outbox relay".into(), Box::pin(async move { Ok(relay.await?) }));
         Ok(())
@@ -267,8 +275,24 @@ impl Context {
 
     /// Answers the province coordinator's notices to the service
     /// (`afc.<city>.province.<service>.<kind>`, `events::province`) with `router`, one verb
-    /// per kind. Only the hub can send them.
+    /// per kind. Only the hub can send them. Subscribed when the service runs, with the
+    /// `resend` every producing service answers from its log ([`Context::start_producer`]).
     pub async fn serve_province(&mut self, router: Router) -> Result<(), ServiceError> {
+        assert!(self.province.is_none(), "the province's notices are served once");
+        self.province = Some(router);
+        Ok(())
+    }
+
+    /// Subscribes the province's notices: the service's router, and `resend` when it produces.
+    async fn serve_province_notices(&mut self) -> Result<(), ServiceError> {
+        let router = match (self.province.take(), self.producer.clone()) {
+            (router, Some(store)) => router.unwrap_or_default().verb(kind::RESEND, move |body: bytes::Bytes| {
+                let store = store.clone();
+                async move { crate::resend::answer(store, &body).await }
+            }),
+            (Some(router), None) => router,
+            (None, None) => return Ok(()),
+        };
         let subject = subjects::province_notices(&self.city, self.service);
         self.serve_on(router, subject, "province notices").await
     }
@@ -295,6 +319,13 @@ impl Context {
     /// relays last). Returns the first failure.
     pub async fn run(mut self) -> Result<(), ServiceError> {
         let service = self.service;
+        if let Err(error) = self.serve_province_notices().await {
+            let _ = self.stop_parts.send(true);
+            let _ = self.parts.stop(service, TEARDOWN_TIMEOUT).await;
+            let _ = self.stop_relays.send(true);
+            let _ = self.relays.stop(service, RELAY_STOP_TIMEOUT).await;
+            return Err(error);
+        }
         let mut node_shutdown = self.node_shutdown.clone();
         let mut first = loop {
             tokio::select! {

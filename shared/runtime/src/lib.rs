@@ -21,6 +21,7 @@
 mod context;
 pub mod limits;
 mod node;
+mod resend;
 mod router;
 
 pub use context::{Context, Part, ServiceError, StoreFailed};

@@ -303,3 +303,64 @@ async fn a_message_nobody_answers_is_dead_lettered_when_the_server_gives_up_on_i
     fixture.shutdown.send(true).unwrap();
     bounded("the service stops", running).await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producing_service_answers_the_provinces_resend_from_its_log_beside_its_own_notices() {
+    use events::province::{NoticeError, ResendRequest, Resent, from_hex, kind};
+    let (fixture, mut context) = fixture().await;
+    context.start_producer(&fixture.store).await.unwrap();
+    for n in 1..=3 {
+        let case_id = CaseId::derive(&city(), n);
+        fixture
+            .store
+            .write(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+                let event = FreezingEvent::TraceStarted {
+                    case_id: case_id.clone(),
+                    reported_at_ms: n,
+                    reported_loss_fen: Fen::new(n),
+                };
+                ctx.append(Some(case_id), None, Payload::Freezing(event))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    let router = Router::new().verb("cross_city", |_| async { Ok::<_, NoticeError>("heard") });
+    context.serve_province(router).await.unwrap();
+    let running = tokio::spawn(context.run());
+
+    let ask = |kind: &'static str, body: String| {
+        let client = fixture.client.clone();
+        async move {
+            let subject = protocol::subjects::province_notice(&city(), Service::Freezing, kind);
+            let answer = testkit::eventually(BOUND, "the service answers", || {
+                let (client, subject, body) = (client.clone(), subject.clone(), body.clone());
+                async move { client.request(subject, body.into()).await.ok() }
+            })
+            .await;
+            serde_json::from_slice::<serde_json::Value>(&answer.payload).unwrap()
+        }
+    };
+    let resend = |from_seq, to_seq| serde_json::to_string(&ResendRequest { from_seq, to_seq }).unwrap();
+    // The events asked for, from the log, with the log's highest.
+    let answer = ask(kind::RESEND, resend(2, 5)).await;
+    let resent: Resent = serde_json::from_value(answer["ok"].clone()).unwrap();
+    assert_eq!(resent.highest_seq, 3);
+    assert_eq!(resent.next_seq, None);
+    let seqs: Vec<u64> =
+        resent.events_hex.iter().map(|hex| events::decode(&from_hex(hex).unwrap()).unwrap().seq).collect();
+    assert_eq!(seqs, [2, 3]);
+    // Past the log's end: nothing, and the highest.
+    let answer = ask(kind::RESEND, resend(4, 9)).await;
+    assert_eq!(answer["ok"]["events_hex"], serde_json::json!([]));
+    assert_eq!(answer["ok"]["highest_seq"], 3);
+    // A range it does not take is refused with what it takes.
+    let answer = ask(kind::RESEND, resend(0, 2)).await;
+    assert_eq!(answer["error"]["kind"], "refused");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("1 <= from_seq"), "{answer}");
+    // The service's own notices are answered on the same subjects.
+    assert_eq!(ask("cross_city", "{}".into()).await, serde_json::json!({"ok": "heard"}));
+
+    fixture.shutdown.send(true).unwrap();
+    bounded("the service stops", running).await.unwrap().unwrap();
+}

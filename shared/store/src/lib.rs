@@ -105,6 +105,10 @@ pub struct Producer {
     pub service: Service,
 }
 
+/// Encoded events of the log, where to go on from when a byte budget cut them short, and the
+/// log's highest sequence number ([`Store::events_between`]).
+pub type LogSlice = (Vec<Vec<u8>>, Option<u64>, u64);
+
 /// Handle to a service's store. Cheap to clone; all clones share one writer.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -294,6 +298,35 @@ impl Store {
                 expected += 1;
             }
             Ok(expected - 1)
+        })
+    }
+
+    /// The encoded events `from..=to` of the log, in order, as many as fit in `max_bytes`
+    /// (at least the first found); where to go on from when `max_bytes` cut them short; and
+    /// the log's highest sequence number. For a `resend` (`events::province`).
+    pub fn events_between(
+        &self,
+        from: u64,
+        to: u64,
+        max_bytes: usize,
+    ) -> Result<LogSlice, StoreError> {
+        self.read_blocking(|tx| {
+            let table = tx.open_table(EVENTS)?;
+            let highest = table.last()?.map_or(0, |(k, _)| k.value());
+            let (mut found, mut size, mut next) = (Vec::new(), 0usize, None);
+            if from <= to {
+                for row in table.range(from..=to)? {
+                    let (seq, bytes) = row?;
+                    let bytes = bytes.value();
+                    if !found.is_empty() && size + bytes.len() > max_bytes {
+                        next = Some(seq.value());
+                        break;
+                    }
+                    size += bytes.len();
+                    found.push(bytes.to_vec());
+                }
+            }
+            Ok((found, next, highest))
         })
     }
 

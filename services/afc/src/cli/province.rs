@@ -55,7 +55,7 @@ pub async fn coordinator(
     // healing or the hub restarting, not after nats-server's source retry backoff.
     let hub_js = async_nats::jetstream::new(client.clone());
     tokio::spawn(bus::province::watch_links(client.clone(), hub_js, cities.clone(), shutdown.clone()));
-    let options = coordinator::shell::Options { cities, data_dir };
+    let options = coordinator::shell::Options::new(cities, data_dir);
     coordinator::shell::run(client, options, shutdown).await?;
     Ok(())
 }

@@ -110,5 +110,6 @@ fn status(shared: &Shared) -> Status {
         notices_taken: state.outbox.taken,
         notices_refused: state.outbox.refused,
         notices_dropped: state.outbox.dropped,
+        events_resent: progress.resent,
     }
 }

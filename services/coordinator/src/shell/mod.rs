@@ -12,10 +12,12 @@
 //! The notices the core raises wait in the state's outbox (so in the snapshot) until their
 //! city answers; [`deliver`] sends them.
 //!
-//! Not built yet (issue 17): `resend`.
+//! Gaps and a stalled tail of a producer are asked for from the producer's own log and put
+//! back into the province stream ([`resend`]).
 
 mod commands;
 mod deliver;
+mod resend;
 pub mod store;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -44,6 +46,15 @@ pub struct Options {
     pub cities: Vec<City>,
     /// Where its store is (`coordinator.redb`).
     pub data_dir: PathBuf,
+    /// How often it looks for gaps and stalled tails to ask producers for
+    /// ([`crate::limits::RESEND_EVERY`]; shorter in tests).
+    pub resend_every: std::time::Duration,
+}
+
+impl Options {
+    pub fn new(cities: Vec<City>, data_dir: PathBuf) -> Options {
+        Options { cities, data_dir, resend_every: crate::limits::RESEND_EVERY }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +75,8 @@ struct Progress {
     absorbed_seq: u64,
     refused: BTreeMap<&'static str, u64>,
     notices: VecDeque<Notice>,
+    /// Events producers re-sent from their logs, put into the province stream.
+    resent: u64,
 }
 
 /// The state and the progress, shared by the consumer (writes) and the commands (read).
@@ -102,9 +115,11 @@ pub async fn run(client: async_nats::Client, options: Options, mut shutdown: Shu
     let commands = serve(client.clone(), shared.clone(), shutdown.clone()).await?;
     let wake = Arc::new(Notify::new());
     let sender = tokio::spawn(deliver::run(client.clone(), shared.clone(), wake.clone(), shutdown.clone()));
+    let mender = tokio::spawn(resend::run(client.clone(), shared.clone(), options.resend_every, shutdown.clone()));
     let consumed = consume(client, shared, store, seq, &wake, &mut shutdown).await;
     commands.abort();
     sender.abort();
+    mender.abort();
     consumed
 }
 
