@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use ::events::province::ProvinceBlockNotice;
 use domain::calendar::{civil_from_days, days_from_civil};
 use domain::report::Contacts;
 use domain::{AccountRef, CaseId, FraudType, TimeMs};
-use ::events::province::ProvinceBlockNotice;
 
 use super::carriers::carriers_for;
 use super::state::{Deadline, State};

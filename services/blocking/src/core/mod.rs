@@ -18,9 +18,9 @@ mod state;
 
 use std::collections::BTreeSet;
 
+use ::events::province::ProvinceBlockNotice;
 use domain::report::Contacts;
 use domain::{AccountRef, BankId, CaseId, City, FraudType, TimeMs};
-use ::events::province::ProvinceBlockNotice;
 
 use crate::events::{Appeal, BlockingEvent, Carrier, Channel, HolderKey, OrderErrorKind, PoolSubject};
 use crate::limits::{DEFAULT_DOMAIN_BLOCK_MS, DEFAULT_IP_BLOCK_MS, DEFAULT_LISTING_MS, DEFAULT_PHONE_BLOCK_MS};

@@ -217,7 +217,8 @@ fn entry(at_ms: TimeMs, event: BlockingEvent) -> Option<CaseEntry> {
             (CaseEntryKind::Refused, format!("{kind}: {value}"), reason.to_string(), None)
         }
         BlockingEvent::IdentifierBlocked { identifier, carriers, expires_at_ms, generation, province, .. } => {
-            let mut detail = format!("block {generation}, ordered from [{}], expires at {expires_at_ms}", list(&carriers));
+            let mut detail =
+                format!("block {generation}, ordered from [{}], expires at {expires_at_ms}", list(&carriers));
             if let Some(origin) = province {
                 let cities: Vec<&str> = origin.cities.iter().map(|c| c.as_str()).collect();
                 detail.push_str(&format!(", for the province (blocked first in {})", cities.join(", ")));
