@@ -47,3 +47,25 @@ pub(super) fn router(engine: mpsc::Sender<EngineMsg>) -> Router {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An engine that stopped takes no notice: the coordinator asks again later.
+    #[tokio::test]
+    async fn a_notice_to_a_stopped_engine_is_unavailable() {
+        let (engine, stopped) = mpsc::channel(1);
+        drop(stopped);
+        let body = serde_json::json!({
+            "identifier": "phone:+8617000000000",
+            "cities": ["jiaxing", "hangzhou"],
+            "case_id": domain::CaseId::derive(&domain::City::parse("jiaxing").unwrap(), 7),
+            "fraud_type": "pig_butchering",
+            "first_reported_at_ms": 1,
+            "decided_at_ms": 2,
+        });
+        let answer = province_block(&engine, body.to_string().as_bytes()).await;
+        assert!(matches!(answer, Err(NoticeError::Unavailable { .. })), "{answer:?}");
+    }
+}
