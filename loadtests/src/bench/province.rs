@@ -156,6 +156,7 @@ impl Mix {
                     expires_at_ms: at + 90 * 24 * 3_600_000,
                     carriers: Vec::new(),
                     looks_like: None,
+                    province: None,
                 }),
             ),
             44..=46 => {

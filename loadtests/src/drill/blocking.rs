@@ -269,6 +269,7 @@ mod tests {
                     expires_at_ms: 9_999_999,
                     carriers: Carrier::ALL.to_vec(),
                     looks_like: None,
+                    province: None,
                 },
             ),
         ];

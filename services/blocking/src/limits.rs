@@ -15,6 +15,11 @@ pub use identifiers::limits::{
 /// the first cases, and must not grow a block without bound.
 pub const MAX_CASES_LISTED: usize = 64;
 
+/// Cities a province block notice may name (`events::province::ProvinceBlockNotice`): a
+/// province has a dozen or two prefecture-level cities (Zhejiang 11, Guangdong 21, Sichuan
+/// 21); more is a malformed notice, refused rather than stored on every block it makes.
+pub const MAX_NOTICE_CITIES: usize = 32;
+
 /// Phone cards of one holder restricted at once: a card seller with more is a wholesale
 /// trader (Kaifeng seized 21,273 cards from 1,293 traders, ~16 each); past it the rest are
 /// refused with a problem each, for the liaison to handle by hand.

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use domain::{AccountRef, CaseId, FraudType, TimeMs};
+use domain::{AccountRef, CaseId, City, FraudType, TimeMs};
 use serde::{Deserialize, Serialize};
 
 use identifiers::{ContactKind, Identifier, Reason};
@@ -49,6 +49,14 @@ pub struct Appeal {
     pub reason: String,
     /// The operator who decided, as the center's staff directory names them.
     pub operator: String,
+}
+
+/// Where a block of the province's came from: the cities that blocked the identifier first,
+/// earliest first, and when the province decided it was blocked everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvinceOrigin {
+    pub cities: Vec<City>,
+    pub decided_at_ms: TimeMs,
 }
 
 /// Why a carrier or bank order failed (the adapter's error kind).
@@ -110,6 +118,10 @@ pub enum BlockingEvent {
         /// The Unicode form of a look-alike domain, as the victim saw it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         looks_like: Option<String>,
+        /// Set when the province blocked it (`events::province::ProvinceBlockNotice`): then
+        /// `case_id` is the first blocking city's case, not one of this city's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        province: Option<ProvinceOrigin>,
     },
     /// Another case named a blocked identifier: the block lasts to `expires_at_ms` now.
     BlockExtended {

@@ -7,7 +7,9 @@
 mod common;
 
 use domain::{AccountRef, CaseId, City, FraudType};
-use events::blocking::{Appeal, BlockingEvent, Card, Carrier, Channel, HolderKey, OrderErrorKind, PoolSubject};
+use events::blocking::{
+    Appeal, BlockingEvent, Card, Carrier, Channel, HolderKey, OrderErrorKind, PoolSubject, ProvinceOrigin,
+};
 use events::{Envelope, Payload, Service, decode, encode};
 use identifiers::{ContactKind, Identifier, Reason};
 
@@ -42,6 +44,7 @@ fn samples() -> Vec<BlockingEvent> {
             expires_at_ms: T + 1,
             carriers: Carrier::ALL.to_vec(),
             looks_like: Some("аpple.com".into()),
+            province: None,
         },
         BlockingEvent::BlockExtended {
             identifier: phone(),
@@ -98,6 +101,28 @@ fn every_event_kind_encodes_to_its_golden_bytes_and_back() {
     for event in samples() {
         common::check_payload("blocking", event.name(), &event);
     }
+}
+
+/// A block the province asked for: `identifier_blocked` with its `province` field, pinned
+/// beside the city's own (whose bytes the field, absent, leaves as they were).
+#[test]
+fn a_province_block_encodes_to_its_golden_bytes_and_back() {
+    const T: u64 = 1_763_946_000_000;
+    let event = BlockingEvent::IdentifierBlocked {
+        identifier: phone(),
+        generation: 1,
+        case_id: CaseId::parse("jiaxing-00000000cafef00d").unwrap(),
+        fraud_type: FraudType::ImpersonatingAuthorities,
+        blocked_at_ms: T,
+        expires_at_ms: T + 1,
+        carriers: vec![Carrier::Ctcc],
+        looks_like: None,
+        province: Some(ProvinceOrigin {
+            cities: vec![City::parse("jiaxing").unwrap(), City::parse("hangzhou").unwrap()],
+            decided_at_ms: T - 1,
+        }),
+    };
+    common::check_payload("blocking", "identifier_blocked_province", &event);
 }
 
 #[test]

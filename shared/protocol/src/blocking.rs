@@ -3,10 +3,12 @@
 //! `check` answers a carrier's or staff's question about one value, normalised as a report's
 //! contacts are; `list` pages through the active blocks; `lift` is staff's appeal decision;
 //! `case` is what blocking did with one case's contacts and accounts (for `afc case show`).
+//! A block the province asked for (`events::province::ProvinceBlockNotice`) is answered with
+//! `province_cities`, absent for a city's own blocks (older readers ignore it).
 //! No answer holds a victim's personal data: identifiers are the scammer's, counts and fraud
 //! types say why.
 
-use domain::{AccountRef, Carrier, CaseId, FraudType, TimeMs};
+use domain::{AccountRef, Carrier, CaseId, City, FraudType, TimeMs};
 use serde::{Deserialize, Serialize};
 
 pub use crate::intake::Problem;
@@ -46,6 +48,10 @@ pub struct CheckReply {
     pub fraud_types: Vec<FraudType>,
     /// A card seller's phone card, restricted to local voice in the high-risk pool.
     pub in_pool: bool,
+    /// When the active block is the province's: the cities that blocked it first, earliest
+    /// first (absent for a city's own block).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub province_cities: Vec<City>,
 }
 
 /// `list`: active blocks started at or after `since_ms`, oldest first, a page at a time.
@@ -93,6 +99,10 @@ pub struct BlockSummary {
     /// The Unicode form of a look-alike domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub looks_like: Option<String>,
+    /// When the block is the province's: the cities that blocked it first, earliest first
+    /// (absent for a city's own block).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub province_cities: Vec<City>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,6 +229,7 @@ mod tests {
             case_count: 0,
             fraud_types: Vec::new(),
             in_pool: false,
+            province_cities: Vec::new(),
         };
         let json = serde_json::to_string(&CheckResponse::Ok(reply)).unwrap();
         assert_eq!(

@@ -27,6 +27,7 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
             expires_at_ms,
             carriers,
             looks_like,
+            province,
         } => {
             let block = state.blocks.get_or_insert_with(identifier, || Block {
                 generation: 0,
@@ -40,11 +41,13 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
                 expires_at_ms: *expires_at_ms,
                 carriers: Default::default(),
                 looks_like: looks_like.clone(),
+                province: None,
             });
             assert!(!block.active && *generation == block.generation + 1, "a block starts only a new generation");
             block.generation = *generation;
             block.active = true;
             block.blocked_at_ms = *blocked_at_ms;
+            block.province = province.clone();
             block.carriers = carriers.iter().map(|c| (*c, OrderStatus::Pending)).collect();
             named(block, case_id, *fraud_type, *blocked_at_ms);
             state.active_by_time.insert((*blocked_at_ms, identifier.clone()), ());

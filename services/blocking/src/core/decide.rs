@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use ::events::province::ProvinceBlockNotice;
 use domain::calendar::{civil_from_days, days_from_civil};
 use domain::report::Contacts;
 use domain::{AccountRef, CaseId, FraudType, TimeMs};
@@ -10,10 +11,10 @@ use domain::{AccountRef, CaseId, FraudType, TimeMs};
 use super::carriers::carriers_for;
 use super::state::{Deadline, State};
 use super::{CoreConfig, Input, Rejection};
-use crate::events::{Appeal, BlockingEvent, Card, HolderKey, OrderErrorKind, PoolSubject};
+use crate::events::{Appeal, BlockingEvent, Card, HolderKey, OrderErrorKind, PoolSubject, ProvinceOrigin};
 use crate::limits::{
-    CARD_SELLER_CASES, MAX_CARDS_PER_HOLDER, MAX_IDENTIFIERS_PER_CASE, MAX_ORDER_ATTEMPTS, MAX_STAFF_TEXT_CHARS,
-    ORDER_RETRY_BACKOFF_MS, POOL_YEARS, TIMER_BATCH,
+    CARD_SELLER_CASES, MAX_CARDS_PER_HOLDER, MAX_IDENTIFIERS_PER_CASE, MAX_NOTICE_CITIES, MAX_ORDER_ATTEMPTS,
+    MAX_STAFF_TEXT_CHARS, ORDER_RETRY_BACKOFF_MS, POOL_YEARS, TIMER_BATCH,
 };
 use crate::normalize::{ContactKind, Identifier, NormalizeError, Reason, looks_like, normalize};
 
@@ -39,6 +40,7 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 .ok_or_else(|| Rejection::NotBlocked { identifier: identifier.clone() })?;
             Ok(vec![BlockingEvent::BlockLifted { generation: block.generation, identifier, lifted_at_ms: now, appeal }])
         }
+        Input::ProvinceBlock(notice) => province_block(state, config, notice, now),
         Input::PoolAppeal { subject, appeal } => {
             check_appeal(&appeal)?;
             let entry = state
@@ -128,6 +130,7 @@ fn case_reported(
                 fraud_type,
                 blocked_at_ms: now,
                 expires_at_ms,
+                province: None,
             },
         });
     }
@@ -136,6 +139,44 @@ fn case_reported(
 
 fn count(n: usize) -> u32 {
     u32::try_from(n).expect("bounded by MAX_IDENTIFIERS_PER_CASE")
+}
+
+/// The province's block of an identifier two or more cities blocked: blocked here as a
+/// city's own block is (this city's block life and carriers), under the first city's case,
+/// unless it is blocked here already (nothing to record) or on the never-block list.
+fn province_block(
+    state: &State,
+    config: &CoreConfig,
+    notice: ProvinceBlockNotice,
+    now: TimeMs,
+) -> Result<Vec<BlockingEvent>, Rejection> {
+    let ProvinceBlockNotice { identifier, cities, case_id, fraud_type, decided_at_ms, .. } = notice;
+    let accepted = format!("2 to {MAX_NOTICE_CITIES} distinct cities");
+    if !(2..=MAX_NOTICE_CITIES).contains(&cities.len()) {
+        let value = format!("{} cities", cities.len());
+        return Err(Rejection::InvalidNotice { field: "cities", value, expected: accepted });
+    }
+    let mut distinct = BTreeSet::new();
+    if let Some(twice) = cities.iter().find(|city| !distinct.insert(*city)) {
+        return Err(Rejection::InvalidNotice { field: "cities", value: format!("{twice} twice"), expected: accepted });
+    }
+    if config.never_block.contains(&identifier) {
+        return Err(Rejection::NeverBlocked { identifier });
+    }
+    if state.active_block(&identifier).is_some() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![BlockingEvent::IdentifierBlocked {
+        generation: state.blocks.get(&identifier).map_or(1, |b| b.generation + 1),
+        carriers: carriers_for(&identifier),
+        looks_like: looks_like(&identifier),
+        expires_at_ms: now.saturating_add(config.block_life_ms(identifier.kind())),
+        identifier,
+        case_id,
+        fraud_type,
+        blocked_at_ms: now,
+        province: Some(ProvinceOrigin { cities, decided_at_ms }),
+    }])
 }
 
 /// An account that held victim money enters the pool, or its release moves.

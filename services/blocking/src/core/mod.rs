@@ -18,6 +18,7 @@ mod state;
 
 use std::collections::BTreeSet;
 
+use ::events::province::ProvinceBlockNotice;
 use domain::report::Contacts;
 use domain::{AccountRef, BankId, CaseId, City, FraudType, TimeMs};
 
@@ -107,6 +108,8 @@ pub enum Input {
     Lift { identifier: Identifier, appeal: Appeal },
     /// Staff release a subject from the high-risk pool (an appeal).
     PoolAppeal { subject: PoolSubject, appeal: Appeal },
+    /// The province: an identifier two or more cities blocked is blocked in every city.
+    ProvinceBlock(ProvinceBlockNotice),
 }
 
 /// What an order asks.
@@ -177,6 +180,11 @@ pub enum Rejection {
     NotInPool { subject: PoolSubject },
     #[error("invalid appeal {field}: expected {expected}")]
     InvalidAppeal { field: &'static str, expected: String },
+    /// The province asked to block an identifier this city never blocks.
+    #[error("{identifier} is a {} on this city's never-block list", identifier.kind())]
+    NeverBlocked { identifier: Identifier },
+    #[error("invalid notice {field} {value:?}: expected {expected}")]
+    InvalidNotice { field: &'static str, value: String, expected: String },
 }
 
 /// What [`step`] did: the events applied (to record, in order) and the orders to send.

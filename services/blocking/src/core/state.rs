@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Order;
 use super::rows::{RowSource, RowTable, RowWrite, Rows};
-use crate::events::{Card, Carrier, HolderKey, PoolSubject};
+use crate::events::{Card, Carrier, HolderKey, PoolSubject, ProvinceOrigin};
 use crate::normalize::Identifier;
 
 /// Everything blocking knows, as rows ([`Rows`]): in memory in the core's tests, in
@@ -156,6 +156,10 @@ pub struct Block {
     /// This generation's block order at each carrier.
     pub carriers: BTreeMap<Carrier, OrderStatus>,
     pub looks_like: Option<String>,
+    /// Where this generation came from when the province asked for it (a city's own block:
+    /// `None`); its first case is then the first blocking city's.
+    #[serde(default)]
+    pub province: Option<ProvinceOrigin>,
 }
 
 /// Where an order stands at its counterparty.

@@ -58,12 +58,23 @@ fn invalid_value(e: NormalizeError) -> BlockingError {
 
 /// The answer of the blocked-identifier index, which follows the state event by event (the
 /// rule is `core::lookup`'s; the index gives it without scanning the pool).
-fn check(index: &SharedIndex, body: &[u8]) -> Result<CheckReply, BlockingError> {
+/// A block of the province's reads its cities from the state's row (the index holds no
+/// cities): only a blocked answer reads it, one row.
+fn check(index: &SharedIndex, state: &Shared, body: &[u8]) -> Result<CheckReply, BlockingError> {
     let request: CheckRequest = parse(body, r#"{"kind": "phone|url|domain|app|social", "value": "..."}"#)?;
     let identifier = identifier(&request.kind, &request.value)?;
     let facts = index.read().expect("the engine never panics holding the index").get(&identifier);
     let answer = facts.unwrap_or_default().answer(identifier);
     let blocked = answer.blocked.as_ref();
+    let province_cities = match blocked {
+        Some(_) => state
+            .read()
+            .expect("the engine never panics holding the state")
+            .active_block(&answer.identifier)
+            .and_then(|block| block.province.as_ref().map(|origin| origin.cities.clone()))
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     Ok(CheckReply {
         identifier: answer.identifier.to_string(),
         blocked: blocked.is_some(),
@@ -72,6 +83,7 @@ fn check(index: &SharedIndex, body: &[u8]) -> Result<CheckReply, BlockingError> 
         case_count: blocked.map_or(0, |b| b.case_count),
         fraud_types: blocked.map(|b| b.fraud_types.iter().copied().collect()).unwrap_or_default(),
         in_pool: answer.in_pool,
+        province_cities,
     })
 }
 
@@ -98,6 +110,7 @@ fn summary(identifier: &Identifier, block: &Block) -> BlockSummary {
         fraud_types: block.fraud_types.iter().copied().collect(),
         carriers,
         looks_like: block.looks_like.clone(),
+        province_cities: block.province.as_ref().map(|origin| origin.cities.clone()).unwrap_or_default(),
     }
 }
 
@@ -203,12 +216,15 @@ fn entry(at_ms: TimeMs, event: BlockingEvent) -> Option<CaseEntry> {
         BlockingEvent::IdentifierRejected { kind, value, reason, .. } => {
             (CaseEntryKind::Refused, format!("{kind}: {value}"), reason.to_string(), None)
         }
-        BlockingEvent::IdentifierBlocked { identifier, carriers, expires_at_ms, generation, .. } => (
-            CaseEntryKind::Blocked,
-            identifier.to_string(),
-            format!("block {generation}, ordered from [{}], expires at {expires_at_ms}", list(&carriers)),
-            None,
-        ),
+        BlockingEvent::IdentifierBlocked { identifier, carriers, expires_at_ms, generation, province, .. } => {
+            let mut detail =
+                format!("block {generation}, ordered from [{}], expires at {expires_at_ms}", list(&carriers));
+            if let Some(origin) = province {
+                let cities: Vec<&str> = origin.cities.iter().map(|c| c.as_str()).collect();
+                detail.push_str(&format!(", for the province (blocked first in {})", cities.join(", ")));
+            }
+            (CaseEntryKind::Blocked, identifier.to_string(), detail, None)
+        }
         BlockingEvent::BlockExtended { identifier, expires_at_ms, .. } => {
             (CaseEntryKind::Extended, identifier.to_string(), format!("now expires at {expires_at_ms}"), None)
         }
@@ -266,11 +282,11 @@ async fn case(store: &Store, body: &[u8]) -> Result<CaseBlocking, BlockingError>
 
 /// Blocking's commands.
 pub(super) fn router(state: Shared, index: SharedIndex, store: Store, engine: mpsc::Sender<EngineMsg>) -> Router {
-    let (checked, listed, lifted) = (index, state.clone(), state);
+    let (checked, listed, lifted) = ((index, state.clone()), state.clone(), state);
     Router::new()
         .verb(VERB_CHECK, move |body: Bytes| {
-            let index = checked.clone();
-            async move { check(&index, &body) }
+            let (index, state) = checked.clone();
+            async move { check(&index, &state, &body) }
         })
         .verb(VERB_LIST, move |body: Bytes| {
             let state = listed.clone();

@@ -44,7 +44,7 @@ pub(super) enum EngineMsg {
     Consumed(Box<Envelope>, oneshot::Sender<Result<(), HandleError>>),
     /// A carrier or bank answered an order.
     Answer(Input),
-    /// Staff's lift, answered once committed.
+    /// Staff's lift, or the province's notice (`shell::province`), answered once committed.
     Staff(Input, oneshot::Sender<StaffAnswer>),
     /// A bank named the holder of an account it restricted ([`super::holders`]).
     Holder(super::holders::Named),
@@ -334,11 +334,11 @@ impl Engine {
             }
         };
         assert!(!events.is_empty() || changed.is_empty(), "rows change only with events");
-        if events.is_empty() && consumed.is_none() {
+        // Staff's input (a lift, a province notice) that records nothing still waits for the
+        // writes queued before it: what it found (a block, say) is then committed, not only
+        // in memory, when it is answered.
+        if events.is_empty() && consumed.is_none() && !matches!(waiter, Waiter::Staff(_)) {
             self.send(orders);
-            if let Waiter::Staff(reply) = waiter {
-                let _ = reply.send(Ok(Vec::new()));
-            }
             return Ok(false);
         }
         let recorded = !events.is_empty();

@@ -5,12 +5,13 @@
 //! bank orders the core asks for ([`orders`]) and wakes the core at its next deadline. It
 //! keeps the blocked-identifier index ([`crate::index`]) in step with the state. The commands
 //! ([`commands`]) read the state and the index the engine shares, and `lift` goes through the
-//! engine.
+//! engine, as the province's notices ([`province`]) do.
 
 mod commands;
 mod engine;
 mod holders;
 mod orders;
+mod province;
 pub mod rows;
 pub mod start;
 
@@ -102,6 +103,7 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
             }
         });
     }
+    context.serve_province(province::router(engine_tx.urgent.clone())).await?;
     let router = commands::router(shared, index, store, engine_tx.urgent);
     context.serve(router).await?;
     context.run().await

@@ -122,6 +122,24 @@ impl Harness {
             .unwrap();
         serde_json::from_slice(&reply.payload).unwrap()
     }
+
+    /// Sends the province's notice of `kind` to blocking, as the coordinator does, and returns
+    /// its `{"ok": …}` or `{"error": …}` body. Asked again while nobody answers yet (blocking
+    /// subscribes as it starts), as the coordinator asks until the city answers.
+    pub async fn notice(&self, kind: &str, body: serde_json::Value) -> serde_json::Value {
+        let subject = subjects::province_notice(&self.city, Service::Blocking, kind);
+        let reply = tokio::time::timeout(BOUND, async {
+            loop {
+                match self.client.request(subject.clone(), to_json(&body).into()).await {
+                    Err(e) if e.kind() == async_nats::client::RequestErrorKind::NoResponders => continue,
+                    answered => return answered.unwrap(),
+                }
+            }
+        })
+        .await
+        .expect("blocking answers");
+        serde_json::from_slice(&reply.payload).unwrap()
+    }
 }
 
 /// Blocking, running.

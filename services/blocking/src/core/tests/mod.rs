@@ -1,10 +1,11 @@
 //! Given these inputs, when this one arrives, then these events and orders: blocks here, the
-//! high-risk pool in [`pool`], carrier orders in [`orders`]. Every step goes through one
+//! high-risk pool in [`pool`], carrier orders in [`orders`], the province's blocks in [`province`]. Every step goes through one
 //! helper, [`check`], which also replays the whole log into a new state and requires it to
 //! equal the live one.
 
 mod orders;
 mod pool;
+mod province;
 mod robustness;
 
 use domain::report::Contacts;
