@@ -61,6 +61,7 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
     let engine = Engine::new(config, state, store, clock, requests, &rebuilt);
     let shutdown = context.shutdown();
     context.spawn("engine", engine.run(engine_rx, shutdown));
+    // Before the consumer: on this connection the subscription precedes every event published.
     context.serve_province(notices::router(city.clone(), engine_tx.clone())).await?;
     context.consume(CONSUMER, subjects::service_events(&city, Service::Intake), move |envelope| {
         let engine = engine_tx.clone();
