@@ -468,10 +468,12 @@ impl Watch {
         let (tx, changed) = watch::channel(0u64);
         let sink = events.clone();
         let mut seen = std::collections::HashSet::new();
+        let of = city.clone();
         let task = on_freezing_events(&[(client.clone(), city.clone())], &[], move |message| {
             if seen.insert(message.id) {
                 let event = message.event;
-                sink.lock().expect("watch lock").entry(event.case_id().clone()).or_default().push(event);
+                let Some(case_id) = event.case_in(&of).cloned() else { return };
+                sink.lock().expect("watch lock").entry(case_id).or_default().push(event);
                 tx.send_modify(|n| *n += 1);
             }
         })

@@ -239,8 +239,8 @@ impl LogWriter {
             store
                 .write_deferred(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
                     for event in events {
-                        let case_id = event.case_id().clone();
-                        ctx.append(Some(case_id), None, Payload::Freezing(event))?;
+                        let case_id = event.case_id().cloned();
+                        ctx.append(case_id, None, Payload::Freezing(event))?;
                     }
                     if let Some(chores) = &chores {
                         chores.write(ctx)?;

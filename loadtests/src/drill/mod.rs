@@ -399,8 +399,10 @@ async fn run_drill(
             recorded.insert(city.clone(), all);
         }
         for envelope in streams::read_back(&js, city, events::Service::Freezing).await? {
-            if let Payload::Freezing(event) = envelope.payload {
-                by_case.entry(event.case_id().clone()).or_default().push(event);
+            if let Payload::Freezing(event) = envelope.payload
+                && let Some(case_id) = event.case_in(city).cloned()
+            {
+                by_case.entry(case_id).or_default().push(event);
             }
         }
         blocking_events.insert(city.clone(), streams::read_back(&js, city, events::Service::Blocking).await?);

@@ -100,3 +100,7 @@ pub const EVICT_EVERY_EVENTS: u64 = 4_096;
 /// one center is rare, and the rule's work and the `claim_revised` events one reading
 /// records grow with it.
 pub const MAX_CASES_IN_RULE: usize = 32;
+
+/// Claims a province coordinator's cross-city notice may carry (one per city claiming the
+/// account): a province has a dozen cities, so a notice beyond this is refused, not recorded.
+pub const MAX_CROSS_CITY_CLAIMS: usize = 64;

@@ -53,8 +53,8 @@ async fn record(store: &Store, upkeep: &mut Upkeep, state: &mut State, events: V
     store
         .write(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
             for event in events {
-                let case_id = event.case_id().clone();
-                ctx.append(Some(case_id), None, Payload::Freezing(event))?;
+                let case_id = event.case_id().cloned();
+                ctx.append(case_id, None, Payload::Freezing(event))?;
             }
             if let Some(chores) = &chores {
                 chores.write(ctx)?;

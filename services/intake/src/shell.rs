@@ -237,7 +237,7 @@ pub async fn project(stores: &IntakeStores, envelope: Envelope) -> Result<(), Ha
     stores
         .timeline
         .write_deferred(move |ctx| -> Result<(), WriteError<core::ProjectionRejection>> {
-            let case_id = envelope.payload.case_id().map(|c| c.as_str().to_owned()).unwrap_or_default();
+            let case_id = envelope.payload.case_in(&envelope.city).map(|c| c.as_str().to_owned()).unwrap_or_default();
             let mut rows = ctx.tx().open_table(CASE_EVENTS)?;
             // A case's first event is checked against the records store (its report was
             // committed before its event was published, so before freezing could act on it);

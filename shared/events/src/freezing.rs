@@ -5,6 +5,8 @@ use domain::report::Destination;
 use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, TimeMs};
 use serde::{Deserialize, Serialize};
 
+use crate::province::CrossCityClaim;
+
 /// A hop's number within its case, from 1.
 pub type HopId = u32;
 
@@ -177,6 +179,12 @@ pub enum FreezingEvent {
         by_hop: HopId,
         revised_at_ms: TimeMs,
     },
+    /// The province coordinator told this city that cases of two or more cities stopped
+    /// `account`, which this center holds (`events::province::CrossCityNotice`): every
+    /// city's claim, earliest first stop first (ties by city), one of them this city's.
+    /// Replaces the claims recorded on the account before (the set of cities only grows).
+    /// Its case is this city's claim's ([`FreezingEvent::case_in`]).
+    CrossCityClaims { account: AccountRef, claims: Vec<CrossCityClaim>, noticed_at_ms: TimeMs },
 }
 
 /// Victim money that left a traced account.
@@ -217,8 +225,9 @@ impl FreezingEvent {
     pub const FREEZE_RETRYING: &'static str = "freeze_retrying";
     pub const FREEZE_AT_RISK: &'static str = "freeze_at_risk";
     pub const CLAIM_REVISED: &'static str = "claim_revised";
+    pub const CROSS_CITY_CLAIMS: &'static str = "cross_city_claims";
     /// Every kind, in declaration order.
-    pub const KINDS: [&'static str; 14] = [
+    pub const KINDS: [&'static str; 15] = [
         FreezingEvent::TRACE_STARTED,
         FreezingEvent::HOP_OPENED,
         FreezingEvent::ORDER_RESOLVED,
@@ -233,6 +242,7 @@ impl FreezingEvent {
         FreezingEvent::FREEZE_RETRYING,
         FreezingEvent::FREEZE_AT_RISK,
         FreezingEvent::CLAIM_REVISED,
+        FreezingEvent::CROSS_CITY_CLAIMS,
     ];
 
     /// The hops an `account_stopped` opened, with the leg each follows: `onward[i]` is hop
@@ -263,11 +273,15 @@ impl FreezingEvent {
             FreezingEvent::FreezeRetrying { .. } => FreezingEvent::FREEZE_RETRYING,
             FreezingEvent::FreezeAtRisk { .. } => FreezingEvent::FREEZE_AT_RISK,
             FreezingEvent::ClaimRevised { .. } => FreezingEvent::CLAIM_REVISED,
+            FreezingEvent::CrossCityClaims { .. } => FreezingEvent::CROSS_CITY_CLAIMS,
         }
     }
 
-    pub fn case_id(&self) -> &CaseId {
-        match self {
+    /// The case the event belongs to: every event of a case's trail names it. A
+    /// `cross_city_claims` names the case of each claiming city, so it has none by itself:
+    /// its case is its city's claim's ([`FreezingEvent::case_in`]).
+    pub fn case_id(&self) -> Option<&CaseId> {
+        Some(match self {
             FreezingEvent::TraceStarted { case_id, .. }
             | FreezingEvent::HopOpened { case_id, .. }
             | FreezingEvent::OrderResolved { case_id, .. }
@@ -282,6 +296,45 @@ impl FreezingEvent {
             | FreezingEvent::FreezeRetrying { case_id, .. }
             | FreezingEvent::FreezeAtRisk { case_id, .. }
             | FreezingEvent::ClaimRevised { case_id, .. } => case_id,
+            FreezingEvent::CrossCityClaims { .. } => return None,
+        })
+    }
+
+    /// The case the event belongs to when recorded by `city` (its envelope's correlation):
+    /// [`FreezingEvent::case_id`], and for a `cross_city_claims` the case of `city`'s claim,
+    /// if one of the claims is `city`'s.
+    pub fn case_in(&self, city: &City) -> Option<&CaseId> {
+        match self {
+            FreezingEvent::CrossCityClaims { claims, .. } => {
+                claims.iter().find(|claim| claim.city == *city).map(|claim| &claim.case_id)
+            }
+            _ => self.case_id(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Envelope, Payload};
+
+    #[test]
+    fn cross_city_claims_belong_to_the_recording_citys_claim() {
+        let (hangzhou, wenzhou) = (City::parse("hangzhou").unwrap(), City::parse("wenzhou").unwrap());
+        let claim = |city: &City, at| CrossCityClaim {
+            city: city.clone(),
+            case_id: CaseId::derive(city, at),
+            first_stop_at_ms: at,
+        };
+        let event = FreezingEvent::CrossCityClaims {
+            account: AccountRef::parse("icbc:6222020200001234").unwrap(),
+            claims: vec![claim(&wenzhou, 1), claim(&hangzhou, 2)],
+            noticed_at_ms: 3,
+        };
+        assert_eq!(event.case_id(), None);
+        assert_eq!(event.case_in(&hangzhou), Some(&CaseId::derive(&hangzhou, 2)));
+        assert_eq!(event.case_in(&City::parse("ningbo").unwrap()), None);
+        let envelope = Envelope::new(hangzhou.clone(), 1, 3, Payload::Freezing(event));
+        assert_eq!(envelope.correlation, Some(CaseId::derive(&hangzhou, 2)));
     }
 }

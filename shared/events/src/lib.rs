@@ -88,11 +88,20 @@ impl Payload {
         }
     }
 
-    /// The case the event belongs to.
+    /// The case the event belongs to when recorded by `city`: its envelope's correlation.
+    pub fn case_in(&self, city: &City) -> Option<&CaseId> {
+        match self {
+            Payload::Freezing(event) => event.case_in(city),
+            other => other.case_id(),
+        }
+    }
+
+    /// The case the event belongs to, as far as the event itself names it (see
+    /// [`Payload::case_in`]).
     pub fn case_id(&self) -> Option<&CaseId> {
         match self {
             Payload::Intake(event) => Some(event.case_id()),
-            Payload::Freezing(event) => Some(event.case_id()),
+            Payload::Freezing(event) => event.case_id(),
             Payload::Blocking(event) => event.case_id(),
             Payload::Dissuasion(event) => event.case_id(),
             Payload::Restitution(event) => event.case_id(),
@@ -112,7 +121,7 @@ impl Envelope {
         let service = payload.service();
         Envelope {
             id: event_id(&city, service, seq),
-            correlation: payload.case_id().cloned(),
+            correlation: payload.case_in(&city).cloned(),
             city,
             service,
             seq,

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use domain::report::{Contacts, Destination, Transfer};
 use domain::{AccountRef, CaseId, City, Fen, FraudType, PayerRef, PaymentOrderRef};
 use events::freezing::{HopEnd, OnwardLeg};
+use events::province::CrossCityClaim;
 use events::{Envelope, FreezingEvent, IntakeEvent, Payload, SCHEMA_VERSION, Service, decode, encode, event_id};
 
 /// The schema the samples below were blessed under: their files are what logs of schema 1
@@ -369,6 +370,28 @@ fn samples() -> Vec<(&'static str, Envelope)> {
                     queued_behind: City::parse("wenzhou").unwrap(),
                     queued_at_ms: 11,
                     expires_at_ms: 12,
+                },
+            ),
+        ),
+        (
+            "cross_city_claims",
+            freezing(
+                20,
+                FreezingEvent::CrossCityClaims {
+                    account: account("6222020200001234"),
+                    claims: vec![
+                        CrossCityClaim {
+                            city: City::parse("wenzhou").unwrap(),
+                            case_id: CaseId::parse("wenzhou-00000000feedf00d").unwrap(),
+                            first_stop_at_ms: 1_763_699_000_000,
+                        },
+                        CrossCityClaim {
+                            city: City::parse("hangzhou").unwrap(),
+                            case_id: case(),
+                            first_stop_at_ms: 1_763_700_000_018,
+                        },
+                    ],
+                    noticed_at_ms: 1_763_700_000_020,
                 },
             ),
         ),

@@ -118,6 +118,9 @@ pub enum TimelineKind {
     /// The case's claim on an account was revised when another case's money in it came to
     /// light.
     ClaimRevised,
+    /// Cases of other cities stopped an account of the case too (the province coordinator's
+    /// notice): every city's claim, earliest first stop first.
+    CrossCityClaims,
 }
 
 /// Totals of a case.

@@ -214,7 +214,7 @@ pub fn freezing_events<'a>(envelopes: &'a [events::Envelope], case_id: &CaseId) 
     envelopes
         .iter()
         .filter_map(|e| match &e.payload {
-            Payload::Freezing(event) if event.case_id() == case_id => Some(event),
+            Payload::Freezing(event) if event.case_id() == Some(case_id) => Some(event),
             _ => None,
         })
         .collect()

@@ -163,7 +163,8 @@ impl State {
             Input::OrderResolved { result: Ok(reply), .. } => Some(reply.account.clone()),
             Input::ConversionDue { account, .. }
             | Input::FreezeAnswered { account, .. }
-            | Input::StopRenewed { account, .. } => Some(account.clone()),
+            | Input::StopRenewed { account, .. }
+            | Input::CrossCityNotice { account, .. } => Some(account.clone()),
             Input::OrderResolved { .. } | Input::CaseReported { .. } => None,
         };
         if let Some(account) = account {
@@ -190,7 +191,8 @@ impl State {
             | FreezingEvent::FreezeAtRisk { account, .. }
             | FreezingEvent::ClaimRevised { account, .. }
             | FreezingEvent::FreezeQueued { account, .. }
-            | FreezingEvent::FreezeFailed { account, .. } => vec![account.clone()],
+            | FreezingEvent::FreezeFailed { account, .. }
+            | FreezingEvent::CrossCityClaims { account, .. } => vec![account.clone()],
             FreezingEvent::TraceStarted { .. }
             | FreezingEvent::HopRetrying { .. }
             | FreezingEvent::HopEnded { .. }

@@ -244,6 +244,9 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
                 );
             }
         }
+        Input::CrossCityNotice { city, account, claims } => {
+            return super::cross_city::decide(state, &city, account, claims, now);
+        }
         Input::StopRenewed { case_id, account, result } => {
             let (claim, hold, conversion) = conversion_of(state, &case_id, &account)?;
             match result {

@@ -15,6 +15,7 @@
 mod actions;
 mod cold;
 mod conversion;
+mod cross_city;
 mod decide;
 mod joint;
 mod retry;
@@ -22,9 +23,10 @@ mod state;
 
 use adapters::AdapterError;
 use domain::report::Transfer;
-use domain::{AccountRef, CaseId, Fen, PaymentOrderRef, TimeMs};
+use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, TimeMs};
 use events::FreezingEvent;
 use events::freezing::HopId;
+use events::province::CrossCityClaim;
 use protocol::adapter::{FreezeReply, ResolveOrderReply, StatementEntry};
 
 pub use actions::{
@@ -140,6 +142,13 @@ pub enum Input {
         account: AccountRef,
         result: Result<(u8, TimeMs), AdapterError>,
     },
+    /// The province coordinator's notice that cases of two or more cities stopped `account`
+    /// (`events::province::CrossCityNotice`), heard by `city`, this center.
+    CrossCityNotice {
+        city: City,
+        account: AccountRef,
+        claims: Vec<CrossCityClaim>,
+    },
 }
 
 /// A request the shell must send.
@@ -208,6 +217,12 @@ pub enum Rejection {
     NotTheAwaitedFreeze { case_id: CaseId, account: AccountRef, request_id: String },
     #[error("hop {hop} of case {case_id} waits for no retry now")]
     NotRetrying { case_id: CaseId, hop: HopId },
+    /// A cross-city notice about an account this center holds under no stop.
+    #[error("this center holds no stop-payment on {account}: only a held account's claims are recorded")]
+    NotHeld { account: AccountRef },
+    /// A cross-city notice that does not say what one must.
+    #[error("{field} = {value}: expected {expected}")]
+    InvalidNotice { field: String, value: String, expected: String },
 }
 
 impl Rejection {
@@ -240,7 +255,7 @@ pub fn step(state: &mut State, config: &CoreConfig, input: Input, now: TimeMs) -
     for event in &events {
         apply(state, event);
     }
-    if let Some(case_id) = events.first().map(|e| e.case_id().clone())
+    if let Some(case_id) = events.first().and_then(FreezingEvent::case_id).cloned()
         && let Some(completed) = completion(state, &case_id, now)
     {
         apply(state, &completed);

@@ -6,6 +6,7 @@ use domain::report::Destination;
 use domain::{AccountRef, CaseId, Fen, TimeMs};
 use events::FreezingEvent;
 use events::freezing::{HopId, OnwardLeg};
+use events::province::CrossCityClaim;
 
 use serde::{Deserialize, Serialize};
 
@@ -158,6 +159,12 @@ pub struct Hold {
     /// Each case's money recorded in the account, which the tracing rule splits together
     /// when a case reads it (joint.rs).
     pub shares: BTreeMap<CaseId, Share>,
+    /// Every city's claim on the account when cases of other cities stopped it too, as the
+    /// province coordinator last told (`cross_city_claims`), earliest first stop first;
+    /// empty while only this city claims it. Last, and defaulted: snapshots and cold rows
+    /// written before it was kept read as holds no other city claims.
+    #[serde(default)]
+    pub cross_city_claims: Vec<CrossCityClaim>,
 }
 
 /// A place money went to, about to become a hop.
@@ -292,6 +299,7 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
                 claims: BTreeMap::new(),
                 frozen_until_ms: None,
                 shares: BTreeMap::new(),
+                cross_city_claims: Vec::new(),
             });
             let share = hold.shares.entry(case_id.clone()).or_default();
             share.arrivals.extend(arrivals);
@@ -415,6 +423,11 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
         }
         FreezingEvent::FreezeQueued { case_id, account, .. } | FreezingEvent::FreezeFailed { case_id, account, .. } => {
             take_conversion(state, &(case_id.clone(), account.clone()));
+        }
+        FreezingEvent::CrossCityClaims { account, claims, .. } => {
+            if let Some(hold) = state.holds.get_mut(account) {
+                hold.cross_city_claims = claims.clone();
+            }
         }
     }
 }

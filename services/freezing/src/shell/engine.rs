@@ -34,6 +34,48 @@ pub(super) enum EngineMsg {
     Intake(Envelope, oneshot::Sender<Result<(), HandleError>>),
     /// An adapter answered.
     Answer(Input),
+    /// The province coordinator's notice, answered once its event is committed.
+    Notice(Input, oneshot::Sender<NoticeAnswer>),
+}
+
+/// What a province notice came to: whether it recorded an event (after its commit), or why
+/// it recorded none.
+pub(super) type NoticeAnswer = Result<bool, NoticeRefusal>;
+
+/// Why a province notice recorded nothing.
+#[derive(Debug)]
+pub(super) enum NoticeRefusal {
+    Rejected(core::Rejection),
+    Unavailable(String),
+}
+
+/// Who waits for what an input comes to.
+enum Waiter {
+    Nobody,
+    /// The consumer of intake's events: the event is acked once its effects are committed.
+    Consumer(oneshot::Sender<Result<(), HandleError>>),
+    /// A province notice's request.
+    Notice(oneshot::Sender<NoticeAnswer>),
+}
+
+impl Waiter {
+    /// What was recorded is committed (`recorded`: some event was).
+    fn committed(self, recorded: bool) {
+        match self {
+            Waiter::Nobody => {}
+            Waiter::Consumer(done) => _ = done.send(Ok(())),
+            Waiter::Notice(reply) => _ = reply.send(Ok(recorded)),
+        }
+    }
+
+    /// The commit failed.
+    fn failed(self, error: &StoreError) {
+        match self {
+            Waiter::Nobody => {}
+            Waiter::Consumer(done) => _ = done.send(Err(HandleError::transient(error.to_string()))),
+            Waiter::Notice(reply) => _ = reply.send(Err(NoticeRefusal::Unavailable(error.to_string()))),
+        }
+    }
 }
 
 /// What the engine's request tasks share.
@@ -112,11 +154,12 @@ impl Engine {
             let room = self.requests.room().min(TIMER_BATCH);
             for (case_id, account) in timers.conversions.take_due(self.clock.now_ms(), room) {
                 let due = Input::ConversionDue { case_id, account };
-                self.handle(Some(due), None, None, &mut timers, &fatal_tx).await?;
+                self.handle(Some(due), None, Waiter::Nobody, &mut timers, &fatal_tx).await?;
             }
             let room = self.requests.room().min(TIMER_BATCH);
             for (case_id, hop) in timers.retries.take_due(self.clock.now_ms(), room) {
-                self.handle(Some(Input::RetryDue { case_id, hop }), None, None, &mut timers, &fatal_tx).await?;
+                let due = Input::RetryDue { case_id, hop };
+                self.handle(Some(due), None, Waiter::Nobody, &mut timers, &fatal_tx).await?;
             }
             let now = self.clock.now_ms();
             let sleep = match timers.next_due() {
@@ -154,9 +197,15 @@ impl Engine {
                         }),
                         _ => None,
                     };
-                    self.handle(input, Some(envelope.id), Some(done), &mut timers, &fatal_tx).await?;
+                    let waiter = Waiter::Consumer(done);
+                    self.handle(input, Some(envelope.id), waiter, &mut timers, &fatal_tx).await?;
                 }
-                EngineMsg::Answer(input) => self.handle(Some(input), None, None, &mut timers, &fatal_tx).await?,
+                EngineMsg::Answer(input) => {
+                    self.handle(Some(input), None, Waiter::Nobody, &mut timers, &fatal_tx).await?;
+                }
+                EngineMsg::Notice(input, reply) => {
+                    self.handle(Some(input), None, Waiter::Notice(reply), &mut timers, &fatal_tx).await?;
+                }
             }
         }
     }
@@ -167,7 +216,7 @@ impl Engine {
         &mut self,
         input: Option<Input>,
         consumed: Option<String>,
-        done: Option<oneshot::Sender<Result<(), HandleError>>>,
+        waiter: Waiter,
         timers: &mut Timers,
         fatal: &mpsc::Sender<StoreError>,
     ) -> Result<(), FreezingError> {
@@ -189,8 +238,16 @@ impl Engine {
                         // Nothing recorded, not even the inbox row: the message goes to the
                         // dead-letter subject with the reason.
                         tracing::warn!(%rejection, "input refused for good");
-                        if let Some(done) = done {
+                        if let Waiter::Consumer(done) = waiter {
                             let _ = done.send(Err(HandleError::poison(rejection)));
+                        }
+                        return Ok(());
+                    }
+                    Err(rejection) if matches!(waiter, Waiter::Notice(_)) => {
+                        // Answered to the coordinator; not logged (it names the account).
+                        tracing::debug!("a province notice refused");
+                        if let Waiter::Notice(reply) = waiter {
+                            let _ = reply.send(Err(NoticeRefusal::Rejected(rejection)));
                         }
                         return Ok(());
                     }
@@ -214,11 +271,15 @@ impl Engine {
             timers.sync_retry(&self.state, &key);
         }
         if events.is_empty() && consumed.is_none() {
-            // Nothing to record: a freeze or renewal the state already called for.
+            // Nothing to record: a freeze or renewal the state already called for, or a notice
+            // heard again.
             self.send(actions);
+            waiter.committed(false);
             return Ok(());
         }
         let causation = consumed.clone();
+        let city = self.requests.city.clone();
+        let recorded = !events.is_empty();
         // Now and then the cold part of the state moves out of memory, and the state goes
         // with the events that brought it there: a snapshot that is the fold of the log up to
         // them (see `cold` and `snapshot`).
@@ -229,8 +290,8 @@ impl Engine {
                 ctx.mark_consumed(id)?;
             }
             for event in events {
-                let case_id = event.case_id().clone();
-                ctx.append(Some(case_id), causation.clone(), Payload::Freezing(event))?;
+                let case_id = event.case_in(&city).cloned();
+                ctx.append(case_id, causation.clone(), Payload::Freezing(event))?;
             }
             if let Some(chores) = &chores {
                 chores.write(ctx)?;
@@ -248,14 +309,10 @@ impl Engine {
                     if let Some(receipt) = receipt {
                         receipt.committed();
                     }
-                    if let Some(done) = done {
-                        let _ = done.send(Ok(()));
-                    }
+                    waiter.committed(recorded);
                 }
                 Err(error) => {
-                    if let Some(done) = done {
-                        let _ = done.send(Err(HandleError::transient(error.to_string())));
-                    }
+                    waiter.failed(&error);
                     let _ = fatal.try_send(error);
                 }
             }

@@ -2,10 +2,11 @@
 //! runs the engine ([`engine`]) that steps the core, commits its events with their inbox
 //! rows in one redb transaction, sends the requests the core asks for, and fires the
 //! conversions of claims into freezes and the retries of hops at times derived from the state
-//! ([`timers`]).
+//! ([`timers`]). It hears the province coordinator's notices ([`notices`]) through the engine.
 
 mod cold;
 mod engine;
+mod notices;
 pub mod snapshot;
 
 pub use cold::{COLD_CLOSED, COLD_HOLDS, Chores, ColdTables, Receipt, Upkeep};
@@ -60,6 +61,8 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
     let engine = Engine::new(config, state, store, clock, requests, &rebuilt);
     let shutdown = context.shutdown();
     context.spawn("engine", engine.run(engine_rx, shutdown));
+    // Before the consumer: on this connection the subscription precedes every event published.
+    context.serve_province(notices::router(city.clone(), engine_tx.clone())).await?;
     context.consume(CONSUMER, subjects::service_events(&city, Service::Intake), move |envelope| {
         let engine = engine_tx.clone();
         async move {

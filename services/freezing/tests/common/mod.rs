@@ -158,7 +158,7 @@ impl Watch {
         self.seen
             .iter()
             .filter_map(|e| match &e.payload {
-                Payload::Freezing(event) if event.case_id() == case_id => Some(event.clone()),
+                Payload::Freezing(event) if event.case_id() == Some(case_id) => Some(event.clone()),
                 _ => None,
             })
             .collect()

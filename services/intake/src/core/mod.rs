@@ -139,6 +139,8 @@ pub enum ProjectionRejection {
     OutOfRange { id: String, amount: Fen, max: Fen },
     #[error("event {id} is for unknown case {case_id}")]
     UnknownCase { id: String, case_id: CaseId },
+    #[error("event {id} names no case of its city")]
+    NoCase { id: String },
 }
 
 /// A row of a case's timeline: the key orders a case's events by time, then by freezing's
@@ -161,7 +163,9 @@ pub fn project(envelope: Envelope, case_known: bool) -> Result<TimelineRow, Proj
     if let Some(amount) = amounts(&event).into_iter().find(|amount| *amount > max) {
         return Err(ProjectionRejection::OutOfRange { id: envelope.id, amount, max });
     }
-    let case_id = event.case_id().clone();
+    let Some(case_id) = event.case_in(&envelope.city).cloned() else {
+        return Err(ProjectionRejection::NoCase { id: envelope.id });
+    };
     if !case_known {
         return Err(ProjectionRejection::UnknownCase { id: envelope.id, case_id });
     }
@@ -216,7 +220,8 @@ fn amounts(event: &FreezingEvent) -> Vec<Fen> {
         | FreezingEvent::StopRenewed { .. }
         | FreezingEvent::FreezeFailed { .. }
         | FreezingEvent::HopRetrying { .. }
-        | FreezingEvent::FreezeRetrying { .. } => Vec::new(),
+        | FreezingEvent::FreezeRetrying { .. }
+        | FreezingEvent::CrossCityClaims { .. } => Vec::new(),
     }
 }
 

@@ -285,6 +285,20 @@ pub fn apply(
                 format!("freeze failed: {reason}"),
             ));
         }
+        FreezingEvent::CrossCityClaims { account, claims, noticed_at_ms } => {
+            let claimed: Vec<String> = claims
+                .iter()
+                .map(|c| format!("{} case {}, first stop {}", c.city, c.case_id, c.first_stop_at_ms))
+                .collect();
+            entries.push(entry(
+                *noticed_at_ms,
+                TimelineKind::CrossCityClaims,
+                Some(account.clone()),
+                None,
+                None,
+                format!("claimed by {} cities, earliest stop first: {}", claims.len(), claimed.join("; ")),
+            ));
+        }
     }
     Ok(entries)
 }

@@ -120,7 +120,8 @@ pub fn from_events<'a>(events: impl IntoIterator<Item = &'a FreezingEvent>) -> V
             | FreezingEvent::StopRenewed { .. }
             | FreezingEvent::HopRetrying { .. }
             | FreezingEvent::FreezeRetrying { .. }
-            | FreezingEvent::FreezeAtRisk { .. } => {}
+            | FreezingEvent::FreezeAtRisk { .. }
+            | FreezingEvent::CrossCityClaims { .. } => {}
         }
     }
     for (case_id, parent, depth, amount, at) in cash {

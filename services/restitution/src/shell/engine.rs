@@ -107,7 +107,7 @@ impl Engine {
                 };
                 // An event that changes nothing here is recorded consumed all the same.
                 let step = self.step(Input::Freezing(Box::new(event.clone()))).unwrap_or_default();
-                let trail = Some((event.case_id().clone(), envelope.seq, event.clone()));
+                let trail = event.case_id().map(|case_id| (case_id.clone(), envelope.seq, event.clone()));
                 let outcome = self.commit_with(Some(envelope.id.clone()), step, trail).await;
                 let _ = done.send(outcome.as_ref().map(|_| ()).map_err(|e| HandleError::transient(e.to_string())));
                 outcome

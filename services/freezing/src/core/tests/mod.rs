@@ -86,6 +86,7 @@ pub(super) fn answered(hop: HopId, held: u64, entries: Vec<StatementEntry>) -> I
 
 mod cold;
 mod conversion;
+mod cross_city;
 mod joint;
 mod late_arrival;
 mod retry;
