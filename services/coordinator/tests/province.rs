@@ -289,6 +289,7 @@ async fn each_claiming_city_hears_a_cross_city_account_and_every_city_a_province
             expires_at_ms: AT + 90 * 86_400_000,
             carriers: Vec::new(),
             looks_like: None,
+            province: None,
         });
         publish(&js[i], c, &Envelope::new(c.clone(), 1, AT, payload)).await;
     }
@@ -302,4 +303,72 @@ async fn each_claiming_city_hears_a_cross_city_account_and_every_city_a_province
     }
     let done = status_when(&hub, "every city answered", |s| s.notices_taken == 4 && s.notices_refused == 1).await;
     assert!(done.notices_pending.is_empty(), "{:?}", done.notices_pending);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_and_a_stalled_tail_of_a_producer_are_re_sent_from_its_log_into_the_province_stream() {
+    use store::WriteError;
+    let hangzhou = city("hangzhou");
+    let cities = [hangzhou.clone()];
+    let province = Province::start(&cities, ProvinceOptions::default()).await.unwrap();
+    let at_city = async_nats::connect(province.city(&hangzhou).unwrap().server.url()).await.unwrap();
+    let js = jetstream::new(at_city.clone());
+    bus::streams::city_stream(&js, &hangzhou).await.unwrap();
+
+    // Given Hangzhou's freezing with four events in its log, published into its stream.
+    let data = tempfile::tempdir().unwrap();
+    let producer = store::Producer { city: hangzhou.clone(), service: domain::Service::Freezing };
+    let log = store::Store::open(&data.path().join("freezing.redb"), producer, domain::system_clock()).unwrap();
+    for n in 1..=4 {
+        let case_id = CaseId::derive(&hangzhou, n);
+        log.write(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+            let event = FreezingEvent::TraceStarted {
+                case_id: case_id.clone(),
+                reported_at_ms: AT,
+                reported_loss_fen: Fen::new(n),
+            };
+            ctx.append(Some(case_id), None, Payload::Freezing(event))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    }
+    let (stop_service, service_shutdown) = watch::channel(false);
+    let mut context = runtime::Context::new(
+        hangzhou.clone(),
+        domain::Service::Freezing,
+        at_city.clone(),
+        domain::system_clock(),
+        service_shutdown,
+    );
+    context.start_producer(&log).await.unwrap();
+    let service = tokio::spawn(context.run());
+    let mut stream = js.get_stream(hangzhou.stream_name()).await.unwrap();
+    eventually(BOUND, "the four events in the city stream", || {
+        let mut stream = stream.clone();
+        async move { (stream.info().await.ok()?.state.messages == 4).then_some(()) }
+    })
+    .await;
+    // When the city stream loses the second and the last before the province sources it.
+    stream.delete_message(2).await.unwrap();
+    stream.delete_message(4).await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 2);
+    let hub = async_nats::connect(province.hub_url()).await.unwrap();
+    bus::streams::ensure_province_stream(&jetstream::new(hub.clone()), &cities).await.unwrap();
+    let mut options = Options::new(cities.to_vec(), data.path().join("province"));
+    options.resend_every = Duration::from_millis(200);
+    let (_stop, shutdown) = watch::channel(false);
+    let _running = tokio::spawn(shell::run(hub.clone(), options, shutdown));
+
+    // Then the coordinator asks for the gap and the tail, and the province holds all four.
+    let mended = status_when(&hub, "the gap and the tail re-sent", |s| {
+        s.producers.iter().any(|p| p.producer == "hangzhou.freezing" && p.highest_seq == 4 && p.gaps.is_empty())
+    })
+    .await;
+    assert_eq!(mended.events_resent, 2);
+    let mut held = jetstream::new(hub.clone()).get_stream(subjects::PROVINCE_STREAM).await.unwrap();
+    let messages = held.info().await.unwrap().state.messages;
+    assert_eq!(messages, 4, "two sourced, two re-sent");
+    stop_service.send(true).unwrap();
+    service.await.unwrap().unwrap();
 }

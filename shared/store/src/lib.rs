@@ -304,12 +304,7 @@ impl Store {
     /// The encoded events `from..=to` of the log, in order, as many as fit in `max_bytes`
     /// (at least the first found); where to go on from when `max_bytes` cut them short; and
     /// the log's highest sequence number. For a `resend` (`events::province`).
-    pub fn events_between(
-        &self,
-        from: u64,
-        to: u64,
-        max_bytes: usize,
-    ) -> Result<LogSlice, StoreError> {
+    pub fn events_between(&self, from: u64, to: u64, max_bytes: usize) -> Result<LogSlice, StoreError> {
         self.read_blocking(|tx| {
             let table = tx.open_table(EVENTS)?;
             let highest = table.last()?.map_or(0, |(k, _)| k.value());

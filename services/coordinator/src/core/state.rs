@@ -240,8 +240,14 @@ fn link(links: &mut Links, envelope: &Envelope) -> Vec<Notice> {
         Payload::Freezing(FreezingEvent::AccountStopped { case_id, account, stopped_at_ms, .. }) => {
             links.stopped(account, &envelope.city, case_id, *stopped_at_ms, envelope.time_ms).map(Notice::CrossCity)
         }
+        // A city's block made on the province's notice is not that city's own report.
         Payload::Blocking(BlockingEvent::IdentifierBlocked {
-            identifier, case_id, fraud_type, blocked_at_ms, ..
+            identifier,
+            case_id,
+            fraud_type,
+            blocked_at_ms,
+            province: None,
+            ..
         }) => {
             let at = *blocked_at_ms;
             links

@@ -140,3 +140,17 @@ fn given_a_refusal_then_the_notice_leaves_the_outbox_counted_as_refused() {
     assert!(state.outbox.is_empty());
     assert_eq!((state.outbox.taken, state.outbox.refused), (0, 2));
 }
+
+#[test]
+fn given_a_block_in_one_city_when_another_blocks_it_on_the_provinces_notice_then_that_is_no_second_report() {
+    let number = "phone:+8617000000000";
+    let given = [block(&hangzhou(), 1, number, MARCH_14)];
+    let mut on_notice = block(&wenzhou(), 1, number, MARCH_14 + 1);
+    let Payload::Blocking(BlockingEvent::IdentifierBlocked { province, .. }) = &mut on_notice.payload else { panic!() };
+    *province = Some(events::blocking::ProvinceOrigin { cities: vec![hangzhou(), ningbo()], decided_at_ms: MARCH_14 });
+    check(&given, &on_notice, |answer, state| {
+        assert_eq!(notices(answer), vec![]);
+        assert!(!state.links.province_blocked(&identifier(number)));
+        assert!(state.outbox.is_empty());
+    });
+}

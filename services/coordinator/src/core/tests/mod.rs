@@ -128,6 +128,7 @@ pub(super) fn blocked(case_id: CaseId, identifier: Identifier, at: TimeMs) -> Pa
         expires_at_ms: at + 90 * DAY_MS,
         carriers: Vec::new(),
         looks_like: None,
+        province: None,
     })
 }
 
