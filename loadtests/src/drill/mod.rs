@@ -23,6 +23,7 @@
 pub mod blocking;
 mod claims;
 pub mod dissuasion;
+pub mod notices;
 mod observed;
 pub mod people;
 mod progress;
@@ -453,6 +454,7 @@ async fn run_drill(
     blocking::card_sellers(&mut report.blocking, &blocking_events, &sellers, &telecom);
     report.dissuasion = dissuasion_section;
     report.province = province_section;
+    report.province.notices = notices::section(&recorded, &contacts, scenario.time_scale);
     std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
     let json = options.out.join("report.json");
     std::fs::write(&json, serde_json::to_vec_pretty(&report)?)

@@ -33,7 +33,7 @@ pub struct ProvinceRow {
 }
 
 /// The section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProvinceSection {
     /// Whether the coordinator ran (the lab's embedded deployment runs it).
     pub measured: bool,
@@ -42,6 +42,9 @@ pub struct ProvinceSection {
     pub matches_cities: bool,
     /// Rows that differ, as text.
     pub differences: Vec<String>,
+    /// What the cities heard from the coordinator, and what it spared (`super::notices`).
+    #[serde(default)]
+    pub notices: super::notices::NoticesSection,
 }
 
 /// The months from `from_ms` to `to_ms`, Beijing time.
@@ -151,4 +154,5 @@ pub fn rows(out: &mut String, section: &ProvinceSection) {
     for difference in &section.differences {
         let _ = writeln!(out, "  differs: {difference}");
     }
+    super::notices::rows(out, &section.notices);
 }
