@@ -45,14 +45,23 @@ pub(super) async fn run(client: async_nats::Client, shared: Arc<Shared>, every: 
         let now = seen(&shared);
         let asks = asks(&before, &now);
         before = now;
+        // A city that did not answer one ask is not asked again in this pass: a city cut off
+        // would hold the pass for every one of its producers' timeouts.
+        let mut silent = std::collections::BTreeSet::new();
         for (producer, range) in asks.into_iter().take(RESEND_ASKS_PER_PASS) {
+            if silent.contains(&producer.city) {
+                continue;
+            }
             match mend(&client, &js, &producer, range.clone()).await {
                 Ok(0) => {}
                 Ok(put) => {
                     tracing::info!(%producer, from = range.start(), to = range.end(), put, "events re-sent from the producer's log");
                     shared.progress.lock().expect("no panic holds the progress").resent += put;
                 }
-                Err(reason) => tracing::debug!(%producer, reason, "a resend was not answered"),
+                Err(reason) => {
+                    tracing::debug!(%producer, reason, "a resend was not answered");
+                    silent.insert(producer.city.clone());
+                }
             }
         }
     }
