@@ -71,6 +71,10 @@ pub async fn check(
                 let types: Vec<String> = checked.fraud_types.iter().map(|t| t.to_string()).collect();
                 let _ = write!(line, "; named in {} case(s) ({})", checked.case_count, types.join(", "));
             }
+            if !checked.province_cities.is_empty() {
+                let cities: Vec<&str> = checked.province_cities.iter().map(|c| c.as_str()).collect();
+                let _ = write!(line, "; blocked for the province (reported in {})", cities.join(", "));
+            }
             if checked.in_pool {
                 line.push_str("; a card seller's card in the high-risk pool (local voice only)");
             }
@@ -85,7 +89,11 @@ pub async fn check(
 pub fn render_block(block: &BlockSummary) -> String {
     let carriers: Vec<String> =
         block.carriers.iter().map(|c| format!("{}={}", c.carrier, format!("{:?}", c.status).to_lowercase())).collect();
-    let looks = block.looks_like.as_ref().map_or(String::new(), |l| format!(" looks like {l}"));
+    let mut looks = block.looks_like.as_ref().map_or(String::new(), |l| format!(" looks like {l}"));
+    if !block.province_cities.is_empty() {
+        let cities: Vec<&str> = block.province_cities.iter().map(|c| c.as_str()).collect();
+        let _ = write!(looks, " province ({})", cities.join(", "));
+    }
     format!(
         "{:>13}  {:<40} until {:>13}  cases {:>3}  [{}]{looks}",
         block.blocked_at_ms,
@@ -197,5 +205,24 @@ mod tests {
         ] {
             assert_eq!(guess_kind(value), kind, "{value}");
         }
+    }
+
+    #[test]
+    fn a_province_block_names_the_cities_that_reported_it() {
+        let mut block = BlockSummary {
+            identifier: "phone:+8617000000000".into(),
+            generation: 1,
+            active: true,
+            blocked_at_ms: 1,
+            expires_at_ms: 2,
+            case_count: 0,
+            fraud_types: Vec::new(),
+            carriers: Vec::new(),
+            looks_like: None,
+            province_cities: Vec::new(),
+        };
+        assert!(!render_block(&block).contains("province"));
+        block.province_cities = ["hangzhou", "wenzhou"].map(|c| domain::City::parse(c).unwrap()).to_vec();
+        assert!(render_block(&block).ends_with("province (hangzhou, wenzhou)"), "{}", render_block(&block));
     }
 }

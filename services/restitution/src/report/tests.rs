@@ -270,6 +270,17 @@ mod from_freezing_events {
                 merged_into: None,
             },
         ];
+        let hangzhou_case = CaseId::derive(&City::parse("hangzhou").unwrap(), 3);
+        let claim = |city: &str, case_id: &CaseId, at: u64| events::province::CrossCityClaim {
+            city: City::parse(city).unwrap(),
+            case_id: case_id.clone(),
+            first_stop_at_ms: T + at,
+        };
+        let cross = |claims| FreezingEvent::CrossCityClaims { account: account(2), claims, noticed_at_ms: T + 800_000 };
+        let two = vec![claim("hangzhou", &hangzhou_case, 100_000), claim("wuhan", &case, 400_000)];
+        let ezhou_case = CaseId::derive(&City::parse("ezhou").unwrap(), 1);
+        let three = vec![two[0].clone(), claim("ezhou", &ezhou_case, 200_000), two[1].clone()];
+        let events: Vec<FreezingEvent> = events.into_iter().chain([cross(two.clone()), cross(three)]).collect();
         let trail = from_events(&events);
         let shape: Vec<_> = trail
             .iter()
@@ -286,7 +297,13 @@ mod from_freezing_events {
         );
         assert_eq!(trail[0].via_order.as_deref(), Some(order.as_str()));
         assert_eq!((trail[0].at_ms, trail[0].transfer_id.as_deref()), (T + 1_000, Some("settle-1")));
-        assert_eq!(trail[1].note.as_deref(), Some("queued behind hangzhou"));
+        // Queued behind Hangzhou, whose case claims the account first; the newer notice's
+        // three claims replace the two.
+        let note = trail[1].note.as_deref().unwrap();
+        assert!(note.starts_with("queued behind hangzhou; also claimed by hangzhou case "), "{note}");
+        assert!(note.contains(&format!("ezhou case {ezhou_case}")), "{note}");
+        assert!(note.ends_with("this center's claim is 3 of 3 by first stop"), "{note}");
+        assert_eq!(note.matches("also claimed").count(), 1, "{note}");
         assert_eq!(trail[2].note.as_deref(), Some("failed: no answer"));
 
         let report = FundFlow {

@@ -120,8 +120,34 @@ pub fn from_events<'a>(events: impl IntoIterator<Item = &'a FreezingEvent>) -> V
             | FreezingEvent::StopRenewed { .. }
             | FreezingEvent::HopRetrying { .. }
             | FreezingEvent::FreezeRetrying { .. }
-            | FreezingEvent::FreezeAtRisk { .. }
-            | FreezingEvent::CrossCityClaims { .. } => {}
+            | FreezingEvent::FreezeAtRisk { .. } => {}
+            // Cases of other cities reached the account too (the province coordinator's
+            // notice): noted on this center's hop, with every claim in order of first stop.
+            FreezingEvent::CrossCityClaims { account, claims, .. } => {
+                for ours in claims {
+                    let Some(held) = held_on(&mut hops, &ours.case_id, account.as_str()) else { continue };
+                    let others: Vec<String> = claims
+                        .iter()
+                        .filter(|c| c.case_id != ours.case_id)
+                        .map(|c| format!("{} case {} (first stop {})", c.city, c.case_id, c.first_stop_at_ms))
+                        .collect();
+                    let position = claims.iter().position(|c| c.case_id == ours.case_id).unwrap_or(0) + 1;
+                    let claimed = format!(
+                        "also claimed by {}; this center's claim is {} of {} by first stop",
+                        others.join(", "),
+                        position,
+                        claims.len()
+                    );
+                    held.note = Some(match held.note.take() {
+                        Some(note) if !note.contains("also claimed by") => format!("{note}; {claimed}"),
+                        Some(note) => {
+                            let kept = note.split("; also claimed by").next().unwrap_or_default().to_owned();
+                            if kept.starts_with("also claimed by") { claimed } else { format!("{kept}; {claimed}") }
+                        }
+                        None => claimed,
+                    });
+                }
+            }
         }
     }
     for (case_id, parent, depth, amount, at) in cash {
