@@ -57,6 +57,9 @@ async fn a_number_two_cities_blocked_is_blocked_by_the_province_for_the_third_an
     assert_eq!(notices.loss_avoided_by_province_fen, script.reports[third].case.loss.get());
     assert_eq!(run.report.blocking.victims_spared, 1);
     assert!(notices.province_block_ms.max < gap, "blocked in Shaoxing before the call: {notices:?}");
+    // Its carriers confirmed Shaoxing's block as they confirm a city's own.
+    assert_eq!(run.report.blocking.blocks_unconfirmed, 0, "{:?}", run.report.blocking);
+    assert_eq!(run.report.blocking.report_to_confirmed_ms.n, 3, "Huzhou's, Jiaxing's and Shaoxing's");
 
     // Both reporting cities stopped the same mule accounts and recorded each other's claims.
     assert!(notices.cross_city_accounts > 0, "{notices:?}");

@@ -3,7 +3,8 @@
 //!
 //! - **Identifiers blocked**: `identifier_blocked` events, every city and generation.
 //! - **Report to carrier confirmation**, per block: from the report of the case that blocked
-//!   the identifier (`case_screened`'s `reported_at_ms`) to the `order_confirmed` of the last of
+//!   the identifier (`case_screened`'s `reported_at_ms`; for a block made on the province's
+//!   notice, whose case is another city's, from the block) to the `order_confirmed` of the last of
 //!   the carriers it was ordered from (a number: its issuing carrier; a site: all three), in
 //!   simulated ms. Blocks not confirmed by every carrier at the end are counted as pending.
 //! - **Victims spared**: victims whose first contact came through an identifier their city's
@@ -107,15 +108,24 @@ pub fn section(
         let row = out.by_city.entry(city.to_string()).or_default();
         let mut reported: BTreeMap<&CaseId, TimeMs> = BTreeMap::new();
         let mut confirmed: BTreeMap<&str, TimeMs> = BTreeMap::new();
-        // Each block's request ids and its case's report time.
-        let mut blocks: Vec<(Vec<String>, &CaseId)> = Vec::new();
+        // Each block's request ids, its case, and — for a block made on the province's notice,
+        // whose case is another city's — when the city made it.
+        let mut blocks: Vec<(Vec<String>, &CaseId, Option<TimeMs>)> = Vec::new();
         for envelope in envelopes {
             let Payload::Blocking(event) = &envelope.payload else { continue };
             match event {
                 BlockingEvent::CaseScreened { case_id, reported_at_ms, .. } => {
                     reported.insert(case_id, *reported_at_ms);
                 }
-                BlockingEvent::IdentifierBlocked { identifier, generation, case_id, carriers, .. } => {
+                BlockingEvent::IdentifierBlocked {
+                    identifier,
+                    generation,
+                    case_id,
+                    carriers,
+                    province,
+                    blocked_at_ms,
+                    ..
+                } => {
                     out.identifiers_blocked += 1;
                     row.identifiers_blocked += 1;
                     *out.blocked_by_kind.entry(identifier.kind().as_str().to_owned()).or_default() += 1;
@@ -127,7 +137,7 @@ pub fn section(
                             blocking::core::request_id(city, &to, &target, blocking::core::Verb::Block, *generation)
                         })
                         .collect();
-                    blocks.push((ids, case_id));
+                    blocks.push((ids, case_id, province.as_ref().map(|_| *blocked_at_ms)));
                 }
                 BlockingEvent::BlockExtended { .. } => out.blocks_extended += 1,
                 BlockingEvent::OrderConfirmed { request_id, confirmed_at_ms } => {
@@ -142,13 +152,13 @@ pub fn section(
                 _ => {}
             }
         }
-        for (ids, case_id) in blocks {
+        for (ids, case_id, on_notice) in blocks {
             if ids.is_empty() {
                 continue; // apps and social accounts: listed, ordered from no carrier
             }
             let last = ids.iter().map(|id| confirmed.get(id.as_str()).copied()).collect::<Option<Vec<_>>>();
-            match (last.and_then(|times| times.into_iter().max()), reported.get(case_id)) {
-                (Some(done), Some(report)) => confirmations.push(done.saturating_sub(*report)),
+            match (last.and_then(|times| times.into_iter().max()), on_notice.or(reported.get(case_id).copied())) {
+                (Some(done), Some(report)) => confirmations.push(done.saturating_sub(report)),
                 _ => out.blocks_unconfirmed += 1,
             }
         }

@@ -149,7 +149,7 @@ pub fn rows(out: &mut String, section: &NoticesSection) {
     );
     let _ = writeln!(
         out,
-        "  victims spared by the province's blocks {} (loss avoided ¥{})",
+        "  victims spared by the province's blocks {} (loss avoided {})",
         section.victims_spared_by_province,
         domain::Fen::new(section.loss_avoided_by_province_fen)
     );

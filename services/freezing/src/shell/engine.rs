@@ -270,9 +270,12 @@ impl Engine {
         for key in events.iter().filter_map(core::retry_touched) {
             timers.sync_retry(&self.state, &key);
         }
-        if events.is_empty() && consumed.is_none() {
-            // Nothing to record: a freeze or renewal the state already called for, or a notice
-            // heard again.
+        // A notice heard again records nothing, but is answered only once the writes queued
+        // before it are committed (an empty write, after them in order): answered at once, a
+        // repeat could say "known" while the first notice's event was still uncommitted, and
+        // a failed commit would then lose it with the coordinator no longer sending it.
+        if events.is_empty() && consumed.is_none() && !matches!(waiter, Waiter::Notice(_)) {
+            // Nothing to record: a freeze or renewal the state already called for.
             self.send(actions);
             waiter.committed(false);
             return Ok(());
