@@ -210,6 +210,17 @@ enum ProvinceCommand {
         #[arg(long, env = "AFC_CREDENTIALS")]
         credentials: Option<PathBuf>,
     },
+    /// What the coordinator holds: each producer's highest sequence and gaps, the notices
+    /// each city is still to hear, events re-sent, refusals.
+    Status {
+        #[arg(long, env = "AFC_HUB_URL", default_value = "nats://127.0.0.1:4222")]
+        hub: String,
+        #[arg(long)]
+        json: bool,
+        /// As for `report`.
+        #[arg(long, env = "AFC_CREDENTIALS")]
+        credentials: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -470,6 +481,10 @@ async fn main() -> anyhow::Result<()> {
             afc::cli::init_logging("warn", log_format);
             let request = cli::province::ReportArgs { period, city, margin, format };
             cli::province::report(&hub, credentials.as_deref(), request).await
+        }
+        Command::Province { command: ProvinceCommand::Status { hub, json, credentials } } => {
+            afc::cli::init_logging("warn", log_format);
+            cli::province::status(&hub, credentials.as_deref(), json).await
         }
     }
 }

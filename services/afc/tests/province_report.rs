@@ -88,4 +88,11 @@ async fn the_joint_meetings_report_is_printed_as_a_table_and_as_csv_and_a_bad_pe
     assert!(!bad.status.success());
     let error = String::from_utf8(bad.stderr).unwrap();
     assert!(error.contains("period") && error.contains("2025-3") && error.contains("YYYY-MM"), "{error}");
+
+    // The status names each city's intake with its highest sequence and no gap.
+    let status = afc(&["province", "status", "--hub", &url]);
+    let status = String::from_utf8(status.stdout).unwrap();
+    assert!(status.contains("province of hangzhou, wenzhou"), "{status}");
+    assert!(status.lines().any(|l| l.starts_with("wenzhou.intake") && l.ends_with("none")), "{status}");
+    assert!(status.contains("pending: none"), "{status}");
 }

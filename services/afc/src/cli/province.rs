@@ -114,6 +114,57 @@ pub async fn report(hub: &str, credentials: Option<&Path>, args: ReportArgs) -> 
     }
 }
 
+/// Asks the coordinator for its status and prints it.
+pub async fn status(hub: &str, credentials: Option<&Path>, json: bool) -> anyhow::Result<()> {
+    use protocol::coordinator::{CoordinatorError, Status, verb};
+    let who = security::roles::OBSERVER;
+    let name = format!("{}-{who}", subjects::PROVINCE_DOMAIN);
+    let client = super::connect(hub, credentials, &name, subjects::province_inbox(who)).await?;
+    let answer = client
+        .request(subjects::coordinator_command(verb::STATUS), "{}".into())
+        .await
+        .map_err(|e| anyhow::anyhow!("asking the province coordinator on {hub}: {e}"))?;
+    let reply: protocol::Reply<Status, CoordinatorError> = serde_json::from_slice(&answer.payload)?;
+    let status = reply.into_result().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        return super::task::print_json(&status);
+    }
+    super::task::print(|out| write_status(out, &status))
+}
+
+/// The status as an operator reads it.
+pub fn write_status(out: &mut dyn std::io::Write, status: &protocol::coordinator::Status) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "province of {}; AFC_PROVINCE absorbed to sequence {}",
+        status.cities.join(", "),
+        status.absorbed_stream_seq
+    )?;
+    writeln!(out, "{:<24} {:>12} {:>10} {:>10}  gaps", "producer", "highest seq", "duplicates", "conflicts")?;
+    for p in &status.producers {
+        let gaps: Vec<String> =
+            p.gaps.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+        let gaps = if gaps.is_empty() { "none".to_owned() } else { gaps.join(", ") };
+        writeln!(out, "{:<24} {:>12} {:>10} {:>10}  {gaps}", p.producer, p.highest_seq, p.duplicates, p.conflicts)?;
+    }
+    let pending: Vec<String> = status.notices_pending.iter().map(|(city, n)| format!("{city} {n}")).collect();
+    writeln!(
+        out,
+        "notices: {} taken, {} refused, {} dropped; pending: {}",
+        status.notices_taken,
+        status.notices_refused,
+        status.notices_dropped,
+        if pending.is_empty() { "none".to_owned() } else { pending.join(", ") }
+    )?;
+    writeln!(out, "events re-sent from producers' logs: {}", status.events_resent)?;
+    let refused: Vec<String> = status.refused.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
+    writeln!(
+        out,
+        "refused (dead-lettered): {}",
+        if refused.is_empty() { "none".to_owned() } else { refused.join(", ") }
+    )
+}
+
 /// The figures of a row, in the columns' order, amounts in fen.
 fn columns(row: &coordinator::core::Row) -> [String; 15] {
     let f = &row.figures;
@@ -228,4 +279,38 @@ pub fn write_table(out: &mut dyn std::io::Write, report: &coordinator::core::Rep
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::coordinator::{ProducerStatus, Status};
+
+    #[test]
+    fn the_status_names_each_producers_gaps_and_the_notices_each_city_is_to_hear() {
+        let status = Status {
+            cities: vec!["hangzhou".into(), "wenzhou".into()],
+            absorbed_stream_seq: 42,
+            producers: vec![ProducerStatus {
+                producer: "hangzhou.freezing".into(),
+                highest_seq: 40,
+                gaps: vec![(3, 3), (10, 12)],
+                duplicates: 1,
+                conflicts: 0,
+            }],
+            refused: vec![("unknown_city".into(), 2)],
+            notices: Vec::new(),
+            notices_pending: vec![("wenzhou".into(), 5)],
+            notices_taken: 7,
+            notices_refused: 1,
+            notices_dropped: 0,
+            events_resent: 4,
+        };
+        let mut out = Vec::new();
+        super::write_status(&mut out, &status).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("hangzhou.freezing") && text.contains("3, 10-12"), "{text}");
+        assert!(text.contains("7 taken, 1 refused, 0 dropped; pending: wenzhou 5"), "{text}");
+        assert!(text.contains("re-sent from producers' logs: 4"), "{text}");
+        assert!(text.contains("unknown_city 2"), "{text}");
+    }
 }
