@@ -7,32 +7,9 @@
 
 mod common;
 
-use std::path::PathBuf;
+use simulator::crime::Script;
 
-use loadtests::drill::{DrillOptions, DrillRun, Target, run_detailed};
-use simulator::crime::{Script, generate_script};
-use simulator::scenario::Scenario;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
-
-async fn drill(name: &str) -> (Script, DrillRun, serde_json::Value) {
-    let out = tempfile::tempdir().unwrap();
-    let options = DrillOptions {
-        scenario: fixture(name),
-        out: out.path().to_owned(),
-        seed: None,
-        time_scale: None,
-        progress: false,
-        target: Target::Embedded,
-        tracing_rule: freezing::rule::TracingRule::default(),
-    };
-    let run = run_detailed(options).await.unwrap();
-    let script = generate_script(&Scenario::load(&fixture(name)).unwrap()).unwrap();
-    let json = serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
-    (script, run, json)
-}
+use common::drill;
 
 /// The gang's two victims: the one called first, then the later one.
 fn victims(script: &Script) -> (usize, usize) {

@@ -8,32 +8,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use loadtests::drill::{DrillOptions, DrillRun, Target, run_detailed};
-use simulator::crime::{Script, generate_script};
-use simulator::scenario::Scenario;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
-
-async fn drill(name: &str) -> (Script, DrillRun, serde_json::Value) {
-    let out = tempfile::tempdir().unwrap();
-    let options = DrillOptions {
-        scenario: fixture(name),
-        out: out.path().to_owned(),
-        seed: None,
-        time_scale: None,
-        progress: false,
-        target: Target::Embedded,
-        tracing_rule: freezing::rule::TracingRule::default(),
-    };
-    let run = run_detailed(options).await.unwrap();
-    let script = generate_script(&Scenario::load(&fixture(name)).unwrap()).unwrap();
-    let json = serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
-    (script, run, json)
-}
+use common::drill;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_number_two_cities_blocked_is_blocked_by_the_province_for_the_third_and_spares_its_victim() {

@@ -238,3 +238,29 @@ pub fn afc_binary() -> std::path::PathBuf {
         .find_map(|message| message["executable"].as_str().map(std::path::PathBuf::from))
         .expect("cargo names the afc executable it built")
 }
+
+/// A test fixture of `loadtests/tests/fixtures`.
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// Runs the drill of fixture `name` on the embedded deployment: its script, the run, and the
+/// report it wrote (`report.json`).
+pub async fn drill(name: &str) -> (simulator::crime::Script, loadtests::drill::DrillRun, serde_json::Value) {
+    use loadtests::drill::{DrillOptions, Target, run_detailed};
+    let out = tempfile::tempdir().unwrap();
+    let options = DrillOptions {
+        scenario: fixture(name),
+        out: out.path().to_owned(),
+        seed: None,
+        time_scale: None,
+        progress: false,
+        target: Target::Embedded,
+        tracing_rule: freezing::rule::TracingRule::default(),
+    };
+    let run = run_detailed(options).await.unwrap();
+    let script =
+        simulator::crime::generate_script(&simulator::scenario::Scenario::load(&fixture(name)).unwrap()).unwrap();
+    let json = serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    (script, run, json)
+}

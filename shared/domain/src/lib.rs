@@ -8,6 +8,7 @@
 mod blocking;
 pub mod calendar;
 mod clock;
+pub mod hex;
 mod ids;
 pub mod markup;
 mod money;

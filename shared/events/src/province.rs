@@ -102,32 +102,8 @@ pub struct Resent {
     pub highest_seq: u64,
 }
 
-/// Lower-case hex of `bytes`.
-pub fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
-}
+/// Lower-case hex of `bytes` (`domain::hex`).
+pub use domain::hex::encode as to_hex;
 
-/// The bytes of `text`, hex; `None` when it is not.
-pub fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hex_goes_there_and_back_and_refuses_what_is_not_hex() {
-        let bytes = [0u8, 1, 0xab, 0xff];
-        assert_eq!(super::to_hex(&bytes), "0001abff");
-        assert_eq!(super::from_hex("0001abff").unwrap(), bytes);
-        assert_eq!(super::from_hex("abc"), None);
-        assert_eq!(super::from_hex("zz"), None);
-        assert_eq!(super::from_hex("é0"), None);
-    }
-}
+/// The bytes of `text`, hex; `None` when it is not (`domain::hex`).
+pub use domain::hex::decode as from_hex;

@@ -249,5 +249,5 @@ pub fn public_key_pin(path: &Path) -> Result<String, DeploymentError> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| bad(e.to_string()))?;
     let cert = pem.parse_x509().map_err(|e| bad(e.to_string()))?;
     let digest = sha2::Sha256::digest(cert.public_key().raw);
-    Ok(digest.iter().map(|byte| format!("{byte:02x}")).collect())
+    Ok(domain::hex::encode(&digest))
 }

@@ -61,7 +61,7 @@ impl LabApprovers {
         let (name, pair) = &self.keys[who];
         let said = statement(city, VERB_APPROVE, allocation, None);
         let signature = pair.sign(said.as_bytes()).context("signing an approval")?;
-        Ok(Signed { approver: name.clone(), signature: signature.iter().map(|b| format!("{b:02x}")).collect() })
+        Ok(Signed { approver: name.clone(), signature: domain::hex::encode(&signature) })
     }
 }
 

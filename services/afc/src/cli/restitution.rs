@@ -229,7 +229,7 @@ pub fn sign(approver: &Approver, said: &str) -> anyhow::Result<Signed> {
         security::Identity::load(dir, name).with_context(|| format!("the approver key {}", approver.key.display()))?;
     let pair = nkeys::KeyPair::from_seed(identity.seed()).context("the approver key is not a seed")?;
     let signature = pair.sign(said.as_bytes()).context("signing")?;
-    Ok(Signed { approver: approver.name.clone(), signature: signature.iter().map(|b| format!("{b:02x}")).collect() })
+    Ok(Signed { approver: approver.name.clone(), signature: domain::hex::encode(&signature) })
 }
 
 /// `dir/name.nk` as (dir, name).
