@@ -12,7 +12,8 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// The bytes of `text` (hex, either case); `None` when it is not hex.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
+    // Hex digits only: `from_str_radix` alone would take a sign ("+1").
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
