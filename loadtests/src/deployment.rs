@@ -181,7 +181,11 @@ impl Embedded {
             false => None,
             true => {
                 let client = match &secrets {
-                    None => plain(province.hub_url()).await?,
+                    None => async_nats::ConnectOptions::new()
+                        .reconnect_delay_callback(bus::province::reconnect_delay)
+                        .connect(province.hub_url())
+                        .await
+                        .context("connecting the province coordinator")?,
                     Some(dir) => secured::connect_coordinator(dir, &province.hub_url()).await?,
                 };
                 let shell = coordinator::shell::Options::new(cities.to_vec(), data.path().join("province"));

@@ -79,7 +79,12 @@ pub async fn connect_province(dir: &Path, role: CityRole, url: &str) -> anyhow::
 /// Connects to the hub at `url` as the province coordinator.
 pub async fn connect_coordinator(dir: &Path, url: &str) -> anyhow::Result<async_nats::Client> {
     let who = security::hub::COORDINATOR;
-    connect(dir, &province_identity(who), subjects::province_inbox(who), url).await
+    let credentials: Credentials = CredentialFiles::of_deployment(dir)
+        .credentials(&province_identity(who), subjects::province_inbox(who))
+        .with_context(|| format!("loading the identity {who}"))?;
+    // It runs the link watcher, which must hear the hub back quickly after a restart.
+    let options = credentials.options().reconnect_delay_callback(bus::province::reconnect_delay);
+    options.connect(url).await.with_context(|| format!("connecting to {url} as {who}"))
 }
 
 /// Connects every gateway of `city` (one per bank, platform and carrier) to its server at `url`.

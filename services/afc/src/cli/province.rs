@@ -51,10 +51,6 @@ pub async fn coordinator(
     let who = security::hub::COORDINATOR;
     let name = format!("{}-{who}", subjects::PROVINCE_DOMAIN);
     let client = super::connect_watcher(hub, credentials, &name, subjects::province_inbox(who)).await?;
-    // The link watcher: a city's events reach AFC_PROVINCE within about a second of its link
-    // healing or the hub restarting, not after nats-server's source retry backoff.
-    let hub_js = async_nats::jetstream::new(client.clone());
-    tokio::spawn(bus::province::watch_links(client.clone(), hub_js, cities.clone(), shutdown.clone()));
     let options = coordinator::shell::Options::new(cities, data_dir);
     coordinator::shell::run(client, options, shutdown).await?;
     Ok(())

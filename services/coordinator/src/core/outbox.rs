@@ -52,7 +52,9 @@ pub enum Settled {
 /// The notices pending, and what became of those sent.
 #[derive(Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Outbox {
-    pending: BTreeMap<Delivery, Notice>,
+    /// By city, then subject: a city waiting out a miss is passed over whole, however many
+    /// notices it gathered while cut off.
+    pending: BTreeMap<City, BTreeMap<String, Notice>>,
     /// Taken by their city (`recorded` or not).
     pub taken: u64,
     /// Refused by their city.
@@ -66,28 +68,46 @@ impl Outbox {
     pub fn push<'a>(&mut self, notice: &Notice, cities: impl IntoIterator<Item = &'a City>) {
         let about = notice.about();
         for city in cities {
-            let delivery = Delivery { city: city.clone(), about: about.clone() };
-            if !self.pending.contains_key(&delivery) && self.pending.len() >= MAX_PENDING_NOTICES {
+            let known = self.pending.get(city).is_some_and(|of_city| of_city.contains_key(&about));
+            if !known && self.len() >= MAX_PENDING_NOTICES {
                 self.dropped += 1;
                 continue;
             }
-            self.pending.insert(delivery, notice.clone());
+            self.pending.entry(city.clone()).or_default().insert(about.clone(), notice.clone());
         }
     }
 
-    /// Up to `limit` pending notices whose city `ready` says may be sent to now, by city
-    /// then subject.
-    pub fn due(&self, ready: impl Fn(&Delivery) -> bool, limit: usize) -> Vec<(Delivery, Notice)> {
-        self.pending.iter().filter(|(d, _)| ready(d)).take(limit).map(|(d, n)| (d.clone(), n.clone())).collect()
+    /// Up to `limit` pending notices, by city then subject: of the cities `city_ready` says
+    /// may be asked now, those `ready` says may be sent (not in flight already).
+    pub fn due(
+        &self,
+        city_ready: impl Fn(&City) -> bool,
+        ready: impl Fn(&Delivery) -> bool,
+        limit: usize,
+    ) -> Vec<(Delivery, Notice)> {
+        self.pending
+            .iter()
+            .filter(|(city, _)| city_ready(city))
+            .flat_map(|(city, of_city)| {
+                of_city.iter().map(|(about, notice)| (Delivery { city: city.clone(), about: about.clone() }, notice))
+            })
+            .filter(|(delivery, _)| ready(delivery))
+            .take(limit)
+            .map(|(delivery, notice)| (delivery, notice.clone()))
+            .collect()
     }
 
     /// `delivery`'s city answered `sent`: it leaves the outbox, unless a newer notice about the
     /// same subject replaced it meanwhile (that one is still to be sent). Whether it left.
     pub fn settle(&mut self, delivery: &Delivery, sent: &Notice, settled: Settled) -> bool {
-        if self.pending.get(delivery) != Some(sent) {
+        let Some(of_city) = self.pending.get_mut(&delivery.city) else { return false };
+        if of_city.get(&delivery.about) != Some(sent) {
             return false;
         }
-        self.pending.remove(delivery);
+        of_city.remove(&delivery.about);
+        if of_city.is_empty() {
+            self.pending.remove(&delivery.city);
+        }
         match settled {
             Settled::Taken { .. } => self.taken += 1,
             Settled::Refused => self.refused += 1,
@@ -97,16 +117,12 @@ impl Outbox {
 
     /// Pending notices per city.
     pub fn pending_by_city(&self) -> BTreeMap<City, u64> {
-        let mut by_city = BTreeMap::new();
-        for delivery in self.pending.keys() {
-            *by_city.entry(delivery.city.clone()).or_insert(0) += 1;
-        }
-        by_city
+        self.pending.iter().map(|(city, of_city)| (city.clone(), of_city.len() as u64)).collect()
     }
 
     /// Pending notices in all.
     pub fn len(&self) -> usize {
-        self.pending.len()
+        self.pending.values().map(BTreeMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {

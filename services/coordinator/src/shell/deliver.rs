@@ -81,8 +81,8 @@ impl Sender {
         let room = NOTICE_BATCH.min(self.slots.available_permits().max(1));
         let due = {
             let state = self.shared.state.read().expect("no panic holds the state");
-            let ready = |d: &Delivery| !in_flight.contains(d) && backoff.get(&d.city).is_none_or(|b| b.until <= now);
-            state.outbox.due(ready, room)
+            let city_ready = |city: &City| backoff.get(city).is_none_or(|b| b.until <= now);
+            state.outbox.due(city_ready, |d| !in_flight.contains(d), room)
         };
         in_flight.extend(due.iter().map(|(d, _)| d.clone()));
         due

@@ -116,10 +116,16 @@ pub async fn run(client: async_nats::Client, options: Options, mut shutdown: Shu
     let wake = Arc::new(Notify::new());
     let sender = tokio::spawn(deliver::run(client.clone(), shared.clone(), wake.clone(), shutdown.clone()));
     let mender = tokio::spawn(resend::run(client.clone(), shared.clone(), options.resend_every, shutdown.clone()));
+    // The link watcher: a city's events reach AFC_PROVINCE within about a second of its link
+    // healing or the hub restarting, not after nats-server's source retry backoff.
+    let hub = jetstream::new(client.clone());
+    let watcher =
+        tokio::spawn(bus::province::watch_links(client.clone(), hub, options.cities.clone(), shutdown.clone()));
     let consumed = consume(client, shared, store, seq, &wake, &mut shutdown).await;
     commands.abort();
     sender.abort();
     mender.abort();
+    watcher.abort();
     consumed
 }
 

@@ -103,15 +103,17 @@ fn given_a_cross_city_account_then_each_claiming_city_is_to_hear_it_and_an_answe
         let pending = state.outbox.pending_by_city();
         assert_eq!(pending.into_iter().collect::<Vec<_>>(), vec![(hangzhou(), 1), (wenzhou(), 1)], "not Ningbo");
     });
-    let due = state.outbox.due(|_| true, 10);
+    let due = state.outbox.due(|_| true, |_| true, 10);
     let (to_hangzhou, sent) = due.iter().find(|(d, _)| d.city == hangzhou()).cloned().unwrap();
     // Ningbo joins while Hangzhou's notice is on its way: the newer set replaces it, and the
     // answer to the older one leaves the newer pending.
     absorb(&mut state, &stop(&ningbo(), 1, 1, MARCH_14 + 2)).unwrap();
     assert!(!state.outbox.settle(&to_hangzhou, &sent, Settled::Taken { recorded: true }));
-    let [(_, Notice::CrossCity(newest))] = &state.outbox.due(|d| d.city == hangzhou(), 10)[..] else { panic!() };
+    let [(_, Notice::CrossCity(newest))] = &state.outbox.due(|city| *city == hangzhou(), |_| true, 10)[..] else {
+        panic!()
+    };
     assert_eq!(newest.claims.len(), 3);
-    let (delivery, newest) = state.outbox.due(|d| d.city == hangzhou(), 1).remove(0);
+    let (delivery, newest) = state.outbox.due(|city| *city == hangzhou(), |_| true, 1).remove(0);
     assert!(state.outbox.settle(&delivery, &newest, Settled::Taken { recorded: true }));
     assert_eq!(state.outbox.pending_by_city().get(&hangzhou()), None);
     assert_eq!((state.outbox.len(), state.outbox.taken), (2, 1), "Wenzhou's and Ningbo's still pending");
@@ -126,7 +128,7 @@ fn given_a_province_block_then_every_city_is_to_hear_it_and_the_outbox_survives_
     });
     let back = State::from_snapshot(&state.to_snapshot()).unwrap();
     assert_eq!(back.outbox, state.outbox);
-    let due = back.outbox.due(|_| true, 10);
+    let due = back.outbox.due(|_| true, |_| true, 10);
     assert!(due.iter().all(|(_, n)| n.addressee() == (domain::Service::Blocking, "province_block")));
 }
 
@@ -134,7 +136,7 @@ fn given_a_province_block_then_every_city_is_to_hear_it_and_the_outbox_survives_
 fn given_a_refusal_then_the_notice_leaves_the_outbox_counted_as_refused() {
     let given = [stop(&hangzhou(), 1, 1, MARCH_14)];
     let mut state = check(&given, &stop(&wenzhou(), 1, 1, MARCH_14 + 1), |_, _| {});
-    for (delivery, notice) in state.outbox.due(|_| true, 10) {
+    for (delivery, notice) in state.outbox.due(|_| true, |_| true, 10) {
         assert!(state.outbox.settle(&delivery, &notice, Settled::Refused));
     }
     assert!(state.outbox.is_empty());
@@ -153,4 +155,50 @@ fn given_a_block_in_one_city_when_another_blocks_it_on_the_provinces_notice_then
         assert!(!state.links.province_blocked(&identifier(number)));
         assert!(state.outbox.is_empty());
     });
+}
+
+/// A cross-city notice about the `n`th mule account, for Hangzhou and Wenzhou.
+fn notice_about(n: u64) -> Notice {
+    let claim = |city: City| CrossCityClaim { case_id: case(&city, 1), city, first_stop_at_ms: MARCH_14 };
+    Notice::CrossCity(CrossCityNotice {
+        account: account(&format!("icbc:6222{n:012}")),
+        claims: vec![claim(hangzhou()), claim(wenzhou())],
+        decided_at_ms: MARCH_14,
+    })
+}
+
+#[test]
+fn at_the_bound_of_pending_notices_a_new_subject_is_dropped_and_counted_while_a_newer_notice_of_a_pending_one_replaces_it()
+ {
+    let mut outbox = crate::core::Outbox::default();
+    let limit = crate::limits::MAX_PENDING_NOTICES as u64;
+    for n in 0..limit / 2 {
+        outbox.push(&notice_about(n), [hangzhou(), wenzhou()].iter());
+    }
+    assert_eq!((outbox.len() as u64, outbox.dropped), (limit, 0));
+    // A new account: neither city can keep it.
+    outbox.push(&notice_about(limit), [hangzhou(), wenzhou()].iter());
+    assert_eq!((outbox.len() as u64, outbox.dropped), (limit, 2));
+    // A newer set of claims on an account already pending replaces it: nothing dropped.
+    let Notice::CrossCity(mut newer) = notice_about(0) else { unreachable!() };
+    newer.decided_at_ms += 1;
+    outbox.push(&Notice::CrossCity(newer.clone()), [hangzhou()].iter());
+    assert_eq!((outbox.len() as u64, outbox.dropped), (limit, 2));
+    let first = outbox.due(|city| *city == hangzhou(), |_| true, 1);
+    assert_eq!(first[0].1, Notice::CrossCity(newer));
+}
+
+#[test]
+fn a_city_waiting_out_a_miss_is_passed_over_whole_and_the_others_hear_theirs() {
+    let mut outbox = crate::core::Outbox::default();
+    for n in 0..1_000 {
+        outbox.push(&notice_about(n), [hangzhou(), wenzhou()].iter());
+    }
+    let due = outbox.due(|city| *city != hangzhou(), |_| true, 5);
+    assert_eq!(due.len(), 5);
+    assert!(due.iter().all(|(delivery, _)| delivery.city == wenzhou()), "{due:?}");
+    // Notices in flight are skipped, not counted against the limit.
+    let in_flight: Vec<_> = due.iter().map(|(delivery, _)| delivery.clone()).collect();
+    let next = outbox.due(|_| true, |d| !in_flight.contains(d), 2_000);
+    assert_eq!(next.len(), 2_000 - 5);
 }
