@@ -53,6 +53,9 @@ struct CityBlock {
 struct IdentifierLine {
     cities: BTreeMap<City, CityBlock>,
     decided: bool,
+    /// When the province decided it (absorbing the second city's block).
+    #[serde(default)]
+    decided_at_ms: TimeMs,
     last_at_ms: TimeMs,
 }
 
@@ -151,17 +154,14 @@ impl Links {
             return None;
         }
         line.decided = true;
-        let mut cities: Vec<(&CityBlock, &City)> = line.cities.iter().map(|(city, block)| (block, city)).collect();
-        cities.sort_by(|a, b| (a.0.at_ms, a.1).cmp(&(b.0.at_ms, b.1)));
-        let earliest = cities[0].0.clone();
-        Some(ProvinceBlockNotice {
-            identifier: identifier.clone(),
-            cities: cities.into_iter().map(|(_, city)| city.clone()).collect(),
-            case_id: earliest.case_id,
-            fraud_type: earliest.fraud_type,
-            first_reported_at_ms: earliest.at_ms,
-            decided_at_ms,
-        })
+        line.decided_at_ms = decided_at_ms;
+        Some(decision(identifier, line))
+    }
+
+    /// Every province-wide block decided and still remembered: what a city the province
+    /// admits later is told.
+    pub fn province_blocks(&self) -> impl Iterator<Item = ProvinceBlockNotice> + '_ {
+        self.identifiers.iter().filter(|(_, line)| line.decided).map(|(identifier, line)| decision(identifier, line))
     }
 
     /// Whether the province decided to block `identifier` everywhere.
@@ -178,6 +178,22 @@ impl Links {
     /// Accounts and identifiers remembered.
     pub fn sizes(&self) -> (usize, usize) {
         (self.accounts.len(), self.identifiers.len())
+    }
+}
+
+/// The province's block of `identifier`: the cities that blocked it, earliest first (ties by
+/// city), with the first one's case and fraud.
+fn decision(identifier: &Identifier, line: &IdentifierLine) -> ProvinceBlockNotice {
+    let mut cities: Vec<(&CityBlock, &City)> = line.cities.iter().map(|(city, block)| (block, city)).collect();
+    cities.sort_by(|a, b| (a.0.at_ms, a.1).cmp(&(b.0.at_ms, b.1)));
+    let earliest = cities[0].0.clone();
+    ProvinceBlockNotice {
+        identifier: identifier.clone(),
+        cities: cities.into_iter().map(|(_, city)| city.clone()).collect(),
+        case_id: earliest.case_id,
+        fraud_type: earliest.fraud_type,
+        first_reported_at_ms: earliest.at_ms,
+        decided_at_ms: line.decided_at_ms,
     }
 }
 

@@ -67,11 +67,17 @@ impl State {
 
     /// Adds `cities` to the province's (a city joins; none leaves: what it sent stays
     /// counted). For a state read back from a snapshot when the configuration names more.
+    /// Each city joining is to hear every province-wide block decided before it joined.
     pub fn admit_cities(&mut self, cities: impl IntoIterator<Item = City>) -> Result<(), ConfigError> {
         let mut all = self.cities.clone();
         all.extend(cities);
         if all.len() > MAX_CITIES {
             return Err(ConfigError::TooManyCities { count: all.len() });
+        }
+        // A city joining blocks what the province decided before it joined.
+        let joining: Vec<City> = all.difference(&self.cities).cloned().collect();
+        for decided in self.links.province_blocks().collect::<Vec<_>>() {
+            self.outbox.push(&Notice::ProvinceBlock(decided), joining.iter());
         }
         self.cities = all;
         Ok(())

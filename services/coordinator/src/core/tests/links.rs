@@ -202,3 +202,25 @@ fn a_city_waiting_out_a_miss_is_passed_over_whole_and_the_others_hear_theirs() {
     let next = outbox.due(|_| true, |d| !in_flight.contains(d), 2_000);
     assert_eq!(next.len(), 2_000 - 5);
 }
+
+#[test]
+fn given_a_province_block_when_a_city_joins_later_then_it_alone_is_to_hear_the_block_decided_before() {
+    let number = "phone:+8617000000000";
+    let given = [block(&hangzhou(), 1, number, MARCH_14)];
+    let mut state = check(&given, &block(&wenzhou(), 1, number, MARCH_14 + HOUR_MS), |_, _| {});
+    for (delivery, notice) in state.outbox.due(|_| true, |_| true, 10) {
+        assert!(state.outbox.settle(&delivery, &notice, Settled::Taken { recorded: true }));
+    }
+    let taken = state.outbox.taken;
+    let lishui = City::parse("lishui").unwrap();
+    state.admit_cities([hangzhou(), lishui.clone()]).unwrap();
+    let due = state.outbox.due(|_| true, |_| true, 10);
+    let [(delivery, Notice::ProvinceBlock(told))] = &due[..] else { panic!("{due:?}") };
+    assert_eq!(delivery.city, lishui);
+    assert_eq!((&told.identifier, &told.cities[..]), (&identifier(number), &[hangzhou(), wenzhou()][..]));
+    assert_eq!((told.decided_at_ms, told.first_reported_at_ms), (MARCH_14 + HOUR_MS, MARCH_14));
+    assert_eq!(state.outbox.taken, taken);
+    // Admitted again (the next start names it too): nothing more to tell.
+    state.admit_cities([lishui]).unwrap();
+    assert_eq!(state.outbox.len(), 1);
+}
