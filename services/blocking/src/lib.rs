@@ -46,6 +46,7 @@ pub fn grant(city: &City) -> security::Grant {
         .publish(subjects::dead_letter(city, Service::Blocking))
         .produces_into(&stream)
         .answers(subjects::province_notices(city, Service::Blocking))
+        .discoverable()
         .answers(subjects::service_commands(city, Service::Blocking))
         .publish(subjects::any_bank(bank_verb::RESTRICT))
         .publish(subjects::any_bank(bank_verb::UNRESTRICT))

@@ -44,6 +44,7 @@ pub fn grant(city: &City) -> security::Grant {
         .produces_into(&stream)
         .answers(subjects::service_commands(city, Service::Dissuasion))
         .answers(subjects::province_notices(city, Service::Dissuasion))
+        .discoverable()
         .publish(subjects::any_carrier(carrier_verb::SMS))
         .publish(subjects::command(city, Service::Intake, protocol::intake::VERB_REPORT))
         .consumes(&stream, shell::INTAKE_CONSUMER, &shell::intake_filter(city))

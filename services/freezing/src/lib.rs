@@ -32,6 +32,7 @@ pub fn grant(city: &domain::City) -> security::Grant {
         .publish(subjects::dead_letter(city, Service::Freezing))
         .produces_into(&stream)
         .answers(subjects::province_notices(city, Service::Freezing))
+        .discoverable()
         .publish(subjects::any_bank(bank_verb::STOP_PAYMENT))
         .publish(subjects::any_bank(bank_verb::FREEZE))
         .publish(subjects::any_bank(bank_verb::FLOWS))

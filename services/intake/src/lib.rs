@@ -31,6 +31,7 @@ pub fn grant(city: &domain::City) -> security::Grant {
         .produces_into(&stream)
         .answers(subjects::service_commands(city, Service::Intake))
         .answers(subjects::province_notices(city, Service::Intake))
+        .discoverable()
         .consumes(&stream, shell::TIMELINE_CONSUMER, &subjects::service_events(city, Service::Freezing))
         .inbox(&subjects::city_inbox(city, Service::Intake.as_str()))
 }

@@ -51,6 +51,7 @@ pub fn grant(city: &City) -> security::Grant {
         .produces_into(&stream)
         .answers(subjects::service_commands(city, Service::Restitution))
         .answers(subjects::province_notices(city, Service::Restitution))
+        .discoverable()
         .publish(subjects::any_bank(bank_verb::FLOWS))
         .publish(subjects::any_bank(bank_verb::RETURN))
         .publish(subjects::any_platform(platform_verb::RESOLVE))

@@ -292,6 +292,28 @@ pub fn signal_source(city: &City, subject: &str) -> Option<String> {
 }
 
 /// Name of the province stream on the hub.
+/// The NATS micro protocol's discovery verbs: `$SRV.<verb>`, `$SRV.<verb>.<name>`,
+/// `$SRV.<verb>.<name>.<id>` (every service instance answers; `nats micro ls` asks them).
+pub mod micro_verb {
+    pub const PING: &str = "PING";
+    pub const INFO: &str = "INFO";
+    pub const STATS: &str = "STATS";
+    pub const ALL: [&str; 3] = [PING, INFO, STATS];
+}
+
+/// Every discovery request of the NATS micro protocol (what a service answers, and what an
+/// operator's identity may ask).
+pub const MICRO_DISCOVERY: &str = "$SRV.>";
+
+/// The discovery subject of `verb` for every service, one service name, or one instance.
+pub fn micro(verb: &str, name: Option<&str>, id: Option<&str>) -> String {
+    match (name, id) {
+        (None, _) => format!("$SRV.{verb}"),
+        (Some(name), None) => format!("$SRV.{verb}.{name}"),
+        (Some(name), Some(id)) => format!("$SRV.{verb}.{name}.{id}"),
+    }
+}
+
 pub const PROVINCE_STREAM: &str = "AFC_PROVINCE";
 
 /// JetStream domain of the province hub.

@@ -14,6 +14,7 @@ use store::Store;
 use tokio::sync::watch;
 use tokio::task::{Id, JoinError, JoinSet};
 
+use crate::discovery::{Endpoint, Instance};
 use crate::limits::{RELAY_STOP_TIMEOUT, TEARDOWN_TIMEOUT};
 use crate::router::Router;
 use crate::{BoxError, Shutdown, error_chain, stopped};
@@ -146,6 +147,8 @@ pub struct Context {
     producer: Option<Store>,
     /// The service's answers to the province's notices, subscribed when it runs.
     province: Option<Router>,
+    /// The verbs served, as discovery shows them.
+    endpoints: Vec<Endpoint>,
 }
 
 impl std::fmt::Debug for Context {
@@ -176,6 +179,7 @@ impl Context {
             relays: Parts::default(),
             producer: None,
             province: None,
+            endpoints: Vec::new(),
         }
     }
 
@@ -298,6 +302,7 @@ impl Context {
     }
 
     async fn serve_on(&mut self, router: Router, subject: String, what: &str) -> Result<(), ServiceError> {
+        self.endpoints.extend(Endpoint::of(&router, &subject, self.service));
         let serving = router.subscribe(&self.client, &self.city, self.service, subject).await.map_err(|source| {
             ServiceError::Start { service: self.service, step: format!("subscribe to its {what}"), source }
         })?;
@@ -326,6 +331,9 @@ impl Context {
             let _ = self.relays.stop(service, RELAY_STOP_TIMEOUT).await;
             return Err(error);
         }
+        let instance = Instance::new(&self.city, self.service);
+        let (client, endpoints, shutdown) = (self.client.clone(), std::mem::take(&mut self.endpoints), self.shutdown());
+        self.spawn("discovery", crate::discovery::serve(client, instance, endpoints, shutdown));
         let mut node_shutdown = self.node_shutdown.clone();
         let mut first = loop {
             tokio::select! {

@@ -19,6 +19,7 @@
 //! node returns its error, so the process exits non-zero and its supervisor restarts it.
 
 mod context;
+mod discovery;
 pub mod limits;
 mod node;
 mod resend;

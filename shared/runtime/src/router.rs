@@ -16,7 +16,9 @@ use protocol::command::{CommandError, CommandErrorKind, CommandResponse};
 use protocol::{Reply, subjects, to_json};
 use serde::Serialize;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
+use crate::discovery::VerbStats;
 use crate::limits::COMMANDS_IN_FLIGHT;
 use crate::{BoxError, Shutdown, stopped};
 
@@ -25,10 +27,16 @@ const MAX_VERB_ECHO_CHARS: usize = 64;
 
 type Handler = Arc<dyn Fn(Bytes) -> BoxFuture<'static, Vec<u8>> + Send + Sync>;
 
+/// A verb's handler and what it answered so far (the micro protocol's `STATS`).
+struct Route {
+    handler: Handler,
+    stats: Arc<VerbStats>,
+}
+
 /// Verbs and their handlers.
 #[derive(Default)]
 pub struct Router {
-    verbs: BTreeMap<&'static str, Handler>,
+    verbs: BTreeMap<&'static str, Route>,
 }
 
 impl std::fmt::Debug for Router {
@@ -55,12 +63,24 @@ impl Router {
         E: Serialize,
     {
         let handler = Arc::new(handler);
+        let stats = Arc::new(VerbStats::default());
+        let counted = stats.clone();
         let erased: Handler = Arc::new(move |body| {
-            let handler = handler.clone();
-            Box::pin(async move { to_json(&Reply::from(handler(body).await)) })
+            let (handler, stats) = (handler.clone(), counted.clone());
+            Box::pin(async move {
+                let started = Instant::now();
+                let result = handler(body).await;
+                stats.record(started.elapsed(), result.is_err());
+                to_json(&Reply::from(result))
+            })
         });
-        assert!(self.verbs.insert(verb, erased).is_none(), "verb {verb:?} is routed twice");
+        assert!(self.verbs.insert(verb, Route { handler: erased, stats }).is_none(), "verb {verb:?} is routed twice");
         self
+    }
+
+    /// Each verb with what it answered so far.
+    pub(crate) fn stats(&self) -> Vec<(&'static str, Arc<VerbStats>)> {
+        self.verbs.iter().map(|(verb, route)| (*verb, route.stats.clone())).collect()
     }
 
     /// The verbs routed, in order.
@@ -71,7 +91,7 @@ impl Router {
     /// The answer to a request for `verb` (routed, or `unknown_verb`).
     pub async fn answer(&self, service: Service, verb: &str, body: Bytes) -> Vec<u8> {
         match self.verbs.get(verb) {
-            Some(handler) => handler(body).await,
+            Some(route) => (route.handler)(body).await,
             None => to_json(&CommandResponse::Error(self.unknown(service, verb))),
         }
     }

@@ -54,6 +54,17 @@ impl Grant {
         self.subscribe(subject)
     }
 
+    /// Answers the NATS micro protocol's discovery requests (`$SRV.PING`, `…INFO`,
+    /// `…STATS`): every service does, so an operator's tooling lists it.
+    pub fn discoverable(self) -> Grant {
+        self.answers(subjects::MICRO_DISCOVERY)
+    }
+
+    /// Asks the services for their discovery answers (an operator's or monitor's identity).
+    pub fn discovers(self) -> Grant {
+        self.publish(subjects::MICRO_DISCOVERY)
+    }
+
     /// Serves requests on `subject`, answers each once, and publishes nothing else.
     pub fn answers_only(mut self, subject: impl Into<String>) -> Grant {
         self.answers_only = true;

@@ -14,18 +14,19 @@ pub fn staff(city: &City) -> Grant {
 
 /// The city's provisioner (`afc-lab up`, an operator's set-up): creates and updates the city's
 /// streams (its events, its signals) and their consumers. The services only read the streams'
-/// information.
+/// information. It also lists the services (discovery).
 pub fn provisioner(city: &City) -> Grant {
     Grant::new()
         .provisions(&city.stream_name())
         .provisions(&city.signal_stream_name())
+        .discovers()
         .inbox(&subjects::city_inbox(city, "admin"))
 }
 
 /// An engineer's or auditor's view of the city (the lab's harnesses, a drill's scoring):
 /// reads the city's stream and hears its events as they are published, and files and shows
 /// cases as staff do; and measures the bare round trip through the server on a subject of its
-/// own (`afc-lab bench`'s floor). Changes nothing else.
+/// own (`afc-lab bench`'s floor); and lists the services (discovery). Changes nothing else.
 pub fn observer(city: &City) -> Grant {
     Grant::new()
         .publish(subjects::city_commands(city))
@@ -33,6 +34,7 @@ pub fn observer(city: &City) -> Grant {
         .subscribe(subjects::city_events(city))
         .publish(subjects::lab_round_trip())
         .answers(subjects::lab_round_trip())
+        .discovers()
         .inbox(&subjects::city_inbox(city, OBSERVER))
 }
 
