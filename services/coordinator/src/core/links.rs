@@ -14,11 +14,18 @@
 //! changes nothing for the others — it is recorded (its time may become the first) but
 //! decides nothing new. An identifier forgotten ([`Links::forget_before`]) and blocked again
 //! in two cities is decided again.
+//!
+//! A city lifting its own block (an appeal: [`Links::lifted`]) no longer counts among the
+//! cities that blocked it. When a decided identifier is left with fewer than two, the province
+//! withdraws its block ([`ProvinceUnblockNotice`]): a block the province decided on the word
+//! of two cities does not outlive one of them taking its word back. Two cities blocking it
+//! again decide it again. A lift in a city that held only the province's block (or nothing)
+//! changes nothing: that city never counted.
 
 use std::collections::BTreeMap;
 
 use domain::{AccountRef, CaseId, City, FraudType, TimeMs};
-use events::province::{CrossCityClaim, CrossCityNotice, ProvinceBlockNotice};
+use events::province::{CrossCityClaim, CrossCityNotice, ProvinceBlockNotice, ProvinceUnblockNotice};
 use identifiers::Identifier;
 use serde::Serialize;
 
@@ -156,6 +163,24 @@ impl Links {
         line.decided = true;
         line.decided_at_ms = decided_at_ms;
         Some(decision(identifier, line))
+    }
+
+    /// `city` lifted its block of `identifier` (an appeal; recorded at `decided_at_ms`): the
+    /// province's withdrawal, if it was one of the cities the province decided on and fewer
+    /// than two are left. A city that never blocked it of its own changes nothing.
+    pub fn lifted(
+        &mut self,
+        identifier: &Identifier,
+        city: &City,
+        decided_at_ms: TimeMs,
+    ) -> Option<ProvinceUnblockNotice> {
+        let line = self.identifiers.get_mut(identifier)?;
+        line.cities.remove(city)?;
+        if !line.decided || line.cities.len() >= 2 {
+            return None;
+        }
+        line.decided = false;
+        Some(ProvinceUnblockNotice { identifier: identifier.clone(), lifted_in: city.clone(), decided_at_ms })
     }
 
     /// Every province-wide block decided and still remembered: what a city the province
