@@ -199,7 +199,7 @@ fn province_unblock(
     now: TimeMs,
 ) -> Result<Vec<BlockingEvent>, Rejection> {
     let ProvinceUnblockNotice { identifier, lifted_in, .. } = notice;
-    if !state.active_block(&identifier).is_some_and(|block| block.province.is_some()) {
+    if state.active_block(&identifier).is_none_or(|block| block.province.is_none()) {
         return Ok(Vec::new());
     }
     let appeal =
