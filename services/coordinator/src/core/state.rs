@@ -12,7 +12,7 @@ use events::{BlockingEvent, Envelope, FreezingEvent, Payload};
 use serde::Serialize;
 
 use super::figures::{Contribution, Figures, FiguresError, Tally, contribution};
-use super::links::Links;
+use super::links::{Blocked, Links};
 use super::outbox::Outbox;
 use super::period::Period;
 use super::producers::{Producer, Seen, SeqTrack};
@@ -250,22 +250,21 @@ fn link(links: &mut Links, envelope: &Envelope) -> Vec<Notice> {
         // A city's block made on the province's notice is not that city's own report.
         Payload::Blocking(BlockingEvent::IdentifierBlocked {
             identifier,
+            generation,
             case_id,
             fraud_type,
             blocked_at_ms,
             province: None,
             ..
         }) => {
-            let at = *blocked_at_ms;
-            links
-                .blocked(identifier, &envelope.city, case_id, *fraud_type, at, envelope.time_ms)
-                .map(Notice::ProvinceBlock)
+            let block = Blocked { generation: *generation, case_id, fraud_type: *fraud_type, at_ms: *blocked_at_ms };
+            links.blocked(identifier, &envelope.city, block, envelope.time_ms).map(Notice::ProvinceBlock)
         }
-        // Staff lifted a block (an appeal): if it was the city's own, the city takes its word
-        // back. The appeal (staff's words) is not read.
-        Payload::Blocking(BlockingEvent::BlockLifted { identifier, .. }) => {
-            links.lifted(identifier, &envelope.city, envelope.time_ms).map(Notice::ProvinceUnblock)
-        }
+        // A block lifted (an appeal): if it was the city's own, the city takes its word back.
+        // The appeal (staff's words) is not read.
+        Payload::Blocking(BlockingEvent::BlockLifted { identifier, generation, lifted_at_ms, .. }) => links
+            .lifted(identifier, &envelope.city, *generation, *lifted_at_ms, envelope.time_ms)
+            .map(Notice::ProvinceUnblock),
         _ => None,
     };
     notice.into_iter().collect()

@@ -280,9 +280,35 @@ fn given_a_province_block_when_a_city_that_held_only_the_provinces_block_lifts_i
         assert_eq!(notices(answer), vec![]);
         assert!(state.links.province_blocked(&identifier(number)));
     });
-    // Nor does a lift of an identifier the province never heard of.
+    // Nor does a lift of an identifier the province never heard of (remembered, for a block
+    // of that generation absorbed later not to count).
     assert_eq!(notices(absorb(&mut state, &lift(&ningbo(), 2, "ip:8.8.4.4", MARCH_14 + DAY_MS))), vec![]);
-    assert_eq!(state.links.sizes().1, 1, "the lift remembers no identifier");
+    assert!(!state.links.province_blocked(&identifier("ip:8.8.4.4")));
+}
+
+#[test]
+fn given_a_lift_absorbed_before_the_block_it_lifts_when_that_block_arrives_then_it_does_not_count() {
+    let number = "phone:+8617000000000";
+    // Wenzhou's block (its seq 1) is a gap the province fills after the lift (its seq 2).
+    let given = [block(&hangzhou(), 1, number, MARCH_14), lift(&wenzhou(), 2, number, MARCH_14 + DAY_MS)];
+    check(&given, &block(&wenzhou(), 1, number, MARCH_14 + 1), |answer, state| {
+        assert_eq!(notices(answer), vec![]);
+        assert!(!state.links.province_blocked(&identifier(number)));
+    });
+}
+
+#[test]
+fn given_a_newer_block_of_a_city_when_the_lift_of_its_older_block_arrives_late_then_the_city_still_counts() {
+    let number = "phone:+8617000000000";
+    let mut renewed = block(&wenzhou(), 3, number, MARCH_14 + 2 * DAY_MS);
+    let Payload::Blocking(BlockingEvent::IdentifierBlocked { generation, .. }) = &mut renewed.payload else { panic!() };
+    *generation = 2;
+    let given = [block(&hangzhou(), 1, number, MARCH_14), block(&wenzhou(), 1, number, MARCH_14 + 1), renewed];
+    // The lift of Wenzhou's first block (its seq 2) arrives after its second block.
+    check(&given, &lift(&wenzhou(), 2, number, MARCH_14 + DAY_MS), |answer, state| {
+        assert_eq!(notices(answer), vec![]);
+        assert!(state.links.province_blocked(&identifier(number)), "Wenzhou holds its second block");
+    });
 }
 
 #[test]
