@@ -1,8 +1,8 @@
 //! The coordinator on a real hub with two cities (real nats-servers, leaf links, the
 //! province stream sourcing each city's stream, a real redb file): it counts what the
-//! cities publish, tells a cross-city account, dead-letters an event of a city the province
-//! does not have, and after a restart resumes from its snapshot without counting anything
-//! twice.
+//! cities publish, tells a cross-city account, a province-wide block and its withdrawal,
+//! dead-letters an event of a city the province does not have, and after a restart resumes
+//! from its snapshot without counting anything twice.
 
 use std::time::Duration;
 
@@ -228,7 +228,8 @@ async fn status_when(hub: &async_nats::Client, what: &str, done: impl Fn(&Status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_claiming_city_hears_a_cross_city_account_and_every_city_a_province_block_once_it_answers() {
+async fn each_claiming_city_hears_a_cross_city_account_and_every_city_a_province_block_and_its_withdrawal_once_it_answers()
+ {
     use events::province::kind;
     let (hangzhou, wenzhou, ningbo) = (city("hangzhou"), city("wenzhou"), city("ningbo"));
     let cities = [hangzhou.clone(), wenzhou.clone(), ningbo.clone()];
@@ -302,6 +303,29 @@ async fn each_claiming_city_hears_a_cross_city_account_and_every_city_a_province
         assert_eq!(heard["case_id"], CaseId::derive(&hangzhou, 9).as_str());
     }
     let done = status_when(&hub, "every city answered", |s| s.notices_taken == 4 && s.notices_refused == 1).await;
+    assert!(done.notices_pending.is_empty(), "{:?}", done.notices_pending);
+
+    // Given every city's blocking answering the province's withdrawals.
+    let unblocking = |c: &City| subjects::province_notice(c, domain::Service::Blocking, kind::PROVINCE_UNBLOCK);
+    let mut hears = Vec::new();
+    for (i, c) in cities.iter().enumerate() {
+        hears.push(answer_notices(&at[i], unblocking(c), false).await);
+    }
+    // When Wenzhou's staff lift its block (an appeal): one city is left holding its own.
+    let appeal = events::blocking::Appeal { reason: "a bakery's line".into(), operator: "officer-9".into() };
+    let lifted = events::BlockingEvent::BlockLifted { identifier: number, generation: 1, lifted_at_ms: AT + 1, appeal };
+    publish(&js[1], &wenzhou, &Envelope::new(wenzhou.clone(), 2, AT + 1, Payload::Blocking(lifted))).await;
+    // Then every city hears the province withdraw its block, without the appeal's words.
+    for hear in &mut hears {
+        let heard = tokio::time::timeout(BOUND, hear.recv()).await.unwrap().unwrap();
+        let expected = serde_json::json!({
+            "identifier": "phone:+8617000000000",
+            "lifted_in": "wenzhou",
+            "decided_at_ms": AT + 1,
+        });
+        assert_eq!(heard, expected);
+    }
+    let done = status_when(&hub, "every city heard the withdrawal", |s| s.notices_taken == 7).await;
     assert!(done.notices_pending.is_empty(), "{:?}", done.notices_pending);
 }
 

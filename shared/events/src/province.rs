@@ -9,6 +9,10 @@
 //! - [`ProvinceBlockNotice`] (`afc.<city>.province.blocking.province_block`): an identifier
 //!   blocked in two or more cities is blocked in every city; each city's blocking blocks it
 //!   (`identifier_blocked` with its `province` field) unless it blocks it already.
+//! - [`ProvinceUnblockNotice`] (`afc.<city>.province.blocking.province_unblock`): a city lifted
+//!   its own block of an identifier the province blocked, and fewer than two cities still hold
+//!   theirs; each city's blocking lifts the block it holds for the province (`block_lifted`),
+//!   not a block of its own.
 //!
 //! - [`ResendRequest`] (`afc.<city>.province.<service>.resend`, any service with a log,
 //!   served by the shared runtime): the events of a range of the service's sequence
@@ -55,6 +59,18 @@ pub struct ProvinceBlockNotice {
     pub fraud_type: FraudType,
     pub first_reported_at_ms: TimeMs,
     /// When the coordinator absorbed the second city's block.
+    pub decided_at_ms: TimeMs,
+}
+
+/// The province withdraws its block of `identifier`: `lifted_in` lifted its own block (an
+/// appeal) and fewer than two cities still hold theirs. The appeal's reason and operator stay
+/// in that city: staff's words are not the province's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvinceUnblockNotice {
+    pub identifier: Identifier,
+    /// The city whose lift withdrew the province's block.
+    pub lifted_in: City,
+    /// When the coordinator absorbed that lift.
     pub decided_at_ms: TimeMs,
 }
 

@@ -341,6 +341,9 @@ pub mod notice_kind {
     pub const CROSS_CITY: &str = "cross_city";
     /// To blocking: an identifier blocked in two or more cities is blocked in every city.
     pub const PROVINCE_BLOCK: &str = "province_block";
+    /// To blocking: fewer than two cities still hold their own block of an identifier the
+    /// province blocked; the province withdraws its block.
+    pub const PROVINCE_UNBLOCK: &str = "province_unblock";
     /// To any service: the events of a range of its sequence numbers, from its own log (the
     /// province misses them).
     pub const RESEND: &str = "resend";

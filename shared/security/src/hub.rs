@@ -72,9 +72,10 @@ pub const COORDINATOR: &str = "coordinator";
 /// imported from each city's account) and restarts a silent city source by updating
 /// `AFC_PROVINCE` (without the source, then with it again), so it may update that stream.
 /// And it sends its notices to the cities: cross-city accounts to each claiming city's
-/// freezing, province-wide blocks to every city's blocking, and asks any service for the
-/// events the province misses (`resend`), which it puts into `AFC_PROVINCE` on
-/// `afc.province.resent.>` (`events::province`; imported from each city's account).
+/// freezing, province-wide blocks and their withdrawals to every city's blocking, and asks
+/// any service for the events the province misses (`resend`), which it puts into
+/// `AFC_PROVINCE` on `afc.province.resent.>` (`events::province`; imported from each city's
+/// account).
 pub fn province_coordinator() -> Grant {
     Grant::new()
         .reads(PROVINCE_STREAM)
@@ -85,6 +86,7 @@ pub fn province_coordinator() -> Grant {
         .publish(subjects::coordinator_dead_letter())
         .publish(subjects::any_province_notice(Service::Freezing, notice_kind::CROSS_CITY))
         .publish(subjects::any_province_notice(Service::Blocking, notice_kind::PROVINCE_BLOCK))
+        .publish(subjects::any_province_notice(Service::Blocking, notice_kind::PROVINCE_UNBLOCK))
         .publish(subjects::any_province_notice_of_any_service(notice_kind::RESEND))
         .publish(subjects::province_resent_all())
         .inbox(&subjects::province_inbox(COORDINATOR))

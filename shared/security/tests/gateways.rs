@@ -204,8 +204,10 @@ async fn a_platforms_gateway_puts_its_signals_into_the_citys_signal_stream_and_n
 fn only_the_coordinator_may_send_the_provinces_notices_and_no_identity_of_a_city_can() {
     let notice = subjects::province_notice(&city(), domain::Service::Freezing, subjects::notice_kind::CROSS_CITY);
     let block = subjects::province_notice(&city(), domain::Service::Blocking, subjects::notice_kind::PROVINCE_BLOCK);
+    let unblock =
+        subjects::province_notice(&city(), domain::Service::Blocking, subjects::notice_kind::PROVINCE_UNBLOCK);
     let coordinator = security::hub::province_coordinator();
-    assert!(coordinator.may_publish(&notice) && coordinator.may_publish(&block));
+    assert!(coordinator.may_publish(&notice) && coordinator.may_publish(&block) && coordinator.may_publish(&unblock));
     assert!(!coordinator.may_publish(&subjects::command(&city(), domain::Service::Freezing, "show")));
     for (who, grant) in [
         ("staff", roles::staff(&city())),
@@ -213,11 +215,11 @@ fn only_the_coordinator_may_send_the_provinces_notices_and_no_identity_of_a_city
         ("carrier", roles::carrier_gateway(&city(), Carrier::Cmcc)),
         ("province observer", security::hub::province_observer()),
     ] {
-        assert!(!grant.may_publish(&notice) && !grant.may_publish(&block), "{who}");
+        assert!(!grant.may_publish(&notice) && !grant.may_publish(&block) && !grant.may_publish(&unblock), "{who}");
     }
     // The hub may send them down the city's leaf link, and only the city's own.
     let link = security::hub::leaf_link(&city());
-    assert!(link.may_subscribe(&notice) && link.may_subscribe(&block));
+    assert!(link.may_subscribe(&notice) && link.may_subscribe(&block) && link.may_subscribe(&unblock));
     let wenzhou = City::parse("wenzhou").unwrap();
     assert!(!link.may_subscribe(&subjects::province_notice(&wenzhou, domain::Service::Freezing, "cross_city")));
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use ::events::province::ProvinceBlockNotice;
+use ::events::province::{ProvinceBlockNotice, ProvinceUnblockNotice};
 use domain::calendar::{civil_from_days, days_from_civil};
 use domain::report::Contacts;
 use domain::{AccountRef, CaseId, FraudType, TimeMs};
@@ -17,6 +17,13 @@ use crate::limits::{
     MAX_STAFF_TEXT_CHARS, ORDER_RETRY_BACKOFF_MS, POOL_YEARS, TIMER_BATCH,
 };
 use crate::normalize::{ContactKind, Identifier, NormalizeError, Reason, looks_like, normalize};
+
+/// The appeal's reason on a block the province withdrew, before the city whose lift withdrew
+/// it.
+const PROVINCE_UNBLOCK_REASON: &str = "withdrawn by the province: lifted in ";
+
+/// The appeal's operator on a block the province withdrew: no one of this center's staff.
+const PROVINCE_OPERATOR: &str = "province";
 
 /// The events `input` causes at `now`.
 pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> Result<Vec<BlockingEvent>, Rejection> {
@@ -33,14 +40,9 @@ pub fn decide(state: &State, config: &CoreConfig, input: Input, now: TimeMs) -> 
         }
         Input::OrderAnswered { request_id, result } => order_answered(state, request_id, result, now),
         Input::TimerFired => Ok(timers(state, now)),
-        Input::Lift { identifier, appeal } => {
-            check_appeal(&appeal)?;
-            let block = state
-                .active_block(&identifier)
-                .ok_or_else(|| Rejection::NotBlocked { identifier: identifier.clone() })?;
-            Ok(vec![BlockingEvent::BlockLifted { generation: block.generation, identifier, lifted_at_ms: now, appeal }])
-        }
+        Input::Lift { identifier, appeal } => lift(state, identifier, appeal, now),
         Input::ProvinceBlock(notice) => province_block(state, config, notice, now),
+        Input::ProvinceUnblock(notice) => province_unblock(state, notice, now),
         Input::PoolAppeal { subject, appeal } => {
             check_appeal(&appeal)?;
             let entry = state
@@ -177,6 +179,32 @@ fn province_block(
         blocked_at_ms: now,
         province: Some(ProvinceOrigin { cities, decided_at_ms }),
     }])
+}
+
+/// A block lifted (an appeal: staff's, or the province's withdrawal): `block_lifted`, whose
+/// carriers' lift orders `apply` sends.
+fn lift(state: &State, identifier: Identifier, appeal: Appeal, now: TimeMs) -> Result<Vec<BlockingEvent>, Rejection> {
+    check_appeal(&appeal)?;
+    let block =
+        state.active_block(&identifier).ok_or_else(|| Rejection::NotBlocked { identifier: identifier.clone() })?;
+    Ok(vec![BlockingEvent::BlockLifted { generation: block.generation, identifier, lifted_at_ms: now, appeal }])
+}
+
+/// The province withdraws its block: lifted here as staff lift a block, when the block held
+/// here is the province's; a block of this city's own (or none) stays as it is, and nothing
+/// is recorded (a notice heard again finds the block lifted already).
+fn province_unblock(
+    state: &State,
+    notice: ProvinceUnblockNotice,
+    now: TimeMs,
+) -> Result<Vec<BlockingEvent>, Rejection> {
+    let ProvinceUnblockNotice { identifier, lifted_in, .. } = notice;
+    if state.active_block(&identifier).is_none_or(|block| block.province.is_none()) {
+        return Ok(Vec::new());
+    }
+    let appeal =
+        Appeal { reason: format!("{PROVINCE_UNBLOCK_REASON}{lifted_in}"), operator: PROVINCE_OPERATOR.to_owned() };
+    lift(state, identifier, appeal, now)
 }
 
 /// An account that held victim money enters the pool, or its release moves.

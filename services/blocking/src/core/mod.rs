@@ -18,7 +18,7 @@ mod state;
 
 use std::collections::BTreeSet;
 
-use ::events::province::ProvinceBlockNotice;
+use ::events::province::{ProvinceBlockNotice, ProvinceUnblockNotice};
 use domain::report::Contacts;
 use domain::{AccountRef, BankId, CaseId, City, FraudType, TimeMs};
 
@@ -110,6 +110,9 @@ pub enum Input {
     PoolAppeal { subject: PoolSubject, appeal: Appeal },
     /// The province: an identifier two or more cities blocked is blocked in every city.
     ProvinceBlock(ProvinceBlockNotice),
+    /// The province withdraws its block of an identifier (a city lifted its own): lifted here
+    /// if the block held here is the province's, as staff's lift is.
+    ProvinceUnblock(ProvinceUnblockNotice),
 }
 
 /// What an order asks.

@@ -14,11 +14,21 @@
 //! changes nothing for the others — it is recorded (its time may become the first) but
 //! decides nothing new. An identifier forgotten ([`Links::forget_before`]) and blocked again
 //! in two cities is decided again.
+//!
+//! A city lifting its own block (an appeal: [`Links::lifted`]) no longer counts among the
+//! cities that blocked it. When a decided identifier is left with fewer than two, the province
+//! withdraws its block ([`ProvinceUnblockNotice`]): a block the province decided on the word
+//! of two cities does not outlive one of them taking its word back. Two cities blocking it
+//! again decide it again. A lift in a city that held only the province's block (or nothing)
+//! announces nothing: that city never counted. Blocks and lifts are told apart by the city's
+//! generation of the block (one count per identifier in a city's blocking), not by the order
+//! they arrive in: a lift absorbed before the block it lifts (a gap filled late) keeps that
+//! block from counting, and a lift of an older generation leaves a newer block counted.
 
 use std::collections::BTreeMap;
 
 use domain::{AccountRef, CaseId, City, FraudType, TimeMs};
-use events::province::{CrossCityClaim, CrossCityNotice, ProvinceBlockNotice};
+use events::province::{CrossCityClaim, CrossCityNotice, ProvinceBlockNotice, ProvinceUnblockNotice};
 use identifiers::Identifier;
 use serde::Serialize;
 
@@ -40,23 +50,40 @@ struct AccountLine {
     last_at_ms: TimeMs,
 }
 
-/// A city's first block of an identifier: when, for which case and fraud.
+/// A city's first block of an identifier: when, for which case and fraud; and the highest
+/// generation of its blocks seen (what a lift must reach to take the city's word back).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 struct CityBlock {
     at_ms: TimeMs,
     case_id: CaseId,
     fraud_type: FraudType,
+    #[serde(default)]
+    generation: u32,
 }
 
 /// One identifier's blocks by city.
 #[derive(Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 struct IdentifierLine {
     cities: BTreeMap<City, CityBlock>,
+    /// Per city, the highest generation it lifted: a block of that generation or an older one
+    /// absorbed later (a gap filled) was lifted already, and does not count.
+    #[serde(default)]
+    lifted: BTreeMap<City, u32>,
     decided: bool,
     /// When the province decided it (absorbing the second city's block).
     #[serde(default)]
     decided_at_ms: TimeMs,
     last_at_ms: TimeMs,
+}
+
+/// A city's own block of an identifier, as its `identifier_blocked` tells it.
+#[derive(Debug, Clone, Copy)]
+pub struct Blocked<'a> {
+    /// The block's generation in the city (1, then one more after each lift or expiry).
+    pub generation: u32,
+    pub case_id: &'a CaseId,
+    pub fraud_type: FraudType,
+    pub at_ms: TimeMs,
 }
 
 /// The cross-city memory.
@@ -125,30 +152,26 @@ impl Links {
             .collect()
     }
 
-    /// `city` blocked `identifier` at `at_ms` for `case_id` (recorded at `decided_at_ms`): the
-    /// decision, if this is the second city.
+    /// `city` blocked `identifier` (its `generation`-th block there) at `at_ms` for `case_id`
+    /// (recorded at `decided_at_ms`): the decision, if this is the second city.
     pub fn blocked(
         &mut self,
         identifier: &Identifier,
         city: &City,
-        case_id: &CaseId,
-        fraud_type: FraudType,
-        at_ms: TimeMs,
+        block: Blocked<'_>,
         decided_at_ms: TimeMs,
     ) -> Option<ProvinceBlockNotice> {
-        if !self.identifiers.contains_key(identifier) {
-            if self.identifiers.len() >= MAX_TRACKED_IDENTIFIERS {
-                self.untracked_identifiers += 1;
-                return None;
-            }
-            self.identifiers.insert(identifier.clone(), IdentifierLine::default());
-        }
-        let line = self.identifiers.get_mut(identifier).expect("inserted above");
+        let Blocked { generation, case_id, fraud_type, at_ms } = block;
+        let line = self.line(identifier)?;
         line.last_at_ms = line.last_at_ms.max(at_ms);
-        let this = CityBlock { at_ms, case_id: case_id.clone(), fraud_type };
+        if line.lifted.get(city).is_some_and(|&lifted| generation <= lifted) {
+            return None;
+        }
+        let this = CityBlock { at_ms, case_id: case_id.clone(), fraud_type, generation };
         let first = line.cities.entry(city.clone()).or_insert_with(|| this.clone());
+        first.generation = first.generation.max(generation);
         if at_ms < first.at_ms {
-            *first = this;
+            *first = CityBlock { generation: first.generation, ..this };
         }
         if line.decided || line.cities.len() < 2 {
             return None;
@@ -156,6 +179,43 @@ impl Links {
         line.decided = true;
         line.decided_at_ms = decided_at_ms;
         Some(decision(identifier, line))
+    }
+
+    /// `city` lifted its `generation`-th block of `identifier` at `at_ms` (an appeal; recorded
+    /// at `decided_at_ms`): the province's withdrawal, if the city's own block counted, no
+    /// newer one of it does, and fewer than two cities are left of a decided identifier. A
+    /// city that never blocked it of its own announces nothing.
+    pub fn lifted(
+        &mut self,
+        identifier: &Identifier,
+        city: &City,
+        generation: u32,
+        at_ms: TimeMs,
+        decided_at_ms: TimeMs,
+    ) -> Option<ProvinceUnblockNotice> {
+        let line = self.line(identifier)?;
+        line.last_at_ms = line.last_at_ms.max(at_ms);
+        let lifted = line.lifted.entry(city.clone()).or_default();
+        *lifted = (*lifted).max(generation);
+        line.cities.get(city).filter(|own| own.generation <= generation)?;
+        line.cities.remove(city);
+        if !line.decided || line.cities.len() >= 2 {
+            return None;
+        }
+        line.decided = false;
+        Some(ProvinceUnblockNotice { identifier: identifier.clone(), lifted_in: city.clone(), decided_at_ms })
+    }
+
+    /// `identifier`'s line, made if it is new and there is room (else counted, `None`).
+    fn line(&mut self, identifier: &Identifier) -> Option<&mut IdentifierLine> {
+        if !self.identifiers.contains_key(identifier) {
+            if self.identifiers.len() >= MAX_TRACKED_IDENTIFIERS {
+                self.untracked_identifiers += 1;
+                return None;
+            }
+            self.identifiers.insert(identifier.clone(), IdentifierLine::default());
+        }
+        self.identifiers.get_mut(identifier)
     }
 
     /// Every province-wide block decided and still remembered: what a city the province

@@ -1,7 +1,10 @@
 //! The notices the cities are still to hear: one entry per city and subject of a notice
 //! (an account's cross-city claims, an identifier's province-wide block), kept in the state
 //! — so in its snapshot — until the city answers. An account's claims that grow while the
-//! previous notice is pending replace it: the city hears the newest set. The shell sends
+//! previous notice is pending replace it: the city hears the newest set. An identifier's
+//! province-wide block and its withdrawal are one subject: the newer replaces the older, so a
+//! city that has not heard a block yet hears only its withdrawal, and never the two in the
+//! wrong order (a delivery in flight is not sent again before its answer). The shell sends
 //! what is [`Outbox::due`] and [`Outbox::settle`]s each answer; a notice sent again after a
 //! restart is taken once by the city (its answer says `recorded: false`).
 
@@ -18,7 +21,7 @@ use crate::limits::MAX_PENDING_NOTICES;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub struct Delivery {
     pub city: City,
-    /// `cross_city:<account>` or `province_block:<identifier>`.
+    /// `cross_city:<account>` or `province_block:<identifier>` (a block or its withdrawal).
     pub about: String,
 }
 
@@ -28,14 +31,18 @@ impl Notice {
         match self {
             Notice::CrossCity(_) => (Service::Freezing, kind::CROSS_CITY),
             Notice::ProvinceBlock(_) => (Service::Blocking, kind::PROVINCE_BLOCK),
+            Notice::ProvinceUnblock(_) => (Service::Blocking, kind::PROVINCE_UNBLOCK),
         }
     }
 
-    /// What it is about: one pending notice per city and subject.
+    /// What it is about: one pending notice per city and subject. A block and its withdrawal
+    /// share the identifier's key (the block's, as snapshots written before withdrawals hold
+    /// it), so the newer replaces the older.
     fn about(&self) -> String {
         match self {
             Notice::CrossCity(notice) => format!("{}:{}", kind::CROSS_CITY, notice.account),
             Notice::ProvinceBlock(notice) => format!("{}:{}", kind::PROVINCE_BLOCK, notice.identifier),
+            Notice::ProvinceUnblock(notice) => format!("{}:{}", kind::PROVINCE_BLOCK, notice.identifier),
         }
     }
 }

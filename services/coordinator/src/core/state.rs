@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
 use domain::{City, TimeMs};
-use events::province::{CrossCityNotice, ProvinceBlockNotice};
+use events::province::{CrossCityNotice, ProvinceBlockNotice, ProvinceUnblockNotice};
 use events::{BlockingEvent, Envelope, FreezingEvent, Payload};
 use serde::Serialize;
 
 use super::figures::{Contribution, Figures, FiguresError, Tally, contribution};
-use super::links::Links;
+use super::links::{Blocked, Links};
 use super::outbox::Outbox;
 use super::period::Period;
 use super::producers::{Producer, Seen, SeqTrack};
@@ -124,6 +124,7 @@ pub enum Absorbed {
 pub enum Notice {
     CrossCity(CrossCityNotice),
     ProvinceBlock(ProvinceBlockNotice),
+    ProvinceUnblock(ProvinceUnblockNotice),
 }
 
 /// Why an envelope was refused (a dead letter with this reason); nothing changed.
@@ -210,7 +211,7 @@ pub fn absorb(state: &mut State, envelope: &Envelope) -> Result<Absorbed, Refusa
     for notice in &notices {
         match notice {
             Notice::CrossCity(cross) => state.outbox.push(notice, cross.claims.iter().map(|claim| &claim.city)),
-            Notice::ProvinceBlock(_) => state.outbox.push(notice, state.cities.iter()),
+            Notice::ProvinceBlock(_) | Notice::ProvinceUnblock(_) => state.outbox.push(notice, state.cities.iter()),
         }
     }
     Ok(Absorbed::New { filled_gap, notices })
@@ -240,7 +241,7 @@ fn commit(state: &mut State, city: &City, contribution: &Contribution, sums: Sum
     }
 }
 
-/// The cross-city memory's part of a new event: stops and blocks.
+/// The cross-city memory's part of a new event: stops, blocks and lifts.
 fn link(links: &mut Links, envelope: &Envelope) -> Vec<Notice> {
     let notice = match &envelope.payload {
         Payload::Freezing(FreezingEvent::AccountStopped { case_id, account, stopped_at_ms, .. }) => {
@@ -249,17 +250,21 @@ fn link(links: &mut Links, envelope: &Envelope) -> Vec<Notice> {
         // A city's block made on the province's notice is not that city's own report.
         Payload::Blocking(BlockingEvent::IdentifierBlocked {
             identifier,
+            generation,
             case_id,
             fraud_type,
             blocked_at_ms,
             province: None,
             ..
         }) => {
-            let at = *blocked_at_ms;
-            links
-                .blocked(identifier, &envelope.city, case_id, *fraud_type, at, envelope.time_ms)
-                .map(Notice::ProvinceBlock)
+            let block = Blocked { generation: *generation, case_id, fraud_type: *fraud_type, at_ms: *blocked_at_ms };
+            links.blocked(identifier, &envelope.city, block, envelope.time_ms).map(Notice::ProvinceBlock)
         }
+        // A block lifted (an appeal): if it was the city's own, the city takes its word back.
+        // The appeal (staff's words) is not read.
+        Payload::Blocking(BlockingEvent::BlockLifted { identifier, generation, lifted_at_ms, .. }) => links
+            .lifted(identifier, &envelope.city, *generation, *lifted_at_ms, envelope.time_ms)
+            .map(Notice::ProvinceUnblock),
         _ => None,
     };
     notice.into_iter().collect()

@@ -101,6 +101,7 @@ impl Sender {
         let body = match notice {
             Notice::CrossCity(n) => serde_json::to_vec(n),
             Notice::ProvinceBlock(n) => serde_json::to_vec(n),
+            Notice::ProvinceUnblock(n) => serde_json::to_vec(n),
         }
         .expect("notices serialize");
         let asked = tokio::time::timeout(NOTICE_TIMEOUT, self.client.request(subject, body.into())).await;

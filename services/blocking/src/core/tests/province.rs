@@ -1,7 +1,7 @@
 //! The province's blocks: an identifier two or more other cities blocked is blocked here as
 //! a block of this city's own is, under the first city's case, with its province origin.
 
-use ::events::province::ProvinceBlockNotice;
+use ::events::province::{ProvinceBlockNotice, ProvinceUnblockNotice};
 
 use super::*;
 use crate::events::ProvinceOrigin;
@@ -155,4 +155,66 @@ fn given_a_province_block_when_its_expiry_comes_then_it_expires_as_any_block() {
     let (events, orders) = check(&mut world, Input::TimerFired, T0 + 90 * DAY_MS);
     assert!(matches!(&events[..], [BlockingEvent::BlockExpired { generation: 1, .. }]), "{events:?}");
     assert_eq!(orders.len(), 3, "lifted at every carrier");
+}
+
+fn withdrawn(identifier: &str) -> Input {
+    Input::ProvinceUnblock(ProvinceUnblockNotice {
+        identifier: id(identifier),
+        lifted_in: other_city("jiaxing"),
+        decided_at_ms: T0 + DAY_MS - 1,
+    })
+}
+
+#[test]
+fn given_a_province_block_when_the_province_withdraws_it_then_it_is_lifted_here_as_staff_lift_it() {
+    let mut world = World::new();
+    check(&mut world, notice("phone:+8617000000000", &CITIES), T0);
+    let (events, orders) = check(&mut world, withdrawn("phone:+8617000000000"), T0 + DAY_MS);
+    let [BlockingEvent::BlockLifted { identifier, generation: 1, lifted_at_ms, appeal }] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!((identifier, *lifted_at_ms), (&id("phone:+8617000000000"), T0 + DAY_MS));
+    assert_eq!(appeal.reason, "withdrawn by the province: lifted in jiaxing");
+    assert_eq!(appeal.operator, "province");
+    let [order] = &orders[..] else { panic!("{orders:?}") };
+    assert_eq!((order.verb, order.request_id.as_str()), (Verb::Lift, "huzhou/ctcc/phone:+8617000000000/lift1"));
+    assert!(world.state.active_block(&id("phone:+8617000000000")).is_none());
+    assert!(lookup(&world.state, ContactKind::Phone, "17000000000").unwrap().blocked.is_none());
+    assert_eq!(world.state.next_deadline(), None, "no expiry left");
+    // Heard again (the coordinator asks until it hears an answer): nothing more.
+    let (events, orders) = check(&mut world, withdrawn("phone:+8617000000000"), T0 + DAY_MS + 1);
+    assert!(events.is_empty() && orders.is_empty(), "{events:?} {orders:?}");
+}
+
+#[test]
+fn given_a_number_this_city_blocked_when_the_province_withdraws_its_block_then_this_citys_block_stands() {
+    let mut world = World::new();
+    check(&mut world, reported(1, &["17000000000"], &[]), T0);
+    let (events, orders) = check(&mut world, withdrawn("phone:+8617000000000"), T0 + DAY_MS);
+    assert!(events.is_empty() && orders.is_empty(), "{events:?} {orders:?}");
+    let block = world.state.active_block(&id("phone:+8617000000000")).unwrap();
+    assert_eq!((block.generation, block.province.clone()), (1, None));
+}
+
+#[test]
+fn given_nothing_blocked_when_the_province_withdraws_a_block_then_nothing_is_recorded() {
+    let mut world = World::new();
+    let (events, orders) = check(&mut world, withdrawn("domain:fake-court.com.cn"), T0);
+    assert!(events.is_empty() && orders.is_empty(), "{events:?} {orders:?}");
+    // Lifted by staff already: the withdrawal finds nothing to lift.
+    check(&mut world, notice("domain:fake-court.com.cn", &CITIES), T0);
+    let lift = Input::Lift { identifier: id("domain:fake-court.com.cn"), appeal: staff("a court's own site") };
+    check(&mut world, lift, T0 + 1);
+    let (events, _) = check(&mut world, withdrawn("domain:fake-court.com.cn"), T0 + 2);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn given_a_withdrawn_province_block_when_the_province_blocks_it_again_then_it_is_a_new_generation() {
+    let mut world = World::new();
+    check(&mut world, notice("ip:8.8.4.4", &CITIES), T0);
+    check(&mut world, withdrawn("ip:8.8.4.4"), T0 + DAY_MS);
+    let (events, orders) = check(&mut world, notice("ip:8.8.4.4", &["hangzhou", "ningbo"]), T0 + 2 * DAY_MS);
+    assert!(matches!(&events[..], [BlockingEvent::IdentifierBlocked { generation: 2, .. }]), "{events:?}");
+    assert!(orders.iter().all(|o| o.verb == Verb::Block && o.request_id.ends_with("/block2")), "{orders:?}");
 }

@@ -1,7 +1,7 @@
 //! Cross-city accounts (a notice per new claiming city) and province-wide blocks (one
 //! decision, at the second city).
 
-use events::province::{CrossCityClaim, CrossCityNotice, ProvinceBlockNotice};
+use events::province::{CrossCityClaim, CrossCityNotice, ProvinceBlockNotice, ProvinceUnblockNotice};
 
 use super::*;
 
@@ -223,4 +223,128 @@ fn given_a_province_block_when_a_city_joins_later_then_it_alone_is_to_hear_the_b
     // Admitted again (the next start names it too): nothing more to tell.
     state.admit_cities([lishui]).unwrap();
     assert_eq!(state.outbox.len(), 1);
+}
+
+/// `of` lifted its block of `text` (an appeal), as event `seq` of its blocking.
+fn lift(of: &City, seq: u64, text: &str, at: TimeMs) -> Envelope {
+    let appeal = events::blocking::Appeal { reason: "a bakery's line".into(), operator: "officer-9".into() };
+    let lifted = BlockingEvent::BlockLifted { identifier: identifier(text), generation: 1, lifted_at_ms: at, appeal };
+    env(of, seq, at, Payload::Blocking(lifted))
+}
+
+fn withdrawal(text: &str, lifted_in: City, at: TimeMs) -> Notice {
+    Notice::ProvinceUnblock(ProvinceUnblockNotice { identifier: identifier(text), lifted_in, decided_at_ms: at })
+}
+
+#[test]
+fn given_three_cities_blocking_a_number_when_one_lifts_its_block_then_the_province_keeps_it_blocked() {
+    let number = "phone:+8617000000000";
+    let given = [
+        block(&hangzhou(), 1, number, MARCH_14),
+        block(&wenzhou(), 1, number, MARCH_14 + 1),
+        block(&ningbo(), 1, number, MARCH_14 + 2),
+    ];
+    check(&given, &lift(&wenzhou(), 2, number, MARCH_14 + DAY_MS), |answer, state| {
+        assert_eq!(notices(answer), vec![]);
+        assert!(state.links.province_blocked(&identifier(number)), "Hangzhou and Ningbo still hold theirs");
+    });
+}
+
+#[test]
+fn given_two_cities_blocking_a_number_when_one_lifts_its_block_then_every_city_is_to_hear_the_withdrawal() {
+    let number = "phone:+8617000000000";
+    let given = [block(&hangzhou(), 1, number, MARCH_14), block(&wenzhou(), 1, number, MARCH_14 + 1)];
+    let mut state = check(&given, &lift(&hangzhou(), 2, number, MARCH_14 + DAY_MS), |answer, state| {
+        assert_eq!(notices(answer), vec![withdrawal(number, hangzhou(), MARCH_14 + DAY_MS)]);
+        assert!(!state.links.province_blocked(&identifier(number)));
+        assert_eq!(state.links.province_blocks().count(), 0, "a city joining now is not told of it");
+        // The block not yet heard is replaced: each city is to hear the withdrawal alone.
+        let due = state.outbox.due(|_| true, |_| true, 10);
+        assert_eq!(due.len(), 3, "{due:?}");
+        let cities: Vec<City> = due.iter().map(|(delivery, _)| delivery.city.clone()).collect();
+        assert_eq!(set(&cities), set(&[hangzhou(), wenzhou(), ningbo()]));
+        for (_, notice) in &due {
+            assert_eq!(notice, &withdrawal(number, hangzhou(), MARCH_14 + DAY_MS));
+            assert_eq!(notice.addressee(), (domain::Service::Blocking, "province_unblock"));
+        }
+    });
+    // Wenzhou lifting its own too withdraws nothing more: the province holds no block.
+    assert_eq!(notices(absorb(&mut state, &lift(&wenzhou(), 2, number, MARCH_14 + 2 * DAY_MS))), vec![]);
+}
+
+#[test]
+fn given_a_province_block_when_a_city_that_held_only_the_provinces_block_lifts_it_then_nothing_changes() {
+    let number = "domain:fake-police.cn";
+    let given = [block(&hangzhou(), 1, number, MARCH_14), block(&wenzhou(), 1, number, MARCH_14 + 1)];
+    let mut state = check(&given, &lift(&ningbo(), 1, number, MARCH_14 + DAY_MS), |answer, state| {
+        assert_eq!(notices(answer), vec![]);
+        assert!(state.links.province_blocked(&identifier(number)));
+    });
+    // Nor does a lift of an identifier the province never heard of (remembered, for a block
+    // of that generation absorbed later not to count).
+    assert_eq!(notices(absorb(&mut state, &lift(&ningbo(), 2, "ip:8.8.4.4", MARCH_14 + DAY_MS))), vec![]);
+    assert!(!state.links.province_blocked(&identifier("ip:8.8.4.4")));
+}
+
+#[test]
+fn given_a_lift_absorbed_before_the_block_it_lifts_when_that_block_arrives_then_it_does_not_count() {
+    let number = "phone:+8617000000000";
+    // Wenzhou's block (its seq 1) is a gap the province fills after the lift (its seq 2).
+    let given = [block(&hangzhou(), 1, number, MARCH_14), lift(&wenzhou(), 2, number, MARCH_14 + DAY_MS)];
+    check(&given, &block(&wenzhou(), 1, number, MARCH_14 + 1), |answer, state| {
+        assert_eq!(notices(answer), vec![]);
+        assert!(!state.links.province_blocked(&identifier(number)));
+    });
+}
+
+#[test]
+fn given_a_newer_block_of_a_city_when_the_lift_of_its_older_block_arrives_late_then_the_city_still_counts() {
+    let number = "phone:+8617000000000";
+    let mut renewed = block(&wenzhou(), 3, number, MARCH_14 + 2 * DAY_MS);
+    let Payload::Blocking(BlockingEvent::IdentifierBlocked { generation, .. }) = &mut renewed.payload else { panic!() };
+    *generation = 2;
+    let given = [block(&hangzhou(), 1, number, MARCH_14), block(&wenzhou(), 1, number, MARCH_14 + 1), renewed];
+    // The lift of Wenzhou's first block (its seq 2) arrives after its second block.
+    check(&given, &lift(&wenzhou(), 2, number, MARCH_14 + DAY_MS), |answer, state| {
+        assert_eq!(notices(answer), vec![]);
+        assert!(state.links.province_blocked(&identifier(number)), "Wenzhou holds its second block");
+    });
+}
+
+#[test]
+fn given_a_withdrawn_province_block_when_two_cities_block_it_again_then_the_province_blocks_it_again() {
+    let number = "phone:+8617000000000";
+    let given = [
+        block(&hangzhou(), 1, number, MARCH_14),
+        block(&wenzhou(), 1, number, MARCH_14 + 1),
+        lift(&hangzhou(), 2, number, MARCH_14 + DAY_MS),
+    ];
+    // Wenzhou still holds its own: Ningbo's block is the second city's again.
+    let later = MARCH_14 + 2 * DAY_MS;
+    check(&given, &block(&ningbo(), 1, number, later), |answer, state| {
+        let [Notice::ProvinceBlock(decision)] = &notices(answer)[..] else { panic!("a new decision") };
+        assert_eq!((&decision.cities[..], decision.decided_at_ms), (&[wenzhou(), ningbo()][..], later));
+        assert!(state.links.province_blocked(&identifier(number)));
+        // The newer block replaces the withdrawal not yet heard.
+        let due = state.outbox.due(|_| true, |_| true, 10);
+        assert_eq!(due.len(), 3, "{due:?}");
+        assert!(due.iter().all(|(_, notice)| matches!(notice, Notice::ProvinceBlock(_))), "{due:?}");
+    });
+}
+
+#[test]
+fn given_a_province_block_on_its_way_when_it_is_withdrawn_then_the_answer_to_the_block_leaves_the_withdrawal_pending() {
+    let number = "phone:+8617000000000";
+    let given = [block(&hangzhou(), 1, number, MARCH_14)];
+    let mut state = check(&given, &block(&wenzhou(), 1, number, MARCH_14 + 1), |_, _| {});
+    let due = state.outbox.due(|city| *city == ningbo(), |_| true, 10);
+    let [(to_ningbo, Notice::ProvinceBlock(_))] = &due[..] else { panic!("{due:?}") };
+    let sent = due[0].1.clone();
+    absorb(&mut state, &lift(&wenzhou(), 2, number, MARCH_14 + HOUR_MS)).unwrap();
+    assert_eq!(state.outbox.len(), 3, "one notice a city: the withdrawal replaced the block");
+    assert!(!state.outbox.settle(to_ningbo, &sent, Settled::Taken { recorded: true }));
+    let due = state.outbox.due(|city| *city == ningbo(), |_| true, 10);
+    assert_eq!(due, vec![(to_ningbo.clone(), withdrawal(number, wenzhou(), MARCH_14 + HOUR_MS))]);
+    let back = State::from_snapshot(&state.to_snapshot()).unwrap();
+    assert_eq!(back.outbox, state.outbox, "the withdrawal survives a snapshot");
 }
