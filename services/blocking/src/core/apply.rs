@@ -65,6 +65,9 @@ pub fn apply(state: &mut State, city: &City, event: &BlockingEvent) -> Vec<Strin
         BlockingEvent::BlockExtended { identifier, case_id, fraud_type, extended_at_ms, expires_at_ms, .. } => {
             let block = state.blocks.get_mut(identifier).expect("an extended block exists");
             named(block, case_id, *fraud_type, *extended_at_ms);
+            // A case of this city's named it: the block rests on this city's own report now,
+            // and the province's withdrawal does not lift it.
+            block.province = None;
             set_expiry(state, identifier, *expires_at_ms);
             Vec::new()
         }

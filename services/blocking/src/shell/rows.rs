@@ -17,7 +17,7 @@ use crate::core::{RowSource, RowTable, RowWrite};
 
 /// The encoding of the rows. Bump it whenever a row's shape or meaning changes: a start then
 /// builds the rows again from the log instead of misreading them.
-pub const ROWS_FORMAT: u64 = 3;
+pub const ROWS_FORMAT: u64 = 4;
 
 /// `format` and `seq` of the rows (see the module documentation).
 pub const ROWS_META: TableDefinition<&str, u64> = TableDefinition::new("blocking.rows_meta");

@@ -260,6 +260,19 @@ fn link(links: &mut Links, envelope: &Envelope) -> Vec<Notice> {
             let block = Blocked { generation: *generation, case_id, fraud_type: *fraud_type, at_ms: *blocked_at_ms };
             links.blocked(identifier, &envelope.city, block, envelope.time_ms).map(Notice::ProvinceBlock)
         }
+        // A case of the city named a block it holds: its own report now, also when the block
+        // was the province's (the city's blocking keeps it through a withdrawal).
+        Payload::Blocking(BlockingEvent::BlockExtended {
+            identifier,
+            generation,
+            case_id,
+            fraud_type,
+            extended_at_ms,
+            ..
+        }) => {
+            let block = Blocked { generation: *generation, case_id, fraud_type: *fraud_type, at_ms: *extended_at_ms };
+            links.blocked(identifier, &envelope.city, block, envelope.time_ms).map(Notice::ProvinceBlock)
+        }
         // A block lifted (an appeal): if it was the city's own, the city takes its word back.
         // The appeal (staff's words) is not read.
         Payload::Blocking(BlockingEvent::BlockLifted { identifier, generation, lifted_at_ms, .. }) => links

@@ -119,7 +119,7 @@ fn a_notice_of_fewer_than_two_cities_or_of_too_many_or_a_city_twice_is_refused()
 }
 
 #[test]
-fn given_a_province_block_when_this_city_reports_the_number_then_the_block_is_extended() {
+fn given_a_province_block_when_this_city_reports_the_number_then_the_block_is_extended_and_becomes_its_own() {
     let mut world = World::new();
     check(&mut world, notice("phone:+8617000000000", &CITIES), T0);
     let later = T0 + 30 * DAY_MS;
@@ -131,7 +131,16 @@ fn given_a_province_block_when_this_city_reports_the_number_then_the_block_is_ex
     assert!(orders.is_empty(), "the carrier holds the block already");
     let block = world.state.active_block(&id("phone:+8617000000000")).unwrap();
     assert_eq!((block.cases.clone(), block.case_count), (vec![jiaxing_case(), case(1)], 2));
-    assert!(block.province.is_some(), "the block is still the province's");
+    assert_eq!(block.province, None, "the block rests on this city's own report now");
+    // The province withdrawing its block does not lift it.
+    let withdrawn = Input::ProvinceUnblock(ProvinceUnblockNotice {
+        identifier: id("phone:+8617000000000"),
+        lifted_in: other_city("jiaxing"),
+        decided_at_ms: later + 1,
+    });
+    let (events, orders) = check(&mut world, withdrawn, later + 2);
+    assert!(events.is_empty() && orders.is_empty(), "{events:?} {orders:?}");
+    assert!(world.state.active_block(&id("phone:+8617000000000")).is_some());
 }
 
 #[test]

@@ -348,3 +348,26 @@ fn given_a_province_block_on_its_way_when_it_is_withdrawn_then_the_answer_to_the
     let back = State::from_snapshot(&state.to_snapshot()).unwrap();
     assert_eq!(back.outbox, state.outbox, "the withdrawal survives a snapshot");
 }
+
+#[test]
+fn given_a_province_block_that_a_third_citys_own_case_named_when_one_of_the_two_lifts_then_the_province_keeps_it() {
+    let number = "phone:+8617000000000";
+    // Ningbo held the province's block; then a case of its own named the number.
+    let extended = BlockingEvent::BlockExtended {
+        identifier: identifier(number),
+        generation: 1,
+        case_id: case(&ningbo(), 4),
+        fraud_type: FraudType::ImpersonatingAuthorities,
+        extended_at_ms: MARCH_14 + HOUR_MS,
+        expires_at_ms: MARCH_14 + 90 * DAY_MS,
+    };
+    let given = [
+        block(&hangzhou(), 1, number, MARCH_14),
+        block(&wenzhou(), 1, number, MARCH_14 + 1),
+        env(&ningbo(), 1, MARCH_14 + HOUR_MS, Payload::Blocking(extended)),
+    ];
+    check(&given, &lift(&hangzhou(), 2, number, MARCH_14 + DAY_MS), |answer, state| {
+        assert_eq!(notices(answer), vec![], "Wenzhou and Ningbo hold their own");
+        assert!(state.links.province_blocked(&identifier(number)));
+    });
+}
