@@ -10,6 +10,7 @@ pub mod out;
 pub mod province;
 pub mod restitution;
 pub mod task;
+pub mod trail;
 
 use std::io::IsTerminal as _;
 use std::path::Path;
