@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use domain::calendar::UtcOffset;
 use domain::{CaseId, City, DrillClock};
 
 use afc::host::run_city;
@@ -238,7 +239,9 @@ enum CaseCommand {
         #[arg(long, env = "AFC_CREDENTIALS")]
         credentials: Option<PathBuf>,
     },
-    /// Print a case's timeline.
+    /// Print a case: its money trail as a tree (each account under the one it was traced
+    /// from, with the money traced in and what holds it now), its events in local time with
+    /// their offsets from the report, its totals, blocks and returns.
     Show {
         #[arg(long, value_parser = City::parse)]
         city: City,
@@ -246,8 +249,16 @@ enum CaseCommand {
         nats: String,
         #[arg(value_parser = CaseId::parse)]
         case_id: CaseId,
+        /// Intake's timeline, blocking's and restitution's parts as JSON, for scripts (times
+        /// in ms since the epoch, amounts in fen).
         #[arg(long)]
         json: bool,
+        /// The clock to show times on: UTC, Asia/Shanghai or a fixed offset such as +08:00.
+        #[arg(long, env = "AFC_TZ", default_value = "Asia/Shanghai", value_parser = UtcOffset::parse)]
+        tz: UtcOffset,
+        /// Every entry of the timeline, not only the events the trail does not show.
+        #[arg(long)]
+        timeline: bool,
         /// As for `report`.
         #[arg(long, env = "AFC_CREDENTIALS")]
         credentials: Option<PathBuf>,
@@ -434,8 +445,9 @@ async fn main() -> anyhow::Result<()> {
                 CaseCommand::Report { city, nats, file, credentials } => {
                     cli::case::report(&nats, credentials.as_deref(), &city, &file).await
                 }
-                CaseCommand::Show { city, nats, case_id, json, credentials } => {
-                    cli::case::show(&nats, credentials.as_deref(), &city, &case_id, json).await
+                CaseCommand::Show { city, nats, case_id, json, tz, timeline, credentials } => {
+                    let view = cli::case::View { tz, timeline, colour: cli::out::colours() };
+                    cli::case::show(&nats, credentials.as_deref(), &city, &case_id, json, view).await
                 }
             }
         }

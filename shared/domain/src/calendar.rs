@@ -1,10 +1,23 @@
-//! Proleptic Gregorian dates as day counts since 1970-01-01, both ways.
+//! Proleptic Gregorian dates as day counts since 1970-01-01, both ways, and times of day
+//! at a fixed offset from UTC.
 //!
-//! afc keeps time as [`TimeMs`](crate::TimeMs); dates only appear at the edges, where a
-//! scenario file names its start and a report prints a simulated time. These are
+//! afc keeps time as [`TimeMs`]; dates only appear at the edges, where a
+//! scenario file names its start and a report or a screen prints a time. These are
 //! H. Hinnant's `days_from_civil` and `civil_from_days`: exact integer arithmetic, before
 //! and after 1970, with no table and no time-zone database. Both directions live here once
 //! rather than in each crate that needs one.
+//!
+//! Local time is a fixed [`UtcOffset`]: China Standard Time (Asia/Shanghai) is UTC+8 all
+//! year, with no daylight saving time since 1991, so the centers' clock is an addition and
+//! the same millisecond prints the same on every machine. [`since`] prints how long after
+//! a moment (a case's report) something happened.
+
+use std::fmt;
+
+use crate::TimeMs;
+
+/// A day, ms.
+const DAY_MS: i64 = 86_400_000;
 
 /// Days since 1970-01-01 of the proleptic Gregorian date `year-month-day`, negative before
 /// it. `month` is 1 to 12 and `day` 1 to 31, unchecked: a day past the month's end counts on
@@ -37,9 +50,222 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month as u32, day as u32)
 }
 
+/// A fixed offset from UTC, in minutes east of it (`+08:00` is 480).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UtcOffset {
+    minutes: i32,
+}
+
+/// Why an offset was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("time zone {given:?}: expected UTC, Asia/Shanghai or an offset such as +08:00 (-14:00 to +14:00)")]
+pub struct UtcOffsetError {
+    pub given: String,
+}
+
+impl UtcOffset {
+    /// UTC itself.
+    pub const UTC: UtcOffset = UtcOffset { minutes: 0 };
+    /// China Standard Time (Asia/Shanghai), the centers' clock: UTC+8 all year.
+    pub const CHINA: UtcOffset = UtcOffset { minutes: 8 * 60 };
+
+    /// An offset of `minutes` east of UTC, within ±14 h (the widest offset in use).
+    pub fn from_minutes(minutes: i32) -> Option<UtcOffset> {
+        (-14 * 60..=14 * 60).contains(&minutes).then_some(UtcOffset { minutes })
+    }
+
+    /// Minutes east of UTC.
+    pub fn minutes(self) -> i32 {
+        self.minutes
+    }
+
+    /// Parses `UTC` (or `Z`), `Asia/Shanghai` (the one named zone: China's clock has a
+    /// single fixed offset), or `+08:00`, `+0800`, `+08`, `-05:30`.
+    pub fn parse(text: &str) -> Result<UtcOffset, UtcOffsetError> {
+        let refused = || UtcOffsetError { given: text.to_owned() };
+        let trimmed = text.trim();
+        if ["utc", "z", "gmt"].iter().any(|name| trimmed.eq_ignore_ascii_case(name)) {
+            return Ok(UtcOffset::UTC);
+        }
+        if ["asia/shanghai", "prc", "cst"].iter().any(|name| trimmed.eq_ignore_ascii_case(name)) {
+            return Ok(UtcOffset::CHINA);
+        }
+        let trimmed = trimmed.strip_prefix("UTC").or_else(|| trimmed.strip_prefix("utc")).unwrap_or(trimmed);
+        let (sign, rest) = match trimmed.as_bytes().first() {
+            Some(b'+') => (1, &trimmed[1..]),
+            Some(b'-') => (-1, &trimmed[1..]),
+            _ => return Err(refused()),
+        };
+        let (hours, minutes) = match (rest.len(), rest.split_once(':')) {
+            (_, Some((h, m))) if h.len() == 2 && m.len() == 2 => (h, m),
+            (4, None) => rest.split_at(2),
+            (2, None) => (rest, "00"),
+            _ => return Err(refused()),
+        };
+        let digits = |part: &str| -> Option<i32> {
+            part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok()).flatten()
+        };
+        let (Some(hours), Some(minutes)) = (digits(hours), digits(minutes)) else {
+            return Err(refused());
+        };
+        if minutes >= 60 {
+            return Err(refused());
+        }
+        UtcOffset::from_minutes(sign * (hours * 60 + minutes)).ok_or_else(refused)
+    }
+
+    /// The date and time on this offset's clock at `at_ms`.
+    pub fn local(self, at_ms: TimeMs) -> LocalTime {
+        let utc = i64::try_from(at_ms).unwrap_or(i64::MAX / 2);
+        let local = utc + i64::from(self.minutes) * 60_000;
+        let (days, ms_of_day) = (local.div_euclid(DAY_MS), local.rem_euclid(DAY_MS));
+        let (year, month, day) = civil_from_days(days);
+        let seconds = ms_of_day / 1000;
+        // Each is below 60 (or 24) by construction: the casts cannot truncate.
+        LocalTime {
+            year,
+            month,
+            day,
+            hour: (seconds / 3600) as u32,
+            minute: (seconds / 60 % 60) as u32,
+            second: (seconds % 60) as u32,
+        }
+    }
+}
+
+impl Default for UtcOffset {
+    /// The centers' clock, [`UtcOffset::CHINA`].
+    fn default() -> Self {
+        UtcOffset::CHINA
+    }
+}
+
+impl std::str::FromStr for UtcOffset {
+    type Err = UtcOffsetError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        UtcOffset::parse(text)
+    }
+}
+
+/// `UTC+08:00`, `UTC-05:30`, `UTC`.
+impl fmt::Display for UtcOffset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.minutes == 0 {
+            return f.write_str("UTC");
+        }
+        let sign = if self.minutes < 0 { '-' } else { '+' };
+        let minutes = self.minutes.unsigned_abs();
+        write!(f, "UTC{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+    }
+}
+
+/// A date and a time of day on some offset's clock, to the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+impl LocalTime {
+    /// `2025-03-14 09:00`: to the minute.
+    pub fn to_minute(&self) -> String {
+        format!("{:04}-{:02}-{:02} {:02}:{:02}", self.year, self.month, self.day, self.hour, self.minute)
+    }
+}
+
+/// `2025-03-14 09:00:12`.
+impl fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+}
+
+/// How long after `from_ms` the moment `at_ms` is, signed, in its two largest units:
+/// `+0s`, `+850ms`, `+45s`, `+2m13s`, `+1h05m`, `+2d03h`; `-5s` before it.
+pub fn since(from_ms: TimeMs, at_ms: TimeMs) -> String {
+    let sign = if at_ms < from_ms { '-' } else { '+' };
+    format!("{sign}{}", span(at_ms.abs_diff(from_ms)))
+}
+
+/// A length of time in its two largest units, as [`since`] prints it without the sign:
+/// `0s`, `850ms` (below a second), `45s`, `2m13s`, `1h05m`, `2d03h`.
+pub fn span(ms: u64) -> String {
+    if (1..1000).contains(&ms) {
+        return format!("{ms}ms");
+    }
+    let seconds = ms / 1000;
+    let (days, hours, minutes, secs) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, m) => format!("{m}m{secs:02}s"),
+        (0, h, m) => format!("{h}h{m:02}m"),
+        (d, h, _) => format!("{d}d{h:02}h"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 2025-03-14 01:00:12 UTC: 09:00:12 in China.
+    const MORNING_MS: TimeMs = 1_741_914_012_000;
+
+    #[test]
+    fn a_time_prints_on_the_chinese_clock_by_default() {
+        assert_eq!(UtcOffset::default().local(MORNING_MS).to_string(), "2025-03-14 09:00:12");
+        assert_eq!(UtcOffset::CHINA.local(MORNING_MS + 999).to_string(), "2025-03-14 09:00:12");
+        assert_eq!(UtcOffset::UTC.local(MORNING_MS).to_string(), "2025-03-14 01:00:12");
+        assert_eq!(UtcOffset::CHINA.local(MORNING_MS).to_minute(), "2025-03-14 09:00");
+        // 17:00 UTC is the next day in China.
+        assert_eq!(UtcOffset::CHINA.local(MORNING_MS + 16 * 3_600_000).to_string(), "2025-03-15 01:00:12");
+        assert_eq!(UtcOffset::parse("-05:30").unwrap().local(MORNING_MS).to_string(), "2025-03-13 19:30:12");
+        assert_eq!(UtcOffset::CHINA.local(0).to_string(), "1970-01-01 08:00:00");
+        assert_eq!(UtcOffset::parse("-01:00").unwrap().local(0).to_string(), "1969-12-31 23:00:00");
+    }
+
+    #[test]
+    fn offsets_parse_and_print() {
+        for (text, minutes) in [
+            ("UTC", 0),
+            ("z", 0),
+            ("Asia/Shanghai", 480),
+            ("+08:00", 480),
+            ("+0800", 480),
+            ("+08", 480),
+            ("UTC+08:00", 480),
+            ("-05:30", -330),
+            ("+14:00", 840),
+        ] {
+            assert_eq!(UtcOffset::parse(text).map(UtcOffset::minutes), Ok(minutes), "{text}");
+        }
+        for bad in ["", "8", "+8", "+08:60", "+15:00", "Europe/Paris", "+08:00:00", "+0a:00", "++08"] {
+            assert!(UtcOffset::parse(bad).is_err(), "{bad} accepted");
+        }
+        assert_eq!(UtcOffset::CHINA.to_string(), "UTC+08:00");
+        assert_eq!(UtcOffset::parse("-05:30").unwrap().to_string(), "UTC-05:30");
+        assert_eq!(UtcOffset::UTC.to_string(), "UTC");
+    }
+
+    #[test]
+    fn offsets_from_a_moment_print_in_two_units() {
+        assert_eq!(since(MORNING_MS, MORNING_MS), "+0s");
+        assert_eq!(since(MORNING_MS, MORNING_MS + 850), "+850ms");
+        assert_eq!(since(MORNING_MS, MORNING_MS + 1_999), "+1s");
+        assert_eq!(since(MORNING_MS, MORNING_MS + 45_000), "+45s");
+        assert_eq!(since(MORNING_MS, MORNING_MS + 133_000), "+2m13s");
+        assert_eq!(since(MORNING_MS, MORNING_MS + 3_905_000), "+1h05m");
+        assert_eq!(since(MORNING_MS, MORNING_MS + 2 * 86_400_000 + 3 * 3_600_000 + 59_000), "+2d03h");
+        assert_eq!(since(MORNING_MS, MORNING_MS - 5_000), "-5s");
+        assert_eq!(span(60_000), "1m00s");
+    }
 
     #[test]
     fn days_from_civil_matches_known_dates() {

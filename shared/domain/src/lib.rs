@@ -22,7 +22,7 @@ pub use clock::{
     system_clock,
 };
 pub use ids::{AccountRef, BankId, CaseId, City, FraudType, IdError, PayerRef, PaymentOrderRef, PlatformId};
-pub use money::{Fen, MoneyError};
+pub use money::{Fen, Grouped, MoneyError};
 pub use personal::Sensitive;
 pub use service::Service;
 

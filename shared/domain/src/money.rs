@@ -74,6 +74,35 @@ impl fmt::Display for Fen {
     }
 }
 
+impl Fen {
+    /// The amount for a reader: `¥1,234.56`, whole yuan with a comma every three digits.
+    /// ([`Display`](fmt::Display) prints `¥1234.56`, as logs and events' details have.)
+    pub fn grouped(self) -> Grouped {
+        Grouped(self)
+    }
+}
+
+/// [`Fen::grouped`]: `¥1,234.56`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grouped(Fen);
+
+impl fmt::Display for Grouped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fen = self.0.get();
+        let digits = (fen / 100).to_string();
+        let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 5);
+        out.push('¥');
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(digit);
+        }
+        // Through `pad`, so a width (`{:>12}`) lines amounts up.
+        f.pad(&format!("{out}.{:02}", fen % 100))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +112,16 @@ mod tests {
     fn displays_yuan_and_fen() {
         assert_eq!(Fen::new(123_456).to_string(), "¥1234.56");
         assert_eq!(Fen::new(5).to_string(), "¥0.05");
+    }
+
+    #[test]
+    fn grouped_puts_a_comma_every_three_digits() {
+        assert_eq!(Fen::new(1_234_567).grouped().to_string(), "¥12,345.67");
+        assert_eq!(Fen::new(12_345_678_900).grouped().to_string(), "¥123,456,789.00");
+        assert_eq!(Fen::new(99_999).grouped().to_string(), "¥999.99");
+        assert_eq!(Fen::new(100_000).grouped().to_string(), "¥1,000.00");
+        assert_eq!(Fen::new(5).grouped().to_string(), "¥0.05");
+        assert_eq!(format!("{:>11}", Fen::new(100_000).grouped()), "  ¥1,000.00");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! The report body is documented field by field in docs/protocols.md; intake parses it
 //! itself (from a JSON value) so that it can list every problem at once.
 
-use domain::{AccountRef, CaseId, City, Fen, FraudType, PayerRef, Sensitive, TimeMs};
+use domain::{AccountRef, CaseId, City, Fen, FraudType, PayerRef, PaymentOrderRef, Sensitive, TimeMs};
 use serde::{Deserialize, Serialize};
 
 pub const VERB_REPORT: &str = "report";
@@ -93,6 +93,19 @@ pub struct TimelineEntry {
     /// Trail depth of the account (1 = the victim paid into it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depth: Option<u8>,
+    /// The hop of the trail the entry is about (its number within the case, from 1), for
+    /// the entries of one hop: traced, order resolved, stopped, cashed out, ended, retrying.
+    /// Absent in replies of older builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hop: Option<u32>,
+    /// For a `traced` entry that opens a hop: the hop whose account sent the money there;
+    /// absent for the victim's own payments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<u32>,
+    /// For a `traced` entry into a payment order: the order (its account comes with the
+    /// hop's `order_resolved`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<PaymentOrderRef>,
     pub detail: String,
 }
 

@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use domain::City;
+use domain::calendar::{UtcOffset, since};
+use domain::{City, TimeMs};
 use protocol::Reply;
 use protocol::blocking::{
     BlockSummary, BlockingError, CaseBlocking, CaseRequest, CaseResponse, CheckRequest, CheckResponse, LiftRequest,
@@ -14,6 +15,7 @@ use protocol::blocking::{
 use protocol::subjects;
 
 use super::case::EXIT_REFUSED;
+use super::out;
 use crate::client;
 
 /// Connects as the city's staff (`<city>-staff`).
@@ -58,7 +60,7 @@ pub async fn check(
     let request = CheckRequest { kind, value: value.to_owned() };
     let answer: CheckResponse = client::blocking(&client, city, VERB_CHECK, &request).await?;
     match answer {
-        Reply::Ok(checked) if json => println!("{}", serde_json::to_string_pretty(&checked)?),
+        Reply::Ok(checked) if json => out::json(&checked)?,
         Reply::Ok(checked) => {
             let mut line = format!("{}: ", checked.identifier);
             match (checked.blocked, checked.since_ms, checked.expires_at_ms) {
@@ -78,7 +80,7 @@ pub async fn check(
             if checked.in_pool {
                 line.push_str("; a card seller's card in the high-risk pool (local voice only)");
             }
-            println!("{line}");
+            out::line(line)?;
         }
         Reply::Error(error) => refused(&error),
     }
@@ -121,13 +123,11 @@ pub async fn list(
             Reply::Ok(page) => page,
             Reply::Error(error) => refused(&error),
         };
+        let mut lines = Vec::with_capacity(page.blocks.len());
         for block in &page.blocks {
-            if json {
-                println!("{}", serde_json::to_string(block)?);
-            } else {
-                println!("{}", render_block(block));
-            }
+            lines.push(if json { serde_json::to_string(block)? } else { render_block(block) });
         }
+        out::print(|out| lines.iter().try_for_each(|line| writeln!(out, "{line}")))?;
         match page.next {
             Some(next) => after = Some(next),
             None => return Ok(()),
@@ -153,13 +153,12 @@ pub async fn lift(
     match answer {
         Reply::Ok(lifted) => {
             let carriers: Vec<&str> = lifted.carriers.iter().map(|c| c.as_str()).collect();
-            println!(
+            out::line(format_args!(
                 "{} lifted (block {}); asked [{}] to lift it",
                 lifted.identifier,
                 lifted.generation,
                 carriers.join(", ")
-            );
-            Ok(())
+            ))
         }
         Reply::Error(error) => refused(&error),
     }
@@ -180,12 +179,20 @@ pub async fn of_case(
     }
 }
 
-/// A case's blocking entries as text.
-pub fn render_case(blocking: &CaseBlocking) -> String {
+/// A case's blocking entries as text: each at its time on `tz`'s clock and its offset from
+/// the report (`reported_at_ms`).
+pub fn render_case(blocking: &CaseBlocking, tz: UtcOffset, reported_at_ms: TimeMs) -> String {
     let mut out = String::new();
     for entry in &blocking.entries {
         let kind = format!("{:?}", entry.kind);
-        let _ = writeln!(out, "  {:>13}  {kind:<15} {:<40} {}", entry.at_ms, entry.subject, entry.detail);
+        let _ = writeln!(
+            out,
+            "  {}  {:<7} {kind:<15} {:<40} {}",
+            tz.local(entry.at_ms),
+            since(reported_at_ms, entry.at_ms),
+            entry.subject,
+            super::case::localize(&entry.detail, tz)
+        );
     }
     out
 }

@@ -16,7 +16,7 @@ pub async fn provision(nats: &str, credentials: Option<&Path>, city: &City) -> a
         [bus::streams::ensure_city_stream(&js, city).await?, bus::streams::ensure_signal_stream(&js, city).await?]
     {
         let subjects = info.config.subjects.join(", ");
-        println!("{} on {nats} holds {subjects}", info.config.name);
+        super::out::line(format_args!("{} on {nats} holds {subjects}", info.config.name))?;
     }
     Ok(())
 }

@@ -9,8 +9,7 @@ use crate::config::{self, CitySettings, Overrides};
 /// Prints a summary of the settings `file` gives, or fails naming every problem by its key.
 pub fn check(file: &Path) -> anyhow::Result<()> {
     let settings = config::load(file, Overrides::default())?;
-    println!("{}", summary(file, &settings));
-    Ok(())
+    super::out::line(summary(file, &settings))
 }
 
 /// One line per setting that matters to an operator.

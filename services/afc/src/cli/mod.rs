@@ -6,9 +6,11 @@ pub mod block;
 pub mod case;
 pub mod city;
 pub mod config;
+pub mod out;
 pub mod province;
 pub mod restitution;
 pub mod task;
+pub mod trail;
 
 use std::io::IsTerminal as _;
 use std::path::Path;

@@ -36,8 +36,12 @@ pub async fn provision(
         None => bus::streams::ensure_province_stream(&js, cities).await?,
     };
     let names: Vec<String> = info.config.sources.iter().flatten().map(|s| s.name.clone()).collect();
-    println!("{} on {hub} sources {} ({} replicas)", info.config.name, names.join(", "), info.config.num_replicas);
-    Ok(())
+    super::out::line(format_args!(
+        "{} on {hub} sources {} ({} replicas)",
+        info.config.name,
+        names.join(", "),
+        info.config.num_replicas
+    ))
 }
 
 /// Runs the province coordinator until `shutdown`.
@@ -103,10 +107,10 @@ pub async fn report(hub: &str, credentials: Option<&Path>, args: ReportArgs) -> 
     let reply: protocol::Reply<coordinator::core::Report, CoordinatorError> = serde_json::from_slice(&answer.payload)?;
     let report = reply.into_result().map_err(|e| anyhow::anyhow!("{e}"))?;
     match args.format {
-        Format::Json => super::task::print_json(&report),
-        Format::Svg => super::task::print(|out| writeln!(out, "{}", coordinator::core::ranking_svg(&report))),
-        Format::Csv => super::task::print(|out| write_csv(out, &report)),
-        Format::Table => super::task::print(|out| write_table(out, &report)),
+        Format::Json => super::out::json(&report),
+        Format::Svg => super::out::print(|out| writeln!(out, "{}", coordinator::core::ranking_svg(&report))),
+        Format::Csv => super::out::print(|out| write_csv(out, &report)),
+        Format::Table => super::out::print(|out| write_table(out, &report)),
     }
 }
 
@@ -123,9 +127,9 @@ pub async fn status(hub: &str, credentials: Option<&Path>, json: bool) -> anyhow
     let reply: protocol::Reply<Status, CoordinatorError> = serde_json::from_slice(&answer.payload)?;
     let status = reply.into_result().map_err(|e| anyhow::anyhow!("{e}"))?;
     if json {
-        return super::task::print_json(&status);
+        return super::out::json(&status);
     }
-    super::task::print(|out| write_status(out, &status))
+    super::out::print(|out| write_status(out, &status))
 }
 
 /// The status as an operator reads it.

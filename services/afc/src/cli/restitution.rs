@@ -24,7 +24,8 @@ use protocol::subjects;
 use serde::Serialize;
 
 use super::case::EXIT_REFUSED;
-use super::task::{print, print_json, when};
+use super::out::{json as print_json, print};
+use super::task::when;
 use crate::client;
 
 /// Where a restitution command connects.

@@ -5,9 +5,8 @@
 //! The person's number is personal data: only `next` and `claim` print it (the operator
 //! calls or visits them); the other commands drop it from an answer should one ever hold
 //! it, and nothing logs it. Times print as the city's clock reads them
-//! (UTC+8) with how far they are from now. Output goes through a locked stdout with
-//! `writeln!`: a reader that goes away (`afc task list | head -1`) ends the command with
-//! exit 0, never a panic.
+//! (UTC+8) with how far they are from now. Output goes through [`super::out`]: a reader
+//! that goes away (`afc task list | head -1`) ends the command with exit 0, never a panic.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -26,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::case::EXIT_REFUSED;
+use super::out::{json as print_json, print};
 use crate::client;
 
 /// How long `complete` waits: an already-paid person's report is filed with intake first,
@@ -70,22 +70,6 @@ fn refused(error: &DissuasionError) -> ! {
         eprintln!("  {problem}");
     }
     std::process::exit(EXIT_REFUSED);
-}
-
-/// Writes to stdout, locked, through `write`. A reader that went away (a closed pipe) ends
-/// the command cleanly with exit 0: what it would have printed has nobody to read it.
-pub(crate) fn print(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> anyhow::Result<()> {
-    let mut out = io::stdout().lock();
-    match write(&mut out).and_then(|()| out.flush()) {
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
-        written => written.context("writing to stdout"),
-    }
-}
-
-/// Prints `value` as pretty JSON.
-pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    print(|out| writeln!(out, "{text}"))
 }
 
 /// `next`: takes the head of `queue` for `operator` (or the task they hold there already)
@@ -299,16 +283,9 @@ pub fn render_task(out: &mut dyn Write, task: &TaskView, now: TimeMs) -> io::Res
     Ok(())
 }
 
-/// The centers' clock: China Standard Time, UTC+8 all year.
-const UTC8_MS: i64 = 8 * 3_600_000;
-
 /// `at_ms` on the city's clock (UTC+8), to the minute: `2026-11-30 20:15`.
 pub fn local_time(at_ms: TimeMs) -> String {
-    let local = i64::try_from(at_ms).unwrap_or(i64::MAX - UTC8_MS) + UTC8_MS;
-    let (days, ms_of_day) = (local.div_euclid(86_400_000), local.rem_euclid(86_400_000));
-    let (year, month, day) = domain::calendar::civil_from_days(days);
-    let minutes = ms_of_day / 60_000;
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", minutes / 60, minutes % 60)
+    domain::calendar::UtcOffset::CHINA.local(at_ms).to_minute()
 }
 
 /// How far `at_ms` is from `now_ms`, to the minute, in its two largest units: `in 3h 10m`,

@@ -60,6 +60,9 @@ pub fn reported(
         account: None,
         amount_fen: Some(loss),
         depth: None,
+        hop: None,
+        parent: None,
+        order: None,
         detail: format!("reported {fraud_type}: {loss} lost in {transfers} transfer(s)"),
     };
     (head, entry)
@@ -74,9 +77,9 @@ fn traced(
     target: &Destination,
     amount: domain::Fen,
 ) -> TimelineEntry {
-    let (account, what) = match target {
-        Destination::Account(a) => (Some(a.clone()), format!("account {a}")),
-        Destination::Order(o) => (None, format!("order {o}")),
+    let (account, order, what) = match target {
+        Destination::Account(a) => (Some(a.clone()), None, format!("account {a}")),
+        Destination::Order(o) => (None, Some(o.clone()), format!("order {o}")),
     };
     let from = parent.map_or("the victim".to_owned(), |p| format!("hop {p}"));
     TimelineEntry {
@@ -85,6 +88,9 @@ fn traced(
         account,
         amount_fen: Some(amount),
         depth,
+        hop: Some(hop),
+        parent,
+        order,
         detail: format!("hop {hop}: {amount} traced from {from} to {what}"),
     }
 }
@@ -113,21 +119,29 @@ pub fn apply(
         account,
         amount_fen,
         depth,
+        hop: None,
+        parent: None,
+        order: None,
         detail,
     };
+    // The entry about hop `hop`.
+    let of_hop = |entry: TimelineEntry, hop: events::freezing::HopId| TimelineEntry { hop: Some(hop), ..entry };
     match event {
         FreezingEvent::TraceStarted { .. } => {}
         FreezingEvent::HopOpened { hop, parent, depth, target, traced_fen, .. } => {
             entries.push(traced(event_time_ms, *hop, *parent, Some(*depth), target, *traced_fen));
         }
         FreezingEvent::OrderResolved { hop, order, account, .. } => {
-            entries.push(entry(
-                event_time_ms,
-                TimelineKind::OrderResolved,
-                Some(account.clone()),
-                None,
-                None,
-                format!("hop {hop}: order {order} paid into {account}"),
+            entries.push(of_hop(
+                entry(
+                    event_time_ms,
+                    TimelineKind::OrderResolved,
+                    Some(account.clone()),
+                    None,
+                    None,
+                    format!("hop {hop}: order {order} paid into {account}"),
+                ),
+                *hop,
             ));
         }
         FreezingEvent::AccountStopped {
@@ -154,8 +168,8 @@ pub fn apply(
             }
             summary.accounts_stopped += 1;
             add(&mut summary.held_fen, *claim_fen)?;
-            entries.push(entry(*stopped_at_ms, TimelineKind::Stopped, Some(account.clone()), Some(*claim_fen), *depth,
-                format!("hop {hop}: {how}; {held_fen} held of which {claim_fen} is the victim's; {onward_total} moved on in {} transfer(s)", onward.len())));
+            entries.push(of_hop(entry(*stopped_at_ms, TimelineKind::Stopped, Some(account.clone()), Some(*claim_fen), *depth,
+                format!("hop {hop}: {how}; {held_fen} held of which {claim_fen} is the victim's; {onward_total} moved on in {} transfer(s)", onward.len())), *hop));
             // The onward hops this stop opened.
             let child_depth = depth.map(|d| d.saturating_add(1));
             for (next, leg) in event.onward_hops() {
@@ -163,25 +177,24 @@ pub fn apply(
             }
             if !cashed_out_fen.is_zero() {
                 add(&mut summary.cashed_out_fen, *cashed_out_fen)?;
-                entries.push(entry(
-                    *stopped_at_ms,
-                    TimelineKind::CashedOut,
-                    Some(account.clone()),
-                    Some(*cashed_out_fen),
-                    None,
-                    format!("hop {hop}: {cashed_out_fen} already taken out as cash"),
+                entries.push(of_hop(
+                    entry(
+                        *stopped_at_ms,
+                        TimelineKind::CashedOut,
+                        Some(account.clone()),
+                        Some(*cashed_out_fen),
+                        None,
+                        format!("hop {hop}: {cashed_out_fen} already taken out as cash"),
+                    ),
+                    *hop,
                 ));
             }
         }
         FreezingEvent::HopEnded { hop, reason, detail, .. } => {
             let kind = if *reason == HopEnd::Failed { TimelineKind::HopFailed } else { TimelineKind::Traced };
-            entries.push(entry(
-                event_time_ms,
-                kind,
-                None,
-                None,
-                None,
-                format!("hop {hop} ended ({reason:?}): {detail}"),
+            entries.push(of_hop(
+                entry(event_time_ms, kind, None, None, None, format!("hop {hop} ended ({reason:?}): {detail}")),
+                *hop,
             ));
         }
         FreezingEvent::TraceCompleted {
@@ -230,13 +243,16 @@ pub fn apply(
             ));
         }
         FreezingEvent::HopRetrying { hop, attempt, retry_at_ms, reason, .. } => {
-            entries.push(entry(
-                event_time_ms,
-                TimelineKind::Retrying,
-                None,
-                None,
-                None,
-                format!("hop {hop}: {reason}; attempt {attempt} failed, asking again at {retry_at_ms}"),
+            entries.push(of_hop(
+                entry(
+                    event_time_ms,
+                    TimelineKind::Retrying,
+                    None,
+                    None,
+                    None,
+                    format!("hop {hop}: {reason}; attempt {attempt} failed, asking again at {retry_at_ms}"),
+                ),
+                *hop,
             ));
         }
         FreezingEvent::FreezeRetrying { account, attempt, retry_at_ms, reason, .. } => {
@@ -301,4 +317,80 @@ pub fn apply(
         }
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::report::Destination;
+    use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef};
+    use events::FreezingEvent;
+    use events::freezing::OnwardLeg;
+    use protocol::intake::{CaseSummary, TimelineKind};
+
+    use super::apply;
+
+    fn case() -> CaseId {
+        CaseId::derive(&City::parse("huzhou").unwrap(), 1)
+    }
+
+    #[test]
+    fn the_entries_of_a_hop_name_it_and_an_opened_hop_names_its_parent_and_order() {
+        let account = AccountRef::parse("icbc:6222020200001234").unwrap();
+        let order = PaymentOrderRef::parse("wechatpay:4200001234ABC").unwrap();
+        let mut summary = CaseSummary::default();
+        let opened = FreezingEvent::HopOpened {
+            case_id: case(),
+            hop: 1,
+            parent: None,
+            depth: 1,
+            target: Destination::Order(order.clone()),
+            traced_fen: Fen::yuan(100),
+            since_ms: 5,
+            arrival_transfer_id: None,
+        };
+        let [entry] = apply(&mut summary, &opened, 10).unwrap().try_into().unwrap();
+        assert_eq!(
+            (entry.hop, entry.parent, entry.order.as_ref(), entry.account.as_ref()),
+            (Some(1), None, Some(&order), None)
+        );
+        let stopped = FreezingEvent::AccountStopped {
+            case_id: case(),
+            hop: 1,
+            account: account.clone(),
+            stop_no: 1,
+            held_fen: Fen::yuan(100),
+            claim_fen: Fen::yuan(60),
+            onward: vec![OnwardLeg {
+                to: Destination::Account(AccountRef::parse("abc:622848000011").unwrap()),
+                amount_fen: Fen::yuan(30),
+                at_ms: 7,
+                transfer_id: "t1".into(),
+            }],
+            cashed_out_fen: Fen::yuan(10),
+            stopped_at_ms: 20,
+            expires_at_ms: 30,
+            answered_in_ms: None,
+            first_onward_hop: Some(2),
+            depth: Some(1),
+        };
+        let entries = apply(&mut summary, &stopped, 20).unwrap();
+        let shape: Vec<_> = entries.iter().map(|e| (e.kind, e.hop, e.parent, e.depth)).collect();
+        assert_eq!(
+            shape,
+            [
+                (TimelineKind::Stopped, Some(1), None, Some(1)),
+                (TimelineKind::Traced, Some(2), Some(1), Some(2)),
+                (TimelineKind::CashedOut, Some(1), None, None),
+            ]
+        );
+        let frozen = FreezingEvent::AccountFrozen {
+            case_id: case(),
+            account,
+            frozen_fen: Fen::yuan(60),
+            frozen_at_ms: 40,
+            expires_at_ms: 50,
+        };
+        let [entry] = apply(&mut summary, &frozen, 40).unwrap().try_into().unwrap();
+        assert_eq!((entry.hop, entry.parent), (None, None), "an account's entry names no hop");
+    }
 }

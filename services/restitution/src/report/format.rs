@@ -2,51 +2,30 @@
 //! to the fen with thousands separators ([`yuan`]), times in Beijing time ([`local`]).
 //!
 //! Beijing time is UTC+8 all year (China has kept no daylight saving time since 1991), so
-//! the conversion is an addition and a civil date (`domain::calendar`): no time-zone
-//! database is needed, and the same millisecond prints the same on every machine.
+//! the conversion is an addition and a civil date (`domain::calendar::UtcOffset::CHINA`):
+//! no time-zone database is needed, and the same millisecond prints the same on every
+//! machine. Both helpers are the product's one (`afc case show` prints with them too).
 
-use std::fmt::Write as _;
-
-use domain::calendar::civil_from_days;
+use domain::calendar::UtcOffset;
 use domain::{Fen, TimeMs};
-
-/// Beijing time's offset from UTC, ms.
-const UTC_OFFSET_MS: u64 = 8 * 60 * 60 * 1000;
-/// A day, ms.
-const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Every text of the report goes through the product's one escape (`domain::markup`).
 pub use domain::markup::{escape, escape_into};
 
 /// `¥1,234.56`: whole yuan with a comma every three digits, then the fen.
 pub fn yuan(fen: Fen) -> String {
-    let fen = fen.get();
-    let digits = (fen / 100).to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 5);
-    out.push('¥');
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    let _ = write!(out, ".{:02}", fen % 100);
-    out
+    fen.grouped().to_string()
 }
 
 /// The parts of a time in Beijing time: (year, month, day, hour, minute, second).
-fn civil(at_ms: TimeMs) -> (i64, u32, u32, u64, u64, u64) {
-    let local = at_ms.saturating_add(UTC_OFFSET_MS);
-    let days = i64::try_from(local / DAY_MS).expect("u64 ms / a day fits in i64");
-    let (year, month, day) = civil_from_days(days);
-    let seconds = (local % DAY_MS) / 1000;
-    (year, month, day, seconds / 3600, seconds / 60 % 60, seconds % 60)
+fn civil(at_ms: TimeMs) -> (i64, u32, u32, u32, u32, u32) {
+    let t = UtcOffset::CHINA.local(at_ms);
+    (t.year, t.month, t.day, t.hour, t.minute, t.second)
 }
 
 /// `2025-11-24 09:03:12`, Beijing time.
 pub fn local(at_ms: TimeMs) -> String {
-    let (year, month, day, hour, minute, second) = civil(at_ms);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+    UtcOffset::CHINA.local(at_ms).to_string()
 }
 
 /// `11-24 09:03`, Beijing time: an edge's label, where the year is in the table.
