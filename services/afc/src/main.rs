@@ -287,15 +287,34 @@ enum BlockCommand {
         /// phone, url, domain, app or social (guessed from VALUE when not given).
         #[arg(long)]
         kind: Option<String>,
+        /// The clock to show times on: UTC, Asia/Shanghai or a fixed offset such as +08:00.
+        #[arg(long, env = "AFC_TZ", default_value = "Asia/Shanghai", value_parser = UtcOffset::parse)]
+        tz: UtcOffset,
         #[arg(long)]
         json: bool,
     },
-    /// The active blocks started at or after --since (ms since the epoch), oldest first.
+    /// The active blocks started at or after --since, oldest first: a page (every page with
+    /// --all), then where the next page starts.
     List {
         #[command(flatten)]
         staff: StaffArgs,
-        #[arg(long, default_value_t = 0)]
-        since: u64,
+        /// A date or time on the --tz clock (2025-03-14, 2025-03-14 09:00), or ms since the
+        /// epoch; every active block when not given.
+        #[arg(long)]
+        since: Option<String>,
+        /// Start after this block (the `more: --after` of the previous page).
+        #[arg(long, value_name = "CURSOR", value_parser = cli::block::parse_cursor)]
+        after: Option<protocol::blocking::ListCursor>,
+        /// Blocks a page (at most 200, the default).
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+        /// Every page to the end.
+        #[arg(long)]
+        all: bool,
+        /// The clock to show times on: UTC, Asia/Shanghai or a fixed offset such as +08:00.
+        #[arg(long, env = "AFC_TZ", default_value = "Asia/Shanghai", value_parser = UtcOffset::parse)]
+        tz: UtcOffset,
+        /// Each block as one JSON line (times in ms since the epoch).
         #[arg(long)]
         json: bool,
     },
@@ -454,12 +473,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Block { command } => {
             afc::cli::init_logging("warn", log_format);
             match command {
-                BlockCommand::Check { staff, value, kind, json } => {
+                BlockCommand::Check { staff, value, kind, tz, json } => {
                     let StaffArgs { city, nats, credentials } = staff;
-                    cli::block::check(&nats, credentials.as_deref(), &city, &value, kind.as_deref(), json).await
+                    cli::block::check(&nats, credentials.as_deref(), &city, &value, kind.as_deref(), tz, json).await
                 }
-                BlockCommand::List { staff, since, json } => {
-                    cli::block::list(&staff.nats, staff.credentials.as_deref(), &staff.city, since, json).await
+                BlockCommand::List { staff, since, after, limit, all, tz, json } => {
+                    let since_ms = match since {
+                        None => 0,
+                        Some(text) => cli::block::parse_since(&text, tz).map_err(anyhow::Error::msg)?,
+                    };
+                    let args = cli::block::ListArgs { since_ms, after, limit, all, tz, json };
+                    cli::block::list(&staff.nats, staff.credentials.as_deref(), &staff.city, args).await
                 }
                 BlockCommand::Lift { staff, value, kind, reason, operator } => {
                     let StaffArgs { city, nats, credentials } = staff;

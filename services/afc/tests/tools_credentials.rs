@@ -136,6 +136,45 @@ async fn staff_file_a_report_and_read_its_case_through_a_secured_server() {
     let refused = afc(&args).await;
     assert_eq!(refused.status.code(), Some(afc::cli::case::EXIT_REFUSED), "{}", text(&refused));
 
+    // The blocks the report made, listed a page at a time: each page's `more: --after` leads to
+    // the next, the pages hold what `--all` holds, and times read on the centers' clock.
+    let list = ["block", "list", "--city", "hangzhou", "--nats", &url, "--credentials", &credentials];
+    let every: Vec<String> = testkit::eventually(BOUND, "blocking listing the report's blocks", || {
+        let args: Vec<&str> = list.iter().copied().chain(["--all", "--json"]).collect();
+        async move {
+            let listed = afc(&args).await;
+            let blocks: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+                .lines()
+                .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["identifier"].to_string())
+                .collect();
+            (!blocks.is_empty()).then_some(blocks.into_iter().map(|b| b.trim_matches('"').to_owned()).collect())
+        }
+    })
+    .await;
+    assert!(every.len() >= 2, "the report names more than one contact: {every:?}");
+    let (mut paged, mut after) = (Vec::new(), None::<String>);
+    for _ in 0..=every.len() {
+        let mut args: Vec<&str> = list.iter().copied().chain(["--limit", "1"]).collect();
+        if let Some(cursor) = &after {
+            args.extend(["--after", cursor.as_str()]);
+        }
+        let page = afc(&args).await;
+        assert!(page.status.success(), "{}", text(&page));
+        let stdout = String::from_utf8_lossy(&page.stdout).into_owned();
+        let mut lines = stdout.lines();
+        let block = lines.next().expect("a block a page");
+        assert!(block.starts_with("20") && block.as_bytes()[4] == b'-', "a local time first: {block}");
+        paged.push(block.split_whitespace().nth(2).expect("the identifier after the time").to_owned());
+        after = lines
+            .next()
+            .and_then(|more| more.strip_prefix("more: --after "))
+            .map(|rest| rest.split(' ').next().expect("the cursor").to_owned());
+        if after.is_none() {
+            break;
+        }
+    }
+    assert_eq!(paged, every, "one page at a time, every block once, in order");
+
     // Without credentials the server lets nobody in.
     let anonymous = afc(&["case", "show", "--city", "hangzhou", "--nats", &url, &case_id]).await;
     assert!(!anonymous.status.success(), "an anonymous client is refused:\n{}", text(&anonymous));

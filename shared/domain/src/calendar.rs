@@ -133,6 +133,60 @@ impl UtcOffset {
     }
 }
 
+impl UtcOffset {
+    /// The moment a date, or a date and time, on this offset's clock names:
+    /// `2025-03-14`, `2025-03-14 09:00` or `2025-03-14 09:00:12` (also with `T` between). An
+    /// error names what is accepted; a moment before 1970 is refused.
+    pub fn moment(self, text: &str) -> Result<TimeMs, String> {
+        let expected =
+            || format!("{text:?} is not a date on the clock: give 2025-03-14, 2025-03-14 09:00 or 2025-03-14 09:00:12");
+        let text = text.trim();
+        let (date, time) = text.split_once([' ', 'T']).unwrap_or((text, "00:00"));
+        let number = |part: &str, width: usize| -> Option<i64> {
+            (part.len() == width && part.bytes().all(|b| b.is_ascii_digit())).then(|| part.parse().ok()).flatten()
+        };
+        let mut date_parts = date.split('-');
+        let (Some(year), Some(month), Some(day), None) =
+            (date_parts.next(), date_parts.next(), date_parts.next(), date_parts.next())
+        else {
+            return Err(expected());
+        };
+        let mut time_parts = time.split(':');
+        let (Some(hour), Some(minute), second, None) =
+            (time_parts.next(), time_parts.next(), time_parts.next(), time_parts.next())
+        else {
+            return Err(expected());
+        };
+        let fields = (
+            number(year, 4),
+            number(month, 2),
+            number(day, 2),
+            number(hour, 2),
+            number(minute, 2),
+            second.map_or(Some(0), |s| number(s, 2)),
+        );
+        let (
+            Some(year),
+            Some(month @ 1..=12),
+            Some(day @ 1..=31),
+            Some(hour @ 0..=23),
+            Some(minute @ 0..=59),
+            Some(second @ 0..=59),
+        ) = fields
+        else {
+            return Err(expected());
+        };
+        // The day must exist in its month: 2025-02-30 comes back as another date.
+        let days = days_from_civil(year, month as u32, day as u32);
+        if civil_from_days(days) != (year, month as u32, day as u32) {
+            return Err(expected());
+        }
+        let local = days * DAY_MS + (hour * 3600 + minute * 60 + second) * 1000;
+        let utc = local - i64::from(self.minutes) * 60_000;
+        TimeMs::try_from(utc).map_err(|_| format!("{text:?} is before 1970-01-01 00:00 UTC"))
+    }
+}
+
 impl Default for UtcOffset {
     /// The centers' clock, [`UtcOffset::CHINA`].
     fn default() -> Self {
@@ -322,5 +376,21 @@ mod tests {
             (_, d) if d == length => (year, month + 1, 1),
             _ => (year, month, day + 1),
         }
+    }
+
+    #[test]
+    fn a_date_or_a_time_on_the_clock_names_one_moment_and_anything_else_is_refused_with_the_forms_accepted() {
+        let china = UtcOffset::CHINA;
+        // 09:00 on 14 March 2025 in Beijing is 01:00 UTC.
+        assert_eq!(china.moment("2025-03-14 09:00"), Ok(1_741_914_000_000));
+        assert_eq!(china.moment("2025-03-14T09:00:00"), Ok(1_741_914_000_000));
+        assert_eq!(china.moment("2025-03-14"), Ok(1_741_914_000_000 - 9 * 3_600_000));
+        assert_eq!(UtcOffset::parse("UTC").unwrap().moment("2025-03-14 01:00:12"), Ok(1_741_914_012_000));
+        assert_eq!(china.local(china.moment("2024-02-29 23:59:59").unwrap()).to_string(), "2024-02-29 23:59:59");
+        for bad in ["2025-02-30", "2025-13-01", "2025-03-14 24:00", "14/03/2025", "2025-3-14", "yesterday", ""] {
+            let refused = china.moment(bad).unwrap_err();
+            assert!(refused.contains("2025-03-14 09:00"), "{bad}: {refused}");
+        }
+        assert!(china.moment("1970-01-01 07:59").unwrap_err().contains("before 1970"));
     }
 }

@@ -46,13 +46,14 @@ pub fn guess_kind(value: &str) -> &'static str {
     }
 }
 
-/// Prints whether `value` is blocked.
+/// Prints whether `value` is blocked, times on `tz`'s clock.
 pub async fn check(
     nats: &str,
     credentials: Option<&Path>,
     city: &City,
     value: &str,
     kind: Option<&str>,
+    tz: UtcOffset,
     json: bool,
 ) -> anyhow::Result<()> {
     let client = connect(nats, credentials, city).await?;
@@ -65,7 +66,7 @@ pub async fn check(
             let mut line = format!("{}: ", checked.identifier);
             match (checked.blocked, checked.since_ms, checked.expires_at_ms) {
                 (true, Some(since), Some(expires)) => {
-                    let _ = write!(line, "BLOCKED since {since}, until {expires}");
+                    let _ = write!(line, "BLOCKED since {}, until {}", tz.local(since), tz.local(expires).to_minute());
                 }
                 _ => line.push_str("not blocked"),
             }
@@ -87,8 +88,8 @@ pub async fn check(
     Ok(())
 }
 
-/// One block as a line.
-pub fn render_block(block: &BlockSummary) -> String {
+/// One block as a line, times on `tz`'s clock.
+pub fn render_block(block: &BlockSummary, tz: UtcOffset) -> String {
     let carriers: Vec<String> =
         block.carriers.iter().map(|c| format!("{}={}", c.carrier, format!("{:?}", c.status).to_lowercase())).collect();
     let mut looks = block.looks_like.as_ref().map_or(String::new(), |l| format!(" looks like {l}"));
@@ -97,42 +98,80 @@ pub fn render_block(block: &BlockSummary) -> String {
         let _ = write!(looks, " province ({})", cities.join(", "));
     }
     format!(
-        "{:>13}  {:<40} until {:>13}  cases {:>3}  [{}]{looks}",
-        block.blocked_at_ms,
+        "{}  {:<40} until {}  cases {:>3}  [{}]{looks}",
+        tz.local(block.blocked_at_ms),
         block.identifier,
-        block.expires_at_ms,
+        tz.local(block.expires_at_ms).to_minute(),
         block.case_count,
         carriers.join(" ")
     )
 }
 
-/// Prints the active blocks started at or after `since_ms`, every page.
-pub async fn list(
-    nats: &str,
-    credentials: Option<&Path>,
-    city: &City,
-    since_ms: u64,
-    json: bool,
-) -> anyhow::Result<()> {
+/// What `afc block list` asks: blocks started at or after `since_ms`, from `after` on, at
+/// most `limit` a page; every page with `all`.
+#[derive(Debug, Clone)]
+pub struct ListArgs {
+    pub since_ms: TimeMs,
+    pub after: Option<ListCursor>,
+    pub limit: Option<u32>,
+    pub all: bool,
+    pub tz: UtcOffset,
+    pub json: bool,
+}
+
+/// Prints the active blocks started at or after `since_ms`, oldest first: one page, or every
+/// page with `all`; then where the next page starts. With `json`, each block as a JSON line.
+pub async fn list(nats: &str, credentials: Option<&Path>, city: &City, args: ListArgs) -> anyhow::Result<()> {
     let client = connect(nats, credentials, city).await?;
-    let mut after: Option<ListCursor> = None;
+    let mut request = ListRequest { since_ms: args.since_ms, after: args.after, limit: args.limit };
+    let mut shown = 0usize;
     loop {
-        let request = ListRequest { since_ms, after: after.take(), limit: None };
         let answer: ListResponse = client::blocking(&client, city, VERB_LIST, &request).await?;
         let page = match answer {
             Reply::Ok(page) => page,
             Reply::Error(error) => refused(&error),
         };
-        let mut lines = Vec::with_capacity(page.blocks.len());
+        shown += page.blocks.len();
+        let mut lines = Vec::with_capacity(page.blocks.len() + 1);
         for block in &page.blocks {
-            lines.push(if json { serde_json::to_string(block)? } else { render_block(block) });
+            lines.push(if args.json { serde_json::to_string(block)? } else { render_block(block, args.tz) });
+        }
+        match (&page.next, args.all, args.json) {
+            (Some(next), true, _) => request.after = Some(next.clone()),
+            (Some(next), false, false) => lines.push(format!("more: --after {} (or --all)", cursor_text(next))),
+            (None, _, false) if shown == 0 => lines.push("no active blocks".to_owned()),
+            _ => {}
         }
         out::print(|out| lines.iter().try_for_each(|line| writeln!(out, "{line}")))?;
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(()),
+        if page.next.is_none() || !args.all {
+            return Ok(());
         }
     }
+}
+
+/// A page's cursor as `--after` takes it: `<blocked at, ms>/<identifier>`.
+pub fn cursor_text(cursor: &ListCursor) -> String {
+    format!("{}/{}", cursor.blocked_at_ms, cursor.identifier)
+}
+
+/// Reads `--after`: what [`cursor_text`] printed.
+pub fn parse_cursor(text: &str) -> Result<ListCursor, String> {
+    let expected = || format!("{text:?} is not a page's start: give what `more: --after` printed (<ms>/<identifier>)");
+    let (ms, identifier) = text.split_once('/').ok_or_else(expected)?;
+    let blocked_at_ms = ms.parse().map_err(|_| expected())?;
+    if identifier.is_empty() {
+        return Err(expected());
+    }
+    Ok(ListCursor { blocked_at_ms, identifier: identifier.to_owned() })
+}
+
+/// Reads `--since` on `tz`'s clock: a date or a date and time (`2025-03-14`,
+/// `2025-03-14 09:00`), or ms since the epoch.
+pub fn parse_since(text: &str, tz: UtcOffset) -> Result<TimeMs, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map_err(|_| format!("{text:?} is too large for ms since the epoch"));
+    }
+    tz.moment(text)
 }
 
 /// Lifts the block of `value` with staff's reason and operator id.
@@ -228,8 +267,36 @@ mod tests {
             looks_like: None,
             province_cities: Vec::new(),
         };
-        assert!(!render_block(&block).contains("province"));
+        let tz = UtcOffset::CHINA;
+        assert!(!render_block(&block, tz).contains("province"));
         block.province_cities = ["hangzhou", "wenzhou"].map(|c| domain::City::parse(c).unwrap()).to_vec();
-        assert!(render_block(&block).ends_with("province (hangzhou, wenzhou)"), "{}", render_block(&block));
+        assert!(render_block(&block, tz).ends_with("province (hangzhou, wenzhou)"), "{}", render_block(&block, tz));
+    }
+
+    #[test]
+    fn a_block_reads_in_local_time_and_a_page_s_cursor_reads_back_as_it_was_printed() {
+        let block = BlockSummary {
+            identifier: "url:https://fake-bank.com.cn/a/b".into(),
+            generation: 1,
+            active: true,
+            blocked_at_ms: 1_741_914_000_000,
+            expires_at_ms: 1_741_914_000_000 + 180 * 86_400_000,
+            case_count: 2,
+            fraud_types: Vec::new(),
+            carriers: Vec::new(),
+            looks_like: None,
+            province_cities: Vec::new(),
+        };
+        let line = render_block(&block, UtcOffset::CHINA);
+        assert!(line.starts_with("2025-03-14 09:00:00  url:https://fake-bank.com.cn/a/b"), "{line}");
+        assert!(line.contains("until 2025-09-10 09:00  cases   2"), "{line}");
+        let cursor = ListCursor { blocked_at_ms: block.blocked_at_ms, identifier: block.identifier.clone() };
+        assert_eq!(parse_cursor(&cursor_text(&cursor)), Ok(cursor));
+        for bad in ["", "17419", "x/phone:+86", "17419/"] {
+            assert!(parse_cursor(bad).unwrap_err().contains("more: --after"), "{bad}");
+        }
+        assert_eq!(parse_since("0", UtcOffset::CHINA), Ok(0));
+        assert_eq!(parse_since("2025-03-14 09:00", UtcOffset::CHINA), Ok(1_741_914_000_000));
+        assert!(parse_since("last week", UtcOffset::CHINA).is_err());
     }
 }
