@@ -4,6 +4,7 @@
 //! - `/readyz`: `200 ready` when every hosted service runs, is connected to NATS, holds each
 //!   of its consumers and gets its outbox out; else `503` and one line per thing not ready,
 //!   naming its service;
+//! - `/metrics`: the services' counters in the Prometheus text format (`crate::metrics`).
 //!
 //! Plain text, and names and counts only: nothing a victim or a member of staff wrote. At
 //! most [`HTTP_CONNECTIONS`] connections are served at once; a connection beyond waits to
@@ -34,6 +35,7 @@ pub(crate) fn router(vitals: NodeVitals) -> axum::Router {
     axum::Router::new()
         .route("/healthz", get(|| async { ([(header::CONTENT_TYPE, TEXT)], "ok\n") }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(vitals)
 }
 
@@ -45,6 +47,10 @@ async fn readyz(State(vitals): State<NodeVitals>) -> impl IntoResponse {
         let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
         (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, TEXT)], body)
     }
+}
+
+async fn metrics(State(vitals): State<NodeVitals>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], crate::metrics::render(&vitals).await)
 }
 
 /// Serves the endpoints on `listener` until `shutdown`.

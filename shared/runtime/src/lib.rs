@@ -18,12 +18,13 @@
 //! connection of its own, and runs it. The first service to fail stops the node, and the
 //! node returns its error, so the process exits non-zero and its supervisor restarts it.
 //! Given an address ([`NodeOptions::http`]), the node also serves `/healthz` and `/readyz`
-//! there (`http`).
+//! and `/metrics` there (`http`, `metrics`).
 
 mod context;
 mod discovery;
 mod http;
 pub mod limits;
+mod metrics;
 mod node;
 mod resend;
 mod router;

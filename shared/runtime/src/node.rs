@@ -163,14 +163,14 @@ pub async fn run_node(
 ) -> Result<(), NodeError> {
     let (stop, node_shutdown) = watch::channel(false);
     let names: Vec<Service> = services.iter().map(|hosted| hosted.service()).collect();
-    let vitals = NodeVitals::new(&names);
+    let vitals = NodeVitals::new(options.city.clone(), &names);
     let http = match options.http {
         None => None,
         Some(addr) => {
             let listener =
                 tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Http { addr, source })?;
             let addr = listener.local_addr().unwrap_or(addr);
-            tracing::info!(%addr, "serving /healthz and /readyz");
+            tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
             let serving = crate::http::serve(listener, vitals.clone(), node_shutdown.clone());
             Some(tokio::spawn(async move {
                 if let Err(error) = serving.await {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use async_nats::connection::State;
 use bus::consumer::ConsumerStats;
 use bus::relay::RelayStats;
-use domain::Service;
+use domain::{City, Service};
 use store::Store;
 
 use crate::discovery::Endpoint;
@@ -53,6 +53,14 @@ impl Vitals {
         self.relays.lock().expect("never poisoned").clone()
     }
 
+    pub(crate) fn verbs(&self) -> Vec<(&'static str, Vec<Endpoint>)> {
+        self.verbs.lock().expect("never poisoned").clone()
+    }
+
+    pub(crate) fn connected(&self) -> bool {
+        self.client.connection_state() == State::Connected
+    }
+
     /// What keeps the service from being ready, one line each; empty when it is ready.
     pub(crate) async fn not_ready(&self) -> Vec<String> {
         let service = self.service;
@@ -89,12 +97,13 @@ impl Vitals {
 /// ready).
 #[derive(Clone)]
 pub(crate) struct NodeVitals {
+    pub(crate) city: City,
     pub(crate) services: Arc<Vec<(Service, OnceLock<Arc<Vitals>>)>>,
 }
 
 impl NodeVitals {
-    pub(crate) fn new(services: &[Service]) -> NodeVitals {
-        NodeVitals { services: Arc::new(services.iter().map(|s| (*s, OnceLock::new())).collect()) }
+    pub(crate) fn new(city: City, services: &[Service]) -> NodeVitals {
+        NodeVitals { city, services: Arc::new(services.iter().map(|s| (*s, OnceLock::new())).collect()) }
     }
 
     /// Shows `vitals` as its service's.
@@ -134,7 +143,7 @@ mod tests {
         vitals.set_running(true);
         assert_eq!(vitals.not_ready().await, ["freezing: consumer freezing-intake not attached"]);
 
-        let node = NodeVitals::new(&[Service::Intake, Service::Freezing]);
+        let node = NodeVitals::new(City::parse("huzhou").unwrap(), &[Service::Intake, Service::Freezing]);
         node.started(vitals);
         assert_eq!(node.not_ready().await, ["intake: not started", "freezing: consumer freezing-intake not attached"]);
     }
