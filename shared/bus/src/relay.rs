@@ -241,3 +241,33 @@ async fn drain_counted(js: &jetstream::Context, store: &Store, stats: Option<&Re
     };
     tokio::time::timeout(DRAIN_TIMEOUT, work).await.unwrap_or(Err(BusError::DrainTimedOut(DRAIN_TIMEOUT)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_count_each_kind_apart_up_to_the_slots_and_the_rest_together() {
+        let stats = RelayStats::default();
+        assert_eq!((stats.published(), stats.failing_for(), stats.since_success()), (vec![], None, None));
+        stats.confirmed("case_reported", 2);
+        stats.confirmed("account_frozen", 1);
+        stats.confirmed("case_reported", 1);
+        assert_eq!(stats.published(), [("case_reported", 3), ("account_frozen", 1)]);
+        let names: Vec<&'static str> =
+            (0..RELAY_KINDS).map(|i| &*Box::leak(format!("kind_{i}").into_boxed_str())).collect();
+        for name in &names {
+            stats.confirmed(name, 1);
+        }
+        let published = stats.published();
+        assert_eq!(published.len(), RELAY_KINDS + 1);
+        assert_eq!(published.last(), Some(&("other", 2)), "the kinds beyond the slots, together");
+
+        stats.failed();
+        stats.failed();
+        assert_eq!(stats.failures(), 2);
+        assert!(stats.failing_for().is_some());
+        stats.succeeded();
+        assert!(stats.failing_for().is_none() && stats.since_success().is_some());
+    }
+}

@@ -85,8 +85,12 @@ impl Vitals {
             }
             // Stalled: events wait, and no pass succeeded for a while.
             let stalled = stats.since_success().is_none_or(|since| since > OUTBOX_STALL);
-            if stalled && store.outbox_len().await.map_or(true, |depth| depth > 0) {
-                lines.push(format!("{service}: outbox not draining for over {} s", OUTBOX_STALL.as_secs()));
+            if stalled {
+                match store.outbox_len().await {
+                    Ok(0) => {}
+                    Ok(depth) => lines.push(format!("{service}: outbox not draining ({depth} events waiting)")),
+                    Err(_) => lines.push(format!("{service}: outbox unreadable")),
+                }
             }
         }
         lines
