@@ -153,6 +153,26 @@ async fn service(samples: &mut Samples, city: &str, vitals: &Vitals) {
 mod tests {
     use super::*;
 
+    /// The Grafana dashboard operators import (deploy/grafana).
+    const DASHBOARD: &str = include_str!("../../../deploy/grafana/afc-city.json");
+
+    #[test]
+    fn the_dashboard_asks_only_for_series_a_node_serves() {
+        let mut asked = 0;
+        for (start, _) in DASHBOARD.match_indices("afc_") {
+            let name: String =
+                DASHBOARD[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let served = FAMILIES.iter().any(|(family, kind, _)| {
+                name == *family
+                    || (*kind == "histogram"
+                        && ["_bucket", "_sum", "_count"].iter().any(|s| name == format!("{family}{s}")))
+            });
+            assert!(served, "the dashboard asks for {name}, which no node serves");
+            asked += 1;
+        }
+        assert!(asked > 10, "the dashboard asks for the node's series");
+    }
+
     #[test]
     fn a_family_s_samples_stay_together_under_one_header_and_labels_are_quoted() {
         let mut samples = Samples(Default::default());
