@@ -244,6 +244,7 @@ impl Context {
     /// service going on without it would be up but doing nothing. (The node watches every
     /// store it opens for a service.)
     pub fn watch_store(&mut self, name: &str, store: &Store) {
+        self.vitals.stores.lock().expect("never poisoned").push((name.to_owned(), store.clone()));
         let (store, mut shutdown) = (store.clone(), self.shutdown());
         self.spawn(format!("store {name}"), async move {
             tokio::select! {

@@ -14,7 +14,7 @@ use crate::vitals::{NodeVitals, Vitals};
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The families, in the order shown: name, type, help.
-const FAMILIES: [(&str, &str, &str); 12] = [
+const FAMILIES: [(&str, &str, &str); 13] = [
     ("afc_nats_connected", "gauge", "Whether the service's NATS connection is up (1) or not (0)."),
     ("afc_events_published_total", "counter", "Events the outbox relay published and JetStream confirmed, by kind."),
     ("afc_outbox_depth", "gauge", "Events committed to the service's stores and not yet confirmed by JetStream."),
@@ -26,6 +26,7 @@ const FAMILIES: [(&str, &str, &str); 12] = [
     ("afc_command_requests_total", "counter", "Requests answered, by verb."),
     ("afc_command_errors_total", "counter", "Requests answered with an error, by verb."),
     ("afc_command_seconds", "histogram", "Time to answer a request, by verb."),
+    ("afc_store_commit_seconds", "histogram", "Time of a store's durable commit (its fsync included)."),
     ("afc_up", "gauge", "The node process is up."),
 ];
 
@@ -40,7 +41,8 @@ const DEAD_LETTERS: usize = 7;
 const REQUESTS: usize = 8;
 const ERRORS: usize = 9;
 const SECONDS: usize = 10;
-const UP: usize = 11;
+const COMMIT_SECONDS: usize = 11;
+const UP: usize = 12;
 
 /// The samples of each family, appended service by service, joined at the end so that each
 /// family's samples stay together as the format requires.
@@ -134,18 +136,44 @@ async fn service(samples: &mut Samples, city: &str, vitals: &Vitals) {
             let labels = [("city", city), ("service", service), ("on", on), ("verb", endpoint.name)];
             samples.add(REQUESTS, "", &labels, stats.requests());
             samples.add(ERRORS, "", &labels, stats.errors());
-            let mut cumulative = 0;
-            for (bound, count) in SECONDS_BUCKETS.iter().zip(stats.buckets()) {
-                cumulative += count;
-                let le = bound.to_string();
-                let labels = [labels[0], labels[1], labels[2], labels[3], ("le", le.as_str())];
-                samples.add(SECONDS, "_bucket", &labels, cumulative);
-            }
-            let requests = stats.requests();
-            samples.add(SECONDS, "_bucket", &[labels[0], labels[1], labels[2], labels[3], ("le", "+Inf")], requests);
-            samples.add(SECONDS, "_sum", &labels, stats.processing().as_secs_f64());
-            samples.add(SECONDS, "_count", &labels, requests);
+            let seconds = Histogram { bounds: &SECONDS_BUCKETS, buckets: &stats.buckets(), sum: stats.processing() };
+            seconds.add(samples, SECONDS, &labels, stats.requests());
         }
+    }
+    for (name, store) in vitals.stores() {
+        let stats = store.commit_stats();
+        let labels = [("city", city), ("service", service), ("store", name.as_str())];
+        let commits =
+            Histogram { bounds: &store::COMMIT_SECONDS_BUCKETS, buckets: &stats.buckets(), sum: stats.total() };
+        commits.add(samples, COMMIT_SECONDS, &labels, stats.commits());
+    }
+}
+
+fn borrowed<'a>(labels: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    labels.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// A histogram's counts: per bucket (each in its own only) and their sum of seconds.
+struct Histogram<'a> {
+    bounds: &'a [f64],
+    buckets: &'a [u64],
+    sum: std::time::Duration,
+}
+
+impl Histogram<'_> {
+    /// Its samples, cumulative up to `+Inf` = `count`.
+    fn add(&self, samples: &mut Samples, family: usize, labels: &[(&str, &str)], count: u64) {
+        let with_le = |le: &str| -> Vec<(&str, String)> {
+            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).chain([("le", le.to_owned())]).collect()
+        };
+        let mut cumulative = 0;
+        for (bound, in_bucket) in self.bounds.iter().zip(self.buckets) {
+            cumulative += in_bucket;
+            samples.add(family, "_bucket", &borrowed(&with_le(&bound.to_string())), cumulative);
+        }
+        samples.add(family, "_bucket", &borrowed(&with_le("+Inf")), count);
+        samples.add(family, "_sum", labels, self.sum.as_secs_f64());
+        samples.add(family, "_count", labels, count);
     }
 }
 

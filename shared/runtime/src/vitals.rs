@@ -25,6 +25,8 @@ pub(crate) struct Vitals {
     running: AtomicBool,
     pub(crate) consumers: Mutex<Vec<(String, Arc<ConsumerStats>)>>,
     pub(crate) relays: Mutex<Vec<(Store, Arc<RelayStats>)>>,
+    /// The service's stores, by name.
+    pub(crate) stores: Mutex<Vec<(String, Store)>>,
     /// The verbs served, by what they answer (`commands`, `province`).
     pub(crate) verbs: Mutex<Vec<(&'static str, Vec<Endpoint>)>>,
 }
@@ -37,6 +39,7 @@ impl Vitals {
             running: AtomicBool::new(false),
             consumers: Mutex::default(),
             relays: Mutex::default(),
+            stores: Mutex::default(),
             verbs: Mutex::default(),
         }
     }
@@ -51,6 +54,10 @@ impl Vitals {
 
     pub(crate) fn relays(&self) -> Vec<(Store, Arc<RelayStats>)> {
         self.relays.lock().expect("never poisoned").clone()
+    }
+
+    pub(crate) fn stores(&self) -> Vec<(String, Store)> {
+        self.stores.lock().expect("never poisoned").clone()
     }
 
     pub(crate) fn verbs(&self) -> Vec<(&'static str, Vec<Endpoint>)> {

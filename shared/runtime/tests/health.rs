@@ -162,6 +162,8 @@ async fn readyz_names_the_services_not_ready_and_answers_200_once_all_are() {
     let count = format!(r#"afc_command_seconds_count{{{labels},on="commands",verb="trace"}} 1"#);
     let inf = format!(r#"afc_command_seconds_bucket{{{labels},on="commands",verb="trace",le="+Inf"}} 1"#);
     let attached = format!(r#"afc_consumer_attached{{{labels},consumer="freezing-health"}} 1"#);
+    let commits = format!(r#"afc_store_commit_seconds_count{{{labels},store="freezing-health"}} "#);
+    assert!(text.lines().any(|l| l.starts_with(&commits) && !l.ends_with(" 0")), "{commits} in\n{text}");
     for line in [&requests, &count, &inf, &attached] {
         assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     }
