@@ -251,6 +251,7 @@ impl Embedded {
             dissuasion: dissuasion::Tuning::default(),
             restitution: self.options.restitution.clone(),
             credentials: self.secrets.as_deref().map(security::CredentialFiles::of_deployment),
+            http: None,
         };
         anyhow::ensure!(!self.cities.contains_key(city), "{city} is already running");
         let process = CityProcess::start(options, self.clock.clone())?;

@@ -109,6 +109,7 @@ async fn a_drill_against_a_running_city_through_the_hub_gives_full_recall() {
             dissuasion: dissuasion::Tuning::default(),
             restitution: restitution::Tuning::default(),
             credentials: None,
+            http: None,
         },
         Arc::new(clock),
     )

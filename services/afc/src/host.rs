@@ -32,6 +32,8 @@ pub struct CityOptions {
     /// them): each service connects with its own identity over TLS. `None`: anonymous and
     /// without TLS.
     pub credentials: Option<CredentialFiles>,
+    /// Where the node serves `/healthz`, `/readyz` and `/metrics`; nowhere when `None`.
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// Every service of a city node, configured from `options`.
@@ -68,6 +70,7 @@ pub async fn run_city(options: CityOptions, clock: SharedClock, shutdown: Shutdo
         data_dir: options.data_dir,
         clock,
         credentials: options.credentials,
+        http: options.http,
     };
     runtime::run_node(node, services, shutdown).await
 }
@@ -102,6 +105,7 @@ mod tests {
             dissuasion: dissuasion::Tuning::default(),
             restitution: restitution::Tuning::default(),
             credentials: None,
+            http: None,
         };
         let hosted: Vec<Service> = services(&options).iter().map(|s| s.service()).collect();
         assert_eq!(hosted, Service::ALL);

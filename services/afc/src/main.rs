@@ -124,6 +124,10 @@ struct CityArgs {
     /// `credentials.ca_file`).
     #[arg(long, env = "AFC_CA_FILE")]
     ca_file: Option<PathBuf>,
+    /// Serve /healthz, /readyz and /metrics on this address, e.g. 127.0.0.1:9464 (key
+    /// `http`; default: not served).
+    #[arg(long, env = "AFC_HTTP")]
+    http: Option<String>,
     /// Run on a drill's scaled clock instead of the wall clock (ORIGIN_MS:SCALE:ANCHOR_UNIX_MS,
     /// from `afc-lab sim clock`), for `afc-lab sim run --nats`. Never in production.
     #[arg(long, value_parser = DrillClock::parse)]
@@ -566,6 +570,7 @@ fn city_settings(run: CityArgs, log_format: Option<cli::LogFormat>) -> Result<co
         credentials_dir: run.credentials,
         keys_dir: run.keys_dir,
         ca_file: run.ca_file,
+        http: run.http,
         log_level: std::env::var("AFC_LOG").ok(),
         log_format,
     };

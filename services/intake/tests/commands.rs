@@ -62,6 +62,7 @@ impl Intake {
             data_dir: data.path().to_owned(),
             clock: system_clock(),
             credentials: None,
+            http: None,
         };
         let (stop, shutdown) = watch::channel(false);
         let node = tokio::spawn(run_node(options, vec![Box::new(intake::Intake)], shutdown));

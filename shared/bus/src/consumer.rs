@@ -20,6 +20,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::pull::MessagesErrorKind;
@@ -111,6 +112,48 @@ impl Redelivery {
     }
 }
 
+/// What a consumer shows of itself to its node's health and metrics, kept with atomics by
+/// the consume loop: whether it holds its consumer, and counts (no message's content).
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    attached: AtomicBool,
+    redeliveries: AtomicU64,
+    dead_letters: AtomicU64,
+    pending: AtomicU64,
+}
+
+impl ConsumerStats {
+    /// Whether the consume loop holds its durable consumer and pulls from it.
+    pub fn attached(&self) -> bool {
+        self.attached.load(Ordering::Relaxed)
+    }
+
+    /// Messages handed to the handler again (delivered more than once).
+    pub fn redeliveries(&self) -> u64 {
+        self.redeliveries.load(Ordering::Relaxed)
+    }
+
+    /// Messages copied to the dead-letter subject.
+    pub fn dead_letters(&self) -> u64 {
+        self.dead_letters.load(Ordering::Relaxed)
+    }
+
+    /// Messages of the stream the consumer had still to deliver, as of its last delivery
+    /// (its lag).
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+}
+
+/// Clears [`ConsumerStats::attached`] however the consume loop ends (error, abort, panic).
+struct Attached(Arc<ConsumerStats>);
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        self.0.attached.store(false, Ordering::Relaxed);
+    }
+}
+
 /// Creates (or binds to) the durable consumer described by `spec`.
 pub async fn ensure_consumer(
     js: &jetstream::Context,
@@ -155,6 +198,21 @@ pub async fn run_consumer<H, Fut>(
     js: jetstream::Context,
     spec: ConsumerSpec,
     handler: H,
+    shutdown: Shutdown,
+) -> Result<(), BusError>
+where
+    H: Fn(Envelope) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
+{
+    run_consumer_counted(js, spec, Arc::default(), handler, shutdown).await
+}
+
+/// [`run_consumer`], showing what it does in `stats`.
+pub async fn run_consumer_counted<H, Fut>(
+    js: jetstream::Context,
+    spec: ConsumerSpec,
+    stats: Arc<ConsumerStats>,
+    handler: H,
     mut shutdown: Shutdown,
 ) -> Result<(), BusError>
 where
@@ -176,6 +234,8 @@ where
         .messages()
         .await
         .map_err(|e| BusError::Consumer { consumer: spec.durable.clone(), source: e.into() })?;
+    stats.attached.store(true, Ordering::Relaxed);
+    let _attached = Attached(stats.clone());
     let handler = Arc::new(handler);
     let slots = Arc::new(Semaphore::new(CONSUMER_IN_FLIGHT));
     let spec = Arc::new(spec);
@@ -185,7 +245,7 @@ where
         let next = tokio::select! {
             next = messages.next() => next,
             Some(advisory) = given_up.next() => {
-                if let Err(error) = dead_letter_given_up(&js, &spec, &advisory.payload).await {
+                if let Err(error) = dead_letter_given_up(&js, &spec, &stats, &advisory.payload).await {
                     // Not lost: the message stays in the stream, and the error is in the log
                     // with its sequence number.
                     tracing::error!(consumer = %spec.durable, error = %error, "could not dead-letter a message the server gave up on");
@@ -227,8 +287,9 @@ where
         failing_since = None;
         let permit = slots.clone().acquire_owned().await.expect("semaphore never closes");
         let (js, handler, spec, stopping) = (js.clone(), handler.clone(), spec.clone(), shutdown.clone());
+        let stats = stats.clone();
         tokio::spawn(async move {
-            handle_one(&js, &spec, handler.as_ref(), message, &stopping).await;
+            handle_one(&js, &spec, &stats, handler.as_ref(), message, &stopping).await;
             drop(permit);
         });
     };
@@ -241,6 +302,7 @@ where
 async fn handle_one<H, Fut>(
     js: &jetstream::Context,
     spec: &ConsumerSpec,
+    stats: &ConsumerStats,
     handler: &H,
     message: jetstream::Message,
     stopping: &Shutdown,
@@ -248,6 +310,12 @@ async fn handle_one<H, Fut>(
     H: Fn(Envelope) -> Fut,
     Fut: Future<Output = Result<(), HandleError>>,
 {
+    if let Ok(info) = message.info() {
+        stats.pending.store(info.pending, Ordering::Relaxed);
+        if info.delivered > 1 {
+            stats.redeliveries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     let outcome = match events::decode(&message.payload) {
         Ok(envelope) => handler(envelope).await,
         Err(error) => Err(HandleError::poison(error)),
@@ -269,9 +337,9 @@ async fn handle_one<H, Fut>(
         }
         Err(error @ HandleError::Transient(_)) => {
             let reason = format!("gave up after {delivered} deliveries: {}", error.reason());
-            dead_letter_and_term(js, spec, &message, &reason).await
+            dead_letter_and_term(js, spec, stats, &message, &reason).await
         }
-        Err(error @ HandleError::Poison(_)) => dead_letter_and_term(js, spec, &message, &error.reason()).await,
+        Err(error @ HandleError::Poison(_)) => dead_letter_and_term(js, spec, stats, &message, &error.reason()).await,
     };
     if let Err(error) = result {
         tracing::warn!(consumer = %spec.durable, error = error_chain(error.as_ref()), "ack failed; the message will be redelivered");
@@ -288,7 +356,12 @@ struct GivenUp {
 /// Copies the message the server gave up on (after `max_deliver` unanswered deliveries)
 /// from the stream to the dead-letter subject. The server delivers it no more, so there is
 /// nothing to terminate.
-async fn dead_letter_given_up(js: &jetstream::Context, spec: &ConsumerSpec, advisory: &[u8]) -> Result<(), BoxError> {
+async fn dead_letter_given_up(
+    js: &jetstream::Context,
+    spec: &ConsumerSpec,
+    stats: &ConsumerStats,
+    advisory: &[u8],
+) -> Result<(), BoxError> {
     let given_up: GivenUp = serde_json::from_slice(advisory)?;
     let stream = js.get_stream(spec.city.stream_name()).await?;
     let message = stream.get_raw_message(given_up.stream_seq).await?;
@@ -304,12 +377,14 @@ async fn dead_letter_given_up(js: &jetstream::Context, spec: &ConsumerSpec, advi
     headers.insert(HEADER_DLQ_SUBJECT, message.subject.as_str());
     headers.insert(HEADER_DLQ_STREAM_SEQ, given_up.stream_seq.to_string().as_str());
     js.publish_with_headers(subject, headers, message.payload).await?.await?;
+    stats.dead_letters.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
 async fn dead_letter_and_term(
     js: &jetstream::Context,
     spec: &ConsumerSpec,
+    stats: &ConsumerStats,
     message: &jetstream::Message,
     reason: &str,
 ) -> Result<(), async_nats::Error> {
@@ -323,5 +398,6 @@ async fn dead_letter_and_term(
     // The dead letter must be stored before the original is terminated: otherwise a crash in
     // between would lose the message.
     js.publish_with_headers(subject, headers, message.payload.clone()).await?.await?;
+    stats.dead_letters.fetch_add(1, Ordering::Relaxed);
     message.ack_with(AckKind::Term).await
 }

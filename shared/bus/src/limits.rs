@@ -6,6 +6,9 @@ use std::time::Duration;
 pub const RELAY_BATCH: usize = 256;
 /// Longest pause between relay retries while JetStream is unreachable.
 pub const RELAY_BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Event kinds a relay counts apart (`RelayStats`); more are counted together as `other`.
+/// One service produces a few dozen kinds at most.
+pub const RELAY_KINDS: usize = 64;
 /// First pause after a relay failure; doubles up to [`RELAY_BACKOFF_MAX`].
 pub const RELAY_BACKOFF_MIN: Duration = Duration::from_millis(50);
 

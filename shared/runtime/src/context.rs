@@ -5,7 +5,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use bus::consumer::{ConsumerSpec, HandleError, Redelivery, run_consumer};
+use std::sync::Arc;
+
+use bus::consumer::{ConsumerSpec, ConsumerStats, HandleError, Redelivery, run_consumer_counted};
+use bus::relay::RelayStats;
 use domain::{City, Service, SharedClock};
 use events::Envelope;
 use events::province::kind;
@@ -17,6 +20,7 @@ use tokio::task::{Id, JoinError, JoinSet};
 use crate::discovery::{Endpoint, Instance};
 use crate::limits::{RELAY_STOP_TIMEOUT, TEARDOWN_TIMEOUT};
 use crate::router::Router;
+use crate::vitals::Vitals;
 use crate::{BoxError, Shutdown, error_chain, stopped};
 
 /// Why a service stopped other than by shutdown.
@@ -149,6 +153,8 @@ pub struct Context {
     province: Option<Router>,
     /// The verbs served, as discovery shows them.
     endpoints: Vec<Endpoint>,
+    /// What the node's HTTP endpoints show of the service.
+    vitals: Arc<Vitals>,
 }
 
 impl std::fmt::Debug for Context {
@@ -170,6 +176,7 @@ impl Context {
             city,
             service,
             js: jetstream::new(client.clone()),
+            vitals: Arc::new(Vitals::new(service, client.clone())),
             client,
             clock,
             node_shutdown: shutdown,
@@ -200,6 +207,11 @@ impl Context {
         &self.js
     }
 
+    /// What the node's HTTP endpoints show of the service.
+    pub(crate) fn vitals(&self) -> Arc<Vitals> {
+        self.vitals.clone()
+    }
+
     /// The business clock.
     pub fn clock(&self) -> &SharedClock {
         &self.clock
@@ -220,7 +232,10 @@ impl Context {
             source: e.into(),
         })?;
         self.producer = Some(store.clone());
-        let relay = bus::relay::run_relay(self.js.clone(), store.clone(), self.stop_relays.subscribe());
+        let stats = Arc::new(RelayStats::default());
+        self.vitals.relays.lock().expect("never poisoned").push((store.clone(), stats.clone()));
+        let (js, store, stop) = (self.js.clone(), store.clone(), self.stop_relays.subscribe());
+        let relay = async move { bus::relay::run_relay_counted(js, store, &stats, stop).await };
         self.relays.spawn("outbox relay".into(), Box::pin(async move { Ok(relay.await?) }));
         Ok(())
     }
@@ -229,6 +244,7 @@ impl Context {
     /// service going on without it would be up but doing nothing. (The node watches every
     /// store it opens for a service.)
     pub fn watch_store(&mut self, name: &str, store: &Store) {
+        self.vitals.stores.lock().expect("never poisoned").push((name.to_owned(), store.clone()));
         let (store, mut shutdown) = (store.clone(), self.shutdown());
         self.spawn(format!("store {name}"), async move {
             tokio::select! {
@@ -267,7 +283,9 @@ impl Context {
             filter,
             redelivery,
         };
-        let consumer = run_consumer(self.js.clone(), spec, handler, self.shutdown());
+        let stats = Arc::new(ConsumerStats::default());
+        self.vitals.consumers.lock().expect("never poisoned").push((durable.to_owned(), stats.clone()));
+        let consumer = run_consumer_counted(self.js.clone(), spec, stats, handler, self.shutdown());
         self.spawn(format!("consumer {durable}"), consumer);
     }
 
@@ -301,8 +319,11 @@ impl Context {
         self.serve_on(router, subject, "province notices").await
     }
 
-    async fn serve_on(&mut self, router: Router, subject: String, what: &str) -> Result<(), ServiceError> {
-        self.endpoints.extend(Endpoint::of(&router, &subject, self.service));
+    async fn serve_on(&mut self, router: Router, subject: String, what: &'static str) -> Result<(), ServiceError> {
+        let endpoints = Endpoint::of(&router, &subject, self.service);
+        let group = if what == "commands" { "commands" } else { "province" };
+        self.vitals.verbs.lock().expect("never poisoned").push((group, endpoints.clone()));
+        self.endpoints.extend(endpoints);
         let serving = router.subscribe(&self.client, &self.city, self.service, subject).await.map_err(|source| {
             ServiceError::Start { service: self.service, step: format!("subscribe to its {what}"), source }
         })?;
@@ -334,6 +355,7 @@ impl Context {
         let instance = Instance::new(&self.city, self.service);
         let (client, endpoints, shutdown) = (self.client.clone(), std::mem::take(&mut self.endpoints), self.shutdown());
         self.spawn("discovery", crate::discovery::serve(client, instance, endpoints, shutdown));
+        self.vitals.set_running(true);
         let mut node_shutdown = self.node_shutdown.clone();
         let mut first = loop {
             tokio::select! {
@@ -354,6 +376,7 @@ impl Context {
             Some(error) => tracing::error!(error = error_chain(error), "stopping the service"),
             None => tracing::info!(%service, "shutting down"),
         }
+        self.vitals.set_running(false);
         let _ = self.stop_parts.send(true);
         let stopping = self.parts.stop(service, TEARDOWN_TIMEOUT).await;
         first = first.or(stopping);

@@ -26,12 +26,20 @@ use crate::{BoxError, Shutdown, stopped};
 /// Characters of an instance's id (as the NATS clients' NUIDs).
 const INSTANCE_ID_CHARS: usize = 22;
 
+/// The upper bounds of the buckets of a verb's processing times (`/metrics`), in seconds:
+/// from a read answered from memory to a report waiting on a slow disk.
+pub(crate) const SECONDS_BUCKETS: [f64; 12] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
 /// What one verb answered since the service started.
 #[derive(Debug, Default)]
 pub(crate) struct VerbStats {
     requests: AtomicU64,
     errors: AtomicU64,
     processing_ns: AtomicU64,
+    /// Requests by the first bucket of [`SECONDS_BUCKETS`] their time fits in (not
+    /// cumulative); beyond the last, only in `requests`.
+    buckets: [AtomicU64; SECONDS_BUCKETS.len()],
 }
 
 impl VerbStats {
@@ -43,6 +51,27 @@ impl VerbStats {
         }
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         self.processing_ns.fetch_add(nanos, Ordering::Relaxed);
+        let seconds = took.as_secs_f64();
+        if let Some(bucket) = SECONDS_BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn processing(&self) -> Duration {
+        Duration::from_nanos(self.processing_ns.load(Ordering::Relaxed))
+    }
+
+    /// Requests per bucket of [`SECONDS_BUCKETS`], each counted in its own bucket only.
+    pub(crate) fn buckets(&self) -> [u64; SECONDS_BUCKETS.len()] {
+        std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed))
     }
 }
 
@@ -203,6 +232,10 @@ mod tests {
         };
         let shown = endpoint.stats();
         assert_eq!((shown.requests, shown.errors), (2, 1));
+        let mut buckets = [0; SECONDS_BUCKETS.len()];
+        buckets[SECONDS_BUCKETS.iter().position(|b| *b == 0.0025).unwrap()] = 1;
+        buckets[SECONDS_BUCKETS.iter().position(|b| *b == 0.005).unwrap()] = 1;
+        assert_eq!(endpoint.stats.buckets(), buckets, "2 ms and 4 ms, each in the first bucket it fits");
         assert_eq!(
             (shown.processing_time, shown.average_processing_time),
             (Duration::from_millis(6), Duration::from_millis(3))

@@ -17,13 +17,18 @@
 //! it declares ([`StoreSpec`]) in the node's data directory, connects it to NATS with a
 //! connection of its own, and runs it. The first service to fail stops the node, and the
 //! node returns its error, so the process exits non-zero and its supervisor restarts it.
+//! Given an address ([`NodeOptions::http`]), the node also serves `/healthz` and `/readyz`
+//! and `/metrics` there (`http`, `metrics`).
 
 mod context;
 mod discovery;
+mod http;
 pub mod limits;
+mod metrics;
 mod node;
 mod resend;
 mod router;
+mod vitals;
 
 pub use context::{Context, Part, ServiceError, StoreFailed};
 pub use node::{Hosted, NodeError, NodeOptions, StoreSpec, Stores, run_node};

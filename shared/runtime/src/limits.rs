@@ -16,3 +16,11 @@ pub const RELAY_STOP_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// How long the other services of a node get to stop after one of them failed.
 pub const NODE_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connections a node's HTTP endpoints serve at once (a probe, a scraper, an operator's
+/// curl); one beyond waits to be accepted.
+pub const HTTP_CONNECTIONS: usize = 32;
+
+/// A service whose outbox holds events and whose relay got nothing out for this long is not
+/// ready (`/readyz`).
+pub const OUTBOX_STALL: Duration = Duration::from_secs(30);

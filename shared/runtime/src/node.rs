@@ -2,6 +2,7 @@
 //! NATS connection, sharing nothing but NATS.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use domain::{City, Service, SharedClock};
@@ -12,6 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::context::{Context, ServiceError};
 use crate::limits::NODE_STOP_TIMEOUT;
+use crate::vitals::NodeVitals;
 use crate::{BoxError, Shutdown, error_chain, stopped};
 
 /// A store a service keeps: the file `<name>.redb` in the node's data directory.
@@ -86,6 +88,8 @@ pub struct NodeOptions {
     /// `<city>-<service>` over TLS, with its own inbox. `None`: anonymous, without TLS (a
     /// server on loopback in a test, the demo).
     pub credentials: Option<security::CredentialFiles>,
+    /// Where to serve `/healthz` and `/readyz` (`crate::http`); nowhere when `None`.
+    pub http: Option<SocketAddr>,
 }
 
 /// Why a node stopped other than by shutdown.
@@ -118,10 +122,25 @@ pub enum NodeError {
     },
     #[error("{service} panicked: {message}")]
     Panicked { service: Service, message: String },
+    #[error("listening for HTTP on {addr}")]
+    Http {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("two services named {0}")]
     Duplicate(Service),
     #[error(transparent)]
     Service(#[from] ServiceError),
+}
+
+/// A task aborted when the node returns, however it returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The credentials `service` of `city` connects with.
@@ -143,6 +162,24 @@ pub async fn run_node(
     shutdown: Shutdown,
 ) -> Result<(), NodeError> {
     let (stop, node_shutdown) = watch::channel(false);
+    let names: Vec<Service> = services.iter().map(|hosted| hosted.service()).collect();
+    let vitals = NodeVitals::new(options.city.clone(), &names);
+    let http = match options.http {
+        None => None,
+        Some(addr) => {
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Http { addr, source })?;
+            let addr = listener.local_addr().unwrap_or(addr);
+            tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
+            let serving = crate::http::serve(listener, vitals.clone(), node_shutdown.clone());
+            Some(tokio::spawn(async move {
+                if let Err(error) = serving.await {
+                    tracing::error!(%error, "the HTTP endpoints stopped");
+                }
+            }))
+        }
+    };
+    let _http = http.map(AbortOnDrop);
     let mut seen = std::collections::BTreeSet::new();
     let mut started = Vec::new();
     for hosted in services {
@@ -167,6 +204,7 @@ pub async fn run_node(
         for spec in hosted.stores() {
             context.watch_store(spec.name, &stores.get(spec));
         }
+        vitals.started(context.vitals());
         started.push((hosted, context, stores));
     }
     let mut running = JoinSet::new();

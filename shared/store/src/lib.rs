@@ -15,6 +15,7 @@
 #[cfg(feature = "crash-gates")]
 pub mod crash_gate;
 pub mod limits;
+mod stats;
 mod tables;
 mod writer;
 
@@ -27,6 +28,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableT
 use tokio::sync::Notify;
 
 pub use redb;
+pub use stats::{COMMIT_SECONDS_BUCKETS, CommitStats};
 pub use tables::{EVENTS, INBOX, INBOX_BY_TIME, OUTBOX, SNAPSHOTS, TIMER_KEYS, TIMERS};
 pub use writer::{Committed, Durability, WriteCtx, WriterPriority};
 
@@ -128,6 +130,8 @@ struct Inner {
     timers_changed: Arc<Notify>,
     /// Why the writer failed, once it has.
     failed: tokio::sync::watch::Receiver<Option<String>>,
+    /// How long the writer's durable commits take.
+    commits: Arc<CommitStats>,
 }
 
 /// A timer due for firing.
@@ -163,11 +167,23 @@ impl Store {
         let outbox_ready = Arc::new(Notify::new());
         let timers_changed = Arc::new(Notify::new());
         let (failure, failed) = tokio::sync::watch::channel(None);
-        let signals =
-            writer::Signals { outbox_ready: outbox_ready.clone(), timers_changed: timers_changed.clone(), failure };
+        let commits = Arc::new(CommitStats::default());
+        let signals = writer::Signals {
+            outbox_ready: outbox_ready.clone(),
+            timers_changed: timers_changed.clone(),
+            failure,
+            commits: commits.clone(),
+        };
         let writer = writer::spawn(db.clone(), producer.clone(), clock, next_seq, signals, priority)?;
         let path = path.to_owned();
-        Ok(Store { inner: Arc::new(Inner { db, path, producer, writer, outbox_ready, timers_changed, failed }) })
+        let inner = Inner { db, path, producer, writer, outbox_ready, timers_changed, failed, commits };
+        Ok(Store { inner: Arc::new(inner) })
+    }
+
+    /// How long the writer's durable commits took so far (counted with atomics by the
+    /// writer thread).
+    pub fn commit_stats(&self) -> &CommitStats {
+        &self.inner.commits
     }
 
     /// Resolves once a batch has failed in storage, with why: the store takes no more writes

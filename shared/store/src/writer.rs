@@ -84,6 +84,8 @@ pub(crate) struct Signals {
     pub timers_changed: Arc<Notify>,
     /// Set once a batch failed: why (see [`crate::Store::failed`]).
     pub failure: tokio::sync::watch::Sender<Option<String>>,
+    /// How long the durable commits take.
+    pub commits: Arc<crate::stats::CommitStats>,
 }
 
 struct Job {
@@ -219,7 +221,7 @@ pub(crate) fn spawn(
     signals: Signals,
     priority: WriterPriority,
 ) -> Result<WriterHandle, StoreError> {
-    let Signals { outbox_ready, timers_changed, failure } = signals;
+    let Signals { outbox_ready, timers_changed, failure, commits } = signals;
     let (queue, mut jobs_rx) = mpsc::channel::<Job>(WRITE_QUEUE_DEPTH);
     let (deferred, mut deferred_rx) = mpsc::channel::<Job>(WRITE_QUEUE_DEPTH);
     let name = format!("store-{}-{}", producer.city, producer.service);
@@ -266,7 +268,7 @@ pub(crate) fn spawn(
                             Some(reason) => Err(reason.clone()),
                             None => {
                                 let outcome =
-                                    run_batch(&db, &producer, clock.now_ms(), &mut next_seq, Vec::new(), true);
+                                    run_batch(&db, &producer, &commits, clock.now_ms(), &mut next_seq, Vec::new(), true);
                                 outcome.map(|_| ()).map_err(|(_, error)| error)
                             }
                         };
@@ -327,7 +329,7 @@ pub(crate) fn spawn(
                 if durable {
                     last_fsync = tokio::time::Instant::now();
                 }
-                let outcome = run_batch(&db, &producer, clock.now_ms(), &mut next_seq, jobs, durable);
+                let outcome = run_batch(&db, &producer, &commits, clock.now_ms(), &mut next_seq, jobs, durable);
                 match outcome {
                     Ok((completions, appended, scheduled)) => {
                         for (durability, done) in completions {
@@ -379,6 +381,7 @@ type BatchResult = Result<(Completions, bool, bool), (Completions, String)>;
 fn run_batch(
     db: &Database,
     producer: &Producer,
+    commits: &crate::stats::CommitStats,
     now_ms: TimeMs,
     next_seq: &mut u64,
     jobs: Vec<Job>,
@@ -421,8 +424,14 @@ fn run_batch(
     if appended && durable {
         crate::crash_gate::hold_thread(crate::crash_gate::Gate::BeforeCommit, producer.service);
     }
+    let started = std::time::Instant::now();
     match tx.commit() {
-        Ok(()) => Ok((completions, appended, scheduled)),
+        Ok(()) => {
+            if durable {
+                commits.record(started.elapsed());
+            }
+            Ok((completions, appended, scheduled))
+        }
         Err(e) => Err((completions, e.to_string())),
     }
 }

@@ -1,4 +1,5 @@
-//! A minimal HTTP/1.0 GET over a plain TCP stream, for the server's monitoring endpoints.
+//! A minimal HTTP/1.0 GET over a plain TCP stream, for the server's monitoring endpoints
+//! and an afc node's own (`/healthz`, `/readyz`, `/metrics`).
 
 use std::time::Duration;
 
@@ -13,15 +14,16 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bound on a monitoring response's size.
 const MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
 
-/// A monitoring response: status code and body.
+/// An HTTP response: status code and body.
 #[derive(Debug)]
-pub(crate) struct Response {
-    pub(crate) status: u16,
-    pub(crate) body: String,
+pub struct Response {
+    pub status: u16,
+    pub body: String,
 }
 
-/// `GET http://127.0.0.1:{port}{path}` with HTTP/1.0 (the server closes after answering).
-pub(crate) async fn get(port: u16, path: &str) -> Result<Response, TestkitError> {
+/// `GET http://127.0.0.1:{port}{path}` with HTTP/1.0 (the server closes after answering),
+/// whatever its status.
+pub async fn get(port: u16, path: &str) -> Result<Response, TestkitError> {
     let url = format!("http://127.0.0.1:{port}{path}");
     match tokio::time::timeout(REQUEST_TIMEOUT, exchange(port, path)).await {
         Ok(Ok(raw)) => parse(&raw).map_err(|detail| TestkitError::Monitoring { url, detail }),

@@ -21,7 +21,7 @@ mod server;
 
 pub use binary::{NATS_SERVER_ENV, nats_server_binary};
 pub use error::TestkitError;
-pub use http::monitor_get;
+pub use http::{Response as HttpResponse, get as http_get, monitor_get};
 pub use link::LeafLink;
 pub use poll::{POLL_INTERVAL, eventually};
 pub use province::{

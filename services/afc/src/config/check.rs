@@ -166,6 +166,11 @@ pub(super) fn at_risk_margin(ms: u64) -> Option<Problem> {
     })
 }
 
+/// The address of the node's HTTP endpoints: an IP address and a port.
+pub(super) fn http(addr: &str) -> Result<std::net::SocketAddr, Problem> {
+    addr.parse().map_err(|_| invalid("http", addr, "is not an address; accepted: IP:PORT, e.g. 127.0.0.1:9464"))
+}
+
 pub(super) fn nats_url(url: &str) -> Option<Problem> {
     let scheme = url.split_once("://").map(|(scheme, rest)| (scheme, rest.is_empty()));
     match scheme {

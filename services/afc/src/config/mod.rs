@@ -15,6 +15,7 @@
 //! | `credentials.dir` | `--credentials` | `AFC_CREDENTIALS` | none: anonymous, no TLS |
 //! | `credentials.keys_dir` | `--keys-dir` | `AFC_KEYS_DIR` | `<dir>/keys` |
 //! | `credentials.ca_file` | `--ca-file` | `AFC_CA_FILE` | `<dir>/pki/ca.crt` |
+//! | `http` | `--http` | `AFC_HTTP` | none: no `/healthz`, `/readyz`, `/metrics` |
 //! | `logging.level` | — | `AFC_LOG` | `info` |
 //! | `logging.format` | `--log-format` | `AFC_LOG_FORMAT` | `text` |
 
@@ -60,6 +61,8 @@ pub struct CityFile {
     pub at_risk_margin_ms: Option<u64>,
     /// `pro-rata` or `lowest-intermediate-balance` (docs/tracing-rule.md).
     pub tracing_rule: Option<String>,
+    /// Where the node serves `/healthz`, `/readyz` and `/metrics` (`HOST:PORT`).
+    pub http: Option<String>,
     pub credentials: Option<CredentialsSection>,
     pub logging: Option<LoggingSection>,
     pub dissuasion: Option<DissuasionSection>,
@@ -131,6 +134,7 @@ pub struct Overrides {
     pub credentials_dir: Option<PathBuf>,
     pub keys_dir: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
+    pub http: Option<String>,
     /// `AFC_LOG`.
     pub log_level: Option<String>,
     pub log_format: Option<LogFormat>,
@@ -320,6 +324,10 @@ pub fn resolve(file: CityFile, overrides: Overrides) -> Result<CitySettings, Pro
     .map_err(|p| problems.push(p))
     .ok()
     .flatten();
+    let http = match overrides.http.or(file.http) {
+        None => Some(None),
+        Some(addr) => check::http(&addr).map(Some).map_err(|p| problems.push(p)).ok(),
+    };
     let log_level = overrides.log_level.or(logging.level).unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_owned());
     problems.extend(check::log_level(&log_level));
     let log_format = match (overrides.log_format, logging.format) {
@@ -337,10 +345,16 @@ pub fn resolve(file: CityFile, overrides: Overrides) -> Result<CitySettings, Pro
     }
     let dissuasion = check::dissuasion(file.dissuasion.unwrap_or_default()).map_err(|p| problems.extend(p)).ok();
     let restitution = check::restitution(file.restitution.unwrap_or_default()).map_err(|p| problems.extend(p)).ok();
-    match (city, data_dir, tracing_rule, log_format, dissuasion, restitution) {
-        (Some(city), Some(data_dir), Some(tracing_rule), Some(log_format), Some(dissuasion), Some(restitution))
-            if problems.is_empty() =>
-        {
+    match (city, data_dir, tracing_rule, log_format, dissuasion, restitution, http) {
+        (
+            Some(city),
+            Some(data_dir),
+            Some(tracing_rule),
+            Some(log_format),
+            Some(dissuasion),
+            Some(restitution),
+            Some(http),
+        ) if problems.is_empty() => {
             let options = CityOptions {
                 city,
                 nats_url,
@@ -352,6 +366,7 @@ pub fn resolve(file: CityFile, overrides: Overrides) -> Result<CitySettings, Pro
                 dissuasion,
                 restitution,
                 credentials,
+                http,
             };
             Ok(CitySettings { options, log_level, log_format })
         }

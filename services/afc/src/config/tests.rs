@@ -42,6 +42,22 @@ fn the_example_file_sets_every_key_and_has_no_problem() {
     assert_eq!(parsed.logging.unwrap().format.as_deref(), Some("text"));
     assert_eq!(parsed.dissuasion.unwrap().visits_per_day, Some([50, 150, 300, 500]));
     assert_eq!(parsed.restitution.unwrap().notice_days, Some(30));
+    assert_eq!(parsed.http.as_deref(), Some("127.0.0.1:9464"));
+}
+
+#[test]
+fn the_http_address_is_off_by_default_a_flag_overrides_the_file_and_a_bad_one_is_named() {
+    let data = tempfile::tempdir().unwrap();
+    let off = resolve(file("hangzhou", data.path(), None), Overrides::default()).unwrap();
+    assert_eq!(off.options.http, None);
+    let mut with_http = file("hangzhou", data.path(), None);
+    with_http.http = Some("127.0.0.1:9464".into());
+    let flag = Overrides { http: Some("0.0.0.0:9100".into()), ..Overrides::default() };
+    let settings = resolve(with_http.clone(), flag).unwrap();
+    assert_eq!(settings.options.http, Some("0.0.0.0:9100".parse().unwrap()));
+    with_http.http = Some("localhost".into());
+    let Problems(problems) = resolve(with_http, Overrides::default()).unwrap_err();
+    assert_eq!(keys_of(&problems), ["http"]);
 }
 
 #[test]

@@ -1,0 +1,119 @@
+//! A node's HTTP endpoints, for its supervisor and its operators' monitoring:
+//!
+//! - `/healthz`: `200 ok` while the process runs;
+//! - `/readyz`: `200 ready` when every hosted service runs, is connected to NATS, holds each
+//!   of its consumers and gets its outbox out; else `503` and one line per thing not ready,
+//!   naming its service;
+//! - `/metrics`: the services' counters in the Prometheus text format (`crate::metrics`).
+//!
+//! Plain text, and names and counts only: nothing a victim or a member of staff wrote. At
+//! most [`HTTP_CONNECTIONS`] connections are served at once; a connection beyond waits to
+//! be accepted.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::limits::HTTP_CONNECTIONS;
+use crate::vitals::NodeVitals;
+use crate::{Shutdown, stopped};
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The endpoints over `vitals`.
+pub(crate) fn router(vitals: NodeVitals) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", get(|| async { ([(header::CONTENT_TYPE, TEXT)], "ok\n") }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(vitals)
+}
+
+async fn readyz(State(vitals): State<NodeVitals>) -> impl IntoResponse {
+    let lines = vitals.not_ready().await;
+    if lines.is_empty() {
+        (StatusCode::OK, [(header::CONTENT_TYPE, TEXT)], "ready\n".to_owned())
+    } else {
+        let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
+        (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, TEXT)], body)
+    }
+}
+
+async fn metrics(State(vitals): State<NodeVitals>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], crate::metrics::render(&vitals).await)
+}
+
+/// Serves the endpoints on `listener` until `shutdown`.
+pub(crate) async fn serve(listener: TcpListener, vitals: NodeVitals, mut shutdown: Shutdown) -> io::Result<()> {
+    let listener = Bounded { listener, slots: Arc::new(Semaphore::new(HTTP_CONNECTIONS)) };
+    axum::serve(listener, router(vitals)).with_graceful_shutdown(async move { stopped(&mut shutdown).await }).await
+}
+
+/// A listener that holds a slot per open connection.
+struct Bounded {
+    listener: TcpListener,
+    slots: Arc<Semaphore>,
+}
+
+impl axum::serve::Listener for Bounded {
+    type Io = Connection;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Connection, SocketAddr) {
+        let slot = self.slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let (stream, peer) = axum::serve::Listener::accept(&mut self.listener).await;
+        (Connection { stream, _slot: slot }, peer)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+/// An accepted connection and its slot, freed when the connection closes.
+struct Connection {
+    stream: TcpStream,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
