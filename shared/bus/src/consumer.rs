@@ -227,13 +227,21 @@ where
         .subscribe(advisory)
         .await
         .map_err(|e| BusError::Consumer { consumer: spec.durable.clone(), source: e.into() })?;
-    let mut messages = consumer
+    let messages = consumer
         .stream()
         .max_messages_per_batch(CONSUMER_PULL_BATCH)
         .heartbeat(CONSUMER_IDLE_HEARTBEAT)
         .messages()
-        .await
-        .map_err(|e| BusError::Consumer { consumer: spec.durable.clone(), source: e.into() })?;
+        .await;
+    let mut messages = match messages {
+        Ok(messages) => messages,
+        // Deleted between its creation and the first pull: told as a deletion at any later
+        // moment is.
+        Err(_) if consumer_is_gone(&js, &spec).await => {
+            return Err(BusError::ConsumerDeleted { consumer: spec.durable.clone() });
+        }
+        Err(error) => return Err(BusError::Consumer { consumer: spec.durable.clone(), source: error.into() }),
+    };
     stats.attached.store(true, Ordering::Relaxed);
     let _attached = Attached(stats.clone());
     let handler = Arc::new(handler);
