@@ -8,8 +8,10 @@
 //!
 //! Plain text, and names and counts only: nothing a victim or a member of staff wrote. At
 //! most [`HTTP_CONNECTIONS`] connections are served at once; a connection beyond waits to
-//! be accepted.
+//! be accepted. A connection that reads nothing for [`HTTP_IDLE_TIMEOUT`] is closed, so idle
+//! or stalled clients cannot hold every slot.
 
+use std::future::Future as _;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -24,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::limits::HTTP_CONNECTIONS;
+use crate::limits::{HTTP_CONNECTIONS, HTTP_IDLE_TIMEOUT};
 use crate::vitals::NodeVitals;
 use crate::{Shutdown, stopped};
 
@@ -72,7 +74,7 @@ impl axum::serve::Listener for Bounded {
     async fn accept(&mut self) -> (Connection, SocketAddr) {
         let slot = self.slots.clone().acquire_owned().await.expect("the semaphore is never closed");
         let (stream, peer) = axum::serve::Listener::accept(&mut self.listener).await;
-        (Connection { stream, _slot: slot }, peer)
+        (Connection { stream, idle: Box::pin(tokio::time::sleep(HTTP_IDLE_TIMEOUT)), _slot: slot }, peer)
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -83,12 +85,24 @@ impl axum::serve::Listener for Bounded {
 /// An accepted connection and its slot, freed when the connection closes.
 struct Connection {
     stream: TcpStream,
+    /// When the connection is closed unless it reads something first.
+    idle: Pin<Box<tokio::time::Sleep>>,
     _slot: OwnedSemaphorePermit,
 }
 
 impl AsyncRead for Connection {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(read) => {
+                let deadline = tokio::time::Instant::now() + HTTP_IDLE_TIMEOUT;
+                self.idle.as_mut().reset(deadline);
+                Poll::Ready(read)
+            }
+            Poll::Pending => match self.idle.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "idle connection"))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
     }
 }
 
@@ -115,5 +129,27 @@ impl AsyncWrite for Connection {
 
     fn is_write_vectored(&self) -> bool {
         self.stream.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt as _;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_reads_nothing_is_closed_after_the_idle_timeout_and_frees_its_slot() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let mut bounded = Bounded { listener, slots: Arc::new(Semaphore::new(1)) };
+        let (mut connection, _) = axum::serve::Listener::accept(&mut bounded).await;
+        assert_eq!(bounded.slots.available_permits(), 0);
+        let started = tokio::time::Instant::now();
+        let read = connection.read(&mut [0u8; 16]).await;
+        assert_eq!(read.unwrap_err().kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), HTTP_IDLE_TIMEOUT);
+        drop(connection);
+        assert_eq!(bounded.slots.available_permits(), 1, "the slot is free again");
     }
 }

@@ -20,6 +20,9 @@ pub const NODE_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections a node's HTTP endpoints serve at once (a probe, a scraper, an operator's
 /// curl); one beyond waits to be accepted.
 pub const HTTP_CONNECTIONS: usize = 32;
+/// A connection to the node's HTTP endpoints that reads nothing for this long is closed (a
+/// scraper keeps its connection between scrapes, 15–60 s apart, and opens a new one after).
+pub const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A service whose outbox holds events and whose relay got nothing out for this long is not
 /// ready (`/readyz`).
