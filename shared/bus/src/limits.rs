@@ -94,3 +94,9 @@ pub const PROVINCE_SOURCE_READD_PAUSE: Duration = Duration::from_millis(500);
 /// Longest pause between reconnection attempts of the watcher's connection
 /// (`province::reconnect_delay`): a restarted hub is seen within this of its return.
 pub const PROVINCE_WATCHER_RECONNECT_MAX: Duration = Duration::from_millis(250);
+
+/// Upper bounds of the buckets of a trace's time-to-freeze (`afc_time_to_freeze_seconds`), in
+/// seconds: from the tens of milliseconds a city answers in to the golden half hour (30 min)
+/// and beyond.
+pub const TIME_TO_FREEZE_BUCKETS: [f64; 14] =
+    [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0, 60.0, 300.0, 900.0, 1800.0];

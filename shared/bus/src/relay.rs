@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream;
-use store::Store;
+use events::{FreezingEvent, Payload};
+use store::{Seconds, Store};
 
-use crate::limits::{RELAY_BACKOFF_MAX, RELAY_BACKOFF_MIN, RELAY_BATCH, RELAY_KINDS};
+use crate::limits::{RELAY_BACKOFF_MAX, RELAY_BACKOFF_MIN, RELAY_BATCH, RELAY_KINDS, TIME_TO_FREEZE_BUCKETS};
 use crate::{BusError, Shutdown, error_chain, stopped};
 
 /// What a relay shows of itself to its node's health and metrics, kept with atomics: the
@@ -33,6 +34,9 @@ pub struct RelayStats {
     /// Confirmed events of kinds beyond the slots.
     published_other: AtomicU64,
     failures: AtomicU64,
+    /// Report to the last stop that held money, of each trace freezing completed
+    /// (`trace_completed`'s `time_to_freeze_ms`): the centers' headline figure.
+    time_to_freeze: Seconds,
     /// Since `epoch`, in ms plus one: the last pass that failed (0: none since the last
     /// success), and the last that succeeded (0: none yet).
     failing_since: AtomicU64,
@@ -46,6 +50,7 @@ impl Default for RelayStats {
             published: std::array::from_fn(|_| OnceLock::new()),
             published_other: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            time_to_freeze: Seconds::new(&TIME_TO_FREEZE_BUCKETS),
             failing_since: AtomicU64::new(0),
             last_success: AtomicU64::new(0),
             epoch: Instant::now(),
@@ -92,6 +97,11 @@ impl RelayStats {
             counts.push(("other", other));
         }
         counts
+    }
+
+    /// The time-to-freeze of the traces this relay's events completed (freezing's).
+    pub fn time_to_freeze(&self) -> &Seconds {
+        &self.time_to_freeze
     }
 
     /// Passes that failed to publish (each is retried).
@@ -155,13 +165,20 @@ async fn publish_after(
             .publish_with_headers(subject.clone(), headers, bytes.into())
             .await
             .map_err(|e| BusError::Publish { subject: subject.clone(), source: e.into() })?;
-        pending.push((seq, envelope.payload.name(), subject, ack));
+        let time_to_freeze = match &envelope.payload {
+            Payload::Freezing(FreezingEvent::TraceCompleted { time_to_freeze_ms: Some(ms), .. }) => Some(*ms),
+            _ => None,
+        };
+        pending.push((seq, envelope.payload.name(), time_to_freeze, subject, ack));
     }
     let mut confirmed = Vec::with_capacity(pending.len());
-    for (seq, kind, subject, ack) in pending {
+    for (seq, kind, time_to_freeze, subject, ack) in pending {
         ack.await.map_err(|e| BusError::Publish { subject, source: e.into() })?;
         if let Some(stats) = stats {
             stats.confirmed(kind, 1);
+            if let Some(ms) = time_to_freeze {
+                stats.time_to_freeze.record(Duration::from_millis(ms));
+            }
         }
         confirmed.push(seq);
     }

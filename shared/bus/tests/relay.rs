@@ -78,3 +78,45 @@ async fn at_shutdown_the_relay_publishes_what_is_left() {
     assert_eq!(stream_ids(&js).await.len(), 2);
     assert_eq!(store.outbox_len().await.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_counts_each_kind_it_published_and_the_time_to_freeze_of_each_trace_completed() {
+    let server = NatsServer::single().await.unwrap();
+    let js = jetstream::new(async_nats::connect(server.url()).await.unwrap());
+    bus::streams::ensure_city_stream(&js, &city()).await.unwrap();
+    let (_dir, store) = with_events(1).await;
+    for (n, time_to_freeze_ms) in [(1, Some(40)), (2, Some(2_000)), (3, None)] {
+        store
+            .write(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+                let case_id = CaseId::derive(&city(), n);
+                let event = FreezingEvent::TraceCompleted {
+                    case_id: case_id.clone(),
+                    completed_at_ms: 10,
+                    accounts_stopped: 1,
+                    claimed_fen: Fen::new(1),
+                    cashed_out_fen: Fen::ZERO,
+                    untraced_fen: Fen::ZERO,
+                    time_to_freeze_ms,
+                };
+                ctx.append(Some(case_id), None, Payload::Freezing(event))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    let stats = bus::relay::RelayStats::default();
+    let (_stop, shutdown) = tokio::sync::watch::channel(true);
+    bus::relay::run_relay_counted(js.clone(), store.clone(), &stats, shutdown).await.unwrap();
+    assert_eq!(stats.published(), [("trace_started", 1), ("trace_completed", 3)]);
+    let time = stats.time_to_freeze();
+    assert_eq!(
+        (time.count(), time.total()),
+        (2, std::time::Duration::from_millis(2_040)),
+        "a trace that held none has none"
+    );
+    let bucket = |seconds: f64| time.bounds().iter().position(|b| *b == seconds).unwrap();
+    let mut expected = vec![0; time.bounds().len()];
+    expected[bucket(0.05)] = 1;
+    expected[bucket(2.5)] = 1;
+    assert_eq!(time.buckets(), expected);
+}

@@ -20,6 +20,7 @@ use futures::StreamExt;
 use protocol::subjects::{self, micro_verb};
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use store::Seconds;
 
 use crate::{BoxError, Shutdown, stopped};
 
@@ -32,46 +33,39 @@ pub(crate) const SECONDS_BUCKETS: [f64; 12] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 /// What one verb answered since the service started.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct VerbStats {
-    requests: AtomicU64,
     errors: AtomicU64,
-    processing_ns: AtomicU64,
-    /// Requests by the first bucket of [`SECONDS_BUCKETS`] their time fits in (not
-    /// cumulative); beyond the last, only in `requests`.
-    buckets: [AtomicU64; SECONDS_BUCKETS.len()],
+    /// The answers' times (their count is the requests').
+    time: Seconds,
+}
+
+impl Default for VerbStats {
+    fn default() -> Self {
+        VerbStats { errors: AtomicU64::new(0), time: Seconds::new(&SECONDS_BUCKETS) }
+    }
 }
 
 impl VerbStats {
     /// One request answered after `took`, with an error or not.
     pub(crate) fn record(&self, took: Duration, failed: bool) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
         if failed {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
-        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        self.processing_ns.fetch_add(nanos, Ordering::Relaxed);
-        let seconds = took.as_secs_f64();
-        if let Some(bucket) = SECONDS_BUCKETS.iter().position(|bound| seconds <= *bound) {
-            self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        }
+        self.time.record(took);
     }
 
     pub(crate) fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.time.count()
     }
 
     pub(crate) fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn processing(&self) -> Duration {
-        Duration::from_nanos(self.processing_ns.load(Ordering::Relaxed))
-    }
-
-    /// Requests per bucket of [`SECONDS_BUCKETS`], each counted in its own bucket only.
-    pub(crate) fn buckets(&self) -> [u64; SECONDS_BUCKETS.len()] {
-        std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed))
+    /// The answers' times.
+    pub(crate) fn time(&self) -> &Seconds {
+        &self.time
     }
 }
 
@@ -110,13 +104,13 @@ impl Endpoint {
     }
 
     fn stats(&self) -> endpoint::Stats {
-        let requests = self.stats.requests.load(Ordering::Relaxed);
-        let processing_ns = self.stats.processing_ns.load(Ordering::Relaxed);
+        let requests = self.stats.requests();
+        let processing_ns = u64::try_from(self.stats.time.total().as_nanos()).unwrap_or(u64::MAX);
         endpoint::Stats {
             name: self.name.to_owned(),
             subject: self.subject.clone(),
             requests: usize::try_from(requests).unwrap_or(usize::MAX),
-            errors: usize::try_from(self.stats.errors.load(Ordering::Relaxed)).unwrap_or(usize::MAX),
+            errors: usize::try_from(self.stats.errors()).unwrap_or(usize::MAX),
             processing_time: Duration::from_nanos(processing_ns),
             average_processing_time: Duration::from_nanos(processing_ns.checked_div(requests).unwrap_or(0)),
             last_error: None,
@@ -232,10 +226,10 @@ mod tests {
         };
         let shown = endpoint.stats();
         assert_eq!((shown.requests, shown.errors), (2, 1));
-        let mut buckets = [0; SECONDS_BUCKETS.len()];
+        let mut buckets = vec![0; SECONDS_BUCKETS.len()];
         buckets[SECONDS_BUCKETS.iter().position(|b| *b == 0.0025).unwrap()] = 1;
         buckets[SECONDS_BUCKETS.iter().position(|b| *b == 0.005).unwrap()] = 1;
-        assert_eq!(endpoint.stats.buckets(), buckets, "2 ms and 4 ms, each in the first bucket it fits");
+        assert_eq!(endpoint.stats.time().buckets(), buckets, "2 ms and 4 ms, each in the first bucket it fits");
         assert_eq!(
             (shown.processing_time, shown.average_processing_time),
             (Duration::from_millis(6), Duration::from_millis(3))

@@ -8,13 +8,14 @@
 
 use std::fmt::Write;
 
-use crate::discovery::SECONDS_BUCKETS;
+use store::Seconds;
+
 use crate::vitals::{NodeVitals, Vitals};
 
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The families, in the order shown: name, type, help.
-const FAMILIES: [(&str, &str, &str); 13] = [
+const FAMILIES: [(&str, &str, &str); 14] = [
     ("afc_nats_connected", "gauge", "Whether the service's NATS connection is up (1) or not (0)."),
     ("afc_events_published_total", "counter", "Events the outbox relay published and JetStream confirmed, by kind."),
     ("afc_outbox_depth", "gauge", "Events committed to the service's stores and not yet confirmed by JetStream."),
@@ -27,6 +28,11 @@ const FAMILIES: [(&str, &str, &str); 13] = [
     ("afc_command_errors_total", "counter", "Requests answered with an error, by verb."),
     ("afc_command_seconds", "histogram", "Time to answer a request, by verb."),
     ("afc_store_commit_seconds", "histogram", "Time of a store's durable commit (its fsync included)."),
+    (
+        "afc_time_to_freeze_seconds",
+        "histogram",
+        "A completed trace's time from the report to the last stop that held money.",
+    ),
     ("afc_up", "gauge", "The node process is up."),
 ];
 
@@ -42,7 +48,8 @@ const REQUESTS: usize = 8;
 const ERRORS: usize = 9;
 const SECONDS: usize = 10;
 const COMMIT_SECONDS: usize = 11;
-const UP: usize = 12;
+const TIME_TO_FREEZE: usize = 12;
+const UP: usize = 13;
 
 /// The samples of each family, appended service by service, joined at the end so that each
 /// family's samples stay together as the format requires.
@@ -122,6 +129,12 @@ async fn service(samples: &mut Samples, city: &str, vitals: &Vitals) {
         }
         samples.add(OUTBOX, "", &labels, depth);
         samples.add(RELAY_FAILURES, "", &labels, failures);
+        // Freezing's (the service that completes traces shows it from its start), from the
+        // one of its relays that publishes its traces: one series a service.
+        let traces = relays.iter().map(|(_, stats)| stats.time_to_freeze()).max_by_key(|time| time.count());
+        if let Some(time) = traces.filter(|time| vitals.service == domain::Service::Freezing || time.count() > 0) {
+            histogram(samples, TIME_TO_FREEZE, &labels, time);
+        }
     }
     for (durable, stats) in vitals.consumers() {
         let labels = [("city", city), ("service", service), ("consumer", durable.as_str())];
@@ -136,16 +149,12 @@ async fn service(samples: &mut Samples, city: &str, vitals: &Vitals) {
             let labels = [("city", city), ("service", service), ("on", on), ("verb", endpoint.name)];
             samples.add(REQUESTS, "", &labels, stats.requests());
             samples.add(ERRORS, "", &labels, stats.errors());
-            let seconds = Histogram { bounds: &SECONDS_BUCKETS, buckets: &stats.buckets(), sum: stats.processing() };
-            seconds.add(samples, SECONDS, &labels, stats.requests());
+            histogram(samples, SECONDS, &labels, stats.time());
         }
     }
     for (name, store) in vitals.stores() {
-        let stats = store.commit_stats();
         let labels = [("city", city), ("service", service), ("store", name.as_str())];
-        let commits =
-            Histogram { bounds: &store::COMMIT_SECONDS_BUCKETS, buckets: &stats.buckets(), sum: stats.total() };
-        commits.add(samples, COMMIT_SECONDS, &labels, stats.commits());
+        histogram(samples, COMMIT_SECONDS, &labels, store.commit_stats().seconds());
     }
 }
 
@@ -153,28 +162,24 @@ fn borrowed<'a>(labels: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
     labels.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
-/// A histogram's counts: per bucket (each in its own only) and their sum of seconds.
-struct Histogram<'a> {
-    bounds: &'a [f64],
-    buckets: &'a [u64],
-    sum: std::time::Duration,
-}
-
-impl Histogram<'_> {
-    /// Its samples, cumulative up to `+Inf` = `count`.
-    fn add(&self, samples: &mut Samples, family: usize, labels: &[(&str, &str)], count: u64) {
-        let with_le = |le: &str| -> Vec<(&str, String)> {
-            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).chain([("le", le.to_owned())]).collect()
-        };
-        let mut cumulative = 0;
-        for (bound, in_bucket) in self.bounds.iter().zip(self.buckets) {
-            cumulative += in_bucket;
-            samples.add(family, "_bucket", &borrowed(&with_le(&bound.to_string())), cumulative);
-        }
-        samples.add(family, "_bucket", &borrowed(&with_le("+Inf")), count);
-        samples.add(family, "_sum", labels, self.sum.as_secs_f64());
-        samples.add(family, "_count", labels, count);
+/// A histogram's samples: cumulative per bucket up to `+Inf` (= its count), its sum of
+/// seconds and its count.
+fn histogram(samples: &mut Samples, family: usize, labels: &[(&str, &str)], time: &Seconds) {
+    let with_le = |le: &str| -> Vec<(&str, String)> {
+        labels.iter().map(|(k, v)| (*k, (*v).to_owned())).chain([("le", le.to_owned())]).collect()
+    };
+    // The buckets before the count: a time observed meanwhile is then in the count at least
+    // (it is counted before it is bucketed), and the buckets never pass `+Inf`.
+    let buckets = time.buckets();
+    let count = time.count().max(buckets.iter().sum());
+    let mut cumulative = 0;
+    for (bound, in_bucket) in time.bounds().iter().zip(buckets) {
+        cumulative += in_bucket;
+        samples.add(family, "_bucket", &borrowed(&with_le(&bound.to_string())), cumulative);
     }
+    samples.add(family, "_bucket", &borrowed(&with_le("+Inf")), count);
+    samples.add(family, "_sum", labels, time.total().as_secs_f64());
+    samples.add(family, "_count", labels, count);
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableT
 use tokio::sync::Notify;
 
 pub use redb;
-pub use stats::{COMMIT_SECONDS_BUCKETS, CommitStats};
+pub use stats::{COMMIT_SECONDS_BUCKETS, CommitStats, Seconds};
 pub use tables::{EVENTS, INBOX, INBOX_BY_TIME, OUTBOX, SNAPSHOTS, TIMER_KEYS, TIMERS};
 pub use writer::{Committed, Durability, WriteCtx, WriterPriority};
 
