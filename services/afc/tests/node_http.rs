@@ -67,8 +67,7 @@ async fn afc_city_with_http_serves_health_readiness_and_metrics_of_every_service
     assert!(metrics.contains(r#"afc_consumer_attached{city="huzhou",service="freezing""#), "{metrics}");
     // Freezing shows its time-to-freeze from its start, before any trace completed.
     let traces = r#"afc_time_to_freeze_seconds_count{city="huzhou",service="freezing"}"#;
-    assert!(metrics.lines().any(|line| line.starts_with(traces)), "{traces} in
-{metrics}");
+    assert!(metrics.lines().any(|line| line.starts_with(traces)), "{traces} in\n{metrics}");
     for word in [VICTIM, PHONE, ACCOUNT] {
         assert!(!metrics.contains(word), "{word} in /metrics");
     }
