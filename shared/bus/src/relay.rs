@@ -28,8 +28,9 @@ use crate::{BusError, Shutdown, error_chain, stopped};
 /// events JetStream confirmed per kind, and whether it is getting them out.
 #[derive(Debug)]
 pub struct RelayStats {
-    /// Events confirmed per kind: a kind takes the first free slot the first time it is
-    /// published, and keeps it (a service has a few dozen kinds at most).
+    /// Events stored per kind, a copy sent again not counted twice: a kind takes the first
+    /// free slot the first time it is published, and keeps it (a service has a few dozen
+    /// kinds at most).
     published: [OnceLock<(&'static str, AtomicU64)>; RELAY_KINDS],
     /// Confirmed events of kinds beyond the slots.
     published_other: AtomicU64,
@@ -84,7 +85,8 @@ impl RelayStats {
         let _ = self.failing_since.compare_exchange(0, self.now(), Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    /// Events JetStream confirmed, per kind (`other`: kinds beyond the slots).
+    /// Events JetStream stored, per kind, each once however often it was sent (`other`:
+    /// kinds beyond the slots).
     pub fn published(&self) -> Vec<(&'static str, u64)> {
         let mut counts: Vec<(&'static str, u64)> = self
             .published
@@ -173,8 +175,10 @@ async fn publish_after(
     }
     let mut confirmed = Vec::with_capacity(pending.len());
     for (seq, kind, time_to_freeze, subject, ack) in pending {
-        ack.await.map_err(|e| BusError::Publish { subject, source: e.into() })?;
-        if let Some(stats) = stats {
+        let ack = ack.await.map_err(|e| BusError::Publish { subject, source: e.into() })?;
+        // Sent again (a pass after a failure, the drain at shutdown, before the outbox rows
+        // were removed): JetStream kept the first copy, and the first was counted.
+        if let Some(stats) = stats.filter(|_| !ack.duplicate) {
             stats.confirmed(kind, 1);
             if let Some(ms) = time_to_freeze {
                 stats.time_to_freeze.record(Duration::from_millis(ms));

@@ -17,7 +17,7 @@ pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8"
 /// The families, in the order shown: name, type, help.
 const FAMILIES: [(&str, &str, &str); 14] = [
     ("afc_nats_connected", "gauge", "Whether the service's NATS connection is up (1) or not (0)."),
-    ("afc_events_published_total", "counter", "Events the outbox relay published and JetStream confirmed, by kind."),
+    ("afc_events_published_total", "counter", "Events JetStream stored from the outbox, by kind, each once."),
     ("afc_outbox_depth", "gauge", "Events committed to the service's stores and not yet confirmed by JetStream."),
     ("afc_relay_failures_total", "counter", "Outbox relay passes that failed to publish (each is retried)."),
     ("afc_consumer_attached", "gauge", "Whether the durable consumer is held and pulled from (1) or not (0)."),
