@@ -249,7 +249,7 @@ impl Embedded {
             at_risk_margin_ms: freezing::limits::DEFAULT_AT_RISK_MARGIN_MS,
             tracing_rule: self.options.tracing_rule,
             dissuasion: dissuasion::Tuning::default(),
-            restitution: self.options.restitution.clone(),
+            restitution: self.restitution_of(city)?,
             credentials: self.secrets.as_deref().map(security::CredentialFiles::of_deployment),
             http: None,
         };
@@ -257,6 +257,20 @@ impl Embedded {
         let process = CityProcess::start(options, self.clock.clone())?;
         self.cities.insert(city.clone(), process);
         Ok(())
+    }
+
+    /// Restitution's settings in `city`: the deployment's, and on a secured deployment the
+    /// approvers of the city's roster of staff too (they approve in the staff console, signing
+    /// with the key they log in with).
+    fn restitution_of(&self, city: &City) -> anyhow::Result<restitution::Tuning> {
+        let mut tuning = self.options.restitution.clone();
+        if let Some(dir) = &self.secrets {
+            let roster = security::staff::Roster::load(&security::staff::Roster::path(dir, city.as_str()))?;
+            for member in roster.members.iter().filter(|m| m.role == security::staff::StaffRole::Approver) {
+                tuning.approvers.entry(member.name.clone()).or_insert_with(|| member.public_key.clone());
+            }
+        }
+        Ok(tuning)
     }
 
     /// Kills a city's services abruptly (as a crash would), keeping their redb files, which

@@ -71,6 +71,8 @@ enum Command {
         #[command(subcommand)]
         command: cli::restitution::Command,
     },
+    /// The staff console: a web page for every role of a city, or the province's board.
+    Console(cli::console::ConsoleArgs),
     /// Provincial hub administration.
     Province {
         #[command(subcommand)]
@@ -507,6 +509,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Province { command: ProvinceCommand::Provision { hub, cities, credentials, replicas } } => {
             afc::cli::init_logging("warn", log_format);
             cli::province::provision(&hub, credentials.as_deref(), &cities, replicas).await
+        }
+        Command::Console(args) => {
+            afc::cli::init_logging("info", log_format);
+            cli::console::run(args).await
         }
         Command::Province { command: ProvinceCommand::Coordinator { hub, cities, data_dir, credentials } } => {
             afc::cli::init_logging("info", log_format);

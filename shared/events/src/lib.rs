@@ -179,6 +179,20 @@ pub fn encode(envelope: &Envelope) -> Result<Vec<u8>, CodecError> {
     Ok(bytes)
 }
 
+/// The case an encoded event belongs to, read without decoding its payload (the staff
+/// console's live updates hear every event of a city); `None` for an event of no case, or
+/// bytes that are not an event.
+pub fn correlation(bytes: &[u8]) -> Option<CaseId> {
+    #[derive(Deserialize)]
+    struct Head {
+        correlation: Option<CaseId>,
+    }
+    if bytes.len() > MAX_EVENT_BYTES {
+        return None;
+    }
+    rmp_serde::from_slice::<Head>(bytes).ok()?.correlation
+}
+
 /// Decodes and checks an envelope.
 pub fn decode(bytes: &[u8]) -> Result<Envelope, CodecError> {
     if bytes.len() > MAX_EVENT_BYTES {

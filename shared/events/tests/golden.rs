@@ -521,3 +521,15 @@ fn a_case_reported_of_schema_1_decodes_with_no_paying_account_and_one_of_schema_
     assert_eq!(written.schema, SCHEMA_VERSION);
     assert_eq!(decode(&encode(&written).unwrap()).unwrap(), written);
 }
+
+#[test]
+fn the_case_of_an_event_is_read_without_its_payload() {
+    for (name, sample) in samples() {
+        let bytes = encode(&sample).unwrap();
+        assert_eq!(events::correlation(&bytes), sample.correlation, "{name}");
+    }
+    let mut no_case = samples().remove(0).1;
+    no_case.correlation = None;
+    assert_eq!(events::correlation(&encode(&no_case).unwrap()), None);
+    assert_eq!(events::correlation(b"not an event"), None);
+}

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub const VERB_REPORT: &str = "report";
 pub const VERB_SHOW: &str = "show";
 pub const VERB_PAYERS: &str = "payers";
+pub const VERB_LIST: &str = "list";
+pub const VERB_SEARCH: &str = "search";
 
 /// A report was recorded (or had been recorded before: `duplicate`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,8 +8,9 @@
 //!
 //! Plain text, and names and counts only: nothing a victim or a member of staff wrote. At
 //! most [`HTTP_CONNECTIONS`] connections are served at once; a connection beyond waits to
-//! be accepted. A connection that reads nothing for [`HTTP_IDLE_TIMEOUT`] is closed, so idle
-//! or stalled clients cannot hold every slot.
+//! be accepted. A connection that reads and writes nothing for [`HTTP_IDLE_TIMEOUT`] is closed,
+//! so idle or stalled clients cannot hold every slot. [`serve_router`] serves any router so
+//! (the staff console, with bounds of its own).
 
 use std::future::Future as _;
 use std::io;
@@ -56,15 +57,35 @@ async fn metrics(State(vitals): State<NodeVitals>) -> impl IntoResponse {
 }
 
 /// Serves the endpoints on `listener` until `shutdown`.
-pub(crate) async fn serve(listener: TcpListener, vitals: NodeVitals, mut shutdown: Shutdown) -> io::Result<()> {
-    let listener = Bounded { listener, slots: Arc::new(Semaphore::new(HTTP_CONNECTIONS)) };
-    axum::serve(listener, router(vitals)).with_graceful_shutdown(async move { stopped(&mut shutdown).await }).await
+pub(crate) async fn serve(listener: TcpListener, vitals: NodeVitals, shutdown: Shutdown) -> io::Result<()> {
+    let bounds = Bounds { connections: HTTP_CONNECTIONS, idle: HTTP_IDLE_TIMEOUT };
+    serve_router(listener, router(vitals), bounds, shutdown).await
+}
+
+/// How many connections a server holds at once, and how long one may read and write nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub connections: usize,
+    pub idle: std::time::Duration,
+}
+
+/// Serves `router` on `listener` within `bounds` until `shutdown` (the node's endpoints; the
+/// staff console).
+pub async fn serve_router(
+    listener: TcpListener,
+    router: axum::Router,
+    bounds: Bounds,
+    mut shutdown: Shutdown,
+) -> io::Result<()> {
+    let listener = Bounded { listener, slots: Arc::new(Semaphore::new(bounds.connections)), idle: bounds.idle };
+    axum::serve(listener, router).with_graceful_shutdown(async move { stopped(&mut shutdown).await }).await
 }
 
 /// A listener that holds a slot per open connection.
 struct Bounded {
     listener: TcpListener,
     slots: Arc<Semaphore>,
+    idle: std::time::Duration,
 }
 
 impl axum::serve::Listener for Bounded {
@@ -74,7 +95,8 @@ impl axum::serve::Listener for Bounded {
     async fn accept(&mut self) -> (Connection, SocketAddr) {
         let slot = self.slots.clone().acquire_owned().await.expect("the semaphore is never closed");
         let (stream, peer) = axum::serve::Listener::accept(&mut self.listener).await;
-        (Connection { stream, idle: Box::pin(tokio::time::sleep(HTTP_IDLE_TIMEOUT)), _slot: slot }, peer)
+        let idle = Box::pin(tokio::time::sleep(self.idle));
+        (Connection { stream, idle, timeout: self.idle, _slot: slot }, peer)
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -85,8 +107,9 @@ impl axum::serve::Listener for Bounded {
 /// An accepted connection and its slot, freed when the connection closes.
 struct Connection {
     stream: TcpStream,
-    /// When the connection is closed unless it reads something first.
+    /// When the connection is closed unless it reads or writes something first.
     idle: Pin<Box<tokio::time::Sleep>>,
+    timeout: std::time::Duration,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -94,8 +117,7 @@ impl AsyncRead for Connection {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match Pin::new(&mut self.stream).poll_read(cx, buf) {
             Poll::Ready(read) => {
-                let deadline = tokio::time::Instant::now() + HTTP_IDLE_TIMEOUT;
-                self.idle.as_mut().reset(deadline);
+                self.moved();
                 Poll::Ready(read)
             }
             Poll::Pending => match self.idle.as_mut().poll(cx) {
@@ -106,9 +128,21 @@ impl AsyncRead for Connection {
     }
 }
 
+impl Connection {
+    /// Something was read or written: the connection is not idle.
+    fn moved(&mut self) {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        self.idle.as_mut().reset(deadline);
+    }
+}
+
 impl AsyncWrite for Connection {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let written = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.moved();
+        }
+        written
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -124,7 +158,11 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.moved();
+        }
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -142,7 +180,7 @@ mod tests {
     async fn a_connection_that_reads_nothing_is_closed_after_the_idle_timeout_and_frees_its_slot() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-        let mut bounded = Bounded { listener, slots: Arc::new(Semaphore::new(1)) };
+        let mut bounded = Bounded { listener, slots: Arc::new(Semaphore::new(1)), idle: HTTP_IDLE_TIMEOUT };
         let (mut connection, _) = axum::serve::Listener::accept(&mut bounded).await;
         assert_eq!(bounded.slots.available_permits(), 0);
         let started = tokio::time::Instant::now();

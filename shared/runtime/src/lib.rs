@@ -22,7 +22,7 @@
 
 mod context;
 mod discovery;
-mod http;
+pub mod http;
 pub mod limits;
 mod metrics;
 mod node;

@@ -19,6 +19,8 @@
 //! - [`roles`]: the grants of staff, provisioners and gateways, and a city server's accounts;
 //! - [`secrets`]: a province's CA, certificates, identities and accounts blocks, without
 //!   server configs (the deployment's, or a test's servers on ports of their own);
+//! - [`staff`]: the people of a center and of the province, their roles and what each may
+//!   ask (the servers and the staff console enforce the same table);
 //! - [`pki`]: a development certificate authority and the certificates a local deployment
 //!   needs (production takes the paths of the operator's PKI).
 
@@ -31,6 +33,7 @@ pub mod keys;
 pub mod pki;
 pub mod roles;
 pub mod secrets;
+pub mod staff;
 
 pub use connect::{CredentialFiles, Credentials};
 pub use grant::Grant;

@@ -9,8 +9,10 @@
 //! Identities: per city `<city>-<service>` for each service, `<city>-staff`, `<city>-admin`
 //! (its provisioner), `<city>-lab` (its observer), `<city>-bank-<bank>` and
 //! `<city>-pay-<platform>` and `<city>-carrier-<carrier>` for the gateways served there, and `leaf-<city>` (its link to the
-//! hub, kept in the city's server config only); on the hub `province-admin` and
-//! `province-lab`.
+//! hub, kept in the city's server config only), `<city>-console` (the staff console's ear
+//! for the city's events) and one per member of staff (`crate::staff`, the roster in
+//! `staff/<city>.json`); on the hub `province-admin`, `province-lab`, `province-coordinator`
+//! and the province's staff (`staff/province.json`).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ use crate::deployment::{DeploymentError, ServiceGrants};
 use crate::grant::Grant;
 use crate::keys::Identity;
 use crate::pki::{CertPaths, CertSpec, CertUsage, DevCa};
+use crate::staff::{self, Roster, StaffMember};
 use crate::{hub, roles};
 
 /// Whose secrets to generate.
@@ -145,6 +148,15 @@ pub fn generate(spec: &SecretsSpec, dir: &Path, services: &ServiceGrants) -> Res
         users.push(user(&city_identity(city, "staff"), roles::staff(city))?);
         users.push(user(&city_identity(city, "admin"), roles::provisioner(city))?);
         users.push(user(&city_identity(city, roles::OBSERVER), roles::observer(city))?);
+        users.push(user(&city_identity(city, staff::CONSOLE), staff::console(city))?);
+        let mut roster = Roster::default();
+        for (person, role) in staff::DEFAULT_CITY_STAFF {
+            let name = city_identity(city, person);
+            let member = user(&name, staff::grant(city, &name, role))?;
+            roster.members.push(StaffMember { name, role, public_key: member.public_key.clone() });
+            users.push(member);
+        }
+        save_roster(&roster, &Roster::path(dir, city.as_str()))?;
         let mut banks = Vec::new();
         for bank in &spec.banks {
             banks.push((bank.clone(), user(&city_identity(city, &format!("bank-{bank}")), roles::bank_gateway(bank))?));
@@ -176,11 +188,19 @@ pub fn generate(spec: &SecretsSpec, dir: &Path, services: &ServiceGrants) -> Res
         let node = NodeSecrets { cert: certificate(city.as_str(), &[])?, accounts };
         cities.push(CitySecrets { city: city.clone(), node, leaf });
     }
-    let province_users = vec![
+    let mut province_users = vec![
         user(&province_identity("admin"), hub::province_provisioner())?,
         user(&province_identity(roles::OBSERVER), hub::province_observer())?,
         user(&province_identity(hub::COORDINATOR), hub::province_coordinator())?,
     ];
+    let mut roster = Roster::default();
+    for (person, role) in staff::DEFAULT_PROVINCE_STAFF {
+        let name = province_identity(person);
+        let member = user(&name, staff::province_grant(&name, role))?;
+        roster.members.push(StaffMember { name, role, public_key: member.public_key.clone() });
+        province_users.push(member);
+    }
+    save_roster(&roster, &Roster::path(dir, staff::PROVINCE_ROSTER))?;
     let accounts = accounts::render(&hub::hub_accounts(&leaves, province_users), None)?;
     let hub = NodeSecrets { cert: certificate("hub", &spec.hub_hosts)?, accounts };
     let hub_pin = public_key_pin(&hub.cert.cert)?;
@@ -223,6 +243,14 @@ impl Secrets {
             self.tls_block(indent, &city.node.cert, false)
         )
     }
+}
+
+/// Writes a node's roster of staff (`staff/<node>.json`).
+fn save_roster(roster: &Roster, path: &Path) -> Result<(), DeploymentError> {
+    roster.save(path).map_err(|error| match error {
+        staff::RosterError::Io { path, source } => DeploymentError::Io { path, source },
+        other => DeploymentError::Io { path: path.to_owned(), source: std::io::Error::other(other.to_string()) },
+    })
 }
 
 /// A `tls` block of a nats-server config.

@@ -68,9 +68,25 @@ fn every_generated_config_passes_nats_server_t_and_every_secret_is_0600() {
     assert_eq!(std::fs::metadata(&leaf).unwrap().permissions().mode() & 0o777, 0o600);
     let config = std::fs::read_to_string(&deployment.city_configs[0].1).unwrap();
     assert!(config.contains("nkey: $LEAF_SEED") && !config.contains("SU"), "the seed stays in the leaf file");
-    // Per city: intake, freezing, staff, admin, lab, the icbc and alipay gateways and the three
-    // carriers'; and the province's admin, lab and coordinator.
-    assert_eq!(std::fs::read_dir(dir.path().join("keys")).unwrap().count(), 2 * 10 + 3, "every identity has its key");
+    // Per city: intake, freezing, staff, admin, lab, console, the icbc and alipay gateways,
+    // the three carriers' and the six people of the default roster; and the province's admin,
+    // lab, coordinator and officer.
+    let people = security::staff::DEFAULT_CITY_STAFF.len();
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("keys")).unwrap().count(),
+        2 * (11 + people) + 4,
+        "every identity has its key"
+    );
+    for city in ["hangzhou", "wenzhou"] {
+        let roster = security::staff::Roster::load(&security::staff::Roster::path(dir.path(), city)).unwrap();
+        assert_eq!(roster.members.len(), people);
+        for member in &roster.members {
+            let seed = std::fs::read_to_string(dir.path().join("keys").join(format!("{}.nk", member.name))).unwrap();
+            let pair = nkeys::KeyPair::from_seed(seed.trim()).unwrap();
+            assert_eq!(pair.public_key(), member.public_key, "the roster names {}'s own key", member.name);
+            assert!(config_of(&deployment, city).contains(&member.public_key), "{city}'s server knows {}", member.name);
+        }
+    }
     assert!(dir.path().join("keys/province-coordinator.nk").exists());
     for carrier in domain::Carrier::ALL {
         let seed = dir.path().join("keys").join(format!("hangzhou-carrier-{carrier}.nk"));
@@ -382,4 +398,10 @@ fn a_hub_of_nodes_on_hosts_of_their_own_is_dialled_at_each_host_which_its_certif
     let wrong = DeploymentSpec { hub_cluster: 3, hub_hosts: hosts[..2].to_vec(), ..spec(&dir.path().join("data")) };
     let error = generate(&wrong, dir.path(), &services).unwrap_err().to_string();
     assert!(error.contains("2 hub hosts for a hub of 3 nodes"), "{error}");
+}
+
+/// The accounts file `city`'s server config includes.
+fn config_of(deployment: &security::deployment::Deployment, city: &str) -> String {
+    let (_, path) = deployment.city_configs.iter().find(|(c, _)| c.as_str() == city).expect("the city's config");
+    std::fs::read_to_string(path.with_file_name(format!("{city}.accounts.conf"))).unwrap()
 }

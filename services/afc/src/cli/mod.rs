@@ -6,6 +6,7 @@ pub mod block;
 pub mod case;
 pub mod city;
 pub mod config;
+pub mod console;
 pub mod out;
 pub mod province;
 pub mod restitution;

@@ -271,6 +271,21 @@ pub fn render(root: &str, nodes: &[Node], reported_at_ms: TimeMs, colour: bool) 
 /// whose parent is not in the trail; then, for hops no root reaches (their parents go round
 /// in a cycle), the first of them, until every hop is reached. Each hop is drawn once.
 fn order(nodes: &[Node]) -> Vec<(String, &Node, bool)> {
+    ordered(nodes).into_iter().map(|row| (row.prefix, row.node, row.root)).collect()
+}
+
+/// One hop in drawing order: its tree prefix, the hop, whether it is drawn at the root, and
+/// its depth below the victim (0 at the root).
+#[derive(Debug)]
+pub struct Row<'a> {
+    pub prefix: String,
+    pub node: &'a Node,
+    pub root: bool,
+    pub depth: usize,
+}
+
+/// The hops in drawing order (see [`order`]): what the console's graph lays out.
+pub fn ordered(nodes: &[Node]) -> Vec<Row<'_>> {
     let known: HashMap<u32, usize> = nodes.iter().enumerate().map(|(i, n)| (n.hop, i)).collect();
     let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     let mut roots = Vec::new();
@@ -304,17 +319,17 @@ fn order(nodes: &[Node]) -> Vec<(String, &Node, bool)> {
     let mut drawn = vec![false; nodes.len()];
     let mut rows = Vec::with_capacity(nodes.len());
     // (node, the prefix of its line before its connector, its connector, at the root)
-    let mut stack: Vec<(usize, String, &str, bool)> =
-        roots.iter().enumerate().rev().map(|(k, &i)| (i, String::new(), connector(k, roots.len()), true)).collect();
-    while let Some((i, indent, link, root)) = stack.pop() {
+    let mut stack: Vec<(usize, String, &str, bool, usize)> =
+        roots.iter().enumerate().rev().map(|(k, &i)| (i, String::new(), connector(k, roots.len()), true, 0)).collect();
+    while let Some((i, indent, link, root, depth)) = stack.pop() {
         if std::mem::replace(&mut drawn[i], true) {
             continue;
         }
-        rows.push((format!("{indent}{link}"), &nodes[i], root));
+        rows.push(Row { prefix: format!("{indent}{link}"), node: &nodes[i], root, depth });
         let below = format!("{indent}{}", if link == "└─ " { "   " } else { "│  " });
         let kids: Vec<usize> = kids(i).iter().copied().filter(|&k| !drawn[k] && !is_root[k]).collect();
         for (k, &kid) in kids.iter().enumerate().rev() {
-            stack.push((kid, below.clone(), connector(k, kids.len()), false));
+            stack.push((kid, below.clone(), connector(k, kids.len()), false, depth + 1));
         }
     }
     rows
