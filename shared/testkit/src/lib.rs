@@ -7,11 +7,15 @@
 //! - [`eventually`]: bounded polling, for what a test can only observe by asking again.
 //! - [`Province`]: a hub (JetStream domain `province`) with one leaf [`CityNode`] per city
 //!   (JetStream domain = the city's name), each city linked through its own [`LeafLink`].
+//! - [`Browser`]: headless Chromium driven over the DevTools Protocol, with [`Tab`]s to
+//!   open pages, fill forms, click and wait for what the page shows, for end-to-end tests of
+//!   the web console ([`browser`]).
 //!
 //! The `nats-server` binary is found by [`nats_server_binary`]; `cargo xtask test` and
 //! `cargo xtask demo` install it under `<workspace>/.tools/nats-server/`.
 
 mod binary;
+pub mod browser;
 mod error;
 mod http;
 mod link;
@@ -20,6 +24,7 @@ mod province;
 mod server;
 
 pub use binary::{NATS_SERVER_ENV, nats_server_binary};
+pub use browser::{Browser, BrowserError, CHROMIUM_ENV, Tab, chromium_binary};
 pub use error::TestkitError;
 pub use http::{Response as HttpResponse, get as http_get, monitor_get};
 pub use link::LeafLink;
