@@ -17,7 +17,7 @@ use futures::future::BoxFuture;
 use runtime::{Context, Hosted, ServiceError, StoreSpec, Stores};
 use store::WriterPriority;
 
-pub use shell::{IntakeStores, payers, show, submit_report};
+pub use shell::{IntakeStores, list, payers, search, show, submit_report};
 
 /// What intake may do on its city's server, the server enforcing it: publish its own events
 /// and dead letters, answer its commands, consume freezing's events for the timeline, and

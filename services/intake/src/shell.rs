@@ -10,6 +10,9 @@
 //! need no common commit. The records store also keeps the secret that names the victims'
 //! paying accounts in events ([`META`], drawn in the transaction of the first report), and
 //! `payers` reads the accounts back from the reports.
+//!
+//! `list` and `search` read indexes written beside those rows, in the same transactions
+//! ([`index`]; the handlers are in [`find`]).
 
 use bus::consumer::HandleError;
 use bytes::Bytes;
@@ -17,8 +20,8 @@ use domain::report::Report;
 use domain::{City, Service, SharedClock, TimeMs};
 use events::{Envelope, FreezingEvent, Payload};
 use protocol::intake::{
-    CasePayers, CaseTimeline, IntakeError, IntakeErrorKind, PayersRequest, ReportAccepted, ShowRequest, VERB_PAYERS,
-    VERB_REPORT, VERB_SHOW,
+    CasePayers, CaseTimeline, IntakeError, IntakeErrorKind, PayersRequest, ReportAccepted, ShowRequest, VERB_LIST,
+    VERB_PAYERS, VERB_REPORT, VERB_SEARCH, VERB_SHOW,
 };
 use protocol::subjects;
 use runtime::{Context, Router, ServiceError, Stores};
@@ -26,7 +29,12 @@ use store::redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransact
 use store::{Store, StoreError, WriteError};
 
 use crate::core::{self, Decision, PayerSecret};
+
+mod find;
+pub mod index;
+
 use crate::{RECORDS, TIMELINE};
+pub use find::{list, search};
 
 /// case id → the canonical report bytes (MessagePack, victim included). Primary data, never
 /// published: the victim's personal data stays here.
@@ -75,6 +83,9 @@ pub async fn submit_report(
     now: TimeMs,
 ) -> Result<ReportAccepted, IntakeError> {
     let submission = core::prepare(city, body, now)?;
+    // Normalising phone numbers and sites is done here, off the writer's thread.
+    let keys = core::index::report_keys(&submission.report);
+    let listed = (submission.report.fraud_type, submission.report.reported_loss());
     let written = store
         .write(move |ctx| -> Result<ReportAccepted, WriteError<IntakeError>> {
             let recorded = ctx.tx().open_table(REPORTS)?.get(submission.case_id.as_str())?.map(|v| v.value().to_vec());
@@ -91,6 +102,7 @@ pub async fn submit_report(
                     }
                     ctx.tx().open_table(REPORTS)?.insert(case_id.as_str(), canonical.as_slice())?;
                     ctx.tx().open_table(RECEIVED_AT)?.insert(case_id.as_str(), received_at_ms)?;
+                    index::index_report(ctx.tx(), &case_id, listed, &keys, received_at_ms)?;
                     ctx.append(Some(case_id.clone()), None, Payload::Intake(event))?;
                     Ok(ReportAccepted { case_id, duplicate: false })
                 }
@@ -252,7 +264,12 @@ pub async fn project(stores: &IntakeStores, envelope: Envelope) -> Result<(), Ha
                 })?;
             let row = core::project(envelope, known).map_err(WriteError::Rejected)?;
             let bytes = rmp_serde::to_vec_named(&row.event).expect("freezing events encode");
-            rows.insert((row.case_id.as_str(), row.at_ms, row.seq), bytes.as_slice())?;
+            let redelivered = rows.insert((row.case_id.as_str(), row.at_ms, row.seq), bytes.as_slice())?.is_some();
+            drop(rows);
+            // Folded into the totals and the trail's index once: a redelivery found its row.
+            if !redelivered {
+                index::index_event(ctx.tx(), row.case_id.as_str(), &row.event, row.at_ms)?;
+            }
             Ok(())
         })
         .await
@@ -265,6 +282,17 @@ pub async fn project(stores: &IntakeStores, envelope: Envelope) -> Result<(), Ha
 /// Runs intake for one city until shutdown or its first failure.
 pub async fn run(mut context: Context, stores: IntakeStores) -> Result<(), ServiceError> {
     let city = context.city().clone();
+    // Before anything is served or consumed: the indexes of a store from before them, or of
+    // another format, are built again.
+    let failed = |step: &'static str| {
+        move |e: StoreError| ServiceError::Start { service: Service::Intake, step: step.into(), source: e.into() }
+    };
+    if let Some(cases) = index::rebuild_records(&stores.records).await.map_err(failed("index its reports"))? {
+        tracing::info!(cases, "intake indexed its reports");
+    }
+    if let Some(events) = index::rebuild_timeline(&stores.timeline).await.map_err(failed("index its timelines"))? {
+        tracing::info!(events, "intake indexed its timelines");
+    }
     context.start_producer(&stores.records).await?;
     // Only the timeline store consumes messages, and its rows need no inbox: nothing to prune.
     let projection = stores.clone();
@@ -280,6 +308,7 @@ pub async fn run(mut context: Context, stores: IntakeStores) -> Result<(), Servi
 /// Intake's commands.
 fn router(city: City, stores: IntakeStores, clock: SharedClock) -> Router {
     let reports = stores.records.clone();
+    let search_city = city.clone();
     Router::new()
         .verb(VERB_REPORT, move |body: Bytes| {
             let (store, city, now) = (reports.clone(), city.clone(), clock.now_ms());
@@ -311,8 +340,36 @@ fn router(city: City, stores: IntakeStores, clock: SharedClock) -> Router {
                 }
             }
         })
-        .verb(VERB_SHOW, move |body: Bytes| {
+        .verb(VERB_SHOW, {
             let stores = stores.clone();
-            async move { show(&stores, &body).await }
+            move |body: Bytes| {
+                let stores = stores.clone();
+                async move { show(&stores, &body).await }
+            }
+        })
+        .verb(VERB_LIST, {
+            let stores = stores.clone();
+            move |body: Bytes| {
+                let stores = stores.clone();
+                async move {
+                    let result = list(&stores, &body).await;
+                    if let Err(e) = &result {
+                        tracing::info!(kind = ?e.kind, "list refused");
+                    }
+                    result
+                }
+            }
+        })
+        .verb(VERB_SEARCH, move |body: Bytes| {
+            let (stores, city) = (stores.clone(), search_city.clone());
+            // The query is the scammer's identifiers or a case id, never logged: a count.
+            async move {
+                let result = search(&stores, &city, &body).await;
+                match &result {
+                    Ok(found) => tracing::info!(matches = found.matches.len(), "search answered"),
+                    Err(e) => tracing::info!(kind = ?e.kind, "search refused"),
+                }
+                result
+            }
         })
 }

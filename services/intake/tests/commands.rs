@@ -13,7 +13,8 @@ use events::{Envelope, FreezingEvent, IntakeEvent, Payload};
 use protocol::Reply;
 use protocol::command::{CommandErrorKind, CommandResponse};
 use protocol::intake::{
-    IntakeErrorKind, PayersResponse, ReportResponse, ShowResponse, TimelineKind, VERB_PAYERS, VERB_REPORT, VERB_SHOW,
+    IntakeErrorKind, PayersResponse, ReportResponse, ShowResponse, TimelineKind, VERB_LIST, VERB_PAYERS, VERB_REPORT,
+    VERB_SEARCH, VERB_SHOW,
 };
 use runtime::{NodeOptions, run_node};
 use serde_json::{Value, json};
@@ -212,7 +213,7 @@ async fn an_unknown_command_is_answered_with_the_commands_intake_knows() {
     let answer = intake.ask("reprot", b"{}".to_vec()).await.expect("intake answers");
     let CommandResponse::Error(error) = serde_json::from_slice(&answer).unwrap() else { panic!("an error") };
     assert_eq!(error.kind, CommandErrorKind::UnknownVerb);
-    assert_eq!(error.verbs, [VERB_PAYERS, VERB_REPORT, VERB_SHOW]);
+    assert_eq!(error.verbs, [VERB_LIST, VERB_PAYERS, VERB_REPORT, VERB_SEARCH, VERB_SHOW]);
     assert!(error.message.contains("\"reprot\""), "{}", error.message);
     intake.stop().await;
 }

@@ -11,9 +11,14 @@
 //! - [`payer::payers`]: the paying accounts of a case, for restitution (`payers`).
 //! - [`project`]: a freezing event becomes a row of its case's timeline, or is refused.
 //! - [`timeline`]: the case timeline folded from the report and those rows.
+//! - [`index`]: what `search` finds a case by (its report's accounts, phone numbers and
+//!   sites; its trail's accounts) and how a query becomes those keys.
+//! - [`query`]: `list`'s paging and filters over the reported-at index, `search`'s answer.
 
+pub mod index;
 pub mod normalize;
 pub mod payer;
+pub mod query;
 pub mod strict;
 pub mod timeline;
 pub mod validate;
