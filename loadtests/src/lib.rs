@@ -19,6 +19,7 @@
 pub mod bench;
 pub mod city_process;
 pub mod completions;
+pub mod console;
 pub mod crash;
 pub mod demo;
 pub mod deployment;

@@ -96,10 +96,18 @@ impl Console {
         }
     }
 
-    /// The session of a post: the session, an origin of this console, and a form token this
-    /// session was given and has not spent (spent now). Else the refusal, logged.
-    pub fn poster(&self, headers: &HeaderMap, form: &str, action: &str) -> Result<Staff, Response> {
+    /// The session of a post of `action`, which sends `service`'s `verb`: the session, a role
+    /// that may send it, an origin of this console, and a form token this session was given
+    /// and has not spent (spent now). Else the refusal, logged; a refused role spends no token.
+    pub fn poster(
+        &self,
+        headers: &HeaderMap,
+        form: &str,
+        (service, verb): (Service, &str),
+        action: &str,
+    ) -> Result<Staff, Response> {
         let staff = self.staff(headers)?;
+        self.permit(&staff, service, verb, action)?;
         let spent = same_origin(headers) && {
             let mut sessions = self.inner.sessions.lock().expect("sessions lock");
             sessions.use_session(&staff.token, self.now_ms()).is_ok_and(|session| session.spend_form(form))
@@ -168,6 +176,7 @@ impl Console {
         match serde_json::from_slice::<protocol::Reply<T, E>>(&message.payload) {
             Ok(protocol::Reply::Ok(ok)) => Ok(ok),
             Ok(protocol::Reply::Error(error)) => {
+                tracing::info!(target: "afc::console::audit", who = %staff.who, %service, verb, "refused by the service");
                 Err(self.failure(staff, StatusCode::UNPROCESSABLE_ENTITY, &error.to_string()))
             }
             Err(error) => {

@@ -139,13 +139,10 @@ pub struct LiftForm {
 }
 
 pub async fn lift(State(console): State<Console>, headers: HeaderMap, Form(form): Form<LiftForm>) -> Response {
-    let staff = match console.poster(&headers, &form.form, "block lift") {
+    let staff = match console.poster(&headers, &form.form, (Service::Blocking, blk::VERB_LIFT), "block lift") {
         Ok(staff) => staff,
         Err(response) => return response,
     };
-    if let Err(response) = console.permit(&staff, Service::Blocking, blk::VERB_LIFT, "block lift") {
-        return response;
-    }
     if form.reason.trim().is_empty() || form.reason.chars().count() > MAX_TEXT_CHARS {
         return console.failure(&staff, StatusCode::BAD_REQUEST, &format!("reason: 1 to {MAX_TEXT_CHARS} characters"));
     }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::auth::Staff;
 use super::labels::Lang;
 use super::limits::MAX_QUERY_CHARS;
-use super::view::{self, Viewer, local, local_since, money, notice, respond};
+use super::view::{self, Viewer, local, local_since, money, respond};
 use super::{Console, graph};
 use crate::cli::trail;
 
@@ -48,6 +48,11 @@ pub struct CasesQuery {
     #[serde(default)]
     pub fraud_type: Option<String>,
     #[serde(default)]
+    pub status: Option<String>,
+    /// A local date or date and time.
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
     pub after: Option<String>,
 }
 
@@ -78,8 +83,8 @@ async fn list_page(console: &Console, staff: &Staff, query: &CasesQuery) -> Resp
             return response;
         }
         match super::cases_list::search(console, staff, q).await {
-            Ok(Some(case_id)) => return Redirect::to(&format!("/case/{case_id}")).into_response(),
-            Ok(None) => html! { (notice("info", lang.t("no_match"))) },
+            Ok(Ok(case_id)) => return Redirect::to(&format!("/case/{case_id}")).into_response(),
+            Ok(Err(found)) => found,
             Err(response) => return response,
         }
     };

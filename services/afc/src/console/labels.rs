@@ -76,6 +76,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("search", "查询", "Search"),
     ("search_hint", "案件编号、账户、电话号码或网址", "Case id, account, phone number or domain"),
     ("cases", "案件", "Cases"),
+    ("file_report", "报案登记", "File a report"),
     ("case", "案件", "Case"),
     ("no_match", "没有找到匹配的案件。", "No case matches."),
     ("fraud_type", "诈骗类型", "Fraud type"),

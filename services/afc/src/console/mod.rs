@@ -25,7 +25,7 @@
 //! - [`sessions`], [`labels`], [`graph`], [`view`]: pure (sessions, words, the trail's
 //!   drawing, the page frame);
 //! - [`auth`]: login, logout, the session and form checks every handler starts with;
-//! - [`cases`], [`blocks`], [`tasks`], [`returns`], [`province`]: the pages;
+//! - [`file`], [`cases`], [`blocks`], [`tasks`], [`returns`], [`province`]: the pages;
 //! - [`live`]: the live updates.
 
 // A handler's refusal is the page it answers with, returned at once: its size costs nothing.
@@ -35,6 +35,7 @@ pub mod auth;
 pub mod blocks;
 pub mod cases;
 pub mod cases_list;
+pub mod file;
 pub mod graph;
 pub mod labels;
 pub mod limits;
@@ -136,6 +137,12 @@ struct Inner {
     live: live::Hub,
 }
 
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console").field("scope", &self.inner.scope).finish_non_exhaustive()
+    }
+}
+
 impl Console {
     pub fn scope(&self) -> &Scope {
         &self.inner.scope
@@ -176,6 +183,7 @@ pub fn router(console: Console) -> axum::Router {
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/lang", get(auth::switch_lang))
+        .route("/file", get(file::page).post(file::file))
         .route("/cases", get(cases::list))
         .route("/case/{case_id}", get(cases::show))
         .route("/blocks", get(blocks::page))
@@ -234,6 +242,16 @@ pub async fn start(options: &ConsoleOptions, clock: SharedClock) -> anyhow::Resu
     Ok(console)
 }
 
+/// Serves `console` on `listener` until `shutdown`, within the console's bounds.
+pub async fn serve_on(
+    listener: TcpListener,
+    console: Console,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let bounds = runtime::http::Bounds { connections: limits::CONSOLE_CONNECTIONS, idle: limits::CONSOLE_IDLE_TIMEOUT };
+    runtime::http::serve_router(listener, router(console), bounds, shutdown).await
+}
+
 /// Serves the console on `options.listen` until `shutdown`.
 pub async fn serve(
     options: ConsoleOptions,
@@ -244,8 +262,7 @@ pub async fn serve(
     let listener =
         TcpListener::bind(options.listen).await.with_context(|| format!("listening on {}", options.listen))?;
     tracing::info!(address = %listener.local_addr()?, scope = ?options.scope, "the staff console serves");
-    let bounds = runtime::http::Bounds { connections: limits::CONSOLE_CONNECTIONS, idle: limits::CONSOLE_IDLE_TIMEOUT };
-    runtime::http::serve_router(listener, router(console), bounds, shutdown).await?;
+    serve_on(listener, console, shutdown).await?;
     Ok(())
 }
 

@@ -169,13 +169,10 @@ pub async fn approve(
     Path(allocation): Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let staff = match console.poster(&headers, &form.form, "approve") {
+    let staff = match console.poster(&headers, &form.form, (Service::Restitution, rst::VERB_APPROVE), "approve") {
         Ok(staff) => staff,
         Err(response) => return response,
     };
-    if let Err(response) = console.permit(&staff, Service::Restitution, rst::VERB_APPROVE, "approve") {
-        return response;
-    }
     let Some(city) = console.city() else { return console.refusal(&staff, StatusCode::NOT_FOUND, "not_allowed") };
     let said = statement(city, rst::VERB_APPROVE, &allocation, None);
     let signature = match console.sign(&staff, &said) {
@@ -205,13 +202,10 @@ pub async fn object(
     Path(allocation): Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let staff = match console.poster(&headers, &form.form, "object") {
+    let staff = match console.poster(&headers, &form.form, (Service::Restitution, rst::VERB_OBJECT), "object") {
         Ok(staff) => staff,
         Err(response) => return response,
     };
-    if let Err(response) = console.permit(&staff, Service::Restitution, rst::VERB_OBJECT, "object") {
-        return response;
-    }
     if form.reason.trim().is_empty() || form.reason.chars().count() > MAX_TEXT_CHARS {
         let text = format!("reason: 1 to {MAX_TEXT_CHARS} characters");
         return console.failure(&staff, StatusCode::BAD_REQUEST, &text);

@@ -152,13 +152,10 @@ pub struct NextForm {
 }
 
 pub async fn next(State(console): State<Console>, headers: HeaderMap, Form(form): Form<NextForm>) -> Response {
-    let staff = match console.poster(&headers, &form.form, "task next") {
+    let staff = match console.poster(&headers, &form.form, (Service::Dissuasion, dis::VERB_NEXT), "task next") {
         Ok(staff) => staff,
         Err(response) => return response,
     };
-    if let Err(response) = console.permit(&staff, Service::Dissuasion, dis::VERB_NEXT, "task next") {
-        return response;
-    }
     let request = NextRequest { queue: form.queue.clone(), operator: staff.who.clone() };
     match console
         .ask::<_, Option<TaskView>, DissuasionError>(&staff, Service::Dissuasion, dis::VERB_NEXT, &request)
@@ -181,13 +178,10 @@ pub struct ClaimForm {
 }
 
 pub async fn claim(State(console): State<Console>, headers: HeaderMap, Form(form): Form<ClaimForm>) -> Response {
-    let staff = match console.poster(&headers, &form.form, "task claim") {
+    let staff = match console.poster(&headers, &form.form, (Service::Dissuasion, dis::VERB_CLAIM), "task claim") {
         Ok(staff) => staff,
         Err(response) => return response,
     };
-    if let Err(response) = console.permit(&staff, Service::Dissuasion, dis::VERB_CLAIM, "task claim") {
-        return response;
-    }
     let request = ClaimRequest { task: form.task.clone(), operator: staff.who.clone() };
     match console.ask::<_, TaskView, DissuasionError>(&staff, Service::Dissuasion, dis::VERB_CLAIM, &request).await {
         Ok(task) => {
@@ -209,13 +203,10 @@ pub struct CompleteForm {
 }
 
 pub async fn complete(State(console): State<Console>, headers: HeaderMap, Form(form): Form<CompleteForm>) -> Response {
-    let staff = match console.poster(&headers, &form.form, "task complete") {
+    let staff = match console.poster(&headers, &form.form, (Service::Dissuasion, dis::VERB_COMPLETE), "task complete") {
         Ok(staff) => staff,
         Err(response) => return response,
     };
-    if let Err(response) = console.permit(&staff, Service::Dissuasion, dis::VERB_COMPLETE, "task complete") {
-        return response;
-    }
     if form.note.chars().count() > MAX_TEXT_CHARS {
         let text = format!("note: {} characters; at most {MAX_TEXT_CHARS}", form.note.chars().count());
         return console.failure(&staff, StatusCode::BAD_REQUEST, &text);

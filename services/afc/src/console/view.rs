@@ -59,7 +59,7 @@ pub fn page(viewer: Option<&Viewer>, lang: Lang, title: &str, live: Option<&str>
 pub fn menu(role: StaffRole) -> Vec<(&'static str, &'static str)> {
     match role {
         StaffRole::Province => vec![("/province", "province_board")],
-        StaffRole::Intake => vec![("/cases", "cases"), ("/blocks", "blocks")],
+        StaffRole::Intake => vec![("/file", "file_report"), ("/cases", "cases"), ("/blocks", "blocks")],
         StaffRole::BankLiaison => vec![("/cases", "cases"), ("/returns", "returns"), ("/blocks", "blocks")],
         StaffRole::CarrierLiaison => vec![("/cases", "cases"), ("/blocks", "blocks")],
         StaffRole::Dissuasion => vec![("/cases", "cases"), ("/tasks", "tasks")],
