@@ -50,3 +50,37 @@ pub fn seed_of(deployment: &Embedded, who: &str) -> anyhow::Result<String> {
     let path = security::keys::seed_path(&dir.join(security::connect::KEYS_DIR), who);
     Ok(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?.trim().to_owned())
 }
+
+/// A console for each of `cities` and the province's board, on free ports; what the demo
+/// prints, with whom to log in as.
+pub async fn start_all(
+    deployment: &Embedded,
+    cities: &[domain::City],
+) -> anyhow::Result<Vec<(String, RunningConsole)>> {
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    let mut consoles = Vec::new();
+    for city in cities {
+        let console = start(deployment, Scope::City(city.clone()), deployment.clock.clone(), any).await?;
+        consoles.push((city.as_str().to_owned(), console));
+    }
+    let board = start(deployment, Scope::Province, deployment.clock.clone(), any).await?;
+    consoles.push((security::staff::PROVINCE_ROSTER.to_owned(), board));
+    Ok(consoles)
+}
+
+/// The lines the demo prints about `consoles`: each one's address and the people who may log
+/// in there (the key of each is `<secrets>/keys/<identity>.nk`).
+pub fn describe(deployment: &Embedded, consoles: &[(String, RunningConsole)]) -> Vec<String> {
+    let Some(dir) = deployment.secrets_dir() else { return Vec::new() };
+    let mut lines = vec![format!(
+        "staff console: log in with an identity and the contents of its key file, {}/keys/<identity>.nk",
+        dir.display()
+    )];
+    for (node, console) in consoles {
+        let roster = security::staff::Roster::load(&security::staff::Roster::path(dir, node));
+        let people: Vec<String> =
+            roster.map(|r| r.members.iter().map(|m| format!("{} ({})", m.name, m.role)).collect()).unwrap_or_default();
+        lines.push(format!("  {node:<9} {}  {}", console.url, people.join(", ")));
+    }
+    lines
+}

@@ -68,6 +68,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             secrets.display()
         );
     }
+    let consoles = match deployment.secrets_dir() {
+        Some(_) => crate::console::start_all(&deployment, &cities).await?,
+        None => Vec::new(),
+    };
+    for line in crate::console::describe(&deployment, &consoles) {
+        println!("{line}");
+    }
     let mut watches = BTreeMap::new();
     for city in &cities {
         watches.insert(city.clone(), Watch::start(deployment.client(city), city).await?);
@@ -205,6 +212,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         println!("  afc case show --city {} --nats {url}{credentials} {}", first.1.city, first.0);
         println!("  afc case report --city {} --nats {url}{credentials} --file report.json", first.1.city);
         println!("  nats --server {}{nats_auth} stream info AFC_PROVINCE", deployment.province.hub_url());
+        for line in crate::console::describe(&deployment, &consoles) {
+            println!("{line}");
+        }
         tokio::signal::ctrl_c().await?;
     }
     deployment.stop().await;

@@ -232,6 +232,10 @@ enum ProvinceCommand {
 
 #[derive(Subcommand, Debug)]
 enum CaseCommand {
+    /// The city's cases, newest report first, a page at a time, filtered.
+    List(cli::cases::ListArgs),
+    /// The cases a case id, an account, a phone number or a domain finds.
+    Search(cli::cases::SearchArgs),
     /// Submit a report (JSON, see docs/protocols.md) and print the case id.
     Report {
         #[arg(long, value_parser = City::parse)]
@@ -467,6 +471,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Case { command } => {
             afc::cli::init_logging("warn", log_format);
             match command {
+                CaseCommand::List(args) => cli::cases::list(args).await,
+                CaseCommand::Search(args) => cli::cases::search(args).await,
                 CaseCommand::Report { city, nats, file, credentials } => {
                     cli::case::report(&nats, credentials.as_deref(), &city, &file).await
                 }

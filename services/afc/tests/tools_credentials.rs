@@ -123,6 +123,20 @@ async fn staff_file_a_report_and_read_its_case_through_a_secured_server() {
     assert_eq!(timeline["case_id"], case_id.as_str(), "{}", text(&shown));
     assert!(timeline["blocking"].is_object(), "the case shows blocking's part: {}", text(&shown));
 
+    // The case list and search, as the same identity: the case filed, on the local clock; a
+    // query with HTML in it refused.
+    let cases = ["case", "list", "--city", "hangzhou", "--nats", &url, "--credentials", &credentials];
+    let listed = afc(&cases).await;
+    assert!(listed.status.success(), "{}", text(&listed));
+    let first = String::from_utf8_lossy(&listed.stdout).lines().next().unwrap_or_default().to_owned();
+    assert!(first.starts_with(&format!("{case_id}  20")), "the case and its local time: {}", text(&listed));
+    let search = ["case", "search", "--city", "hangzhou", "--nats", &url, "--credentials", &credentials];
+    let found = afc(&search.iter().copied().chain([case_id.as_str(), "--json"]).collect::<Vec<_>>()).await;
+    let matched: serde_json::Value = serde_json::from_slice(&found.stdout).expect(&text(&found));
+    assert_eq!(matched["case_id"], case_id.as_str());
+    let html = afc(&search.iter().copied().chain(["<script>alert(1)</script>"]).collect::<Vec<_>>()).await;
+    assert_eq!(html.status.code(), Some(afc::cli::case::EXIT_REFUSED), "{}", text(&html));
+
     // Staff ask blocking too, as the same identity.
     let check = ["block", "check", "--city", "hangzhou", "--nats", &url, "--credentials", &credentials];
     let mut args: Vec<&str> = check.to_vec();

@@ -4,6 +4,7 @@
 
 pub mod block;
 pub mod case;
+pub mod cases;
 pub mod city;
 pub mod config;
 pub mod console;

@@ -5,29 +5,14 @@
 use axum::response::Response;
 use domain::{CaseId, FraudType, Service};
 use maud::{Markup, html};
-use protocol::intake::{
-    self as itk, CaseCursor, CaseList, CaseStatus, IntakeError, ListRequest, SearchRequest, SearchResult,
-};
+use protocol::intake::{self as itk, CaseList, CaseStatus, IntakeError, ListRequest, SearchRequest, SearchResult};
 
 use super::Console;
 use super::auth::Staff;
 use super::cases::CasesQuery;
 use super::limits::PAGE_ROWS;
 use super::view::{local, money};
-
-/// `<ms>/<case id>`, the cursor of the next page as a link carries it.
-fn cursor_text(cursor: &CaseCursor) -> String {
-    format!("{}/{}", cursor.reported_at_ms, cursor.case_id)
-}
-
-fn parse_cursor(text: &str) -> Result<CaseCursor, String> {
-    let expected = || format!("after {text:?}: expected <ms>/<case id>, as a page's link gives it");
-    let (ms, case) = text.split_once('/').ok_or_else(expected)?;
-    Ok(CaseCursor {
-        reported_at_ms: ms.parse().map_err(|_| expected())?,
-        case_id: CaseId::parse(case).map_err(|_| expected())?,
-    })
-}
+use crate::cli::cases::{cursor_text, parse_cursor};
 
 /// The newest cases, filtered as `query` says.
 pub async fn recent(console: &Console, staff: &Staff, query: &CasesQuery) -> Result<Markup, Response> {
@@ -54,7 +39,7 @@ pub async fn recent(console: &Console, staff: &Staff, query: &CasesQuery) -> Res
     };
     let after = match query.after.as_deref().filter(|a| !a.is_empty()).map(parse_cursor).transpose() {
         Ok(after) => after,
-        Err(text) => return Err(bad(text)),
+        Err(text) => return Err(bad(format!("after: {text}"))),
     };
     let request = ListRequest { fraud_type, since_ms, until_ms: None, status, after, limit: Some(PAGE_ROWS) };
     let list: CaseList = console.ask::<_, _, IntakeError>(staff, Service::Intake, itk::VERB_LIST, &request).await?;
@@ -129,19 +114,4 @@ pub async fn search(console: &Console, staff: &Staff, q: &str) -> Result<Result<
         }
         @if found.truncated { p.dim { (lang.t("more")) } }
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_page_cursor_reads_back_as_its_link_gave_it_and_a_forged_one_is_refused() {
-        let cursor = CaseCursor {
-            reported_at_ms: 1_741_914_000_000,
-            case_id: CaseId::parse("hangzhou-00000000000000aa").unwrap(),
-        };
-        assert_eq!(parse_cursor(&cursor_text(&cursor)).unwrap(), cursor);
-        assert!(parse_cursor("1' OR 1=1 --/x").unwrap_err().contains("expected <ms>/<case id>"));
-    }
 }
