@@ -318,6 +318,9 @@ enum BlockCommand {
         /// Blocks a page (at most 200, the default).
         #[arg(long, value_name = "N")]
         limit: Option<u32>,
+        /// Only blocks of this kind of identifier: phone, domain, ip, app or social.
+        #[arg(long, value_parser = cli::block::parse_kind)]
+        kind: Option<domain::IdentifierKind>,
         /// Every page to the end.
         #[arg(long)]
         all: bool,
@@ -489,12 +492,12 @@ async fn main() -> anyhow::Result<()> {
                     let StaffArgs { city, nats, credentials } = staff;
                     cli::block::check(&nats, credentials.as_deref(), &city, &value, kind.as_deref(), tz, json).await
                 }
-                BlockCommand::List { staff, since, after, limit, all, tz, json } => {
+                BlockCommand::List { staff, since, after, limit, kind, all, tz, json } => {
                     let since_ms = match since {
                         None => 0,
                         Some(text) => cli::block::parse_since(&text, tz).map_err(anyhow::Error::msg)?,
                     };
-                    let args = cli::block::ListArgs { since_ms, after, limit, all, tz, json };
+                    let args = cli::block::ListArgs { since_ms, after, limit, kind, all, tz, json };
                     cli::block::list(&staff.nats, staff.credentials.as_deref(), &staff.city, args).await
                 }
                 BlockCommand::Lift { staff, value, kind, reason, operator } => {

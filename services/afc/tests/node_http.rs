@@ -1,13 +1,17 @@
 //! `afc city --http` as an operator runs it, as an OS process against a real nats-server:
 //! `/healthz` answers, `/readyz` once every service runs with its consumers, and `/metrics`
-//! counts a report (intake's `case_reported`, its `report` command) without a word of it.
+//! counts a report (intake's `case_reported`, its `report` command) without a word of it,
+//! and the calls to a simulated bank that fail for good (`afc_adapter_errors_total`).
 
 mod common;
 
+use std::num::NonZeroU64;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::{City, system_clock};
+use adapters::limits::ADAPTER_RETRIES;
+use domain::{BankId, City, system_clock};
 use protocol::to_json;
 use testkit::{NatsServer, eventually, free_port_range, http_get};
 
@@ -34,13 +38,23 @@ fn report() -> Vec<u8> {
 }
 
 /// The body of `path` once it answers 200 with a line `line` (any line when `None`).
+/// (`get_when` for a line to be found by a test of its own.)
 async fn get_until(port: u16, path: &str, line: Option<&str>) -> String {
-    eventually(BOUND, &format!("{path} with {line:?}"), || async {
+    get_when(port, path, &format!("{line:?}"), |l| line.is_none_or(|line| l == line)).await
+}
+
+/// The body of `path` once it answers 200 with a line that `found` accepts.
+async fn get_when(port: u16, path: &str, what: &str, found: impl Fn(&str) -> bool) -> String {
+    eventually(BOUND, &format!("{path} with {what}"), || async {
         let response = http_get(port, path).await.ok()?;
-        let found = line.is_none_or(|line| response.body.lines().any(|l| l == line));
-        (response.status == 200 && found).then_some(response.body)
+        (response.status == 200 && response.body.lines().any(&found)).then_some(response.body)
     })
     .await
+}
+
+/// The value of the sample `series` (name and labels) in `metrics`, if it is there.
+fn sample(metrics: &str, series: &str) -> Option<u64> {
+    metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,4 +100,43 @@ async fn afc_city_refuses_an_http_address_that_is_not_one() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("http: \"localhost\" is not an address"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bank_answering_unavailable_to_every_attempt_is_counted_once_a_call_by_party_verb_and_kind() {
+    let server = NatsServer::single().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port_range(1);
+    let addr = format!("127.0.0.1:{port}");
+    // The simulated icbc answers every request `unavailable` (its failure injection).
+    let bank = async_nats::connect(server.url()).await.unwrap();
+    let world = Arc::new(Mutex::new(simulator::World::new(vec![BankId::parse("icbc").unwrap()], vec![])));
+    let failing = simulator::ServeOptions { fail_every: NonZeroU64::new(1), ..simulator::ServeOptions::default() };
+    let icbc = simulator::serve(world, vec![bank], failing).await.unwrap();
+    let mut node = common::start(&server, data.path(), &city(), &["--http", &addr], "warn", Stdio::null());
+    assert_eq!(get_until(port, "/readyz", None).await, "ready\n");
+    // Freezing shows its claims at risk from its start: none yet.
+    let metrics = get_until(port, "/metrics", None).await;
+    assert_eq!(sample(&metrics, r#"afc_claims_at_risk{city="huzhou",service="freezing"}"#), Some(0), "{metrics}");
+    assert!(!metrics.contains("afc_adapter_errors_total"), "no call failed yet:\n{metrics}");
+
+    let client = async_nats::connect(server.url()).await.unwrap();
+    common::report(&client, &city(), report()).await;
+    // Freezing's stop-payment at icbc fails for good after its retries, each `unavailable`.
+    let series = r#"afc_adapter_errors_total{city="huzhou",service="freezing",adapter="bank",party="icbc",verb="stop_payment",kind="unavailable"}"#;
+    let metrics = get_when(port, "/metrics", series, |line| line.starts_with(series)).await;
+    let failed = sample(&metrics, series).expect("a count");
+    let attempts = icbc.stats().injected_failures;
+    assert!(failed >= 1, "{metrics}");
+    assert!(
+        failed * u64::from(ADAPTER_RETRIES + 1) <= attempts,
+        "a call is counted once, after its {} attempts: {failed} counted, {attempts} refused",
+        ADAPTER_RETRIES + 1
+    );
+    for word in [VICTIM, PHONE, ACCOUNT] {
+        assert!(!metrics.contains(word), "{word} in /metrics");
+    }
+
+    common::stop(&mut node, BOUND).await;
+    icbc.shutdown().await;
 }

@@ -36,6 +36,44 @@ fn path(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// The identifiers `afc block list ARGS --all --json` lists.
+async fn listed_json(list: &[&str], args: &[&str]) -> Vec<String> {
+    let args: Vec<&str> = list.iter().chain(args).copied().chain(["--all", "--json"]).collect();
+    let listed = afc(&args).await;
+    assert!(listed.status.success(), "{}", text(&listed));
+    String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["identifier"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The identifiers `afc block list ARGS --limit 1` lists, following each page's
+/// `more: --after` (at most `expected` pages and one more).
+async fn paged(list: &[&str], args: &[&str], expected: usize) -> Vec<String> {
+    let (mut paged, mut after) = (Vec::new(), None::<String>);
+    for _ in 0..=expected {
+        let mut args: Vec<&str> = list.iter().chain(args).copied().chain(["--limit", "1"]).collect();
+        if let Some(cursor) = &after {
+            args.extend(["--after", cursor.as_str()]);
+        }
+        let page = afc(&args).await;
+        assert!(page.status.success(), "{}", text(&page));
+        let stdout = String::from_utf8_lossy(&page.stdout).into_owned();
+        let mut lines = stdout.lines();
+        let block = lines.next().expect("a block a page");
+        assert!(block.starts_with("20") && block.as_bytes()[4] == b'-', "a local time first: {block}");
+        paged.push(block.split_whitespace().nth(2).expect("the identifier after the time").to_owned());
+        after = lines
+            .next()
+            .and_then(|more| more.strip_prefix("more: --after "))
+            .map(|rest| rest.split(' ').next().expect("the cursor").to_owned());
+        if after.is_none() {
+            break;
+        }
+    }
+    paged
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn city_provision_makes_the_stream_as_the_citys_admin_and_staff_credentials_are_refused_it() {
     let secured = secured_city().await;
@@ -97,7 +135,10 @@ async fn staff_file_a_report_and_read_its_case_through_a_secured_server() {
 
     let wave = simulator::wave::single_trail(5, domain::system_clock().now_ms());
     let report = data.path().join("report.json");
-    std::fs::write(&report, serde_json::to_vec(&wave.reports[0].body).unwrap()).unwrap();
+    // Contacts of two kinds at least: phone numbers, and a site's domain.
+    let mut body = wave.reports[0].body.clone();
+    body["contacts"]["urls"] = serde_json::json!(["https://kefu07.example.cn/0001"]);
+    std::fs::write(&report, serde_json::to_vec(&body).unwrap()).unwrap();
     let filed = afc(&[
         "case",
         "report",
@@ -154,41 +195,26 @@ async fn staff_file_a_report_and_read_its_case_through_a_secured_server() {
     // The blocks the report made, listed a page at a time: each page's `more: --after` leads to
     // the next, the pages hold what `--all` holds, and times read on the centers' clock.
     let list = ["block", "list", "--city", "hangzhou", "--nats", &url, "--credentials", &credentials];
-    let every: Vec<String> = testkit::eventually(BOUND, "blocking listing the report's blocks", || {
-        let args: Vec<&str> = list.iter().copied().chain(["--all", "--json"]).collect();
-        async move {
-            let listed = afc(&args).await;
-            let blocks: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-                .lines()
-                .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["identifier"].to_string())
-                .collect();
-            (!blocks.is_empty()).then_some(blocks.into_iter().map(|b| b.trim_matches('"').to_owned()).collect())
-        }
+    let every: Vec<String> = testkit::eventually(BOUND, "blocking listing the report's blocks", || async {
+        let blocks = listed_json(&list, &[]).await;
+        blocks.iter().any(|b| b.starts_with("domain:")).then_some(blocks)
     })
     .await;
     assert!(every.len() >= 2, "the report names more than one contact: {every:?}");
-    let (mut paged, mut after) = (Vec::new(), None::<String>);
-    for _ in 0..=every.len() {
-        let mut args: Vec<&str> = list.iter().copied().chain(["--limit", "1"]).collect();
-        if let Some(cursor) = &after {
-            args.extend(["--after", cursor.as_str()]);
-        }
-        let page = afc(&args).await;
-        assert!(page.status.success(), "{}", text(&page));
-        let stdout = String::from_utf8_lossy(&page.stdout).into_owned();
-        let mut lines = stdout.lines();
-        let block = lines.next().expect("a block a page");
-        assert!(block.starts_with("20") && block.as_bytes()[4] == b'-', "a local time first: {block}");
-        paged.push(block.split_whitespace().nth(2).expect("the identifier after the time").to_owned());
-        after = lines
-            .next()
-            .and_then(|more| more.strip_prefix("more: --after "))
-            .map(|rest| rest.split(' ').next().expect("the cursor").to_owned());
-        if after.is_none() {
-            break;
-        }
+    assert_eq!(paged(&list, &[], every.len()).await, every, "one page at a time, every block once, in order");
+
+    // By kind: only that kind's blocks, in the same order, and a page at a time too.
+    for kind in ["phone", "domain"] {
+        let of_kind: Vec<String> = every.iter().filter(|b| b.starts_with(&format!("{kind}:"))).cloned().collect();
+        assert!(!of_kind.is_empty(), "a {kind} blocked: {every:?}");
+        assert_eq!(listed_json(&list, &["--kind", kind]).await, of_kind, "--kind {kind}");
+        assert_eq!(paged(&list, &["--kind", kind], of_kind.len()).await, of_kind, "--kind {kind} a page at a time");
     }
-    assert_eq!(paged, every, "one page at a time, every block once, in order");
+    let none = afc(&list.iter().copied().chain(["--kind", "app"]).collect::<Vec<_>>()).await;
+    assert_eq!(String::from_utf8_lossy(&none.stdout), "no active blocks\n", "{}", text(&none));
+    let unknown = afc(&list.iter().copied().chain(["--kind", "email"]).collect::<Vec<_>>()).await;
+    assert!(!unknown.status.success());
+    assert!(text(&unknown).contains("phone, domain, ip, app, social"), "{}", text(&unknown));
 
     // Without credentials the server lets nobody in.
     let anonymous = afc(&["case", "show", "--city", "hangzhou", "--nats", &url, &case_id]).await;

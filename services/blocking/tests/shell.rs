@@ -67,6 +67,13 @@ async fn a_reports_contacts_are_blocked_at_their_carriers_extended_checked_and_l
     assert_eq!(rest["ok"]["blocks"].as_array().unwrap().len(), 1, "{rest}");
     assert!(rest["ok"]["next"].is_null(), "{rest}");
     assert_eq!(rest["ok"]["blocks"][0]["carriers"][0]["status"], "confirmed", "{rest}");
+    // By kind: only the domain, and no app at all.
+    let domains = harness.command(VERB_LIST, json!({"kind": "domain"})).await;
+    let identifiers: Vec<&str> =
+        domains["ok"]["blocks"].as_array().unwrap().iter().map(|b| b["identifier"].as_str().unwrap()).collect();
+    assert_eq!((identifiers, &domains["ok"]["next"]), (vec![DOMAIN], &serde_json::Value::Null), "{domains}");
+    let apps = harness.command(VERB_LIST, json!({"kind": "app"})).await;
+    assert_eq!(apps["ok"], json!({"blocks": []}), "{apps}");
 
     let case = harness.command(VERB_CASE, json!({"case_id": first.to_string()})).await;
     let kinds: Vec<&str> =

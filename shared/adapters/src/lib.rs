@@ -10,10 +10,13 @@
 //! a service's core can match on it.
 
 pub mod carrier;
+pub mod errors;
 pub mod limits;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use domain::{BankId, Carrier, PlatformId};
 use protocol::adapter::{
     AccountRestrictRequest, AccountUnrestrictRequest, AdapterError as WireError, AdapterErrorKind as RefusalKind,
     FlowsReply, FlowsRequest, FreezeReply, FreezeRequest, ResolveOrderReply, ResolveOrderRequest, ReturnReply,
@@ -26,6 +29,7 @@ use protocol::{Reply, to_json};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::errors::{Adapter, AdapterErrors};
 use crate::limits::{ADAPTER_RETRIES, ADAPTER_RETRY_BACKOFF, ADAPTER_TIMEOUT};
 
 /// Why an adapter call failed for good, after its bounded retries.
@@ -98,17 +102,48 @@ pub struct AccountRestricted {
     pub holder: Option<Result<AccountHolder, AdapterError>>,
 }
 
+/// One adapter call: its subject, and who it asks what (how a failure is counted).
+pub(crate) struct Call {
+    subject: String,
+    adapter: Adapter,
+    party: String,
+    verb: &'static str,
+}
+
+impl Call {
+    fn bank(bank: &BankId, verb: &'static str) -> Call {
+        Call { subject: subjects::bank(bank, verb), adapter: Adapter::Bank, party: bank.to_string(), verb }
+    }
+
+    fn platform(platform: &PlatformId, verb: &'static str) -> Call {
+        let subject = subjects::platform(platform, verb);
+        Call { subject, adapter: Adapter::Platform, party: platform.to_string(), verb }
+    }
+
+    pub(crate) fn carrier(carrier: Carrier, verb: &'static str) -> Call {
+        let subject = subjects::carrier(carrier, verb);
+        Call { subject, adapter: Adapter::Carrier, party: carrier.as_str().to_owned(), verb }
+    }
+}
+
 /// Talks to banks and payment platforms (and, through [`carrier::Carriers`], to carriers).
 #[derive(Debug, Clone)]
 pub struct Adapters {
     client: async_nats::Client,
     timeout: Duration,
     retries: u32,
+    /// Where calls that fail for good are counted (the service's, for its metrics).
+    errors: Arc<AdapterErrors>,
 }
 
 impl Adapters {
     pub fn new(client: async_nats::Client) -> Self {
-        Adapters { client, timeout: ADAPTER_TIMEOUT, retries: ADAPTER_RETRIES }
+        Adapters { client, timeout: ADAPTER_TIMEOUT, retries: ADAPTER_RETRIES, errors: Arc::default() }
+    }
+
+    /// The same client counting its failed calls in `errors`.
+    pub fn counting(self, errors: Arc<AdapterErrors>) -> Self {
+        Adapters { errors, ..self }
     }
 
     /// The same client with another timeout per attempt and retry count (tests).
@@ -117,23 +152,24 @@ impl Adapters {
     }
 
     pub async fn stop_payment(&self, request: &StopPaymentRequest) -> Result<StopPaymentReply, AdapterError> {
-        self.call(subjects::bank(&request.account.bank(), bank_verb::STOP_PAYMENT), request).await
+        self.call(Call::bank(&request.account.bank(), bank_verb::STOP_PAYMENT), request).await
     }
 
     pub async fn flows(&self, request: &FlowsRequest) -> Result<FlowsReply, AdapterError> {
-        self.call(subjects::bank(&request.account.bank(), bank_verb::FLOWS), request).await
+        self.call(Call::bank(&request.account.bank(), bank_verb::FLOWS), request).await
     }
 
     pub async fn freeze(&self, request: &FreezeRequest) -> Result<FreezeReply, AdapterError> {
-        self.call(subjects::bank(&request.account.bank(), bank_verb::FREEZE), request).await
+        self.call(Call::bank(&request.account.bank(), bank_verb::FREEZE), request).await
     }
 
     /// Cuts channels of an account (blocking's high-risk pool). The bank may name the
     /// account's holder: a malformed holder is an invalid reply of its own
     /// ([`AccountRestricted::holder`]), and the restriction is confirmed all the same.
     pub async fn restrict(&self, request: &AccountRestrictRequest) -> Result<AccountRestricted, AdapterError> {
-        let subject = subjects::bank(&request.account.bank(), bank_verb::RESTRICT);
-        let answer: AccountRestrictAnswer = self.order(subject.clone(), request).await?;
+        let call = Call::bank(&request.account.bank(), bank_verb::RESTRICT);
+        let subject = call.subject.clone();
+        let answer: AccountRestrictAnswer = self.order(call, request).await?;
         let (reply, holder) = answer.split(&request.account);
         let holder = holder.map(|read| {
             read.map_err(|error| AdapterError {
@@ -147,7 +183,7 @@ impl Adapters {
 
     /// Gives an account's channels back.
     pub async fn unrestrict(&self, request: &AccountUnrestrictRequest) -> Result<RestrictReply, AdapterError> {
-        self.order(subjects::bank(&request.account.bank(), bank_verb::UNRESTRICT), request).await
+        self.order(Call::bank(&request.account.bank(), bank_verb::UNRESTRICT), request).await
     }
 
     /// Asks the bank holding `request.account` to pay money frozen there for the center back
@@ -156,38 +192,38 @@ impl Adapters {
     /// return's state and moves no money twice. A reply for another amount, or `executed`
     /// without its transfer, is an invalid reply.
     pub async fn return_money(&self, request: &ReturnRequest) -> Result<ReturnReply, AdapterError> {
-        let subject = subjects::bank(&request.account.bank(), bank_verb::RETURN);
-        self.ask(subject, request, |reply: &ReturnReply| check_return(request, reply)).await
+        let call = Call::bank(&request.account.bank(), bank_verb::RETURN);
+        self.ask(call, request, |reply: &ReturnReply| check_return(request, reply)).await
     }
 
     pub async fn resolve(&self, request: &ResolveOrderRequest) -> Result<ResolveOrderReply, AdapterError> {
-        self.call(subjects::platform(&request.order.platform(), platform_verb::RESOLVE), request).await
+        self.call(Call::platform(&request.order.platform(), platform_verb::RESOLVE), request).await
     }
 
     /// Asks an order (a request with an idempotent id) and takes only a reply that names it:
     /// one naming another request is an invalid reply.
     pub(crate) async fn order<Q: Serialize + Order, A: DeserializeOwned + Answer>(
         &self,
-        subject: String,
+        call: Call,
         request: &Q,
     ) -> Result<A, AdapterError> {
         let asked = request.request_id();
-        self.ask(subject, request, |answer: &A| {
+        self.ask(call, request, |answer: &A| {
             let named = answer.request_id();
             if named == asked { Ok(()) } else { Err(format!("the reply names request {named}, not {asked}")) }
         })
         .await
     }
 
-    async fn call<Q: Serialize, A: DeserializeOwned>(&self, subject: String, request: &Q) -> Result<A, AdapterError> {
-        self.ask(subject, request, |_: &A| Ok(())).await
+    async fn call<Q: Serialize, A: DeserializeOwned>(&self, call: Call, request: &Q) -> Result<A, AdapterError> {
+        self.ask(call, request, |_: &A| Ok(())).await
     }
 
     /// Asks with bounded retries; `check` refuses an answer that is well-formed but not this
-    /// request's (an invalid reply).
+    /// request's (an invalid reply). A call that fails for good is counted once.
     async fn ask<Q: Serialize, A: DeserializeOwned>(
         &self,
-        subject: String,
+        call: Call,
         request: &Q,
         check: impl Fn(&A) -> Result<(), String>,
     ) -> Result<A, AdapterError> {
@@ -196,7 +232,7 @@ impl Adapters {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let kind = match self.attempt::<A>(&subject, body.clone()).await {
+            let kind = match self.attempt::<A>(&call.subject, body.clone()).await {
                 Ok(answer) => match check(&answer) {
                     Ok(()) => return Ok(answer),
                     Err(why) => AdapterErrorKind::InvalidReply(why),
@@ -204,7 +240,8 @@ impl Adapters {
                 Err(kind) => kind,
             };
             if !kind.is_transient() || attempts > self.retries {
-                return Err(AdapterError { subject, kind, attempts });
+                self.errors.count(call.adapter, &call.party, call.verb, &kind);
+                return Err(AdapterError { subject: call.subject, kind, attempts });
             }
             tokio::time::sleep(backoff).await;
             backoff = backoff.saturating_mul(2);

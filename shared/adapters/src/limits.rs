@@ -10,3 +10,9 @@ pub const ADAPTER_RETRIES: u32 = 3;
 
 /// Pause before the first retry; doubles with each retry.
 pub const ADAPTER_RETRY_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Distinct series of failed calls a service counts (`errors::AdapterErrors`): a city's
+/// dozen banks and platforms and three carriers, each failing in a few ways at a few verbs,
+/// stay far under it; bank codes come from reports, so a flood of made-up ones must not grow
+/// the node's metrics without bound. Past it, failures count in one `other` series.
+pub const MAX_ADAPTER_ERROR_SERIES: usize = 200;

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use adapters::errors::{AdapterErrors, ErrorSeries};
 use adapters::{AdapterErrorKind, Adapters};
-use domain::{AccountRef, CaseId, City, Fen, Sensitive};
+use domain::{AccountRef, CaseId, City, Fen, PaymentOrderRef, Sensitive};
 use futures::StreamExt;
-use protocol::adapter::{AdapterErrorKind as Refusal, FreezeRequest, ReturnRequest, ReturnStatus};
+use protocol::adapter::{AdapterErrorKind as Refusal, FreezeRequest, ResolveOrderRequest, ReturnRequest, ReturnStatus};
 use protocol::subjects::{self, bank_verb};
 use testkit::NatsServer;
 
@@ -196,4 +197,39 @@ async fn a_return_reply_for_another_amount_or_executed_without_its_transfer_is_i
         assert_eq!(error.attempts, 1, "{reply}");
         answering.await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_call_that_fails_for_good_is_counted_once_by_party_verb_and_kind_and_a_success_not_at_all() {
+    let (_server, client, adapters) = setup().await;
+    let errors = Arc::new(AdapterErrors::default());
+    let adapters = adapters.counting(errors.clone());
+    // icbc is unavailable to the first two calls' every attempt, then freezes.
+    let attempts = bank(&client, |attempt| {
+        Some(if attempt <= 2 * (RETRIES + 1) {
+            r#"{"error":{"kind":"unavailable","message":"maintenance"}}"#
+        } else {
+            FROZEN
+        })
+    })
+    .await;
+    for _ in 0..2 {
+        let error = adapters.freeze(&request()).await.unwrap_err();
+        assert_eq!(error.kind.refusal(), Some(Refusal::Unavailable));
+    }
+    adapters.freeze(&request()).await.unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 2 * (RETRIES + 1) + 1);
+    // No platform gateway listens.
+    let resolve =
+        ResolveOrderRequest { request_id: "r-1".into(), order: PaymentOrderRef::parse("alipay:2025ABCDEF01").unwrap() };
+    assert_eq!(adapters.resolve(&resolve).await.unwrap_err().kind, AdapterErrorKind::NoResponders);
+
+    let series = |adapter, party: &str, verb, kind| ErrorSeries { adapter, party: party.to_owned(), verb, kind };
+    assert_eq!(
+        errors.counts(),
+        [
+            (series("bank", "icbc", "freeze", "unavailable"), 2),
+            (series("platform", "alipay", "resolve", "no_responders"), 1),
+        ]
+    );
 }

@@ -273,11 +273,10 @@ impl AdapterErrorKind {
     pub fn is_retryable(self) -> bool {
         matches!(self, AdapterErrorKind::Unavailable)
     }
-}
 
-impl std::fmt::Display for AdapterErrorKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = match self {
+    /// Its name on the wire (`stop_limit_reached`).
+    pub fn as_str(self) -> &'static str {
+        match self {
             AdapterErrorKind::InvalidRequest => "invalid_request",
             AdapterErrorKind::UnknownAccount => "unknown_account",
             AdapterErrorKind::UnknownOrder => "unknown_order",
@@ -286,8 +285,13 @@ impl std::fmt::Display for AdapterErrorKind {
             AdapterErrorKind::NotOurs => "not_ours",
             AdapterErrorKind::UnknownHolder => "unknown_holder",
             AdapterErrorKind::NotFrozen => "not_frozen",
-        };
-        f.write_str(name)
+        }
+    }
+}
+
+impl std::fmt::Display for AdapterErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

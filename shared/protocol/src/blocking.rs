@@ -8,7 +8,7 @@
 //! No answer holds a victim's personal data: identifiers are the scammer's, counts and fraud
 //! types say why.
 
-use domain::{AccountRef, Carrier, CaseId, City, FraudType, TimeMs};
+use domain::{AccountRef, Carrier, CaseId, City, FraudType, IdentifierKind, TimeMs};
 use serde::{Deserialize, Serialize};
 
 pub use crate::intake::Problem;
@@ -22,6 +22,11 @@ pub const VERB_CASE: &str = "case";
 /// ~150 KB (a block is under 700 bytes of JSON with a 253-byte domain, its look-alike form and
 /// three carriers), far under nats-server's 1 MiB payload bound.
 pub const MAX_LIST_PAGE: usize = 200;
+
+/// Active blocks one `list` filtered by kind reads at most: the engine waits while a page is
+/// read, so a page of a rare kind among millions of blocks ends after this many, with the
+/// cursor where it stopped.
+pub const MAX_LIST_SCAN: usize = 10_000;
 
 /// `check`: is `value`, read as a contact of `kind`, blocked?
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +59,10 @@ pub struct CheckReply {
     pub province_cities: Vec<City>,
 }
 
-/// `list`: active blocks started at or after `since_ms`, oldest first, a page at a time.
+/// `list`: active blocks started at or after `since_ms`, oldest first, a page at a time;
+/// only those of `kind` when given. A page filtered by kind reads at most
+/// [`MAX_LIST_SCAN`] blocks: it may hold fewer than `limit` (even none) and still name a
+/// `next`, from where the following page reads on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListRequest {
@@ -66,6 +74,10 @@ pub struct ListRequest {
     /// At most [`MAX_LIST_PAGE`] (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// Only blocks of identifiers of this kind (`phone`, `domain`, `ip`, `app`, `social`);
+    /// every kind when absent (as older clients ask).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<IdentifierKind>,
 }
 
 /// Where a page ended: the last block's start and identifier.
@@ -215,6 +227,11 @@ mod tests {
         let refused = serde_json::from_str::<CheckRequest>(r#"{"kind":"phone","value":"1","case":"x"}"#).unwrap_err();
         assert!(refused.to_string().contains("case"), "{refused}");
         assert_eq!(serde_json::from_str::<ListRequest>("{}").unwrap(), ListRequest::default());
+        // `kind` is sent only when given, so a server that knows no `kind` still answers.
+        assert_eq!(serde_json::to_string(&ListRequest::default()).unwrap(), r#"{"since_ms":0}"#);
+        let domains = serde_json::from_str::<ListRequest>(r#"{"kind":"domain"}"#).unwrap();
+        assert_eq!(domains.kind, Some(IdentifierKind::Domain));
+        assert!(serde_json::from_str::<ListRequest>(r#"{"kind":"email"}"#).is_err());
         let lift = r#"{"kind":"phone","value":"1","reason":"r"}"#;
         assert!(serde_json::from_str::<LiftRequest>(lift).is_err(), "the operator is required");
     }

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
+use adapters::Adapters;
+use adapters::carrier::Carriers;
 use async_nats::jetstream;
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ use tokio::task::{Id, JoinError, JoinSet};
 use crate::discovery::{Endpoint, Instance};
 use crate::limits::{RELAY_STOP_TIMEOUT, TEARDOWN_TIMEOUT};
 use crate::router::Router;
-use crate::vitals::Vitals;
+use crate::vitals::{Gauge, GaugeHandle, Vitals};
 use crate::{BoxError, Shutdown, error_chain, stopped};
 
 /// Why a service stopped other than by shutdown.
@@ -210,6 +212,26 @@ impl Context {
     /// What the node's HTTP endpoints show of the service.
     pub(crate) fn vitals(&self) -> Arc<Vitals> {
         self.vitals.clone()
+    }
+
+    /// A client of banks and payment platforms on the service's connection, its failed
+    /// calls counted in the node's metrics (`afc_adapter_errors_total`).
+    pub fn adapters(&self) -> Adapters {
+        Adapters::new(self.client.clone()).counting(self.vitals.adapter_errors.clone())
+    }
+
+    /// A client of the carriers, counted as [`Context::adapters`].
+    pub fn carriers(&self) -> Carriers {
+        Carriers::new(self.client.clone()).counting(self.vitals.adapter_errors.clone())
+    }
+
+    /// Where the service keeps `gauge` current, for the node's metrics (declared once).
+    pub fn gauge(&mut self, gauge: Gauge) -> GaugeHandle {
+        let mut gauges = self.vitals.gauges.lock().expect("never poisoned");
+        assert!(gauges.iter().all(|(declared, _)| *declared != gauge), "{gauge:?} is declared once");
+        let handle = GaugeHandle::default();
+        gauges.push((gauge, handle.clone()));
+        handle
     }
 
     /// The business clock.

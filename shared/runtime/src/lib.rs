@@ -33,5 +33,6 @@ mod vitals;
 pub use context::{Context, Part, ServiceError, StoreFailed};
 pub use node::{Hosted, NodeError, NodeOptions, StoreSpec, Stores, run_node};
 pub use router::Router;
+pub use vitals::{Gauge, GaugeHandle};
 
 pub use bus::{BoxError, Shutdown, error_chain, stopped};

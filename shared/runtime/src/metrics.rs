@@ -2,7 +2,8 @@
 //! series labelled with its `city` and `service`.
 //!
 //! Written by hand: a dozen families read from the atomics the parts already keep
-//! (`VerbStats`, `ConsumerStats`, `RelayStats`), where a metrics crate would want its own
+//! (`VerbStats`, `ConsumerStats`, `RelayStats`, the adapter clients' `AdapterErrors`, the
+//! gauges a service keeps of its own state), where a metrics crate would want its own
 //! registry and counters beside them. Rendering is one pass over the series; only the
 //! outbox depth reads the stores (a count of the outbox table).
 
@@ -10,12 +11,12 @@ use std::fmt::Write;
 
 use store::Seconds;
 
-use crate::vitals::{NodeVitals, Vitals};
+use crate::vitals::{Gauge, NodeVitals, Vitals};
 
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The families, in the order shown: name, type, help.
-const FAMILIES: [(&str, &str, &str); 14] = [
+const FAMILIES: [(&str, &str, &str); 16] = [
     ("afc_nats_connected", "gauge", "Whether the service's NATS connection is up (1) or not (0)."),
     ("afc_events_published_total", "counter", "Events JetStream stored from the outbox, by kind, each once."),
     ("afc_outbox_depth", "gauge", "Events committed to the service's stores and not yet confirmed by JetStream."),
@@ -33,6 +34,12 @@ const FAMILIES: [(&str, &str, &str); 14] = [
         "histogram",
         "A completed trace's time from the report to the last stop that held money.",
     ),
+    (
+        "afc_adapter_errors_total",
+        "counter",
+        "Calls to banks, platforms and carriers that failed after their retries, by party, verb and error kind.",
+    ),
+    ("afc_claims_at_risk", "gauge", "Claims not frozen yet whose stop-payment may lapse first (freeze_at_risk)."),
     ("afc_up", "gauge", "The node process is up."),
 ];
 
@@ -49,7 +56,9 @@ const ERRORS: usize = 9;
 const SECONDS: usize = 10;
 const COMMIT_SECONDS: usize = 11;
 const TIME_TO_FREEZE: usize = 12;
-const UP: usize = 13;
+const ADAPTER_ERRORS: usize = 13;
+const CLAIMS_AT_RISK: usize = 14;
+const UP: usize = 15;
 
 /// The samples of each family, appended service by service, joined at the end so that each
 /// family's samples stay together as the format requires.
@@ -156,6 +165,23 @@ async fn service(samples: &mut Samples, city: &str, vitals: &Vitals) {
         let labels = [("city", city), ("service", service), ("store", name.as_str())];
         histogram(samples, COMMIT_SECONDS, &labels, store.commit_stats().seconds());
     }
+    for (series, count) in vitals.adapter_errors.counts() {
+        let labels = [
+            ("city", city),
+            ("service", service),
+            ("adapter", series.adapter),
+            ("party", series.party.as_str()),
+            ("verb", series.verb),
+            ("kind", series.kind),
+        ];
+        samples.add(ADAPTER_ERRORS, "", &labels, count);
+    }
+    for (gauge, handle) in vitals.gauges() {
+        let family = match gauge {
+            Gauge::ClaimsAtRisk => CLAIMS_AT_RISK,
+        };
+        samples.add(family, "", &labels, handle.get());
+    }
 }
 
 fn borrowed<'a>(labels: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
@@ -204,6 +230,30 @@ mod tests {
             asked += 1;
         }
         assert!(asked > 10, "the dashboard asks for the node's series");
+    }
+
+    #[tokio::test]
+    async fn a_service_shows_its_failed_adapter_calls_by_series_and_its_gauges() {
+        use adapters::AdapterErrorKind;
+        use adapters::errors::Adapter;
+
+        let server = testkit::NatsServer::single().await.unwrap();
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let vitals = Vitals::new(domain::Service::Freezing, client);
+        let at_risk = crate::GaugeHandle::default();
+        vitals.gauges.lock().unwrap().push((Gauge::ClaimsAtRisk, at_risk.clone()));
+        at_risk.set(3);
+        vitals.adapter_errors.count(Adapter::Bank, "icbc", "freeze", &AdapterErrorKind::NoResponders);
+        vitals.adapter_errors.count(Adapter::Bank, "icbc", "freeze", &AdapterErrorKind::NoResponders);
+        let mut samples = Samples(Default::default());
+        service(&mut samples, "huzhou", &vitals).await;
+        let text = samples.render();
+        let lines: Vec<&str> = text.lines().collect();
+        let errors = r#"afc_adapter_errors_total{city="huzhou",service="freezing",adapter="bank",party="icbc",verb="freeze",kind="no_responders"} 2"#;
+        assert!(lines.contains(&errors), "{text}");
+        assert!(lines.contains(&"# TYPE afc_adapter_errors_total counter"), "{text}");
+        assert!(lines.contains(&r#"afc_claims_at_risk{city="huzhou",service="freezing"} 3"#), "{text}");
+        assert!(lines.contains(&"# TYPE afc_claims_at_risk gauge"), "{text}");
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //!
 //! [`Context`]: crate::Context
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use adapters::errors::AdapterErrors;
 use async_nats::connection::State;
 use bus::consumer::ConsumerStats;
 use bus::relay::RelayStats;
@@ -29,6 +30,32 @@ pub(crate) struct Vitals {
     pub(crate) stores: Mutex<Vec<(String, Store)>>,
     /// The verbs served, by what they answer (`commands`, `province`).
     pub(crate) verbs: Mutex<Vec<(&'static str, Vec<Endpoint>)>>,
+    /// The service's adapter calls that failed for good, shared by its adapter clients.
+    pub(crate) adapter_errors: Arc<AdapterErrors>,
+    /// Figures of the service's own state it keeps current ([`crate::Context::gauge`]).
+    pub(crate) gauges: Mutex<Vec<(Gauge, GaugeHandle)>>,
+}
+
+/// A figure of a service's own state, shown as a gauge of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gauge {
+    /// Freezing: claims not frozen yet whose stop may lapse first (`freeze_at_risk` raised
+    /// under the stop in force).
+    ClaimsAtRisk,
+}
+
+/// Where a service keeps one [`Gauge`] current: it sets it, the metrics read it.
+#[derive(Debug, Clone, Default)]
+pub struct GaugeHandle(Arc<AtomicU64>);
+
+impl GaugeHandle {
+    pub fn set(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl Vitals {
@@ -41,7 +68,13 @@ impl Vitals {
             relays: Mutex::default(),
             stores: Mutex::default(),
             verbs: Mutex::default(),
+            adapter_errors: Arc::default(),
+            gauges: Mutex::default(),
         }
+    }
+
+    pub(crate) fn gauges(&self) -> Vec<(Gauge, GaugeHandle)> {
+        self.gauges.lock().expect("never poisoned").clone()
     }
 
     pub(crate) fn set_running(&self, running: bool) {

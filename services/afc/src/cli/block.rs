@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use domain::calendar::{UtcOffset, since};
-use domain::{City, TimeMs};
+use domain::{City, IdentifierKind, TimeMs};
 use protocol::Reply;
 use protocol::blocking::{
     BlockSummary, BlockingError, CaseBlocking, CaseRequest, CaseResponse, CheckRequest, CheckResponse, LiftRequest,
@@ -114,6 +114,8 @@ pub struct ListArgs {
     pub since_ms: TimeMs,
     pub after: Option<ListCursor>,
     pub limit: Option<u32>,
+    /// Only blocks of identifiers of this kind.
+    pub kind: Option<IdentifierKind>,
     pub all: bool,
     pub tz: UtcOffset,
     pub json: bool,
@@ -123,7 +125,7 @@ pub struct ListArgs {
 /// page with `all`; then where the next page starts. With `json`, each block as a JSON line.
 pub async fn list(nats: &str, credentials: Option<&Path>, city: &City, args: ListArgs) -> anyhow::Result<()> {
     let client = connect(nats, credentials, city).await?;
-    let mut request = ListRequest { since_ms: args.since_ms, after: args.after, limit: args.limit };
+    let mut request = ListRequest { since_ms: args.since_ms, after: args.after, limit: args.limit, kind: args.kind };
     let mut shown = 0usize;
     loop {
         let answer: ListResponse = client::blocking(&client, city, VERB_LIST, &request).await?;
@@ -163,6 +165,14 @@ pub fn parse_cursor(text: &str) -> Result<ListCursor, String> {
         return Err(expected());
     }
     Ok(ListCursor { blocked_at_ms, identifier: identifier.to_owned() })
+}
+
+/// Reads `--kind` of `afc block list`: a kind of identifier blocking keeps.
+pub fn parse_kind(text: &str) -> Result<IdentifierKind, String> {
+    IdentifierKind::parse(text).ok_or_else(|| {
+        let kinds: Vec<&str> = IdentifierKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("{text:?} is not a kind of blocked identifier: give one of {}", kinds.join(", "))
+    })
 }
 
 /// Reads `--since` on `tz`'s clock: a date or a date and time (`2025-03-14`,

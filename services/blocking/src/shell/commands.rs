@@ -8,8 +8,8 @@ use bytes::Bytes;
 use domain::TimeMs;
 use protocol::blocking::{
     BlockSummary, BlockingError, BlockingErrorKind, CarrierStatus, CaseBlocking, CaseEntry, CaseEntryKind, CaseRequest,
-    CheckReply, CheckRequest, LiftReply, LiftRequest, ListCursor, ListReply, ListRequest, MAX_LIST_PAGE, OrderState,
-    Problem, VERB_CASE, VERB_CHECK, VERB_LIFT, VERB_LIST,
+    CheckReply, CheckRequest, LiftReply, LiftRequest, ListCursor, ListReply, ListRequest, MAX_LIST_PAGE, MAX_LIST_SCAN,
+    OrderState, Problem, VERB_CASE, VERB_CHECK, VERB_LIFT, VERB_LIST,
 };
 use runtime::Router;
 use serde::de::DeserializeOwned;
@@ -120,7 +120,7 @@ fn list(state: &Shared, body: &[u8]) -> Result<ListReply, BlockingError> {
     let request: ListRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ListRequest::default()
     } else {
-        parse(body, r#"{"since_ms": <ms>, "after": {...}, "limit": <1-200>}"#)?
+        parse(body, r#"{"since_ms": <ms>, "after": {...}, "limit": <1-200>, "kind": "phone|domain|ip|app|social"}"#)?
     };
     let limit = request.limit.map_or(MAX_LIST_PAGE, |l| l as usize);
     if !(1..=MAX_LIST_PAGE).contains(&limit) {
@@ -142,17 +142,29 @@ fn list(state: &Shared, body: &[u8]) -> Result<ListReply, BlockingError> {
         }
         None => Bound::Included(since),
     };
+    // Filtered by kind, a page reads at most MAX_LIST_SCAN blocks, and ends where it stopped.
     let state = state.read().expect("the engine never panics holding the state");
     let mut page: Vec<(TimeMs, Identifier)> = Vec::new();
+    let (mut read, mut last_read) = (0usize, None);
     state.active_by_time.scan_from(from, |listed, ()| {
-        page.push(listed.clone());
-        page.len() <= limit
+        read += 1;
+        if request.kind.is_none_or(|kind| listed.1.kind() == kind) {
+            page.push(listed.clone());
+        }
+        let going = page.len() <= limit && read < MAX_LIST_SCAN;
+        if !going {
+            last_read = Some(listed.clone());
+        }
+        going
     });
-    let more = page.len() > limit;
-    page.truncate(limit);
-    let next = more
-        .then(|| page.last().map(|(at, id)| ListCursor { blocked_at_ms: *at, identifier: id.to_string() }))
-        .flatten();
+    let cursor = |(at, id): &(TimeMs, Identifier)| ListCursor { blocked_at_ms: *at, identifier: id.to_string() };
+    let next = if page.len() > limit {
+        page.truncate(limit);
+        page.last().map(cursor)
+    } else {
+        // Stopped by the bound: the blocks after the last read may be of the kind.
+        last_read.as_ref().map(cursor)
+    };
     let blocks = page
         .iter()
         .filter_map(|(_, identifier)| state.blocks.get(identifier).map(|block| summary(identifier, &block)))

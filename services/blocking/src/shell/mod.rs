@@ -61,7 +61,7 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
     let city = context.city().clone();
     let clock = context.clock().clone();
     let (engine_tx, engine_rx) = engine::queues();
-    let orders = Arc::new(Orders::new(city.clone(), context.client().clone(), engine_tx.clone()));
+    let orders = Arc::new(Orders::new(city.clone(), context.carriers(), context.adapters(), engine_tx.clone()));
 
     // Orders sent before the last stop and not answered are sent again, under their ids: the
     // counterparty applies each once.

@@ -37,14 +37,8 @@ pub(super) struct Orders {
 }
 
 impl Orders {
-    pub(super) fn new(city: City, client: async_nats::Client, engine: EngineTx) -> Orders {
-        Orders {
-            city,
-            carriers: Carriers::new(client.clone()),
-            banks: Adapters::new(client),
-            engine,
-            in_flight: Semaphore::new(MAX_ORDERS_IN_FLIGHT),
-        }
+    pub(super) fn new(city: City, carriers: Carriers, banks: Adapters, engine: EngineTx) -> Orders {
+        Orders { city, carriers, banks, engine, in_flight: Semaphore::new(MAX_ORDERS_IN_FLIGHT) }
     }
 
     /// Sends `order` in its own task; its answer goes back to the engine.

@@ -68,7 +68,7 @@ pub async fn run(mut config: Config, mut context: Context, store: ::store::Store
     })?;
     let state: Shared = Arc::new(RwLock::new(started.state));
     let (engine_tx, engine_rx) = engine::queues();
-    let orders = Arc::new(Orders::new(city.clone(), context.client().clone(), store.clone(), engine_tx.clone()));
+    let orders = Arc::new(Orders::new(city.clone(), context.carriers(), store.clone(), engine_tx.clone()));
     for order in pending {
         orders.clone().send(order);
     }

@@ -30,8 +30,8 @@ pub(super) struct Orders {
 }
 
 impl Orders {
-    pub(super) fn new(city: City, client: async_nats::Client, store: Store, engine: EngineTx) -> Orders {
-        Orders { city, carriers: Carriers::new(client), store, engine, in_flight: Semaphore::new(MAX_ORDERS_IN_FLIGHT) }
+    pub(super) fn new(city: City, carriers: Carriers, store: Store, engine: EngineTx) -> Orders {
+        Orders { city, carriers, store, engine, in_flight: Semaphore::new(MAX_ORDERS_IN_FLIGHT) }
     }
 
     /// Sends `order` in a task of its own; the carrier's answer goes back to the engine.

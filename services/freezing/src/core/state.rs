@@ -39,6 +39,23 @@ pub struct State {
     /// Holds to look at when the cold part is next moved out.
     #[serde(skip)]
     pub cooling: Cooling,
+    /// Claims in `conversions` at risk (`at_risk`), kept on apply for the node's metrics;
+    /// not saved: [`State::recount_at_risk`] after a snapshot is read.
+    #[serde(skip)]
+    claims_at_risk: usize,
+}
+
+impl State {
+    /// Claims awaiting their freeze whose stop may lapse first: each raised
+    /// `freeze_at_risk` under the stop in force.
+    pub fn claims_at_risk(&self) -> usize {
+        self.claims_at_risk
+    }
+
+    /// Counts the claims at risk again from `conversions` (a state read from a snapshot).
+    pub fn recount_at_risk(&mut self) {
+        self.claims_at_risk = self.conversions.values().filter(|c| c.at_risk).count();
+    }
 }
 
 /// One case's trace.
@@ -395,8 +412,11 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
             }
         }
         FreezingEvent::FreezeAtRisk { case_id, account, .. } => {
-            if let Some(conversion) = state.conversions.get_mut(&(case_id.clone(), account.clone())) {
+            if let Some(conversion) = state.conversions.get_mut(&(case_id.clone(), account.clone()))
+                && !conversion.at_risk
+            {
                 conversion.at_risk = true;
+                state.claims_at_risk += 1;
             }
         }
         FreezingEvent::ClaimRevised { case_id, account, previous_fen, claim_fen, revised_at_ms, .. } => {
@@ -435,7 +455,11 @@ pub fn apply(state: &mut State, event: &FreezingEvent) {
 /// Records a claim awaiting its conversion, counting it in its case.
 fn put_conversion(state: &mut State, key: (CaseId, AccountRef), conversion: Conversion) {
     let case_id = key.0.clone();
-    if state.conversions.insert(key, conversion).is_none()
+    let at_risk = conversion.at_risk;
+    let replaced = state.conversions.insert(key, conversion);
+    state.claims_at_risk =
+        state.claims_at_risk + usize::from(at_risk) - usize::from(replaced.as_ref().is_some_and(|old| old.at_risk));
+    if replaced.is_none()
         && let Some(trace) = state.cases.get_mut(&case_id)
     {
         trace.claims_pending += 1;
@@ -445,6 +469,7 @@ fn put_conversion(state: &mut State, key: (CaseId, AccountRef), conversion: Conv
 /// A claim awaits its conversion no more; its case is released if that was its last.
 fn take_conversion(state: &mut State, key: &(CaseId, AccountRef)) {
     let Some(conversion) = state.conversions.remove(key) else { return };
+    state.claims_at_risk -= usize::from(conversion.at_risk);
     // Settled as far as it was frozen, or as the claim went (queued, failed, or its parts
     // spent): a later part of the claim is frozen from there, under a request id never used.
     if let Some(hold) = state.holds.get_mut(&key.1) {

@@ -18,6 +18,7 @@ use bus::consumer::HandleError;
 use domain::{City, SharedClock};
 use events::{Envelope, IntakeEvent, Payload};
 use protocol::adapter::{FlowsRequest, FreezeRequest, ResolveOrderRequest, StopPaymentRequest};
+use runtime::GaugeHandle;
 use store::{Store, StoreError, WriteError};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -111,6 +112,8 @@ pub(super) struct Engine {
     pub(super) requests: Arc<Requests>,
     /// When the state's cold part moves out of memory, and when the state is saved.
     upkeep: Upkeep,
+    /// The state's claims at risk, for the node's metrics (`afc_claims_at_risk`).
+    at_risk: GaugeHandle,
 }
 
 impl Engine {
@@ -135,7 +138,13 @@ impl Engine {
                 config.evict_every_events,
                 rebuilt.replayed,
             ),
+            at_risk: GaugeHandle::default(),
         }
+    }
+
+    /// The same engine keeping `at_risk` at the state's claims at risk.
+    pub(super) fn showing_at_risk(self, at_risk: GaugeHandle) -> Engine {
+        Engine { at_risk, ..self }
     }
 
     /// Runs until shutdown, or until a commit fails: then memory is ahead of the log, and
@@ -148,6 +157,7 @@ impl Engine {
         let (fatal_tx, mut fatal) = mpsc::channel::<StoreError>(1);
         let mut timers = Timers::from_state(&self.state, &self.config);
         loop {
+            self.at_risk.set(self.state.claims_at_risk() as u64);
             // Due conversions first, every turn: a backlog of inputs (the channel is never
             // empty under load) must not keep a stop from becoming a freeze. As many as the
             // in-flight bound has room for: the rest stay due for the next turn.

@@ -14,11 +14,10 @@ mod timers;
 
 use std::sync::Arc;
 
-use adapters::Adapters;
 use bus::consumer::HandleError;
 use domain::Service;
 use protocol::subjects;
-use runtime::{Context, ServiceError};
+use runtime::{Context, Gauge, ServiceError};
 use store::Store;
 use tokio::sync::{mpsc, oneshot};
 
@@ -36,12 +35,7 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
     let city = context.city().clone();
     let clock = context.clock().clone();
     let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE_DEPTH);
-    let requests = Arc::new(Requests::new(
-        city.clone(),
-        clock.clone(),
-        Adapters::new(context.client().clone()),
-        engine_tx.clone(),
-    ));
+    let requests = Arc::new(Requests::new(city.clone(), clock.clone(), context.adapters(), engine_tx.clone()));
 
     let pending = core::pending_actions(&state, clock.now_ms());
     tracing::info!(
@@ -58,7 +52,8 @@ pub async fn run(config: Config, mut context: Context, store: Store) -> Result<(
 
     context.start_producer(&store).await?;
     context.prune_inbox(&store);
-    let engine = Engine::new(config, state, store, clock, requests, &rebuilt);
+    let at_risk = context.gauge(Gauge::ClaimsAtRisk);
+    let engine = Engine::new(config, state, store, clock, requests, &rebuilt).showing_at_risk(at_risk);
     let shutdown = context.shutdown();
     context.spawn("engine", engine.run(engine_rx, shutdown));
     // Before the consumer: on this connection the subscription precedes every event published.

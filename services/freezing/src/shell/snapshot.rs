@@ -31,10 +31,12 @@ pub fn encode(state: &State) -> Vec<u8> {
 
 /// The state of a snapshot's bytes, if they are of this format.
 pub fn decode(bytes: &[u8]) -> Result<State, String> {
-    let (format, state): (u16, State) = rmp_serde::from_slice(bytes).map_err(|e| e.to_string())?;
+    let (format, mut state): (u16, State) = rmp_serde::from_slice(bytes).map_err(|e| e.to_string())?;
     if format != SNAPSHOT_FORMAT {
         return Err(format!("format {format}, this build reads {SNAPSHOT_FORMAT}"));
     }
+    // Derived, not saved.
+    state.recount_at_risk();
     Ok(state)
 }
 

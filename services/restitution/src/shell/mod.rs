@@ -54,8 +54,8 @@ pub async fn run(config: Config, mut context: Context, store: ::store::Store) ->
     let state: Shared = Arc::new(RwLock::new(started.state));
     let (engine_tx, engine_rx) = engine::queue();
     let clock = context.clock().clone();
-    let orders =
-        Arc::new(Orders::new(city.clone(), context.client().clone(), state.clone(), clock.clone(), engine_tx.clone()));
+    let (client, adapters) = (context.client().clone(), context.adapters());
+    let orders = Arc::new(Orders::new(city.clone(), client, adapters, state.clone(), clock.clone(), engine_tx.clone()));
     for order in pending {
         orders.clone().send(order);
     }

@@ -44,11 +44,11 @@ impl Orders {
     pub(super) fn new(
         city: City,
         client: async_nats::Client,
+        adapters: Adapters,
         state: Shared,
         clock: SharedClock,
         engine: mpsc::Sender<EngineMsg>,
     ) -> Orders {
-        let adapters = Adapters::new(client.clone());
         Orders { city, client, adapters, state, clock, engine, in_flight: Semaphore::new(MAX_ORDERS_IN_FLIGHT) }
     }
 

@@ -420,3 +420,54 @@ fn given_an_account_frozen_for_one_case_when_new_money_reaches_it_after_the_stop
     let Step { actions, .. } = step(&mut state, &config, report, late).unwrap();
     assert!(matches!(&actions[..], [Action::Read { .. }]), "{actions:?}");
 }
+
+/// The state's count of claims at risk, and the claims flagged, counted one by one.
+fn at_risk(state: &State) -> (usize, usize) {
+    (state.claims_at_risk(), state.conversions.values().filter(|c| c.at_risk).count())
+}
+
+#[test]
+fn a_claim_at_risk_is_counted_once_until_a_renewed_stop_or_its_freeze_settles_it() {
+    let config = CoreConfig::default();
+    let at = LAPSE - FREEZE_RENEWAL_LEAD_MS;
+    let refused = || Input::StopRenewed {
+        case_id: case(),
+        account: account(1),
+        result: Err(timed_out(&bank_subject(bank_verb::STOP_PAYMENT))),
+    };
+    let retry_at = |events: &[FreezingEvent]| match events {
+        [FreezingEvent::FreezeAtRisk { .. }, FreezingEvent::FreezeRetrying { retry_at_ms, .. }] => *retry_at_ms,
+        other => panic!("an alert and a retry: {other:?}"),
+    };
+
+    // Renewed after all: a new stop is in force, and the claim is no longer at risk.
+    let mut state = held_48h(&config);
+    assert_eq!(at_risk(&state), (0, 0));
+    let Step { events, .. } = step(&mut state, &config, refused(), at).unwrap();
+    let retry_at_ms = retry_at(&events);
+    assert_eq!(at_risk(&state), (1, 1));
+    freeze_asked(&mut state, &config, retry_at_ms);
+    step(&mut state, &config, freeze_failed(), retry_at_ms).unwrap();
+    assert_eq!(at_risk(&state), (1, 1), "a claim at risk is counted once however often it fails");
+    let renewed = Input::StopRenewed { case_id: case(), account: account(1), result: Ok((2, LAPSE + 48 * HOUR)) };
+    let Step { events, .. } = step(&mut state, &config, renewed, retry_at_ms).unwrap();
+    assert!(matches!(&events[..], [FreezingEvent::StopRenewed { stop_no: 2, .. }]), "{events:?}");
+    assert_eq!(state.conversions.len(), 1, "still awaiting its freeze");
+    assert_eq!(at_risk(&state), (0, 0));
+
+    // Frozen: nothing is at risk any more.
+    let mut state = held_48h(&config);
+    let Step { events, .. } = step(&mut state, &config, refused(), at).unwrap();
+    let retry_at_ms = retry_at(&events);
+    assert_eq!(at_risk(&state), (1, 1));
+    freeze_asked(&mut state, &config, retry_at_ms);
+    step(&mut state, &config, frozen(10_000, retry_at_ms), retry_at_ms).unwrap();
+    assert!(state.conversions.is_empty());
+    assert_eq!(at_risk(&state), (0, 0));
+
+    // The count is not saved with a snapshot: it is counted again when one is read.
+    let mut state = held_48h(&config);
+    step(&mut state, &config, refused(), at).unwrap();
+    let read = crate::shell::snapshot::decode(&crate::shell::snapshot::encode(&state)).unwrap();
+    assert_eq!(at_risk(&read), (1, 1));
+}
