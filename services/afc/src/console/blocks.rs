@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::Console;
 use super::limits::{MAX_QUERY_CHARS, MAX_TEXT_CHARS, PAGE_ROWS};
 use super::view::{self, local, respond};
-use crate::cli::block::{cursor_text, guess_kind, parse_cursor};
+use crate::cli::block::{cursor_text, guess_kind, parse_cursor, parse_kind};
 
 const KINDS: [&str; 5] = ["phone", "url", "domain", "app", "social"];
 
@@ -28,6 +28,9 @@ pub struct BlocksQuery {
     kind: Option<String>,
     #[serde(default)]
     after: Option<String>,
+    /// The list's filter by kind.
+    #[serde(default)]
+    list_kind: Option<String>,
 }
 
 pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(query): Query<BlocksQuery>) -> Response {
@@ -62,7 +65,11 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
             Ok(after) => after,
             Err(error) => return console.failure(&staff, StatusCode::BAD_REQUEST, &format!("after: {error}")),
         };
-        let request = ListRequest { since_ms: 0, after, limit: Some(PAGE_ROWS) };
+        let kind = match query.list_kind.as_deref().filter(|k| !k.is_empty()).map(parse_kind).transpose() {
+            Ok(kind) => kind,
+            Err(error) => return console.failure(&staff, StatusCode::BAD_REQUEST, &format!("list_kind: {error}")),
+        };
+        let request = ListRequest { since_ms: 0, after, limit: Some(PAGE_ROWS), kind };
         match console.ask::<_, _, BlockingError>(&staff, Service::Blocking, blk::VERB_LIST, &request).await {
             Ok(reply) => Some(reply),
             Err(response) => return response,
@@ -108,6 +115,15 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
         }
         @if let Some(listed) = &listed {
             h2 { (lang.t("blocks")) }
+            form.filters method="get" action="/blocks" {
+                select name="list_kind" aria-label=(lang.t("kind")) {
+                    option value="" { "—" }
+                    @for k in domain::IdentifierKind::ALL.map(|k| k.as_str()) {
+                        option value=(k) selected[query.list_kind.as_deref() == Some(k)] { (k) }
+                    }
+                }
+                " " button type="submit" { (lang.t("search")) }
+            }
             table.blocks {
                 thead { tr { th { (lang.t("identifier")) } th { (lang.t("since")) } th { (lang.t("expires")) } th { (lang.t("cases")) } th { (lang.t("carriers")) } } }
                 tbody {
@@ -122,7 +138,9 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
                     }
                 }
             }
-            @if let Some(next) = &listed.next { a.more href={"/blocks?after=" (cursor_text(next))} { (lang.t("more")) } }
+            @if let Some(next) = &listed.next {
+                a.more href={"/blocks?after=" (cursor_text(next)) "&list_kind=" (query.list_kind.clone().unwrap_or_default())} { (lang.t("more")) }
+            }
         }
     };
     let viewer = console.viewer(&staff);
