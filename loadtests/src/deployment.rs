@@ -266,8 +266,8 @@ impl Embedded {
         let mut tuning = self.options.restitution.clone();
         if let Some(dir) = &self.secrets {
             let roster = security::staff::Roster::load(&security::staff::Roster::path(dir, city.as_str()))?;
-            for member in roster.members.iter().filter(|m| m.role == security::staff::StaffRole::Approver) {
-                tuning.approvers.entry(member.name.clone()).or_insert_with(|| member.public_key.clone());
+            for (name, key) in roster.approvers() {
+                tuning.approvers.entry(name.to_owned()).or_insert_with(|| key.to_owned());
             }
         }
         Ok(tuning)

@@ -186,6 +186,12 @@ impl Roster {
         self.members.iter().find(|member| member.name == name)
     }
 
+    /// The approvers: each name with the public key their signatures are checked against
+    /// (what restitution's roster of approvers takes).
+    pub fn approvers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.members.iter().filter(|m| m.role == StaffRole::Approver).map(|m| (m.name.as_str(), m.public_key.as_str()))
+    }
+
     /// Where a deployment directory keeps roster `who` (a city's name, or [`PROVINCE_ROSTER`]).
     pub fn path(dir: &Path, who: &str) -> PathBuf {
         dir.join(STAFF_DIR).join(format!("{who}.json"))

@@ -213,6 +213,26 @@ pub fn check_files(city: Option<&City>, services: &[Service], files: &Credential
     problems
 }
 
+/// The approvers of the city's roster of staff (`<dir>/staff/<city>.json`, when the
+/// deployment has one) join restitution's roster, so that they approve in the console with the
+/// key they log in with; an approver the config names keeps the config's key.
+pub(super) fn staff_approvers(tuning: &mut restitution::Tuning, dir: &Path, city: &City) -> Option<Problem> {
+    use security::staff::Roster;
+    let path = Roster::path(dir, city.as_str());
+    if !path.exists() {
+        return None;
+    }
+    match Roster::load(&path) {
+        Ok(roster) => {
+            for (name, key) in roster.approvers() {
+                tuning.approvers.entry(name.to_owned()).or_insert_with(|| key.to_owned());
+            }
+            None
+        }
+        Err(error) => Some(file_problem("credentials.dir", &path, &format!("the roster of staff: {error}"))),
+    }
+}
+
 fn file_problem(key: &str, path: &Path, reason: &str) -> Problem {
     Problem::File { key: key.to_owned(), path: path.to_owned(), reason: reason.to_owned() }
 }

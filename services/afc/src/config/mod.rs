@@ -316,8 +316,9 @@ pub fn resolve(file: CityFile, overrides: Overrides) -> Result<CitySettings, Pro
     };
     let nats_url = overrides.nats_url.or(file.nats_url).unwrap_or_else(|| DEFAULT_NATS_URL.to_owned());
     problems.extend(check::nats_url(&nats_url));
+    let credentials_dir = overrides.credentials_dir.or(credentials_file.dir);
     let credentials = credential_files(
-        overrides.credentials_dir.or(credentials_file.dir),
+        credentials_dir.clone(),
         overrides.keys_dir.or(credentials_file.keys_dir),
         overrides.ca_file.or(credentials_file.ca_file),
     )
@@ -344,7 +345,10 @@ pub fn resolve(file: CityFile, overrides: Overrides) -> Result<CitySettings, Pro
         problems.extend(check::data_dir(dir));
     }
     let dissuasion = check::dissuasion(file.dissuasion.unwrap_or_default()).map_err(|p| problems.extend(p)).ok();
-    let restitution = check::restitution(file.restitution.unwrap_or_default()).map_err(|p| problems.extend(p)).ok();
+    let mut restitution = check::restitution(file.restitution.unwrap_or_default()).map_err(|p| problems.extend(p)).ok();
+    if let (Some(tuning), Some(dir), Some(city)) = (&mut restitution, &credentials_dir, &city) {
+        problems.extend(check::staff_approvers(tuning, dir, city));
+    }
     match (city, data_dir, tracing_rule, log_format, dissuasion, restitution, http) {
         (
             Some(city),

@@ -270,3 +270,31 @@ fn a_key_refused_for_its_type_is_not_also_reported_missing() {
     assert_eq!(keys_of(&problems), ["city"]);
     assert!(matches!(problems[0], Problem::Type { .. }));
 }
+
+#[test]
+fn the_approvers_of_the_city_s_roster_of_staff_join_restitution_s_and_the_config_s_own_key_wins() {
+    use security::staff::{Roster, StaffMember, StaffRole};
+    let (data, credentials) = (tempfile::tempdir().unwrap(), credentials_dir());
+    let member = |name: &str, role, key: &str| StaffMember { name: name.into(), role, public_key: key.into() };
+    let roster = Roster {
+        members: vec![
+            member("hangzhou-approver-1", StaffRole::Approver, "UROSTER1"),
+            member("hangzhou-approver-2", StaffRole::Approver, "UROSTER2"),
+            member("hangzhou-intake-1", StaffRole::Intake, "UINTAKE"),
+        ],
+    };
+    roster.save(&Roster::path(credentials.path(), "hangzhou")).unwrap();
+    let mut with_roster = file("hangzhou", data.path(), Some(credentials.path()));
+    let own = security::Identity::generate("x").unwrap().public_key().to_owned();
+    let approvers = [("hangzhou-approver-2".to_owned(), own.clone())].into_iter().collect();
+    with_roster.restitution = Some(RestitutionSection { approvers: Some(approvers), ..Default::default() });
+    let settings = resolve(with_roster.clone(), Overrides::default()).unwrap();
+    let approvers = &settings.options.restitution.approvers;
+    assert_eq!(approvers.get("hangzhou-approver-1").map(String::as_str), Some("UROSTER1"));
+    assert_eq!(approvers.get("hangzhou-approver-2"), Some(&own), "the config's own key");
+    assert!(!approvers.contains_key("hangzhou-intake-1"), "only approvers approve");
+
+    std::fs::write(Roster::path(credentials.path(), "hangzhou"), "not json").unwrap();
+    let Problems(problems) = resolve(with_roster, Overrides::default()).unwrap_err();
+    assert_eq!(keys_of(&problems), ["credentials.dir"]);
+}
