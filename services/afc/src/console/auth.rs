@@ -57,6 +57,20 @@ fn request_lang(headers: &HeaderMap) -> Lang {
         .unwrap_or_default()
 }
 
+/// Whether `path` names a page of this console and nothing elsewhere: `/…`, not `//host`
+/// nor `/\host` (which browsers read as `//host`).
+fn local_path(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') && !path.chars().any(char::is_control)
+}
+
+/// The attributes of the console's cookies: `Secure` when the request came through the
+/// center's TLS proxy (`X-Forwarded-Proto: https`).
+fn cookie_attributes(headers: &HeaderMap) -> &'static str {
+    let https =
+        headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    if https { "Path=/; HttpOnly; SameSite=Strict; Secure" } else { "Path=/; HttpOnly; SameSite=Strict" }
+}
+
 fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -117,6 +131,11 @@ impl Console {
             return Err(self.refusal(&staff, StatusCode::FORBIDDEN, "stale_form"));
         }
         Ok(staff)
+    }
+
+    /// Whether `staff`'s session is still open (a live page's stream ends when it is not).
+    pub fn still_open(&self, staff: &Staff) -> bool {
+        self.inner.sessions.lock().expect("sessions lock").is_open(&staff.token, self.now_ms())
     }
 
     /// A new form token of `staff`'s session, for a form on the page being rendered.
@@ -298,7 +317,7 @@ pub async fn login(State(console): State<Console>, headers: HeaderMap, Form(form
     tracing::info!(target: "afc::console::audit", who = %member.name, role = %member.role, "logged in");
     let home = if member.role == StaffRole::Province { "/province" } else { "/" };
     let mut response = Redirect::to(home).into_response();
-    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+    let cookie = format!("{SESSION_COOKIE}={token}; {}", cookie_attributes(&headers));
     response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a hex token"));
     response
 }
@@ -346,7 +365,7 @@ pub async fn logout(State(console): State<Console>, headers: HeaderMap) -> Respo
     close(desk);
     tracing::info!(target: "afc::console::audit", who = %staff.who, "logged out");
     let mut response = Redirect::to("/login?why=out").into_response();
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let cookie = format!("{SESSION_COOKIE}=; {}; Max-Age=0", cookie_attributes(&headers));
     response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ascii"));
     response
 }
@@ -374,10 +393,10 @@ pub async fn switch_lang(
         .and_then(|r| r.to_str().ok())
         .and_then(|r| r.split_once("://"))
         .and_then(|(_, rest)| rest.find('/').map(|at| rest[at..].to_owned()))
-        .filter(|path| path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/lang"))
+        .filter(|path| local_path(path) && !path.starts_with("/lang"))
         .unwrap_or_else(|| "/".to_owned());
     let mut response = Redirect::to(&back).into_response();
-    let cookie = format!("{LANG_COOKIE}={}; Path=/; SameSite=Strict", lang.as_str());
+    let cookie = format!("{LANG_COOKIE}={}; {}", lang.as_str(), cookie_attributes(&headers));
     response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ascii"));
     response
 }
@@ -397,6 +416,22 @@ mod tests {
         assert!(!same_origin(&headers));
         headers.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!same_origin(&headers));
+    }
+
+    #[test]
+    fn only_a_path_of_this_console_is_gone_back_to() {
+        assert!(local_path("/case/hangzhou-00000000000000aa?x=1"));
+        for elsewhere in ["//evil.example/", "/\\evil.example", "https://evil.example", "/\r\nSet-Cookie: x"] {
+            assert!(!local_path(elsewhere), "{elsewhere}");
+        }
+    }
+
+    #[test]
+    fn cookies_are_secure_behind_a_tls_proxy() {
+        let mut headers = HeaderMap::new();
+        assert!(!cookie_attributes(&headers).contains("Secure"));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(cookie_attributes(&headers).ends_with("; Secure"));
     }
 
     #[test]

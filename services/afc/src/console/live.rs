@@ -137,16 +137,25 @@ pub struct LiveQuery {
 
 /// `/live?topic=…`: `changed` events for one topic, for the session's pages.
 pub async fn stream(State(console): State<Console>, headers: HeaderMap, Query(query): Query<LiveQuery>) -> Response {
-    if let Err(response) = console.staff(&headers) {
-        return response;
-    }
-    let changes = told(console.live().listen(), query.topic);
+    let staff = match console.staff(&headers) {
+        Ok(staff) => staff,
+        Err(response) => return response,
+    };
+    let open = console.clone();
+    let changes = told(console.live().listen(), query.topic, move || open.still_open(&staff));
     Sse::new(changes).keep_alive(KeepAlive::new().interval(LIVE_KEEP_ALIVE)).into_response()
 }
 
-/// The `changed` events of `topic` among `changes`, at most one per [`LIVE_COALESCE`].
-pub fn told(changes: broadcast::Receiver<Change>, topic: String) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold((changes, topic, None::<tokio::time::Instant>), |(mut changes, topic, last)| async move {
+/// The `changed` events of `topic` among `changes`, at most one per [`LIVE_COALESCE`], while
+/// `open` holds (the session of the page): the stream ends at the first change after it no
+/// longer does.
+pub fn told(
+    changes: broadcast::Receiver<Change>,
+    topic: String,
+    open: impl Fn() -> bool + Send + 'static,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let state = (changes, topic, None::<tokio::time::Instant>, open);
+    futures::stream::unfold(state, |(mut changes, topic, last, open)| async move {
         loop {
             match changes.recv().await {
                 Ok(change) if change.concerns(&topic) => {}
@@ -160,10 +169,13 @@ pub fn told(changes: broadcast::Receiver<Change>, topic: String) -> impl Stream<
                     tokio::time::sleep_until(due).await;
                 }
             }
+            if !open() {
+                return None;
+            }
             // Whatever came meanwhile is told by this one event.
             while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = changes.try_recv() {}
             let event = Event::default().event("changed").data(topic.clone());
-            return Some((Ok(event), (changes, topic, Some(tokio::time::Instant::now()))));
+            return Some((Ok(event), (changes, topic, Some(tokio::time::Instant::now()), open)));
         }
     })
 }
@@ -195,7 +207,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_page_is_told_once_for_a_burst_and_again_after_the_coalescing_pause() {
         let hub = Hub::default();
-        let mut told = Box::pin(told(hub.listen(), "tasks".into()));
+        let mut told = Box::pin(told(hub.listen(), "tasks".into(), || true));
         let task = Change::Event { service: Service::Dissuasion, case: None };
         hub.tell(Change::Event { service: Service::Blocking, case: None });
         hub.tell(task.clone());
@@ -209,5 +221,20 @@ mod tests {
         hub.tell(Change::Event { service: Service::Blocking, case: None });
         let nothing = tokio::time::timeout(LIVE_COALESCE * 4, told.next()).await;
         assert!(nothing.is_err(), "the burst left nothing behind, and a block is not the queue's");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_page_whose_session_ended_is_told_nothing_more() {
+        let hub = Hub::default();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let still = open.clone();
+        let mut told =
+            Box::pin(told(hub.listen(), "tasks".into(), move || still.load(std::sync::atomic::Ordering::SeqCst)));
+        let task = Change::Event { service: Service::Dissuasion, case: None };
+        hub.tell(task.clone());
+        assert!(told.next().await.is_some());
+        open.store(false, std::sync::atomic::Ordering::SeqCst);
+        hub.tell(task);
+        assert!(told.next().await.is_none(), "the stream ended");
     }
 }

@@ -138,6 +138,11 @@ impl<D> Sessions<D> {
         self.open.values().find(|session| accepts(session))
     }
 
+    /// Whether session `token` is open and unexpired at `now_ms` (not marking it used).
+    pub fn is_open(&self, token: &str, now_ms: TimeMs) -> bool {
+        self.open.get(token).is_some_and(|session| !expired(session, now_ms))
+    }
+
     /// What session `token` keeps, as it is (not marking it used).
     pub fn desk(&self, token: &str) -> Option<&D> {
         self.open.get(token).map(|s| &s.desk)
