@@ -158,6 +158,12 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("queued", "轮候冻结", "Queued"),
     ("following", "追踪中", "Following"),
     ("failed", "失败", "Failed"),
+    ("ttf_p50_p90", "止付用时 p50 / p90（秒）", "Time to freeze p50 / p90 (s)"),
+    ("notices_pending", "待送达通报", "Notices pending"),
+    ("frozen_share", "冻结占比 %", "Frozen %"),
+    ("traced_in", "流入", "Traced in"),
+    ("ready", "待处理", "Ready"),
+    ("waiting", "等待中", "Waiting"),
 ];
 
 #[cfg(test)]

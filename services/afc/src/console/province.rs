@@ -105,7 +105,7 @@ fn table(report: &Report, lang: Lang) -> Markup {
         table.report {
             thead { tr {
                 th { (lang.t("city")) } th { (lang.t("cases")) } th { (lang.t("loss")) } th { (lang.t("stopped")) }
-                th { (lang.t("frozen")) } th { "%" } th { "p50 / p90 s" } th { (lang.t("blocks")) } th { (lang.t("returns")) }
+                th { (lang.t("frozen")) } th { (lang.t("frozen_share")) } th { (lang.t("ttf_p50_p90")) } th { (lang.t("blocks")) } th { (lang.t("returns")) }
             } }
             tbody {
                 @for row in report.rows.iter().chain(std::iter::once(&report.totals)) {
@@ -151,7 +151,7 @@ fn ranking(report: &Report) -> Markup {
 fn convergence(status: &Status, lang: Lang) -> Markup {
     html! {
         table.convergence {
-            thead { tr { th { (lang.t("city")) } th { (lang.t("gaps")) } th { "pending" } th { (lang.t("state")) } } }
+            thead { tr { th { (lang.t("city")) } th { (lang.t("gaps")) } th { (lang.t("notices_pending")) } th { (lang.t("state")) } } }
             tbody {
                 @for city in &status.cities {
                     @let gaps: usize = status.producers.iter().filter(|p| p.producer.starts_with(&format!("{city}."))).map(|p| p.gaps.len()).sum();

@@ -115,7 +115,7 @@ pub async fn show(State(console): State<Console>, headers: HeaderMap, Path(alloc
         }
         h2 { (lang.t("shares")) }
         table.shares {
-            thead { tr { th { (lang.t("case")) } th { (lang.t("amount")) } th { "traced in" } th { (lang.t("state")) } } }
+            thead { tr { th { (lang.t("case")) } th { (lang.t("amount")) } th { (lang.t("traced_in")) } th { (lang.t("state")) } } }
             tbody {
                 @for share in &view.shares {
                     tr {

@@ -62,7 +62,7 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
     let token = console.form(&staff);
     let body = html! {
         table.backlog {
-            thead { tr { th { (lang.t("queue")) } th { "ready" } th { "waiting" } th { (lang.t("overdue")) } th {} } }
+            thead { tr { th { (lang.t("queue")) } th { (lang.t("ready")) } th { (lang.t("waiting")) } th { (lang.t("overdue")) } th {} } }
             tbody {
                 @for queue in &reply.backlog {
                     tr {
