@@ -132,7 +132,8 @@ async fn staff_file_a_report_and_read_its_case_through_a_secured_server() {
     assert!(first.starts_with(&format!("{case_id}  20")), "the case and its local time: {}", text(&listed));
     let search = ["case", "search", "--city", "hangzhou", "--nats", &url, "--credentials", &credentials];
     let found = afc(&search.iter().copied().chain([case_id.as_str(), "--json"]).collect::<Vec<_>>()).await;
-    let matched: serde_json::Value = serde_json::from_slice(&found.stdout).expect(&text(&found));
+    let matched: serde_json::Value =
+        serde_json::from_slice(&found.stdout).unwrap_or_else(|_| panic!("{}", text(&found)));
     assert_eq!(matched["case_id"], case_id.as_str());
     let html = afc(&search.iter().copied().chain(["<script>alert(1)</script>"]).collect::<Vec<_>>()).await;
     assert_eq!(html.status.code(), Some(afc::cli::case::EXIT_REFUSED), "{}", text(&html));
