@@ -138,6 +138,25 @@ impl Console {
         self.inner.sessions.lock().expect("sessions lock").is_open(&staff.token, self.now_ms())
     }
 
+    /// Keeps the number dissuasion told `staff` with `task`, to show on their queue.
+    pub fn keep_number(&self, staff: &Staff, task: &str, number: &str) {
+        let mut sessions = self.inner.sessions.lock().expect("sessions lock");
+        if let Ok(session) = sessions.use_session(&staff.token, self.now_ms()) {
+            session.desk.keep_number(task, number);
+        }
+    }
+
+    /// The numbers `staff` was told of `tasks`, by task.
+    pub fn numbers<'a>(
+        &self,
+        staff: &Staff,
+        tasks: impl Iterator<Item = &'a str>,
+    ) -> std::collections::BTreeMap<String, String> {
+        let sessions = self.inner.sessions.lock().expect("sessions lock");
+        let Some(desk) = sessions.desk(&staff.token) else { return Default::default() };
+        tasks.filter_map(|task| Some((task.to_owned(), desk.number(task)?.to_owned()))).collect()
+    }
+
     /// A new form token of `staff`'s session, for a form on the page being rendered.
     pub fn form(&self, staff: &Staff) -> String {
         let token = random_token();
@@ -300,7 +319,7 @@ pub async fn login(State(console): State<Console>, headers: HeaderMap, Form(form
         }
     };
     let token = random_token();
-    let desk = Desk { client, seed: form.key.trim().to_owned() };
+    let desk = Desk::new(client, form.key.trim().to_owned());
     let opened = console.inner.sessions.lock().expect("sessions lock").open(
         token.clone(),
         &member.name,

@@ -40,6 +40,10 @@ pub const LIVE_COALESCE: Duration = Duration::from_millis(500);
 /// How often the province board asks the coordinator whether its figures moved, while a
 /// board is open.
 pub const PROVINCE_LIVE_POLL: Duration = Duration::from_secs(2);
+/// Numbers of tasks a session keeps to show its person: dissuasion tells a task's number
+/// only in its answer to the claim (or `next`), and the queue page shows it beside the task
+/// while the person holds it. A shift claims a few dozen; the oldest is forgotten first.
+pub const NUMBERS_PER_SESSION: usize = 32;
 /// Longest search text accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
 /// Longest free text (a reason, a note) accepted from a form, in characters.

@@ -99,10 +99,13 @@ pub struct ConsoleOptions {
     pub listen: SocketAddr,
 }
 
-/// What a session keeps: the person's own connection, and their seed to sign approvals with.
+/// What a session keeps: the person's own connection, their seed to sign approvals with, and
+/// the numbers of the tasks they took (dissuasion tells them once, to whoever claims).
 pub struct Desk {
     pub client: async_nats::Client,
     seed: String,
+    /// (task, number), oldest first, at most [`limits::NUMBERS_PER_SESSION`].
+    numbers: std::collections::VecDeque<(String, String)>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -112,6 +115,24 @@ impl std::fmt::Debug for Desk {
 }
 
 impl Desk {
+    pub fn new(client: async_nats::Client, seed: String) -> Desk {
+        Desk { client, seed, numbers: std::collections::VecDeque::new() }
+    }
+
+    /// Keeps the number of `task`, which the person just took.
+    pub fn keep_number(&mut self, task: &str, number: &str) {
+        self.numbers.retain(|(kept, _)| kept != task);
+        if self.numbers.len() >= limits::NUMBERS_PER_SESSION {
+            self.numbers.pop_front();
+        }
+        self.numbers.push_back((task.to_owned(), number.to_owned()));
+    }
+
+    /// The number of `task`, if the person took it in this session.
+    pub fn number(&self, task: &str) -> Option<&str> {
+        self.numbers.iter().find(|(kept, _)| kept == task).map(|(_, number)| number.as_str())
+    }
+
     /// Signs `statement` with the person's key: hex of the ed25519 signature.
     pub fn sign(&self, statement: &str) -> anyhow::Result<String> {
         let pair = nkeys::KeyPair::from_seed(&self.seed).context("the session's key")?;

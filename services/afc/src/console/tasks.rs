@@ -1,6 +1,8 @@
 //! The dissuasion queue: the backlog per queue, the tasks in queue order (escalations due
 //! first, as dissuasion orders them), take the next of a queue, claim one, complete one with
 //! its outcome. The operator of every action is the person logged in, never a form field.
+//! Dissuasion tells a task's number only in its answer to the claim (or `next`): the session
+//! keeps it, and the queue shows it beside the task to that person while they hold it.
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -57,6 +59,9 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
         };
     let (lang, tz) = (staff.lang, console.tz());
     let now = console.now_ms();
+    // The numbers of the tasks the viewer holds, as dissuasion told them on the claim.
+    let held = reply.tasks.iter().filter(|t| !closed(t) && t.claimed_by.as_deref() == Some(staff.who.as_str()));
+    let numbers = console.numbers(&staff, held.map(|t| t.task.as_str()));
     // One token for every form of the page: the post of any spends it, and the page after
     // the post (or a live refresh) carries a new one.
     let token = console.form(&staff);
@@ -102,7 +107,7 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
                 @for task in &reply.tasks {
                     tr id={"task-" (task.task)} class=(if task.overdue || task.alarm { "alarm" } else { "" }) {
                         td { (task.task) @if let Some(case) = &task.case_id { br; a href={"/case/" (case)} { (case) } } }
-                        td { (task.person) @if let Some(phone) = &task.phone { br; span.dim { (phone) } } }
+                        td { (task.person) @if let Some(phone) = task.phone.as_ref().or(numbers.get(&task.task)) { br; span.phone { (phone) } } }
                         td { (task.queue) br; span.dim { (task.grade) } }
                         td { (task.status) }
                         td { (task.due_at_ms.map(|due| view::local_since(tz, now, due)).unwrap_or_default()) }
@@ -121,9 +126,14 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
     respond(StatusCode::OK, view::page(Some(&viewer), lang, lang.t("tasks"), Some("tasks"), body))
 }
 
+/// Whether a task is closed: dissuasion says `closed:<closure>` (`closed:persuaded`).
+fn closed(task: &TaskView) -> bool {
+    task.status == "closed" || task.status.starts_with("closed:")
+}
+
 /// The buttons of a task: claim an unclaimed one, complete one the viewer holds.
 fn actions(token: &str, who: &str, task: &TaskView, lang: super::labels::Lang) -> maud::Markup {
-    let closed = task.status == "closed";
+    let closed = closed(task);
     html! {
         @if !closed && task.claimed_by.is_none() {
             form.inline method="post" action="/tasks/claim" {
@@ -162,6 +172,9 @@ pub async fn next(State(console): State<Console>, headers: HeaderMap, Form(form)
         .await
     {
         Ok(Some(task)) => {
+            if let Some(phone) = &task.phone {
+                console.keep_number(&staff, &task.task, phone);
+            }
             tracing::info!(target: "afc::console::audit", who = %staff.who, task = %task.task, "took the next task");
             Redirect::to(&format!("/tasks#task-{}", task.task)).into_response()
         }
@@ -185,6 +198,9 @@ pub async fn claim(State(console): State<Console>, headers: HeaderMap, Form(form
     let request = ClaimRequest { task: form.task.clone(), operator: staff.who.clone() };
     match console.ask::<_, TaskView, DissuasionError>(&staff, Service::Dissuasion, dis::VERB_CLAIM, &request).await {
         Ok(task) => {
+            if let Some(phone) = &task.phone {
+                console.keep_number(&staff, &task.task, phone);
+            }
             tracing::info!(target: "afc::console::audit", who = %staff.who, task = %task.task, "claimed a task");
             Redirect::to(&format!("/tasks#task-{}", task.task)).into_response()
         }

@@ -120,8 +120,15 @@ h1 { font-size:1.3rem; margin:.2rem 0 1rem; }
 h2 { font-size:1.05rem; margin:1.4rem 0 .5rem; color:var(--dim); }
 table { border-collapse:collapse; width:100%; margin:.4rem 0; }
 th, td { text-align:left; padding:.3rem .5rem; border-bottom:1px solid var(--line); vertical-align:top; }
-th { color:var(--dim); font-weight:500; }
+th { color:var(--dim); font-weight:500; white-space:nowrap; }
 td.num { text-align:right; font-variant-numeric: tabular-nums; }
+table.backlog { width:auto; min-width:36rem; }
+/* Headers of the columns of figures, over their right-aligned figures. */
+table.backlog th:nth-child(n+2):nth-child(-n+4), table.report th:not(:first-child),
+table.shares th:nth-child(n+2):nth-child(-n+3), table.convergence th:nth-child(n+2):nth-child(-n+3),
+table.hops th:nth-child(1), table.hops th:nth-child(3), table.allocations th:nth-child(n+6), table.allocations th:nth-child(4) { text-align:right; }
+table.report tbody tr:last-child { font-weight:600; }
+.phone { font-weight:600; font-variant-numeric: tabular-nums; }
 form.inline { display:inline; margin:0; }
 input, select, textarea, button { font:inherit; color:var(--text); background:#0f1216; border:1px solid var(--line); border-radius:4px; padding:.3rem .5rem; }
 button { background:#24406a; border-color:#35598f; cursor:pointer; }
