@@ -160,7 +160,7 @@ pub fn case_page(
             div { (lang.t("held")) b { (money(summary.held_fen)) } }
             div { (lang.t("frozen")) b { (money(summary.frozen_fen)) } }
             div { (lang.t("cashed_out")) b { (money(summary.cashed_out_fen)) } }
-            div { (lang.t("stopped")) b { (summary.accounts_stopped) " / " (summary.accounts_frozen) } }
+            div { (lang.t("stopped_frozen_accounts")) b { (summary.accounts_stopped) " / " (summary.accounts_frozen) } }
             div { (lang.t("time_to_freeze")) b { (summary.time_to_freeze_ms.map_or("—".to_owned(), domain::calendar::span)) } }
             @if summary.freeze_at_risk_alerts > 0 {
                 div.alarm { (lang.t("at_risk")) b { (summary.freeze_at_risk_alerts) } }

@@ -158,6 +158,8 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("queued", "轮候冻结", "Queued"),
     ("following", "追踪中", "Following"),
     ("failed", "失败", "Failed"),
+    ("province_total", "全省", "Province"),
+    ("stopped_frozen_accounts", "止付 / 冻结账户", "Accounts stopped / frozen"),
     ("ttf_p50_p90", "止付用时 p50 / p90（秒）", "Time to freeze p50 / p90 (s)"),
     ("notices_pending", "待送达通报", "Notices pending"),
     ("frozen_share", "冻结占比 %", "Frozen %"),

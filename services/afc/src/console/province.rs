@@ -84,6 +84,7 @@ pub async fn board(State(console): State<Console>, headers: HeaderMap, Query(que
             None => { (notice("info", &format!("{period}: {}", lang.t("none")))) }
         }
         h2 { (lang.t("cross_city")) }
+        @if status.notices.is_empty() { p.dim { (lang.t("none")) } }
         ul.notices {
             @for n in status.notices.iter().rev().take(BOARD_NOTICES) {
                 li { (n.get("kind").and_then(|k| k.as_str()).unwrap_or("notice")) " · "
@@ -111,7 +112,7 @@ fn table(report: &Report, lang: Lang) -> Markup {
                 @for row in report.rows.iter().chain(std::iter::once(&report.totals)) {
                     @let f = &row.figures;
                     tr class=(if flagged(row) { "alarm" } else { "" }) {
-                        td { (row.city.as_ref().map_or("province", |c| c.as_str())) }
+                        td { (row.city.as_ref().map_or(lang.t("province_total"), |c| c.as_str())) }
                         td.num { (f.reports) }
                         td.num { (money(f.reported_loss)) }
                         td.num { (money(f.money_stopped)) }

@@ -137,6 +137,7 @@ pub async fn show(State(console): State<Console>, headers: HeaderMap, Path(alloc
             }
         }
         h2 { (lang.t("objections")) }
+        @if view.objections.is_empty() { p.dim { (lang.t("none")) } }
         ul.objections {
             @for o in &view.objections {
                 li { (o.by) " · " (local(tz, o.at_ms)) " · " (o.reason) @if let Some(by) = &o.dismissed_by { " — " (by) } }
