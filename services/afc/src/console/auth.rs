@@ -23,6 +23,8 @@ use super::{Console, Desk};
 
 const SESSION_COOKIE: &str = "afc_session";
 const LANG_COOKIE: &str = "afc_lang";
+/// The header the live script sends when a page fetches itself again (`view`'s script).
+const LIVE_HEADER: &str = "x-afc-live";
 
 /// The person behind a request.
 #[derive(Debug, Clone)]
@@ -91,8 +93,12 @@ impl Console {
         let lang = request_lang(headers);
         let Some(token) = cookie(headers, SESSION_COOKIE) else { return Err(to_login(None)) };
         let now = self.now_ms();
+        // A live page fetching itself again is not the person at the desk: it does not keep
+        // the session from expiring.
+        let live = headers.contains_key(LIVE_HEADER);
         let mut sessions = self.inner.sessions.lock().expect("sessions lock");
-        match sessions.use_session(token, now) {
+        let session = if live { sessions.session(token, now) } else { sessions.use_session(token, now) };
+        match session {
             Ok(session) => Ok(Staff {
                 token: token.to_owned(),
                 who: session.who.clone(),
@@ -141,7 +147,7 @@ impl Console {
     /// Keeps the number dissuasion told `staff` with `task`, to show on their queue.
     pub fn keep_number(&self, staff: &Staff, task: &str, number: &str) {
         let mut sessions = self.inner.sessions.lock().expect("sessions lock");
-        if let Ok(session) = sessions.use_session(&staff.token, self.now_ms()) {
+        if let Ok(session) = sessions.session(&staff.token, self.now_ms()) {
             session.desk.keep_number(task, number);
         }
     }
@@ -161,7 +167,7 @@ impl Console {
     pub fn form(&self, staff: &Staff) -> String {
         let token = random_token();
         let mut sessions = self.inner.sessions.lock().expect("sessions lock");
-        match sessions.use_session(&staff.token, self.now_ms()) {
+        match sessions.session(&staff.token, self.now_ms()) {
             Ok(session) => session.issue_form(token),
             Err(_) => token,
         }

@@ -120,6 +120,14 @@ impl<D> Sessions<D> {
 
     /// Session `token`, marked used now; an expired one is ended (its desk returned to close).
     pub fn use_session(&mut self, token: &str, now_ms: TimeMs) -> Result<&mut Session<D>, (SessionError, Option<D>)> {
+        let session = self.session(token, now_ms)?;
+        session.seen_ms = now_ms;
+        Ok(session)
+    }
+
+    /// Session `token` as it is, not marked used (a live page refreshing itself is not the
+    /// person at the desk); an expired one is ended.
+    pub fn session(&mut self, token: &str, now_ms: TimeMs) -> Result<&mut Session<D>, (SessionError, Option<D>)> {
         let expired = match self.open.get(token) {
             None => return Err((SessionError::Unknown, None)),
             Some(session) => expired(session, now_ms),
@@ -128,9 +136,7 @@ impl<D> Sessions<D> {
             let desk = self.open.remove(token).map(|s| s.desk);
             return Err((SessionError::Expired, desk));
         }
-        let session = self.open.get_mut(token).expect("looked up above");
-        session.seen_ms = now_ms;
-        Ok(session)
+        Ok(self.open.get_mut(token).expect("looked up above"))
     }
 
     /// Some session `accepts`, unexpired or not.
@@ -241,6 +247,16 @@ mod tests {
         }
         now += SESSION_IDLE_MS / 2;
         assert_eq!(sessions.use_session("b", now).unwrap_err().0, SessionError::Expired, "used, but too old");
+    }
+
+    #[test]
+    fn a_session_only_looked_at_still_expires_when_its_person_is_away() {
+        let mut sessions = Sessions::default();
+        open(&mut sessions, "a", "p", 1, T0);
+        for minute in 1..30 {
+            assert!(sessions.session("a", T0 + minute * 60_000).is_ok(), "a live refresh");
+        }
+        assert_eq!(sessions.session("a", T0 + SESSION_IDLE_MS).unwrap_err().0, SessionError::Expired);
     }
 
     #[test]
