@@ -81,6 +81,7 @@ async fn send(
     send_from(console, method, path, cookie, form, None).await
 }
 
+/// A request with the `Origin` a page of `origin` (this console's, by default) sends.
 async fn send_from(
     console: &RunningConsole,
     method: &str,
@@ -89,13 +90,28 @@ async fn send_from(
     form: &[(&str, &str)],
     origin: Option<&str>,
 ) -> Answer {
+    let origin = origin.unwrap_or(&console.url).to_owned();
+    send_with(console, method, path, cookie, form, &[("Origin", &origin)]).await
+}
+
+/// A request with `headers`.
+async fn send_with(
+    console: &RunningConsole,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> Answer {
     let host = console.url.trim_start_matches("http://");
     let body: String = form.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     if let Some(cookie) = cookie {
         request.push_str(&format!("Cookie: {cookie}\r\n"));
     }
-    request.push_str(&format!("Origin: {}\r\n", origin.unwrap_or(&console.url)));
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
     if method == "POST" {
         request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
         request.push_str(&format!("Content-Length: {}\r\n", body.len()));
@@ -200,7 +216,10 @@ async fn roles_sessions_forms_and_search_text_are_checked_on_the_server() {
     let list = send(&console, "GET", "/cases", Some(&officer), &[]).await;
     assert!(list.body.contains(case_path.trim_start_matches("/case/")), "{}", list.body);
 
-    // Half an hour idle: the session is over.
+    // Half an hour idle: the session is over, though its page refreshed itself live meanwhile.
+    later.0.store(SESSION_IDLE_MS - 60_000, Ordering::SeqCst);
+    let live = send_with(&console, "GET", "/cases", Some(&officer), &[], &[("X-Afc-Live", "1")]).await;
+    assert_eq!(live.status, 200, "a live refresh within the half hour");
     later.0.store(SESSION_IDLE_MS, Ordering::SeqCst);
     let expired = send(&console, "GET", "/cases", Some(&officer), &[]).await;
     assert_eq!((expired.status, expired.header("location")), (303, Some("/login?why=expired")));
