@@ -30,12 +30,25 @@ pub async fn start(
     clock: SharedClock,
     listen: SocketAddr,
 ) -> anyhow::Result<RunningConsole> {
+    serve(options(deployment, scope, listen)?, clock).await
+}
+
+/// What `afc console` would be told to serve `scope` of `deployment` (a secured one) on
+/// `listen`.
+pub fn options(deployment: &Embedded, scope: Scope, listen: SocketAddr) -> anyhow::Result<ConsoleOptions> {
     let secrets = deployment.secrets_dir().context("the console needs a secured deployment (identities)")?;
     let nats = match &scope {
         Scope::City(city) => deployment.province.city(city)?.server.url(),
         Scope::Province => deployment.province.hub_url(),
     };
-    let options = ConsoleOptions { scope, nats, deployment: secrets.to_owned(), tz: UtcOffset::CHINA, listen };
+    Ok(ConsoleOptions { scope, nats, deployment: secrets.to_owned(), tz: UtcOffset::CHINA, listen })
+}
+
+/// Starts a console on `options`: its tasks (the live hub's subscription, the server) run on
+/// the runtime this is called on (`afc-lab bench console` gives it a runtime of its own, to
+/// count its CPU apart).
+pub async fn serve(options: ConsoleOptions, clock: SharedClock) -> anyhow::Result<RunningConsole> {
+    let listen = options.listen;
     let console = afc::console::start(&options, clock).await?;
     let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let url = format!("http://{}", listener.local_addr()?);

@@ -59,6 +59,9 @@ pub struct EmbeddedOptions {
     /// The province coordinator on the hub, as in a province. Off in the load benchmarks,
     /// whose figures are the city's path on a machine the hub's process shares.
     pub coordinator: bool,
+    /// Where a city node serves `/healthz`, `/readyz` and `/metrics` (`afc city --http`), by
+    /// city; a city not named serves none.
+    pub http: BTreeMap<City, std::net::SocketAddr>,
 }
 
 impl Default for EmbeddedOptions {
@@ -73,6 +76,7 @@ impl Default for EmbeddedOptions {
             secrets_dir: None,
             restitution: restitution::Tuning::default(),
             coordinator: true,
+            http: BTreeMap::new(),
         }
     }
 }
@@ -251,7 +255,7 @@ impl Embedded {
             dissuasion: dissuasion::Tuning::default(),
             restitution: self.restitution_of(city)?,
             credentials: self.secrets.as_deref().map(security::CredentialFiles::of_deployment),
-            http: None,
+            http: self.options.http.get(city).copied(),
         };
         anyhow::ensure!(!self.cities.contains_key(city), "{city} is already running");
         let process = CityProcess::start(options, self.clock.clone())?;

@@ -199,6 +199,10 @@ enum BenchCommand {
     /// is restored and after a hub restart, with the province's link watcher and without
     /// (nats-server's source retry), against issue 17's goal: p99 ≤ 5 s.
     Convergence(bench::convergence::ConvergenceBench),
+    /// The staff console: a 500-hop case page's server time and first paint in headless
+    /// Chromium, and what the metrics endpoint and the live updates cost at 400 cases/s,
+    /// against issue 18's goals.
+    Console(bench::console::ConsoleBench),
 }
 
 #[derive(Subcommand, Debug)]
@@ -279,6 +283,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { bench: BenchCommand::Restitution(options) } => bench::restitution::run(options).await,
         Command::Bench { bench: BenchCommand::Province(options) } => bench::province::run(options).await,
         Command::Bench { bench: BenchCommand::Convergence(options) } => bench::convergence::convergence(options).await,
+        Command::Bench { bench: BenchCommand::Console(options) } => bench::console::run(options).await,
         Command::Load(options) | Command::Bench { bench: BenchCommand::Load(options) } => load::run(options).await,
         Command::Sim {
             command:

@@ -59,3 +59,21 @@ pub const MAX_SIGNALS_IN_FLIGHT: usize = 4_096;
 /// After the measured window, how long a point waits for dissuasion's signal consumer to
 /// catch up (nothing pending), at most.
 pub const SIGNAL_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `bench console`, target 1: the case page of a trail of [`CONSOLE_CASE_HOPS`] hops served in
+/// under this many ms at p99 (request to full answer, on loopback).
+pub const CONSOLE_PAGE_P99_MS: u64 = 100;
+
+/// `bench console`: the hops of the case whose page is measured.
+pub const CONSOLE_CASE_HOPS: u32 = 500;
+
+/// `bench console`, target 2: that page's first contentful paint in headless Chromium, ms.
+pub const CONSOLE_FIRST_PAINT_MS: u64 = 1_000;
+
+/// `bench console`, target 3: what the metrics endpoint scraped every second and the
+/// console's live updates (its subscription to the city's events, open pages told of
+/// changes) cost together, in % of one core, at [`CONSOLE_COST_RATE_PER_S`]...
+pub const CONSOLE_COST_PCT: f64 = 2.0;
+
+/// ...cases per second.
+pub const CONSOLE_COST_RATE_PER_S: f64 = 400.0;

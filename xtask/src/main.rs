@@ -7,7 +7,8 @@
 //! - `test`: tidy, formatting, clippy and the whole test suite.
 //! - `demo [--keep] [args...]`: build and run `afc-lab demo`.
 //! - `bench <name> [args...]`: build and run `afc-lab bench <name>` (`freeze`, `load`, `start`,
-//!   `blocking`, `blocking-orders`, `blocking-start`, `dissuasion`, `restitution`, `convergence`), the arguments passed through (e.g.
+//!   `blocking`, `blocking-orders`, `blocking-start`, `dissuasion`, `restitution`, `convergence`,
+//!   `console`), the arguments passed through (e.g.
 //!   `--security both`).
 //! - `drill <name> [args...]`: build and run `afc-lab drill <name>` (`crash`).
 //! - `tidy`: the workspace's style checks (see `tidy.rs`).
@@ -56,6 +57,8 @@ commands:
                          1 M identifiers, 10 M kept signals, 50,000 signals/s, back-matching;
                          restitution: one account's allocation, 1,000 victims and
                          100,000 entries, every rule; the fund-flow report's rendering;
+                         console: a 500-hop case page's server time and first paint
+                         (needs chromium), the live updates' and metrics' CPU at 400/s;
                          --security on|off|both: the deployment secured, insecure, or
                          both alternately and compared)
   drill <name> [args]    build release afc and afc-lab and run `afc-lab drill <name>`
@@ -436,10 +439,18 @@ fn run_lab(root: &Path, sub: &str, args: &[OsString]) -> Result {
     )?;
 
     let afc = target_dir(root).join("release").join(format!("afc-lab{}", std::env::consts::EXE_SUFFIX));
+    // The console's case page is opened in headless Chromium.
+    let chromium = match sub == "bench" && args.first().is_some_and(|name| name == "console") {
+        true => Some(install_chromium()?),
+        false => None,
+    };
     let step_name = format!("afc-lab {sub}");
     step(&step_name);
     let mut cmd = Command::new(&afc);
     cmd.current_dir(root).env(NATS_ENV, &nats).arg(sub).args(args);
+    if let Some(chromium) = chromium {
+        cmd.env(CHROMIUM_ENV, chromium);
+    }
 
     // Replace this process so Ctrl-C, stdio and the exit code belong to afc alone.
     #[cfg(unix)]

@@ -24,6 +24,7 @@
 
 pub mod blocking;
 pub mod compare;
+pub mod console;
 pub mod convergence;
 pub mod dissuasion;
 pub mod floor;

@@ -1,6 +1,8 @@
-//! Live updates. The console's own identity hears the city's events (`afc.<city>.evt.>`);
-//! for each, while any page listens, it reads the event's case and service (not its payload)
-//! and tells the listening pages ([`Hub`]). A page listens over server-sent events
+//! Live updates. The console's own identity hears the city's events (`afc.<city>.evt.>`)
+//! while any page listens, and only then: with no page open it holds no subscription, so the
+//! server sends it nothing (at 400 cases/s a city publishes ~12,000 events a second). For
+//! each event it reads the case and service (not the payload) and tells the listening pages
+//! ([`Hub`]). A page listens over server-sent events
 //! (`/live?topic=…`) to one topic: a case (`case:<id>`), the case list (`cases`), the queue
 //! (`tasks`), the returns (`returns`), the blocks (`blocks`) or the province board
 //! (`province`). It is told `changed` at most every [`LIVE_COALESCE`], and a page that fell
@@ -18,7 +20,9 @@ use axum::response::{IntoResponse, Response};
 use domain::{CaseId, City, Service};
 use futures::{Stream, StreamExt as _};
 use serde::Deserialize;
-use tokio::sync::broadcast;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, broadcast};
 
 use super::Console;
 use super::limits::{LIVE_CHANNEL, LIVE_COALESCE, LIVE_KEEP_ALIVE, PROVINCE_LIVE_POLL};
@@ -54,16 +58,20 @@ impl Change {
 #[derive(Debug, Clone)]
 pub struct Hub {
     changes: broadcast::Sender<Change>,
+    /// Signalled when a page starts listening: the city's events are subscribed to again.
+    listening: Arc<Notify>,
+    /// Whether the city's events are subscribed to now.
+    hearing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub { changes: broadcast::channel(LIVE_CHANNEL).0 }
+        Hub { changes: broadcast::channel(LIVE_CHANNEL).0, listening: Arc::default(), hearing: Arc::default() }
     }
 }
 
 impl Hub {
-    /// Whether any page listens (else events are not even read).
+    /// Whether any page listens (else events are not even heard).
     pub fn listened(&self) -> bool {
         self.changes.receiver_count() > 0
     }
@@ -73,7 +81,22 @@ impl Hub {
     }
 
     pub fn listen(&self) -> broadcast::Receiver<Change> {
-        self.changes.subscribe()
+        let changes = self.changes.subscribe();
+        self.listening.notify_one();
+        changes
+    }
+
+    /// Whether the city's events are subscribed to now.
+    pub fn hearing(&self) -> bool {
+        self.hearing.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Returns once some page listens.
+    async fn until_listened(&self) {
+        while !self.listened() {
+            // A permit stored by `listen` since the last wait wakes this at once.
+            self.listening.notified().await;
+        }
     }
 }
 
@@ -87,17 +110,32 @@ fn service_of(subject: &str) -> Option<Service> {
     Service::parse(service)
 }
 
-/// Hears `city`'s events on `client` (the console's identity) and tells `hub`.
+/// Hears `city`'s events on `client` (the console's identity) and tells `hub`: subscribed
+/// from the moment a page listens to the first event heard after the last one stopped.
 pub async fn hear_city(hub: Hub, client: async_nats::Client, city: City) -> anyhow::Result<()> {
-    let mut events = client.subscribe(protocol::subjects::city_events(&city)).await?;
+    let subject = protocol::subjects::city_events(&city);
     tokio::spawn(async move {
-        let _client = client;
-        while let Some(message) = events.next().await {
-            if !hub.listened() {
-                continue;
+        loop {
+            hub.until_listened().await;
+            let mut events = match client.subscribe(subject.clone()).await {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(%error, "subscribing to the city's events failed; asking again");
+                    tokio::time::sleep(LIVE_COALESCE).await;
+                    continue;
+                }
+            };
+            hub.hearing.store(true, std::sync::atomic::Ordering::SeqCst);
+            while let Some(message) = events.next().await {
+                if !hub.listened() {
+                    break;
+                }
+                let Some(service) = service_of(message.subject.as_str()) else { continue };
+                hub.tell(Change::Event { service, case: events::correlation(&message.payload) });
             }
-            let Some(service) = service_of(message.subject.as_str()) else { continue };
-            hub.tell(Change::Event { service, case: events::correlation(&message.payload) });
+            // Dropping the subscription unsubscribes: the server stops sending.
+            drop(events);
+            hub.hearing.store(false, std::sync::atomic::Ordering::SeqCst);
         }
     });
     Ok(())
@@ -236,5 +274,68 @@ mod tests {
         open.store(false, std::sync::atomic::Ordering::SeqCst);
         hub.tell(task);
         assert!(told.next().await.is_none(), "the stream ended");
+    }
+
+    #[tokio::test]
+    async fn the_city_is_heard_only_while_a_page_listens() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let server = testkit::NatsServer::single().await.unwrap();
+        let (ear, publisher) =
+            (async_nats::connect(server.url()).await.unwrap(), async_nats::connect(server.url()).await.unwrap());
+        let city = City::parse("hangzhou").unwrap();
+        let hub = Hub::default();
+        hear_city(hub.clone(), ear.clone(), city.clone()).await.unwrap();
+        let subject = protocol::subjects::event(&city, Service::Dissuasion, "task_opened");
+        let publish = |n: usize| {
+            let (publisher, subject) = (publisher.clone(), subject.clone());
+            async move {
+                for _ in 0..n {
+                    publisher.publish(subject.clone(), "{}".into()).await.unwrap();
+                }
+                publisher.flush().await.unwrap();
+            }
+        };
+        let heard = || ear.statistics().in_messages.load(Relaxed);
+
+        publish(5).await;
+        ear.flush().await.unwrap();
+        assert_eq!(heard(), 0, "no page listens: nothing is sent to the console");
+
+        let mut page = hub.listen();
+        let told = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                publish(1).await;
+                if let Ok(change) = tokio::time::timeout(Duration::from_millis(100), page.recv()).await {
+                    return change.unwrap();
+                }
+            }
+        })
+        .await
+        .expect("a listening page is told");
+        assert_eq!(told, Change::Event { service: Service::Dissuasion, case: None });
+
+        drop(page);
+        publish(1).await;
+        // The next event ends the subscription; the unsubscription goes out before the flush.
+        testkit::eventually(Duration::from_secs(10), "the subscription ended", || {
+            let hub = hub.clone();
+            async move { (!hub.hearing()).then_some(()) }
+        })
+        .await;
+        ear.flush().await.unwrap();
+        let before = heard();
+        publish(5).await;
+        ear.flush().await.unwrap();
+        assert_eq!(heard(), before, "the last page gone, the subscription ended with the next event");
+
+        let _again = hub.listen();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while heard() == before {
+                publish(1).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("a page listening again is heard for again");
     }
 }
