@@ -305,22 +305,25 @@ pub async fn login(State(console): State<Console>, headers: HeaderMap, Form(form
         return refused(wrong(lang));
     }
     let now = console.now_ms();
+    // What is logged of the name: itself if it is a person's, else nothing of it (a key pasted
+    // into the wrong field must not reach the journal).
+    let who = if console.inner.roster.member(name).is_some() { name } else { "(not on the roster)" };
     if let Err(until) = console.inner.logins.lock().expect("logins lock").may_try(name, now) {
-        tracing::warn!(target: "afc::console::audit", who = %name, "login refused: too many failures");
+        tracing::warn!(target: "afc::console::audit", %who, "login refused: too many failures");
         return refused(format!("{} ({})", wrong(lang), view::local(console.tz(), until)));
     }
     let member = console.inner.roster.member(name).cloned();
     let pair = nkeys::KeyPair::from_seed(form.key.trim()).ok();
     let Some(member) = member.filter(|m| pair.as_ref().is_some_and(|p| p.public_key() == m.public_key)) else {
         console.inner.logins.lock().expect("logins lock").failed(name, now);
-        tracing::warn!(target: "afc::console::audit", who = %name, "login refused: not on the roster with this key");
+        tracing::warn!(target: "afc::console::audit", %who, "login refused: not on the roster with this key");
         return refused(wrong(lang));
     };
     let client = match connect(&console, &member.name, form.key.trim()).await {
         Ok(client) => client,
         Err(error) => {
             console.inner.logins.lock().expect("logins lock").failed(name, now);
-            tracing::warn!(target: "afc::console::audit", who = %name, %error, "login refused by the NATS server");
+            tracing::warn!(target: "afc::console::audit", %who, %error, "login refused by the NATS server");
             return refused(wrong(lang));
         }
     };
