@@ -13,6 +13,7 @@ use afc::console::Scope;
 use afc::console::limits::SESSION_IDLE_MS;
 use common::{TRACE_TIMEOUT, city, now_ms, poll, submit_ok};
 use domain::{Clock, Service, SharedClock, TimeMs};
+use loadtests::bench::console::http::encode;
 use loadtests::console::{RunningConsole, seed_of, start};
 use loadtests::deployment::{Embedded, EmbeddedOptions};
 use protocol::restitution::{self as rst, ListReply, ListRequest, RestitutionError};
@@ -59,15 +60,6 @@ impl Answer {
         let rest = &self.body[at + "name=\"form\" value=\"".len()..];
         rest[..rest.find('"').unwrap()].to_owned()
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// One request to `console` (HTTP/1.1, the connection closed after it).

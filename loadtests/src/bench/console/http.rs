@@ -28,8 +28,8 @@ pub fn host(url: &str) -> &str {
     url.trim_start_matches("http://").trim_end_matches('/')
 }
 
-/// Percent-encodes a form value.
-fn encode(text: &str) -> String {
+/// Percent-encodes a form value (also the console's tests' forms).
+pub fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
