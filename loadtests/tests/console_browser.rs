@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use afc::console::Scope;
+use afc::console::labels::Lang;
 use common::{TRACE_TIMEOUT, city, now_ms, poll, submit_ok};
 use domain::calendar::UtcOffset;
 use domain::{Carrier, City, Service};
@@ -193,7 +194,7 @@ async fn dissuasion_staff_claim_a_task_a_carrier_signal_opened_and_complete_it_w
     js.publish_with_headers(subject, headers, protocol::to_json(&signal).into()).await.unwrap().await.unwrap();
     let mut report = wave.reports[0].body.clone();
     report["contacts"]["phones"] = serde_json::json!([SCAM]);
-    submit_ok(deployment.client(&hangzhou), &hangzhou, &report).await.unwrap();
+    let case_id = submit_ok(deployment.client(&hangzhou), &hangzhou, &report).await.unwrap().case_id;
 
     // The operator's queue shows it (live, if it opens while the page is open).
     let browser = browser().await;
@@ -219,6 +220,22 @@ async fn dissuasion_staff_claim_a_task_a_carrier_signal_opened_and_complete_it_w
     assert!(claimed.contains(&REACHED[1..]), "the number to call, for the operator who claimed it: {claimed}");
     shoot(&tab, "2-tasks-claimed").await;
 
+    // The case's page lists the warning among the people its blocked number reached, without
+    // the number (a false positive, below, clears what dissuasion held against the person).
+    tab.goto(&format!("{}/case/{case_id}", console.url)).await.unwrap();
+    let task = row.trim_start_matches("#task-");
+    let warned =
+        format!("Array.from(document.querySelectorAll('table.warnings td')).some(td => td.textContent === '{task}')");
+    tab.wait_for(&warned, PAGE_WAIT).await.unwrap();
+    let warnings = tab.text("table.warnings").await.unwrap();
+    let ready = afc::console::words::task_status(Lang::Zh, "ready");
+    assert!(warnings.contains(&ready), "the task, in the staff's language: {warnings}");
+    assert!(warnings.contains(&format!("phone:+86{SCAM}")), "reached by the case's number: {warnings}");
+    assert!(!warnings.contains(&REACHED[1..]), "no number among the warnings: {warnings}");
+    shoot(&tab, "2-case-warnings").await;
+    tab.goto(&format!("{}/tasks", console.url)).await.unwrap();
+    tab.wait_for(&format!("document.querySelector('{row} form.complete') !== null"), PAGE_WAIT).await.unwrap();
+
     // The outcome chosen and submitted: the task is closed with it.
     let chosen = format!("{row} form.complete:has(option[value=\"false_positive\"]:checked) button[type=submit]");
     let mut submitted = Err(String::new());
@@ -235,13 +252,15 @@ async fn dissuasion_staff_claim_a_task_a_carrier_signal_opened_and_complete_it_w
     tab.goto(&format!("{}/tasks?status=closed", console.url)).await.unwrap();
     tab.wait_for(&format!("document.querySelector('{row}') !== null"), PAGE_WAIT).await.unwrap();
     let closed = tab.text(row.as_str()).await.unwrap();
-    assert!(closed.contains("closed:false_positive"), "closed with the outcome chosen: {closed}");
+    let false_positive = afc::console::words::task_status(Lang::Zh, "closed:false_positive");
+    assert!(closed.contains(&false_positive), "closed with the outcome chosen: {closed}");
     assert!(!closed.contains(&REACHED[1..]), "the number is not shown once the task is closed: {closed}");
     assert!(
         tab.eval(&format!("document.querySelector('{row} form') === null")).await.unwrap() == true,
         "nothing left to do on a closed task"
     );
     shoot(&tab, "2-tasks-closed").await;
+
     deployment.stop().await;
 }
 

@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use domain::calendar::UtcOffset;
 use domain::{CaseId, City, DrillClock};
 
+use afc::cli::StaffArgs;
+use afc::cli::task::TaskCommand;
 use afc::host::run_city;
 use afc::{cli, config};
 
@@ -276,17 +278,6 @@ enum CaseCommand {
 }
 
 /// Where a staff command connects: as for `afc case`.
-#[derive(clap::Args, Debug)]
-struct StaffArgs {
-    #[arg(long, value_parser = City::parse)]
-    city: City,
-    #[arg(long, env = "AFC_NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    nats: String,
-    /// As for `afc case report`: connect as `<city>-staff`.
-    #[arg(long, env = "AFC_CREDENTIALS")]
-    credentials: Option<PathBuf>,
-}
-
 #[derive(Subcommand, Debug)]
 enum BlockCommand {
     /// Is VALUE blocked, since when, why (case count, fraud types), and in the pool?
@@ -347,102 +338,8 @@ enum BlockCommand {
     },
 }
 
-/// The outcomes of a call or a visit (docs/dissuasion.md, "Tasks").
-const OUTCOMES: [&str; 5] = ["persuaded", "refused", "unreachable", "already_paid", "false_positive"];
-
 /// Times print on the city's clock (UTC+8) with how far from now; `--json` prints the
 /// service's answer as it is. Only `next` and `claim` print the person's number.
-#[derive(Subcommand, Debug)]
-enum TaskCommand {
-    /// Take the head of a queue (or the task you hold there already) and print who to call or
-    /// visit: the number, the scam identifiers and fraud types, how soon; or "queue empty".
-    Next {
-        #[command(flatten)]
-        staff: StaffArgs,
-        /// call, visit.city_bureau, visit.district_bureau, visit.police_station or
-        /// visit.community.
-        #[arg(long)]
-        queue: String,
-        /// You, as the center's staff directory names you.
-        #[arg(long)]
-        operator: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Take TASK (e.g. t42) and print it with the number to call.
-    Claim {
-        #[command(flatten)]
-        staff: StaffArgs,
-        task: String,
-        #[arg(long)]
-        operator: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Report the outcome of TASK's call or visit: refused and unreachable move it to the next
-    /// step, the others close it.
-    Complete {
-        #[command(flatten)]
-        staff: StaffArgs,
-        task: String,
-        #[arg(long)]
-        operator: String,
-        #[arg(long, value_parser = OUTCOMES)]
-        outcome: String,
-        /// What happened (up to 1,024 characters).
-        #[arg(long, default_value = "")]
-        note: String,
-        /// For already_paid: the victim's report taken on the call (JSON: name, id_number,
-        /// transfers, optional fraud_type and narrative); it is filed with intake and the case
-        /// id printed.
-        #[arg(long, value_name = "FILE.json")]
-        report: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// A supervisor gives TASK to another operator.
-    Reassign {
-        #[command(flatten)]
-        staff: StaffArgs,
-        task: String,
-        /// The supervisor.
-        #[arg(long)]
-        by: String,
-        /// The operator who takes it.
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Tasks, oldest first (by id), one line each (a page; --all for every page), then the
-    /// backlog per queue. Never prints a person's number.
-    List {
-        #[command(flatten)]
-        staff: StaffArgs,
-        /// sms, call or visit.<level> (every queue when not given).
-        #[arg(long)]
-        queue: Option<String>,
-        /// open (ready and waiting: the default), ready, waiting, overdue or closed.
-        #[arg(long, value_parser = ["open", "ready", "waiting", "overdue", "closed"])]
-        status: Option<String>,
-        /// Only the tasks this operator holds.
-        #[arg(long)]
-        operator: Option<String>,
-        /// Start after this task (the `more: --after` of the previous page).
-        #[arg(long, value_name = "TASK")]
-        after: Option<String>,
-        /// Tasks a page (at most 200, the default).
-        #[arg(long, value_name = "N")]
-        limit: Option<u32>,
-        /// Every page to the end.
-        #[arg(long)]
-        all: bool,
-        /// Each page's answer as one JSON line.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -509,7 +406,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Task { command } => {
             afc::cli::init_logging("warn", log_format);
-            task(command).await
+            cli::task::run(command).await
         }
         Command::Restitution { command } => {
             afc::cli::init_logging("warn", log_format);
@@ -540,34 +437,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Province { command: ProvinceCommand::Status { hub, json, credentials } } => {
             afc::cli::init_logging("warn", log_format);
             cli::province::status(&hub, credentials.as_deref(), json).await
-        }
-    }
-}
-
-/// Runs an `afc task` command.
-async fn task(command: TaskCommand) -> anyhow::Result<()> {
-    use cli::task::{Completion, Staff};
-    fn staff_of(s: &StaffArgs) -> Staff<'_> {
-        Staff { nats: &s.nats, credentials: s.credentials.as_deref(), city: &s.city }
-    }
-    match &command {
-        TaskCommand::Next { staff, queue, operator, json } => {
-            cli::task::next(staff_of(staff), queue, operator, *json).await
-        }
-        TaskCommand::Claim { staff, task, operator, json } => {
-            cli::task::claim(staff_of(staff), task, operator, *json).await
-        }
-        TaskCommand::Complete { staff, task, operator, outcome, note, report, json } => {
-            let completion = Completion { task, operator, outcome, note, report: report.as_deref() };
-            cli::task::complete(staff_of(staff), completion, *json).await
-        }
-        TaskCommand::Reassign { staff, task, by, to, json } => {
-            cli::task::reassign(staff_of(staff), task, by, to, *json).await
-        }
-        TaskCommand::List { staff, queue, status, operator, after, limit, all, json } => {
-            let (queue, status, operator, after) = (queue.clone(), status.clone(), operator.clone(), after.clone());
-            let request = protocol::dissuasion::ListRequest { queue, status, operator, after, limit: *limit };
-            cli::task::list(staff_of(staff), request, *all, *json).await
         }
     }
 }

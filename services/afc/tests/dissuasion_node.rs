@@ -153,6 +153,25 @@ async fn the_people_a_reported_number_reached_are_warned_by_sms_and_called_back_
     let expected = format!("jinhua/cmcc/sms/{sms_task}");
     assert_eq!((asked[0].to.as_str(), asked[0].request_id.as_str()), ("+8613800138000", expected.as_str()));
 
+    // A case's warnings: the tasks of the people its scam number reached, whatever their state.
+    let by = |identifiers: serde_json::Value| serde_json::json!({"status": "all", "identifiers": identifiers});
+    let alice_number = command(&client, "list", by(serde_json::json!(["phone:+8617100001111"]))).await;
+    let tasks = alice_number["ok"]["tasks"].as_array().unwrap_or_else(|| panic!("{alice_number}"));
+    assert_eq!(tasks.len(), 1, "{alice_number}");
+    assert_eq!(tasks[0]["task"], sms_task.to_string(), "Alice's SMS, closed: {alice_number}");
+    assert_eq!(tasks[0]["identifiers"], serde_json::json!(["phone:+8617100001111"]), "{alice_number}");
+    let both = command(&client, "list", by(serde_json::json!(["phone:+8617100001111", "phone:+8617100002222"]))).await;
+    assert_eq!(both["ok"]["tasks"].as_array().map(Vec::len), Some(2), "{both}");
+    let nobody = command(&client, "list", by(serde_json::json!(["phone:+8617100009999"]))).await;
+    assert_eq!(nobody["ok"]["tasks"], serde_json::json!([]), "{nobody}");
+    let typed = command(&client, "list", by(serde_json::json!(["171 0000 1111"]))).await;
+    assert_eq!(typed["error"]["problems"][0]["field"], "identifiers", "not canonical: {typed}");
+    assert_eq!(typed["error"]["problems"][0]["value"], "171 0000 1111", "{typed}");
+    let many: Vec<String> =
+        (0..=protocol::limits::MAX_LIST_IDENTIFIERS).map(|n| format!("phone:+86171000{n:05}")).collect();
+    let too_many = command(&client, "list", by(serde_json::json!(many))).await;
+    assert_eq!(too_many["error"]["problems"][0]["field"], "identifiers", "{too_many}");
+
     // The call-back: `next` gives the operator Bob's number; he refuses to believe it, and the
     // city bureau goes; he has paid already, so the officer files his report.
     let next = command(&client, "next", serde_json::json!({"queue": "call", "operator": "caller-7"})).await;

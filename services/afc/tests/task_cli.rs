@@ -175,6 +175,11 @@ async fn an_operator_works_a_call_back_from_the_command_line_down_to_a_filed_rep
     assert!(text(&again.stderr).contains("already_closed"), "{}", text(&again.stderr));
     let closed = ok(&server, "list", &["--status", "closed"]).await;
     assert!(closed.contains(&task) && closed.contains("closed:already_paid"), "{closed}");
+    // The warnings of the number: every task of the people it reached, closed ones too.
+    let warned = ok(&server, "list", &["--status", "all", "--identifier", "phone:+8617100002222"]).await;
+    assert!(warned.lines().next().is_some_and(|l| l.starts_with(&task)), "{warned}");
+    let other = ok(&server, "list", &["--status", "all", "--identifier", "phone:+8617100009999"]).await;
+    assert!(!other.contains(&task), "{other}");
 
     // The number reaches a crowd: a long list. A reader that takes its first line and goes
     // away (`afc task list --all | head -1`) ends it cleanly.

@@ -44,6 +44,7 @@ pub fn grant(city: &City) -> security::Grant {
     let mut grant = security::Grant::new()
         .publish(subjects::service_events(city, Service::Blocking))
         .publish(subjects::dead_letter(city, Service::Blocking))
+        .publish(subjects::changes(city, Service::Blocking))
         .produces_into(&stream)
         .answers(subjects::province_notices(city, Service::Blocking))
         .discoverable()

@@ -41,6 +41,7 @@ pub fn grant(city: &City) -> security::Grant {
     security::Grant::new()
         .publish(subjects::service_events(city, Service::Dissuasion))
         .publish(subjects::dead_letter(city, Service::Dissuasion))
+        .publish(subjects::changes(city, Service::Dissuasion))
         .produces_into(&stream)
         .answers(subjects::service_commands(city, Service::Dissuasion))
         .answers(subjects::province_notices(city, Service::Dissuasion))

@@ -30,6 +30,7 @@ pub fn grant(city: &domain::City) -> security::Grant {
     security::Grant::new()
         .publish(subjects::service_events(city, Service::Freezing))
         .publish(subjects::dead_letter(city, Service::Freezing))
+        .publish(subjects::changes(city, Service::Freezing))
         .produces_into(&stream)
         .answers(subjects::province_notices(city, Service::Freezing))
         .discoverable()

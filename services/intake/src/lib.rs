@@ -28,6 +28,7 @@ pub fn grant(city: &domain::City) -> security::Grant {
     security::Grant::new()
         .publish(subjects::service_events(city, Service::Intake))
         .publish(subjects::dead_letter(city, Service::Intake))
+        .publish(subjects::changes(city, Service::Intake))
         .produces_into(&stream)
         .answers(subjects::service_commands(city, Service::Intake))
         .answers(subjects::province_notices(city, Service::Intake))

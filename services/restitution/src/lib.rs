@@ -48,6 +48,7 @@ pub fn grant(city: &City) -> security::Grant {
     security::Grant::new()
         .publish(subjects::service_events(city, Service::Restitution))
         .publish(subjects::dead_letter(city, Service::Restitution))
+        .publish(subjects::changes(city, Service::Restitution))
         .produces_into(&stream)
         .answers(subjects::service_commands(city, Service::Restitution))
         .answers(subjects::province_notices(city, Service::Restitution))

@@ -2,6 +2,8 @@
 //!
 //! - [`streams`]: provisioning of a city's event stream and of the province stream that
 //!   sources every city stream across JetStream domains.
+//! - [`changes`]: which cases a service changed, told every 500 ms at most (for the staff
+//!   console's live pages).
 //! - [`relay`]: the outbox relay: publishes committed events with `Nats-Msg-Id` = event id
 //!   and removes them from the outbox only once JetStream acknowledged them.
 //! - [`consumer`]: durable pull consumers that hand each event to a handler, acknowledge only
@@ -13,6 +15,7 @@
 //! Services do not call these directly: the service runtime (`runtime` crate) starts them
 //! as supervised parts of a service.
 
+pub mod changes;
 pub mod consumer;
 pub mod inbox;
 pub mod limits;

@@ -12,8 +12,8 @@
 //! holds the events meanwhile). A failure of the store itself ends the relay with an error:
 //! the service stops and its restart reads the outbox again.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
@@ -21,6 +21,7 @@ use async_nats::jetstream;
 use events::{FreezingEvent, Payload};
 use store::{Seconds, Store};
 
+use crate::changes::Touched;
 use crate::limits::{RELAY_BACKOFF_MAX, RELAY_BACKOFF_MIN, RELAY_BATCH, RELAY_KINDS, TIME_TO_FREEZE_BUCKETS};
 use crate::{BusError, Shutdown, error_chain, stopped};
 
@@ -43,6 +44,8 @@ pub struct RelayStats {
     failing_since: AtomicU64,
     last_success: AtomicU64,
     epoch: Instant,
+    /// Where the cases of the events published are noted, to be told ([`crate::changes`]).
+    touched: Option<Arc<Touched>>,
 }
 
 impl Default for RelayStats {
@@ -55,11 +58,17 @@ impl Default for RelayStats {
             failing_since: AtomicU64::new(0),
             last_success: AtomicU64::new(0),
             epoch: Instant::now(),
+            touched: None,
         }
     }
 }
 
 impl RelayStats {
+    /// Stats that also note each published event's case in `touched`.
+    pub fn noting(touched: Arc<Touched>) -> RelayStats {
+        RelayStats { touched: Some(touched), ..RelayStats::default() }
+    }
+
     fn now(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
     }
@@ -167,6 +176,9 @@ async fn publish_after(
             .publish_with_headers(subject.clone(), headers, bytes.into())
             .await
             .map_err(|e| BusError::Publish { subject: subject.clone(), source: e.into() })?;
+        if let Some(touched) = stats.and_then(|stats| stats.touched.as_deref()) {
+            touched.note(envelope.correlation.as_ref());
+        }
         let time_to_freeze = match &envelope.payload {
             Payload::Freezing(FreezingEvent::TraceCompleted { time_to_freeze_ms: Some(ms), .. }) => Some(*ms),
             _ => None,

@@ -99,9 +99,14 @@ pub struct ListRequest {
     /// `sms`, `call`, `visit.<level>`; every queue when absent.
     #[serde(default)]
     pub queue: Option<String>,
-    /// `open` (default: ready and waiting), `ready`, `waiting`, `overdue`, `closed`.
+    /// `open` (default: ready and waiting), `ready`, `waiting`, `overdue`, `closed`, `all`.
     #[serde(default)]
     pub status: Option<String>,
+    /// Only tasks of people one of these scam identifiers reached (canonical `<kind>:<value>`,
+    /// as tasks show them), at most [`MAX_LIST_IDENTIFIERS`](crate::limits::MAX_LIST_IDENTIFIERS):
+    /// the warnings of one case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identifiers: Vec<String>,
     /// Only tasks `operator` holds.
     #[serde(default)]
     pub operator: Option<String>,

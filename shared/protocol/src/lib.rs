@@ -8,6 +8,7 @@
 //!   `case`).
 //! - [`dissuasion`]: the commands call-back operators and community officers work their
 //!   queues with (`next`, `claim`, `complete`, `reassign`, `list`).
+//! - [`changes`]: which cases a service changed, told to the staff console every 500 ms.
 //! - [`command`]: the answer of any service to a command verb it does not know.
 //! - [`intake`]: the commands a center's staff (or the `afc` CLI) send to intake.
 //! - [`signal`]: the contact signals carriers and platforms publish for dissuasion.
@@ -19,6 +20,7 @@
 pub mod adapter;
 pub mod blocking;
 pub mod carrier;
+pub mod changes;
 pub mod command;
 pub mod coordinator;
 pub mod dissuasion;

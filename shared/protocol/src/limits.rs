@@ -28,3 +28,17 @@ pub const MAX_HOLDER_PHONES: usize = 32;
 /// cards at one bank (Kaifeng: 4,497 bank cards from 1,293 traders, ~3.5 each) with room to
 /// spare. A longer list is refused as an invalid reply.
 pub const MAX_HOLDER_ACCOUNTS: usize = 32;
+
+/// A service tells what it changed (`changes::Changes`) at most this often: a page updating
+/// itself live is told about as soon, and a service at full load sends a few messages a
+/// second whatever its event rate.
+pub const CHANGES_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Cases one `changes::Changes` names at most; beyond, it says `overflow` (every case may
+/// have changed). At 400 cases/s a service touches a few hundred cases in
+/// [`CHANGES_EVERY`]; 2,048 ids are ~55 KB of JSON, under the server's 1 MB payload bound.
+pub const MAX_CHANGES_CASES: usize = 2048;
+
+/// Scam identifiers one dissuasion `list` may filter by (`identifiers`): a case's report names
+/// a few numbers and sites, rarely more than a dozen (intake keeps at most 32 contacts).
+pub const MAX_LIST_IDENTIFIERS: usize = 32;

@@ -18,6 +18,25 @@ pub fn city_events(city: &City) -> String {
     format!("afc.{city}.evt.>")
 }
 
+/// What one service of one city changed (`changes::Changes`, core NATS, not stored):
+/// `afc.<city>.changed.<service>`.
+pub fn changes(city: &City, service: Service) -> String {
+    format!("afc.{city}.changed.{service}")
+}
+
+/// What any service of one city changed (the staff console's subscription).
+pub fn city_changes(city: &City) -> String {
+    format!("afc.{city}.changed.*")
+}
+
+/// The service a [`changes`] subject is of.
+pub fn changes_service(subject: &str) -> Option<Service> {
+    let mut tokens = subject.split('.');
+    let (_, _, changed, service) = (tokens.next()?, tokens.next()?, tokens.next()?, tokens.next()?);
+    (changed == "changed" && tokens.next().is_none()).then_some(())?;
+    Service::parse(service)
+}
+
 /// Dead letters of one service of one city: `afc.<city>.dlq.<service>`.
 pub fn dead_letter(city: &City, service: Service) -> String {
     format!("afc.{city}.dlq.{service}")

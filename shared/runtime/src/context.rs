@@ -9,6 +9,7 @@ use adapters::carrier::Carriers;
 use async_nats::jetstream;
 use std::sync::Arc;
 
+use bus::changes::Touched;
 use bus::consumer::{ConsumerSpec, ConsumerStats, HandleError, Redelivery, run_consumer_counted};
 use bus::relay::RelayStats;
 use domain::{City, Service, SharedClock};
@@ -157,6 +158,9 @@ pub struct Context {
     endpoints: Vec<Endpoint>,
     /// What the node's HTTP endpoints show of the service.
     vitals: Arc<Vitals>,
+    /// The cases the service's events and folds changed, told every 500 ms at most
+    /// (`bus::changes`).
+    touched: Arc<Touched>,
 }
 
 impl std::fmt::Debug for Context {
@@ -189,6 +193,7 @@ impl Context {
             producer: None,
             province: None,
             endpoints: Vec::new(),
+            touched: Arc::default(),
         }
     }
 
@@ -234,6 +239,12 @@ impl Context {
         handle
     }
 
+    /// Where the service notes a case whose state it changed other than by publishing an
+    /// event or handling one (both are noted already): told to the staff console.
+    pub fn touched(&self) -> Arc<Touched> {
+        self.touched.clone()
+    }
+
     /// The business clock.
     pub fn clock(&self) -> &SharedClock {
         &self.clock
@@ -254,7 +265,7 @@ impl Context {
             source: e.into(),
         })?;
         self.producer = Some(store.clone());
-        let stats = Arc::new(RelayStats::default());
+        let stats = Arc::new(RelayStats::noting(self.touched.clone()));
         self.vitals.relays.lock().expect("never poisoned").push((store.clone(), stats.clone()));
         let (js, store, stop) = (self.js.clone(), store.clone(), self.stop_relays.subscribe());
         let relay = async move { bus::relay::run_relay_counted(js, store, &stats, stop).await };
@@ -304,6 +315,19 @@ impl Context {
             service: self.service,
             filter,
             redelivery,
+        };
+        // What the handler committed changed its event's case here: told to the console.
+        let touched = self.touched.clone();
+        let handler = move |envelope: Envelope| {
+            let (case, touched) = (envelope.correlation.clone(), touched.clone());
+            let handled = handler(envelope);
+            async move {
+                let outcome = handled.await;
+                if outcome.is_ok() {
+                    touched.note(case.as_ref());
+                }
+                outcome
+            }
         };
         let stats = Arc::new(ConsumerStats::default());
         self.vitals.consumers.lock().expect("never poisoned").push((durable.to_owned(), stats.clone()));
@@ -376,7 +400,9 @@ impl Context {
         }
         let instance = Instance::new(&self.city, self.service);
         let (client, endpoints, shutdown) = (self.client.clone(), std::mem::take(&mut self.endpoints), self.shutdown());
-        self.spawn("discovery", crate::discovery::serve(client, instance, endpoints, shutdown));
+        self.spawn("discovery", crate::discovery::serve(client.clone(), instance, endpoints, shutdown));
+        let telling = bus::changes::tell(client, self.city.clone(), service, self.touched.clone(), self.shutdown());
+        self.spawn("changes", telling);
         self.vitals.set_running(true);
         let mut node_shutdown = self.node_shutdown.clone();
         let mut first = loop {

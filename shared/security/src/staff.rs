@@ -110,6 +110,8 @@ impl StaffRole {
                 (Service::Dissuasion, dis::VERB_COMPLETE),
                 (Service::Dissuasion, dis::VERB_REASSIGN),
                 (Service::Dissuasion, dis::VERB_LIST),
+                // A case's blocked numbers and sites: whom they reached are its warnings.
+                (Service::Blocking, blk::VERB_CASE),
             ],
             StaffRole::Approver => &[
                 (Service::Restitution, rst::VERB_LIST),
@@ -250,10 +252,10 @@ pub fn province_grant(person: &str, role: StaffRole) -> Grant {
     grant.inbox(&subjects::province_inbox(person))
 }
 
-/// The grant of a city's staff console (`<city>-console`): hears the city's events, sends
-/// nothing.
+/// The grant of a city's staff console (`<city>-console`): hears which cases the city's
+/// services changed (`afc.<city>.changed.*`), not their events, and sends nothing.
 pub fn console(city: &City) -> Grant {
-    Grant::new().subscribe(subjects::city_events(city)).inbox(&subjects::city_inbox(city, CONSOLE))
+    Grant::new().subscribe(subjects::city_changes(city)).inbox(&subjects::city_inbox(city, CONSOLE))
 }
 
 #[cfg(test)]
@@ -289,7 +291,9 @@ mod tests {
         assert!(grant.may_subscribe("_INBOX.hangzhou.hangzhou-approver-1.abc"));
         assert!(!grant.may_subscribe("_INBOX.hangzhou.hangzhou-approver-2.abc"));
         assert!(!console(&city).may_publish(&subjects::command(&city, Service::Intake, itk::VERB_SHOW)));
-        assert!(console(&city).may_subscribe(&subjects::event(&city, Service::Freezing, "account_frozen")));
+        assert!(console(&city).may_subscribe(&subjects::changes(&city, Service::Intake)));
+        assert!(!console(&city).may_subscribe(&subjects::event(&city, Service::Freezing, "account_frozen")));
+        assert!(!console(&city).may_publish(&subjects::changes(&city, Service::Intake)), "it cannot forge one");
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! CPU of this process (services, simulated banks, harness) and of the city's nats-server
 //! read from `/proc` at the start and the end of the measured window ([`cpu::measure_cpu`]).
 //! A run *with* the console adds: the city node serving `/metrics`, scraped every
-//! [`SCRAPE_EVERY`]; the console, on a runtime of its own (threads `console`), hearing the
-//! city's events; `--listeners` pages listening to `/live?topic=cases` and one to a case, and
-//! the scraper, on another runtime (threads `console-clients`: what the browsers would spend,
+//! [`SCRAPE_EVERY`]; the console, on a runtime of its own (threads `console`), hearing what
+//! the city's services changed; `--listeners` pages listening to `/live?topic=cases` and one
+//! to a case, each fetching itself again when told (as the console's script does), and the
+//! scraper, on another runtime (threads `console-clients`: what the browsers would spend,
 //! not the node). A run *without* has none of them. Runs alternate without, with, without,
 //! with, ...; the cost is the mean of one less the mean of the other, beside how much runs of
 //! the same kind differ.
@@ -65,6 +66,8 @@ pub struct CostRun {
     pub completed_per_s: f64,
     /// `changed` events the listening pages were told, all together.
     pub told: u64,
+    /// Times they fetched themselves again.
+    pub fetched: u64,
     /// Scrapes answered, and the size of the last one.
     pub scrapes: u32,
     pub scrape_bytes: usize,
@@ -124,9 +127,11 @@ pub async fn run(plan: &CostPlan, with_console: bool) -> anyhow::Result<CostRun>
         let who = format!("{city}-{}", super::page::OFFICER);
         let cookie = http::login(&console.url, &who, &seed_of(&deployment, &who)?).await?;
         let mut listening = Vec::new();
-        let topics = (0..plan.listeners).map(|_| "cases".to_owned()).chain([format!("case:{case}")]);
-        for topic in topics {
-            let listen = http::listen(console.url.clone(), topic, cookie.clone(), stopped.clone());
+        let pages = (0..plan.listeners)
+            .map(|_| ("/cases".to_owned(), "cases".to_owned()))
+            .chain([(format!("/case/{case}"), format!("case:{case}"))]);
+        for (page, topic) in pages {
+            let listen = http::listen(console.url.clone(), page, topic, cookie.clone(), stopped.clone());
             listening.push(clients_runtime.spawn(listen));
         }
         let scraper = clients_runtime.spawn(scrape(format!("http://{metrics}"), stopped.clone()));
@@ -154,10 +159,11 @@ pub async fn run(plan: &CostPlan, with_console: bool) -> anyhow::Result<CostRun>
     let events_per_s = streams.city_events_per_s.iter().map(|(_, rate)| rate).sum();
 
     let _ = stop.send(true);
-    let (mut told, mut scrapes, mut scrape_bytes) = (0, 0, 0);
+    let (mut told, mut fetched, mut scrapes, mut scrape_bytes) = (0, 0, 0, 0);
     if let Some((console_runtime, clients_runtime, console, listening, scraper)) = extras {
         for listener in listening {
-            told += listener.await?.context("a listening page")?;
+            let listened = listener.await?.context("a listening page")?;
+            (told, fetched) = (told + listened.told, fetched + listened.fetched);
         }
         (scrapes, scrape_bytes) = scraper.await?.context("the scraper")?;
         drop(console);
@@ -171,6 +177,7 @@ pub async fn run(plan: &CostPlan, with_console: bool) -> anyhow::Result<CostRun>
         submitted_per_s: window.rate(sent.iter().map(|s| s.sent)),
         completed_per_s: window.rate(observed.completions.values().map(|c| c.observed_at)),
         told,
+        fetched,
         scrapes,
         scrape_bytes,
         events_per_s,

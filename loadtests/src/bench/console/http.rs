@@ -91,30 +91,50 @@ pub async fn login(url: &str, who: &str, seed: &str) -> anyhow::Result<String> {
     answer.session.with_context(|| format!("{who}'s login set no session"))
 }
 
-/// Listens to `/live?topic=…` until `stop`: how many `changed` events it was told.
+/// What a listening page did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Listened {
+    /// `changed` events it was told.
+    pub told: u64,
+    /// Times it fetched itself again, as the console's script does when told.
+    pub fetched: u64,
+}
+
+/// Listens to `/live?topic=…` for the page at `page` until `stop`, fetching the page again
+/// (as the console's script does: one fetch at a time, the changes told meanwhile answered by
+/// the next) each time it is told.
 pub async fn listen(
     url: String,
+    page: String,
     topic: String,
     cookie: String,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Listened> {
     let mut stream = TcpStream::connect(host(&url)).await.with_context(|| format!("connecting to {url}"))?;
     let mut request = head("GET", &url, &format!("/live?topic={topic}"), Some(&cookie));
     request.push_str("Accept: text/event-stream\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
-    let (mut told, mut buffer) = (0, vec![0u8; 16 * 1024]);
+    let (mut listened, mut buffer) = (Listened::default(), vec![0u8; 16 * 1024]);
     let mut carried = Vec::new();
     loop {
         tokio::select! {
-            _ = stop.changed() => return Ok(told),
+            _ = stop.changed() => return Ok(listened),
             read = stream.read(&mut buffer) => {
                 let read = read?;
                 anyhow::ensure!(read > 0, "the console closed the live stream of {topic}");
                 carried.extend_from_slice(&buffer[..read]);
-                told += carried.windows(14).filter(|w| w == b"event: changed").count() as u64;
+                let told = carried.windows(14).filter(|w| w == b"event: changed").count() as u64;
                 // Keep a tail that may hold the start of the next event's name.
                 let keep = carried.len().saturating_sub(13);
                 carried.drain(..keep);
+                if told > 0 {
+                    listened.told += told;
+                    let mut again = head("GET", &url, &page, Some(&cookie));
+                    again.push_str("X-Afc-Live: 1\r\n\r\n");
+                    let answer = exchange(&url, again).await?;
+                    anyhow::ensure!(answer.status == 200, "{page} fetched again answered {}", answer.status);
+                    listened.fetched += 1;
+                }
             }
         }
     }

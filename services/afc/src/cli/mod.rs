@@ -79,3 +79,15 @@ pub fn init_logging(default: &str, format: LogFormat) {
         LogFormat::Json => logs.json().init(),
     }
 }
+
+/// Where a staff command connects: the city, its nats-server, the deployment's secrets.
+#[derive(clap::Args, Debug)]
+pub struct StaffArgs {
+    #[arg(long, value_parser = domain::City::parse)]
+    pub city: domain::City,
+    #[arg(long, env = "AFC_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats: String,
+    /// As for `afc case report`: connect as `<city>-staff`.
+    #[arg(long, env = "AFC_CREDENTIALS")]
+    pub credentials: Option<std::path::PathBuf>,
+}

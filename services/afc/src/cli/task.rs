@@ -9,7 +9,7 @@
 //! that goes away (`afc task list | head -1`) ends the command with exit 0, never a panic.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -27,6 +27,127 @@ use serde::de::DeserializeOwned;
 use super::case::EXIT_REFUSED;
 use super::out::{json as print_json, print};
 use crate::client;
+
+/// The outcomes of a call or a visit (docs/dissuasion.md, "Tasks").
+pub const OUTCOMES: [&str; 5] = ["persuaded", "refused", "unreachable", "already_paid", "false_positive"];
+
+/// `afc task …`.
+#[derive(clap::Subcommand, Debug)]
+pub enum TaskCommand {
+    /// Take the head of a queue (or the task you hold there already) and print who to call or
+    /// visit: the number, the scam identifiers and fraud types, how soon; or "queue empty".
+    Next {
+        #[command(flatten)]
+        staff: super::StaffArgs,
+        /// call, visit.city_bureau, visit.district_bureau, visit.police_station or
+        /// visit.community.
+        #[arg(long)]
+        queue: String,
+        /// You, as the center's staff directory names you.
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take TASK (e.g. t42) and print it with the number to call.
+    Claim {
+        #[command(flatten)]
+        staff: super::StaffArgs,
+        task: String,
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Report the outcome of TASK's call or visit: refused and unreachable move it to the next
+    /// step, the others close it.
+    Complete {
+        #[command(flatten)]
+        staff: super::StaffArgs,
+        task: String,
+        #[arg(long)]
+        operator: String,
+        #[arg(long, value_parser = OUTCOMES)]
+        outcome: String,
+        /// What happened (up to 1,024 characters).
+        #[arg(long, default_value = "")]
+        note: String,
+        /// For already_paid: the victim's report taken on the call (JSON: name, id_number,
+        /// transfers, optional fraud_type and narrative); it is filed with intake and the case
+        /// id printed.
+        #[arg(long, value_name = "FILE.json")]
+        report: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A supervisor gives TASK to another operator.
+    Reassign {
+        #[command(flatten)]
+        staff: super::StaffArgs,
+        task: String,
+        /// The supervisor.
+        #[arg(long)]
+        by: String,
+        /// The operator who takes it.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tasks, oldest first (by id), one line each (a page; --all for every page), then the
+    /// backlog per queue. Never prints a person's number.
+    List {
+        #[command(flatten)]
+        staff: super::StaffArgs,
+        /// sms, call or visit.<level> (every queue when not given).
+        #[arg(long)]
+        queue: Option<String>,
+        /// open (ready and waiting: the default), ready, waiting, overdue, closed or all.
+        #[arg(long, value_parser = ["open", "ready", "waiting", "overdue", "closed", "all"])]
+        status: Option<String>,
+        /// Only the tasks this operator holds.
+        #[arg(long)]
+        operator: Option<String>,
+        /// Only the tasks of people this scam identifier reached, as tasks show it
+        /// (`phone:+8617100002222`, `domain:example.cn`); repeat for any of several (a case's).
+        #[arg(long = "identifier", value_name = "KIND:VALUE")]
+        identifiers: Vec<String>,
+        /// Start after this task (the `more: --after` of the previous page).
+        #[arg(long, value_name = "TASK")]
+        after: Option<String>,
+        /// Tasks a page (at most 200, the default).
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+        /// Every page to the end.
+        #[arg(long)]
+        all: bool,
+        /// Each page's answer as one JSON line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs an `afc task` command.
+pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
+    fn staff_of(s: &super::StaffArgs) -> Staff<'_> {
+        Staff { nats: &s.nats, credentials: s.credentials.as_deref(), city: &s.city }
+    }
+    match &command {
+        TaskCommand::Next { staff, queue, operator, json } => next(staff_of(staff), queue, operator, *json).await,
+        TaskCommand::Claim { staff, task, operator, json } => claim(staff_of(staff), task, operator, *json).await,
+        TaskCommand::Complete { staff, task, operator, outcome, note, report, json } => {
+            let completion = Completion { task, operator, outcome, note, report: report.as_deref() };
+            complete(staff_of(staff), completion, *json).await
+        }
+        TaskCommand::Reassign { staff, task, by, to, json } => reassign(staff_of(staff), task, by, to, *json).await,
+        TaskCommand::List { staff, queue, status, operator, identifiers, after, limit, all, json } => {
+            let (queue, status, operator, after) = (queue.clone(), status.clone(), operator.clone(), after.clone());
+            let identifiers = identifiers.clone();
+            let request = ListRequest { queue, status, operator, identifiers, after, limit: *limit };
+            list(staff_of(staff), request, *all, *json).await
+        }
+    }
+}
 
 /// How long `complete` waits: an already-paid person's report is filed with intake first,
 /// which dissuasion itself waits 10 s for; its own typed answer must come first.

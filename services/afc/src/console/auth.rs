@@ -319,6 +319,13 @@ pub async fn login(State(console): State<Console>, headers: HeaderMap, Form(form
         tracing::warn!(target: "afc::console::audit", %who, "login refused: not on the roster with this key");
         return refused(wrong(lang));
     };
+    // No room: refused before a connection is made as the person.
+    let (ended, room) = console.inner.sessions.lock().expect("sessions lock").room_for(&member.name, now);
+    ended.into_iter().for_each(|desk| close(Some(desk)));
+    if room.is_err() {
+        tracing::warn!(target: "afc::console::audit", %who, "login refused: the console is full of sessions");
+        return refused(lang.t("unavailable").to_owned());
+    }
     let client = match connect(&console, &member.name, form.key.trim()).await {
         Ok(client) => client,
         Err(error) => {

@@ -15,7 +15,9 @@ use serde::Deserialize;
 
 use super::Console;
 use super::limits::{MAX_QUERY_CHARS, MAX_TEXT_CHARS, PAGE_ROWS};
+use super::live::{Live, Topic};
 use super::view::{self, local, respond};
+use super::words;
 use crate::cli::block::{cursor_text, guess_kind, parse_cursor, parse_kind};
 
 const KINDS: [&str; 5] = ["phone", "url", "domain", "app", "social"];
@@ -38,6 +40,7 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
         Ok(staff) => staff,
         Err(response) => return response,
     };
+    let mark = console.live().mark();
     if let Err(response) = console.permit(&staff, Service::Blocking, blk::VERB_CHECK, "block lookup") {
         return response;
     }
@@ -98,7 +101,7 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
                 @if let Some(since) = reply.since_ms { tr { th { (lang.t("since")) } td { (local(tz, since)) } } }
                 @if let Some(expires) = reply.expires_at_ms { tr { th { (lang.t("expires")) } td { (local(tz, expires)) } } }
                 tr { th { (lang.t("cases")) } td { (reply.case_count) } }
-                tr { th { (lang.t("fraud_type")) } td { @for t in &reply.fraud_types { (t.as_str()) " " } } }
+                tr { th { (lang.t("fraud_type")) } td { @for t in &reply.fraud_types { (words::fraud_type(lang, *t)) " " } } }
                 @if !reply.province_cities.is_empty() {
                     tr { th { (lang.t("province_board")) } td { @for c in &reply.province_cities { (c.as_str()) " " } } }
                 }
@@ -133,7 +136,7 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
                             td { (local(tz, block.blocked_at_ms)) }
                             td { (local(tz, block.expires_at_ms)) }
                             td.num { (block.case_count) }
-                            td { @for c in &block.carriers { (c.carrier.as_str()) ":" (format!("{:?}", c.status)) " " } }
+                            td { @for c in &block.carriers { (c.carrier.as_str()) ":" (words::order_state(lang, c.status)) " " } }
                         }
                     }
                 }
@@ -144,7 +147,10 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
         }
     };
     let viewer = console.viewer(&staff);
-    respond(StatusCode::OK, view::page(Some(&viewer), lang, lang.t("blocks"), Some("blocks"), body))
+    respond(
+        StatusCode::OK,
+        view::page(Some(&viewer), lang, lang.t("blocks"), Some(Live { topic: Topic::Blocks, after: mark }), body),
+    )
 }
 
 #[derive(Debug, Deserialize)]

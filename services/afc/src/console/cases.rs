@@ -1,14 +1,16 @@
 //! The case pages: the home page (search), the city's cases (list and search, intake's `list`
 //! and `search`), and the case page: its figures, the money trail as a graph and hop by hop,
 //! the timeline in local time with offsets from the report, and, as the role may read them,
-//! its blocks and its returns.
+//! its blocks, the warnings of the people its blocked numbers and sites reached, and its
+//! returns.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::{CaseId, Service};
 use maud::{Markup, html};
-use protocol::blocking::{self as blk, CaseBlocking, CaseRequest};
+use protocol::blocking::{self as blk, CaseBlocking, CaseEntryKind, CaseRequest};
+use protocol::dissuasion::{self as dis, DissuasionError};
 use protocol::intake::{self as itk, CaseTimeline, IntakeError, ShowRequest};
 use protocol::restitution::{self as rst, ListReply, ListRequest, RestitutionError};
 use serde::Deserialize;
@@ -16,7 +18,9 @@ use serde::Deserialize;
 use super::auth::Staff;
 use super::labels::Lang;
 use super::limits::MAX_QUERY_CHARS;
+use super::live::{Live, Topic};
 use super::view::{self, Viewer, local, local_since, money, respond};
+use super::words;
 use super::{Console, graph};
 use crate::cli::trail;
 
@@ -65,6 +69,7 @@ pub async fn list(State(console): State<Console>, headers: HeaderMap, Query(quer
 }
 
 async fn list_page(console: &Console, staff: &Staff, query: &CasesQuery) -> Response {
+    let mark = console.live().mark();
     let lang = staff.lang;
     let q = query.q.as_deref().map(str::trim).unwrap_or_default();
     if q.chars().count() > MAX_QUERY_CHARS {
@@ -90,7 +95,10 @@ async fn list_page(console: &Console, staff: &Staff, query: &CasesQuery) -> Resp
     };
     let viewer = console.viewer(staff);
     let page = html! { (search_box(lang, q)) (body) };
-    respond(StatusCode::OK, view::page(Some(&viewer), lang, lang.t("cases"), Some("cases"), page))
+    respond(
+        StatusCode::OK,
+        view::page(Some(&viewer), lang, lang.t("cases"), Some(Live { topic: Topic::Cases, after: mark }), page),
+    )
 }
 
 pub async fn show(State(console): State<Console>, headers: HeaderMap, Path(case_id): Path<String>) -> Response {
@@ -98,6 +106,7 @@ pub async fn show(State(console): State<Console>, headers: HeaderMap, Path(case_
         Ok(staff) => staff,
         Err(response) => return response,
     };
+    let mark = console.live().mark();
     if let Err(response) = console.permit(&staff, Service::Intake, itk::VERB_SHOW, "case page") {
         return response;
     }
@@ -136,26 +145,69 @@ pub async fn show(State(console): State<Console>, headers: HeaderMap, Path(case_
     } else {
         None
     };
+    let warnings = match blocks.as_ref().map(reaching) {
+        Some(identifiers) if !identifiers.is_empty() && staff.role.may(Service::Dissuasion, dis::VERB_LIST) => {
+            let request = dis::ListRequest { status: Some("all".into()), identifiers, ..dis::ListRequest::default() };
+            let asked = console.ask::<_, dis::ListReply, DissuasionError>(
+                &staff,
+                Service::Dissuasion,
+                dis::VERB_LIST,
+                &request,
+            );
+            asked.await.ok()
+        }
+        _ => None,
+    };
     let viewer = console.viewer(&staff);
-    let body = case_page(&viewer, &timeline, blocks.as_ref(), returns.as_ref());
+    let parts = CaseParts { blocks: blocks.as_ref(), warnings: warnings.as_ref(), returns: returns.as_ref() };
+    let body = case_page(&viewer, &timeline, &parts);
     let title = format!("{} {}", staff.lang.t("case"), case_id);
-    respond(StatusCode::OK, view::page(Some(&viewer), staff.lang, &title, Some(&format!("case:{case_id}")), body))
+    respond(
+        StatusCode::OK,
+        view::page(
+            Some(&viewer),
+            staff.lang,
+            &title,
+            Some(Live { topic: Topic::Case(case_id.clone()), after: mark }),
+            body,
+        ),
+    )
+}
+
+/// The scam identifiers blocking blocked for a case (canonical `<kind>:<value>`), at most
+/// as many as dissuasion's `list` takes: whom they reached are the case's warnings.
+fn reaching(blocks: &CaseBlocking) -> Vec<String> {
+    let mut identifiers: Vec<String> = blocks
+        .entries
+        .iter()
+        .filter(|entry| matches!(entry.kind, CaseEntryKind::Blocked | CaseEntryKind::Extended))
+        .map(|entry| entry.subject.clone())
+        .collect();
+    identifiers.sort();
+    identifiers.dedup();
+    identifiers.truncate(protocol::limits::MAX_LIST_IDENTIFIERS);
+    identifiers
+}
+
+/// What the case page shows besides intake's timeline, each as the role may read it.
+#[derive(Debug, Default)]
+pub struct CaseParts<'a> {
+    pub blocks: Option<&'a CaseBlocking>,
+    /// The tasks of the people the case's blocked identifiers reached.
+    pub warnings: Option<&'a dis::ListReply>,
+    pub returns: Option<&'a ListReply>,
 }
 
 /// The case page's body.
-pub fn case_page(
-    viewer: &Viewer,
-    timeline: &CaseTimeline,
-    blocks: Option<&CaseBlocking>,
-    returns: Option<&ListReply>,
-) -> Markup {
+pub fn case_page(viewer: &Viewer, timeline: &CaseTimeline, parts: &CaseParts<'_>) -> Markup {
+    let CaseParts { blocks, warnings, returns } = *parts;
     let (lang, tz, reported) = (viewer.lang, viewer.tz, timeline.reported_at_ms);
     let summary = &timeline.summary;
     let nodes = trail::build(&timeline.entries);
     html! {
         div.figures {
             div { (lang.t("reported_at")) b { (local(tz, reported)) } }
-            div { (lang.t("fraud_type")) b { (timeline.fraud_type.as_str()) } }
+            div { (lang.t("fraud_type")) b { (words::fraud_type(lang, timeline.fraud_type)) } }
             div { (lang.t("loss")) b { (money(timeline.reported_loss_fen)) } }
             div { (lang.t("held")) b { (money(summary.held_fen)) } }
             div { (lang.t("frozen")) b { (money(summary.frozen_fen)) } }
@@ -177,7 +229,7 @@ pub fn case_page(
                         td.num { (row.node.hop) }
                         td { span.dim { (row.prefix) } (row.node.label()) }
                         td.num { (row.node.traced_fen.map(money).unwrap_or_default()) }
-                        td { (row.node.state_text()) }
+                        td { (words::hop_state(lang, row.node)) }
                         td { (domain::calendar::since(reported, row.node.at_ms)) }
                     }
                 }
@@ -190,7 +242,7 @@ pub fn case_page(
                 @for entry in &timeline.entries {
                     tr {
                         td { (local_since(tz, reported, entry.at_ms)) }
-                        td { (format!("{:?}", entry.kind)) }
+                        td { (words::timeline_kind(lang, entry.kind)) }
                         td { (entry.account.as_ref().map(ToString::to_string).unwrap_or_default()) }
                         td.num { (entry.amount_fen.map(money).unwrap_or_default()) }
                         td.dim { (entry.detail) }
@@ -203,7 +255,20 @@ pub fn case_page(
             @if blocks.entries.is_empty() { p.dim { (lang.t("none")) } }
             table.blocks {
                 @for entry in &blocks.entries {
-                    tr { td { (local(tz, entry.at_ms)) } td { (format!("{:?}", entry.kind)) } td { (entry.subject) } td.dim { (entry.detail) } }
+                    tr { td { (local(tz, entry.at_ms)) } td { (words::block_entry(lang, entry.kind)) } td { (entry.subject) } td.dim { (entry.detail) } }
+                }
+            }
+        }
+        @if let Some(warnings) = warnings {
+            h2 { (lang.t("warnings")) " " span.dim { (warnings.tasks.len()) @if warnings.next.is_some() { "+" } } }
+            @if warnings.tasks.is_empty() { p.dim { (lang.t("none")) } }
+            table.warnings {
+                @for task in &warnings.tasks {
+                    tr class=(if task.alarm { "alarm" } else { "" }) {
+                        td { (task.task) } td { (task.person) } td { (words::grade(lang, &task.grade)) } td { (words::queue(lang, &task.queue)) } td { (words::task_status(lang, &task.status)) }
+                        td { (local_since(tz, reported, task.first_contact_ms)) }
+                        td.dim { (task.identifiers.join(", ")) }
+                    }
                 }
             }
         }

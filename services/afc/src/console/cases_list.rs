@@ -12,6 +12,7 @@ use super::auth::Staff;
 use super::cases::CasesQuery;
 use super::limits::PAGE_ROWS;
 use super::view::{local, money};
+use super::words;
 use crate::cli::cases::{cursor_text, parse_cursor};
 
 /// The newest cases, filtered as `query` says.
@@ -48,11 +49,11 @@ pub async fn recent(console: &Console, staff: &Staff, query: &CasesQuery) -> Res
         form.filters method="get" action="/cases" {
             select name="fraud_type" aria-label=(lang.t("fraud_type")) {
                 option value="" { "—" }
-                @for t in FraudType::ALL { option value=(t.as_str()) selected[fraud_type == Some(t)] { (t.as_str()) } }
+                @for t in FraudType::ALL { option value=(t.as_str()) selected[fraud_type == Some(t)] { (words::fraud_type(lang, t)) } }
             }
             " " select name="status" aria-label=(lang.t("state")) {
                 option value="" { "—" }
-                @for s in CaseStatus::ALL { option value=(s.as_str()) selected[status == Some(s)] { (s.as_str()) } }
+                @for s in CaseStatus::ALL { option value=(s.as_str()) selected[status == Some(s)] { (words::case_status(lang, s)) } }
             }
             " " input name="since" type="date" value=(query.since.clone().unwrap_or_default()) aria-label=(lang.t("since"));
             " " button type="submit" { (lang.t("search")) }
@@ -67,7 +68,7 @@ pub async fn recent(console: &Console, staff: &Staff, query: &CasesQuery) -> Res
                     tr class=(if case.summary.freeze_at_risk_alerts > 0 { "alarm" } else { "" }) {
                         td { a href={"/case/" (case.case_id)} { (case.case_id) } }
                         td { (local(tz, case.reported_at_ms)) }
-                        td { (case.fraud_type.as_str()) }
+                        td { (words::fraud_type(lang, case.fraud_type)) }
                         td.num { (money(case.reported_loss_fen)) }
                         td.num { (money(case.summary.held_fen)) }
                         td.num { (case.summary.accounts_frozen) }
@@ -107,7 +108,7 @@ pub async fn search(console: &Console, staff: &Staff, q: &str) -> Result<Result<
                 tr {
                     td { a href={"/case/" (m.case_id)} { (m.case_id) } }
                     td { (local(tz, m.reported_at_ms)) }
-                    td { (format!("{:?}", m.kind)) }
+                    td { (words::search_kind(lang, m.kind)) " · " (words::match_source(lang, m.source)) }
                     td { (m.matched) }
                 }
             }

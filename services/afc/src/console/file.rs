@@ -19,6 +19,7 @@ use super::auth::Staff;
 use super::labels::Lang;
 use super::limits::{ASK_TIMEOUT, MAX_TEXT_CHARS};
 use super::view::{self, notice, respond};
+use super::words;
 
 /// Payments one report lists at most (intake checks its own bound too).
 const MAX_FORM_TRANSFERS: usize = 50;
@@ -89,7 +90,7 @@ fn render(
             }
             p { label { (lang.t("fraud_type")) " "
                 select name="fraud_type" {
-                    @for t in FraudType::ALL { option value=(t.as_str()) selected[typed.fraud_type == t.as_str()] { (t.as_str()) } }
+                    @for t in FraudType::ALL { option value=(t.as_str()) selected[typed.fraud_type == t.as_str()] { (words::fraud_type(lang, t)) } }
                 }
             } }
             p { label { (label(lang, "转账（每行：账户 金额（元） 时间）", "Payments (a line each: account yuan time)")) br;

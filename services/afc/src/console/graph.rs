@@ -12,6 +12,7 @@ use crate::cli::trail::{self, Node, State};
 
 use super::labels::Lang;
 use super::limits::MAX_GRAPH_HOPS;
+use super::words;
 
 const COLUMN: usize = 270;
 const ROW: usize = 44;
@@ -73,9 +74,9 @@ pub fn draw(nodes: &[Node], reported_at_ms: TimeMs, loss: Fen, lang: Lang) -> Ma
                     rect x=(x2) y=(y(me_row)) width=(BOX_W) height=(BOX_H) rx="4" {}
                     text x=(x2 + 8) y=(y(me_row) + 15) { (clip(&row.node.label(), 34)) }
                     text.small x=(x2 + 8) y=(y(me_row) + 29) {
-                        (clip(&row.node.state_text(), 30)) " · " (since(reported_at_ms, row.node.at_ms))
+                        (clip(&words::hop_state(lang, row.node), 30)) " · " (since(reported_at_ms, row.node.at_ms))
                     }
-                    title { (row.node.label()) ": " (row.node.state_text()) }
+                    title { (row.node.label()) ": " (words::hop_state(lang, row.node)) }
                 }
             }
         }

@@ -109,6 +109,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("lift", "解除封堵", "Lift the block"),
     ("reason", "理由", "Reason"),
     ("tasks", "劝阻队列", "Dissuasion queue"),
+    ("warnings", "劝阻预警", "Warnings"),
     ("task", "任务", "Task"),
     ("queue", "队列", "Queue"),
     ("next_task", "领取下一个", "Take the next"),

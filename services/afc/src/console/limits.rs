@@ -32,8 +32,14 @@ pub const CONSOLE_CONNECTIONS: usize = 256;
 pub const CONSOLE_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a live page is sent a keep-alive comment.
 pub const LIVE_KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// Changes the live hub holds for a slow page before that page is told to reload.
-pub const LIVE_CHANNEL: usize = 1024;
+/// Changes the live hub holds for a slow page before that page is told to reload. The hub
+/// hears a few changes a second (one per service every 500 ms at most, `changes`).
+pub const LIVE_CHANNEL: usize = 256;
+/// Changes the live hub keeps after telling them, for a page rendered just before a change
+/// whose live stream connects just after it (told at once). At ~10 changes a second under
+/// load, 64 reach back ~6 s (a page takes well under one to connect); a page from further
+/// back is told to fetch itself again. Each holds up to 2,048 case ids.
+pub const LIVE_RECENT: usize = 64;
 /// A live page is told of changes at most this often (many events of one case arrive within
 /// a second while its trail is traced).
 pub const LIVE_COALESCE: Duration = Duration::from_millis(500);

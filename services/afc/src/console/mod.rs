@@ -45,6 +45,7 @@ pub mod returns;
 pub mod sessions;
 pub mod tasks;
 pub mod view;
+pub mod words;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -17,6 +17,7 @@ use super::Console;
 use super::auth::Staff;
 use super::labels::Lang;
 use super::limits::ASK_TIMEOUT;
+use super::live::{Live, Topic};
 use super::view::{self, money, notice, respond};
 
 /// Notices the board shows, newest first.
@@ -61,6 +62,7 @@ pub async fn board(State(console): State<Console>, headers: HeaderMap, Query(que
         Ok(staff) => staff,
         Err(response) => return response,
     };
+    let mark = console.live().mark();
     let lang = staff.lang;
     let local = console.tz().local(console.now_ms());
     let period = query
@@ -95,7 +97,16 @@ pub async fn board(State(console): State<Console>, headers: HeaderMap, Query(que
         (convergence(&status, lang))
     };
     let viewer = console.viewer(&staff);
-    respond(StatusCode::OK, view::page(Some(&viewer), lang, lang.t("province_board"), Some("province"), body))
+    respond(
+        StatusCode::OK,
+        view::page(
+            Some(&viewer),
+            lang,
+            lang.t("province_board"),
+            Some(Live { topic: Topic::Province, after: mark }),
+            body,
+        ),
+    )
 }
 
 fn table(report: &Report, lang: Lang) -> Markup {

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::Console;
 use super::limits::{MAX_TEXT_CHARS, PAGE_ROWS};
+use super::live::{Live, Topic};
 use super::view::{self, local, money, respond};
 
 const PHASES: [&str; 7] = ["open", "notice", "awaiting_approval", "executing", "completed", "superseded", "all"];
@@ -35,6 +36,7 @@ pub async fn list(State(console): State<Console>, headers: HeaderMap, Query(quer
         Ok(staff) => staff,
         Err(response) => return response,
     };
+    let mark = console.live().mark();
     if let Err(response) = console.permit(&staff, Service::Restitution, rst::VERB_LIST, "returns") {
         return response;
     }
@@ -83,7 +85,10 @@ pub async fn list(State(console): State<Console>, headers: HeaderMap, Query(quer
         }
     };
     let viewer = console.viewer(&staff);
-    respond(StatusCode::OK, view::page(Some(&viewer), lang, lang.t("returns"), Some("returns"), body))
+    respond(
+        StatusCode::OK,
+        view::page(Some(&viewer), lang, lang.t("returns"), Some(Live { topic: Topic::Returns, after: mark }), body),
+    )
 }
 
 pub async fn show(State(console): State<Console>, headers: HeaderMap, Path(allocation): Path<String>) -> Response {
@@ -91,6 +96,7 @@ pub async fn show(State(console): State<Console>, headers: HeaderMap, Path(alloc
         Ok(staff) => staff,
         Err(response) => return response,
     };
+    let mark = console.live().mark();
     if let Err(response) = console.permit(&staff, Service::Restitution, rst::VERB_SHOW, "allocation") {
         return response;
     }
@@ -153,7 +159,10 @@ pub async fn show(State(console): State<Console>, headers: HeaderMap, Path(alloc
     };
     let viewer = console.viewer(&staff);
     let title = format!("{} {}", lang.t("allocation"), view.allocation);
-    respond(StatusCode::OK, view::page(Some(&viewer), lang, &title, Some("returns"), body))
+    respond(
+        StatusCode::OK,
+        view::page(Some(&viewer), lang, &title, Some(Live { topic: Topic::Returns, after: mark }), body),
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -160,6 +160,16 @@ impl<D> Sessions<D> {
     }
 
     /// Ends every expired session, returning what they kept.
+    /// Whether `who` could open a session now (asked before the login connects as them):
+    /// ends the expired sessions (their desks returned to close) and says `Full` when there is
+    /// no room and none of `who`'s own would give way.
+    pub fn room_for(&mut self, who: &str, now_ms: TimeMs) -> (Vec<D>, Result<(), OpenError>) {
+        let ended = self.sweep(now_ms);
+        let own = self.open.values().filter(|s| s.who == who).count();
+        let room = self.open.len() < MAX_SESSIONS || own >= MAX_SESSIONS_PER_PERSON;
+        (ended, if room { Ok(()) } else { Err(OpenError::Full) })
+    }
+
     pub fn sweep(&mut self, now_ms: TimeMs) -> Vec<D> {
         let gone: Vec<String> = self.open.iter().filter(|(_, s)| expired(s, now_ms)).map(|(t, _)| t.clone()).collect();
         gone.into_iter().filter_map(|token| self.open.remove(&token)).map(|s| s.desk).collect()
@@ -298,6 +308,8 @@ mod tests {
         for n in 0..MAX_SESSIONS {
             full.open(format!("t{n}"), &format!("p{n}"), StaffRole::Intake, Lang::En, 0u32, T0).unwrap();
         }
+        assert_eq!(full.room_for("q", T0), (vec![], Err(OpenError::Full)), "told before connecting");
+        assert_eq!(full.room_for("p0", T0).1, Err(OpenError::Full), "one session of p0's own gives no way");
         assert_eq!(full.open("one-more".into(), "q", StaffRole::Intake, Lang::En, 0, T0), Err(OpenError::Full));
         let later = T0 + SESSION_IDLE_MS;
         assert!(full.open("one-more".into(), "q", StaffRole::Intake, Lang::En, 0, later).is_ok(), "expired ones go");

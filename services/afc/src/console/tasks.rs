@@ -18,7 +18,9 @@ use serde::Deserialize;
 
 use super::Console;
 use super::limits::{MAX_TEXT_CHARS, PAGE_ROWS};
+use super::live::{Live, Topic};
 use super::view::{self, local, respond};
+use super::words;
 
 /// The outcomes a call or visit ends with (`already_paid` is filed as a report through the
 /// CLI, which takes the victim's details).
@@ -42,6 +44,7 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
         Ok(staff) => staff,
         Err(response) => return response,
     };
+    let mark = console.live().mark();
     if let Err(response) = console.permit(&staff, Service::Dissuasion, dis::VERB_LIST, "dissuasion queue") {
         return response;
     }
@@ -49,6 +52,7 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
         queue: query.queue.clone().filter(|q| !q.is_empty()),
         status: query.status.clone().filter(|s| !s.is_empty()),
         operator: None,
+        identifiers: Vec::new(),
         after: query.after.clone().filter(|a| !a.is_empty()),
         limit: Some(PAGE_ROWS),
     };
@@ -71,7 +75,7 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
             tbody {
                 @for queue in &reply.backlog {
                     tr {
-                        td { (queue.queue) }
+                        td { (words::queue(lang, &queue.queue)) }
                         td.num { (queue.ready) }
                         td.num { (queue.waiting) }
                         td.num class=(if queue.overdue > 0 { "alarm" } else { "" }) { (queue.overdue) }
@@ -89,7 +93,7 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
         form.filters method="get" action="/tasks" {
             select name="queue" {
                 option value="" { "—" }
-                @for queue in QUEUES { option value=(queue) selected[query.queue.as_deref() == Some(queue)] { (queue) } }
+                @for queue in QUEUES { option value=(queue) selected[query.queue.as_deref() == Some(queue)] { (words::queue(lang, queue)) } }
             }
             select name="status" {
                 @for status in ["open", "ready", "waiting", "overdue", "closed"] {
@@ -108,8 +112,8 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
                     tr id={"task-" (task.task)} class=(if task.overdue || task.alarm { "alarm" } else { "" }) {
                         td { (task.task) @if let Some(case) = &task.case_id { br; a href={"/case/" (case)} { (case) } } }
                         td { (task.person) @if let Some(phone) = task.phone.as_ref().or(numbers.get(&task.task)) { br; span.phone { (phone) } } }
-                        td { (task.queue) br; span.dim { (task.grade) } }
-                        td { (task.status) }
+                        td { (words::queue(lang, &task.queue)) br; span.dim { (words::grade(lang, &task.grade)) } }
+                        td { (words::task_status(lang, &task.status)) }
                         td { (task.due_at_ms.map(|due| view::local_since(tz, now, due)).unwrap_or_default()) }
                         td { (task.claimed_by.clone().unwrap_or_default()) }
                         td { (actions(&token, &staff.who, task, lang)) }
@@ -123,7 +127,10 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
         p.dim { (local(tz, now)) }
     };
     let viewer = console.viewer(&staff);
-    respond(StatusCode::OK, view::page(Some(&viewer), lang, lang.t("tasks"), Some("tasks"), body))
+    respond(
+        StatusCode::OK,
+        view::page(Some(&viewer), lang, lang.t("tasks"), Some(Live { topic: Topic::Tasks, after: mark }), body),
+    )
 }
 
 /// Whether a task is closed: dissuasion says `closed:<closure>` (`closed:persuaded`).
@@ -146,7 +153,7 @@ fn actions(token: &str, who: &str, task: &TaskView, lang: super::labels::Lang) -
             form.complete method="post" action="/tasks/complete" {
                 input type="hidden" name="form" value=(token);
                 input type="hidden" name="task" value=(task.task);
-                select name="outcome" aria-label=(lang.t("outcome")) { @for outcome in OUTCOMES { option value=(outcome) { (outcome) } } }
+                select name="outcome" aria-label=(lang.t("outcome")) { @for outcome in OUTCOMES { option value=(outcome) { (words::outcome(lang, outcome)) } } }
                 " " input name="note" placeholder=(lang.t("note")) maxlength=(MAX_TEXT_CHARS);
                 " " button type="submit" { (lang.t("complete")) }
             }

@@ -10,6 +10,7 @@ use maud::{DOCTYPE, Markup, html};
 use security::staff::StaffRole;
 
 use super::labels::Lang;
+use super::live::Live;
 use super::role_key;
 
 /// Who is looking at a page, and what the frame needs of them.
@@ -21,16 +22,16 @@ pub struct Viewer {
     pub tz: UtcOffset,
 }
 
-/// A page: its title, what its live updates listen to (`/live?topic=…`), its body.
-pub fn page(viewer: Option<&Viewer>, lang: Lang, title: &str, live: Option<&str>, body: Markup) -> Markup {
+/// A page: its title, what its live updates listen to (`/live?topic=…&after=…`), its body.
+pub fn page(viewer: Option<&Viewer>, lang: Lang, title: &str, live: Option<Live>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(if lang == Lang::Zh { "zh-CN" } else { "en" }) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                @if let Some(topic) = live {
-                    meta name="afc-live" content={"/live?topic=" (topic)};
+                @if let Some(live) = &live {
+                    meta name="afc-live" content=(live.url());
                 }
                 title { (title) " · " (lang.t("console")) }
                 link rel="stylesheet" href="/assets/console.css";

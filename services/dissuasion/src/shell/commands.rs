@@ -43,6 +43,21 @@ fn invalid(field: &str, value: &str, expected: impl Into<String>) -> DissuasionE
     DissuasionError { problems: vec![problem], ..error(DissuasionErrorKind::Invalid, message) }
 }
 
+/// The scam identifiers a `list` filters by, read back from their canonical text.
+fn reached_by(identifiers: &[String]) -> Result<Vec<identifiers::Identifier>, DissuasionError> {
+    let most = protocol::limits::MAX_LIST_IDENTIFIERS;
+    if identifiers.len() > most {
+        return Err(invalid("identifiers", &identifiers.len().to_string(), format!("at most {most} identifiers")));
+    }
+    identifiers
+        .iter()
+        .map(|text| {
+            identifiers::Identifier::parse(text)
+                .map_err(|_| invalid("identifiers", text, "a canonical <kind>:<value>, as a task shows it"))
+        })
+        .collect()
+}
+
 fn parse<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, DissuasionError> {
     serde_json::from_slice(body).map_err(|e| error(DissuasionErrorKind::NotJson, format!("expected {shape}: {e}")))
 }
@@ -240,9 +255,10 @@ impl Commands {
         let request: ListRequest = if body.is_empty() { ListRequest::default() } else { parse(body, "{}")? };
         let queue: Option<TaskKind> = request.queue.as_deref().map(views::any_queue).transpose()?;
         let status = request.status.as_deref().unwrap_or("open");
-        if !["open", "ready", "waiting", "overdue", "closed"].contains(&status) {
-            return Err(invalid("status", status, "open, ready, waiting, overdue or closed"));
+        if !["open", "ready", "waiting", "overdue", "closed", "all"].contains(&status) {
+            return Err(invalid("status", status, "open, ready, waiting, overdue, closed or all"));
         }
+        let wanted = reached_by(&request.identifiers)?;
         let after = request.after.as_deref().map(task_id).transpose()?;
         let limit = request.limit.map_or(MAX_LIST_PAGE, |l| (l as usize).clamp(1, MAX_LIST_PAGE));
         let state = self.state.read().expect("the engine never panics holding the state");
@@ -254,6 +270,14 @@ impl Commands {
                 continue;
             }
             if request.operator.as_deref().is_some_and(|op| task.claimed_by.as_deref() != Some(op)) {
+                continue;
+            }
+            if !wanted.is_empty()
+                && !state
+                    .people
+                    .get(&task.person)
+                    .is_some_and(|p| wanted.iter().any(|i| p.evidence.exposures.contains_key(i)))
+            {
                 continue;
             }
             if tasks.len() == limit {

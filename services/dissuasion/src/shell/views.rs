@@ -61,9 +61,10 @@ fn closure_name(closure: Closure) -> &'static str {
     }
 }
 
-/// Whether `task` is in `status` (`open`, `ready`, `waiting`, `overdue`, `closed`).
+/// Whether `task` is in `status` (`open`, `ready`, `waiting`, `overdue`, `closed`, `all`).
 pub fn has_status(task: &Task, status: &str) -> bool {
     match (status, task.status) {
+        ("all", _) => true,
         ("open", Status::Closed(_)) => false,
         ("open", _) => true,
         ("ready", Status::Ready { .. }) => true,
