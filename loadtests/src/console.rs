@@ -85,15 +85,23 @@ pub async fn start_all(
 /// in there (the key of each is `<secrets>/keys/<identity>.nk`).
 pub fn describe(deployment: &Embedded, consoles: &[(String, RunningConsole)]) -> Vec<String> {
     let Some(dir) = deployment.secrets_dir() else { return Vec::new() };
+    let urls: Vec<(String, String)> =
+        consoles.iter().map(|(node, console)| (node.clone(), console.url.clone())).collect();
+    describe_at(dir, &urls)
+}
+
+/// Where each console (node, URL) of the deployment whose secrets are in `dir` is, and who
+/// may log in at it (`afc-lab demo`, `afc-lab up`).
+pub fn describe_at(dir: &std::path::Path, consoles: &[(String, String)]) -> Vec<String> {
     let mut lines = vec![format!(
         "staff console: log in with an identity and the contents of its key file, {}/keys/<identity>.nk",
         dir.display()
     )];
-    for (node, console) in consoles {
+    for (node, url) in consoles {
         let roster = security::staff::Roster::load(&security::staff::Roster::path(dir, node));
         let people: Vec<String> =
             roster.map(|r| r.members.iter().map(|m| format!("{} ({})", m.name, m.role)).collect()).unwrap_or_default();
-        lines.push(format!("  {node:<9} {}  {}", console.url, people.join(", ")));
+        lines.push(format!("  {node:<9} {url}  {}", people.join(", ")));
     }
     lines
 }

@@ -104,7 +104,28 @@ async fn a_local_province_runs_as_processes_traces_a_report_and_goes_down() {
 
     let deployment = record::Record::load(&dir).unwrap();
     let names: Vec<&str> = deployment.processes.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["hub", "nats-hangzhou", "nats-wenzhou", "afc-hangzhou", "afc-wenzhou", "sim"]);
+    assert_eq!(
+        names,
+        [
+            "hub",
+            "nats-hangzhou",
+            "nats-wenzhou",
+            "afc-hangzhou",
+            "afc-wenzhou",
+            "console-hangzhou",
+            "console-wenzhou",
+            "console-province",
+            "sim"
+        ]
+    );
+    // Each console serves its login page, and the summary says where and who may log in.
+    for (node, url) in &deployment.consoles {
+        let login = loadtests::bench::console::http::get(url, "/login", None).await.unwrap();
+        assert_eq!(login.status, 200, "{node}'s console at {url}");
+        assert!(summary.contains(url.as_str()), "{node}'s console in the summary: {summary}");
+    }
+    assert_eq!(deployment.consoles.len(), 3, "{:?}", deployment.consoles);
+    assert!(summary.contains("hangzhou-approver-2") && summary.contains("province-officer-1"), "{summary}");
     for started in &deployment.processes {
         assert!(process::is_ours(started.pid, &dir), "{} (pid {}) is not running", started.name, started.pid);
         assert!(record::pid_file(&dir, &started.name).is_file(), "{} has no pid file", started.name);
@@ -185,7 +206,10 @@ async fn a_local_province_with_a_hub_of_three_nodes_keeps_three_copies_of_the_pr
     assert!(up.status.success(), "afc-lab up --hub-cluster 3 failed:\n{}\n{}", text(&up.stdout), text(&up.stderr));
     let deployment = record::Record::load(&dir).unwrap();
     let names: Vec<&str> = deployment.processes.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["hub", "hub-2", "hub-3", "nats-hangzhou", "afc-hangzhou", "sim"]);
+    assert_eq!(
+        names,
+        ["hub", "hub-2", "hub-3", "nats-hangzhou", "afc-hangzhou", "console-hangzhou", "console-province", "sim"]
+    );
     for started in &deployment.processes {
         assert!(process::is_ours(started.pid, &dir), "{} (pid {}) is not running", started.name, started.pid);
     }

@@ -1,7 +1,9 @@
 //! `afc-lab up` and `afc-lab down`: a real province on one machine, as separate OS
 //! processes started from the configs an installed deployment uses (`afc-lab secure`): a hub
 //! nats-server (or a cluster of them, `--hub-cluster 3`), one nats-server and one `afc city` per city, and the simulated banks and
-//! payment platforms (`afc-lab sim serve`), all with their own identities over TLS.
+//! payment platforms (`afc-lab sim serve`), all with their own identities over TLS, and a
+//! staff console for each city and the province (`afc console`, plain HTTP on loopback, on
+//! the port [`CONSOLE_PORT_OFFSET`] above its node's client port).
 //!
 //! Everything lives in one directory:
 //!
@@ -9,7 +11,7 @@
 //! <dir>/pki/, keys/, nats/      the generated deployment (security::deployment)
 //! <dir>/data/nats/<node>/       each nats-server's JetStream store
 //! <dir>/data/<city>/            each city's services (afc city --data)
-//! <dir>/run/<name>.pid, .log    hub, nats-<city>, afc-<city>, sim
+//! <dir>/run/<name>.pid, .log    hub, nats-<city>, afc-<city>, console-<node>, sim
 //! <dir>/reports/<city>-<n>.json the served world's reports, to file with afc case report
 //! <dir>/deployment.json         URLs, ports, pids (record::Record)
 //! ```
@@ -32,6 +34,16 @@ use crate::deployment::CITIES;
 use crate::sim_serve;
 use process::Started;
 use record::{CityNode, Node, Record, StopSignal};
+
+/// Where a node's staff console listens: this far above the node's client port, inside the
+/// block of ports the deployment gives the node (its client, leaf, monitoring and route ports
+/// take the first four).
+pub const CONSOLE_PORT_OFFSET: u16 = 5;
+
+/// The port of the console of the node whose client URL is `url` (`tls://host:port`).
+fn console_port(url: &str) -> Option<u16> {
+    url.rsplit(':').next()?.parse::<u16>().ok()?.checked_add(CONSOLE_PORT_OFFSET)
+}
 
 /// Generates a deployment (`afc-lab secure`, `afc-lab up`): the CA, certificates,
 /// identities and nats-server configs, with the grants of afc's services.
@@ -149,6 +161,7 @@ pub async fn up(options: UpOptions) -> anyhow::Result<Record> {
         banks: spec.banks.clone(),
         platforms: spec.platforms.clone(),
         processes: Vec::new(),
+        consoles: Vec::new(),
     };
     record.save()?;
     let mut started = Vec::new();
@@ -208,6 +221,7 @@ async fn start_all(
         start(record, started, &format!("afc-{}", node.city), &options.afc, &args, StopSignal::Int)?;
     }
     ready::cities(record, started).await?;
+    start_consoles(record, started, &options.afc).await?;
     if options.drill_clock.is_some() {
         // The drill plays the banks and platforms, on its own world.
         return Ok(());
@@ -220,6 +234,39 @@ async fn start_all(
     let _ = std::fs::remove_file(&ready_file);
     start(record, started, "sim", &options.lab, &args, StopSignal::Term)?;
     ready::file(&ready_file, started).await
+}
+
+/// Starts a console for each city and the province's board on the hub, and waits until each
+/// takes connections.
+async fn start_consoles(record: &mut Record, started: &mut Vec<Started>, afc: &Path) -> anyhow::Result<()> {
+    let nodes: Vec<(String, String, Vec<String>)> = record
+        .cities
+        .iter()
+        .map(|node| {
+            (node.city.as_str().to_owned(), node.node.url.clone(), vec!["--city".into(), node.city.to_string()])
+        })
+        .chain([(security::staff::PROVINCE_ROSTER.to_owned(), record.hub.url.clone(), vec!["--province".into()])])
+        .collect();
+    let secrets = record.secrets.clone();
+    for (name, url, scope) in nodes {
+        let port = console_port(&url).with_context(|| format!("{name}: no port in {url}"))?;
+        let listen = format!("127.0.0.1:{port}");
+        let mut args: Vec<&OsStr> = vec!["console".as_ref()];
+        args.extend(scope.iter().map(OsStr::new));
+        args.extend::<[&OsStr; 6]>([
+            "--nats".as_ref(),
+            url.as_ref(),
+            "--credentials".as_ref(),
+            secrets.as_os_str(),
+            "--listen".as_ref(),
+            listen.as_ref(),
+        ]);
+        start(record, started, &format!("console-{name}"), afc, &args, StopSignal::Int)?;
+        ready::listening(&listen, &format!("{name}'s console"), started).await?;
+        record.consoles.push((name, format!("http://{listen}")));
+        record.save()?;
+    }
+    Ok(())
 }
 
 /// Starts a process of the deployment, records it and saves the record.
@@ -253,7 +300,9 @@ fn ports_free(deployment: &Deployment) -> anyhow::Result<()> {
     for ((_, url), (_, monitor)) in deployment.city_client_urls.iter().zip(&deployment.city_monitor_ports) {
         ports.push(("a city's client port", port_of(url)));
         ports.push(("a city's monitoring port", Some(*monitor)));
+        ports.push(("a city's console port", console_port(url)));
     }
+    ports.push(("the province's console port", console_port(&deployment.hub_client_url)));
     for (what, port) in ports {
         let port = port.with_context(|| format!("{what}: no port in the generated deployment"))?;
         std::net::TcpListener::bind(("0.0.0.0", port))
@@ -357,6 +406,9 @@ fn print_summary(record: &Record, options: &UpOptions) {
         "credentials: {}  (CA and certificates in pki/, one nkey seed per identity in keys/)",
         record.secrets.display()
     );
+    for line in crate::console::describe_at(&record.secrets, &record.consoles) {
+        println!("{line}");
+    }
     println!(
         "logs and pid files: {}; everything started: {}",
         record.dir.join(record::RUN_DIR).display(),

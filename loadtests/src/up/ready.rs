@@ -165,6 +165,15 @@ pub async fn cities(record: &Record, started: &mut [Started]) -> anyhow::Result<
     Ok(())
 }
 
+/// Waits until something listens on `address` (`host:port`): a console serving.
+pub async fn listening(address: &str, what: &str, started: &mut [Started]) -> anyhow::Result<()> {
+    let what = format!("{what} listening on {address}");
+    until(started, CITIES_TIMEOUT, &what, || async move {
+        tokio::net::TcpStream::connect(address).await.map(drop).map_err(|e| e.to_string())
+    })
+    .await
+}
+
 /// Waits until `path` exists (the simulated banks write it once they serve).
 pub async fn file(path: &Path, started: &mut [Started]) -> anyhow::Result<()> {
     let what = format!("the simulated banks serving ({})", path.display());

@@ -31,6 +31,9 @@ pub struct Record {
     pub platforms: Vec<PlatformId>,
     /// Every process started, in start order (`down` stops them in reverse).
     pub processes: Vec<Process>,
+    /// The staff consoles: each city's and the province's board, with its URL.
+    #[serde(default)]
+    pub consoles: Vec<(String, String)>,
 }
 
 /// A nats-server of the deployment.
