@@ -364,3 +364,46 @@ async fn a_producing_service_answers_the_provinces_resend_from_its_log_beside_it
     fixture.shutdown.send(true).unwrap();
     bounded("the service stops", running).await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cases_of_the_events_a_service_published_and_handled_are_told_as_changed() {
+    use futures::StreamExt as _;
+    let (fixture, mut context) = fixture().await;
+    let subject = protocol::subjects::changes(&city(), Service::Freezing);
+    let mut told = fixture.client.subscribe(subject).await.unwrap();
+    fixture.client.flush().await.unwrap();
+    context.start_producer(&fixture.store).await.unwrap();
+    context
+        .consume("probe", protocol::subjects::service_events(&city(), Service::Intake), |_envelope| async { Ok(()) });
+    // Case 1: an event the service commits (its relay publishes it). Case 2: an event of
+    // intake's the service handles.
+    let (store, published) = (fixture.store.clone(), CaseId::derive(&city(), 1));
+    let case = published.clone();
+    store
+        .write(move |ctx| -> Result<(), WriteError<std::convert::Infallible>> {
+            let event = FreezingEvent::TraceStarted {
+                case_id: case.clone(),
+                reported_at_ms: 1,
+                reported_loss_fen: Fen::new(1),
+            };
+            ctx.append(Some(case), None, Payload::Freezing(event))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let running = tokio::spawn(context.run());
+    publish_case_reported(&fixture.client, 2).await;
+    let mut heard = std::collections::BTreeSet::new();
+    bounded("both cases told", async {
+        while heard.len() < 2 {
+            let message = told.next().await.expect("the subscription lasts");
+            let changes: protocol::changes::Changes = serde_json::from_slice(&message.payload).unwrap();
+            assert!(!changes.overflow && !changes.uncased, "{changes:?}");
+            heard.extend(changes.cases);
+        }
+    })
+    .await;
+    assert_eq!(heard, [published, CaseId::derive(&city(), 2)].into(), "exactly the two cases");
+    fixture.shutdown.send(true).unwrap();
+    bounded("the service stops", running).await.unwrap().unwrap();
+}

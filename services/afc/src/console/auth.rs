@@ -305,9 +305,7 @@ pub async fn login(State(console): State<Console>, headers: HeaderMap, Form(form
         return refused(wrong(lang));
     }
     let now = console.now_ms();
-    // What is logged of the name: itself if it is a person's, else nothing of it (a key pasted
-    // into the wrong field must not reach the journal).
-    let who = if console.inner.roster.member(name).is_some() { name } else { "(not on the roster)" };
+    let who = logged_name(&console.inner.roster, name);
     if let Err(until) = console.inner.logins.lock().expect("logins lock").may_try(name, now) {
         tracing::warn!(target: "afc::console::audit", %who, "login refused: too many failures");
         return refused(format!("{} ({})", wrong(lang), view::local(console.tz(), until)));
@@ -355,6 +353,12 @@ pub async fn login(State(console): State<Console>, headers: HeaderMap, Form(form
     let cookie = format!("{SESSION_COOKIE}={token}; {}", cookie_attributes(&headers));
     response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a hex token"));
     response
+}
+
+/// What the audit log says of a name typed at login: itself if it is a person's on the
+/// roster, else nothing of it (a key pasted into the wrong field must not reach the journal).
+fn logged_name<'a>(roster: &security::staff::Roster, name: &'a str) -> &'a str {
+    if roster.member(name).is_some() { name } else { "(not on the roster)" }
 }
 
 fn wrong(lang: Lang) -> String {
@@ -459,6 +463,21 @@ mod tests {
         for elsewhere in ["//evil.example/", "/\\evil.example", "https://evil.example", "/\r\nSet-Cookie: x"] {
             assert!(!local_path(elsewhere), "{elsewhere}");
         }
+    }
+
+    #[test]
+    fn a_name_typed_at_login_is_logged_only_when_it_is_a_persons() {
+        let pair = nkeys::KeyPair::new_user();
+        let member = security::staff::StaffMember {
+            name: "hangzhou-intake-1".into(),
+            role: StaffRole::Intake,
+            public_key: pair.public_key(),
+        };
+        let roster = security::staff::Roster { members: vec![member] };
+        assert_eq!(logged_name(&roster, "hangzhou-intake-1"), "hangzhou-intake-1");
+        let seed = pair.seed().unwrap();
+        assert_eq!(logged_name(&roster, &seed), "(not on the roster)", "a key in the name field");
+        assert_eq!(logged_name(&roster, "hangzhou-intake-9"), "(not on the roster)");
     }
 
     #[test]

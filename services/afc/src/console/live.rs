@@ -11,7 +11,8 @@
 //! every page carries the hub's mark taken before it fetched what it shows (`after`), the hub
 //! keeps the last [`LIVE_RECENT`] changes, and a stream connecting is told at once when one
 //! of those since its mark concerns it (or the mark is out of reach: an old page, a
-//! restarted console).
+//! restarted console). While no page listens, a message is kept without being read, as "any
+//! case of that service": the first page to listen, if rendered before it, looks again.
 //!
 //! On the hub, while a board is open, the coordinator's status is asked every
 //! [`PROVINCE_LIVE_POLL`] and a board is told when the province stream moved.
@@ -194,10 +195,14 @@ pub async fn hear_city(hub: Hub, client: async_nats::Client, city: City) -> anyh
     let mut told = client.subscribe(protocol::subjects::city_changes(&city)).await?;
     tokio::spawn(async move {
         while let Some(message) = told.next().await {
-            if !hub.listened() {
-                continue;
-            }
-            if let Some(change) = heard(message.subject.as_str(), &message.payload) {
+            // With no page listening the message is not read, but kept as "any case of the
+            // service": a page rendered now and listening later is told to look again.
+            let change = if hub.listened() {
+                heard(message.subject.as_str(), &message.payload)
+            } else {
+                unread(message.subject.as_str())
+            };
+            if let Some(change) = change {
                 hub.tell(change);
             }
         }
@@ -219,6 +224,12 @@ pub fn heard(subject: &str, body: &[u8]) -> Option<Change> {
             None
         }
     }
+}
+
+/// What a message on `subject` tells when it is not read: any case of its service changed.
+fn unread(subject: &str) -> Option<Change> {
+    let service = protocol::subjects::changes_service(subject).filter(|service| *service != Service::Freezing)?;
+    Some(Change::of(service, Changes { overflow: true, ..Changes::default() }))
 }
 
 /// On the hub: while a board is open, asks the coordinator's status (as a province officer
@@ -433,20 +444,34 @@ mod tests {
         let hub = Hub::default();
         hear_city(hub.clone(), ear.clone(), city.clone()).await.unwrap();
         ear.flush().await.unwrap();
-        let mut page = hub.listen();
-        let tell = |of: Service, body: Vec<u8>| {
+        let publish = |of: Service, body: Vec<u8>| {
             let (service, subject) = (service.clone(), protocol::subjects::changes(&city, of));
             async move {
                 service.publish(subject, body.into()).await.unwrap();
                 service.flush().await.unwrap();
             }
         };
+
+        // No page listens: a page rendered before a change and listening after it is told.
+        let rendered = hub.mark();
+        publish(Service::Blocking, protocol::to_json(&Changes { cases: vec![case(B)], ..Changes::default() })).await;
+        testkit::eventually(Duration::from_secs(10), "the change kept", || {
+            let hub = hub.clone();
+            async move { (hub.mark() > rendered).then_some(()) }
+        })
+        .await;
+        assert!(hub.listen_after(rendered, &Topic::Case(case(A))).1, "unread: any case may have changed");
+        assert!(!hub.listen_after(rendered, &Topic::Tasks).1, "but only of blocking's");
+        let rendered = hub.mark();
+
+        let mut page = hub.listen();
+        let tell = publish;
         let changes = Changes { cases: vec![case(A)], ..Changes::default() };
         tell(Service::Freezing, protocol::to_json(&changes)).await;
         tell(Service::Intake, b"{not json".to_vec()).await;
         tell(Service::Intake, protocol::to_json(&changes)).await;
         let (_, told) = tokio::time::timeout(Duration::from_secs(10), page.recv()).await.unwrap().unwrap();
         assert_eq!(told, told_by(Service::Intake, &[A]), "the first told: intake's, in order");
-        assert_eq!(hub.mark(), 1, "nothing else was told");
+        assert_eq!(hub.mark(), rendered + 1, "nothing else was told");
     }
 }
