@@ -19,6 +19,8 @@ use super::labels::Lang;
 use super::limits::ASK_TIMEOUT;
 use super::live::{Live, Topic};
 use super::view::{self, money, notice, respond};
+use super::words;
+use domain::calendar::UtcOffset;
 
 /// Notices the board shows, newest first.
 const BOARD_NOTICES: usize = 20;
@@ -86,13 +88,7 @@ pub async fn board(State(console): State<Console>, headers: HeaderMap, Query(que
             None => { (notice("info", &format!("{period}: {}", lang.t("none")))) }
         }
         h2 { (lang.t("cross_city")) }
-        @if status.notices.is_empty() { p.dim { (lang.t("none")) } }
-        ul.notices {
-            @for n in status.notices.iter().rev().take(BOARD_NOTICES) {
-                li { (n.get("kind").and_then(|k| k.as_str()).unwrap_or("notice")) " · "
-                     (n.get("subject").or_else(|| n.get("account")).or_else(|| n.get("identifier")).map(|s| s.to_string()).unwrap_or_default()) }
-            }
-        }
+        (notices(&status.notices, lang, console.tz()))
         h2 { (lang.t("convergence")) }
         (convergence(&status, lang))
     };
@@ -160,6 +156,54 @@ fn ranking(report: &Report) -> Markup {
     }
 }
 
+/// The coordinator's latest notices to the cities, newest first: accounts that cases of
+/// several cities stopped (with each city's case), and province-wide blocks and their
+/// withdrawals. A notice of a kind this console does not know is counted, not dropped.
+pub fn notices(notices: &[serde_json::Value], lang: Lang, tz: UtcOffset) -> Markup {
+    let read: Vec<Option<Notice>> =
+        notices.iter().rev().take(BOARD_NOTICES).map(|n| serde_json::from_value(n.clone()).ok()).collect();
+    let unknown = read.iter().filter(|n| n.is_none()).count();
+    html! {
+        @if notices.is_empty() { p.dim { (lang.t("none")) } }
+        table.notices {
+            @for notice in read.iter().flatten() {
+                @match notice {
+                    Notice::CrossCity(n) => tr {
+                        td { (view::local(tz, n.decided_at_ms)) }
+                        td { (words::pick(lang, "跨市同账户", "Account of several cities")) }
+                        td { (n.account.to_string()) }
+                        td { @for claim in &n.claims { (claim.city.as_str()) " " span.dim { (claim.case_id) } br; } }
+                    },
+                    Notice::ProvinceBlock(n) => tr {
+                        td { (view::local(tz, n.decided_at_ms)) }
+                        td { (words::pick(lang, "全省封堵", "Province-wide block")) }
+                        td { (n.identifier.to_string()) }
+                        td { (n.cities.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")) " · " (words::fraud_type(lang, n.fraud_type)) }
+                    },
+                    Notice::ProvinceUnblock(n) => tr {
+                        td { (view::local(tz, n.decided_at_ms)) }
+                        td { (words::pick(lang, "撤销全省封堵", "Province-wide block withdrawn")) }
+                        td { (n.identifier.to_string()) }
+                        td { (words::pick(lang, "解封城市：", "lifted in ")) (n.lifted_in.as_str()) }
+                    },
+                }
+            }
+        }
+        @if unknown > 0 {
+            p.dim { (words::pick(lang, "另有通报（本工作台无法显示）：", "Notices of a kind this console does not show: ")) (unknown) }
+        }
+    }
+}
+
+/// A notice the coordinator sent, as its `status` lists them.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Notice {
+    CrossCity(events::province::CrossCityNotice),
+    ProvinceBlock(events::province::ProvinceBlockNotice),
+    ProvinceUnblock(events::province::ProvinceUnblockNotice),
+}
+
 fn convergence(status: &Status, lang: Lang) -> Markup {
     html! {
         table.convergence {
@@ -176,5 +220,45 @@ fn convergence(status: &Status, lang: Lang) -> Markup {
             }
         }
         p.dim { "AFC_PROVINCE #" (status.absorbed_stream_seq) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::{AccountRef, CaseId, City, FraudType};
+    use events::province::{CrossCityClaim, CrossCityNotice, ProvinceBlockNotice};
+
+    #[test]
+    fn the_coordinators_notices_read_as_accounts_and_blocks_of_several_cities() {
+        let (hangzhou, wenzhou) = (City::parse("hangzhou").unwrap(), City::parse("wenzhou").unwrap());
+        let account = AccountRef::parse("icbc:6222020200001234").unwrap();
+        let claim = |city: &City, n| CrossCityClaim {
+            city: city.clone(),
+            case_id: CaseId::derive(city, n),
+            first_stop_at_ms: 1_000 * n,
+        };
+        let cross = coordinator::core::Notice::CrossCity(CrossCityNotice {
+            account: account.clone(),
+            claims: vec![claim(&hangzhou, 1), claim(&wenzhou, 2)],
+            decided_at_ms: 1_795_000_000_000,
+        });
+        let block = coordinator::core::Notice::ProvinceBlock(ProvinceBlockNotice {
+            identifier: serde_json::from_value(serde_json::json!("phone:+8617100002222")).unwrap(),
+            cities: vec![hangzhou.clone(), wenzhou.clone()],
+            case_id: CaseId::derive(&hangzhou, 1),
+            fraud_type: FraudType::ImpersonatingAuthorities,
+            first_reported_at_ms: 1,
+            decided_at_ms: 1_795_000_000_001,
+        });
+        let as_status = |n: &coordinator::core::Notice| serde_json::to_value(n).unwrap();
+        let listed = vec![as_status(&cross), as_status(&block), serde_json::json!({"something_new": {}})];
+        let page = notices(&listed, Lang::En, UtcOffset::parse("Asia/Shanghai").unwrap()).into_string();
+        assert!(page.contains(&account.to_string()) && page.contains("Account of several cities"), "{page}");
+        assert!(page.contains(CaseId::derive(&wenzhou, 2).as_str()), "each city's case: {page}");
+        assert!(page.contains("phone:+8617100002222") && page.contains("hangzhou, wenzhou"), "{page}");
+        assert!(page.contains("Impersonating authorities"), "{page}");
+        assert!(page.find("Province-wide block") < page.find("Account of several"), "newest first: {page}");
+        assert!(page.contains("does not show: 1"), "the unknown notice counted: {page}");
     }
 }

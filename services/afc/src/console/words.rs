@@ -11,7 +11,8 @@ use protocol::intake::{CaseStatus, MatchSource, SearchKind, TimelineKind};
 use super::labels::Lang;
 use crate::cli::trail::{Node, State};
 
-fn pick(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
+/// `zh` or `en`, as `lang` reads.
+pub fn pick(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
     match lang {
         Lang::Zh => zh,
         Lang::En => en,
