@@ -96,8 +96,8 @@ pub async fn page(State(console): State<Console>, headers: HeaderMap, Query(quer
                 @for queue in QUEUES { option value=(queue) selected[query.queue.as_deref() == Some(queue)] { (words::queue(lang, queue)) } }
             }
             select name="status" {
-                @for status in ["open", "ready", "waiting", "overdue", "closed"] {
-                    option value=(status) selected[query.status.as_deref() == Some(status)] { (status) }
+                @for status in ["open", "ready", "waiting", "overdue", "closed", "all"] {
+                    option value=(status) selected[query.status.as_deref() == Some(status)] { (words::task_filter(lang, status)) }
                 }
             }
             " " button type="submit" { (lang.t("search")) }

@@ -150,6 +150,16 @@ pub fn task_status(lang: Lang, status: &str) -> String {
     }
 }
 
+/// A filter of the queue's list: `open`, `ready`, `waiting`, `overdue`, `closed`, `all`.
+pub fn task_filter(lang: Lang, filter: &str) -> String {
+    match filter {
+        "open" => pick(lang, "未结", "Open").to_owned(),
+        "overdue" => pick(lang, "已超时", "Overdue").to_owned(),
+        "all" => pick(lang, "全部", "All").to_owned(),
+        other => task_status(lang, other),
+    }
+}
+
 /// What holds a hop's money now (`Node::state_text` is the CLI's English).
 pub fn hop_state(lang: Lang, node: &Node) -> String {
     if lang == Lang::En {
@@ -189,6 +199,8 @@ mod tests {
         assert_eq!(queue(Lang::Zh, "visit.community"), "上门劝阻·社区");
         assert_eq!(queue(Lang::En, "visit.moon_base"), "visit.moon_base");
         assert_eq!(grade(Lang::Zh, "high"), "高风险");
+        assert_eq!(task_filter(Lang::Zh, "waiting"), "等待中");
+        assert_eq!(task_filter(Lang::En, "all"), "All");
         for fraud in FraudType::ALL {
             assert_ne!(fraud_type(Lang::Zh, fraud), fraud_type(Lang::En, fraud), "{fraud:?}");
         }
