@@ -217,6 +217,17 @@ async fn roles_sessions_forms_and_search_text_are_checked_on_the_server() {
     assert_eq!((expired.status, expired.header("location")), (303, Some("/login?why=expired")));
     let gone = send(&console, "GET", "/cases", Some(&officer), &[]).await;
     assert_eq!(gone.header("location"), Some("/login"), "ended for good");
+
+    // A person taken off the roster cannot log in any more, without a restart of the console.
+    let dir = deployment.secrets_dir().unwrap();
+    let path = security::staff::Roster::path(dir, hangzhou.as_str());
+    let mut roster = security::staff::Roster::load(&path).unwrap();
+    roster.members.retain(|member| member.name != "hangzhou-intake-1");
+    roster.save(&path).unwrap();
+    let seed = seed_of(&deployment, "hangzhou-intake-1").unwrap();
+    let removed = send(&console, "POST", "/login", None, &[("name", "hangzhou-intake-1"), ("key", &seed)]).await;
+    assert_eq!(removed.status, 401, "off the roster: {}", removed.body);
+    login(&console, &deployment, "hangzhou-carrierdesk-1").await;
     deployment.stop().await;
 }
 

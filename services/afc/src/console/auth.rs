@@ -305,12 +305,13 @@ pub async fn login(State(console): State<Console>, headers: HeaderMap, Form(form
         return refused(wrong(lang));
     }
     let now = console.now_ms();
-    let who = logged_name(&console.inner.roster, name);
+    let roster = console.roster();
+    let who = logged_name(&roster, name);
     if let Err(until) = console.inner.logins.lock().expect("logins lock").may_try(name, now) {
         tracing::warn!(target: "afc::console::audit", %who, "login refused: too many failures");
         return refused(format!("{} ({})", wrong(lang), view::local(console.tz(), until)));
     }
-    let member = console.inner.roster.member(name).cloned();
+    let member = roster.member(name).cloned();
     let pair = nkeys::KeyPair::from_seed(form.key.trim()).ok();
     let Some(member) = member.filter(|m| pair.as_ref().is_some_and(|p| p.public_key() == m.public_key)) else {
         console.inner.logins.lock().expect("logins lock").failed(name, now);

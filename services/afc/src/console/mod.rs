@@ -151,7 +151,10 @@ struct Inner {
     scope: Scope,
     nats: String,
     ca: PathBuf,
-    roster: Roster,
+    /// The roster as last read, and its file: read again at each login, so a person added to
+    /// it (or removed) counts without a restart of the console.
+    roster: Mutex<Roster>,
+    roster_path: PathBuf,
     tz: UtcOffset,
     clock: SharedClock,
     sessions: Mutex<Sessions<Desk>>,
@@ -184,6 +187,17 @@ impl Console {
             Scope::City(city) => Some(city),
             Scope::Province => None,
         }
+    }
+
+    /// The roster, read again from its file (a login asks): the last one read when the file
+    /// cannot be read now, which is logged.
+    pub fn roster(&self) -> Roster {
+        let mut roster = self.inner.roster.lock().expect("roster lock");
+        match Roster::load(&self.inner.roster_path) {
+            Ok(read) => *roster = read,
+            Err(error) => tracing::warn!(%error, "the roster could not be read again; the last one read stands"),
+        }
+        roster.clone()
     }
 
     pub fn live(&self) -> &live::Hub {
@@ -249,7 +263,8 @@ pub async fn start(options: &ConsoleOptions, clock: SharedClock) -> anyhow::Resu
             scope: options.scope.clone(),
             nats: options.nats.clone(),
             ca: files.ca_file.clone(),
-            roster,
+            roster: Mutex::new(roster),
+            roster_path,
             tz: options.tz,
             clock,
             sessions: Mutex::new(Sessions::default()),
