@@ -41,7 +41,7 @@ pub fn options(deployment: &Embedded, scope: Scope, listen: SocketAddr) -> anyho
         Scope::City(city) => deployment.province.city(city)?.server.url(),
         Scope::Province => deployment.province.hub_url(),
     };
-    Ok(ConsoleOptions { scope, nats, deployment: secrets.to_owned(), tz: UtcOffset::CHINA, listen })
+    Ok(ConsoleOptions { scope, nats, deployment: secrets.to_owned(), tz: UtcOffset::CHINA, listen, tls: None })
 }
 
 /// Starts a console on `options`: its tasks (the live hub's subscription, the server) run on

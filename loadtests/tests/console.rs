@@ -304,3 +304,83 @@ async fn a_return_needs_two_different_approvers_and_one_alone_cannot_approve_it_
     assert!(released.is_ok(), "{released:?}");
     deployment.stop().await;
 }
+
+/// `GET path` over TLS to `address`, trusting `ca` for `localhost`: the whole answer.
+async fn get_over_tls(address: std::net::SocketAddr, ca: &std::path::Path, request: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(ca).unwrap()).unwrap();
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut tls = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_console_serves_https_with_its_own_certificate_and_a_stalled_handshake_holds_nobody_up() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    common::init();
+    let hangzhou = city("hangzhou");
+    let wave = generate(&WaveConfig::typical(2, vec![hangzhou.clone()], 1), now_ms()).unwrap();
+    let deployment =
+        Embedded::start(std::slice::from_ref(&hangzhou), wave.world.clone(), EmbeddedOptions::default()).await.unwrap();
+    // The console's certificate, from the deployment's CA, for the name the desks dial.
+    let secrets = deployment.secrets_dir().unwrap().to_owned();
+    let pki = secrets.join(security::connect::PKI_DIR);
+    let ca = security::pki::DevCa::load(&pki).unwrap();
+    let spec = security::pki::CertSpec {
+        common_name: "hangzhou console".into(),
+        dns_names: vec!["localhost".into()],
+        ip_addresses: vec![],
+        usage: security::pki::CertUsage::Server,
+    };
+    let own = tempfile::tempdir().unwrap();
+    let files = ca.issue(&spec).unwrap().save(own.path(), "console").unwrap();
+    let mut options =
+        loadtests::console::options(&deployment, Scope::City(hangzhou.clone()), "127.0.0.1:0".parse().unwrap())
+            .unwrap();
+    options.tls = Some(afc::console::TlsFiles { cert: files.cert, key: files.key });
+    let console = afc::console::start(&options, deployment.clock.clone()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    tokio::spawn(afc::console::serve_on(listener, console, shutdown));
+
+    // A client that connects and never says anything: the next one is served all the same.
+    let _stalled = tokio::net::TcpStream::connect(address).await.unwrap();
+    let ca_file = pki.join(security::connect::CA_FILE);
+    let page =
+        get_over_tls(address, &ca_file, "GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+
+    // A login over it: the session cookie is Secure without any proxy saying so.
+    let seed = seed_of(&deployment, "hangzhou-intake-1").unwrap();
+    let body = format!("name=hangzhou-intake-1&key={}", loadtests::bench::console::http::encode(&seed));
+    let login = format!(
+        "POST /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = get_over_tls(address, &ca_file, &login).await;
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    let cookie = answer.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie: afc_session=")).unwrap();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+
+    // Plain HTTP to it gets no page.
+    let mut plain = tokio::net::TcpStream::connect(address).await.unwrap();
+    plain.write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), plain.read_to_end(&mut got)).await;
+    assert!(!String::from_utf8_lossy(&got).contains("200 OK"), "a page over plain HTTP");
+    deployment.stop().await;
+}

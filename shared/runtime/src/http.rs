@@ -81,6 +81,116 @@ pub async fn serve_router(
     axum::serve(listener, router).with_graceful_shutdown(async move { stopped(&mut shutdown).await }).await
 }
 
+/// Serves `router` over TLS (`tls`: the server's certificate and key) on `listener`, within
+/// `bounds`, until `shutdown`. Each handshake runs on a task of its own, bounded by
+/// [`TLS_HANDSHAKE_TIMEOUT`] and holding its connection's slot, so a client that stalls in
+/// its handshake neither holds up the others nor keeps a slot.
+pub async fn serve_router_tls(
+    listener: TcpListener,
+    tls: TlsConfig,
+    router: axum::Router,
+    bounds: Bounds,
+    mut shutdown: Shutdown,
+) -> io::Result<()> {
+    let address = listener.local_addr()?;
+    let (ready, handshaken) = tokio::sync::mpsc::channel(TLS_HANDSHAKES_QUEUED);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let slots = Arc::new(Semaphore::new(bounds.connections));
+    let accepting = tokio::spawn(accept_tls(listener, acceptor, slots, bounds.idle, ready));
+    let listener = TlsBounded { handshaken, address };
+    let served =
+        axum::serve(listener, router).with_graceful_shutdown(async move { stopped(&mut shutdown).await }).await;
+    accepting.abort();
+    served
+}
+
+/// A TLS server's settings: its certificate and key ([`tls_config`]).
+pub type TlsConfig = Arc<tokio_rustls::rustls::ServerConfig>;
+
+/// How long a TLS handshake may take before its connection is dropped.
+pub const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Handshaken connections waiting to be served (each holds its slot meanwhile).
+const TLS_HANDSHAKES_QUEUED: usize = 64;
+
+/// Accepts connections while a slot is free, and hands each to `ready` once its handshake is
+/// done (a failed or slow one is dropped, and its slot with it).
+async fn accept_tls(
+    mut listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    slots: Arc<Semaphore>,
+    idle: std::time::Duration,
+    ready: tokio::sync::mpsc::Sender<(Connection<tokio_rustls::server::TlsStream<TcpStream>>, SocketAddr)>,
+) {
+    loop {
+        let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let (stream, peer) = axum::serve::Listener::accept(&mut listener).await;
+        let (acceptor, handing) = (acceptor.clone(), ready.clone());
+        tokio::spawn(async move {
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let idle_timer = Box::pin(tokio::time::sleep(idle));
+                    let connection = Connection { stream, idle: idle_timer, timeout: idle, _slot: slot };
+                    let _ = handing.send((connection, peer)).await;
+                }
+                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake took too long"),
+            }
+        });
+        if ready.is_closed() {
+            return;
+        }
+    }
+}
+
+/// The handshaken connections of [`serve_router_tls`].
+struct TlsBounded {
+    handshaken: tokio::sync::mpsc::Receiver<(Connection<tokio_rustls::server::TlsStream<TcpStream>>, SocketAddr)>,
+    address: SocketAddr,
+}
+
+impl axum::serve::Listener for TlsBounded {
+    type Io = Connection<tokio_rustls::server::TlsStream<TcpStream>>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, SocketAddr) {
+        match self.handshaken.recv().await {
+            Some(connection) => connection,
+            // The accepting task ended (only with the server): nothing more comes.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.address)
+    }
+}
+
+/// The server side of TLS from PEM files: the certificate chain (the server's first) and its
+/// private key.
+pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> io::Result<TlsConfig> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |what: &std::path::Path, e: &dyn std::fmt::Display| {
+        io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", what.display()))
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| invalid(cert, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(cert, &e))?;
+    if chain.is_empty() {
+        return Err(invalid(cert, &"no certificate in it"));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid(key, &e))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(cert, &e))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)
+        .map_err(|e| invalid(key, &e))?;
+    Ok(Arc::new(config))
+}
+
 /// A listener that holds a slot per open connection.
 struct Bounded {
     listener: TcpListener,
@@ -105,15 +215,15 @@ impl axum::serve::Listener for Bounded {
 }
 
 /// An accepted connection and its slot, freed when the connection closes.
-struct Connection {
-    stream: TcpStream,
+struct Connection<S = TcpStream> {
+    stream: S,
     /// When the connection is closed unless it reads or writes something first.
     idle: Pin<Box<tokio::time::Sleep>>,
     timeout: std::time::Duration,
     _slot: OwnedSemaphorePermit,
 }
 
-impl AsyncRead for Connection {
+impl<S: AsyncRead + Unpin> AsyncRead for Connection<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match Pin::new(&mut self.stream).poll_read(cx, buf) {
             Poll::Ready(read) => {
@@ -128,7 +238,7 @@ impl AsyncRead for Connection {
     }
 }
 
-impl Connection {
+impl<S> Connection<S> {
     /// Something was read or written: the connection is not idle.
     fn moved(&mut self) {
         let deadline = tokio::time::Instant::now() + self.timeout;
@@ -136,7 +246,7 @@ impl Connection {
     }
 }
 
-impl AsyncWrite for Connection {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Connection<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.stream).poll_write(cx, buf);
         if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
@@ -175,6 +285,18 @@ mod tests {
     use tokio::io::AsyncReadExt as _;
 
     use super::*;
+
+    #[test]
+    fn a_certificate_or_key_that_cannot_be_used_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("console.crt"), dir.path().join("console.key"));
+        std::fs::write(&cert, "not a certificate").unwrap();
+        std::fs::write(&key, "not a key").unwrap();
+        let error = tls_config(&cert, &key).unwrap_err().to_string();
+        assert!(error.contains("console.crt") && error.contains("no certificate"), "{error}");
+        let error = tls_config(&dir.path().join("missing.crt"), &key).unwrap_err().to_string();
+        assert!(error.contains("missing.crt"), "{error}");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_connection_that_reads_nothing_is_closed_after_the_idle_timeout_and_frees_its_slot() {

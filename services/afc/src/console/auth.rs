@@ -67,9 +67,12 @@ fn local_path(path: &str) -> bool {
 
 /// The attributes of the console's cookies: `Secure` when the request came through the
 /// center's TLS proxy (`X-Forwarded-Proto: https`).
-fn cookie_attributes(headers: &HeaderMap) -> &'static str {
-    let https =
-        headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"));
+fn cookie_attributes(headers: &HeaderMap, tls: bool) -> &'static str {
+    let https = tls
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
     if https { "Path=/; HttpOnly; SameSite=Strict; Secure" } else { "Path=/; HttpOnly; SameSite=Strict" }
 }
 
@@ -351,7 +354,7 @@ pub async fn login(State(console): State<Console>, headers: HeaderMap, Form(form
     tracing::info!(target: "afc::console::audit", who = %member.name, role = %member.role, "logged in");
     let home = if member.role == StaffRole::Province { "/province" } else { "/" };
     let mut response = Redirect::to(home).into_response();
-    let cookie = format!("{SESSION_COOKIE}={token}; {}", cookie_attributes(&headers));
+    let cookie = format!("{SESSION_COOKIE}={token}; {}", cookie_attributes(&headers, console.tls()));
     response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a hex token"));
     response
 }
@@ -405,7 +408,7 @@ pub async fn logout(State(console): State<Console>, headers: HeaderMap) -> Respo
     close(desk);
     tracing::info!(target: "afc::console::audit", who = %staff.who, "logged out");
     let mut response = Redirect::to("/login?why=out").into_response();
-    let cookie = format!("{SESSION_COOKIE}=; {}; Max-Age=0", cookie_attributes(&headers));
+    let cookie = format!("{SESSION_COOKIE}=; {}; Max-Age=0", cookie_attributes(&headers, console.tls()));
     response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ascii"));
     response
 }
@@ -436,7 +439,7 @@ pub async fn switch_lang(
         .filter(|path| local_path(path) && !path.starts_with("/lang"))
         .unwrap_or_else(|| "/".to_owned());
     let mut response = Redirect::to(&back).into_response();
-    let cookie = format!("{LANG_COOKIE}={}; {}", lang.as_str(), cookie_attributes(&headers));
+    let cookie = format!("{LANG_COOKIE}={}; {}", lang.as_str(), cookie_attributes(&headers, console.tls()));
     response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ascii"));
     response
 }
@@ -484,9 +487,10 @@ mod tests {
     #[test]
     fn cookies_are_secure_behind_a_tls_proxy() {
         let mut headers = HeaderMap::new();
-        assert!(!cookie_attributes(&headers).contains("Secure"));
+        assert!(!cookie_attributes(&headers, false).contains("Secure"));
+        assert!(cookie_attributes(&headers, true).ends_with("; Secure"), "served over TLS itself");
         headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        assert!(cookie_attributes(&headers).ends_with("; Secure"));
+        assert!(cookie_attributes(&headers, false).ends_with("; Secure"));
     }
 
     #[test]

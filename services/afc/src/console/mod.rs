@@ -98,6 +98,16 @@ pub struct ConsoleOptions {
     /// The clock pages show times on.
     pub tz: UtcOffset,
     pub listen: SocketAddr,
+    /// Serve HTTPS with this certificate (PEM, the console's first, then the chain) and key,
+    /// rather than plain HTTP behind a TLS proxy.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The console's own certificate and key (PEM files).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// What a session keeps: the person's own connection, their seed to sign approvals with, and
@@ -160,6 +170,8 @@ struct Inner {
     sessions: Mutex<Sessions<Desk>>,
     logins: Mutex<LoginGuard>,
     live: live::Hub,
+    /// HTTPS on the console's own listener (cookies are then always `Secure`).
+    tls: Option<runtime::http::TlsConfig>,
 }
 
 impl std::fmt::Debug for Console {
@@ -198,6 +210,11 @@ impl Console {
             Err(error) => tracing::warn!(%error, "the roster could not be read again; the last one read stands"),
         }
         roster.clone()
+    }
+
+    /// Whether the console serves HTTPS itself.
+    pub fn tls(&self) -> bool {
+        self.inner.tls.is_some()
     }
 
     pub fn live(&self) -> &live::Hub {
@@ -247,6 +264,10 @@ pub async fn start(options: &ConsoleOptions, clock: SharedClock) -> anyhow::Resu
     let files = CredentialFiles::of_deployment(&options.deployment);
     let roster_path = Roster::path(&options.deployment, &options.scope.roster_name());
     let roster = Roster::load(&roster_path)?;
+    let tls = match &options.tls {
+        Some(files) => Some(runtime::http::tls_config(&files.cert, &files.key).context("the console's TLS")?),
+        None => None,
+    };
     let ear = match &options.scope {
         Scope::City(city) => {
             let name = security::secrets::city_identity(city, staff::CONSOLE);
@@ -270,6 +291,7 @@ pub async fn start(options: &ConsoleOptions, clock: SharedClock) -> anyhow::Resu
             sessions: Mutex::new(Sessions::default()),
             logins: Mutex::new(LoginGuard::default()),
             live,
+            tls,
         }),
     };
     match (&options.scope, ear) {
@@ -286,7 +308,10 @@ pub async fn serve_on(
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let bounds = runtime::http::Bounds { connections: limits::CONSOLE_CONNECTIONS, idle: limits::CONSOLE_IDLE_TIMEOUT };
-    runtime::http::serve_router(listener, router(console), bounds, shutdown).await
+    match console.inner.tls.clone() {
+        Some(tls) => runtime::http::serve_router_tls(listener, tls, router(console), bounds, shutdown).await,
+        None => runtime::http::serve_router(listener, router(console), bounds, shutdown).await,
+    }
 }
 
 /// Serves the console on `options.listen` until `shutdown`.
@@ -298,7 +323,8 @@ pub async fn serve(
     let console = start(&options, clock).await?;
     let listener =
         TcpListener::bind(options.listen).await.with_context(|| format!("listening on {}", options.listen))?;
-    tracing::info!(address = %listener.local_addr()?, scope = ?options.scope, "the staff console serves");
+    let scheme = if options.tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %listener.local_addr()?, scope = ?options.scope, scheme, "the staff console serves");
     serve_on(listener, console, shutdown).await?;
     Ok(())
 }
