@@ -165,6 +165,14 @@ impl Hub {
         let _ = self.changes.send((mark, change));
     }
 
+    /// Tells every page that anything may have changed (the console's connection was lost and
+    /// found again: what the services told meanwhile was not heard).
+    pub fn tell_everything(&self) {
+        for service in [Service::Intake, Service::Blocking, Service::Dissuasion, Service::Restitution] {
+            self.tell(Change::of(service, Changes { overflow: true, ..Changes::default() }));
+        }
+    }
+
     /// The mark a page takes before it fetches what it shows.
     pub fn mark(&self) -> u64 {
         self.recent.lock().expect("never poisoned").mark
@@ -378,6 +386,11 @@ mod tests {
         assert!(!hub.listen_after(rendered, &case_a).1, "another case's change");
         hub.tell(told_by(Service::Intake, &[A]));
         assert!(hub.listen_after(rendered, &case_a).1, "its case changed meanwhile");
+        let before = hub.mark();
+        hub.tell_everything();
+        for topic in [Topic::Case(case(B)), Topic::Cases, Topic::Tasks, Topic::Returns, Topic::Blocks] {
+            assert!(hub.listen_after(before, &topic).1, "{topic} after a reconnection");
+        }
         assert!(!hub.listen_after(hub.mark(), &case_a).1, "rendered after it");
         assert!(hub.listen_after(hub.mark() + 7, &case_a).1, "a mark of a console before a restart");
         let old = hub.mark();

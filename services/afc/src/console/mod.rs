@@ -268,17 +268,31 @@ pub async fn start(options: &ConsoleOptions, clock: SharedClock) -> anyhow::Resu
         Some(files) => Some(runtime::http::tls_config(&files.cert, &files.key).context("the console's TLS")?),
         None => None,
     };
+    let live = live::Hub::default();
     let ear = match &options.scope {
         Scope::City(city) => {
             let name = security::secrets::city_identity(city, staff::CONSOLE);
             let credentials = files
                 .credentials(&name, protocol::subjects::city_inbox(city, staff::CONSOLE))
                 .with_context(|| format!("the console's identity {name}"))?;
-            Some(credentials.options().name(format!("afc {name}")).connect(&options.nats).await?)
+            let (hub, who) = (live.clone(), name.clone());
+            let heard = credentials.options().name(format!("afc {name}")).event_callback(move |event| {
+                let (hub, who) = (hub.clone(), who.clone());
+                async move {
+                    match event {
+                        // Connected again: what the services told meanwhile was not heard.
+                        async_nats::Event::Connected => hub.tell_everything(),
+                        async_nats::Event::ServerError(error) => {
+                            tracing::warn!(identity = %who, %error, "the server refused");
+                        }
+                        _ => {}
+                    }
+                }
+            });
+            Some(heard.connect(&options.nats).await?)
         }
         Scope::Province => None,
     };
-    let live = live::Hub::default();
     let console = Console {
         inner: Arc::new(Inner {
             scope: options.scope.clone(),
