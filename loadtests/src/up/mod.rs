@@ -84,7 +84,7 @@ pub struct UpOptions {
     /// stream with N replicas).
     pub hub_cluster: usize,
     /// Run the cities on this drill clock (`afc-lab sim clock`) for a drill of the deployment
-    /// (`afc-lab sim run --deployment`): the drill plays the banks, so `up` starts none.
+    /// (`afc-lab sim run --deployment`): the drill plays the banks, so `up` starts none, nor consoles.
     pub drill_clock: Option<DrillClock>,
 }
 
@@ -221,11 +221,12 @@ async fn start_all(
         start(record, started, &format!("afc-{}", node.city), &options.afc, &args, StopSignal::Int)?;
     }
     ready::cities(record, started).await?;
-    start_consoles(record, started, &options.afc).await?;
     if options.drill_clock.is_some() {
-        // The drill plays the banks and platforms, on its own world.
+        // The drill plays the banks and platforms, on its own world; nobody works a desk
+        // (and the consoles read the wall clock, not the drill's).
         return Ok(());
     }
+    start_consoles(record, started, &options.afc).await?;
     let mut args: Vec<&OsStr> = vec!["sim".as_ref(), "serve".as_ref(), "--deployment".as_ref(), dir.as_os_str()];
     if let Some(scenario) = &options.scenario {
         args.extend::<[&OsStr; 2]>(["--scenario".as_ref(), scenario.as_os_str()]);
