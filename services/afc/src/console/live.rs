@@ -456,7 +456,11 @@ mod tests {
         let city = City::parse("hangzhou").unwrap();
         let hub = Hub::default();
         hear_city(hub.clone(), ear.clone(), city.clone()).await.unwrap();
-        ear.flush().await.unwrap();
+        // A round trip on the ear's own connection: the server has its subscription once this
+        // comes back (it reads a connection's operations in order; a flush only writes them).
+        let mut echo = ear.subscribe("probe.echo").await.unwrap();
+        ear.publish("probe.echo", "".into()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), echo.next()).await.expect("the echo").expect("a message");
         let publish = |of: Service, body: Vec<u8>| {
             let (service, subject) = (service.clone(), protocol::subjects::changes(&city, of));
             async move {
